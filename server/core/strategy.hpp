@@ -1,0 +1,91 @@
+#pragma once
+// The shape every conflict strategy has (DESIGN.md, Seams): a client replica, a server replica
+// and a codec. Replicas are sans-IO: bytes and local edits in, bytes out. They never read a
+// clock (callers pass readings in), never block, never draw randomness.
+//
+// Messages are opaque bytes produced by the strategy's own codec; each strategy also gives every
+// message a JSON form for people and histories.
+#include "server/core/result.hpp"
+#include "server/core/types.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace convlab {
+
+class ClientReplica {
+ public:
+  virtual ~ClientReplica() = default;
+
+  virtual AgentId agent() const = 0;
+
+  // Applies an edit the user made here and returns what must go to the server now, in order
+  // (possibly nothing: OT holds edits back while one is in flight). `clock_ms` is this client's
+  // own clock reading; `lww` stamps writes with it, the others keep it for audit only.
+  // REQUIRES: e.pos + e.del <= length().
+  virtual std::vector<Bytes> local_edit(const Splice& e, std::int64_t clock_ms) = 0;
+
+  // Applies a message from the server and returns what must go back to the server now.
+  // Bytes that do not decode, or that do not fit this replica's state, are an Error and leave
+  // the replica unchanged.
+  virtual Result<std::vector<Bytes>> receive(std::span<const std::uint8_t> msg) = 0;
+
+  virtual std::u32string text() const = 0;
+  virtual std::size_t length() const = 0;
+  // The identity of every visible character, in document order (same length as text()).
+  virtual std::vector<CharId> char_ids() const = 0;
+
+  // True when the server has acknowledged every local edit.
+  virtual bool synced() const = 0;
+};
+
+// What a server replica produces for one incoming message.
+struct ServerOutput {
+  std::vector<Bytes> to_sender;  // replies to the sender: acknowledgement, correction
+  std::vector<Bytes> broadcast;  // to every other client of the document
+  std::vector<Bytes> records;    // to append to the document's change log, in order
+};
+
+class ServerReplica {
+ public:
+  virtual ~ServerReplica() = default;
+
+  // Handles one message from client `from`; `clock_ms` is the server's clock reading (kept in
+  // records for audit; `seq` never orders by it). Bad bytes or a message that does not fit the
+  // document are an Error and leave the replica unchanged.
+  virtual Result<ServerOutput> receive(AgentId from, std::span<const std::uint8_t> msg,
+                                       std::int64_t clock_ms) = 0;
+
+  // Re-applies a record this replica produced earlier (recovery: snapshot plus log tail).
+  virtual Result<void> apply_record(std::span<const std::uint8_t> record) = 0;
+
+  // A message that brings a new or reconnecting client to the current state.
+  virtual Bytes welcome() const = 0;
+
+  // How many changes this replica has accepted; strictly increasing.
+  virtual std::uint64_t version() const = 0;
+
+  virtual std::u32string text() const = 0;
+  virtual std::vector<CharId> char_ids() const = 0;
+
+  virtual Bytes snapshot() const = 0;
+  virtual Result<void> restore(std::span<const std::uint8_t> snapshot) = 0;
+};
+
+struct Strategy {
+  std::string_view name;
+  std::string_view summary;
+  std::unique_ptr<ClientReplica> (*make_client)(AgentId agent);
+  std::unique_ptr<ServerReplica> (*make_server)();
+  // The JSON form of any message or record of this strategy, and back.
+  Result<boost::json::value> (*to_json)(std::span<const std::uint8_t> msg);
+  Result<Bytes> (*from_json)(const boost::json::value& v);
+};
+
+}  // namespace convlab

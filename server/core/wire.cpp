@@ -1,0 +1,104 @@
+#include "server/core/wire.hpp"
+
+#include "server/core/utf8.hpp"
+
+namespace convlab {
+
+void Writer::varint(std::uint64_t v) {
+  while (v >= 0x80) {
+    out_.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out_.push_back(static_cast<std::uint8_t>(v));
+}
+
+void Writer::text(std::u32string_view s) {
+  const std::string utf8 = utf8_encode(s);
+  varint(utf8.size());
+  out_.insert(out_.end(), utf8.begin(), utf8.end());
+}
+
+void Writer::bytes(std::span<const std::uint8_t> b) {
+  varint(b.size());
+  out_.insert(out_.end(), b.begin(), b.end());
+}
+
+void Reader::fail(std::string what) {
+  if (failed_) return;
+  failed_ = true;
+  error_ = Error{"at byte " + std::to_string(pos_) + ": " + std::move(what)};
+}
+
+std::uint8_t Reader::u8() {
+  if (failed_) return 0;
+  if (pos_ >= in_.size()) {
+    fail("unexpected end of message");
+    return 0;
+  }
+  return in_[pos_++];
+}
+
+std::uint64_t Reader::varint() {
+  std::uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    const std::uint8_t b = u8();
+    if (failed_) return 0;
+    if (shift == 63 && b > 1) {
+      fail("varint overflows 64 bits");
+      return 0;
+    }
+    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return v;
+  }
+  fail("varint longer than 10 bytes");
+  return 0;
+}
+
+std::uint64_t Reader::varint_max(std::uint64_t max, const char* what) {
+  const std::size_t at = pos_;
+  const std::uint64_t v = varint();
+  if (failed_) return 0;
+  if (v > max) {
+    pos_ = at;
+    fail(std::string(what) + " is " + std::to_string(v) + ", above its limit " + std::to_string(max));
+    return 0;
+  }
+  return v;
+}
+
+std::u32string Reader::text() {
+  const std::uint64_t n = varint_max(kMaxFieldBytes, "text length");
+  if (failed_) return {};
+  if (n > remaining()) {
+    fail("text of " + std::to_string(n) + " bytes runs past the end of the message");
+    return {};
+  }
+  const std::string_view raw(reinterpret_cast<const char*>(in_.data() + pos_), n);
+  auto decoded = utf8_decode(raw);
+  if (!decoded) {
+    fail("text field: " + decoded.error().message);
+    return {};
+  }
+  pos_ += n;
+  return std::move(*decoded);
+}
+
+Bytes Reader::bytes() {
+  const std::uint64_t n = varint_max(kMaxFieldBytes, "byte string length");
+  if (failed_) return {};
+  if (n > remaining()) {
+    fail("byte string of " + std::to_string(n) + " bytes runs past the end of the message");
+    return {};
+  }
+  Bytes out(in_.begin() + static_cast<std::ptrdiff_t>(pos_), in_.begin() + static_cast<std::ptrdiff_t>(pos_ + n));
+  pos_ += n;
+  return out;
+}
+
+Result<void> Reader::finish() {
+  if (failed_) return error_;
+  if (!at_end()) return make_error("at byte " + std::to_string(pos_) + ": " + std::to_string(remaining()) + " trailing bytes");
+  return {};
+}
+
+}  // namespace convlab

@@ -1,0 +1,67 @@
+#pragma once
+// The binary building blocks every strategy's codec uses: LEB128 varints, zigzag for signed
+// values, length-prefixed UTF-8 text. The Reader is for untrusted bytes: every read is bounds
+// checked, every length is capped, and the first problem is kept as an Error naming the byte
+// offset; later reads after an error return zeros and change nothing.
+#include "server/core/result.hpp"
+#include "server/core/types.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace convlab {
+
+class Writer {
+ public:
+  void u8(std::uint8_t v) { out_.push_back(v); }
+  void varint(std::uint64_t v);
+  void svarint(std::int64_t v) {
+    varint((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+  }
+  void text(std::u32string_view s);  // UTF-8, length-prefixed in bytes
+  void bytes(std::span<const std::uint8_t> b);  // length-prefixed
+  Bytes take() { return std::move(out_); }
+  const Bytes& view() const { return out_; }
+
+ private:
+  Bytes out_;
+};
+
+class Reader {
+ public:
+  // Longest text or byte string one field may hold; anything longer is an error, not an
+  // allocation.
+  static constexpr std::uint64_t kMaxFieldBytes = 64u << 20;
+
+  explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
+
+  std::uint8_t u8();
+  std::uint64_t varint();
+  std::int64_t svarint() {
+    const std::uint64_t z = varint();
+    return static_cast<std::int64_t>(z >> 1) ^ -static_cast<std::int64_t>(z & 1);
+  }
+  // A varint that must be at most `max`; `what` names the field in the error.
+  std::uint64_t varint_max(std::uint64_t max, const char* what);
+  std::u32string text();
+  Bytes bytes();
+
+  bool ok() const { return !failed_; }
+  bool at_end() const { return pos_ == in_.size(); }
+  std::size_t offset() const { return pos_; }
+  std::size_t remaining() const { return in_.size() - pos_; }
+  void fail(std::string what);
+  // Ends decoding: an error if anything failed or bytes are left over.
+  Result<void> finish();
+  const Error& error() const { return error_; }
+
+ private:
+  std::span<const std::uint8_t> in_;
+  std::size_t pos_ = 0;
+  bool failed_ = false;
+  Error error_;
+};
+
+}  // namespace convlab

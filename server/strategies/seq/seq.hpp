@@ -1,0 +1,6 @@
+#pragma once
+#include "server/core/strategy.hpp"
+
+namespace convlab {
+const Strategy& seq_strategy();
+}  // namespace convlab
