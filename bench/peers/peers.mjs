@@ -5,7 +5,8 @@
 // LIB is one of: yjs, diamond-types, loro, automerge, ot-text-unicode, none (loads the trace
 // and does nothing: the baseline memory of Node holding the trace).
 //
-// Every patch [pos, del, ins] is applied as a local edit, in order, on a fresh document; the
+// Every patch [pos, del, ins] is applied as a local edit, in order, on a fresh document, one
+// library transaction (Yjs transact, Loro commit, Automerge change) per trace transaction; the
 // final text must equal endContent. The trace is read and parsed once, outside the timed runs.
 // Each run starts from an empty document; the output has every run's milliseconds, their
 // median, and the process's peak resident set size (ru_maxrss), so run one library per process.
@@ -63,11 +64,14 @@ async function makeReplayer(name, trace) {
       return () => {
         const doc = new Y.Doc();
         const text = doc.getText('text');
+        // One Yjs transaction per trace transaction, as a user's edit would be.
         for (const txn of txns) {
-          for (const [pos, del, ins] of txn.patches) {
-            if (del > 0) text.delete(pos, del);
-            if (ins.length > 0) text.insert(pos, ins);
-          }
+          doc.transact(() => {
+            for (const [pos, del, ins] of txn.patches) {
+              if (del > 0) text.delete(pos, del);
+              if (ins.length > 0) text.insert(pos, ins);
+            }
+          });
         }
         return text.toString();
       };
@@ -92,13 +96,14 @@ async function makeReplayer(name, trace) {
       return () => {
         const doc = new LoroDoc();
         const text = doc.getText('text');
+        // One Loro commit per trace transaction, as a user's edit would be.
         for (const txn of txns) {
           for (const [pos, del, ins] of txn.patches) {
             if (del > 0) text.delete(pos, del);
             if (ins.length > 0) text.insert(pos, ins);
           }
+          doc.commit();
         }
-        doc.commit();
         const s = text.toString();
         doc.free();
         return s;
@@ -147,6 +152,7 @@ const trace = loadTrace(tracePath);
 let patches = 0;
 for (const txn of trace.txns) patches += txn.patches.length;
 const replay = await makeReplayer(lib, trace);
+const peakAfterLoad = process.resourceUsage().maxRSS;
 
 const ms = [];
 let matched = true;
@@ -181,6 +187,7 @@ process.stdout.write(JSON.stringify({
   matched,
   ms_median: median,
   ms: ms.map((x) => Math.round(x * 100) / 100),
+  peak_rss_after_load_kb: peakAfterLoad,
   peak_rss_kb: process.resourceUsage().maxRSS,
   end_length: [...trace.endContent].length,
 }) + '\n');

@@ -65,6 +65,12 @@ class ServerReplica {
   // Re-applies a record this replica produced earlier (recovery: snapshot plus log tail).
   virtual Result<void> apply_record(std::span<const std::uint8_t> record) = 0;
 
+  // Applies a record that another server's replica of the same document produced (cross-server
+  // propagation through the change log or the bus) and returns what this server's clients must
+  // receive to see it, in order. Records arrive in change-log order; for strategies that are not
+  // multi-master, only the document's home server produces them.
+  virtual Result<std::vector<Bytes>> apply_remote_record(std::span<const std::uint8_t> record) = 0;
+
   // A message that brings a new or reconnecting client to the current state.
   virtual Bytes welcome() const = 0;
 
@@ -86,6 +92,10 @@ struct Strategy {
   // The JSON form of any message or record of this strategy, and back.
   Result<boost::json::value> (*to_json)(std::span<const std::uint8_t> msg);
   Result<Bytes> (*from_json)(const boost::json::value& v);
+  // True when replicas of one document on several servers may each accept client messages and
+  // exchange records in any order and still converge (lww, crdt). Otherwise one home server per
+  // document orders its changes and the others forward edits to it.
+  bool multi_master = false;
 };
 
 }  // namespace convlab

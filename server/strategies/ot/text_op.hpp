@@ -61,7 +61,7 @@ Op normalize(const Op& op);
 std::uint64_t input_length(const Op& op);
 std::int64_t length_delta(const Op& op);
 
-// Applies `op` to a document given as text and ids (same size). An Error, and no output,
+// apply: applies `op` to a document given as text and ids (same size). An Error, and no output,
 // when the op is invalid or reads past the end of the document. (The package silently clamps
 // a delete that runs past the end; here that is an error, like a skip past the end.)
 struct Text {
@@ -69,7 +69,7 @@ struct Text {
   std::vector<CharId> ids;
   friend bool operator==(const Text&, const Text&) = default;
 };
-Result<Text> apply(const Text& doc, const Op& op);
+Result<Text> apply_op(const Text& doc, const Op& op);
 
 enum class Side : std::uint8_t { left, right };
 
@@ -85,11 +85,11 @@ Op transform(const Op& op, const Op& other, Side side);
 Op compose(const Op& a, const Op& b);
 
 // The package's JSON form: [3,"hi",{"d":2}]. Ids are not part of it.
-boost::json::value to_json(const Op& op);
+boost::json::value op_to_json(const Op& op);
 // Reads the package's JSON form; an Error for anything check() would refuse, for non-integer
 // or out-of-range numbers, for invertible deletes and for text that is not valid UTF-8.
 // Inserted characters get CharId{}.
-Result<Op> from_json(const boost::json::value& v);
+Result<Op> op_from_json(const boost::json::value& v);
 
 // All ids of the op's inserted characters, in op order, and their inverse: giving them back to
 // an op of the same shape (used by the codec, which sends ids apart from the package form).

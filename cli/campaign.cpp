@@ -1,0 +1,151 @@
+#include "cli/campaign.hpp"
+
+#include "server/strategies/registry.hpp"
+#include "sim/world.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace convlab::cli {
+
+namespace {
+
+struct Job {
+  const sim::Scenario* scenario;
+  const sim::Variant* variant;
+  const Strategy* strategy;
+  std::uint64_t seed;
+};
+
+std::vector<const Strategy*> strategies_for(const sim::Scenario& sc, const CampaignOptions& o) {
+  if (!o.strategies.empty()) return o.strategies;
+  std::vector<const Strategy*> out;
+  if (sc.strategies.empty()) {
+    for (const Strategy* s : strategies()) out.push_back(s);
+  } else {
+    for (const std::string& name : sc.strategies) {
+      if (const Strategy* s = find_strategy(name)) out.push_back(s);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::uint64_t>> parse_seeds(const std::string& text) {
+  auto number = [](const std::string& s) -> std::optional<std::uint64_t> {
+    if (s.empty() || s.size() > 18) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char ch : s) {
+      if (ch < '0' || ch > '9') return std::nullopt;
+      v = v * 10 + static_cast<std::uint64_t>(ch - '0');
+    }
+    return v;
+  };
+  std::vector<std::uint64_t> out;
+  const auto dots = text.find("..");
+  if (dots == std::string::npos) {
+    auto n = number(text);
+    if (!n || *n == 0 || *n > 100000) return make_error("--seeds " + text + ": expected a count 1..100000 or a range A..B");
+    for (std::uint64_t s = 1; s <= *n; ++s) out.push_back(s);
+    return out;
+  }
+  auto a = number(text.substr(0, dots));
+  auto b = number(text.substr(dots + 2));
+  if (!a || !b || *a > *b || *b - *a >= 100000) return make_error("--seeds " + text + ": expected A..B with A <= B and at most 100000 seeds");
+  for (std::uint64_t s = *a; s <= *b; ++s) out.push_back(s);
+  return out;
+}
+
+reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& o) {
+  std::vector<Job> jobs;
+  for (const sim::Scenario& sc : scenarios) {
+    std::vector<std::uint64_t> seeds = o.seeds;
+    if (seeds.empty()) {
+      for (std::uint64_t s = 1; s <= sc.seeds; ++s) seeds.push_back(s);
+    }
+    for (const sim::Variant& v : sc.variants) {
+      if (!o.variant.empty() && v.name != o.variant) continue;
+      for (const Strategy* st : strategies_for(sc, o)) {
+        for (std::uint64_t seed : seeds) jobs.push_back(Job{&sc, &v, st, seed});
+      }
+    }
+  }
+
+  std::vector<reports::RunRecord> records(jobs.size());
+  std::atomic<std::size_t> next{0};
+  std::atomic<std::size_t> done{0};
+  std::mutex progress_mu;
+  const bool tty = o.progress && isatty(STDERR_FILENO);
+  const auto started = std::chrono::steady_clock::now();
+  auto worker = [&] {
+    for (;;) {
+      const std::size_t i = next.fetch_add(1);
+      if (i >= jobs.size()) return;
+      const Job& j = jobs[i];
+      sim::RunOptions ro;
+      ro.strategy = j.strategy;
+      ro.seed = j.seed;
+      ro.scenario = j.scenario->name;
+      ro.variant = j.variant->name;
+      const auto t0 = std::chrono::steady_clock::now();
+      sim::RunOutput out = sim::run_world(j.variant->config, ro);
+      reports::RunRecord& r = records[i];
+      r.metrics = reports::check(out.events);
+      r.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      r.scenario = j.scenario->name;
+      r.variant = j.variant->name;
+      r.strategy = std::string(j.strategy->name);
+      r.seed = j.seed;
+      r.digest = out.digest;
+      r.sim_events = out.sim_events;
+      const std::size_t n = ++done;
+      if (o.progress) {
+        std::lock_guard lock(progress_mu);
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const double left = elapsed / static_cast<double>(n) * static_cast<double>(jobs.size() - n);
+        std::fprintf(stderr, "%s[%zu/%zu] %s/%s/%s seed %llu  (%.0f s left)%s", tty ? "\r\033[K" : "", n, jobs.size(),
+                     r.scenario.c_str(), r.variant.c_str(), r.strategy.c_str(),
+                     static_cast<unsigned long long>(r.seed), left, tty ? "" : "\n");
+        std::fflush(stderr);
+      }
+    }
+  };
+  const unsigned threads = std::max(1u, std::min<unsigned>(o.jobs, static_cast<unsigned>(jobs.size())));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (tty) std::fprintf(stderr, "\r\033[K");
+
+  reports::Report report;
+  report.runs = std::move(records);
+  report.groups = reports::aggregate(report.runs);
+  for (const sim::Scenario& sc : scenarios) {
+    for (const sim::Expectation& e : sc.expectations) {
+      if (!o.variant.empty() && e.variant != o.variant) continue;
+      for (const reports::Group& g : report.groups) {
+        if (g.scenario != sc.name || g.variant != e.variant) continue;
+        if (e.strategy != "*" && e.strategy != g.strategy) continue;
+        reports::Verdict v;
+        v.scenario = sc.name;
+        v.variant = e.variant;
+        v.strategy = g.strategy;
+        v.metric = e.metric;
+        v.text = e.text;
+        v.where = e.where;
+        auto it = g.stats.find(e.metric);
+        v.actual = it == g.stats.end() ? 0 : it->second.mean;
+        v.held = it != g.stats.end() && sim::compare(v.actual, e.op, e.value);
+        report.verdicts.push_back(std::move(v));
+      }
+    }
+  }
+  return report;
+}
+
+}  // namespace convlab::cli

@@ -1,0 +1,16 @@
+#pragma once
+// The subcommands of `convlab`. Each takes the arguments after its own name and returns the
+// process exit code (see common.hpp).
+#include <string>
+#include <vector>
+
+namespace convlab::cli {
+
+int trace_replay(const std::vector<std::string>& args);
+int trace_conformance(const std::vector<std::string>& args);
+int trace_compare(const std::vector<std::string>& args);
+
+// "automerge-paper" for ".../automerge-paper.json.gz".
+std::string trace_name(const std::string& path);
+
+}  // namespace convlab::cli

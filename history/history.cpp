@@ -1,0 +1,519 @@
+#include "history/history.hpp"
+
+#include "server/core/utf8.hpp"
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <string_view>
+#include <utility>
+
+namespace convlab::history {
+
+namespace json = boost::json;
+
+// ---------------------------------------------------------------------------------------------
+// Id runs
+
+std::vector<IdRun> compress_ids(const std::vector<CharId>& ids) {
+  std::vector<IdRun> runs;
+  for (const CharId& id : ids) {
+    if (!runs.empty()) {
+      IdRun& last = runs.back();
+      // The next id of the run is (agent, seq + count); a run never wraps past the top seq.
+      const std::uint64_t next = std::uint64_t{last.seq} + last.count;
+      if (last.agent == id.agent && next == id.seq && last.count < std::numeric_limits<std::uint32_t>::max()) {
+        ++last.count;
+        continue;
+      }
+    }
+    runs.push_back(IdRun{id.agent, id.seq, 1});
+  }
+  return runs;
+}
+
+std::vector<CharId> expand_ids(const std::vector<IdRun>& runs) {
+  std::vector<CharId> ids;
+  std::size_t total = 0;
+  for (const IdRun& r : runs) total += r.count;
+  ids.reserve(total);
+  for (const IdRun& r : runs) {
+    for (std::uint32_t i = 0; i < r.count; ++i) ids.push_back(CharId{r.agent, r.seq + i});
+  }
+  return ids;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event types and their keys
+
+namespace {
+
+struct TypeInfo {
+  EventType type;
+  std::string_view name;
+  // Every key a line of this type carries, in the order the writer emits them.
+  std::vector<std::string_view> keys;
+};
+
+const std::vector<TypeInfo>& type_infos() {
+  static const std::vector<TypeInfo> infos = {
+      {EventType::kMeta, "meta", {"t", "type", "meta"}},
+      {EventType::kEdit,
+       "edit",
+       {"t", "type", "client", "doc", "op", "server", "clock_ms", "pos", "del", "ins", "para", "inserted",
+        "deleted", "seen_ops", "offline", "stale_base"}},
+      {EventType::kAck, "ack", {"t", "type", "client", "doc", "op", "server"}},
+      {EventType::kSeen, "seen", {"t", "type", "client", "doc", "author", "op", "server"}},
+      {EventType::kLoad, "load", {"t", "type", "client", "doc", "server", "version", "latest", "source"}},
+      {EventType::kFault, "fault", {"t", "type", "kind", "detail"}},
+      {EventType::kRecover, "recover", {"t", "type", "kind", "detail"}},
+      {EventType::kHeal, "heal", {"t", "type"}},
+      {EventType::kCounters, "counters", {"t", "type", "counters"}},
+      {EventType::kFinal, "final", {"t", "type", "doc", "replica", "text", "ids"}},
+  };
+  return infos;
+}
+
+const TypeInfo& info_of(EventType t) {
+  for (const TypeInfo& i : type_infos()) {
+    if (i.type == t) return i;
+  }
+  CONVLAB_ASSERT(false && "unknown EventType");
+  return type_infos().front();
+}
+
+const TypeInfo* info_by_name(std::string_view name) {
+  for (const TypeInfo& i : type_infos()) {
+    if (i.name == name) return &i;
+  }
+  return nullptr;
+}
+
+// Text leaves as UTF-8. A code point that is not a Unicode scalar value (a surrogate or above
+// U+10FFFF) cannot be encoded; it is written as U+FFFD rather than producing invalid bytes.
+std::string text_to_utf8(const std::u32string& text) {
+  bool clean = true;
+  for (char32_t c : text) {
+    if ((c >= 0xd800 && c < 0xe000) || c > 0x10ffff) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return utf8_encode(text);
+  std::u32string fixed = text;
+  for (char32_t& c : fixed) {
+    if ((c >= 0xd800 && c < 0xe000) || c > 0x10ffff) c = 0xfffd;
+  }
+  return utf8_encode(fixed);
+}
+
+json::array runs_to_json(const std::vector<IdRun>& runs) {
+  json::array a;
+  a.reserve(runs.size());
+  for (const IdRun& r : runs) {
+    json::array triple;
+    triple.reserve(3);
+    triple.emplace_back(std::uint64_t{r.agent});
+    triple.emplace_back(std::uint64_t{r.seq});
+    triple.emplace_back(std::uint64_t{r.count});
+    a.emplace_back(std::move(triple));
+  }
+  return a;
+}
+
+}  // namespace
+
+std::string to_json_line(const Event& e) {
+  json::object o;
+  o.reserve(info_of(e.type).keys.size());
+  o.emplace("t", e.t_us);
+  o.emplace("type", info_of(e.type).name);
+  switch (e.type) {
+    case EventType::kMeta: {
+      json::object m;
+      for (const auto& [k, v] : e.meta) m.emplace(k, v);  // std::map: sorted keys
+      o.emplace("meta", std::move(m));
+      break;
+    }
+    case EventType::kEdit: {
+      o.emplace("client", std::uint64_t{e.client});
+      o.emplace("doc", std::uint64_t{e.doc});
+      o.emplace("op", std::uint64_t{e.op});
+      o.emplace("server", std::int64_t{e.server});
+      o.emplace("clock_ms", e.clock_ms);
+      o.emplace("pos", e.pos);
+      o.emplace("del", e.del);
+      o.emplace("ins", text_to_utf8(e.ins));
+      o.emplace("para", std::uint64_t{e.para});
+      o.emplace("inserted", runs_to_json(e.inserted));
+      o.emplace("deleted", runs_to_json(e.deleted));
+      json::object seen;
+      for (const auto& [author, op] : e.seen_ops) seen.emplace(std::to_string(author), std::uint64_t{op});
+      o.emplace("seen_ops", std::move(seen));
+      o.emplace("offline", e.offline);
+      o.emplace("stale_base", e.stale_base);
+      break;
+    }
+    case EventType::kAck:
+      o.emplace("client", std::uint64_t{e.client});
+      o.emplace("doc", std::uint64_t{e.doc});
+      o.emplace("op", std::uint64_t{e.op});
+      o.emplace("server", std::int64_t{e.server});
+      break;
+    case EventType::kSeen:
+      o.emplace("client", std::uint64_t{e.client});
+      o.emplace("doc", std::uint64_t{e.doc});
+      o.emplace("author", std::uint64_t{e.author});
+      o.emplace("op", std::uint64_t{e.op});
+      o.emplace("server", std::int64_t{e.server});
+      break;
+    case EventType::kLoad:
+      o.emplace("client", std::uint64_t{e.client});
+      o.emplace("doc", std::uint64_t{e.doc});
+      o.emplace("server", std::int64_t{e.server});
+      o.emplace("version", e.version);
+      o.emplace("latest", e.latest);
+      o.emplace("source", e.source);
+      break;
+    case EventType::kFault:
+    case EventType::kRecover:
+      o.emplace("kind", e.kind);
+      o.emplace("detail", e.detail);
+      break;
+    case EventType::kHeal:
+      break;
+    case EventType::kCounters: {
+      json::object c;
+      for (const auto& [k, v] : e.counters) c.emplace(k, v);
+      o.emplace("counters", std::move(c));
+      break;
+    }
+    case EventType::kFinal:
+      o.emplace("doc", std::uint64_t{e.doc});
+      o.emplace("replica", e.replica);
+      o.emplace("text", text_to_utf8(e.text));
+      o.emplace("ids", runs_to_json(e.ids));
+      break;
+  }
+  return json::serialize(o);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+namespace {
+
+std::string quoted(std::string_view key) { return "\"" + std::string(key) + "\""; }
+
+// Reads typed values out of one line's object; every error names the key.
+class Fields {
+ public:
+  explicit Fields(const json::object& o) : o_(o) {}
+
+  const std::optional<Error>& error() const { return error_; }
+
+  void i64(std::string_view key, std::int64_t& out) {
+    const json::value* v = get(key);
+    if (v == nullptr) return;
+    if (v->is_int64()) {
+      out = v->get_int64();
+    } else {
+      fail(key, "expected a signed 64-bit integer");
+    }
+  }
+
+  void u64(std::string_view key, std::uint64_t& out) {
+    const json::value* v = get(key);
+    if (v == nullptr) return;
+    if (v->is_uint64()) {
+      out = v->get_uint64();
+    } else if (v->is_int64() && v->get_int64() >= 0) {
+      out = static_cast<std::uint64_t>(v->get_int64());
+    } else {
+      fail(key, "expected an unsigned 64-bit integer");
+    }
+  }
+
+  void u32(std::string_view key, std::uint32_t& out) {
+    const json::value* v = get(key);
+    if (v == nullptr) return;
+    if (v->is_int64() && v->get_int64() >= 0 && v->get_int64() <= std::numeric_limits<std::uint32_t>::max()) {
+      out = static_cast<std::uint32_t>(v->get_int64());
+    } else {
+      fail(key, "expected an unsigned 32-bit integer");
+    }
+  }
+
+  void i32(std::string_view key, std::int32_t& out) {
+    const json::value* v = get(key);
+    if (v == nullptr) return;
+    if (v->is_int64() && v->get_int64() >= std::numeric_limits<std::int32_t>::min() &&
+        v->get_int64() <= std::numeric_limits<std::int32_t>::max()) {
+      out = static_cast<std::int32_t>(v->get_int64());
+    } else {
+      fail(key, "expected a signed 32-bit integer");
+    }
+  }
+
+  void boolean(std::string_view key, bool& out) {
+    const json::value* v = get(key);
+    if (v == nullptr) return;
+    if (v->is_bool()) {
+      out = v->get_bool();
+    } else {
+      fail(key, "expected true or false");
+    }
+  }
+
+  void str(std::string_view key, std::string& out) {
+    const json::value* v = get(key);
+    if (v == nullptr) return;
+    if (v->is_string()) {
+      out = std::string(v->get_string());
+    } else {
+      fail(key, "expected a string");
+    }
+  }
+
+  void text(std::string_view key, std::u32string& out) {
+    const json::value* v = get(key);
+    if (v == nullptr) return;
+    if (!v->is_string()) return fail(key, "expected a string");
+    auto decoded = utf8_decode(v->get_string());
+    if (!decoded) return fail(key, decoded.error().message);
+    out = std::move(*decoded);
+  }
+
+  void runs(std::string_view key, std::vector<IdRun>& out) {
+    const json::value* v = get(key);
+    if (v == nullptr) return;
+    if (!v->is_array()) return fail(key, "expected an array of [agent, seq, count] runs");
+    const json::array& a = v->get_array();
+    out.clear();
+    out.reserve(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const std::string where = "element " + std::to_string(i);
+      if (!a[i].is_array() || a[i].get_array().size() != 3) {
+        return fail(key, where + ": expected [agent, seq, count]");
+      }
+      const json::array& t = a[i].get_array();
+      std::array<std::uint32_t, 3> n{};
+      for (std::size_t j = 0; j < 3; ++j) {
+        if (!t[j].is_int64() || t[j].get_int64() < 0 || t[j].get_int64() > std::numeric_limits<std::uint32_t>::max()) {
+          return fail(key, where + ": expected unsigned 32-bit integers");
+        }
+        n[j] = static_cast<std::uint32_t>(t[j].get_int64());
+      }
+      if (n[2] == 0) return fail(key, where + ": count must be at least 1");
+      if (std::uint64_t{n[1]} + n[2] - 1 > std::numeric_limits<std::uint32_t>::max()) {
+        return fail(key, where + ": run passes the largest seq");
+      }
+      out.push_back(IdRun{n[0], n[1], n[2]});
+    }
+  }
+
+  void seen_ops(std::string_view key, std::map<std::uint32_t, std::uint32_t>& out) {
+    const json::value* v = get(key);
+    if (v == nullptr) return;
+    if (!v->is_object()) return fail(key, "expected an object of author -> op");
+    out.clear();
+    for (const auto& kv : v->get_object()) {
+      const std::string_view name = kv.key();
+      std::uint32_t author = 0;
+      const auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), author);
+      const bool canonical = !name.empty() && (name.size() == 1 || name[0] != '0');
+      if (ec != std::errc() || ptr != name.data() + name.size() || !canonical) {
+        return fail(key, "author " + quoted(name) + " is not a decimal client number");
+      }
+      const json::value& op = kv.value();
+      if (!op.is_int64() || op.get_int64() < 0 || op.get_int64() > std::numeric_limits<std::uint32_t>::max()) {
+        return fail(key, "author " + quoted(name) + ": expected an unsigned 32-bit op");
+      }
+      out[author] = static_cast<std::uint32_t>(op.get_int64());
+    }
+  }
+
+  void counters(std::string_view key, std::map<std::string, std::uint64_t>& out) {
+    const json::value* v = get(key);
+    if (v == nullptr) return;
+    if (!v->is_object()) return fail(key, "expected an object of name -> count");
+    out.clear();
+    for (const auto& kv : v->get_object()) {
+      const json::value& n = kv.value();
+      if (n.is_uint64()) {
+        out[std::string(kv.key())] = n.get_uint64();
+      } else if (n.is_int64() && n.get_int64() >= 0) {
+        out[std::string(kv.key())] = static_cast<std::uint64_t>(n.get_int64());
+      } else {
+        return fail(key, "counter " + quoted(kv.key()) + ": expected an unsigned 64-bit integer");
+      }
+    }
+  }
+
+  void meta(std::string_view key, std::map<std::string, std::string>& out) {
+    const json::value* v = get(key);
+    if (v == nullptr) return;
+    if (!v->is_object()) return fail(key, "expected an object of name -> string");
+    out.clear();
+    for (const auto& kv : v->get_object()) {
+      if (!kv.value().is_string()) return fail(key, "entry " + quoted(kv.key()) + ": expected a string");
+      out[std::string(kv.key())] = std::string(kv.value().get_string());
+    }
+  }
+
+ private:
+  const json::value* get(std::string_view key) {
+    if (error_) return nullptr;
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr) fail(key, "missing");
+    return v;
+  }
+  void fail(std::string_view key, const std::string& what) {
+    if (!error_) error_ = make_error("key " + quoted(key) + ": " + what);
+  }
+
+  const json::object& o_;
+  std::optional<Error> error_;
+};
+
+}  // namespace
+
+Result<Event> from_json_line(const std::string& line) {
+  boost::system::error_code ec;
+  json::value root = json::parse(line, ec);
+  if (ec) return make_error("invalid JSON: " + ec.message());
+  if (!root.is_object()) return make_error("expected a JSON object");
+  const json::object& o = root.get_object();
+
+  const json::value* type = o.if_contains("type");
+  if (type == nullptr) return make_error("key \"type\": missing");
+  if (!type->is_string()) return make_error("key \"type\": expected a string");
+  const TypeInfo* info = info_by_name(type->get_string());
+  if (info == nullptr) {
+    std::string names;
+    for (const TypeInfo& i : type_infos()) names += (names.empty() ? "" : ", ") + std::string(i.name);
+    return make_error("key \"type\": unknown event type " + quoted(type->get_string()) + " (one of " + names + ")");
+  }
+  for (const auto& kv : o) {
+    bool known = false;
+    for (std::string_view k : info->keys) known = known || k == kv.key();
+    if (!known) {
+      return make_error("key " + quoted(kv.key()) + ": not a key of a " + std::string(info->name) + " event");
+    }
+  }
+
+  Event e;
+  e.type = info->type;
+  Fields f(o);
+  f.i64("t", e.t_us);
+  switch (e.type) {
+    case EventType::kMeta:
+      f.meta("meta", e.meta);
+      break;
+    case EventType::kEdit:
+      f.u32("client", e.client);
+      f.u32("doc", e.doc);
+      f.u32("op", e.op);
+      f.i32("server", e.server);
+      f.i64("clock_ms", e.clock_ms);
+      f.u64("pos", e.pos);
+      f.u64("del", e.del);
+      f.text("ins", e.ins);
+      f.u32("para", e.para);
+      f.runs("inserted", e.inserted);
+      f.runs("deleted", e.deleted);
+      f.seen_ops("seen_ops", e.seen_ops);
+      f.boolean("offline", e.offline);
+      f.boolean("stale_base", e.stale_base);
+      break;
+    case EventType::kAck:
+      f.u32("client", e.client);
+      f.u32("doc", e.doc);
+      f.u32("op", e.op);
+      f.i32("server", e.server);
+      break;
+    case EventType::kSeen:
+      f.u32("client", e.client);
+      f.u32("doc", e.doc);
+      f.u32("author", e.author);
+      f.u32("op", e.op);
+      f.i32("server", e.server);
+      break;
+    case EventType::kLoad:
+      f.u32("client", e.client);
+      f.u32("doc", e.doc);
+      f.i32("server", e.server);
+      f.u64("version", e.version);
+      f.u64("latest", e.latest);
+      f.str("source", e.source);
+      break;
+    case EventType::kFault:
+    case EventType::kRecover:
+      f.str("kind", e.kind);
+      f.str("detail", e.detail);
+      break;
+    case EventType::kHeal:
+      break;
+    case EventType::kCounters:
+      f.counters("counters", e.counters);
+      break;
+    case EventType::kFinal:
+      f.u32("doc", e.doc);
+      f.str("replica", e.replica);
+      f.text("text", e.text);
+      f.runs("ids", e.ids);
+      break;
+  }
+  if (f.error()) return *f.error();
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer and reader
+
+void Writer::write(const Event& e) {
+  std::string line = to_json_line(e);
+  line.push_back('\n');
+  for (char c : line) {
+    hash_ ^= static_cast<unsigned char>(c);
+    hash_ *= 0x100000001b3ull;
+  }
+  if (out_ != nullptr) out_->write(line.data(), static_cast<std::streamsize>(line.size()));
+  ++events_;
+}
+
+std::string Writer::digest() const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(16, '0');
+  std::uint64_t h = hash_;
+  for (int i = 15; i >= 0; --i) {
+    s[static_cast<std::size_t>(i)] = kHex[h & 0xf];
+    h >>= 4;
+  }
+  return s;
+}
+
+Result<std::vector<Event>> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(path + ": cannot open for reading");
+  std::vector<Event> events;
+  std::string line;
+  std::uint64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) return make_error(path + ":" + std::to_string(number) + ": empty line");
+    auto e = from_json_line(line);
+    if (!e) return make_error(path + ":" + std::to_string(number) + ": " + e.error().message);
+    events.push_back(std::move(*e));
+  }
+  if (in.bad()) return make_error(path + ":" + std::to_string(number + 1) + ": read error");
+  return events;
+}
+
+}  // namespace convlab::history

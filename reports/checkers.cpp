@@ -1,0 +1,530 @@
+#include "reports/checkers.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+namespace convlab::reports {
+
+namespace {
+
+using history::Event;
+using history::EventType;
+using history::IdRun;
+
+constexpr std::size_t kMaxListed = 20;  // entries kept in `divergent` and `lost`
+constexpr std::string_view kDurable = "durable";
+constexpr std::string_view kRevokedSuffix = ":revoked";
+
+const std::vector<std::string>& causes() {
+  static const std::vector<std::string> c = {"clock_skew", "concurrent", "crash", "stale_base", "unknown"};
+  return c;
+}
+
+std::optional<std::int64_t> parse_i64(const std::map<std::string, std::string>& m, const std::string& key) {
+  auto it = m.find(key);
+  if (it == m.end()) return std::nullopt;
+  const std::string& s = it->second;
+  std::int64_t v = 0;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+bool contains(const std::vector<CharId>& sorted, CharId id) {
+  return std::binary_search(sorted.begin(), sorted.end(), id);
+}
+
+void append_sorted(std::vector<CharId>& out, const std::vector<IdRun>& runs) {
+  for (const IdRun& r : runs) {
+    for (std::uint32_t i = 0; i < r.count; ++i) out.push_back(CharId{r.agent, r.seq + i});
+  }
+}
+
+void sort_unique(std::vector<CharId>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+Percentiles percentiles(std::vector<double> v) {
+  Percentiles p;
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  const std::uint64_t n = v.size();
+  // Nearest rank: the smallest value with at least p% of the values at or below it.
+  auto at = [&](std::uint64_t pct) {
+    std::uint64_t rank = (pct * n + 99) / 100;
+    if (rank < 1) rank = 1;
+    return v[static_cast<std::size_t>(rank - 1)];
+  };
+  p.p50 = at(50);
+  p.p99 = at(99);
+  p.max = v.back();
+  p.count = n;
+  return p;
+}
+
+// A max-tree over positions 0..n-1 (values start at "absent"), answering: the rightmost
+// position below r whose value exceeds x.
+class MaxTree {
+ public:
+  static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+  static constexpr std::int64_t kAbsent = std::numeric_limits<std::int64_t>::min();
+
+  explicit MaxTree(std::size_t n) {
+    while (size_ < n) size_ *= 2;
+    tree_.assign(2 * size_, kAbsent);
+  }
+  void set(std::size_t i, std::int64_t v) {
+    i += size_;
+    tree_[i] = v;
+    for (i /= 2; i >= 1; i /= 2) tree_[i] = std::max(tree_[2 * i], tree_[2 * i + 1]);
+  }
+  std::size_t rightmost_above(std::size_t r, std::int64_t x) const { return find(1, 0, size_, r, x); }
+
+ private:
+  std::size_t find(std::size_t node, std::size_t lo, std::size_t hi, std::size_t r, std::int64_t x) const {
+    if (lo >= r || tree_[node] <= x) return kNone;
+    if (hi - lo == 1) return lo;
+    const std::size_t mid = lo + (hi - lo) / 2;
+    const std::size_t right = find(2 * node + 1, mid, hi, r, x);
+    if (right != kNone) return right;
+    return find(2 * node, lo, mid, r, x);
+  }
+  std::size_t size_ = 1;
+  std::vector<std::int64_t> tree_;
+};
+
+struct EditInfo {
+  const Event* e = nullptr;
+  std::size_t order = 0;        // position among the edits, in history order
+  bool acked = false;
+  bool judged = false;          // its document has a reference (durable or server finals)
+  std::vector<CharId> lost;     // acked, inserted, absent from the reference, not deleted on purpose
+  bool any_present = false;     // some inserted char is in the reference
+  bool deleted_restored = false;  // some char it deleted on purpose is in the reference
+  std::string cause;
+  std::uint32_t by_client = 0;
+  std::uint32_t by_op = 0;
+};
+
+struct DocState {
+  std::map<std::string, const Event*> finals;  // replica -> last kFinal for it
+  bool has_ref = false;
+  std::vector<CharId> ref;      // the ids that survived: durable, else servers, else everyone
+  std::vector<CharId> deleted;  // every id some edit deleted on purpose
+};
+
+using Key = std::pair<std::uint32_t, std::uint32_t>;  // (client, op)
+
+}  // namespace
+
+RunMetrics check(const std::vector<Event>& events) {
+  RunMetrics m;
+  for (const std::string& c : causes()) m.lost_by_cause[c] = 0;
+  m.events = events.size();
+
+  // ---- One pass: sort the history into what each checker needs.
+  const Event* meta = nullptr;
+  const Event* heal_event = nullptr;
+  const Event* last_counters = nullptr;
+  std::vector<EditInfo> edits;
+  std::vector<const Event*> acks;
+  std::vector<const Event*> seens;
+  std::map<std::uint32_t, DocState> docs;
+  std::optional<std::int64_t> last_crash_us;
+  std::int64_t last_t = 0;
+  for (const Event& e : events) {
+    last_t = std::max(last_t, e.t_us);
+    switch (e.type) {
+      case EventType::kMeta:
+        if (meta == nullptr) meta = &e;
+        break;
+      case EventType::kEdit: {
+        EditInfo info;
+        info.e = &e;
+        info.order = edits.size();
+        edits.push_back(std::move(info));
+        docs[e.doc];
+        break;
+      }
+      case EventType::kAck:
+        acks.push_back(&e);
+        break;
+      case EventType::kSeen:
+        seens.push_back(&e);
+        break;
+      case EventType::kLoad:
+        if (e.version < e.latest) ++m.stale_loads;
+        if (e.source.size() >= kRevokedSuffix.size() &&
+            std::string_view(e.source).substr(e.source.size() - kRevokedSuffix.size()) == kRevokedSuffix) {
+          ++m.served_after_revocation;
+        }
+        break;
+      case EventType::kFault:
+        if (e.kind == "crash") last_crash_us = std::max(last_crash_us.value_or(e.t_us), e.t_us);
+        break;
+      case EventType::kRecover:
+        break;
+      case EventType::kHeal:
+        if (heal_event == nullptr) heal_event = &e;
+        break;
+      case EventType::kCounters:
+        last_counters = &e;
+        break;
+      case EventType::kFinal:
+        docs[e.doc].finals[e.replica] = &e;
+        break;
+    }
+  }
+
+  std::int64_t heal_us = heal_event != nullptr ? heal_event->t_us : 0;
+  std::int64_t end_us = last_t;
+  if (meta != nullptr) {
+    heal_us = parse_i64(meta->meta, "heal_us").value_or(heal_us);
+    end_us = parse_i64(meta->meta, "end_us").value_or(end_us);
+  }
+  m.sim_seconds = static_cast<double>(end_us) / 1e6;
+  m.edits = edits.size();
+
+  // ---- Edits by (client, op).
+  std::vector<std::pair<Key, std::size_t>> by_key;
+  by_key.reserve(edits.size());
+  for (const EditInfo& info : edits) by_key.emplace_back(Key{info.e->client, info.e->op}, info.order);
+  std::stable_sort(by_key.begin(), by_key.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  auto find_edit = [&](std::uint32_t client, std::uint32_t op) -> EditInfo* {
+    auto it = std::lower_bound(by_key.begin(), by_key.end(), Key{client, op},
+                               [](const auto& a, const Key& k) { return a.first < k; });
+    if (it == by_key.end() || it->first != Key{client, op}) return nullptr;
+    return &edits[it->second];  // the first edit with that key
+  };
+  for (const Event* a : acks) {
+    if (EditInfo* info = find_edit(a->client, a->op); info != nullptr && !info->acked) {
+      info->acked = true;
+      ++m.acked_edits;
+    }
+  }
+
+  // ---- Convergence.
+  bool any_final = false;
+  for (auto& [doc, st] : docs) {
+    if (st.finals.empty()) {
+      if (m.divergent.size() < kMaxListed) m.divergent.push_back("doc " + std::to_string(doc) + ": no final replica");
+      m.converged = false;
+      continue;
+    }
+    any_final = true;
+    auto durable = st.finals.find(std::string(kDurable));
+    const bool has_durable = durable != st.finals.end();
+    const auto& [base_name, base] = has_durable ? *durable : *st.finals.begin();
+    for (const auto& [name, fin] : st.finals) {
+      if (fin->text != base->text && m.divergent.size() < kMaxListed) {
+        m.divergent.push_back("doc " + std::to_string(doc) + ": " + name + " differs from " + base_name);
+      }
+    }
+  }
+  if (!any_final) {
+    m.divergent.insert(m.divergent.begin(), "no final events in the history");
+  }
+  m.converged = any_final && m.divergent.empty();
+  {
+    std::optional<std::int64_t> last_change;
+    for (const Event& e : events) {
+      if ((e.type == EventType::kSeen || e.type == EventType::kAck) && e.t_us >= heal_us) {
+        last_change = std::max(last_change.value_or(e.t_us), e.t_us);
+      }
+    }
+    if (last_change) m.convergence_ms = std::max(0.0, static_cast<double>(*last_change - heal_us) / 1000.0);
+  }
+
+  // ---- Reference ids per document: durable, else the servers' finals, else every replica's.
+  for (auto& [doc, st] : docs) {
+    if (st.finals.empty()) continue;
+    st.has_ref = true;
+    auto durable = st.finals.find(std::string(kDurable));
+    if (durable != st.finals.end()) {
+      append_sorted(st.ref, durable->second->ids);
+    } else {
+      bool any_server = false;
+      for (const auto& [name, fin] : st.finals) {
+        if (name.rfind("server:", 0) == 0) {
+          append_sorted(st.ref, fin->ids);
+          any_server = true;
+        }
+      }
+      if (!any_server) {
+        for (const auto& [name, fin] : st.finals) append_sorted(st.ref, fin->ids);
+      }
+    }
+    sort_unique(st.ref);
+  }
+  for (const EditInfo& info : edits) append_sorted(docs[info.e->doc].deleted, info.e->deleted);
+  for (auto& [doc, st] : docs) sort_unique(st.deleted);
+
+  // ---- Which characters survived.
+  for (EditInfo& info : edits) {
+    const DocState& st = docs[info.e->doc];
+    if (!st.has_ref) continue;
+    info.judged = true;
+    for (const IdRun& r : info.e->inserted) {
+      for (std::uint32_t i = 0; i < r.count; ++i) {
+        const CharId id{r.agent, r.seq + i};
+        if (contains(st.ref, id)) {
+          info.any_present = true;
+        } else if (info.acked && !contains(st.deleted, id)) {
+          info.lost.push_back(id);
+        }
+      }
+    }
+    for (const IdRun& r : info.e->deleted) {
+      for (std::uint32_t i = 0; i < r.count && !info.deleted_restored; ++i) {
+        if (contains(st.ref, CharId{r.agent, r.seq + i})) info.deleted_restored = true;
+      }
+    }
+  }
+
+  // ---- Candidate overwriters, by (doc, para), in time order (t, client, op, history order).
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<std::size_t>> by_para;
+  for (const EditInfo& info : edits) by_para[{info.e->doc, info.e->para}].push_back(info.order);
+
+  // ---- Causes of loss. Candidates W for a lost edit E (author a, op k) are the other
+  // clients' edits of the same paragraph with seen_ops[a] < k. For one (doc, para, a) that set
+  // only grows with k, so each group is one sweep: candidates enter in order of seen_ops[a],
+  // lost edits are served in order of k, and a max-tree over time order answers "the latest
+  // candidate earlier than E with a later clock".
+  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::vector<std::size_t>> lost_groups;
+  for (const EditInfo& info : edits) {
+    if (!info.lost.empty()) lost_groups[{info.e->doc, info.e->para, info.e->client}].push_back(info.order);
+  }
+  // Limits the per-chunk table of (seen op, rank) pairs: authors x paragraph edits.
+  constexpr std::size_t kChunkEntries = std::size_t{1} << 21;
+  for (auto& [para_key, list] : by_para) {
+    const auto [doc, para] = para_key;
+    auto group_begin = lost_groups.lower_bound({doc, para, 0});
+    auto group_end = lost_groups.upper_bound({doc, para, std::numeric_limits<std::uint32_t>::max()});
+    if (group_begin == group_end) continue;
+
+    // The paragraph's edits in time order, copied into contiguous arrays.
+    struct Cand {
+      std::int64_t t_us;
+      std::int64_t clock_ms;
+      std::uint32_t client;
+      std::uint32_t op;
+      std::size_t order;
+      bool stale_base;
+    };
+    std::vector<Cand> cands;
+    cands.reserve(list.size());
+    for (std::size_t idx : list) {
+      const Event& w = *edits[idx].e;
+      cands.push_back(Cand{w.t_us, w.clock_ms, w.client, w.op, idx, w.stale_base});
+    }
+    std::sort(cands.begin(), cands.end(), [](const Cand& x, const Cand& y) {
+      return std::tie(x.t_us, x.client, x.op, x.order) < std::tie(y.t_us, y.client, y.op, y.order);
+    });
+    const std::size_t n = cands.size();
+
+    std::vector<std::pair<std::uint32_t, std::vector<std::size_t>*>> groups;  // (author, lost edits)
+    for (auto it = group_begin; it != group_end; ++it) groups.emplace_back(std::get<2>(it->first), &it->second);
+    const std::size_t chunk = std::max<std::size_t>(1, kChunkEntries / std::max<std::size_t>(1, n));
+    for (std::size_t g0 = 0; g0 < groups.size(); g0 += chunk) {
+      const std::size_t g1 = std::min(groups.size(), g0 + chunk);
+      // by_seen[g]: (seen_ops[author] or -1, rank) of every other client's edit.
+      std::vector<std::vector<std::pair<std::int64_t, std::size_t>>> by_seen(g1 - g0);
+      for (auto& v : by_seen) v.reserve(n);
+      for (std::size_t rank = 0; rank < n; ++rank) {
+        const auto& seen_ops = edits[cands[rank].order].e->seen_ops;
+        auto it = seen_ops.begin();
+        for (std::size_t g = g0; g < g1; ++g) {  // authors ascending: a merge walk
+          const std::uint32_t author = groups[g].first;
+          if (cands[rank].client == author) continue;
+          while (it != seen_ops.end() && it->first < author) ++it;
+          const std::int64_t s = it != seen_ops.end() && it->first == author ? std::int64_t{it->second} : -1;
+          by_seen[g - g0].emplace_back(s, rank);
+        }
+      }
+      for (std::size_t g = g0; g < g1; ++g) {
+        auto& cand_order = by_seen[g - g0];
+        std::sort(cand_order.begin(), cand_order.end());
+        std::vector<std::size_t>& lost_edits = *groups[g].second;
+        std::sort(lost_edits.begin(), lost_edits.end(), [&](std::size_t a, std::size_t b) {
+          return std::tie(edits[a].e->op, a) < std::tie(edits[b].e->op, b);
+        });
+        MaxTree clocks(n);
+        std::optional<std::size_t> latest_any;    // rank of the latest candidate so far
+        std::optional<std::size_t> latest_stale;  // same, among stale-base candidates
+        std::size_t next = 0;
+        for (std::size_t idx : lost_edits) {
+          EditInfo& info = edits[idx];
+          const Event& e = *info.e;
+          while (next < cand_order.size() && cand_order[next].first < std::int64_t{e.op}) {
+            const std::size_t rank = cand_order[next].second;
+            clocks.set(rank, cands[rank].clock_ms);
+            latest_any = std::max(latest_any.value_or(rank), rank);
+            if (cands[rank].stale_base) latest_stale = std::max(latest_stale.value_or(rank), rank);
+            ++next;
+          }
+          // Edits strictly earlier than E form a prefix of the time order.
+          const auto earlier_end = static_cast<std::size_t>(
+              std::lower_bound(cands.begin(), cands.end(), e.t_us,
+                               [](const Cand& w, std::int64_t t) { return w.t_us < t; }) -
+              cands.begin());
+          const std::size_t skewed = clocks.rightmost_above(earlier_end, e.clock_ms);
+          std::optional<std::size_t> blamed;
+          if (skewed != MaxTree::kNone) {
+            info.cause = "clock_skew";
+            blamed = skewed;
+          } else if (latest_stale) {
+            info.cause = "stale_base";
+            blamed = latest_stale;
+          } else if (latest_any) {
+            info.cause = "concurrent";
+            blamed = latest_any;
+          } else if (last_crash_us && *last_crash_us > e.t_us) {
+            info.cause = "crash";
+          } else {
+            info.cause = "unknown";
+          }
+          if (blamed) {
+            info.by_client = cands[*blamed].client;
+            info.by_op = cands[*blamed].op;
+          }
+        }
+      }
+    }
+  }
+  for (const EditInfo& info : edits) {
+    if (info.lost.empty()) continue;
+    m.lost_acked_chars += info.lost.size();
+    m.lost_by_cause[info.cause] += info.lost.size();
+    for (const CharId& id : info.lost) {
+      if (m.lost.size() >= kMaxListed) break;
+      m.lost.push_back(LostChar{id, info.e->doc, info.e->op, info.cause, info.by_client, info.by_op});
+    }
+  }
+
+  // ---- Causality reversals: B had seen A (same doc and para, another client), A's content
+  // survived, and B's did not (B's acked chars lost, or what B deleted came back).
+  {
+    // (doc, para, client, lowest op of that client's edits there with surviving chars), sorted.
+    std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t>> surviving;
+    for (const EditInfo& info : edits) {
+      if (info.any_present) surviving.emplace_back(info.e->doc, info.e->para, info.e->client, info.e->op);
+    }
+    std::sort(surviving.begin(), surviving.end());
+    surviving.erase(std::unique(surviving.begin(), surviving.end(),
+                                [](const auto& x, const auto& y) {
+                                  return std::get<0>(x) == std::get<0>(y) && std::get<1>(x) == std::get<1>(y) &&
+                                         std::get<2>(x) == std::get<2>(y);
+                                }),
+                    surviving.end());  // keeps the first, i.e. the lowest op, per client
+    for (const EditInfo& info : edits) {
+      if (!info.judged || (info.lost.empty() && !info.deleted_restored)) continue;
+      const Event& b = *info.e;
+      auto lo = std::lower_bound(surviving.begin(), surviving.end(), std::make_tuple(b.doc, b.para, 0u, 0u));
+      bool reversed = false;
+      auto seen_it = b.seen_ops.begin();
+      for (auto it = lo; it != surviving.end() && std::get<0>(*it) == b.doc && std::get<1>(*it) == b.para; ++it) {
+        const std::uint32_t client = std::get<2>(*it);
+        if (client == b.client) continue;
+        while (seen_it != b.seen_ops.end() && seen_it->first < client) ++seen_it;
+        if (seen_it == b.seen_ops.end()) break;
+        if (seen_it->first == client && std::get<3>(*it) <= seen_it->second) {
+          reversed = true;
+          break;
+        }
+      }
+      if (reversed) ++m.causality_reversals;
+    }
+  }
+
+  // ---- Visibility: edit -> each other client's first showing of it.
+  {
+    std::vector<double> all;
+    std::vector<double> cross;
+    for (const Event* s : seens) {
+      if (s->client == s->author) continue;
+      const EditInfo* info = find_edit(s->author, s->op);
+      if (info == nullptr || info->e->inserted.empty() || info->e->doc != s->doc) continue;
+      const double ms = static_cast<double>(s->t_us - info->e->t_us) / 1000.0;
+      all.push_back(ms);
+      if (s->server >= 0 && info->e->server >= 0 && s->server != info->e->server) cross.push_back(ms);
+    }
+    m.visibility_ms = percentiles(std::move(all));
+    m.visibility_cross_ms = percentiles(std::move(cross));
+  }
+
+  // ---- Counters: the last snapshot is cumulative over the run.
+  if (last_counters != nullptr) {
+    for (const auto& [name, value] : last_counters->counters) {
+      if (name.rfind("db.", 0) == 0) {
+        m.db_queries += value;
+        m.db_queries_by_kind[name.substr(3)] += value;
+      }
+    }
+    const auto counter = [&](const std::string& name) -> double {
+      auto it = last_counters->counters.find(name);
+      return it == last_counters->counters.end() ? 0.0 : static_cast<double>(it->second);
+    };
+    if (m.edits > 0) {
+      m.msgs_per_edit = counter("net.msgs") / static_cast<double>(m.edits);
+      m.bytes_per_edit = counter("net.bytes") / static_cast<double>(m.edits);
+    }
+  }
+  if (heal_us > 0) m.db_queries_per_s = static_cast<double>(m.db_queries) / (static_cast<double>(heal_us) / 1e6);
+  return m;
+}
+
+std::map<std::string, double> RunMetrics::flatten() const {
+  std::map<std::string, double> f;
+  const auto n = [](std::uint64_t v) { return static_cast<double>(v); };
+  f["converged"] = converged ? 1.0 : 0.0;
+  f["convergence_ms"] = convergence_ms;
+  f["edits"] = n(edits);
+  f["acked_edits"] = n(acked_edits);
+  f["lost_acked_chars"] = n(lost_acked_chars);
+  for (const std::string& c : causes()) {
+    auto it = lost_by_cause.find(c);
+    f["lost_acked_chars." + c] = it == lost_by_cause.end() ? 0.0 : n(it->second);
+  }
+  f["causality_reversals"] = n(causality_reversals);
+  const auto put = [&](const std::string& prefix, const Percentiles& p) {
+    f[prefix + ".p50"] = p.p50;
+    f[prefix + ".p99"] = p.p99;
+    f[prefix + ".max"] = p.max;
+    f[prefix + ".count"] = n(p.count);
+  };
+  put("visibility_ms", visibility_ms);
+  put("visibility_cross_ms", visibility_cross_ms);
+  f["stale_loads"] = n(stale_loads);
+  f["served_after_revocation"] = n(served_after_revocation);
+  f["db_queries"] = n(db_queries);
+  f["db_queries_per_s"] = db_queries_per_s;
+  f["db_queries.poll"] = 0;
+  f["db_queries.commit"] = 0;
+  for (const auto& [kind, count] : db_queries_by_kind) f["db_queries." + kind] = n(count);
+  f["msgs_per_edit"] = msgs_per_edit;
+  f["bytes_per_edit"] = bytes_per_edit;
+  f["events"] = n(events);
+  f["sim_seconds"] = sim_seconds;
+  return f;
+}
+
+const std::vector<std::string>& metric_names() {
+  static const std::vector<std::string> names = [] {
+    // Every name flatten() gives for any history, except db_queries.<kind> beyond poll/commit.
+    std::map<std::string, double> f = RunMetrics{}.flatten();
+    std::vector<std::string> v;
+    for (const auto& [name, value] : f) v.push_back(name);
+    return v;  // std::map: already sorted
+  }();
+  return names;
+}
+
+}  // namespace convlab::reports

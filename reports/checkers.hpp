@@ -1,0 +1,65 @@
+#pragma once
+// Checkers: a history in, verdicts and metrics out. They read nothing but the history, so the
+// same checkers judge simulated and real runs.
+#include "history/history.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace convlab::reports {
+
+struct Percentiles {
+  double p50 = 0;
+  double p99 = 0;
+  double max = 0;
+  std::uint64_t count = 0;
+};
+
+struct LostChar {
+  CharId id;
+  std::uint32_t doc = 0;
+  std::uint32_t author_op = 0;
+  std::string cause;  // "clock_skew", "concurrent", "stale_base", "crash", "unknown"
+  // The edit blamed for it, when there is one.
+  std::uint32_t by_client = 0;
+  std::uint32_t by_op = 0;
+};
+
+struct RunMetrics {
+  bool converged = false;
+  double convergence_ms = 0;  // from the heal to the last change any replica showed
+  std::vector<std::string> divergent;  // "doc 0: client:3 differs from durable", ...
+
+  std::uint64_t edits = 0;
+  std::uint64_t acked_edits = 0;
+  std::uint64_t lost_acked_chars = 0;
+  std::map<std::string, std::uint64_t> lost_by_cause;  // every cause listed, zeros included
+  std::vector<LostChar> lost;                          // the first few, for reports
+  std::uint64_t causality_reversals = 0;
+
+  Percentiles visibility_ms;        // edit -> seen by each other client of the document
+  Percentiles visibility_cross_ms;  // same, only pairs on different servers
+  std::uint64_t stale_loads = 0;
+  std::uint64_t served_after_revocation = 0;
+  std::uint64_t db_queries = 0;
+  std::map<std::string, std::uint64_t> db_queries_by_kind;
+  double db_queries_per_s = 0;      // over the fault phase
+  double msgs_per_edit = 0;
+  double bytes_per_edit = 0;
+  std::uint64_t events = 0;
+  double sim_seconds = 0;
+
+  // Every number above by a flat name ("lost_acked_chars.clock_skew", "visibility_ms.p99",
+  // "converged" as 0/1): what scenario expectations and reports address.
+  std::map<std::string, double> flatten() const;
+};
+
+RunMetrics check(const std::vector<history::Event>& events);
+
+// Every flat metric name flatten() produces, sorted: scenario expectations are validated
+// against it.
+const std::vector<std::string>& metric_names();
+
+}  // namespace convlab::reports

@@ -1,0 +1,282 @@
+#include "reports/report.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace convlab::reports {
+
+namespace json = boost::json;
+
+namespace {
+
+// Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom.
+constexpr double kT975[] = {12.706, 4.303, 2.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                            2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                            2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+
+std::string fmt(double v) {
+  char buf[64];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else if (std::fabs(v) >= 100) {
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+  }
+  return buf;
+}
+
+std::string fmt_stat(const Stat& s) {
+  if (s.n <= 1 || s.hi - s.lo < 1e-12) return fmt(s.mean);
+  return fmt(s.mean) + " ±" + fmt((s.hi - s.lo) / 2);
+}
+
+json::object metrics_json(const RunMetrics& m) {
+  json::object o;
+  o["converged"] = m.converged;
+  o["convergence_ms"] = m.convergence_ms;
+  json::object lost;
+  lost["total"] = m.lost_acked_chars;
+  for (const auto& [cause, n] : m.lost_by_cause) lost[cause] = n;
+  o["lost_acked_chars"] = std::move(lost);
+  o["causality_reversals"] = m.causality_reversals;
+  auto pct = [](const Percentiles& p) {
+    json::object v;
+    v["p50"] = p.p50;
+    v["p99"] = p.p99;
+    v["max"] = p.max;
+    v["count"] = p.count;
+    return v;
+  };
+  o["visibility_ms"] = pct(m.visibility_ms);
+  o["visibility_cross_ms"] = pct(m.visibility_cross_ms);
+  o["stale_loads"] = m.stale_loads;
+  o["served_after_revocation"] = m.served_after_revocation;
+  json::object q;
+  q["total"] = m.db_queries;
+  q["per_s"] = m.db_queries_per_s;
+  for (const auto& [kind, n] : m.db_queries_by_kind) q[kind] = n;
+  o["db_queries"] = std::move(q);
+  o["edits"] = m.edits;
+  o["acked_edits"] = m.acked_edits;
+  o["msgs_per_edit"] = m.msgs_per_edit;
+  o["bytes_per_edit"] = m.bytes_per_edit;
+  o["events"] = m.events;
+  o["sim_seconds"] = m.sim_seconds;
+  json::array div;
+  for (const auto& d : m.divergent) div.push_back(json::value(d));
+  o["divergent"] = std::move(div);
+  return o;
+}
+
+// The metrics the terminal and Markdown tables show, in this order.
+const std::vector<std::pair<std::string, std::string>>& headline() {
+  static const std::vector<std::pair<std::string, std::string>> cols = {
+      {"converged", "converged"},
+      {"lost_acked_chars", "lost acked"},
+      {"causality_reversals", "reversals"},
+      {"visibility_ms.p50", "vis p50 ms"},
+      {"visibility_ms.p99", "vis p99 ms"},
+      {"visibility_cross_ms.p50", "cross p50 ms"},
+      {"db_queries_per_s", "db q/s"},
+      {"stale_loads", "stale loads"},
+      {"convergence_ms", "converge ms"},
+  };
+  return cols;
+}
+
+}  // namespace
+
+Stat stat_of(const std::vector<double>& xs) {
+  Stat s;
+  s.n = xs.size();
+  if (xs.empty()) return s;
+  double sum = 0;
+  for (double x : xs) sum += x;
+  s.mean = sum / static_cast<double>(xs.size());
+  if (xs.size() < 2) {
+    s.lo = s.hi = s.mean;
+    return s;
+  }
+  double ss = 0;
+  for (double x : xs) ss += (x - s.mean) * (x - s.mean);
+  const double sd = std::sqrt(ss / static_cast<double>(xs.size() - 1));
+  const std::size_t df = xs.size() - 1;
+  const double t = df <= 30 ? kT975[df - 1] : 1.96;
+  const double half = t * sd / std::sqrt(static_cast<double>(xs.size()));
+  s.lo = s.mean - half;
+  s.hi = s.mean + half;
+  return s;
+}
+
+bool Report::all_held() const {
+  return std::all_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.held; });
+}
+
+std::vector<Group> aggregate(const std::vector<RunRecord>& runs) {
+  std::vector<Group> groups;
+  std::map<std::string, std::map<std::string, std::vector<double>>> values;  // key -> metric -> xs
+  std::vector<std::string> order;
+  std::map<std::string, Group> proto;
+  for (const RunRecord& r : runs) {
+    const std::string key = r.scenario + "\x1f" + r.variant + "\x1f" + r.strategy;
+    if (!proto.contains(key)) {
+      order.push_back(key);
+      proto[key] = Group{r.scenario, r.variant, r.strategy, {}, 0};
+    }
+    ++proto[key].runs;
+    for (const auto& [name, v] : r.metrics.flatten()) values[key][name].push_back(v);
+  }
+  for (const std::string& key : order) {
+    Group g = proto[key];
+    for (const auto& [name, xs] : values[key]) g.stats[name] = stat_of(xs);
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
+std::string to_json(const Report& r) {
+  json::object root;
+  root["format"] = "convlab-report-1";
+  json::array runs;
+  for (const RunRecord& run : r.runs) {
+    json::object o;
+    o["scenario"] = run.scenario;
+    o["variant"] = run.variant;
+    o["strategy"] = run.strategy;
+    o["seed"] = run.seed;
+    json::object m = metrics_json(run.metrics);
+    for (auto& [k, v] : m) o[k] = v;
+    o["digest"] = run.digest;
+    o["sim_events"] = run.sim_events;
+    o["wall_ms"] = run.wall_ms;
+    runs.push_back(std::move(o));
+  }
+  root["runs"] = std::move(runs);
+  json::array groups;
+  for (const Group& g : r.groups) {
+    json::object o;
+    o["scenario"] = g.scenario;
+    o["variant"] = g.variant;
+    o["strategy"] = g.strategy;
+    o["runs"] = g.runs;
+    json::object stats;
+    for (const auto& [name, s] : g.stats) {
+      json::object so;
+      so["mean"] = s.mean;
+      so["ci95"] = json::array{s.lo, s.hi};
+      stats[name] = std::move(so);
+    }
+    o["metrics"] = std::move(stats);
+    groups.push_back(std::move(o));
+  }
+  root["aggregates"] = std::move(groups);
+  json::array verdicts;
+  for (const Verdict& v : r.verdicts) {
+    json::object o;
+    o["scenario"] = v.scenario;
+    o["variant"] = v.variant;
+    o["strategy"] = v.strategy;
+    o["metric"] = v.metric;
+    o["expect"] = v.text;
+    o["actual"] = v.actual;
+    o["held"] = v.held;
+    o["where"] = v.where;
+    verdicts.push_back(std::move(o));
+  }
+  root["expectations"] = std::move(verdicts);
+  root["all_held"] = r.all_held();
+  return json::serialize(root) + "\n";
+}
+
+namespace {
+// Groups by scenario then variant, keeping the report's order.
+template <class F>
+void for_each_table(const Report& r, F&& f) {
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (const Group& g : r.groups) {
+    auto k = std::make_pair(g.scenario, g.variant);
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+  }
+  for (const auto& [scenario, variant] : keys) {
+    std::vector<const Group*> rows;
+    for (const Group& g : r.groups) {
+      if (g.scenario == scenario && g.variant == variant) rows.push_back(&g);
+    }
+    f(scenario, variant, rows);
+  }
+}
+
+std::string cell(const Group& g, const std::string& metric) {
+  auto it = g.stats.find(metric);
+  return it == g.stats.end() ? "-" : fmt_stat(it->second);
+}
+}  // namespace
+
+std::string to_markdown(const Report& r) {
+  std::ostringstream md;
+  md << "# convlab report\n\n";
+  const std::size_t held = static_cast<std::size_t>(std::count_if(r.verdicts.begin(), r.verdicts.end(), [](const Verdict& v) { return v.held; }));
+  md << r.runs.size() << " runs; expectations: " << held << " held, " << (r.verdicts.size() - held) << " failed.\n\n";
+  md << "Figures are means over seeds with the half-width of their 95% interval (±).\n\n";
+  for_each_table(r, [&](const std::string& scenario, const std::string& variant, const std::vector<const Group*>& rows) {
+    md << "## " << scenario << " — " << variant << "\n\n| strategy |";
+    for (const auto& [metric, title] : headline()) md << " " << title << " |";
+    md << "\n|---|";
+    for (std::size_t i = 0; i < headline().size(); ++i) md << "---:|";
+    md << "\n";
+    for (const Group* g : rows) {
+      md << "| " << g->strategy << " (" << g->runs << " seeds) |";
+      for (const auto& [metric, title] : headline()) md << " " << cell(*g, metric) << " |";
+      md << "\n";
+    }
+    md << "\n";
+    for (const Verdict& v : r.verdicts) {
+      if (v.scenario != scenario || v.variant != variant) continue;
+      md << "- " << (v.held ? "held" : "**FAILED**") << ": `" << v.strategy << "` " << v.metric << " " << v.text
+         << " (mean " << fmt(v.actual) << ") — " << v.where << "\n";
+    }
+    md << "\n";
+  });
+  return md.str();
+}
+
+std::string comparison_table(const Report& r) {
+  std::ostringstream out;
+  for_each_table(r, [&](const std::string& scenario, const std::string& variant, const std::vector<const Group*>& rows) {
+    out << scenario << " [" << variant << "]\n";
+    std::vector<std::vector<std::string>> table;
+    std::vector<std::string> head = {"strategy"};
+    for (const auto& [metric, title] : headline()) head.push_back(title);
+    table.push_back(head);
+    for (const Group* g : rows) {
+      std::vector<std::string> row = {g->strategy};
+      for (const auto& [metric, title] : headline()) row.push_back(cell(*g, metric));
+      table.push_back(row);
+    }
+    std::vector<std::size_t> width(head.size(), 0);
+    for (const auto& row : table) {
+      for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    }
+    for (const auto& row : table) {
+      out << "  ";
+      for (std::size_t i = 0; i < row.size(); ++i) {
+        const std::string pad(width[i] - row[i].size(), ' ');
+        out << (i == 0 ? row[i] + pad : pad + row[i]) << (i + 1 < row.size() ? "  " : "\n");
+      }
+    }
+    for (const Verdict& v : r.verdicts) {
+      if (v.scenario != scenario || v.variant != variant) continue;
+      out << "  " << (v.held ? "ok  " : "FAIL") << " " << v.strategy << ": " << v.metric << " " << v.text << " (mean "
+          << fmt(v.actual) << ")" << (v.held ? "" : "  at " + v.where) << "\n";
+    }
+    out << "\n";
+  });
+  return out.str();
+}
+
+}  // namespace convlab::reports

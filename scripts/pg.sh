@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL 15 cluster for tests, on a free loopback port, never the machine's
+# default one. PostgreSQL refuses to run as root, so when root the cluster belongs to `postgres`.
+#   scripts/pg.sh start DIR   -> prints the connection URI on stdout
+#   scripts/pg.sh stop DIR
+set -euo pipefail
+cmd="$1"
+dir="$(realpath -m "$2")"
+bin=/usr/lib/postgresql/15/bin
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+case "$cmd" in
+  start)
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+    # A free port: ask the kernel for one on loopback, then hand it to postgres.
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    as_pg "$bin/initdb" -D "$dir/data" -A trust -U convlab >"$dir/initdb.log" 2>&1
+    as_pg "$bin/pg_ctl" -D "$dir/data" -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on" \
+      -l "$dir/log" -w start >/dev/null
+    echo "$port" >"$dir/port"
+    echo "postgresql://convlab@127.0.0.1:$port/postgres"
+    ;;
+  stop)
+    [ -d "$dir/data" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    ;;
+  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+esac

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what convlab needs from Debian 12's archive (only what is missing), then configures
+# and builds one preset. Usage: scripts/setup.sh [PRESET]   (default: release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-release}"
+
+packages=(
+  g++ cmake ninja-build ccache pkg-config git
+  libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
+  libpqxx-dev librapidcheck-dev libbenchmark-dev libgtest-dev prometheus-cpp-dev libyaml-cpp-dev
+  zlib1g-dev postgresql-15 nodejs npm
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+    exit 2
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake --preset "$preset" "${launcher[@]}" >/dev/null
+# Two jobs: the machines this runs on have two cores, and g++ on test files takes ~1 GB each.
+cmake --build --preset "$preset" -j 2

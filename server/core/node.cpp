@@ -1,0 +1,434 @@
+#include "server/core/node.hpp"
+
+#include "server/core/assert.hpp"
+
+namespace convlab {
+
+namespace {
+// Timer ids: the two periodic timers of a node.
+constexpr std::uint64_t kPollTimer = 1;
+constexpr std::uint64_t kSnapshotTimer = 2;
+}  // namespace
+
+Node::Node(NodeConfig config, const Strategy& strategy, NodeIo& io)
+    : config_(config), strategy_(strategy), io_(io) {
+  CONVLAB_ASSERT(config_.nodes >= 1 && config_.id < config_.nodes);
+  CONVLAB_ASSERT(config_.poll_interval_ms > 0 && config_.snapshot_interval_ms > 0);
+}
+
+void Node::start() {
+  if (config_.propagation == NodeConfig::Propagation::kPoll && config_.nodes > 1) {
+    io_.start_timer(config_.poll_interval_ms, kPollTimer);
+  }
+  if (config_.persistence == NodeConfig::Persistence::kSnapshot) {
+    io_.start_timer(config_.snapshot_interval_ms, kSnapshotTimer);
+  }
+}
+
+bool Node::is_home(std::uint32_t doc) const {
+  return strategy_.multi_master || doc % config_.nodes == config_.id;
+}
+
+Node::Doc& Node::doc_state(std::uint32_t doc) {
+  auto [it, inserted] = docs_.try_emplace(doc);
+  if (inserted) begin_load(doc);
+  return it->second;
+}
+
+void Node::begin_load(std::uint32_t doc) {
+  Doc& d = docs_.at(doc);
+  d.loading = true;
+  StoreRequest req;
+  req.kind = StoreRequest::Kind::kLoad;
+  req.id = next_request_++;
+  req.doc = doc;
+  req.purpose = "load";
+  requests_[req.id] = {req.kind, doc};
+  io_.store(std::move(req));
+}
+
+void Node::on_connect(ConnId conn, AgentId agent) {
+  CONVLAB_ASSERT(!conns_.contains(conn));
+  conns_[conn].agent = agent;
+}
+
+void Node::on_disconnect(ConnId conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  for (std::uint32_t doc : it->second.docs) {
+    if (auto d = docs_.find(doc); d != docs_.end()) d->second.conns.erase(conn);
+  }
+  conns_.erase(it);
+}
+
+void Node::refuse(ConnId conn, std::uint32_t doc, std::string why) {
+  io_.send(conn, Frame{FrameKind::kRefused, doc, {}, std::move(why)});
+}
+
+void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
+  auto c = conns_.find(conn);
+  if (c == conns_.end()) return;  // closed meanwhile
+  auto frame = decode_frame(bytes);
+  if (!frame) return refuse(conn, 0, "bad frame: " + frame.error().message);
+  const std::uint32_t doc = frame->doc;
+  Doc& d = doc_state(doc);
+  if (d.loading) {
+    d.waiting.emplace_back(conn, Bytes(bytes.begin(), bytes.end()));
+    return;
+  }
+  switch (frame->kind) {
+    case FrameKind::kHello:
+      c->second.docs.insert(doc);
+      d.conns.insert(conn);
+      io_.send(conn, Frame{FrameKind::kWelcome, doc, d.replica->welcome(), {}});
+      return;
+    case FrameKind::kEdit:
+      if (!d.conns.contains(conn)) return refuse(conn, doc, "edit for a document this connection has not opened");
+      return handle_edit(doc, conn, c->second.agent, frame->payload, std::nullopt);
+    default:
+      return refuse(conn, doc, "a client may send only hello and edit frames");
+  }
+}
+
+void Node::deliver_local(std::uint32_t doc, AgentId except_author, const std::vector<Bytes>& msgs) {
+  if (msgs.empty()) return;
+  const Doc& d = docs_.at(doc);
+  for (ConnId conn : d.conns) {
+    if (conns_.at(conn).agent == except_author) continue;
+    post(conn, doc, msgs);
+  }
+}
+
+void Node::post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs) {
+  auto c = conns_.find(conn);
+  if (c == conns_.end()) return;
+  Outbox& box = c->second.out[doc];
+  box.items.push_back(OutItem{std::move(msgs), true});
+  flush(conn, doc);
+}
+
+std::size_t Node::reserve(ConnId conn, std::uint32_t doc) {
+  Outbox& box = conns_.at(conn).out[doc];
+  box.items.push_back(OutItem{});
+  return box.items.size() - 1;
+}
+
+void Node::fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<Bytes> msgs) {
+  auto c = conns_.find(conn);
+  if (c == conns_.end()) return;
+  Outbox& box = c->second.out[doc];
+  CONVLAB_ASSERT(slot < box.items.size() && !box.items[slot].ready);
+  box.items[slot].msgs = std::move(msgs);
+  box.items[slot].ready = true;
+  flush(conn, doc);
+}
+
+void Node::flush(ConnId conn, std::uint32_t doc) {
+  Outbox& box = conns_.at(conn).out[doc];
+  while (box.head < box.items.size() && box.items[box.head].ready) {
+    for (Bytes& m : box.items[box.head].msgs) io_.send(conn, Frame{FrameKind::kDeliver, doc, std::move(m), {}});
+    ++box.head;
+  }
+  if (box.head == box.items.size()) {
+    box.items.clear();
+    box.head = 0;
+  }
+}
+
+void Node::release_forward_replies(std::uint32_t doc) {
+  const std::uint64_t applied = docs_.at(doc).applied;
+  for (auto& [conn, c] : conns_) {
+    auto box = c.out.find(doc);
+    if (box == c.out.end()) continue;
+    auto& q = box->second.forward_replies;
+    while (!q.empty() && q.front().first <= applied) {
+      std::vector<Bytes> msgs = std::move(q.front().second);
+      q.pop_front();
+      post(conn, doc, std::move(msgs));
+    }
+  }
+}
+
+void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,
+                       std::optional<NodeId> forwarded_from) {
+  if (!is_home(doc)) {
+    // Not multi-master and not this document's home: the home orders the change.
+    NodeMessage m;
+    m.kind = NodeMessage::Kind::kForwardEdit;
+    m.from = config_.id;
+    m.conn = conn;
+    m.agent = agent;
+    m.doc = doc;
+    m.payload.assign(payload.begin(), payload.end());
+    io_.to_node(doc % config_.nodes, std::move(m));
+    return;
+  }
+  Doc& d = docs_.at(doc);
+  auto out = d.replica->receive(agent, payload, io_.now_ms());
+  if (!out) {
+    if (forwarded_from) return;  // the forwarding node's client never hears: it will resync
+    return refuse(conn, doc, "edit refused: " + out.error().message);
+  }
+  d.dirty = true;
+  deliver_local(doc, agent, out->broadcast);
+
+  const bool logged = config_.persistence == NodeConfig::Persistence::kChangeLog;
+  const bool hold = logged && config_.ack_after_commit;
+  std::optional<NodeMessage> reply;
+  if (forwarded_from) {
+    reply = NodeMessage{NodeMessage::Kind::kForwardReply, config_.id, conn, agent, doc, 0, {}, std::move(out->to_sender)};
+    // This home is the document's only writer, so it knows where the edit's records land.
+    reply->after_index = d.assigned + out->records.size();
+  }
+  if (!strategy_.multi_master) d.assigned += out->records.size();
+  if (!hold) {
+    if (reply) {
+      io_.to_node(*forwarded_from, std::move(*reply));
+      reply.reset();
+    } else {
+      post(conn, doc, std::move(out->to_sender));
+    }
+  }
+  if (!logged) return;
+
+  StoreRequest req;
+  req.kind = StoreRequest::Kind::kAppend;
+  req.id = next_request_++;
+  req.doc = doc;
+  req.purpose = "commit";
+  PendingAppend pending;
+  pending.doc = doc;
+  for (Bytes& r : out->records) {
+    LogRecord rec{0, agent, std::move(r)};
+    req.records.push_back(rec);
+    pending.records.push_back(std::move(rec));
+  }
+  if (hold) {
+    if (reply) {
+      pending.forward_reply = std::move(*reply);
+      pending.forward_to = *forwarded_from;
+    } else {
+      pending.local_slot = std::make_pair(conn, reserve(conn, doc));
+      pending.local_replies = std::move(out->to_sender);
+    }
+  }
+  if (req.records.empty()) {
+    // Nothing to make durable (e.g. a no-op edit): answer now.
+    if (pending.forward_reply) io_.to_node(*forwarded_from, std::move(*pending.forward_reply));
+    if (pending.local_slot) fill(pending.local_slot->first, doc, pending.local_slot->second, std::move(pending.local_replies));
+    return;
+  }
+  requests_[req.id] = {req.kind, doc};
+  appends_[req.id] = std::move(pending);
+  io_.store(std::move(req));
+}
+
+void Node::mark_applied(Doc& d, std::uint64_t index) {
+  if (index <= d.applied) return;
+  d.ahead.insert(index);
+  while (d.ahead.contains(d.applied + 1)) {
+    d.ahead.erase(d.applied + 1);
+    ++d.applied;
+  }
+}
+
+void Node::accept_remote(std::uint32_t doc, const LogRecord& record) {
+  Doc& d = docs_.at(doc);
+  if (d.loading || record.index <= d.applied || d.ahead.contains(record.index)) return;
+  d.pending_remote.emplace(record.index, record);
+  drain_remote(doc);
+  if (!d.pending_remote.empty()) request_catch_up(doc, "catchup");
+}
+
+void Node::drain_remote(std::uint32_t doc) {
+  Doc& d = docs_.at(doc);
+  while (!d.pending_remote.empty()) {
+    auto it = d.pending_remote.begin();
+    if (it->first <= d.applied || d.ahead.contains(it->first)) {
+      d.pending_remote.erase(it);
+      continue;
+    }
+    if (it->first != d.applied + 1) return;  // a gap: wait for catch-up
+    auto msgs = d.replica->apply_remote_record(it->second.record);
+    // A record the log holds but this replica refuses means the replicas have split; the
+    // convergence checker will show it. Skip it rather than stop the node.
+    if (msgs) deliver_local(doc, it->second.author, *msgs);
+    d.dirty = true;
+    mark_applied(d, it->first);
+    d.pending_remote.erase(it);
+    release_forward_replies(doc);
+  }
+}
+
+void Node::request_catch_up(std::uint32_t doc, const char* purpose) {
+  Doc& d = docs_.at(doc);
+  if (d.catching_up || d.loading) return;
+  d.catching_up = true;
+  StoreRequest req;
+  req.kind = StoreRequest::Kind::kReadLog;
+  req.id = next_request_++;
+  req.doc = doc;
+  req.after = d.applied;
+  req.purpose = purpose;
+  requests_[req.id] = {req.kind, doc};
+  io_.store(std::move(req));
+}
+
+void Node::maybe_snapshot(std::uint32_t doc) {
+  Doc& d = docs_.at(doc);
+  if (d.changes_since_snapshot < config_.snapshot_every_changes || !d.ahead.empty()) return;
+  d.changes_since_snapshot = 0;
+  StoreRequest req;
+  req.kind = StoreRequest::Kind::kWriteSnapshot;
+  req.id = next_request_++;
+  req.doc = doc;
+  req.after = d.applied;
+  req.snapshot = d.replica->snapshot();
+  req.purpose = "snapshot";
+  requests_[req.id] = {req.kind, doc};
+  io_.store(std::move(req));
+}
+
+void Node::on_store(const StoreReply& reply) {
+  auto rq = requests_.find(reply.id);
+  if (rq == requests_.end()) return;
+  const auto [kind, doc] = rq->second;
+  requests_.erase(rq);
+  Doc& d = docs_.at(doc);
+  switch (kind) {
+    case StoreRequest::Kind::kLoad: {
+      d.replica = strategy_.make_server();
+      d.applied = 0;
+      if (reply.has_snapshot) {
+        auto ok = d.replica->restore(reply.snapshot);
+        CONVLAB_ASSERT(ok.has_value());  // the store holds only snapshots a replica wrote
+        d.applied = reply.snapshot_index;
+      }
+      for (const LogRecord& r : reply.records) {
+        if (r.index <= d.applied) continue;
+        auto ok = d.replica->apply_record(r.record);
+        CONVLAB_ASSERT(ok.has_value());
+        d.applied = r.index;
+      }
+      d.assigned = d.applied;
+      d.loading = false;
+      auto waiting = std::move(d.waiting);
+      d.waiting.clear();
+      for (auto& [conn, frame] : waiting) on_frame(conn, frame);
+      auto forwards = std::move(d.waiting_forwards);
+      d.waiting_forwards.clear();
+      for (const NodeMessage& m : forwards) on_node(m);
+      return;
+    }
+    case StoreRequest::Kind::kAppend: {
+      auto ap = appends_.find(reply.id);
+      CONVLAB_ASSERT(ap != appends_.end());
+      PendingAppend pending = std::move(ap->second);
+      appends_.erase(ap);
+      if (!reply.ok) return;  // not durable: nothing acknowledged that was held
+      for (std::size_t i = 0; i < pending.records.size(); ++i) {
+        LogRecord& rec = pending.records[i];
+        rec.index = reply.first_index + i;
+        // A single-writer document's log has no other writer: the index is the one predicted.
+        CONVLAB_ASSERT(strategy_.multi_master || rec.index <= d.assigned);
+        mark_applied(d, rec.index);
+        if (config_.propagation == NodeConfig::Propagation::kBus && config_.nodes > 1) io_.publish(doc, rec);
+      }
+      d.changes_since_snapshot += pending.records.size();
+      if (pending.forward_reply) io_.to_node(pending.forward_to, std::move(*pending.forward_reply));
+      if (pending.local_slot && conns_.contains(pending.local_slot->first)) {
+        fill(pending.local_slot->first, doc, pending.local_slot->second, std::move(pending.local_replies));
+      }
+      drain_remote(doc);
+      maybe_snapshot(doc);
+      return;
+    }
+    case StoreRequest::Kind::kReadLog: {
+      d.catching_up = false;
+      if (!reply.ok) return;
+      for (const LogRecord& r : reply.records) {
+        if (r.index > d.applied && !d.ahead.contains(r.index)) d.pending_remote.emplace(r.index, r);
+      }
+      drain_remote(doc);
+      return;
+    }
+    case StoreRequest::Kind::kWriteSnapshot:
+      return;
+  }
+}
+
+void Node::on_bus(std::uint32_t doc, const LogRecord& record) {
+  auto it = docs_.find(doc);
+  if (it == docs_.end()) return;  // not loaded here: it will load from the store when needed
+  accept_remote(doc, record);
+}
+
+void Node::on_node(const NodeMessage& m) {
+  switch (m.kind) {
+    case NodeMessage::Kind::kForwardEdit: {
+      Doc& d = doc_state(m.doc);
+      if (d.loading) {
+        d.waiting_forwards.push_back(m);
+        return;
+      }
+      handle_edit(m.doc, m.conn, m.agent, m.payload, m.from);
+      return;
+    }
+    case NodeMessage::Kind::kForwardReply: {
+      auto c = conns_.find(m.conn);
+      if (c == conns_.end()) return;
+      // The acknowledgement takes the place of the edit's own record in this client's stream:
+      // fill the slot if the record was already applied here, else keep it until it is.
+      c->second.out[m.doc].forward_replies.emplace_back(m.after_index, m.replies);
+      if (docs_.contains(m.doc)) release_forward_replies(m.doc);
+      return;
+    }
+  }
+}
+
+void Node::on_timer(std::uint64_t timer) {
+  if (timer == kPollTimer) {
+    // The naive design's load: one query per active document per server per interval.
+    for (auto& [doc, d] : docs_) {
+      if (!d.conns.empty() && !d.loading) request_catch_up(doc, "poll");
+    }
+    io_.start_timer(config_.poll_interval_ms, kPollTimer);
+  } else if (timer == kSnapshotTimer) {
+    for (auto& [doc, d] : docs_) {
+      if (!d.dirty || d.loading) continue;
+      d.dirty = false;
+      StoreRequest req;
+      req.kind = StoreRequest::Kind::kWriteSnapshot;
+      req.id = next_request_++;
+      req.doc = doc;
+      req.after = d.applied;
+      req.snapshot = d.replica->snapshot();
+      req.purpose = "snapshot";
+      requests_[req.id] = {req.kind, doc};
+      io_.store(std::move(req));
+    }
+    io_.start_timer(config_.snapshot_interval_ms, kSnapshotTimer);
+  }
+}
+
+std::optional<std::u32string> Node::text(std::uint32_t doc) const {
+  auto it = docs_.find(doc);
+  if (it == docs_.end() || it->second.loading) return std::nullopt;
+  return it->second.replica->text();
+}
+
+std::vector<CharId> Node::char_ids(std::uint32_t doc) const {
+  auto it = docs_.find(doc);
+  if (it == docs_.end() || it->second.loading) return {};
+  return it->second.replica->char_ids();
+}
+
+std::vector<std::uint32_t> Node::loaded_docs() const {
+  std::vector<std::uint32_t> out;
+  for (const auto& [doc, d] : docs_) {
+    if (!d.loading) out.push_back(doc);
+  }
+  return out;
+}
+
+}  // namespace convlab

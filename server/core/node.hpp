@@ -1,0 +1,200 @@
+#pragma once
+// A server node, sans-IO: the logic the real server wraps with Beast and libpqxx and the
+// simulator drives in virtual time. It holds documents (one server replica each), its own
+// clients' connections, and talks to the world only through NodeIo: frames to clients, store
+// requests, bus publications, messages to other nodes, timers. Inputs are the on_* methods.
+//
+// Policies are the knobs of the naive architecture and its fixes:
+// - propagation: poll the change log every N ms for every active document (naive), or apply
+//   records published on a bus as soon as they commit;
+// - persistence: a full snapshot of every changed document every N ms (naive: what changed since
+//   is lost in a crash), or an append-only change log with a snapshot every K changes;
+// - ack: immediately on receipt (naive), or only after the change is committed.
+// Strategies that are not multi-master (ot, seq) have one home node per document that orders
+// its changes; other nodes forward their clients' edits there.
+#include "server/core/protocol.hpp"
+#include "server/core/strategy.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace convlab {
+
+using ConnId = std::uint64_t;
+using NodeId = std::uint32_t;
+
+struct NodeConfig {
+  enum class Propagation { kPoll, kBus };
+  enum class Persistence { kSnapshot, kChangeLog };
+  NodeId id = 0;
+  std::uint32_t nodes = 1;  // servers sharing the store; home of doc d is d % nodes
+  Propagation propagation = Propagation::kBus;
+  std::int64_t poll_interval_ms = 2000;
+  Persistence persistence = Persistence::kChangeLog;
+  std::int64_t snapshot_interval_ms = 30000;
+  std::uint32_t snapshot_every_changes = 100;
+  bool ack_after_commit = true;
+};
+
+// One change-log entry: who caused it and the strategy's record bytes.
+struct LogRecord {
+  std::uint64_t index = 0;  // position in the document's log, from 1
+  AgentId author = 0;
+  Bytes record;
+};
+
+struct StoreRequest {
+  enum class Kind {
+    kAppend,        // append `records` to `doc`'s log; reply carries their first index
+    kReadLog,       // records of `doc` with index > `after` (catch-up, polling)
+    kWriteSnapshot, // store `snapshot` of `doc` as of log index `after`
+    kLoad,          // latest snapshot of `doc` and every record after it
+  };
+  Kind kind = Kind::kAppend;
+  std::uint64_t id = 0;  // echoed in the reply
+  std::uint32_t doc = 0;
+  std::vector<LogRecord> records;  // kAppend (index ignored)
+  std::uint64_t after = 0;
+  Bytes snapshot;
+  const char* purpose = "";  // what the query is for, for counters: "poll", "catchup", ...
+};
+
+struct StoreReply {
+  std::uint64_t id = 0;
+  bool ok = true;
+  std::uint64_t first_index = 0;   // kAppend
+  std::vector<LogRecord> records;  // kReadLog, kLoad
+  bool has_snapshot = false;       // kLoad
+  Bytes snapshot;
+  std::uint64_t snapshot_index = 0;
+};
+
+// Between nodes: an edit forwarded to the document's home, and the home's answer.
+struct NodeMessage {
+  enum class Kind { kForwardEdit, kForwardReply };
+  Kind kind = Kind::kForwardEdit;
+  NodeId from = 0;
+  ConnId conn = 0;  // the connection on the forwarding node
+  AgentId agent = 0;
+  std::uint32_t doc = 0;
+  std::uint64_t after_index = 0;  // kForwardReply: deliver once the log up to here is applied
+  Bytes payload;                // kForwardEdit: the client's message
+  std::vector<Bytes> replies;   // kForwardReply: what goes to that client
+};
+
+class NodeIo {
+ public:
+  virtual ~NodeIo() = default;
+  // The node's clock, in ms (skewed in the simulator). Used for audit stamps only.
+  virtual std::int64_t now_ms() = 0;
+  virtual void send(ConnId conn, const Frame& frame) = 0;
+  virtual void store(StoreRequest request) = 0;
+  virtual void publish(std::uint32_t doc, const LogRecord& record) = 0;
+  virtual void to_node(NodeId node, NodeMessage message) = 0;
+  // on_timer(timer) is called once, `delay_ms` from now.
+  virtual void start_timer(std::int64_t delay_ms, std::uint64_t timer) = 0;
+};
+
+class Node {
+ public:
+  Node(NodeConfig config, const Strategy& strategy, NodeIo& io);
+
+  // Starts the periodic timers (poll, snapshot).
+  void start();
+
+  // A client connected on `conn` as `agent` (authentication happens before this).
+  void on_connect(ConnId conn, AgentId agent);
+  void on_disconnect(ConnId conn);
+  void on_frame(ConnId conn, std::span<const std::uint8_t> frame);
+  void on_store(const StoreReply& reply);
+  void on_bus(std::uint32_t doc, const LogRecord& record);
+  void on_node(const NodeMessage& message);
+  void on_timer(std::uint64_t timer);
+
+  // For checkers and tests: the node's view of a document (nullopt if not loaded).
+  std::optional<std::u32string> text(std::uint32_t doc) const;
+  std::vector<CharId> char_ids(std::uint32_t doc) const;
+  std::vector<std::uint32_t> loaded_docs() const;
+
+ private:
+  // What goes to one connection for one document, in order. An acknowledgement that is not
+  // ready yet (held until commit, or until a forwarded edit's reply comes back) holds back
+  // everything after it, so a client sees its document's changes in exactly the order the
+  // document's history has them — OT clients depend on that.
+  struct OutItem {
+    std::vector<Bytes> msgs;
+    bool ready = false;
+  };
+  struct Outbox {
+    std::vector<OutItem> items;  // front at index `head`
+    std::size_t head = 0;
+    // Replies to forwarded edits, each released once this node has applied the document's log
+    // up to `after_index` (the edit's own record, or what the home had when it had none).
+    std::deque<std::pair<std::uint64_t, std::vector<Bytes>>> forward_replies;
+  };
+  struct Conn {
+    AgentId agent = 0;
+    std::set<std::uint32_t> docs;
+    std::map<std::uint32_t, Outbox> out;
+  };
+  struct Doc {
+    std::unique_ptr<ServerReplica> replica;
+    bool loading = false;
+    std::vector<std::pair<ConnId, Bytes>> waiting;  // frames that arrived while loading
+    std::vector<NodeMessage> waiting_forwards;      // forwarded edits that arrived while loading
+    std::set<ConnId> conns;
+    std::uint64_t applied = 0;            // every log index <= this is in the replica
+    std::uint64_t assigned = 0;           // home of a single-writer document: last index given out
+    std::set<std::uint64_t> ahead;        // own or out-of-order indexes already applied
+    std::map<std::uint64_t, LogRecord> pending_remote;  // arrived early, waits for the gap
+    bool catching_up = false;
+    bool dirty = false;                   // changed since the last snapshot
+    std::uint64_t changes_since_snapshot = 0;
+  };
+  struct PendingAppend {
+    std::uint32_t doc = 0;
+    std::vector<LogRecord> records;
+    // Replies held until commit: a reserved slot of a local connection, or a reply to a
+    // forwarding node.
+    std::optional<std::pair<ConnId, std::size_t>> local_slot;
+    std::vector<Bytes> local_replies;
+    std::optional<NodeMessage> forward_reply;
+    NodeId forward_to = 0;
+  };
+
+  bool is_home(std::uint32_t doc) const;
+  Doc& doc_state(std::uint32_t doc);
+  void begin_load(std::uint32_t doc);
+  void handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,
+                   std::optional<NodeId> forwarded_from);
+  void refuse(ConnId conn, std::uint32_t doc, std::string why);
+  void deliver_local(std::uint32_t doc, AgentId except_author, const std::vector<Bytes>& msgs);
+  void post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs);
+  std::size_t reserve(ConnId conn, std::uint32_t doc);
+  void fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<Bytes> msgs);
+  void flush(ConnId conn, std::uint32_t doc);
+  // Releases replies to forwarded edits whose place in the log this node has reached.
+  void release_forward_replies(std::uint32_t doc);
+  void accept_remote(std::uint32_t doc, const LogRecord& record);
+  void drain_remote(std::uint32_t doc);
+  void request_catch_up(std::uint32_t doc, const char* purpose);
+  void mark_applied(Doc& d, std::uint64_t index);
+  void maybe_snapshot(std::uint32_t doc);
+
+  NodeConfig config_;
+  const Strategy& strategy_;
+  NodeIo& io_;
+  std::map<ConnId, Conn> conns_;
+  std::map<std::uint32_t, Doc> docs_;
+  std::uint64_t next_request_ = 1;
+  std::map<std::uint64_t, PendingAppend> appends_;
+  std::map<std::uint64_t, std::pair<StoreRequest::Kind, std::uint32_t>> requests_;
+};
+
+}  // namespace convlab

@@ -1,0 +1,614 @@
+#include "server/strategies/crdt/doc.hpp"
+
+#include "server/core/assert.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+namespace convlab::crdt {
+
+namespace {
+
+constexpr std::uint32_t kMaxSeq = 0xfffffffeu;  // seq + len must stay below 2^32 - 1
+
+std::string id_str(CharId id) {
+  return "(" + std::to_string(id.agent) + ", " + std::to_string(id.seq) + ")";
+}
+
+// True when [seq, seq + len) is a valid seq range (len >= 1, no overflow past kMaxSeq).
+bool seq_range_ok(std::uint32_t seq, std::uint64_t len) {
+  return len >= 1 && static_cast<std::uint64_t>(seq) + len - 1 <= kMaxSeq;
+}
+
+}  // namespace
+
+// ---- id index ---------------------------------------------------------------------------------
+
+std::optional<std::uint32_t> Doc::lookup(CharId id) const {
+  const auto it = runs_.find(id.agent);
+  if (it == runs_.end()) return std::nullopt;
+  const std::vector<Run>& runs = it->second;
+  // Fast path: most lookups hit the newest run (typing, relayed ops).
+  const Run* r = nullptr;
+  if (!runs.empty() && id.seq >= runs.back().seq) {
+    r = &runs.back();
+  } else {
+    auto ub = std::upper_bound(runs.begin(), runs.end(), id.seq,
+                               [](std::uint32_t s, const Run& run) { return s < run.seq; });
+    if (ub == runs.begin()) return std::nullopt;
+    r = &*(ub - 1);
+  }
+  if (id.seq - r->seq >= r->len) return std::nullopt;
+  return r->arena + (id.seq - r->seq);
+}
+
+void Doc::index_ids(AgentId agent, std::uint32_t seq, std::uint32_t len, std::uint32_t first) {
+  CONVLAB_ASSERT(len >= 1);
+  std::vector<Run>& runs = runs_[agent];
+  if (runs.empty() || seq >= runs.back().seq + runs.back().len) {
+    if (!runs.empty()) {
+      Run& last = runs.back();
+      if (last.seq + last.len == seq && last.arena + last.len == first) {
+        last.len += len;
+        return;
+      }
+    }
+    runs.push_back(Run{seq, len, first});
+    return;
+  }
+  // Out of seq order (an agent's concurrent branches): insert in the middle, keeping runs
+  // sorted and disjoint.
+  auto ub = std::upper_bound(runs.begin(), runs.end(), seq,
+                             [](std::uint32_t s, const Run& run) { return s < run.seq; });
+  if (ub != runs.begin()) {
+    const Run& prev = *(ub - 1);
+    CONVLAB_ASSERT(prev.seq + prev.len <= seq);
+  }
+  CONVLAB_ASSERT(ub == runs.end() || seq + len <= ub->seq);
+  runs.insert(ub, Run{seq, len, first});
+}
+
+std::uint32_t Doc::next_seq(AgentId agent) const {
+  const auto it = runs_.find(agent);
+  if (it == runs_.end() || it->second.empty()) return 0;
+  return it->second.back().seq + it->second.back().len;
+}
+
+// ---- document order ---------------------------------------------------------------------------
+
+Doc::Pos Doc::first_pos() const {
+  if (order_.empty()) return Pos{};
+  return Pos{order_.front(), 0};
+}
+
+Doc::Pos Doc::next(Pos p) const {
+  CONVLAB_ASSERT(!p.end());
+  const Block& b = blocks_[p.block];
+  if (p.off + 1 < b.n) return Pos{p.block, p.off + 1};
+  if (b.rank + 1 < order_.size()) return Pos{order_[b.rank + 1], 0};
+  return Pos{};
+}
+
+Doc::Pos Doc::pos_of(std::uint32_t item) const {
+  const std::uint32_t bid = items_[item].block;
+  const Block& b = blocks_[bid];
+  const std::uint32_t* found = std::find(b.items, b.items + b.n, item);
+  CONVLAB_ASSERT(found != b.items + b.n);
+  return Pos{bid, static_cast<std::uint32_t>(found - b.items)};
+}
+
+int Doc::cmp_items(std::uint32_t a, std::uint32_t b, bool none_first) const {
+  if (a == b) return 0;
+  if (a == kNone) return none_first ? -1 : 1;
+  if (b == kNone) return none_first ? 1 : -1;
+  const std::uint32_t ba = items_[a].block;
+  const std::uint32_t bb = items_[b].block;
+  if (ba != bb) return blocks_[ba].rank < blocks_[bb].rank ? -1 : 1;
+  return pos_of(a).off < pos_of(b).off ? -1 : 1;
+}
+
+Doc::Pos Doc::locate_visible(std::size_t index) {
+  CONVLAB_ASSERT(index < visible_);
+  std::uint32_t c = cur_block_;
+  std::size_t s = cur_start_;
+  // Walk from whichever of front, cursor and back is nearest: edits cluster, jumps are rare.
+  if (c == kNone || (index < s && index < s - index)) {
+    c = order_.front();
+    s = 0;
+  } else if (index >= s && visible_ - index < index - s) {
+    c = order_.back();
+    s = visible_ - blocks_[c].visible;
+  }
+  while (index < s) {
+    c = order_[blocks_[c].rank - 1];
+    s -= blocks_[c].visible;
+  }
+  while (index >= s + blocks_[c].visible) {
+    s += blocks_[c].visible;
+    c = order_[blocks_[c].rank + 1];
+  }
+  cur_block_ = c;
+  cur_start_ = s;
+  const Block& b = blocks_[c];
+  std::size_t k = index - s;
+  for (std::uint32_t off = 0; off < b.n; ++off) {
+    if (b.vis[off] != 0) {
+      if (k == 0) return Pos{c, off};
+      --k;
+    }
+  }
+  CONVLAB_ASSERT(false && "block visible count out of step with its slots");
+  return Pos{};
+}
+
+std::uint32_t Doc::new_block_after(std::uint32_t rank_before) {
+  const auto id = static_cast<std::uint32_t>(blocks_.size());
+  blocks_.emplace_back();
+  const std::uint32_t rank = rank_before == kNone ? 0 : rank_before + 1;
+  order_.insert(order_.begin() + rank, id);
+  for (std::size_t r = rank; r < order_.size(); ++r) blocks_[order_[r]].rank = static_cast<std::uint32_t>(r);
+  return id;
+}
+
+void Doc::visible_changed(std::uint32_t block, int delta) {
+  // The cursor's start counts the visible items of the blocks before it.
+  if (cur_block_ != kNone && blocks_[block].rank < blocks_[cur_block_].rank) {
+    cur_start_ = static_cast<std::size_t>(static_cast<std::int64_t>(cur_start_) + delta);
+  }
+}
+
+Doc::Pos Doc::insert_at(Pos p, std::uint32_t item) {
+  if (order_.empty()) {
+    p = Pos{new_block_after(kNone), 0};
+  } else if (p.end()) {
+    p = Pos{order_.back(), blocks_[order_.back()].n};
+  } else if (p.off == 0 && blocks_[p.block].rank > 0) {
+    // Same place in document order, but the end of the previous block keeps blocks fuller
+    // when typing at a block boundary.
+    const std::uint32_t prev = order_[blocks_[p.block].rank - 1];
+    if (blocks_[prev].n < kBlockCap) p = Pos{prev, blocks_[prev].n};
+  }
+  CONVLAB_ASSERT(p.off <= blocks_[p.block].n);
+  if (blocks_[p.block].n == kBlockCap) {
+    const std::uint32_t nb = new_block_after(blocks_[p.block].rank);
+    Block& full = blocks_[p.block];
+    Block& fresh = blocks_[nb];
+    if (p.off == kBlockCap) {
+      // Appending (the common case when typing): start an empty block instead of leaving two
+      // half-full ones behind.
+      p = Pos{nb, 0};
+    } else {
+      constexpr std::uint32_t kHalf = kBlockCap / 2;
+      const std::uint32_t moved = kBlockCap - kHalf;
+      std::memcpy(fresh.items, full.items + kHalf, moved * sizeof(std::uint32_t));
+      std::memcpy(fresh.vis, full.vis + kHalf, moved);
+      std::uint32_t moved_visible = 0;
+      for (std::uint32_t i = 0; i < moved; ++i) {
+        items_[fresh.items[i]].block = nb;
+        moved_visible += fresh.vis[i];
+      }
+      fresh.n = moved;
+      fresh.visible = moved_visible;
+      full.n = kHalf;
+      full.visible -= moved_visible;
+      if (p.off > kHalf) p = Pos{nb, p.off - kHalf};
+    }
+  }
+  Block& b = blocks_[p.block];
+  CONVLAB_ASSERT(b.n < kBlockCap && p.off <= b.n);
+  std::memmove(b.items + p.off + 1, b.items + p.off, (b.n - p.off) * sizeof(std::uint32_t));
+  std::memmove(b.vis + p.off + 1, b.vis + p.off, b.n - p.off);
+  b.items[p.off] = item;
+  const bool visible = !items_[item].deleted;
+  b.vis[p.off] = visible ? 1 : 0;
+  ++b.n;
+  items_[item].block = p.block;
+  if (visible) {
+    ++b.visible;
+    ++visible_;
+    visible_changed(p.block, 1);
+  }
+  return p;
+}
+
+void Doc::mark_deleted(std::uint32_t item) {
+  if (items_[item].deleted) return;
+  const Pos p = pos_of(item);
+  items_[item].deleted = true;
+  Block& b = blocks_[p.block];
+  CONVLAB_ASSERT(b.vis[p.off] == 1 && b.visible > 0);
+  b.vis[p.off] = 0;
+  --b.visible;
+  --visible_;
+  visible_changed(p.block, -1);
+}
+
+std::uint32_t Doc::right_parent(std::uint32_t item) const {
+  const Item& it = items_[item];
+  if (it.right == kNone) return kNone;
+  return items_[it.right].left == it.left ? it.right : kNone;
+}
+
+// integrateYjsMod (josephg/reference-crdts) in its FugueMax form (diamond-types' integrate),
+// over blocks. Items between originLeft and originRight are concurrent with the new item.
+// Scanning them: one whose originLeft is further left ends the scan; one with the same
+// originLeft is a sibling, ordered by right parent (the originRight when that item is itself a
+// child of the same originLeft, else the document end): the same right parent is a true tie,
+// ordered by id; a sibling whose right parent comes first may or may not be passed, so we keep
+// scanning without moving the destination until we know.
+Doc::Pos Doc::find_place(std::uint32_t item, Pos start) const {
+  const Item& x = items_[item];
+  const std::uint32_t x_rp = right_parent(item);
+  Pos dest = start;
+  Pos scan = start;
+  bool scanning = false;
+  while (!scan.end()) {
+    const std::uint32_t o = at(scan);
+    if (o == x.right) break;
+    const Item& other = items_[o];
+    const int cl = cmp_items(other.left, x.left, /*none_first=*/true);
+    if (cl < 0) break;
+    if (cl == 0) {
+      const std::uint32_t o_rp = right_parent(o);
+      if (o_rp == x_rp) {
+        if (x.id < other.id) break;
+        scanning = false;
+      } else {
+        scanning = cmp_items(o_rp, x_rp, /*none_first=*/false) < 0;
+      }
+    }
+    scan = next(scan);
+    if (!scanning) dest = scan;
+  }
+  return dest;
+}
+
+// ---- edits ------------------------------------------------------------------------------------
+
+InsertOp Doc::local_insert(std::size_t pos, std::u32string_view text, CharId first_id) {
+  CONVLAB_ASSERT(pos <= visible_);
+  CONVLAB_ASSERT(!text.empty());
+  CONVLAB_ASSERT(seq_range_ok(first_id.seq, text.size()));
+  CONVLAB_ASSERT(items_.size() + text.size() < kNone);
+  // The new text goes right after the visible character before `pos` (not after the
+  // tombstones that follow it), and its originRight is whatever item comes next, tombstone or
+  // not: the Eg-walker / diamond-types choice, which the conformance histories encode.
+  std::uint32_t left = kNone;
+  Pos start = first_pos();
+  if (pos > 0) {
+    const Pos lp = locate_visible(pos - 1);
+    left = at(lp);
+    start = next(lp);
+  }
+  const std::uint32_t right = start.end() ? kNone : at(start);
+
+  InsertOp op;
+  op.id = first_id;
+  if (left != kNone) op.left = items_[left].id;
+  if (right != kNone) op.right = items_[right].id;
+  op.text.assign(text);
+
+  const auto first = static_cast<std::uint32_t>(items_.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    CONVLAB_ASSERT(!lookup(CharId{first_id.agent, first_id.seq + static_cast<std::uint32_t>(i)}));
+    Item it;
+    it.id = CharId{first_id.agent, first_id.seq + static_cast<std::uint32_t>(i)};
+    it.left = i == 0 ? left : first + static_cast<std::uint32_t>(i) - 1;
+    it.right = right;
+    it.ch = text[i];
+    items_.push_back(it);
+  }
+  index_ids(first_id.agent, first_id.seq, static_cast<std::uint32_t>(text.size()), first);
+  Pos p = start;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    p = insert_at(p, first + static_cast<std::uint32_t>(i));
+    p.off += 1;  // the next character goes right after this one
+  }
+  return op;
+}
+
+DeleteOp Doc::local_delete(std::size_t pos, std::size_t n) {
+  CONVLAB_ASSERT(n > 0 && pos + n <= visible_);
+  DeleteOp op;
+  Pos p = locate_visible(pos);
+  for (std::size_t done = 0; done < n; ++done) {
+    while (blocks_[p.block].vis[p.off] == 0) p = next(p);
+    const std::uint32_t item = at(p);
+    const CharId id = items_[item].id;
+    if (!op.ranges.empty()) {
+      IdRange& last = op.ranges.back();
+      if (last.first.agent == id.agent && last.first.seq + last.len == id.seq) {
+        ++last.len;
+      } else {
+        op.ranges.push_back(IdRange{id, 1});
+      }
+    } else {
+      op.ranges.push_back(IdRange{id, 1});
+    }
+    Block& b = blocks_[p.block];
+    items_[item].deleted = true;
+    b.vis[p.off] = 0;
+    --b.visible;
+    --visible_;
+    visible_changed(p.block, -1);
+    if (done + 1 < n) p = next(p);
+  }
+  return op;
+}
+
+Result<void> Doc::apply(const Op& op) {
+  if (const auto* ins = std::get_if<InsertOp>(&op)) return apply_insert(*ins);
+  return apply_delete(std::get<DeleteOp>(op));
+}
+
+Result<void> Doc::apply_insert(const InsertOp& op) {
+  // Validate everything first: on any error the document is unchanged.
+  if (op.text.empty()) return make_error("insert op with no text");
+  if (!seq_range_ok(op.id.seq, op.text.size())) return make_error("insert op seq range overflows");
+  if (items_.size() + op.text.size() >= kNone) return make_error("document is full");
+  std::uint32_t left = kNone;
+  std::uint32_t right = kNone;
+  if (op.left) {
+    const auto l = lookup(*op.left);
+    if (!l) return make_error("insert " + id_str(op.id) + ": originLeft " + id_str(*op.left) + " is unknown here");
+    left = *l;
+  }
+  if (op.right) {
+    const auto r = lookup(*op.right);
+    if (!r) return make_error("insert " + id_str(op.id) + ": originRight " + id_str(*op.right) + " is unknown here");
+    right = *r;
+  }
+  const auto len = static_cast<std::uint32_t>(op.text.size());
+  // For every character to integrate whose originLeft already exists here, that originLeft
+  // must come before originRight; otherwise the op cannot have been made on any state.
+  std::vector<std::uint32_t> present(len, kNone);
+  bool any_new = false;
+  for (std::uint32_t i = 0; i < len; ++i) {
+    if (auto a = lookup(CharId{op.id.agent, op.id.seq + i})) {
+      present[i] = *a;
+    } else {
+      any_new = true;
+      // Character i's originLeft: the op's for i == 0, else character i - 1, which is checked
+      // only when it already existed (a fresh one is placed right before this one).
+      const bool check = i == 0 || present[i - 1] != kNone;
+      const std::uint32_t l = i == 0 ? left : present[i - 1];
+      if (check && l != kNone && right != kNone && cmp_items(l, right, true) >= 0) {
+        return make_error("insert " + id_str(op.id) + ": originRight does not follow originLeft");
+      }
+    }
+  }
+  if (!any_new) return {};  // a duplicate
+
+  bool prev_fresh = false;
+  Pos prev_pos;
+  for (std::uint32_t i = 0; i < len; ++i) {
+    if (present[i] != kNone) {
+      prev_fresh = false;
+      continue;
+    }
+    const auto idx = static_cast<std::uint32_t>(items_.size());
+    Item it;
+    it.id = CharId{op.id.agent, op.id.seq + i};
+    it.left = i == 0 ? left : present[i - 1];
+    it.right = right;
+    it.ch = op.text[i];
+    items_.push_back(it);
+    index_ids(it.id.agent, it.id.seq, 1, idx);
+    present[i] = idx;
+    Pos p;
+    if (prev_fresh) {
+      // The previous character was just placed and nothing can reference it yet, so every
+      // item after it has its originLeft further left: the scan would stop at once.
+      p = Pos{prev_pos.block, prev_pos.off + 1};
+    } else {
+      const Pos start = it.left == kNone ? first_pos() : next(pos_of(it.left));
+      p = find_place(idx, start);
+    }
+    prev_pos = insert_at(p, idx);
+    prev_fresh = true;
+  }
+  return {};
+}
+
+Result<void> Doc::apply_delete(const DeleteOp& op) {
+  for (const IdRange& r : op.ranges) {
+    if (!seq_range_ok(r.first.seq, r.len)) return make_error("delete range " + id_str(r.first) + " has a bad length");
+    for (std::uint32_t i = 0; i < r.len; ++i) {
+      if (!lookup(CharId{r.first.agent, r.first.seq + i})) {
+        return make_error("delete target " + id_str(CharId{r.first.agent, r.first.seq + i}) + " is unknown here");
+      }
+    }
+  }
+  for (const IdRange& r : op.ranges) {
+    for (std::uint32_t i = 0; i < r.len; ++i) mark_deleted(*lookup(CharId{r.first.agent, r.first.seq + i}));
+  }
+  return {};
+}
+
+// ---- reading ----------------------------------------------------------------------------------
+
+std::u32string Doc::text() const {
+  std::u32string out;
+  out.reserve(visible_);
+  for (const std::uint32_t bid : order_) {
+    const Block& b = blocks_[bid];
+    for (std::uint32_t i = 0; i < b.n; ++i) {
+      if (b.vis[i] != 0) out.push_back(items_[b.items[i]].ch);
+    }
+  }
+  return out;
+}
+
+std::vector<CharId> Doc::char_ids() const {
+  std::vector<CharId> out;
+  out.reserve(visible_);
+  for (const std::uint32_t bid : order_) {
+    const Block& b = blocks_[bid];
+    for (std::uint32_t i = 0; i < b.n; ++i) {
+      if (b.vis[i] != 0) out.push_back(items_[b.items[i]].id);
+    }
+  }
+  return out;
+}
+
+std::size_t Doc::memory_bytes() const {
+  // A std::map node: the value plus three pointers and a colour, rounded.
+  constexpr std::size_t kMapNodeOverhead = 4 * sizeof(void*);
+  std::size_t total = sizeof(*this);
+  total += items_.memory_bytes();
+  total += blocks_.capacity() * sizeof(Block);
+  total += order_.capacity() * sizeof(std::uint32_t);
+  for (const auto& [agent, runs] : runs_) {
+    total += kMapNodeOverhead + sizeof(std::pair<const AgentId, std::vector<Run>>);
+    total += runs.capacity() * sizeof(Run);
+  }
+  return total;
+}
+
+std::vector<StateRun> Doc::to_runs() const {
+  std::vector<StateRun> out;
+  std::uint32_t prev = kNone;
+  for (const std::uint32_t bid : order_) {
+    const Block& b = blocks_[bid];
+    for (std::uint32_t i = 0; i < b.n; ++i) {
+      const std::uint32_t idx = b.items[i];
+      const Item& it = items_[idx];
+      bool extends = false;
+      if (prev != kNone) {
+        const Item& p = items_[prev];
+        extends = it.left == prev && it.id.agent == p.id.agent && it.id.seq == p.id.seq + 1 &&
+                  it.deleted == p.deleted && it.right == p.right;
+      }
+      if (extends) {
+        out.back().text.push_back(it.ch);
+      } else {
+        StateRun run;
+        run.id = it.id;
+        if (it.left != kNone) run.left = items_[it.left].id;
+        if (it.right != kNone) run.right = items_[it.right].id;
+        run.deleted = it.deleted;
+        run.text.push_back(it.ch);
+        out.push_back(std::move(run));
+      }
+      prev = idx;
+    }
+  }
+  return out;
+}
+
+Result<Doc> Doc::from_runs(const std::vector<StateRun>& runs) {
+  // Every item in document order, with its id; then the ids sorted to find duplicates and
+  // resolve origins. Arena indexes follow id order so that each agent's ids form few runs.
+  std::uint64_t total = 0;
+  for (const StateRun& r : runs) {
+    if (!seq_range_ok(r.id.seq, r.text.size())) return make_error("state run " + id_str(r.id) + " has a bad length");
+    total += r.text.size();
+  }
+  if (total >= kNone) return make_error("state holds too many items");
+  const auto n = static_cast<std::uint32_t>(total);
+  struct Entry {
+    CharId id;
+    std::uint32_t order;
+  };
+  std::vector<Entry> sorted;
+  sorted.reserve(n);
+  {
+    std::uint32_t ord = 0;
+    for (const StateRun& r : runs) {
+      for (std::size_t i = 0; i < r.text.size(); ++i) {
+        sorted.push_back(Entry{CharId{r.id.agent, r.id.seq + static_cast<std::uint32_t>(i)}, ord++});
+      }
+    }
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const Entry& a, const Entry& b) { return a.id < b.id; });
+  for (std::size_t i = 1; i < sorted.size(); ++i) {
+    if (sorted[i].id == sorted[i - 1].id) return make_error("state holds id " + id_str(sorted[i].id) + " twice");
+  }
+  std::vector<std::uint32_t> arena_of(n);  // document order -> arena index
+  for (std::uint32_t k = 0; k < n; ++k) arena_of[sorted[k].order] = k;
+  auto find = [&](CharId id) -> std::optional<std::uint32_t> {  // -> document order
+    auto it = std::lower_bound(sorted.begin(), sorted.end(), id,
+                               [](const Entry& e, CharId v) { return e.id < v; });
+    if (it == sorted.end() || it->id != id) return std::nullopt;
+    return it->order;
+  };
+
+  Doc d;
+  for (std::uint32_t k = 0; k < n; ++k) d.items_.push_back(Item{});
+  std::uint32_t ord = 0;
+  for (const StateRun& r : runs) {
+    const auto len = static_cast<std::uint32_t>(r.text.size());
+    std::uint32_t left = kNone;
+    std::uint32_t right = kNone;
+    if (r.left) {
+      const auto o = find(*r.left);
+      if (!o || *o >= ord) return make_error("state run " + id_str(r.id) + ": originLeft missing or not to its left");
+      left = arena_of[*o];
+    }
+    if (r.right) {
+      const auto o = find(*r.right);
+      if (!o || *o < ord + len) return make_error("state run " + id_str(r.id) + ": originRight missing or not to its right");
+      right = arena_of[*o];
+    }
+    for (std::uint32_t i = 0; i < len; ++i) {
+      Item& it = d.items_[arena_of[ord + i]];
+      it.id = CharId{r.id.agent, r.id.seq + i};
+      it.left = i == 0 ? left : arena_of[ord + i - 1];
+      it.right = right;
+      it.ch = r.text[i];
+      it.deleted = r.deleted;
+    }
+    ord += len;
+  }
+  for (std::uint32_t k = 0; k < n; ++k) d.index_ids(sorted[k].id.agent, sorted[k].id.seq, 1, k);
+  // Blocks three quarters full: room for edits before the first splits.
+  constexpr std::uint32_t kFill = kBlockCap * 3 / 4;
+  for (std::uint32_t o = 0; o < n; ++o) {
+    if (o % kFill == 0) d.new_block_after(d.order_.empty() ? kNone : static_cast<std::uint32_t>(d.order_.size() - 1));
+    const std::uint32_t bid = d.order_.back();
+    Block& b = d.blocks_[bid];
+    const std::uint32_t a = arena_of[o];
+    b.items[b.n] = a;
+    b.vis[b.n] = d.items_[a].deleted ? 0 : 1;
+    b.visible += b.vis[b.n];
+    ++b.n;
+    d.items_[a].block = bid;
+    if (!d.items_[a].deleted) ++d.visible_;
+  }
+  return d;
+}
+
+void Doc::check_invariants() const {
+  std::size_t vis_total = 0;
+  std::size_t count = 0;
+  CONVLAB_ASSERT(order_.size() == blocks_.size());
+  for (std::size_t r = 0; r < order_.size(); ++r) {
+    const Block& b = blocks_[order_[r]];
+    CONVLAB_ASSERT(b.rank == r);
+    CONVLAB_ASSERT(b.n >= 1 && b.n <= kBlockCap);
+    std::uint32_t v = 0;
+    for (std::uint32_t i = 0; i < b.n; ++i) {
+      const Item& it = items_[b.items[i]];
+      CONVLAB_ASSERT(it.block == order_[r]);
+      CONVLAB_ASSERT(b.vis[i] == (it.deleted ? 0 : 1));
+      v += b.vis[i];
+      const auto found = lookup(it.id);
+      CONVLAB_ASSERT(found && *found == b.items[i]);
+      CONVLAB_ASSERT(cmp_items(it.left, b.items[i], true) < 0);
+      CONVLAB_ASSERT(cmp_items(b.items[i], it.right, false) < 0);
+    }
+    CONVLAB_ASSERT(v == b.visible);
+    vis_total += v;
+    count += b.n;
+  }
+  CONVLAB_ASSERT(vis_total == visible_);
+  CONVLAB_ASSERT(count == items_.size());
+  if (cur_block_ != kNone) {
+    std::size_t s = 0;
+    for (std::uint32_t r = 0; r < blocks_[cur_block_].rank; ++r) s += blocks_[order_[r]].visible;
+    CONVLAB_ASSERT(s == cur_start_);
+  }
+}
+
+}  // namespace convlab::crdt

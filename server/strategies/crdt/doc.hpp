@@ -1,0 +1,219 @@
+#pragma once
+// The sequence CRDT behind the `crdt` strategy: every inserted character is an item with a
+// globally unique id (agent, seq) and the ids of its two neighbours at insert time
+// (originLeft, and originRight = the next item, tombstones included). Concurrent inserts at one
+// place are ordered by the yjsmod scan of josephg/reference-crdts (integrateYjsMod), the order
+// that Eg-walker / diamond-types produce and that is believed isomorphic to FugueMax: runs typed
+// by one user are never interleaved with a concurrent run, and exact ties (same originLeft and
+// originRight) are broken by CharId, i.e. by agent first.
+//
+// Layout, chosen so that the editing traces replay in tens of milliseconds:
+//   - an arena of items (index = uint32), never shrunk: deleted items stay as tombstones;
+//   - per agent, sorted runs (seq range -> consecutive arena indexes), for id lookup;
+//   - document order as a list of blocks of up to kBlockCap arena indexes, each block keeping
+//     its count of visible items, each item knowing its block, and a cursor cache (block, number
+//     of visible items before it) so that position lookups near the previous edit are O(block).
+//
+// Not thread-safe; deterministic (no hashing, no clocks, no randomness).
+#include "server/core/result.hpp"
+#include "server/core/types.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace convlab::crdt {
+
+// Inserts text.size() characters with ids (id.agent, id.seq + i). Character 0 has originLeft
+// `left` and originRight `right`; character i > 0 has originLeft = character i - 1 and the same
+// originRight (one splice travels as one op).
+struct InsertOp {
+  CharId id;
+  std::optional<CharId> left;
+  std::optional<CharId> right;
+  std::u32string text;
+  friend bool operator==(const InsertOp&, const InsertOp&) = default;
+};
+
+// `len` ids (agent, seq), (agent, seq + 1), ...
+struct IdRange {
+  CharId first;
+  std::uint32_t len = 0;
+  friend bool operator==(const IdRange&, const IdRange&) = default;
+};
+
+struct DeleteOp {
+  std::vector<IdRange> ranges;
+  friend bool operator==(const DeleteOp&, const DeleteOp&) = default;
+};
+
+using Op = std::variant<InsertOp, DeleteOp>;
+
+// One run of the full state (welcome, snapshot): consecutive items in document order with ids
+// (id.agent, id.seq + i), where item i > 0 has originLeft = item i - 1, all sharing `right` and
+// the deleted flag. The state is the list of runs in document order.
+struct StateRun {
+  CharId id;
+  std::optional<CharId> left;
+  std::optional<CharId> right;
+  bool deleted = false;
+  std::u32string text;
+  friend bool operator==(const StateRun&, const StateRun&) = default;
+};
+
+class Doc {
+ public:
+  Doc() = default;
+  Doc(Doc&&) noexcept = default;
+  Doc& operator=(Doc&&) noexcept = default;
+  Doc(const Doc&) = default;
+  Doc& operator=(const Doc&) = default;
+
+  // Inserts `text` so that its first character lands at visible position `pos`, with ids
+  // (first_id.agent, first_id.seq + i), and returns the op that carries the edit to others.
+  // REQUIRES: pos <= length(); text is not empty; none of the ids exist yet and
+  // first_id.seq + text.size() <= 2^32.
+  InsertOp local_insert(std::size_t pos, std::u32string_view text, CharId first_id);
+
+  // Deletes the `n` visible characters from visible position `pos` and returns the op that
+  // carries the edit (ids merged into ranges). REQUIRES: pos + n <= length(); n > 0.
+  DeleteOp local_delete(std::size_t pos, std::size_t n);
+
+  // Integrates an op made elsewhere. Idempotent: characters already present are skipped and
+  // deleting a tombstone is a no-op, so duplicates are harmless. An op whose dependencies are
+  // missing (originLeft/originRight or a delete target unknown here) or that is malformed is an
+  // Error and leaves the document unchanged.
+  Result<void> apply(const Op& op);
+  Result<void> apply_insert(const InsertOp& op);
+  Result<void> apply_delete(const DeleteOp& op);
+
+  std::u32string text() const;
+  // Ids of the visible characters in document order.
+  std::vector<CharId> char_ids() const;
+  std::size_t length() const { return visible_; }
+  // Items including tombstones.
+  std::size_t item_count() const { return items_.size(); }
+  bool contains(CharId id) const { return lookup(id).has_value(); }
+  // One past the highest seq of `agent` present here (0 if none): where a client that reloads
+  // its own earlier characters resumes its counter.
+  std::uint32_t next_seq(AgentId agent) const;
+
+  // Bytes held by the document's structures, by capacity (what the allocator was asked for,
+  // minus allocator overhead and with map nodes estimated).
+  std::size_t memory_bytes() const;
+
+  // The full state (tombstones included) as runs in document order, and back. from_runs checks
+  // everything a received state must satisfy (unique ids, origins present and on the correct
+  // side) and returns an Error otherwise.
+  std::vector<StateRun> to_runs() const;
+  static Result<Doc> from_runs(const std::vector<StateRun>& runs);
+
+  // Checks every internal invariant with CONVLAB_ASSERT (tests call it; O(n)).
+  void check_invariants() const;
+
+ private:
+  static constexpr std::uint32_t kNone = 0xffffffffu;
+  static constexpr std::uint32_t kBlockCap = 128;
+
+  struct Item {
+    CharId id;
+    std::uint32_t left = kNone;   // arena index of originLeft, kNone = document start
+    std::uint32_t right = kNone;  // arena index of originRight, kNone = document end
+    std::uint32_t block = kNone;  // id of the block holding this item
+    char32_t ch = 0;
+    bool deleted = false;
+  };
+
+  // The item arena in fixed chunks: indexes stay valid, nothing is copied as it grows, and
+  // capacity exceeds size by less than one chunk (a doubling vector wastes up to half).
+  class Arena {
+   public:
+    static constexpr std::uint32_t kShift = 12;
+    static constexpr std::uint32_t kChunk = 1u << kShift;
+    Item& operator[](std::uint32_t i) { return chunks_[i >> kShift][i & (kChunk - 1)]; }
+    const Item& operator[](std::uint32_t i) const { return chunks_[i >> kShift][i & (kChunk - 1)]; }
+    std::size_t size() const { return size_; }
+    void push_back(const Item& it) {
+      if ((size_ & (kChunk - 1)) == 0) {
+        chunks_.emplace_back();
+        chunks_.back().reserve(kChunk);
+      }
+      chunks_.back().push_back(it);
+      ++size_;
+    }
+    std::size_t memory_bytes() const {
+      std::size_t total = chunks_.capacity() * sizeof(std::vector<Item>);
+      for (const auto& c : chunks_) total += c.capacity() * sizeof(Item);
+      return total;
+    }
+
+   private:
+    std::vector<std::vector<Item>> chunks_;
+    std::size_t size_ = 0;
+  };
+
+  struct Block {
+    std::uint32_t rank = 0;     // index in order_
+    std::uint32_t n = 0;        // slots used
+    std::uint32_t visible = 0;  // slots whose item is not deleted
+    std::uint32_t items[kBlockCap];
+    std::uint8_t vis[kBlockCap];  // 1 when items[i] is visible: scanned without touching items_
+  };
+
+  // A place in document order: slot `off` of block `block`; block == kNone is the end.
+  struct Pos {
+    std::uint32_t block = kNone;
+    std::uint32_t off = 0;
+    bool end() const { return block == kNone; }
+  };
+
+  struct Run {
+    std::uint32_t seq = 0;
+    std::uint32_t len = 0;
+    std::uint32_t arena = 0;  // arena index of (agent, seq); the run's items are consecutive
+  };
+
+  std::optional<std::uint32_t> lookup(CharId id) const;
+  // Records that arena[first .. first+len) hold ids (agent, seq ..). REQUIRES: none exist.
+  void index_ids(AgentId agent, std::uint32_t seq, std::uint32_t len, std::uint32_t first);
+
+  Pos first_pos() const;
+  Pos next(Pos p) const;
+  Pos pos_of(std::uint32_t item) const;
+  std::uint32_t at(Pos p) const { return blocks_[p.block].items[p.off]; }
+  // Order of two items; kNone on the left means "before everything" when `none_first`, else
+  // "after everything".
+  int cmp_items(std::uint32_t a, std::uint32_t b, bool none_first) const;
+
+  // The slot holding the `index`-th visible item (0-based). REQUIRES: index < length().
+  Pos locate_visible(std::size_t index);
+  // Inserts arena item `item` into document order before `p` (at the end if p.end()), and
+  // returns where it went.
+  Pos insert_at(Pos p, std::uint32_t item);
+  std::uint32_t new_block_after(std::uint32_t rank_before);  // rank_before = kNone: at front
+  void visible_changed(std::uint32_t block, int delta);
+  void mark_deleted(std::uint32_t item);
+
+  // originRight if that item has the same originLeft as `item` (Fugue's right parent), else
+  // kNone (the document end).
+  std::uint32_t right_parent(std::uint32_t item) const;
+  // The yjsmod / FugueMax scan: where `item` goes, given the first slot after its originLeft.
+  Pos find_place(std::uint32_t item, Pos start) const;
+
+  Arena items_;
+  std::vector<Block> blocks_;           // by block id
+  std::vector<std::uint32_t> order_;    // block ids in document order
+  std::map<AgentId, std::vector<Run>> runs_;
+  std::size_t visible_ = 0;
+
+  // Cursor cache: block `cur_block_` has `cur_start_` visible items before it.
+  std::uint32_t cur_block_ = kNone;
+  std::size_t cur_start_ = 0;
+};
+
+}  // namespace convlab::crdt

@@ -1,0 +1,257 @@
+#include "server/strategies/paragraphs/replica.hpp"
+
+#include "server/core/assert.hpp"
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+
+namespace convlab::paragraphs {
+
+namespace {
+
+// Every write's index must be at most the register count at that point (the count grows by one
+// for a write just past the end). An honest sender only names indexes it learned from the server
+// or just past its end, so this never refuses one, and a hostile index cannot grow a replica
+// by more than one register per write. Checked before anything changes.
+Result<void> check_indexes(const std::vector<Write>& writes, std::size_t size) {
+  for (const Write& w : writes) {
+    if (w.index > size) {
+      return make_error("write to paragraph " + std::to_string(w.index) +
+                        " past the document's end (" + std::to_string(size) + " paragraphs)");
+    }
+    if (w.index == size) ++size;
+  }
+  return {};
+}
+
+// Replaces `reg` with the write when the write wins under `order`.
+void merge(Ordering order, Register& reg, const Paragraph& value, const Stamp& stamp) {
+  if (beats(order, stamp, reg.stamp)) reg = Register{value, stamp};
+}
+
+}  // namespace
+
+// --------------------------------------------------------------------------------------------
+// Client
+
+ParagraphClient::ParagraphClient(Ordering order, AgentId agent) : order_(order), agent_(agent) {}
+
+void ParagraphClient::grow_to(std::size_t size) {
+  CONVLAB_ASSERT(size <= kMaxParagraphs);
+  if (shown_.size() < size) shown_.resize(size);
+  if (confirmed_.size() < size) confirmed_.resize(size);
+  if (pending_count_.size() < size) pending_count_.resize(size, 0);
+  CONVLAB_ASSERT(shown_.size() == confirmed_.size() && shown_.size() == pending_count_.size());
+}
+
+void ParagraphClient::settle(std::uint32_t index) {
+  if (pending_count_[index] == 0) shown_[index] = confirmed_[index];
+}
+
+std::vector<Bytes> ParagraphClient::local_edit(const Splice& e, std::int64_t clock_ms) {
+  CONVLAB_ASSERT(e.pos + e.del <= length());
+  std::vector<ParagraphEdit> edits = plan_splice(shown_, e, agent_, next_char_);
+  if (edits.empty()) return {};
+
+  ClientWrites msg;
+  msg.writes.reserve(edits.size());
+  std::vector<std::uint32_t> indexes;
+  indexes.reserve(edits.size());
+  for (ParagraphEdit& pe : edits) {
+    const Stamp stamp{clock_ms, agent_, ++write_counter_, 0, 0};
+    indexes.push_back(pe.index);
+    msg.writes.push_back(Write{pe.index, std::move(pe.value), stamp});
+  }
+  Bytes out = encode(msg);
+  // Optimistic: the user sees the edit at once; the server's answer settles it later.
+  for (Write& w : msg.writes) {
+    grow_to(std::size_t{w.index} + 1);
+    shown_[w.index] = Register{std::move(w.value), w.stamp};
+    ++pending_count_[w.index];
+  }
+  pending_.push_back(std::move(indexes));
+  return {std::move(out)};
+}
+
+Result<std::vector<Bytes>> ParagraphClient::receive(std::span<const std::uint8_t> bytes) {
+  auto decoded = decode(bytes);
+  if (!decoded) return decoded.error();
+  Message& m = *decoded;
+
+  if (auto* b = std::get_if<Broadcast>(&m)) {
+    if (auto ok = check_indexes(b->writes, shown_.size()); !ok) return ok.error();
+    for (const Write& w : b->writes) {
+      grow_to(std::size_t{w.index} + 1);
+      merge(order_, confirmed_[w.index], w.value, w.stamp);
+      settle(w.index);
+    }
+    return std::vector<Bytes>{};
+  }
+
+  if (auto* a = std::get_if<Ack>(&m)) {
+    if (pending_.empty()) return make_error("ack with no write in flight");
+    const std::vector<std::uint32_t>& sent = pending_.front();
+    if (a->entries.size() != sent.size()) {
+      return make_error("ack has " + std::to_string(a->entries.size()) + " entries for " +
+                        std::to_string(sent.size()) + " writes");
+    }
+    for (std::size_t j = 0; j < sent.size(); ++j) {
+      if (a->entries[j].winner && a->entries[j].winner->index != sent[j]) {
+        return make_error("correction for paragraph " + std::to_string(a->entries[j].winner->index) +
+                          " answers a write to paragraph " + std::to_string(sent[j]));
+      }
+    }
+    for (std::size_t j = 0; j < sent.size(); ++j) {
+      const std::uint32_t i = sent[j];
+      CONVLAB_ASSERT(i < pending_count_.size() && pending_count_[i] > 0);
+      --pending_count_[i];
+      const AckEntry& e = a->entries[j];
+      if (e.winner) {
+        merge(order_, confirmed_[i], e.winner->value, e.winner->stamp);
+      } else if (pending_count_[i] == 0) {
+        // This was the latest write here, so it is still what shown_ holds. An earlier write
+        // to the same index needs no merge: the later one (or its correction) supersedes it.
+        CONVLAB_ASSERT(shown_[i].stamp.agent == agent_ && shown_[i].stamp.seq == 0);
+        Stamp stamp = shown_[i].stamp;
+        stamp.seq = e.seq;
+        stamp.server_ms = e.server_ms;
+        merge(order_, confirmed_[i], shown_[i].value, stamp);
+      }
+      settle(i);
+    }
+    pending_.pop_front();
+    return std::vector<Bytes>{};
+  }
+
+  if (auto* w = std::get_if<Welcome>(&m)) {
+    std::vector<Register>& regs = w->state.registers;
+    grow_to(regs.size());
+    for (std::size_t i = 0; i < confirmed_.size(); ++i) {
+      confirmed_[i] = i < regs.size() ? std::move(regs[i]) : Register{};
+      settle(static_cast<std::uint32_t>(i));
+    }
+    return std::vector<Bytes>{};
+  }
+
+  return make_error("not a message for a client of this strategy");
+}
+
+// --------------------------------------------------------------------------------------------
+// Server
+
+Result<ServerOutput> ParagraphServer::receive(AgentId from, std::span<const std::uint8_t> bytes,
+                                              std::int64_t clock_ms) {
+  auto decoded = decode(bytes);
+  if (!decoded) return decoded.error();
+  auto* in = std::get_if<ClientWrites>(&*decoded);
+  if (in == nullptr) return make_error("not a message for the server of this strategy");
+  if (auto ok = check_indexes(in->writes, registers_.size()); !ok) return ok.error();
+
+  Ack ack;
+  Broadcast accepted;
+  for (Write& w : in->writes) {
+    if (registers_.size() == w.index) registers_.emplace_back();
+    Register& reg = registers_[w.index];
+    // The sender is whoever the connection says, never what the bytes claim.
+    const Stamp stamp{w.stamp.clock_ms, from, w.stamp.counter, version_ + 1, clock_ms};
+    if (beats(order_, stamp, reg.stamp)) {
+      ++version_;
+      reg = Register{w.value, stamp};
+      ack.entries.push_back(AckEntry{stamp.seq, stamp.server_ms, std::nullopt});
+      accepted.writes.push_back(Write{w.index, std::move(w.value), stamp});
+    } else {
+      // Only lww can lose: the sender's screen must be told what holds the register.
+      CONVLAB_ASSERT(order_ == Ordering::kClientClock);
+      ack.entries.push_back(AckEntry{0, 0, Write{w.index, reg.value, reg.stamp}});
+    }
+  }
+
+  ServerOutput out;
+  out.to_sender.push_back(encode(ack));
+  if (!accepted.writes.empty()) {
+    out.broadcast.push_back(encode(accepted));
+    out.records.push_back(encode(Record{std::move(accepted.writes)}));
+  }
+  return out;
+}
+
+Result<void> ParagraphServer::apply_record(std::span<const std::uint8_t> bytes) {
+  auto decoded = decode(bytes);
+  if (!decoded) return decoded.error();
+  auto* rec = std::get_if<Record>(&*decoded);
+  if (rec == nullptr) return make_error("not a record of this strategy");
+  if (auto ok = check_indexes(rec->writes, registers_.size()); !ok) return ok.error();
+  for (const Write& w : rec->writes) {
+    if (registers_.size() == w.index) registers_.emplace_back();
+    merge(order_, registers_[w.index], w.value, w.stamp);
+    version_ = std::max(version_, w.stamp.seq);
+  }
+  return {};
+}
+
+Result<std::vector<Bytes>> ParagraphServer::apply_remote_record(std::span<const std::uint8_t> bytes) {
+  auto decoded = decode(bytes);
+  if (!decoded) return decoded.error();
+  auto* rec = std::get_if<Record>(&*decoded);
+  if (rec == nullptr) return make_error("not a record of this strategy");
+  if (auto ok = check_indexes(rec->writes, registers_.size()); !ok) return ok.error();
+  Broadcast changed;
+  for (Write& w : rec->writes) {
+    if (registers_.size() == w.index) registers_.emplace_back();
+    Register& reg = registers_[w.index];
+    if (!beats(order_, w.stamp, reg.stamp)) continue;
+    reg = Register{w.value, w.stamp};
+    version_ = std::max(version_ + 1, w.stamp.seq);
+    changed.writes.push_back(std::move(w));
+  }
+  std::vector<Bytes> out;
+  if (!changed.writes.empty()) out.push_back(encode(changed));
+  return out;
+}
+
+Bytes ParagraphServer::welcome() const { return encode(Welcome{State{version_, registers_}}); }
+
+Bytes ParagraphServer::snapshot() const { return encode(Snapshot{State{version_, registers_}}); }
+
+Result<void> ParagraphServer::restore(std::span<const std::uint8_t> bytes) {
+  auto decoded = decode(bytes);
+  if (!decoded) return decoded.error();
+  auto* snap = std::get_if<Snapshot>(&*decoded);
+  if (snap == nullptr) return make_error("not a snapshot of this strategy");
+  version_ = snap->state.version;
+  registers_ = std::move(snap->state.registers);
+  return {};
+}
+
+// --------------------------------------------------------------------------------------------
+
+std::unique_ptr<ClientReplica> make_client(Ordering order, AgentId agent) {
+  return std::make_unique<ParagraphClient>(order, agent);
+}
+
+std::unique_ptr<ServerReplica> make_server(Ordering order) {
+  return std::make_unique<ParagraphServer>(order);
+}
+
+const ParagraphClient* as_paragraph_client(const ClientReplica& r) {
+  return dynamic_cast<const ParagraphClient*>(&r);
+}
+
+const ParagraphServer* as_paragraph_server(const ServerReplica& r) {
+  return dynamic_cast<const ParagraphServer*>(&r);
+}
+
+Result<boost::json::value> message_to_json(std::span<const std::uint8_t> msg) {
+  auto decoded = decode(msg);
+  if (!decoded) return decoded.error();
+  return to_json(*decoded);
+}
+
+Result<Bytes> message_from_json(const boost::json::value& v) {
+  auto m = from_json(v);
+  if (!m) return m.error();
+  return encode(*m);
+}
+
+}  // namespace convlab::paragraphs

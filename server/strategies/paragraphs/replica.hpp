@@ -1,0 +1,98 @@
+#pragma once
+// Client and server replicas of the paragraph-register strategies. `lww` and `seq` are these
+// classes with a different Ordering.
+//
+// Convergence. The server keeps, per register, the winning write under its Ordering; every
+// accepted write is broadcast to the other clients and acknowledged to its sender; a `lww`
+// write that loses is answered with the current winner (a correction). A client keeps two
+// layers: `confirmed`, the merge (under the same Ordering) of everything the server told it,
+// and `shown`, which is confirmed except where its own writes are still unacknowledged: there
+// the latest pending write stays on screen. When the last pending write to an index is
+// answered, the index shows confirmed again. With FIFO links, every client's confirmed
+// register ends at the server's winner (it reaches the client as a broadcast, an ack of its own
+// write, or a correction), so once all messages are delivered every replica agrees with the
+// server. Nobody is told that a write was lost: that is the naive design being studied.
+#include "server/core/strategy.hpp"
+#include "server/strategies/paragraphs/codec.hpp"
+#include "server/strategies/paragraphs/model.hpp"
+
+#include <deque>
+#include <memory>
+
+namespace convlab::paragraphs {
+
+class ParagraphClient final : public ClientReplica {
+ public:
+  ParagraphClient(Ordering order, AgentId agent);
+
+  AgentId agent() const override { return agent_; }
+  // Sends one ClientWrites message per edit that changes anything; `clock_ms` stamps the writes
+  // (lww orders by it; seq keeps it for audit).
+  std::vector<Bytes> local_edit(const Splice& e, std::int64_t clock_ms) override;
+  // Accepts Broadcast, Ack and Welcome. Sends nothing back.
+  Result<std::vector<Bytes>> receive(std::span<const std::uint8_t> msg) override;
+  std::u32string text() const override { return visible_text(shown_); }
+  std::size_t length() const override { return visible_length(shown_); }
+  std::vector<CharId> char_ids() const override { return visible_ids(shown_); }
+  bool synced() const override { return pending_.empty(); }
+
+  // For checkers and tests: what is on screen, and what the server is known to hold.
+  const std::vector<Register>& registers() const { return shown_; }
+  const std::vector<Register>& confirmed() const { return confirmed_; }
+
+ private:
+  void grow_to(std::size_t size);
+  void settle(std::uint32_t index);  // shows confirmed_ when nothing is pending there
+
+  Ordering order_;
+  AgentId agent_;
+  std::uint32_t next_char_ = 0;      // CharId counter for characters typed here
+  std::uint64_t write_counter_ = 0;  // Stamp::counter of this client's last write
+  std::vector<Register> shown_;
+  std::vector<Register> confirmed_;
+  std::vector<std::uint32_t> pending_count_;      // per index: unacknowledged writes
+  std::deque<std::vector<std::uint32_t>> pending_;  // per sent message: its write indexes
+};
+
+class ParagraphServer final : public ServerReplica {
+ public:
+  explicit ParagraphServer(Ordering order) : order_(order) {}
+
+  // Accepts ClientWrites. Replies one Ack to the sender; broadcasts and records the accepted
+  // writes (nothing when none was accepted).
+  Result<ServerOutput> receive(AgentId from, std::span<const std::uint8_t> msg,
+                               std::int64_t clock_ms) override;
+  // Accepts Record. Idempotent: a record already reflected in the state changes nothing.
+  Result<void> apply_record(std::span<const std::uint8_t> record) override;
+  // Accepts Record from another server. Each write is merged under the Ordering; the writes that
+  // changed this replica come back as one Broadcast for this server's clients (nothing when none
+  // did), and each such change counts as one version.
+  Result<std::vector<Bytes>> apply_remote_record(std::span<const std::uint8_t> record) override;
+  Bytes welcome() const override;
+  std::uint64_t version() const override { return version_; }
+  std::u32string text() const override { return visible_text(registers_); }
+  std::vector<CharId> char_ids() const override { return visible_ids(registers_); }
+  Bytes snapshot() const override;
+  Result<void> restore(std::span<const std::uint8_t> snapshot) override;
+
+  const std::vector<Register>& registers() const { return registers_; }
+
+ private:
+  Ordering order_;
+  std::uint64_t version_ = 0;
+  std::vector<Register> registers_;
+};
+
+std::unique_ptr<ClientReplica> make_client(Ordering order, AgentId agent);
+std::unique_ptr<ServerReplica> make_server(Ordering order);
+
+// For checkers: the paragraph registers behind a replica of `lww` or `seq` (stamps and per-char
+// ids), or nullptr when the replica belongs to another strategy.
+const ParagraphClient* as_paragraph_client(const ClientReplica& r);
+const ParagraphServer* as_paragraph_server(const ServerReplica& r);
+
+// Strategy::to_json / from_json for both strategies.
+Result<boost::json::value> message_to_json(std::span<const std::uint8_t> msg);
+Result<Bytes> message_from_json(const boost::json::value& v);
+
+}  // namespace convlab::paragraphs

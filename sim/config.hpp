@@ -1,0 +1,120 @@
+#pragma once
+// The resolved configuration of one simulated world: what a scenario variant (naive or fix)
+// says once its overrides are merged into the scenario's base. Every field has a unit in its
+// name and a range checked by the scenario loader (sim/scenario.cpp).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace convlab::sim {
+
+// A closed range [min, max] drawn uniformly from the run's generator.
+struct RangeMs {
+  std::int64_t min = 0;
+  std::int64_t max = 0;
+};
+
+struct Workload {
+  RangeMs think_ms{500, 2000};     // pause between a client's edits
+  double burst_prob = 0.0;         // chance that an edit starts a burst of fast edits
+  std::uint32_t burst_len = 5;     // edits in a burst
+  std::int64_t burst_gap_ms = 50;  // pause between edits within a burst
+  double same_paragraph_prob = 0.0;  // chance to edit the document's shared "hot" paragraph (0)
+  double insert_prob = 0.8;        // otherwise a delete
+  std::uint32_t insert_len_max = 3;  // characters per insert, 1..max
+  std::uint32_t delete_len_max = 2;
+  double newline_prob = 0.02;      // chance an insert is a new paragraph
+};
+
+struct ClockSpec {
+  RangeMs offset_ms{0, 0};  // drawn per client from the seed
+  std::int64_t drift_ppm_max = 0;  // |drift| drawn uniformly up to this
+};
+
+struct ClientOverride {
+  std::uint32_t client = 0;
+  std::int64_t clock_offset_ms = 0;
+  std::int64_t drift_ppm = 0;
+  double rate_multiplier = 1.0;  // think time divided by this (a flooding user has 50)
+};
+
+enum class Propagation { kPoll, kBus };
+enum class Persistence { kSnapshot, kChangeLog };
+enum class Ack { kImmediate, kAfterCommit };
+enum class Balancer { kRoundRobin, kSticky };
+
+struct ServersSpec {
+  std::uint32_t count = 1;
+  Propagation propagation = Propagation::kBus;
+  std::int64_t poll_interval_ms = 2000;
+  Persistence persistence = Persistence::kChangeLog;
+  std::int64_t snapshot_interval_ms = 30000;  // persistence: snapshot
+  std::uint32_t snapshot_every_changes = 100; // persistence: changelog
+  Ack ack = Ack::kAfterCommit;
+  bool catch_up = true;  // a reconnecting client gets what it missed by version
+};
+
+struct NetworkSpec {
+  RangeMs client_server_ms{20, 60};
+  RangeMs server_db_ms{1, 3};
+  RangeMs server_bus_ms{1, 3};
+};
+
+struct DatabaseSpec {
+  RangeMs commit_ms{2, 6};
+};
+
+enum class FaultKind {
+  kPartition,   // groups of nodes cannot reach each other (optionally one way)
+  kCrash,       // a server (memory lost) or the database (uncommitted lost); restart after
+  kClockOffset, // shift a node's clock
+  kClockDrift,  // change a node's drift
+  kOffline,     // a client goes offline, keeps editing locally, comes back
+};
+
+// A node name: "client:3", "server:0", "db", "bus".
+struct FaultSpec {
+  FaultKind kind = FaultKind::kPartition;
+  std::int64_t at_ms = 0;
+  std::int64_t for_ms = 0;  // 0: until the heal at the end of the fault phase
+  std::vector<std::vector<std::string>> groups;  // partition
+  bool one_way = false;                          // partition: only groups[0] -> groups[1] cut
+  std::string target;                            // crash, clock, offline
+  std::int64_t value = 0;                        // clock offset ms or drift ppm
+};
+
+struct RandomFaults {
+  std::uint32_t count = 0;  // faults drawn from the seed within the fault phase
+  std::vector<FaultKind> kinds;
+  RangeMs duration_ms{1000, 10000};
+  std::int64_t clock_offset_max_ms = 5000;
+};
+
+struct WorldConfig {
+  std::int64_t duration_ms = 60000;  // edits and faults happen in [0, duration)
+  std::int64_t quiesce_ms = 30000;   // then everything heals and must converge
+  std::uint32_t docs = 1;
+  std::string initial_text;          // every document starts with it (lines = paragraphs)
+  std::uint32_t clients = 2;
+  Workload workload;
+  ClockSpec client_clocks;
+  std::vector<ClientOverride> client_overrides;
+  Balancer balancer = Balancer::kRoundRobin;
+  ServersSpec servers;
+  NetworkSpec network;
+  DatabaseSpec database;
+  std::vector<FaultSpec> faults;
+  RandomFaults random_faults;
+  // Scripted edits (for tiny scenarios like "abcdef"): at_ms, client, splice. When present,
+  // clients make only these edits.
+  struct ScriptedEdit {
+    std::int64_t at_ms = 0;
+    std::uint32_t client = 0;
+    std::uint64_t pos = 0;
+    std::uint64_t del = 0;
+    std::string ins;  // UTF-8
+  };
+  std::vector<ScriptedEdit> script;
+};
+
+}  // namespace convlab::sim

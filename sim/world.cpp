@@ -1,0 +1,1054 @@
+#include "sim/world.hpp"
+
+#include "server/core/assert.hpp"
+#include "server/core/node.hpp"
+#include "server/core/protocol.hpp"
+#include "server/core/rng.hpp"
+#include "server/core/utf8.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <set>
+
+namespace convlab::sim {
+
+namespace {
+
+constexpr std::int64_t kUsPerMs = 1000;
+// The agent of the characters every document starts with (not a client: never "acknowledged").
+constexpr AgentId kSetupAgent = 0xfffffffeu;
+// A client's agent id carries its incarnation (a crash of its server gives it a new replica,
+// whose characters must not reuse old ids): agent = incarnation << 20 | client.
+constexpr std::uint32_t kClientBits = 20;
+constexpr std::uint32_t kMaxClients = 1u << kClientBits;
+
+// Endpoints of links. Clients are 0..C-1, servers C..C+S-1, then the store and the bus.
+using Endpoint = std::uint32_t;
+
+struct Partition {
+  std::vector<std::set<Endpoint>> groups;
+  bool one_way = false;
+  std::uint64_t id = 0;
+};
+
+struct Scheduled {
+  std::int64_t t_us;
+  std::uint64_t seq;
+  std::function<void()> run;
+};
+struct Later {
+  bool operator()(const Scheduled& a, const Scheduled& b) const {
+    return a.t_us != b.t_us ? a.t_us > b.t_us : a.seq > b.seq;
+  }
+};
+
+class World;
+
+// What a server node sees of the world.
+class ServerIo final : public NodeIo {
+ public:
+  ServerIo(World& w, std::uint32_t index) : world_(w), index_(index) {}
+  std::int64_t now_ms() override;
+  void send(ConnId conn, const Frame& frame) override;
+  void store(StoreRequest request) override;
+  void publish(std::uint32_t doc, const LogRecord& record) override;
+  void to_node(NodeId node, NodeMessage message) override;
+  void start_timer(std::int64_t delay_ms, std::uint64_t timer) override;
+
+ private:
+  World& world_;
+  std::uint32_t index_;
+};
+
+struct Server {
+  std::unique_ptr<ServerIo> io;
+  std::unique_ptr<Node> node;
+  bool up = true;
+  std::uint32_t incarnation = 0;
+  std::int64_t clock_offset_ms = 0;
+  std::int64_t drift_ppm = 0;
+};
+
+struct EditRef {
+  std::uint32_t seq_start = 0;
+  std::uint32_t op = 0;
+};
+
+struct Client {
+  std::uint32_t id = 0;
+  std::uint32_t doc = 0;
+  std::uint32_t slot = 0;  // index among the clients of its document
+  std::uint32_t incarnation = 0;
+  std::unique_ptr<ClientReplica> replica;
+  int server = -1;         // -1: not connected
+  ConnId conn = 0;
+  bool welcomed = false;
+  bool offline = false;
+  std::int64_t clock_offset_ms = 0;
+  std::int64_t drift_ppm = 0;
+  double rate_multiplier = 1.0;
+  std::uint32_t next_op = 1;
+  std::uint32_t acked_upto = 0;      // every op <= this is acknowledged
+  std::uint32_t burst_left = 0;
+  std::map<std::uint32_t, std::uint32_t> seen_ops;  // author -> highest op shown
+  std::set<std::pair<std::uint32_t, std::uint32_t>> seen;  // (author, op) shown
+  Rng rng{0};
+  AgentId agent() const { return (incarnation << kClientBits) | id; }
+};
+
+struct StoredDoc {
+  std::vector<LogRecord> log;
+  bool has_snapshot = false;
+  Bytes snapshot;
+  std::uint64_t snapshot_index = 0;
+};
+
+class World {
+ public:
+  World(const WorldConfig& cfg, const RunOptions& opt)
+      : cfg_(cfg), opt_(opt), strategy_(*opt.strategy), rng_(opt.seed), writer_(opt.history_out) {
+    CONVLAB_ASSERT(cfg_.clients < kMaxClients);
+    net_rng_ = rng_.fork();
+    store_rng_ = rng_.fork();
+    fault_rng_ = rng_.fork();
+  }
+
+  RunOutput run();
+
+  // --- used by ServerIo ---
+  std::int64_t server_clock_ms(std::uint32_t s) const {
+    const Server& sv = servers_[s];
+    const std::int64_t t_ms = now_us_ / kUsPerMs;
+    return t_ms + sv.clock_offset_ms + t_ms * sv.drift_ppm / 1'000'000;
+  }
+  void server_send(std::uint32_t s, ConnId conn, const Frame& frame);
+  void server_store(std::uint32_t s, StoreRequest request);
+  void server_publish(std::uint32_t s, std::uint32_t doc, const LogRecord& record);
+  void server_to_node(std::uint32_t s, NodeId node, NodeMessage message);
+  void server_timer(std::uint32_t s, std::int64_t delay_ms, std::uint64_t timer);
+
+ private:
+  // --- scheduling ---
+  void at(std::int64_t t_us, std::function<void()> f) {
+    CONVLAB_ASSERT(t_us >= now_us_);
+    queue_.push(Scheduled{t_us, next_seq_++, std::move(f)});
+  }
+  std::int64_t draw_ms(Rng& r, RangeMs range) { return r.between(range.min, range.max); }
+  std::int64_t draw_us(Rng& r, RangeMs range_ms) {
+    return r.between(range_ms.min * kUsPerMs, range_ms.max * kUsPerMs);
+  }
+
+  // --- links ---
+  Endpoint client_ep(std::uint32_t c) const { return c; }
+  Endpoint server_ep(std::uint32_t s) const { return cfg_.clients + s; }
+  Endpoint store_ep() const { return cfg_.clients + cfg_.servers.count; }
+  Endpoint bus_ep() const { return store_ep() + 1; }
+  bool cut(Endpoint from, Endpoint to) const;
+  // Sends over a FIFO link: delivered after `latency_us` unless a partition holds it, in which
+  // case it waits (TCP keeps retrying) and goes when the partition heals.
+  void link_send(Endpoint from, Endpoint to, std::int64_t latency_us, std::function<void()> deliver);
+  void release_held();
+
+  // --- parts ---
+  void setup_store();
+  void start_server(std::uint32_t s);
+  void crash_server(std::uint32_t s);
+  void connect_client(std::uint32_t c);
+  void client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t incarnation, ConnId conn, const Bytes& bytes);
+  void client_send(Client& cl, std::vector<Bytes> msgs);
+  void client_tick(std::uint32_t c);
+  void client_edit(Client& cl, const Splice& sp);
+  void note_seen(Client& cl);
+  void note_acks(Client& cl);
+  std::optional<Splice> draw_splice(Client& cl);
+  std::int64_t client_clock_ms(const Client& cl) const {
+    const std::int64_t t_ms = now_us_ / kUsPerMs;
+    return t_ms + cl.clock_offset_ms + t_ms * cl.drift_ppm / 1'000'000;
+  }
+  void store_execute(std::uint32_t s, std::uint32_t incarnation, StoreRequest request);
+
+  // --- faults ---
+  void schedule_faults();
+  void begin_fault(const FaultSpec& f);
+  void end_fault(const FaultSpec& f, std::uint64_t partition_id);
+  std::optional<Endpoint> endpoint(const std::string& name) const;
+  void heal();
+
+  // --- history ---
+  void emit(history::Event e) {
+    e.t_us = now_us_;
+    writer_.write(e);
+    events_.push_back(std::move(e));
+  }
+  void emit_counters();
+  void emit_finals();
+
+  const WorldConfig& cfg_;
+  const RunOptions& opt_;
+  const Strategy& strategy_;
+  Rng rng_;
+  Rng net_rng_{0};
+  Rng store_rng_{0};
+  Rng fault_rng_{0};
+  history::Writer writer_;
+  std::vector<history::Event> events_;
+
+  std::int64_t now_us_ = 0;
+  std::uint64_t next_seq_ = 0;
+  std::uint64_t ran_ = 0;
+  std::priority_queue<Scheduled, std::vector<Scheduled>, Later> queue_;
+  bool healed_ = false;
+
+  std::map<std::pair<Endpoint, Endpoint>, std::int64_t> link_last_us_;
+  std::map<std::pair<Endpoint, Endpoint>, std::deque<std::function<void()>>> held_;
+  std::vector<Partition> partitions_;
+  std::uint64_t next_partition_ = 1;
+
+  std::vector<Server> servers_;
+  std::map<std::uint32_t, std::vector<NodeMessage>> down_queue_;
+  std::vector<Client> clients_;
+  std::uint32_t round_robin_ = 0;
+  ConnId next_conn_ = 1;
+  std::map<ConnId, std::uint32_t> conn_client_;
+
+  std::vector<StoredDoc> store_;
+  std::int64_t store_free_us_ = 0;  // commits are serialised: the log's order is commit order
+  std::map<std::string, std::uint64_t> counters_;
+
+  // Per author client: its edits' first char seq, to map a seen char back to the edit.
+  std::vector<std::map<AgentId, std::vector<EditRef>>> edits_by_agent_;
+};
+
+// ---------------------------------------------------------------- ServerIo
+
+std::int64_t ServerIo::now_ms() { return world_.server_clock_ms(index_); }
+void ServerIo::send(ConnId conn, const Frame& frame) { world_.server_send(index_, conn, frame); }
+void ServerIo::store(StoreRequest request) { world_.server_store(index_, std::move(request)); }
+void ServerIo::publish(std::uint32_t doc, const LogRecord& record) { world_.server_publish(index_, doc, record); }
+void ServerIo::to_node(NodeId node, NodeMessage message) { world_.server_to_node(index_, node, std::move(message)); }
+void ServerIo::start_timer(std::int64_t delay_ms, std::uint64_t timer) { world_.server_timer(index_, delay_ms, timer); }
+
+// ---------------------------------------------------------------- links
+
+bool World::cut(Endpoint from, Endpoint to) const {
+  for (const Partition& p : partitions_) {
+    int gf = -1;
+    int gt = -1;
+    for (std::size_t g = 0; g < p.groups.size(); ++g) {
+      if (p.groups[g].contains(from)) gf = static_cast<int>(g);
+      if (p.groups[g].contains(to)) gt = static_cast<int>(g);
+    }
+    if (gf < 0 || gt < 0 || gf == gt) continue;
+    if (!p.one_way || (gf == 0 && gt == 1)) return true;
+  }
+  return false;
+}
+
+void World::link_send(Endpoint from, Endpoint to, std::int64_t latency_us, std::function<void()> deliver) {
+  const auto key = std::make_pair(from, to);
+  auto& held = held_[key];
+  if (cut(from, to) || !held.empty()) {
+    held.push_back(std::move(deliver));
+    return;
+  }
+  std::int64_t& last = link_last_us_[key];
+  const std::int64_t t = std::max(now_us_ + latency_us, last);
+  last = t;
+  at(t, std::move(deliver));
+}
+
+void World::release_held() {
+  for (auto& [key, q] : held_) {
+    if (q.empty() || cut(key.first, key.second)) continue;
+    std::int64_t& last = link_last_us_[key];
+    while (!q.empty()) {
+      // Retransmission after the heal: one more latency, order kept.
+      const std::int64_t t = std::max(now_us_ + draw_us(net_rng_, cfg_.network.client_server_ms), last);
+      last = t;
+      at(t, std::move(q.front()));
+      q.pop_front();
+    }
+  }
+}
+
+// ---------------------------------------------------------------- servers
+
+void World::setup_store() {
+  store_.resize(cfg_.docs);
+  if (cfg_.initial_text.empty()) return;
+  auto text = utf8_decode(cfg_.initial_text);
+  CONVLAB_ASSERT(text.has_value());  // the scenario loader checked it
+  for (std::uint32_t d = 0; d < cfg_.docs; ++d) {
+    // The first content goes through the strategy like any edit, so it has ids and stamps.
+    auto author = strategy_.make_client(kSetupAgent);
+    auto server = strategy_.make_server();
+    for (const Bytes& m : author->local_edit(Splice{0, 0, *text}, 0)) {
+      auto out = server->receive(kSetupAgent, m, 0);
+      CONVLAB_ASSERT(out.has_value());
+    }
+    store_[d].has_snapshot = true;
+    store_[d].snapshot = server->snapshot();
+    store_[d].snapshot_index = 0;
+  }
+}
+
+void World::start_server(std::uint32_t s) {
+  Server& sv = servers_[s];
+  NodeConfig nc;
+  nc.id = s;
+  nc.nodes = cfg_.servers.count;
+  nc.propagation = cfg_.servers.propagation == Propagation::kPoll ? NodeConfig::Propagation::kPoll
+                                                                  : NodeConfig::Propagation::kBus;
+  nc.poll_interval_ms = cfg_.servers.poll_interval_ms;
+  nc.persistence = cfg_.servers.persistence == Persistence::kSnapshot ? NodeConfig::Persistence::kSnapshot
+                                                                      : NodeConfig::Persistence::kChangeLog;
+  nc.snapshot_interval_ms = cfg_.servers.snapshot_interval_ms;
+  nc.snapshot_every_changes = cfg_.servers.snapshot_every_changes;
+  nc.ack_after_commit = cfg_.servers.ack == Ack::kAfterCommit;
+  sv.io = std::make_unique<ServerIo>(*this, s);
+  sv.node = std::make_unique<Node>(nc, strategy_, *sv.io);
+  sv.up = true;
+  sv.node->start();
+  auto queued = std::move(down_queue_[s]);
+  down_queue_[s].clear();
+  for (const NodeMessage& m : queued) sv.node->on_node(m);
+}
+
+void World::crash_server(std::uint32_t s) {
+  Server& sv = servers_[s];
+  if (!sv.up) return;
+  sv.up = false;
+  ++sv.incarnation;  // everything addressed to the old process is dropped
+  sv.node.reset();
+  // What the dead process had not yet sent is gone with it.
+  for (auto& [key, q] : held_) {
+    if (key.first == server_ep(s)) q.clear();
+  }
+  for (Client& cl : clients_) {
+    // Clients of this server lose their connection. So do clients elsewhere whose document has
+    // its home here (strategies that are not multi-master): the edits they forwarded died with
+    // the home's memory, and only a fresh session tells them where they stand.
+    const bool homed_here = !strategy_.multi_master && cl.doc % cfg_.servers.count == s;
+    if (cl.server < 0 || (cl.server != static_cast<int>(s) && !homed_here)) continue;
+    if (cl.server != static_cast<int>(s)) {
+      servers_[static_cast<std::uint32_t>(cl.server)].node->on_disconnect(cl.conn);
+    }
+    // The connection breaks. The client's unacknowledged edits go with its replica; it will
+    // reconnect with a fresh replica (a new agent id, so no character id is reused).
+    conn_client_.erase(cl.conn);
+    cl.server = -1;
+    cl.welcomed = false;
+    const std::uint32_t c = cl.id;
+    const std::int64_t backoff_us = 500 * kUsPerMs + static_cast<std::int64_t>(cl.rng.below(1000)) * kUsPerMs;
+    at(now_us_ + backoff_us, [this, c] { connect_client(c); });
+  }
+}
+
+void World::server_send(std::uint32_t s, ConnId conn, const Frame& frame) {
+  auto it = conn_client_.find(conn);
+  if (it == conn_client_.end()) return;
+  const std::uint32_t c = it->second;
+  Bytes bytes = encode_frame(frame);
+  ++counters_["net.msgs"];
+  counters_["net.bytes"] += bytes.size();
+  const std::uint32_t inc = servers_[s].incarnation;
+  link_send(server_ep(s), client_ep(c), draw_us(net_rng_, cfg_.network.client_server_ms),
+            [this, c, s, inc, conn, b = std::move(bytes)] { client_receive(c, s, inc, conn, b); });
+}
+
+void World::server_store(std::uint32_t s, StoreRequest request) {
+  ++counters_[std::string("db.") + request.purpose];
+  const std::uint32_t inc = servers_[s].incarnation;
+  link_send(server_ep(s), store_ep(), draw_us(net_rng_, cfg_.network.server_db_ms),
+            [this, s, inc, r = std::move(request)]() mutable { store_execute(s, inc, std::move(r)); });
+}
+
+void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreRequest req) {
+  StoredDoc& d = store_.at(req.doc);
+  StoreReply reply;
+  reply.id = req.id;
+  std::int64_t done_us = now_us_;
+  switch (req.kind) {
+    case StoreRequest::Kind::kAppend: {
+      // Commits are serialised and each takes the commit latency.
+      store_free_us_ = std::max(store_free_us_, now_us_) + draw_us(store_rng_, cfg_.database.commit_ms);
+      done_us = store_free_us_;
+      reply.first_index = d.log.size() + 1;
+      for (LogRecord& r : req.records) {
+        r.index = d.log.size() + 1;
+        d.log.push_back(std::move(r));
+      }
+      break;
+    }
+    case StoreRequest::Kind::kReadLog:
+      for (const LogRecord& r : d.log) {
+        if (r.index > req.after) reply.records.push_back(r);
+      }
+      break;
+    case StoreRequest::Kind::kWriteSnapshot:
+      if (!d.has_snapshot || req.after >= d.snapshot_index) {
+        d.has_snapshot = true;
+        d.snapshot = std::move(req.snapshot);
+        d.snapshot_index = req.after;
+      }
+      break;
+    case StoreRequest::Kind::kLoad:
+      reply.has_snapshot = d.has_snapshot;
+      reply.snapshot = d.snapshot;
+      reply.snapshot_index = d.snapshot_index;
+      for (const LogRecord& r : d.log) {
+        if (r.index > d.snapshot_index) reply.records.push_back(r);
+      }
+      break;
+  }
+  at(done_us, [this, s, incarnation, reply = std::move(reply)]() mutable {
+    link_send(store_ep(), server_ep(s), draw_us(net_rng_, cfg_.network.server_db_ms),
+              [this, s, incarnation, reply = std::move(reply)] {
+                Server& sv = servers_[s];
+                if (sv.up && sv.incarnation == incarnation) sv.node->on_store(reply);
+              });
+  });
+}
+
+void World::server_publish(std::uint32_t s, std::uint32_t doc, const LogRecord& record) {
+  for (std::uint32_t o = 0; o < cfg_.servers.count; ++o) {
+    if (o == s) continue;
+    ++counters_["bus.msgs"];
+    const std::int64_t lat = draw_us(net_rng_, cfg_.network.server_bus_ms);
+    // Through the bus: server -> bus -> server; a partition on either hop holds it.
+    link_send(server_ep(s), bus_ep(), lat, [this, o, doc, record] {
+      link_send(bus_ep(), server_ep(o), draw_us(net_rng_, cfg_.network.server_bus_ms), [this, o, doc, record] {
+        Server& sv = servers_[o];
+        if (sv.up) sv.node->on_bus(doc, record);
+      });
+    });
+  }
+}
+
+void World::server_to_node(std::uint32_t s, NodeId node, NodeMessage message) {
+  const std::uint32_t inc = servers_[node].incarnation;
+  link_send(server_ep(s), server_ep(node), draw_us(net_rng_, cfg_.network.server_bus_ms),
+            [this, node, inc, m = std::move(message)] {
+              Server& sv = servers_[node];
+              if (sv.incarnation != inc) return;  // sent to a process that has died since
+              if (sv.up) {
+                sv.node->on_node(m);
+              } else {
+                // Sent while it was down: the sender retries until it is back.
+                down_queue_[node].push_back(m);
+              }
+            });
+}
+
+void World::server_timer(std::uint32_t s, std::int64_t delay_ms, std::uint64_t timer) {
+  const std::uint32_t inc = servers_[s].incarnation;
+  at(now_us_ + delay_ms * kUsPerMs, [this, s, inc, timer] {
+    Server& sv = servers_[s];
+    if (sv.up && sv.incarnation == inc) sv.node->on_timer(timer);
+  });
+}
+
+// ---------------------------------------------------------------- clients
+
+void World::connect_client(std::uint32_t c) {
+  Client& cl = clients_[c];
+  if (cl.server >= 0) return;
+  // The load balancer: round-robin over servers that are up, or sticky (always the same one).
+  std::optional<std::uint32_t> pick;
+  if (cfg_.balancer == Balancer::kSticky) {
+    const std::uint32_t s = c % cfg_.servers.count;
+    if (servers_[s].up) pick = s;
+  } else {
+    for (std::uint32_t k = 0; k < cfg_.servers.count; ++k) {
+      const std::uint32_t s = (round_robin_ + k) % cfg_.servers.count;
+      if (servers_[s].up) {
+        pick = s;
+        round_robin_ = s + 1;
+        break;
+      }
+    }
+  }
+  if (!pick) {
+    at(now_us_ + 1000 * kUsPerMs, [this, c] { connect_client(c); });
+    return;
+  }
+  if (cl.replica) ++cl.incarnation;  // a reconnect after a crash starts a fresh replica
+  cl.replica = strategy_.make_client(cl.agent());
+  cl.acked_upto = cl.next_op - 1;  // edits of the old replica are no longer pending
+  cl.server = static_cast<int>(*pick);
+  cl.conn = next_conn_++;
+  conn_client_[cl.conn] = c;
+  cl.welcomed = false;
+  servers_[*pick].node->on_connect(cl.conn, cl.agent());
+  Bytes hello = encode_frame(Frame{FrameKind::kHello, cl.doc, {}, {}});
+  ++counters_["net.msgs"];
+  counters_["net.bytes"] += hello.size();
+  const std::uint32_t s = *pick;
+  const std::uint32_t inc = servers_[s].incarnation;
+  const ConnId conn = cl.conn;
+  link_send(client_ep(c), server_ep(s), draw_us(net_rng_, cfg_.network.client_server_ms),
+            [this, s, inc, conn, b = std::move(hello)] {
+              Server& sv = servers_[s];
+              if (sv.up && sv.incarnation == inc) sv.node->on_frame(conn, b);
+            });
+}
+
+void World::client_send(Client& cl, std::vector<Bytes> msgs) {
+  if (cl.server < 0) return;  // not connected: the replica keeps them unacknowledged
+  const auto s = static_cast<std::uint32_t>(cl.server);
+  const std::uint32_t inc = servers_[s].incarnation;
+  for (Bytes& m : msgs) {
+    Bytes frame = encode_frame(Frame{FrameKind::kEdit, cl.doc, std::move(m), {}});
+    ++counters_["net.msgs"];
+    counters_["net.bytes"] += frame.size();
+    const ConnId conn = cl.conn;
+    link_send(client_ep(cl.id), server_ep(s), draw_us(net_rng_, cfg_.network.client_server_ms),
+              [this, s, inc, conn, b = std::move(frame)] {
+                Server& sv = servers_[s];
+                if (sv.up && sv.incarnation == inc) sv.node->on_frame(conn, b);
+              });
+  }
+}
+
+void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t incarnation, ConnId conn,
+                           const Bytes& bytes) {
+  Client& cl = clients_[c];
+  if (cl.conn != conn || cl.server != static_cast<int>(server) || servers_[server].incarnation != incarnation) return;
+  auto frame = decode_frame(bytes);
+  CONVLAB_ASSERT(frame.has_value());  // the node encodes every frame
+  switch (frame->kind) {
+    case FrameKind::kWelcome: {
+      auto back = cl.replica->receive(frame->payload);
+      CONVLAB_ASSERT(back.has_value());
+      cl.welcomed = true;
+      note_seen(cl);
+      client_send(cl, std::move(*back));
+      return;
+    }
+    case FrameKind::kDeliver: {
+      auto back = cl.replica->receive(frame->payload);
+      // A server's message a client refuses is a bug in a strategy: stop loudly.
+      if (!back) {
+        std::fprintf(stderr, "client %u refused a message: %s\n", c, back.error().message.c_str());
+        CONVLAB_ASSERT(back.has_value());
+      }
+      note_seen(cl);
+      note_acks(cl);
+      client_send(cl, std::move(*back));
+      return;
+    }
+    case FrameKind::kRefused: {
+      history::Event e;
+      e.type = history::EventType::kFault;
+      e.kind = "refused";
+      e.client = c;
+      e.doc = frame->doc;
+      e.detail = frame->text;
+      emit(std::move(e));
+      return;
+    }
+    default:
+      CONVLAB_ASSERT(false);
+  }
+}
+
+void World::note_acks(Client& cl) {
+  // A replica that has nothing unacknowledged had every edit so far acknowledged.
+  if (!cl.replica->synced()) return;
+  while (cl.acked_upto + 1 < cl.next_op) {
+    ++cl.acked_upto;
+    history::Event e;
+    e.type = history::EventType::kAck;
+    e.client = cl.id;
+    e.doc = cl.doc;
+    e.op = cl.acked_upto;
+    e.server = cl.server;
+    emit(std::move(e));
+  }
+}
+
+void World::note_seen(Client& cl) {
+  const std::vector<CharId> ids = cl.replica->char_ids();
+  for (const CharId& id : ids) {
+    const std::uint32_t author = id.agent & (kMaxClients - 1);
+    if (id.agent == kSetupAgent || author == cl.id || author >= cfg_.clients) continue;
+    const auto& per_agent = edits_by_agent_[author];
+    auto a = per_agent.find(id.agent);
+    if (a == per_agent.end()) continue;
+    const auto& refs = a->second;
+    auto it = std::upper_bound(refs.begin(), refs.end(), id.seq,
+                               [](std::uint32_t seq, const EditRef& r) { return seq < r.seq_start; });
+    if (it == refs.begin()) continue;
+    const std::uint32_t op = std::prev(it)->op;
+    if (!cl.seen.insert({author, op}).second) continue;
+    std::uint32_t& hi = cl.seen_ops[author];
+    hi = std::max(hi, op);
+    history::Event e;
+    e.type = history::EventType::kSeen;
+    e.client = cl.id;
+    e.doc = cl.doc;
+    e.author = author;
+    e.op = op;
+    e.server = cl.server;
+    emit(std::move(e));
+  }
+}
+
+std::optional<Splice> World::draw_splice(Client& cl) {
+  const std::u32string text = cl.replica->text();
+  // Paragraph boundaries.
+  std::vector<std::pair<std::size_t, std::size_t>> paras;  // [start, end)
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == U'\n') {
+      paras.emplace_back(start, i);
+      start = i + 1;
+    }
+  }
+  const Workload& w = cfg_.workload;
+  // The hot paragraph is 0; otherwise each client keeps to its own (1 + slot), or the last one.
+  std::size_t p = 0;
+  if (!cl.rng.chance(w.same_paragraph_prob)) p = std::min<std::size_t>(1 + cl.slot, paras.size() - 1);
+  const auto [ps, pe] = paras[p];
+  const std::size_t plen = pe - ps;
+  if (plen > 0 && !cl.rng.chance(w.insert_prob)) {
+    const std::size_t n = std::min<std::size_t>(plen, 1 + cl.rng.below(w.delete_len_max));
+    const std::size_t at_pos = ps + cl.rng.below(plen - n + 1);
+    return Splice{at_pos, n, {}};
+  }
+  std::u32string ins;
+  if (cl.rng.chance(w.newline_prob)) {
+    ins = U"\n";
+  } else {
+    const std::size_t n = 1 + cl.rng.below(w.insert_len_max);
+    for (std::size_t i = 0; i < n; ++i) ins.push_back(static_cast<char32_t>(U'a' + cl.rng.below(26)));
+  }
+  return Splice{ps + cl.rng.below(plen + 1), 0, std::move(ins)};
+}
+
+void World::client_edit(Client& cl, const Splice& sp) {
+  const std::u32string before = cl.replica->text();
+  const std::vector<CharId> ids_before = cl.replica->char_ids();
+  CONVLAB_ASSERT(sp.pos + sp.del <= before.size());
+  const std::uint32_t op = cl.next_op++;
+  auto msgs = cl.replica->local_edit(sp, client_clock_ms(cl));
+  const std::vector<CharId> ids_after = cl.replica->char_ids();
+
+  history::Event e;
+  e.type = history::EventType::kEdit;
+  e.client = cl.id;
+  e.doc = cl.doc;
+  e.op = op;
+  e.server = cl.server;
+  e.clock_ms = client_clock_ms(cl);
+  e.pos = sp.pos;
+  e.del = sp.del;
+  e.ins = sp.ins;
+  e.para = static_cast<std::uint32_t>(std::count(before.begin(), before.begin() + static_cast<std::ptrdiff_t>(sp.pos), U'\n'));
+  std::vector<CharId> inserted;
+  if (!sp.ins.empty() && sp.pos + sp.ins.size() <= ids_after.size()) {
+    inserted.assign(ids_after.begin() + static_cast<std::ptrdiff_t>(sp.pos),
+                    ids_after.begin() + static_cast<std::ptrdiff_t>(sp.pos + sp.ins.size()));
+  }
+  e.inserted = history::compress_ids(inserted);
+  e.deleted = history::compress_ids(std::vector<CharId>(ids_before.begin() + static_cast<std::ptrdiff_t>(sp.pos),
+                                                        ids_before.begin() + static_cast<std::ptrdiff_t>(sp.pos + sp.del)));
+  e.seen_ops = cl.seen_ops;
+  e.offline = cl.offline || cl.server < 0;
+  emit(std::move(e));
+  if (!inserted.empty()) edits_by_agent_[cl.id][inserted.front().agent].push_back(EditRef{inserted.front().seq, op});
+  client_send(cl, std::move(msgs));
+  note_acks(cl);
+}
+
+void World::client_tick(std::uint32_t c) {
+  if (healed_) return;  // the fault phase is over: no new edits
+  Client& cl = clients_[c];
+  if (cl.welcomed) {
+    if (auto sp = draw_splice(cl)) client_edit(cl, *sp);
+  }
+  const Workload& w = cfg_.workload;
+  std::int64_t pause_us;
+  if (cl.burst_left > 0) {
+    --cl.burst_left;
+    pause_us = w.burst_gap_ms * kUsPerMs;
+  } else {
+    if (w.burst_len > 0 && cl.rng.chance(w.burst_prob)) cl.burst_left = w.burst_len - 1;
+    pause_us = draw_us(cl.rng, w.think_ms);
+  }
+  pause_us = std::max<std::int64_t>(1, static_cast<std::int64_t>(static_cast<double>(pause_us) / cl.rate_multiplier));
+  at(now_us_ + pause_us, [this, c] { client_tick(c); });
+}
+
+// ---------------------------------------------------------------- faults
+
+std::optional<Endpoint> World::endpoint(const std::string& name) const {
+  auto num = [&](std::size_t from) -> std::optional<std::uint32_t> {
+    if (from >= name.size()) return std::nullopt;
+    std::uint32_t v = 0;
+    for (std::size_t i = from; i < name.size(); ++i) {
+      if (name[i] < '0' || name[i] > '9') return std::nullopt;
+      v = v * 10 + static_cast<std::uint32_t>(name[i] - '0');
+    }
+    return v;
+  };
+  if (name == "db") return store_ep();
+  if (name == "bus") return bus_ep();
+  if (name.rfind("client:", 0) == 0) {
+    auto n = num(7);
+    if (n && *n < cfg_.clients) return client_ep(*n);
+  }
+  if (name.rfind("server:", 0) == 0) {
+    auto n = num(7);
+    if (n && *n < cfg_.servers.count) return server_ep(*n);
+  }
+  return std::nullopt;
+}
+
+void World::schedule_faults() {
+  std::vector<FaultSpec> faults = cfg_.faults;
+  // Faults drawn from the seed ("swarm" style): kinds, targets, times and lengths.
+  const RandomFaults& rf = cfg_.random_faults;
+  for (std::uint32_t i = 0; i < rf.count && !rf.kinds.empty(); ++i) {
+    FaultSpec f;
+    f.kind = rf.kinds[fault_rng_.below(rf.kinds.size())];
+    f.at_ms = fault_rng_.between(0, std::max<std::int64_t>(0, cfg_.duration_ms - 1));
+    f.for_ms = draw_ms(fault_rng_, rf.duration_ms);
+    const std::string server = "server:" + std::to_string(fault_rng_.below(cfg_.servers.count));
+    const std::string client = "client:" + std::to_string(fault_rng_.below(cfg_.clients));
+    switch (f.kind) {
+      case FaultKind::kPartition:
+        if (fault_rng_.chance(0.5)) {
+          f.groups = {{server}, {"db"}};
+        } else {
+          f.groups = {{client}, {server}};
+        }
+        break;
+      case FaultKind::kCrash:
+        f.target = server;
+        break;
+      case FaultKind::kClockOffset:
+        f.target = client;
+        f.value = fault_rng_.between(-rf.clock_offset_max_ms, rf.clock_offset_max_ms);
+        break;
+      case FaultKind::kClockDrift:
+        f.target = client;
+        f.value = fault_rng_.between(-500, 500);
+        break;
+      case FaultKind::kOffline:
+        f.target = client;
+        break;
+    }
+    faults.push_back(std::move(f));
+  }
+  for (const FaultSpec& f : faults) {
+    at(f.at_ms * kUsPerMs, [this, f] { begin_fault(f); });
+  }
+}
+
+namespace {
+const char* fault_name(FaultKind k) {
+  switch (k) {
+    case FaultKind::kPartition: return "partition";
+    case FaultKind::kCrash: return "crash";
+    case FaultKind::kClockOffset: return "clock_offset";
+    case FaultKind::kClockDrift: return "clock_drift";
+    case FaultKind::kOffline: return "offline";
+  }
+  return "?";
+}
+
+std::string describe(const FaultSpec& f) {
+  std::string s;
+  if (!f.groups.empty()) {
+    for (std::size_t g = 0; g < f.groups.size(); ++g) {
+      s += g ? (f.one_way ? " -/-> " : " | ") : "";
+      s += "[";
+      for (std::size_t i = 0; i < f.groups[g].size(); ++i) s += (i ? "," : "") + f.groups[g][i];
+      s += "]";
+    }
+  } else {
+    s = f.target;
+  }
+  if (f.kind == FaultKind::kClockOffset) s += " offset_ms=" + std::to_string(f.value);
+  if (f.kind == FaultKind::kClockDrift) s += " drift_ppm=" + std::to_string(f.value);
+  if (f.for_ms > 0) s += " for_ms=" + std::to_string(f.for_ms);
+  return s;
+}
+}  // namespace
+
+void World::begin_fault(const FaultSpec& f) {
+  if (healed_) return;
+  history::Event e;
+  e.type = history::EventType::kFault;
+  e.kind = fault_name(f.kind);
+  e.detail = describe(f);
+  emit(std::move(e));
+  std::uint64_t pid = 0;
+  switch (f.kind) {
+    case FaultKind::kPartition: {
+      Partition p;
+      p.id = pid = next_partition_++;
+      p.one_way = f.one_way;
+      for (const auto& g : f.groups) {
+        std::set<Endpoint> eps;
+        for (const auto& name : g) {
+          if (auto ep = endpoint(name)) eps.insert(*ep);
+        }
+        p.groups.push_back(std::move(eps));
+      }
+      partitions_.push_back(std::move(p));
+      break;
+    }
+    case FaultKind::kCrash: {
+      auto ep = endpoint(f.target);
+      if (ep && *ep >= server_ep(0) && *ep < store_ep()) crash_server(*ep - server_ep(0));
+      break;
+    }
+    case FaultKind::kClockOffset:
+    case FaultKind::kClockDrift: {
+      auto ep = endpoint(f.target);
+      if (!ep) break;
+      std::int64_t* offset = nullptr;
+      std::int64_t* drift = nullptr;
+      if (*ep < cfg_.clients) {
+        offset = &clients_[*ep].clock_offset_ms;
+        drift = &clients_[*ep].drift_ppm;
+      } else if (*ep < store_ep()) {
+        offset = &servers_[*ep - server_ep(0)].clock_offset_ms;
+        drift = &servers_[*ep - server_ep(0)].drift_ppm;
+      }
+      if (!offset) break;
+      if (f.kind == FaultKind::kClockOffset) {
+        *offset += f.value;
+      } else {
+        *drift = f.value;
+      }
+      break;
+    }
+    case FaultKind::kOffline: {
+      auto ep = endpoint(f.target);
+      if (!ep || *ep >= cfg_.clients) break;
+      clients_[*ep].offline = true;
+      // Offline: cut from every server, both ways; edits go on locally and queue.
+      Partition p;
+      p.id = pid = next_partition_++;
+      std::set<Endpoint> rest;
+      for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) rest.insert(server_ep(s));
+      p.groups = {{*ep}, rest};
+      partitions_.push_back(std::move(p));
+      break;
+    }
+  }
+  if (f.for_ms > 0) {
+    at(now_us_ + f.for_ms * kUsPerMs, [this, f, pid] { end_fault(f, pid); });
+  }
+}
+
+void World::end_fault(const FaultSpec& f, std::uint64_t partition_id) {
+  if (healed_) return;  // the heal already ended it
+  history::Event e;
+  e.type = history::EventType::kRecover;
+  e.kind = fault_name(f.kind);
+  e.detail = describe(f);
+  switch (f.kind) {
+    case FaultKind::kPartition:
+    case FaultKind::kOffline:
+      std::erase_if(partitions_, [&](const Partition& p) { return p.id == partition_id; });
+      if (f.kind == FaultKind::kOffline) {
+        if (auto ep = endpoint(f.target)) clients_[*ep].offline = false;
+      }
+      emit(std::move(e));
+      release_held();
+      return;
+    case FaultKind::kCrash: {
+      auto ep = endpoint(f.target);
+      if (ep && *ep >= server_ep(0) && *ep < store_ep()) {
+        const std::uint32_t s = *ep - server_ep(0);
+        if (!servers_[s].up) start_server(s);
+      }
+      emit(std::move(e));
+      return;
+    }
+    case FaultKind::kClockOffset:
+    case FaultKind::kClockDrift:
+      // Clock changes stay: a clock that jumped does not jump back by itself.
+      return;
+  }
+}
+
+void World::heal() {
+  healed_ = true;
+  partitions_.clear();
+  for (Client& cl : clients_) cl.offline = false;
+  for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) {
+    if (!servers_[s].up) start_server(s);
+  }
+  emit_counters();
+  history::Event e;
+  e.type = history::EventType::kHeal;
+  emit(std::move(e));
+  release_held();
+}
+
+// ---------------------------------------------------------------- history
+
+void World::emit_counters() {
+  history::Event e;
+  e.type = history::EventType::kCounters;
+  e.counters = counters_;
+  emit(std::move(e));
+}
+
+void World::emit_finals() {
+  auto final_event = [&](const std::string& who, std::uint32_t doc, std::u32string text, const std::vector<CharId>& ids) {
+    history::Event e;
+    e.type = history::EventType::kFinal;
+    e.replica = who;
+    e.doc = doc;
+    e.text = std::move(text);
+    e.ids = history::compress_ids(ids);
+    emit(std::move(e));
+  };
+  for (std::uint32_t d = 0; d < cfg_.docs; ++d) {
+    // Durable: what a fresh server would load from the store.
+    const StoredDoc& sd = store_[d];
+    auto replica = strategy_.make_server();
+    std::uint64_t applied = 0;
+    if (sd.has_snapshot) {
+      auto ok = replica->restore(sd.snapshot);
+      CONVLAB_ASSERT(ok.has_value());
+      applied = sd.snapshot_index;
+    }
+    for (const LogRecord& r : sd.log) {
+      if (r.index <= applied) continue;
+      auto ok = replica->apply_record(r.record);
+      CONVLAB_ASSERT(ok.has_value());
+    }
+    final_event("durable", d, replica->text(), replica->char_ids());
+    for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) {
+      if (!servers_[s].up) continue;
+      if (auto t = servers_[s].node->text(d)) final_event("server:" + std::to_string(s), d, *t, servers_[s].node->char_ids(d));
+    }
+    for (const Client& cl : clients_) {
+      if (cl.doc != d || !cl.welcomed) continue;
+      final_event("client:" + std::to_string(cl.id), d, cl.replica->text(), cl.replica->char_ids());
+    }
+  }
+}
+
+RunOutput World::run() {
+  {
+    history::Event meta;
+    meta.type = history::EventType::kMeta;
+    meta.meta["scenario"] = opt_.scenario;
+    meta.meta["variant"] = opt_.variant;
+    meta.meta["strategy"] = std::string(strategy_.name);
+    meta.meta["seed"] = std::to_string(opt_.seed);
+    meta.meta["clients"] = std::to_string(cfg_.clients);
+    meta.meta["servers"] = std::to_string(cfg_.servers.count);
+    meta.meta["docs"] = std::to_string(cfg_.docs);
+    meta.meta["heal_us"] = std::to_string(cfg_.duration_ms * kUsPerMs);
+    meta.meta["end_us"] = std::to_string((cfg_.duration_ms + cfg_.quiesce_ms) * kUsPerMs);
+    emit(std::move(meta));
+  }
+  setup_store();
+  servers_.resize(cfg_.servers.count);
+  for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) start_server(s);
+
+  edits_by_agent_.resize(cfg_.clients);
+  clients_.resize(cfg_.clients);
+  std::vector<std::uint32_t> per_doc(cfg_.docs, 0);
+  for (std::uint32_t c = 0; c < cfg_.clients; ++c) {
+    Client& cl = clients_[c];
+    cl.id = c;
+    cl.doc = c % cfg_.docs;
+    cl.slot = per_doc[cl.doc]++;
+    cl.rng = rng_.fork();
+    cl.clock_offset_ms = draw_ms(cl.rng, cfg_.client_clocks.offset_ms);
+    if (cfg_.client_clocks.drift_ppm_max > 0) {
+      cl.drift_ppm = cl.rng.between(-cfg_.client_clocks.drift_ppm_max, cfg_.client_clocks.drift_ppm_max);
+    }
+    for (const ClientOverride& o : cfg_.client_overrides) {
+      if (o.client != c) continue;
+      cl.clock_offset_ms = o.clock_offset_ms;
+      cl.drift_ppm = o.drift_ppm;
+      cl.rate_multiplier = o.rate_multiplier;
+    }
+    // Clients arrive over the first second, then type.
+    const std::int64_t arrive_us = static_cast<std::int64_t>(cl.rng.below(1000)) * kUsPerMs;
+    at(arrive_us, [this, c] { connect_client(c); });
+    if (cfg_.script.empty()) {
+      at(arrive_us + 500 * kUsPerMs + draw_us(cl.rng, cfg_.workload.think_ms), [this, c] { client_tick(c); });
+    }
+  }
+  for (const auto& se : cfg_.script) {
+    at(se.at_ms * kUsPerMs, [this, se] {
+      Client& cl = clients_.at(se.client);
+      if (!cl.replica || (!cl.welcomed && !cl.offline)) return;
+      auto ins = utf8_decode(se.ins);
+      CONVLAB_ASSERT(ins.has_value());
+      const std::size_t len = cl.replica->length();
+      const std::uint64_t pos = std::min<std::uint64_t>(se.pos, len);
+      const std::uint64_t del = std::min<std::uint64_t>(se.del, len - pos);
+      client_edit(cl, Splice{pos, del, *ins});
+    });
+  }
+  schedule_faults();
+  for (std::int64_t t = 1000; t < cfg_.duration_ms; t += 1000) {
+    at(t * kUsPerMs, [this] { emit_counters(); });
+  }
+  at(cfg_.duration_ms * kUsPerMs, [this] { heal(); });
+  const std::int64_t end_us = (cfg_.duration_ms + cfg_.quiesce_ms) * kUsPerMs;
+
+  while (!queue_.empty() && queue_.top().t_us <= end_us) {
+    // Copy out before pop: the callback may schedule more.
+    Scheduled next = std::move(const_cast<Scheduled&>(queue_.top()));
+    queue_.pop();
+    now_us_ = next.t_us;
+    next.run();
+    ++ran_;
+  }
+  now_us_ = end_us;
+  emit_finals();
+
+  RunOutput out;
+  out.digest = writer_.digest();
+  out.sim_events = ran_;
+  out.end_us = end_us;
+  out.events = std::move(events_);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> world_problems(const WorldConfig& c, const Strategy& strategy) {
+  std::vector<std::string> out;
+  if (c.servers.count > 1 && c.servers.persistence == Persistence::kSnapshot) {
+    out.push_back("servers.persistence: snapshot needs servers.count: 1 (servers share documents through the change log)");
+  }
+  if (c.servers.persistence == Persistence::kSnapshot && c.servers.ack == Ack::kAfterCommit) {
+    out.push_back("servers.ack: after_commit needs servers.persistence: changelog (snapshots are not commits of an edit)");
+  }
+  if (c.clients >= kMaxClients) out.push_back("clients: at most " + std::to_string(kMaxClients - 1));
+  if (!utf8_decode(c.initial_text)) out.push_back("initial_text: not valid UTF-8");
+  for (const auto& se : c.script) {
+    if (se.client >= c.clients) out.push_back("script: client " + std::to_string(se.client) + " does not exist");
+  }
+  (void)strategy;
+  return out;
+}
+
+RunOutput run_world(const WorldConfig& config, const RunOptions& options) {
+  CONVLAB_ASSERT(options.strategy != nullptr);
+  CONVLAB_ASSERT(world_problems(config, *options.strategy).empty());
+  World w(config, options);
+  return w.run();
+}
+
+}  // namespace convlab::sim

@@ -1,0 +1,39 @@
+#pragma once
+// The deterministic world: virtual time, links with latency and partitions, skewed clocks, the
+// store, the bus, the load balancer and clients with a typing workload — around the real server
+// node (server/core/node.hpp). One run is single-threaded and a pure function of
+// (binary, config, strategy, seed): the same inputs give the same history bytes.
+#include "history/history.hpp"
+#include "server/core/strategy.hpp"
+#include "sim/config.hpp"
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace convlab::sim {
+
+struct RunOptions {
+  const Strategy* strategy = nullptr;
+  std::uint64_t seed = 0;
+  std::string scenario;
+  std::string variant;
+  std::ostream* history_out = nullptr;  // JSON lines, if wanted
+};
+
+struct RunOutput {
+  std::vector<history::Event> events;  // the whole history, for the checkers
+  std::string digest;                  // of the history's bytes
+  std::uint64_t sim_events = 0;        // events the scheduler ran
+  std::int64_t end_us = 0;
+};
+
+// Problems a config has that the scenario loader cannot see alone (combinations of settings).
+// Empty when the world can run it.
+std::vector<std::string> world_problems(const WorldConfig& config, const Strategy& strategy);
+
+// REQUIRES: world_problems(config, *options.strategy) is empty.
+RunOutput run_world(const WorldConfig& config, const RunOptions& options);
+
+}  // namespace convlab::sim

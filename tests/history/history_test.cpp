@@ -1,0 +1,356 @@
+#include "history/history.hpp"
+
+#include "server/core/utf8.hpp"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace convlab::history {
+namespace {
+
+// Every field, so a round trip that drops or garbles any of them fails.
+void expect_same(const Event& a, const Event& b) {
+  RC_ASSERT(a.type == b.type);
+  RC_ASSERT(a.t_us == b.t_us);
+  RC_ASSERT(a.meta == b.meta);
+  RC_ASSERT(a.client == b.client);
+  RC_ASSERT(a.doc == b.doc);
+  RC_ASSERT(a.op == b.op);
+  RC_ASSERT(a.author == b.author);
+  RC_ASSERT(a.server == b.server);
+  RC_ASSERT(a.clock_ms == b.clock_ms);
+  RC_ASSERT(a.pos == b.pos);
+  RC_ASSERT(a.del == b.del);
+  RC_ASSERT(a.ins == b.ins);
+  RC_ASSERT(a.para == b.para);
+  RC_ASSERT(a.inserted == b.inserted);
+  RC_ASSERT(a.deleted == b.deleted);
+  RC_ASSERT(a.seen_ops == b.seen_ops);
+  RC_ASSERT(a.offline == b.offline);
+  RC_ASSERT(a.stale_base == b.stale_base);
+  RC_ASSERT(a.version == b.version);
+  RC_ASSERT(a.latest == b.latest);
+  RC_ASSERT(a.source == b.source);
+  RC_ASSERT(a.kind == b.kind);
+  RC_ASSERT(a.detail == b.detail);
+  RC_ASSERT(a.counters == b.counters);
+  RC_ASSERT(a.replica == b.replica);
+  RC_ASSERT(a.text == b.text);
+  RC_ASSERT(a.ids == b.ids);
+}
+
+std::u32string gen_text() {
+  return *rc::gen::container<std::u32string>(rc::gen::oneOf(
+      rc::gen::inRange<char32_t>(0, 0x80), rc::gen::inRange<char32_t>(0, 0xd800),
+      rc::gen::inRange<char32_t>(0xe000, 0x110000)));
+}
+
+// Strings in the format are UTF-8 (JSON text), including non-ASCII.
+std::string gen_str() { return utf8_encode(gen_text()); }
+
+std::vector<IdRun> gen_runs() {
+  const auto n = *rc::gen::inRange<std::size_t>(0, 5);
+  std::vector<IdRun> runs;
+  for (std::size_t i = 0; i < n; ++i) {
+    IdRun r;
+    r.agent = *rc::gen::element<std::uint32_t>(0, 1, 7, kServerAgent);
+    r.count = *rc::gen::inRange<std::uint32_t>(1, 1000);
+    r.seq = *rc::gen::inRange<std::uint32_t>(0, 0xffffffffu - r.count + 1);
+    runs.push_back(r);
+  }
+  return runs;
+}
+
+// A random event with every field meaningful for its type set, the others left at default.
+Event gen_event() {
+  Event e;
+  e.type = static_cast<EventType>(*rc::gen::inRange(0, 10));
+  e.t_us = *rc::gen::arbitrary<std::int64_t>();
+  switch (e.type) {
+    case EventType::kMeta:
+      for (int i = *rc::gen::inRange(0, 4); i > 0; --i) e.meta[gen_str()] = gen_str();
+      break;
+    case EventType::kEdit:
+      e.client = *rc::gen::arbitrary<std::uint32_t>();
+      e.doc = *rc::gen::arbitrary<std::uint32_t>();
+      e.op = *rc::gen::arbitrary<std::uint32_t>();
+      e.server = *rc::gen::arbitrary<std::int32_t>();
+      e.clock_ms = *rc::gen::arbitrary<std::int64_t>();
+      e.pos = *rc::gen::arbitrary<std::uint64_t>();
+      e.del = *rc::gen::arbitrary<std::uint64_t>();
+      e.ins = gen_text();
+      e.para = *rc::gen::arbitrary<std::uint32_t>();
+      e.inserted = gen_runs();
+      e.deleted = gen_runs();
+      e.seen_ops = *rc::gen::arbitrary<std::map<std::uint32_t, std::uint32_t>>();
+      e.offline = *rc::gen::arbitrary<bool>();
+      e.stale_base = *rc::gen::arbitrary<bool>();
+      break;
+    case EventType::kAck:
+      e.client = *rc::gen::arbitrary<std::uint32_t>();
+      e.doc = *rc::gen::arbitrary<std::uint32_t>();
+      e.op = *rc::gen::arbitrary<std::uint32_t>();
+      e.server = *rc::gen::arbitrary<std::int32_t>();
+      break;
+    case EventType::kSeen:
+      e.client = *rc::gen::arbitrary<std::uint32_t>();
+      e.doc = *rc::gen::arbitrary<std::uint32_t>();
+      e.author = *rc::gen::arbitrary<std::uint32_t>();
+      e.op = *rc::gen::arbitrary<std::uint32_t>();
+      e.server = *rc::gen::arbitrary<std::int32_t>();
+      break;
+    case EventType::kLoad:
+      e.client = *rc::gen::arbitrary<std::uint32_t>();
+      e.doc = *rc::gen::arbitrary<std::uint32_t>();
+      e.server = *rc::gen::arbitrary<std::int32_t>();
+      e.version = *rc::gen::arbitrary<std::uint64_t>();
+      e.latest = *rc::gen::arbitrary<std::uint64_t>();
+      e.source = gen_str();
+      break;
+    case EventType::kFault:
+    case EventType::kRecover:
+      e.kind = gen_str();
+      e.detail = gen_str();
+      break;
+    case EventType::kHeal:
+      break;
+    case EventType::kCounters:
+      for (int i = *rc::gen::inRange(0, 4); i > 0; --i) e.counters[gen_str()] = *rc::gen::arbitrary<std::uint64_t>();
+      break;
+    case EventType::kFinal:
+      e.doc = *rc::gen::arbitrary<std::uint32_t>();
+      e.replica = gen_str();
+      e.text = gen_text();
+      e.ids = gen_runs();
+      break;
+  }
+  return e;
+}
+
+RC_GTEST_PROP(HistoryJson, EveryEventTypeRoundTripsFieldByFieldAndByteStable, ()) {
+  const Event e = gen_event();
+  const std::string line = to_json_line(e);
+  RC_ASSERT(line.find('\n') == std::string::npos);
+  auto back = from_json_line(line);
+  RC_ASSERT(back.has_value());
+  expect_same(e, *back);
+  RC_ASSERT(to_json_line(*back) == line);
+  RC_ASSERT(to_json_line(e) == line);
+}
+
+TEST(HistoryJson, NonAsciiTextAndStringsRoundTrip) {
+  Event e;
+  e.type = EventType::kFinal;
+  e.replica = "client:\xc3\xa9";
+  e.text = U"a\u00e9\n\"\\\U0001F600\t";
+  e.ids = {{3, 0, 7}};
+  auto back = from_json_line(to_json_line(e));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->text, e.text);
+  EXPECT_EQ(back->replica, e.replica);
+}
+
+TEST(HistoryJson, EditLineHasTheDocumentedKeysInOrder) {
+  Event e;
+  e.type = EventType::kEdit;
+  e.t_us = 1234;
+  e.client = 1;
+  e.op = 3;
+  e.server = 0;
+  e.clock_ms = -5;
+  e.pos = 4;
+  e.del = 1;
+  e.ins = U"h\u00e9";
+  e.para = 2;
+  e.inserted = {{1, 10, 2}};
+  e.deleted = {{0, 5, 1}};
+  e.seen_ops = {{2, 5}, {0, 1}};
+  e.stale_base = true;
+  EXPECT_EQ(to_json_line(e),
+            "{\"t\":1234,\"type\":\"edit\",\"client\":1,\"doc\":0,\"op\":3,\"server\":0,\"clock_ms\":-5,"
+            "\"pos\":4,\"del\":1,\"ins\":\"h\xc3\xa9\",\"para\":2,\"inserted\":[[1,10,2]],\"deleted\":[[0,5,1]],"
+            "\"seen_ops\":{\"0\":1,\"2\":5},\"offline\":false,\"stale_base\":true}");
+}
+
+TEST(HistoryJson, OtherTypesCarryOnlyTheirOwnKeys) {
+  Event ack;
+  ack.type = EventType::kAck;
+  ack.t_us = 7;
+  ack.client = 2;
+  ack.op = 9;
+  ack.server = -1;
+  ack.pos = 99;  // not meaningful for an ack: not written
+  EXPECT_EQ(to_json_line(ack), "{\"t\":7,\"type\":\"ack\",\"client\":2,\"doc\":0,\"op\":9,\"server\":-1}");
+  Event heal;
+  heal.type = EventType::kHeal;
+  heal.t_us = 60000000;
+  EXPECT_EQ(to_json_line(heal), "{\"t\":60000000,\"type\":\"heal\"}");
+  Event meta;
+  meta.type = EventType::kMeta;
+  meta.meta = {{"seed", "3"}, {"heal_us", "60000000"}};
+  EXPECT_EQ(to_json_line(meta), "{\"t\":0,\"type\":\"meta\",\"meta\":{\"heal_us\":\"60000000\",\"seed\":\"3\"}}");
+}
+
+TEST(HistoryJson, MalformedLinesNameTheKey) {
+  struct Case {
+    std::string line;
+    std::string says;
+  };
+  const Case cases[] = {
+      {"not json", "invalid JSON"},
+      {"[1,2]", "expected a JSON object"},
+      {R"({"t":1})", "key \"type\": missing"},
+      {R"({"t":1,"type":"nope"})", "key \"type\": unknown event type \"nope\""},
+      {R"({"t":1,"type":7})", "key \"type\": expected a string"},
+      {R"({"type":"heal"})", "key \"t\": missing"},
+      {R"({"t":1.5,"type":"heal"})", "key \"t\": expected a signed 64-bit integer"},
+      {R"({"t":1,"type":"heal","client":3})", "key \"client\": not a key of a heal event"},
+      {R"({"t":1,"type":"ack","client":-1,"doc":0,"op":0,"server":0})", "key \"client\": expected an unsigned 32-bit"},
+      {R"({"t":1,"type":"ack","client":4294967296,"doc":0,"op":0,"server":0})", "key \"client\""},
+      {R"({"t":1,"type":"ack","client":1,"doc":0,"op":0})", "key \"server\": missing"},
+      {R"({"t":1,"type":"ack","client":1,"doc":0,"op":"3","server":0})", "key \"op\""},
+      {R"({"t":1,"type":"load","client":1,"doc":0,"server":0,"version":1,"latest":2,"source":5})",
+       "key \"source\": expected a string"},
+      {R"({"t":1,"type":"final","doc":0,"replica":"durable","text":"ab","ids":[[1,2]]})",
+       "key \"ids\": element 0: expected [agent, seq, count]"},
+      {R"({"t":1,"type":"final","doc":0,"replica":"durable","text":"ab","ids":[[1,2,0]]})",
+       "key \"ids\": element 0: count must be at least 1"},
+      {R"({"t":1,"type":"final","doc":0,"replica":"durable","text":"ab","ids":[[1,4294967295,2]]})",
+       "key \"ids\": element 0: run passes the largest seq"},
+      {R"({"t":1,"type":"final","doc":0,"replica":"durable","text":1,"ids":[]})", "key \"text\": expected a string"},
+      {R"({"t":1,"type":"counters","counters":{"db.poll":-3}})", "key \"counters\": counter \"db.poll\""},
+      {R"({"t":1,"type":"meta","meta":{"seed":3}})", "key \"meta\": entry \"seed\": expected a string"},
+      {R"({"t":1,"type":"fault","kind":"crash","detail":null})", "key \"detail\": expected a string"},
+      {R"({"t":1,"type":"edit","client":1,"doc":0,"op":3,"server":0,"clock_ms":5,"pos":0,"del":0,"ins":"a",)"
+       R"("para":0,"inserted":[[1,0,1]],"deleted":[],"seen_ops":{"x":1},"offline":false,"stale_base":false})",
+       "key \"seen_ops\": author \"x\" is not a decimal client number"},
+      {R"({"t":1,"type":"edit","client":1,"doc":0,"op":3,"server":0,"clock_ms":5,"pos":0,"del":0,"ins":"a",)"
+       R"("para":0,"inserted":[[1,0,1]],"deleted":[],"seen_ops":{},"offline":0,"stale_base":false})",
+       "key \"offline\": expected true or false"},
+  };
+  for (const auto& c : cases) {
+    auto r = from_json_line(c.line);
+    ASSERT_FALSE(r.has_value()) << c.line;
+    EXPECT_NE(r.error().message.find(c.says), std::string::npos) << c.line << " -> " << r.error().message;
+  }
+}
+
+TEST(HistoryIds, CompressMergesConsecutiveSeqsOfOneAgent) {
+  const std::vector<CharId> ids = {{1, 5}, {1, 6}, {1, 7}, {2, 8}, {1, 8}, {1, 3}, {kServerAgent, 0xffffffffu}, {kServerAgent, 0}};
+  const std::vector<IdRun> want = {{1, 5, 3}, {2, 8, 1}, {1, 8, 1}, {1, 3, 1}, {kServerAgent, 0xffffffffu, 1}, {kServerAgent, 0, 1}};
+  EXPECT_EQ(compress_ids(ids), want);
+  EXPECT_EQ(expand_ids(want), ids);
+}
+
+RC_GTEST_PROP(HistoryIds, ExpandOfCompressIsIdentity, ()) {
+  const auto ids = *rc::gen::container<std::vector<CharId>>(rc::gen::build<CharId>(
+      rc::gen::set(&CharId::agent, rc::gen::inRange<AgentId>(0, 3)),
+      rc::gen::set(&CharId::seq, rc::gen::inRange<std::uint32_t>(0, 6))));
+  const auto runs = compress_ids(ids);
+  RC_ASSERT(expand_ids(runs) == ids);
+  for (std::size_t i = 1; i < runs.size(); ++i) {
+    // Maximal: a run never continues straight into the next one.
+    RC_ASSERT(!(runs[i].agent == runs[i - 1].agent && runs[i].seq == runs[i - 1].seq + runs[i - 1].count));
+  }
+}
+
+std::vector<Event> sample_events() {
+  std::vector<Event> v(3);
+  v[0].type = EventType::kMeta;
+  v[0].meta = {{"heal_us", "1000"}};
+  v[1].type = EventType::kEdit;
+  v[1].t_us = 10;
+  v[1].ins = U"x";
+  v[1].inserted = {{0, 0, 1}};
+  v[2].type = EventType::kHeal;
+  v[2].t_us = 1000;
+  return v;
+}
+
+TEST(HistoryWriter, WritesLinesAndDigestsTheBytes) {
+  std::ostringstream out;
+  Writer w(&out);
+  Writer digest_only(nullptr);
+  EXPECT_EQ(w.digest(), "cbf29ce484222325");  // FNV-1a 64 offset basis: nothing written
+  std::string expected;
+  for (const Event& e : sample_events()) {
+    w.write(e);
+    digest_only.write(e);
+    expected += to_json_line(e) + "\n";
+  }
+  EXPECT_EQ(out.str(), expected);
+  EXPECT_EQ(w.events(), 3u);
+  EXPECT_EQ(w.digest(), digest_only.digest());
+  EXPECT_EQ(w.digest().size(), 16u);
+
+  // Known value: FNV-1a 64 of "a" is af63dc4c8601ec8c; one event's line is hashed the same way.
+  Event tiny;
+  tiny.type = EventType::kHeal;
+  Writer t(nullptr);
+  t.write(tiny);
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : to_json_line(tiny) + "\n") {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  EXPECT_EQ(t.digest(), hex);
+}
+
+TEST(HistoryWriter, DigestChangesWhenOneByteChanges) {
+  auto events = sample_events();
+  Writer a(nullptr);
+  for (const Event& e : events) a.write(e);
+  events[1].t_us = 11;  // "10" -> "11": one byte
+  Writer b(nullptr);
+  for (const Event& e : events) b.write(e);
+  EXPECT_NE(a.digest(), b.digest());
+  Writer c(nullptr);
+  events[1].t_us = 10;
+  for (const Event& e : events) c.write(e);
+  EXPECT_EQ(a.digest(), c.digest());
+}
+
+std::string write_temp(const std::string& name, const std::string& content) {
+  const std::string path = ::testing::TempDir() + name;
+  std::ofstream(path, std::ios::binary) << content;
+  return path;
+}
+
+TEST(HistoryReadFile, ReadsWhatTheWriterWrote) {
+  std::ostringstream out;
+  Writer w(&out);
+  for (const Event& e : sample_events()) w.write(e);
+  const std::string path = write_temp("convlab_history_ok.jsonl", out.str());
+  auto r = read_file(path);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[1].ins, U"x");
+  EXPECT_EQ((*r)[2].type, EventType::kHeal);
+}
+
+TEST(HistoryReadFile, ErrorsNameFileAndLine) {
+  const std::string path = write_temp(
+      "convlab_history_bad.jsonl",
+      "{\"t\":0,\"type\":\"heal\"}\n{\"t\":1,\"type\":\"heal\"}\n{\"t\":2,\"type\":\"ack\",\"client\":1}\n");
+  auto r = read_file(path);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message.rfind(path + ":3: key \"doc\": missing", 0), 0u) << r.error().message;
+
+  auto missing = read_file(::testing::TempDir() + "convlab_no_such_history.jsonl");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().message.find("convlab_no_such_history.jsonl: cannot open"), std::string::npos);
+
+  const std::string blank = write_temp("convlab_history_blank.jsonl", "{\"t\":0,\"type\":\"heal\"}\n\n");
+  auto b = read_file(blank);
+  ASSERT_FALSE(b.has_value());
+  EXPECT_EQ(b.error().message, blank + ":2: empty line");
+}
+
+}  // namespace
+}  // namespace convlab::history

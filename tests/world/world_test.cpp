@@ -1,0 +1,132 @@
+// The simulator end to end, on worlds built in code: determinism, convergence of the strategies
+// that must converge, and the faults doing what they say.
+#include "reports/checkers.hpp"
+#include "server/strategies/registry.hpp"
+#include "sim/world.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace convlab::sim {
+namespace {
+
+WorldConfig small_world() {
+  WorldConfig c;
+  c.duration_ms = 8000;
+  c.quiesce_ms = 5000;
+  c.docs = 2;
+  c.initial_text = "one\ntwo\nthree\n";
+  c.clients = 4;
+  c.workload.think_ms = {100, 600};
+  c.workload.same_paragraph_prob = 0.3;
+  c.servers.count = 2;
+  c.servers.propagation = Propagation::kBus;
+  c.servers.persistence = Persistence::kChangeLog;
+  c.servers.ack = Ack::kAfterCommit;
+  return c;
+}
+
+RunOutput run(const WorldConfig& c, const char* strategy, std::uint64_t seed, std::ostream* out = nullptr) {
+  RunOptions o;
+  o.strategy = find_strategy(strategy);
+  o.seed = seed;
+  o.scenario = "test";
+  o.variant = "v";
+  o.history_out = out;
+  EXPECT_NE(o.strategy, nullptr);
+  EXPECT_TRUE(world_problems(c, *o.strategy).empty());
+  return run_world(c, o);
+}
+
+TEST(World, SameSeedSameBytes) {
+  const WorldConfig c = small_world();
+  for (const char* s : {"lww", "seq", "ot", "crdt"}) {
+    std::ostringstream a;
+    std::ostringstream b;
+    const RunOutput r1 = run(c, s, 7, &a);
+    const RunOutput r2 = run(c, s, 7, &b);
+    EXPECT_EQ(r1.digest, r2.digest) << s;
+    EXPECT_EQ(a.str(), b.str()) << s;
+    EXPECT_GT(r1.events.size(), 50u) << s;
+    const RunOutput r3 = run(c, s, 8);
+    EXPECT_NE(r1.digest, r3.digest) << s << ": another seed should give another history";
+  }
+}
+
+TEST(World, OtAndCrdtConvergeWithNothingLostAcrossServers) {
+  const WorldConfig c = small_world();
+  for (const char* s : {"ot", "crdt"}) {
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+      const RunOutput r = run(c, s, seed);
+      const reports::RunMetrics m = reports::check(r.events);
+      EXPECT_TRUE(m.converged) << s << " seed " << seed << ": " << (m.divergent.empty() ? "" : m.divergent.front());
+      EXPECT_EQ(m.lost_acked_chars, 0u) << s << " seed " << seed;
+      EXPECT_GT(m.acked_edits, 10u) << s << " seed " << seed;
+      EXPECT_GT(m.visibility_ms.count, 10u) << s << " seed " << seed;
+    }
+  }
+}
+
+TEST(World, LwwAndSeqConvergeButLoseCharactersInOneParagraph) {
+  WorldConfig c = small_world();
+  c.docs = 1;
+  c.workload.same_paragraph_prob = 1.0;
+  for (const char* s : {"lww", "seq"}) {
+    std::uint64_t lost = 0;
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      const reports::RunMetrics m = reports::check(run(c, s, seed).events);
+      EXPECT_TRUE(m.converged) << s << " seed " << seed << ": " << (m.divergent.empty() ? "" : m.divergent.front());
+      lost += m.lost_acked_chars;
+    }
+    EXPECT_GT(lost, 0u) << s << ": four users in one paragraph must lose acknowledged characters";
+  }
+}
+
+TEST(World, CrashWithSnapshotsLosesAcknowledgedEditsAndChangeLogDoesNot) {
+  WorldConfig c = small_world();
+  c.servers.count = 1;
+  c.duration_ms = 20000;
+  FaultSpec crash;
+  crash.kind = FaultKind::kCrash;
+  crash.target = "server:0";
+  crash.at_ms = 15000;
+  crash.for_ms = 1000;
+  c.faults.push_back(crash);
+  WorldConfig naive = c;
+  naive.servers.persistence = Persistence::kSnapshot;
+  naive.servers.snapshot_interval_ms = 10000;
+  naive.servers.ack = Ack::kImmediate;
+  naive.quiesce_ms = 15000;  // long enough for the restarted server's next snapshot
+  for (const char* s : {"lww", "seq", "ot", "crdt"}) {
+    const reports::RunMetrics bad = reports::check(run(naive, s, 3).events);
+    EXPECT_GT(bad.lost_by_cause.at("crash"), 0u) << s;
+    EXPECT_TRUE(bad.converged) << s << ": after the crash every replica reloads the durable state";
+    const reports::RunMetrics good = reports::check(run(c, s, 3).events);
+    EXPECT_EQ(good.lost_by_cause.at("crash"), 0u) << s;
+    EXPECT_TRUE(good.converged) << s;
+    if (std::string(s) == "ot" || std::string(s) == "crdt") {
+      EXPECT_EQ(bad.lost_by_cause.at("crash"), bad.lost_acked_chars) << s << ": nothing but the crash loses characters";
+      EXPECT_EQ(good.lost_acked_chars, 0u) << s;
+    }
+  }
+}
+
+TEST(World, PollingDelaysCrossServerVisibilityByAboutTheInterval) {
+  WorldConfig c = small_world();
+  c.duration_ms = 20000;
+  c.servers.propagation = Propagation::kPoll;
+  c.servers.poll_interval_ms = 2000;
+  const reports::RunMetrics poll = reports::check(run(c, "crdt", 1).events);
+  c.servers.propagation = Propagation::kBus;
+  const reports::RunMetrics bus = reports::check(run(c, "crdt", 1).events);
+  ASSERT_GT(poll.visibility_cross_ms.count, 10u);
+  ASSERT_GT(bus.visibility_cross_ms.count, 10u);
+  EXPECT_GE(poll.visibility_cross_ms.p50, 700);
+  EXPECT_LE(bus.visibility_cross_ms.p99, 400);
+  EXPECT_GT(poll.db_queries_by_kind.at("poll"), 0u);
+  EXPECT_EQ(bus.db_queries_by_kind.count("poll") ? bus.db_queries_by_kind.at("poll") : 0u, 0u);
+}
+
+}  // namespace
+}  // namespace convlab::sim
