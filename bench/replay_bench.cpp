@@ -77,7 +77,7 @@ void replay(benchmark::State& state, const Strategy* s, const SequentialTrace* t
       state.SkipWithError("replay did not reproduce endContent");
       return;
     }
-    state.counters["wire_B/edit"] = relayed ? static_cast<double>(r->wire_bytes) / static_cast<double>(r->patches) : 0.0;
+    if (relayed) state.counters["wire_B/edit"] = static_cast<double>(r->wire_bytes) / static_cast<double>(r->patches);
     benchmark::DoNotOptimize(r->text.data());
   }
   state.counters["edits/s"] =

@@ -376,8 +376,24 @@ RunMetrics check(const std::vector<Event>& events) {
                                [](const Cand& w, std::int64_t t) { return w.t_us < t; }) -
               cands.begin());
           const std::size_t skewed = clocks.rightmost_above(earlier_end, e.clock_ms);
+          // Precedence, most specific first. A crash after the edit explains a loss whatever
+          // else happened (when both could, the crash is named). Then an edit made at or after
+          // E by someone who had not seen E (their write replaced E's); then an earlier edit
+          // whose clock read later than E's (last-writer-wins on skewed clocks kept it); then
+          // any other concurrent edit of the paragraph.
+          const auto at_or_after = [&](const std::optional<std::size_t>& r) {
+            return r && cands[*r].t_us >= e.t_us;
+          };
           std::optional<std::size_t> blamed;
-          if (skewed != MaxTree::kNone) {
+          if (last_crash_us && *last_crash_us > e.t_us) {
+            info.cause = "crash";
+          } else if (at_or_after(latest_stale)) {
+            info.cause = "stale_base";
+            blamed = latest_stale;
+          } else if (at_or_after(latest_any)) {
+            info.cause = "concurrent";
+            blamed = latest_any;
+          } else if (skewed != MaxTree::kNone) {
             info.cause = "clock_skew";
             blamed = skewed;
           } else if (latest_stale) {
@@ -386,8 +402,6 @@ RunMetrics check(const std::vector<Event>& events) {
           } else if (latest_any) {
             info.cause = "concurrent";
             blamed = latest_any;
-          } else if (last_crash_us && *last_crash_us > e.t_us) {
-            info.cause = "crash";
           } else {
             info.cause = "unknown";
           }
@@ -400,6 +414,7 @@ RunMetrics check(const std::vector<Event>& events) {
     }
   }
   for (const EditInfo& info : edits) {
+    if (info.acked && (!info.lost.empty() || info.deleted_restored)) ++m.lost_acked_edits;
     if (info.lost.empty()) continue;
     m.lost_acked_chars += info.lost.size();
     m.lost_by_cause[info.cause] += info.lost.size();
@@ -409,38 +424,37 @@ RunMetrics check(const std::vector<Event>& events) {
     }
   }
 
-  // ---- Causality reversals: B had seen A (same doc and para, another client), A's content
-  // survived, and B's did not (B's acked chars lost, or what B deleted came back).
+  // ---- Causality reversals: an edit B that had seen an edit A of the same paragraph lost to
+  // it. B lost (its acknowledged characters are gone, or what it deleted on purpose came back),
+  // no one overwrote B afterwards without having seen it (that would be a concurrent loss), and
+  // A — seen by B, earlier, with a clock reading later than B's — survived: last-writer-wins
+  // let the past overwrite the future.
   {
-    // (doc, para, client, lowest op of that client's edits there with surviving chars), sorted.
-    std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t>> surviving;
-    for (const EditInfo& info : edits) {
-      if (info.any_present) surviving.emplace_back(info.e->doc, info.e->para, info.e->client, info.e->op);
-    }
-    std::sort(surviving.begin(), surviving.end());
-    surviving.erase(std::unique(surviving.begin(), surviving.end(),
-                                [](const auto& x, const auto& y) {
-                                  return std::get<0>(x) == std::get<0>(y) && std::get<1>(x) == std::get<1>(y) &&
-                                         std::get<2>(x) == std::get<2>(y);
-                                }),
-                    surviving.end());  // keeps the first, i.e. the lowest op, per client
+    const auto survived = [&](const EditInfo& w) { return w.any_present || w.e->inserted.empty(); };
     for (const EditInfo& info : edits) {
       if (!info.judged || (info.lost.empty() && !info.deleted_restored)) continue;
+      if (info.lost.empty() && !info.acked) continue;
       const Event& b = *info.e;
-      auto lo = std::lower_bound(surviving.begin(), surviving.end(), std::make_tuple(b.doc, b.para, 0u, 0u));
+      const auto& list = by_para[{b.doc, b.para}];
+      bool overwritten_later = false;
       bool reversed = false;
-      auto seen_it = b.seen_ops.begin();
-      for (auto it = lo; it != surviving.end() && std::get<0>(*it) == b.doc && std::get<1>(*it) == b.para; ++it) {
-        const std::uint32_t client = std::get<2>(*it);
-        if (client == b.client) continue;
-        while (seen_it != b.seen_ops.end() && seen_it->first < client) ++seen_it;
-        if (seen_it == b.seen_ops.end()) break;
-        if (seen_it->first == client && std::get<3>(*it) <= seen_it->second) {
-          reversed = true;
+      for (std::size_t idx : list) {
+        const EditInfo& w = edits[idx];
+        const Event& we = *w.e;
+        if (we.client == b.client || !survived(w)) continue;
+        auto saw_b = we.seen_ops.find(b.client);
+        const bool w_saw_b = saw_b != we.seen_ops.end() && saw_b->second >= b.op;
+        if (we.t_us >= b.t_us && !w_saw_b) {
+          overwritten_later = true;
           break;
         }
+        auto saw_w = b.seen_ops.find(we.client);
+        if (saw_w != b.seen_ops.end() && saw_w->second >= we.op && we.t_us < b.t_us && we.clock_ms > b.clock_ms &&
+            w.any_present) {
+          reversed = true;
+        }
       }
-      if (reversed) ++m.causality_reversals;
+      if (reversed && !overwritten_later) ++m.causality_reversals;
     }
   }
 
@@ -488,6 +502,7 @@ std::map<std::string, double> RunMetrics::flatten() const {
   f["convergence_ms"] = convergence_ms;
   f["edits"] = n(edits);
   f["acked_edits"] = n(acked_edits);
+  f["lost_acked_edits"] = n(lost_acked_edits);
   f["lost_acked_chars"] = n(lost_acked_chars);
   for (const std::string& c : causes()) {
     auto it = lost_by_cause.find(c);

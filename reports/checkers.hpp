@@ -35,6 +35,9 @@ struct RunMetrics {
   std::uint64_t edits = 0;
   std::uint64_t acked_edits = 0;
   std::uint64_t lost_acked_chars = 0;
+  // Acknowledged edits whose effect is gone: some inserted character lost, or a character it
+  // deleted on purpose back in the final text.
+  std::uint64_t lost_acked_edits = 0;
   std::map<std::string, std::uint64_t> lost_by_cause;  // every cause listed, zeros included
   std::vector<LostChar> lost;                          // the first few, for reports
   std::uint64_t causality_reversals = 0;

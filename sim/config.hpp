@@ -70,6 +70,7 @@ enum class FaultKind {
   kClockOffset, // shift a node's clock
   kClockDrift,  // change a node's drift
   kOffline,     // a client goes offline, keeps editing locally, comes back
+  kDisconnect,  // a client's connection drops; it reconnects at once through the balancer
 };
 
 // A node name: "client:3", "server:0", "db", "bus".

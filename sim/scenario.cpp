@@ -497,11 +497,12 @@ constexpr std::array<EnumName<Persistence>, 2> kPersistences{
 constexpr std::array<EnumName<Ack>, 2> kAcks{{{"immediate", Ack::kImmediate}, {"after_commit", Ack::kAfterCommit}}};
 constexpr std::array<EnumName<Balancer>, 2> kBalancers{
     {{"round_robin", Balancer::kRoundRobin}, {"sticky", Balancer::kSticky}}};
-constexpr std::array<EnumName<FaultKind>, 5> kFaultKinds{{{"partition", FaultKind::kPartition},
+constexpr std::array<EnumName<FaultKind>, 6> kFaultKinds{{{"partition", FaultKind::kPartition},
                                                           {"crash", FaultKind::kCrash},
                                                           {"clock_offset", FaultKind::kClockOffset},
                                                           {"clock_drift", FaultKind::kClockDrift},
-                                                          {"offline", FaultKind::kOffline}}};
+                                                          {"offline", FaultKind::kOffline},
+                                                          {"disconnect", FaultKind::kDisconnect}}};
 
 constexpr std::array<std::string_view, 17> kWorldKeys{
     "duration_s", "duration_ms",      "quiesce_s", "quiesce_ms", "docs",   "initial_text",
@@ -647,7 +648,7 @@ void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, st
   auto kind_entry = std::find_if(es->begin(), es->end(), [](const Entry& e) { return e.key == "kind"; });
   if (kind_entry == es->end()) {
     ctx.fail(Here{at.line, at.col, at.path + ".kind"},
-             "required key is missing (allowed: partition, crash, clock_offset, clock_drift, offline)");
+             "required key is missing (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect)");
     return;
   }
   if (!get_enum(ctx, kind_entry->value, kind_entry->at, kFaultKinds, f.kind)) return;
@@ -674,6 +675,7 @@ void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, st
       needs_value = true;
       break;
     case FaultKind::kOffline:
+    case FaultKind::kDisconnect:
       allowed.push_back("target");
       targets = {NodeKind::kClient};
       target_text = "client:N";
@@ -768,7 +770,7 @@ void apply_random_faults(Ctx& ctx, const YAML::Node& n, const Here& at, RandomFa
       if (get_uint(ctx, e.value, e.at, 0, kRandomFaultsMax, rf.count)) org.random_count = e.at;
     } else if (e.key == "kinds") {
       if (!e.value.IsSequence()) {
-        ctx.fail(e.at, "expected a list of fault kinds (allowed: partition, crash, clock_offset, clock_drift, offline), got " +
+        ctx.fail(e.at, "expected a list of fault kinds (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect), got " +
                            kind_of(e.value));
         continue;
       }
@@ -972,7 +974,7 @@ void check_variant(Ctx& ctx, const Variant& v, const Origins& org) {
   if (c.random_faults.count > 0 && c.random_faults.kinds.empty()) {
     const Here at = org.random_count.value_or(Here{});
     ctx.fail(at, "random faults need `kinds`" + in +
-                     " (allowed: partition, crash, clock_offset, clock_drift, offline)");
+                     " (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect)");
   }
 }
 

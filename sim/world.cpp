@@ -55,6 +55,7 @@ class ServerIo final : public NodeIo {
   ServerIo(World& w, std::uint32_t index) : world_(w), index_(index) {}
   std::int64_t now_ms() override;
   void send(ConnId conn, const Frame& frame) override;
+  void close(ConnId conn, const std::string& reason) override;
   void store(StoreRequest request) override;
   void publish(std::uint32_t doc, const LogRecord& record) override;
   void to_node(NodeId node, NodeMessage message) override;
@@ -95,6 +96,7 @@ struct Client {
   std::uint32_t next_op = 1;
   std::uint32_t acked_upto = 0;      // every op <= this is acknowledged
   std::uint32_t burst_left = 0;
+  std::uint64_t known_version = 0;   // the highest log position its server had shown it
   std::map<std::uint32_t, std::uint32_t> seen_ops;  // author -> highest op shown
   std::set<std::pair<std::uint32_t, std::uint32_t>> seen;  // (author, op) shown
   Rng rng{0};
@@ -127,6 +129,7 @@ class World {
     return t_ms + sv.clock_offset_ms + t_ms * sv.drift_ppm / 1'000'000;
   }
   void server_send(std::uint32_t s, ConnId conn, const Frame& frame);
+  void server_close(std::uint32_t s, ConnId conn, const std::string& reason);
   void server_store(std::uint32_t s, StoreRequest request);
   void server_publish(std::uint32_t s, std::uint32_t doc, const LogRecord& record);
   void server_to_node(std::uint32_t s, NodeId node, NodeMessage message);
@@ -159,7 +162,12 @@ class World {
   void start_server(std::uint32_t s);
   void crash_server(std::uint32_t s);
   void connect_client(std::uint32_t c);
-  void client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t incarnation, ConnId conn, const Bytes& bytes);
+  // Ends a client's connection (its replica goes with it) and reconnects it after a backoff.
+  void drop_client(std::uint32_t c, bool tell_server, std::int64_t backoff_us);
+  void client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t incarnation, ConnId conn,
+                      std::uint64_t version, const Bytes& bytes);
+  void crash_db();
+  void restart_db();
   void client_send(Client& cl, std::vector<Bytes> msgs);
   void client_tick(std::uint32_t c);
   void client_edit(Client& cl, const Splice& sp);
@@ -217,6 +225,10 @@ class World {
   std::map<ConnId, std::uint32_t> conn_client_;
 
   std::vector<StoredDoc> store_;
+  bool db_up_ = true;
+  std::uint32_t db_incarnation_ = 0;
+  std::uint64_t db_partition_ = 0;
+  std::vector<std::function<void()>> db_backlog_;  // requests that arrived while it was down
   std::int64_t store_free_us_ = 0;  // commits are serialised: the log's order is commit order
   std::map<std::string, std::uint64_t> counters_;
 
@@ -228,6 +240,7 @@ class World {
 
 std::int64_t ServerIo::now_ms() { return world_.server_clock_ms(index_); }
 void ServerIo::send(ConnId conn, const Frame& frame) { world_.server_send(index_, conn, frame); }
+void ServerIo::close(ConnId conn, const std::string& reason) { world_.server_close(index_, conn, reason); }
 void ServerIo::store(StoreRequest request) { world_.server_store(index_, std::move(request)); }
 void ServerIo::publish(std::uint32_t doc, const LogRecord& record) { world_.server_publish(index_, doc, record); }
 void ServerIo::to_node(NodeId node, NodeMessage message) { world_.server_to_node(index_, node, std::move(message)); }
@@ -310,6 +323,7 @@ void World::start_server(std::uint32_t s) {
   nc.snapshot_interval_ms = cfg_.servers.snapshot_interval_ms;
   nc.snapshot_every_changes = cfg_.servers.snapshot_every_changes;
   nc.ack_after_commit = cfg_.servers.ack == Ack::kAfterCommit;
+  nc.catch_up_on_hello = cfg_.servers.catch_up;
   sv.io = std::make_unique<ServerIo>(*this, s);
   sv.node = std::make_unique<Node>(nc, strategy_, *sv.io);
   sv.up = true;
@@ -335,18 +349,38 @@ void World::crash_server(std::uint32_t s) {
     // the home's memory, and only a fresh session tells them where they stand.
     const bool homed_here = !strategy_.multi_master && cl.doc % cfg_.servers.count == s;
     if (cl.server < 0 || (cl.server != static_cast<int>(s) && !homed_here)) continue;
-    if (cl.server != static_cast<int>(s)) {
-      servers_[static_cast<std::uint32_t>(cl.server)].node->on_disconnect(cl.conn);
-    }
-    // The connection breaks. The client's unacknowledged edits go with its replica; it will
-    // reconnect with a fresh replica (a new agent id, so no character id is reused).
-    conn_client_.erase(cl.conn);
-    cl.server = -1;
-    cl.welcomed = false;
-    const std::uint32_t c = cl.id;
     const std::int64_t backoff_us = 500 * kUsPerMs + static_cast<std::int64_t>(cl.rng.below(1000)) * kUsPerMs;
-    at(now_us_ + backoff_us, [this, c] { connect_client(c); });
+    drop_client(cl.id, cl.server != static_cast<int>(s), backoff_us);
   }
+}
+
+void World::drop_client(std::uint32_t c, bool tell_server, std::int64_t backoff_us) {
+  Client& cl = clients_[c];
+  if (cl.server < 0) return;
+  if (tell_server) {
+    Server& sv = servers_[static_cast<std::uint32_t>(cl.server)];
+    if (sv.up) sv.node->on_disconnect(cl.conn);
+  }
+  // The client's unacknowledged edits go with its replica; it reconnects with a fresh replica
+  // (a new agent id, so no character id is reused).
+  conn_client_.erase(cl.conn);
+  cl.server = -1;
+  cl.welcomed = false;
+  at(now_us_ + backoff_us, [this, c] { connect_client(c); });
+}
+
+void World::server_close(std::uint32_t, ConnId conn, const std::string& reason) {
+  auto it = conn_client_.find(conn);
+  if (it == conn_client_.end()) return;
+  const std::uint32_t c = it->second;
+  history::Event e;
+  e.type = history::EventType::kFault;
+  e.kind = "closed";
+  e.client = c;
+  e.doc = clients_[c].doc;
+  e.detail = reason;
+  emit(std::move(e));
+  drop_client(c, false, 200 * kUsPerMs + static_cast<std::int64_t>(clients_[c].rng.below(300)) * kUsPerMs);
 }
 
 void World::server_send(std::uint32_t s, ConnId conn, const Frame& frame) {
@@ -357,8 +391,9 @@ void World::server_send(std::uint32_t s, ConnId conn, const Frame& frame) {
   ++counters_["net.msgs"];
   counters_["net.bytes"] += bytes.size();
   const std::uint32_t inc = servers_[s].incarnation;
+  const std::uint64_t version = servers_[s].node->applied(frame.doc);
   link_send(server_ep(s), client_ep(c), draw_us(net_rng_, cfg_.network.client_server_ms),
-            [this, c, s, inc, conn, b = std::move(bytes)] { client_receive(c, s, inc, conn, b); });
+            [this, c, s, inc, conn, version, b = std::move(bytes)] { client_receive(c, s, inc, conn, version, b); });
 }
 
 void World::server_store(std::uint32_t s, StoreRequest request) {
@@ -369,21 +404,43 @@ void World::server_store(std::uint32_t s, StoreRequest request) {
 }
 
 void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreRequest req) {
+  if (!db_up_) {
+    // It arrived as the database went down: the client library retries once it is back.
+    db_backlog_.push_back([this, s, incarnation, r = std::move(req)]() mutable { store_execute(s, incarnation, std::move(r)); });
+    return;
+  }
   StoredDoc& d = store_.at(req.doc);
   StoreReply reply;
   reply.id = req.id;
   std::int64_t done_us = now_us_;
   switch (req.kind) {
     case StoreRequest::Kind::kAppend: {
-      // Commits are serialised and each takes the commit latency.
+      // Commits are serialised and each takes the commit latency; a crash before the commit
+      // point loses the transaction, and the server hears that its connection broke.
       store_free_us_ = std::max(store_free_us_, now_us_) + draw_us(store_rng_, cfg_.database.commit_ms);
-      done_us = store_free_us_;
-      reply.first_index = d.log.size() + 1;
-      for (LogRecord& r : req.records) {
-        r.index = d.log.size() + 1;
-        d.log.push_back(std::move(r));
-      }
-      break;
+      const std::uint32_t db_inc = db_incarnation_;
+      at(store_free_us_, [this, s, incarnation, db_inc, req = std::move(req)]() mutable {
+        StoreReply r;
+        r.id = req.id;
+        StoredDoc& target = store_.at(req.doc);
+        if (db_inc != db_incarnation_ ||
+            (req.expect_first_index != 0 && req.expect_first_index != target.log.size() + 1)) {
+          r.ok = false;
+        } else {
+          StoredDoc& sd = store_.at(req.doc);
+          r.first_index = sd.log.size() + 1;
+          for (LogRecord& rec : req.records) {
+            rec.index = sd.log.size() + 1;
+            sd.log.push_back(std::move(rec));
+          }
+        }
+        link_send(store_ep(), server_ep(s), draw_us(net_rng_, cfg_.network.server_db_ms),
+                  [this, s, incarnation, r = std::move(r)] {
+                    Server& sv = servers_[s];
+                    if (sv.up && sv.incarnation == incarnation) sv.node->on_store(r);
+                  });
+      });
+      return;
     }
     case StoreRequest::Kind::kReadLog:
       for (const LogRecord& r : d.log) {
@@ -516,7 +573,7 @@ void World::client_send(Client& cl, std::vector<Bytes> msgs) {
 }
 
 void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t incarnation, ConnId conn,
-                           const Bytes& bytes) {
+                           std::uint64_t version, const Bytes& bytes) {
   Client& cl = clients_[c];
   if (cl.conn != conn || cl.server != static_cast<int>(server) || servers_[server].incarnation != incarnation) return;
   auto frame = decode_frame(bytes);
@@ -526,11 +583,24 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
       auto back = cl.replica->receive(frame->payload);
       CONVLAB_ASSERT(back.has_value());
       cl.welcomed = true;
+      // A load older than what this client was shown before is a stale load: it misses
+      // updates it had already seen.
+      history::Event load;
+      load.type = history::EventType::kLoad;
+      load.client = c;
+      load.doc = cl.doc;
+      load.server = static_cast<std::int32_t>(server);
+      load.version = version;
+      load.latest = std::max(cl.known_version, version);
+      load.source = "server:" + std::to_string(server);
+      emit(std::move(load));
+      cl.known_version = std::max(cl.known_version, version);
       note_seen(cl);
       client_send(cl, std::move(*back));
       return;
     }
     case FrameKind::kDeliver: {
+      cl.known_version = std::max(cl.known_version, version);
       auto back = cl.replica->receive(frame->payload);
       // A server's message a client refuses is a bug in a strategy: stop loudly.
       if (!back) {
@@ -741,6 +811,7 @@ void World::schedule_faults() {
         f.value = fault_rng_.between(-500, 500);
         break;
       case FaultKind::kOffline:
+      case FaultKind::kDisconnect:
         f.target = client;
         break;
     }
@@ -759,6 +830,7 @@ const char* fault_name(FaultKind k) {
     case FaultKind::kClockOffset: return "clock_offset";
     case FaultKind::kClockDrift: return "clock_drift";
     case FaultKind::kOffline: return "offline";
+    case FaultKind::kDisconnect: return "disconnect";
   }
   return "?";
 }
@@ -808,6 +880,12 @@ void World::begin_fault(const FaultSpec& f) {
     case FaultKind::kCrash: {
       auto ep = endpoint(f.target);
       if (ep && *ep >= server_ep(0) && *ep < store_ep()) crash_server(*ep - server_ep(0));
+      if (ep && *ep == store_ep()) crash_db();
+      break;
+    }
+    case FaultKind::kDisconnect: {
+      auto ep = endpoint(f.target);
+      if (ep && *ep < cfg_.clients) drop_client(*ep, true, 0);
       break;
     }
     case FaultKind::kClockOffset:
@@ -872,9 +950,12 @@ void World::end_fault(const FaultSpec& f, std::uint64_t partition_id) {
         const std::uint32_t s = *ep - server_ep(0);
         if (!servers_[s].up) start_server(s);
       }
+      if (ep && *ep == store_ep()) restart_db();
       emit(std::move(e));
       return;
     }
+    case FaultKind::kDisconnect:
+      return;
     case FaultKind::kClockOffset:
     case FaultKind::kClockDrift:
       // Clock changes stay: a clock that jumped does not jump back by itself.
@@ -882,8 +963,32 @@ void World::end_fault(const FaultSpec& f, std::uint64_t partition_id) {
   }
 }
 
+void World::crash_db() {
+  if (!db_up_) return;
+  db_up_ = false;
+  ++db_incarnation_;  // transactions not yet committed are lost
+  // While it is down nothing reaches it: requests wait in their senders' retry loops.
+  Partition p;
+  p.id = db_partition_ = next_partition_++;
+  std::set<Endpoint> servers;
+  for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) servers.insert(server_ep(s));
+  p.groups = {{store_ep()}, servers};
+  partitions_.push_back(std::move(p));
+}
+
+void World::restart_db() {
+  if (db_up_) return;
+  db_up_ = true;
+  std::erase_if(partitions_, [&](const Partition& p) { return p.id == db_partition_; });
+  auto backlog = std::move(db_backlog_);
+  db_backlog_.clear();
+  for (auto& f : backlog) f();
+  release_held();
+}
+
 void World::heal() {
   healed_ = true;
+  restart_db();
   partitions_.clear();
   for (Client& cl : clients_) cl.offline = false;
   for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) {
@@ -928,6 +1033,10 @@ void World::emit_finals() {
     for (const LogRecord& r : sd.log) {
       if (r.index <= applied) continue;
       auto ok = replica->apply_record(r.record);
+      if (!ok) {
+        std::fprintf(stderr, "durable log of doc %u: record %llu does not apply: %s\n", d,
+                     static_cast<unsigned long long>(r.index), ok.error().message.c_str());
+      }
       CONVLAB_ASSERT(ok.has_value());
     }
     final_event("durable", d, replica->text(), replica->char_ids());

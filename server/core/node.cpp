@@ -79,15 +79,42 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
   switch (frame->kind) {
     case FrameKind::kHello:
       c->second.docs.insert(doc);
-      d.conns.insert(conn);
-      io_.send(conn, Frame{FrameKind::kWelcome, doc, d.replica->welcome(), {}});
-      return;
+      if (config_.catch_up_on_hello && config_.nodes > 1) {
+        d.hello_waiting.push_back(conn);
+        request_catch_up(doc, "catchup");
+        return;
+      }
+      return welcome(conn, doc);
     case FrameKind::kEdit:
       if (!d.conns.contains(conn)) return refuse(conn, doc, "edit for a document this connection has not opened");
       return handle_edit(doc, conn, c->second.agent, frame->payload, std::nullopt);
     default:
       return refuse(conn, doc, "a client may send only hello and edit frames");
   }
+}
+
+void Node::welcome(ConnId conn, std::uint32_t doc) {
+  if (!conns_.contains(conn)) return;
+  // Only from here on does the connection receive the document's changes: nothing may reach a
+  // client before the state those changes apply to.
+  Doc& d = docs_.at(doc);
+  d.conns.insert(conn);
+  io_.send(conn, Frame{FrameKind::kWelcome, doc, d.replica->welcome(), {}});
+}
+
+void Node::reset_doc(std::uint32_t doc, const std::string& why) {
+  auto it = docs_.find(doc);
+  if (it == docs_.end()) return;
+  const std::set<ConnId> conns = it->second.conns;
+  for (ConnId conn : conns) {
+    if (auto c = conns_.find(conn); c != conns_.end()) c->second.docs.erase(doc);
+    io_.close(conn, why);
+    conns_.erase(conn);
+  }
+  // Replies still owed for this document go nowhere now.
+  std::erase_if(appends_, [&](const auto& kv) { return kv.second.doc == doc; });
+  std::erase_if(requests_, [&](const auto& kv) { return kv.second.second == doc; });
+  docs_.erase(it);
 }
 
 void Node::deliver_local(std::uint32_t doc, AgentId except_author, const std::vector<Bytes>& msgs) {
@@ -196,6 +223,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
   req.id = next_request_++;
   req.doc = doc;
   req.purpose = "commit";
+  if (!strategy_.multi_master) req.expect_first_index = d.assigned - out->records.size() + 1;
   PendingAppend pending;
   pending.doc = doc;
   for (Bytes& r : out->records) {
@@ -219,6 +247,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
     return;
   }
   requests_[req.id] = {req.kind, doc};
+  d.uncommitted += pending.records.size();
   appends_[req.id] = std::move(pending);
   io_.store(std::move(req));
 }
@@ -276,7 +305,9 @@ void Node::request_catch_up(std::uint32_t doc, const char* purpose) {
 
 void Node::maybe_snapshot(std::uint32_t doc) {
   Doc& d = docs_.at(doc);
-  if (d.changes_since_snapshot < config_.snapshot_every_changes || !d.ahead.empty()) return;
+  // A snapshot labelled with log index `applied` must hold exactly the log up to there: not
+  // while records of this node are uncommitted or committed out of order.
+  if (d.changes_since_snapshot < config_.snapshot_every_changes || !d.ahead.empty() || d.uncommitted > 0) return;
   d.changes_since_snapshot = 0;
   StoreRequest req;
   req.kind = StoreRequest::Kind::kWriteSnapshot;
@@ -325,7 +356,12 @@ void Node::on_store(const StoreReply& reply) {
       CONVLAB_ASSERT(ap != appends_.end());
       PendingAppend pending = std::move(ap->second);
       appends_.erase(ap);
-      if (!reply.ok) return;  // not durable: nothing acknowledged that was held
+      d.uncommitted -= pending.records.size();
+      if (!reply.ok) {
+        // Not durable. What was held is never acknowledged, and this replica is ahead of the
+        // log: start the document over from what is durable.
+        return reset_doc(doc, "a change did not commit");
+      }
       for (std::size_t i = 0; i < pending.records.size(); ++i) {
         LogRecord& rec = pending.records[i];
         rec.index = reply.first_index + i;
@@ -345,11 +381,15 @@ void Node::on_store(const StoreReply& reply) {
     }
     case StoreRequest::Kind::kReadLog: {
       d.catching_up = false;
-      if (!reply.ok) return;
-      for (const LogRecord& r : reply.records) {
-        if (r.index > d.applied && !d.ahead.contains(r.index)) d.pending_remote.emplace(r.index, r);
+      if (reply.ok) {
+        for (const LogRecord& r : reply.records) {
+          if (r.index > d.applied && !d.ahead.contains(r.index)) d.pending_remote.emplace(r.index, r);
+        }
+        drain_remote(doc);
       }
-      drain_remote(doc);
+      auto hellos = std::move(d.hello_waiting);
+      d.hello_waiting.clear();
+      for (ConnId conn : hellos) welcome(conn, doc);
       return;
     }
     case StoreRequest::Kind::kWriteSnapshot:
@@ -421,6 +461,11 @@ std::vector<CharId> Node::char_ids(std::uint32_t doc) const {
   auto it = docs_.find(doc);
   if (it == docs_.end() || it->second.loading) return {};
   return it->second.replica->char_ids();
+}
+
+std::uint64_t Node::applied(std::uint32_t doc) const {
+  auto it = docs_.find(doc);
+  return it == docs_.end() ? 0 : it->second.applied;
 }
 
 std::vector<std::uint32_t> Node::loaded_docs() const {

@@ -40,6 +40,9 @@ struct NodeConfig {
   std::int64_t snapshot_interval_ms = 30000;
   std::uint32_t snapshot_every_changes = 100;
   bool ack_after_commit = true;
+  // Before welcoming a client, read the log for what this node has not applied yet, so a client
+  // that reconnects here never loads an older version than it had (catch-up by version).
+  bool catch_up_on_hello = true;
 };
 
 // One change-log entry: who caused it and the strategy's record bytes.
@@ -60,6 +63,10 @@ struct StoreRequest {
   std::uint64_t id = 0;  // echoed in the reply
   std::uint32_t doc = 0;
   std::vector<LogRecord> records;  // kAppend (index ignored)
+  // kAppend: when not 0, the index the first record must get, or the append fails (the
+  // version check of a single-writer document: a late commit of a crashed predecessor, or any
+  // other writer, must not interleave with this one).
+  std::uint64_t expect_first_index = 0;
   std::uint64_t after = 0;
   Bytes snapshot;
   const char* purpose = "";  // what the query is for, for counters: "poll", "catchup", ...
@@ -94,6 +101,8 @@ class NodeIo {
   // The node's clock, in ms (skewed in the simulator). Used for audit stamps only.
   virtual std::int64_t now_ms() = 0;
   virtual void send(ConnId conn, const Frame& frame) = 0;
+  // Ends a connection from the server side; the client reconnects and loads the document anew.
+  virtual void close(ConnId conn, const std::string& reason) = 0;
   virtual void store(StoreRequest request) = 0;
   virtual void publish(std::uint32_t doc, const LogRecord& record) = 0;
   virtual void to_node(NodeId node, NodeMessage message) = 0;
@@ -121,6 +130,8 @@ class Node {
   std::optional<std::u32string> text(std::uint32_t doc) const;
   std::vector<CharId> char_ids(std::uint32_t doc) const;
   std::vector<std::uint32_t> loaded_docs() const;
+  // The highest log index such that this node's replica holds every record up to it.
+  std::uint64_t applied(std::uint32_t doc) const;
 
  private:
   // What goes to one connection for one document, in order. An acknowledgement that is not
@@ -154,8 +165,10 @@ class Node {
     std::set<std::uint64_t> ahead;        // own or out-of-order indexes already applied
     std::map<std::uint64_t, LogRecord> pending_remote;  // arrived early, waits for the gap
     bool catching_up = false;
+    std::vector<ConnId> hello_waiting;    // hellos waiting for a catch-up before their welcome
     bool dirty = false;                   // changed since the last snapshot
     std::uint64_t changes_since_snapshot = 0;
+    std::uint64_t uncommitted = 0;        // records applied here whose append has not committed
   };
   struct PendingAppend {
     std::uint32_t doc = 0;
@@ -186,6 +199,10 @@ class Node {
   void request_catch_up(std::uint32_t doc, const char* purpose);
   void mark_applied(Doc& d, std::uint64_t index);
   void maybe_snapshot(std::uint32_t doc);
+  void welcome(ConnId conn, std::uint32_t doc);
+  // A change this node applied did not commit: its replica is ahead of the durable log. Drop
+  // the document and close its connections; clients reload what is durable.
+  void reset_doc(std::uint32_t doc, const std::string& why);
 
   NodeConfig config_;
   const Strategy& strategy_;

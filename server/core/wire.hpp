@@ -15,6 +15,7 @@ namespace convlab {
 
 class Writer {
  public:
+  void reserve(std::size_t bytes) { out_.reserve(bytes); }
   void u8(std::uint8_t v) { out_.push_back(v); }
   void varint(std::uint64_t v);
   void svarint(std::int64_t v) {

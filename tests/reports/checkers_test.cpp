@@ -109,7 +109,7 @@ Event counters(std::int64_t t_us, std::map<std::string, std::uint64_t> c) {
 
 // ---- Convergence
 
-TEST(Convergence, AllReplicasEqualToDurableConverge) {
+TEST(CheckConvergence, AllReplicasEqualToDurableConverge) {
   const std::vector<Event> h = {meta(1000 * kMs, 2000 * kMs), final_of(0, "durable", U"ab", {{0, 0, 2}}),
                                 final_of(0, "client:0", U"ab", {{0, 0, 2}}),
                                 final_of(0, "server:0", U"ab", {{0, 0, 2}})};
@@ -119,7 +119,7 @@ TEST(Convergence, AllReplicasEqualToDurableConverge) {
   EXPECT_EQ(m.flatten().at("converged"), 1.0);
 }
 
-TEST(Convergence, AReplicaThatDiffersFromDurableIsNamed) {
+TEST(CheckConvergence, AReplicaThatDiffersFromDurableIsNamed) {
   const std::vector<Event> h = {meta(1000 * kMs, 2000 * kMs), final_of(0, "durable", U"ab", {{0, 0, 2}}),
                                 final_of(0, "client:1", U"ax", {{0, 0, 1}, {1, 0, 1}}),
                                 final_of(0, "client:0", U"ab", {{0, 0, 2}}),
@@ -131,7 +131,7 @@ TEST(Convergence, AReplicaThatDiffersFromDurableIsNamed) {
   EXPECT_EQ(m.flatten().at("converged"), 0.0);
 }
 
-TEST(Convergence, WithoutDurableReplicasAreComparedWithEachOther) {
+TEST(CheckConvergence, WithoutDurableReplicasAreComparedWithEachOther) {
   const std::vector<Event> same = {final_of(0, "server:0", U"ab", {}), final_of(0, "server:1", U"ab", {})};
   EXPECT_TRUE(check(same).converged);
   const std::vector<Event> differ = {final_of(0, "server:0", U"ab", {}), final_of(0, "server:1", U"ba", {})};
@@ -140,14 +140,14 @@ TEST(Convergence, WithoutDurableReplicasAreComparedWithEachOther) {
   EXPECT_EQ(m.divergent, std::vector<std::string>{"doc 0: server:1 differs from server:0"});
 }
 
-TEST(Convergence, AHistoryWithoutFinalsIsNotConverged) {
+TEST(CheckConvergence, AHistoryWithoutFinalsIsNotConverged) {
   const RunMetrics m = check({meta(1000, 2000), edit({.t_us = 5, .inserted = {{0, 0, 1}}})});
   EXPECT_FALSE(m.converged);
   ASSERT_FALSE(m.divergent.empty());
   EXPECT_EQ(m.divergent.front(), "no final events in the history");
 }
 
-TEST(Convergence, ConvergenceTimeRunsFromHealToLastSeenOrAckAfterIt) {
+TEST(CheckConvergence, ConvergenceTimeRunsFromHealToLastSeenOrAckAfterIt) {
   std::vector<Event> h = {meta(1000 * kMs, 5000 * kMs),
                           edit({.t_us = 900 * kMs, .client = 0, .op = 0, .inserted = {{0, 0, 1}}}),
                           seen(950 * kMs, 1, 0, 0, 0),  // before the heal
@@ -176,7 +176,7 @@ std::vector<Event> with_victim(std::vector<Event> others, bool acked = true) {
   return h;
 }
 
-TEST(LostChars, OverwrittenByAnEarlierClockSkewedWrite) {
+TEST(CheckLostChars, OverwrittenByAnEarlierClockSkewedWrite) {
   // Client 1 wrote earlier in real time, but its clock was 4 s ahead: lww keeps it.
   const RunMetrics m = check(with_victim({edit({.t_us = 500 * kMs, .client = 1, .op = 7, .clock_ms = 5000,
                                                 .inserted = {{1, 0, 1}}}),
@@ -197,14 +197,14 @@ TEST(LostChars, OverwrittenByAnEarlierClockSkewedWrite) {
   EXPECT_EQ(m.flatten().at("lost_acked_chars.clock_skew"), 2.0);
 }
 
-TEST(LostChars, AnEarlierWriteWithAnOlderClockIsNotClockSkew) {
+TEST(CheckLostChars, AnEarlierWriteWithAnOlderClockIsNotClockSkew) {
   const RunMetrics m = check(with_victim(
       {edit({.t_us = 500 * kMs, .client = 1, .op = 7, .clock_ms = 400, .inserted = {{1, 0, 1}}})}));
   EXPECT_EQ(m.lost_by_cause.at("clock_skew"), 0u);
   EXPECT_EQ(m.lost_by_cause.at("concurrent"), 2u);
 }
 
-TEST(LostChars, OverwrittenByAConcurrentWrite) {
+TEST(CheckLostChars, OverwrittenByAConcurrentWrite) {
   // Client 1 writes after E, not having seen it (it saw only op 3 of client 0).
   const RunMetrics m = check(with_victim({edit({.t_us = 1200 * kMs, .client = 1, .op = 2, .clock_ms = 1200,
                                                 .inserted = {{1, 0, 1}}, .seen_ops = {{0, 3}}}),
@@ -217,7 +217,7 @@ TEST(LostChars, OverwrittenByAConcurrentWrite) {
   EXPECT_EQ(m.lost[0].by_op, 3u);  // the latest candidate
 }
 
-TEST(LostChars, OverwrittenByAStaleBaseWrite) {
+TEST(CheckLostChars, OverwrittenByAStaleBaseWrite) {
   const RunMetrics m = check(with_victim({edit({.t_us = 1200 * kMs, .client = 1, .op = 2, .clock_ms = 1200,
                                                 .inserted = {{1, 0, 1}}, .stale_base = true}),
                                           edit({.t_us = 1300 * kMs, .client = 2, .op = 0, .clock_ms = 1300,
@@ -228,7 +228,7 @@ TEST(LostChars, OverwrittenByAStaleBaseWrite) {
   EXPECT_EQ(m.lost[0].by_op, 2u);
 }
 
-TEST(LostChars, WritesInOtherParagraphsOrDocumentsOrThatSawTheEditAreNotBlamed) {
+TEST(CheckLostChars, WritesInOtherParagraphsOrDocumentsOrThatSawTheEditAreNotBlamed) {
   const RunMetrics m = check(with_victim(
       {edit({.t_us = 1200 * kMs, .client = 1, .op = 2, .clock_ms = 1200, .inserted = {{1, 0, 1}}, .para = 1}),
        edit({.t_us = 1200 * kMs, .client = 1, .op = 3, .clock_ms = 1200, .inserted = {{1, 1, 1}}, .doc = 1}),
@@ -239,7 +239,7 @@ TEST(LostChars, WritesInOtherParagraphsOrDocumentsOrThatSawTheEditAreNotBlamed) 
   EXPECT_EQ(m.lost_by_cause.at("unknown"), 2u);
 }
 
-TEST(LostChars, LostInACrash) {
+TEST(CheckLostChars, LostInACrash) {
   RunMetrics m = check(with_victim({fault(3000 * kMs, "crash")}));
   EXPECT_EQ(m.lost_by_cause.at("crash"), 2u);
   // A crash before the edit explains nothing.
@@ -248,7 +248,7 @@ TEST(LostChars, LostInACrash) {
   EXPECT_EQ(m.lost_by_cause.at("unknown"), 2u);
 }
 
-TEST(LostChars, ADeliberatelyDeletedCharIsNotLost) {
+TEST(CheckLostChars, ADeliberatelyDeletedCharIsNotLost) {
   const RunMetrics m = check(with_victim({edit({.t_us = 2000 * kMs, .client = 1, .op = 0, .clock_ms = 2000,
                                                 .deleted = {{0, 0, 1}}, .seen_ops = {{0, 4}}})}));
   EXPECT_EQ(m.lost_acked_chars, 1u);  // (0,1) is lost, (0,0) was deleted on purpose
@@ -256,14 +256,14 @@ TEST(LostChars, ADeliberatelyDeletedCharIsNotLost) {
   EXPECT_EQ(m.lost[0].id, (CharId{0, 1}));
 }
 
-TEST(LostChars, AnUnackedLostCharIsNotCounted) {
+TEST(CheckLostChars, AnUnackedLostCharIsNotCounted) {
   const RunMetrics m = check(with_victim({fault(3000 * kMs, "crash")}, /*acked=*/false));
   EXPECT_EQ(m.acked_edits, 0u);
   EXPECT_EQ(m.lost_acked_chars, 0u);
   for (const auto& [cause, n] : m.lost_by_cause) EXPECT_EQ(n, 0u) << cause;
 }
 
-TEST(LostChars, EveryCauseIsAlwaysListed) {
+TEST(CheckLostChars, EveryCauseIsAlwaysListed) {
   const RunMetrics m = check({});
   for (const char* c : {"clock_skew", "concurrent", "stale_base", "crash", "unknown"}) {
     ASSERT_TRUE(m.lost_by_cause.count(c)) << c;
@@ -271,7 +271,7 @@ TEST(LostChars, EveryCauseIsAlwaysListed) {
   }
 }
 
-TEST(LostChars, WithoutDurableTheServerFinalsAreTheReference) {
+TEST(CheckLostChars, WithoutDurableTheServerFinalsAreTheReference) {
   std::vector<Event> h = {edit(victim()), ack(1050 * kMs, 0, 4), final_of(0, "server:0", U"xx", {{0, 0, 2}}),
                           final_of(0, "client:1", U"", {})};
   EXPECT_EQ(check(h).lost_acked_chars, 0u);
@@ -281,7 +281,7 @@ TEST(LostChars, WithoutDurableTheServerFinalsAreTheReference) {
 
 // ---- Causality reversals: B saw A, yet A's content won over B's.
 
-TEST(Causality, ReversalWhenTheEditThatSawTheOtherLoses) {
+TEST(CheckCausality, ReversalWhenTheEditThatSawTheOtherLoses) {
   // A: client 1 op 0 inserts (1,0). B: client 0 op 4 saw it, inserted (0,0..1), acked, lost.
   const RunMetrics m = check(with_victim({edit({.t_us = 500 * kMs, .client = 1, .op = 0, .clock_ms = 5000,
                                                 .inserted = {{1, 0, 1}}})}));
@@ -295,7 +295,7 @@ TEST(Causality, ReversalWhenTheEditThatSawTheOtherLoses) {
   EXPECT_EQ(check(h).flatten().at("causality_reversals"), 1.0);
 }
 
-TEST(Causality, ReversalWhenADeletionComesBack) {
+TEST(CheckCausality, ReversalWhenADeletionComesBack) {
   // B (client 0) saw A's (1,0) and deleted it on purpose, but the durable text still has it.
   std::vector<Event> h = {
       meta(10000 * kMs, 20000 * kMs),
@@ -303,19 +303,22 @@ TEST(Causality, ReversalWhenADeletionComesBack) {
       edit({.t_us = 1000 * kMs, .client = 0, .op = 0, .clock_ms = 1000, .deleted = {{1, 0, 1}},
             .seen_ops = {{1, 0}}}),
       final_of(0, "durable", U"y", {{1, 0, 1}})};
+  // Not acknowledged: the server never took the deletion, so nothing was reversed.
+  EXPECT_EQ(check(h).causality_reversals, 0u);
+  h.insert(h.begin() + 3, ack(1050 * kMs, 0, 0));
   EXPECT_EQ(check(h).causality_reversals, 1u);
   // Same, but A was in another paragraph: not a reversal by this definition.
   h[1].para = 1;
   EXPECT_EQ(check(h).causality_reversals, 0u);
   // And when the deletion held, nothing came back.
   h[1].para = 0;
-  h[3] = final_of(0, "durable", U"", {});
+  h[4] = final_of(0, "durable", U"", {});
   EXPECT_EQ(check(h).causality_reversals, 0u);
 }
 
 // ---- Visibility
 
-TEST(Visibility, PercentilesOverAllPairsAndTheCrossServerSubset) {
+TEST(CheckVisibility, PercentilesOverAllPairsAndTheCrossServerSubset) {
   std::vector<Event> h = {meta(10000 * kMs, 20000 * kMs),
                           edit({.t_us = 0, .client = 0, .op = 0, .inserted = {{0, 0, 1}}, .server = 0}),
                           edit({.t_us = 0, .client = 0, .op = 1, .deleted = {{0, 0, 1}}, .server = 0})};
@@ -341,7 +344,7 @@ TEST(Visibility, PercentilesOverAllPairsAndTheCrossServerSubset) {
   EXPECT_EQ(f.at("visibility_cross_ms.p50"), 60.0);
 }
 
-TEST(Visibility, NearestRankOnAHundredValues) {
+TEST(CheckVisibility, NearestRankOnAHundredValues) {
   std::vector<Event> h = {edit({.t_us = 0, .client = 0, .op = 0, .inserted = {{0, 0, 1}}, .server = 0})};
   for (std::uint32_t i = 1; i <= 100; ++i) h.push_back(seen(i * kMs, i, 0, 0, 1));
   const RunMetrics m = check(h);
@@ -352,7 +355,7 @@ TEST(Visibility, NearestRankOnAHundredValues) {
 
 // ---- Loads, counters, totals
 
-TEST(Loads, StaleAndRevokedLoadsAreCounted) {
+TEST(CheckLoads, StaleAndRevokedLoadsAreCounted) {
   Event load;
   load.type = EventType::kLoad;
   load.version = 5;
@@ -368,7 +371,7 @@ TEST(Loads, StaleAndRevokedLoadsAreCounted) {
   EXPECT_EQ(m.served_after_revocation, 2u);
 }
 
-TEST(Counters, DatabaseQueriesFromTheLastSnapshotAndTheirRate) {
+TEST(CheckCounters, DatabaseQueriesFromTheLastSnapshotAndTheirRate) {
   const std::vector<Event> h = {
       meta(2000 * kMs, 4000 * kMs),
       edit({.t_us = 10, .client = 0, .op = 0, .inserted = {{0, 0, 1}}}),
@@ -393,14 +396,14 @@ TEST(Counters, DatabaseQueriesFromTheLastSnapshotAndTheirRate) {
   EXPECT_EQ(f.at("edits"), 2.0);
 }
 
-TEST(Counters, NoHealNoEditsGiveZeroRatesNotNaN) {
+TEST(CheckCounters, NoHealNoEditsGiveZeroRatesNotNaN) {
   const RunMetrics m = check({counters(5, {{"db.poll", 3}, {"net.msgs", 9}})});
   EXPECT_EQ(m.db_queries, 3u);
   EXPECT_EQ(m.db_queries_per_s, 0.0);
   EXPECT_EQ(m.msgs_per_edit, 0.0);
 }
 
-TEST(MetricNames, SortedFixedAndProducedByFlatten) {
+TEST(CheckMetricNames, SortedFixedAndProducedByFlatten) {
   const auto& names = metric_names();
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
   for (const char* n : {"converged", "convergence_ms", "edits", "acked_edits", "lost_acked_chars",
@@ -410,10 +413,10 @@ TEST(MetricNames, SortedFixedAndProducedByFlatten) {
                         "visibility_cross_ms.p50", "visibility_cross_ms.p99", "visibility_cross_ms.max",
                         "visibility_cross_ms.count", "stale_loads", "served_after_revocation", "db_queries",
                         "db_queries_per_s", "db_queries.poll", "db_queries.commit", "msgs_per_edit",
-                        "bytes_per_edit", "events", "sim_seconds"}) {
+                        "bytes_per_edit", "events", "sim_seconds", "lost_acked_edits"}) {
     EXPECT_TRUE(std::binary_search(names.begin(), names.end(), std::string(n))) << n;
   }
-  EXPECT_EQ(names.size(), 29u);
+  EXPECT_EQ(names.size(), 30u);
   // Any run's flatten() has every listed name.
   RunMetrics m;
   m.db_queries_by_kind = {{"load", 1}};
@@ -445,18 +448,28 @@ std::string reference_cause(const std::vector<Event>& h, const Event& e, std::ui
     if (w.stale_base && (stale == nullptr || later(stale, &w))) stale = &w;
     if (w.t_us < e.t_us && w.clock_ms > e.clock_ms && (skew == nullptr || later(skew, &w))) skew = &w;
   }
-  const Event* blamed = skew != nullptr ? skew : stale != nullptr ? stale : any;
+  if (crash) return "crash";
+  const Event* blamed = nullptr;
+  std::string cause = "unknown";
+  if (stale != nullptr && stale->t_us >= e.t_us) {
+    blamed = stale, cause = "stale_base";
+  } else if (any != nullptr && any->t_us >= e.t_us) {
+    blamed = any, cause = "concurrent";
+  } else if (skew != nullptr) {
+    blamed = skew, cause = "clock_skew";
+  } else if (stale != nullptr) {
+    blamed = stale, cause = "stale_base";
+  } else if (any != nullptr) {
+    blamed = any, cause = "concurrent";
+  }
   if (blamed != nullptr) {
     by_client = blamed->client;
     by_op = blamed->op;
   }
-  if (skew != nullptr) return "clock_skew";
-  if (stale != nullptr) return "stale_base";
-  if (any != nullptr) return "concurrent";
-  return crash ? "crash" : "unknown";
+  return cause;
 }
 
-RC_GTEST_PROP(LostChars, IndexedCausesAndReversalsMatchTheLiteralDefinition, ()) {
+RC_GTEST_PROP(CheckLostChars, IndexedCausesAndReversalsMatchTheLiteralDefinition, ()) {
   // Random small histories: 3 clients, 2 paragraphs, every edit inserts one char (client, op),
   // each acked; the durable text keeps a random subset.
   const auto n = *rc::gen::inRange(1, 25);
@@ -502,19 +515,28 @@ RC_GTEST_PROP(LostChars, IndexedCausesAndReversalsMatchTheLiteralDefinition, ())
     want_lost.push_back(lc);
   }
   RC_ASSERT(m.lost_by_cause == want);
-  // Reversals, literally: a lost edit B that had seen a surviving edit A of the same paragraph.
+  // Reversals, literally: a lost edit B that had seen a surviving edit A of the same paragraph,
+  // earlier and with a later clock, and that no later edit overwrote without having seen B.
   const auto kept_edit = [&](const Event& e) {
     return std::any_of(kept.begin(), kept.end(), [&](const IdRun& r) { return r.agent == e.client && r.seq == e.op; });
   };
   std::uint64_t reversals = 0;
   for (const Event& b : h) {
     if (b.type != EventType::kEdit || kept_edit(b)) continue;
+    const auto same_para_other = [&](const Event& w) {
+      return w.type == EventType::kEdit && w.client != b.client && w.para == b.para && kept_edit(w);
+    };
+    const bool overwritten_later = std::any_of(h.begin(), h.end(), [&](const Event& w) {
+      if (!same_para_other(w) || w.t_us < b.t_us) return false;
+      auto it = w.seen_ops.find(b.client);
+      return it == w.seen_ops.end() || it->second < b.op;
+    });
     const bool reversed = std::any_of(h.begin(), h.end(), [&](const Event& a) {
-      if (a.type != EventType::kEdit || a.client == b.client || a.para != b.para || !kept_edit(a)) return false;
+      if (!same_para_other(a) || a.t_us >= b.t_us || a.clock_ms <= b.clock_ms) return false;
       auto it = b.seen_ops.find(a.client);
       return it != b.seen_ops.end() && it->second >= a.op;
     });
-    if (reversed) ++reversals;
+    if (reversed && !overwritten_later) ++reversals;
   }
   RC_ASSERT(m.causality_reversals == reversals);
   RC_ASSERT(m.lost.size() == std::min<std::size_t>(want_lost.size(), 20));

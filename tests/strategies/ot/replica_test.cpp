@@ -260,6 +260,36 @@ TEST(OtReplica, ManyEditsBehindALateAckStillConverge) {
   EXPECT_EQ(net.server->version(), 5u);
 }
 
+TEST(OtReplica, FollowerServerRelaysHomeRecordsAndTheAuthorTakesItsOwnAsAck) {
+  // A and B are connected to a follower; the home server orders ops. The follower forwards
+  // A's op to the home and learns the result only from the home's record.
+  auto home = S().make_server();
+  auto follower = S().make_server();
+  auto a = S().make_client(0);
+  auto b = S().make_client(1);
+  auto sent = a->local_edit(ins(0, U"hi"), 1);
+  a->local_edit(ins(2, U"!"), 2);  // buffered behind the op in flight
+  ASSERT_EQ(sent.size(), 1u);
+  auto at_home = home->receive(0, sent[0], 10);
+  ASSERT_TRUE(at_home.has_value()) << at_home.error().message;
+  ASSERT_EQ(at_home->records.size(), 1u);
+  auto relayed = follower->apply_remote_record(at_home->records[0]);
+  ASSERT_TRUE(relayed.has_value()) << relayed.error().message;
+  ASSERT_EQ(relayed->size(), 1u);
+  auto to_b = b->receive((*relayed)[0]);
+  ASSERT_TRUE(to_b.has_value()) << to_b.error().message;
+  EXPECT_EQ(b->text(), U"hi");
+  auto to_a = a->receive((*relayed)[0]);  // A's own op: its acknowledgement, releasing the buffer
+  ASSERT_TRUE(to_a.has_value()) << to_a.error().message;
+  ASSERT_EQ(to_a->size(), 1u);
+  EXPECT_EQ(a->text(), U"hi!");
+  EXPECT_EQ(follower->text(), U"hi");
+  EXPECT_EQ(follower->char_ids(), home->char_ids());
+  // A record the follower already has is refused and changes nothing.
+  EXPECT_FALSE(follower->apply_remote_record(at_home->records[0]).has_value());
+  EXPECT_EQ(follower->version(), 1u);
+}
+
 // ---- convergence under arbitrary interleavings ----
 
 // Each action: (kind, client, a, b, c). Kind 0 is a local edit at position a, deleting b and

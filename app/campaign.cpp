@@ -1,4 +1,4 @@
-#include "cli/campaign.hpp"
+#include "app/campaign.hpp"
 
 #include "server/strategies/registry.hpp"
 #include "sim/world.hpp"
@@ -7,10 +7,11 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
-namespace convlab::cli {
+namespace convlab::app {
 
 namespace {
 
@@ -148,4 +149,4 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
   return report;
 }
 
-}  // namespace convlab::cli
+}  // namespace convlab::app

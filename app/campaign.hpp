@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace convlab::cli {
+namespace convlab::app {
 
 struct CampaignOptions {
   std::vector<const Strategy*> strategies;  // empty: the scenario's own list
@@ -25,4 +25,4 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
 // "N" -> 1..N, "A..B" -> A..B. An Error names the problem.
 Result<std::vector<std::uint64_t>> parse_seeds(const std::string& text);
 
-}  // namespace convlab::cli
+}  // namespace convlab::app
