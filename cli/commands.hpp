@@ -10,6 +10,12 @@ int trace_replay(const std::vector<std::string>& args);
 int trace_conformance(const std::vector<std::string>& args);
 int trace_compare(const std::vector<std::string>& args);
 
+// The simulator: run scenarios and report, replay one run, check a history, validate scenarios.
+int run_cmd(const std::vector<std::string>& args);
+int replay_cmd(const std::vector<std::string>& args);
+int check_cmd(const std::vector<std::string>& args);
+int validate_cmd(const std::vector<std::string>& args);
+
 // "automerge-paper" for ".../automerge-paper.json.gz".
 std::string trace_name(const std::string& path);
 

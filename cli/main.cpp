@@ -1,6 +1,11 @@
 // convlab: the command line of the laboratory.
 //
 //   convlab --help | --version
+//   convlab run SCENARIO... [--strategy S]... [--seeds N|A..B] [--jobs J] [--out DIR]
+//                           [--variant NAME] [--junit FILE]
+//   convlab replay SCENARIO --strategy S --seed N [--variant V] [--history FILE]
+//   convlab check HISTORY
+//   convlab validate SCENARIO... [--metrics]
 //   convlab trace replay FILE --strategy NAME [--relayed] [--runs N] [--json]
 //   convlab trace conformance [FILE]
 //   convlab trace compare [DIR|FILE] [--strategy NAME]... [--out OUTDIR]
@@ -28,7 +33,19 @@ using namespace convlab::cli;
 void print_help() {
   std::cout << "usage: convlab <command> [<args>]\n"
                "       convlab --help | --version\n\n"
-               "commands:\n"
+               "simulator:\n"
+               "  run SCENARIO... [--strategy NAME]... [--seeds N|A..B] [--jobs J] [--out DIR]\n"
+               "                  [--variant NAME] [--junit FILE]\n"
+               "                        run scenarios (files or directories) under each strategy on the\n"
+               "                        same seeds; print the comparison table, write report.json and\n"
+               "                        report.md; exit 1 when an expectation fails\n"
+               "  replay SCENARIO --strategy NAME --seed N [--variant V] [--history FILE]\n"
+               "                        reproduce one run exactly: metrics, digest, its history\n"
+               "  check HISTORY         run the checkers on a history file\n"
+               "  validate SCENARIO... [--metrics]\n"
+               "                        check scenarios without running them; --metrics lists the\n"
+               "                        metric names expectations may use\n\n"
+               "editing traces:\n"
                "  trace replay FILE --strategy NAME [--relayed]\n"
                "                        replay one editing trace and check its endContent\n"
                "  trace conformance [FILE]\n"
@@ -37,8 +54,9 @@ void print_help() {
                "                        replay every trace under each strategy, locally and relayed,\n"
                "                        and write report.json and report.md\n\n"
                "strategies: " << convlab::strategy_names() << "\n"
-               "Run `convlab trace <command> --help` for a command's options.\n"
-               "Exit: 0 done and matched, 1 did not match, 2 bad input or flags.\n";
+               "Run `convlab <command> --help` (or `convlab trace <command> --help`) for its options.\n"
+               "Exit: 0 done and matched, 1 did not match (an expectation failed, replicas diverged),\n"
+               "2 bad input or flags.\n";
 }
 
 void print_trace_help() {
@@ -83,9 +101,14 @@ int main(int argc, char** argv) {
       std::cout << "convlab " << CONVLAB_VERSION << '\n';
       return kExitOk;
     }
-    if (cmd == "trace") return trace_main(std::vector<std::string>(args.begin() + 1, args.end()));
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (cmd == "run") return run_cmd(rest);
+    if (cmd == "replay") return replay_cmd(rest);
+    if (cmd == "check") return check_cmd(rest);
+    if (cmd == "validate") return validate_cmd(rest);
+    if (cmd == "trace") return trace_main(rest);
     if (cmd.starts_with("-")) return fail("unknown option '" + cmd + "' (see convlab --help)");
-    return fail("unknown command '" + cmd + "' (known: trace; see convlab --help)");
+    return fail("unknown command '" + cmd + "' (known: run, replay, check, validate, trace; see convlab --help)");
   } catch (const std::exception& e) {
     // Nothing below should throw for bad input; this keeps the one-line rule if something does.
     return fail(std::string("internal error: ") + e.what());

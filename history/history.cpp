@@ -75,6 +75,7 @@ const std::vector<TypeInfo>& type_infos() {
       {EventType::kHeal, "heal", {"t", "type"}},
       {EventType::kCounters, "counters", {"t", "type", "counters"}},
       {EventType::kFinal, "final", {"t", "type", "doc", "replica", "text", "ids"}},
+      {EventType::kRename, "rename", {"t", "type", "client", "doc", "op", "server", "kind", "version", "detail"}},
   };
   return infos;
 }
@@ -198,6 +199,15 @@ std::string to_json_line(const Event& e) {
       o.emplace("replica", e.replica);
       o.emplace("text", text_to_utf8(e.text));
       o.emplace("ids", runs_to_json(e.ids));
+      break;
+    case EventType::kRename:
+      o.emplace("client", std::uint64_t{e.client});
+      o.emplace("doc", std::uint64_t{e.doc});
+      o.emplace("op", std::uint64_t{e.op});
+      o.emplace("server", std::int64_t{e.server});
+      o.emplace("kind", e.kind);
+      o.emplace("version", e.version);
+      o.emplace("detail", e.detail);
       break;
   }
   return json::serialize(o);
@@ -467,6 +477,15 @@ Result<Event> from_json_line(const std::string& line) {
       f.str("replica", e.replica);
       f.text("text", e.text);
       f.runs("ids", e.ids);
+      break;
+    case EventType::kRename:
+      f.u32("client", e.client);
+      f.u32("doc", e.doc);
+      f.u32("op", e.op);
+      f.i32("server", e.server);
+      f.str("kind", e.kind);
+      f.u64("version", e.version);
+      f.str("detail", e.detail);
       break;
   }
   if (f.error()) return *f.error();

@@ -38,6 +38,7 @@ enum class EventType {
   kHeal,     // the fault phase ended: everything healed, no new edits from here on
   kCounters, // cumulative counters (database queries by kind, messages, bytes), once a second
   kFinal,    // a replica's text and ids after quiescence
+  kRename,   // a client asked to rename a document, or heard the answer (`kind`)
 };
 
 struct Event {
@@ -69,9 +70,14 @@ struct Event {
   // kLoad
   std::uint64_t version = 0;     // version served
   std::uint64_t latest = 0;      // version the primary had at that moment
-  std::string source;            // "primary", "replica", "cdn"
+  std::string source;            // "primary", "replica", "cdn"; suffixes ":missing_own_write",
+                                 // ":revoked" (see docs/history.md)
 
-  // kFault, kRecover
+  // kRename: client, doc, op (the client's rename counter), server, kind ("request", "ack",
+  // "notice"), version (request: the title version it was made on; ack: the new version;
+  // notice: the winner's), detail (the title)
+
+  // kFault, kRecover, kRename
   std::string kind;              // "partition", "crash", "clock", "offline", ...
   std::string detail;            // human-readable: targets and parameters
 

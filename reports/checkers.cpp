@@ -20,6 +20,7 @@ using history::IdRun;
 constexpr std::size_t kMaxListed = 20;  // entries kept in `divergent` and `lost`
 constexpr std::string_view kDurable = "durable";
 constexpr std::string_view kRevokedSuffix = ":revoked";
+constexpr std::string_view kMissingOwnWrite = ":missing_own_write";
 
 const std::vector<std::string>& causes() {
   static const std::vector<std::string> c = {"clock_skew", "concurrent", "crash", "stale_base", "unknown"};
@@ -136,6 +137,7 @@ RunMetrics check(const std::vector<Event>& events) {
   std::vector<EditInfo> edits;
   std::vector<const Event*> acks;
   std::vector<const Event*> seens;
+  std::vector<const Event*> renames;
   std::map<std::uint32_t, DocState> docs;
   std::optional<std::int64_t> last_crash_us;
   std::int64_t last_t = 0;
@@ -165,6 +167,10 @@ RunMetrics check(const std::vector<Event>& events) {
             std::string_view(e.source).substr(e.source.size() - kRevokedSuffix.size()) == kRevokedSuffix) {
           ++m.served_after_revocation;
         }
+        if (e.source.find(kMissingOwnWrite) != std::string::npos) ++m.read_your_writes_violations;
+        break;
+      case EventType::kRename:
+        renames.push_back(&e);
         break;
       case EventType::kFault:
         if (e.kind == "crash") last_crash_us = std::max(last_crash_us.value_or(e.t_us), e.t_us);
@@ -473,6 +479,62 @@ RunMetrics check(const std::vector<Event>& events) {
     m.visibility_ms = percentiles(std::move(all));
     m.visibility_cross_ms = percentiles(std::move(cross));
   }
+  {
+    std::vector<std::uint32_t> fast;  // meta fast_clients: "0,3"
+    if (meta != nullptr) {
+      if (auto it = meta->meta.find("fast_clients"); it != meta->meta.end()) {
+        std::uint32_t v = 0;
+        bool digits = false;
+        for (char ch : it->second + ",") {
+          if (ch >= '0' && ch <= '9') {
+            v = v * 10 + static_cast<std::uint32_t>(ch - '0');
+            digits = true;
+          } else if (digits) {
+            fast.push_back(v);
+            v = 0;
+            digits = false;
+          }
+        }
+      }
+    }
+    const auto is_fast = [&](std::uint32_t c) { return std::find(fast.begin(), fast.end(), c) != fast.end(); };
+    std::vector<double> others;
+    for (const Event* s : seens) {
+      if (s->client == s->author || is_fast(s->client) || is_fast(s->author)) continue;
+      const EditInfo* info = find_edit(s->author, s->op);
+      if (info == nullptr || info->e->inserted.empty() || info->e->doc != s->doc) continue;
+      others.push_back(static_cast<double>(s->t_us - info->e->t_us) / 1000.0);
+    }
+    m.visibility_others_ms = percentiles(std::move(others));
+  }
+
+  // ---- Renames: an acknowledged rename R (version v) is silently lost when a later
+  // acknowledged rename of the same document was made on a title version below v (its author
+  // had not seen R) and R's author got no notice. Each R counts once.
+  {
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> base;  // (client, op) -> base
+    struct Acked {
+      std::uint32_t doc, client;
+      std::uint64_t version, base;
+    };
+    std::vector<Acked> acked;
+    for (const Event* r : renames) {
+      if (r->kind == "request") base[{r->client, r->op}] = r->version;
+    }
+    for (const Event* r : renames) {
+      if (r->kind != "ack") continue;
+      auto b = base.find({r->client, r->op});
+      acked.push_back(Acked{r->doc, r->client, r->version, b == base.end() ? r->version - 1 : b->second});
+    }
+    for (const Acked& a : acked) {
+      for (const Acked& later : acked) {
+        if (later.doc == a.doc && later.version > a.version && later.base < a.version) {
+          ++m.silent_rename_losses;
+          break;
+        }
+      }
+    }
+  }
 
   // ---- Counters: the last snapshot is cumulative over the run.
   if (last_counters != nullptr) {
@@ -517,6 +579,9 @@ std::map<std::string, double> RunMetrics::flatten() const {
   };
   put("visibility_ms", visibility_ms);
   put("visibility_cross_ms", visibility_cross_ms);
+  put("visibility_others_ms", visibility_others_ms);
+  f["read_your_writes_violations"] = n(read_your_writes_violations);
+  f["silent_rename_losses"] = n(silent_rename_losses);
   f["stale_loads"] = n(stale_loads);
   f["served_after_revocation"] = n(served_after_revocation);
   f["db_queries"] = n(db_queries);

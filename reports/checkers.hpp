@@ -44,8 +44,16 @@ struct RunMetrics {
 
   Percentiles visibility_ms;        // edit -> seen by each other client of the document
   Percentiles visibility_cross_ms;  // same, only pairs on different servers
+  // Same as visibility_ms, leaving out pairs whose author or seer is a fast (flooding) client:
+  // what everyone else experiences (meta `fast_clients`).
+  Percentiles visibility_others_ms;
   std::uint64_t stale_loads = 0;
   std::uint64_t served_after_revocation = 0;
+  // API loads that did not hold the loading session's own acknowledged write.
+  std::uint64_t read_your_writes_violations = 0;
+  // Acknowledged renames overwritten by a rename made without seeing them, whose author was
+  // never told (no notice).
+  std::uint64_t silent_rename_losses = 0;
   std::uint64_t db_queries = 0;
   std::map<std::string, std::uint64_t> db_queries_by_kind;
   double db_queries_per_s = 0;      // over the fault phase

@@ -43,6 +43,7 @@ json::object metrics_json(const RunMetrics& m) {
   lost["total"] = m.lost_acked_chars;
   for (const auto& [cause, n] : m.lost_by_cause) lost[cause] = n;
   o["lost_acked_chars"] = std::move(lost);
+  o["lost_acked_edits"] = m.lost_acked_edits;
   o["causality_reversals"] = m.causality_reversals;
   auto pct = [](const Percentiles& p) {
     json::object v;
@@ -277,6 +278,67 @@ std::string comparison_table(const Report& r) {
     out << "\n";
   });
   return out.str();
+}
+
+namespace {
+// Text for an XML attribute or element: the five special characters escaped, and control
+// characters other than tab and newline (not allowed in XML 1.0) replaced by a space.
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
+          out += ' ';
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::string to_junit(const Report& r) {
+  std::vector<std::string> scenarios;  // in first-appearance order
+  for (const Verdict& v : r.verdicts) {
+    if (std::find(scenarios.begin(), scenarios.end(), v.scenario) == scenarios.end()) scenarios.push_back(v.scenario);
+  }
+  const auto failed = [](const Verdict& v) { return !v.held; };
+  std::ostringstream x;
+  x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  x << "<testsuites name=\"convlab\" tests=\"" << r.verdicts.size() << "\" failures=\""
+    << std::count_if(r.verdicts.begin(), r.verdicts.end(), failed) << "\">\n";
+  for (const std::string& sc : scenarios) {
+    std::vector<const Verdict*> cases;
+    for (const Verdict& v : r.verdicts) {
+      if (v.scenario == sc) cases.push_back(&v);
+    }
+    const auto n_failed = std::count_if(cases.begin(), cases.end(), [](const Verdict* v) { return !v->held; });
+    x << "  <testsuite name=\"" << xml_escape(sc) << "\" tests=\"" << cases.size() << "\" failures=\"" << n_failed
+      << "\">\n";
+    for (const Verdict* v : cases) {
+      const std::string name = v->variant + " / " + v->strategy + ": " + v->metric + " " + v->text;
+      x << "    <testcase classname=\"" << xml_escape(sc) << "\" name=\"" << xml_escape(name) << "\"";
+      if (v->held) {
+        x << "/>\n";
+        continue;
+      }
+      const std::string message = "expected " + v->metric + " " + v->text + ", mean over seeds was " + fmt(v->actual) +
+                                  " (" + v->variant + " / " + v->strategy + ") at " + v->where;
+      x << ">\n      <failure type=\"expectation\" message=\"" << xml_escape(message) << "\">"
+        << xml_escape(v->where + ": " + message) << "</failure>\n    </testcase>\n";
+    }
+    x << "  </testsuite>\n";
+  }
+  x << "</testsuites>\n";
+  return x.str();
 }
 
 }  // namespace convlab::reports

@@ -65,5 +65,10 @@ std::string to_json(const Report& r);
 std::string to_markdown(const Report& r);
 // A compact strategy x metric table per scenario and variant, for a terminal.
 std::string comparison_table(const Report& r);
+// JUnit XML for CI: one testsuite per scenario, one testcase per verdict (scenario x variant x
+// strategy x expectation) with classname = the scenario; a failed expectation is a <failure>
+// naming the expectation, the mean over seeds and where it was written. No timings, so the
+// same report gives the same bytes.
+std::string to_junit(const Report& r);
 
 }  // namespace convlab::reports

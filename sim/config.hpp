@@ -24,6 +24,12 @@ struct Workload {
   std::uint32_t insert_len_max = 3;  // characters per insert, 1..max
   std::uint32_t delete_len_max = 2;
   double newline_prob = 0.02;      // chance an insert is a new paragraph
+  // Pause between a client's API reloads of its document (HTTP GET through the CDN), drawn per
+  // reload; {0, 0}: clients never reload. A reload of a paragraph strategy (lww, seq) is a page
+  // reload: the client shows what the API served and subscribes to changes from then on.
+  RangeMs reload_ms{0, 0};
+  // Pause between a client's renames of its document's title; {0, 0}: never.
+  RangeMs rename_ms{0, 0};
 };
 
 struct ClockSpec {
@@ -42,6 +48,12 @@ enum class Propagation { kPoll, kBus };
 enum class Persistence { kSnapshot, kChangeLog };
 enum class Ack { kImmediate, kAfterCommit };
 enum class Balancer { kRoundRobin, kSticky };
+// Where a server reads a document for an API GET: a read replica (naive), the primary, the
+// primary once the session has written (read-your-writes), or a replica fenced by the version
+// of the session's last acknowledged write (the primary when the replica is behind it).
+enum class ApiRead { kReplica, kPrimary, kSessionPrimary, kFenced };
+enum class ApiCache { kPublic, kNoStore };  // the Cache-Control of API responses
+enum class Rename { kLww, kNotice };  // the title register: last write wins, or seq + notice
 
 struct ServersSpec {
   std::uint32_t count = 1;
@@ -52,6 +64,23 @@ struct ServersSpec {
   std::uint32_t snapshot_every_changes = 100; // persistence: changelog
   Ack ack = Ack::kAfterCommit;
   bool catch_up = true;  // a reconnecting client gets what it missed by version
+  ApiRead api_read = ApiRead::kPrimary;
+  ApiCache api_cache = ApiCache::kNoStore;
+  // Check the revocation list on every API read and client message (the naive server checks a
+  // token's signature and expiry only, at connect and per API read).
+  bool check_revocation = true;
+  double rate_limit_per_s = 0;       // edits per second per user; 0: no limit
+  std::uint32_t rate_burst = 10;     // token bucket size
+  std::int64_t work_us_per_msg = 0;  // CPU per client frame, processed one at a time per server
+  Rename rename = Rename::kNotice;
+};
+
+struct CdnSpec {
+  std::int64_t ttl_ms = 0;  // how long the CDN keeps a cacheable API response; 0: no caching
+};
+
+struct AuthSpec {
+  std::int64_t token_lifetime_ms = 24LL * 3600 * 1000;  // a login's token expires after this
 };
 
 struct NetworkSpec {
@@ -62,6 +91,7 @@ struct NetworkSpec {
 
 struct DatabaseSpec {
   RangeMs commit_ms{2, 6};
+  std::int64_t replica_lag_ms = 0;  // a read replica shows commits this late
 };
 
 enum class FaultKind {
@@ -71,6 +101,7 @@ enum class FaultKind {
   kClockDrift,  // change a node's drift
   kOffline,     // a client goes offline, keeps editing locally, comes back
   kDisconnect,  // a client's connection drops; it reconnects at once through the balancer
+  kRevoke,      // a client's user has its tokens revoked (servers learn it at once)
 };
 
 // A node name: "client:3", "server:0", "db", "bus".
@@ -104,6 +135,8 @@ struct WorldConfig {
   ServersSpec servers;
   NetworkSpec network;
   DatabaseSpec database;
+  CdnSpec cdn;
+  AuthSpec auth;
   std::vector<FaultSpec> faults;
   RandomFaults random_faults;
   // Scripted edits (for tiny scenarios like "abcdef"): at_ms, client, splice. When present,

@@ -497,23 +497,46 @@ constexpr std::array<EnumName<Persistence>, 2> kPersistences{
 constexpr std::array<EnumName<Ack>, 2> kAcks{{{"immediate", Ack::kImmediate}, {"after_commit", Ack::kAfterCommit}}};
 constexpr std::array<EnumName<Balancer>, 2> kBalancers{
     {{"round_robin", Balancer::kRoundRobin}, {"sticky", Balancer::kSticky}}};
-constexpr std::array<EnumName<FaultKind>, 6> kFaultKinds{{{"partition", FaultKind::kPartition},
+constexpr std::array<EnumName<FaultKind>, 7> kFaultKinds{{{"partition", FaultKind::kPartition},
                                                           {"crash", FaultKind::kCrash},
                                                           {"clock_offset", FaultKind::kClockOffset},
                                                           {"clock_drift", FaultKind::kClockDrift},
                                                           {"offline", FaultKind::kOffline},
-                                                          {"disconnect", FaultKind::kDisconnect}}};
+                                                          {"disconnect", FaultKind::kDisconnect},
+                                                          {"revoke", FaultKind::kRevoke}}};
+constexpr std::array<EnumName<ApiRead>, 4> kApiReads{{{"replica", ApiRead::kReplica},
+                                                      {"primary", ApiRead::kPrimary},
+                                                      {"session_primary", ApiRead::kSessionPrimary},
+                                                      {"fenced", ApiRead::kFenced}}};
+constexpr std::array<EnumName<ApiCache>, 2> kApiCaches{{{"public", ApiCache::kPublic}, {"no_store", ApiCache::kNoStore}}};
+constexpr std::array<EnumName<Rename>, 2> kRenames{{{"lww", Rename::kLww}, {"notice", Rename::kNotice}}};
+constexpr double kRateLimitMax = 1e6;
+constexpr std::int64_t kRateBurstMax = 1000000;
+constexpr std::int64_t kWorkUsMax = 60LL * 1000 * 1000;  // a minute of CPU per frame
 
-constexpr std::array<std::string_view, 17> kWorldKeys{
+constexpr std::array<std::string_view, 19> kWorldKeys{
     "duration_s", "duration_ms",      "quiesce_s", "quiesce_ms", "docs",   "initial_text",
     "clients",    "balancer",         "workload",  "clocks",     "client_overrides",
-    "servers",    "network",          "database",  "faults",     "random_faults",
-    "script"};
+    "servers",    "network",          "database",  "cdn",        "auth",   "faults",
+    "random_faults", "script"};
+
+// An optional periodic action: [0, 0] is off; otherwise the shortest pause is at least 1 ms
+// (a pause of 0 would repeat the action forever at one instant of virtual time).
+void get_period(Ctx& ctx, const Entry& e, bool seconds, RangeMs& out) {
+  RangeMs r;
+  if (!get_range(ctx, e.value, e.at, seconds, 0, kTimeMaxMs, r)) return;
+  if (r.max > 0 && r.min < 1) {
+    ctx.fail(e.at, "the shortest pause must be at least 1 ms ([0, 0] turns it off)");
+    return;
+  }
+  out = r;
+}
 
 void apply_workload(Ctx& ctx, const YAML::Node& n, const Here& at, Workload& w) {
-  static constexpr std::array<std::string_view, 11> keys{
+  static constexpr std::array<std::string_view, 15> keys{
       "think_ms",    "think_s",        "burst_prob",     "burst_len",    "burst_gap_ms", "burst_gap_s",
-      "same_paragraph_prob", "insert_prob", "insert_len_max", "delete_len_max", "newline_prob"};
+      "same_paragraph_prob", "insert_prob", "insert_len_max", "delete_len_max", "newline_prob",
+      "reload_ms",   "reload_s",       "rename_ms",      "rename_s"};
   auto es = entries(ctx, n, at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
@@ -530,6 +553,10 @@ void apply_workload(Ctx& ctx, const YAML::Node& n, const Here& at, Workload& w) 
       }
     } else if (is_time_key(e.key, "burst_gap", s)) {
       get_time(ctx, e.value, e.at, s, 0, kTimeMaxMs, w.burst_gap_ms);
+    } else if (is_time_key(e.key, "reload", s)) {
+      get_period(ctx, e, s, w.reload_ms);
+    } else if (is_time_key(e.key, "rename", s)) {
+      get_period(ctx, e, s, w.rename_ms);
     } else if (e.key == "burst_prob") {
       get_prob(ctx, e.value, e.at, w.burst_prob);
     } else if (e.key == "burst_len") {
@@ -563,9 +590,10 @@ void apply_clocks(Ctx& ctx, const YAML::Node& n, const Here& at, ClockSpec& c) {
 }
 
 void apply_servers(Ctx& ctx, const YAML::Node& n, const Here& at, ServersSpec& sv) {
-  static constexpr std::array<std::string_view, 10> keys{
+  static constexpr std::array<std::string_view, 17> keys{
       "count",     "propagation", "poll_interval_ms", "poll_interval_s", "persistence", "snapshot_interval_s",
-      "snapshot_interval_ms", "snapshot_every_changes", "ack", "catch_up"};
+      "snapshot_interval_ms", "snapshot_every_changes", "ack", "catch_up", "api_read", "api_cache",
+      "check_revocation", "rate_limit_per_s", "rate_burst", "work_us_per_msg", "rename"};
   auto es = entries(ctx, n, at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
@@ -586,6 +614,20 @@ void apply_servers(Ctx& ctx, const YAML::Node& n, const Here& at, ServersSpec& s
       get_enum(ctx, e.value, e.at, kAcks, sv.ack);
     } else if (e.key == "catch_up") {
       get_bool(ctx, e.value, e.at, sv.catch_up);
+    } else if (e.key == "api_read") {
+      get_enum(ctx, e.value, e.at, kApiReads, sv.api_read);
+    } else if (e.key == "api_cache") {
+      get_enum(ctx, e.value, e.at, kApiCaches, sv.api_cache);
+    } else if (e.key == "check_revocation") {
+      get_bool(ctx, e.value, e.at, sv.check_revocation);
+    } else if (e.key == "rate_limit_per_s") {
+      get_double(ctx, e.value, e.at, 0, kRateLimitMax, sv.rate_limit_per_s);
+    } else if (e.key == "rate_burst") {
+      get_uint(ctx, e.value, e.at, 1, kRateBurstMax, sv.rate_burst);
+    } else if (e.key == "work_us_per_msg") {
+      get_int(ctx, e.value, e.at, 0, kWorkUsMax, sv.work_us_per_msg);
+    } else if (e.key == "rename") {
+      get_enum(ctx, e.value, e.at, kRenames, sv.rename);
     }
   }
 }
@@ -608,12 +650,33 @@ void apply_network(Ctx& ctx, const YAML::Node& n, const Here& at, NetworkSpec& n
 }
 
 void apply_database(Ctx& ctx, const YAML::Node& n, const Here& at, DatabaseSpec& db) {
-  static constexpr std::array<std::string_view, 2> keys{"commit_ms", "commit_s"};
+  static constexpr std::array<std::string_view, 4> keys{"commit_ms", "commit_s", "replica_lag_ms", "replica_lag_s"};
   auto es = entries(ctx, n, at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
     bool s = false;
     if (is_time_key(e.key, "commit", s)) get_range(ctx, e.value, e.at, s, 0, kTimeMaxMs, db.commit_ms);
+    if (is_time_key(e.key, "replica_lag", s)) get_time(ctx, e.value, e.at, s, 0, kTimeMaxMs, db.replica_lag_ms);
+  }
+}
+
+void apply_cdn(Ctx& ctx, const YAML::Node& n, const Here& at, CdnSpec& cdn) {
+  static constexpr std::array<std::string_view, 2> keys{"ttl_ms", "ttl_s"};
+  auto es = entries(ctx, n, at, keys);
+  if (!es) return;
+  for (const Entry& e : *es) {
+    bool s = false;
+    if (is_time_key(e.key, "ttl", s)) get_time(ctx, e.value, e.at, s, 0, kTimeMaxMs, cdn.ttl_ms);
+  }
+}
+
+void apply_auth(Ctx& ctx, const YAML::Node& n, const Here& at, AuthSpec& auth) {
+  static constexpr std::array<std::string_view, 2> keys{"token_lifetime_ms", "token_lifetime_s"};
+  auto es = entries(ctx, n, at, keys);
+  if (!es) return;
+  for (const Entry& e : *es) {
+    bool s = false;
+    if (is_time_key(e.key, "token_lifetime", s)) get_time(ctx, e.value, e.at, s, 1, kTimeMaxMs, auth.token_lifetime_ms);
   }
 }
 
@@ -648,7 +711,7 @@ void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, st
   auto kind_entry = std::find_if(es->begin(), es->end(), [](const Entry& e) { return e.key == "kind"; });
   if (kind_entry == es->end()) {
     ctx.fail(Here{at.line, at.col, at.path + ".kind"},
-             "required key is missing (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect)");
+             "required key is missing (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke)");
     return;
   }
   if (!get_enum(ctx, kind_entry->value, kind_entry->at, kFaultKinds, f.kind)) return;
@@ -676,6 +739,7 @@ void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, st
       break;
     case FaultKind::kOffline:
     case FaultKind::kDisconnect:
+    case FaultKind::kRevoke:
       allowed.push_back("target");
       targets = {NodeKind::kClient};
       target_text = "client:N";
@@ -770,7 +834,7 @@ void apply_random_faults(Ctx& ctx, const YAML::Node& n, const Here& at, RandomFa
       if (get_uint(ctx, e.value, e.at, 0, kRandomFaultsMax, rf.count)) org.random_count = e.at;
     } else if (e.key == "kinds") {
       if (!e.value.IsSequence()) {
-        ctx.fail(e.at, "expected a list of fault kinds (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect), got " +
+        ctx.fail(e.at, "expected a list of fault kinds (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke), got " +
                            kind_of(e.value));
         continue;
       }
@@ -925,6 +989,10 @@ void apply_world(Ctx& ctx, const YAML::Node& n, const Here& at, WorldConfig& cfg
       apply_network(ctx, e.value, e.at, cfg.network);
     } else if (e.key == "database") {
       apply_database(ctx, e.value, e.at, cfg.database);
+    } else if (e.key == "cdn") {
+      apply_cdn(ctx, e.value, e.at, cfg.cdn);
+    } else if (e.key == "auth") {
+      apply_auth(ctx, e.value, e.at, cfg.auth);
     } else if (e.key == "faults") {
       apply_list(ctx, e.value, e.at, cfg.faults, org.faults,
                  [&](const YAML::Node& item, const Here& iat, FaultSpec& f, std::vector<Ref>& refs) {
@@ -974,7 +1042,7 @@ void check_variant(Ctx& ctx, const Variant& v, const Origins& org) {
   if (c.random_faults.count > 0 && c.random_faults.kinds.empty()) {
     const Here at = org.random_count.value_or(Here{});
     ctx.fail(at, "random faults need `kinds`" + in +
-                     " (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect)");
+                     " (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke)");
   }
 }
 

@@ -5,6 +5,7 @@
 #include "server/core/protocol.hpp"
 #include "server/core/rng.hpp"
 #include "server/core/utf8.hpp"
+#include "sim/scheduler.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -36,17 +37,6 @@ struct Partition {
   std::uint64_t id = 0;
 };
 
-struct Scheduled {
-  std::int64_t t_us;
-  std::uint64_t seq;
-  std::function<void()> run;
-};
-struct Later {
-  bool operator()(const Scheduled& a, const Scheduled& b) const {
-    return a.t_us != b.t_us ? a.t_us > b.t_us : a.seq > b.seq;
-  }
-};
-
 class World;
 
 // What a server node sees of the world.
@@ -60,6 +50,7 @@ class ServerIo final : public NodeIo {
   void publish(std::uint32_t doc, const LogRecord& record) override;
   void to_node(NodeId node, NodeMessage message) override;
   void start_timer(std::int64_t delay_ms, std::uint64_t timer) override;
+  void respond(const HttpResponse& response) override;
 
  private:
   World& world_;
@@ -73,11 +64,22 @@ struct Server {
   std::uint32_t incarnation = 0;
   std::int64_t clock_offset_ms = 0;
   std::int64_t drift_ppm = 0;
+  std::int64_t busy_until_us = 0;  // its worker is busy with client frames until then
 };
 
 struct EditRef {
   std::uint32_t seq_start = 0;
   std::uint32_t op = 0;
+};
+
+// An edit that inserted characters, in the order of its document's edits: a client has seen it
+// once its replica shows any of ids (agent, seq .. seq + count - 1).
+struct DocEdit {
+  std::uint32_t author = 0;
+  std::uint32_t op = 0;
+  AgentId agent = 0;
+  std::uint32_t seq = 0;
+  std::uint32_t count = 0;
 };
 
 struct Client {
@@ -99,8 +101,31 @@ struct Client {
   std::uint64_t known_version = 0;   // the highest log position its server had shown it
   std::map<std::uint32_t, std::uint32_t> seen_ops;  // author -> highest op shown
   std::set<std::pair<std::uint32_t, std::uint32_t>> seen;  // (author, op) shown
+  // For replicas that index ids: edits of its document by others that it has not shown yet
+  // (indexes into World::doc_edits_), and how far into doc_edits_ it has looked.
+  std::vector<std::uint32_t> unseen;
+  std::size_t edits_scanned = 0;
   Rng rng{0};
+  // API and auth: the token of its last login; stopped once a login is refused (revoked).
+  Token token;
+  bool stopped = false;
+  bool stale_base = false;          // it shows a state loaded stale from the API
+  std::uint64_t own_version = 0;    // log version of its last acknowledged write
+  bool loading = false;             // an API read is in flight
+  std::uint64_t title_version = 0;  // the title version it shows
+  std::uint32_t next_rename = 1;
   AgentId agent() const { return (incarnation << kClientBits) | id; }
+};
+
+// An API read between the client, the CDN and a server.
+struct PendingGet {
+  std::uint32_t client = 0;
+  std::uint64_t own_version = 0;  // the client's last acknowledged write when it asked
+};
+
+struct CdnEntry {
+  HttpResponse response;
+  std::int64_t stored_us = 0;
 };
 
 struct StoredDoc {
@@ -108,6 +133,9 @@ struct StoredDoc {
   bool has_snapshot = false;
   Bytes snapshot;
   std::uint64_t snapshot_index = 0;
+  std::vector<std::int64_t> commit_us;  // when each log record committed (the replica lags it)
+  bool has_initial = false;             // the first content, at log index 0
+  Bytes initial;
 };
 
 class World {
@@ -134,12 +162,13 @@ class World {
   void server_publish(std::uint32_t s, std::uint32_t doc, const LogRecord& record);
   void server_to_node(std::uint32_t s, NodeId node, NodeMessage message);
   void server_timer(std::uint32_t s, std::int64_t delay_ms, std::uint64_t timer);
+  void server_respond(std::uint32_t s, const HttpResponse& response);
 
  private:
   // --- scheduling ---
-  void at(std::int64_t t_us, std::function<void()> f) {
+  void at(std::int64_t t_us, Task f) {
     CONVLAB_ASSERT(t_us >= now_us_);
-    queue_.push(Scheduled{t_us, next_seq_++, std::move(f)});
+    sched_.at(t_us, std::move(f));
   }
   std::int64_t draw_ms(Rng& r, RangeMs range) { return r.between(range.min, range.max); }
   std::int64_t draw_us(Rng& r, RangeMs range_ms) {
@@ -154,14 +183,28 @@ class World {
   bool cut(Endpoint from, Endpoint to) const;
   // Sends over a FIFO link: delivered after `latency_us` unless a partition holds it, in which
   // case it waits (TCP keeps retrying) and goes when the partition heals.
-  void link_send(Endpoint from, Endpoint to, std::int64_t latency_us, std::function<void()> deliver);
+  void link_send(Endpoint from, Endpoint to, std::int64_t latency_us, Task deliver);
   void release_held();
 
   // --- parts ---
   void setup_store();
   void start_server(std::uint32_t s);
   void crash_server(std::uint32_t s);
-  void connect_client(std::uint32_t c);
+  // subscribe: the client already shows a loaded state; it asks for changes, not a welcome.
+  void connect_client(std::uint32_t c, bool subscribe = false);
+  // The login service: a fresh token for the client's user, or none once it is revoked.
+  std::optional<Token> login(const Client& cl) const;
+  // A client frame reaches server s: the front door (rate limit) at once, then the server's
+  // single worker, one frame after another, servers.work_us_per_msg each.
+  void server_frame(std::uint32_t s, std::uint32_t incarnation, ConnId conn, Bytes frame);
+  // API reads: the client asks, the CDN answers from its cache or asks a server.
+  void client_reload(std::uint32_t c);
+  void cdn_get(HttpGet request);
+  void serve_load(const HttpResponse& response, std::string source, int server);
+  void finish_load(std::uint32_t c, const HttpResponse& response, const std::string& source, int server);
+  void adopt_load(Client& cl, const Bytes& body, bool stale);
+  std::map<std::uint32_t, std::uint32_t> ops_shown(const Client& cl) const;
+  void client_rename(std::uint32_t c);
   // Ends a client's connection (its replica goes with it) and reconnects it after a backoff.
   void drop_client(std::uint32_t c, bool tell_server, std::int64_t backoff_us);
   void client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t incarnation, ConnId conn,
@@ -170,10 +213,13 @@ class World {
   void restart_db();
   void client_send(Client& cl, std::vector<Bytes> msgs);
   void client_tick(std::uint32_t c);
-  void client_edit(Client& cl, const Splice& sp);
+  // `para`: the paragraph index of sp.pos when the caller knows it (else counted here).
+  void client_edit(Client& cl, const Splice& sp, std::optional<std::uint32_t> para = std::nullopt);
   void note_seen(Client& cl);
+  void note_seen_scan(Client& cl);
   void note_acks(Client& cl);
-  std::optional<Splice> draw_splice(Client& cl);
+  // Sets `para` to the paragraph index of the splice's position.
+  std::optional<Splice> draw_splice(Client& cl, std::uint32_t& para);
   std::int64_t client_clock_ms(const Client& cl) const {
     const std::int64_t t_ms = now_us_ / kUsPerMs;
     return t_ms + cl.clock_offset_ms + t_ms * cl.drift_ppm / 1'000'000;
@@ -207,13 +253,11 @@ class World {
   std::vector<history::Event> events_;
 
   std::int64_t now_us_ = 0;
-  std::uint64_t next_seq_ = 0;
-  std::uint64_t ran_ = 0;
-  std::priority_queue<Scheduled, std::vector<Scheduled>, Later> queue_;
+  Scheduler sched_;
   bool healed_ = false;
 
   std::map<std::pair<Endpoint, Endpoint>, std::int64_t> link_last_us_;
-  std::map<std::pair<Endpoint, Endpoint>, std::deque<std::function<void()>>> held_;
+  std::map<std::pair<Endpoint, Endpoint>, std::deque<Task>> held_;
   std::vector<Partition> partitions_;
   std::uint64_t next_partition_ = 1;
 
@@ -232,8 +276,16 @@ class World {
   std::int64_t store_free_us_ = 0;  // commits are serialised: the log's order is commit order
   std::map<std::string, std::uint64_t> counters_;
 
+  std::map<std::uint32_t, std::int64_t> revoked_at_us_;  // client (user) -> when revoked
+  std::vector<std::uint64_t> own_committed_;              // client -> its last committed index
+  std::map<std::uint32_t, CdnEntry> cdn_;                 // doc -> cached API response
+  std::map<std::uint64_t, PendingGet> http_pending_;
+  std::uint64_t next_http_ = 1;
+
   // Per author client: its edits' first char seq, to map a seen char back to the edit.
   std::vector<std::map<AgentId, std::vector<EditRef>>> edits_by_agent_;
+  // Per document: every edit that inserted characters, in the order they were made.
+  std::vector<std::vector<DocEdit>> doc_edits_;
 };
 
 // ---------------------------------------------------------------- ServerIo
@@ -245,6 +297,7 @@ void ServerIo::store(StoreRequest request) { world_.server_store(index_, std::mo
 void ServerIo::publish(std::uint32_t doc, const LogRecord& record) { world_.server_publish(index_, doc, record); }
 void ServerIo::to_node(NodeId node, NodeMessage message) { world_.server_to_node(index_, node, std::move(message)); }
 void ServerIo::start_timer(std::int64_t delay_ms, std::uint64_t timer) { world_.server_timer(index_, delay_ms, timer); }
+void ServerIo::respond(const HttpResponse& response) { world_.server_respond(index_, response); }
 
 // ---------------------------------------------------------------- links
 
@@ -262,7 +315,7 @@ bool World::cut(Endpoint from, Endpoint to) const {
   return false;
 }
 
-void World::link_send(Endpoint from, Endpoint to, std::int64_t latency_us, std::function<void()> deliver) {
+void World::link_send(Endpoint from, Endpoint to, std::int64_t latency_us, Task deliver) {
   const auto key = std::make_pair(from, to);
   auto& held = held_[key];
   if (cut(from, to) || !held.empty()) {
@@ -307,6 +360,8 @@ void World::setup_store() {
     store_[d].has_snapshot = true;
     store_[d].snapshot = server->snapshot();
     store_[d].snapshot_index = 0;
+    store_[d].has_initial = true;
+    store_[d].initial = store_[d].snapshot;
   }
 }
 
@@ -324,10 +379,23 @@ void World::start_server(std::uint32_t s) {
   nc.snapshot_every_changes = cfg_.servers.snapshot_every_changes;
   nc.ack_after_commit = cfg_.servers.ack == Ack::kAfterCommit;
   nc.catch_up_on_hello = cfg_.servers.catch_up;
+  switch (cfg_.servers.api_read) {
+    case ApiRead::kReplica: nc.api_read = NodeConfig::ApiRead::kReplica; break;
+    case ApiRead::kPrimary: nc.api_read = NodeConfig::ApiRead::kPrimary; break;
+    case ApiRead::kSessionPrimary: nc.api_read = NodeConfig::ApiRead::kSessionPrimary; break;
+    case ApiRead::kFenced: nc.api_read = NodeConfig::ApiRead::kFenced; break;
+  }
+  nc.api_no_store = cfg_.servers.api_cache == ApiCache::kNoStore;
+  nc.check_revocation = cfg_.servers.check_revocation;
+  nc.rate_limit_per_s = cfg_.servers.rate_limit_per_s;
+  nc.rate_burst = cfg_.servers.rate_burst;
+  nc.rename_notice = cfg_.servers.rename == Rename::kNotice;
   sv.io = std::make_unique<ServerIo>(*this, s);
   sv.node = std::make_unique<Node>(nc, strategy_, *sv.io);
   sv.up = true;
+  sv.busy_until_us = now_us_;
   sv.node->start();
+  for (const auto& [user, when] : revoked_at_us_) sv.node->on_revoke(user);
   auto queued = std::move(down_queue_[s]);
   down_queue_[s].clear();
   for (const NodeMessage& m : queued) sv.node->on_node(m);
@@ -431,6 +499,9 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
           r.first_index = sd.log.size() + 1;
           for (LogRecord& rec : req.records) {
             rec.index = sd.log.size() + 1;
+            sd.commit_us.push_back(now_us_);
+            const std::uint32_t author = rec.author & (kMaxClients - 1);
+            if (rec.author != kSetupAgent && author < cfg_.clients) own_committed_[author] = rec.index;
             sd.log.push_back(std::move(rec));
           }
         }
@@ -454,14 +525,25 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
         d.snapshot_index = req.after;
       }
       break;
-    case StoreRequest::Kind::kLoad:
-      reply.has_snapshot = d.has_snapshot;
-      reply.snapshot = d.snapshot;
-      reply.snapshot_index = d.snapshot_index;
+    case StoreRequest::Kind::kLoad: {
+      // A read replica holds what committed at least replica_lag_ms ago (commit_us ascends).
+      std::uint64_t upto = d.log.size();
+      if (req.replica) {
+        const std::int64_t cutoff_us = now_us_ - cfg_.database.replica_lag_ms * kUsPerMs;
+        upto = static_cast<std::uint64_t>(std::upper_bound(d.commit_us.begin(), d.commit_us.end(), cutoff_us) -
+                                          d.commit_us.begin());
+      }
+      // The latest snapshot, unless it is past what the replica has: then the first content.
+      const bool latest_snapshot = d.snapshot_index <= upto;
+      reply.has_snapshot = latest_snapshot ? d.has_snapshot : d.has_initial;
+      reply.snapshot = latest_snapshot ? d.snapshot : d.initial;
+      reply.snapshot_index = latest_snapshot ? d.snapshot_index : 0;
+      reply.latest = d.log.size();
       for (const LogRecord& r : d.log) {
-        if (r.index > d.snapshot_index) reply.records.push_back(r);
+        if (r.index > reply.snapshot_index && r.index <= upto) reply.records.push_back(r);
       }
       break;
+    }
   }
   at(done_us, [this, s, incarnation, reply = std::move(reply)]() mutable {
     link_send(store_ep(), server_ep(s), draw_us(net_rng_, cfg_.network.server_db_ms),
@@ -512,9 +594,24 @@ void World::server_timer(std::uint32_t s, std::int64_t delay_ms, std::uint64_t t
 
 // ---------------------------------------------------------------- clients
 
-void World::connect_client(std::uint32_t c) {
+void World::connect_client(std::uint32_t c, bool subscribe) {
   Client& cl = clients_[c];
-  if (cl.server >= 0) return;
+  if (cl.server >= 0 || cl.stopped) return;
+  const auto token = login(cl);
+  if (!token) {
+    // Revoked: the login service refuses it, and the client stays out.
+    cl.stopped = true;
+    cl.welcomed = false;
+    history::Event e;
+    e.type = history::EventType::kFault;
+    e.kind = "refused";
+    e.client = c;
+    e.doc = cl.doc;
+    e.detail = "login refused: revoked";
+    emit(std::move(e));
+    return;
+  }
+  cl.token = *token;
   // The load balancer: round-robin over servers that are up, or sticky (always the same one).
   std::optional<std::uint32_t> pick;
   if (cfg_.balancer == Balancer::kSticky) {
@@ -534,25 +631,26 @@ void World::connect_client(std::uint32_t c) {
     at(now_us_ + 1000 * kUsPerMs, [this, c] { connect_client(c); });
     return;
   }
-  if (cl.replica) ++cl.incarnation;  // a reconnect after a crash starts a fresh replica
-  cl.replica = strategy_.make_client(cl.agent());
-  cl.acked_upto = cl.next_op - 1;  // edits of the old replica are no longer pending
+  if (!subscribe) {
+    if (cl.replica) ++cl.incarnation;  // a reconnect after a crash starts a fresh replica
+    cl.replica = strategy_.make_client(cl.agent());
+    cl.acked_upto = cl.next_op - 1;  // edits of the old replica are no longer pending
+  }
   cl.server = static_cast<int>(*pick);
   cl.conn = next_conn_++;
   conn_client_[cl.conn] = c;
-  cl.welcomed = false;
-  servers_[*pick].node->on_connect(cl.conn, cl.agent());
-  Bytes hello = encode_frame(Frame{FrameKind::kHello, cl.doc, {}, {}});
+  cl.welcomed = subscribe;  // a subscriber shows its loaded state and may edit at once
+  const ConnId opened = cl.conn;
+  servers_[*pick].node->on_connect(cl.conn, cl.agent(), cl.token);
+  if (cl.conn != opened || cl.server < 0) return;  // refused at connect
+  Bytes hello = encode_frame(Frame{subscribe ? FrameKind::kSubscribe : FrameKind::kHello, cl.doc, {}, {}});
   ++counters_["net.msgs"];
   counters_["net.bytes"] += hello.size();
   const std::uint32_t s = *pick;
   const std::uint32_t inc = servers_[s].incarnation;
   const ConnId conn = cl.conn;
   link_send(client_ep(c), server_ep(s), draw_us(net_rng_, cfg_.network.client_server_ms),
-            [this, s, inc, conn, b = std::move(hello)] {
-              Server& sv = servers_[s];
-              if (sv.up && sv.incarnation == inc) sv.node->on_frame(conn, b);
-            });
+            [this, s, inc, conn, b = std::move(hello)]() mutable { server_frame(s, inc, conn, std::move(b)); });
 }
 
 void World::client_send(Client& cl, std::vector<Bytes> msgs) {
@@ -565,10 +663,7 @@ void World::client_send(Client& cl, std::vector<Bytes> msgs) {
     counters_["net.bytes"] += frame.size();
     const ConnId conn = cl.conn;
     link_send(client_ep(cl.id), server_ep(s), draw_us(net_rng_, cfg_.network.client_server_ms),
-              [this, s, inc, conn, b = std::move(frame)] {
-                Server& sv = servers_[s];
-                if (sv.up && sv.incarnation == inc) sv.node->on_frame(conn, b);
-              });
+              [this, s, inc, conn, b = std::move(frame)]() mutable { server_frame(s, inc, conn, std::move(b)); });
   }
 }
 
@@ -583,6 +678,7 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
       auto back = cl.replica->receive(frame->payload);
       CONVLAB_ASSERT(back.has_value());
       cl.welcomed = true;
+      cl.stale_base = false;
       // A load older than what this client was shown before is a stale load: it misses
       // updates it had already seen.
       history::Event load;
@@ -620,6 +716,26 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
       e.doc = frame->doc;
       e.detail = frame->text;
       emit(std::move(e));
+      // Over the rate limit: the edit was not applied, so this replica has diverged from the
+      // server. The client drops the session and reloads the document a second later.
+      if (frame->text.rfind("rate limited", 0) == 0) drop_client(c, true, 1000 * kUsPerMs);
+      return;
+    }
+    case FrameKind::kTitle: {
+      auto t = decode_title(frame->payload);
+      CONVLAB_ASSERT(t.has_value());  // the node encodes every title
+      cl.title_version = std::max(cl.title_version, t->version);
+      if (t->answer == 0) return;
+      history::Event e;
+      e.type = history::EventType::kRename;
+      e.client = c;
+      e.doc = cl.doc;
+      e.op = cl.next_rename - 1;  // renames wait for their answer: this one is the last sent
+      e.server = static_cast<std::int32_t>(server);
+      e.kind = t->answer == 1 ? "ack" : "notice";
+      e.version = t->version;
+      e.detail = t->title;
+      emit(std::move(e));
       return;
     }
     default:
@@ -640,9 +756,55 @@ void World::note_acks(Client& cl) {
     e.server = cl.server;
     emit(std::move(e));
   }
+  // Every edit so far is acknowledged, so every record of this client has committed.
+  cl.own_version = std::max(cl.own_version, own_committed_[cl.id]);
 }
 
 void World::note_seen(Client& cl) {
+  if (!cl.replica->indexes_ids()) {
+    note_seen_scan(cl);
+    return;
+  }
+  // Only edits this client has not shown yet can change anything: ask the replica's index for
+  // their ids instead of scanning the document. Same events, same order as note_seen_scan.
+  const std::vector<DocEdit>& edits = doc_edits_[cl.doc];
+  for (; cl.edits_scanned < edits.size(); ++cl.edits_scanned) {
+    if (edits[cl.edits_scanned].author != cl.id) cl.unseen.push_back(static_cast<std::uint32_t>(cl.edits_scanned));
+  }
+  std::size_t newly = 0;
+  std::uint32_t first = 0;
+  for (const std::uint32_t i : cl.unseen) {
+    const DocEdit& d = edits[i];
+    for (std::uint32_t k = 0; k < d.count; ++k) {
+      if (cl.replica->contains(CharId{d.agent, d.seq + k})) {
+        if (newly++ == 0) first = i;
+        break;
+      }
+    }
+  }
+  if (newly == 0) return;
+  if (newly == 1) {
+    const DocEdit& d = edits[first];
+    std::erase(cl.unseen, first);
+    if (!cl.seen.insert({d.author, d.op}).second) return;
+    std::uint32_t& hi = cl.seen_ops[d.author];
+    hi = std::max(hi, d.op);
+    history::Event e;
+    e.type = history::EventType::kSeen;
+    e.client = cl.id;
+    e.doc = cl.doc;
+    e.author = d.author;
+    e.op = d.op;
+    e.server = cl.server;
+    emit(std::move(e));
+    return;
+  }
+  // Several at once (a welcome): their order is document order, which the scan gives.
+  note_seen_scan(cl);
+  std::erase_if(cl.unseen, [&](std::uint32_t i) { return cl.seen.contains({edits[i].author, edits[i].op}); });
+}
+
+void World::note_seen_scan(Client& cl) {
   const std::vector<CharId> ids = cl.replica->char_ids();
   for (const CharId& id : ids) {
     const std::uint32_t author = id.agent & (kMaxClients - 1);
@@ -669,15 +831,27 @@ void World::note_seen(Client& cl) {
   }
 }
 
-std::optional<Splice> World::draw_splice(Client& cl) {
-  const std::u32string text = cl.replica->text();
-  // Paragraph boundaries.
+std::optional<Splice> World::draw_splice(Client& cl, std::uint32_t& para) {
+  // Paragraph boundaries, up to the client's own paragraph (1 + slot): what comes after it is
+  // never edited here. A replica with cheap ranges is read in chunks; others whole, as before.
+  const std::size_t len = cl.replica->length();
+  const std::size_t want = 1 + static_cast<std::size_t>(cl.slot);
+  const std::size_t chunk = cl.replica->indexes_ids() ? 256 : len;
   std::vector<std::pair<std::size_t, std::size_t>> paras;  // [start, end)
   std::size_t start = 0;
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    if (i == text.size() || text[i] == U'\n') {
-      paras.emplace_back(start, i);
-      start = i + 1;
+  for (std::size_t base = 0;; base += chunk) {
+    const std::size_t n = std::min(chunk, len - base);
+    const std::u32string text = cl.replica->text_range(base, n);
+    for (std::size_t j = 0; j < n && paras.size() <= want; ++j) {
+      if (text[j] == U'\n') {
+        paras.emplace_back(start, base + j);
+        start = base + j + 1;
+      }
+    }
+    if (paras.size() > want) break;
+    if (base + n == len) {
+      paras.emplace_back(start, len);
+      break;
     }
   }
   const Workload& w = cfg_.workload;
@@ -686,6 +860,7 @@ std::optional<Splice> World::draw_splice(Client& cl) {
   if (!cl.rng.chance(w.same_paragraph_prob)) p = std::min<std::size_t>(1 + cl.slot, paras.size() - 1);
   const auto [ps, pe] = paras[p];
   const std::size_t plen = pe - ps;
+  para = static_cast<std::uint32_t>(p);  // the position lands in [ps, pe]: p newlines before it
   if (plen > 0 && !cl.rng.chance(w.insert_prob)) {
     const std::size_t n = std::min<std::size_t>(plen, 1 + cl.rng.below(w.delete_len_max));
     const std::size_t at_pos = ps + cl.rng.below(plen - n + 1);
@@ -701,13 +876,15 @@ std::optional<Splice> World::draw_splice(Client& cl) {
   return Splice{ps + cl.rng.below(plen + 1), 0, std::move(ins)};
 }
 
-void World::client_edit(Client& cl, const Splice& sp) {
-  const std::u32string before = cl.replica->text();
-  const std::vector<CharId> ids_before = cl.replica->char_ids();
-  CONVLAB_ASSERT(sp.pos + sp.del <= before.size());
+void World::client_edit(Client& cl, const Splice& sp, std::optional<std::uint32_t> para) {
+  CONVLAB_ASSERT(sp.pos + sp.del <= cl.replica->length());
+  if (!para) {
+    const std::u32string before = cl.replica->text_range(0, sp.pos);
+    para = static_cast<std::uint32_t>(std::count(before.begin(), before.end(), U'\n'));
+  }
+  const std::vector<CharId> deleted_ids = cl.replica->char_ids_range(sp.pos, sp.del);
   const std::uint32_t op = cl.next_op++;
   auto msgs = cl.replica->local_edit(sp, client_clock_ms(cl));
-  const std::vector<CharId> ids_after = cl.replica->char_ids();
 
   history::Event e;
   e.type = history::EventType::kEdit;
@@ -719,19 +896,24 @@ void World::client_edit(Client& cl, const Splice& sp) {
   e.pos = sp.pos;
   e.del = sp.del;
   e.ins = sp.ins;
-  e.para = static_cast<std::uint32_t>(std::count(before.begin(), before.begin() + static_cast<std::ptrdiff_t>(sp.pos), U'\n'));
+  e.para = *para;
   std::vector<CharId> inserted;
-  if (!sp.ins.empty() && sp.pos + sp.ins.size() <= ids_after.size()) {
-    inserted.assign(ids_after.begin() + static_cast<std::ptrdiff_t>(sp.pos),
-                    ids_after.begin() + static_cast<std::ptrdiff_t>(sp.pos + sp.ins.size()));
+  if (!sp.ins.empty() && sp.pos + sp.ins.size() <= cl.replica->length()) {
+    inserted = cl.replica->char_ids_range(sp.pos, sp.ins.size());
   }
   e.inserted = history::compress_ids(inserted);
-  e.deleted = history::compress_ids(std::vector<CharId>(ids_before.begin() + static_cast<std::ptrdiff_t>(sp.pos),
-                                                        ids_before.begin() + static_cast<std::ptrdiff_t>(sp.pos + sp.del)));
+  e.deleted = history::compress_ids(deleted_ids);
   e.seen_ops = cl.seen_ops;
   e.offline = cl.offline || cl.server < 0;
+  e.stale_base = cl.stale_base;
   emit(std::move(e));
-  if (!inserted.empty()) edits_by_agent_[cl.id][inserted.front().agent].push_back(EditRef{inserted.front().seq, op});
+  if (!inserted.empty()) {
+    edits_by_agent_[cl.id][inserted.front().agent].push_back(EditRef{inserted.front().seq, op});
+    // Ids of one edit are consecutive for the strategies that index them (crdt); a strategy whose
+    // ids are not is read by note_seen_scan, which does not use this.
+    doc_edits_[cl.doc].push_back(DocEdit{cl.id, op, inserted.front().agent, inserted.front().seq,
+                                         static_cast<std::uint32_t>(inserted.size())});
+  }
   client_send(cl, std::move(msgs));
   note_acks(cl);
 }
@@ -740,7 +922,8 @@ void World::client_tick(std::uint32_t c) {
   if (healed_) return;  // the fault phase is over: no new edits
   Client& cl = clients_[c];
   if (cl.welcomed) {
-    if (auto sp = draw_splice(cl)) client_edit(cl, *sp);
+    std::uint32_t para = 0;
+    if (auto sp = draw_splice(cl, para)) client_edit(cl, *sp, para);
   }
   const Workload& w = cfg_.workload;
   std::int64_t pause_us;
@@ -753,6 +936,204 @@ void World::client_tick(std::uint32_t c) {
   }
   pause_us = std::max<std::int64_t>(1, static_cast<std::int64_t>(static_cast<double>(pause_us) / cl.rate_multiplier));
   at(now_us_ + pause_us, [this, c] { client_tick(c); });
+}
+
+// ---------------------------------------------------------------- API, auth, titles
+
+std::optional<Token> World::login(const Client& cl) const {
+  if (revoked_at_us_.contains(cl.id)) return std::nullopt;
+  return Token{cl.id, now_us_ / kUsPerMs + cfg_.auth.token_lifetime_ms};
+}
+
+void World::server_frame(std::uint32_t s, std::uint32_t incarnation, ConnId conn, Bytes frame) {
+  Server& sv = servers_[s];
+  if (!sv.up || sv.incarnation != incarnation) return;
+  if (!sv.node->admit(conn, frame)) return;
+  const std::int64_t work_us = cfg_.servers.work_us_per_msg;
+  if (work_us <= 0) {
+    sv.node->on_frame(conn, frame);
+    return;
+  }
+  sv.busy_until_us = std::max(sv.busy_until_us, now_us_) + work_us;
+  at(sv.busy_until_us, [this, s, incarnation, conn, b = std::move(frame)] {
+    Server& v = servers_[s];
+    if (v.up && v.incarnation == incarnation) v.node->on_frame(conn, b);
+  });
+}
+
+void World::client_reload(std::uint32_t c) {
+  if (healed_) return;  // the fault phase is over: no new reloads
+  Client& cl = clients_[c];
+  at(now_us_ + std::max<std::int64_t>(1, draw_us(cl.rng, cfg_.workload.reload_ms)), [this, c] { client_reload(c); });
+  if (cl.stopped || cl.offline || cl.loading || cl.replica == nullptr) return;
+  if (cl.token.expires_ms <= now_us_ / kUsPerMs) {
+    const auto token = login(cl);
+    if (!token) return;
+    cl.token = *token;
+  }
+  HttpGet g;
+  g.id = next_http_++;
+  g.doc = cl.doc;
+  g.token = cl.token;
+  g.session_version = cl.own_version;
+  http_pending_[g.id] = PendingGet{c, cl.own_version};
+  cl.loading = true;
+  at(now_us_ + draw_us(net_rng_, cfg_.network.client_server_ms), [this, g] { cdn_get(g); });
+}
+
+void World::cdn_get(HttpGet g) {
+  const PendingGet& p = http_pending_.at(g.id);
+  const Client& cl = clients_[p.client];
+  auto hit = cdn_.find(g.doc);
+  if (cfg_.cdn.ttl_ms > 0 && hit != cdn_.end() && now_us_ - hit->second.stored_us < cfg_.cdn.ttl_ms * kUsPerMs) {
+    // Keyed by URL alone: whoever asks gets what was cached, the auth decision included.
+    HttpResponse r = hit->second.response;
+    r.id = g.id;
+    r.latest = store_[g.doc].log.size();
+    return serve_load(r, "cdn", -1);
+  }
+  // A miss goes to a server: the client's own, else the first one up.
+  std::optional<std::uint32_t> origin;
+  if (cl.server >= 0 && servers_[static_cast<std::uint32_t>(cl.server)].up) origin = static_cast<std::uint32_t>(cl.server);
+  for (std::uint32_t k = 0; !origin && k < cfg_.servers.count; ++k) {
+    if (servers_[k].up) origin = k;
+  }
+  if (!origin) {
+    HttpResponse r;
+    r.id = g.id;
+    r.doc = g.doc;
+    r.status = 503;
+    r.why = "no server up";
+    return serve_load(r, "cdn", -1);
+  }
+  const std::uint32_t s = *origin;
+  const std::uint32_t inc = servers_[s].incarnation;
+  at(now_us_ + draw_us(net_rng_, cfg_.network.server_bus_ms), [this, s, inc, g] {
+    Server& sv = servers_[s];
+    if (sv.up && sv.incarnation == inc) {
+      sv.node->on_http_get(g);
+    } else {
+      HttpResponse r;
+      r.id = g.id;
+      r.doc = g.doc;
+      r.status = 502;
+      r.why = "server went away";
+      serve_load(r, "cdn", -1);
+    }
+  });
+}
+
+void World::server_respond(std::uint32_t s, const HttpResponse& r) {
+  if (!http_pending_.contains(r.id)) return;
+  if (r.status == 200 && !r.no_store && cfg_.cdn.ttl_ms > 0) cdn_[r.doc] = CdnEntry{r, now_us_};
+  serve_load(r, r.source, static_cast<int>(s));
+}
+
+void World::serve_load(const HttpResponse& r, std::string source, int server) {
+  auto p = http_pending_.find(r.id);
+  CONVLAB_ASSERT(p != http_pending_.end());
+  const std::uint32_t c = p->second.client;
+  if (r.status == 200) {
+    // Judged when served: the session's acknowledged write missing (read-your-writes), and a
+    // user whose tokens were revoked by now getting the document anyway.
+    if (r.version < p->second.own_version) source += ":missing_own_write";
+    auto rv = revoked_at_us_.find(c);
+    if (rv != revoked_at_us_.end() && rv->second <= now_us_) source += ":revoked";
+  }
+  http_pending_.erase(p);
+  at(now_us_ + draw_us(net_rng_, cfg_.network.client_server_ms), [this, c, r, source, server] {
+    finish_load(c, r, source, server);
+  });
+}
+
+void World::finish_load(std::uint32_t c, const HttpResponse& r, const std::string& source, int server) {
+  Client& cl = clients_[c];
+  cl.loading = false;
+  if (r.status != 200) {
+    history::Event e;
+    e.type = history::EventType::kFault;
+    e.kind = "refused";
+    e.client = c;
+    e.doc = r.doc;
+    e.detail = "GET document: " + std::to_string(r.status) + " " + r.why;
+    emit(std::move(e));
+    return;
+  }
+  history::Event load;
+  load.type = history::EventType::kLoad;
+  load.client = c;
+  load.doc = r.doc;
+  load.server = server;
+  load.version = r.version;
+  load.latest = r.latest;
+  load.source = source;
+  emit(std::move(load));
+  if (strategy_.adopts_loaded_state && !cl.stopped && !healed_) adopt_load(cl, r.body, r.version < r.latest);
+}
+
+void World::adopt_load(Client& cl, const Bytes& body, bool stale) {
+  // A page reload: the old session ends (its unacknowledged edits with it), the page shows what
+  // the API served, and a new session subscribes to changes from now on.
+  if (cl.server >= 0) {
+    Server& sv = servers_[static_cast<std::uint32_t>(cl.server)];
+    if (sv.up) sv.node->on_disconnect(cl.conn);
+    conn_client_.erase(cl.conn);
+    cl.server = -1;
+  }
+  ++cl.incarnation;
+  cl.replica = strategy_.make_client(cl.agent());
+  auto back = cl.replica->receive(body);
+  CONVLAB_ASSERT(back.has_value());  // the node encodes every welcome
+  cl.acked_upto = cl.next_op - 1;
+  cl.stale_base = stale;
+  // What it has shown is now what the loaded state shows: its edits are made on that base.
+  cl.seen_ops = ops_shown(cl);
+  note_seen(cl);
+  connect_client(cl.id, true);
+}
+
+std::map<std::uint32_t, std::uint32_t> World::ops_shown(const Client& cl) const {
+  std::map<std::uint32_t, std::uint32_t> out;
+  for (const CharId& id : cl.replica->char_ids()) {
+    const std::uint32_t author = id.agent & (kMaxClients - 1);
+    if (id.agent == kSetupAgent || author == cl.id || author >= cfg_.clients) continue;
+    const auto& per_agent = edits_by_agent_[author];
+    auto a = per_agent.find(id.agent);
+    if (a == per_agent.end()) continue;
+    const auto& refs = a->second;
+    auto it = std::upper_bound(refs.begin(), refs.end(), id.seq,
+                               [](std::uint32_t seq, const EditRef& r) { return seq < r.seq_start; });
+    if (it == refs.begin()) continue;
+    std::uint32_t& hi = out[author];
+    hi = std::max(hi, std::prev(it)->op);
+  }
+  return out;
+}
+
+void World::client_rename(std::uint32_t c) {
+  if (healed_) return;
+  Client& cl = clients_[c];
+  at(now_us_ + std::max<std::int64_t>(1, draw_us(cl.rng, cfg_.workload.rename_ms)), [this, c] { client_rename(c); });
+  if (!cl.welcomed || cl.server < 0 || cl.stopped) return;
+  const std::uint32_t op = cl.next_rename++;
+  RenameMsg m{cl.title_version, "title " + std::to_string(c) + "." + std::to_string(op)};
+  history::Event e;
+  e.type = history::EventType::kRename;
+  e.client = c;
+  e.doc = cl.doc;
+  e.op = op;
+  e.server = cl.server;
+  e.kind = "request";
+  e.version = m.base;
+  e.detail = m.title;
+  emit(std::move(e));
+  const auto s = static_cast<std::uint32_t>(cl.server);
+  const std::uint32_t inc = servers_[s].incarnation;
+  Bytes frame = encode_frame(Frame{FrameKind::kRename, cl.doc, encode_rename(m), {}});
+  ++counters_["net.msgs"];
+  counters_["net.bytes"] += frame.size();
+  link_send(client_ep(c), server_ep(s), draw_us(net_rng_, cfg_.network.client_server_ms),
+            [this, s, inc, conn = cl.conn, b = std::move(frame)]() mutable { server_frame(s, inc, conn, std::move(b)); });
 }
 
 // ---------------------------------------------------------------- faults
@@ -812,6 +1193,7 @@ void World::schedule_faults() {
         break;
       case FaultKind::kOffline:
       case FaultKind::kDisconnect:
+      case FaultKind::kRevoke:
         f.target = client;
         break;
     }
@@ -831,6 +1213,7 @@ const char* fault_name(FaultKind k) {
     case FaultKind::kClockDrift: return "clock_drift";
     case FaultKind::kOffline: return "offline";
     case FaultKind::kDisconnect: return "disconnect";
+    case FaultKind::kRevoke: return "revoke";
   }
   return "?";
 }
@@ -886,6 +1269,17 @@ void World::begin_fault(const FaultSpec& f) {
     case FaultKind::kDisconnect: {
       auto ep = endpoint(f.target);
       if (ep && *ep < cfg_.clients) drop_client(*ep, true, 0);
+      break;
+    }
+    case FaultKind::kRevoke: {
+      // The login service revokes the user's tokens and tells every server at once; what each
+      // server does with that is its policy (servers.check_revocation).
+      auto ep = endpoint(f.target);
+      if (!ep || *ep >= cfg_.clients) break;
+      revoked_at_us_.emplace(*ep, now_us_);
+      for (Server& sv : servers_) {
+        if (sv.up) sv.node->on_revoke(*ep);
+      }
       break;
     }
     case FaultKind::kClockOffset:
@@ -955,6 +1349,7 @@ void World::end_fault(const FaultSpec& f, std::uint64_t partition_id) {
       return;
     }
     case FaultKind::kDisconnect:
+    case FaultKind::kRevoke:  // a revocation is for good
       return;
     case FaultKind::kClockOffset:
     case FaultKind::kClockDrift:
@@ -1063,6 +1458,13 @@ RunOutput World::run() {
     meta.meta["servers"] = std::to_string(cfg_.servers.count);
     meta.meta["docs"] = std::to_string(cfg_.docs);
     meta.meta["heal_us"] = std::to_string(cfg_.duration_ms * kUsPerMs);
+    // Clients whose override raises their edit rate (a flood): checkers leave them out of
+    // visibility_others_ms.
+    std::string fast;
+    for (const ClientOverride& o : cfg_.client_overrides) {
+      if (o.rate_multiplier > 1.0 && o.client < cfg_.clients) fast += (fast.empty() ? "" : ",") + std::to_string(o.client);
+    }
+    if (!fast.empty()) meta.meta["fast_clients"] = fast;
     meta.meta["end_us"] = std::to_string((cfg_.duration_ms + cfg_.quiesce_ms) * kUsPerMs);
     emit(std::move(meta));
   }
@@ -1071,6 +1473,8 @@ RunOutput World::run() {
   for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) start_server(s);
 
   edits_by_agent_.resize(cfg_.clients);
+  own_committed_.resize(cfg_.clients);
+  doc_edits_.resize(cfg_.docs);
   clients_.resize(cfg_.clients);
   std::vector<std::uint32_t> per_doc(cfg_.docs, 0);
   for (std::uint32_t c = 0; c < cfg_.clients; ++c) {
@@ -1095,6 +1499,12 @@ RunOutput World::run() {
     if (cfg_.script.empty()) {
       at(arrive_us + 500 * kUsPerMs + draw_us(cl.rng, cfg_.workload.think_ms), [this, c] { client_tick(c); });
     }
+    if (cfg_.workload.reload_ms.max > 0) {
+      at(arrive_us + 500 * kUsPerMs + draw_us(cl.rng, cfg_.workload.reload_ms), [this, c] { client_reload(c); });
+    }
+    if (cfg_.workload.rename_ms.max > 0) {
+      at(arrive_us + 500 * kUsPerMs + draw_us(cl.rng, cfg_.workload.rename_ms), [this, c] { client_rename(c); });
+    }
   }
   for (const auto& se : cfg_.script) {
     at(se.at_ms * kUsPerMs, [this, se] {
@@ -1115,20 +1525,16 @@ RunOutput World::run() {
   at(cfg_.duration_ms * kUsPerMs, [this] { heal(); });
   const std::int64_t end_us = (cfg_.duration_ms + cfg_.quiesce_ms) * kUsPerMs;
 
-  while (!queue_.empty() && queue_.top().t_us <= end_us) {
-    // Copy out before pop: the callback may schedule more.
-    Scheduled next = std::move(const_cast<Scheduled&>(queue_.top()));
-    queue_.pop();
-    now_us_ = next.t_us;
-    next.run();
-    ++ran_;
+  for (std::int64_t t = sched_.next_us(); t <= end_us; t = sched_.next_us()) {
+    now_us_ = t;
+    sched_.run_next(end_us);
   }
   now_us_ = end_us;
   emit_finals();
 
   RunOutput out;
   out.digest = writer_.digest();
-  out.sim_events = ran_;
+  out.sim_events = sched_.ran();
   out.end_us = end_us;
   out.events = std::move(events_);
   return out;
@@ -1148,6 +1554,9 @@ std::vector<std::string> world_problems(const WorldConfig& c, const Strategy& st
   if (!utf8_decode(c.initial_text)) out.push_back("initial_text: not valid UTF-8");
   for (const auto& se : c.script) {
     if (se.client >= c.clients) out.push_back("script: client " + std::to_string(se.client) + " does not exist");
+  }
+  if (c.workload.rename_ms.max > 0 && c.servers.count > 1) {
+    out.push_back("workload.rename_ms: renames need servers.count: 1 (the title register lives in one server's memory)");
   }
   (void)strategy;
   return out;

@@ -2,6 +2,8 @@
 
 #include "server/core/assert.hpp"
 
+#include <algorithm>
+
 namespace convlab {
 
 namespace {
@@ -47,9 +49,144 @@ void Node::begin_load(std::uint32_t doc) {
   io_.store(std::move(req));
 }
 
-void Node::on_connect(ConnId conn, AgentId agent) {
+void Node::on_connect(ConnId conn, AgentId agent, Token token) {
   CONVLAB_ASSERT(!conns_.contains(conn));
   conns_[conn].agent = agent;
+  conns_[conn].token = token;
+  if (token.expires_ms <= io_.now_ms()) {
+    conns_.erase(conn);
+    return io_.close(conn, "token expired");
+  }
+  if (config_.check_revocation && revoked(token.user)) {
+    conns_.erase(conn);
+    return io_.close(conn, "token revoked");
+  }
+}
+
+bool Node::admit(ConnId conn, std::span<const std::uint8_t> bytes) {
+  if (config_.rate_limit_per_s <= 0) return true;
+  auto c = conns_.find(conn);
+  if (c == conns_.end() || bytes.empty() || bytes[0] != static_cast<std::uint8_t>(FrameKind::kEdit)) return true;
+  const std::int64_t now = io_.now_ms();
+  auto [it, fresh] = buckets_.try_emplace(c->second.token.user);
+  Bucket& b = it->second;
+  const double burst = static_cast<double>(config_.rate_burst);
+  if (fresh) {
+    b.tokens = burst;
+    b.last_ms = now;
+  }
+  // A clock that jumped back refills nothing (and never drains).
+  const std::int64_t elapsed_ms = std::max<std::int64_t>(0, now - b.last_ms);
+  b.last_ms = std::max(b.last_ms, now);
+  b.tokens = std::min(burst, b.tokens + static_cast<double>(elapsed_ms) * config_.rate_limit_per_s / 1000.0);
+  if (b.tokens >= 1.0) {
+    b.tokens -= 1.0;
+    return true;
+  }
+  auto frame = decode_frame(bytes);
+  refuse(conn, frame ? frame->doc : 0, "rate limited: edit not applied");
+  return false;
+}
+
+void Node::on_revoke(std::uint32_t user) {
+  revoked_.insert(user);
+  if (!config_.check_revocation) return;
+  std::vector<ConnId> closing;
+  for (const auto& [conn, c] : conns_) {
+    if (c.token.user == user) closing.push_back(conn);
+  }
+  for (ConnId conn : closing) {
+    on_disconnect(conn);
+    io_.close(conn, "token revoked");
+  }
+}
+
+void Node::on_http_get(const HttpGet& request) {
+  HttpResponse r;
+  r.id = request.id;
+  r.doc = request.doc;
+  r.no_store = config_.api_no_store;
+  // The naive server trusts any unexpired token: its signature is all it checks.
+  if (request.token.expires_ms <= io_.now_ms()) {
+    r.status = 401;
+    r.why = "token expired";
+    return io_.respond(r);
+  }
+  if (config_.check_revocation && revoked(request.token.user)) {
+    r.status = 403;
+    r.why = "token revoked";
+    return io_.respond(r);
+  }
+  using R = NodeConfig::ApiRead;
+  const bool primary = config_.api_read == R::kPrimary ||
+                       (config_.api_read == R::kSessionPrimary && request.session_version > 0);
+  http_read(request, !primary);
+}
+
+void Node::http_read(const HttpGet& request, bool from_replica) {
+  StoreRequest req;
+  req.kind = StoreRequest::Kind::kLoad;
+  req.id = next_request_++;
+  req.doc = request.doc;
+  req.replica = from_replica;
+  req.purpose = from_replica ? "api_replica" : "api_primary";
+  http_[req.id] = PendingHttp{request, from_replica};
+  io_.store(std::move(req));
+}
+
+void Node::http_loaded(const StoreReply& reply) {
+  auto it = http_.find(reply.id);
+  CONVLAB_ASSERT(it != http_.end());
+  const PendingHttp pending = std::move(it->second);
+  http_.erase(it);
+  auto replica = strategy_.make_server();
+  std::uint64_t version = 0;
+  if (reply.has_snapshot) {
+    auto ok = replica->restore(reply.snapshot);
+    CONVLAB_ASSERT(ok.has_value());
+    version = reply.snapshot_index;
+  }
+  for (const LogRecord& r : reply.records) {
+    if (r.index <= version) continue;
+    auto ok = replica->apply_record(r.record);
+    CONVLAB_ASSERT(ok.has_value());
+    version = r.index;
+  }
+  // Fencing: a replica that has not reached the session's last write is not good enough.
+  if (pending.from_replica && config_.api_read == NodeConfig::ApiRead::kFenced &&
+      version < pending.request.session_version) {
+    return http_read(pending.request, false);
+  }
+  HttpResponse r;
+  r.id = pending.request.id;
+  r.doc = pending.request.doc;
+  r.body = replica->welcome();
+  r.version = version;
+  r.latest = std::max(reply.latest, version);
+  r.source = pending.from_replica ? "replica" : "primary";
+  r.no_store = config_.api_no_store;
+  io_.respond(r);
+}
+
+void Node::handle_rename(std::uint32_t doc, ConnId conn, std::span<const std::uint8_t> payload) {
+  auto rename = decode_rename(payload);
+  if (!rename) return refuse(conn, doc, "bad rename: " + rename.error().message);
+  TitleReg& t = titles_[doc];
+  TitleMsg answer;
+  if (config_.rename_notice && rename->base != t.version) {
+    // A register with a sequence: a rename made on an older title loses, and its sender is told
+    // what won instead of finding out (or not) later.
+    answer = TitleMsg{t.version, t.title, 2};
+    return io_.send(conn, Frame{FrameKind::kTitle, doc, encode_title(answer), {}});
+  }
+  ++t.version;
+  t.title = rename->title;
+  answer = TitleMsg{t.version, t.title, 1};
+  io_.send(conn, Frame{FrameKind::kTitle, doc, encode_title(answer), {}});
+  const Bytes others = encode_title(TitleMsg{t.version, t.title, 0});
+  for (ConnId other : docs_.at(doc).conns) {
+    if (other != conn) io_.send(other, Frame{FrameKind::kTitle, doc, others, {}});
+  }
 }
 
 void Node::on_disconnect(ConnId conn) {
@@ -70,6 +207,10 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
   if (c == conns_.end()) return;  // closed meanwhile
   auto frame = decode_frame(bytes);
   if (!frame) return refuse(conn, 0, "bad frame: " + frame.error().message);
+  if (config_.check_revocation && revoked(c->second.token.user)) {
+    on_disconnect(conn);
+    return io_.close(conn, "token revoked");
+  }
   const std::uint32_t doc = frame->doc;
   Doc& d = doc_state(doc);
   if (d.loading) {
@@ -85,11 +226,19 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
         return;
       }
       return welcome(conn, doc);
+    case FrameKind::kSubscribe:
+      // The client shows a state it loaded over the API; from here on it gets what changes.
+      c->second.docs.insert(doc);
+      d.conns.insert(conn);
+      return;
+    case FrameKind::kRename:
+      if (!d.conns.contains(conn)) return refuse(conn, doc, "rename of a document this connection has not opened");
+      return handle_rename(doc, conn, frame->payload);
     case FrameKind::kEdit:
       if (!d.conns.contains(conn)) return refuse(conn, doc, "edit for a document this connection has not opened");
       return handle_edit(doc, conn, c->second.agent, frame->payload, std::nullopt);
     default:
-      return refuse(conn, doc, "a client may send only hello and edit frames");
+      return refuse(conn, doc, "a client may send only hello, subscribe, edit and rename frames");
   }
 }
 
@@ -321,6 +470,7 @@ void Node::maybe_snapshot(std::uint32_t doc) {
 }
 
 void Node::on_store(const StoreReply& reply) {
+  if (http_.contains(reply.id)) return http_loaded(reply);
   auto rq = requests_.find(reply.id);
   if (rq == requests_.end()) return;
   const auto [kind, doc] = rq->second;

@@ -43,6 +43,48 @@ struct NodeConfig {
   // Before welcoming a client, read the log for what this node has not applied yet, so a client
   // that reconnects here never loads an older version than it had (catch-up by version).
   bool catch_up_on_hello = true;
+  // API reads (HTTP GET of a document): where from, and whether a CDN may cache the answer.
+  enum class ApiRead { kReplica, kPrimary, kSessionPrimary, kFenced };
+  ApiRead api_read = ApiRead::kPrimary;
+  bool api_no_store = true;  // Cache-Control: no-store (else public, cacheable with its auth)
+  // Check the revocation list on every API read and every client frame, and close a revoked
+  // user's connections when the revocation arrives. Off (naive): a token is checked for expiry
+  // only, at connect and per API read, and a revoked token stays good until it expires.
+  bool check_revocation = true;
+  // A token bucket per user for edit frames: `rate_limit_per_s` tokens a second, at most
+  // `rate_burst` banked. 0: no limit.
+  double rate_limit_per_s = 0;
+  std::uint32_t rate_burst = 10;
+  // The title register: a rename made on an old title version is refused with a notice (the
+  // sender is told the winner), or (false: naive) last write wins and nobody is told.
+  bool rename_notice = true;
+};
+
+// What a client presents: issued by the login service at login, never by the node.
+struct Token {
+  std::uint32_t user = 0;
+  std::int64_t expires_ms = 0;  // in the node's clock
+};
+
+// An API read of a document (HTTP GET), from a client or through a CDN.
+struct HttpGet {
+  std::uint64_t id = 0;  // echoed in the response
+  std::uint32_t doc = 0;
+  Token token;
+  // The session's context (a cookie): the log version of its last acknowledged write, 0 if none.
+  std::uint64_t session_version = 0;
+};
+
+struct HttpResponse {
+  std::uint64_t id = 0;
+  std::uint32_t doc = 0;
+  int status = 200;           // 200, 401 (expired), 403 (revoked)
+  Bytes body;                 // 200: the strategy's welcome for the document
+  std::uint64_t version = 0;  // 200: the log version the body holds
+  std::uint64_t latest = 0;   // 200: the primary's log version when the read was made
+  const char* source = "";    // "primary" or "replica"
+  bool no_store = true;       // Cache-Control: no-store
+  std::string why;            // not 200: the reason
 };
 
 // One change-log entry: who caused it and the strategy's record bytes.
@@ -69,6 +111,7 @@ struct StoreRequest {
   std::uint64_t expect_first_index = 0;
   std::uint64_t after = 0;
   Bytes snapshot;
+  bool replica = false;  // kLoad: from a read replica, which shows commits late
   const char* purpose = "";  // what the query is for, for counters: "poll", "catchup", ...
 };
 
@@ -80,6 +123,7 @@ struct StoreReply {
   bool has_snapshot = false;       // kLoad
   Bytes snapshot;
   std::uint64_t snapshot_index = 0;
+  std::uint64_t latest = 0;  // kLoad: the primary's log length at the time of the read
 };
 
 // Between nodes: an edit forwarded to the document's home, and the home's answer.
@@ -108,6 +152,8 @@ class NodeIo {
   virtual void to_node(NodeId node, NodeMessage message) = 0;
   // on_timer(timer) is called once, `delay_ms` from now.
   virtual void start_timer(std::int64_t delay_ms, std::uint64_t timer) = 0;
+  // The answer to on_http_get.
+  virtual void respond(const HttpResponse& response) { (void)response; }
 };
 
 class Node {
@@ -117,8 +163,15 @@ class Node {
   // Starts the periodic timers (poll, snapshot).
   void start();
 
-  // A client connected on `conn` as `agent` (authentication happens before this).
-  void on_connect(ConnId conn, AgentId agent);
+  // A client connected on `conn` as `agent`, presenting `token` (expired or revoked: closed).
+  void on_connect(ConnId conn, AgentId agent, Token token = {0, INT64_MAX});
+  // The front door, before a frame waits for the node's worker: cheap checks that need no
+  // document. A frame over its user's rate limit is refused here (the client hears why) and
+  // this returns false; otherwise the frame must be passed to on_frame.
+  bool admit(ConnId conn, std::span<const std::uint8_t> frame);
+  void on_http_get(const HttpGet& request);
+  // The login service revoked every token of `user`.
+  void on_revoke(std::uint32_t user);
   void on_disconnect(ConnId conn);
   void on_frame(ConnId conn, std::span<const std::uint8_t> frame);
   void on_store(const StoreReply& reply);
@@ -151,6 +204,7 @@ class Node {
   };
   struct Conn {
     AgentId agent = 0;
+    Token token;
     std::set<std::uint32_t> docs;
     std::map<std::uint32_t, Outbox> out;
   };
@@ -203,6 +257,23 @@ class Node {
   // A change this node applied did not commit: its replica is ahead of the durable log. Drop
   // the document and close its connections; clients reload what is durable.
   void reset_doc(std::uint32_t doc, const std::string& why);
+  void http_read(const HttpGet& request, bool from_replica);
+  void http_loaded(const StoreReply& reply);
+  void handle_rename(std::uint32_t doc, ConnId conn, std::span<const std::uint8_t> payload);
+  bool revoked(std::uint32_t user) const { return revoked_.contains(user); }
+
+  struct Bucket {
+    double tokens = 0;
+    std::int64_t last_ms = 0;
+  };
+  struct PendingHttp {
+    HttpGet request;
+    bool from_replica = false;
+  };
+  struct TitleReg {
+    std::uint64_t version = 0;
+    std::string title;
+  };
 
   NodeConfig config_;
   const Strategy& strategy_;
@@ -212,6 +283,10 @@ class Node {
   std::uint64_t next_request_ = 1;
   std::map<std::uint64_t, PendingAppend> appends_;
   std::map<std::uint64_t, std::pair<StoreRequest::Kind, std::uint32_t>> requests_;
+  std::map<std::uint64_t, PendingHttp> http_;  // store request id -> API read waiting for it
+  std::set<std::uint32_t> revoked_;            // users
+  std::map<std::uint32_t, Bucket> buckets_;    // user -> rate limit
+  std::map<std::uint32_t, TitleReg> titles_;   // doc -> title register (in memory)
 };
 
 }  // namespace convlab

@@ -21,7 +21,7 @@ Result<Frame> decode_frame(std::span<const std::uint8_t> bytes) {
   Reader r(bytes);
   Frame f;
   const std::uint8_t kind = r.u8();
-  if (r.ok() && (kind < 1 || kind > 5)) r.fail("unknown frame kind " + std::to_string(kind));
+  if (r.ok() && (kind < 1 || kind > kLastFrameKind)) r.fail("unknown frame kind " + std::to_string(kind));
   f.kind = static_cast<FrameKind>(kind);
   f.doc = static_cast<std::uint32_t>(r.varint_max(0xffffffffu, "document id"));
   Bytes payload = r.bytes();
@@ -32,6 +32,49 @@ Result<Frame> decode_frame(std::span<const std::uint8_t> bytes) {
     f.payload = std::move(payload);
   }
   return f;
+}
+
+namespace {
+std::span<const std::uint8_t> as_bytes(const std::string& s) {
+  return std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+}
+}  // namespace
+
+Bytes encode_rename(const RenameMsg& r) {
+  Writer w;
+  w.varint(r.base);
+  w.bytes(as_bytes(r.title));
+  return w.take();
+}
+
+Result<RenameMsg> decode_rename(std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  RenameMsg out;
+  out.base = r.varint_max(~std::uint64_t{0}, "title version");
+  Bytes title = r.bytes();
+  if (auto done = r.finish(); !done) return done.error();
+  out.title.assign(title.begin(), title.end());
+  return out;
+}
+
+Bytes encode_title(const TitleMsg& t) {
+  Writer w;
+  w.varint(t.version);
+  w.bytes(as_bytes(t.title));
+  w.u8(t.answer);
+  return w.take();
+}
+
+Result<TitleMsg> decode_title(std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  TitleMsg out;
+  out.version = r.varint_max(~std::uint64_t{0}, "title version");
+  Bytes title = r.bytes();
+  out.answer = r.u8();
+  if (auto done = r.finish(); !done) return done.error();
+  if (out.answer > 2) return make_error("title answer " + std::to_string(out.answer) + " is not 0, 1 or 2");
+  out.title.assign(title.begin(), title.end());
+  return out;
 }
 
 }  // namespace convlab

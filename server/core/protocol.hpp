@@ -16,7 +16,14 @@ enum class FrameKind : std::uint8_t {
   kWelcome = 3,  // server -> client: the strategy's welcome for `doc`
   kDeliver = 4,  // server -> client: a strategy message for `doc`
   kRefused = 5,  // server -> client: `text` says why (bad frame, unknown document, ...)
+  // client -> server: receive `doc`'s changes from now on, without a welcome: the client already
+  // shows a state it loaded over the API (the naive page load: GET the document, then subscribe).
+  kSubscribe = 6,
+  kRename = 7,   // client -> server: rename `doc` (payload: encode_rename)
+  kTitle = 8,    // server -> client: `doc`'s title (payload: encode_title)
 };
+
+inline constexpr std::uint8_t kLastFrameKind = 8;
 
 struct Frame {
   FrameKind kind = FrameKind::kHello;
@@ -30,5 +37,23 @@ inline constexpr std::size_t kMaxFrameBytes = 1u << 20;
 
 Bytes encode_frame(const Frame& f);
 Result<Frame> decode_frame(std::span<const std::uint8_t> bytes);
+
+// The title register of a document. A rename names the title version it was made on (`base`);
+// the server answers the sender and tells everyone else with a kTitle.
+struct RenameMsg {
+  std::uint64_t base = 0;  // title version the client showed
+  std::string title;       // UTF-8
+};
+struct TitleMsg {
+  std::uint64_t version = 0;  // title version after the change
+  std::string title;
+  // For the sender of a rename: 1 accepted, 2 refused because its base was not the latest (the
+  // notice: the title shown is the winner's); 0: another client's change.
+  std::uint8_t answer = 0;
+};
+Bytes encode_rename(const RenameMsg& r);
+Result<RenameMsg> decode_rename(std::span<const std::uint8_t> bytes);
+Bytes encode_title(const TitleMsg& t);
+Result<TitleMsg> decode_title(std::span<const std::uint8_t> bytes);
 
 }  // namespace convlab

@@ -41,6 +41,25 @@ class ClientReplica {
   // The identity of every visible character, in document order (same length as text()).
   virtual std::vector<CharId> char_ids() const = 0;
 
+  // Parts of the above, for callers that need a few characters of a long document (the
+  // simulator, once per edit). The defaults copy everything and cut; strategies with an index
+  // override them. REQUIRES: pos + n <= length().
+  virtual std::u32string text_range(std::size_t pos, std::size_t n) const { return text().substr(pos, n); }
+  virtual std::vector<CharId> char_ids_range(std::size_t pos, std::size_t n) const {
+    const std::vector<CharId> all = char_ids();
+    return {all.begin() + static_cast<std::ptrdiff_t>(pos), all.begin() + static_cast<std::ptrdiff_t>(pos + n)};
+  }
+  // True when the visible character `id` is in this replica. The default scans char_ids();
+  // a strategy that overrides it with an index lookup says so with indexes_ids(), and the
+  // simulator then asks per id instead of scanning the document on every delivery.
+  virtual bool contains(CharId id) const {
+    for (const CharId& c : char_ids()) {
+      if (c == id) return true;
+    }
+    return false;
+  }
+  virtual bool indexes_ids() const { return false; }
+
   // True when the server has acknowledged every local edit.
   virtual bool synced() const = 0;
 };
@@ -96,6 +115,10 @@ struct Strategy {
   // exchange records in any order and still converge (lww, crdt). Otherwise one home server per
   // document orders its changes and the others forward edits to it.
   bool multi_master = false;
+  // True when a client that starts from any welcome, however old, can take the server's later
+  // messages on top of it (state-based registers: lww, seq). The simulator's page reload (show
+  // what the API served, then subscribe to changes) needs it; other clients reload nothing.
+  bool adopts_loaded_state = false;
 };
 
 }  // namespace convlab

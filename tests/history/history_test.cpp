@@ -69,7 +69,7 @@ std::vector<IdRun> gen_runs() {
 // A random event with every field meaningful for its type set, the others left at default.
 Event gen_event() {
   Event e;
-  e.type = static_cast<EventType>(*rc::gen::inRange(0, 10));
+  e.type = static_cast<EventType>(*rc::gen::inRange(0, 11));
   e.t_us = *rc::gen::arbitrary<std::int64_t>();
   switch (e.type) {
     case EventType::kMeta:
@@ -127,6 +127,15 @@ Event gen_event() {
       e.replica = gen_str();
       e.text = gen_text();
       e.ids = gen_runs();
+      break;
+    case EventType::kRename:
+      e.client = *rc::gen::arbitrary<std::uint32_t>();
+      e.doc = *rc::gen::arbitrary<std::uint32_t>();
+      e.op = *rc::gen::arbitrary<std::uint32_t>();
+      e.server = *rc::gen::arbitrary<std::int32_t>();
+      e.kind = gen_str();
+      e.version = *rc::gen::arbitrary<std::uint64_t>();
+      e.detail = gen_str();
       break;
   }
   return e;

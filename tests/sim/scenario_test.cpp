@@ -312,7 +312,7 @@ TEST(ScenarioErrors, UnknownEnumValueListsAllowed) {
              "t.yaml:3:13: world.balancer: unknown value \"random\" (allowed: round_robin, sticky)");
   EXPECT_HAS(load_err(with_world("  faults:\n    - {kind: explode}\n")),
              "t.yaml:4:14: world.faults[0].kind: unknown value \"explode\" (allowed: partition, crash, "
-             "clock_offset, clock_drift, offline, disconnect)");
+             "clock_offset, clock_drift, offline, disconnect, revoke)");
 }
 
 TEST(ScenarioErrors, UnknownKeyListsAllowedKeysAtThatLevel) {

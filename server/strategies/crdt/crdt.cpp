@@ -81,6 +81,12 @@ class CrdtClient final : public ClientReplica {
   std::u32string text() const override { return doc_.text(); }
   std::size_t length() const override { return doc_.length(); }
   std::vector<CharId> char_ids() const override { return doc_.char_ids(); }
+  std::u32string text_range(std::size_t pos, std::size_t n) const override { return doc_.text_range(pos, n); }
+  std::vector<CharId> char_ids_range(std::size_t pos, std::size_t n) const override {
+    return doc_.char_ids_range(pos, n);
+  }
+  bool indexes_ids() const override { return true; }
+  bool contains(CharId id) const override { return doc_.visible(id); }
   bool synced() const override { return unacked_ == 0; }
 
  private:

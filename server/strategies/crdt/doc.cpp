@@ -452,6 +452,49 @@ std::vector<CharId> Doc::char_ids() const {
   return out;
 }
 
+namespace {
+// Calls f(item) for the visible items [pos, pos + n) of blocks in `order`, skipping whole blocks
+// by their visible counts.
+template <typename Blocks, typename F>
+void for_visible_range(const std::vector<std::uint32_t>& order, const Blocks& blocks, std::size_t pos,
+                       std::size_t n, F&& f) {
+  std::size_t skip = pos;
+  for (const std::uint32_t bid : order) {
+    if (n == 0) return;
+    const auto& b = blocks[bid];
+    if (skip >= b.visible) {
+      skip -= b.visible;
+      continue;
+    }
+    for (std::uint32_t i = 0; i < b.n && n > 0; ++i) {
+      if (b.vis[i] == 0) continue;
+      if (skip > 0) {
+        --skip;
+        continue;
+      }
+      f(b.items[i]);
+      --n;
+    }
+  }
+}
+}  // namespace
+
+std::u32string Doc::text_range(std::size_t pos, std::size_t n) const {
+  CONVLAB_ASSERT(pos + n <= visible_);
+  std::u32string out(n, U'\0');
+  std::size_t k = 0;
+  for_visible_range(order_, blocks_, pos, n, [&](std::uint32_t item) { out[k++] = items_[item].ch; });
+  return out;
+}
+
+std::vector<CharId> Doc::char_ids_range(std::size_t pos, std::size_t n) const {
+  CONVLAB_ASSERT(pos + n <= visible_);
+  std::vector<CharId> out;
+  out.reserve(n);
+  for_visible_range(order_, blocks_, pos, n, [&](std::uint32_t item) { out.push_back(items_[item].id); });
+  return out;
+}
+
 std::size_t Doc::memory_bytes() const {
   // A std::map node: the value plus three pointers and a colour, rounded.
   constexpr std::size_t kMapNodeOverhead = 4 * sizeof(void*);

@@ -102,6 +102,15 @@ class Doc {
   // Items including tombstones.
   std::size_t item_count() const { return items_.size(); }
   bool contains(CharId id) const { return lookup(id).has_value(); }
+  // True when `id` is here and not deleted. O(log runs of its agent).
+  bool visible(CharId id) const {
+    const auto i = lookup(id);
+    return i.has_value() && !items_[*i].deleted;
+  }
+  // The visible characters [pos, pos + n) and their ids, without copying the rest of the
+  // document: O(blocks + n). REQUIRES: pos + n <= length().
+  std::u32string text_range(std::size_t pos, std::size_t n) const;
+  std::vector<CharId> char_ids_range(std::size_t pos, std::size_t n) const;
   // One past the highest seq of `agent` present here (0 if none): where a client that reloads
   // its own earlier characters resumes its counter.
   std::uint32_t next_seq(AgentId agent) const;

@@ -17,6 +17,7 @@ const Strategy& lww_strategy() {
       &paragraphs::message_from_json,
       // Every server may accept writes: the highest stamp wins wherever records meet.
       /*multi_master=*/true,
+      /*adopts_loaded_state=*/true,
   };
   return s;
 }

@@ -15,6 +15,8 @@ const Strategy& seq_strategy() {
       [] { return paragraphs::make_server(paragraphs::Ordering::kServerSequence); },
       &paragraphs::message_to_json,
       &paragraphs::message_from_json,
+      /*multi_master=*/false,
+      /*adopts_loaded_state=*/true,
   };
   return s;
 }

@@ -1,0 +1,210 @@
+// convlab run SCENARIO... [--strategy S]... [--seeds N|A..B] [--jobs J] [--out DIR]
+//                         [--variant NAME] [--junit FILE]
+//
+// Every chosen strategy on the same seeds and fault schedules (paired runs), in parallel across
+// runs; the comparison table on stdout, report.json and report.md in DIR, and exit 1 when an
+// expectation fails. Every scenario is loaded and checked before anything runs.
+#include "app/campaign.hpp"
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "cli/scenarios.hpp"
+#include "reports/report.hpp"
+#include "server/strategies/registry.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+namespace convlab::cli {
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t kJobsMax = 4096;
+
+void print_run_help(const po::options_description& desc) {
+  std::cout << "usage: convlab run SCENARIO... [--strategy NAME]... [--seeds N | A..B] [--jobs J]\n"
+               "                   [--out DIR] [--variant NAME] [--junit FILE]\n\n"
+               "Runs every scenario (a YAML file, or a directory: every *.yaml in it) under each chosen\n"
+               "strategy on the same seeds and fault schedules (paired runs), in parallel across runs.\n"
+               "Prints the seeds and strategies first, then a strategy x metric table per scenario and\n"
+               "variant (mean over seeds, ± half-width of the 95% interval) with each expectation's\n"
+               "verdict, and writes DIR/report.json and DIR/report.md. Every scenario is loaded and\n"
+               "checked before anything runs. Progress goes to stderr.\n\n"
+               "strategies: " << strategy_names() << " (default: the scenario's own list, else all)\n"
+               "seeds: N means 1..N; default: each scenario's `seeds`\n"
+               "Exit: 0 every expectation held, 1 some failed, 2 bad input or flags.\n\n"
+            << desc;
+}
+
+std::string join_names(const std::vector<const Strategy*>& ss) {
+  std::string out;
+  for (const Strategy* s : ss) out += (out.empty() ? "" : ", ") + std::string(s->name);
+  return out;
+}
+
+bool write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << bytes;
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+}  // namespace
+
+int run_cmd(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  desc.add_options()
+      ("help,h", "show this help")
+      ("strategy,s", po::value<std::vector<std::string>>(), "strategy to run; repeat or comma-separate")
+      ("seeds", po::value<std::string>(), "N (seeds 1..N) or A..B")
+      ("jobs,j", po::value<std::string>(), "runs in parallel (default: the number of cores)")
+      ("out,o", po::value<std::string>()->default_value("out/run"), "directory for report.json and report.md")
+      ("variant", po::value<std::string>(), "run only this variant of each scenario")
+      ("junit", po::value<std::string>(), "also write JUnit XML here: one testcase per expectation")
+      ("scenario", po::value<std::vector<std::string>>(), "scenario file or directory");
+  po::positional_options_description pos;
+  pos.add("scenario", -1);
+  po::variables_map vm;
+  int code = kExitOk;
+  if (!parse_options("run", args, desc, pos, vm, code)) return code;
+  if (vm.count("help")) {
+    print_run_help(desc);
+    return kExitOk;
+  }
+  if (!vm.count("scenario")) return fail("run: missing SCENARIO (a file or a directory; see convlab run --help)");
+
+  app::CampaignOptions options;
+  options.progress = true;
+  if (vm.count("strategy") &&
+      !parse_strategies(vm["strategy"].as<std::vector<std::string>>(), options.strategies, code)) {
+    return code;
+  }
+  if (vm.count("seeds")) {
+    auto seeds = app::parse_seeds(vm["seeds"].as<std::string>());
+    if (!seeds) return fail("run: " + seeds.error().message);
+    options.seeds = std::move(*seeds);
+  }
+  options.jobs = std::max(1u, std::thread::hardware_concurrency());
+  if (vm.count("jobs")) {
+    auto jobs = parse_uint("--jobs", vm["jobs"].as<std::string>(), 1, kJobsMax);
+    if (!jobs) return fail("run: " + jobs.error().message);
+    options.jobs = static_cast<unsigned>(*jobs);
+  }
+  if (vm.count("variant")) {
+    options.variant = vm["variant"].as<std::string>();
+    if (options.variant.empty()) return fail("run: --variant: expected a variant name");
+  }
+  const std::string out_dir = vm["out"].as<std::string>();
+  if (out_dir.empty()) return fail("run: --out: expected a directory");
+  const std::string junit_path = vm.count("junit") ? vm["junit"].as<std::string>() : "";
+  if (vm.count("junit") && junit_path.empty()) return fail("run: --junit: expected a file name");
+
+  // Load and check everything before running anything.
+  auto files = scenario_files(vm["scenario"].as<std::vector<std::string>>());
+  if (!files) return fail(files.error().message);
+  Loaded loaded = load_scenarios(*files);
+  if (!loaded.problems.empty()) return fail_lines(loaded.problems);
+  std::vector<sim::Scenario> scenarios;
+  if (options.variant.empty()) {
+    scenarios = std::move(loaded.scenarios);
+  } else {
+    std::vector<std::string> known;
+    std::vector<std::string> skipped;
+    for (sim::Scenario& sc : loaded.scenarios) {
+      const bool has = std::any_of(sc.variants.begin(), sc.variants.end(),
+                                   [&](const sim::Variant& v) { return v.name == options.variant; });
+      for (const sim::Variant& v : sc.variants) {
+        if (std::find(known.begin(), known.end(), v.name) == known.end()) known.push_back(v.name);
+      }
+      if (has) {
+        scenarios.push_back(std::move(sc));
+      } else {
+        skipped.push_back(sc.file);
+      }
+    }
+    if (scenarios.empty()) {
+      std::string list;
+      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+      return fail("run: --variant " + options.variant + ": no scenario has that variant (variants: " + list + ")");
+    }
+    for (const std::string& f : skipped) {
+      std::cerr << "convlab: note: " << f << " has no variant " << options.variant << "; skipped\n";
+    }
+  }
+  std::vector<std::string> problems;
+  for (const sim::Scenario& sc : scenarios) {
+    auto p = world_problem_lines(sc, strategies_of(sc, options.strategies), options.variant);
+    problems.insert(problems.end(), p.begin(), p.end());
+  }
+  if (!problems.empty()) return fail_lines(problems);
+
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec || !fs::is_directory(out_dir)) {
+    return fail(out_dir + ": cannot create the output directory" + (ec ? ": " + ec.message() : ""));
+  }
+  if (!junit_path.empty()) {
+    const fs::path parent = fs::path(junit_path).parent_path();
+    if (!parent.empty()) fs::create_directories(parent, ec);
+    if (!write_file(junit_path, "")) return fail(junit_path + ": cannot write the JUnit file");
+  }
+
+  // Like a simulator logging its seed first: what runs, so any run can be replayed.
+  std::size_t n_runs = 0;
+  std::cout << "convlab run: " << scenarios.size() << (scenarios.size() == 1 ? " scenario" : " scenarios") << ", "
+            << options.jobs << (options.jobs == 1 ? " job" : " jobs") << '\n';
+  for (const sim::Scenario& sc : scenarios) {
+    std::vector<std::uint64_t> seeds = options.seeds;
+    if (seeds.empty()) {
+      for (std::uint64_t s = 1; s <= sc.seeds; ++s) seeds.push_back(s);  // as run_campaign does
+    }
+    const auto strats = strategies_of(sc, options.strategies);
+    std::string variants;
+    std::size_t n_variants = 0;
+    for (const sim::Variant& v : sc.variants) {
+      if (!options.variant.empty() && v.name != options.variant) continue;
+      variants += (variants.empty() ? "" : ", ") + v.name;
+      ++n_variants;
+    }
+    n_runs += n_variants * strats.size() * seeds.size();
+    std::cout << "  " << sc.name << " (" << sc.file << "): seeds " << seeds_text(seeds) << "; strategies "
+              << join_names(strats) << "; variants " << variants << '\n';
+  }
+  std::cout << "  " << n_runs << (n_runs == 1 ? " run" : " runs") << "; replay one with: convlab replay FILE "
+            << "--strategy S --seed N --variant V\n\n"
+            << std::flush;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const reports::Report report = app::run_campaign(scenarios, options);
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  double sim_s = 0;
+  for (const reports::RunRecord& r : report.runs) sim_s += r.metrics.sim_seconds;
+  std::size_t held = 0;
+  for (const reports::Verdict& v : report.verdicts) held += v.held ? 1 : 0;
+  const std::size_t failed = report.verdicts.size() - held;
+
+  const std::string json_path = (fs::path(out_dir) / "report.json").string();
+  const std::string md_path = (fs::path(out_dir) / "report.md").string();
+  if (!write_file(json_path, reports::to_json(report))) return fail(json_path + ": cannot write");
+  if (!write_file(md_path, reports::to_markdown(report))) return fail(md_path + ": cannot write");
+  if (!junit_path.empty() && !write_file(junit_path, reports::to_junit(report))) {
+    return fail(junit_path + ": cannot write the JUnit file");
+  }
+
+  std::cout << reports::comparison_table(report);
+  std::cout << held << (held == 1 ? " expectation" : " expectations") << " held, " << failed << " failed\n";
+  std::cout << report.runs.size() << " runs in " << fixed(wall_s, 3) << " s wall time on " << options.jobs
+            << (options.jobs == 1 ? " job" : " jobs") << ", " << fixed(sim_s / std::max(wall_s, 1e-9), 1)
+            << " simulated s per wall s\n";
+  std::cout << "wrote " << json_path << ", " << md_path << (junit_path.empty() ? "" : ", " + junit_path) << '\n';
+  return failed == 0 ? kExitOk : kExitMismatch;
+}
+
+}  // namespace convlab::cli
