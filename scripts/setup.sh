@@ -9,12 +9,17 @@ packages=(
   g++ cmake ninja-build ccache pkg-config git
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libpqxx-dev librapidcheck-dev libbenchmark-dev libgtest-dev prometheus-cpp-dev libyaml-cpp-dev
-  zlib1g-dev postgresql-15 nodejs npm
+  zlib1g-dev postgresql-15
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Node and npm may come from elsewhere than Debian's packages (a new machine here has Node 20
+# with its own npm); Debian's `npm` conflicts with that, so look for the commands instead.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
