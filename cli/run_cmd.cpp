@@ -137,6 +137,15 @@ int run_cmd(const std::vector<std::string>& args) {
       std::cerr << "convlab: note: " << f << " has no variant " << options.variant << "; skipped\n";
     }
   }
+  // Reports group runs by scenario name: two files with one name would pool their seeds.
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (scenarios[i].name == scenarios[j].name) {
+        return fail(scenarios[i].file + ": scenario name '" + scenarios[i].name + "' is also the name of " +
+                    scenarios[j].file + " (names must differ within one run)");
+      }
+    }
+  }
   std::vector<std::string> problems;
   for (const sim::Scenario& sc : scenarios) {
     auto p = world_problem_lines(sc, strategies_of(sc, options.strategies), options.variant);
@@ -176,9 +185,16 @@ int run_cmd(const std::vector<std::string>& args) {
     std::cout << "  " << sc.name << " (" << sc.file << "): seeds " << seeds_text(seeds) << "; strategies "
               << join_names(strats) << "; variants " << variants << '\n';
   }
-  std::cout << "  " << n_runs << (n_runs == 1 ? " run" : " runs") << "; replay one with: convlab replay FILE "
-            << "--strategy S --seed N --variant V\n\n"
-            << std::flush;
+  {
+    const sim::Scenario& sc = scenarios.front();
+    const sim::Variant& v = options.variant.empty() ? sc.variants.front() : *std::find_if(
+        sc.variants.begin(), sc.variants.end(), [&](const sim::Variant& x) { return x.name == options.variant; });
+    const std::uint64_t seed = options.seeds.empty() ? 1 : options.seeds.front();
+    std::cout << "  " << n_runs << (n_runs == 1 ? " run" : " runs") << "; replay one with e.g. convlab replay "
+              << sc.file << " --strategy " << strategies_of(sc, options.strategies).front()->name << " --seed "
+              << seed << " --variant " << v.name << "\n\n"
+              << std::flush;
+  }
 
   const auto t0 = std::chrono::steady_clock::now();
   const reports::Report report = app::run_campaign(scenarios, options);

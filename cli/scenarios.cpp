@@ -146,8 +146,11 @@ std::string metrics_text(const reports::RunMetrics& m) {
   line("causality reversals", std::to_string(m.causality_reversals));
   line("visibility ms", pct(m.visibility_ms));
   line("cross-server vis ms", pct(m.visibility_cross_ms));
+  line("others' vis ms", pct(m.visibility_others_ms));
   line("stale loads", std::to_string(m.stale_loads));
   line("served after revoke", std::to_string(m.served_after_revocation));
+  line("read-your-writes", std::to_string(m.read_your_writes_violations) + " violations");
+  line("silent rename losses", std::to_string(m.silent_rename_losses));
   std::string kinds;
   for (const auto& [kind, n] : m.db_queries_by_kind) kinds += (kinds.empty() ? "" : ", ") + kind + " " + std::to_string(n);
   line("db queries", std::to_string(m.db_queries) + (kinds.empty() ? "" : " (" + kinds + ")") + ", " +

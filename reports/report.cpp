@@ -55,8 +55,11 @@ json::object metrics_json(const RunMetrics& m) {
   };
   o["visibility_ms"] = pct(m.visibility_ms);
   o["visibility_cross_ms"] = pct(m.visibility_cross_ms);
+  o["visibility_others_ms"] = pct(m.visibility_others_ms);
   o["stale_loads"] = m.stale_loads;
   o["served_after_revocation"] = m.served_after_revocation;
+  o["read_your_writes_violations"] = m.read_your_writes_violations;
+  o["silent_rename_losses"] = m.silent_rename_losses;
   json::object q;
   q["total"] = m.db_queries;
   q["per_s"] = m.db_queries_per_s;
@@ -282,7 +285,8 @@ std::string comparison_table(const Report& r) {
 
 namespace {
 // Text for an XML attribute or element: the five special characters escaped, and control
-// characters other than tab and newline (not allowed in XML 1.0) replaced by a space.
+// characters other than tab and newline (not allowed in XML 1.0) replaced by a space; a newline
+// becomes a character reference.
 std::string xml_escape(const std::string& s) {
   std::string out;
   out.reserve(s.size());
@@ -294,7 +298,9 @@ std::string xml_escape(const std::string& s) {
       case '"': out += "&quot;"; break;
       case '\'': out += "&apos;"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
+        if (c == '\n') {
+          out += "&#10;";  // kept through attribute-value normalisation
+        } else if (static_cast<unsigned char>(c) < 0x20 && c != '\t') {
           out += ' ';
         } else {
           out += c;

@@ -110,6 +110,7 @@ struct Client {
   Token token;
   bool stopped = false;
   bool stale_base = false;          // it shows a state loaded stale from the API
+  std::uint64_t loaded_version = 0; // the log version of its last API load
   std::uint64_t own_version = 0;    // log version of its last acknowledged write
   bool loading = false;             // an API read is in flight
   std::uint64_t title_version = 0;  // the title version it shows
@@ -202,7 +203,7 @@ class World {
   void cdn_get(HttpGet request);
   void serve_load(const HttpResponse& response, std::string source, int server);
   void finish_load(std::uint32_t c, const HttpResponse& response, const std::string& source, int server);
-  void adopt_load(Client& cl, const Bytes& body, bool stale);
+  void adopt_load(Client& cl, const HttpResponse& response);
   std::map<std::uint32_t, std::uint32_t> ops_shown(const Client& cl) const;
   void client_rename(std::uint32_t c);
   // Ends a client's connection (its replica goes with it) and reconnects it after a backoff.
@@ -448,6 +449,8 @@ void World::server_close(std::uint32_t, ConnId conn, const std::string& reason) 
   e.doc = clients_[c].doc;
   e.detail = reason;
   emit(std::move(e));
+  // A revoked session is logged out: the app stops rather than retry with a dead token.
+  if (reason == "token revoked") clients_[c].stopped = true;
   drop_client(c, false, 200 * kUsPerMs + static_cast<std::int64_t>(clients_[c].rng.below(300)) * kUsPerMs);
 }
 
@@ -597,7 +600,8 @@ void World::server_timer(std::uint32_t s, std::int64_t delay_ms, std::uint64_t t
 void World::connect_client(std::uint32_t c, bool subscribe) {
   Client& cl = clients_[c];
   if (cl.server >= 0 || cl.stopped) return;
-  const auto token = login(cl);
+  // The token in local storage is used while it has not expired; only then a new login.
+  const auto token = cl.token.expires_ms > now_us_ / kUsPerMs ? std::optional<Token>(cl.token) : login(cl);
   if (!token) {
     // Revoked: the login service refuses it, and the client stays out.
     cl.stopped = true;
@@ -643,7 +647,8 @@ void World::connect_client(std::uint32_t c, bool subscribe) {
   const ConnId opened = cl.conn;
   servers_[*pick].node->on_connect(cl.conn, cl.agent(), cl.token);
   if (cl.conn != opened || cl.server < 0) return;  // refused at connect
-  Bytes hello = encode_frame(Frame{subscribe ? FrameKind::kSubscribe : FrameKind::kHello, cl.doc, {}, {}});
+  Bytes hello = subscribe ? encode_frame(Frame{FrameKind::kSubscribe, cl.doc, encode_subscribe(cl.loaded_version), {}})
+                          : encode_frame(Frame{FrameKind::kHello, cl.doc, {}, {}});
   ++counters_["net.msgs"];
   counters_["net.bytes"] += hello.size();
   const std::uint32_t s = *pick;
@@ -676,7 +681,10 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
   switch (frame->kind) {
     case FrameKind::kWelcome: {
       auto back = cl.replica->receive(frame->payload);
-      CONVLAB_ASSERT(back.has_value());
+      if (!back) {
+        std::fprintf(stderr, "client %u refused a welcome: %s\n", c, back.error().message.c_str());
+        CONVLAB_ASSERT(back.has_value());
+      }
       cl.welcomed = true;
       cl.stale_base = false;
       // A load older than what this client was shown before is a stale load: it misses
@@ -1049,6 +1057,7 @@ void World::serve_load(const HttpResponse& r, std::string source, int server) {
 void World::finish_load(std::uint32_t c, const HttpResponse& r, const std::string& source, int server) {
   Client& cl = clients_[c];
   cl.loading = false;
+  if (r.status == 403) cl.stopped = true;  // revoked: logged out
   if (r.status != 200) {
     history::Event e;
     e.type = history::EventType::kFault;
@@ -1068,10 +1077,10 @@ void World::finish_load(std::uint32_t c, const HttpResponse& r, const std::strin
   load.latest = r.latest;
   load.source = source;
   emit(std::move(load));
-  if (strategy_.adopts_loaded_state && !cl.stopped && !healed_) adopt_load(cl, r.body, r.version < r.latest);
+  if (strategy_.adopts_loaded_state && !cl.stopped && !healed_) adopt_load(cl, r);
 }
 
-void World::adopt_load(Client& cl, const Bytes& body, bool stale) {
+void World::adopt_load(Client& cl, const HttpResponse& r) {
   // A page reload: the old session ends (its unacknowledged edits with it), the page shows what
   // the API served, and a new session subscribes to changes from now on.
   if (cl.server >= 0) {
@@ -1082,10 +1091,11 @@ void World::adopt_load(Client& cl, const Bytes& body, bool stale) {
   }
   ++cl.incarnation;
   cl.replica = strategy_.make_client(cl.agent());
-  auto back = cl.replica->receive(body);
+  auto back = cl.replica->receive(r.body);
   CONVLAB_ASSERT(back.has_value());  // the node encodes every welcome
   cl.acked_upto = cl.next_op - 1;
-  cl.stale_base = stale;
+  cl.stale_base = r.version < r.latest;
+  cl.loaded_version = r.version;
   // What it has shown is now what the loaded state shows: its edits are made on that base.
   cl.seen_ops = ops_shown(cl);
   note_seen(cl);
@@ -1509,7 +1519,8 @@ RunOutput World::run() {
   for (const auto& se : cfg_.script) {
     at(se.at_ms * kUsPerMs, [this, se] {
       Client& cl = clients_.at(se.client);
-      if (!cl.replica || (!cl.welcomed && !cl.offline)) return;
+      // A client edits only a document it has loaded (offline or not).
+      if (!cl.replica || !cl.welcomed) return;
       auto ins = utf8_decode(se.ins);
       CONVLAB_ASSERT(ins.has_value());
       const std::size_t len = cl.replica->length();

@@ -226,11 +226,23 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
         return;
       }
       return welcome(conn, doc);
-    case FrameKind::kSubscribe:
+    case FrameKind::kSubscribe: {
       // The client shows a state it loaded over the API; from here on it gets what changes.
+      // With catch-up, a client whose load is older than this node's state (or than the log,
+      // on several nodes) is brought up to date by a welcome first: nothing between its load
+      // and its subscription is missed.
+      auto loaded = decode_subscribe(frame->payload);
+      if (!loaded) return refuse(conn, doc, "bad subscribe: " + loaded.error().message);
       c->second.docs.insert(doc);
+      if (config_.catch_up_on_hello && config_.nodes > 1) {
+        d.hello_waiting.push_back(conn);
+        request_catch_up(doc, "catchup");
+        return;
+      }
+      if (config_.catch_up_on_hello && d.applied > *loaded) return welcome(conn, doc);
       d.conns.insert(conn);
       return;
+    }
     case FrameKind::kRename:
       if (!d.conns.contains(conn)) return refuse(conn, doc, "rename of a document this connection has not opened");
       return handle_rename(doc, conn, frame->payload);

@@ -40,6 +40,19 @@ std::span<const std::uint8_t> as_bytes(const std::string& s) {
 }
 }  // namespace
 
+Bytes encode_subscribe(std::uint64_t version) {
+  Writer w;
+  w.varint(version);
+  return w.take();
+}
+
+Result<std::uint64_t> decode_subscribe(std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  const std::uint64_t v = r.varint();
+  if (auto done = r.finish(); !done) return done.error();
+  return v;
+}
+
 Bytes encode_rename(const RenameMsg& r) {
   Writer w;
   w.varint(r.base);

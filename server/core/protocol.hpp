@@ -51,6 +51,9 @@ struct TitleMsg {
   // notice: the title shown is the winner's); 0: another client's change.
   std::uint8_t answer = 0;
 };
+// kSubscribe's payload: the log version of the state the client loaded.
+Bytes encode_subscribe(std::uint64_t version);
+Result<std::uint64_t> decode_subscribe(std::span<const std::uint8_t> bytes);
 Bytes encode_rename(const RenameMsg& r);
 Result<RenameMsg> decode_rename(std::span<const std::uint8_t> bytes);
 Bytes encode_title(const TitleMsg& t);

@@ -382,7 +382,7 @@ TEST(HistoryDocs, ExamplesInTheFormatDocumentRoundTrip) {
     EXPECT_EQ(to_json_line(*e), line);
     types.insert(e->type);
   }
-  EXPECT_EQ(types.size(), 10u);
+  EXPECT_EQ(types.size(), 11u);
 }
 
 }  // namespace

@@ -371,6 +371,40 @@ TEST(CheckLoads, StaleAndRevokedLoadsAreCounted) {
   EXPECT_EQ(m.served_after_revocation, 2u);
 }
 
+TEST(CheckLoads, ReadYourWritesViolationsAreLoadsMissingTheirOwnWrite) {
+  Event load;
+  load.type = EventType::kLoad;
+  load.source = "replica";
+  std::vector<Event> h = {load, load, load};
+  h[1].source = "replica:missing_own_write";
+  h[2].source = "cdn:missing_own_write:revoked";
+  const RunMetrics m = check(h);
+  EXPECT_EQ(m.read_your_writes_violations, 2u);
+  EXPECT_EQ(m.served_after_revocation, 1u);
+  EXPECT_EQ(m.flatten().at("read_your_writes_violations"), 2.0);
+}
+
+TEST(CheckRenames, AnAckedRenameOverwrittenUnseenIsASilentLoss) {
+  const auto rename = [](std::uint32_t client, std::uint32_t op, const char* kind, std::uint64_t version) {
+    Event e;
+    e.type = EventType::kRename;
+    e.client = client;
+    e.op = op;
+    e.kind = kind;
+    e.version = version;
+    return e;
+  };
+  // Client 0's rename (version 1) is replaced by client 1's, made on version 0: silent. Client
+  // 2's rename, made on version 2 (it had seen client 1's), loses nothing.
+  const std::vector<Event> naive = {rename(0, 1, "request", 0), rename(1, 1, "request", 0), rename(0, 1, "ack", 1),
+                                    rename(1, 1, "ack", 2), rename(2, 1, "request", 2), rename(2, 1, "ack", 3)};
+  EXPECT_EQ(check(naive).silent_rename_losses, 1u);
+  // With a notice, client 1's rename is refused and nothing acknowledged is lost.
+  const std::vector<Event> fixed = {rename(0, 1, "request", 0), rename(1, 1, "request", 0), rename(0, 1, "ack", 1),
+                                    rename(1, 1, "notice", 1)};
+  EXPECT_EQ(check(fixed).silent_rename_losses, 0u);
+}
+
 TEST(CheckCounters, DatabaseQueriesFromTheLastSnapshotAndTheirRate) {
   const std::vector<Event> h = {
       meta(2000 * kMs, 4000 * kMs),
@@ -413,10 +447,12 @@ TEST(CheckMetricNames, SortedFixedAndProducedByFlatten) {
                         "visibility_cross_ms.p50", "visibility_cross_ms.p99", "visibility_cross_ms.max",
                         "visibility_cross_ms.count", "stale_loads", "served_after_revocation", "db_queries",
                         "db_queries_per_s", "db_queries.poll", "db_queries.commit", "msgs_per_edit",
-                        "bytes_per_edit", "events", "sim_seconds", "lost_acked_edits"}) {
+                        "bytes_per_edit", "events", "sim_seconds", "lost_acked_edits",
+                        "visibility_others_ms.p50", "visibility_others_ms.p99", "visibility_others_ms.max",
+                        "visibility_others_ms.count", "read_your_writes_violations", "silent_rename_losses"}) {
     EXPECT_TRUE(std::binary_search(names.begin(), names.end(), std::string(n))) << n;
   }
-  EXPECT_EQ(names.size(), 30u);
+  EXPECT_EQ(names.size(), 36u);
   // Any run's flatten() has every listed name.
   RunMetrics m;
   m.db_queries_by_kind = {{"load", 1}};

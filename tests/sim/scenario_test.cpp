@@ -318,7 +318,8 @@ TEST(ScenarioErrors, UnknownEnumValueListsAllowed) {
 TEST(ScenarioErrors, UnknownKeyListsAllowedKeysAtThatLevel) {
   const std::string e = load_err(with_world("  servers:\n    propagaton: poll\n"));
   EXPECT_HAS(e, "t.yaml:4:5: world.servers.propagaton: unknown key (allowed: count, propagation, poll_interval_ms");
-  EXPECT_HAS(e, "ack, catch_up)");
+  EXPECT_HAS(e, "ack, catch_up, api_read, api_cache, check_revocation, rate_limit_per_s, rate_burst, "
+                "work_us_per_msg, rename)");
   const std::string top = load_err("name: x\nvariant:\n  naive: {}\n");
   EXPECT_HAS(top, "t.yaml:2:1: variant: unknown key (allowed: name, row, description, strategies, seeds, world, "
                   "variants, expect)");
@@ -555,6 +556,87 @@ RC_GTEST_PROP(ScenarioProperty, MutatedFilesLoadOrGivePlacedErrors, ()) {
   RC_CLASSIFY(r.has_value(), "loads");
   if (!r) RC_ASSERT(well_formed_error(r.error().message));
   if (r) RC_ASSERT(!r->variants.empty());
+}
+
+}  // namespace
+}  // namespace convlab::sim
+
+namespace convlab::sim {
+namespace {
+
+// --- keys of the API, auth, rate-limit and title rows (6, 7, 11, 12, 13) ---------------------
+
+TEST(ScenarioLoad, ApiAuthRateAndTitleKeys) {
+  const Scenario sc = load_ok(with_world(
+      "  workload: {reload_s: [1, 3], rename_ms: [300, 1500]}\n"
+      "  servers: {api_read: fenced, api_cache: public, check_revocation: false, rate_limit_per_s: 2.5,\n"
+      "            rate_burst: 7, work_us_per_msg: 20000, rename: lww}\n"
+      "  database: {replica_lag_s: 2}\n"
+      "  cdn: {ttl_s: 300}\n"
+      "  auth: {token_lifetime_s: 86400}\n"
+      "  faults:\n    - {at_s: 10, kind: revoke, target: client:1}\n"));
+  ASSERT_EQ(sc.variants.size(), 1u);
+  const WorldConfig& c = sc.variants[0].config;
+  EXPECT_EQ(c.workload.reload_ms.min, 1000);
+  EXPECT_EQ(c.workload.reload_ms.max, 3000);
+  EXPECT_EQ(c.workload.rename_ms.min, 300);
+  EXPECT_EQ(c.servers.api_read, ApiRead::kFenced);
+  EXPECT_EQ(c.servers.api_cache, ApiCache::kPublic);
+  EXPECT_FALSE(c.servers.check_revocation);
+  EXPECT_EQ(c.servers.rate_limit_per_s, 2.5);
+  EXPECT_EQ(c.servers.rate_burst, 7u);
+  EXPECT_EQ(c.servers.work_us_per_msg, 20000);
+  EXPECT_EQ(c.servers.rename, Rename::kLww);
+  EXPECT_EQ(c.database.replica_lag_ms, 2000);
+  EXPECT_EQ(c.cdn.ttl_ms, 300000);
+  EXPECT_EQ(c.auth.token_lifetime_ms, 86400000);
+  ASSERT_EQ(c.faults.size(), 1u);
+  EXPECT_EQ(c.faults[0].kind, FaultKind::kRevoke);
+  EXPECT_EQ(c.faults[0].target, "client:1");
+}
+
+TEST(ScenarioLoad, ApiDefaultsAreTheFixes) {
+  const WorldConfig c = load_ok(with_world("  clients: 2\n")).variants[0].config;
+  EXPECT_EQ(c.workload.reload_ms.max, 0);  // no reloads
+  EXPECT_EQ(c.servers.api_read, ApiRead::kPrimary);
+  EXPECT_EQ(c.servers.api_cache, ApiCache::kNoStore);
+  EXPECT_TRUE(c.servers.check_revocation);
+  EXPECT_EQ(c.servers.rate_limit_per_s, 0.0);
+  EXPECT_EQ(c.servers.rename, Rename::kNotice);
+  EXPECT_EQ(c.cdn.ttl_ms, 0);
+}
+
+TEST(ScenarioErrors, ApiAuthRateAndTitleKeys) {
+  EXPECT_HAS(load_err(with_world("  servers: {api_read: replicas}\n")),
+             "t.yaml:3:23: world.servers.api_read: unknown value \"replicas\" (allowed: replica, primary, "
+             "session_primary, fenced)");
+  EXPECT_HAS(load_err(with_world("  servers: {api_cache: private}\n")),
+             "t.yaml:3:24: world.servers.api_cache: unknown value \"private\" (allowed: public, no_store)");
+  EXPECT_HAS(load_err(with_world("  servers: {rename: first}\n")),
+             "t.yaml:3:21: world.servers.rename: unknown value \"first\" (allowed: lww, notice)");
+  EXPECT_HAS(load_err(with_world("  servers: {check_revocation: 1}\n")),
+             "t.yaml:3:31: world.servers.check_revocation: expected true or false, got \"1\"");
+  EXPECT_HAS(load_err(with_world("  servers: {rate_limit_per_s: -1}\n")),
+             "t.yaml:3:31: world.servers.rate_limit_per_s: must not be negative, got -1");
+  EXPECT_HAS(load_err(with_world("  servers: {rate_burst: 0}\n")),
+             "t.yaml:3:25: world.servers.rate_burst: must be at least 1, got 0");
+  EXPECT_HAS(load_err(with_world("  servers: {work_us_per_msg: 2.5}\n")),
+             "t.yaml:3:30: world.servers.work_us_per_msg: expected an integer, got \"2.5\"");
+  EXPECT_HAS(load_err(with_world("  workload: {reload_ms: [0, 100]}\n")),
+             "t.yaml:3:25: world.workload.reload_ms: the shortest pause must be at least 1 ms ([0, 0] turns it off)");
+  EXPECT_HAS(load_err(with_world("  workload: {rename_ms: [200, 100]}\n")),
+             "t.yaml:3:25: world.workload.rename_ms: range has min > max: [200, 100]");
+  EXPECT_HAS(load_err(with_world("  database: {replica_lag_ms: -1}\n")),
+             "t.yaml:3:30: world.database.replica_lag_ms: must not be negative, got -1 ms");
+  EXPECT_HAS(load_err(with_world("  cdn: {ttl: 5}\n")), "t.yaml:3:9: world.cdn.ttl: unknown key (allowed: ttl_ms, ttl_s)");
+  EXPECT_HAS(load_err(with_world("  auth: {token_lifetime_s: 0}\n")),
+             "t.yaml:3:28: world.auth.token_lifetime_s: must be at least 0.001 s, got 0 s");
+  EXPECT_HAS(load_err(with_world("  faults:\n    - {kind: revoke, target: server:0}\n")),
+             "t.yaml:4:30: world.faults[0].target: \"server:0\" cannot be used here (allowed: client:N)");
+  EXPECT_HAS(load_err(with_world("  faults:\n    - {kind: revoke}\n")),
+             "world.faults[0].target: required for kind revoke (allowed: client:N)");
+  EXPECT_HAS(load_err(with_world("  clients: 2\n  faults:\n    - {kind: revoke, target: client:2}\n")),
+             "world.faults[0].target: client:2: no such client in variant \"naive\"");
 }
 
 }  // namespace
