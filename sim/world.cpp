@@ -205,6 +205,8 @@ class World {
   void finish_load(std::uint32_t c, const HttpResponse& response, const std::string& source, int server);
   void adopt_load(Client& cl, const HttpResponse& response);
   std::map<std::uint32_t, std::uint32_t> ops_shown(const Client& cl) const;
+  // The (author, op) of the edit that inserted `id`, unless it is this client's own or the setup text.
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> edit_of(const Client& cl, CharId id) const;
   void client_rename(std::uint32_t c);
   // Ends a client's connection (its replica goes with it) and reconnects it after a backoff.
   void drop_client(std::uint32_t c, bool tell_server, std::int64_t backoff_us);
@@ -815,16 +817,9 @@ void World::note_seen(Client& cl) {
 void World::note_seen_scan(Client& cl) {
   const std::vector<CharId> ids = cl.replica->char_ids();
   for (const CharId& id : ids) {
-    const std::uint32_t author = id.agent & (kMaxClients - 1);
-    if (id.agent == kSetupAgent || author == cl.id || author >= cfg_.clients) continue;
-    const auto& per_agent = edits_by_agent_[author];
-    auto a = per_agent.find(id.agent);
-    if (a == per_agent.end()) continue;
-    const auto& refs = a->second;
-    auto it = std::upper_bound(refs.begin(), refs.end(), id.seq,
-                               [](std::uint32_t seq, const EditRef& r) { return seq < r.seq_start; });
-    if (it == refs.begin()) continue;
-    const std::uint32_t op = std::prev(it)->op;
+    const auto edit = edit_of(cl, id);
+    if (!edit) continue;
+    const auto [author, op] = *edit;
     if (!cl.seen.insert({author, op}).second) continue;
     std::uint32_t& hi = cl.seen_ops[author];
     hi = std::max(hi, op);
@@ -1102,20 +1097,26 @@ void World::adopt_load(Client& cl, const HttpResponse& r) {
   connect_client(cl.id, true);
 }
 
+std::optional<std::pair<std::uint32_t, std::uint32_t>> World::edit_of(const Client& cl, CharId id) const {
+  const std::uint32_t author = id.agent & (kMaxClients - 1);
+  if (id.agent == kSetupAgent || author == cl.id || author >= cfg_.clients) return std::nullopt;
+  const auto& per_agent = edits_by_agent_[author];
+  auto a = per_agent.find(id.agent);
+  if (a == per_agent.end()) return std::nullopt;
+  const auto& refs = a->second;
+  auto it = std::upper_bound(refs.begin(), refs.end(), id.seq,
+                             [](std::uint32_t seq, const EditRef& r) { return seq < r.seq_start; });
+  if (it == refs.begin()) return std::nullopt;
+  return std::make_pair(author, std::prev(it)->op);
+}
+
 std::map<std::uint32_t, std::uint32_t> World::ops_shown(const Client& cl) const {
   std::map<std::uint32_t, std::uint32_t> out;
   for (const CharId& id : cl.replica->char_ids()) {
-    const std::uint32_t author = id.agent & (kMaxClients - 1);
-    if (id.agent == kSetupAgent || author == cl.id || author >= cfg_.clients) continue;
-    const auto& per_agent = edits_by_agent_[author];
-    auto a = per_agent.find(id.agent);
-    if (a == per_agent.end()) continue;
-    const auto& refs = a->second;
-    auto it = std::upper_bound(refs.begin(), refs.end(), id.seq,
-                               [](std::uint32_t seq, const EditRef& r) { return seq < r.seq_start; });
-    if (it == refs.begin()) continue;
-    std::uint32_t& hi = out[author];
-    hi = std::max(hi, std::prev(it)->op);
+    const auto edit = edit_of(cl, id);
+    if (!edit) continue;
+    std::uint32_t& hi = out[edit->first];
+    hi = std::max(hi, edit->second);
   }
   return out;
 }

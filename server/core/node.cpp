@@ -470,6 +470,11 @@ void Node::maybe_snapshot(std::uint32_t doc) {
   // while records of this node are uncommitted or committed out of order.
   if (d.changes_since_snapshot < config_.snapshot_every_changes || !d.ahead.empty() || d.uncommitted > 0) return;
   d.changes_since_snapshot = 0;
+  write_snapshot(doc);
+}
+
+void Node::write_snapshot(std::uint32_t doc) {
+  const Doc& d = docs_.at(doc);
   StoreRequest req;
   req.kind = StoreRequest::Kind::kWriteSnapshot;
   req.id = next_request_++;
@@ -599,15 +604,7 @@ void Node::on_timer(std::uint64_t timer) {
     for (auto& [doc, d] : docs_) {
       if (!d.dirty || d.loading) continue;
       d.dirty = false;
-      StoreRequest req;
-      req.kind = StoreRequest::Kind::kWriteSnapshot;
-      req.id = next_request_++;
-      req.doc = doc;
-      req.after = d.applied;
-      req.snapshot = d.replica->snapshot();
-      req.purpose = "snapshot";
-      requests_[req.id] = {req.kind, doc};
-      io_.store(std::move(req));
+      write_snapshot(doc);
     }
     io_.start_timer(config_.snapshot_interval_ms, kSnapshotTimer);
   }

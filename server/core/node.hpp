@@ -253,6 +253,8 @@ class Node {
   void request_catch_up(std::uint32_t doc, const char* purpose);
   void mark_applied(Doc& d, std::uint64_t index);
   void maybe_snapshot(std::uint32_t doc);
+  // Stores the replica's snapshot labelled with the log index it holds everything up to.
+  void write_snapshot(std::uint32_t doc);
   void welcome(ConnId conn, std::uint32_t doc);
   // A change this node applied did not commit: its replica is ahead of the durable log. Drop
   // the document and close its connections; clients reload what is durable.
