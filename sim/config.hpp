@@ -102,6 +102,7 @@ enum class FaultKind {
   kOffline,     // a client goes offline, keeps editing locally, comes back
   kDisconnect,  // a client's connection drops; it reconnects at once through the balancer
   kRevoke,      // a client's user has its tokens revoked (servers learn it at once)
+  kFlaky,       // bus hops lose, duplicate and reorder messages (client links stay TCP-like)
 };
 
 // A node name: "client:3", "server:0", "db", "bus".
@@ -113,6 +114,9 @@ struct FaultSpec {
   bool one_way = false;                          // partition: only groups[0] -> groups[1] cut
   std::string target;                            // crash, clock, offline
   std::int64_t value = 0;                        // clock offset ms or drift ppm
+  double loss = 0;                               // flaky: chance a bus message is dropped
+  double dup = 0;                                // flaky: chance it is delivered twice
+  double reorder = 0;                            // flaky: chance it is delayed past later ones
 };
 
 struct RandomFaults {

@@ -497,13 +497,14 @@ constexpr std::array<EnumName<Persistence>, 2> kPersistences{
 constexpr std::array<EnumName<Ack>, 2> kAcks{{{"immediate", Ack::kImmediate}, {"after_commit", Ack::kAfterCommit}}};
 constexpr std::array<EnumName<Balancer>, 2> kBalancers{
     {{"round_robin", Balancer::kRoundRobin}, {"sticky", Balancer::kSticky}}};
-constexpr std::array<EnumName<FaultKind>, 7> kFaultKinds{{{"partition", FaultKind::kPartition},
+constexpr std::array<EnumName<FaultKind>, 8> kFaultKinds{{{"partition", FaultKind::kPartition},
                                                           {"crash", FaultKind::kCrash},
                                                           {"clock_offset", FaultKind::kClockOffset},
                                                           {"clock_drift", FaultKind::kClockDrift},
                                                           {"offline", FaultKind::kOffline},
                                                           {"disconnect", FaultKind::kDisconnect},
-                                                          {"revoke", FaultKind::kRevoke}}};
+                                                          {"revoke", FaultKind::kRevoke},
+                                                          {"flaky", FaultKind::kFlaky}}};
 constexpr std::array<EnumName<ApiRead>, 4> kApiReads{{{"replica", ApiRead::kReplica},
                                                       {"primary", ApiRead::kPrimary},
                                                       {"session_primary", ApiRead::kSessionPrimary},
@@ -704,14 +705,15 @@ bool get_node(Ctx& ctx, const YAML::Node& n, const Here& at, std::span<const Nod
 }
 
 void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, std::vector<Ref>& refs) {
-  static constexpr std::array<std::string_view, 9> all{"kind",    "at_s",   "at_ms",  "for_s", "for_ms",
-                                                       "groups",  "one_way", "target", "value"};
+  static constexpr std::array<std::string_view, 12> all{"kind",    "at_s",   "at_ms",  "for_s", "for_ms",
+                                                        "groups",  "one_way", "target", "value", "loss",
+                                                        "dup",     "reorder"};
   auto es = entries(ctx, n, at, all, "a fault mapping like {at_s: 10, kind: crash, target: server:0}");
   if (!es) return;
   auto kind_entry = std::find_if(es->begin(), es->end(), [](const Entry& e) { return e.key == "kind"; });
   if (kind_entry == es->end()) {
     ctx.fail(Here{at.line, at.col, at.path + ".kind"},
-             "required key is missing (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke)");
+             "required key is missing (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke, flaky)");
     return;
   }
   if (!get_enum(ctx, kind_entry->value, kind_entry->at, kFaultKinds, f.kind)) return;
@@ -744,11 +746,15 @@ void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, st
       targets = {NodeKind::kClient};
       target_text = "client:N";
       break;
+    case FaultKind::kFlaky:
+      allowed.insert(allowed.end(), {"loss", "dup", "reorder"});
+      break;
   }
   const std::string kind_name(kFaultKinds[static_cast<std::size_t>(f.kind)].name);
   bool has_target = false;
   bool has_value = false;
   bool has_groups = false;
+  bool probs_ok = true;
   for (const Entry& e : *es) {
     if (std::find(allowed.begin(), allowed.end(), e.key) == allowed.end()) {
       ctx.fail(e.key_at, "does not apply to kind " + kind_name + " (allowed: " + join(allowed) + ")");
@@ -770,6 +776,12 @@ void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, st
       has_value = true;
       const std::int64_t limit = f.kind == FaultKind::kClockDrift ? kDriftPpmMax : kTimeMaxMs;
       get_int(ctx, e.value, e.at, -limit, limit, f.value);
+    } else if (e.key == "loss") {
+      probs_ok = get_prob(ctx, e.value, e.at, f.loss) && probs_ok;
+    } else if (e.key == "dup") {
+      probs_ok = get_prob(ctx, e.value, e.at, f.dup) && probs_ok;
+    } else if (e.key == "reorder") {
+      probs_ok = get_prob(ctx, e.value, e.at, f.reorder) && probs_ok;
     } else if (e.key == "groups") {
       has_groups = true;
       if (!e.value.IsSequence() || e.value.size() < 2) {
@@ -811,6 +823,9 @@ void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, st
       ctx.fail(Here{at.line, at.col, at.path + ".one_way"}, "a one-way partition needs exactly two groups (from, to)");
     }
   }
+  if (f.kind == FaultKind::kFlaky && probs_ok && f.loss <= 0 && f.dup <= 0 && f.reorder <= 0) {
+    ctx.fail(at, "a flaky fault needs at least one of loss, dup, reorder above 0");
+  }
   if (!targets.empty() && !has_target) {
     ctx.fail(Here{at.line, at.col, at.path + ".target"},
              "required for kind " + kind_name + " (allowed: " + target_text + ")");
@@ -834,7 +849,7 @@ void apply_random_faults(Ctx& ctx, const YAML::Node& n, const Here& at, RandomFa
       if (get_uint(ctx, e.value, e.at, 0, kRandomFaultsMax, rf.count)) org.random_count = e.at;
     } else if (e.key == "kinds") {
       if (!e.value.IsSequence()) {
-        ctx.fail(e.at, "expected a list of fault kinds (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke), got " +
+        ctx.fail(e.at, "expected a list of fault kinds (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke, flaky), got " +
                            kind_of(e.value));
         continue;
       }
@@ -1042,7 +1057,7 @@ void check_variant(Ctx& ctx, const Variant& v, const Origins& org) {
   if (c.random_faults.count > 0 && c.random_faults.kinds.empty()) {
     const Here at = org.random_count.value_or(Here{});
     ctx.fail(at, "random faults need `kinds`" + in +
-                     " (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke)");
+                     " (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke, flaky)");
   }
 }
 

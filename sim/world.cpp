@@ -8,6 +8,7 @@
 #include "sim/scheduler.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <functional>
 #include <map>
@@ -186,6 +187,10 @@ class World {
   // case it waits (TCP keeps retrying) and goes when the partition heals.
   void link_send(Endpoint from, Endpoint to, std::int64_t latency_us, Task deliver);
   void release_held();
+  // A bus hop (server -> bus, bus -> server): a link_send, except while a flaky fault is on,
+  // when the message may be lost, delivered twice (the copy a little later) or delayed so that
+  // later ones overtake it. The node's log-index gap detection and catch-up recover all three.
+  void bus_send(Endpoint from, Endpoint to, std::int64_t latency_us, std::function<void()> deliver);
 
   // --- parts ---
   void setup_store();
@@ -263,6 +268,14 @@ class World {
   std::map<std::pair<Endpoint, Endpoint>, std::deque<Task>> held_;
   std::vector<Partition> partitions_;
   std::uint64_t next_partition_ = 1;
+  struct Flaky {
+    std::uint64_t id = 0;
+    double loss = 0;
+    double dup = 0;
+    double reorder = 0;
+  };
+  std::vector<Flaky> flaky_;  // flaky faults in effect: each probability is the largest of them
+  std::uint64_t next_flaky_ = 1;
 
   std::vector<Server> servers_;
   std::map<std::uint32_t, std::vector<NodeMessage>> down_queue_;
@@ -343,6 +356,42 @@ void World::release_held() {
       q.pop_front();
     }
   }
+}
+
+void World::bus_send(Endpoint from, Endpoint to, std::int64_t latency_us, std::function<void()> deliver) {
+  if (flaky_.empty()) return link_send(from, to, latency_us, Task(std::move(deliver)));
+  Flaky p;
+  for (const Flaky& f : flaky_) {
+    p.loss = std::max(p.loss, f.loss);
+    p.dup = std::max(p.dup, f.dup);
+    p.reorder = std::max(p.reorder, f.reorder);
+  }
+  // Draws from net_rng_ only while a flaky fault is on: other runs keep their histories.
+  if (p.loss > 0 && net_rng_.chance(p.loss)) {
+    ++counters_["bus.flaky_lost"];
+    return;
+  }
+  const bool dup = p.dup > 0 && net_rng_.chance(p.dup);
+  const bool late = p.reorder > 0 && net_rng_.chance(p.reorder);
+  // An extra delay of up to 10 bus latencies (at least 10 ms): enough for later messages to pass.
+  const std::int64_t extra_max = std::max<std::int64_t>(10 * kUsPerMs, 10 * cfg_.network.server_bus_ms.max * kUsPerMs);
+  const auto key = std::make_pair(from, to);
+  const bool held = cut(from, to) || !held_[key].empty();
+  if (dup) {
+    ++counters_["bus.flaky_dup"];
+    if (held) {
+      link_send(from, to, latency_us, Task(deliver));
+    } else {
+      at(now_us_ + latency_us + net_rng_.between(1, extra_max), Task(deliver));
+    }
+  }
+  if (late && !held) {
+    // Off the FIFO link: delivered late without holding back the messages sent after it.
+    ++counters_["bus.flaky_reordered"];
+    at(now_us_ + latency_us + net_rng_.between(1, extra_max), Task(std::move(deliver)));
+    return;
+  }
+  link_send(from, to, latency_us, Task(std::move(deliver)));
 }
 
 // ---------------------------------------------------------------- servers
@@ -565,8 +614,8 @@ void World::server_publish(std::uint32_t s, std::uint32_t doc, const LogRecord& 
     ++counters_["bus.msgs"];
     const std::int64_t lat = draw_us(net_rng_, cfg_.network.server_bus_ms);
     // Through the bus: server -> bus -> server; a partition on either hop holds it.
-    link_send(server_ep(s), bus_ep(), lat, [this, o, doc, record] {
-      link_send(bus_ep(), server_ep(o), draw_us(net_rng_, cfg_.network.server_bus_ms), [this, o, doc, record] {
+    bus_send(server_ep(s), bus_ep(), lat, [this, o, doc, record] {
+      bus_send(bus_ep(), server_ep(o), draw_us(net_rng_, cfg_.network.server_bus_ms), [this, o, doc, record] {
         Server& sv = servers_[o];
         if (sv.up) sv.node->on_bus(doc, record);
       });
@@ -1207,6 +1256,9 @@ void World::schedule_faults() {
       case FaultKind::kRevoke:
         f.target = client;
         break;
+      case FaultKind::kFlaky:
+        f.loss = f.dup = f.reorder = 0.3;
+        break;
     }
     faults.push_back(std::move(f));
   }
@@ -1225,6 +1277,7 @@ const char* fault_name(FaultKind k) {
     case FaultKind::kOffline: return "offline";
     case FaultKind::kDisconnect: return "disconnect";
     case FaultKind::kRevoke: return "revoke";
+    case FaultKind::kFlaky: return "flaky";
   }
   return "?";
 }
@@ -1243,6 +1296,14 @@ std::string describe(const FaultSpec& f) {
   }
   if (f.kind == FaultKind::kClockOffset) s += " offset_ms=" + std::to_string(f.value);
   if (f.kind == FaultKind::kClockDrift) s += " drift_ppm=" + std::to_string(f.value);
+  if (f.kind == FaultKind::kFlaky) {
+    auto prob = [](double v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", v);
+      return std::string(buf);
+    };
+    s += "bus loss=" + prob(f.loss) + " dup=" + prob(f.dup) + " reorder=" + prob(f.reorder);
+  }
   if (f.for_ms > 0) s += " for_ms=" + std::to_string(f.for_ms);
   return s;
 }
@@ -1327,6 +1388,10 @@ void World::begin_fault(const FaultSpec& f) {
       partitions_.push_back(std::move(p));
       break;
     }
+    case FaultKind::kFlaky:
+      pid = next_flaky_++;
+      flaky_.push_back(Flaky{pid, f.loss, f.dup, f.reorder});
+      break;
   }
   if (f.for_ms > 0) {
     at(now_us_ + f.for_ms * kUsPerMs, [this, f, pid] { end_fault(f, pid); });
@@ -1362,6 +1427,10 @@ void World::end_fault(const FaultSpec& f, std::uint64_t partition_id) {
     case FaultKind::kDisconnect:
     case FaultKind::kRevoke:  // a revocation is for good
       return;
+    case FaultKind::kFlaky:
+      std::erase_if(flaky_, [&](const Flaky& x) { return x.id == partition_id; });
+      emit(std::move(e));
+      return;
     case FaultKind::kClockOffset:
     case FaultKind::kClockDrift:
       // Clock changes stay: a clock that jumped does not jump back by itself.
@@ -1396,6 +1465,7 @@ void World::heal() {
   healed_ = true;
   restart_db();
   partitions_.clear();
+  flaky_.clear();
   for (Client& cl : clients_) cl.offline = false;
   for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) {
     if (!servers_[s].up) start_server(s);

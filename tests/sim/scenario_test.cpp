@@ -312,7 +312,7 @@ TEST(ScenarioErrors, UnknownEnumValueListsAllowed) {
              "t.yaml:3:13: world.balancer: unknown value \"random\" (allowed: round_robin, sticky)");
   EXPECT_HAS(load_err(with_world("  faults:\n    - {kind: explode}\n")),
              "t.yaml:4:14: world.faults[0].kind: unknown value \"explode\" (allowed: partition, crash, "
-             "clock_offset, clock_drift, offline, disconnect, revoke)");
+             "clock_offset, clock_drift, offline, disconnect, revoke, flaky)");
 }
 
 TEST(ScenarioErrors, UnknownKeyListsAllowedKeysAtThatLevel) {
@@ -637,6 +637,47 @@ TEST(ScenarioErrors, ApiAuthRateAndTitleKeys) {
              "world.faults[0].target: required for kind revoke (allowed: client:N)");
   EXPECT_HAS(load_err(with_world("  clients: 2\n  faults:\n    - {kind: revoke, target: client:2}\n")),
              "world.faults[0].target: client:2: no such client in variant \"naive\"");
+}
+
+// --- flaky bus bursts ----------------------------------------------------------------------
+
+TEST(ScenarioLoad, FlakyFault) {
+  const WorldConfig c = load_ok(with_world(
+      "  faults:\n    - {at_s: 10, for_s: 5, kind: flaky, loss: 0.3, dup: 0.2, reorder: 0.1}\n"
+      "  random_faults: {count: 2, kinds: [flaky, crash]}\n")).variants[0].config;
+  ASSERT_EQ(c.faults.size(), 1u);
+  EXPECT_EQ(c.faults[0].kind, FaultKind::kFlaky);
+  EXPECT_EQ(c.faults[0].at_ms, 10000);
+  EXPECT_EQ(c.faults[0].for_ms, 5000);
+  EXPECT_EQ(c.faults[0].loss, 0.3);
+  EXPECT_EQ(c.faults[0].dup, 0.2);
+  EXPECT_EQ(c.faults[0].reorder, 0.1);
+  ASSERT_EQ(c.random_faults.kinds.size(), 2u);
+  EXPECT_EQ(c.random_faults.kinds[0], FaultKind::kFlaky);
+  // One probability is enough; the others stay 0.
+  const WorldConfig d = load_ok(with_world("  faults:\n    - {at_s: 1, kind: flaky, dup: 1}\n")).variants[0].config;
+  ASSERT_EQ(d.faults.size(), 1u);
+  EXPECT_EQ(d.faults[0].loss, 0.0);
+  EXPECT_EQ(d.faults[0].dup, 1.0);
+}
+
+TEST(ScenarioErrors, FlakyFault) {
+  EXPECT_HAS(load_err(with_world("  faults:\n    - {at_s: 1, kind: flaky, loss: 1.5}\n")),
+             "t.yaml:4:36: world.faults[0].loss: probability must be between 0 and 1, got 1.5");
+  EXPECT_HAS(load_err(with_world("  faults:\n    - {at_s: 1, kind: flaky, reorder: -0.5}\n")),
+             "world.faults[0].reorder: probability must be between 0 and 1, got -0.5");
+  // A bad probability is one error, not also "all zero".
+  const std::string bad = load_err(with_world("  faults:\n    - {at_s: 1, kind: flaky, loss: 1.5}\n"));
+  EXPECT_EQ(bad.find("at least one of"), std::string::npos) << bad;
+  EXPECT_HAS(load_err(with_world("  faults:\n    - {at_s: 1, kind: flaky, loss: 0, dup: 0}\n")),
+             "t.yaml:4:7: world.faults[0]: a flaky fault needs at least one of loss, dup, reorder above 0");
+  EXPECT_HAS(load_err(with_world("  faults:\n    - {at_s: 1, kind: flaky}\n")),
+             "world.faults[0]: a flaky fault needs at least one of loss, dup, reorder above 0");
+  EXPECT_HAS(load_err(with_world("  faults:\n    - {kind: flaky, loss: 0.1, target: bus}\n")),
+             "t.yaml:4:32: world.faults[0].target: does not apply to kind flaky (allowed: kind, at_s, at_ms, "
+             "for_s, for_ms, loss, dup, reorder)");
+  EXPECT_HAS(load_err(with_world("  faults:\n    - {kind: crash, target: db, loss: 0.5}\n")),
+             "world.faults[0].loss: does not apply to kind crash");
 }
 
 }  // namespace
