@@ -48,7 +48,6 @@ class ServerIo final : public NodeIo {
   void send(ConnId conn, const Frame& frame) override;
   void close(ConnId conn, const std::string& reason) override;
   void store(StoreRequest request) override;
-  void publish(std::uint32_t doc, const LogRecord& record) override;
   void to_node(NodeId node, NodeMessage message) override;
   void start_timer(std::int64_t delay_ms, std::uint64_t timer) override;
   void respond(const HttpResponse& response) override;
@@ -161,7 +160,8 @@ class World {
   void server_send(std::uint32_t s, ConnId conn, const Frame& frame);
   void server_close(std::uint32_t s, ConnId conn, const std::string& reason);
   void server_store(std::uint32_t s, StoreRequest request);
-  void server_publish(std::uint32_t s, std::uint32_t doc, const LogRecord& record);
+  // The database's notification of a committed record, to every server but its origin.
+  void store_publish(std::uint32_t origin, std::uint32_t doc, const LogRecord& record);
   void server_to_node(std::uint32_t s, NodeId node, NodeMessage message);
   void server_timer(std::uint32_t s, std::int64_t delay_ms, std::uint64_t timer);
   void server_respond(std::uint32_t s, const HttpResponse& response);
@@ -310,7 +310,6 @@ std::int64_t ServerIo::now_ms() { return world_.server_clock_ms(index_); }
 void ServerIo::send(ConnId conn, const Frame& frame) { world_.server_send(index_, conn, frame); }
 void ServerIo::close(ConnId conn, const std::string& reason) { world_.server_close(index_, conn, reason); }
 void ServerIo::store(StoreRequest request) { world_.server_store(index_, std::move(request)); }
-void ServerIo::publish(std::uint32_t doc, const LogRecord& record) { world_.server_publish(index_, doc, record); }
 void ServerIo::to_node(NodeId node, NodeMessage message) { world_.server_to_node(index_, node, std::move(message)); }
 void ServerIo::start_timer(std::int64_t delay_ms, std::uint64_t timer) { world_.server_timer(index_, delay_ms, timer); }
 void ServerIo::respond(const HttpResponse& response) { world_.server_respond(index_, response); }
@@ -556,6 +555,9 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
             sd.commit_us.push_back(now_us_);
             const std::uint32_t author = rec.author & (kMaxClients - 1);
             if (rec.author != kSetupAgent && author < cfg_.clients) own_committed_[author] = rec.index;
+            // NOTIFY inside the transaction: the database publishes on commit, so a server
+            // that dies between its commit and its reply cannot keep a change from the others.
+            if (req.notify) store_publish(s, req.doc, rec);
             sd.log.push_back(std::move(rec));
           }
         }
@@ -608,13 +610,13 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
   });
 }
 
-void World::server_publish(std::uint32_t s, std::uint32_t doc, const LogRecord& record) {
+void World::store_publish(std::uint32_t origin, std::uint32_t doc, const LogRecord& record) {
   for (std::uint32_t o = 0; o < cfg_.servers.count; ++o) {
-    if (o == s) continue;
+    if (o == origin) continue;
     ++counters_["bus.msgs"];
     const std::int64_t lat = draw_us(net_rng_, cfg_.network.server_bus_ms);
-    // Through the bus: server -> bus -> server; a partition on either hop holds it.
-    bus_send(server_ep(s), bus_ep(), lat, [this, o, doc, record] {
+    // Through the bus: database -> bus -> server; a partition on either hop holds it.
+    bus_send(store_ep(), bus_ep(), lat, [this, o, doc, record] {
       bus_send(bus_ep(), server_ep(o), draw_us(net_rng_, cfg_.network.server_bus_ms), [this, o, doc, record] {
         Server& sv = servers_[o];
         if (sv.up) sv.node->on_bus(doc, record);

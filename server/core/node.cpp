@@ -385,6 +385,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
   req.doc = doc;
   req.purpose = "commit";
   if (!strategy_.multi_master) req.expect_first_index = d.assigned - out->records.size() + 1;
+  req.notify = config_.propagation == NodeConfig::Propagation::kBus && config_.nodes > 1;
   PendingAppend pending;
   pending.doc = doc;
   for (Bytes& r : out->records) {
@@ -535,7 +536,6 @@ void Node::on_store(const StoreReply& reply) {
         // A single-writer document's log has no other writer: the index is the one predicted.
         CONVLAB_ASSERT(strategy_.multi_master || rec.index <= d.assigned);
         mark_applied(d, rec.index);
-        if (config_.propagation == NodeConfig::Propagation::kBus && config_.nodes > 1) io_.publish(doc, rec);
       }
       d.changes_since_snapshot += pending.records.size();
       if (pending.forward_reply) io_.to_node(pending.forward_to, std::move(*pending.forward_reply));

@@ -2,11 +2,12 @@
 // A server node, sans-IO: the logic the real server wraps with Beast and libpqxx and the
 // simulator drives in virtual time. It holds documents (one server replica each), its own
 // clients' connections, and talks to the world only through NodeIo: frames to clients, store
-// requests, bus publications, messages to other nodes, timers. Inputs are the on_* methods.
+// requests, messages to other nodes, timers. Inputs are the on_* methods (on_bus: a record the
+// database published when it committed, as LISTEN/NOTIFY delivers it).
 //
 // Policies are the knobs of the naive architecture and its fixes:
 // - propagation: poll the change log every N ms for every active document (naive), or apply
-//   records published on a bus as soon as they commit;
+//   records the database publishes on a bus as it commits them (NOTIFY in the transaction);
 // - persistence: a full snapshot of every changed document every N ms (naive: what changed since
 //   is lost in a crash), or an append-only change log with a snapshot every K changes;
 // - ack: immediately on receipt (naive), or only after the change is committed.
@@ -109,6 +110,9 @@ struct StoreRequest {
   // version check of a single-writer document: a late commit of a crashed predecessor, or any
   // other writer, must not interleave with this one).
   std::uint64_t expect_first_index = 0;
+  // kAppend: publish the records on the bus when, and only when, the transaction commits (as
+  // PostgreSQL's NOTIFY inside the transaction does).
+  bool notify = false;
   std::uint64_t after = 0;
   Bytes snapshot;
   bool replica = false;  // kLoad: from a read replica, which shows commits late
@@ -148,7 +152,6 @@ class NodeIo {
   // Ends a connection from the server side; the client reconnects and loads the document anew.
   virtual void close(ConnId conn, const std::string& reason) = 0;
   virtual void store(StoreRequest request) = 0;
-  virtual void publish(std::uint32_t doc, const LogRecord& record) = 0;
   virtual void to_node(NodeId node, NodeMessage message) = 0;
   // on_timer(timer) is called once, `delay_ms` from now.
   virtual void start_timer(std::int64_t delay_ms, std::uint64_t timer) = 0;
