@@ -587,7 +587,13 @@ void Node::on_node(const NodeMessage& m) {
       // The acknowledgement takes the place of the edit's own record in this client's stream:
       // fill the slot if the record was already applied here, else keep it until it is.
       c->second.out[m.doc].forward_replies.emplace_back(m.after_index, m.replies);
-      if (docs_.contains(m.doc)) release_forward_replies(m.doc);
+      if (!docs_.contains(m.doc)) return;
+      release_forward_replies(m.doc);
+      // The home has committed records this node has not applied. On a bus they are on their
+      // way, unless the bus lost them; read the log rather than leave the client waiting.
+      if (config_.propagation == NodeConfig::Propagation::kBus && m.after_index > docs_.at(m.doc).applied) {
+        request_catch_up(m.doc, "catchup");
+      }
       return;
     }
   }
