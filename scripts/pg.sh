@@ -13,8 +13,12 @@ case "$cmd" in
   start)
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
-    # A free port: ask the kernel for one on loopback, then hand it to postgres.
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    # A free port on loopback: one nothing answers on (bash's /dev/tcp; no other tool needed).
+    port=""
+    for candidate in $(shuf -i 20000-60999 -n 64); do
+      if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+    done
+    [ -n "$port" ] || { echo "pg.sh: no free loopback port found" >&2; exit 1; }
     as_pg "$bin/initdb" -D "$dir/data" -A trust -U convlab >"$dir/initdb.log" 2>&1
     as_pg "$bin/pg_ctl" -D "$dir/data" -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on" \
       -l "$dir/log" -w start >/dev/null
