@@ -1502,21 +1502,9 @@ void World::emit_finals() {
     // Durable: what a fresh server would load from the store.
     const StoredDoc& sd = store_[d];
     auto replica = strategy_.make_server();
-    std::uint64_t applied = 0;
-    if (sd.has_snapshot) {
-      auto ok = replica->restore(sd.snapshot);
-      CONVLAB_ASSERT(ok.has_value());
-      applied = sd.snapshot_index;
-    }
-    for (const LogRecord& r : sd.log) {
-      if (r.index <= applied) continue;
-      auto ok = replica->apply_record(r.record);
-      if (!ok) {
-        std::fprintf(stderr, "durable log of doc %u: record %llu does not apply: %s\n", d,
-                     static_cast<unsigned long long>(r.index), ok.error().message.c_str());
-      }
-      CONVLAB_ASSERT(ok.has_value());
-    }
+    auto recovered = recover_replica(*replica, sd.has_snapshot, sd.snapshot, sd.snapshot_index, sd.log);
+    if (!recovered) std::fprintf(stderr, "durable log of doc %u: %s\n", d, recovered.error().message.c_str());
+    CONVLAB_ASSERT(recovered.has_value());
     final_event("durable", d, replica->text(), replica->char_ids());
     for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) {
       if (!servers_[s].up) continue;

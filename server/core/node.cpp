@@ -12,6 +12,23 @@ constexpr std::uint64_t kPollTimer = 1;
 constexpr std::uint64_t kSnapshotTimer = 2;
 }  // namespace
 
+Result<std::uint64_t> recover_replica(ServerReplica& replica, bool has_snapshot, std::span<const std::uint8_t> snapshot,
+                                      std::uint64_t snapshot_index, std::span<const LogRecord> records) {
+  std::uint64_t applied = 0;
+  if (has_snapshot) {
+    if (auto ok = replica.restore(snapshot); !ok) return make_error("snapshot: " + ok.error().message);
+    applied = snapshot_index;
+  }
+  for (const LogRecord& r : records) {
+    if (r.index <= applied) continue;
+    if (auto ok = replica.apply_record(r.record); !ok) {
+      return make_error("record " + std::to_string(r.index) + " does not apply: " + ok.error().message);
+    }
+    applied = r.index;
+  }
+  return applied;
+}
+
 Node::Node(NodeConfig config, const Strategy& strategy, NodeIo& io)
     : config_(config), strategy_(strategy), io_(io) {
   CONVLAB_ASSERT(config_.nodes >= 1 && config_.id < config_.nodes);
@@ -140,18 +157,9 @@ void Node::http_loaded(const StoreReply& reply) {
   const PendingHttp pending = std::move(it->second);
   http_.erase(it);
   auto replica = strategy_.make_server();
-  std::uint64_t version = 0;
-  if (reply.has_snapshot) {
-    auto ok = replica->restore(reply.snapshot);
-    CONVLAB_ASSERT(ok.has_value());
-    version = reply.snapshot_index;
-  }
-  for (const LogRecord& r : reply.records) {
-    if (r.index <= version) continue;
-    auto ok = replica->apply_record(r.record);
-    CONVLAB_ASSERT(ok.has_value());
-    version = r.index;
-  }
+  auto recovered = recover_replica(*replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
+  CONVLAB_ASSERT(recovered.has_value());
+  const std::uint64_t version = *recovered;
   // Fencing: a replica that has not reached the session's last write is not good enough.
   if (pending.from_replica && config_.api_read == NodeConfig::ApiRead::kFenced &&
       version < pending.request.session_version) {
@@ -497,18 +505,10 @@ void Node::on_store(const StoreReply& reply) {
   switch (kind) {
     case StoreRequest::Kind::kLoad: {
       d.replica = strategy_.make_server();
-      d.applied = 0;
-      if (reply.has_snapshot) {
-        auto ok = d.replica->restore(reply.snapshot);
-        CONVLAB_ASSERT(ok.has_value());  // the store holds only snapshots a replica wrote
-        d.applied = reply.snapshot_index;
-      }
-      for (const LogRecord& r : reply.records) {
-        if (r.index <= d.applied) continue;
-        auto ok = d.replica->apply_record(r.record);
-        CONVLAB_ASSERT(ok.has_value());
-        d.applied = r.index;
-      }
+      // The store holds only snapshots and records replicas wrote: they always apply.
+      auto applied = recover_replica(*d.replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
+      CONVLAB_ASSERT(applied.has_value());
+      d.applied = *applied;
       d.assigned = d.applied;
       d.loading = false;
       auto waiting = std::move(d.waiting);

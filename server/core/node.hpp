@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -142,6 +143,13 @@ struct NodeMessage {
   Bytes payload;                // kForwardEdit: the client's message
   std::vector<Bytes> replies;   // kForwardReply: what goes to that client
 };
+
+// Brings a fresh replica to the durable state: the snapshot (when there is one) then every record
+// after its index, in log order. Returns the last log index applied, or an Error naming the
+// snapshot or the record that did not apply. Loading a document, serving an API read from the
+// store and the simulator's "durable" final all recover this way.
+Result<std::uint64_t> recover_replica(ServerReplica& replica, bool has_snapshot, std::span<const std::uint8_t> snapshot,
+                                      std::uint64_t snapshot_index, std::span<const LogRecord> records);
 
 class NodeIo {
  public:
