@@ -94,6 +94,9 @@ struct LogRecord {
   std::uint64_t index = 0;  // position in the document's log, from 1
   AgentId author = 0;
   Bytes record;
+  // Audit stamps, for the real store's change log (0: unknown). Nothing orders by them.
+  std::int64_t client_ms = 0;  // the author's clock, where the strategy's message carries it
+  std::int64_t server_ms = 0;  // the accepting server's clock
 };
 
 struct StoreRequest {

@@ -1,0 +1,61 @@
+#pragma once
+// JSON Web Tokens, HS256 only (RFC 7519, RFC 7515): the algorithm is pinned, so a token whose
+// header names `none` or any other algorithm is refused before its signature is looked at.
+// HMAC from OpenSSL; the signature is compared in constant time.
+#include "server/core/result.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace convlab::auth {
+
+struct Claims {
+  std::uint32_t user = 0;  // "uid"
+  std::string sub;         // the user's name
+  std::string jti;         // token id (revocation is per token id)
+  std::string iss;
+  std::string aud;
+  std::int64_t iat = 0;  // seconds since the epoch
+  std::int64_t nbf = 0;
+  std::int64_t exp = 0;
+};
+
+struct JwtConfig {
+  std::string secret;  // at least 32 bytes
+  std::string issuer = "convlab";
+  std::string audience = "convlab";
+  std::int64_t leeway_s = 0;  // clock leeway for exp and nbf
+};
+
+enum class TokenError { kMalformed, kAlgorithm, kSignature, kExpired, kNotYetValid, kAudience, kIssuer, kRevoked };
+// "malformed", "algorithm", ... : the label of the refused-tokens metric.
+std::string_view to_string(TokenError e);
+
+struct Refusal {
+  TokenError why = TokenError::kMalformed;
+  std::string detail;  // for logs and the client's error: what exactly was wrong
+};
+
+std::string sign_hs256(const Claims& claims, std::string_view secret);
+
+// Checks, in order: three base64url parts; the header is JSON with alg exactly "HS256" (typ, if
+// present, "JWT"); the signature; the payload is JSON with the claims' types; iss, aud; nbf and
+// exp against `now_s` (with leeway). Revocation is the caller's (it needs the store).
+class Verifier {
+ public:
+  explicit Verifier(JwtConfig config);
+  // Either the claims or why not.
+  struct Outcome {
+    bool ok = false;
+    Claims claims;
+    Refusal refusal;
+  };
+  Outcome verify(std::string_view token, std::int64_t now_s) const;
+  const JwtConfig& config() const { return config_; }
+
+ private:
+  JwtConfig config_;
+};
+
+}  // namespace convlab::auth

@@ -1,0 +1,74 @@
+#pragma once
+// The real server's store: PostgreSQL through libpqxx 6.4. It answers the node's StoreRequests
+// (server/core/node.hpp) with StoreReplies, holds the change log, the snapshots, the refresh
+// tokens and the revocation list, and carries cross-server fan-out over LISTEN/NOTIFY.
+//
+// - Schema created and migrated on open (a schema_version table; migrations in order, each in
+//   its own transaction, safe when several servers start at once: advisory lock).
+// - Appends queued while a commit is in flight go together into the next transaction (group
+//   commit); each append keeps its own version check (expect_first_index) and fails alone.
+// - An append with `notify` publishes its records with NOTIFY inside the same transaction, so
+//   other servers hear of exactly what committed, in commit order.
+// - A lost LISTEN connection is re-established; the node's catch-up by sequence covers the gap.
+#include "server/core/node.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace convlab::pg {
+
+struct StoreConfig {
+  std::string url;                  // libpq connection string or postgresql:// URI
+  std::string channel = "convlab";  // NOTIFY channel shared by the servers of one deployment
+  std::size_t max_batch = 4096;     // appends in one transaction at most
+  std::uint32_t node = 0;           // this server's id, to skip its own notifications
+};
+
+// Observations for metrics; every callback may come from the store's own threads.
+struct StoreHooks {
+  // The answer to submit(); called on the store's worker thread, in submission order per
+  // document.
+  std::function<void(StoreReply)> reply;
+  // A record another server (or this one, if `node` differs) committed, as NOTIFY delivered it;
+  // called on the listener thread, in commit order per document.
+  std::function<void(std::uint32_t doc, LogRecord record)> notify;
+  // A token id revoked by any server (POST /logout anywhere).
+  std::function<void(std::string jti, std::uint32_t user)> revoked;
+  // After each commit: appends in it, and seconds from BEGIN to the end of COMMIT.
+  std::function<void(std::size_t appends, double seconds)> committed;
+  // For each notification: seconds from the commit's server timestamp to its arrival here.
+  std::function<void(double seconds)> notify_lag;
+  // The database went away or came back (connection lost, reconnected); `why` says what.
+  std::function<void(bool up, std::string why)> health;
+};
+
+class Store {
+ public:
+  // Connects, migrates, starts the worker and listener threads.
+  static Result<std::unique_ptr<Store>> open(const StoreConfig& config, StoreHooks hooks);
+  // Commits what is queued, then stops the threads.
+  virtual ~Store() = default;
+
+  // Any thread; never blocks on the database. While the database is down, requests wait and are
+  // retried; an append whose transaction's outcome is unknown (connection lost during COMMIT) is
+  // answered ok=false, and the node resets the document (it reloads what is durable).
+  virtual void submit(StoreRequest request) = 0;
+
+  // Synchronous, for HTTP handlers (own connection; may block for one round trip).
+  virtual Result<void> revoke(std::string_view jti, std::uint32_t user, std::int64_t expires_s) = 0;
+  virtual Result<bool> is_revoked(std::string_view jti) = 0;
+  // Refresh tokens: an opaque random id stored with its user and expiry; `use_refresh` checks
+  // and rotates it (the old one stops working) and returns the user.
+  virtual Result<void> put_refresh(std::string_view id, std::uint32_t user, std::int64_t expires_s) = 0;
+  virtual Result<std::uint32_t> use_refresh(std::string_view id, std::string_view replacement,
+                                            std::int64_t expires_s) = 0;
+  virtual Result<void> drop_refresh_of(std::uint32_t user) = 0;
+  // The durable log of a document, for tests and tools (kLoad without a snapshot: every record).
+  virtual Result<std::vector<LogRecord>> read_log(std::uint32_t doc) = 0;
+  virtual bool healthy() const = 0;
+};
+
+}  // namespace convlab::pg
