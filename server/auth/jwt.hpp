@@ -13,6 +13,9 @@ namespace convlab::auth {
 struct Claims {
   std::uint32_t user = 0;  // "uid"
   std::string sub;         // the user's name
+  // "agt": the agent id the server allocated to this login; a client's replica uses it for its
+  // character ids, so no client can write under another's identity.
+  std::uint32_t agent = 0;
   std::string jti;         // token id (revocation is per token id)
   std::string iss;
   std::string aud;

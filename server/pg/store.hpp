@@ -66,6 +66,13 @@ class Store {
   virtual Result<std::uint32_t> use_refresh(std::string_view id, std::string_view replacement,
                                             std::int64_t expires_s) = 0;
   virtual Result<void> drop_refresh_of(std::uint32_t user) = 0;
+  // Users by name: the id of `name`, created on first use (stable across servers).
+  virtual Result<std::uint32_t> user_id(std::string_view name) = 0;
+  // A fresh agent id for a login (a database sequence: unique across servers and restarts).
+  virtual Result<std::uint32_t> new_agent() = 0;
+  // The strategy a document uses: `name` is recorded on first use; a later call with another
+  // name gets the recorded one back (the caller refuses the mismatch).
+  virtual Result<std::string> claim_strategy(std::uint32_t doc, std::string_view name) = 0;
   // The durable log of a document, for tests and tools (kLoad without a snapshot: every record).
   virtual Result<std::vector<LogRecord>> read_log(std::uint32_t doc) = 0;
   virtual bool healthy() const = 0;
