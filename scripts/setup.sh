@@ -10,6 +10,7 @@ packages=(
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libpqxx-dev librapidcheck-dev libbenchmark-dev libgtest-dev prometheus-cpp-dev libyaml-cpp-dev
   zlib1g-dev postgresql-15
+  chromium
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -29,6 +30,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The HTML reports inline Vega, Vega-Lite and vega-embed from web/node_modules (the build
+# embeds them) and tests/report drives Debian's chromium with playwright-core from there; both
+# pinned by web/package-lock.json. `npm ci` again only when the lock file changed.
+if [ ! -f web/node_modules/.package-lock.json ] || ! cmp -s web/package-lock.json web/node_modules/.convlab-lock; then
+  echo "setup: npm ci in web/" >&2
+  (cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null && cp package-lock.json node_modules/.convlab-lock)
 fi
 
 launcher=()
