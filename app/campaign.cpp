@@ -97,6 +97,7 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
       sim::RunOutput out = sim::run_world(j.variant->config, ro);
       reports::RunRecord& r = records[i];
       r.metrics = reports::check(out.events);
+      r.series = reports::series_of(out.events);
       r.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       r.scenario = j.scenario->name;
       r.variant = j.variant->name;

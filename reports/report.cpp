@@ -77,6 +77,43 @@ json::object metrics_json(const RunMetrics& m) {
   return o;
 }
 
+json::array numbers(const std::vector<double>& xs) {
+  json::array a;
+  a.reserve(xs.size());
+  for (double x : xs) a.emplace_back(x);
+  return a;
+}
+
+json::object series_json(const SeriesAggregate& s) {
+  json::object o;
+  o["runs"] = s.runs;
+  json::object cdf;
+  cdf["percentiles"] = "1..100";
+  cdf["runs"] = s.cdf_runs;
+  cdf["ms"] = numbers(s.visibility_cdf_ms);
+  o["visibility_cdf"] = std::move(cdf);
+  json::object div;
+  div["bin_ms"] = static_cast<double>(s.divergence.bin_us) / 1000.0;
+  div["end_ms"] = static_cast<double>(s.divergence.end_us) / 1000.0;
+  div["pending_edits"] = numbers(s.divergence.pending_edits);
+  div["lagging_clients"] = numbers(s.divergence.lagging_clients);
+  o["divergence"] = std::move(div);
+  json::array windows;
+  for (const FaultWindowCount& w : s.fault_windows) {
+    json::object wo;
+    wo["start_ms"] = static_cast<double>(w.window.start_us) / 1000.0;
+    wo["end_ms"] = static_cast<double>(w.window.end_us) / 1000.0;
+    wo["kind"] = w.window.kind;
+    wo["target"] = w.window.target;
+    wo["detail"] = w.window.detail;
+    wo["ended_by"] = w.window.ended_by;
+    wo["runs"] = w.runs;
+    windows.push_back(std::move(wo));
+  }
+  o["fault_windows"] = std::move(windows);
+  return o;
+}
+
 // The metrics the terminal and Markdown tables show, in this order.
 const std::vector<std::pair<std::string, std::string>>& headline() {
   static const std::vector<std::pair<std::string, std::string>> cols = {
@@ -130,14 +167,17 @@ std::vector<Group> aggregate(const std::vector<RunRecord>& runs) {
     const std::string key = r.scenario + "\x1f" + r.variant + "\x1f" + r.strategy;
     if (!proto.contains(key)) {
       order.push_back(key);
-      proto[key] = Group{r.scenario, r.variant, r.strategy, {}, 0};
+      proto[key] = Group{r.scenario, r.variant, r.strategy, {}, 0, {}};
     }
     ++proto[key].runs;
     for (const auto& [name, v] : r.metrics.flatten()) values[key][name].push_back(v);
   }
+  std::map<std::string, std::vector<const RunSeries*>> series;
+  for (const RunRecord& r : runs) series[r.scenario + "\x1f" + r.variant + "\x1f" + r.strategy].push_back(&r.series);
   for (const std::string& key : order) {
     Group g = proto[key];
     for (const auto& [name, xs] : values[key]) g.stats[name] = stat_of(xs);
+    g.series = merge_series(series[key]);
     groups.push_back(std::move(g));
   }
   return groups;
@@ -176,6 +216,7 @@ std::string to_json(const Report& r) {
       stats[name] = std::move(so);
     }
     o["metrics"] = std::move(stats);
+    o["series"] = series_json(g.series);
     groups.push_back(std::move(o));
   }
   root["aggregates"] = std::move(groups);

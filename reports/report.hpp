@@ -4,6 +4,7 @@
 // Everything here is deterministic given its inputs except `wall_ms`, which the caller measures
 // and which is kept out of every digest.
 #include "reports/checkers.hpp"
+#include "reports/series.hpp"
 
 #include <cstdint>
 #include <map>
@@ -21,6 +22,7 @@ struct RunRecord {
   std::string digest;
   std::uint64_t sim_events = 0;
   double wall_ms = 0;
+  RunSeries series;  // what the HTML charts draw (series_of)
 };
 
 // Mean and 95% confidence interval of the mean (Student's t over the seeds).
@@ -38,6 +40,7 @@ struct Group {
   std::string strategy;
   std::map<std::string, Stat> stats;  // by flat metric name
   std::uint64_t runs = 0;
+  SeriesAggregate series;  // the runs' series merged (merge_series)
 };
 
 struct Verdict {
