@@ -424,6 +424,8 @@ RunMetrics check(const std::vector<Event>& events) {
     if (info.lost.empty()) continue;
     m.lost_acked_chars += info.lost.size();
     m.lost_by_cause[info.cause] += info.lost.size();
+    m.lost_edits.push_back(LostEdit{info.e->client, info.e->op, info.e->doc, info.e->t_us, info.lost.size(),
+                                    info.cause, info.by_client, info.by_op});
     for (const CharId& id : info.lost) {
       if (m.lost.size() >= kMaxListed) break;
       m.lost.push_back(LostChar{id, info.e->doc, info.e->op, info.cause, info.by_client, info.by_op});

@@ -27,6 +27,19 @@ struct LostChar {
   std::uint32_t by_op = 0;
 };
 
+// An acknowledged edit that lost characters, with the cause (as LostChar) and when it was made:
+// what a run's timeline marks.
+struct LostEdit {
+  std::uint32_t client = 0;
+  std::uint32_t op = 0;
+  std::uint32_t doc = 0;
+  std::int64_t t_us = 0;
+  std::uint64_t chars = 0;  // its characters lost
+  std::string cause;
+  std::uint32_t by_client = 0;  // the edit blamed, when cause names one
+  std::uint32_t by_op = 0;
+};
+
 struct RunMetrics {
   bool converged = false;
   double convergence_ms = 0;  // from the heal to the last change any replica showed
@@ -40,6 +53,7 @@ struct RunMetrics {
   std::uint64_t lost_acked_edits = 0;
   std::map<std::string, std::uint64_t> lost_by_cause;  // every cause listed, zeros included
   std::vector<LostChar> lost;                          // the first few, for reports
+  std::vector<LostEdit> lost_edits;                    // every edit that lost characters, in history order
   std::uint64_t causality_reversals = 0;
 
   Percentiles visibility_ms;        // edit -> seen by each other client of the document

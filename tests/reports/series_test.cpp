@@ -160,6 +160,31 @@ TEST(SeriesMerge, NarrowBinsMergeIntoTheWidestAndCdfsAverage) {
   EXPECT_EQ(m.fault_windows[0].runs, 2u);
 }
 
+TEST(CheckLostEdits, EveryEditThatLostCharactersIsListedWithItsCauseAndTime) {
+  Event victim = insert(1'000 * kMs, 0, 4);
+  victim.inserted = {{0, 10, 2}};
+  victim.ins = std::u32string(2, U'a');
+  Event ack = at(EventType::kAck, 1'100 * kMs);
+  ack.client = 0;
+  ack.op = 4;
+  Event other = insert(2'000 * kMs, 1, 0);  // had not seen client 0's op 4: a concurrent loss
+  Event durable = at(EventType::kFinal, 9'000 * kMs);
+  durable.replica = "durable";
+  durable.text = std::u32string(1, U'x');
+  durable.ids = {{1, 0, 1}};
+  const RunMetrics m = check({run_meta(10'000 * kMs), victim, ack, other, durable});
+  ASSERT_EQ(m.lost_edits.size(), 1u);
+  const LostEdit& e = m.lost_edits[0];
+  EXPECT_EQ(e.client, 0u);
+  EXPECT_EQ(e.op, 4u);
+  EXPECT_EQ(e.t_us, 1'000 * kMs);
+  EXPECT_EQ(e.chars, 2u);
+  EXPECT_EQ(e.chars, m.lost_acked_chars);
+  EXPECT_EQ(e.cause, "concurrent");
+  EXPECT_EQ(e.by_client, 1u);
+  EXPECT_EQ(e.by_op, 0u);
+}
+
 // Over random histories: the pending series integrates to the total time pairs spent pending,
 // the lagging series never exceeds the pending one, and the CDF agrees with the checker.
 RC_GTEST_PROP(SeriesProperties, DivergenceIntegratesPendingTimeAndCdfMatchesChecker, ()) {
