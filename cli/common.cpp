@@ -73,4 +73,22 @@ std::size_t first_difference(const std::u32string& a, const std::u32string& b) {
   return static_cast<std::size_t>(ia - a.begin());
 }
 
+std::string command_line(const std::string& command, const std::vector<std::string>& args) {
+  std::string out = "convlab " + command;
+  for (const std::string& a : args) {
+    const bool plain = !a.empty() && std::all_of(a.begin(), a.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             std::string_view("-_./=:,+@%").find(c) != std::string_view::npos;
+    });
+    if (plain) {
+      out += " " + a;
+      continue;
+    }
+    out += " '";
+    for (const char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += "'";
+  }
+  return out;
+}
+
 }  // namespace convlab::cli

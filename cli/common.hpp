@@ -36,6 +36,10 @@ bool parse_options(const std::string& command, const std::vector<std::string>& a
 // lists the known ones.
 const Strategy* strategy_or_fail(std::string_view name, int& exit_code);
 
+// "convlab COMMAND ARGS..." as a shell would take it back (arguments quoted when needed): what
+// the HTML reports show.
+std::string command_line(const std::string& command, const std::vector<std::string>& args);
+
 // "12.3" style fixed-point formatting.
 std::string fixed(double v, int decimals);
 

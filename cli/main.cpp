@@ -3,7 +3,7 @@
 //   convlab --help | --version
 //   convlab run SCENARIO... [--strategy S]... [--seeds N|A..B] [--jobs J] [--out DIR]
 //                           [--variant NAME] [--junit FILE]
-//   convlab replay SCENARIO --strategy S --seed N [--variant V] [--history FILE]
+//   convlab replay SCENARIO --strategy S --seed N [--variant V] [--history FILE] [--out DIR]
 //   convlab check HISTORY
 //   convlab validate SCENARIO... [--metrics]
 //   convlab trace replay FILE --strategy NAME [--relayed] [--runs N] [--json]
@@ -40,6 +40,7 @@ void print_help() {
                "                        same seeds; print the comparison table, write report.json and\n"
                "                        report.md; exit 1 when an expectation fails\n"
                "  replay SCENARIO --strategy NAME --seed N [--variant V] [--history FILE]\n"
+               "                        [--out DIR]\n"
                "                        reproduce one run exactly: metrics, digest, its history\n"
                "  check HISTORY         run the checkers on a history file\n"
                "  validate SCENARIO... [--metrics]\n"

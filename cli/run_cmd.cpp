@@ -9,6 +9,7 @@
 #include "cli/common.hpp"
 #include "cli/scenarios.hpp"
 #include "reports/report.hpp"
+#include "reports/report_html.hpp"
 #include "server/strategies/registry.hpp"
 
 #include <algorithm>
@@ -34,7 +35,8 @@ void print_run_help(const po::options_description& desc) {
                "strategy on the same seeds and fault schedules (paired runs), in parallel across runs.\n"
                "Prints the seeds and strategies first, then a strategy x metric table per scenario and\n"
                "variant (mean over seeds, ± half-width of the 95% interval) with each expectation's\n"
-               "verdict, and writes DIR/report.json and DIR/report.md. Every scenario is loaded and\n"
+               "verdict, and writes DIR/report.json, DIR/report.md and DIR/index.html (charts; opens\n"
+               "offline). Every scenario is loaded and\n"
                "checked before anything runs. Progress goes to stderr.\n\n"
                "strategies: " << strategy_names() << " (default: the scenario's own list, else all)\n"
                "seeds: N means 1..N; default: each scenario's `seeds`\n"
@@ -64,7 +66,7 @@ int run_cmd(const std::vector<std::string>& args) {
       ("strategy,s", po::value<std::vector<std::string>>(), "strategy to run; repeat or comma-separate")
       ("seeds", po::value<std::string>(), "N (seeds 1..N) or A..B")
       ("jobs,j", po::value<std::string>(), "runs in parallel (default: the number of cores)")
-      ("out,o", po::value<std::string>()->default_value("out/run"), "directory for report.json and report.md")
+      ("out,o", po::value<std::string>()->default_value("out/run"), "directory for report.json, report.md and index.html")
       ("variant", po::value<std::string>(), "run only this variant of each scenario")
       ("junit", po::value<std::string>(), "also write JUnit XML here: one testcase per expectation")
       ("scenario", po::value<std::vector<std::string>>(), "scenario file or directory");
@@ -208,8 +210,12 @@ int run_cmd(const std::vector<std::string>& args) {
 
   const std::string json_path = (fs::path(out_dir) / "report.json").string();
   const std::string md_path = (fs::path(out_dir) / "report.md").string();
+  const std::string html_path = (fs::path(out_dir) / "index.html").string();
   if (!write_file(json_path, reports::to_json(report))) return fail(json_path + ": cannot write");
   if (!write_file(md_path, reports::to_markdown(report))) return fail(md_path + ": cannot write");
+  if (!write_file(html_path, reports::report_html(report, {command_line("run", args), CONVLAB_VERSION}))) {
+    return fail(html_path + ": cannot write");
+  }
   if (!junit_path.empty() && !write_file(junit_path, reports::to_junit(report))) {
     return fail(junit_path + ": cannot write the JUnit file");
   }
@@ -219,7 +225,7 @@ int run_cmd(const std::vector<std::string>& args) {
   std::cout << report.runs.size() << " runs in " << fixed(wall_s, 3) << " s wall time on " << options.jobs
             << (options.jobs == 1 ? " job" : " jobs") << ", " << fixed(sim_s / std::max(wall_s, 1e-9), 1)
             << " simulated s per wall s\n";
-  std::cout << "wrote " << json_path << ", " << md_path << (junit_path.empty() ? "" : ", " + junit_path) << '\n';
+  std::cout << "wrote " << json_path << ", " << md_path << ", " << html_path << (junit_path.empty() ? "" : ", " + junit_path) << '\n';
   return failed == 0 ? kExitOk : kExitMismatch;
 }
 

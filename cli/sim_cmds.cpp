@@ -1,4 +1,4 @@
-// convlab replay SCENARIO --strategy S --seed N [--variant V] [--history FILE]
+// convlab replay SCENARIO --strategy S --seed N [--variant V] [--history FILE] [--out DIR]
 // convlab check HISTORY
 // convlab validate SCENARIO... [--metrics]
 //
@@ -10,10 +10,13 @@
 #include "cli/scenarios.hpp"
 #include "history/history.hpp"
 #include "reports/checkers.hpp"
+#include "reports/report_html.hpp"
+#include "reports/series.hpp"
 #include "server/strategies/registry.hpp"
 #include "sim/world.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -55,6 +58,7 @@ int replay_cmd(const std::vector<std::string>& args) {
       ("seed", po::value<std::string>(), "seed (required)")
       ("variant", po::value<std::string>(), "variant (default: the scenario's first)")
       ("history", po::value<std::string>(), "write the run's history (JSON lines) to this file")
+      ("out,o", po::value<std::string>(), "write DIR/index.html: the run's timeline and metrics")
       ("positional", po::value<std::vector<std::string>>(), "scenario file");
   po::positional_options_description pos;
   pos.add("positional", -1);
@@ -62,10 +66,13 @@ int replay_cmd(const std::vector<std::string>& args) {
   int code = kExitOk;
   if (!parse_options("replay", args, desc, pos, vm, code)) return code;
   if (vm.count("help")) {
-    std::cout << "usage: convlab replay SCENARIO --strategy NAME --seed N [--variant V] [--history FILE]\n\n"
+    std::cout << "usage: convlab replay SCENARIO --strategy NAME --seed N [--variant V] [--history FILE]\n"
+                 "                      [--out DIR]\n\n"
                  "Runs exactly one run of the scenario, as `convlab run` ran it: the same seed gives the\n"
-                 "same history bytes and digest. Prints the checkers' metrics and the digest, and writes\n"
-                 "the history (JSON lines, docs/history.md) to FILE when given.\n\n"
+                 "same history bytes and digest. Prints the checkers' metrics and the digest, writes\n"
+                 "the history (JSON lines, docs/history.md) to FILE when given, and with --out a page\n"
+                 "DIR/index.html (opens offline): a timeline of who edited what and when, when each\n"
+                 "client saw each edit, the fault windows and the lost characters with their cause.\n\n"
                  "strategies: " << strategy_names() << "\n"
                  "Exit: 0 the replicas converged, 1 they did not, 2 bad input or flags.\n\n"
               << desc;
@@ -96,6 +103,16 @@ int replay_cmd(const std::vector<std::string>& args) {
   }
   const auto problems = world_problem_lines(sc, {strategy}, variant->name);
   if (!problems.empty()) return fail_lines(problems);
+  const std::string out_dir = vm.count("out") ? vm["out"].as<std::string>() : "";
+  if (vm.count("out") && out_dir.empty()) return fail("replay: --out: expected a directory");
+  const std::string html_path = out_dir.empty() ? "" : (std::filesystem::path(out_dir) / "index.html").string();
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec || !std::filesystem::is_directory(out_dir)) {
+      return fail(out_dir + ": cannot create the output directory" + (ec ? ": " + ec.message() : ""));
+    }
+  }
 
   std::ofstream history_file;
   const std::string history_path = vm.count("history") ? vm["history"].as<std::string>() : "";
@@ -115,12 +132,21 @@ int replay_cmd(const std::vector<std::string>& args) {
     if (!history_file) return fail(history_path + ": cannot write the history file");
   }
   const reports::RunMetrics m = reports::check(out.events);
+  if (!html_path.empty()) {
+    const std::string page = reports::run_html(out.events, m, reports::series_of(out.events), metrics_text(m),
+                                               out.digest, {command_line("replay", args), CONVLAB_VERSION});
+    std::ofstream f(html_path, std::ios::binary | std::ios::trunc);
+    f << page;
+    f.flush();
+    if (!f) return fail(html_path + ": cannot write");
+  }
 
   std::cout << line("scenario", sc.name + " (" + sc.file + ")") << line("variant", variant->name)
             << line("strategy", std::string(strategy->name)) << line("seed", std::to_string(*seed)) << '\n'
             << metrics_text(m) << '\n'
             << line("digest", out.digest);
   if (!history_path.empty()) std::cout << line("wrote", history_path + " (" + std::to_string(out.events.size()) + " events)");
+  if (!html_path.empty()) std::cout << line("wrote", html_path);
   return m.converged ? kExitOk : kExitMismatch;
 }
 
