@@ -35,7 +35,7 @@ constexpr std::string_view kStyle = R"css(
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
        color: var(--fg); background: var(--bg); }
-main { max-width: 1320px; margin: 0 auto; padding: 20px 28px 60px; }
+main { max-width: 1440px; margin: 0 auto; padding: 20px 28px 60px; }
 h1 { font-size: 26px; margin: 8px 0 4px; }
 h2 { font-size: 20px; margin: 36px 0 8px; padding-top: 12px; border-top: 2px solid var(--line); }
 h3 { font-size: 16px; margin: 22px 0 6px; }
@@ -58,9 +58,13 @@ td:first-child, th:first-child { text-align: left; }
 .none { background: var(--none); color: var(--muted); }
 .legend span { display: inline-block; padding: 1px 8px; margin-right: 6px; border-radius: 4px; }
 .charts { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
-figure { margin: 0; }
-figcaption { color: var(--muted); font-size: 12px; max-width: 420px; }
+figure { margin: 0; display: table; }
+figcaption { display: table-caption; caption-side: bottom; color: var(--muted); font-size: 12px; padding: 0 4px; }
+.scroll { overflow-x: auto; }
+table.figures td { vertical-align: top; }
+.ci { color: var(--muted); font-size: 11.5px; }
 .note { color: var(--muted); font-style: italic; padding: 6px 0; max-width: 420px; }
+details summary { cursor: pointer; font-weight: 600; margin: 14px 0 6px; }
 ul.verdicts { margin: 4px 0; padding-left: 18px; }
 nav.toc { columns: 3 260px; font-size: 13px; }
 .chart-error { color: var(--failed-fg); }

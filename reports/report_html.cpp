@@ -39,15 +39,61 @@ json::object strategy_scale(const std::vector<std::string>& strategies) {
   return json::object{{"domain", std::move(domain)}, {"range", std::move(range)}};
 }
 
-json::object cause_scale() {
-  return json::object{{"domain", json::array{"clock_skew", "concurrent", "crash", "stale_base", "unknown"}},
-                      {"range", json::array{"#e15759", "#f28e2b", "#4e79a7", "#b07aa1", "#9d9d9d"}}};
+// The scale of a nominal channel over `present` (in the order of `known`, then the rest), each
+// value keeping its colour from `colours` whichever subset a chart shows.
+json::object subset_scale(const std::vector<std::string>& known, const std::vector<std::string>& colours,
+                          const std::set<std::string>& present) {
+  json::array domain;
+  json::array range;
+  for (std::size_t i = 0; i < known.size(); ++i) {
+    if (!present.contains(known[i])) continue;
+    domain.emplace_back(known[i]);
+    range.emplace_back(colours[i]);
+  }
+  for (const std::string& v : present) {
+    if (std::find(known.begin(), known.end(), v) != known.end()) continue;
+    domain.emplace_back(v);
+    range.emplace_back("#bab0ac");
+  }
+  return json::object{{"domain", std::move(domain)}, {"range", std::move(range)}};
 }
 
-json::object fault_scale() {
-  return json::object{
-      {"domain", json::array{"partition", "crash", "offline", "flaky", "clock_offset", "clock_drift", "disconnect", "revoke"}},
-      {"range", json::array{"#f4a3a8", "#9ecae9", "#c6b3e0", "#ffd08a", "#a8dba8", "#c9e6c9", "#d9d9d9", "#f7c6e0"}}};
+json::object cause_scale(const std::set<std::string>& present) {
+  static const std::vector<std::string> known = {"clock_skew", "concurrent", "crash", "stale_base", "unknown"};
+  static const std::vector<std::string> colours = {"#e15759", "#f28e2b", "#4e79a7", "#b07aa1", "#9d9d9d"};
+  return subset_scale(known, colours, present);
+}
+
+json::object fault_scale(const std::set<std::string>& present) {
+  static const std::vector<std::string> known = {"partition", "crash", "offline", "flaky",
+                                                 "clock_offset", "clock_drift", "disconnect", "revoke"};
+  static const std::vector<std::string> colours = {"#f4a3a8", "#9ecae9", "#c6b3e0", "#ffd08a",
+                                                   "#a8dba8", "#c9e6c9", "#d9d9d9", "#f7c6e0"};
+  return subset_scale(known, colours, present);
+}
+
+// The values of `key` in rows (objects).
+std::set<std::string> values_of(const json::array& rows, const char* key) {
+  std::set<std::string> out;
+  for (const json::value& r : rows) out.insert(std::string(r.as_object().at(key).as_string()));
+  return out;
+}
+
+// Dash patterns per strategy, so lines that coincide stay distinguishable.
+json::object strategy_dash(const std::vector<std::string>& strategies) {
+  static const std::vector<std::string> known = {"lww", "seq", "ot", "crdt"};
+  static const std::vector<json::array> dashes = {json::array{1, 0}, json::array{7, 3}, json::array{2, 2},
+                                                  json::array{9, 2, 2, 2}};
+  json::array domain;
+  json::array range;
+  std::size_t next = known.size();
+  for (const std::string& st : strategies) {
+    auto it = std::find(known.begin(), known.end(), st);
+    const std::size_t i = it != known.end() ? static_cast<std::size_t>(it - known.begin()) : next++;
+    domain.emplace_back(st);
+    range.emplace_back(dashes[i % dashes.size()]);
+  }
+  return json::object{{"domain", std::move(domain)}, {"range", std::move(range)}};
 }
 
 std::string num(double v) {
@@ -71,7 +117,8 @@ json::object spec_base(const std::string& title, int width, int height) {
                       {"height", height},
                       {"config", json::object{{"view", json::object{{"stroke", "#d1d9e0"}}},
                                               {"axis", json::object{{"labelFontSize", 11}, {"titleFontSize", 11}}},
-                                              {"legend", json::object{{"labelFontSize", 11}, {"titleFontSize", 11}}}}}};
+                                              {"legend", json::object{{"labelFontSize", 11}, {"titleFontSize", 11}, {"orient", "bottom"},
+                                                                {"direction", "horizontal"}}}}}};
 }
 
 json::object field(const std::string& name, const std::string& type, const std::string& title) {
@@ -81,19 +128,26 @@ json::object field(const std::string& name, const std::string& type, const std::
 // The visibility-latency CDF per strategy: x the latency (symlog), y the share of pairs at or
 // below it.
 json::object cdf_spec(json::array rows, const std::vector<std::string>& strategies, const std::string& title) {
-  json::object s = spec_base(title, 340, 210);
+  json::object s = spec_base(title, 290, 200);
   s["data"] = json::object{{"values", std::move(rows)}};
   s["mark"] = json::object{{"type", "line"}, {"interpolate", "step-after"}, {"strokeWidth", 2}, {"point", false}};
   json::object x = field("ms", "quantitative", "visibility latency (ms, symlog)");
   x["scale"] = json::object{{"type", "symlog"}};
+  // Decades only: symlog's own ticks crowd at the top end. Vega drops those outside the domain.
+  x["axis"] = json::object{{"values", json::array{0, 1, 10, 100, 1000, 10000, 100000, 1000000}},
+                           {"labelExpr", "datum.value >= 1000 ? datum.value / 1000 + ' s' : datum.value + ''"},
+                           {"labelFlush", true}};
   json::object y = field("p", "quantitative", "% of (edit, client) pairs");
   y["scale"] = json::object{{"domain", json::array{0, 100}}};
   json::object color = field("strategy", "nominal", "strategy");
   color["scale"] = strategy_scale(strategies);
+  json::object dash = field("strategy", "nominal", "strategy");
+  dash["scale"] = strategy_dash(strategies);
   s["encoding"] = json::object{
       {"x", std::move(x)},
       {"y", std::move(y)},
       {"color", std::move(color)},
+      {"strokeDash", std::move(dash)},
       {"tooltip", json::array{field("strategy", "nominal", "strategy"), field("p", "quantitative", "percentile"),
                               field("ms", "quantitative", "ms")}}};
   return s;
@@ -102,14 +156,15 @@ json::object cdf_spec(json::array rows, const std::vector<std::string>& strategi
 // Lost acknowledged characters per strategy, stacked by cause, with the total's 95% interval.
 json::object lost_spec(json::array by_cause, json::array totals, const std::vector<std::string>& strategies,
                        const std::string& title) {
-  json::object s = spec_base(title, 220, 210);
+  json::object s = spec_base(title, 190, 200);
   json::object xs = field("strategy", "nominal", "strategy");
   json::array order;
   for (const std::string& st : strategies) order.emplace_back(st);
   xs["sort"] = order;
   xs["axis"] = json::object{{"labelAngle", 0}};
   json::object color = field("cause", "nominal", "cause");
-  color["scale"] = cause_scale();
+  color["scale"] = cause_scale(values_of(by_cause, "cause"));
+  color["legend"] = json::object{{"columns", 3}};
   json::object bars{
       {"data", json::object{{"values", std::move(by_cause)}}},
       {"mark", json::object{{"type", "bar"}, {"width", json::object{{"band", 0.7}}}}},
@@ -137,12 +192,12 @@ json::object lost_spec(json::array by_cause, json::array totals, const std::vect
 // Divergence over time per strategy (or per run), fault windows shaded behind it.
 json::object divergence_spec(json::array points, json::array windows, const std::vector<std::string>& strategies,
                              double end_s, const std::string& title, int width) {
-  json::object s = spec_base(title, width, 210);
+  json::object s = spec_base(title, width, 200);
   const bool windows_empty = windows.empty();
   json::object x = field("t", "quantitative", "simulated time (s)");
   x["scale"] = json::object{{"domain", json::array{0, end_s}}, {"nice", false}};
   json::object fill = field("kind", "nominal", "fault");
-  fill["scale"] = fault_scale();
+  fill["scale"] = fault_scale(values_of(windows, "kind"));
   json::object shade{
       {"data", json::object{{"values", std::move(windows)}}},
       {"mark", json::object{{"type", "rect"}}},
@@ -160,20 +215,22 @@ json::object divergence_spec(json::array points, json::array windows, const std:
                                                         field("runs", "nominal", "in runs")}}}}};
   json::object color = field("strategy", "nominal", "strategy");
   color["scale"] = strategy_scale(strategies);
+  json::object dash = field("strategy", "nominal", "strategy");
+  dash["scale"] = strategy_dash(strategies);
   json::object line{
       {"data", json::object{{"values", std::move(points)}}},
       {"mark", json::object{{"type", "line"}, {"interpolate", "step-after"}, {"strokeWidth", 1.8}}},
       {"encoding", json::object{{"x", std::move(x)},
                                 {"y", field("pending", "quantitative", "pending (edit, client) pairs")},
                                 {"color", std::move(color)},
+                                {"strokeDash", std::move(dash)},
                                 {"tooltip", json::array{field("strategy", "nominal", "strategy"),
                                                         field("t", "quantitative", "bin start (s)"),
                                                         field("pending", "quantitative", "pending pairs"),
                                                         field("lagging", "quantitative", "lagging clients")}}}}};
   // No faults: no shading layer (every layer a page draws has data; tests/report checks it).
+  // The shading uses fill and the lines colour and dash, so the strategy legend is one.
   s["layer"] = windows_empty ? json::array{std::move(line)} : json::array{std::move(shade), std::move(line)};
-  s["resolve"] = json::object{{"scale", json::object{{"color", "independent"}, {"fill", "independent"}}},
-                              {"legend", json::object{{"color", "independent"}, {"fill", "independent"}}}};
   return s;
 }
 
@@ -229,7 +286,7 @@ const std::vector<std::pair<std::string, std::string>>& key_metrics() {
 
 std::string stat_cell(const Stat& s) {
   if (s.n <= 1 || s.hi - s.lo < 1e-12) return num(s.mean);
-  return num(s.mean) + " <span class=\"muted\">[" + num(s.lo) + ", " + num(s.hi) + "]</span>";
+  return num(s.mean) + "<br><span class=\"ci\">[" + num(s.lo) + ", " + num(s.hi) + "]</span>";
 }
 
 std::string seeds_text(std::vector<std::uint64_t> seeds) {
@@ -360,7 +417,7 @@ std::string report_html(const Report& r, const HtmlContext& ctx) {
           metrics.emplace_back(v.metric, v.metric);
         }
       }
-      b += "<table><thead><tr><th>strategy</th>";
+      b += "<div class=\"scroll\"><table class=\"figures\"><thead><tr><th>strategy</th>";
       for (const auto& [m, title] : metrics) b += "<th>" + html::escape(title) + "</th>";
       b += "</tr></thead><tbody>";
       for (const Group* g : rows) {
@@ -372,7 +429,7 @@ std::string report_html(const Report& r, const HtmlContext& ctx) {
         }
         b += "</tr>";
       }
-      b += "</tbody></table>\n<div class=\"charts\">";
+      b += "</tbody></table></div>\n<div class=\"charts\">";
 
       // Visibility CDF.
       json::array cdf;
@@ -429,7 +486,7 @@ std::string report_html(const Report& r, const HtmlContext& ctx) {
       json::array shaded;
       for (const auto& [key, w] : windows) shaded.push_back(window_row(w.first, w.second, runs_per_strategy));
       page.charts.push_back({id + "-div", divergence_spec(std::move(points), std::move(shaded), here, end_s,
-                                                          "divergence over time", 520)});
+                                                          "divergence over time", 440)});
       b += html::chart_slot(id + "-div", "Pending (edit, client) pairs, mean per bin over seeds; shaded: fault windows.");
       b += "</div>\n";
     }
@@ -523,15 +580,15 @@ std::string run_html(const std::vector<history::Event>& events, const RunMetrics
   const double end_s = ms_to_s(s.divergence.end_us);
 
   json::object tl = spec_base("timeline: edits, sightings, faults, losses", 1180,
-                              static_cast<int>(std::max<std::size_t>(4, clients.size()) * 26));
+                              static_cast<int>(std::max<std::size_t>(4, clients.size()) * 34));
   json::object x = field("t", "quantitative", "simulated time (s)");
   x["scale"] = json::object{{"domain", json::array{0, end_s}}, {"nice", false}};
   json::object y = field("lane", "nominal", "");
   y["scale"] = json::object{{"domain", lanes}};
   json::object fill = field("kind", "nominal", "fault");
-  fill["scale"] = fault_scale();
+  fill["scale"] = fault_scale(values_of(windows, "kind"));
   json::object cause = field("cause", "nominal", "lost (cause)");
-  cause["scale"] = cause_scale();
+  cause["scale"] = cause_scale(values_of(lost, "cause"));
   json::object shade{
       {"data", json::object{{"values", windows}}},
       {"mark", json::object{{"type", "rect"}, {"opacity", 0.45}}},
@@ -544,7 +601,7 @@ std::string run_html(const std::vector<history::Event>& events, const RunMetrics
   const bool has_seen = !seen.empty();
   json::object seen_layer{
       {"data", json::object{{"values", std::move(seen)}}},
-      {"mark", json::object{{"type", "tick"}, {"thickness", 1}, {"size", 12}}},
+      {"mark", json::object{{"type", "tick"}, {"thickness", 1}, {"size", 16}}},
       {"encoding", json::object{{"x", x},
                                 {"y", y},
                                 {"color", json::object{{"field", "latency"}, {"type", "quantitative"},
@@ -619,7 +676,8 @@ std::string run_html(const std::vector<history::Event>& events, const RunMetrics
   b += "</div>\n<h2>Metrics</h2>\n<pre>" + html::escape(summary) + "</pre>\n";
   if (!m.lost_edits.empty()) {
     constexpr std::size_t kListed = 200;
-    b += "<h2>Lost edits</h2>\n<table><thead><tr><th>edit</th><th>made at (s)</th><th>doc</th><th>chars lost</th>"
+    b += "<details><summary>Lost edits (" + std::to_string(m.lost_edits.size()) +
+         ", in history order)</summary>\n<table><thead><tr><th>edit</th><th>made at (s)</th><th>doc</th><th>chars lost</th>"
          "<th>cause</th><th>overwritten by</th></tr></thead><tbody>";
     for (std::size_t i = 0; i < m.lost_edits.size() && i < kListed; ++i) {
       const LostEdit& l = m.lost_edits[i];
@@ -635,6 +693,7 @@ std::string run_html(const std::vector<history::Event>& events, const RunMetrics
     if (m.lost_edits.size() > kListed) {
       b += "<p class=\"muted\">" + std::to_string(m.lost_edits.size() - kListed) + " more not listed.</p>\n";
     }
+    b += "</details>\n";
   }
   page.body = std::move(b);
   return html::page(page);
