@@ -1,5 +1,7 @@
 #include "reports/report.hpp"
 
+#include "reports/format.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -18,17 +20,7 @@ constexpr double kT975[] = {12.706, 4.303, 2.182, 2.776, 2.571, 2.447, 2.365, 2.
                             2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
                             2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
 
-std::string fmt(double v) {
-  char buf[64];
-  if (v == std::floor(v) && std::fabs(v) < 1e15) {
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  } else if (std::fabs(v) >= 100) {
-    std::snprintf(buf, sizeof buf, "%.1f", v);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-  }
-  return buf;
-}
+std::string fmt(double v) { return format_number(v); }
 
 std::string fmt_stat(const Stat& s) {
   if (s.n <= 1 || s.hi - s.lo < 1e-12) return fmt(s.mean);
@@ -114,8 +106,23 @@ json::object series_json(const SeriesAggregate& s) {
   return o;
 }
 
-// The metrics the terminal and Markdown tables show, in this order.
-const std::vector<std::pair<std::string, std::string>>& headline() {
+const std::vector<std::pair<std::string, std::string>>& headline() { return headline_metrics(); }
+
+}  // namespace
+
+std::string format_number(double v) {
+  char buf[64];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else if (std::fabs(v) >= 100) {
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+  }
+  return buf;
+}
+
+const std::vector<std::pair<std::string, std::string>>& headline_metrics() {
   static const std::vector<std::pair<std::string, std::string>> cols = {
       {"converged", "converged"},
       {"lost_acked_chars", "lost acked"},
@@ -129,8 +136,6 @@ const std::vector<std::pair<std::string, std::string>>& headline() {
   };
   return cols;
 }
-
-}  // namespace
 
 Stat stat_of(const std::vector<double>& xs) {
   Stat s;

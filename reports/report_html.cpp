@@ -1,5 +1,6 @@
 #include "reports/report_html.hpp"
 
+#include "reports/format.hpp"
 #include "reports/html.hpp"
 
 #include <boost/json.hpp>
@@ -96,17 +97,7 @@ json::object strategy_dash(const std::vector<std::string>& strategies) {
   return json::object{{"domain", std::move(domain)}, {"range", std::move(range)}};
 }
 
-std::string num(double v) {
-  char buf[64];
-  if (std::fabs(v) < 1e15 && v == std::floor(v)) {
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  } else if (std::fabs(v) >= 100) {
-    std::snprintf(buf, sizeof buf, "%.1f", v);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-  }
-  return buf;
-}
+std::string num(double v) { return format_number(v); }
 
 double ms_to_s(std::int64_t us) { return static_cast<double>(us) / 1e6; }
 
@@ -269,21 +260,6 @@ const std::vector<std::string>& cause_names() {
   return c;
 }
 
-// The figures the key table shows, then any metric an expectation names.
-const std::vector<std::pair<std::string, std::string>>& key_metrics() {
-  static const std::vector<std::pair<std::string, std::string>> m = {
-      {"converged", "converged"},
-      {"lost_acked_chars", "lost acked chars"},
-      {"causality_reversals", "reversals"},
-      {"visibility_ms.p50", "vis p50 ms"},
-      {"visibility_ms.p99", "vis p99 ms"},
-      {"convergence_ms", "converge ms"},
-      {"stale_loads", "stale loads"},
-      {"db_queries_per_s", "db q/s"},
-  };
-  return m;
-}
-
 std::string stat_cell(const Stat& s) {
   if (s.n <= 1 || s.hi - s.lo < 1e-12) return num(s.mean);
   return num(s.mean) + "<br><span class=\"ci\">[" + num(s.lo) + ", " + num(s.hi) + "]</span>";
@@ -410,7 +386,7 @@ std::string report_html(const Report& r, const HtmlContext& ctx) {
       if (!list.empty()) b += "<ul class=\"verdicts\">" + list + "</ul>\n";
 
       // Key figures.
-      std::vector<std::pair<std::string, std::string>> metrics = key_metrics();
+      std::vector<std::pair<std::string, std::string>> metrics = headline_metrics();  // then any metric an expectation names
       for (const Verdict& v : r.verdicts) {
         if (v.scenario != scenario || v.variant != variant) continue;
         if (std::none_of(metrics.begin(), metrics.end(), [&](const auto& m) { return m.first == v.metric; })) {
@@ -495,6 +471,13 @@ std::string report_html(const Report& r, const HtmlContext& ctx) {
   page.body = std::move(b);
   return html::page(page);
 }
+
+namespace {
+// Opacity that keeps the rows of the picked edit (selection "pick" on field "edit") at `on`.
+json::object picked(double on) {
+  return json::object{{"condition", json::object{{"param", "pick"}, {"empty", true}, {"value", on}}}, {"value", 0.08}};
+}
+}  // namespace
 
 std::string run_html(const std::vector<history::Event>& events, const RunMetrics& m, const RunSeries& s,
                      const std::string& summary, const std::string& digest, const HtmlContext& ctx) {
@@ -604,6 +587,7 @@ std::string run_html(const std::vector<history::Event>& events, const RunMetrics
       {"mark", json::object{{"type", "tick"}, {"thickness", 1}, {"size", 16}}},
       {"encoding", json::object{{"x", x},
                                 {"y", y},
+                                {"opacity", picked(0.9)},
                                 {"color", json::object{{"field", "latency"}, {"type", "quantitative"},
                                                        {"title", "seen after (ms)"},
                                                        {"scale", json::object{{"type", "symlog"}, {"scheme", "viridis"}}}}},
@@ -612,9 +596,16 @@ std::string run_html(const std::vector<history::Event>& events, const RunMetrics
                                                         field("latency", "quantitative", "after (ms)")}}}}};
   json::object edit_layer{
       {"data", json::object{{"values", std::move(edits)}}},
-      {"mark", json::object{{"type", "point"}, {"filled", true}, {"size", 14}, {"color", "#1f2328"}, {"yOffset", -7}}},
+      // Click an edit: it, its sightings and its loss stay dark, the rest fades (double-click clears).
+      {"params", json::array{json::object{
+                     {"name", "pick"},
+                     {"select", json::object{{"type", "point"}, {"fields", json::array{"edit"}}, {"on", "click"},
+                                             {"clear", "dblclick"}}}}}},
+      {"mark", json::object{{"type", "point"}, {"filled", true}, {"size", 14}, {"color", "#1f2328"}, {"yOffset", -7},
+                            {"cursor", "pointer"}}},
       {"encoding", json::object{{"x", x},
                                 {"y", y},
+                                {"opacity", picked(1.0)},
                                 {"tooltip", json::array{field("lane", "nominal", "by"), field("edit", "nominal", "edit"),
                                                         field("t", "quantitative", "at (s)"), field("doc", "quantitative", "doc"),
                                                         field("para", "quantitative", "paragraph"),
@@ -628,6 +619,7 @@ std::string run_html(const std::vector<history::Event>& events, const RunMetrics
                             {"yOffset", -9}, {"stroke", "#1f2328"}, {"strokeWidth", 0.6}}},
       {"encoding", json::object{{"x", x},
                                 {"y", y},
+                                {"opacity", picked(1.0)},
                                 {"fill", cause},
                                 {"tooltip", json::array{field("edit", "nominal", "lost edit"), field("cause", "nominal", "cause"),
                                                         field("chars", "quantitative", "chars lost"),
@@ -654,7 +646,8 @@ std::string run_html(const std::vector<history::Event>& events, const RunMetrics
   b += "<dt>lost acked chars</dt><dd>" + std::to_string(m.lost_acked_chars) + "</dd></dl>\n";
   b += "<p class=\"muted\">One lane per client. Dots: the client's edits (just above the lane). Ticks: when the client "
        "first showed another client's edit, coloured by how long after the edit. Triangles: edits whose acknowledged "
-       "characters are missing from the final text, coloured by cause. Shaded bands: fault windows.";
+       "characters are missing from the final text, coloured by cause. Shaded bands: fault windows. Click an edit to "
+       "see who saw it when; double-click to clear.";
   if (stride > 1) {
     b += " Sightings shown: every " + std::to_string(stride) + "th of " + std::to_string(n_seen) + ".";
   }

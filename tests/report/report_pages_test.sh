@@ -26,29 +26,34 @@ sed -e 's/^name: clock-skew-lww/name: clock-skew-wrong-expectation/' \
     "$src/scenarios/naive/02-clock-skew.yaml" > "$out/wrong-expectation.yaml"
 grep -q 'seq: {causality_reversals: "> 0"}' "$out/wrong-expectation.yaml"
 
-set +e
-"$exe" run "$src/scenarios/naive/05-snapshot-crash.yaml" "$src/scenarios/mixed/random-faults.yaml" \
-  "$out/wrong-expectation.yaml" --seeds 2 --jobs 2 --out "$out/run" --junit "$out/run/junit.xml" > "$out/run.txt" 2>&1
-rc=$?
-set -e
+# run_convlab LOG MAX_EXIT ARGS...: convlab ARGS with output to LOG; fails (showing LOG) when it
+# exits above MAX_EXIT, and leaves its exit code in $rc.
+run_convlab() {
+  local log="$1" max="$2"
+  shift 2
+  set +e
+  "$exe" "$@" > "$log" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" -gt "$max" ]; then
+    echo "FAIL: convlab $* exited $rc" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+}
+
+run_convlab "$out/run.txt" 1 run "$src/scenarios/naive/05-snapshot-crash.yaml" "$src/scenarios/mixed/random-faults.yaml" \
+  "$out/wrong-expectation.yaml" --seeds 2 --jobs 2 --out "$out/run" --junit "$out/run/junit.xml"
 if [ "$rc" -ne 1 ]; then
   echo "FAIL: convlab run exited $rc, expected 1 (one expectation cannot hold)" >&2
-  cat "$out/run.txt" >&2
   exit 1
 fi
 tail -3 "$out/run.txt"
 
 for spec in "05-snapshot-crash naive/05-snapshot-crash.yaml lww 1" "random-faults mixed/random-faults.yaml crdt 2"; do
   read -r name file strategy seed <<< "$spec"
-  set +e
-  "$exe" replay "$src/scenarios/$file" --strategy "$strategy" --seed "$seed" --out "$out/replay-$name" > "$out/replay-$name.txt" 2>&1
-  rc=$?
-  set -e
-  if [ "$rc" -gt 1 ]; then
-    echo "FAIL: convlab replay $file exited $rc" >&2
-    cat "$out/replay-$name.txt" >&2
-    exit 1
-  fi
+  run_convlab "$out/replay-$name.txt" 1 replay "$src/scenarios/$file" --strategy "$strategy" --seed "$seed" \
+    --out "$out/replay-$name"
 done
 
 cd "$out"
