@@ -164,6 +164,26 @@ async function main() {
         }
         console.log(`${args.junit}: ${cases.length} testcases in ${j.suites.length} suites, ${failed.length} failures; matches report.json`);
       }
+      // report.json carries the chart series per scenario x variant x strategy.
+      let windows = 0;
+      for (const g of report.aggregates) {
+        const at = `${args.report}: ${g.scenario}/${g.variant}/${g.strategy}`;
+        const sr = g.series;
+        if (!check(sr && sr.visibility_cdf && sr.divergence && Array.isArray(sr.fault_windows), `${at}: no series`)) continue;
+        const cdf = sr.visibility_cdf.ms;
+        check(cdf.length === 0 || cdf.length === 100, `${at}: CDF has ${cdf.length} percentiles`);
+        check(cdf.every((v, i) => i === 0 || v >= cdf[i - 1]), `${at}: CDF decreases`);
+        const d = sr.divergence;
+        check(d.pending_edits.length === Math.ceil(d.end_ms / d.bin_ms) && d.lagging_clients.length === d.pending_edits.length,
+              `${at}: ${d.pending_edits.length} bins for ${d.end_ms} ms in ${d.bin_ms} ms bins`);
+        check(d.pending_edits.every((v, i) => v >= d.lagging_clients[i] - 1e-9), `${at}: more lagging clients than pending pairs`);
+        for (const w of sr.fault_windows) {
+          check(w.start_ms <= w.end_ms && w.runs >= 1 && w.runs <= sr.runs && w.kind, `${at}: bad fault window ${JSON.stringify(w)}`);
+        }
+        windows += sr.fault_windows.length;
+      }
+      check(windows > 0, `${args.report}: no fault window in any aggregate (random-faults has some)`);
+      console.log(`${args.report}: series in all ${report.aggregates.length} aggregates, ${windows} fault windows`);
     }
   } finally {
     await browser.close();
