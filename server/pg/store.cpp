@@ -756,7 +756,7 @@ class PgStore final : public Store {
       } catch (const std::exception& e) {
         if (listener_up_ || first) {
           listener_up_ = false;
-          health(false, std::string("pg listener: ") + e.what());
+          health(false, std::string("pg listener: connection lost or refused: ") + e.what());
         }
         first = false;
       }

@@ -465,5 +465,56 @@ TEST(PgStore, ClaimStrategyFirstWins) {
   EXPECT_EQ(*a->claim_strategy(5, "ot"), "seq");
 }
 
+TEST(PgStore, DestructorCommitsWhatIsQueued) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector col;
+  constexpr std::uint64_t kAppends = 2000;
+  {
+    auto store = open_store(url, col, 1, 64);  // small batches: most are still queued below
+    ASSERT_TRUE(store);
+    for (std::uint64_t i = 1; i <= kAppends; ++i) store->submit(append(i, 1, {record(1, std::to_string(i))}));
+  }
+  std::lock_guard lock(col.mu);
+  ASSERT_EQ(col.replies.size(), kAppends);
+  for (const auto& [id, r] : col.replies) EXPECT_TRUE(r.ok) << id;
+  Collector again;
+  auto store = open_store(url, again);
+  auto log = store->read_log(1);
+  ASSERT_TRUE(log);
+  ASSERT_EQ(log->size(), kAppends);
+  for (const auto& [id, r] : col.replies) EXPECT_EQ(text_of((*log)[r.first_index - 1]), std::to_string(id));
+}
+
+TEST(PgStore, ListenerReconnectsAndCatchesUpOnWhatItMissed) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector ca;
+  Collector cb;
+  auto a = open_store(url, ca, 1);
+  auto b = open_store(url, cb, 2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(cb.wait_until([&] { return !cb.health.empty(); }));
+  a->submit(append(1, 4, {record(1, "heard before")}, true));
+  ASSERT_TRUE(cb.wait_until([&] { return cb.heard[4].size() == 1; }));
+  // Cut every listening session (both stores'), then commit while they are away.
+  pqxx::connection admin(url);
+  {
+    pqxx::nontransaction n(admin);
+    const auto killed = n.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE 'LISTEN%'");
+    ASSERT_GE(killed.size(), 2u);
+  }
+  for (std::uint64_t i = 2; i <= 40; ++i) a->submit(append(i, 4, {record(1, "r" + std::to_string(i))}, true));
+  ASSERT_TRUE(ca.wait_until([&] { return ca.replies.size() == 40; }));
+  ASSERT_TRUE(cb.wait_until([&] { return cb.heard[4].size() >= 40; }));
+  std::set<std::uint64_t> all;
+  for (std::uint64_t i = 1; i <= 40; ++i) all.insert(i);
+  expect_heard_exactly(cb, *b, 4, all);
+  std::lock_guard lock(cb.mu);
+  bool down = false;
+  for (const auto& [up, why] : cb.health) down = down || !up;
+  EXPECT_TRUE(down) << "the listener loss was not reported";
+  EXPECT_TRUE(cb.health.back().first);
+}
+
 }  // namespace
 }  // namespace convlab::pg
