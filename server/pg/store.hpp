@@ -12,6 +12,7 @@
 // - A lost LISTEN connection is re-established; on reconnect the listener reads the log past
 //   what it had heard for every document it had heard of and delivers that first (deduplicated
 //   by index), and the node's catch-up by sequence covers documents it had not heard of.
+//   Revocations made while it was away are read from the table and delivered again.
 // - Requests other than appends (kReadLog, kLoad, kWriteSnapshot) run on the same worker, before
 //   the next batch unless an append of their document is in it: replies keep submission order
 //   per document.

@@ -499,15 +499,20 @@ TEST(PgStore, ListenerReconnectsAndCatchesUpOnWhatItMissed) {
     ASSERT_GE(killed.size(), 2u);
   }
   for (std::uint64_t i = 2; i <= 40; ++i) a->submit(append(i, 4, {record(1, "r" + std::to_string(i))}, true));
+  ASSERT_TRUE(a->revoke("while-away", 5, now_s() + 3600));
   ASSERT_TRUE(ca.wait_until([&] { return ca.replies.size() == 40; }));
   ASSERT_TRUE(cb.wait_until([&] { return cb.heard[4].size() >= 40; }));
   std::set<std::uint64_t> all;
   for (std::uint64_t i = 1; i <= 40; ++i) all.insert(i);
   expect_heard_exactly(cb, *b, 4, all);
+  // A revocation made while it was away reaches it too (from the table or the notification).
+  EXPECT_TRUE(cb.wait_until([&] {
+    return std::any_of(cb.revoked.begin(), cb.revoked.end(), [](const auto& r) { return r.first == "while-away"; });
+  }));
   std::lock_guard lock(cb.mu);
   bool down = false;
   for (const auto& [up, why] : cb.health) down = down || !up;
-  EXPECT_TRUE(down) << "the listener loss was not reported";
+  EXPECT_TRUE(down) << "the listener's loss was not reported";
   EXPECT_TRUE(cb.health.back().first);
 }
 
