@@ -143,7 +143,7 @@ TEST(PgStoreCrash, NothingAcknowledgedIsLostAndTheStoreComesBack) {
   }
   std::printf("crash test: %zu appends acknowledged, %zu answered ok=false (outcome unknown or not committed)\n", ok,
               failed);
-  EXPECT_GT(ok, 600u);
+  EXPECT_GT(ok, 300u);  // at least those before the crash; the ones after are checked below
 
   // Later appends work, and the other store's listener hears them.
   a->submit(append(1'000'000, 9, {record(3, "after the crash")}, true));
