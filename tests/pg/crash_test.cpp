@@ -95,6 +95,15 @@ TEST(PgStoreCrash, NothingAcknowledgedIsLostAndTheStoreComesBack) {
     }
     return false;
   })) << "the store never noticed the crash";
+  // While it is down: synchronous calls fail at once, naming the call; a load waits.
+  auto user = a->user_id("someone");
+  ASSERT_FALSE(user);
+  EXPECT_NE(user.error().message.find("pg: user_id"), std::string::npos) << user.error().message;
+  StoreRequest load;
+  load.kind = StoreRequest::Kind::kLoad;
+  load.id = 2'000'000;
+  load.doc = 1;
+  a->submit(load);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // appends queue up meanwhile
   cluster.restart();
   // Appends keep being acknowledged after the restart.
@@ -105,8 +114,8 @@ TEST(PgStoreCrash, NothingAcknowledgedIsLostAndTheStoreComesBack) {
   ASSERT_TRUE(ca.wait_until([&] { return ca.replies.size() >= before + 300; }, std::chrono::seconds(120)));
   stop = true;
   producer.join();
-  ASSERT_TRUE(ca.wait_until([&] { return ca.replies.size() == submitted; }, std::chrono::seconds(120)))
-      << "every append is answered";
+  ASSERT_TRUE(ca.wait_until([&] { return ca.replies.size() == submitted + 1; }, std::chrono::seconds(120)))
+      << "every request is answered";
 
   // Every append answered ok=true is in the log, at the index it was given, with its bytes.
   std::map<std::uint32_t, std::vector<LogRecord>> logs;
@@ -119,7 +128,11 @@ TEST(PgStoreCrash, NothingAcknowledgedIsLostAndTheStoreComesBack) {
   std::size_t failed = 0;
   {
     std::lock_guard lock(ca.mu);
+    const StoreReply& loaded = ca.replies.at(2'000'000);
+    EXPECT_TRUE(loaded.ok) << "the load submitted while the database was down";
+    EXPECT_GT(loaded.records.size(), 0u);
     for (const auto& [id, r] : ca.replies) {
+      if (id == 2'000'000) continue;
       if (!r.ok) {
         ++failed;
         continue;
