@@ -362,7 +362,10 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
     return;
   }
   Doc& d = docs_.at(doc);
-  auto out = d.replica->receive(agent, payload, io_.now_ms());
+  // One clock reading for the strategy and the records' audit stamp (the simulator's output
+  // does not depend on how often the clock is read, but one reading keeps them consistent).
+  const std::int64_t now_ms = io_.now_ms();
+  auto out = d.replica->receive(agent, payload, now_ms);
   if (!out) {
     if (forwarded_from) return;  // the forwarding node's client never hears: it will resync
     return refuse(conn, doc, "edit refused: " + out.error().message);
@@ -400,6 +403,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
   pending.doc = doc;
   for (Bytes& r : out->records) {
     LogRecord rec{0, agent, std::move(r)};
+    rec.server_ms = now_ms;
     req.records.push_back(rec);
     pending.records.push_back(std::move(rec));
   }
