@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <map>
 #include <regex>
+#include <thread>
 
 namespace convlab::test {
 namespace {
@@ -425,6 +426,123 @@ TEST(ServerLimits, RateLimitedClientIsRefusedOthersUnaffected) {
   EXPECT_EQ(metric(m, R"(convlab_edits_rejected_total{reason="rate_limit_user"})"), 1);
 }
 
+Frame decode_message(const Ws::Message& m) {
+  auto f = decode_frame(std::span(reinterpret_cast<const std::uint8_t*>(m.data.data()), m.data.size()));
+  EXPECT_TRUE(f.has_value());
+  return f ? *f : Frame{};
+}
+
+TEST(ServerLimits, ConnectionDocumentIdleAndQueueLimits) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy("crdt");
+  START_SERVER(server, yaml_for(url, "crdt",
+                                "policies:\n"
+                                "  rate_limit: {connection_per_s: 0.001, connection_burst: 40}\n"
+                                "limits:\n"
+                                "  max_connections: 3\n"
+                                "  max_documents_per_connection: 2\n"
+                                "  idle_timeout_ms: 3000\n"
+                                "  max_outgoing_messages: 4\n"
+                                "  max_message_bytes: 1048576\n"));
+  const unsigned short port = server.port();
+  auto alice = login(port, "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  {  // documents per connection, then the connection's own rate limit
+    Ws ws(port, alice->token);
+    for (std::uint32_t doc : {1u, 2u, 3u}) ws.send_binary(frame_bytes(FrameKind::kHello, doc));
+    std::vector<Frame> got;
+    for (int i = 0; i < 3; ++i) {
+      auto m = ws.read();
+      ASSERT_TRUE(m);
+      got.push_back(decode_message(*m));
+    }
+    // Documents answer in any order between them; the third is the one refused.
+    std::size_t refusals = 0;
+    for (const Frame& f : got) {
+      if (f.kind != FrameKind::kRefused) continue;
+      ++refusals;
+      EXPECT_EQ(f.doc, 3u);
+      EXPECT_EQ(f.text, "too many documents on this connection (limit 2)");
+    }
+    EXPECT_EQ(refusals, 1u);
+    for (int i = 0; i < 40; ++i) ws.send_binary(frame_bytes(FrameKind::kHello, 1));
+    std::size_t limited = 0;
+    for (int i = 0; i < 40; ++i) {
+      auto m = ws.read();
+      ASSERT_TRUE(m);
+      const Frame f = decode_message(*m);
+      if (f.kind == FrameKind::kRefused && f.text.rfind("rate limited (connection)", 0) == 0) ++limited;
+    }
+    EXPECT_EQ(limited, 3u);  // a burst of 40 frames: the 41st to 43rd are refused
+    // Idle: nothing sent for 3 s.
+    EXPECT_EQ(ws.read_until_close(std::chrono::seconds(30)), 4010);
+  }
+  {  // connections: 3 at most
+    Ws a(port, alice->token);
+    Ws b(port, alice->token);
+    Ws c(port, alice->token);
+    a.send_binary(frame_bytes(FrameKind::kHello, 1));
+    b.send_binary(frame_bytes(FrameKind::kHello, 1));
+    c.send_binary(frame_bytes(FrameKind::kHello, 1));
+    ASSERT_TRUE(a.read() && b.read() && c.read());
+    EXPECT_EQ(connect_close_code(port, alice->token), 1013);
+  }
+  {  // a slow consumer: a large document's welcome asked for again and again, never read
+    Editor big(port, *alice, s, 9);
+    ASSERT_TRUE(big.open());
+    for (int i = 0; i < 4; ++i) {
+      big.insert(0, std::u32string(200000, U'x'));
+      ASSERT_TRUE(big.sync());
+    }
+    Ws slow(port, alice->token);
+    // 30 welcomes of 800,000 characters: more than the kernel's socket buffers hold.
+    for (int i = 0; i < 30; ++i) slow.send_binary(frame_bytes(FrameKind::kHello, 9));
+    // Not reading: the socket buffers fill, the queue passes 4, the server cuts the client off.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    EXPECT_EQ(slow.read_until_close(std::chrono::seconds(30)), 4008);
+  }
+  const std::string m = http_request(port, http::verb::get, "/metrics").body;
+  EXPECT_EQ(metric(m, R"(convlab_rate_limited_total{scope="connection"})"), 3);
+  EXPECT_GE(metric(m, R"(convlab_connections_closed_total{code="4010"})"), 1);
+  EXPECT_EQ(metric(m, R"(convlab_connections_closed_total{code="1013"})"), 1);
+  EXPECT_EQ(metric(m, R"(convlab_connections_closed_total{code="4008"})"), 1);
+  EXPECT_EQ(metric(m, R"(convlab_frames_refused_total{reason="document_limit"})"), 1);
+}
+
+// A document's strategy is recorded on first use; a server configured otherwise refuses it. A
+// single-writer document is served by its home node only.
+TEST(ServerDocuments, StrategyClaimsAndHomeNodes) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  {
+    START_SERVER(first, yaml_for(url, "crdt", "documents:\n  5: ot\n"));
+    auto alice = login(first.port(), "alice", "alice-pw");
+    ASSERT_TRUE(alice);
+    Editor e(first.port(), *alice, *find_strategy("ot"), 5);
+    ASSERT_TRUE(e.open());
+    e.insert(0, U"ot here");
+    ASSERT_TRUE(e.sync());
+    HttpAnswer a = http_request(first.port(), http::verb::get, "/api/documents/5", {}, alice->token);
+    EXPECT_EQ(a.json().at("strategy"), "ot");
+  }
+  START_SERVER(second, yaml_for(url, "crdt", "nodes: 2\nnode_id: 0\ndocuments:\n  11: seq\n"));
+  auto alice = login(second.port(), "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  Ws ws(second.port(), alice->token);
+  ws.send_binary(frame_bytes(FrameKind::kHello, 5));
+  auto m = ws.read();
+  ASSERT_TRUE(m);
+  Frame f = decode_message(*m);
+  EXPECT_EQ(f.kind, FrameKind::kRefused);
+  EXPECT_EQ(f.text.rfind("strategy mismatch: document 5 uses ot", 0), 0u) << f.text;
+  EXPECT_EQ(http_request(second.port(), http::verb::get, "/api/documents/5", {}, alice->token).status, 409);
+  ws.send_binary(frame_bytes(FrameKind::kHello, 11));  // seq, home is node 1
+  m = ws.read();
+  ASSERT_TRUE(m);
+  f = decode_message(*m);
+  EXPECT_EQ(f.kind, FrameKind::kRefused);
+  EXPECT_EQ(f.text, "not home: document 11 lives on node 1");
+}
+
 TEST(ServerMetrics, PromtoolAcceptsTheExposition) {
   CONVLAB_PG_URL_OR_SKIP(url);
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
@@ -508,6 +626,15 @@ TEST(ServerConfig, BadKeysAndValuesNameFileLineColumn) {
   EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:4:3: policies\.bogus: unknown key)"))) << err;
   EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:6:22: limits\.max_message_bytes: expected a whole number)")))
       << err;
+  // The documented example configuration is a valid one.
+  std::ifstream example(std::string(CONVLAB_SOURCE_DIR) + "/docs/server.yaml");
+  const std::string text((std::istreambuf_iterator<char>(example)), {});
+  ASSERT_FALSE(text.empty());
+  if (const auto pg = pg::test::base_url()) {
+    ServerProcess documented(text, {"--pg-url", *pg});
+    EXPECT_TRUE(documented.started()) << documented.stderr_text();
+    EXPECT_EQ(documented.stop(), 0);
+  }
   ServerProcess broken("listen: [1, 2\n");
   EXPECT_EQ(broken.wait(), 2);
   EXPECT_TRUE(std::regex_search(broken.stderr_text(), std::regex(R"(server\.yaml:\d+:\d+: yaml: )"))) << broken.stderr_text();
