@@ -223,22 +223,7 @@ TEST_P(PerStrategy, EditsAreAcknowledgedDurableAndFannedOut) {
 
 INSTANTIATE_TEST_SUITE_P(Strategies, PerStrategy, ::testing::Values("lww", "seq", "ot", "crdt"));
 
-std::string b64url(std::string_view in) {
-  static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kA[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kA[(acc << (6 - bits)) & 63];
-  return out;
-}
+std::string b64url(std::string_view in) { return auth::detail::base64url_encode(in); }
 
 auth::Claims claims_now(std::int64_t exp_offset_s) {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
