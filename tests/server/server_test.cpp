@@ -183,7 +183,8 @@ class PerStrategy : public ::testing::TestWithParam<std::string> {};
 
 // login -> WebSocket -> hello/welcome -> edits acknowledged after commit -> a second client on
 // the same server receives them; the acknowledged text is in PostgreSQL (GET reads the store).
-TEST_P(PerStrategy, EditsAreAcknowledgedDurableAndFannedOut) {
+// (A short name: the database is named after the test, at most 63 characters.)
+TEST_P(PerStrategy, AckedDurableFannedOut) {
   CONVLAB_PG_URL_OR_SKIP(url);
   const Strategy& s = *find_strategy(GetParam());
   START_SERVER(server, yaml_for(url, GetParam()));
@@ -375,6 +376,21 @@ TEST(ServerInput, RefreshRotatesTheRefreshToken) {
   EXPECT_EQ(http_request(server.port(), http::verb::post, "/refresh", R"({"refresh_token":")" + l->refresh + "\"}").status, 401);
   const std::string next(r.json().at("refresh_token").as_string());
   EXPECT_EQ(http_request(server.port(), http::verb::post, "/refresh", R"({"refresh_token":")" + next + "\"}").status, 200);
+}
+
+// A token that expires while its connection is open closes the connection with 4402.
+TEST(ServerInput, TokenExpiringMidConnectionCloses4402) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  std::string y = yaml_for(url, "lww");
+  y.replace(y.find("jwt:\n"), 5, "jwt:\n  token_lifetime_s: 2\n");
+  START_SERVER(server, y);
+  auto l = login(server.port(), "alice", "alice-pw");
+  ASSERT_TRUE(l);
+  Ws ws(server.port(), l->token);
+  ws.send_binary(frame_bytes(FrameKind::kHello, 1));
+  ASSERT_TRUE(ws.read());
+  EXPECT_EQ(ws.read_until_close(std::chrono::seconds(30)), 4402) << ws.close_reason();
+  EXPECT_EQ(connect_close_code(server.port(), l->token), 4402);
 }
 
 TEST(ServerLimits, RateLimitedClientIsRefusedOthersUnaffected) {
