@@ -10,7 +10,8 @@ packages=(
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libpqxx-dev librapidcheck-dev libbenchmark-dev libgtest-dev prometheus-cpp-dev libyaml-cpp-dev
   zlib1g-dev libssl-dev postgresql-15
-  chromium
+  chromium    # the HTML report's page test
+  prometheus  # promtool and the Prometheus test
 )
 missing=()
 for p in "${packages[@]}"; do
