@@ -55,11 +55,11 @@ struct SweepFiles {
 // `records`: every run of the grid in campaign order (points x variants x strategies x seeds).
 SweepFiles sweep_files(const SweepPlan& plan, const std::vector<reports::RunRecord>& records);
 
-// Polls per second the naive design must make: for each document, every server with at least
-// one of its clients polls it once per interval. Clients spread over servers evenly at random
-// (they connect in random order, round robin), so a document with k clients is open on
-// servers x (1 - (1 - 1/servers)^k) of them on average. 0 unless propagation is poll and there
-// are at least two servers (a lone server does not poll).
+// Polls per second the naive design must make: servers x active documents / interval, where a
+// document is active on a server when one of its clients is connected there. Clients connect in
+// random order through a round-robin balancer, so a server holding m of the n clients has a
+// document with k of them open with probability 1 - C(n-k, m)/C(n, m). 0 unless propagation is
+// poll and there are at least two servers (a lone server does not poll).
 double predicted_polls_per_s(const sim::WorldConfig& config);
 
 }  // namespace convlab::cli

@@ -34,7 +34,7 @@ std::string escape(const std::string& v) {
 std::string labels_text(const Labels& labels, const Labels& extra = {}) {
   std::string out = "{";
   bool first = true;
-  for (const Labels* ls : {&extra, &labels}) {
+  for (const Labels* ls : {&labels, &extra}) {
     for (const auto& [k, v] : *ls) {
       out += (first ? "" : ",") + k + "=\"" + escape(v) + "\"";
       first = false;
