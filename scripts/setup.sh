@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
 
+# prometheus: promtool and the server, for the OpenMetrics backfill test and dashboards/ checks.
 packages=(
   g++ cmake ninja-build ccache pkg-config git
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libpqxx-dev librapidcheck-dev libbenchmark-dev libgtest-dev prometheus-cpp-dev libyaml-cpp-dev
-  zlib1g-dev postgresql-15
+  zlib1g-dev postgresql-15 prometheus
 )
 missing=()
 for p in "${packages[@]}"; do
