@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 
 namespace convlab::reports {
 
@@ -114,6 +115,11 @@ OpenMetricsRun openmetrics_run(const std::vector<Event>& events, const RunMetric
   std::vector<std::pair<std::int64_t, double>> seen_pairs;                // (t_us, seconds)
   for (const Event& e : events) {
     end_us = std::max(end_us, e.t_us);
+    if (e.type == EventType::kMeta) {
+      // When the run ended, as the checkers read it (docs/history.md), else the last event.
+      auto it = e.meta.find("end_us");
+      if (it != e.meta.end()) end_us = std::max<std::int64_t>(end_us, std::strtoll(it->second.c_str(), nullptr, 10));
+    }
     if (e.type == EventType::kEdit && !e.ins.empty()) edits[{e.client, e.op}] = &e;
     if (e.type == EventType::kSeen && e.client != e.author) {
       auto it = edits.find({e.author, e.op});
@@ -139,8 +145,12 @@ OpenMetricsRun openmetrics_run(const std::vector<Event>& events, const RunMetric
     family(cn.family, cn.gauge ? "gauge" : "counter", cn.help) += lines;
   }
 
-  // The visibility histogram, cumulative at every counters sample.
-  if (!samples.empty()) {
+  // The visibility histogram, cumulative at every counters sample and at the end of the run (the
+  // quiescence after the heal has no counters, but its pairs count).
+  std::vector<std::int64_t> hist_us;
+  for (const Event* e : samples) hist_us.push_back(e->t_us);
+  if (hist_us.empty() || hist_us.back() < end_us) hist_us.push_back(end_us);
+  {
     std::string& h = family("convlab_sim_visibility_seconds", "histogram",
                             "Time from an edit to another client showing it.");
     std::size_t next = 0;
@@ -148,14 +158,14 @@ OpenMetricsRun openmetrics_run(const std::vector<Event>& events, const RunMetric
     std::uint64_t total = 0;
     double sum = 0;
     std::sort(seen_pairs.begin(), seen_pairs.end());
-    for (const Event* e : samples) {
-      for (; next < seen_pairs.size() && seen_pairs[next].first <= e->t_us; ++next) {
+    for (const std::int64_t at_us : hist_us) {
+      for (; next < seen_pairs.size() && seen_pairs[next].first <= at_us; ++next) {
         const double v = seen_pairs[next].second;
         for (std::size_t b = 0; b < kVisibilityBucketsS.size(); ++b) counts[b] += v <= kVisibilityBucketsS[b] ? 1 : 0;
         ++total;
         sum += v;
       }
-      const std::string ts = stamp(e->t_us);
+      const std::string ts = stamp(at_us);
       for (std::size_t b = 0; b < kVisibilityBucketsS.size(); ++b) {
         h += "convlab_sim_visibility_seconds_bucket" + labels_text(labels, {{"le", number(kVisibilityBucketsS[b])}}) +
              " " + std::to_string(counts[b]) + " " + ts + "\n";

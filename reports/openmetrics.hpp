@@ -6,8 +6,8 @@
 // comes from, so the same runs give the same bytes. Series: one per counter of the history's
 // `counters` events (db.<kind> -> convlab_sim_db_queries_total{kind}, net.msgs ->
 // convlab_sim_net_messages_total, ...; mem.* are gauges), a visibility histogram built from
-// the edit/seen pairs (cumulative at each counters sample), and the checkers' verdicts as
-// gauges at the run's end (lost acknowledged edits and characters, converged, divergent
+// the edit/seen pairs (cumulative at each counters sample and at the run's end), and the
+// checkers' verdicts as gauges at the run's end (meta end_us, else the last event) (lost acknowledged edits and characters, converged, divergent
 // replicas, visibility p99). Labels: scenario, variant, strategy, seed, plus any the caller adds
 // (a sweep's varied settings).
 #include "history/history.hpp"
