@@ -29,8 +29,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uint64_t kJobsMax = 4096;
-
 void print_run_help(const po::options_description& desc) {
   std::cout << "usage: convlab run SCENARIO... [--strategy NAME]... [--seeds N | A..B] [--jobs J]\n"
                "                   [--out DIR] [--variant NAME] [--junit FILE] [--shard K/N]\n"
@@ -84,37 +82,12 @@ int run_cmd(const std::vector<std::string>& args) {
   if (!vm.count("scenario")) return fail("run: missing SCENARIO (a file or a directory; see convlab run --help)");
 
   app::CampaignOptions options;
-  options.progress = true;
-  if (vm.count("strategy") &&
-      !parse_strategies(vm["strategy"].as<std::vector<std::string>>(), options.strategies, code)) {
-    return code;
-  }
-  if (vm.count("seeds")) {
-    auto seeds = app::parse_seeds(vm["seeds"].as<std::string>());
-    if (!seeds) return fail("run: " + seeds.error().message);
-    options.seeds = std::move(*seeds);
-  }
-  options.jobs = std::max(1u, std::thread::hardware_concurrency());
-  if (vm.count("jobs")) {
-    auto jobs = parse_uint("--jobs", vm["jobs"].as<std::string>(), 1, kJobsMax);
-    if (!jobs) return fail("run: " + jobs.error().message);
-    options.jobs = static_cast<unsigned>(*jobs);
-  }
-  if (vm.count("variant")) {
-    options.variant = vm["variant"].as<std::string>();
-    if (options.variant.empty()) return fail("run: --variant: expected a variant name");
-  }
+  if (!campaign_flags("run", vm, options, code)) return code;
   const std::string out_dir = vm["out"].as<std::string>();
   if (out_dir.empty()) return fail("run: --out: expected a directory");
   const std::string junit_path = vm.count("junit") ? vm["junit"].as<std::string>() : "";
   if (vm.count("junit") && junit_path.empty()) return fail("run: --junit: expected a file name");
   const bool sharded = vm.count("shard") > 0;
-  if (sharded) {
-    auto shard = parse_shard(vm["shard"].as<std::string>());
-    if (!shard) return fail("run: " + shard.error().message);
-    options.shard = shard->first;
-    options.shards = shard->second;
-  }
   const std::string om_path = vm.count("openmetrics") ? vm["openmetrics"].as<std::string>() : "";
   if (vm.count("openmetrics") && om_path.empty()) return fail("run: --openmetrics: expected a file name");
 

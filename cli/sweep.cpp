@@ -145,23 +145,6 @@ std::string without_place(const std::string& line, const std::string& file) {
   return s.size() > 0 && s.front() == ' ' ? s.substr(1) : s;
 }
 
-std::string fmt(double v) {
-  char buf[64];
-  if (std::fabs(v) < 1e15 && v == std::floor(v)) {
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  } else if (std::fabs(v) >= 100) {
-    std::snprintf(buf, sizeof buf, "%.1f", v);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-  }
-  return buf;
-}
-
-std::string fmt_stat(const reports::Stat& s) {
-  if (s.n <= 1 || s.hi - s.lo < 1e-12) return fmt(s.mean);
-  return fmt(s.mean) + " ±" + fmt((s.hi - s.lo) / 2);
-}
-
 // The curves sweep.md and sweep.csv show, in this order (sweep.json has every metric).
 struct Column {
   const char* metric;
@@ -452,10 +435,10 @@ SweepFiles sweep_files(const SweepPlan& plan, const std::vector<reports::RunReco
       for (const auto& [k, v] : p.params) md << " " << v << " |";
       const sim::WorldConfig* c = config_of(p, g.variant);
       const double predicted = c != nullptr ? predicted_polls_per_s(*c) : 0.0;
-      md << " " << (predicted > 0 ? fmt(predicted) : "—") << " |";
+      md << " " << (predicted > 0 ? reports::format_number(predicted) : "—") << " |";
       for (const Column& col : kColumns) {
         const auto it = g.stats.find(col.metric);
-        md << " " << (it == g.stats.end() ? "-" : fmt_stat(it->second)) << " |";
+        md << " " << (it == g.stats.end() ? "-" : reports::format_stat(it->second)) << " |";
       }
       md << "\n";
     }

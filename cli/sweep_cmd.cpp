@@ -27,7 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uint64_t kJobsMax = 4096;
 constexpr std::size_t kRunsMax = 1000000;
 
 void print_sweep_help(const po::options_description& desc) {
@@ -76,33 +75,8 @@ int sweep_cmd(const std::vector<std::string>& args) {
   if (!vm.count("vary")) return fail("sweep: missing --vary KEY=V1,V2,... (e.g. --vary servers=1,2,4)");
 
   app::CampaignOptions options;
-  options.progress = true;
-  if (vm.count("strategy") &&
-      !parse_strategies(vm["strategy"].as<std::vector<std::string>>(), options.strategies, code)) {
-    return code;
-  }
-  if (vm.count("seeds")) {
-    auto seeds = app::parse_seeds(vm["seeds"].as<std::string>());
-    if (!seeds) return fail("sweep: " + seeds.error().message);
-    options.seeds = std::move(*seeds);
-  }
-  options.jobs = std::max(1u, std::thread::hardware_concurrency());
-  if (vm.count("jobs")) {
-    auto jobs = parse_uint("--jobs", vm["jobs"].as<std::string>(), 1, kJobsMax);
-    if (!jobs) return fail("sweep: " + jobs.error().message);
-    options.jobs = static_cast<unsigned>(*jobs);
-  }
-  if (vm.count("variant")) {
-    options.variant = vm["variant"].as<std::string>();
-    if (options.variant.empty()) return fail("sweep: --variant: expected a variant name");
-  }
+  if (!campaign_flags("sweep", vm, options, code)) return code;
   const bool sharded = vm.count("shard") > 0;
-  if (sharded) {
-    auto shard = parse_shard(vm["shard"].as<std::string>());
-    if (!shard) return fail("sweep: " + shard.error().message);
-    options.shard = shard->first;
-    options.shards = shard->second;
-  }
   const std::string out_dir = vm["out"].as<std::string>();
   if (out_dir.empty()) return fail("sweep: --out: expected a directory");
   const std::string om_path = vm.count("openmetrics") ? vm["openmetrics"].as<std::string>() : "";

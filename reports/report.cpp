@@ -95,6 +95,9 @@ const std::vector<std::pair<std::string, std::string>>& headline() {
 
 }  // namespace
 
+std::string format_number(double v) { return fmt(v); }
+std::string format_stat(const Stat& s) { return fmt_stat(s); }
+
 Stat stat_of(const std::vector<double>& xs) {
   Stat s;
   s.n = xs.size();
