@@ -234,6 +234,18 @@ reports::RunMetrics read_metrics(Reader& rd, const json::object& o, const std::s
 
 }  // namespace
 
+Partial make_partial(std::string kind, std::string spec, const app::CampaignOptions& options, std::uint64_t total,
+                     std::vector<reports::RunRecord> runs) {
+  Partial p;
+  p.kind = std::move(kind);
+  p.spec = std::move(spec);
+  p.shard = options.shard;
+  p.shards = options.shards;
+  p.total = total;
+  p.runs = std::move(runs);
+  return p;
+}
+
 std::string partial_to_json(const Partial& p) {
   json::object root;
   root["format"] = "convlab-partial-1";

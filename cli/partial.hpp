@@ -25,6 +25,9 @@ struct Partial {
   std::vector<reports::RunRecord> runs;
 };
 
+// The partial of one shard: its runs, `options`' shard and shard count, the grid's size.
+Partial make_partial(std::string kind, std::string spec, const app::CampaignOptions& options, std::uint64_t total,
+                     std::vector<reports::RunRecord> runs);
 std::string partial_to_json(const Partial& p);
 // `file` names the input in errors ("DIR/partial.json: runs[3].metrics: ...").
 Result<Partial> partial_from_json(const std::string& text, const std::string& file);

@@ -205,15 +205,11 @@ int run_cmd(const std::vector<std::string>& args) {
       bytes << in.rdbuf();
       texts.emplace_back(sc.file, bytes.str());
     }
-    Partial p;
-    p.kind = "run";
-    p.spec = run_spec(texts, spec_options(options));
-    p.shard = options.shard;
-    p.shards = options.shards;
-    p.total = n_runs;
-    p.runs = report.runs;
     const std::string path = (fs::path(out_dir) / kPartialFile).string();
-    if (!write_file(path, partial_to_json(p))) return fail(path + ": cannot write");
+    if (!write_file(path, partial_to_json(make_partial("run", run_spec(texts, spec_options(options)), options, n_runs,
+                                                       report.runs)))) {
+      return fail(path + ": cannot write");
+    }
     std::cout << report.runs.size() << " runs; wrote " << path << (om_path.empty() ? "" : ", " + om_path)
               << " (join the shards with convlab merge)\n";
     return kExitOk;

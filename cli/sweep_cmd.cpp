@@ -154,15 +154,11 @@ int sweep_cmd(const std::vector<std::string>& args) {
     wrote.push_back(om_path);
   }
   if (sharded) {
-    Partial p;
-    p.kind = "sweep";
-    p.spec = sweep_spec(file, text.str(), vary_args, spec_options(options));
-    p.shard = options.shard;
-    p.shards = options.shards;
-    p.total = total;
-    p.runs = report.runs;
     const std::string path = (fs::path(out_dir) / kPartialFile).string();
-    if (!write_file(path, partial_to_json(p))) return fail(path + ": cannot write");
+    const std::string spec = sweep_spec(file, text.str(), vary_args, spec_options(options));
+    if (!write_file(path, partial_to_json(make_partial("sweep", spec, options, total, report.runs)))) {
+      return fail(path + ": cannot write");
+    }
     wrote.insert(wrote.begin(), path);
   } else {
     const SweepFiles files = sweep_files(*plan, report.runs);
