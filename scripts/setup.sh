@@ -5,12 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
 
-# prometheus: promtool and the server, for the OpenMetrics backfill test and dashboards/ checks.
+# prometheus: promtool and the server, for the OpenMetrics backfill test, dashboards/ checks and
+# the server's /metrics checks.
 packages=(
   g++ cmake ninja-build ccache pkg-config git
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libpqxx-dev librapidcheck-dev libbenchmark-dev libgtest-dev prometheus-cpp-dev libyaml-cpp-dev
-  zlib1g-dev postgresql-15 prometheus
+  zlib1g-dev libssl-dev postgresql-15
+  prometheus  # promtool: the server tests check /metrics with `promtool check metrics`
 )
 missing=()
 for p in "${packages[@]}"; do
