@@ -6,7 +6,10 @@
 //  - a real `prometheus` on a free loopback port, its data directory holding the backfilled
 //    blocks, returns data over /api/v1/query for every expression of every panel of the
 //    simulated-run dashboard and of every simulated-run rule (each alert fires on the naive
-//    scenarios backfilled here).
+//    scenarios backfilled here);
+//  - a real convlab-server (with CONVLAB_PG_URL) typed into by server_quick_load and scraped by a
+//    real prometheus answers every expression of the live dashboard and every live recording
+//    rule with data (alerts: valid queries; they fire only under faults).
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -15,6 +18,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -22,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -136,6 +141,89 @@ double last_timestamp(const std::string& text) {
   return t;
 }
 
+// A prometheus child process on a free loopback port; stopped (SIGTERM, waited for) on
+// destruction.
+class PrometheusProcess {
+ public:
+  PrometheusProcess(const std::string& binary, const fs::path& config, const fs::path& data, const fs::path& log) {
+    port_ = free_port();
+    if (port_ <= 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      const std::string cfg = "--config.file=" + config.string();
+      const std::string tsdb = "--storage.tsdb.path=" + data.string();
+      const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port_);
+      execl(binary.c_str(), binary.c_str(), cfg.c_str(), tsdb.c_str(), listen.c_str(),
+            "--storage.tsdb.retention.time=100y", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 300 && !ready_ && pid_ > 0; ++i) {  // up to 30 s
+      int status = 0;
+      http_get(port_, "/-/ready", &status);
+      ready_ = status == 200;
+      if (!ready_) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ~PrometheusProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  PrometheusProcess(const PrometheusProcess&) = delete;
+  PrometheusProcess& operator=(const PrometheusProcess&) = delete;
+  bool ready() const { return ready_; }
+  int port() const { return port_; }
+
+ private:
+  int port_ = -1;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+// /api/v1/query for `expr` (at `time` when not empty): the result array, after asserting the
+// query was accepted.
+json::array query(int port, const std::string& expr, const std::string& time) {
+  const std::string target = "/api/v1/query?query=" + boost::urls::encode(expr, boost::urls::unreserved_chars) +
+                             (time.empty() ? "" : "&time=" + time);
+  int status = 0;
+  const std::string body = http_get(port, target, &status);
+  EXPECT_EQ(status, 200) << expr << "\n" << body;
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("data")) {
+    ADD_FAILURE() << "not a query answer for " << expr << ": " << body;
+    return {};
+  }
+  EXPECT_EQ(v.at("status").as_string(), "success") << expr << "\n" << body;
+  return v.at("data").at("result").as_array();
+}
+
+// Every expression of a dashboard (with `vars` replaced by ".*"), and of a rule file: (expr,
+// is an alert).
+std::vector<std::pair<std::string, bool>> expressions(const std::string& dashboard, const std::string& rules,
+                                                      const std::vector<std::string>& vars) {
+  std::vector<std::pair<std::string, bool>> out;
+  const json::value dash = json::parse(read(source(dashboard)));
+  for (const json::value& panel : dash.at("panels").as_array()) {
+    for (const json::value& t : panel.at("targets").as_array()) {
+      std::string e(t.at("expr").as_string());
+      for (const std::string& var : vars) {
+        for (auto at = e.find(var); at != std::string::npos; at = e.find(var)) e.replace(at, var.size(), ".*");
+      }
+      out.emplace_back(e, false);
+    }
+  }
+  const YAML::Node file = YAML::LoadFile(source(rules));
+  for (const YAML::Node& g : file["groups"]) {
+    for (const YAML::Node& r : g["rules"]) out.emplace_back(r["expr"].as<std::string>(), static_cast<bool>(r["alert"]));
+  }
+  return out;
+}
+
 class Prometheus : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -192,27 +280,6 @@ TEST_F(Prometheus, RulesAndConfigPassPromtool) {
   EXPECT_EQ(config.code, 0) << config.out;
 }
 
-// Every expression of the simulated-run dashboard (template variables matching everything) and
-// of the simulated-run rules.
-std::vector<std::string> sim_expressions() {
-  std::vector<std::string> out;
-  const json::value dash = json::parse(read(source("dashboards/grafana/convlab-sim.json")));
-  for (const json::value& panel : dash.at("panels").as_array()) {
-    for (const json::value& t : panel.at("targets").as_array()) {
-      std::string e(t.at("expr").as_string());
-      for (const char* var : {"$scenario", "$variant", "$strategy", "$seed"}) {
-        for (auto at = e.find(var); at != std::string::npos; at = e.find(var)) e.replace(at, std::strlen(var), ".*");
-      }
-      out.push_back(e);
-    }
-  }
-  const YAML::Node rules = YAML::LoadFile(source("dashboards/rules/sim.rules.yml"));
-  for (const YAML::Node& g : rules["groups"]) {
-    for (const YAML::Node& r : g["rules"]) out.push_back(r["expr"].as<std::string>());
-  }
-  return out;
-}
-
 TEST_F(Prometheus, EveryDashboardAndRuleExpressionReturnsData) {
   if (prometheus_.empty()) GTEST_SKIP() << "prometheus is not on PATH (Debian package `prometheus`)";
   const fs::path data = dir_ / "tsdb";
@@ -220,54 +287,105 @@ TEST_F(Prometheus, EveryDashboardAndRuleExpressionReturnsData) {
   ASSERT_EQ(backfill.code, 0) << backfill.out;
   const fs::path config = dir_ / "prometheus.yml";
   std::ofstream(config) << "global:\n  scrape_interval: 15s\n";  // nothing to scrape: the data is backfilled
-  const int port = free_port();
-  ASSERT_GT(port, 0);
-  const std::string log = (dir_ / "prometheus.log").string();
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    const std::string cfg = "--config.file=" + config.string();
-    const std::string tsdb = "--storage.tsdb.path=" + data.string();
-    const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port);
-    execl(prometheus_.c_str(), prometheus_.c_str(), cfg.c_str(), tsdb.c_str(), listen.c_str(),
-          "--storage.tsdb.retention.time=100y", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  struct Stop {
-    pid_t pid;
-    ~Stop() {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-  } stop{pid};
-  bool ready = false;
-  for (int i = 0; i < 300 && !ready; ++i) {  // up to 30 s
-    int status = 0;
-    http_get(port, "/-/ready", &status);
-    ready = status == 200;
-    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_TRUE(ready) << "prometheus did not become ready on port " << port << ":\n" << read(log);
+  PrometheusProcess prom(prometheus_, config, data, dir_ / "prometheus.log");
+  ASSERT_TRUE(prom.ready()) << "prometheus did not become ready on port " << prom.port() << ":\n"
+                            << read((dir_ / "prometheus.log").string());
 
   // At the end of the longest run: counters' rates over the last simulated minute, and the
   // checkers' gauges stamped at each run's end, are all in reach.
   const double t = last_timestamp(read((dir_ / "sim.om").string()));
   ASSERT_GT(t, 1767225600.0);
-  const auto exprs = sim_expressions();
+  std::vector<std::string> exprs;
+  for (const auto& expr : expressions("dashboards/grafana/convlab-sim.json", "dashboards/rules/sim.rules.yml",
+                                      {"$scenario", "$variant", "$strategy", "$seed"})) {
+    exprs.push_back(expr.first);  // alerts too: every one fires on these scenarios
+  }
   ASSERT_GE(exprs.size(), 15u);
   for (const std::string& e : exprs) {
-    const std::string target = "/api/v1/query?query=" + boost::urls::encode(e, boost::urls::unreserved_chars) +
-                               "&time=" + std::to_string(static_cast<long long>(t));
-    int status = 0;
-    const std::string body = http_get(port, target, &status);
-    ASSERT_EQ(status, 200) << e << "\n" << body;
-    const json::value v = json::parse(body);
-    EXPECT_EQ(v.at("status").as_string(), "success") << e << "\n" << body;
-    EXPECT_FALSE(v.at("data").at("result").as_array().empty()) << "no data for: " << e;
+    EXPECT_FALSE(query(prom.port(), e, std::to_string(static_cast<long long>(t))).empty()) << "no data for: " << e;
   }
 }
+
+#if defined(CONVLAB_QUICK_LOAD)
+// Reads one line from `fd` within `timeout_ms`; empty on timeout or end of file.
+std::string read_line(int fd, int timeout_ms) {
+  std::string line;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char c = 0;
+    if (::read(fd, &c, 1) != 1) return line;
+    if (c == '\n') return line;
+    line += c;
+  }
+  return line;
+}
+
+TEST_F(Prometheus, LiveServerAnswersEveryLiveExpression) {
+  if (prometheus_.empty()) GTEST_SKIP() << "prometheus is not on PATH (Debian package `prometheus`)";
+  const char* pg = std::getenv("CONVLAB_PG_URL");
+  if (pg == nullptr || *pg == '\0') GTEST_SKIP() << "CONVLAB_PG_URL is not set (scripts/test.sh starts a throwaway cluster)";
+  const fs::path config = dir_ / "server.yaml";
+  std::ofstream(config) << "listen: 127.0.0.1:0\ndatabase: " << pg << "\nstrategy: crdt\n"
+                        << "jwt:\n  secret: prometheus-test-secret-prometheus-test\nlab_password: lab\n";
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const std::string server_log = (dir_ / "server.log").string();
+  const pid_t server = fork();
+  ASSERT_GE(server, 0);
+  if (server == 0) {
+    dup2(out[1], 1);
+    const int fd = ::open(server_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    execl(CONVLAB_SERVER_BIN, CONVLAB_SERVER_BIN, "--config", config.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  struct StopServer {
+    pid_t pid;
+    int fd;
+    ~StopServer() {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+      close(fd);
+    }
+  } stop_server{server, out[0]};
+  const std::string first = read_line(out[0], 60000);
+  const std::string prefix = "listening 127.0.0.1:";
+  ASSERT_EQ(first.rfind(prefix, 0), 0u) << "convlab-server did not start: " << first << "\n" << read(server_log);
+  const int port = std::atoi(first.c_str() + prefix.size());
+
+  const fs::path prom_config = dir_ / "live-prometheus.yml";
+  std::ofstream(prom_config) << "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: convlab-server\n"
+                             << "    static_configs:\n      - targets: [\"127.0.0.1:" << port << "\"]\n";
+  PrometheusProcess prom(prometheus_, prom_config, dir_ / "live-tsdb", dir_ / "live-prometheus.log");
+  ASSERT_TRUE(prom.ready()) << read((dir_ / "live-prometheus.log").string());
+
+  // Traffic: a read without a token (a refused token), then clients typing for 8 s.
+  int status = 0;
+  http_get(port, "/api/documents/1", &status);
+  EXPECT_EQ(status, 401);
+  const Ran load = run({CONVLAB_QUICK_LOAD, "--port", std::to_string(port), "--connections", "16", "--docs", "4",
+                        "--seconds", "8", "--password", "lab"});
+  ASSERT_EQ(load.code, 0) << load.out << read(server_log);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the last scrapes
+
+  // Series that exist only once something is refused for that reason: this traffic refuses
+  // nothing but the token, so these may be empty (their queries must still be valid).
+  const std::vector<std::string> refusal_only = {"convlab_edits_rejected_total", "convlab_rate_limited_total"};
+  std::size_t checked = 0;
+  for (const auto& [e, alert] : expressions("dashboards/grafana/convlab-live.json", "dashboards/rules/live.rules.yml",
+                                            {"$instance"})) {
+    const json::array result = query(prom.port(), e, "");
+    const bool refusals = std::any_of(refusal_only.begin(), refusal_only.end(),
+                                      [&](const std::string& m) { return e.find(m) != std::string::npos; });
+    if (alert || refusals) continue;  // alerts fire only under faults
+    EXPECT_FALSE(result.empty()) << "no data from the live server for: " << e;
+    ++checked;
+  }
+  EXPECT_GE(checked, 15u);
+}
+#endif
 
 }  // namespace
