@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <unistd.h>
 
@@ -76,6 +77,13 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
       }
     }
   }
+  if (o.shards > 1) {
+    std::vector<Job> mine;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (in_shard(i, o.shard, o.shards)) mine.push_back(jobs[i]);
+    }
+    jobs = std::move(mine);
+  }
 
   std::vector<reports::RunRecord> records(jobs.size());
   std::atomic<std::size_t> next{0};
@@ -105,14 +113,22 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
       r.seed = j.seed;
       r.digest = out.digest;
       r.sim_events = out.sim_events;
+      if (o.on_run) o.on_run(i, r, out.events);
       const std::size_t n = ++done;
       if (o.progress) {
         std::lock_guard lock(progress_mu);
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         const double left = elapsed / static_cast<double>(n) * static_cast<double>(jobs.size() - n);
-        std::fprintf(stderr, "%s[%zu/%zu] %s/%s/%s seed %llu  (%.0f s left)%s", tty ? "\r\033[K" : "", n, jobs.size(),
-                     r.scenario.c_str(), r.variant.c_str(), r.strategy.c_str(),
-                     static_cast<unsigned long long>(r.seed), left, tty ? "" : "\n");
+        // On a terminal a bar redrawn in place; otherwise one plain line per run (logs, CI).
+        std::string bar;
+        if (tty) {
+          constexpr std::size_t kWidth = 24;
+          const std::size_t filled = n * kWidth / jobs.size();
+          bar = "|" + std::string(filled, '#') + std::string(kWidth - filled, '.') + "| ";
+        }
+        std::fprintf(stderr, "%s%s[%zu/%zu] %.0f s elapsed, ~%.0f s left  %s/%s/%s seed %llu%s", tty ? "\r\033[K" : "",
+                     bar.c_str(), n, jobs.size(), elapsed, left, r.scenario.c_str(), r.variant.c_str(), r.strategy.c_str(),
+                     static_cast<unsigned long long>(r.seed), tty ? "" : "\n");
         std::fflush(stderr);
       }
     }
@@ -123,7 +139,11 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
   worker();
   for (auto& t : pool) t.join();
   if (tty) std::fprintf(stderr, "\r\033[K");
+  return make_report(scenarios, o, std::move(records));
+}
 
+reports::Report make_report(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& o,
+                            std::vector<reports::RunRecord> records) {
   reports::Report report;
   report.runs = std::move(records);
   report.groups = reports::aggregate(report.runs);
@@ -148,6 +168,24 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
     }
   }
   return report;
+}
+
+Result<std::vector<reports::RunRecord>> merge_shards(std::vector<std::vector<reports::RunRecord>> shards,
+                                                     std::size_t total) {
+  const std::size_t n = shards.size();
+  if (n == 0) return make_error("no shards to merge");
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t expected = total / n + (k < total % n ? 1 : 0);
+    if (shards[k].size() != expected) {
+      return make_error("shard " + std::to_string(k) + "/" + std::to_string(n) + " has " +
+                        std::to_string(shards[k].size()) + " runs, expected " + std::to_string(expected) + " of " +
+                        std::to_string(total));
+    }
+  }
+  std::vector<reports::RunRecord> out;
+  out.reserve(total);
+  for (std::size_t i = 0; i < total; ++i) out.push_back(std::move(shards[i % n][i / n]));
+  return out;
 }
 
 }  // namespace convlab::app

@@ -7,6 +7,7 @@
 #include "sim/scenario.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,33 @@ struct CampaignOptions {
   std::string variant;                      // empty: every variant
   unsigned jobs = 1;
   bool progress = false;                    // a progress line on stderr
+  // Run only shard `shard` (0-based) of `shards`: the runs whose index in the campaign's order
+  // (scenario, variant, strategy, seed) is shard modulo shards. Report::runs then holds those,
+  // in that order; merge_shards puts shards back together.
+  std::uint32_t shard = 0;
+  std::uint32_t shards = 1;
+  // When set, called with each run's position in Report::runs, its record and its history, from
+  // the worker thread that ran it (several at once: the callee synchronises).
+  std::function<void(std::size_t, const reports::RunRecord&, const std::vector<history::Event>&)> on_run;
 };
 
 reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& options);
+
+// The report of a campaign whose runs are `records` (every run, in campaign order): aggregates
+// and the scenarios' expectation verdicts. run_campaign ends with it; merging shards uses it.
+reports::Report make_report(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& options,
+                            std::vector<reports::RunRecord> records);
+
+// Interleaves shard results back into campaign order: shards[k] holds the runs of shard k of
+// shards.size(), each in order (as run_campaign returns them). An Error when the counts do not
+// add up to `total` that way.
+Result<std::vector<reports::RunRecord>> merge_shards(std::vector<std::vector<reports::RunRecord>> shards,
+                                                     std::size_t total);
+
+// Does run `index` belong to shard `shard` of `shards`?
+inline bool in_shard(std::size_t index, std::uint32_t shard, std::uint32_t shards) {
+  return shards <= 1 || index % shards == shard;
+}
 
 // "N" -> 1..N, "A..B" -> A..B. An Error names the problem.
 Result<std::vector<std::uint64_t>> parse_seeds(const std::string& text);

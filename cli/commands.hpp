@@ -15,6 +15,9 @@ int run_cmd(const std::vector<std::string>& args);
 int replay_cmd(const std::vector<std::string>& args);
 int check_cmd(const std::vector<std::string>& args);
 int validate_cmd(const std::vector<std::string>& args);
+// Capacity sweeps over a grid of settings, and merging shards of a run or a sweep.
+int sweep_cmd(const std::vector<std::string>& args);
+int merge_cmd(const std::vector<std::string>& args);
 
 // "automerge-paper" for ".../automerge-paper.json.gz".
 std::string trace_name(const std::string& path);

@@ -2,9 +2,12 @@
 //
 //   convlab --help | --version
 //   convlab run SCENARIO... [--strategy S]... [--seeds N|A..B] [--jobs J] [--out DIR]
-//                           [--variant NAME] [--junit FILE]
+//                           [--variant NAME] [--junit FILE] [--shard K/N] [--openmetrics FILE]
 //   convlab replay SCENARIO --strategy S --seed N [--variant V] [--history FILE] [--out DIR]
 //   convlab check HISTORY
+//   convlab sweep SCENARIO --vary KEY=LIST... [--strategy S]... [--seeds N] [--jobs J] [--out DIR]
+//                           [--shard K/N] [--openmetrics FILE]
+//   convlab merge DIR... [--out DIR]
 //   convlab validate SCENARIO... [--metrics]
 //   convlab trace replay FILE --strategy NAME [--relayed] [--runs N] [--json]
 //   convlab trace conformance [FILE]
@@ -43,6 +46,12 @@ void print_help() {
                "                        [--out DIR]\n"
                "                        reproduce one run exactly: metrics, digest, its history\n"
                "  check HISTORY         run the checkers on a history file\n"
+               "  sweep SCENARIO --vary KEY=V1,V2,... [--vary ...] [--strategy NAME]... [--seeds N]\n"
+               "        [--jobs J] [--out DIR] [--shard K/N] [--openmetrics FILE]\n"
+               "                        run one scenario over a grid of settings; write the scaling\n"
+               "                        curves to sweep.json, sweep.csv and sweep.md\n"
+               "  merge DIR... [--out DIR]\n"
+               "                        join the shards of a run or sweep (--shard K/N) into its report\n"
                "  validate SCENARIO... [--metrics]\n"
                "                        check scenarios without running them; --metrics lists the\n"
                "                        metric names expectations may use\n\n"
@@ -108,8 +117,10 @@ int main(int argc, char** argv) {
     if (cmd == "check") return check_cmd(rest);
     if (cmd == "validate") return validate_cmd(rest);
     if (cmd == "trace") return trace_main(rest);
+    if (cmd == "sweep") return sweep_cmd(rest);
+    if (cmd == "merge") return merge_cmd(rest);
     if (cmd.starts_with("-")) return fail("unknown option '" + cmd + "' (see convlab --help)");
-    return fail("unknown command '" + cmd + "' (known: run, replay, check, validate, trace; see convlab --help)");
+    return fail("unknown command '" + cmd + "' (known: run, replay, check, validate, trace, sweep, merge; see convlab --help)");
   } catch (const std::exception& e) {
     // Nothing below should throw for bad input; this keeps the one-line rule if something does.
     return fail(std::string("internal error: ") + e.what());

@@ -7,6 +7,8 @@
 #include "app/campaign.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/export.hpp"
+#include "cli/partial.hpp"
 #include "cli/scenarios.hpp"
 #include "reports/report.hpp"
 #include "reports/report_html.hpp"
@@ -17,6 +19,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <sstream>
 #include <thread>
 
 namespace convlab::cli {
@@ -26,18 +30,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uint64_t kJobsMax = 4096;
-
 void print_run_help(const po::options_description& desc) {
   std::cout << "usage: convlab run SCENARIO... [--strategy NAME]... [--seeds N | A..B] [--jobs J]\n"
-               "                   [--out DIR] [--variant NAME] [--junit FILE]\n\n"
+               "                   [--out DIR] [--variant NAME] [--junit FILE] [--shard K/N]\n"
+               "                   [--openmetrics FILE]\n\n"
                "Runs every scenario (a YAML file, or a directory: every *.yaml in it) under each chosen\n"
                "strategy on the same seeds and fault schedules (paired runs), in parallel across runs.\n"
                "Prints the seeds and strategies first, then a strategy x metric table per scenario and\n"
                "variant (mean over seeds, ± half-width of the 95% interval) with each expectation's\n"
                "verdict, and writes DIR/report.json, DIR/report.md and DIR/index.html (charts; opens\n"
-               "offline). Every scenario is loaded and\n"
-               "checked before anything runs. Progress goes to stderr.\n\n"
+               "offline). Every scenario is loaded and checked before anything runs. Progress goes to\n"
+               "stderr.\n"
+               "With --shard K/N (K from 0) only every N-th run from the K-th runs and DIR/partial.json\n"
+               "is written; `convlab merge DIR...` joins the shards into report.json and report.md.\n"
+               "--openmetrics FILE: the simulated counters as OpenMetrics text on a fixed epoch\n"
+               "(docs/prometheus.md), for promtool tsdb create-blocks-from openmetrics.\n\n"
                "strategies: " << strategy_names() << " (default: the scenario's own list, else all)\n"
                "seeds: N means 1..N; default: each scenario's `seeds`\n"
                "Exit: 0 every expectation held, 1 some failed, 2 bad input or flags.\n\n"
@@ -48,13 +55,6 @@ std::string join_names(const std::vector<const Strategy*>& ss) {
   std::string out;
   for (const Strategy* s : ss) out += (out.empty() ? "" : ", ") + std::string(s->name);
   return out;
-}
-
-bool write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << bytes;
-  f.flush();
-  return static_cast<bool>(f);
 }
 
 }  // namespace
@@ -69,6 +69,8 @@ int run_cmd(const std::vector<std::string>& args) {
       ("out,o", po::value<std::string>()->default_value("out/run"), "directory for report.json, report.md and index.html")
       ("variant", po::value<std::string>(), "run only this variant of each scenario")
       ("junit", po::value<std::string>(), "also write JUnit XML here: one testcase per expectation")
+      ("shard", po::value<std::string>(), "K/N: run only shard K (0-based) of N; writes DIR/partial.json")
+      ("openmetrics", po::value<std::string>(), "also write every run's metrics as OpenMetrics text here")
       ("scenario", po::value<std::vector<std::string>>(), "scenario file or directory");
   po::positional_options_description pos;
   pos.add("scenario", -1);
@@ -82,30 +84,14 @@ int run_cmd(const std::vector<std::string>& args) {
   if (!vm.count("scenario")) return fail("run: missing SCENARIO (a file or a directory; see convlab run --help)");
 
   app::CampaignOptions options;
-  options.progress = true;
-  if (vm.count("strategy") &&
-      !parse_strategies(vm["strategy"].as<std::vector<std::string>>(), options.strategies, code)) {
-    return code;
-  }
-  if (vm.count("seeds")) {
-    auto seeds = app::parse_seeds(vm["seeds"].as<std::string>());
-    if (!seeds) return fail("run: " + seeds.error().message);
-    options.seeds = std::move(*seeds);
-  }
-  options.jobs = std::max(1u, std::thread::hardware_concurrency());
-  if (vm.count("jobs")) {
-    auto jobs = parse_uint("--jobs", vm["jobs"].as<std::string>(), 1, kJobsMax);
-    if (!jobs) return fail("run: " + jobs.error().message);
-    options.jobs = static_cast<unsigned>(*jobs);
-  }
-  if (vm.count("variant")) {
-    options.variant = vm["variant"].as<std::string>();
-    if (options.variant.empty()) return fail("run: --variant: expected a variant name");
-  }
+  if (!campaign_flags("run", vm, options, code)) return code;
   const std::string out_dir = vm["out"].as<std::string>();
   if (out_dir.empty()) return fail("run: --out: expected a directory");
   const std::string junit_path = vm.count("junit") ? vm["junit"].as<std::string>() : "";
   if (vm.count("junit") && junit_path.empty()) return fail("run: --junit: expected a file name");
+  const bool sharded = vm.count("shard") > 0;
+  const std::string om_path = vm.count("openmetrics") ? vm["openmetrics"].as<std::string>() : "";
+  if (vm.count("openmetrics") && om_path.empty()) return fail("run: --openmetrics: expected a file name");
 
   // Load and check everything before running anything.
   auto files = scenario_files(vm["scenario"].as<std::vector<std::string>>());
@@ -198,8 +184,38 @@ int run_cmd(const std::vector<std::string>& args) {
               << std::flush;
   }
 
+  const std::size_t mine = n_runs / options.shards + (options.shard < n_runs % options.shards ? 1 : 0);
+  if (sharded) {
+    std::cout << "shard " << options.shard << "/" << options.shards << ": " << mine << " of the " << n_runs
+              << " runs\n\n" << std::flush;
+  }
+  std::unique_ptr<OpenMetricsSink> sink;
+  if (!om_path.empty()) {
+    sink = std::make_unique<OpenMetricsSink>(mine);
+    options.on_run = [&sink](std::size_t i, const reports::RunRecord& r, const std::vector<history::Event>& events) {
+      sink->add(i, r, events, r.scenario, {});
+    };
+  }
   const auto t0 = std::chrono::steady_clock::now();
   const reports::Report report = app::run_campaign(scenarios, options);
+  if (sink && !write_file(om_path, sink->text())) return fail(om_path + ": cannot write");
+  if (sharded) {
+    std::vector<std::pair<std::string, std::string>> texts;
+    for (const sim::Scenario& sc : scenarios) {
+      std::ifstream in(sc.file, std::ios::binary);
+      std::stringstream bytes;
+      bytes << in.rdbuf();
+      texts.emplace_back(sc.file, bytes.str());
+    }
+    const std::string path = (fs::path(out_dir) / kPartialFile).string();
+    if (!write_file(path, partial_to_json(make_partial("run", run_spec(texts, spec_options(options)), options, n_runs,
+                                                       report.runs)))) {
+      return fail(path + ": cannot write");
+    }
+    std::cout << report.runs.size() << " runs; wrote " << path << (om_path.empty() ? "" : ", " + om_path)
+              << " (join the shards with convlab merge)\n";
+    return kExitOk;
+  }
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   double sim_s = 0;
@@ -225,7 +241,8 @@ int run_cmd(const std::vector<std::string>& args) {
   std::cout << report.runs.size() << " runs in " << fixed(wall_s, 3) << " s wall time on " << options.jobs
             << (options.jobs == 1 ? " job" : " jobs") << ", " << fixed(sim_s / std::max(wall_s, 1e-9), 1)
             << " simulated s per wall s\n";
-  std::cout << "wrote " << json_path << ", " << md_path << ", " << html_path << (junit_path.empty() ? "" : ", " + junit_path) << '\n';
+  std::cout << "wrote " << json_path << ", " << md_path << ", " << html_path
+            << (junit_path.empty() ? "" : ", " + junit_path) << (om_path.empty() ? "" : ", " + om_path) << '\n';
   return failed == 0 ? kExitOk : kExitMismatch;
 }
 

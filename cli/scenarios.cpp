@@ -1,6 +1,7 @@
 #include "cli/scenarios.hpp"
 
 #include "cli/common.hpp"
+#include "cli/partial.hpp"
 #include "server/strategies/registry.hpp"
 #include "sim/world.hpp"
 
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 namespace convlab::cli {
 
@@ -107,6 +109,42 @@ Result<std::uint64_t> parse_uint(const std::string& flag, const std::string& tex
   }
   if (v < lo || v > hi) return make_error(problem);
   return v;
+}
+
+bool campaign_flags(const std::string& command, const boost::program_options::variables_map& vm,
+                    app::CampaignOptions& options, int& exit_code) {
+  constexpr std::uint64_t kJobsMax = 4096;
+  options.progress = true;
+  if (vm.count("strategy") &&
+      !parse_strategies(vm["strategy"].as<std::vector<std::string>>(), options.strategies, exit_code)) {
+    return false;
+  }
+  const auto bad = [&](const std::string& problem) {
+    exit_code = fail(command + ": " + problem);
+    return false;
+  };
+  if (vm.count("seeds")) {
+    auto seeds = app::parse_seeds(vm["seeds"].as<std::string>());
+    if (!seeds) return bad(seeds.error().message);
+    options.seeds = std::move(*seeds);
+  }
+  options.jobs = std::max(1u, std::thread::hardware_concurrency());
+  if (vm.count("jobs")) {
+    auto jobs = parse_uint("--jobs", vm["jobs"].as<std::string>(), 1, kJobsMax);
+    if (!jobs) return bad(jobs.error().message);
+    options.jobs = static_cast<unsigned>(*jobs);
+  }
+  if (vm.count("variant")) {
+    options.variant = vm["variant"].as<std::string>();
+    if (options.variant.empty()) return bad("--variant: expected a variant name");
+  }
+  if (vm.count("shard")) {
+    auto shard = parse_shard(vm["shard"].as<std::string>());
+    if (!shard) return bad(shard.error().message);
+    options.shard = shard->first;
+    options.shards = shard->second;
+  }
+  return true;
 }
 
 std::string seeds_text(const std::vector<std::uint64_t>& seeds) {

@@ -180,9 +180,17 @@ RunMetrics check(const std::vector<Event>& events) {
       case EventType::kHeal:
         if (heal_event == nullptr) heal_event = &e;
         break;
-      case EventType::kCounters:
+      case EventType::kCounters: {
         last_counters = &e;
+        const auto bytes = e.counters.find("mem.doc_bytes");
+        const auto loaded = e.counters.find("mem.docs_loaded");
+        if (bytes != e.counters.end() && static_cast<double>(bytes->second) >= m.mem_doc_bytes_max) {
+          m.mem_doc_bytes_max = static_cast<double>(bytes->second);
+          const bool any = loaded != e.counters.end() && loaded->second > 0;
+          m.mem_bytes_per_doc = any ? m.mem_doc_bytes_max / static_cast<double>(loaded->second) : 0.0;
+        }
         break;
+      }
       case EventType::kFinal:
         docs[e.doc].finals[e.replica] = &e;
         break;
@@ -556,6 +564,18 @@ RunMetrics check(const std::vector<Event>& events) {
     }
   }
   if (heal_us > 0) m.db_queries_per_s = static_cast<double>(m.db_queries) / (static_cast<double>(heal_us) / 1e6);
+  if (heal_us > 0 && last_counters != nullptr) {
+    const auto per_s = [&](const std::string& name) {
+      auto it = last_counters->counters.find(name);
+      const double v = it == last_counters->counters.end() ? 0.0 : static_cast<double>(it->second);
+      return v / (static_cast<double>(heal_us) / 1e6);
+    };
+    m.db_polls_per_s = per_s("db.poll");
+    m.bus_msgs_per_s = per_s("bus.msgs");
+    m.net_msgs_per_s = per_s("net.msgs");
+    m.net_bytes_per_s = per_s("net.bytes");
+    m.server_inputs_per_s = per_s("srv.inputs");
+  }
   return m;
 }
 
@@ -593,6 +613,13 @@ std::map<std::string, double> RunMetrics::flatten() const {
   for (const auto& [kind, count] : db_queries_by_kind) f["db_queries." + kind] = n(count);
   f["msgs_per_edit"] = msgs_per_edit;
   f["bytes_per_edit"] = bytes_per_edit;
+  f["db_polls_per_s"] = db_polls_per_s;
+  f["bus_msgs_per_s"] = bus_msgs_per_s;
+  f["net_msgs_per_s"] = net_msgs_per_s;
+  f["net_bytes_per_s"] = net_bytes_per_s;
+  f["server_inputs_per_s"] = server_inputs_per_s;
+  f["mem_doc_bytes_max"] = mem_doc_bytes_max;
+  f["mem_bytes_per_doc"] = mem_bytes_per_doc;
   f["events"] = n(events);
   f["sim_seconds"] = sim_seconds;
   return f;

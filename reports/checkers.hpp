@@ -73,6 +73,17 @@ struct RunMetrics {
   double db_queries_per_s = 0;      // over the fault phase
   double msgs_per_edit = 0;
   double bytes_per_edit = 0;
+  // Rates over the fault phase: a counter of the last `counters` / (heal_us / 1e6); 0 when
+  // heal_us is 0. db.poll, bus.msgs, net.msgs, net.bytes, srv.inputs (the servers' work).
+  double db_polls_per_s = 0;
+  double bus_msgs_per_s = 0;
+  double net_msgs_per_s = 0;
+  double net_bytes_per_s = 0;
+  double server_inputs_per_s = 0;
+  // The peak of gauge mem.doc_bytes over every `counters` (snapshot bytes of every document
+  // every server holds), and that sample's bytes per loaded document (mem.docs_loaded).
+  double mem_doc_bytes_max = 0;
+  double mem_bytes_per_doc = 0;
   std::uint64_t events = 0;
   double sim_seconds = 0;
 

@@ -137,6 +137,8 @@ const std::vector<std::pair<std::string, std::string>>& headline_metrics() {
   return cols;
 }
 
+std::string format_stat(const Stat& s) { return fmt_stat(s); }
+
 Stat stat_of(const std::vector<double>& xs) {
   Stat s;
   s.n = xs.size();

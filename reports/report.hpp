@@ -33,6 +33,10 @@ struct Stat {
   std::uint64_t n = 0;
 };
 Stat stat_of(const std::vector<double>& xs);
+// How reports print a figure ("12", "3.5", "1234.5") and a Stat ("12 ±0.5": the half-width of
+// its interval, left out for one seed), for writers outside this file.
+std::string format_number(double v);
+std::string format_stat(const Stat& s);
 
 struct Group {
   std::string scenario;

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
 
+# prometheus: promtool and the server, for the OpenMetrics backfill test, dashboards/ checks and
+# the server's /metrics checks.
 packages=(
   g++ cmake ninja-build ccache pkg-config git
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev

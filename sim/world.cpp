@@ -291,6 +291,9 @@ class World {
   std::vector<std::function<void()>> db_backlog_;  // requests that arrived while it was down
   std::int64_t store_free_us_ = 0;  // commits are serialised: the log's order is commit order
   std::map<std::string, std::uint64_t> counters_;
+  // Inputs the server nodes handled (admitted client frames, bus records, store replies, node
+  // messages): the servers' work, written as counter `srv.inputs`.
+  std::uint64_t server_inputs_ = 0;
 
   std::map<std::uint32_t, std::int64_t> revoked_at_us_;  // client (user) -> when revoked
   std::vector<std::uint64_t> own_committed_;              // client -> its last committed index
@@ -564,7 +567,10 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
         link_send(store_ep(), server_ep(s), draw_us(net_rng_, cfg_.network.server_db_ms),
                   [this, s, incarnation, r = std::move(r)] {
                     Server& sv = servers_[s];
-                    if (sv.up && sv.incarnation == incarnation) sv.node->on_store(r);
+                    if (sv.up && sv.incarnation == incarnation) {
+                      ++server_inputs_;
+                      sv.node->on_store(r);
+                    }
                   });
       });
       return;
@@ -605,7 +611,10 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
     link_send(store_ep(), server_ep(s), draw_us(net_rng_, cfg_.network.server_db_ms),
               [this, s, incarnation, reply = std::move(reply)] {
                 Server& sv = servers_[s];
-                if (sv.up && sv.incarnation == incarnation) sv.node->on_store(reply);
+                if (sv.up && sv.incarnation == incarnation) {
+                  ++server_inputs_;
+                  sv.node->on_store(reply);
+                }
               });
   });
 }
@@ -619,7 +628,10 @@ void World::store_publish(std::uint32_t origin, std::uint32_t doc, const LogReco
     bus_send(store_ep(), bus_ep(), lat, [this, o, doc, record] {
       bus_send(bus_ep(), server_ep(o), draw_us(net_rng_, cfg_.network.server_bus_ms), [this, o, doc, record] {
         Server& sv = servers_[o];
-        if (sv.up) sv.node->on_bus(doc, record);
+        if (sv.up) {
+          ++server_inputs_;
+          sv.node->on_bus(doc, record);
+        }
       });
     });
   }
@@ -632,6 +644,7 @@ void World::server_to_node(std::uint32_t s, NodeId node, NodeMessage message) {
               Server& sv = servers_[node];
               if (sv.incarnation != inc) return;  // sent to a process that has died since
               if (sv.up) {
+                ++server_inputs_;
                 sv.node->on_node(m);
               } else {
                 // Sent while it was down: the sender retries until it is back.
@@ -1003,6 +1016,7 @@ void World::server_frame(std::uint32_t s, std::uint32_t incarnation, ConnId conn
   Server& sv = servers_[s];
   if (!sv.up || sv.incarnation != incarnation) return;
   if (!sv.node->admit(conn, frame)) return;
+  ++server_inputs_;
   const std::int64_t work_us = cfg_.servers.work_us_per_msg;
   if (work_us <= 0) {
     sv.node->on_frame(conn, frame);
@@ -1485,6 +1499,17 @@ void World::emit_counters() {
   history::Event e;
   e.type = history::EventType::kCounters;
   e.counters = counters_;
+  e.counters["srv.inputs"] = server_inputs_;
+  // Gauges (docs/history.md): what the servers hold in memory at this moment.
+  std::uint64_t doc_bytes = 0;
+  std::uint64_t docs_loaded = 0;
+  for (const Server& sv : servers_) {
+    if (!sv.up) continue;
+    doc_bytes += sv.node->state_bytes();
+    docs_loaded += sv.node->loaded_docs().size();
+  }
+  e.counters["mem.doc_bytes"] = doc_bytes;
+  e.counters["mem.docs_loaded"] = docs_loaded;
   emit(std::move(e));
 }
 

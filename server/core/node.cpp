@@ -647,4 +647,12 @@ std::vector<std::uint32_t> Node::loaded_docs() const {
   return out;
 }
 
+std::uint64_t Node::state_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& [doc, d] : docs_) {
+    if (!d.loading && d.replica) total += d.replica->snapshot().size();
+  }
+  return total;
+}
+
 }  // namespace convlab

@@ -205,6 +205,9 @@ class Node {
   std::optional<std::u32string> text(std::uint32_t doc) const;
   std::vector<CharId> char_ids(std::uint32_t doc) const;
   std::vector<std::uint32_t> loaded_docs() const;
+  // The size of every loaded document's snapshot, summed: a measure of the memory the node's
+  // documents take (tombstones and per-character metadata included). Costs one snapshot each.
+  std::uint64_t state_bytes() const;
   // The highest log index such that this node's replica holds every record up to it.
   std::uint64_t applied(std::uint32_t doc) const;
 

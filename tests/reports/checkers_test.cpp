@@ -449,10 +449,12 @@ TEST(CheckMetricNames, SortedFixedAndProducedByFlatten) {
                         "db_queries_per_s", "db_queries.poll", "db_queries.commit", "msgs_per_edit",
                         "bytes_per_edit", "events", "sim_seconds", "lost_acked_edits",
                         "visibility_others_ms.p50", "visibility_others_ms.p99", "visibility_others_ms.max",
-                        "visibility_others_ms.count", "read_your_writes_violations", "silent_rename_losses"}) {
+                        "visibility_others_ms.count", "read_your_writes_violations", "silent_rename_losses",
+                        "db_polls_per_s", "bus_msgs_per_s", "net_msgs_per_s", "net_bytes_per_s",
+                        "server_inputs_per_s", "mem_doc_bytes_max", "mem_bytes_per_doc"}) {
     EXPECT_TRUE(std::binary_search(names.begin(), names.end(), std::string(n))) << n;
   }
-  EXPECT_EQ(names.size(), 36u);
+  EXPECT_EQ(names.size(), 43u);
   // Any run's flatten() has every listed name.
   RunMetrics m;
   m.db_queries_by_kind = {{"load", 1}};
