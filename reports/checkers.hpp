@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,27 @@ struct RunMetrics {
   std::map<std::string, double> flatten() const;
 };
 
+// The checkers fed one event at a time, in history order: a run can be judged while it writes
+// its history, without holding it. Only what the checkers need is kept, in compact form (an
+// edit's ids, position and vector clock; a seen or ack as a few integers; each replica's last
+// final; the last counters), so memory grows with edits, not with the history's bytes.
+class Checker {
+ public:
+  Checker();
+  ~Checker();
+  Checker(Checker&&) noexcept;
+  Checker& operator=(Checker&&) noexcept;
+
+  void add(const history::Event& e);
+  // The verdicts and metrics over everything added so far.
+  RunMetrics finish() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// The same as adding every event to a Checker and finishing it.
 RunMetrics check(const std::vector<history::Event>& events);
 
 // Every flat metric name flatten() produces, sorted: scenario expectations are validated
