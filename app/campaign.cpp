@@ -93,10 +93,13 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
       ro.seed = j.seed;
       ro.scenario = j.scenario->name;
       ro.variant = j.variant->name;
+      reports::Checker checker;
+      ro.on_event = [&checker](const history::Event& e) { checker.add(e); };
+      ro.keep_events = false;
       const auto t0 = std::chrono::steady_clock::now();
       sim::RunOutput out = sim::run_world(j.variant->config, ro);
       reports::RunRecord& r = records[i];
-      r.metrics = reports::check(out.events);
+      r.metrics = checker.finish();
       r.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       r.scenario = j.scenario->name;
       r.variant = j.variant->name;

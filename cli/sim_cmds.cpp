@@ -109,18 +109,21 @@ int replay_cmd(const std::vector<std::string>& args) {
   ro.scenario = sc.name;
   ro.variant = variant->name;
   ro.history_out = history_path.empty() ? nullptr : &history_file;
+  reports::Checker checker;
+  ro.on_event = [&checker](const history::Event& e) { checker.add(e); };
+  ro.keep_events = false;
   const sim::RunOutput out = sim::run_world(variant->config, ro);
   if (!history_path.empty()) {
     history_file.flush();
     if (!history_file) return fail(history_path + ": cannot write the history file");
   }
-  const reports::RunMetrics m = reports::check(out.events);
+  const reports::RunMetrics m = checker.finish();
 
   std::cout << line("scenario", sc.name + " (" + sc.file + ")") << line("variant", variant->name)
             << line("strategy", std::string(strategy->name)) << line("seed", std::to_string(*seed)) << '\n'
             << metrics_text(m) << '\n'
             << line("digest", out.digest);
-  if (!history_path.empty()) std::cout << line("wrote", history_path + " (" + std::to_string(out.events.size()) + " events)");
+  if (!history_path.empty()) std::cout << line("wrote", history_path + " (" + std::to_string(out.history_events) + " events)");
   return m.converged ? kExitOk : kExitMismatch;
 }
 

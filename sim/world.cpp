@@ -245,7 +245,8 @@ class World {
   void emit(history::Event e) {
     e.t_us = now_us_;
     writer_.write(e);
-    events_.push_back(std::move(e));
+    if (opt_.on_event) opt_.on_event(e);
+    if (opt_.keep_events) events_.push_back(std::move(e));
   }
   void emit_counters();
   void emit_finals();
@@ -1609,6 +1610,7 @@ RunOutput World::run() {
   out.sim_events = sched_.ran();
   out.end_us = end_us;
   out.events = std::move(events_);
+  out.history_events = writer_.events();
   return out;
 }
 
