@@ -214,6 +214,11 @@ int main(int argc, char** argv) {
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime()
       ->Iterations(1);
+  // The same world for ten simulated minutes: small enough to profile under callgrind.
+  benchmark::RegisterBenchmark("naive/crdt/600s", world, "crdt", naive_world(200, 50, 600'000))
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime()
+      ->Iterations(1);
   for (const std::uint32_t clients : {100u, 1000u, 10000u}) {
     const WorldConfig c = naive_world(clients, clients / 4, 300'000);
     benchmark::RegisterBenchmark(("scale/crdt/" + std::to_string(clients)).c_str(), world, "crdt", c)

@@ -167,30 +167,41 @@ class LineWriter {
     bool ascii = true;
     for (char32_t c : t) ascii = ascii && c < 0x80;
     if (!ascii) return str(text_to_utf8(t));
-    out_.push_back('"');
+    // Written in place: room for the worst case (every character a \u00xx escape), then cut.
+    const std::size_t old = out_.size();
+    out_.resize(old + 2 + 6 * t.size());
+    char* p = out_.data() + old;
+    *p++ = '"';
     for (char32_t c32 : t) {
       const auto c = static_cast<unsigned char>(c32);
       if (needs_escape(c)) {
-        escape(c);
+        p = escape_to(p, c);
       } else {
-        out_.push_back(static_cast<char>(c));
+        *p++ = static_cast<char>(c);
       }
     }
-    out_.push_back('"');
+    *p++ = '"';
+    out_.resize(static_cast<std::size_t>(p - out_.data()));
   }
   void runs(const std::vector<IdRun>& runs) {
-    out_.push_back('[');
+    // Each run is at most `[4294967295,4294967295,4294967295],`: 34 bytes.
+    const std::size_t old = out_.size();
+    out_.resize(old + 2 + 34 * runs.size());
+    char* p = out_.data() + old;
+    char* const end = out_.data() + out_.size();
+    *p++ = '[';
     for (std::size_t i = 0; i < runs.size(); ++i) {
-      if (i > 0) out_.push_back(',');
-      out_.push_back('[');
-      u64(runs[i].agent);
-      out_.push_back(',');
-      u64(runs[i].seq);
-      out_.push_back(',');
-      u64(runs[i].count);
-      out_.push_back(']');
+      if (i > 0) *p++ = ',';
+      *p++ = '[';
+      p = std::to_chars(p, end, runs[i].agent).ptr;
+      *p++ = ',';
+      p = std::to_chars(p, end, runs[i].seq).ptr;
+      *p++ = ',';
+      p = std::to_chars(p, end, runs[i].count).ptr;
+      *p++ = ']';
     }
-    out_.push_back(']');
+    *p++ = ']';
+    out_.resize(static_cast<std::size_t>(p - out_.data()));
   }
   // Starts a nested object: its first key gets no comma.
   void nested_open() {
@@ -205,22 +216,30 @@ class LineWriter {
  private:
   static bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
   void escape(unsigned char c) {
-    out_.push_back('\\');
+    char buf[6];
+    out_.append(buf, static_cast<std::size_t>(escape_to(buf, c) - buf));
+  }
+  // Writes the escape of `c` at `p` (at most 6 bytes); returns the end.
+  static char* escape_to(char* p, unsigned char c) {
+    *p++ = '\\';
     switch (c) {
-      case '"': out_.push_back('"'); break;
-      case '\\': out_.push_back('\\'); break;
-      case '\b': out_.push_back('b'); break;
-      case '\t': out_.push_back('t'); break;
-      case '\n': out_.push_back('n'); break;
-      case '\f': out_.push_back('f'); break;
-      case '\r': out_.push_back('r'); break;
+      case '"': *p++ = '"'; break;
+      case '\\': *p++ = '\\'; break;
+      case '\b': *p++ = 'b'; break;
+      case '\t': *p++ = 't'; break;
+      case '\n': *p++ = 'n'; break;
+      case '\f': *p++ = 'f'; break;
+      case '\r': *p++ = 'r'; break;
       default: {
         static constexpr char kHex[] = "0123456789abcdef";
-        out_.append("u00");
-        out_.push_back(kHex[c >> 4]);
-        out_.push_back(kHex[c & 0xf]);
+        *p++ = 'u';
+        *p++ = '0';
+        *p++ = '0';
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 0xf];
       }
     }
+    return p;
   }
 
   std::string& out_;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -130,7 +131,7 @@ struct CdnEntry {
 };
 
 struct StoredDoc {
-  std::vector<LogRecord> log;
+  std::vector<LogRecord> log;  // append-only and dense: log[i].index == i + 1
   bool has_snapshot = false;
   Bytes snapshot;
   std::uint64_t snapshot_index = 0;
@@ -281,6 +282,8 @@ class World {
   std::vector<Server> servers_;
   std::map<std::uint32_t, std::vector<NodeMessage>> down_queue_;
   std::vector<Client> clients_;
+  std::vector<std::uint32_t> newly_scratch_;  // note_seen's edits newly visible to one client
+  static constexpr std::uint32_t kShown = std::numeric_limits<std::uint32_t>::max();
   std::uint32_t round_robin_ = 0;
   ConnId next_conn_ = 1;
   std::map<ConnId, std::uint32_t> conn_client_;
@@ -571,8 +574,9 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
       return;
     }
     case StoreRequest::Kind::kReadLog:
-      for (const LogRecord& r : d.log) {
-        if (r.index > req.after) reply.records.push_back(r);
+      // The log is append-only and dense: the record with index i is log[i - 1].
+      if (req.after < d.log.size()) {
+        reply.records.assign(d.log.begin() + static_cast<std::ptrdiff_t>(req.after), d.log.end());
       }
       break;
     case StoreRequest::Kind::kWriteSnapshot:
@@ -596,8 +600,9 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
       reply.snapshot = latest_snapshot ? d.snapshot : d.initial;
       reply.snapshot_index = latest_snapshot ? d.snapshot_index : 0;
       reply.latest = d.log.size();
-      for (const LogRecord& r : d.log) {
-        if (r.index > reply.snapshot_index && r.index <= upto) reply.records.push_back(r);
+      if (reply.snapshot_index < upto) {
+        reply.records.assign(d.log.begin() + static_cast<std::ptrdiff_t>(reply.snapshot_index),
+                             d.log.begin() + static_cast<std::ptrdiff_t>(upto));
       }
       break;
     }
@@ -833,21 +838,19 @@ void World::note_seen(Client& cl) {
   for (; cl.edits_scanned < edits.size(); ++cl.edits_scanned) {
     if (edits[cl.edits_scanned].author != cl.id) cl.unseen.push_back(static_cast<std::uint32_t>(cl.edits_scanned));
   }
-  std::size_t newly = 0;
-  std::uint32_t first = 0;
+  std::vector<std::uint32_t>& newly = newly_scratch_;
+  newly.clear();
   for (const std::uint32_t i : cl.unseen) {
     const DocEdit& d = edits[i];
     for (std::uint32_t k = 0; k < d.count; ++k) {
       if (cl.replica->contains(CharId{d.agent, d.seq + k})) {
-        if (newly++ == 0) first = i;
+        newly.push_back(i);
         break;
       }
     }
   }
-  if (newly == 0) return;
-  if (newly == 1) {
-    const DocEdit& d = edits[first];
-    std::erase(cl.unseen, first);
+  if (newly.empty()) return;
+  const auto show = [&](const DocEdit& d) {
     if (!cl.seen.insert({d.author, d.op}).second) return;
     std::uint32_t& hi = cl.seen_ops[d.author];
     hi = std::max(hi, d.op);
@@ -859,10 +862,34 @@ void World::note_seen(Client& cl) {
     e.op = d.op;
     e.server = cl.server;
     emit(std::move(e));
+  };
+  if (newly.size() == 1) {
+    std::erase(cl.unseen, newly.front());
+    show(edits[newly.front()]);
     return;
   }
-  // Several at once (a welcome): their order is document order, which the scan gives.
-  note_seen_scan(cl);
+  // Several at once (a welcome, a poll's batch): in document order of each one's first visible
+  // character, as note_seen_scan gives. Every edit the scan would name is in `newly` (the others
+  // are shown already or have no character here), so the document is read in chunks only until
+  // each of them has been met, and each id is tested against those few edits only.
+  std::size_t left = newly.size();
+  const std::size_t len = cl.replica->length();
+  constexpr std::size_t kChunk = 512;
+  for (std::size_t base = 0; base < len && left > 0; base += kChunk) {
+    const std::vector<CharId> ids = cl.replica->char_ids_range(base, std::min(kChunk, len - base));
+    for (const CharId& id : ids) {
+      for (std::uint32_t& i : newly) {
+        if (i == kShown) continue;
+        const DocEdit& d = edits[i];
+        if (id.agent != d.agent || id.seq < d.seq || id.seq - d.seq >= d.count) continue;
+        show(d);
+        i = kShown;
+        --left;
+        break;
+      }
+      if (left == 0) break;
+    }
+  }
   std::erase_if(cl.unseen, [&](std::uint32_t i) { return cl.seen.contains({edits[i].author, edits[i].op}); });
 }
 
