@@ -678,6 +678,13 @@ RunMetrics Checker::finish() const {
       auto it = st.counters.find(name);
       return it == st.counters.end() ? 0.0 : static_cast<double>(it->second);
     };
+    if (counter("mem.replica_docs") > 0) {
+      m.memory_per_doc_bytes = counter("mem.replica_bytes") / counter("mem.replica_docs");
+    }
+    if (counter("mem.replicas") > 0) {
+      m.memory_per_replica_bytes = counter("mem.replica_bytes") / counter("mem.replicas");
+    }
+    m.memory_replica_bytes_max = counter("mem.replica_bytes_max");
     if (m.edits > 0) {
       m.msgs_per_edit = counter("net.msgs") / static_cast<double>(m.edits);
       m.bytes_per_edit = counter("net.bytes") / static_cast<double>(m.edits);
@@ -721,6 +728,9 @@ std::map<std::string, double> RunMetrics::flatten() const {
   for (const auto& [kind, count] : db_queries_by_kind) f["db_queries." + kind] = n(count);
   f["msgs_per_edit"] = msgs_per_edit;
   f["bytes_per_edit"] = bytes_per_edit;
+  f["memory_per_doc_bytes"] = memory_per_doc_bytes;
+  f["memory_per_replica_bytes"] = memory_per_replica_bytes;
+  f["memory_replica_bytes_max"] = memory_replica_bytes_max;
   f["events"] = n(events);
   f["sim_seconds"] = sim_seconds;
   return f;

@@ -60,6 +60,12 @@ struct RunMetrics {
   double db_queries_per_s = 0;      // over the fault phase
   double msgs_per_edit = 0;
   double bytes_per_edit = 0;
+  // Memory the servers hold for documents (the last counters' mem.*: every live server
+  // replica's snapshot size, sampled at the heal): bytes per document held
+  // anywhere (all its server replicas together), per replica, and the largest replica.
+  double memory_per_doc_bytes = 0;
+  double memory_per_replica_bytes = 0;
+  double memory_replica_bytes_max = 0;
   std::uint64_t events = 0;
   double sim_seconds = 0;
 

@@ -249,7 +249,8 @@ class World {
     if (opt_.on_event) opt_.on_event(e);
     if (opt_.keep_events) events_.push_back(std::move(e));
   }
-  void emit_counters();
+  // with_memory: also sample the server replicas' state sizes (mem.* keys; see docs/history.md).
+  void emit_counters(bool with_memory);
   void emit_finals();
 
   const WorldConfig& cfg_;
@@ -1500,7 +1501,7 @@ void World::heal() {
   for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) {
     if (!servers_[s].up) start_server(s);
   }
-  emit_counters();
+  emit_counters(true);
   history::Event e;
   e.type = history::EventType::kHeal;
   emit(std::move(e));
@@ -1509,10 +1510,35 @@ void World::heal() {
 
 // ---------------------------------------------------------------- history
 
-void World::emit_counters() {
+void World::emit_counters(bool with_memory) {
   history::Event e;
   e.type = history::EventType::kCounters;
   e.counters = counters_;
+  if (with_memory) {
+    // What the servers hold per document, as each live replica's snapshot size: sampled once,
+    // at the heal (encoding every replica every second would cost more than the rest of the run).
+    std::uint64_t total = 0;
+    std::uint64_t replicas = 0;
+    std::uint64_t largest = 0;
+    std::uint64_t docs = 0;
+    for (std::uint32_t d = 0; d < cfg_.docs; ++d) {
+      bool held = false;
+      for (const Server& sv : servers_) {
+        if (!sv.up) continue;
+        const std::optional<std::size_t> bytes = sv.node->state_bytes(d);
+        if (!bytes) continue;
+        held = true;
+        total += *bytes;
+        ++replicas;
+        largest = std::max<std::uint64_t>(largest, *bytes);
+      }
+      if (held) ++docs;
+    }
+    e.counters["mem.replica_bytes"] = total;
+    e.counters["mem.replica_bytes_max"] = largest;
+    e.counters["mem.replica_docs"] = docs;
+    e.counters["mem.replicas"] = replicas;
+  }
   emit(std::move(e));
 }
 
@@ -1620,7 +1646,7 @@ RunOutput World::run() {
   }
   schedule_faults();
   for (std::int64_t t = 1000; t < cfg_.duration_ms; t += 1000) {
-    at(t * kUsPerMs, [this] { emit_counters(); });
+    at(t * kUsPerMs, [this] { emit_counters(false); });
   }
   at(cfg_.duration_ms * kUsPerMs, [this] { heal(); });
   const std::int64_t end_us = (cfg_.duration_ms + cfg_.quiesce_ms) * kUsPerMs;

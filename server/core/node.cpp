@@ -633,6 +633,12 @@ std::uint64_t Node::applied(std::uint32_t doc) const {
   return it == docs_.end() ? 0 : it->second.applied;
 }
 
+std::optional<std::size_t> Node::state_bytes(std::uint32_t doc) const {
+  auto it = docs_.find(doc);
+  if (it == docs_.end() || it->second.loading) return std::nullopt;
+  return it->second.replica->snapshot().size();
+}
+
 std::vector<std::uint32_t> Node::loaded_docs() const {
   std::vector<std::uint32_t> out;
   for (const auto& [doc, d] : docs_) {

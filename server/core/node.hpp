@@ -199,6 +199,8 @@ class Node {
   std::vector<std::uint32_t> loaded_docs() const;
   // The highest log index such that this node's replica holds every record up to it.
   std::uint64_t applied(std::uint32_t doc) const;
+  // The size of the document's replica state here, as its snapshot (nullopt if not loaded).
+  std::optional<std::size_t> state_bytes(std::uint32_t doc) const;
 
  private:
   // What goes to one connection for one document, in order. An acknowledgement that is not

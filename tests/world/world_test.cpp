@@ -86,6 +86,23 @@ TEST(World, StreamedHistoryIsJudgedAsTheHeldOne) {
   }
 }
 
+// Memory per document is sampled from the server replicas: each holds at least its text.
+TEST(World, MemoryPerDocumentIsMeasuredForEveryStrategy) {
+  const WorldConfig c = small_world();
+  for (const char* s : {"lww", "seq", "ot", "crdt"}) {
+    const RunOutput r = run(c, s, 2);
+    const reports::RunMetrics m = reports::check(r.events);
+    std::size_t longest = 0;
+    for (const history::Event& e : r.events) {
+      if (e.type == history::EventType::kFinal && e.replica.rfind("server:", 0) == 0) longest = std::max(longest, e.text.size());
+    }
+    EXPECT_GT(m.memory_per_replica_bytes, 0.0) << s;
+    EXPECT_GE(m.memory_replica_bytes_max, static_cast<double>(longest) / 2) << s;
+    EXPECT_GE(m.memory_replica_bytes_max, m.memory_per_replica_bytes) << s;
+    EXPECT_GE(m.memory_per_doc_bytes, m.memory_per_replica_bytes) << s;
+  }
+}
+
 TEST(World, OtAndCrdtConvergeWithNothingLostAcrossServers) {
   const WorldConfig c = small_world();
   for (const char* s : {"ot", "crdt"}) {
