@@ -429,6 +429,7 @@ void World::start_server(std::uint32_t s) {
   nc.propagation = cfg_.servers.propagation == Propagation::kPoll ? NodeConfig::Propagation::kPoll
                                                                   : NodeConfig::Propagation::kBus;
   nc.poll_interval_ms = cfg_.servers.poll_interval_ms;
+  nc.anti_entropy_ms = cfg_.servers.anti_entropy_ms;
   nc.persistence = cfg_.servers.persistence == Persistence::kSnapshot ? NodeConfig::Persistence::kSnapshot
                                                                       : NodeConfig::Persistence::kChangeLog;
   nc.snapshot_interval_ms = cfg_.servers.snapshot_interval_ms;

@@ -38,6 +38,10 @@ struct NodeConfig {
   std::uint32_t nodes = 1;  // servers sharing the store; home of doc d is d % nodes
   Propagation propagation = Propagation::kBus;
   std::int64_t poll_interval_ms = 2000;
+  // Bus propagation: every this often, read the log after what this node has applied, for each
+  // document it serves clients. The bus can lose a record with nothing after it to reveal the
+  // gap (the end of a loss burst); this repairs it within one period. 0: off.
+  std::int64_t anti_entropy_ms = 5000;
   Persistence persistence = Persistence::kChangeLog;
   std::int64_t snapshot_interval_ms = 30000;
   std::uint32_t snapshot_every_changes = 100;
