@@ -101,11 +101,18 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
       ro.seed = j.seed;
       ro.scenario = j.scenario->name;
       ro.variant = j.variant->name;
+      reports::Checker checker;
+      reports::SeriesCollector series;
+      ro.on_event = [&checker, &series](const history::Event& e) {
+        checker.add(e);
+        series.add(e);
+      };
+      ro.keep_events = static_cast<bool>(o.on_run);  // an exporter (OpenMetrics) reads the events
       const auto t0 = std::chrono::steady_clock::now();
       sim::RunOutput out = sim::run_world(j.variant->config, ro);
       reports::RunRecord& r = records[i];
-      r.metrics = reports::check(out.events);
-      r.series = reports::series_of(out.events);
+      r.metrics = checker.finish();
+      r.series = series.finish();
       r.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       r.scenario = j.scenario->name;
       r.variant = j.variant->name;

@@ -3,15 +3,18 @@
 //   scheduler/...     the event loop alone (sim::Scheduler) with trivial events: each event
 //                     bumps a counter and schedules one more, `pending` events in the queue.
 //                     Counter: events/s.
-//   naive/crdt/3600s  the naive architecture (8 servers polling the change log every 2 s, ack
+//   naive/S/3600s     the naive architecture (8 servers polling the change log every 2 s, ack
 //                     after commit, round robin, 200 clients, 50 documents, think time 1-5 s)
-//                     for one simulated hour plus 30 s of quiescence, under crdt. Counters:
-//                     speedup (simulated seconds per wall second), events (scheduler events per
-//                     run), events/s, heap_peak_MiB (peak heap during the run), history_MiB
-//                     (heap the returned history holds), hist_events.
+//                     for one simulated hour plus 30 s of quiescence, under strategy S. Each
+//                     run streams its history as `convlab run` does: written to the digest and
+//                     fed event by event to a reports::Checker (whose finish() is timed too),
+//                     never held. Counters: speedup (simulated seconds per wall second),
+//                     events (scheduler events per run), events/s, hist_events (history
+//                     events), heap_peak_MiB (peak heap during the run), held_MiB (heap still
+//                     held when the run and the check are done, before freeing), maxrss_MiB.
 //   scale/crdt/C      the same world for 300 simulated seconds at C clients (C/4 documents):
 //                     wall time and memory as clients grow.
-//   check/...         reports::check over the history of one run (not in the timings above).
+//   check/...         reports::check over a held history of one run (not in the timings above).
 //
 // The label of each world run is its history digest: the same binary and seed must print the
 // same digest, and an optimisation that keeps histories byte-identical keeps it too.
@@ -28,6 +31,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
@@ -129,12 +133,17 @@ WorldConfig naive_world(std::uint32_t clients, std::uint32_t docs, std::int64_t 
   return c;
 }
 
-RunOutput run_once(const WorldConfig& c, const char* strategy, std::uint64_t seed) {
+// keep_events: hold the whole history in RunOutput::events; otherwise events go to `checker`
+// as they are written, as `convlab run` and `convlab replay` do.
+RunOutput run_once(const WorldConfig& c, const char* strategy, std::uint64_t seed, bool keep_events,
+                   convlab::reports::Checker* checker = nullptr) {
   convlab::sim::RunOptions o;
   o.strategy = convlab::find_strategy(strategy);
   o.seed = seed;
   o.scenario = "sim_bench";
   o.variant = "naive";
+  o.keep_events = keep_events;
+  if (checker != nullptr) o.on_event = [checker](const convlab::history::Event& e) { checker->add(e); };
   return convlab::sim::run_world(c, o);
 }
 
@@ -143,19 +152,23 @@ void world(benchmark::State& state, const char* strategy, WorldConfig c) {
   std::uint64_t sim_events = 0;
   std::size_t hist_events = 0;
   double peak_mib = 0;
-  double history_mib = 0;
+  double held_mib = 0;
   std::string digest;
   for (auto _ : state) {
     const std::size_t base = g_live;
     g_peak = g_live;
-    RunOutput out = run_once(c, strategy, 1);
+    auto checker = std::make_unique<convlab::reports::Checker>();
+    RunOutput out = run_once(c, strategy, 1, false, checker.get());
+    const convlab::reports::RunMetrics m = checker->finish();
+    benchmark::DoNotOptimize(m.converged);
     peak_mib = static_cast<double>(g_peak - base) / kMiB;
-    history_mib = static_cast<double>(g_live - base) / kMiB;
+    held_mib = static_cast<double>(g_live - base) / kMiB;
     sim_events = out.sim_events;
-    hist_events = out.events.size();
+    hist_events = out.history_events;
     digest = out.digest;
     state.PauseTiming();
-    out = RunOutput{};  // freeing the history is not the simulator's time
+    out = RunOutput{};  // freeing is not the simulator's time
+    checker.reset();
     state.ResumeTiming();
   }
   const auto iters = static_cast<double>(state.iterations());
@@ -164,13 +177,13 @@ void world(benchmark::State& state, const char* strategy, WorldConfig c) {
   state.counters["events/s"] = benchmark::Counter(static_cast<double>(sim_events) * iters, benchmark::Counter::kIsRate);
   state.counters["hist_events"] = static_cast<double>(hist_events);
   state.counters["heap_peak_MiB"] = peak_mib;
-  state.counters["history_MiB"] = history_mib;
+  state.counters["held_MiB"] = held_mib;
   state.counters["maxrss_MiB"] = max_rss_mib();
   state.SetLabel(digest);
 }
 
 void check_cost(benchmark::State& state, const char* strategy, WorldConfig c) {
-  const RunOutput out = run_once(c, strategy, 1);
+  const RunOutput out = run_once(c, strategy, 1, true);
   for (auto _ : state) {
     const convlab::reports::RunMetrics m = convlab::reports::check(out.events);
     benchmark::DoNotOptimize(m.converged);
@@ -191,11 +204,18 @@ int main(int argc, char** argv) {
       ->Unit(benchmark::kMillisecond);
 
   const WorldConfig hour = naive_world(200, 50, 3'600'000);
-  benchmark::RegisterBenchmark("naive/crdt/3600s", world, "crdt", hour)
+  for (const char* strategy : {"crdt", "ot", "seq", "lww"}) {
+    benchmark::RegisterBenchmark((std::string("naive/") + strategy + "/3600s").c_str(), world, strategy, hour)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->Iterations(1);
+  }
+  benchmark::RegisterBenchmark("check/naive/crdt/3600s", check_cost, "crdt", hour)
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime()
       ->Iterations(1);
-  benchmark::RegisterBenchmark("check/naive/crdt/3600s", check_cost, "crdt", hour)
+  // The same world for ten simulated minutes: small enough to profile under callgrind.
+  benchmark::RegisterBenchmark("naive/crdt/600s", world, "crdt", naive_world(200, 50, 600'000))
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime()
       ->Iterations(1);

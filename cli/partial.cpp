@@ -69,6 +69,9 @@ json::object metrics_json(const reports::RunMetrics& m) {
   o["server_inputs_per_s"] = exact(m.server_inputs_per_s);
   o["mem_doc_bytes_max"] = exact(m.mem_doc_bytes_max);
   o["mem_bytes_per_doc"] = exact(m.mem_bytes_per_doc);
+  o["memory_per_doc_bytes"] = exact(m.memory_per_doc_bytes);
+  o["memory_per_replica_bytes"] = exact(m.memory_per_replica_bytes);
+  o["memory_replica_bytes_max"] = exact(m.memory_replica_bytes_max);
   o["events"] = m.events;
   o["sim_seconds"] = exact(m.sim_seconds);
   return o;
@@ -272,6 +275,9 @@ reports::RunMetrics read_metrics(Reader& rd, const json::object& o, const std::s
   m.server_inputs_per_s = rd.dbl(o, path, "server_inputs_per_s");
   m.mem_doc_bytes_max = rd.dbl(o, path, "mem_doc_bytes_max");
   m.mem_bytes_per_doc = rd.dbl(o, path, "mem_bytes_per_doc");
+  m.memory_per_doc_bytes = rd.dbl(o, path, "memory_per_doc_bytes");
+  m.memory_per_replica_bytes = rd.dbl(o, path, "memory_per_replica_bytes");
+  m.memory_replica_bytes_max = rd.dbl(o, path, "memory_replica_bytes_max");
   m.events = rd.u64(o, path, "events");
   m.sim_seconds = rd.dbl(o, path, "sim_seconds");
   return m;

@@ -113,104 +113,283 @@ std::string text_to_utf8(const std::u32string& text) {
   return utf8_encode(fixed);
 }
 
-json::array runs_to_json(const std::vector<IdRun>& runs) {
-  json::array a;
-  a.reserve(runs.size());
-  for (const IdRun& r : runs) {
-    json::array triple;
-    triple.reserve(3);
-    triple.emplace_back(std::uint64_t{r.agent});
-    triple.emplace_back(std::uint64_t{r.seq});
-    triple.emplace_back(std::uint64_t{r.count});
-    a.emplace_back(std::move(triple));
+// The writer appends straight into one string: keys in the fixed order of type_infos(), integers
+// in plain decimal, strings escaped as Boost.JSON's serializer does (`"` and `\` backslashed;
+// \b \t \n \f \r; every other byte below 0x20 as \u00xx in lowercase hex; all other bytes as
+// they are). tests/history/history_test.cpp holds it to byte equality with Boost.JSON.
+class LineWriter {
+ public:
+  explicit LineWriter(std::string& out) : out_(out) {}
+
+  void open() { out_.push_back('{'); }
+  void close() { out_.push_back('}'); }
+  // `,"key":` (no comma before the first key of an object).
+  void key(std::string_view k) {
+    if (!first_) out_.push_back(',');
+    first_ = false;
+    out_.push_back('"');
+    out_.append(k);  // keys are the writer's own names: nothing to escape
+    out_.append("\":");
   }
-  return a;
+  void u64(std::uint64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, r.ptr);
+  }
+  void i64(std::int64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, r.ptr);
+  }
+  void boolean(bool v) { out_.append(v ? "true" : "false"); }
+  void str(std::string_view s) {
+    out_.push_back('"');
+    std::size_t plain = 0;  // start of the run of bytes that need no escape
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (!needs_escape(c)) continue;
+      out_.append(s.data() + plain, i - plain);
+      plain = i + 1;
+      escape(c);
+    }
+    out_.append(s.data() + plain, s.size() - plain);
+    out_.push_back('"');
+  }
+  // `,"key":` for a key that is data (meta and counter names): escaped like a value.
+  void data_key(std::string_view k) {
+    if (!first_) out_.push_back(',');
+    first_ = false;
+    str(k);
+    out_.push_back(':');
+  }
+  // Code points as a UTF-8 JSON string (see text_to_utf8 for those that are not scalar values).
+  void text(const std::u32string& t) {
+    bool ascii = true;
+    for (char32_t c : t) ascii = ascii && c < 0x80;
+    if (!ascii) return str(text_to_utf8(t));
+    // Written in place: room for the worst case (every character a \u00xx escape), then cut.
+    const std::size_t old = out_.size();
+    out_.resize(old + 2 + 6 * t.size());
+    char* p = out_.data() + old;
+    *p++ = '"';
+    for (char32_t c32 : t) {
+      const auto c = static_cast<unsigned char>(c32);
+      if (needs_escape(c)) {
+        p = escape_to(p, c);
+      } else {
+        *p++ = static_cast<char>(c);
+      }
+    }
+    *p++ = '"';
+    out_.resize(static_cast<std::size_t>(p - out_.data()));
+  }
+  void runs(const std::vector<IdRun>& runs) {
+    // Each run is at most `[4294967295,4294967295,4294967295],`: 34 bytes.
+    const std::size_t old = out_.size();
+    out_.resize(old + 2 + 34 * runs.size());
+    char* p = out_.data() + old;
+    char* const end = out_.data() + out_.size();
+    *p++ = '[';
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      if (i > 0) *p++ = ',';
+      *p++ = '[';
+      p = std::to_chars(p, end, runs[i].agent).ptr;
+      *p++ = ',';
+      p = std::to_chars(p, end, runs[i].seq).ptr;
+      *p++ = ',';
+      p = std::to_chars(p, end, runs[i].count).ptr;
+      *p++ = ']';
+    }
+    *p++ = ']';
+    out_.resize(static_cast<std::size_t>(p - out_.data()));
+  }
+  // Starts a nested object: its first key gets no comma.
+  void nested_open() {
+    out_.push_back('{');
+    first_ = true;
+  }
+  void nested_close() {
+    out_.push_back('}');
+    first_ = false;
+  }
+
+ private:
+  static bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+  void escape(unsigned char c) {
+    char buf[6];
+    out_.append(buf, static_cast<std::size_t>(escape_to(buf, c) - buf));
+  }
+  // Writes the escape of `c` at `p` (at most 6 bytes); returns the end.
+  static char* escape_to(char* p, unsigned char c) {
+    *p++ = '\\';
+    switch (c) {
+      case '"': *p++ = '"'; break;
+      case '\\': *p++ = '\\'; break;
+      case '\b': *p++ = 'b'; break;
+      case '\t': *p++ = 't'; break;
+      case '\n': *p++ = 'n'; break;
+      case '\f': *p++ = 'f'; break;
+      case '\r': *p++ = 'r'; break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        *p++ = 'u';
+        *p++ = '0';
+        *p++ = '0';
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 0xf];
+      }
+    }
+    return p;
+  }
+
+  std::string& out_;
+  bool first_ = true;
+};
+
+void append_line(std::string& out, const Event& e) {
+  LineWriter w(out);
+  w.open();
+  w.key("t");
+  w.i64(e.t_us);
+  w.key("type");
+  w.str(info_of(e.type).name);
+  switch (e.type) {
+    case EventType::kMeta:
+      w.key("meta");
+      w.nested_open();
+      for (const auto& [k, v] : e.meta) {  // std::map: sorted keys
+        w.data_key(k);
+        w.str(v);
+      }
+      w.nested_close();
+      break;
+    case EventType::kEdit:
+      w.key("client");
+      w.u64(e.client);
+      w.key("doc");
+      w.u64(e.doc);
+      w.key("op");
+      w.u64(e.op);
+      w.key("server");
+      w.i64(e.server);
+      w.key("clock_ms");
+      w.i64(e.clock_ms);
+      w.key("pos");
+      w.u64(e.pos);
+      w.key("del");
+      w.u64(e.del);
+      w.key("ins");
+      w.text(e.ins);
+      w.key("para");
+      w.u64(e.para);
+      w.key("inserted");
+      w.runs(e.inserted);
+      w.key("deleted");
+      w.runs(e.deleted);
+      w.key("seen_ops");
+      w.nested_open();
+      for (const auto& [author, op] : e.seen_ops) {  // std::map: ascending authors
+        char name[12];
+        const auto r = std::to_chars(name, name + sizeof name, author);
+        w.key(std::string_view(name, static_cast<std::size_t>(r.ptr - name)));
+        w.u64(op);
+      }
+      w.nested_close();
+      w.key("offline");
+      w.boolean(e.offline);
+      w.key("stale_base");
+      w.boolean(e.stale_base);
+      break;
+    case EventType::kAck:
+      w.key("client");
+      w.u64(e.client);
+      w.key("doc");
+      w.u64(e.doc);
+      w.key("op");
+      w.u64(e.op);
+      w.key("server");
+      w.i64(e.server);
+      break;
+    case EventType::kSeen:
+      w.key("client");
+      w.u64(e.client);
+      w.key("doc");
+      w.u64(e.doc);
+      w.key("author");
+      w.u64(e.author);
+      w.key("op");
+      w.u64(e.op);
+      w.key("server");
+      w.i64(e.server);
+      break;
+    case EventType::kLoad:
+      w.key("client");
+      w.u64(e.client);
+      w.key("doc");
+      w.u64(e.doc);
+      w.key("server");
+      w.i64(e.server);
+      w.key("version");
+      w.u64(e.version);
+      w.key("latest");
+      w.u64(e.latest);
+      w.key("source");
+      w.str(e.source);
+      break;
+    case EventType::kFault:
+    case EventType::kRecover:
+      w.key("kind");
+      w.str(e.kind);
+      w.key("detail");
+      w.str(e.detail);
+      break;
+    case EventType::kHeal:
+      break;
+    case EventType::kCounters:
+      w.key("counters");
+      w.nested_open();
+      for (const auto& [k, v] : e.counters) {  // std::map: sorted names
+        w.data_key(k);
+        w.u64(v);
+      }
+      w.nested_close();
+      break;
+    case EventType::kFinal:
+      w.key("doc");
+      w.u64(e.doc);
+      w.key("replica");
+      w.str(e.replica);
+      w.key("text");
+      w.text(e.text);
+      w.key("ids");
+      w.runs(e.ids);
+      break;
+    case EventType::kRename:
+      w.key("client");
+      w.u64(e.client);
+      w.key("doc");
+      w.u64(e.doc);
+      w.key("op");
+      w.u64(e.op);
+      w.key("server");
+      w.i64(e.server);
+      w.key("kind");
+      w.str(e.kind);
+      w.key("version");
+      w.u64(e.version);
+      w.key("detail");
+      w.str(e.detail);
+      break;
+  }
+  w.close();
 }
 
 }  // namespace
 
 std::string to_json_line(const Event& e) {
-  json::object o;
-  o.reserve(info_of(e.type).keys.size());
-  o.emplace("t", e.t_us);
-  o.emplace("type", info_of(e.type).name);
-  switch (e.type) {
-    case EventType::kMeta: {
-      json::object m;
-      for (const auto& [k, v] : e.meta) m.emplace(k, v);  // std::map: sorted keys
-      o.emplace("meta", std::move(m));
-      break;
-    }
-    case EventType::kEdit: {
-      o.emplace("client", std::uint64_t{e.client});
-      o.emplace("doc", std::uint64_t{e.doc});
-      o.emplace("op", std::uint64_t{e.op});
-      o.emplace("server", std::int64_t{e.server});
-      o.emplace("clock_ms", e.clock_ms);
-      o.emplace("pos", e.pos);
-      o.emplace("del", e.del);
-      o.emplace("ins", text_to_utf8(e.ins));
-      o.emplace("para", std::uint64_t{e.para});
-      o.emplace("inserted", runs_to_json(e.inserted));
-      o.emplace("deleted", runs_to_json(e.deleted));
-      json::object seen;
-      for (const auto& [author, op] : e.seen_ops) seen.emplace(std::to_string(author), std::uint64_t{op});
-      o.emplace("seen_ops", std::move(seen));
-      o.emplace("offline", e.offline);
-      o.emplace("stale_base", e.stale_base);
-      break;
-    }
-    case EventType::kAck:
-      o.emplace("client", std::uint64_t{e.client});
-      o.emplace("doc", std::uint64_t{e.doc});
-      o.emplace("op", std::uint64_t{e.op});
-      o.emplace("server", std::int64_t{e.server});
-      break;
-    case EventType::kSeen:
-      o.emplace("client", std::uint64_t{e.client});
-      o.emplace("doc", std::uint64_t{e.doc});
-      o.emplace("author", std::uint64_t{e.author});
-      o.emplace("op", std::uint64_t{e.op});
-      o.emplace("server", std::int64_t{e.server});
-      break;
-    case EventType::kLoad:
-      o.emplace("client", std::uint64_t{e.client});
-      o.emplace("doc", std::uint64_t{e.doc});
-      o.emplace("server", std::int64_t{e.server});
-      o.emplace("version", e.version);
-      o.emplace("latest", e.latest);
-      o.emplace("source", e.source);
-      break;
-    case EventType::kFault:
-    case EventType::kRecover:
-      o.emplace("kind", e.kind);
-      o.emplace("detail", e.detail);
-      break;
-    case EventType::kHeal:
-      break;
-    case EventType::kCounters: {
-      json::object c;
-      for (const auto& [k, v] : e.counters) c.emplace(k, v);
-      o.emplace("counters", std::move(c));
-      break;
-    }
-    case EventType::kFinal:
-      o.emplace("doc", std::uint64_t{e.doc});
-      o.emplace("replica", e.replica);
-      o.emplace("text", text_to_utf8(e.text));
-      o.emplace("ids", runs_to_json(e.ids));
-      break;
-    case EventType::kRename:
-      o.emplace("client", std::uint64_t{e.client});
-      o.emplace("doc", std::uint64_t{e.doc});
-      o.emplace("op", std::uint64_t{e.op});
-      o.emplace("server", std::int64_t{e.server});
-      o.emplace("kind", e.kind);
-      o.emplace("version", e.version);
-      o.emplace("detail", e.detail);
-      break;
-  }
-  return json::serialize(o);
+  std::string line;
+  append_line(line, e);
+  return line;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,13 +675,16 @@ Result<Event> from_json_line(const std::string& line) {
 // Writer and reader
 
 void Writer::write(const Event& e) {
-  std::string line = to_json_line(e);
-  line.push_back('\n');
-  for (char c : line) {
-    hash_ ^= static_cast<unsigned char>(c);
-    hash_ *= 0x100000001b3ull;
+  line_.clear();
+  append_line(line_, e);
+  line_.push_back('\n');
+  std::uint64_t h = hash_;
+  for (char c : line_) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
   }
-  if (out_ != nullptr) out_->write(line.data(), static_cast<std::streamsize>(line.size()));
+  hash_ = h;
+  if (out_ != nullptr) out_->write(line_.data(), static_cast<std::streamsize>(line_.size()));
   ++events_;
 }
 

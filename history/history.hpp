@@ -106,6 +106,7 @@ class Writer {
   std::ostream* out_;
   std::uint64_t hash_ = 0xcbf29ce484222325ull;
   std::uint64_t events_ = 0;
+  std::string line_;  // reused for every line
 };
 
 // Reads a whole history; errors name the file, line and problem.

@@ -1,10 +1,13 @@
 #include "reports/checkers.hpp"
 
+#include "server/core/assert.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -41,7 +44,7 @@ bool contains(const std::vector<CharId>& sorted, CharId id) {
   return std::binary_search(sorted.begin(), sorted.end(), id);
 }
 
-void append_sorted(std::vector<CharId>& out, const std::vector<IdRun>& runs) {
+void append_sorted(std::vector<CharId>& out, std::span<const IdRun> runs) {
   for (const IdRun& r : runs) {
     for (std::uint32_t i = 0; i < r.count; ++i) out.push_back(CharId{r.agent, r.seq + i});
   }
@@ -101,8 +104,59 @@ class MaxTree {
   std::vector<std::int64_t> tree_;
 };
 
+// An edit as the checkers keep it: its fields, and its ids and vector clock as ranges of the
+// checker's pools (no per-edit allocation).
+struct Edit {
+  std::int64_t t_us = 0;
+  std::int64_t clock_ms = 0;
+  std::uint32_t client = 0;
+  std::uint32_t op = 0;
+  std::uint32_t doc = 0;
+  std::uint32_t para = 0;
+  std::int32_t server = -1;
+  bool stale_base = false;
+  std::uint32_t inserted_begin = 0, inserted_count = 0;  // in State::runs
+  std::uint32_t deleted_begin = 0, deleted_count = 0;    // in State::runs
+  std::uint32_t seen_begin = 0, seen_count = 0;          // in State::seen_ops, by author
+};
+
+struct Seen {
+  std::int64_t t_us = 0;
+  std::uint32_t client = 0;
+  std::uint32_t doc = 0;
+  std::uint32_t author = 0;
+  std::uint32_t op = 0;
+  std::int32_t server = -1;
+};
+
+struct Rename {
+  std::uint32_t doc = 0;
+  std::uint32_t client = 0;
+  std::uint32_t op = 0;
+  std::uint64_t version = 0;
+  enum class Kind : std::uint8_t { kRequest, kAck, kOther } kind = Kind::kOther;
+};
+
+struct Final {
+  std::u32string text;
+  std::vector<IdRun> ids;
+};
+
+using AuthorOp = std::pair<std::uint32_t, std::uint32_t>;  // seen_ops entry: author -> op
+
+// The highest op of `author` in a vector clock sorted by author.
+std::optional<std::uint32_t> seen_op(std::span<const AuthorOp> clock, std::uint32_t author) {
+  auto it = std::lower_bound(clock.begin(), clock.end(), author,
+                             [](const AuthorOp& x, std::uint32_t a) { return x.first < a; });
+  if (it == clock.end() || it->first != author) return std::nullopt;
+  return it->second;
+}
+
 struct EditInfo {
-  const Event* e = nullptr;
+  const Edit* e = nullptr;
+  std::span<const IdRun> inserted;
+  std::span<const IdRun> deleted;
+  std::span<const AuthorOp> seen_ops;
   std::size_t order = 0;        // position among the edits, in history order
   bool acked = false;
   bool judged = false;          // its document has a reference (durable or server finals)
@@ -115,7 +169,7 @@ struct EditInfo {
 };
 
 struct DocState {
-  std::map<std::string, const Event*> finals;  // replica -> last kFinal for it
+  std::map<std::string, const Final*> finals;  // replica -> last kFinal for it
   bool has_ref = false;
   std::vector<CharId> ref;      // the ids that survived: durable, else servers, else everyone
   std::vector<CharId> deleted;  // every id some edit deleted on purpose
@@ -125,83 +179,167 @@ using Key = std::pair<std::uint32_t, std::uint32_t>;  // (client, op)
 
 }  // namespace
 
+struct Checker::State {
+  std::uint64_t events = 0;
+  std::int64_t last_t = 0;
+  bool has_meta = false;
+  std::map<std::string, std::string> meta;  // the first meta event's
+  std::optional<std::int64_t> heal_t;       // the first heal event's time
+  bool has_counters = false;
+  std::map<std::string, std::uint64_t> counters;  // the last counters event's
+  double mem_doc_bytes_max = 0;
+  double mem_bytes_per_doc = 0;
+  std::optional<std::int64_t> last_crash_us;
+  std::optional<std::int64_t> last_seen_or_ack_us;
+  std::uint64_t stale_loads = 0;
+  std::uint64_t served_after_revocation = 0;
+  std::uint64_t read_your_writes_violations = 0;
+
+  std::vector<Edit> edits;
+  std::vector<IdRun> runs;
+  std::vector<AuthorOp> seen_ops;
+  std::vector<Key> acks;
+  std::vector<Seen> seens;
+  std::vector<Rename> renames;
+  std::map<std::uint32_t, std::map<std::string, Final>> finals;  // doc -> replica -> last final
+  std::vector<std::uint32_t> edit_docs;  // documents with an edit (as the finals' map, sorted later)
+
+  std::uint32_t push_runs(const std::vector<IdRun>& r) {
+    CONVLAB_ASSERT(runs.size() + r.size() <= std::numeric_limits<std::uint32_t>::max());
+    const auto begin = static_cast<std::uint32_t>(runs.size());
+    runs.insert(runs.end(), r.begin(), r.end());
+    return begin;
+  }
+};
+
+Checker::Checker() : s_(std::make_unique<State>()) {}
+Checker::~Checker() = default;
+Checker::Checker(Checker&&) noexcept = default;
+Checker& Checker::operator=(Checker&&) noexcept = default;
+
+void Checker::add(const Event& e) {
+  State& st = *s_;
+  ++st.events;
+  st.last_t = std::max(st.last_t, e.t_us);
+  switch (e.type) {
+    case EventType::kMeta:
+      if (!st.has_meta) {
+        st.has_meta = true;
+        st.meta = e.meta;
+      }
+      break;
+    case EventType::kEdit: {
+      Edit x;
+      x.t_us = e.t_us;
+      x.clock_ms = e.clock_ms;
+      x.client = e.client;
+      x.op = e.op;
+      x.doc = e.doc;
+      x.para = e.para;
+      x.server = e.server;
+      x.stale_base = e.stale_base;
+      x.inserted_count = static_cast<std::uint32_t>(e.inserted.size());
+      x.inserted_begin = st.push_runs(e.inserted);
+      x.deleted_count = static_cast<std::uint32_t>(e.deleted.size());
+      x.deleted_begin = st.push_runs(e.deleted);
+      CONVLAB_ASSERT(st.seen_ops.size() + e.seen_ops.size() <= std::numeric_limits<std::uint32_t>::max());
+      x.seen_begin = static_cast<std::uint32_t>(st.seen_ops.size());
+      x.seen_count = static_cast<std::uint32_t>(e.seen_ops.size());
+      st.seen_ops.insert(st.seen_ops.end(), e.seen_ops.begin(), e.seen_ops.end());  // std::map: by author
+      st.edits.push_back(x);
+      st.edit_docs.push_back(e.doc);
+      break;
+    }
+    case EventType::kAck:
+      st.acks.emplace_back(e.client, e.op);
+      st.last_seen_or_ack_us = std::max(st.last_seen_or_ack_us.value_or(e.t_us), e.t_us);
+      break;
+    case EventType::kSeen:
+      st.seens.push_back(Seen{e.t_us, e.client, e.doc, e.author, e.op, e.server});
+      st.last_seen_or_ack_us = std::max(st.last_seen_or_ack_us.value_or(e.t_us), e.t_us);
+      break;
+    case EventType::kLoad:
+      if (e.version < e.latest) ++st.stale_loads;
+      if (e.source.size() >= kRevokedSuffix.size() &&
+          std::string_view(e.source).substr(e.source.size() - kRevokedSuffix.size()) == kRevokedSuffix) {
+        ++st.served_after_revocation;
+      }
+      if (e.source.find(kMissingOwnWrite) != std::string::npos) ++st.read_your_writes_violations;
+      break;
+    case EventType::kRename: {
+      Rename r{e.doc, e.client, e.op, e.version, Rename::Kind::kOther};
+      if (e.kind == "request") r.kind = Rename::Kind::kRequest;
+      if (e.kind == "ack") r.kind = Rename::Kind::kAck;
+      st.renames.push_back(r);
+      break;
+    }
+    case EventType::kFault:
+      if (e.kind == "crash") st.last_crash_us = std::max(st.last_crash_us.value_or(e.t_us), e.t_us);
+      break;
+    case EventType::kRecover:
+      break;
+    case EventType::kHeal:
+      if (!st.heal_t) st.heal_t = e.t_us;
+      break;
+    case EventType::kCounters: {
+      st.has_counters = true;
+      st.counters = e.counters;
+      // The peak of the mem.doc_bytes gauge, and that sample's bytes per loaded replica.
+      const auto bytes = e.counters.find("mem.doc_bytes");
+      const auto loaded = e.counters.find("mem.docs_loaded");
+      if (bytes != e.counters.end() && static_cast<double>(bytes->second) >= st.mem_doc_bytes_max) {
+        st.mem_doc_bytes_max = static_cast<double>(bytes->second);
+        const bool any = loaded != e.counters.end() && loaded->second > 0;
+        st.mem_bytes_per_doc = any ? st.mem_doc_bytes_max / static_cast<double>(loaded->second) : 0.0;
+      }
+      break;
+    }
+    case EventType::kFinal:
+      st.finals[e.doc][e.replica] = Final{e.text, e.ids};
+      break;
+  }
+}
+
 RunMetrics check(const std::vector<Event>& events) {
+  Checker c;
+  for (const Event& e : events) c.add(e);
+  return c.finish();
+}
+
+RunMetrics Checker::finish() const {
+  const State& st = *s_;
   RunMetrics m;
   for (const std::string& c : causes()) m.lost_by_cause[c] = 0;
-  m.events = events.size();
+  m.events = st.events;
+  m.stale_loads = st.stale_loads;
+  m.served_after_revocation = st.served_after_revocation;
+  m.read_your_writes_violations = st.read_your_writes_violations;
+  const std::optional<std::int64_t>& last_crash_us = st.last_crash_us;
 
-  // ---- One pass: sort the history into what each checker needs.
-  const Event* meta = nullptr;
-  const Event* heal_event = nullptr;
-  const Event* last_counters = nullptr;
+  // ---- What each checker needs, from the compact forms.
   std::vector<EditInfo> edits;
-  std::vector<const Event*> acks;
-  std::vector<const Event*> seens;
-  std::vector<const Event*> renames;
+  edits.reserve(st.edits.size());
+  for (const Edit& x : st.edits) {
+    EditInfo info;
+    info.e = &x;
+    info.inserted = std::span<const IdRun>(st.runs).subspan(x.inserted_begin, x.inserted_count);
+    info.deleted = std::span<const IdRun>(st.runs).subspan(x.deleted_begin, x.deleted_count);
+    info.seen_ops = std::span<const AuthorOp>(st.seen_ops).subspan(x.seen_begin, x.seen_count);
+    info.order = edits.size();
+    edits.push_back(std::move(info));
+  }
   std::map<std::uint32_t, DocState> docs;
-  std::optional<std::int64_t> last_crash_us;
-  std::int64_t last_t = 0;
-  for (const Event& e : events) {
-    last_t = std::max(last_t, e.t_us);
-    switch (e.type) {
-      case EventType::kMeta:
-        if (meta == nullptr) meta = &e;
-        break;
-      case EventType::kEdit: {
-        EditInfo info;
-        info.e = &e;
-        info.order = edits.size();
-        edits.push_back(std::move(info));
-        docs[e.doc];
-        break;
-      }
-      case EventType::kAck:
-        acks.push_back(&e);
-        break;
-      case EventType::kSeen:
-        seens.push_back(&e);
-        break;
-      case EventType::kLoad:
-        if (e.version < e.latest) ++m.stale_loads;
-        if (e.source.size() >= kRevokedSuffix.size() &&
-            std::string_view(e.source).substr(e.source.size() - kRevokedSuffix.size()) == kRevokedSuffix) {
-          ++m.served_after_revocation;
-        }
-        if (e.source.find(kMissingOwnWrite) != std::string::npos) ++m.read_your_writes_violations;
-        break;
-      case EventType::kRename:
-        renames.push_back(&e);
-        break;
-      case EventType::kFault:
-        if (e.kind == "crash") last_crash_us = std::max(last_crash_us.value_or(e.t_us), e.t_us);
-        break;
-      case EventType::kRecover:
-        break;
-      case EventType::kHeal:
-        if (heal_event == nullptr) heal_event = &e;
-        break;
-      case EventType::kCounters: {
-        last_counters = &e;
-        const auto bytes = e.counters.find("mem.doc_bytes");
-        const auto loaded = e.counters.find("mem.docs_loaded");
-        if (bytes != e.counters.end() && static_cast<double>(bytes->second) >= m.mem_doc_bytes_max) {
-          m.mem_doc_bytes_max = static_cast<double>(bytes->second);
-          const bool any = loaded != e.counters.end() && loaded->second > 0;
-          m.mem_bytes_per_doc = any ? m.mem_doc_bytes_max / static_cast<double>(loaded->second) : 0.0;
-        }
-        break;
-      }
-      case EventType::kFinal:
-        docs[e.doc].finals[e.replica] = &e;
-        break;
-    }
+  for (std::uint32_t d : st.edit_docs) docs[d];
+  for (const auto& [doc, replicas] : st.finals) {
+    DocState& ds = docs[doc];
+    for (const auto& [name, fin] : replicas) ds.finals[name] = &fin;
   }
 
-  std::int64_t heal_us = heal_event != nullptr ? heal_event->t_us : 0;
-  std::int64_t end_us = last_t;
-  if (meta != nullptr) {
-    heal_us = parse_i64(meta->meta, "heal_us").value_or(heal_us);
-    end_us = parse_i64(meta->meta, "end_us").value_or(end_us);
+  std::int64_t heal_us = st.heal_t.value_or(0);
+  std::int64_t end_us = st.last_t;
+  if (st.has_meta) {
+    heal_us = parse_i64(st.meta, "heal_us").value_or(heal_us);
+    end_us = parse_i64(st.meta, "end_us").value_or(end_us);
   }
   m.sim_seconds = static_cast<double>(end_us) / 1e6;
   m.edits = edits.size();
@@ -218,8 +356,8 @@ RunMetrics check(const std::vector<Event>& events) {
     if (it == by_key.end() || it->first != Key{client, op}) return nullptr;
     return &edits[it->second];  // the first edit with that key
   };
-  for (const Event* a : acks) {
-    if (EditInfo* info = find_edit(a->client, a->op); info != nullptr && !info->acked) {
+  for (const auto& [client, op] : st.acks) {
+    if (EditInfo* info = find_edit(client, op); info != nullptr && !info->acked) {
       info->acked = true;
       ++m.acked_edits;
     }
@@ -227,17 +365,17 @@ RunMetrics check(const std::vector<Event>& events) {
 
   // ---- Convergence.
   bool any_final = false;
-  for (auto& [doc, st] : docs) {
-    if (st.finals.empty()) {
+  for (auto& [doc, ds] : docs) {
+    if (ds.finals.empty()) {
       if (m.divergent.size() < kMaxListed) m.divergent.push_back("doc " + std::to_string(doc) + ": no final replica");
       m.converged = false;
       continue;
     }
     any_final = true;
-    auto durable = st.finals.find(std::string(kDurable));
-    const bool has_durable = durable != st.finals.end();
-    const auto& [base_name, base] = has_durable ? *durable : *st.finals.begin();
-    for (const auto& [name, fin] : st.finals) {
+    auto durable = ds.finals.find(std::string(kDurable));
+    const bool has_durable = durable != ds.finals.end();
+    const auto& [base_name, base] = has_durable ? *durable : *ds.finals.begin();
+    for (const auto& [name, fin] : ds.finals) {
       if (fin->text != base->text && m.divergent.size() < kMaxListed) {
         m.divergent.push_back("doc " + std::to_string(doc) + ": " + name + " differs from " + base_name);
       }
@@ -247,58 +385,53 @@ RunMetrics check(const std::vector<Event>& events) {
     m.divergent.insert(m.divergent.begin(), "no final events in the history");
   }
   m.converged = any_final && m.divergent.empty();
-  {
-    std::optional<std::int64_t> last_change;
-    for (const Event& e : events) {
-      if ((e.type == EventType::kSeen || e.type == EventType::kAck) && e.t_us >= heal_us) {
-        last_change = std::max(last_change.value_or(e.t_us), e.t_us);
-      }
-    }
-    if (last_change) m.convergence_ms = std::max(0.0, static_cast<double>(*last_change - heal_us) / 1000.0);
+  // The last seen or ack at or after the heal: the latest of them all, if that is after the heal.
+  if (st.last_seen_or_ack_us && *st.last_seen_or_ack_us >= heal_us) {
+    m.convergence_ms = std::max(0.0, static_cast<double>(*st.last_seen_or_ack_us - heal_us) / 1000.0);
   }
 
   // ---- Reference ids per document: durable, else the servers' finals, else every replica's.
-  for (auto& [doc, st] : docs) {
-    if (st.finals.empty()) continue;
-    st.has_ref = true;
-    auto durable = st.finals.find(std::string(kDurable));
-    if (durable != st.finals.end()) {
-      append_sorted(st.ref, durable->second->ids);
+  for (auto& [doc, ds] : docs) {
+    if (ds.finals.empty()) continue;
+    ds.has_ref = true;
+    auto durable = ds.finals.find(std::string(kDurable));
+    if (durable != ds.finals.end()) {
+      append_sorted(ds.ref, durable->second->ids);
     } else {
       bool any_server = false;
-      for (const auto& [name, fin] : st.finals) {
+      for (const auto& [name, fin] : ds.finals) {
         if (name.rfind("server:", 0) == 0) {
-          append_sorted(st.ref, fin->ids);
+          append_sorted(ds.ref, fin->ids);
           any_server = true;
         }
       }
       if (!any_server) {
-        for (const auto& [name, fin] : st.finals) append_sorted(st.ref, fin->ids);
+        for (const auto& [name, fin] : ds.finals) append_sorted(ds.ref, fin->ids);
       }
     }
-    sort_unique(st.ref);
+    sort_unique(ds.ref);
   }
-  for (const EditInfo& info : edits) append_sorted(docs[info.e->doc].deleted, info.e->deleted);
-  for (auto& [doc, st] : docs) sort_unique(st.deleted);
+  for (const EditInfo& info : edits) append_sorted(docs[info.e->doc].deleted, info.deleted);
+  for (auto& [doc, ds] : docs) sort_unique(ds.deleted);
 
   // ---- Which characters survived.
   for (EditInfo& info : edits) {
-    const DocState& st = docs[info.e->doc];
-    if (!st.has_ref) continue;
+    const DocState& ds = docs[info.e->doc];
+    if (!ds.has_ref) continue;
     info.judged = true;
-    for (const IdRun& r : info.e->inserted) {
+    for (const IdRun& r : info.inserted) {
       for (std::uint32_t i = 0; i < r.count; ++i) {
         const CharId id{r.agent, r.seq + i};
-        if (contains(st.ref, id)) {
+        if (contains(ds.ref, id)) {
           info.any_present = true;
-        } else if (info.acked && !contains(st.deleted, id)) {
+        } else if (info.acked && !contains(ds.deleted, id)) {
           info.lost.push_back(id);
         }
       }
     }
-    for (const IdRun& r : info.e->deleted) {
+    for (const IdRun& r : info.deleted) {
       for (std::uint32_t i = 0; i < r.count && !info.deleted_restored; ++i) {
-        if (contains(st.ref, CharId{r.agent, r.seq + i})) info.deleted_restored = true;
+        if (contains(ds.ref, CharId{r.agent, r.seq + i})) info.deleted_restored = true;
       }
     }
   }
@@ -336,7 +469,7 @@ RunMetrics check(const std::vector<Event>& events) {
     std::vector<Cand> cands;
     cands.reserve(list.size());
     for (std::size_t idx : list) {
-      const Event& w = *edits[idx].e;
+      const Edit& w = *edits[idx].e;
       cands.push_back(Cand{w.t_us, w.clock_ms, w.client, w.op, idx, w.stale_base});
     }
     std::sort(cands.begin(), cands.end(), [](const Cand& x, const Cand& y) {
@@ -353,7 +486,7 @@ RunMetrics check(const std::vector<Event>& events) {
       std::vector<std::vector<std::pair<std::int64_t, std::size_t>>> by_seen(g1 - g0);
       for (auto& v : by_seen) v.reserve(n);
       for (std::size_t rank = 0; rank < n; ++rank) {
-        const auto& seen_ops = edits[cands[rank].order].e->seen_ops;
+        const std::span<const AuthorOp> seen_ops = edits[cands[rank].order].seen_ops;
         auto it = seen_ops.begin();
         for (std::size_t g = g0; g < g1; ++g) {  // authors ascending: a merge walk
           const std::uint32_t author = groups[g].first;
@@ -376,7 +509,7 @@ RunMetrics check(const std::vector<Event>& events) {
         std::size_t next = 0;
         for (std::size_t idx : lost_edits) {
           EditInfo& info = edits[idx];
-          const Event& e = *info.e;
+          const Edit& e = *info.e;
           while (next < cand_order.size() && cand_order[next].first < std::int64_t{e.op}) {
             const std::size_t rank = cand_order[next].second;
             clocks.set(rank, cands[rank].clock_ms);
@@ -446,26 +579,26 @@ RunMetrics check(const std::vector<Event>& events) {
   // A — seen by B, earlier, with a clock reading later than B's — survived: last-writer-wins
   // let the past overwrite the future.
   {
-    const auto survived = [&](const EditInfo& w) { return w.any_present || w.e->inserted.empty(); };
+    const auto survived = [&](const EditInfo& w) { return w.any_present || w.inserted.empty(); };
     for (const EditInfo& info : edits) {
       if (!info.judged || (info.lost.empty() && !info.deleted_restored)) continue;
       if (info.lost.empty() && !info.acked) continue;
-      const Event& b = *info.e;
+      const Edit& b = *info.e;
       const auto& list = by_para[{b.doc, b.para}];
       bool overwritten_later = false;
       bool reversed = false;
       for (std::size_t idx : list) {
         const EditInfo& w = edits[idx];
-        const Event& we = *w.e;
+        const Edit& we = *w.e;
         if (we.client == b.client || !survived(w)) continue;
-        auto saw_b = we.seen_ops.find(b.client);
-        const bool w_saw_b = saw_b != we.seen_ops.end() && saw_b->second >= b.op;
+        const std::optional<std::uint32_t> saw_b = seen_op(w.seen_ops, b.client);
+        const bool w_saw_b = saw_b && *saw_b >= b.op;
         if (we.t_us >= b.t_us && !w_saw_b) {
           overwritten_later = true;
           break;
         }
-        auto saw_w = b.seen_ops.find(we.client);
-        if (saw_w != b.seen_ops.end() && saw_w->second >= we.op && we.t_us < b.t_us && we.clock_ms > b.clock_ms &&
+        const std::optional<std::uint32_t> saw_w = seen_op(info.seen_ops, we.client);
+        if (saw_w && *saw_w >= we.op && we.t_us < b.t_us && we.clock_ms > b.clock_ms &&
             w.any_present) {
           reversed = true;
         }
@@ -478,21 +611,21 @@ RunMetrics check(const std::vector<Event>& events) {
   {
     std::vector<double> all;
     std::vector<double> cross;
-    for (const Event* s : seens) {
-      if (s->client == s->author) continue;
-      const EditInfo* info = find_edit(s->author, s->op);
-      if (info == nullptr || info->e->inserted.empty() || info->e->doc != s->doc) continue;
-      const double ms = static_cast<double>(s->t_us - info->e->t_us) / 1000.0;
+    for (const Seen& s : st.seens) {
+      if (s.client == s.author) continue;
+      const EditInfo* info = find_edit(s.author, s.op);
+      if (info == nullptr || info->inserted.empty() || info->e->doc != s.doc) continue;
+      const double ms = static_cast<double>(s.t_us - info->e->t_us) / 1000.0;
       all.push_back(ms);
-      if (s->server >= 0 && info->e->server >= 0 && s->server != info->e->server) cross.push_back(ms);
+      if (s.server >= 0 && info->e->server >= 0 && s.server != info->e->server) cross.push_back(ms);
     }
     m.visibility_ms = percentiles(std::move(all));
     m.visibility_cross_ms = percentiles(std::move(cross));
   }
   {
     std::vector<std::uint32_t> fast;  // meta fast_clients: "0,3"
-    if (meta != nullptr) {
-      if (auto it = meta->meta.find("fast_clients"); it != meta->meta.end()) {
+    if (st.has_meta) {
+      if (auto it = st.meta.find("fast_clients"); it != st.meta.end()) {
         std::uint32_t v = 0;
         bool digits = false;
         for (char ch : it->second + ",") {
@@ -509,11 +642,11 @@ RunMetrics check(const std::vector<Event>& events) {
     }
     const auto is_fast = [&](std::uint32_t c) { return std::find(fast.begin(), fast.end(), c) != fast.end(); };
     std::vector<double> others;
-    for (const Event* s : seens) {
-      if (s->client == s->author || is_fast(s->client) || is_fast(s->author)) continue;
-      const EditInfo* info = find_edit(s->author, s->op);
-      if (info == nullptr || info->e->inserted.empty() || info->e->doc != s->doc) continue;
-      others.push_back(static_cast<double>(s->t_us - info->e->t_us) / 1000.0);
+    for (const Seen& s : st.seens) {
+      if (s.client == s.author || is_fast(s.client) || is_fast(s.author)) continue;
+      const EditInfo* info = find_edit(s.author, s.op);
+      if (info == nullptr || info->inserted.empty() || info->e->doc != s.doc) continue;
+      others.push_back(static_cast<double>(s.t_us - info->e->t_us) / 1000.0);
     }
     m.visibility_others_ms = percentiles(std::move(others));
   }
@@ -528,13 +661,13 @@ RunMetrics check(const std::vector<Event>& events) {
       std::uint64_t version, base;
     };
     std::vector<Acked> acked;
-    for (const Event* r : renames) {
-      if (r->kind == "request") base[{r->client, r->op}] = r->version;
+    for (const Rename& r : st.renames) {
+      if (r.kind == Rename::Kind::kRequest) base[{r.client, r.op}] = r.version;
     }
-    for (const Event* r : renames) {
-      if (r->kind != "ack") continue;
-      auto b = base.find({r->client, r->op});
-      acked.push_back(Acked{r->doc, r->client, r->version, b == base.end() ? r->version - 1 : b->second});
+    for (const Rename& r : st.renames) {
+      if (r.kind != Rename::Kind::kAck) continue;
+      auto b = base.find({r.client, r.op});
+      acked.push_back(Acked{r.doc, r.client, r.version, b == base.end() ? r.version - 1 : b->second});
     }
     for (const Acked& a : acked) {
       for (const Acked& later : acked) {
@@ -547,27 +680,36 @@ RunMetrics check(const std::vector<Event>& events) {
   }
 
   // ---- Counters: the last snapshot is cumulative over the run.
-  if (last_counters != nullptr) {
-    for (const auto& [name, value] : last_counters->counters) {
+  if (st.has_counters) {
+    for (const auto& [name, value] : st.counters) {
       if (name.rfind("db.", 0) == 0) {
         m.db_queries += value;
         m.db_queries_by_kind[name.substr(3)] += value;
       }
     }
     const auto counter = [&](const std::string& name) -> double {
-      auto it = last_counters->counters.find(name);
-      return it == last_counters->counters.end() ? 0.0 : static_cast<double>(it->second);
+      auto it = st.counters.find(name);
+      return it == st.counters.end() ? 0.0 : static_cast<double>(it->second);
     };
+    if (counter("mem.replica_docs") > 0) {
+      m.memory_per_doc_bytes = counter("mem.replica_bytes") / counter("mem.replica_docs");
+    }
+    if (counter("mem.replicas") > 0) {
+      m.memory_per_replica_bytes = counter("mem.replica_bytes") / counter("mem.replicas");
+    }
+    m.memory_replica_bytes_max = counter("mem.replica_bytes_max");
     if (m.edits > 0) {
       m.msgs_per_edit = counter("net.msgs") / static_cast<double>(m.edits);
       m.bytes_per_edit = counter("net.bytes") / static_cast<double>(m.edits);
     }
   }
   if (heal_us > 0) m.db_queries_per_s = static_cast<double>(m.db_queries) / (static_cast<double>(heal_us) / 1e6);
-  if (heal_us > 0 && last_counters != nullptr) {
+  m.mem_doc_bytes_max = st.mem_doc_bytes_max;
+  m.mem_bytes_per_doc = st.mem_bytes_per_doc;
+  if (heal_us > 0 && st.has_counters) {
     const auto per_s = [&](const std::string& name) {
-      auto it = last_counters->counters.find(name);
-      const double v = it == last_counters->counters.end() ? 0.0 : static_cast<double>(it->second);
+      auto it = st.counters.find(name);
+      const double v = it == st.counters.end() ? 0.0 : static_cast<double>(it->second);
       return v / (static_cast<double>(heal_us) / 1e6);
     };
     m.db_polls_per_s = per_s("db.poll");
@@ -620,6 +762,9 @@ std::map<std::string, double> RunMetrics::flatten() const {
   f["server_inputs_per_s"] = server_inputs_per_s;
   f["mem_doc_bytes_max"] = mem_doc_bytes_max;
   f["mem_bytes_per_doc"] = mem_bytes_per_doc;
+  f["memory_per_doc_bytes"] = memory_per_doc_bytes;
+  f["memory_per_replica_bytes"] = memory_per_replica_bytes;
+  f["memory_replica_bytes_max"] = memory_replica_bytes_max;
   f["events"] = n(events);
   f["sim_seconds"] = sim_seconds;
   return f;

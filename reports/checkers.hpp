@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -80,10 +81,17 @@ struct RunMetrics {
   double net_msgs_per_s = 0;
   double net_bytes_per_s = 0;
   double server_inputs_per_s = 0;
-  // The peak of gauge mem.doc_bytes over every `counters` (snapshot bytes of every document
-  // every server holds), and that sample's bytes per loaded document (mem.docs_loaded).
+  // The peak of gauge mem.doc_bytes over the `counters` that carry it (snapshot bytes of every
+  // document every server holds; the simulator samples it at the heal), and that sample's bytes
+  // per loaded (document, server) replica (mem.docs_loaded).
   double mem_doc_bytes_max = 0;
   double mem_bytes_per_doc = 0;
+  // Memory the servers hold for documents (the last counters' mem.*: every live server
+  // replica's snapshot size, sampled at the heal): bytes per document held
+  // anywhere (all its server replicas together), per replica, and the largest replica.
+  double memory_per_doc_bytes = 0;
+  double memory_per_replica_bytes = 0;
+  double memory_replica_bytes_max = 0;
   std::uint64_t events = 0;
   double sim_seconds = 0;
 
@@ -92,6 +100,27 @@ struct RunMetrics {
   std::map<std::string, double> flatten() const;
 };
 
+// The checkers fed one event at a time, in history order: a run can be judged while it writes
+// its history, without holding it. Only what the checkers need is kept, in compact form (an
+// edit's ids, position and vector clock; a seen or ack as a few integers; each replica's last
+// final; the last counters), so memory grows with edits, not with the history's bytes.
+class Checker {
+ public:
+  Checker();
+  ~Checker();
+  Checker(Checker&&) noexcept;
+  Checker& operator=(Checker&&) noexcept;
+
+  void add(const history::Event& e);
+  // The verdicts and metrics over everything added so far.
+  RunMetrics finish() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// The same as adding every event to a Checker and finishing it.
 RunMetrics check(const std::vector<history::Event>& events);
 
 // Every flat metric name flatten() produces, sorted: scenario expectations are validated

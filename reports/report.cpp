@@ -61,6 +61,11 @@ json::object metrics_json(const RunMetrics& m) {
   o["acked_edits"] = m.acked_edits;
   o["msgs_per_edit"] = m.msgs_per_edit;
   o["bytes_per_edit"] = m.bytes_per_edit;
+  json::object mem;
+  mem["per_doc_bytes"] = m.memory_per_doc_bytes;
+  mem["per_replica_bytes"] = m.memory_per_replica_bytes;
+  mem["replica_bytes_max"] = m.memory_replica_bytes_max;
+  o["memory"] = std::move(mem);
   o["events"] = m.events;
   o["sim_seconds"] = m.sim_seconds;
   json::array div;

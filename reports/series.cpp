@@ -91,6 +91,32 @@ std::string fault_target(const std::string& detail) {
   return out;
 }
 
+void SeriesCollector::add(const Event& e) {
+  switch (e.type) {
+    case EventType::kMeta:
+    case EventType::kSeen:
+    case EventType::kFault:
+    case EventType::kRecover:
+    case EventType::kHeal:
+      events_.push_back(e);
+      break;
+    case EventType::kEdit: {
+      Event slim;
+      slim.type = e.type;
+      slim.t_us = e.t_us;
+      slim.client = e.client;
+      slim.op = e.op;
+      slim.doc = e.doc;
+      // series_of asks only whether the edit inserted anything.
+      if (!e.inserted.empty()) slim.inserted.push_back(e.inserted.front());
+      events_.push_back(std::move(slim));
+      break;
+    }
+    default:
+      break;
+  }
+}
+
 RunSeries series_of(const std::vector<Event>& events) {
   RunSeries s;
   const Event* meta = nullptr;

@@ -50,6 +50,17 @@ inline constexpr std::int64_t kBaseBinUs = 1'000'000;
 
 RunSeries series_of(const std::vector<history::Event>& events);
 
+// series_of fed one event at a time (a streamed run): keeps a slim copy of only the events the
+// series read (meta, edits without their ids, seen, fault, recover, heal).
+class SeriesCollector {
+ public:
+  void add(const history::Event& e);
+  RunSeries finish() const { return series_of(events_); }
+
+ private:
+  std::vector<history::Event> events_;
+};
+
 // `detail` without its whitespace-separated key=value tokens ("server:0 for_ms=2000" ->
 // "server:0", "bus loss=0.3 dup=0 for_ms=10000" -> "bus").
 std::string fault_target(const std::string& detail);

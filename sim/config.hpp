@@ -59,6 +59,9 @@ struct ServersSpec {
   std::uint32_t count = 1;
   Propagation propagation = Propagation::kBus;
   std::int64_t poll_interval_ms = 2000;
+  // propagation: bus: each server reads the log tail this often for documents with clients
+  // (repairs a record the bus lost with nothing after it). 0: off.
+  std::int64_t anti_entropy_ms = 5000;
   Persistence persistence = Persistence::kChangeLog;
   std::int64_t snapshot_interval_ms = 30000;  // persistence: snapshot
   std::uint32_t snapshot_every_changes = 100; // persistence: changelog

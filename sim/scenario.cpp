@@ -591,8 +591,9 @@ void apply_clocks(Ctx& ctx, const YAML::Node& n, const Here& at, ClockSpec& c) {
 }
 
 void apply_servers(Ctx& ctx, const YAML::Node& n, const Here& at, ServersSpec& sv) {
-  static constexpr std::array<std::string_view, 17> keys{
-      "count",     "propagation", "poll_interval_ms", "poll_interval_s", "persistence", "snapshot_interval_s",
+  static constexpr std::array<std::string_view, 19> keys{
+      "count",     "propagation", "poll_interval_ms", "poll_interval_s", "anti_entropy_ms", "anti_entropy_s",
+      "persistence", "snapshot_interval_s",
       "snapshot_interval_ms", "snapshot_every_changes", "ack", "catch_up", "api_read", "api_cache",
       "check_revocation", "rate_limit_per_s", "rate_burst", "work_us_per_msg", "rename"};
   auto es = entries(ctx, n, at, keys);
@@ -605,6 +606,8 @@ void apply_servers(Ctx& ctx, const YAML::Node& n, const Here& at, ServersSpec& s
       get_enum(ctx, e.value, e.at, kPropagations, sv.propagation);
     } else if (is_time_key(e.key, "poll_interval", s)) {
       get_time(ctx, e.value, e.at, s, 1, kTimeMaxMs, sv.poll_interval_ms);
+    } else if (is_time_key(e.key, "anti_entropy", s)) {
+      get_time(ctx, e.value, e.at, s, 0, kTimeMaxMs, sv.anti_entropy_ms);
     } else if (e.key == "persistence") {
       get_enum(ctx, e.value, e.at, kPersistences, sv.persistence);
     } else if (is_time_key(e.key, "snapshot_interval", s)) {

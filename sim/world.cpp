@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -130,7 +131,7 @@ struct CdnEntry {
 };
 
 struct StoredDoc {
-  std::vector<LogRecord> log;
+  std::vector<LogRecord> log;  // append-only and dense: log[i].index == i + 1
   bool has_snapshot = false;
   Bytes snapshot;
   std::uint64_t snapshot_index = 0;
@@ -245,9 +246,11 @@ class World {
   void emit(history::Event e) {
     e.t_us = now_us_;
     writer_.write(e);
-    events_.push_back(std::move(e));
+    if (opt_.on_event) opt_.on_event(e);
+    if (opt_.keep_events) events_.push_back(std::move(e));
   }
-  void emit_counters();
+  // with_memory: also sample the server replicas' state sizes (mem.* keys; see docs/history.md).
+  void emit_counters(bool with_memory);
   void emit_finals();
 
   const WorldConfig& cfg_;
@@ -280,6 +283,8 @@ class World {
   std::vector<Server> servers_;
   std::map<std::uint32_t, std::vector<NodeMessage>> down_queue_;
   std::vector<Client> clients_;
+  std::vector<std::uint32_t> newly_scratch_;  // note_seen's edits newly visible to one client
+  static constexpr std::uint32_t kShown = std::numeric_limits<std::uint32_t>::max();
   std::uint32_t round_robin_ = 0;
   ConnId next_conn_ = 1;
   std::map<ConnId, std::uint32_t> conn_client_;
@@ -427,6 +432,7 @@ void World::start_server(std::uint32_t s) {
   nc.propagation = cfg_.servers.propagation == Propagation::kPoll ? NodeConfig::Propagation::kPoll
                                                                   : NodeConfig::Propagation::kBus;
   nc.poll_interval_ms = cfg_.servers.poll_interval_ms;
+  nc.anti_entropy_ms = cfg_.servers.anti_entropy_ms;
   nc.persistence = cfg_.servers.persistence == Persistence::kSnapshot ? NodeConfig::Persistence::kSnapshot
                                                                       : NodeConfig::Persistence::kChangeLog;
   nc.snapshot_interval_ms = cfg_.servers.snapshot_interval_ms;
@@ -576,8 +582,9 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
       return;
     }
     case StoreRequest::Kind::kReadLog:
-      for (const LogRecord& r : d.log) {
-        if (r.index > req.after) reply.records.push_back(r);
+      // The log is append-only and dense: the record with index i is log[i - 1].
+      if (req.after < d.log.size()) {
+        reply.records.assign(d.log.begin() + static_cast<std::ptrdiff_t>(req.after), d.log.end());
       }
       break;
     case StoreRequest::Kind::kWriteSnapshot:
@@ -601,8 +608,9 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
       reply.snapshot = latest_snapshot ? d.snapshot : d.initial;
       reply.snapshot_index = latest_snapshot ? d.snapshot_index : 0;
       reply.latest = d.log.size();
-      for (const LogRecord& r : d.log) {
-        if (r.index > reply.snapshot_index && r.index <= upto) reply.records.push_back(r);
+      if (reply.snapshot_index < upto) {
+        reply.records.assign(d.log.begin() + static_cast<std::ptrdiff_t>(reply.snapshot_index),
+                             d.log.begin() + static_cast<std::ptrdiff_t>(upto));
       }
       break;
     }
@@ -845,21 +853,19 @@ void World::note_seen(Client& cl) {
   for (; cl.edits_scanned < edits.size(); ++cl.edits_scanned) {
     if (edits[cl.edits_scanned].author != cl.id) cl.unseen.push_back(static_cast<std::uint32_t>(cl.edits_scanned));
   }
-  std::size_t newly = 0;
-  std::uint32_t first = 0;
+  std::vector<std::uint32_t>& newly = newly_scratch_;
+  newly.clear();
   for (const std::uint32_t i : cl.unseen) {
     const DocEdit& d = edits[i];
     for (std::uint32_t k = 0; k < d.count; ++k) {
       if (cl.replica->contains(CharId{d.agent, d.seq + k})) {
-        if (newly++ == 0) first = i;
+        newly.push_back(i);
         break;
       }
     }
   }
-  if (newly == 0) return;
-  if (newly == 1) {
-    const DocEdit& d = edits[first];
-    std::erase(cl.unseen, first);
+  if (newly.empty()) return;
+  const auto show = [&](const DocEdit& d) {
     if (!cl.seen.insert({d.author, d.op}).second) return;
     std::uint32_t& hi = cl.seen_ops[d.author];
     hi = std::max(hi, d.op);
@@ -871,10 +877,34 @@ void World::note_seen(Client& cl) {
     e.op = d.op;
     e.server = cl.server;
     emit(std::move(e));
+  };
+  if (newly.size() == 1) {
+    std::erase(cl.unseen, newly.front());
+    show(edits[newly.front()]);
     return;
   }
-  // Several at once (a welcome): their order is document order, which the scan gives.
-  note_seen_scan(cl);
+  // Several at once (a welcome, a poll's batch): in document order of each one's first visible
+  // character, as note_seen_scan gives. Every edit the scan would name is in `newly` (the others
+  // are shown already or have no character here), so the document is read in chunks only until
+  // each of them has been met, and each id is tested against those few edits only.
+  std::size_t left = newly.size();
+  const std::size_t len = cl.replica->length();
+  constexpr std::size_t kChunk = 512;
+  for (std::size_t base = 0; base < len && left > 0; base += kChunk) {
+    const std::vector<CharId> ids = cl.replica->char_ids_range(base, std::min(kChunk, len - base));
+    for (const CharId& id : ids) {
+      for (std::uint32_t& i : newly) {
+        if (i == kShown) continue;
+        const DocEdit& d = edits[i];
+        if (id.agent != d.agent || id.seq < d.seq || id.seq - d.seq >= d.count) continue;
+        show(d);
+        i = kShown;
+        --left;
+        break;
+      }
+      if (left == 0) break;
+    }
+  }
   std::erase_if(cl.unseen, [&](std::uint32_t i) { return cl.seen.contains({edits[i].author, edits[i].op}); });
 }
 
@@ -1486,7 +1516,7 @@ void World::heal() {
   for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) {
     if (!servers_[s].up) start_server(s);
   }
-  emit_counters();
+  emit_counters(true);
   history::Event e;
   e.type = history::EventType::kHeal;
   emit(std::move(e));
@@ -1495,21 +1525,40 @@ void World::heal() {
 
 // ---------------------------------------------------------------- history
 
-void World::emit_counters() {
+void World::emit_counters(bool with_memory) {
   history::Event e;
   e.type = history::EventType::kCounters;
   e.counters = counters_;
   e.counters["srv.inputs"] = server_inputs_;
-  // Gauges (docs/history.md): what the servers hold in memory at this moment.
-  std::uint64_t doc_bytes = 0;
-  std::uint64_t docs_loaded = 0;
-  for (const Server& sv : servers_) {
-    if (!sv.up) continue;
-    doc_bytes += sv.node->state_bytes();
-    docs_loaded += sv.node->loaded_docs().size();
+  if (with_memory) {
+    // What the servers hold per document, as each live replica's snapshot size: sampled once,
+    // at the heal (encoding every replica every second would cost more than the rest of the run).
+    std::uint64_t total = 0;
+    std::uint64_t replicas = 0;
+    std::uint64_t largest = 0;
+    std::uint64_t docs = 0;
+    for (std::uint32_t d = 0; d < cfg_.docs; ++d) {
+      bool held = false;
+      for (const Server& sv : servers_) {
+        if (!sv.up) continue;
+        const std::optional<std::size_t> bytes = sv.node->state_bytes(d);
+        if (!bytes) continue;
+        held = true;
+        total += *bytes;
+        ++replicas;
+        largest = std::max<std::uint64_t>(largest, *bytes);
+      }
+      if (held) ++docs;
+    }
+    e.counters["mem.replica_bytes"] = total;
+    e.counters["mem.replica_bytes_max"] = largest;
+    e.counters["mem.replica_docs"] = docs;
+    e.counters["mem.replicas"] = replicas;
+    // The same sample as the capacity curves' gauges (docs/history.md): every document every
+    // server holds, and how many (document, server) replicas that is.
+    e.counters["mem.doc_bytes"] = total;
+    e.counters["mem.docs_loaded"] = replicas;
   }
-  e.counters["mem.doc_bytes"] = doc_bytes;
-  e.counters["mem.docs_loaded"] = docs_loaded;
   emit(std::move(e));
 }
 
@@ -1617,7 +1666,7 @@ RunOutput World::run() {
   }
   schedule_faults();
   for (std::int64_t t = 1000; t < cfg_.duration_ms; t += 1000) {
-    at(t * kUsPerMs, [this] { emit_counters(); });
+    at(t * kUsPerMs, [this] { emit_counters(false); });
   }
   at(cfg_.duration_ms * kUsPerMs, [this] { heal(); });
   const std::int64_t end_us = (cfg_.duration_ms + cfg_.quiesce_ms) * kUsPerMs;
@@ -1634,6 +1683,7 @@ RunOutput World::run() {
   out.sim_events = sched_.ran();
   out.end_us = end_us;
   out.events = std::move(events_);
+  out.history_events = writer_.events();
   return out;
 }
 

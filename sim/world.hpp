@@ -8,6 +8,7 @@
 #include "sim/config.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -20,10 +21,17 @@ struct RunOptions {
   std::string scenario;
   std::string variant;
   std::ostream* history_out = nullptr;  // JSON lines, if wanted
+  // Called with every history event as it is written, in order (e.g. reports::Checker::add):
+  // a run can be judged without holding its history.
+  std::function<void(const history::Event&)> on_event;
+  // Keep the whole history in RunOutput::events. Off, the run's memory does not grow with its
+  // history (about 1 KiB per event held).
+  bool keep_events = true;
 };
 
 struct RunOutput {
-  std::vector<history::Event> events;  // the whole history, for the checkers
+  std::vector<history::Event> events;  // the whole history (empty unless keep_events)
+  std::uint64_t history_events = 0;    // events in the history, kept or not
   std::string digest;                  // of the history's bytes
   std::uint64_t sim_events = 0;        // events the scheduler ran
   std::int64_t end_us = 0;

@@ -10,6 +10,7 @@ namespace {
 // Timer ids: the two periodic timers of a node.
 constexpr std::uint64_t kPollTimer = 1;
 constexpr std::uint64_t kSnapshotTimer = 2;
+constexpr std::uint64_t kAntiEntropyTimer = 3;
 }  // namespace
 
 Result<std::uint64_t> recover_replica(ServerReplica& replica, bool has_snapshot, std::span<const std::uint8_t> snapshot,
@@ -41,6 +42,9 @@ void Node::start() {
   }
   if (config_.persistence == NodeConfig::Persistence::kSnapshot) {
     io_.start_timer(config_.snapshot_interval_ms, kSnapshotTimer);
+  }
+  if (config_.propagation == NodeConfig::Propagation::kBus && config_.nodes > 1 && config_.anti_entropy_ms > 0) {
+    io_.start_timer(config_.anti_entropy_ms, kAntiEntropyTimer);
   }
 }
 
@@ -612,6 +616,12 @@ void Node::on_timer(std::uint64_t timer) {
       if (!d.conns.empty() && !d.loading) request_catch_up(doc, "poll");
     }
     io_.start_timer(config_.poll_interval_ms, kPollTimer);
+  } else if (timer == kAntiEntropyTimer) {
+    // A cheap read of the log tail (usually empty) per document with clients here.
+    for (auto& [doc, d] : docs_) {
+      if (!d.conns.empty() && !d.loading) request_catch_up(doc, "antientropy");
+    }
+    io_.start_timer(config_.anti_entropy_ms, kAntiEntropyTimer);
   } else if (timer == kSnapshotTimer) {
     for (auto& [doc, d] : docs_) {
       if (!d.dirty || d.loading) continue;
@@ -639,6 +649,12 @@ std::uint64_t Node::applied(std::uint32_t doc) const {
   return it == docs_.end() ? 0 : it->second.applied;
 }
 
+std::optional<std::size_t> Node::state_bytes(std::uint32_t doc) const {
+  auto it = docs_.find(doc);
+  if (it == docs_.end() || it->second.loading) return std::nullopt;
+  return it->second.replica->snapshot().size();
+}
+
 std::vector<std::uint32_t> Node::loaded_docs() const {
   std::vector<std::uint32_t> out;
   for (const auto& [doc, d] : docs_) {
@@ -647,12 +663,5 @@ std::vector<std::uint32_t> Node::loaded_docs() const {
   return out;
 }
 
-std::uint64_t Node::state_bytes() const {
-  std::uint64_t total = 0;
-  for (const auto& [doc, d] : docs_) {
-    if (!d.loading && d.replica) total += d.replica->snapshot().size();
-  }
-  return total;
-}
 
 }  // namespace convlab

@@ -38,6 +38,10 @@ struct NodeConfig {
   std::uint32_t nodes = 1;  // servers sharing the store; home of doc d is d % nodes
   Propagation propagation = Propagation::kBus;
   std::int64_t poll_interval_ms = 2000;
+  // Bus propagation: every this often, read the log after what this node has applied, for each
+  // document it serves clients. The bus can lose a record with nothing after it to reveal the
+  // gap (the end of a loss burst); this repairs it within one period. 0: off.
+  std::int64_t anti_entropy_ms = 5000;
   Persistence persistence = Persistence::kChangeLog;
   std::int64_t snapshot_interval_ms = 30000;
   std::uint32_t snapshot_every_changes = 100;
@@ -205,11 +209,10 @@ class Node {
   std::optional<std::u32string> text(std::uint32_t doc) const;
   std::vector<CharId> char_ids(std::uint32_t doc) const;
   std::vector<std::uint32_t> loaded_docs() const;
-  // The size of every loaded document's snapshot, summed: a measure of the memory the node's
-  // documents take (tombstones and per-character metadata included). Costs one snapshot each.
-  std::uint64_t state_bytes() const;
   // The highest log index such that this node's replica holds every record up to it.
   std::uint64_t applied(std::uint32_t doc) const;
+  // The size of the document's replica state here, as its snapshot (nullopt if not loaded).
+  std::optional<std::size_t> state_bytes(std::uint32_t doc) const;
 
  private:
   // What goes to one connection for one document, in order. An acknowledgement that is not

@@ -430,6 +430,24 @@ TEST(CheckCounters, DatabaseQueriesFromTheLastSnapshotAndTheirRate) {
   EXPECT_EQ(f.at("edits"), 2.0);
 }
 
+TEST(CheckCounters, MemoryPerDocumentFromTheLastCounters) {
+  const std::vector<Event> h = {
+      counters(1000 * kMs, {{"mem.replica_bytes", 1}, {"mem.replica_docs", 1}, {"mem.replicas", 1}}),
+      counters(2000 * kMs, {{"mem.replica_bytes", 9000},
+                            {"mem.replica_bytes_max", 4000},
+                            {"mem.replica_docs", 2},
+                            {"mem.replicas", 3}})};
+  const RunMetrics m = check(h);
+  EXPECT_DOUBLE_EQ(m.memory_per_doc_bytes, 4500.0);
+  EXPECT_DOUBLE_EQ(m.memory_per_replica_bytes, 3000.0);
+  EXPECT_DOUBLE_EQ(m.memory_replica_bytes_max, 4000.0);
+  EXPECT_EQ(m.flatten().at("memory_per_doc_bytes"), 4500.0);
+  // Without a sample: zeros, not NaN.
+  const RunMetrics none = check({counters(5, {{"db.poll", 3}})});
+  EXPECT_EQ(none.memory_per_doc_bytes, 0.0);
+  EXPECT_EQ(none.memory_per_replica_bytes, 0.0);
+}
+
 TEST(CheckCounters, NoHealNoEditsGiveZeroRatesNotNaN) {
   const RunMetrics m = check({counters(5, {{"db.poll", 3}, {"net.msgs", 9}})});
   EXPECT_EQ(m.db_queries, 3u);
@@ -451,10 +469,11 @@ TEST(CheckMetricNames, SortedFixedAndProducedByFlatten) {
                         "visibility_others_ms.p50", "visibility_others_ms.p99", "visibility_others_ms.max",
                         "visibility_others_ms.count", "read_your_writes_violations", "silent_rename_losses",
                         "db_polls_per_s", "bus_msgs_per_s", "net_msgs_per_s", "net_bytes_per_s",
-                        "server_inputs_per_s", "mem_doc_bytes_max", "mem_bytes_per_doc"}) {
+                        "server_inputs_per_s", "mem_doc_bytes_max", "mem_bytes_per_doc",
+                        "memory_per_doc_bytes", "memory_per_replica_bytes", "memory_replica_bytes_max"}) {
     EXPECT_TRUE(std::binary_search(names.begin(), names.end(), std::string(n))) << n;
   }
-  EXPECT_EQ(names.size(), 43u);
+  EXPECT_EQ(names.size(), 46u);
   // Any run's flatten() has every listed name.
   RunMetrics m;
   m.db_queries_by_kind = {{"load", 1}};
