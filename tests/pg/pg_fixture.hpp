@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -42,7 +44,15 @@ inline std::string fresh_database(const std::string& url) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string db = std::string("t_") + info->test_suite_name() + "_" + info->name();
   for (char& c : db) c = static_cast<char>(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_');
-  db = db.substr(0, 63);
+  if (db.size() > 63) {
+    // PostgreSQL keeps 63 bytes of a name: long test names (parameterised ones differ only at
+    // the end) keep their head plus a hash of the whole name, so each stays its own database.
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+    for (const char ch : db) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    db = db.substr(0, 63 - 17) + "_" + hex;
+  }
   pqxx::connection c(url);
   pqxx::nontransaction n(c);
   n.exec("DROP DATABASE IF EXISTS " + n.quote_name(db) + " WITH (FORCE)");
