@@ -295,17 +295,17 @@ void Node::deliver_local(std::uint32_t doc, AgentId except_author, const std::ve
   }
 }
 
-void Node::post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs) {
+void Node::post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack) {
   auto c = conns_.find(conn);
   if (c == conns_.end()) return;
   Outbox& box = c->second.out[doc];
-  box.items.push_back(OutItem{std::move(msgs), true});
+  box.items.push_back(OutItem{std::move(msgs), true, ack});
   flush(conn, doc);
 }
 
 std::size_t Node::reserve(ConnId conn, std::uint32_t doc) {
   Outbox& box = conns_.at(conn).out[doc];
-  box.items.push_back(OutItem{});
+  box.items.push_back(OutItem{{}, false, true});
   return box.items.size() - 1;
 }
 
@@ -322,7 +322,9 @@ void Node::fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<By
 void Node::flush(ConnId conn, std::uint32_t doc) {
   Outbox& box = conns_.at(conn).out[doc];
   while (box.head < box.items.size() && box.items[box.head].ready) {
-    for (Bytes& m : box.items[box.head].msgs) io_.send(conn, Frame{FrameKind::kDeliver, doc, std::move(m), {}});
+    OutItem& item = box.items[box.head];
+    for (Bytes& m : item.msgs) io_.send(conn, Frame{FrameKind::kDeliver, doc, std::move(m), {}});
+    if (item.ack) io_.acknowledged(conn, doc, item.msgs.size());
     ++box.head;
   }
   if (box.head == box.items.size()) {
@@ -340,7 +342,7 @@ void Node::release_forward_replies(std::uint32_t doc) {
     while (!q.empty() && q.front().first <= applied) {
       std::vector<Bytes> msgs = std::move(q.front().second);
       q.pop_front();
-      post(conn, doc, std::move(msgs));
+      post(conn, doc, std::move(msgs), true);
     }
   }
 }
@@ -360,7 +362,10 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
     return;
   }
   Doc& d = docs_.at(doc);
-  auto out = d.replica->receive(agent, payload, io_.now_ms());
+  // One clock reading for the strategy and the records' audit stamp (the simulator's output
+  // does not depend on how often the clock is read, but one reading keeps them consistent).
+  const std::int64_t now_ms = io_.now_ms();
+  auto out = d.replica->receive(agent, payload, now_ms);
   if (!out) {
     if (forwarded_from) return;  // the forwarding node's client never hears: it will resync
     return refuse(conn, doc, "edit refused: " + out.error().message);
@@ -382,7 +387,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
       io_.to_node(*forwarded_from, std::move(*reply));
       reply.reset();
     } else {
-      post(conn, doc, std::move(out->to_sender));
+      post(conn, doc, std::move(out->to_sender), true);
     }
   }
   if (!logged) return;
@@ -398,6 +403,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
   pending.doc = doc;
   for (Bytes& r : out->records) {
     LogRecord rec{0, agent, std::move(r)};
+    rec.server_ms = now_ms;
     req.records.push_back(rec);
     pending.records.push_back(std::move(rec));
   }

@@ -168,6 +168,14 @@ class NodeIo {
   virtual void start_timer(std::int64_t delay_ms, std::uint64_t timer) = 0;
   // The answer to on_http_get.
   virtual void respond(const HttpResponse& response) { (void)response; }
+  // An edit's acknowledgement (the strategy's replies to its sender, `messages` kDeliver frames,
+  // possibly none) was just sent to `conn`. For the real server's metrics (edit-to-ack latency);
+  // nothing in the node depends on it.
+  virtual void acknowledged(ConnId conn, std::uint32_t doc, std::size_t messages) {
+    (void)conn;
+    (void)doc;
+    (void)messages;
+  }
 };
 
 class Node {
@@ -208,6 +216,7 @@ class Node {
   struct OutItem {
     std::vector<Bytes> msgs;
     bool ready = false;
+    bool ack = false;  // the replies to an edit's sender (NodeIo::acknowledged)
   };
   struct Outbox {
     std::vector<OutItem> items;  // front at index `head`
@@ -256,7 +265,7 @@ class Node {
                    std::optional<NodeId> forwarded_from);
   void refuse(ConnId conn, std::uint32_t doc, std::string why);
   void deliver_local(std::uint32_t doc, AgentId except_author, const std::vector<Bytes>& msgs);
-  void post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs);
+  void post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack = false);
   std::size_t reserve(ConnId conn, std::uint32_t doc);
   void fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<Bytes> msgs);
   void flush(ConnId conn, std::uint32_t doc);

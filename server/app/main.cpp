@@ -1,0 +1,81 @@
+// convlab-server: the real server (docs/protocol.md). Prints `listening HOST:PORT` as the first
+// line on stdout once the port is bound; exits 0 after a graceful shutdown (SIGTERM/SIGINT),
+// 2 on a bad configuration or flag, 1 when it cannot start.
+#include "server/net/config.hpp"
+#include "server/net/server.hpp"
+#include "server/strategies/registry.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+  po::options_description opts("convlab-server [--config FILE.yaml] [flags]; flags override the file");
+  opts.add_options()                                                                   //
+      ("help,h", "print this help")                                                    //
+      ("config,c", po::value<std::string>(), "YAML configuration (docs/server.yaml)")  //
+      ("listen", po::value<std::string>(), "HOST:PORT to listen on (port 0: any free port)")  //
+      ("node-id", po::value<std::uint32_t>(), "this server's node id, below --nodes")  //
+      ("nodes", po::value<std::uint32_t>(), "servers sharing the database")            //
+      ("pg-url", po::value<std::string>(), "PostgreSQL URL")                           //
+      ("strategy", po::value<std::string>(), "default strategy of documents (lww, seq, ot, crdt)")  //
+      ("jwt-secret", po::value<std::string>(), "HS256 secret, at least 32 bytes")      //
+      ("lab-password", po::value<std::string>(), "accept any user name with this password (load tests)");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "convlab-server: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  if (vm.count("help") != 0U) {
+    std::cout << opts << "\nDocumentation: docs/protocol.md (protocol, close codes, limits), docs/server.yaml "
+              << "(every configuration key), docs/metrics.md.\n";
+    return 0;
+  }
+  convlab::net::ServerConfig config;
+  if (vm.count("config") != 0U) {
+    if (auto ok = convlab::net::load_config(vm["config"].as<std::string>(), config); !ok) {
+      std::cerr << ok.error().message << "\n";
+      return 2;
+    }
+  }
+  if (vm.count("listen") != 0U) {
+    const std::string s = vm["listen"].as<std::string>();
+    const auto colon = s.rfind(':');
+    unsigned port = 0;
+    const char* end = s.data() + s.size();
+    if (colon == std::string::npos || colon == 0 ||
+        std::from_chars(s.data() + colon + 1, end, port).ptr != end || port > 65535 || colon + 1 == s.size()) {
+      std::cerr << "convlab-server: --listen: expected HOST:PORT, got '" << s << "'\n";
+      return 2;
+    }
+    config.address = s.substr(0, colon);
+    config.port = static_cast<std::uint16_t>(port);
+  }
+  if (vm.count("node-id") != 0U) config.node.id = vm["node-id"].as<std::uint32_t>();
+  if (vm.count("nodes") != 0U) config.node.nodes = vm["nodes"].as<std::uint32_t>();
+  if (vm.count("pg-url") != 0U) config.pg_url = vm["pg-url"].as<std::string>();
+  if (vm.count("strategy") != 0U) config.strategy = vm["strategy"].as<std::string>();
+  if (vm.count("jwt-secret") != 0U) config.jwt.secret = vm["jwt-secret"].as<std::string>();
+  if (vm.count("lab-password") != 0U) config.lab_password = vm["lab-password"].as<std::string>();
+  if (auto ok = convlab::net::check_config(config); !ok) {
+    std::cerr << ok.error().message << "\n";
+    return 2;
+  }
+  auto server = convlab::net::Server::open(config);
+  if (!server) {
+    std::cerr << "convlab-server: " << server.error().message << "\n";
+    return 1;
+  }
+  std::cout << "listening " << (*server)->address() << ":" << (*server)->port() << std::endl;
+  const int code = (*server)->run();
+  server->reset();
+  std::cerr << "convlab-server: stopped\n";
+  return code;
+}

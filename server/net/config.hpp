@@ -1,0 +1,49 @@
+#pragma once
+// convlab-server's configuration: a YAML file (yaml-cpp) with command-line flags over it. Every
+// problem in the file is reported as `FILE:LINE:COLUMN: key.path: problem`, one line each.
+// docs/server.yaml shows every key with its default; docs/protocol.md what the limits mean.
+#include "server/auth/jwt.hpp"
+#include "server/core/node.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace convlab::net {
+
+struct Limits {
+  std::size_t max_message_bytes = 65536;
+  std::size_t max_outgoing_messages = 4096;
+  std::int64_t idle_timeout_ms = 120000;
+  std::size_t max_documents_per_connection = 64;
+  std::size_t max_connections = 10000;
+  std::uint32_t max_document_id = 0xffffffffu;
+  std::size_t max_http_body_bytes = 8192;
+  std::int64_t shutdown_grace_ms = 10000;
+};
+
+struct ServerConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port
+  // id, nodes and the policies; NodeConfig's defaults are the fixed architecture's.
+  NodeConfig node;
+  std::string pg_url;
+  std::string strategy = "crdt";
+  std::map<std::uint32_t, std::string> documents;  // per-document strategy overrides
+  // Every frame of a connection, any kind (0: no limit); the per-user edit bucket is the node's.
+  double connection_rate_per_s = 0;
+  std::uint32_t connection_burst = 20;
+  auth::JwtConfig jwt;
+  std::int64_t token_lifetime_s = 900;
+  std::int64_t refresh_lifetime_s = 86400;
+  std::map<std::string, std::string> users;  // name -> password
+  std::string lab_password;                  // not empty: any name logs in with it (load tests)
+  Limits limits;
+};
+
+// Reads FILE into `out` (which holds the defaults). Error: every problem, one line each.
+Result<void> load_config(const std::string& file, ServerConfig& out);
+// What must hold once flags are applied too (a secret, a database URL, known strategies).
+Result<void> check_config(const ServerConfig& config);
+
+}  // namespace convlab::net

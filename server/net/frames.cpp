@@ -1,0 +1,167 @@
+#include "server/net/frames.hpp"
+
+#include <boost/json.hpp>
+
+namespace convlab::net {
+
+namespace json = boost::json;
+
+namespace {
+
+bool client_kind(FrameKind k) {
+  return k == FrameKind::kHello || k == FrameKind::kEdit || k == FrameKind::kSubscribe || k == FrameKind::kRename;
+}
+
+const char* type_name(FrameKind k) {
+  switch (k) {
+    case FrameKind::kHello: return "hello";
+    case FrameKind::kEdit: return "edit";
+    case FrameKind::kWelcome: return "welcome";
+    case FrameKind::kDeliver: return "deliver";
+    case FrameKind::kRefused: return "refused";
+    case FrameKind::kSubscribe: return "subscribe";
+    case FrameKind::kRename: return "rename";
+    case FrameKind::kTitle: return "title";
+  }
+  return "?";
+}
+
+// A non-negative integer field at most `max`, or an error naming it.
+std::variant<std::uint64_t, FrameError> uint_field(const json::object& o, const char* name, std::uint64_t max) {
+  const json::value* v = o.if_contains(name);
+  if (v == nullptr) return FrameError{close_code::kBadField, std::string("missing field '") + name + "'"};
+  if (const auto* u = v->if_uint64(); u != nullptr && *u <= max) return *u;
+  if (const auto* i = v->if_int64(); i != nullptr && *i >= 0 && static_cast<std::uint64_t>(*i) <= max) {
+    return static_cast<std::uint64_t>(*i);
+  }
+  return FrameError{close_code::kBadField,
+                    std::string("field '") + name + "' must be an integer in [0, " + std::to_string(max) + "]"};
+}
+
+}  // namespace
+
+ParsedFrame parse_binary_frame(std::span<const std::uint8_t> bytes) {
+  auto f = decode_frame(bytes);
+  if (!f) return FrameError{close_code::kBadBinary, "bad frame: " + f.error().message};
+  if (!client_kind(f->kind)) {
+    return FrameError{close_code::kUnknownType, std::string("a client may not send '") + type_name(f->kind) + "' frames"};
+  }
+  return std::move(*f);
+}
+
+ParsedFrame parse_json_frame(std::string_view text, const std::function<const Strategy&(std::uint32_t)>& strategy_of) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return FrameError{close_code::kBadJson, "not JSON: " + ec.message()};
+  const json::object* o = v.if_object();
+  if (o == nullptr) return FrameError{close_code::kBadField, "a frame must be a JSON object"};
+  const json::value* type = o->if_contains("type");
+  if (type == nullptr || !type->is_string()) return FrameError{close_code::kBadField, "field 'type' must be a string"};
+  const json::string& t = type->get_string();
+  auto doc = uint_field(*o, "doc", 0xffffffffu);
+  Frame f;
+  if (t == "hello") {
+    f.kind = FrameKind::kHello;
+  } else if (t == "edit") {
+    f.kind = FrameKind::kEdit;
+  } else if (t == "subscribe") {
+    f.kind = FrameKind::kSubscribe;
+  } else if (t == "rename") {
+    f.kind = FrameKind::kRename;
+  } else {
+    return FrameError{close_code::kUnknownType, "unknown frame type '" + std::string(t) + "'"};
+  }
+  if (auto* e = std::get_if<FrameError>(&doc)) return *e;
+  f.doc = static_cast<std::uint32_t>(std::get<std::uint64_t>(doc));
+  switch (f.kind) {
+    case FrameKind::kEdit: {
+      const json::value* msg = o->if_contains("msg");
+      if (msg == nullptr) return FrameError{close_code::kBadField, "missing field 'msg'"};
+      auto bytes = strategy_of(f.doc).from_json(*msg);
+      if (!bytes) return FrameError{close_code::kBadField, "field 'msg': " + bytes.error().message};
+      f.payload = std::move(*bytes);
+      break;
+    }
+    case FrameKind::kSubscribe: {
+      auto version = uint_field(*o, "version", ~std::uint64_t{0});
+      if (auto* e = std::get_if<FrameError>(&version)) return *e;
+      f.payload = encode_subscribe(std::get<std::uint64_t>(version));
+      break;
+    }
+    case FrameKind::kRename: {
+      auto base = uint_field(*o, "base", ~std::uint64_t{0});
+      if (auto* e = std::get_if<FrameError>(&base)) return *e;
+      const json::value* title = o->if_contains("title");
+      if (title == nullptr || !title->is_string()) return FrameError{close_code::kBadField, "field 'title' must be a string"};
+      f.payload = encode_rename(RenameMsg{std::get<std::uint64_t>(base), std::string(title->get_string())});
+      break;
+    }
+    default:
+      break;
+  }
+  return f;
+}
+
+std::string frame_to_json(const Frame& frame, const Strategy& strategy) {
+  json::object o;
+  o["type"] = type_name(frame.kind);
+  o["doc"] = frame.doc;
+  switch (frame.kind) {
+    case FrameKind::kWelcome:
+    case FrameKind::kDeliver:
+    case FrameKind::kEdit: {
+      auto msg = strategy.to_json(frame.payload);
+      if (msg) {
+        o["msg"] = std::move(*msg);
+      } else {
+        o["error"] = "message does not convert: " + msg.error().message;
+      }
+      break;
+    }
+    case FrameKind::kRefused:
+      o["reason"] = frame.text;
+      break;
+    case FrameKind::kTitle: {
+      auto t = decode_title(frame.payload);
+      if (t) {
+        o["version"] = t->version;
+        o["title"] = t->title;
+        o["answer"] = t->answer;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return json::serialize(o);
+}
+
+std::string_view refusal_label(std::string_view text) {
+  struct Prefix {
+    std::string_view prefix;
+    std::string_view label;
+  };
+  static constexpr Prefix kPrefixes[] = {
+      {"rate limited (connection)", "rate_limit_connection"},
+      {"rate limited", "rate_limit_user"},
+      {"edit refused", "strategy"},
+      {"edit for a document", "not_open"},
+      {"rename of a document", "not_open"},
+      {"unknown document", "unknown_document"},
+      {"too many documents", "document_limit"},
+      {"strategy mismatch", "strategy_mismatch"},
+      {"not home", "not_home"},
+      {"server shutting down", "shutting_down"},
+      {"bad ", "bad_payload"},
+  };
+  for (const Prefix& p : kPrefixes) {
+    if (text.starts_with(p.prefix)) return p.label;
+  }
+  return "other";
+}
+
+bool refusal_ends_edit(std::string_view text) {
+  return text.starts_with("edit ") || text.starts_with("rate limited");
+}
+
+}  // namespace convlab::net

@@ -1,0 +1,52 @@
+#pragma once
+// The server's Prometheus metrics behind a plain interface: prometheus-cpp stays in metrics.cpp.
+// Names, types and labels: docs/metrics.md. Every method may be called from any thread.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace convlab::net {
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  void edit_received();
+  void edit_acknowledged(double seconds);
+  void edit_rejected(std::string_view reason);
+  void frame_received(bool json);
+  // type: "welcome", "deliver", "refused", "title"
+  void frame_sent(std::string_view type);
+  void frame_refused(std::string_view reason);
+  void fanout(std::size_t deliveries);
+  void committed(std::size_t appends, double seconds);
+  void notify_lag(double seconds);
+  void notify_record();
+  // kind: "append", "read_log", "write_snapshot", "load"
+  void store_request(std::string_view kind);
+  void append_failed();
+  void connection_accepted();
+  void connection_closed(std::string_view code);
+  void set_connections(std::size_t n);
+  void set_documents(std::size_t n);
+  void rate_limited(std::string_view scope);
+  void token_refused(std::string_view reason);
+  void login(std::string_view result);
+  void http_request(std::string_view route, int status);
+  void bytes_received(std::size_t n);
+  void bytes_sent(std::size_t n);
+  void db_up(bool up);
+
+  // The text exposition format (0.0.4) of every metric.
+  std::string text() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace convlab::net

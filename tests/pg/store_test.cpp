@@ -1,0 +1,469 @@
+// The PostgreSQL store against a real PostgreSQL (CONVLAB_PG_URL): each test in its own database.
+#include "server/pg/store.hpp"
+#include "tests/pg/pg_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+namespace convlab::pg {
+namespace {
+
+using test::append;
+using test::Collector;
+using test::open_store;
+using test::record;
+
+std::string text_of(const LogRecord& r) { return std::string(r.record.begin(), r.record.end()); }
+
+TEST(PgStore, MigrationsAreIdempotentAndSafeWhenServersStartTogether) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  // Four stores opening at once on an empty database: one migrates, the others wait for it.
+  std::vector<std::thread> threads;
+  std::atomic<int> opened{0};
+  std::vector<std::string> errors(4);
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      StoreConfig cfg;
+      cfg.url = url;
+      cfg.node = static_cast<std::uint32_t>(i);
+      auto s = Store::open(cfg, {});
+      if (s) {
+        ++opened;
+      } else {
+        errors[static_cast<std::size_t>(i)] = s.error().message;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) EXPECT_EQ(e, "");
+  EXPECT_EQ(opened.load(), 4);
+  // Once more, on a migrated database.
+  Collector col;
+  auto again = open_store(url, col);
+  ASSERT_TRUE(again);
+  pqxx::connection c(url);
+  pqxx::read_transaction w(c);
+  EXPECT_EQ(w.exec1("SELECT version FROM schema_version")[0].as<int>(), 2);
+  EXPECT_EQ(w.exec1("SELECT count(*) FROM schema_version")[0].as<int>(), 1);
+  for (const char* table : {"documents", "changes", "snapshots", "users", "revoked_tokens", "refresh_tokens"}) {
+    EXPECT_EQ(w.exec1(std::string("SELECT to_regclass('") + table + "') IS NOT NULL")[0].as<bool>(), true) << table;
+  }
+}
+
+TEST(PgStore, OpenNamesTheProblem) {
+  StoreConfig cfg;
+  cfg.url = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2";
+  auto s = Store::open(cfg, {});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("cannot connect"), std::string::npos) << s.error().message;
+  cfg.channel = "Bad Channel";
+  s = Store::open(cfg, {});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("channel"), std::string::npos) << s.error().message;
+}
+
+TEST(PgStore, AppendReadLogAndLoadWithSnapshotAndTail) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector col;
+  auto store = open_store(url, col);
+  ASSERT_TRUE(store);
+  store->submit(append(1, 5, {record(11, "a", 100, 200), record(12, "bb", 101, 201)}));
+  store->submit(append(2, 5, {record(13, std::string("\0\xff\x01", 3), -5, 202)}));
+  store->submit(append(3, 6, {record(14, "other doc")}));
+  ASSERT_TRUE(col.wait_until([&] { return col.replies.size() == 3; }));
+  {
+    std::lock_guard lock(col.mu);
+    EXPECT_TRUE(col.replies[1].ok);
+    EXPECT_EQ(col.replies[1].first_index, 1u);
+    EXPECT_EQ(col.replies[2].first_index, 3u);
+    EXPECT_EQ(col.replies[3].first_index, 1u);
+  }
+  auto log = store->read_log(5);
+  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_EQ(log->size(), 3u);
+  EXPECT_EQ((*log)[0].index, 1u);
+  EXPECT_EQ((*log)[0].author, 11u);
+  EXPECT_EQ((*log)[0].client_ms, 100);
+  EXPECT_EQ((*log)[0].server_ms, 200);
+  EXPECT_EQ(text_of((*log)[1]), "bb");
+  EXPECT_EQ((*log)[2].record, (Bytes{0, 0xff, 1}));
+  EXPECT_EQ((*log)[2].client_ms, -5);
+
+  StoreRequest snap;
+  snap.kind = StoreRequest::Kind::kWriteSnapshot;
+  snap.id = 4;
+  snap.doc = 5;
+  snap.after = 2;
+  snap.snapshot = Bytes{9, 9, 9};
+  store->submit(snap);
+  store->submit(append(5, 5, {record(15, "tail")}));
+  StoreRequest load;
+  load.kind = StoreRequest::Kind::kLoad;
+  load.id = 6;
+  load.doc = 5;
+  store->submit(load);
+  StoreRequest read;
+  read.kind = StoreRequest::Kind::kReadLog;
+  read.id = 7;
+  read.doc = 5;
+  read.after = 3;
+  store->submit(read);
+  StoreRequest empty = load;
+  empty.id = 8;
+  empty.doc = 999;
+  store->submit(empty);
+  ASSERT_TRUE(col.wait_until([&] { return col.replies.size() == 8; }));
+  std::lock_guard lock(col.mu);
+  const StoreReply& l = col.replies[6];
+  EXPECT_TRUE(l.ok);
+  EXPECT_TRUE(l.has_snapshot);
+  EXPECT_EQ(l.snapshot_index, 2u);
+  EXPECT_EQ(l.snapshot, (Bytes{9, 9, 9}));
+  EXPECT_EQ(l.latest, 4u);
+  ASSERT_EQ(l.records.size(), 2u);  // the tail after the snapshot
+  EXPECT_EQ(l.records[0].index, 3u);
+  EXPECT_EQ(l.records[1].index, 4u);
+  EXPECT_EQ(text_of(l.records[1]), "tail");
+  const StoreReply& r = col.replies[7];
+  ASSERT_EQ(r.records.size(), 1u);
+  EXPECT_EQ(r.records[0].index, 4u);
+  EXPECT_FALSE(col.replies[8].has_snapshot);
+  EXPECT_EQ(col.replies[8].latest, 0u);
+  EXPECT_TRUE(col.replies[8].records.empty());
+  // Replies per document in submission order.
+  std::vector<std::uint64_t> doc5;
+  for (std::uint64_t id : col.reply_order) {
+    if (id != 3 && id != 8) doc5.push_back(id);
+  }
+  EXPECT_EQ(doc5, (std::vector<std::uint64_t>{1, 2, 4, 5, 6, 7}));
+}
+
+TEST(PgStore, SnapshotsKeepTheLatestFew) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector col;
+  auto store = open_store(url, col);
+  ASSERT_TRUE(store);
+  for (std::uint64_t i = 1; i <= 6; ++i) {
+    StoreRequest snap;
+    snap.kind = StoreRequest::Kind::kWriteSnapshot;
+    snap.id = i;
+    snap.doc = 1;
+    snap.after = i * 10;
+    snap.snapshot = Bytes{static_cast<std::uint8_t>(i)};
+    store->submit(snap);
+  }
+  ASSERT_TRUE(col.wait_until([&] { return col.replies.size() == 6; }));
+  pqxx::connection c(url);
+  pqxx::read_transaction w(c);
+  auto rows = w.exec("SELECT upto FROM snapshots WHERE doc = 1 ORDER BY upto");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0][0].as<int>(), 40);
+  EXPECT_EQ(rows[2][0].as<int>(), 60);
+}
+
+// Holds a document's row lock from outside, so the store's worker waits inside its first batch
+// while the test queues what must go into the next one.
+class RowBlocker {
+ public:
+  RowBlocker(const std::string& url, std::uint32_t doc) : c_(url), w_(c_) {
+    w_.exec("SELECT 1 FROM documents WHERE id = " + std::to_string(doc) + " FOR UPDATE");
+  }
+  // Waits until a session waits for a lock, i.e. the worker is stuck behind this one.
+  void wait_for_waiter(const std::string& url) {
+    pqxx::connection c(url);
+    for (int i = 0; i < 600; ++i) {
+      pqxx::nontransaction n(c);
+      if (n.exec1("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0].as<int>() > 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "the store's worker never waited for the row lock";
+  }
+  void release() { w_.commit(); }
+
+ private:
+  pqxx::connection c_;
+  pqxx::work w_;
+};
+
+TEST(PgStore, VersionConflictFailsAloneInsideABatch) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector col;
+  auto store = open_store(url, col);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->claim_strategy(1, "seq"));
+  RowBlocker blocker(url, 1);
+  store->submit(append(1, 1, {record(1, "plug")}));
+  blocker.wait_for_waiter(url);
+  store->submit(append(2, 2, {record(2, "a0"), record(2, "a1")}, false, 1));
+  store->submit(append(3, 2, {record(3, "stale")}, false, 1));  // expects 1, the log is at 2
+  store->submit(append(4, 2, {record(4, "c")}, false, 3));
+  store->submit(append(5, 3, {record(5, "d")}));
+  store->submit(append(6, 2, {record(6, "too far")}, false, 9));
+  blocker.release();
+  ASSERT_TRUE(col.wait_until([&] { return col.replies.size() == 6; }));
+  std::lock_guard lock(col.mu);
+  EXPECT_EQ(col.commits, (std::vector<std::size_t>{1, 5}));  // the five went into one transaction
+  EXPECT_TRUE(col.replies[2].ok);
+  EXPECT_EQ(col.replies[2].first_index, 1u);
+  EXPECT_FALSE(col.replies[3].ok);
+  EXPECT_TRUE(col.replies[4].ok);
+  EXPECT_EQ(col.replies[4].first_index, 3u);
+  EXPECT_TRUE(col.replies[5].ok);
+  EXPECT_FALSE(col.replies[6].ok);
+  auto log = store->read_log(2);
+  ASSERT_TRUE(log);
+  std::vector<std::string> texts;
+  for (const auto& r : *log) texts.push_back(text_of(r));
+  EXPECT_EQ(texts, (std::vector<std::string>{"a0", "a1", "c"}));
+}
+
+TEST(PgStore, GroupCommitBatchesConcurrentSubmits) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector col;
+  auto store = open_store(url, col);
+  ASSERT_TRUE(store);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 300;
+  std::vector<std::thread> producers;
+  for (int t = 0; t < kThreads; ++t) {
+    producers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const auto id = static_cast<std::uint64_t>(t * kPerThread + i + 1);
+        store->submit(append(id, static_cast<std::uint32_t>(t % 3), {record(static_cast<AgentId>(t), std::to_string(id))}));
+      }
+    });
+  }
+  for (auto& p : producers) p.join();
+  constexpr std::size_t kTotal = kThreads * kPerThread;
+  ASSERT_TRUE(col.wait_until([&] { return col.replies.size() == kTotal; }));
+  std::lock_guard lock(col.mu);
+  std::size_t appends = 0;
+  for (std::size_t n : col.commits) appends += n;
+  EXPECT_EQ(appends, kTotal);
+  EXPECT_LT(col.commits.size() * 4, kTotal) << col.commits.size() << " commits for " << kTotal << " appends";
+  // Per document, replies in submission order: each producer's first indexes ascend.
+  std::map<std::uint32_t, std::uint64_t> last_index;
+  std::map<int, std::uint64_t> last_of_producer;
+  for (std::uint64_t id : col.reply_order) {
+    const StoreReply& r = col.replies[id];
+    ASSERT_TRUE(r.ok);
+    const int t = static_cast<int>((id - 1) / kPerThread);
+    const auto doc = static_cast<std::uint32_t>(t % 3);
+    EXPECT_EQ(r.first_index, last_index[doc] + 1) << "doc " << doc;
+    last_index[doc] = r.first_index;
+    EXPECT_GT(id, last_of_producer[t]);
+    last_of_producer[t] = id;
+  }
+  for (std::uint32_t doc = 0; doc < 3; ++doc) {
+    auto log = store->read_log(doc);
+    ASSERT_TRUE(log);
+    EXPECT_EQ(log->size(), last_index[doc]);
+  }
+}
+
+// Every record heard by `col` for `doc` is the log's record at its index, indexes ascend, and
+// together they are exactly `expected` (the indexes the other store committed).
+void expect_heard_exactly(Collector& col, Store& reader, std::uint32_t doc, const std::set<std::uint64_t>& expected) {
+  auto log = reader.read_log(doc);
+  ASSERT_TRUE(log) << log.error().message;
+  std::lock_guard lock(col.mu);
+  const auto& heard = col.heard[doc];
+  std::set<std::uint64_t> indexes;
+  std::uint64_t last = 0;
+  for (const LogRecord& r : heard) {
+    EXPECT_GT(r.index, last) << "out of order";
+    last = r.index;
+    indexes.insert(r.index);
+    ASSERT_LE(r.index, log->size());
+    const LogRecord& stored = (*log)[r.index - 1];
+    EXPECT_EQ(r.record, stored.record) << "index " << r.index;
+    EXPECT_EQ(r.author, stored.author);
+    EXPECT_EQ(r.client_ms, stored.client_ms);
+    EXPECT_EQ(r.server_ms, stored.server_ms);
+  }
+  EXPECT_EQ(indexes, expected);
+  EXPECT_EQ(heard.size(), expected.size()) << "duplicates";
+}
+
+TEST(PgStore, TwoStoresHearEachOthersRecordsInOrderWithTheSameBytes) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector ca;
+  Collector cb;
+  auto a = open_store(url, ca, 1);
+  auto b = open_store(url, cb, 2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(ca.wait_until([&] { return !ca.health.empty(); }));  // listening
+  ASSERT_TRUE(cb.wait_until([&] { return !cb.health.empty(); }));
+  constexpr int kEach = 200;
+  std::thread ta([&] {
+    for (int i = 0; i < kEach; ++i) {
+      a->submit(append(static_cast<std::uint64_t>(i + 1), 7,
+                       {record(100, "A" + std::to_string(i), i, 1000 + i), record(101, "a" + std::to_string(i))}, true));
+    }
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < kEach; ++i) {
+      b->submit(append(static_cast<std::uint64_t>(i + 1), 7, {record(200, "B" + std::to_string(i), -i, 2000 + i)}, true));
+    }
+  });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(ca.wait_until([&] { return ca.replies.size() == kEach; }));
+  ASSERT_TRUE(cb.wait_until([&] { return cb.replies.size() == kEach; }));
+  std::set<std::uint64_t> by_a, by_b;
+  {
+    std::lock_guard la(ca.mu);
+    for (const auto& [id, r] : ca.replies) {
+      ASSERT_TRUE(r.ok);
+      by_a.insert({r.first_index, r.first_index + 1});
+    }
+    std::lock_guard lb(cb.mu);
+    for (const auto& [id, r] : cb.replies) {
+      ASSERT_TRUE(r.ok);
+      by_b.insert(r.first_index);
+    }
+  }
+  ASSERT_TRUE(ca.wait_until([&] { return ca.heard[7].size() >= by_b.size(); }));
+  ASSERT_TRUE(cb.wait_until([&] { return cb.heard[7].size() >= by_a.size(); }));
+  expect_heard_exactly(ca, *a, 7, by_b);  // A hears B's records, not its own
+  expect_heard_exactly(cb, *b, 7, by_a);
+  std::lock_guard lock(cb.mu);
+  EXPECT_GT(cb.lags, 0u);
+}
+
+TEST(PgStore, OversizedRecordsArriveThroughTheReferencePath) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector ca;
+  Collector cb;
+  auto a = open_store(url, ca, 1);
+  auto b = open_store(url, cb, 2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(cb.wait_until([&] { return !cb.health.empty(); }));
+  std::string big(9000, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7919 % 251);
+  a->submit(append(1, 3, {record(1, "small")}, true));
+  a->submit(append(2, 3, {record(1, big, 5, 6)}, true));
+  // Many small records that together exceed a notification.
+  std::vector<LogRecord> many;
+  for (int i = 0; i < 400; ++i) many.push_back(record(2, "record number " + std::to_string(i)));
+  a->submit(append(3, 3, many, true));
+  a->submit(append(4, 3, {record(1, "after")}, true));
+  ASSERT_TRUE(ca.wait_until([&] { return ca.replies.size() == 4; }));
+  ASSERT_TRUE(cb.wait_until([&] { return cb.heard[3].size() == 403; }));
+  std::set<std::uint64_t> all;
+  for (std::uint64_t i = 1; i <= 403; ++i) all.insert(i);
+  expect_heard_exactly(cb, *b, 3, all);
+  std::lock_guard lock(cb.mu);
+  EXPECT_EQ(text_of(cb.heard[3][1]), big);
+}
+
+TEST(PgStore, RevocationIsPublishedToEveryStore) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector ca;
+  Collector cb;
+  auto a = open_store(url, ca, 1);
+  auto b = open_store(url, cb, 2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(cb.wait_until([&] { return !cb.health.empty(); }));
+  const std::int64_t later = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count() +
+                             3600;
+  ASSERT_TRUE(a->revoke("token-1", 42, later));
+  ASSERT_TRUE(cb.wait_until([&] { return !cb.revoked.empty(); }));
+  ASSERT_TRUE(ca.wait_until([&] { return !ca.revoked.empty(); }));
+  {
+    std::lock_guard lock(cb.mu);
+    EXPECT_EQ(cb.revoked[0], (std::pair<std::string, std::uint32_t>("token-1", 42)));
+  }
+  EXPECT_TRUE(*b->is_revoked("token-1"));
+  EXPECT_FALSE(*b->is_revoked("token-2"));
+  EXPECT_FALSE(a->revoke("", 1, later));
+}
+
+TEST(PgStore, RefreshTokensRotate) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector col;
+  auto s = open_store(url, col);
+  ASSERT_TRUE(s);
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  ASSERT_TRUE(s->put_refresh("r1", 7, now + 100));
+  auto u = s->use_refresh("r1", "r2", now + 100);
+  ASSERT_TRUE(u) << u.error().message;
+  EXPECT_EQ(*u, 7u);
+  EXPECT_FALSE(s->use_refresh("r1", "r3", now + 100)) << "the old id still works";
+  u = s->use_refresh("r2", "r3", now + 100);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(*u, 7u);
+  ASSERT_TRUE(s->put_refresh("old", 8, now - 1));
+  auto expired = s->use_refresh("old", "new", now + 100);
+  ASSERT_FALSE(expired);
+  EXPECT_NE(expired.error().message.find("refresh token"), std::string::npos);
+  ASSERT_TRUE(s->drop_refresh_of(7));
+  EXPECT_FALSE(s->use_refresh("r3", "r4", now + 100));
+}
+
+TEST(PgStore, UsersAreStableAndAgentsUnique) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector ca;
+  Collector cb;
+  auto a = open_store(url, ca, 1);
+  auto b = open_store(url, cb, 2);
+  ASSERT_TRUE(a && b);
+  const auto alice = a->user_id("alice");
+  ASSERT_TRUE(alice);
+  EXPECT_EQ(*a->user_id("alice"), *alice);
+  EXPECT_EQ(*b->user_id("alice"), *alice);
+  EXPECT_NE(*b->user_id("bob"), *alice);
+  std::set<std::uint32_t> agents;
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (Store* s : {a.get(), b.get()}) {
+    threads.emplace_back([&, s] {
+      for (int i = 0; i < 100; ++i) {
+        auto id = s->new_agent();
+        ASSERT_TRUE(id);
+        std::lock_guard lock(mu);
+        agents.insert(*id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(agents.size(), 200u);
+  EXPECT_EQ(agents.count(0), 0u);
+}
+
+TEST(PgStore, ClaimStrategyFirstWins) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector ca;
+  Collector cb;
+  auto a = open_store(url, ca, 1);
+  auto b = open_store(url, cb, 2);
+  ASSERT_TRUE(a && b);
+  // Concurrent first claims of one document agree on a single winner.
+  std::vector<std::string> got(8);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    threads.emplace_back([&, i] {
+      Store& s = i % 2 ? *a : *b;
+      got[i] = s.claim_strategy(4, i % 2 ? "ot" : "crdt").value();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_EQ(g, got[0]);
+  EXPECT_EQ(*a->claim_strategy(4, "lww"), got[0]);
+  // A document first seen through an append has no strategy yet: the first claim sets it.
+  a->submit(append(1, 5, {record(1, "x")}));
+  ASSERT_TRUE(ca.wait_until([&] { return ca.replies.size() == 1; }));
+  EXPECT_EQ(*b->claim_strategy(5, "seq"), "seq");
+  EXPECT_EQ(*a->claim_strategy(5, "ot"), "seq");
+}
+
+}  // namespace
+}  // namespace convlab::pg
