@@ -3,6 +3,7 @@
 # default one. PostgreSQL refuses to run as root, so when root the cluster belongs to `postgres`.
 #   scripts/pg.sh start DIR   -> prints the connection URI on stdout
 #   scripts/pg.sh stop DIR
+#   scripts/pg.sh crash DIR     (pg_ctl stop -m immediate) and restart DIR (same port again)
 set -euo pipefail
 cmd="$1"
 dir="$(realpath -m "$2")"
@@ -28,5 +29,15 @@ case "$cmd" in
   stop)
     [ -d "$dir/data" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     ;;
-  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+  crash)
+    # A crash (tests of the real server): no shutdown checkpoint, clients cut off at once.
+    as_pg "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+    ;;
+  restart)
+    # Starts a cluster made by `start` again, on the same port (after `crash` or `stop`).
+    port="$(cat "$dir/port")"
+    as_pg "$bin/pg_ctl" -D "$dir/data" -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on" \
+      -l "$dir/log" -w start >/dev/null
+    ;;
+  *) echo "usage: $0 start|stop|crash|restart DIR" >&2; exit 2 ;;
 esac
