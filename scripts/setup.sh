@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config git
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libpqxx-dev librapidcheck-dev libbenchmark-dev libgtest-dev prometheus-cpp-dev libyaml-cpp-dev
-  zlib1g-dev postgresql-15
+  zlib1g-dev libssl-dev postgresql-15
 )
 missing=()
 for p in "${packages[@]}"; do

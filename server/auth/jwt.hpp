@@ -5,6 +5,7 @@
 #include "server/core/result.hpp"
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -25,7 +26,7 @@ struct Claims {
 };
 
 struct JwtConfig {
-  std::string secret;  // at least 32 bytes
+  std::string secret;  // at least 32 bytes (Verifier's constructor and sign_hs256 throw std::invalid_argument otherwise)
   std::string issuer = "convlab";
   std::string audience = "convlab";
   std::int64_t leeway_s = 0;  // clock leeway for exp and nbf
@@ -60,5 +61,20 @@ class Verifier {
  private:
   JwtConfig config_;
 };
+
+// The building blocks, exposed for tests (RFC 7515's examples) and tools.
+namespace detail {
+// Longest token verify() looks at; anything longer is refused as malformed.
+inline constexpr std::size_t kMaxTokenBytes = 8192;
+// RFC 4648 section 5, without padding.
+std::string base64url_encode(std::span<const std::uint8_t> bytes);
+std::string base64url_encode(std::string_view bytes);
+// Strict: only the URL-safe alphabet, no padding, no whitespace, and the unused low bits of the
+// last character must be zero (so every byte string has exactly one encoding). The error names
+// the offending position.
+Result<std::string> base64url_decode(std::string_view text);
+// HMAC-SHA256 of `data` under `key`: 32 raw bytes.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+}  // namespace detail
 
 }  // namespace convlab::auth
