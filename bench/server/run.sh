@@ -24,6 +24,7 @@ for b in "$server" "$load"; do
 done
 
 work="$(mktemp -d /tmp/convlab-bench.XXXX)"
+chmod 755 "$work"  # the cluster below it belongs to postgres
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -58,7 +59,8 @@ cmd=("$load" --url "ws://127.0.0.1:${ports[0]}" --url "ws://127.0.0.1:${ports[1]
 [ "${HISTORY:-0}" = 1 ] && cmd+=(--history "$work/history.jsonl")
 echo "== load: ${cmd[*]}"
 set +e
-"${cmd[@]}"
+TIMEFORMAT="   convlab-load CPU: %U s user, %S s sys over %R s"
+time "${cmd[@]}"
 code=$?
 set -e
 

@@ -126,7 +126,7 @@ std::unique_ptr<Process> start_load(const Servers& servers, const LoadSpec& spec
 // What every run must show, faults or not: the load client finished without errors, replicas
 // converged to the durable state, no acknowledged edit lost, and every edit whose characters
 // survive was seen by every other client of its document.
-reports::RunMetrics expect_sound(Process& load, const Servers& servers, const std::string& dir) {
+reports::RunMetrics expect_sound(Process& load, const Servers& servers, const std::string& dir, bool merges) {
   const auto code = load.wait(120000);
   EXPECT_TRUE(code.has_value()) << "convlab-load did not finish";
   EXPECT_EQ(code.value_or(-1), 0) << "convlab-load's output:\n" << load.log_tail() << "\n" << servers.logs();
@@ -135,8 +135,18 @@ reports::RunMetrics expect_sound(Process& load, const Servers& servers, const st
   if (!events) return {};
   const reports::RunMetrics m = reports::check(*events);
   EXPECT_TRUE(m.converged) << (m.divergent.empty() ? "" : m.divergent.front());
-  EXPECT_EQ(m.lost_acked_chars, 0u);
-  EXPECT_EQ(m.lost_acked_edits, 0u);
+  // Nothing the servers lost: no acknowledged character missing for want of a later write that
+  // explains it. lww and seq keep one value per paragraph, so concurrent writes to a paragraph
+  // overwrite each other by design (the checker names those "concurrent"); ot and crdt merge
+  // them and lose nothing at all.
+  const auto cause = [&](const char* c) { return m.lost_by_cause.count(c) ? m.lost_by_cause.at(c) : 0u; };
+  EXPECT_EQ(cause("crash"), 0u);
+  EXPECT_EQ(cause("unknown"), 0u);
+  EXPECT_EQ(cause("stale_base"), 0u);
+  if (merges) {
+    EXPECT_EQ(m.lost_acked_chars, 0u);
+    EXPECT_EQ(m.lost_acked_edits, 0u);
+  }
   EXPECT_GT(m.acked_edits, 0u);
 
   // Every surviving edit reached every other client of its document.
@@ -194,15 +204,16 @@ TEST_P(TwoServers, EveryEditReachesEveryClientAndNothingAckedIsLost) {
   // 4 documents: ot and seq documents live on node doc % 2, so both servers get clients;
   // lww and crdt clients are spread round-robin, so every document has clients on both.
   auto load = start_load(servers, LoadSpec{GetParam(), 8, 4, 5, 6}, dir);
-  const reports::RunMetrics m = expect_sound(*load, servers, dir);
+  const std::string strategy = GetParam();
+  const reports::RunMetrics m = expect_sound(*load, servers, dir, strategy == "ot" || strategy == "crdt");
   EXPECT_EQ(m.acked_edits, m.edits) << "without faults every edit is acknowledged";
-  if (std::string(GetParam()) == "lww" || std::string(GetParam()) == "crdt") {
+  if (strategy == "lww" || strategy == "crdt") {
     EXPECT_GT(m.visibility_cross_ms.count, 0u) << "edits seen across servers";
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, TwoServers, ::testing::Values("lww", "seq", "ot", "crdt"),
-                         [](const auto& info) { return std::string(info.param); });
+                         [](const auto& p) { return std::string(p.param); });
 
 // ---------------------------------------------------------------- kill -9 of a server
 
@@ -220,29 +231,38 @@ TEST_P(KillServer, NoAckedEditLostAndClientsConvergeAfterReconnecting) {
   std::this_thread::sleep_for(2s);
   servers.start(1);  // the same port
   if (HasFatalFailure()) return;
-  expect_sound(*load, servers, dir);
+  expect_sound(*load, servers, dir, true);
   EXPECT_GT(count_events(dir + "/history.jsonl", history::EventType::kFault, "closed"), 0u)
       << "the kill should have cut some connections";
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, KillServer, ::testing::Values("crdt", "ot"),
-                         [](const auto& info) { return std::string(info.param); });
+                         [](const auto& p) { return std::string(p.param); });
 
 // ---------------------------------------------------------------- PostgreSQL crash
 
 TEST(PgCrash, NoAckedEditLostAndClientsConvergeAfterRestart) {
   if (!pg::test::base_url()) GTEST_SKIP() << "CONVLAB_PG_URL is not set (scripts/test.sh starts a throwaway PostgreSQL)";
   const std::string dir = test_dir();
-  const std::string pg_dir = dir + "/pg";
+  // Under /tmp: a Unix socket path in the cluster's directory must stay under 108 bytes.
+  char pg_tmpl[] = "/tmp/convlab-e2e-pg.XXXXXX";
+  ASSERT_NE(mkdtemp(pg_tmpl), nullptr);
+  fs::permissions(pg_tmpl, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                               fs::perms::others_read | fs::perms::others_exec);  // postgres must get in
+  const std::string pg_dir = std::string(pg_tmpl) + "/c";
   const std::string pg_sh = std::string(CONVLAB_SOURCE_DIR) + "/scripts/pg.sh";
   // Our own cluster, so that crashing it disturbs no other test.
   Process starter({"/bin/bash", pg_sh, "start", pg_dir}, dir + "/pg-start.log", true);
   const auto pg_url = starter.first_line(60000);
-  ASSERT_TRUE(pg_url.has_value()) << "scripts/pg.sh start: " << starter.log_tail();
+  ASSERT_TRUE(pg_url.has_value()) << "scripts/pg.sh start " << pg_dir << " failed: " << starter.log_tail();
   ASSERT_EQ(starter.wait(30000).value_or(-1), 0);
   struct Stop {
     std::string sh, d;
-    ~Stop() { run_command({"/bin/bash", sh, "stop", d}, d + "/../pg-stop.log", 60000); }
+    ~Stop() {
+      run_command({"/bin/bash", sh, "stop", d}, "/dev/null", 60000);
+      std::error_code ec;
+      fs::remove_all(fs::path(d).parent_path(), ec);
+    }
   } stop{pg_sh, pg_dir};
 
   Servers servers(*pg_url, "crdt", dir, 2);
@@ -253,7 +273,7 @@ TEST(PgCrash, NoAckedEditLostAndClientsConvergeAfterRestart) {
   ASSERT_EQ(run_command({"/bin/bash", pg_sh, "crash", pg_dir}, dir + "/pg-crash.log", 60000), 0);
   std::this_thread::sleep_for(2s);
   ASSERT_EQ(run_command({"/bin/bash", pg_sh, "restart", pg_dir}, dir + "/pg-restart.log", 60000), 0);
-  expect_sound(*load, servers, dir);
+  expect_sound(*load, servers, dir, true);
 }
 
 }  // namespace
