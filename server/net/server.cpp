@@ -546,6 +546,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void do_close() {
     if (close_started_) return;
     close_started_ = true;
+    // A client that does not answer the close frame is cut off after two seconds.
+    ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(2), websocket::stream_base::none(), false});
     ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
                     [self = shared_from_this()](beast::error_code) { self->teardown(); });
   }
@@ -1081,8 +1083,10 @@ void App::start_drain() {
   acceptor.close(ignored);
   const auto deadline = Clock::now() + std::chrono::milliseconds(cfg.limits.shutdown_grace_ms);
   auto timer = std::make_shared<asio::steady_timer>(ioc);
+  // The check re-arms itself; the pending wait's handler is what keeps it alive, so it ends
+  // when it stops re-arming.
   auto check = std::make_shared<std::function<void()>>();
-  *check = [this, timer, check, deadline, closed = false]() mutable {
+  *check = [this, timer, weak = std::weak_ptr(check), deadline, closed = false]() mutable {
     const bool late = Clock::now() >= deadline;
     if (!closed) {
       bool flushed = appends_in_flight == 0 && claiming.empty();
@@ -1093,13 +1097,12 @@ void App::start_drain() {
         for (auto& [conn, s] : std::map(sessions)) s->close(close_code::kGoingAway, "server shutting down");
       }
     } else if (sessions.empty() || late) {
-      *check = nullptr;  // breaks the cycle
       ioc.stop();
       return;
     }
     timer->expires_after(std::chrono::milliseconds(10));
-    timer->async_wait([check](beast::error_code) {
-      if (*check) (*check)();
+    timer->async_wait([again = weak.lock()](beast::error_code ec) {
+      if (!ec && again) (*again)();
     });
   };
   (*check)();

@@ -1,0 +1,644 @@
+// The real convlab-server, end to end: the binary as a child process, real sockets, real
+// PostgreSQL (CONVLAB_PG_URL; a fresh database per test), real promtool.
+#include "tests/server/client.hpp"
+
+#include "server/auth/jwt.hpp"
+#include "server/core/protocol.hpp"
+#include "server/core/utf8.hpp"
+#include "server/strategies/registry.hpp"
+#include "tests/pg/pg_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <map>
+#include <regex>
+#include <thread>
+
+namespace convlab::test {
+namespace {
+
+constexpr const char* kSecret = "test-secret-0123456789abcdef-0123456789";
+
+std::string yaml_for(const std::string& url, const std::string& strategy, const std::string& extra = {}) {
+  return "listen: 127.0.0.1:0\n"
+         "database: \"" + url + "\"\n"
+         "strategy: " + strategy + "\n"
+         "jwt:\n"
+         "  secret: \"" + kSecret + "\"\n"
+         "users:\n"
+         "  alice: alice-pw\n"
+         "  bob: bob-pw\n"
+         "lab_password: lab-pw\n" + extra;
+}
+
+Bytes frame_bytes(FrameKind kind, std::uint32_t doc, Bytes payload = {}) {
+  return encode_frame(Frame{kind, doc, std::move(payload), {}});
+}
+
+// A client replica of one document on one WebSocket, speaking binary or JSON frames.
+class Editor {
+ public:
+  Editor(unsigned short port, const Login& l, const Strategy& s, std::uint32_t doc, bool json_form = false)
+      : ws(port, l.token), strategy_(s), doc_(doc), json_(json_form), replica_(s.make_client(l.agent)) {}
+
+  // hello, then the welcome.
+  ::testing::AssertionResult open() {
+    if (json_) {
+      ws.send_text(R"({"type":"hello","doc":)" + std::to_string(doc_) + "}");
+    } else {
+      ws.send_binary(frame_bytes(FrameKind::kHello, doc_));
+    }
+    for (int i = 0; i < 100; ++i) {
+      auto f = next();
+      if (!f) return ::testing::AssertionFailure() << "no welcome; closed with " << ws.close_code();
+      if (f->kind == FrameKind::kRefused) return ::testing::AssertionFailure() << "refused: " << f->text;
+      if (f->kind == FrameKind::kWelcome) {
+        auto back = replica_->receive(f->payload);
+        if (!back) return ::testing::AssertionFailure() << "welcome does not apply: " << back.error().message;
+        send_all(*back);
+        return ::testing::AssertionSuccess();
+      }
+    }
+    return ::testing::AssertionFailure() << "no welcome among 100 frames";
+  }
+
+  void insert(std::uint64_t pos, const std::u32string& text) {
+    send_all(replica_->local_edit(Splice{pos, 0, text}, 1000));
+  }
+
+  // Reads and applies frames until every local edit is acknowledged (bounded).
+  ::testing::AssertionResult sync() {
+    for (int i = 0; i < 10000 && !replica_->synced(); ++i) {
+      auto f = next();
+      if (!f) return ::testing::AssertionFailure() << "connection ended (close " << ws.close_code() << " "
+                                                   << ws.close_reason() << ") before the acknowledgement";
+      if (auto r = apply(*f); !r) return r;
+    }
+    return replica_->synced() ? ::testing::AssertionSuccess() : ::testing::AssertionFailure() << "never synced";
+  }
+
+  // Reads and applies frames until the text is `want` (bounded).
+  ::testing::AssertionResult wait_text(const std::u32string& want) {
+    for (int i = 0; i < 10000 && replica_->text() != want; ++i) {
+      auto f = next();
+      if (!f) return ::testing::AssertionFailure() << "connection ended; text is '" << utf8_encode(replica_->text()) << "'";
+      if (auto r = apply(*f); !r) return r;
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  std::u32string text() const { return replica_->text(); }
+  bool synced() const { return replica_->synced(); }
+  std::vector<std::string> refusals;
+
+  std::optional<Frame> next() {
+    auto m = ws.read();
+    if (!m) return std::nullopt;
+    if (m->text != json_) {
+      ADD_FAILURE() << "answer in the other form than the client's";
+    }
+    if (!m->text) {
+      auto f = decode_frame(std::span(reinterpret_cast<const std::uint8_t*>(m->data.data()), m->data.size()));
+      EXPECT_TRUE(f.has_value()) << "server sent an undecodable frame";
+      return f ? std::optional<Frame>(std::move(*f)) : std::nullopt;
+    }
+    json::value v = json::parse(m->data);
+    Frame f;
+    f.doc = static_cast<std::uint32_t>(v.at("doc").to_number<std::uint64_t>());
+    const std::string type(v.at("type").as_string());
+    if (type == "welcome" || type == "deliver") {
+      f.kind = type == "welcome" ? FrameKind::kWelcome : FrameKind::kDeliver;
+      auto b = strategy_.from_json(v.at("msg"));
+      EXPECT_TRUE(b.has_value());
+      if (b) f.payload = std::move(*b);
+    } else if (type == "refused") {
+      f.kind = FrameKind::kRefused;
+      f.text = std::string(v.at("reason").as_string());
+    } else {
+      f.kind = FrameKind::kTitle;
+    }
+    return f;
+  }
+
+  Ws ws;
+
+  ::testing::AssertionResult apply(const Frame& f) {
+    if (f.kind == FrameKind::kRefused) {
+      refusals.push_back(f.text);
+      return ::testing::AssertionSuccess();
+    }
+    if (f.kind != FrameKind::kDeliver) return ::testing::AssertionSuccess();
+    auto back = replica_->receive(f.payload);
+    if (!back) return ::testing::AssertionFailure() << "deliver does not apply: " << back.error().message;
+    send_all(*back);
+    return ::testing::AssertionSuccess();
+  }
+
+ private:
+  void send_all(const std::vector<Bytes>& msgs) {
+    for (const Bytes& m : msgs) {
+      if (json_) {
+        auto j = strategy_.to_json(m);
+        ASSERT_TRUE(j.has_value());
+        json::object o;
+        o["type"] = "edit";
+        o["doc"] = doc_;
+        o["msg"] = *j;
+        ws.send_text(json::serialize(o));
+      } else {
+        ws.send_binary(frame_bytes(FrameKind::kEdit, doc_, m));
+      }
+    }
+  }
+
+  const Strategy& strategy_;
+  std::uint32_t doc_;
+  bool json_;
+  std::unique_ptr<ClientReplica> replica_;
+};
+
+std::string document_text(unsigned short port, const std::string& token, std::uint32_t doc) {
+  HttpAnswer a = http_request(port, http::verb::get, "/api/documents/" + std::to_string(doc), {}, token);
+  EXPECT_EQ(a.status, 200) << a.body;
+  if (a.status != 200) return {};
+  return std::string(a.json().at("text").as_string());
+}
+
+// The value of a metric series (exact name with labels) in /metrics, or -1 when absent.
+double metric(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+#define START_SERVER(var, yaml)                                                                   \
+  ServerProcess var(yaml);                                                                         \
+  ASSERT_TRUE(var.started()) << "first line '" << var.first_line() << "'; stderr:\n" << var.stderr_text()
+
+class PerStrategy : public ::testing::TestWithParam<std::string> {};
+
+// login -> WebSocket -> hello/welcome -> edits acknowledged after commit -> a second client on
+// the same server receives them; the acknowledged text is in PostgreSQL (GET reads the store).
+TEST_P(PerStrategy, EditsAreAcknowledgedDurableAndFannedOut) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy(GetParam());
+  START_SERVER(server, yaml_for(url, GetParam()));
+  auto alice = login(server.port(), "alice", "alice-pw");
+  auto bob = login(server.port(), "bob", "bob-pw");
+  ASSERT_TRUE(alice && bob);
+  EXPECT_NE(alice->agent, bob->agent);
+  EXPECT_NE(alice->set_cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(alice->set_cookie.find("SameSite=Strict"), std::string::npos);
+
+  Editor a(server.port(), *alice, s, 7);
+  Editor b(server.port(), *bob, s, 7, /*json_form=*/true);
+  ASSERT_TRUE(a.open());
+  ASSERT_TRUE(b.open());
+  std::u32string want;
+  for (int i = 0; i < 20; ++i) {
+    const std::u32string word = U"w" + std::u32string(1, static_cast<char32_t>(U'a' + i));
+    a.insert(a.text().size(), word);
+    ASSERT_TRUE(a.sync());
+    want += word;
+    // Acknowledged means committed: the store's copy has it now.
+    EXPECT_EQ(document_text(server.port(), alice->token, 7), utf8_encode(want));
+  }
+  ASSERT_TRUE(b.wait_text(want));
+  // And the JSON client's edits reach the binary client.
+  b.insert(0, U"B");
+  ASSERT_TRUE(b.sync());
+  ASSERT_TRUE(a.wait_text(U"B" + want));
+  EXPECT_EQ(document_text(server.port(), bob->token, 7), utf8_encode(U"B" + want));
+
+  const std::string m = http_request(server.port(), http::verb::get, "/metrics").body;
+  EXPECT_EQ(metric(m, "convlab_edits_acknowledged_total"), metric(m, "convlab_edits_received_total"));
+  EXPECT_GE(metric(m, "convlab_edits_acknowledged_total"), 21);
+  EXPECT_GE(metric(m, "convlab_fanout_deliveries_total"), 1);
+  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, PerStrategy, ::testing::Values("lww", "seq", "ot", "crdt"));
+
+std::string b64url(std::string_view in) {
+  static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += kA[(acc >> bits) & 63];
+    }
+  }
+  if (bits > 0) out += kA[(acc << (6 - bits)) & 63];
+  return out;
+}
+
+auth::Claims claims_now(std::int64_t exp_offset_s) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  auth::Claims c;
+  c.user = 1;
+  c.sub = "alice";
+  c.agent = 999;
+  c.jti = "forged-" + std::to_string(now) + std::to_string(exp_offset_s);
+  c.iss = "convlab";
+  c.aud = "convlab";
+  c.iat = now - 100;
+  c.nbf = now - 100;
+  c.exp = now + exp_offset_s;
+  return c;
+}
+
+int connect_close_code(unsigned short port, const std::string& token, Ws::Auth how = Ws::Auth::kBearer) {
+  Ws ws(port, token, how);
+  return ws.read_until_close();
+}
+
+// Every malformed input is answered with its documented code or refusal; the server keeps
+// answering /healthz and loses nothing it acknowledged.
+TEST(ServerInput, MalformedInputMatrix) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy("crdt");
+  START_SERVER(server, yaml_for(url, "crdt",
+                                "limits:\n"
+                                "  max_message_bytes: 2048\n"
+                                "  max_document_id: 1000\n"));
+  const unsigned short port = server.port();
+  auto alice = login(port, "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  EXPECT_EQ(http_request(port, http::verb::post, "/login", R"({"user":"alice","password":"nope"})").status, 401);
+  EXPECT_EQ(http_request(port, http::verb::post, "/login", R"({"user":3})").status, 400);
+
+  Editor a(port, *alice, s, 3);
+  ASSERT_TRUE(a.open());
+  a.insert(0, U"kept");
+  ASSERT_TRUE(a.sync());
+  auto healthy = [&] {
+    HttpAnswer h = http_request(port, http::verb::get, "/healthz");
+    EXPECT_EQ(h.status, 200);
+    EXPECT_EQ(h.json().at("db"), "up");
+  };
+
+  auto closes_with = [&](auto send, int code, const char* what) {
+    Ws ws(port, alice->token);
+    send(ws);
+    EXPECT_EQ(ws.read_until_close(), code) << what << ": " << ws.close_reason();
+    healthy();
+  };
+  closes_with([](Ws& w) { w.send_text("{not json"); }, 4001, "bad JSON");
+  closes_with([](Ws& w) { w.send_text(R"({"type":"hello","doc":"seven"})"); }, 4002, "doc of the wrong type");
+  closes_with([](Ws& w) { w.send_text(R"({"doc":1})"); }, 4002, "no type");
+  closes_with([](Ws& w) { w.send_text(R"({"type":"edit","doc":3,"msg":{"bogus":true}})"); }, 4002, "msg the strategy cannot read");
+  closes_with([](Ws& w) { w.send_text(R"({"type":"explode","doc":1})"); }, 4003, "unknown JSON type");
+  closes_with([](Ws& w) { w.send_binary({9, 1, 0}); }, 4000, "unknown binary kind");
+  closes_with([](Ws& w) { w.send_binary({1, 0x80}); }, 4000, "truncated varint");
+  closes_with([](Ws& w) { w.send_binary(frame_bytes(FrameKind::kWelcome, 1)); }, 4003, "server-only frame");
+  closes_with([](Ws& w) { w.send_binary(std::vector<std::uint8_t>(4096, 2)); }, 1009, "oversized binary");
+  closes_with([](Ws& w) { w.send_text(std::string(3000, ' ')); }, 1009, "oversized text");
+
+  {  // unknown document: refused, connection stays
+    Ws ws(port, alice->token);
+    ws.send_binary(frame_bytes(FrameKind::kHello, 5000));
+    auto m = ws.read();
+    ASSERT_TRUE(m);
+    auto f = decode_frame(std::span(reinterpret_cast<const std::uint8_t*>(m->data.data()), m->data.size()));
+    ASSERT_TRUE(f && f->kind == FrameKind::kRefused);
+    EXPECT_EQ(f->text, "unknown document 5000");
+    // An edit for a document this connection never opened: refused too.
+    ws.send_binary(frame_bytes(FrameKind::kEdit, 3, {1, 2, 3}));
+    m = ws.read();
+    ASSERT_TRUE(m);
+    f = decode_frame(std::span(reinterpret_cast<const std::uint8_t*>(m->data.data()), m->data.size()));
+    ASSERT_TRUE(f && f->kind == FrameKind::kRefused);
+    EXPECT_EQ(f->text.rfind("edit for a document", 0), 0u) << f->text;
+  }
+  // Tokens.
+  EXPECT_EQ(connect_close_code(port, "", Ws::Auth::kNone), 4401);
+  EXPECT_EQ(connect_close_code(port, "not.a.jwt"), 4401);
+  EXPECT_EQ(connect_close_code(port, auth::sign_hs256(claims_now(-60), kSecret)), 4402);
+  EXPECT_EQ(connect_close_code(port, auth::sign_hs256(claims_now(600), "another-secret-0123456789abcdef0123")), 4401);
+  {
+    const std::string payload = b64url(R"({"uid":1,"sub":"alice","agt":5,"jti":"x","iss":"convlab","aud":"convlab","iat":1,"nbf":1,"exp":99999999999})");
+    EXPECT_EQ(connect_close_code(port, b64url(R"({"alg":"none","typ":"JWT"})") + "." + payload + "."), 4401);
+  }
+  // The token through the cookie and the query string works as the bearer does.
+  {
+    Ws c(port, alice->token, Ws::Auth::kCookie);
+    c.send_binary(frame_bytes(FrameKind::kHello, 3));
+    auto m = c.read();
+    ASSERT_TRUE(m) << c.close_code();
+    EXPECT_EQ(m->data[0], static_cast<char>(FrameKind::kWelcome));
+    Ws q(port, alice->token, Ws::Auth::kQuery);
+    q.send_binary(frame_bytes(FrameKind::kHello, 3));
+    ASSERT_TRUE(q.read()) << q.close_code();
+  }
+  // HTTP with bad tokens.
+  EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/3").status, 401);
+  EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/3", {}, "x.y.z").status, 401);
+  EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/abc", {}, alice->token).status, 400);
+  EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/5000", {}, alice->token).status, 404);
+  HttpAnswer doc = http_request(port, http::verb::get, "/api/documents/3", {}, alice->token);
+  EXPECT_EQ(doc.raw[http::field::cache_control], "no-store");
+
+  // Revocation: a connection open with the token is closed; the token no longer connects, on
+  // WebSocket or HTTP; a new login works.
+  {
+    auto victim = login(port, "alice", "alice-pw");
+    ASSERT_TRUE(victim);
+    Ws open(port, victim->token);
+    open.send_binary(frame_bytes(FrameKind::kHello, 3));
+    ASSERT_TRUE(open.read());
+    EXPECT_EQ(http_request(port, http::verb::post, "/logout", {}, {}, "convlab_token=" + victim->token).status, 200);
+    EXPECT_EQ(open.read_until_close(), 4403);
+    EXPECT_EQ(connect_close_code(port, victim->token), 4403);
+    EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/3", {}, victim->token).status, 403);
+    EXPECT_EQ(http_request(port, http::verb::post, "/refresh", R"({"refresh_token":")" + victim->refresh + "\"}").status, 401);
+  }
+  healthy();
+  // Nothing acknowledged was lost along the way.
+  EXPECT_EQ(document_text(port, alice->token, 3), "kept");
+
+  const std::string m = http_request(port, http::verb::get, "/metrics").body;
+  EXPECT_GE(metric(m, R"(convlab_tokens_refused_total{reason="missing"})"), 2);  // WS + HTTP
+  EXPECT_GE(metric(m, R"(convlab_tokens_refused_total{reason="expired"})"), 1);
+  EXPECT_GE(metric(m, R"(convlab_tokens_refused_total{reason="signature"})"), 1);
+  EXPECT_GE(metric(m, R"(convlab_tokens_refused_total{reason="algorithm"})"), 1);
+  EXPECT_GE(metric(m, R"(convlab_tokens_refused_total{reason="revoked"})"), 2);
+  EXPECT_EQ(metric(m, R"(convlab_connections_closed_total{code="4001"})"), 1);
+  EXPECT_EQ(metric(m, R"(convlab_connections_closed_total{code="1009"})"), 2);
+  EXPECT_EQ(metric(m, R"(convlab_logins_total{result="bad_credentials"})"), 1);
+  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+}
+
+TEST(ServerInput, RefreshRotatesTheRefreshToken) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  START_SERVER(server, yaml_for(url, "lww"));
+  auto l = login(server.port(), "someone", "lab-pw");  // the lab password: any name
+  ASSERT_TRUE(l);
+  HttpAnswer r = http_request(server.port(), http::verb::post, "/refresh", R"({"refresh_token":")" + l->refresh + "\"}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("user_id").to_number<std::uint64_t>(), l->user);
+  EXPECT_NE(r.json().at("agent").to_number<std::uint64_t>(), l->agent);
+  // The old one is used up.
+  EXPECT_EQ(http_request(server.port(), http::verb::post, "/refresh", R"({"refresh_token":")" + l->refresh + "\"}").status, 401);
+  const std::string next(r.json().at("refresh_token").as_string());
+  EXPECT_EQ(http_request(server.port(), http::verb::post, "/refresh", R"({"refresh_token":")" + next + "\"}").status, 200);
+}
+
+TEST(ServerLimits, RateLimitedClientIsRefusedOthersUnaffected) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy("crdt");
+  START_SERVER(server, yaml_for(url, "crdt",
+                                "policies:\n"
+                                "  rate_limit: {user_per_s: 0.001, user_burst: 3}\n"));
+  auto alice = login(server.port(), "alice", "alice-pw");
+  auto bob = login(server.port(), "bob", "bob-pw");
+  ASSERT_TRUE(alice && bob);
+  Editor a(server.port(), *alice, s, 1);
+  Editor b(server.port(), *bob, s, 1);
+  ASSERT_TRUE(a.open());
+  ASSERT_TRUE(b.open());
+  for (int i = 0; i < 3; ++i) {
+    a.insert(0, U"a");
+    ASSERT_TRUE(a.sync());
+  }
+  // The fourth edit is over alice's burst: refused, named as such.
+  a.insert(0, U"x");
+  std::optional<Frame> f;
+  for (int i = 0; i < 50; ++i) {
+    f = a.next();
+    if (!f || f->kind == FrameKind::kRefused) break;
+  }
+  ASSERT_TRUE(f && f->kind == FrameKind::kRefused);
+  EXPECT_EQ(f->text.rfind("rate limited", 0), 0u) << f->text;
+  // Bob writes on.
+  b.insert(0, U"b");
+  ASSERT_TRUE(b.sync());
+  const std::string m = http_request(server.port(), http::verb::get, "/metrics").body;
+  EXPECT_EQ(metric(m, R"(convlab_rate_limited_total{scope="user"})"), 1);
+  EXPECT_EQ(metric(m, R"(convlab_edits_rejected_total{reason="rate_limit_user"})"), 1);
+}
+
+Frame decode_message(const Ws::Message& m) {
+  auto f = decode_frame(std::span(reinterpret_cast<const std::uint8_t*>(m.data.data()), m.data.size()));
+  EXPECT_TRUE(f.has_value());
+  return f ? *f : Frame{};
+}
+
+TEST(ServerLimits, ConnectionDocumentIdleAndQueueLimits) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy("crdt");
+  START_SERVER(server, yaml_for(url, "crdt",
+                                "policies:\n"
+                                "  rate_limit: {connection_per_s: 0.001, connection_burst: 40}\n"
+                                "limits:\n"
+                                "  max_connections: 3\n"
+                                "  max_documents_per_connection: 2\n"
+                                "  idle_timeout_ms: 3000\n"
+                                "  max_outgoing_messages: 4\n"
+                                "  max_message_bytes: 1048576\n"));
+  const unsigned short port = server.port();
+  auto alice = login(port, "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  {  // documents per connection, then the connection's own rate limit
+    Ws ws(port, alice->token);
+    for (std::uint32_t doc : {1u, 2u, 3u}) ws.send_binary(frame_bytes(FrameKind::kHello, doc));
+    std::vector<Frame> got;
+    for (int i = 0; i < 3; ++i) {
+      auto m = ws.read();
+      ASSERT_TRUE(m);
+      got.push_back(decode_message(*m));
+    }
+    // Documents answer in any order between them; the third is the one refused.
+    std::size_t refusals = 0;
+    for (const Frame& f : got) {
+      if (f.kind != FrameKind::kRefused) continue;
+      ++refusals;
+      EXPECT_EQ(f.doc, 3u);
+      EXPECT_EQ(f.text, "too many documents on this connection (limit 2)");
+    }
+    EXPECT_EQ(refusals, 1u);
+    for (int i = 0; i < 40; ++i) ws.send_binary(frame_bytes(FrameKind::kHello, 1));
+    std::size_t limited = 0;
+    for (int i = 0; i < 40; ++i) {
+      auto m = ws.read();
+      ASSERT_TRUE(m);
+      const Frame f = decode_message(*m);
+      if (f.kind == FrameKind::kRefused && f.text.rfind("rate limited (connection)", 0) == 0) ++limited;
+    }
+    EXPECT_EQ(limited, 3u);  // a burst of 40 frames: the 41st to 43rd are refused
+    // Idle: nothing sent for 3 s.
+    EXPECT_EQ(ws.read_until_close(std::chrono::seconds(30)), 4010);
+  }
+  {  // connections: 3 at most
+    Ws a(port, alice->token);
+    Ws b(port, alice->token);
+    Ws c(port, alice->token);
+    a.send_binary(frame_bytes(FrameKind::kHello, 1));
+    b.send_binary(frame_bytes(FrameKind::kHello, 1));
+    c.send_binary(frame_bytes(FrameKind::kHello, 1));
+    ASSERT_TRUE(a.read() && b.read() && c.read());
+    EXPECT_EQ(connect_close_code(port, alice->token), 1013);
+  }
+  {  // a slow consumer: a large document's welcome asked for again and again, never read
+    Editor big(port, *alice, s, 9);
+    ASSERT_TRUE(big.open());
+    for (int i = 0; i < 4; ++i) {
+      big.insert(0, std::u32string(200000, U'x'));
+      ASSERT_TRUE(big.sync());
+    }
+    Ws slow(port, alice->token);
+    // 30 welcomes of 800,000 characters: more than the kernel's socket buffers hold.
+    for (int i = 0; i < 30; ++i) slow.send_binary(frame_bytes(FrameKind::kHello, 9));
+    // Not reading: the socket buffers fill, the queue passes 4, the server cuts the client off.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    EXPECT_EQ(slow.read_until_close(std::chrono::seconds(30)), 4008);
+  }
+  const std::string m = http_request(port, http::verb::get, "/metrics").body;
+  EXPECT_EQ(metric(m, R"(convlab_rate_limited_total{scope="connection"})"), 3);
+  EXPECT_GE(metric(m, R"(convlab_connections_closed_total{code="4010"})"), 1);
+  EXPECT_EQ(metric(m, R"(convlab_connections_closed_total{code="1013"})"), 1);
+  EXPECT_EQ(metric(m, R"(convlab_connections_closed_total{code="4008"})"), 1);
+  EXPECT_EQ(metric(m, R"(convlab_frames_refused_total{reason="document_limit"})"), 1);
+}
+
+// A document's strategy is recorded on first use; a server configured otherwise refuses it. A
+// single-writer document is served by its home node only.
+TEST(ServerDocuments, StrategyClaimsAndHomeNodes) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  {
+    START_SERVER(first, yaml_for(url, "crdt", "documents:\n  5: ot\n"));
+    auto alice = login(first.port(), "alice", "alice-pw");
+    ASSERT_TRUE(alice);
+    Editor e(first.port(), *alice, *find_strategy("ot"), 5);
+    ASSERT_TRUE(e.open());
+    e.insert(0, U"ot here");
+    ASSERT_TRUE(e.sync());
+    HttpAnswer a = http_request(first.port(), http::verb::get, "/api/documents/5", {}, alice->token);
+    EXPECT_EQ(a.json().at("strategy"), "ot");
+  }
+  START_SERVER(second, yaml_for(url, "crdt", "nodes: 2\nnode_id: 0\ndocuments:\n  11: seq\n"));
+  auto alice = login(second.port(), "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  Ws ws(second.port(), alice->token);
+  ws.send_binary(frame_bytes(FrameKind::kHello, 5));
+  auto m = ws.read();
+  ASSERT_TRUE(m);
+  Frame f = decode_message(*m);
+  EXPECT_EQ(f.kind, FrameKind::kRefused);
+  EXPECT_EQ(f.text.rfind("strategy mismatch: document 5 uses ot", 0), 0u) << f.text;
+  EXPECT_EQ(http_request(second.port(), http::verb::get, "/api/documents/5", {}, alice->token).status, 409);
+  ws.send_binary(frame_bytes(FrameKind::kHello, 11));  // seq, home is node 1
+  m = ws.read();
+  ASSERT_TRUE(m);
+  f = decode_message(*m);
+  EXPECT_EQ(f.kind, FrameKind::kRefused);
+  EXPECT_EQ(f.text, "not home: document 11 lives on node 1");
+}
+
+TEST(ServerMetrics, PromtoolAcceptsTheExposition) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  }
+  const Strategy& s = *find_strategy("ot");
+  START_SERVER(server, yaml_for(url, "ot"));
+  auto alice = login(server.port(), "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  Editor a(server.port(), *alice, s, 2);
+  ASSERT_TRUE(a.open());
+  a.insert(0, U"hello");
+  ASSERT_TRUE(a.sync());
+  const std::string m = http_request(server.port(), http::verb::get, "/metrics").body;
+  const auto file = temp_dir() / "metrics.txt";
+  std::ofstream(file) << m;
+  const std::string cmd = "promtool check metrics < " + file.string() + " > " + file.string() + ".out 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream out(file.string() + ".out");
+  const std::string said((std::istreambuf_iterator<char>(out)), {});
+  EXPECT_EQ(rc, 0) << said;
+  EXPECT_EQ(said, "") << "promtool lint findings";
+  EXPECT_EQ(metric(m, "convlab_edits_received_total"), 1);
+  EXPECT_EQ(metric(m, "convlab_edits_acknowledged_total"), 1);
+  EXPECT_EQ(metric(m, "convlab_edit_ack_seconds_count"), 1);
+  EXPECT_GE(metric(m, "convlab_commit_seconds_count"), 1);
+  EXPECT_GE(metric(m, "convlab_commit_batch_appends_count"), 1);
+  EXPECT_EQ(metric(m, "convlab_connections"), 1);
+  EXPECT_EQ(metric(m, "convlab_documents"), 1);
+  EXPECT_EQ(metric(m, R"(convlab_logins_total{result="ok"})"), 1);
+  EXPECT_EQ(metric(m, "convlab_db_up"), 1);
+}
+
+// SIGTERM: every edit the server acknowledged is durable, the clients get 1001, the exit is 0.
+TEST(ServerShutdown, SigtermFlushesAndExitsZero) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy("crdt");
+  constexpr int kEdits = 200;
+  std::size_t refused = 0;
+  std::string token;
+  {
+    START_SERVER(server, yaml_for(url, "crdt"));
+    auto alice = login(server.port(), "alice", "alice-pw");
+    ASSERT_TRUE(alice);
+    token = alice->token;
+    Editor a(server.port(), *alice, s, 4);
+    ASSERT_TRUE(a.open());
+    // Edits in flight (not waited for) when the signal comes.
+    for (int i = 0; i < kEdits; ++i) a.insert(a.text().size(), U"z");
+    EXPECT_EQ(server.stop(SIGTERM), 0) << server.stderr_text();
+    for (int i = 0; i < 100000; ++i) {
+      auto f = a.next();
+      if (!f) break;
+      ASSERT_TRUE(a.apply(*f));
+    }
+    EXPECT_EQ(a.ws.close_code(), 1001);
+    for (const std::string& r : a.refusals) {
+      EXPECT_EQ(r, "server shutting down");
+      ++refused;
+    }
+    // Every edit was either acknowledged or refused before the close.
+    EXPECT_TRUE(refused > 0 || a.synced());
+  }
+  START_SERVER(again, yaml_for(url, "crdt"));
+  // Everything not refused was acknowledged, and is durable.
+  EXPECT_EQ(document_text(again.port(), token, 4), std::string(kEdits - refused, 'z'));
+}
+
+TEST(ServerConfig, BadKeysAndValuesNameFileLineColumn) {
+  ServerProcess bad("listen: 127.0.0.1:0\n"
+                    "policies:\n"
+                    "  propagation: carrier-pigeon\n"
+                    "  bogus: 1\n"
+                    "limits:\n"
+                    "  max_message_bytes: lots\n");
+  EXPECT_FALSE(bad.started());
+  EXPECT_EQ(bad.wait(), 2);
+  const std::string err = bad.stderr_text();
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:3:16: policies\.propagation: expected bus or poll, got 'carrier-pigeon')")))
+      << err;
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:4:3: policies\.bogus: unknown key)"))) << err;
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:6:22: limits\.max_message_bytes: expected a whole number)")))
+      << err;
+  // The documented example configuration is a valid one.
+  std::ifstream example(std::string(CONVLAB_SOURCE_DIR) + "/docs/server.yaml");
+  const std::string text((std::istreambuf_iterator<char>(example)), {});
+  ASSERT_FALSE(text.empty());
+  if (const auto pg = pg::test::base_url()) {
+    ServerProcess documented(text, {"--pg-url", *pg});
+    EXPECT_TRUE(documented.started()) << documented.stderr_text();
+    EXPECT_EQ(documented.stop(), 0);
+  }
+  ServerProcess broken("listen: [1, 2\n");
+  EXPECT_EQ(broken.wait(), 2);
+  EXPECT_TRUE(std::regex_search(broken.stderr_text(), std::regex(R"(server\.yaml:\d+:\d+: yaml: )"))) << broken.stderr_text();
+}
+
+}  // namespace
+}  // namespace convlab::test
