@@ -310,6 +310,12 @@ void Run::login(Client& cl) {
               }
               cl.token = std::string(tok->as_string());
               cl.agent = static_cast<AgentId>(agt->as_int64());
+              // Agent ids name characters: the servers must never hand one out twice.
+              if (auto known = edits_by_agent_.find(cl.agent); known != edits_by_agent_.end()) {
+                error("agent_reused", "POST /login gave client " + std::to_string(cl.id) + " agent " +
+                                          std::to_string(cl.agent) + ", already client " +
+                                          std::to_string(known->second.first) + "'s");
+              }
               edits_by_agent_[cl.agent].first = cl.id;
               open_ws(cl, gen);
             });
@@ -668,7 +674,9 @@ void Run::note_seen(Client& cl) {
   for (const CharId& id : cl.replica->char_ids()) {
     const auto edit = edit_of(cl, id);
     if (!edit || cl.seen.contains(*edit)) continue;
-    mark_seen(cl, edit->first, edit->second, edit_time_us_.at(*edit));
+    const auto t = edit_time_us_.find(*edit);
+    if (t == edit_time_us_.end()) continue;  // ids of a reused agent (reported at its login)
+    mark_seen(cl, edit->first, edit->second, t->second);
     any = true;
   }
   if (any) std::erase_if(cl.unseen, [&](std::uint32_t i) { return cl.seen.contains({edits[i].author, edits[i].op}); });

@@ -195,7 +195,9 @@ std::size_t count_events(const std::string& path, history::EventType type, const
 
 class TwoServers : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(TwoServers, EveryEditReachesEveryClientAndNothingAckedIsLost) {
+// Every edit reaches every client on both servers, replicas converge, nothing acknowledged lost.
+// (Short test names: each test's database is named after it, within PostgreSQL's 63 bytes.)
+TEST_P(TwoServers, Converge) {
   CONVLAB_PG_URL_OR_SKIP(url);
   const std::string dir = test_dir();
   Servers servers(url, GetParam(), dir, 2);
@@ -212,14 +214,16 @@ TEST_P(TwoServers, EveryEditReachesEveryClientAndNothingAckedIsLost) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Strategies, TwoServers, ::testing::Values("lww", "seq", "ot", "crdt"),
+INSTANTIATE_TEST_SUITE_P(E2e, TwoServers, ::testing::Values("lww", "seq", "ot", "crdt"),
                          [](const auto& p) { return std::string(p.param); });
 
 // ---------------------------------------------------------------- kill -9 of a server
 
 class KillServer : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(KillServer, NoAckedEditLostAndClientsConvergeAfterReconnecting) {
+// kill -9 of one server under load, restarted on its port: no acknowledged edit lost, every
+// client converges after reconnecting.
+TEST_P(KillServer, Recover) {
   CONVLAB_PG_URL_OR_SKIP(url);
   const std::string dir = test_dir();
   Servers servers(url, GetParam(), dir, 2);
@@ -236,12 +240,13 @@ TEST_P(KillServer, NoAckedEditLostAndClientsConvergeAfterReconnecting) {
       << "the kill should have cut some connections";
 }
 
-INSTANTIATE_TEST_SUITE_P(Strategies, KillServer, ::testing::Values("crdt", "ot"),
+INSTANTIATE_TEST_SUITE_P(E2e, KillServer, ::testing::Values("crdt", "ot"),
                          [](const auto& p) { return std::string(p.param); });
 
 // ---------------------------------------------------------------- PostgreSQL crash
 
-TEST(PgCrash, NoAckedEditLostAndClientsConvergeAfterRestart) {
+// PostgreSQL crashed (pg_ctl stop -m immediate) under load, then started again: the same.
+TEST(PgCrash, Recover) {
   if (!pg::test::base_url()) GTEST_SKIP() << "CONVLAB_PG_URL is not set (scripts/test.sh starts a throwaway PostgreSQL)";
   const std::string dir = test_dir();
   // Under /tmp: a Unix socket path in the cluster's directory must stay under 108 bytes.
