@@ -3,12 +3,17 @@
 # default one. PostgreSQL refuses to run as root, so when root the cluster belongs to `postgres`.
 #   scripts/pg.sh start DIR   -> prints the connection URI on stdout
 #   scripts/pg.sh stop DIR
-#   scripts/pg.sh crash DIR     (pg_ctl stop -m immediate) and restart DIR (same port again)
+#   scripts/pg.sh crash DIR     -> pg_ctl stop -m immediate: the server dies without a checkpoint
+#   scripts/pg.sh restart DIR   -> starts a stopped or crashed cluster again on its port
 set -euo pipefail
 cmd="$1"
 dir="$(realpath -m "$2")"
 bin=/usr/lib/postgresql/15/bin
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_start() {
+  as_pg "$bin/pg_ctl" -D "$dir/data" -o "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=on" \
+    -l "$dir/log" -w start >/dev/null
+}
 
 case "$cmd" in
   start)
@@ -21,8 +26,7 @@ case "$cmd" in
     done
     [ -n "$port" ] || { echo "pg.sh: no free loopback port found" >&2; exit 1; }
     as_pg "$bin/initdb" -D "$dir/data" -A trust -U convlab >"$dir/initdb.log" 2>&1
-    as_pg "$bin/pg_ctl" -D "$dir/data" -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on" \
-      -l "$dir/log" -w start >/dev/null
+    pg_start "$port"
     echo "$port" >"$dir/port"
     echo "postgresql://convlab@127.0.0.1:$port/postgres"
     ;;
@@ -30,14 +34,11 @@ case "$cmd" in
     [ -d "$dir/data" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     ;;
   crash)
-    # A crash (tests of the real server): no shutdown checkpoint, clients cut off at once.
     as_pg "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
     ;;
   restart)
-    # Starts a cluster made by `start` again, on the same port (after `crash` or `stop`).
-    port="$(cat "$dir/port")"
-    as_pg "$bin/pg_ctl" -D "$dir/data" -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on" \
-      -l "$dir/log" -w start >/dev/null
+    pg_start "$(cat "$dir/port")"
+    echo "postgresql://convlab@127.0.0.1:$(cat "$dir/port")/postgres"
     ;;
   *) echo "usage: $0 start|stop|crash|restart DIR" >&2; exit 2 ;;
 esac

@@ -10,6 +10,7 @@ packages=(
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libpqxx-dev librapidcheck-dev libbenchmark-dev libgtest-dev prometheus-cpp-dev libyaml-cpp-dev
   zlib1g-dev libssl-dev postgresql-15
+  prometheus  # promtool: the server tests check /metrics with `promtool check metrics`
 )
 missing=()
 for p in "${packages[@]}"; do

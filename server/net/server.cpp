@@ -57,45 +57,6 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
-std::string base64url(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
-  return out;
-}
-
-std::string base64url_decode(std::string_view in) {
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char ch : in) {
-    int v = -1;
-    if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
-    if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
-    if (ch == '-') v = 62;
-    if (ch == '_') v = 63;
-    if (v < 0) return {};
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
 // Equal-time comparison: the digests of both strings, compared with CRYPTO_memcmp, so neither
 // the length nor the first differing byte of the password shows in the time taken.
 bool same_secret(std::string_view a, std::string_view b) {
@@ -880,7 +841,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const std::string jwt = auth::sign_hs256(c, app_.cfg.jwt.secret);
     // The refresh token names its user (the name is not a secret; the random part is, and the
     // whole string is what the store holds).
-    const std::string refresh = random_hex(32) + "." + base64url(name);
+    const std::string refresh = random_hex(32) + "." + auth::detail::base64url_encode(name);
     if (auto put = app_.store->put_refresh(refresh, uid, c.iat + app_.cfg.refresh_lifetime_s); !put) {
       return error_json(res, 503, "store unavailable: " + put.error().message);
     }
@@ -933,8 +894,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (!token) return reply(400, R"({"error":"expected {\"refresh_token\": string}"})", "/refresh");
     blocking("/refresh", [self = shared_from_this(), old = *token](Response& res) {
       const auto dot = old.find('.');
-      const std::string name = dot == std::string::npos ? std::string() : base64url_decode(old.substr(dot + 1));
-      const std::string next = random_hex(32) + "." + base64url(name);
+      auto decoded = dot == std::string::npos ? Result<std::string>(make_error("no name"))
+                                              : auth::detail::base64url_decode(std::string_view(old).substr(dot + 1));
+      const std::string name = decoded ? *decoded : std::string();
+      const std::string next = random_hex(32) + "." + auth::detail::base64url_encode(name);
       auto uid = self->app_.store->use_refresh(old, next, wall_s() + self->app_.cfg.refresh_lifetime_s);
       if (!uid || name.empty()) return error_json(res, 401, "refresh token unknown, used or expired");
       self->issue(name, *uid, res);

@@ -65,9 +65,11 @@ const char* const kMigrations[] = {
          name text NOT NULL UNIQUE);
        CREATE SEQUENCE agent_ids AS bigint MINVALUE 1 MAXVALUE 4294967294;
        CREATE TABLE revoked_tokens (
-         jti     text PRIMARY KEY,
-         user_id bigint NOT NULL,
-         expires bigint NOT NULL);
+         jti        text PRIMARY KEY,
+         user_id    bigint NOT NULL,
+         expires    bigint NOT NULL,
+         revoked_us bigint NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
+       CREATE INDEX revoked_tokens_revoked_us ON revoked_tokens (revoked_us);
        CREATE INDEX revoked_tokens_expires ON revoked_tokens (expires);
        CREATE TABLE refresh_tokens (
          id      text PRIMARY KEY,
@@ -736,7 +738,10 @@ class PgStore final : public Store {
         OwnedConnection c = connect(config_.url);
         Receiver receiver(*c.conn, config_.channel, pending);
         // LISTEN is in place: what committed while it was away is in the log.
-        if (!first) resync(*c.conn);
+        if (!first) {
+          resync(*c.conn);
+          resync_revocations(*c.conn);
+        }
         first = false;
         backoff = kBackoffMin;
         if (!listener_up_) {
@@ -744,6 +749,7 @@ class PgStore final : public Store {
           health(true, "pg listener: listening on " + config_.channel);
         }
         while (!listener_stop_) {
+          alive_us_ = wall_us();
           c.conn->await_notification(0, 200'000);
           while (!pending.empty()) {
             std::string payload = std::move(pending.front());
@@ -756,7 +762,7 @@ class PgStore final : public Store {
       } catch (const std::exception& e) {
         if (listener_up_ || first) {
           listener_up_ = false;
-          health(false, std::string("pg listener: ") + e.what());
+          health(false, std::string("pg listener: connection lost or refused: ") + e.what());
         }
         first = false;
       }
@@ -828,6 +834,18 @@ class PgStore final : public Store {
     }
   }
 
+  // After a reconnect: revocations made since the listener was last known to be connected (less
+  // a margin for the clocks of this host and the database). Repeats are harmless.
+  void resync_revocations(pqxx::connection& c) {
+    if (!hooks_.revoked) return;
+    constexpr std::int64_t kClockMarginUs = 60'000'000;
+    pqxx::read_transaction w(c);
+    auto rows = w.exec_params("SELECT jti, user_id FROM revoked_tokens WHERE revoked_us >= $1 ORDER BY revoked_us",
+                              alive_us_ - kClockMarginUs);
+    w.commit();
+    for (const auto& row : rows) hooks_.revoked(row[0].as<std::string>(), static_cast<std::uint32_t>(row[1].as<std::uint64_t>()));
+  }
+
   const StoreConfig config_;
   const StoreHooks hooks_;
 
@@ -848,6 +866,7 @@ class PgStore final : public Store {
   std::mutex listen_mu_;
   std::condition_variable listen_cv_;
   std::map<std::uint32_t, std::uint64_t> heard_;  // doc -> highest index heard of
+  std::int64_t alive_us_ = 0;                     // last moment the listener was connected
   std::thread listener_;
 
   // Synchronous calls.

@@ -9,7 +9,16 @@
 //   commit); each append keeps its own version check (expect_first_index) and fails alone.
 // - An append with `notify` publishes its records with NOTIFY inside the same transaction, so
 //   other servers hear of exactly what committed, in commit order.
-// - A lost LISTEN connection is re-established; the node's catch-up by sequence covers the gap.
+// - A lost LISTEN connection is re-established; on reconnect the listener reads the log past
+//   what it had heard for every document it had heard of and delivers that first (deduplicated
+//   by index), and the node's catch-up by sequence covers documents it had not heard of.
+//   Revocations made while it was away are read from the table and delivered again.
+// - Requests other than appends (kReadLog, kLoad, kWriteSnapshot) run on the same worker, before
+//   the next batch unless an append of their document is in it: replies keep submission order
+//   per document.
+// - Tables: schema_version, documents, changes, snapshots (the newest 3 per document kept),
+//   users, agent_ids (sequence), revoked_tokens, refresh_tokens. Documents are created on first
+//   append or claim_strategy.
 #include "server/core/node.hpp"
 
 #include <cstdint>
@@ -24,7 +33,9 @@ struct StoreConfig {
   std::string url;                  // libpq connection string or postgresql:// URI
   std::string channel = "convlab";  // NOTIFY channel shared by the servers of one deployment
   std::size_t max_batch = 4096;     // appends in one transaction at most
-  std::uint32_t node = 0;           // this server's id, to skip its own notifications
+  // This server's id, to skip its own notifications (as the simulator's bus does: a server
+  // never hears its own records). Servers of one deployment must have distinct ids.
+  std::uint32_t node = 0;
 };
 
 // Observations for metrics; every callback may come from the store's own threads.
@@ -32,24 +43,29 @@ struct StoreHooks {
   // The answer to submit(); called on the store's worker thread, in submission order per
   // document.
   std::function<void(StoreReply)> reply;
-  // A record another server (or this one, if `node` differs) committed, as NOTIFY delivered it;
-  // called on the listener thread, in commit order per document.
+  // A record another server (a store with another `node` id) committed, as NOTIFY delivered it,
+  // index set; called on the listener thread, in commit order per document, each index once.
   std::function<void(std::uint32_t doc, LogRecord record)> notify;
-  // A token id revoked by any server (POST /logout anywhere).
+  // A token id revoked by any server (POST /logout anywhere), this one included; listener thread.
   std::function<void(std::string jti, std::uint32_t user)> revoked;
   // After each commit: appends in it, and seconds from BEGIN to the end of COMMIT.
   std::function<void(std::size_t appends, double seconds)> committed;
   // For each notification: seconds from the commit's server timestamp to its arrival here.
   std::function<void(double seconds)> notify_lag;
-  // The database went away or came back (connection lost, reconnected); `why` says what.
+  // The database went away or came back (connection lost, reconnected); `why` says what and
+  // which connection ("pg worker: ...", "pg listener: ..."). Worker or listener thread. Also
+  // called with up=true for a notification the listener could not decode (and skipped).
   std::function<void(bool up, std::string why)> health;
 };
 
 class Store {
  public:
-  // Connects, migrates, starts the worker and listener threads.
+  // Connects, migrates, starts the worker and listener threads. An Error (naming the problem,
+  // never the password) when the database cannot be reached or migrated, or the channel is not
+  // a plain lower-case identifier.
   static Result<std::unique_ptr<Store>> open(const StoreConfig& config, StoreHooks hooks);
-  // Commits what is queued, then stops the threads.
+  // Commits what is queued, then stops the threads (with the database down, queued work gets
+  // 5 s before it is answered ok=false).
   virtual ~Store() = default;
 
   // Any thread; never blocks on the database. While the database is down, requests wait and are
@@ -63,6 +79,7 @@ class Store {
   // Refresh tokens: an opaque random id stored with its user and expiry; `use_refresh` checks
   // and rotates it (the old one stops working) and returns the user.
   virtual Result<void> put_refresh(std::string_view id, std::uint32_t user, std::int64_t expires_s) = 0;
+  // `use_refresh` refuses (Error) an id that is unknown, already used or expired.
   virtual Result<std::uint32_t> use_refresh(std::string_view id, std::string_view replacement,
                                             std::int64_t expires_s) = 0;
   virtual Result<void> drop_refresh_of(std::uint32_t user) = 0;
@@ -75,6 +92,7 @@ class Store {
   virtual Result<std::string> claim_strategy(std::uint32_t doc, std::string_view name) = 0;
   // The durable log of a document, for tests and tools (kLoad without a snapshot: every record).
   virtual Result<std::vector<LogRecord>> read_log(std::uint32_t doc) = 0;
+  // Both the worker's and the listener's connections are up.
   virtual bool healthy() const = 0;
 };
 

@@ -19,6 +19,23 @@ using test::record;
 
 std::string text_of(const LogRecord& r) { return std::string(r.record.begin(), r.record.end()); }
 
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Two servers on one database (nodes 1 and 2), both listening once open() returns true.
+struct TwoStores {
+  Collector ca;
+  Collector cb;
+  std::unique_ptr<Store> a;
+  std::unique_ptr<Store> b;
+  bool open(const std::string& url) {
+    a = open_store(url, ca, 1);
+    b = open_store(url, cb, 2);
+    return a && b && ca.wait_until([&] { return !ca.health.empty(); }) && cb.wait_until([&] { return !cb.health.empty(); });
+  }
+};
+
 TEST(PgStore, MigrationsAreIdempotentAndSafeWhenServersStartTogether) {
   CONVLAB_PG_URL_OR_SKIP(url);
   // Four stores opening at once on an empty database: one migrates, the others wait for it.
@@ -291,13 +308,9 @@ void expect_heard_exactly(Collector& col, Store& reader, std::uint32_t doc, cons
 
 TEST(PgStore, TwoStoresHearEachOthersRecordsInOrderWithTheSameBytes) {
   CONVLAB_PG_URL_OR_SKIP(url);
-  Collector ca;
-  Collector cb;
-  auto a = open_store(url, ca, 1);
-  auto b = open_store(url, cb, 2);
-  ASSERT_TRUE(a && b);
-  ASSERT_TRUE(ca.wait_until([&] { return !ca.health.empty(); }));  // listening
-  ASSERT_TRUE(cb.wait_until([&] { return !cb.health.empty(); }));
+  TwoStores two;
+  ASSERT_TRUE(two.open(url));
+  auto& [ca, cb, a, b] = two;
   constexpr int kEach = 200;
   std::thread ta([&] {
     for (int i = 0; i < kEach; ++i) {
@@ -337,12 +350,9 @@ TEST(PgStore, TwoStoresHearEachOthersRecordsInOrderWithTheSameBytes) {
 
 TEST(PgStore, OversizedRecordsArriveThroughTheReferencePath) {
   CONVLAB_PG_URL_OR_SKIP(url);
-  Collector ca;
-  Collector cb;
-  auto a = open_store(url, ca, 1);
-  auto b = open_store(url, cb, 2);
-  ASSERT_TRUE(a && b);
-  ASSERT_TRUE(cb.wait_until([&] { return !cb.health.empty(); }));
+  TwoStores two;
+  ASSERT_TRUE(two.open(url));
+  auto& [ca, cb, a, b] = two;
   std::string big(9000, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7919 % 251);
   a->submit(append(1, 3, {record(1, "small")}, true));
@@ -363,16 +373,10 @@ TEST(PgStore, OversizedRecordsArriveThroughTheReferencePath) {
 
 TEST(PgStore, RevocationIsPublishedToEveryStore) {
   CONVLAB_PG_URL_OR_SKIP(url);
-  Collector ca;
-  Collector cb;
-  auto a = open_store(url, ca, 1);
-  auto b = open_store(url, cb, 2);
-  ASSERT_TRUE(a && b);
-  ASSERT_TRUE(cb.wait_until([&] { return !cb.health.empty(); }));
-  const std::int64_t later = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count() +
-                             3600;
+  TwoStores two;
+  ASSERT_TRUE(two.open(url));
+  auto& [ca, cb, a, b] = two;
+  const std::int64_t later = now_s() + 3600;
   ASSERT_TRUE(a->revoke("token-1", 42, later));
   ASSERT_TRUE(cb.wait_until([&] { return !cb.revoked.empty(); }));
   ASSERT_TRUE(ca.wait_until([&] { return !ca.revoked.empty(); }));
@@ -390,9 +394,7 @@ TEST(PgStore, RefreshTokensRotate) {
   Collector col;
   auto s = open_store(url, col);
   ASSERT_TRUE(s);
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+  const std::int64_t now = now_s();
   ASSERT_TRUE(s->put_refresh("r1", 7, now + 100));
   auto u = s->use_refresh("r1", "r2", now + 100);
   ASSERT_TRUE(u) << u.error().message;
@@ -411,11 +413,9 @@ TEST(PgStore, RefreshTokensRotate) {
 
 TEST(PgStore, UsersAreStableAndAgentsUnique) {
   CONVLAB_PG_URL_OR_SKIP(url);
-  Collector ca;
-  Collector cb;
-  auto a = open_store(url, ca, 1);
-  auto b = open_store(url, cb, 2);
-  ASSERT_TRUE(a && b);
+  TwoStores two;
+  ASSERT_TRUE(two.open(url));
+  auto& [ca, cb, a, b] = two;
   const auto alice = a->user_id("alice");
   ASSERT_TRUE(alice);
   EXPECT_EQ(*a->user_id("alice"), *alice);
@@ -441,11 +441,9 @@ TEST(PgStore, UsersAreStableAndAgentsUnique) {
 
 TEST(PgStore, ClaimStrategyFirstWins) {
   CONVLAB_PG_URL_OR_SKIP(url);
-  Collector ca;
-  Collector cb;
-  auto a = open_store(url, ca, 1);
-  auto b = open_store(url, cb, 2);
-  ASSERT_TRUE(a && b);
+  TwoStores two;
+  ASSERT_TRUE(two.open(url));
+  auto& [ca, cb, a, b] = two;
   // Concurrent first claims of one document agree on a single winner.
   std::vector<std::string> got(8);
   std::vector<std::thread> threads;
@@ -463,6 +461,59 @@ TEST(PgStore, ClaimStrategyFirstWins) {
   ASSERT_TRUE(ca.wait_until([&] { return ca.replies.size() == 1; }));
   EXPECT_EQ(*b->claim_strategy(5, "seq"), "seq");
   EXPECT_EQ(*a->claim_strategy(5, "ot"), "seq");
+}
+
+TEST(PgStore, DestructorCommitsWhatIsQueued) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector col;
+  constexpr std::uint64_t kAppends = 2000;
+  {
+    auto store = open_store(url, col, 1, 64);  // small batches: most are still queued below
+    ASSERT_TRUE(store);
+    for (std::uint64_t i = 1; i <= kAppends; ++i) store->submit(append(i, 1, {record(1, std::to_string(i))}));
+  }
+  std::lock_guard lock(col.mu);
+  ASSERT_EQ(col.replies.size(), kAppends);
+  for (const auto& [id, r] : col.replies) EXPECT_TRUE(r.ok) << id;
+  Collector again;
+  auto store = open_store(url, again);
+  auto log = store->read_log(1);
+  ASSERT_TRUE(log);
+  ASSERT_EQ(log->size(), kAppends);
+  for (const auto& [id, r] : col.replies) EXPECT_EQ(text_of((*log)[r.first_index - 1]), std::to_string(id));
+}
+
+TEST(PgStore, ListenerReconnectsAndCatchesUpOnWhatItMissed) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  TwoStores two;
+  ASSERT_TRUE(two.open(url));
+  auto& [ca, cb, a, b] = two;
+  a->submit(append(1, 4, {record(1, "heard before")}, true));
+  ASSERT_TRUE(cb.wait_until([&] { return cb.heard[4].size() == 1; }));
+  // Cut every listening session (both stores'), then commit while they are away.
+  pqxx::connection admin(url);
+  {
+    pqxx::nontransaction n(admin);
+    const auto killed = n.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE 'LISTEN%'");
+    ASSERT_GE(killed.size(), 2u);
+  }
+  for (std::uint64_t i = 2; i <= 40; ++i) a->submit(append(i, 4, {record(1, "r" + std::to_string(i))}, true));
+  ASSERT_TRUE(a->revoke("while-away", 5, now_s() + 3600));
+  ASSERT_TRUE(ca.wait_until([&] { return ca.replies.size() == 40; }));
+  ASSERT_TRUE(cb.wait_until([&] { return cb.heard[4].size() >= 40; }));
+  std::set<std::uint64_t> all;
+  for (std::uint64_t i = 1; i <= 40; ++i) all.insert(i);
+  expect_heard_exactly(cb, *b, 4, all);
+  // A revocation made while it was away reaches it too (from the table or the notification).
+  EXPECT_TRUE(cb.wait_until([&] {
+    return std::any_of(cb.revoked.begin(), cb.revoked.end(), [](const auto& r) { return r.first == "while-away"; });
+  }));
+  std::lock_guard lock(cb.mu);
+  bool down = false;
+  for (const auto& [up, why] : cb.health) down = down || !up;
+  EXPECT_TRUE(down) << "the listener's loss was not reported";
+  EXPECT_TRUE(cb.health.back().first);
 }
 
 }  // namespace

@@ -223,22 +223,7 @@ TEST_P(PerStrategy, EditsAreAcknowledgedDurableAndFannedOut) {
 
 INSTANTIATE_TEST_SUITE_P(Strategies, PerStrategy, ::testing::Values("lww", "seq", "ot", "crdt"));
 
-std::string b64url(std::string_view in) {
-  static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kA[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kA[(acc << (6 - bits)) & 63];
-  return out;
-}
+std::string b64url(std::string_view in) { return auth::detail::base64url_encode(in); }
 
 auth::Claims claims_now(std::int64_t exp_offset_s) {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -541,6 +526,37 @@ TEST(ServerDocuments, StrategyClaimsAndHomeNodes) {
   f = decode_message(*m);
   EXPECT_EQ(f.kind, FrameKind::kRefused);
   EXPECT_EQ(f.text, "not home: document 11 lives on node 1");
+}
+
+// Two servers on one database: a multi-master document's edits on one reach the other's clients
+// through NOTIFY; the agent ids the two hand out never collide.
+TEST(ServerCluster, TwoServersShareAMultiMasterDocument) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy("crdt");
+  START_SERVER(one, yaml_for(url, "crdt", "nodes: 2\nnode_id: 0\n"));
+  START_SERVER(two, yaml_for(url, "crdt", "nodes: 2\nnode_id: 1\n"));
+  auto alice = login(one.port(), "alice", "alice-pw");
+  auto bob = login(two.port(), "bob", "bob-pw");
+  ASSERT_TRUE(alice && bob);
+  EXPECT_NE(alice->agent, bob->agent);
+  Editor a(one.port(), *alice, s, 21);
+  Editor b(two.port(), *bob, s, 21);
+  ASSERT_TRUE(a.open());
+  ASSERT_TRUE(b.open());
+  a.insert(0, U"from one ");
+  ASSERT_TRUE(a.sync());
+  ASSERT_TRUE(b.wait_text(U"from one "));
+  b.insert(9, U"and two");
+  ASSERT_TRUE(b.sync());
+  ASSERT_TRUE(a.wait_text(U"from one and two"));
+  // The token of one server works on the other (same secret, same revocation list).
+  EXPECT_EQ(document_text(two.port(), alice->token, 21), "from one and two");
+  const std::string m = http_request(two.port(), http::verb::get, "/metrics").body;
+  EXPECT_GE(metric(m, "convlab_notify_records_total"), 1);
+  EXPECT_GE(metric(m, "convlab_notify_lag_seconds_count"), 1);
+  // A logout on one closes the token's connections on the other.
+  EXPECT_EQ(http_request(one.port(), http::verb::post, "/logout", {}, bob->token).status, 200);
+  EXPECT_EQ(b.ws.read_until_close(), 4403);
 }
 
 TEST(ServerMetrics, PromtoolAcceptsTheExposition) {
