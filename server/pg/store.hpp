@@ -15,9 +15,9 @@
 //   what it had heard for every document it had heard of and delivers that first (deduplicated
 //   by index), and the node's catch-up by sequence covers documents it had not heard of.
 //   Revocations made while it was away are read from the table and delivered again.
-// - Requests other than appends (kReadLog, kLoad, kWriteSnapshot) run on the same worker, before
-//   the next batch unless an append of their document is in it: replies keep submission order
-//   per document.
+// - Requests other than appends (kReadLog, kLoad, kWriteSnapshot) run on a worker, after the
+//   previous batch is done and before the next batch unless an append of their document is in
+//   it: replies keep submission order per document.
 // - Tables: schema_version, documents, changes, snapshots (the newest 3 per document kept),
 //   users, agent_ids (sequence), revoked_tokens, refresh_tokens. Documents are created on first
 //   append or claim_strategy.
