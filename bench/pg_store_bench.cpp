@@ -4,7 +4,11 @@
 // submits the next one as each is answered. Needs CONVLAB_PG_URL; it creates (and drops) a
 // database of its own there.
 //
-//   pg_store_bench [--seconds S] [--window N] [--bytes B] [--docs D] [--notify 0|1]
+//   pg_store_bench [--seconds S] [--window N] [--bytes B] [--docs D] [--notify 0|1] [--pipeline 1|2]
+//
+// --pipeline: the store's worker connections taking turns (StoreConfig::pipeline; 2 by default).
+// Per mode it also prints where a transaction's time went (StoreHooks::batch: BEGIN and row
+// locks, the INSERT, COMMIT) and this process's CPU time.
 #include "server/pg/store.hpp"
 
 #include <pqxx/pqxx>
@@ -19,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 namespace {
 
 using namespace convlab;
@@ -30,6 +36,7 @@ struct Options {
   std::size_t bytes = 40;
   std::uint32_t docs = 64;
   bool notify = true;
+  std::size_t pipeline = 2;
 };
 
 struct Figures {
@@ -37,7 +44,17 @@ struct Figures {
   double commits_per_s = 0;
   double appends_per_commit = 0;
   double commit_ms = 0;  // mean BEGIN..COMMIT
+  // Means per transaction, ms: BEGIN and row locks, the INSERT, COMMIT.
+  double lock_ms = 0, statement_ms = 0, flush_ms = 0;
+  double cpu_s = 0;  // this process (producers and the store), over the measured window
 };
+
+double process_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 std::string database_url(const std::string& base, const std::string& db) {
   const auto slash = base.find('/', base.find("://") + 3);
@@ -61,6 +78,7 @@ Figures run(const std::string& url, std::size_t max_batch, int producers, const 
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> committed_appends{0};
   std::atomic<std::uint64_t> commit_us{0};
+  std::atomic<std::uint64_t> phase_us[3] = {0, 0, 0};
   pg::StoreHooks hooks;
   hooks.reply = [&](StoreReply r) {
     if (!r.ok) ++failed;
@@ -72,7 +90,13 @@ Figures run(const std::string& url, std::size_t max_batch, int producers, const 
     committed_appends += n;
     commit_us += static_cast<std::uint64_t>(s * 1e6);
   };
+  hooks.batch = [&](const pg::BatchTiming& b) {
+    phase_us[0] += static_cast<std::uint64_t>(b.lock * 1e6);
+    phase_us[1] += static_cast<std::uint64_t>(b.statement * 1e6);
+    phase_us[2] += static_cast<std::uint64_t>(b.commit * 1e6);
+  };
   pg::StoreConfig cfg;
+  cfg.pipeline = opt.pipeline;
   cfg.url = url;
   cfg.max_batch = max_batch;
   cfg.node = 1;
@@ -105,6 +129,9 @@ Figures run(const std::string& url, std::size_t max_batch, int producers, const 
   const auto c0 = commits.load();
   const auto ca0 = committed_appends.load();
   const auto cu0 = commit_us.load();
+  std::uint64_t ph0[3];
+  for (int i = 0; i < 3; ++i) ph0[i] = phase_us[i].load();
+  const double cpu0 = process_cpu_s();
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(opt.seconds));
   const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -112,6 +139,9 @@ Figures run(const std::string& url, std::size_t max_batch, int producers, const 
   const auto c1 = commits.load();
   const auto ca1 = committed_appends.load();
   const auto cu1 = commit_us.load();
+  const double cpu1 = process_cpu_s();
+  std::uint64_t ph1[3];
+  for (int i = 0; i < 3; ++i) ph1[i] = phase_us[i].load();
   stop = true;
   for (auto& w : windows) w->release(producers);  // unblock producers waiting for a slot
   for (auto& t : threads) t.join();
@@ -122,6 +152,13 @@ Figures run(const std::string& url, std::size_t max_batch, int producers, const 
   f.commits_per_s = static_cast<double>(c1 - c0) / dt;
   f.appends_per_commit = c1 > c0 ? static_cast<double>(ca1 - ca0) / static_cast<double>(c1 - c0) : 0;
   f.commit_ms = c1 > c0 ? static_cast<double>(cu1 - cu0) / 1e3 / static_cast<double>(c1 - c0) : 0;
+  const auto per_commit = [&](int i) {
+    return c1 > c0 ? static_cast<double>(ph1[i] - ph0[i]) / 1e3 / static_cast<double>(c1 - c0) : 0;
+  };
+  f.lock_ms = per_commit(0);
+  f.statement_ms = per_commit(1);
+  f.flush_ms = per_commit(2);
+  f.cpu_s = cpu1 - cpu0;
   return f;
 }
 
@@ -140,6 +177,8 @@ int main(int argc, char** argv) {
       opt.bytes = static_cast<std::size_t>(std::atol(v));
     } else if (k == "--docs") {
       opt.docs = static_cast<std::uint32_t>(std::atol(v));
+    } else if (k == "--pipeline") {
+      opt.pipeline = static_cast<std::size_t>(std::atol(v));
     } else if (k == "--notify") {
       opt.notify = std::strcmp(v, "0") != 0;
     } else {
@@ -147,8 +186,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (opt.seconds <= 0 || opt.window <= 0 || opt.docs == 0) {
-    std::fprintf(stderr, "pg_store_bench: --seconds, --window and --docs must be positive\n");
+  if (opt.seconds <= 0 || opt.window <= 0 || opt.docs == 0 || opt.pipeline < 1 || opt.pipeline > 2) {
+    std::fprintf(stderr, "pg_store_bench: --seconds, --window and --docs must be positive, --pipeline 1 or 2\n");
     return 2;
   }
   const char* base = std::getenv("CONVLAB_PG_URL");
@@ -156,10 +195,10 @@ int main(int argc, char** argv) {
     std::printf("pg_store_bench: CONVLAB_PG_URL is not set; nothing measured (scripts/pg.sh start DIR prints one)\n");
     return 0;
   }
-  std::printf("appends of %zu bytes to %u documents, %d in flight per producer, notify=%d, %.1f s per run\n",
-              opt.bytes, opt.docs, opt.window, opt.notify ? 1 : 0, opt.seconds);
-  std::printf("%-22s %9s %12s %10s %14s %10s\n", "mode", "producers", "appends/s", "commits/s", "appends/commit",
-              "commit ms");
+  std::printf("appends of %zu bytes to %u documents, %d in flight per producer, notify=%d, pipeline=%zu, %.1f s per run\n",
+              opt.bytes, opt.docs, opt.window, opt.notify ? 1 : 0, opt.pipeline, opt.seconds);
+  std::printf("%-22s %9s %12s %10s %14s %10s %21s %7s\n", "mode", "producers", "appends/s", "commits/s",
+              "appends/commit", "commit ms", "lock/stmt/flush ms", "CPU s");
   for (int producers : {1, 8}) {
     Figures by_mode[2];
     for (int m = 0; m < 2; ++m) {
@@ -167,8 +206,10 @@ int main(int argc, char** argv) {
       const std::string url = fresh_database(base, "convlab_bench");
       const Figures f = run(url, max_batch, producers, opt);
       by_mode[m] = f;
-      std::printf("%-22s %9d %12.0f %10.0f %14.1f %10.2f\n", m == 0 ? "group (max_batch 4096)" : "one per txn (max 1)",
-                  producers, f.appends_per_s, f.commits_per_s, f.appends_per_commit, f.commit_ms);
+      std::printf("%-22s %9d %12.0f %10.0f %14.1f %10.2f %6.2f/%6.2f/%6.2f %7.2f\n",
+                  m == 0 ? "group (max_batch 4096)" : "one per txn (max 1)", producers, f.appends_per_s,
+                  f.commits_per_s, f.appends_per_commit, f.commit_ms, f.lock_ms, f.statement_ms, f.flush_ms,
+                  f.cpu_s);
       std::fflush(stdout);
     }
     std::printf("%-22s %9d %11.1fx\n", "ratio group/one", producers,

@@ -74,6 +74,7 @@ class Client : public std::enable_shared_from_this<Client> {
     beast::get_lowest_layer(ws_).async_connect(
         tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [self = shared_from_this()](beast::error_code ec) {
           if (ec) return self->fail("connect", ec);
+          beast::get_lowest_layer(self->ws_).socket().set_option(tcp::no_delay(true));
           self->ws_.set_option(websocket::stream_base::decorator(
               [tok = self->login_.token](websocket::request_type& r) { r.set(http::field::authorization, "Bearer " + tok); }));
           self->ws_.async_handshake("127.0.0.1", "/ws", [self](beast::error_code e2) {

@@ -1078,7 +1078,13 @@ struct Server::Impl {
   void do_accept() {
     app->acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (!app->acceptor.is_open()) return;
-      if (!ec) std::make_shared<HttpSession>(*app, std::move(socket))->run();
+      if (!ec) {
+        // Small frames (an acknowledgement, one keystroke) go out at once: with Nagle's
+        // algorithm a reply waits for the peer's delayed ACK (40 ms on Linux).
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        std::make_shared<HttpSession>(*app, std::move(socket))->run();
+      }
       do_accept();
     });
   }

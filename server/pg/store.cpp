@@ -232,7 +232,11 @@ class PgStore final : public Store {
     }
     auto migrated = migrate(*sync_.conn);
     if (!migrated) return migrated;
-    worker_ = std::thread([this] { work_loop(); });
+    lanes_.resize(lane_count());
+    for (std::size_t i = 0; i < lanes_.size(); ++i) {
+      lanes_[i] = std::make_unique<Lane>();
+      lanes_[i]->thread = std::thread([this, i] { lane_loop(*lanes_[i], static_cast<std::int64_t>(i)); });
+    }
     listener_ = std::thread([this] { listen_loop(); });
     return {};
   }
@@ -244,7 +248,9 @@ class PgStore final : public Store {
       stop_deadline_ = SteadyClock::now() + kStopGrace;
     }
     cv_.notify_all();
-    if (worker_.joinable()) worker_.join();
+    for (auto& lane : lanes_) {
+      if (lane->thread.joinable()) lane->thread.join();
+    }
     listener_stop_ = true;
     {
       std::lock_guard lock(listen_mu_);
@@ -258,7 +264,8 @@ class PgStore final : public Store {
       std::lock_guard lock(mu_);
       queue_.push_back(std::move(request));
     }
-    cv_.notify_one();
+    // Both lanes may wait on cv_ (one for the queue, one for its turn): wake both.
+    cv_.notify_all();
   }
 
   Result<void> revoke(std::string_view jti, std::uint32_t user, std::int64_t expires_s) override {
@@ -414,22 +421,35 @@ class PgStore final : public Store {
   }
 
   // ------------------------------------------------------------------------- worker
-  // Waits until the worker has a connection; false when stopping and out of patience.
-  bool ensure_worker_connection() {
+  // Each lane is a thread with its own connection. Batches are numbered (turns); lane i runs
+  // turns i, i + lanes, ... With two lanes, turn t+1 takes its batch from the queue and runs
+  // BEGIN, the row locks and the INSERT while turn t's COMMIT flushes: a document in both waits
+  // in the database for t's row lock and then reads the log length t left, so the log keeps
+  // submission order. Turn t+1 begins only once t holds its row locks and answers only after t
+  // answered: replies keep submission order per document. More lanes would need a way for t+1 to roll back when t starts over
+  // (see append_batch); two are enough to overlap one flush with the next batch's statements.
+  struct Lane {
+    OwnedConnection conn;
+    std::set<std::uint32_t> known_docs;  // document rows known to exist
+    std::thread thread;
+  };
+
+  // Waits until the lane has a connection; false when stopping and out of patience.
+  bool ensure_worker_connection(Lane& lane) {
     auto backoff = std::chrono::milliseconds(kBackoffMin);
     while (true) {
-      if (work_) return true;
+      if (lane.conn) return true;
       try {
-        work_ = connect(config_.url);
-        prepare_statements(*work_.conn);
-        known_docs_.clear();
+        lane.conn = connect(config_.url);
+        prepare_statements(*lane.conn.conn);
+        lane.known_docs.clear();
         if (!worker_up_) {
           worker_up_ = true;
           health(true, "pg worker: connected");
         }
         return true;
       } catch (const std::exception& e) {
-        work_.reset();
+        lane.conn.reset();
         if (worker_up_) {
           worker_up_ = false;
           health(false, std::string("pg worker: cannot connect: ") + e.what());
@@ -442,20 +462,21 @@ class PgStore final : public Store {
     }
   }
 
-  void lost_worker_connection(const std::string& why) {
-    work_.reset();
+  void lost_worker_connection(Lane& lane, const std::string& why) {
+    lane.conn.reset();
     if (worker_up_) {
       worker_up_ = false;
       health(false, "pg worker: " + why);
     }
   }
 
-  // Takes the next group from the queue: requests other than appends that can go before the
-  // batch (no append of their document is in it), then up to max_batch appends. Always a prefix
-  // of the queue, so per-document order is kept.
-  bool take(std::vector<StoreRequest>& before, std::vector<StoreRequest>& batch) {
+  // Takes turn t's group from the queue, once turn t-1 holds its row locks: requests other than
+  // appends that can go before the batch (no append of their document is in it), then up to
+  // max_batch appends. Always a prefix of the queue, taken in turn order, so per-document order
+  // is kept. False when stopping with nothing queued.
+  bool take(std::int64_t t, std::vector<StoreRequest>& before, std::vector<StoreRequest>& batch) {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    cv_.wait(lock, [&] { return locked_turn_ >= t - 1 && (stopping_ || !queue_.empty()); });
     if (queue_.empty()) return false;
     std::set<std::uint32_t> batch_docs;
     const std::size_t max_batch = std::max<std::size_t>(config_.max_batch, 1);
@@ -475,19 +496,48 @@ class PgStore final : public Store {
     return true;
   }
 
-  void work_loop() {
+  void wait_done(std::int64_t t) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_turn_ >= t; });
+  }
+
+  void finish_turn(std::int64_t t) {
+    {
+      std::lock_guard lock(mu_);
+      done_turn_ = std::max(done_turn_, t);
+      locked_turn_ = std::max(locked_turn_, t);
+    }
+    cv_.notify_all();
+  }
+
+  void lane_loop(Lane& lane, std::int64_t first_turn) {
+    const auto step = static_cast<std::int64_t>(lane_count());
     std::vector<StoreRequest> before;
     std::vector<StoreRequest> batch;
-    while (true) {
+    std::vector<StoreReply> replies;
+    for (std::int64_t t = first_turn;; t += step) {
       before.clear();
       batch.clear();
-      if (!take(before, batch)) return;
-      for (StoreRequest& r : before) reply(run_with_retry(r));
-      if (!batch.empty()) {
-        for (StoreReply& r : append_with_retry(batch)) reply(std::move(r));
+      replies.clear();
+      if (!take(t, before, batch)) {
+        // Stopping: the other lane ends at its next turn.
+        wait_done(t - 1);
+        finish_turn(t);
+        return;
       }
+      if (!before.empty()) {
+        // Reads see what the previous turn committed.
+        wait_done(t - 1);
+        for (StoreRequest& r : before) reply(run_with_retry(lane, r));
+      }
+      if (!batch.empty()) replies = append_with_retry(lane, t, batch);
+      wait_done(t - 1);
+      for (StoreReply& r : replies) reply(std::move(r));
+      finish_turn(t);
     }
   }
+
+  std::size_t lane_count() const { return std::clamp<std::size_t>(config_.pipeline, 1, 2); }
 
   StoreReply failed(const StoreRequest& r) {
     StoreReply out;
@@ -508,23 +558,23 @@ class PgStore final : public Store {
   }
 
   // A read or a snapshot: retried until the database answers (or the store stops).
-  StoreReply run_with_retry(const StoreRequest& r) {
+  StoreReply run_with_retry(Lane& lane, const StoreRequest& r) {
     auto backoff = std::chrono::milliseconds(kBackoffMin);
     while (true) {
-      if (!ensure_worker_connection()) return failed(r);
+      if (!ensure_worker_connection(lane)) return failed(r);
       try {
-        return run_one(r);
+        return run_one(*lane.conn.conn, r);
       } catch (const pqxx::broken_connection& e) {
-        lost_worker_connection(std::string("connection lost: ") + e.what());
+        lost_worker_connection(lane, std::string("connection lost: ") + e.what());
       } catch (const pqxx::sql_error& e) {
-        if (connection_lost(work_.conn.get())) {
-          lost_worker_connection(std::string("connection lost: ") + e.what());
+        if (connection_lost(lane.conn.conn.get())) {
+          lost_worker_connection(lane, std::string("connection lost: ") + e.what());
         } else if (!retryable(e)) {
           return failed(r);
         }
       } catch (const std::exception&) {
-        if (connection_lost(work_.conn.get())) {
-          lost_worker_connection("connection lost");
+        if (connection_lost(lane.conn.conn.get())) {
+          lost_worker_connection(lane, "connection lost");
         } else {
           return failed(r);
         }
@@ -534,10 +584,9 @@ class PgStore final : public Store {
     }
   }
 
-  StoreReply run_one(const StoreRequest& r) {
+  StoreReply run_one(pqxx::connection& c, const StoreRequest& r) {
     StoreReply out;
     out.id = r.id;
-    pqxx::connection& c = *work_.conn;
     switch (r.kind) {
       case StoreRequest::Kind::kReadLog: {
         pqxx::read_transaction w(c);
@@ -577,7 +626,7 @@ class PgStore final : public Store {
 
   enum class BatchOutcome { kCommitted, kRetry, kFailed };
 
-  std::vector<StoreReply> append_with_retry(std::vector<StoreRequest>& batch) {
+  std::vector<StoreReply> append_with_retry(Lane& lane, std::int64_t t, std::vector<StoreRequest>& batch) {
     std::vector<StoreReply> replies(batch.size());
     auto backoff = std::chrono::milliseconds(kBackoffMin);
     while (true) {
@@ -586,7 +635,7 @@ class PgStore final : public Store {
         replies[i].id = batch[i].id;
       }
       BatchOutcome outcome = BatchOutcome::kFailed;
-      if (ensure_worker_connection()) outcome = append_batch(batch, replies);
+      if (ensure_worker_connection(lane)) outcome = append_batch(lane, t, batch, replies);
       if (outcome == BatchOutcome::kCommitted) return replies;
       if (outcome == BatchOutcome::kFailed || out_of_patience()) {
         for (std::size_t i = 0; i < batch.size(); ++i) replies[i] = failed(batch[i]);
@@ -598,17 +647,23 @@ class PgStore final : public Store {
 
   // One transaction for the whole batch. kRetry: nothing committed (the connection broke
   // before COMMIT, or a deadlock); kFailed: not committed or not known to be.
-  BatchOutcome append_batch(const std::vector<StoreRequest>& batch, std::vector<StoreReply>& replies) {
+  // Turn t+1 begins only after this turn's statements succeeded (locked_turn_ >= t); from then
+  // on this turn either commits or fails at COMMIT, it never starts over (kRetry comes only
+  // before), so t+1 never holds a row lock this turn waits for, and on a document both touch,
+  // t+1 reads the log length this turn left.
+  BatchOutcome append_batch(Lane& lane, std::int64_t t, const std::vector<StoreRequest>& batch,
+                            std::vector<StoreReply>& replies) {
     const auto t0 = SteadyClock::now();
     std::vector<std::uint32_t> docs;
     for (const StoreRequest& r : batch) docs.push_back(r.doc);
     std::sort(docs.begin(), docs.end());
     docs.erase(std::unique(docs.begin(), docs.end()), docs.end());
     const std::string docs_array = array_literal(docs);
-    const bool all_known = std::all_of(docs.begin(), docs.end(), [&](std::uint32_t d) { return known_docs_.contains(d); });
+    const bool all_known = std::all_of(docs.begin(), docs.end(), [&](std::uint32_t d) { return lane.known_docs.contains(d); });
 
-    pqxx::connection& c = *work_.conn;
+    pqxx::connection& c = *lane.conn.conn;
     std::optional<pqxx::work> tx;
+    SteadyClock::time_point t_locked;
     try {
       tx.emplace(c);
       if (!all_known) tx->exec_prepared("ensure_docs", docs_array);
@@ -616,9 +671,10 @@ class PgStore final : public Store {
       for (const auto& row : tx->exec_prepared("lock_docs", docs_array)) {
         length[static_cast<std::uint32_t>(row[0].as<std::uint64_t>())] = row[1].as<std::uint64_t>();
       }
+      t_locked = SteadyClock::now();
       if (length.size() != docs.size()) {
         // A document row we believed in is gone (the database was recreated): insert again.
-        known_docs_.clear();
+        lane.known_docs.clear();
         return BatchOutcome::kRetry;
       }
 
@@ -690,17 +746,27 @@ class PgStore final : public Store {
       }
     } catch (const pqxx::broken_connection& e) {
       tx.reset();
-      lost_worker_connection(std::string("connection lost: ") + e.what());
+      lost_worker_connection(lane, std::string("connection lost: ") + e.what());
       return BatchOutcome::kRetry;
     } catch (const pqxx::sql_error& e) {
       const bool lost = connection_lost(&c);
       tx.reset();
       if (lost) {
-        lost_worker_connection(std::string("connection lost: ") + e.what());
+        lost_worker_connection(lane, std::string("connection lost: ") + e.what());
         return BatchOutcome::kRetry;
       }
       return retryable(e) ? BatchOutcome::kRetry : BatchOutcome::kFailed;
     }
+    {
+      // The row locks are held: the next turn may begin. This one may commit at once: on a
+      // document the previous turn also holds, our row lock was granted only after its
+      // transaction ended, so the log keeps turn order; on the others, order does not matter,
+      // and both COMMITs can share one WAL flush. Replies still go out in turn order.
+      std::lock_guard lock(mu_);
+      locked_turn_ = std::max(locked_turn_, t);
+    }
+    cv_.notify_all();
+    const auto t_commit = SteadyClock::now();
     try {
       tx->commit();
     } catch (const std::exception& e) {
@@ -708,12 +774,15 @@ class PgStore final : public Store {
       // so every append is answered ok=false (the node resets the document and reloads).
       const bool lost = connection_lost(&c);
       tx.reset();
-      if (lost) lost_worker_connection(std::string("connection lost during commit: ") + e.what());
+      if (lost) lost_worker_connection(lane, std::string("connection lost during commit: ") + e.what());
       return BatchOutcome::kFailed;
     }
-    known_docs_.insert(docs.begin(), docs.end());
-    if (hooks_.committed) {
-      hooks_.committed(batch.size(), std::chrono::duration<double>(SteadyClock::now() - t0).count());
+    lane.known_docs.insert(docs.begin(), docs.end());
+    const auto t_end = SteadyClock::now();
+    const auto secs = [](SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); };
+    if (hooks_.committed) hooks_.committed(batch.size(), secs(t_end - t0));
+    if (hooks_.batch) {
+      hooks_.batch(BatchTiming{batch.size(), secs(t_locked - t0), secs(t_commit - t_locked), secs(t_end - t_commit)});
     }
     return BatchOutcome::kCommitted;
   }
@@ -855,10 +924,12 @@ class PgStore final : public Store {
   std::deque<StoreRequest> queue_;
   bool stopping_ = false;
   SteadyClock::time_point stop_deadline_{};
-  OwnedConnection work_;
-  std::set<std::uint32_t> known_docs_;  // document rows known to exist
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  // Turns (numbered batches, see Lane): the last that holds its row locks (or is done), and
+  // the last done (answered).
+  std::int64_t locked_turn_ = -1;
+  std::int64_t done_turn_ = -1;
   std::atomic<bool> worker_up_{true};
-  std::thread worker_;
 
   // Listener.
   std::atomic<bool> listener_stop_{false};

@@ -7,15 +7,17 @@
 //   its own transaction, safe when several servers start at once: advisory lock).
 // - Appends queued while a commit is in flight go together into the next transaction (group
 //   commit); each append keeps its own version check (expect_first_index) and fails alone.
+//   With `pipeline` 2, two connections take turns: the next transaction is prepared while the
+//   previous one's COMMIT flushes, and commits (and is answered) after it.
 // - An append with `notify` publishes its records with NOTIFY inside the same transaction, so
 //   other servers hear of exactly what committed, in commit order.
 // - A lost LISTEN connection is re-established; on reconnect the listener reads the log past
 //   what it had heard for every document it had heard of and delivers that first (deduplicated
 //   by index), and the node's catch-up by sequence covers documents it had not heard of.
 //   Revocations made while it was away are read from the table and delivered again.
-// - Requests other than appends (kReadLog, kLoad, kWriteSnapshot) run on the same worker, before
-//   the next batch unless an append of their document is in it: replies keep submission order
-//   per document.
+// - Requests other than appends (kReadLog, kLoad, kWriteSnapshot) run on a worker, after the
+//   previous batch is done and before the next batch unless an append of their document is in
+//   it: replies keep submission order per document.
 // - Tables: schema_version, documents, changes, snapshots (the newest 3 per document kept),
 //   users, agent_ids (sequence), revoked_tokens, refresh_tokens. Documents are created on first
 //   append or claim_strategy.
@@ -33,15 +35,26 @@ struct StoreConfig {
   std::string url;                  // libpq connection string or postgresql:// URI
   std::string channel = "convlab";  // NOTIFY channel shared by the servers of one deployment
   std::size_t max_batch = 4096;     // appends in one transaction at most
+  // Worker connections committing in turn (1 or 2): with 2, the next batch runs its statements
+  // while the previous one's COMMIT flushes, committing after it (see store.cpp, Lane).
+  std::size_t pipeline = 2;
   // This server's id, to skip its own notifications (as the simulator's bus does: a server
   // never hears its own records). Servers of one deployment must have distinct ids.
   std::uint32_t node = 0;
 };
 
+// Where one group-commit transaction spent its time (seconds).
+struct BatchTiming {
+  std::size_t appends = 0;
+  double lock = 0;       // BEGIN, creating new document rows, the row locks (waits for the previous batch's)
+  double statement = 0;  // the INSERT with log lengths and NOTIFYs
+  double commit = 0;     // COMMIT: the WAL flush
+};
+
 // Observations for metrics; every callback may come from the store's own threads.
 struct StoreHooks {
-  // The answer to submit(); called on the store's worker thread, in submission order per
-  // document.
+  // The answer to submit(); called on one of the store's worker threads, one at a time, in
+  // submission order per document.
   std::function<void(StoreReply)> reply;
   // A record another server (a store with another `node` id) committed, as NOTIFY delivered it,
   // index set; called on the listener thread, in commit order per document, each index once.
@@ -50,6 +63,8 @@ struct StoreHooks {
   std::function<void(std::string jti, std::uint32_t user)> revoked;
   // After each commit: appends in it, and seconds from BEGIN to the end of COMMIT.
   std::function<void(std::size_t appends, double seconds)> committed;
+  // After each commit, the same transaction by phase.
+  std::function<void(const BatchTiming&)> batch;
   // For each notification: seconds from the commit's server timestamp to its arrival here.
   std::function<void(double seconds)> notify_lag;
   // The database went away or came back (connection lost, reconnected); `why` says what and

@@ -6,6 +6,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -461,6 +464,137 @@ TEST(PgStore, ClaimStrategyFirstWins) {
   ASSERT_TRUE(ca.wait_until([&] { return ca.replies.size() == 1; }));
   EXPECT_EQ(*b->claim_strategy(5, "seq"), "seq");
   EXPECT_EQ(*a->claim_strategy(5, "ot"), "seq");
+}
+
+// Pipeline (two connections taking turns): while turn 0 is held after its COMMIT (inside the
+// committed hook, before its replies go out), turn 1 takes what was queued since, on the other
+// connection, and commits it; its replies wait for turn 0's. Turn 1 sees the log turn 0 left:
+// a version check that counts on turn 0's record passes, a stale one fails alone.
+TEST(PgStore, PipelinePreparesTheNextBatchDuringACommitAndAnswersInOrder) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector col;
+  StoreHooks hooks = col.hooks();
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool held = false;
+  bool open = false;
+  int calls = 0;
+  hooks.committed = [&, inner = hooks.committed](std::size_t n, double s) {
+    inner(n, s);
+    std::unique_lock lock(gate_mu);
+    if (++calls != 1) return;
+    held = true;
+    gate_cv.notify_all();
+    gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return open; });
+  };
+  StoreConfig cfg;
+  cfg.url = url;
+  cfg.node = 1;
+  cfg.pipeline = 2;
+  auto store = Store::open(cfg, hooks);
+  ASSERT_TRUE(store) << store.error().message;
+  ASSERT_TRUE((*store)->claim_strategy(1, "seq"));
+  (*store)->submit(append(1, 1, {record(1, "first")}, false, 1));
+  {
+    std::unique_lock lock(gate_mu);
+    ASSERT_TRUE(gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return held; }));
+  }
+  (*store)->submit(append(2, 1, {record(1, "second")}, false, 2));
+  (*store)->submit(append(3, 1, {record(1, "stale")}, false, 2));  // expects 2: "second" has it
+  (*store)->submit(append(4, 2, {record(2, "other document")}));
+  // Turn 1 commits while turn 0 is still held; nobody has been answered yet.
+  ASSERT_TRUE(col.wait_until([&] { return col.commits.size() == 2; }));
+  {
+    std::lock_guard lock(col.mu);
+    EXPECT_EQ(col.commits, (std::vector<std::size_t>{1, 3}));
+    EXPECT_TRUE(col.replies.empty());
+  }
+  {
+    std::lock_guard lock(gate_mu);
+    open = true;
+  }
+  gate_cv.notify_all();
+  ASSERT_TRUE(col.wait_until([&] { return col.replies.size() == 4; }));
+  {
+    std::lock_guard lock(col.mu);
+    EXPECT_EQ(col.reply_order, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+    EXPECT_TRUE(col.replies[1].ok);
+    EXPECT_EQ(col.replies[1].first_index, 1u);
+    EXPECT_TRUE(col.replies[2].ok);
+    EXPECT_EQ(col.replies[2].first_index, 2u);
+    EXPECT_FALSE(col.replies[3].ok);
+    EXPECT_TRUE(col.replies[4].ok);
+    EXPECT_EQ(col.replies[4].first_index, 1u);
+  }
+  auto log = (*store)->read_log(1);
+  ASSERT_TRUE(log);
+  std::vector<std::string> texts;
+  for (const auto& r : *log) texts.push_back(text_of(r));
+  EXPECT_EQ(texts, (std::vector<std::string>{"first", "second"}));
+}
+
+// Many small pipelined batches (max_batch 8) from several producers: single-writer documents
+// whose every append carries its version check (each producer predicts its indexes, as a home
+// node does), and one document they all share. Every append commits, replies come in
+// submission order per document, and each log holds exactly what was submitted, in order.
+TEST(PgStore, PipelineKeepsOrderAndVersionChecksAcrossBatches) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector col;
+  StoreConfig cfg;
+  cfg.url = url;
+  cfg.node = 1;
+  cfg.max_batch = 8;
+  cfg.pipeline = 2;
+  auto opened = Store::open(cfg, col.hooks());
+  ASSERT_TRUE(opened) << opened.error().message;
+  Store& store = **opened;
+  constexpr int kProducers = 4;
+  constexpr std::uint64_t kEach = 400;
+  constexpr std::uint32_t kShared = 100;
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      const auto doc = static_cast<std::uint32_t>(p + 1);
+      for (std::uint64_t i = 1; i <= kEach; ++i) {
+        const std::uint64_t id = static_cast<std::uint64_t>(p) * 10'000 + i * 2;
+        store.submit(append(id, doc, {record(static_cast<AgentId>(p), std::to_string(i))}, false, i));
+        store.submit(append(id + 1, kShared, {record(static_cast<AgentId>(p), std::to_string(id + 1))}));
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  constexpr std::size_t kTotal = kProducers * kEach * 2;
+  ASSERT_TRUE(col.wait_until([&] { return col.replies.size() == kTotal; }));
+  std::lock_guard lock(col.mu);
+  EXPECT_GT(col.commits.size(), kTotal / 8 - 1);  // max_batch 8: many turns on both connections
+  std::map<std::uint32_t, std::uint64_t> last_index;
+  std::map<std::uint64_t, std::uint64_t> shared_index;  // id -> index in the shared log
+  std::map<int, std::uint64_t> last_shared_of;          // producer -> its last id on the shared doc
+  for (std::uint64_t id : col.reply_order) {
+    const StoreReply& r = col.replies[id];
+    ASSERT_TRUE(r.ok) << id;
+    const int p = static_cast<int>(id / 10'000);
+    const std::uint32_t doc = id % 2 == 0 ? static_cast<std::uint32_t>(p + 1) : kShared;
+    EXPECT_EQ(r.first_index, last_index[doc] + 1) << "doc " << doc;
+    last_index[doc] = r.first_index;
+    if (doc == kShared) {
+      EXPECT_GT(id, last_shared_of[p]);
+      last_shared_of[p] = id;
+      shared_index[id] = r.first_index;
+    } else {
+      EXPECT_EQ(r.first_index, (id % 10'000) / 2);
+    }
+  }
+  for (int p = 0; p < kProducers; ++p) {
+    auto log = store.read_log(static_cast<std::uint32_t>(p + 1));
+    ASSERT_TRUE(log);
+    ASSERT_EQ(log->size(), kEach);
+    for (std::uint64_t i = 1; i <= kEach; ++i) EXPECT_EQ(text_of((*log)[i - 1]), std::to_string(i));
+  }
+  auto shared = store.read_log(kShared);
+  ASSERT_TRUE(shared);
+  ASSERT_EQ(shared->size(), kProducers * kEach);
+  for (const auto& [id, index] : shared_index) EXPECT_EQ(text_of((*shared)[index - 1]), std::to_string(id));
 }
 
 TEST(PgStore, DestructorCommitsWhatIsQueued) {
