@@ -111,7 +111,7 @@ int merge_cmd(const std::vector<std::string>& args) {
     auto plan = plan_sweep(string_at(spec, "file"), string_at(spec, "yaml"), vary);
     if (!plan) return fail("merge: " + where + ": " + plan.error().message);
     const SweepFiles sf = sweep_files(*plan, *records);
-    files = {{"sweep.json", sf.json}, {"sweep.csv", sf.csv}, {"sweep.md", sf.md}};
+    files = {{"sweep.json", sf.json}, {"sweep.csv", sf.csv}, {"sweep.md", sf.md}, {"index.html", sf.html}};
     std::cout << sf.md;
   } else {
     std::vector<sim::Scenario> scenarios;

@@ -1,5 +1,7 @@
 #include "cli/sweep.hpp"
 
+#include "reports/html.hpp"
+
 #include <boost/json.hpp>
 #include <yaml-cpp/yaml.h>
 
@@ -330,6 +332,85 @@ double predicted_polls_per_s(const sim::WorldConfig& c) {
   return open / (static_cast<double>(c.servers.poll_interval_ms) / 1000.0);
 }
 
+namespace {
+
+// One chart per curve and varied setting: the mean over seeds against the setting, one line per
+// variant/strategy (and per value of the other varied settings), with the 95% interval as a band.
+// The polling curve carries the naive design's prediction as a dashed line beside the measure.
+std::string sweep_html(const json::object& root, const SweepPlan& plan) {
+  namespace html = reports::html;
+  html::Page page;
+  page.title = "convlab sweep: " + plan.name;
+  std::string body = "<h1>Sweep: " + html::escape(plan.name) + "</h1><p>" + html::escape(plan.file) +
+                     " — varied: ";
+  for (std::size_t i = 0; i < plan.vary.size(); ++i) body += (i ? ", " : "") + html::escape(plan.vary[i].key);
+  body += ". Each point: the mean over seeds, the band its 95% interval (sweep.json holds every "
+          "metric).</p>";
+  const json::array& points = root.at("points").as_array();
+  for (const Vary& v : plan.vary) {
+    body += "<h2>Against " + html::escape(v.key) + "</h2><div class=\"charts\">";
+    for (const Column& col : kColumns) {
+      json::array values;
+      const bool polls = std::string_view(col.metric) == "db_polls_per_s";
+      for (const json::value& pv : points) {
+        const json::object& pt = pv.as_object();
+        const json::object& params = pt.at("params").as_object();
+        std::string others;
+        for (const auto& [k, x] : params) {
+          if (k == v.key) continue;
+          others += (others.empty() ? "" : ", ") + std::string(k) + "=" + json::serialize(x);
+        }
+        const std::string series = std::string(pt.at("variant").as_string()) + " / " +
+                                   std::string(pt.at("strategy").as_string());
+        const json::object& metrics = pt.at("metrics").as_object();
+        auto add = [&](const char* metric, const std::string& label) {
+          const json::value* m = metrics.if_contains(metric);
+          if (m == nullptr) return;
+          const json::object& st = m->as_object();
+          values.push_back(json::object{{"x", params.at(v.key)},
+                                        {"series", label},
+                                        {"others", others},
+                                        {"mean", st.at("mean")},
+                                        {"lo", st.at("lo")},
+                                        {"hi", st.at("hi")}});
+        };
+        add(col.metric, series);
+        if (polls && pt.at("variant").as_string() != "bus") add("predicted_polls_per_s", series + " (predicted)");
+      }
+      const std::string id = html::slug(v.key + "-" + col.metric);
+      json::object enc{{"x", json::object{{"field", "x"}, {"type", "quantitative"}, {"title", v.key}}},
+                       {"color", json::object{{"field", "series"}, {"type", "nominal"}}},
+                       {"detail", json::object{{"field", "others"}}}};
+      json::object line_enc = enc;
+      line_enc["y"] = json::object{{"field", "mean"}, {"type", "quantitative"}, {"title", col.title}};
+      line_enc["tooltip"] = json::array{json::object{{"field", "series"}}, json::object{{"field", "others"}},
+                                        json::object{{"field", "x"}}, json::object{{"field", "mean"}},
+                                        json::object{{"field", "lo"}}, json::object{{"field", "hi"}}};
+      json::object band_enc = enc;
+      band_enc["y"] = json::object{{"field", "lo"}, {"type", "quantitative"}};
+      band_enc["y2"] = json::object{{"field", "hi"}};
+      json::object spec{
+          {"$schema", "https://vega.github.io/schema/vega-lite/v5.json"},
+          {"width", 300},
+          {"height", 180},
+          {"title", col.title},
+          {"data", json::object{{"values", std::move(values)}}},
+          {"layer", json::array{json::object{{"mark", json::object{{"type", "area"}, {"opacity", 0.15}}},
+                                             {"encoding", std::move(band_enc)}},
+                                json::object{{"mark", json::object{{"type", "line"}, {"point", true}}},
+                                             {"encoding", std::move(line_enc)}}}}};
+      body += html::chart_slot(id, std::string(col.title) + " against " + v.key);
+      page.charts.push_back({id, std::move(spec)});
+    }
+    body += "</div>";
+  }
+  page.body = std::move(body);
+  page.style = ".charts{display:flex;flex-wrap:wrap;gap:12px}";
+  return html::page(page);
+}
+
+}  // namespace
+
 SweepFiles sweep_files(const SweepPlan& plan, const std::vector<reports::RunRecord>& records) {
   const std::vector<reports::Group> groups = reports::aggregate(records);
   std::map<std::string, const SweepPoint*> by_name;
@@ -374,6 +455,7 @@ SweepFiles sweep_files(const SweepPlan& plan, const std::vector<reports::RunReco
   root["points"] = std::move(points);
   SweepFiles files;
   files.json = json::serialize(root) + "\n";
+  files.html = sweep_html(root, plan);
 
   // sweep.csv: one row per point x variant x strategy, mean and interval of each curve.
   std::ostringstream csv;

@@ -51,6 +51,7 @@ struct SweepFiles {
   std::string json;
   std::string csv;
   std::string md;
+  std::string html;  // index.html: the scaling curves as charts (reports/html.hpp)
 };
 // `records`: every run of the grid in campaign order (points x variants x strategies x seeds).
 SweepFiles sweep_files(const SweepPlan& plan, const std::vector<reports::RunRecord>& records);

@@ -163,7 +163,7 @@ int sweep_cmd(const std::vector<std::string>& args) {
   } else {
     const SweepFiles files = sweep_files(*plan, report.runs);
     for (const auto& [name, bytes] : {std::pair{"sweep.json", &files.json}, std::pair{"sweep.csv", &files.csv},
-                                      std::pair{"sweep.md", &files.md}}) {
+                                      std::pair{"sweep.md", &files.md}, std::pair{"index.html", &files.html}}) {
       const std::string path = (fs::path(out_dir) / name).string();
       if (!write_file(path, *bytes)) return fail(path + ": cannot write");
       wrote.push_back(path);

@@ -2,7 +2,7 @@
 # The HTML reports in a real headless Chromium: `convlab run` on three small scenarios with two
 # seeds (one with an expectation that cannot hold, so the matrix and the JUnit file have a
 # failure), `convlab replay --out` on two runs, then check_pages.cjs opens every index.html from
-# the file system and checks that each chart drew data. Screenshots stay in OUT.
+# the file system and checks that each chart drew data; likewise a small `convlab sweep`'s page. Screenshots stay in OUT.
 # Usage: report_pages_test.sh CONVLAB SOURCE_DIR OUT
 set -euo pipefail
 exe="$1"
@@ -56,7 +56,11 @@ for spec in "05-snapshot-crash naive/05-snapshot-crash.yaml lww 1" "random-fault
     --out "$out/replay-$name"
 done
 
+# A small capacity sweep: its page plots every scaling curve against each varied setting.
+run_convlab "$out/sweep.txt" 0 sweep "$src/scenarios/sweep/polling-load.yaml" --vary servers=2,4 \
+  --vary clients=16,32 --strategy lww --seeds 1 --jobs 2 --out "$out/sweep"
+
 cd "$out"
 node "$src/tests/report/check_pages.cjs" --web "$src/web" --chromium "$chromium" \
   --junit run/junit.xml --report run/report.json \
-  run/index.html replay-05-snapshot-crash/index.html replay-random-faults/index.html
+  run/index.html replay-05-snapshot-crash/index.html replay-random-faults/index.html sweep/index.html
