@@ -676,6 +676,26 @@ TEST(ServerConfig, BadKeysAndValuesNameFileLineColumn) {
 // ---------------------------------------------------------------------------------------------
 // Server to server: single-writer documents forwarded to their home over /node.
 
+TEST(FwdConfig, BadPeersNameFileLineColumn) {
+  ServerProcess bad("listen: 127.0.0.1:0\n"
+                    "peers:\n"
+                    "  1: http://nowhere\n"
+                    "  two: ws://127.0.0.1:1\n"
+                    "peer_link:\n"
+                    "  queue_max: 0\n");
+  EXPECT_EQ(bad.wait(), 2);
+  const std::string err = bad.stderr_text();
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:3:6: peers\.1: expected ws://HOST:PORT\[/PATH\], got 'http://nowhere')")))
+      << err;
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:4:3: peers\.two: expected a whole number)"))) << err;
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:6:14: peer_link\.queue_max: 0 is out of range)"))) << err;
+  // A peer with this server's own id, checked once the file and flags are read.
+  ServerProcess self("listen: 127.0.0.1:0\ndatabase: x\njwt: {secret: \"" + std::string(kSecret) +
+                     "\"}\nlab_password: p\nnodes: 2\npeers: {0: \"ws://127.0.0.1:9\"}\n");
+  EXPECT_EQ(self.wait(), 2);
+  EXPECT_NE(self.stderr_text().find("peers.0: is this server's own node id"), std::string::npos) << self.stderr_text();
+}
+
 // Server `id` of a two-server cluster on fixed ports.
 std::string cluster_yaml(const std::string& url, const std::string& strategy, std::uint32_t id,
                          const std::vector<unsigned short>& ports, const std::string& extra = {}) {
@@ -769,6 +789,14 @@ TEST_P(Fwd, BothServers) {
   EXPECT_EQ(metric(m, R"(convlab_node_link_up{peer="0"})"), 1);
   EXPECT_EQ(metric(m, R"(convlab_node_link_queued_messages{peer="0"})"), 0);
   EXPECT_EQ(metric(m, "convlab_edits_acknowledged_total"), metric(m, "convlab_edits_received_total"));
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {  // the link series lint too
+    const auto file = temp_dir() / "metrics.txt";
+    std::ofstream(file) << m;
+    const std::string cmd = "promtool check metrics < " + file.string() + " > " + file.string() + ".out 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+    std::ifstream out(file.string() + ".out");
+    EXPECT_EQ(std::string((std::istreambuf_iterator<char>(out)), {}), "") << "promtool lint findings";
+  }
   const std::string h = http_request(ports[0], http::verb::get, "/metrics").body;
   EXPECT_EQ(metric(h, R"(convlab_node_messages_total{direction="received",kind="edit"})"), forwarded);
 }
@@ -919,6 +947,64 @@ TEST(FwdWire, RoundTripAndTruncation) {
     flipped[i] ^= 0xff;
     (void)net::decode_peer_message(flipped, nullptr);  // an answer either way, never a crash
   }
+}
+
+// A PostgreSQL cluster of the test's own (scripts/pg.sh), to crash.
+class OwnPg {
+ public:
+  OwnPg() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "convlab-srvpg.XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+    url_ = run("start");
+  }
+  ~OwnPg() {
+    run("stop");
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  const std::string& url() const { return url_; }
+  void crash() { run("crash"); }
+
+ private:
+  std::string run(const std::string& what) {
+    const std::string cmd = std::string(CONVLAB_SOURCE_DIR) + "/scripts/pg.sh " + what + " " + dir_;
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (p == nullptr) return out;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+    ::pclose(p);
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+  }
+  std::string dir_;
+  std::string url_;
+};
+
+// A read of a document the server has seen, while the database is down: 503 with a JSON error
+// once limits.api_read_timeout_ms has passed, not an answer that never comes.
+TEST(ServerDocuments, ReadWhileDatabaseDownTimesOut) {
+  if (!std::filesystem::exists("/usr/lib/postgresql/15/bin/initdb")) {
+    GTEST_SKIP() << "PostgreSQL 15 server binaries are not installed (/usr/lib/postgresql/15/bin)";
+  }
+  OwnPg pg;
+  ASSERT_FALSE(pg.url().empty());
+  START_SERVER(server, yaml_for(pg.url(), "ot", "limits:\n  api_read_timeout_ms: 300\n"));
+  auto alice = login(server.port(), "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  Editor a(server.port(), *alice, *find_strategy("ot"), 9);
+  ASSERT_TRUE(a.open());
+  a.insert(0, U"seen");
+  ASSERT_TRUE(a.sync());
+  EXPECT_EQ(document_text(server.port(), alice->token, 9), "seen");
+  pg.crash();
+  HttpAnswer r = http_request(server.port(), http::verb::get, "/api/documents/9", {}, alice->token);
+  EXPECT_EQ(r.status, 503) << r.body;
+  ASSERT_TRUE(r.json().is_object()) << r.body;
+  EXPECT_NE(std::string(r.json().at("error").as_string()).find("store unavailable"), std::string::npos) << r.body;
+  EXPECT_EQ(http_request(server.port(), http::verb::get, "/healthz").status, 200);
+  const std::string m = http_request(server.port(), http::verb::get, "/metrics").body;
+  EXPECT_EQ(metric(m, "convlab_api_read_timeouts_total"), 1);
 }
 
 }  // namespace
