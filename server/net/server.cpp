@@ -249,6 +249,8 @@ struct App {
     metrics.set_connections(sessions.size());
   }
   void start_drain();
+  // Every answer this server owes its peers has gone out (or the peer is unreachable).
+  bool links_flushed() const;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -631,6 +633,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   }
 
   bool up() const { return up_; }
+  bool flushed() const { return !up_ || (queue_.empty() && !writing_); }
 
  private:
   struct Item {
@@ -885,6 +888,13 @@ class NodeSession : public std::enable_shared_from_this<NodeSession> {
   bool closing_ = false;
   bool torn_down_ = false;
 };
+
+bool App::links_flushed() const {
+  for (const auto& [id, link] : links) {
+    if (!link->flushed()) return false;
+  }
+  return true;
+}
 
 void App::close_conn(ConnId conn, std::uint16_t code, std::string reason) {
   asio::post(ioc, [this, conn, code, reason = std::move(reason)] {
@@ -1472,12 +1482,14 @@ void App::start_drain() {
     if (!closed) {
       bool flushed = appends_in_flight == 0 && claiming.empty();
       for (auto& [conn, s] : sessions) flushed = flushed && s->idle_out();
+      // Forwarded edits still waiting for their home's answer.
+      for (auto& [peer, conns] : forwarded) flushed = flushed && conns.empty();
       if (flushed || late) {
         if (late) std::cerr << "convlab-server: grace period over with " << appends_in_flight << " appends in flight\n";
         closed = true;
         for (auto& [conn, s] : std::map(sessions)) s->close(close_code::kGoingAway, "server shutting down");
       }
-    } else if (sessions.empty() || late) {
+    } else if ((sessions.empty() && links_flushed()) || late) {
       ioc.stop();
       return;
     }
