@@ -2,35 +2,17 @@
 // The resolved configuration of one simulated world: what a scenario variant (naive or fix)
 // says once its overrides are merged into the scenario's base. Every field has a unit in its
 // name and a range checked by the scenario loader (sim/scenario.cpp).
+#include "workload/typing.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace convlab::sim {
 
-// A closed range [min, max] drawn uniformly from the run's generator.
-struct RangeMs {
-  std::int64_t min = 0;
-  std::int64_t max = 0;
-};
-
-struct Workload {
-  RangeMs think_ms{500, 2000};     // pause between a client's edits
-  double burst_prob = 0.0;         // chance that an edit starts a burst of fast edits
-  std::uint32_t burst_len = 5;     // edits in a burst
-  std::int64_t burst_gap_ms = 50;  // pause between edits within a burst
-  double same_paragraph_prob = 0.0;  // chance to edit the document's shared "hot" paragraph (0)
-  double insert_prob = 0.8;        // otherwise a delete
-  std::uint32_t insert_len_max = 3;  // characters per insert, 1..max
-  std::uint32_t delete_len_max = 2;
-  double newline_prob = 0.02;      // chance an insert is a new paragraph
-  // Pause between a client's API reloads of its document (HTTP GET through the CDN), drawn per
-  // reload; {0, 0}: clients never reload. A reload of a paragraph strategy (lww, seq) is a page
-  // reload: the client shows what the API served and subscribes to changes from then on.
-  RangeMs reload_ms{0, 0};
-  // Pause between a client's renames of its document's title; {0, 0}: never.
-  RangeMs rename_ms{0, 0};
-};
+// The typing workload is shared with the real load client (workload/typing.hpp).
+using RangeMs = workload::RangeMs;
+using Workload = workload::TypingConfig;
 
 struct ClockSpec {
   RangeMs offset_ms{0, 0};  // drawn per client from the seed

@@ -97,7 +97,7 @@ struct Client {
   double rate_multiplier = 1.0;
   std::uint32_t next_op = 1;
   std::uint32_t acked_upto = 0;      // every op <= this is acknowledged
-  std::uint32_t burst_left = 0;
+  workload::Typist typist;          // bursts: the shared typing workload
   std::uint64_t known_version = 0;   // the highest log position its server had shown it
   std::map<std::uint32_t, std::uint32_t> seen_ops;  // author -> highest op shown
   std::set<std::pair<std::uint32_t, std::uint32_t>> seen;  // (author, op) shown
@@ -886,48 +886,9 @@ void World::note_seen_scan(Client& cl) {
 }
 
 std::optional<Splice> World::draw_splice(Client& cl, std::uint32_t& para) {
-  // Paragraph boundaries, up to the client's own paragraph (1 + slot): what comes after it is
-  // never edited here. A replica with cheap ranges is read in chunks; others whole, as before.
-  const std::size_t len = cl.replica->length();
-  const std::size_t want = 1 + static_cast<std::size_t>(cl.slot);
-  const std::size_t chunk = cl.replica->indexes_ids() ? 256 : len;
-  std::vector<std::pair<std::size_t, std::size_t>> paras;  // [start, end)
-  std::size_t start = 0;
-  for (std::size_t base = 0;; base += chunk) {
-    const std::size_t n = std::min(chunk, len - base);
-    const std::u32string text = cl.replica->text_range(base, n);
-    for (std::size_t j = 0; j < n && paras.size() <= want; ++j) {
-      if (text[j] == U'\n') {
-        paras.emplace_back(start, base + j);
-        start = base + j + 1;
-      }
-    }
-    if (paras.size() > want) break;
-    if (base + n == len) {
-      paras.emplace_back(start, len);
-      break;
-    }
-  }
-  const Workload& w = cfg_.workload;
-  // The hot paragraph is 0; otherwise each client keeps to its own (1 + slot), or the last one.
-  std::size_t p = 0;
-  if (!cl.rng.chance(w.same_paragraph_prob)) p = std::min<std::size_t>(1 + cl.slot, paras.size() - 1);
-  const auto [ps, pe] = paras[p];
-  const std::size_t plen = pe - ps;
-  para = static_cast<std::uint32_t>(p);  // the position lands in [ps, pe]: p newlines before it
-  if (plen > 0 && !cl.rng.chance(w.insert_prob)) {
-    const std::size_t n = std::min<std::size_t>(plen, 1 + cl.rng.below(w.delete_len_max));
-    const std::size_t at_pos = ps + cl.rng.below(plen - n + 1);
-    return Splice{at_pos, n, {}};
-  }
-  std::u32string ins;
-  if (cl.rng.chance(w.newline_prob)) {
-    ins = U"\n";
-  } else {
-    const std::size_t n = 1 + cl.rng.below(w.insert_len_max);
-    for (std::size_t i = 0; i < n; ++i) ins.push_back(static_cast<char32_t>(U'a' + cl.rng.below(26)));
-  }
-  return Splice{ps + cl.rng.below(plen + 1), 0, std::move(ins)};
+  workload::DrawnEdit d = workload::next_edit(cl.rng, cfg_.workload, *cl.replica, cl.slot);
+  para = d.para;
+  return std::move(d.splice);
 }
 
 void World::client_edit(Client& cl, const Splice& sp, std::optional<std::uint32_t> para) {
@@ -979,16 +940,7 @@ void World::client_tick(std::uint32_t c) {
     std::uint32_t para = 0;
     if (auto sp = draw_splice(cl, para)) client_edit(cl, *sp, para);
   }
-  const Workload& w = cfg_.workload;
-  std::int64_t pause_us;
-  if (cl.burst_left > 0) {
-    --cl.burst_left;
-    pause_us = w.burst_gap_ms * kUsPerMs;
-  } else {
-    if (w.burst_len > 0 && cl.rng.chance(w.burst_prob)) cl.burst_left = w.burst_len - 1;
-    pause_us = draw_us(cl.rng, w.think_ms);
-  }
-  pause_us = std::max<std::int64_t>(1, static_cast<std::int64_t>(static_cast<double>(pause_us) / cl.rate_multiplier));
+  const std::int64_t pause_us = workload::next_pause_us(cl.rng, cfg_.workload, cl.typist, cl.rate_multiplier);
   at(now_us_ + pause_us, [this, c] { client_tick(c); });
 }
 

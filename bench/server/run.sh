@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# A benchmark of the real server (not a test): a throwaway PostgreSQL (scripts/pg.sh), two
+# convlab-server processes on it and convlab-load with many typing connections, all on this
+# machine. Prints durable edits/s (acknowledged after commit), fan-out deliveries/s,
+# edit-to-ack and edit-to-visible percentiles, the servers' commit batching from /metrics, and
+# the exact command lines. Figures go into bench/README.md by hand.
+#
+#   bench/server/run.sh [CLIENTS] [RATE] [DURATION_S] [STRATEGY] [DOCS]
+#   (defaults: 1000 clients, 20 edits/s each, 30 s, crdt, 100 documents)
+#   BUILD=build/release bench/server/run.sh    # which build's binaries (default build/ci)
+#   HISTORY=1 bench/server/run.sh              # also write and check the history (costs CPU)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/../.." && pwd)"
+build="${BUILD:-$here/build/ci}"
+clients="${1:-1000}"
+rate="${2:-20}"
+duration="${3:-30}"
+strategy="${4:-crdt}"
+docs="${5:-100}"
+server="$build/server/app/convlab-server"
+load="$build/load/convlab-load"
+for b in "$server" "$load"; do
+  [ -x "$b" ] || { echo "run.sh: $b is missing: cmake --build $build --target convlab-server convlab-load" >&2; exit 2; }
+done
+
+work="$(mktemp -d /tmp/convlab-bench.XXXX)"
+chmod 755 "$work"  # the cluster below it belongs to postgres
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  "$here/scripts/pg.sh" stop "$work/pg" || true
+}
+trap cleanup EXIT
+
+echo "== PostgreSQL: $here/scripts/pg.sh start $work/pg"
+pg_url="$("$here/scripts/pg.sh" start "$work/pg")"
+echo "   $pg_url"
+
+secret="bench-secret-bench-secret-bench-secret-42"
+ports=()
+for k in 0 1; do
+  cmd=("$server" --listen 127.0.0.1:0 --node-id "$k" --nodes 2 --pg-url "$pg_url" --strategy "$strategy"
+       --jwt-secret "$secret" --lab-password lab)
+  echo "== server $k: ${cmd[*]}"
+  "${cmd[@]}" >"$work/server$k.out" 2>"$work/server$k.err" &
+  pids+=($!)
+  for _ in $(seq 1 300); do
+    grep -q '^listening ' "$work/server$k.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  line="$(head -n1 "$work/server$k.out")"
+  [[ "$line" == listening\ * ]] || { echo "run.sh: server $k did not start:"; cat "$work/server$k.err"; exit 1; }
+  ports+=("${line##*:}")
+done
+
+cmd=("$load" --url "ws://127.0.0.1:${ports[0]}" --url "ws://127.0.0.1:${ports[1]}" --clients "$clients"
+     --docs "$docs" --rate "$rate" --duration "$duration" --strategy "$strategy" --ramp 250 --seed 1)
+[ "${HISTORY:-0}" = 1 ] && cmd+=(--history "$work/history.jsonl")
+echo "== load: ${cmd[*]}"
+set +e
+TIMEFORMAT="   convlab-load CPU: %U s user, %S s sys over %R s"
+time "${cmd[@]}"
+code=$?
+set -e
+
+echo "== the servers' view (/metrics)"
+for k in 0 1; do
+  m="$(curl -fsS "http://127.0.0.1:${ports[$k]}/metrics" || true)"
+  acked="$(grep '^convlab_edits_acknowledged_total' <<<"$m" | awk '{print $2}')"
+  commits="$(grep '^convlab_commit_seconds_count' <<<"$m" | awk '{print $2}')"
+  csum="$(grep '^convlab_commit_seconds_sum' <<<"$m" | awk '{print $2}')"
+  bsum="$(grep '^convlab_commit_batch_appends_sum' <<<"$m" | awk '{print $2}')"
+  fan="$(grep '^convlab_fanout_deliveries_total' <<<"$m" | awk '{print $2}')"
+  awk -v k="$k" -v a="${acked:-0}" -v c="${commits:-0}" -v s="${csum:-0}" -v b="${bsum:-0}" -v f="${fan:-0}" 'BEGIN {
+    printf "   server %d: acked %d, commits %d, appends per commit %.1f, mean commit %.2f ms, fan-out deliveries %d\n",
+      k, a, c, (c > 0 ? b / c : 0), (c > 0 ? 1000 * s / c : 0), f }'
+done
+echo "== CPU seconds (user+sys) of each process"
+for k in 0 1; do
+  echo "   server $k: $(ps -o times= -p "${pids[$k]}" 2>/dev/null || echo '?') s"
+done
+pm="$(head -n1 "$work/pg/data/postmaster.pid" 2>/dev/null || echo 0)"
+echo "   postgres (postmaster $pm and its children): $( { ps -o times= -p "$pm"; ps -o times= --ppid "$pm"; } 2>/dev/null | awk '{s += $1} END {print s}') s"
+echo "work dir: $work (server logs)"
+exit "$code"

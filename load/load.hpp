@@ -1,0 +1,35 @@
+#pragma once
+// convlab-load: real WebSocket clients typing into real convlab-server processes (docs/protocol.md)
+// with the strategies' own client replicas and the simulator's typing workload
+// (workload/typing.hpp), writing a history in the simulator's format (docs/history.md) that
+// `convlab check` judges as it judges a simulated run.
+//
+// This header is the edge's contract only: no Beast or Asio here (load/load.cpp has them).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace convlab::load {
+
+struct Options {
+  std::vector<std::string> urls;    // ws://HOST:PORT or http://HOST:PORT, one per server node
+  std::uint32_t clients = 10;
+  std::uint32_t docs = 1;
+  double rate = 2.0;                // edits per second per client (mean)
+  double duration_s = 10.0;         // editing time from the start, ramp included
+  std::string strategy = "crdt";
+  std::uint64_t seed = 1;
+  std::string user_prefix = "load";
+  std::string password = "lab";
+  std::string history;              // empty: no history file
+  double ramp = 200.0;              // connections opened per second
+  double drain_s = 30.0;            // longest wait for quiescence after editing stops
+  bool progress = true;             // the progress line on stderr
+};
+
+// Runs the load and prints the summary on stdout. Returns the exit code: 0 no errors and (with
+// a history) the checkers found it converged with no acknowledged edit lost; 1 otherwise;
+// 2 could not start (bad URL, unknown strategy), with one line on stderr.
+int run(const Options& opt);
+
+}  // namespace convlab::load

@@ -1,0 +1,43 @@
+#pragma once
+// Child processes for the end-to-end tests: convlab-server (its first stdout line says where it
+// listens), convlab-load, scripts/pg.sh. Each child's stderr (and stdout unless piped) goes to a
+// log file the test prints when something fails.
+#include <csignal>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace convlab::e2e {
+
+class Process {
+ public:
+  // Starts argv[0] (a path) with the arguments. With pipe_stdout, the first stdout line can be
+  // read with first_line(); otherwise stdout goes to the log too.
+  Process(std::vector<std::string> argv, std::string log_path, bool pipe_stdout);
+  ~Process();  // SIGKILL and reap, if still running
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // The first line on stdout, waiting up to timeout_ms; nullopt if none came (or it exited).
+  std::optional<std::string> first_line(int timeout_ms);
+  void signal(int sig);
+  // Waits for the exit up to timeout_ms; the exit code (128 + signal when killed), or nullopt.
+  std::optional<int> wait(int timeout_ms);
+  bool running();
+  const std::string& log_path() const { return log_; }
+  std::string log_tail(std::size_t bytes = 4000) const;
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string log_;
+  std::optional<int> status_;
+};
+
+// Runs a command to its end (up to timeout_ms); its exit code, or -1 on a timeout.
+int run_command(const std::vector<std::string>& argv, const std::string& log_path, int timeout_ms);
+
+}  // namespace convlab::e2e
