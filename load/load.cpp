@@ -476,9 +476,9 @@ void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const 
   cl.writing = false;
   ++reconnects_;
   ++cl.attempts;
-  // Multi-master documents may go to any server: try the next one. A single-writer document
-  // has one home server; wait for it.
-  if (strategy_.multi_master) cl.target = (cl.target + 1) % targets_.size();
+  // Any server takes any document (single-writer ones are forwarded to their home): try the
+  // next one.
+  cl.target = (cl.target + 1) % targets_.size();
   const std::int64_t base_ms = std::min<std::int64_t>(5000, 100LL << std::min<std::uint32_t>(cl.attempts, 6));
   const std::int64_t wait_ms = base_ms / 2 + cl.backoff_rng.between(0, base_ms / 2);
   if (!cl.retry) cl.retry = std::make_unique<net::steady_timer>(ioc_);
@@ -750,10 +750,10 @@ void Run::wait_quiet() {
   });
 }
 
-// GET /api/documents/{doc} from the document's home (or the first) server: the durable state,
+// GET /api/documents/{doc} from the first server (every server reads PostgreSQL): the durable state,
 // as a strategy welcome; a fresh replica shows its text and ids.
 void Run::load_durable(std::uint32_t doc) {
-  const std::size_t ti = strategy_.multi_master ? 0 : doc % targets_.size();
+  const std::size_t ti = 0;
   const Target& t = targets_[ti];
   std::string token;
   for (const auto& c : clients_) {
@@ -854,10 +854,9 @@ int Run::run() {
     c->slot = i / opt_.docs;
     c->rng = seeder.fork();
     c->backoff_rng = seeder.fork();
-    // Single-writer documents (ot, seq) live on their home server, node doc % nodes; the others
-    // spread round-robin.
-    // spread round-robin within each document, so its clients sit on every server.
-    c->target = strategy_.multi_master ? (c->slot + c->doc) % targets_.size() : c->doc % targets_.size();
+    // Every strategy spreads round-robin within each document, so its clients sit on every
+    // server (the servers forward ot/seq edits to the document's home: they need their peers).
+    c->target = (c->slot + c->doc) % targets_.size();
     clients_.push_back(std::move(c));
   }
   // The ramp: connections open at `ramp` per second.

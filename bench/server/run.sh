@@ -38,10 +38,17 @@ pg_url="$("$here/scripts/pg.sh" start "$work/pg")"
 echo "   $pg_url"
 
 secret="bench-secret-bench-secret-bench-secret-42"
+# Ports picked up front: each server names the other as its peer (ot/seq edits are forwarded to
+# the document's home). A port nothing answers on, as scripts/pg.sh picks one.
 ports=()
+for candidate in $(shuf -i 20000-60999 -n 64); do
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then ports+=("$candidate"); fi
+  [ "${#ports[@]}" -eq 2 ] && break
+done
+[ "${#ports[@]}" -eq 2 ] || { echo "run.sh: no free loopback ports found"; exit 1; }
 for k in 0 1; do
-  cmd=("$server" --listen 127.0.0.1:0 --node-id "$k" --nodes 2 --pg-url "$pg_url" --strategy "$strategy"
-       --jwt-secret "$secret" --lab-password lab)
+  cmd=("$server" --listen "127.0.0.1:${ports[$k]}" --node-id "$k" --nodes 2 --pg-url "$pg_url" --strategy "$strategy"
+       --jwt-secret "$secret" --lab-password lab --peer "$((1 - k))=ws://127.0.0.1:${ports[$((1 - k))]}")
   echo "== server $k: ${cmd[*]}"
   "${cmd[@]}" >"$work/server$k.out" 2>"$work/server$k.err" &
   pids+=($!)
@@ -51,7 +58,6 @@ for k in 0 1; do
   done
   line="$(head -n1 "$work/server$k.out")"
   [[ "$line" == listening\ * ]] || { echo "run.sh: server $k did not start:"; cat "$work/server$k.err"; exit 1; }
-  ports+=("${line##*:}")
 done
 
 cmd=("$load" --url "ws://127.0.0.1:${ports[0]}" --url "ws://127.0.0.1:${ports[1]}" --clients "$clients"

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstdio>
 #include <iostream>
+#include <vector>
 
 namespace po = boost::program_options;
 
@@ -24,7 +25,9 @@ int main(int argc, char** argv) {
       ("pg-url", po::value<std::string>(), "PostgreSQL URL")                           //
       ("strategy", po::value<std::string>(), "default strategy of documents (lww, seq, ot, crdt)")  //
       ("jwt-secret", po::value<std::string>(), "HS256 secret, at least 32 bytes")      //
-      ("lab-password", po::value<std::string>(), "accept any user name with this password (load tests)");
+      ("lab-password", po::value<std::string>(), "accept any user name with this password (load tests)")  //
+      ("peer", po::value<std::vector<std::string>>()->composing(),
+       "ID=ws://HOST:PORT: another server of the cluster (repeatable; over the file's peers)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -64,6 +67,18 @@ int main(int argc, char** argv) {
   if (vm.count("strategy") != 0U) config.strategy = vm["strategy"].as<std::string>();
   if (vm.count("jwt-secret") != 0U) config.jwt.secret = vm["jwt-secret"].as<std::string>();
   if (vm.count("lab-password") != 0U) config.lab_password = vm["lab-password"].as<std::string>();
+  if (vm.count("peer") != 0U) {
+    for (const std::string& p : vm["peer"].as<std::vector<std::string>>()) {
+      const auto eq = p.find('=');
+      std::uint32_t id = 0;
+      const char* end = p.data() + (eq == std::string::npos ? 0 : eq);
+      if (eq == std::string::npos || eq == 0 || std::from_chars(p.data(), end, id).ptr != end) {
+        std::cerr << "convlab-server: --peer: expected ID=ws://HOST:PORT, got '" << p << "'\n";
+        return 2;
+      }
+      config.cluster.peers[id] = p.substr(eq + 1);
+    }
+  }
   if (auto ok = convlab::net::check_config(config); !ok) {
     std::cerr << ok.error().message << "\n";
     return 2;

@@ -344,11 +344,49 @@ void Node::release_forward_replies(std::uint32_t doc) {
     if (box == c.out.end()) continue;
     auto& q = box->second.forward_replies;
     while (!q.empty() && q.front().first <= applied) {
+      const std::uint64_t after = q.front().first;
       std::vector<Bytes> msgs = std::move(q.front().second);
       q.pop_front();
-      post(conn, doc, std::move(msgs), true);
+      deliver_forward_reply(conn, doc, after, std::move(msgs));
     }
   }
+}
+
+void Node::anchor_own_record(std::uint32_t doc, AgentId author, std::uint64_t index) {
+  for (ConnId conn : docs_.at(doc).conns) {
+    Conn& c = conns_.at(conn);
+    if (c.agent != author) continue;
+    auto box = c.out.find(doc);
+    if (box == c.out.end() || box->second.forwards_in_flight == 0) continue;
+    box->second.items.push_back(OutItem{{}, false, false});
+    box->second.anchors[index] = box->second.items.size() - 1;
+  }
+}
+
+void Node::deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t after, std::vector<Bytes> msgs) {
+  auto c = conns_.find(conn);
+  if (c == conns_.end()) return;
+  Outbox& box = c->second.out[doc];
+  // Anchors up to `after` are this edit's records (or records of the agent's other
+  // connections): they hold nothing but the reply.
+  bool placed = false;
+  for (auto it = box.anchors.begin(); it != box.anchors.end() && it->first <= after;) {
+    OutItem& item = box.items[it->second];
+    item.ready = true;
+    if (it->first == after) {
+      item.msgs = std::move(msgs);
+      item.ack = true;
+      placed = true;
+    }
+    it = box.anchors.erase(it);
+  }
+  if (!placed) box.items.push_back(OutItem{std::move(msgs), true, true});
+  if (box.forwards_in_flight == 0) {
+    // No reply is owed any more: an anchor left is another connection's record.
+    for (const auto& [index, slot] : box.anchors) box.items[slot].ready = true;
+    box.anchors.clear();
+  }
+  flush(conn, doc);
 }
 
 void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,
@@ -362,6 +400,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
     m.agent = agent;
     m.doc = doc;
     m.payload.assign(payload.begin(), payload.end());
+    ++conns_.at(conn).out[doc].forwards_in_flight;
     io_.to_node(doc % config_.nodes, std::move(m));
     return;
   }
@@ -462,6 +501,7 @@ void Node::drain_remote(std::uint32_t doc) {
     // A record the log holds but this replica refuses means the replicas have split; the
     // convergence checker will show it. Skip it rather than stop the node.
     if (msgs) deliver_local(doc, it->second.author, *msgs);
+    anchor_own_record(doc, it->second.author, it->first);
     d.dirty = true;
     mark_applied(d, it->first);
     d.pending_remote.erase(it);
@@ -596,7 +636,9 @@ void Node::on_node(const NodeMessage& m) {
       if (c == conns_.end()) return;
       // The acknowledgement takes the place of the edit's own record in this client's stream:
       // fill the slot if the record was already applied here, else keep it until it is.
-      c->second.out[m.doc].forward_replies.emplace_back(m.after_index, m.replies);
+      Outbox& box = c->second.out[m.doc];
+      if (box.forwards_in_flight > 0) --box.forwards_in_flight;
+      box.forward_replies.emplace_back(m.after_index, m.replies);
       if (!docs_.contains(m.doc)) return;
       release_forward_replies(m.doc);
       // The home has committed records this node has not applied. On a bus they are on their

@@ -230,6 +230,12 @@ class Node {
     // Replies to forwarded edits, each released once this node has applied the document's log
     // up to `after_index` (the edit's own record, or what the home had when it had none).
     std::deque<std::pair<std::uint64_t, std::vector<Bytes>>> forward_replies;
+    // Edits forwarded to the home whose reply has not arrived. While there are any, a record of
+    // this connection's agent that arrives first (on the bus, before the home's reply) reserves
+    // a slot keyed by its log index: the reply fills it, so the acknowledgement keeps the
+    // record's place and nothing after it overtakes it.
+    std::size_t forwards_in_flight = 0;
+    std::map<std::uint64_t, std::size_t> anchors;
   };
   struct Conn {
     AgentId agent = 0;
@@ -277,6 +283,11 @@ class Node {
   void flush(ConnId conn, std::uint32_t doc);
   // Releases replies to forwarded edits whose place in the log this node has reached.
   void release_forward_replies(std::uint32_t doc);
+  // A record of `author` was applied at `index`: anchor the place of a forwarded edit's reply.
+  void anchor_own_record(std::uint32_t doc, AgentId author, std::uint64_t index);
+  // The reply to a forwarded edit whose records end at `after` (<= applied): into its anchor
+  // when the record reserved one, else now.
+  void deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t after, std::vector<Bytes> msgs);
   void accept_remote(std::uint32_t doc, const LogRecord& record);
   void drain_remote(std::uint32_t doc);
   void request_catch_up(std::uint32_t doc, const char* purpose);

@@ -313,11 +313,58 @@ Result<void> load_config(const std::string& file, ServerConfig& c) {
                             {"max_connections", u(l.max_connections, 1)},
                             {"max_document_id", u(l.max_document_id)},
                             {"max_http_body_bytes", u(l.max_http_body_bytes, 64)},
-                            {"shutdown_grace_ms", ms(l.shutdown_grace_ms)}});
+                            {"shutdown_grace_ms", ms(l.shutdown_grace_ms)},
+                            {"api_read_timeout_ms", ms(l.api_read_timeout_ms)}});
+                }},
+               {"peers",
+                [&](const YAML::Node& v, const std::string& path) {
+                  if (!v.IsMap()) return p.fail(v, path, "expected a mapping of node id to ws://HOST:PORT");
+                  for (const auto& kv : v) {
+                    NodeId id = 0;
+                    if (!get_uint(p, kv.first, path + "." + scalar_text(kv.first), id)) continue;
+                    const std::string full = path + "." + std::to_string(id);
+                    std::string url;
+                    if (!get_string(p, kv.second, full, url)) continue;
+                    if (auto ok = parse_peer_url(url); !ok) {
+                      p.fail(kv.second, full, ok.error().message);
+                      continue;
+                    }
+                    if (!c.cluster.peers.emplace(id, url).second) p.fail(kv.first, full, "duplicate node");
+                  }
+                }},
+               {"peer_link",
+                [&](const YAML::Node& v, const std::string& path) {
+                  read_map(p, v, path,
+                           {{"queue_max", u(c.cluster.queue_max, 1)},
+                            {"down_close_ms", ms(c.cluster.down_close_ms)},
+                            {"reconnect_min_ms", ms(c.cluster.reconnect_min_ms)},
+                            {"reconnect_max_ms", ms(c.cluster.reconnect_max_ms)}});
                 }},
            });
   if (!p.empty()) return make_error(p.text());
   return {};
+}
+
+Result<PeerUrl> parse_peer_url(const std::string& url) {
+  constexpr std::string_view kScheme = "ws://";
+  if (!std::string_view(url).starts_with(kScheme)) return make_error("expected ws://HOST:PORT[/PATH], got '" + url + "'");
+  std::string rest = url.substr(kScheme.size());
+  PeerUrl out;
+  const auto slash = rest.find('/');
+  out.path = slash == std::string::npos ? "/node" : rest.substr(slash);
+  rest = rest.substr(0, slash);
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) {
+    return make_error("expected ws://HOST:PORT[/PATH], got '" + url + "' (no port)");
+  }
+  out.host = rest.substr(0, colon);
+  out.port = rest.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(out.port.data(), out.port.data() + out.port.size(), port);
+  if (ec != std::errc() || end != out.port.data() + out.port.size() || port == 0 || port > 65535) {
+    return make_error("port '" + out.port + "' is not a number in [1, 65535]");
+  }
+  return out;
 }
 
 Result<void> check_config(const ServerConfig& c) {
@@ -327,6 +374,16 @@ Result<void> check_config(const ServerConfig& c) {
   if (c.jwt.secret.size() < 32) bad("jwt.secret: required, at least 32 bytes (or --jwt-secret)");
   if (c.node.nodes < 1 || c.node.id >= c.node.nodes) {
     bad("node_id: " + std::to_string(c.node.id) + " must be below nodes (" + std::to_string(c.node.nodes) + ")");
+  }
+  for (const auto& [id, url] : c.cluster.peers) {
+    if (id == c.node.id) bad("peers." + std::to_string(id) + ": is this server's own node id");
+    if (id >= c.node.nodes) {
+      bad("peers." + std::to_string(id) + ": node id must be below nodes (" + std::to_string(c.node.nodes) + ")");
+    }
+    if (auto ok = parse_peer_url(url); !ok) bad("peers." + std::to_string(id) + ": " + ok.error().message);
+  }
+  if (c.cluster.reconnect_max_ms < c.cluster.reconnect_min_ms) {
+    bad("peer_link.reconnect_max_ms: below reconnect_min_ms");
   }
   if (find_strategy(c.strategy) == nullptr) bad("strategy: unknown '" + c.strategy + "' (known: " + strategy_names() + ")");
   if (c.users.empty() && c.lab_password.empty()) bad("users: none configured and no lab_password: nobody can log in");

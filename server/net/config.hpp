@@ -20,6 +20,21 @@ struct Limits {
   std::uint32_t max_document_id = 0xffffffffu;
   std::size_t max_http_body_bytes = 8192;
   std::int64_t shutdown_grace_ms = 10000;
+  // GET /api/documents/{id}: how long a read waits for the store before answering 503.
+  std::int64_t api_read_timeout_ms = 5000;
+};
+
+// The other servers of the cluster (docs/protocol.md, "Server to server"): single-writer
+// documents (ot, seq) of another home are forwarded to it over a WebSocket to its /node.
+struct PeerLinks {
+  std::map<NodeId, std::string> peers;  // node id -> ws://HOST:PORT[/PATH] (path default /node)
+  // Messages queued for one peer while its link is down; past this, the connections whose
+  // forwarded edits wait on that peer are closed (4012) and their queued edits dropped.
+  std::size_t queue_max = 10000;
+  // A link down this long: the same.
+  std::int64_t down_close_ms = 5000;
+  std::int64_t reconnect_min_ms = 100;  // backoff doubles from here after each failed attempt
+  std::int64_t reconnect_max_ms = 2000;
 };
 
 struct ServerConfig {
@@ -39,7 +54,16 @@ struct ServerConfig {
   std::map<std::string, std::string> users;  // name -> password
   std::string lab_password;                  // not empty: any name logs in with it (load tests)
   Limits limits;
+  PeerLinks cluster;
 };
+
+// Splits ws://HOST:PORT[/PATH] (path default /node). Error: what is wrong with it.
+struct PeerUrl {
+  std::string host;
+  std::string port;
+  std::string path;
+};
+Result<PeerUrl> parse_peer_url(const std::string& url);
 
 // Reads FILE into `out` (which holds the defaults). Error: every problem, one line each.
 Result<void> load_config(const std::string& file, ServerConfig& out);

@@ -24,6 +24,11 @@ inline constexpr std::uint16_t kUnknownType = 4003;
 inline constexpr std::uint16_t kSlowConsumer = 4008;
 inline constexpr std::uint16_t kIdle = 4010;
 inline constexpr std::uint16_t kDocumentReset = 4011;
+// The document's home server is unreachable and this connection's forwarded edits are stuck
+// (docs/protocol.md, "Server to server"): reconnect, reload, resend what was not acknowledged.
+inline constexpr std::uint16_t kHomeUnreachable = 4012;
+// /node only: the peer speaks another version of the node message encoding.
+inline constexpr std::uint16_t kNodeVersion = 4020;
 inline constexpr std::uint16_t kTokenInvalid = 4401;
 inline constexpr std::uint16_t kTokenExpired = 4402;
 inline constexpr std::uint16_t kTokenRevoked = 4403;

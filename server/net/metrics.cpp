@@ -105,6 +105,28 @@ struct Metrics::Impl {
       pm::BuildCounter().Name("convlab_sent_bytes_total").Help("WebSocket message bytes sent").Register(registry);
   pm::Family<pm::Gauge>& db_f =
       pm::BuildGauge().Name("convlab_db_up").Help("1 when PostgreSQL is reachable, else 0").Register(registry);
+  pm::Family<pm::Counter>& node_msgs_f = pm::BuildCounter()
+                                             .Name("convlab_node_messages_total")
+                                             .Help("Messages between servers (forwarded edits and their replies)")
+                                             .Register(registry);
+  pm::Family<pm::Gauge>& link_up_f =
+      pm::BuildGauge().Name("convlab_node_link_up").Help("1 when the link to the peer is up").Register(registry);
+  pm::Family<pm::Gauge>& link_queue_f = pm::BuildGauge()
+                                            .Name("convlab_node_link_queued_messages")
+                                            .Help("Messages waiting for the link to the peer")
+                                            .Register(registry);
+  pm::Family<pm::Counter>& abandoned_f = pm::BuildCounter()
+                                             .Name("convlab_node_link_abandoned_connections_total")
+                                             .Help("Client connections closed because their forwarded edits were stuck")
+                                             .Register(registry);
+  pm::Family<pm::Counter>& node_refused_f = pm::BuildCounter()
+                                                .Name("convlab_node_refused_total")
+                                                .Help("Incoming server-to-server connections or messages refused")
+                                                .Register(registry);
+  pm::Family<pm::Counter>& api_timeout_f = pm::BuildCounter()
+                                               .Name("convlab_api_read_timeouts_total")
+                                               .Help("Document reads answered 503 because the store did not answer in time")
+                                               .Register(registry);
 
   pm::Counter& edits_received_c = edits_received.Add({});
   pm::Counter& edits_acked_c = edits_acked.Add({});
@@ -141,6 +163,11 @@ struct Metrics::Impl {
       tokens_f.Add({{"reason", r}});
     }
     for (const char* r : {"ok", "bad_credentials", "error"}) logins_f.Add({{"result", r}});
+    for (const char* k : {"edit", "reply"}) {
+      for (const char* d : {"sent", "received"}) node_msgs_f.Add({{"kind", k}, {"direction", d}});
+    }
+    for (const char* r : {"token", "decode", "version", "sender", "strategy"}) node_refused_f.Add({{"reason", r}});
+    api_timeout_f.Add({});
   }
 };
 
@@ -183,6 +210,18 @@ void Metrics::http_request(std::string_view route, int status) {
 void Metrics::bytes_received(std::size_t n) { impl_->rx_c.Increment(static_cast<double>(n)); }
 void Metrics::bytes_sent(std::size_t n) { impl_->tx_c.Increment(static_cast<double>(n)); }
 void Metrics::db_up(bool up) { impl_->db_g.Set(up ? 1.0 : 0.0); }
+void Metrics::node_message(std::string_view kind, std::string_view direction) {
+  impl_->node_msgs_f.Add({{"kind", std::string(kind)}, {"direction", std::string(direction)}}).Increment();
+}
+void Metrics::set_link(std::string_view peer, bool up, std::size_t queued) {
+  impl_->link_up_f.Add({{"peer", std::string(peer)}}).Set(up ? 1.0 : 0.0);
+  impl_->link_queue_f.Add({{"peer", std::string(peer)}}).Set(static_cast<double>(queued));
+}
+void Metrics::link_abandoned(std::string_view peer, std::size_t connections) {
+  impl_->abandoned_f.Add({{"peer", std::string(peer)}}).Increment(static_cast<double>(connections));
+}
+void Metrics::node_refused(std::string_view reason) { impl_->node_refused_f.Add({{"reason", std::string(reason)}}).Increment(); }
+void Metrics::api_read_timeout() { impl_->api_timeout_f.Add({}).Increment(); }
 
 std::string Metrics::text() const {
   std::lock_guard lock(impl_->histogram_mutex);

@@ -40,6 +40,15 @@ class Metrics {
   void bytes_received(std::size_t n);
   void bytes_sent(std::size_t n);
   void db_up(bool up);
+  // Server to server. kind: "edit", "reply"; direction: "sent", "received".
+  void node_message(std::string_view kind, std::string_view direction);
+  void set_link(std::string_view peer, bool up, std::size_t queued);
+  // Client connections closed because their forwarded edits were stuck on `peer`.
+  void link_abandoned(std::string_view peer, std::size_t connections);
+  // An incoming /node connection or message refused: "token", "decode", "version", "sender",
+  // "strategy".
+  void node_refused(std::string_view reason);
+  void api_read_timeout();
 
   // The text exposition format (0.0.4) of every metric.
   std::string text() const;

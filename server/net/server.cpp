@@ -3,6 +3,7 @@
 #include "server/core/utf8.hpp"
 #include "server/net/frames.hpp"
 #include "server/net/metrics.hpp"
+#include "server/net/peer_wire.hpp"
 #include "server/pg/store.hpp"
 #include "server/strategies/registry.hpp"
 
@@ -142,7 +143,12 @@ std::uint16_t token_close_code(auth::TokenError e) {
 
 class WsSession;
 class HttpSession;
+class PeerLink;
 struct App;
+
+// The audience of a server-to-server token: the clients' audience with "/node", so a client's
+// token never opens /node and a node's token never opens /ws.
+std::string node_audience(const auth::JwtConfig& jwt) { return jwt.audience + "/node"; }
 
 // One Node per strategy in use; its NodeIo forwards to the App (all on the App's thread).
 struct NodeSlot final : NodeIo {
@@ -188,8 +194,33 @@ struct App {
   std::size_t unclassified_delivers = 0;  // deliver frames of the current node call
   bool draining = false;
   std::atomic<bool> db_up{true};
+  // Server to server: the outgoing link to each configured peer, the incoming links that are
+  // up per peer, and per peer the connections whose forwarded edits await the peer's reply.
+  auth::Verifier node_verifier;
+  std::map<NodeId, std::shared_ptr<PeerLink>> links;
+  std::map<NodeId, std::size_t> inbound;
+  std::map<NodeId, std::map<ConnId, std::size_t>> forwarded;
 
-  explicit App(const ServerConfig& c) : cfg(c), verifier(c.jwt) {}
+  static auth::JwtConfig node_jwt(const ServerConfig& c) {
+    auth::JwtConfig j = c.jwt;
+    j.audience = node_audience(c.jwt);
+    return j;
+  }
+  explicit App(const ServerConfig& c) : cfg(c), verifier(c.jwt), node_verifier(node_jwt(c)) {}
+
+  // Whether an edit of `doc` can reach its home: this is the home, the strategy is
+  // multi-master, or a link to the home is configured.
+  bool reachable_home(std::uint32_t doc, const Strategy& strategy) const {
+    const NodeConfig& nc = cfg.node;
+    return strategy.multi_master || nc.nodes <= 1 || doc % nc.nodes == nc.id || links.contains(doc % nc.nodes);
+  }
+  // Closes a client connection, not from inside a node call.
+  void close_conn(ConnId conn, std::uint16_t code, std::string reason);
+  // The connections whose forwarded edits wait on `peer` cannot count on an answer any more
+  // (the link broke, stayed down too long, or its queue overflowed): close them (4012) so their
+  // clients reconnect and resend, and drop their edits still queued for the peer.
+  void abandon(NodeId peer, const std::string& why);
+  void on_peer_message(NodeId peer, PeerMessage pm);
 
   const std::string& configured_strategy(std::uint32_t doc) const {
     auto it = cfg.documents.find(doc);
@@ -212,11 +243,14 @@ struct App {
   }
   void disconnect(ConnId conn) {
     if (sessions.erase(conn) == 0) return;
+    for (auto& [peer, conns] : forwarded) conns.erase(conn);
     for (auto& [name, s] : slots) s->node->on_disconnect(conn);
     after_node_call();
     metrics.set_connections(sessions.size());
   }
   void start_drain();
+  // Every answer this server owes its peers has gone out (or the peer is unreachable).
+  bool links_flushed() const;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -457,7 +491,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     }
     NodeSlot& slot = app_.slot_for(doc);
     const NodeConfig& nc = app_.cfg.node;
-    if (!slot.strategy.multi_master && nc.nodes > 1 && doc % nc.nodes != nc.id) {
+    if (!app_.reachable_home(doc, slot.strategy)) {
       return refuse(doc, "not home: document " + std::to_string(doc) + " lives on node " + std::to_string(doc % nc.nodes),
                     edit);
     }
@@ -553,6 +587,371 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Server to server (docs/protocol.md, "Server to server"). Each server keeps one outgoing
+// WebSocket to each peer's /node and sends on it only; it receives on the links the peers open
+// to it. Messages to a peer queue, in order, while its link is down.
+class PeerLink : public std::enable_shared_from_this<PeerLink> {
+ public:
+  PeerLink(App& app, NodeId id, PeerUrl url)
+      : app_(app), id_(id), label_(std::to_string(id)), url_(std::move(url)), resolver_(app.ioc), retry_(app.ioc),
+        check_(app.ioc), backoff_ms_(app.cfg.cluster.reconnect_min_ms) {}
+
+  void start() {
+    unhealthy_since_ = Clock::now();
+    publish();
+    connect();
+    arm_check();
+  }
+
+  // Queues one encoded message; `edit_conn` is the client connection of a forwarded edit (0 for
+  // a reply). Past the bound, the connections waiting on this peer are abandoned.
+  void send(Bytes msg, ConnId edit_conn) {
+    queue_.push_back(Item{std::move(msg), edit_conn});
+    if (queue_.size() > app_.cfg.cluster.queue_max) {
+      app_.abandon(id_, "queue to node " + label_ + " over " + std::to_string(app_.cfg.cluster.queue_max) + " messages");
+      // Replies left over are for connections the peer closes itself (its link from us is down).
+      while (queue_.size() > app_.cfg.cluster.queue_max && (queue_.size() > 1 || !writing_)) {
+        if (writing_) {
+          queue_.erase(queue_.begin() + 1);
+        } else {
+          queue_.pop_front();
+        }
+      }
+    }
+    publish();
+    if (up_ && !writing_) do_write();
+  }
+
+  // Drops the queued (not yet written) edits of `conns`.
+  void drop_edits_of(const std::set<ConnId>& conns) {
+    std::deque<Item> keep;
+    for (std::size_t i = 0; i < queue_.size(); ++i) {
+      if ((i == 0 && writing_) || queue_[i].conn == 0 || !conns.contains(queue_[i].conn)) keep.push_back(std::move(queue_[i]));
+    }
+    queue_ = std::move(keep);
+    publish();
+  }
+
+  bool up() const { return up_; }
+  bool flushed() const { return !up_ || (queue_.empty() && !writing_); }
+
+ private:
+  struct Item {
+    Bytes bytes;
+    ConnId conn = 0;
+  };
+
+  void publish() { app_.metrics.set_link(label_, up_, queue_.size()); }
+
+  std::string token() const {
+    auth::Claims c;
+    c.user = app_.cfg.node.id;
+    c.sub = "node:" + std::to_string(app_.cfg.node.id);
+    c.jti = random_hex(16);
+    c.iss = app_.cfg.jwt.issuer;
+    c.aud = node_audience(app_.cfg.jwt);
+    c.iat = wall_s();
+    c.nbf = c.iat;
+    c.exp = c.iat + 300;
+    return auth::sign_hs256(c, app_.cfg.jwt.secret);
+  }
+
+  void connect() {
+    const std::uint64_t gen = ++gen_;
+    ws_.emplace(app_.ioc);
+    resolver_.async_resolve(url_.host, url_.port,
+                            [self = shared_from_this(), gen](beast::error_code ec, tcp::resolver::results_type r) {
+                              if (gen != self->gen_) return;
+                              if (ec) return self->fail("resolve: " + ec.message());
+                              beast::get_lowest_layer(*self->ws_).expires_after(std::chrono::seconds(5));
+                              beast::get_lowest_layer(*self->ws_).async_connect(
+                                  r, [self, gen](beast::error_code e, const tcp::endpoint&) {
+                                    if (gen != self->gen_) return;
+                                    if (e) return self->fail("connect: " + e.message());
+                                    self->handshake(gen);
+                                  });
+                            });
+  }
+
+  void handshake(std::uint64_t gen) {
+    beast::get_lowest_layer(*ws_).expires_never();
+    ws_->set_option(websocket::stream_base::timeout{std::chrono::seconds(5), std::chrono::seconds(10), true});
+    ws_->set_option(websocket::stream_base::decorator([t = token()](websocket::request_type& req) {
+      req.set(http::field::authorization, "Bearer " + t);
+      req.set(http::field::user_agent, "convlab-server");
+    }));
+    ws_->read_message_max(16u << 20);
+    ws_->binary(true);
+    ws_->async_handshake(url_.host + ":" + url_.port, url_.path, [self = shared_from_this(), gen](beast::error_code ec) {
+      if (gen != self->gen_) return;
+      if (ec) return self->fail("handshake: " + ec.message());
+      self->up_ = true;
+      self->backoff_ms_ = self->app_.cfg.cluster.reconnect_min_ms;
+      std::cerr << "convlab-server: link to node " << self->label_ << " up\n";
+      self->publish();
+      self->do_read(gen);
+      if (!self->queue_.empty() && !self->writing_) self->do_write();
+    });
+  }
+
+  // The peer sends nothing but control frames; the read takes them and notices a close.
+  void do_read(std::uint64_t gen) {
+    ws_->async_read(in_, [self = shared_from_this(), gen](beast::error_code ec, std::size_t) {
+      if (gen != self->gen_) return;
+      self->in_.consume(self->in_.size());
+      if (ec) {
+        const auto& r = self->ws_->reason();
+        return self->fail("closed: " + ec.message() + (r.code != 0 ? " (" + std::to_string(r.code) + " " +
+                                                                           std::string(r.reason.c_str()) + ")"
+                                                                     : std::string()));
+      }
+      self->do_read(gen);
+    });
+  }
+
+  void do_write() {
+    writing_ = true;
+    const std::uint64_t gen = gen_;
+    ws_->async_write(asio::buffer(queue_.front().bytes), [self = shared_from_this(), gen](beast::error_code ec, std::size_t) {
+      if (gen != self->gen_) return;
+      self->writing_ = false;
+      if (ec) return self->fail("write: " + ec.message());
+      self->queue_.pop_front();
+      self->publish();
+      if (!self->queue_.empty()) self->do_write();
+    });
+  }
+
+  void fail(const std::string& why) {
+    const bool was_up = up_;
+    ++gen_;  // every handler of this attempt is now stale
+    if (writing_ && !queue_.empty()) queue_.pop_front();  // may or may not have arrived: not twice
+    writing_ = false;
+    up_ = false;
+    if (ws_) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(*ws_).socket().close(ignored);
+    }
+    publish();
+    if (was_up) {
+      std::cerr << "convlab-server: link to node " << label_ << " lost: " << why << "\n";
+      // What was written may have been lost with the connection, and the answers with it.
+      app_.abandon(id_, "link lost: " + why);
+    } else if (!logged_down_) {
+      std::cerr << "convlab-server: link to node " << label_ << " not up yet: " << why << " (retrying)\n";
+    }
+    logged_down_ = !was_up;
+    retry_.expires_after(std::chrono::milliseconds(backoff_ms_));
+    backoff_ms_ = std::min(backoff_ms_ * 2, app_.cfg.cluster.reconnect_max_ms);
+    retry_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->connect();
+    });
+  }
+
+  // Edits wait while the peer is unreachable (this link down, or none from the peer to carry its
+  // answers), but not longer than down_close_ms.
+  void arm_check() {
+    check_.expires_after(std::chrono::milliseconds(std::clamp<std::int64_t>(app_.cfg.cluster.down_close_ms / 10, 10, 1000)));
+    check_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      self->check();
+      self->arm_check();
+    });
+  }
+  void check() {
+    const bool healthy = up_ && app_.inbound[id_] > 0;
+    const auto now = Clock::now();
+    if (healthy) {
+      unhealthy_since_.reset();
+      return;
+    }
+    if (!unhealthy_since_) unhealthy_since_ = now;
+    if (now - *unhealthy_since_ >= std::chrono::milliseconds(app_.cfg.cluster.down_close_ms)) {
+      auto f = app_.forwarded.find(id_);
+      if (f != app_.forwarded.end() && !f->second.empty()) {
+        app_.abandon(id_, "node " + label_ + " unreachable for " + std::to_string(app_.cfg.cluster.down_close_ms) + " ms");
+      }
+      unhealthy_since_ = now;
+    }
+  }
+
+  App& app_;
+  NodeId id_;
+  std::string label_;
+  PeerUrl url_;
+  tcp::resolver resolver_;
+  asio::steady_timer retry_;
+  asio::steady_timer check_;
+  std::optional<websocket::stream<beast::tcp_stream>> ws_;
+  beast::flat_buffer in_;
+  std::deque<Item> queue_;
+  std::uint64_t gen_ = 0;
+  bool up_ = false;
+  bool writing_ = false;
+  bool logged_down_ = false;
+  std::int64_t backoff_ms_;
+  std::optional<Clock::time_point> unhealthy_since_;
+};
+
+// An incoming link from a peer at /node: authenticated by a node token, then a stream of
+// binary NodeMessages. Anything else closes it with a code; the server never crashes on input.
+class NodeSession : public std::enable_shared_from_this<NodeSession> {
+ public:
+  NodeSession(App& app, tcp::socket socket) : app_(app), ws_(std::move(socket)) {}
+
+  void start(http::request<http::string_body> req) {
+    req_ = std::move(req);
+    ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(5), std::chrono::seconds(10), true});
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "convlab-server"); }));
+    ws_.read_message_max(16u << 20);
+    ws_.async_accept(req_, [self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->on_accept();
+    });
+  }
+
+ private:
+  void on_accept() {
+    const std::string token = request_token(req_, false);
+    if (token.empty()) return refuse("token", close_code::kTokenInvalid, "node token missing");
+    auto outcome = app_.node_verifier.verify(token, wall_s());
+    if (!outcome.ok) {
+      return refuse("token", close_code::kTokenInvalid,
+                    "node token " + std::string(auth::to_string(outcome.refusal.why)) + ": " + outcome.refusal.detail);
+    }
+    const auth::Claims& c = outcome.claims;
+    if (c.sub != "node:" + std::to_string(c.user) || c.user >= app_.cfg.node.nodes || c.user == app_.cfg.node.id) {
+      return refuse("token", close_code::kTokenInvalid, "node token names no other node of this cluster");
+    }
+    peer_ = c.user;
+    authenticated_ = true;
+    ++app_.inbound[peer_];
+    std::cerr << "convlab-server: link from node " << peer_ << " up\n";
+    do_read();
+  }
+
+  void refuse(const char* label, std::uint16_t code, std::string why) {
+    app_.metrics.node_refused(label);
+    std::cerr << "convlab-server: /node refused: " << why << "\n";
+    if (why.size() > 120) why.resize(120);
+    closing_ = true;
+    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), why),
+                    [self = shared_from_this()](beast::error_code) { self->teardown(); });
+  }
+
+  void do_read() {
+    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) return teardown();
+    if (closing_) {
+      in_.consume(in_.size());
+      return do_read();
+    }
+    if (ws_.got_text()) {
+      in_.consume(in_.size());
+      return refuse("decode", close_code::kBadBinary, "node messages are binary");
+    }
+    const auto data = in_.cdata();
+    PeerDecodeError error;
+    auto m = decode_peer_message(std::span(static_cast<const std::uint8_t*>(data.data()), data.size()), &error);
+    in_.consume(in_.size());
+    if (!m) {
+      return refuse(error.version ? "version" : "decode", error.version ? close_code::kNodeVersion : close_code::kBadBinary,
+                    error.why);
+    }
+    if (m->message.from != peer_) {
+      return refuse("sender", close_code::kBadField,
+                    "message from node " + std::to_string(m->message.from) + " on node " + std::to_string(peer_) + "'s link");
+    }
+    app_.on_peer_message(peer_, std::move(*m));
+    do_read();
+  }
+
+  void teardown() {
+    if (torn_down_) return;
+    torn_down_ = true;
+    beast::error_code ignored;
+    ws_.next_layer().socket().close(ignored);
+    if (!authenticated_) return;
+    std::cerr << "convlab-server: link from node " << peer_ << " closed\n";
+    if (--app_.inbound[peer_] == 0) app_.abandon(peer_, "link from node " + std::to_string(peer_) + " closed");
+  }
+
+  App& app_;
+  websocket::stream<beast::tcp_stream> ws_;
+  http::request<http::string_body> req_;
+  beast::flat_buffer in_;
+  NodeId peer_ = 0;
+  bool authenticated_ = false;
+  bool closing_ = false;
+  bool torn_down_ = false;
+};
+
+bool App::links_flushed() const {
+  for (const auto& [id, link] : links) {
+    if (!link->flushed()) return false;
+  }
+  return true;
+}
+
+void App::close_conn(ConnId conn, std::uint16_t code, std::string reason) {
+  asio::post(ioc, [this, conn, code, reason = std::move(reason)] {
+    if (auto it = sessions.find(conn); it != sessions.end()) it->second->close(code, reason);
+  });
+}
+
+void App::abandon(NodeId peer, const std::string& why) {
+  auto it = forwarded.find(peer);
+  if (it == forwarded.end() || it->second.empty()) return;
+  std::set<ConnId> conns;
+  for (const auto& [conn, n] : it->second) conns.insert(conn);
+  forwarded.erase(it);
+  if (auto l = links.find(peer); l != links.end()) l->second->drop_edits_of(conns);
+  metrics.link_abandoned(std::to_string(peer), conns.size());
+  std::cerr << "convlab-server: closing " << conns.size() << " connection(s) whose edits wait on node " << peer << ": "
+            << why << "\n";
+  for (ConnId conn : conns) close_conn(conn, close_code::kHomeUnreachable, "home node " + std::to_string(peer) + " unreachable");
+}
+
+void App::on_peer_message(NodeId peer, PeerMessage pm) {
+  NodeMessage& m = pm.message;
+  const bool edit = m.kind == NodeMessage::Kind::kForwardEdit;
+  metrics.node_message(edit ? "edit" : "reply", "received");
+  auto s = slots.find(pm.strategy);
+  if (s == slots.end() || configured_strategy(m.doc) != pm.strategy ||
+      (edit && m.doc % cfg.node.nodes != cfg.node.id)) {
+    // A cluster whose servers disagree on strategies or on `nodes`: never feed the wrong node.
+    metrics.node_refused("strategy");
+    std::cerr << "convlab-server: dropped a message from node " << peer << " for document " << m.doc << " ("
+              << pm.strategy << "): this server has it as " << configured_strategy(m.doc) << " with home node "
+              << m.doc % cfg.node.nodes << "\n";
+    return;
+  }
+  NodeSlot* slot = s->second.get();
+  if (!edit) {
+    auto f = forwarded.find(peer);
+    if (f != forwarded.end()) {
+      auto c = f->second.find(m.conn);
+      if (c != f->second.end() && --c->second == 0) f->second.erase(c);
+    }
+    slot->node->on_node(m);
+    after_node_call();
+    return;
+  }
+  with_claim(m.doc, [this, slot, m = std::move(m)](const std::string* error) {
+    if (error != nullptr) {
+      // The forwarding server's client gets no answer; the link check closes it if it waits.
+      std::cerr << "convlab-server: forwarded edit of document " << m.doc << " dropped: " << *error << "\n";
+      return;
+    }
+    slot->node->on_node(m);
+    after_node_call();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // NodeIo, on the App's thread.
 
 void NodeSlot::send(ConnId conn, const Frame& frame) {
@@ -596,10 +995,20 @@ void NodeSlot::store(StoreRequest request) {
 }
 
 void NodeSlot::to_node(NodeId node_id, NodeMessage message) {
-  // The edge refuses single-writer documents on servers other than their home, so the node
-  // never forwards; a message here is a bug worth hearing about, not a crash.
-  std::cerr << "convlab-server: dropped a message for node " << node_id << " (doc " << message.doc
-            << "): servers do not forward in convlab/1\n";
+  const bool edit = message.kind == NodeMessage::Kind::kForwardEdit;
+  auto link = app.links.find(node_id);
+  if (link == app.links.end()) {
+    // The edge refuses documents whose home has no link; a reply to an unconfigured peer is
+    // a configuration mismatch worth hearing about, not a crash.
+    std::cerr << "convlab-server: dropped a message for node " << node_id << " (doc " << message.doc
+              << "): no peer link to that node is configured\n";
+    if (edit) app.close_conn(message.conn, close_code::kHomeUnreachable, "no link to node " + std::to_string(node_id));
+    return;
+  }
+  app.metrics.node_message(edit ? "edit" : "reply", "sent");
+  if (edit) ++app.forwarded[node_id][message.conn];
+  const ConnId conn = edit ? message.conn : 0;
+  link->second->send(encode_peer_message(PeerMessage{std::string(strategy.name), std::move(message)}), conn);
 }
 
 void NodeSlot::start_timer(std::int64_t delay_ms, std::uint64_t timer) {
@@ -710,6 +1119,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     req_ = parser_->release();
     keep_alive_ = req_.keep_alive();
     path_ = target_path(std::string_view(req_.target().data(), req_.target().size()));
+    if (websocket::is_upgrade(req_) && path_ == "/node") {
+      stream_.expires_never();
+      std::make_shared<NodeSession>(app_, stream_.release_socket())->start(std::move(req_));
+      return;
+    }
     if (websocket::is_upgrade(req_)) {
       if (path_ != "/ws") return reply(404, R"({"error":"WebSocket is at /ws"})", "other");
       stream_.expires_never();
@@ -952,6 +1366,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         get.doc = doc;
         get.token = Token{claims.user, claims.exp * 1000};
         self->app_.http_waiting[get.id] = [self, &slot](const HttpResponse& r) { self->document_answer(slot, r); };
+        // The store may not answer (database down): bounded, then 503.
+        const std::int64_t limit = self->app_.cfg.limits.api_read_timeout_ms;
+        auto timer = std::make_shared<asio::steady_timer>(self->app_.ioc, std::chrono::milliseconds(limit));
+        timer->async_wait([self, timer, id = get.id, limit](beast::error_code timer_ec) {
+          if (timer_ec || self->app_.http_waiting.erase(id) == 0) return;
+          self->app_.metrics.api_read_timeout();
+          json::object o;
+          o["error"] = "store unavailable: no answer within " + std::to_string(limit) + " ms";
+          self->reply(503, json::serialize(o), "/api/documents");
+        });
+        self->http_timer_ = timer;
         slot.node->on_http_get(get);
         self->app_.after_node_call();
       });
@@ -959,6 +1384,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void document_answer(NodeSlot& slot, const HttpResponse& r) {
+    if (http_timer_) http_timer_->cancel();
+    http_timer_.reset();
     json::object o;
     if (r.status != 200) {
       o["error"] = r.why;
@@ -1033,6 +1460,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string path_;
   std::string cache_control_;
   bool keep_alive_ = true;
+  std::shared_ptr<asio::steady_timer> http_timer_;  // the pending document read's bound
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1054,12 +1482,14 @@ void App::start_drain() {
     if (!closed) {
       bool flushed = appends_in_flight == 0 && claiming.empty();
       for (auto& [conn, s] : sessions) flushed = flushed && s->idle_out();
+      // Forwarded edits still waiting for their home's answer.
+      for (auto& [peer, conns] : forwarded) flushed = flushed && conns.empty();
       if (flushed || late) {
         if (late) std::cerr << "convlab-server: grace period over with " << appends_in_flight << " appends in flight\n";
         closed = true;
         for (auto& [conn, s] : std::map(sessions)) s->close(close_code::kGoingAway, "server shutting down");
       }
-    } else if (sessions.empty() || late) {
+    } else if ((sessions.empty() && links_flushed()) || late) {
       ioc.stop();
       return;
     }
@@ -1157,6 +1587,13 @@ Result<std::unique_ptr<Server>> Server::open(const ServerConfig& config) {
   if (!ec) app.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return make_error("listen " + config.address + ":" + std::to_string(config.port) + ": " + ec.message());
   for (auto& [name, slot] : app.slots) slot->node->start();
+  for (const auto& [id, url] : config.cluster.peers) {
+    auto parsed = parse_peer_url(url);
+    if (!parsed) return make_error("peers." + std::to_string(id) + ": " + parsed.error().message);
+    auto link = std::make_shared<PeerLink>(app, id, std::move(*parsed));
+    app.links.emplace(id, link);
+    link->start();
+  }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

@@ -200,11 +200,19 @@ inline std::optional<Login> login(unsigned short port, const std::string& user, 
   return l;
 }
 
+// A port that was free a moment ago (for servers that must know each other's port up front).
+inline unsigned short free_port() {
+  asio::io_context ioc;
+  tcp::acceptor a(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
 // A WebSocket client: blocking reads with a bound, and the close code the server sent.
 class Ws {
  public:
   enum class Auth { kBearer, kCookie, kQuery, kNone };
-  Ws(unsigned short port, const std::string& token, Auth how = Auth::kBearer) : ws_(ioc_) {
+  Ws(unsigned short port, const std::string& token, Auth how = Auth::kBearer, const std::string& path = "/ws")
+      : ws_(ioc_) {
     beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(60));
     beast::get_lowest_layer(ws_).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     ws_.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
@@ -212,7 +220,7 @@ class Ws {
       if (how == Auth::kCookie) req.set(http::field::cookie, "convlab_token=" + token);
       req.set(http::field::sec_websocket_protocol, "convlab/1");
     }));
-    ws_.handshake("127.0.0.1", how == Auth::kQuery ? "/ws?token=" + token : std::string("/ws"));
+    ws_.handshake("127.0.0.1", how == Auth::kQuery ? path + "?token=" + token : path);
     beast::get_lowest_layer(ws_).expires_never();
     ws_.read_message_max(64u << 20);
   }
