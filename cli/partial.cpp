@@ -152,13 +152,27 @@ class Reader {
   }
   double dbl(const json::object& o, const std::string& path, const char* key) {
     const json::value* v = at(o, path, key);
-    if (v == nullptr) return 0;
-    if (!v->is_string()) return fail(path + "." + key, "expected a number written as a string"), 0.0;
-    const auto s = v->get_string();
+    return v == nullptr ? 0.0 : dbl_of(*v, path + "." + key);
+  }
+  double dbl_of(const json::value& v, const std::string& path) {
+    if (!v.is_string()) return fail(path, "expected a number written as a string"), 0.0;
+    const auto s = v.get_string();
     double d = 0;
     const auto r = std::from_chars(s.data(), s.data() + s.size(), d);
-    if (r.ec != std::errc() || r.ptr != s.data() + s.size()) fail(path + "." + key, "not a number: " + std::string(s));
+    if (r.ec != std::errc() || r.ptr != s.data() + s.size()) fail(path, "not a number: " + std::string(s));
     return d;
+  }
+  // Calls fn(element, its path) for each element of the array `key`, stopping at the first
+  // element that is not an object (named as the problem) or at the first failure.
+  template <class Fn>
+  void each_object(const json::object& o, const std::string& path, const char* key, Fn fn) {
+    const json::array* a = arr(o, path, key);
+    if (a == nullptr) return;
+    for (std::size_t i = 0; i < a->size() && ok(); ++i) {
+      const std::string item = path + "." + key + "[" + std::to_string(i) + "]";
+      if (!(*a)[i].is_object()) return fail(item, "expected an object");
+      fn((*a)[i].get_object(), item);
+    }
   }
   bool boolean(const json::object& o, const std::string& path, const char* key) {
     const json::value* v = at(o, path, key);
@@ -186,8 +200,7 @@ class Reader {
     const json::array* a = arr(o, path, key);
     if (a == nullptr) return xs;
     for (std::size_t i = 0; i < a->size() && ok(); ++i) {
-      json::object one{{"x", (*a)[i]}};
-      xs.push_back(dbl(one, path + "." + key + "[" + std::to_string(i) + "]", "x"));
+      xs.push_back(dbl_of((*a)[i], path + "." + key + "[" + std::to_string(i) + "]"));
     }
     return xs;
   }
@@ -322,24 +335,16 @@ reports::RunSeries read_series(Reader& rd, const json::object& o, const std::str
     s.divergence.pending_edits = rd.doubles(*d, dp, "pending_edits");
     s.divergence.lagging_clients = rd.doubles(*d, dp, "lagging_clients");
   }
-  if (const json::array* ws = rd.arr(o, path, "fault_windows")) {
-    for (std::size_t i = 0; i < ws->size() && rd.ok(); ++i) {
-      const std::string wp = path + ".fault_windows[" + std::to_string(i) + "]";
-      if (!(*ws)[i].is_object()) {
-        rd.fail(wp, "expected an object");
-        break;
-      }
-      const json::object& w = (*ws)[i].get_object();
-      reports::FaultWindow f;
-      f.start_us = rd.i64(w, wp, "start_us");
-      f.end_us = rd.i64(w, wp, "end_us");
-      f.kind = rd.str(w, wp, "kind");
-      f.target = rd.str(w, wp, "target");
-      f.detail = rd.str(w, wp, "detail");
-      f.ended_by = rd.str(w, wp, "ended_by");
-      s.fault_windows.push_back(std::move(f));
-    }
-  }
+  rd.each_object(o, path, "fault_windows", [&](const json::object& w, const std::string& wp) {
+    reports::FaultWindow f;
+    f.start_us = rd.i64(w, wp, "start_us");
+    f.end_us = rd.i64(w, wp, "end_us");
+    f.kind = rd.str(w, wp, "kind");
+    f.target = rd.str(w, wp, "target");
+    f.detail = rd.str(w, wp, "detail");
+    f.ended_by = rd.str(w, wp, "ended_by");
+    s.fault_windows.push_back(std::move(f));
+  });
   return s;
 }
 }  // namespace
@@ -364,27 +369,19 @@ Result<Partial> partial_from_json(const std::string& text, const std::string& fi
   p.shard = static_cast<std::uint32_t>(shard);
   p.shards = static_cast<std::uint32_t>(shards);
   p.total = rd.u64(root, "$", "total");
-  if (const json::array* runs = rd.arr(root, "$", "runs")) {
-    for (std::size_t i = 0; i < runs->size() && rd.ok(); ++i) {
-      const std::string path = "$.runs[" + std::to_string(i) + "]";
-      if (!(*runs)[i].is_object()) {
-        rd.fail(path, "expected an object");
-        break;
-      }
-      const json::object& o = (*runs)[i].get_object();
-      reports::RunRecord r;
-      r.scenario = rd.str(o, path, "scenario");
-      r.variant = rd.str(o, path, "variant");
-      r.strategy = rd.str(o, path, "strategy");
-      r.seed = rd.u64(o, path, "seed");
-      r.digest = rd.str(o, path, "digest");
-      r.sim_events = rd.u64(o, path, "sim_events");
-      r.wall_ms = rd.dbl(o, path, "wall_ms");
-      if (const json::object* m = rd.obj(o, path, "metrics")) r.metrics = read_metrics(rd, *m, path + ".metrics");
-      if (const json::object* se = rd.obj(o, path, "series")) r.series = read_series(rd, *se, path + ".series");
-      p.runs.push_back(std::move(r));
-    }
-  }
+  rd.each_object(root, "$", "runs", [&](const json::object& o, const std::string& path) {
+    reports::RunRecord r;
+    r.scenario = rd.str(o, path, "scenario");
+    r.variant = rd.str(o, path, "variant");
+    r.strategy = rd.str(o, path, "strategy");
+    r.seed = rd.u64(o, path, "seed");
+    r.digest = rd.str(o, path, "digest");
+    r.sim_events = rd.u64(o, path, "sim_events");
+    r.wall_ms = rd.dbl(o, path, "wall_ms");
+    if (const json::object* m = rd.obj(o, path, "metrics")) r.metrics = read_metrics(rd, *m, path + ".metrics");
+    if (const json::object* se = rd.obj(o, path, "series")) r.series = read_series(rd, *se, path + ".series");
+    p.runs.push_back(std::move(r));
+  });
   if (!rd.ok()) return make_error(rd.error());
   return p;
 }
