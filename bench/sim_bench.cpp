@@ -12,6 +12,7 @@
 //                     events (scheduler events per run), events/s, hist_events (history
 //                     events), heap_peak_MiB (peak heap during the run), held_MiB (heap still
 //                     held when the run and the check are done, before freeing), maxrss_MiB.
+//   naive/S/600s      the same for ten simulated minutes (small enough for callgrind).
 //   scale/crdt/C      the same world for 300 simulated seconds at C clients (C/4 documents):
 //                     wall time and memory as clients grow.
 //   check/...         reports::check over a held history of one run (not in the timings above).
@@ -215,10 +216,13 @@ int main(int argc, char** argv) {
       ->UseRealTime()
       ->Iterations(1);
   // The same world for ten simulated minutes: small enough to profile under callgrind.
-  benchmark::RegisterBenchmark("naive/crdt/600s", world, "crdt", naive_world(200, 50, 600'000))
-      ->Unit(benchmark::kMillisecond)
-      ->UseRealTime()
-      ->Iterations(1);
+  for (const char* strategy : {"crdt", "ot", "seq", "lww"}) {
+    benchmark::RegisterBenchmark((std::string("naive/") + strategy + "/600s").c_str(), world, strategy,
+                                 naive_world(200, 50, 600'000))
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->Iterations(1);
+  }
   for (const std::uint32_t clients : {100u, 1000u, 10000u}) {
     const WorldConfig c = naive_world(clients, clients / 4, 300'000);
     benchmark::RegisterBenchmark(("scale/crdt/" + std::to_string(clients)).c_str(), world, "crdt", c)

@@ -61,12 +61,18 @@ Result<void> Document::apply(const Op& op) {
         move_gap(pos);
         make_room(c.text.size());
         for (std::size_t i = 0; i < c.text.size(); ++i) buf_[gap_begin_ + i] = Cell{c.text[i], c.ids[i]};
+        if (indexed_) {
+          for (const CharId& id : c.ids) index_.insert(id);
+        }
         gap_begin_ += c.text.size();
         pos += c.text.size();
         break;
       case Component::Kind::del:
         move_gap(pos);
         CONVLAB_ASSERT(gap_end_ + c.n <= buf_.size());
+        if (indexed_) {
+          for (std::size_t i = gap_end_; i < gap_end_ + c.n; ++i) index_.erase(buf_[i].id);
+        }
         gap_end_ += c.n;
         break;
     }
@@ -88,6 +94,35 @@ std::vector<CharId> Document::ids() const {
   for (std::size_t i = 0; i < gap_begin_; ++i) out.push_back(buf_[i].id);
   for (std::size_t i = gap_end_; i < buf_.size(); ++i) out.push_back(buf_[i].id);
   return out;
+}
+
+std::u32string Document::text_range(std::size_t pos, std::size_t n) const {
+  CONVLAB_ASSERT(pos <= size() && n <= size() - pos);
+  std::u32string out;
+  out.reserve(n);
+  for (std::size_t i = pos; i < pos + n; ++i) out.push_back(buf_[i < gap_begin_ ? i : i + (gap_end_ - gap_begin_)].ch);
+  return out;
+}
+
+std::vector<CharId> Document::ids_range(std::size_t pos, std::size_t n) const {
+  CONVLAB_ASSERT(pos <= size() && n <= size() - pos);
+  std::vector<CharId> out;
+  out.reserve(n);
+  for (std::size_t i = pos; i < pos + n; ++i) out.push_back(buf_[i < gap_begin_ ? i : i + (gap_end_ - gap_begin_)].id);
+  return out;
+}
+
+void Document::index_ids() {
+  if (indexed_) return;
+  indexed_ = true;
+  index_.clear();
+  for (std::size_t i = 0; i < gap_begin_; ++i) index_.insert(buf_[i].id);
+  for (std::size_t i = gap_end_; i < buf_.size(); ++i) index_.insert(buf_[i].id);
+}
+
+bool Document::contains(CharId id) const {
+  CONVLAB_ASSERT(indexed_);
+  return index_.contains(id);
 }
 
 }  // namespace convlab::ot

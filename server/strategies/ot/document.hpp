@@ -5,6 +5,7 @@
 // document does not copy the document (the replay of automerge-paper depends on it).
 #include "server/core/result.hpp"
 #include "server/core/types.hpp"
+#include "server/strategies/char_id_bag.hpp"
 #include "server/strategies/ot/text_op.hpp"
 
 #include <cstdint>
@@ -27,6 +28,15 @@ class Document {
 
   std::u32string text() const;
   std::vector<CharId> ids() const;
+  // Characters [pos, pos + n) and their ids: O(n). REQUIRES: pos + n <= size().
+  std::u32string text_range(std::size_t pos, std::size_t n) const;
+  std::vector<CharId> ids_range(std::size_t pos, std::size_t n) const;
+
+  // Keeps a multiset of the ids present from now on (copies and moves keep it).
+  void index_ids();
+  bool indexed() const { return indexed_; }
+  // True when a character with `id` is in the document. O(1). REQUIRES: indexed().
+  bool contains(CharId id) const;
 
  private:
   struct Cell {
@@ -39,6 +49,8 @@ class Document {
   std::vector<Cell> buf_;  // [0, gap_begin_) and [gap_end_, size) hold the text
   std::size_t gap_begin_ = 0;
   std::size_t gap_end_ = 0;
+  bool indexed_ = false;
+  CharIdBag index_;  // the ids of the text, when indexed_
 };
 
 }  // namespace convlab::ot

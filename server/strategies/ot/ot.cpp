@@ -31,7 +31,7 @@ const T* as(const ot::Message& m) {
 
 class OtClient final : public ClientReplica {
  public:
-  explicit OtClient(AgentId agent) : agent_(agent) {}
+  explicit OtClient(AgentId agent) : agent_(agent) { doc_.index_ids(); }
 
   AgentId agent() const override { return agent_; }
 
@@ -67,6 +67,13 @@ class OtClient final : public ClientReplica {
   std::u32string text() const override { return doc_.text(); }
   std::size_t length() const override { return doc_.size(); }
   std::vector<CharId> char_ids() const override { return doc_.ids(); }
+  // From the gap buffer and its id index: the simulator's per-edit and per-delivery reads.
+  std::u32string text_range(std::size_t pos, std::size_t n) const override { return doc_.text_range(pos, n); }
+  std::vector<CharId> char_ids_range(std::size_t pos, std::size_t n) const override {
+    return doc_.ids_range(pos, n);
+  }
+  bool contains(CharId id) const override { return doc_.contains(id); }
+  bool indexes_ids() const override { return true; }
   bool synced() const override { return !inflight_; }
 
  private:
@@ -152,6 +159,7 @@ class OtClient final : public ClientReplica {
     // with pending edits is not supported.
     if (inflight_) return make_error("ot client: welcome while local edits are unacknowledged");
     doc_ = ot::Document(m.text, m.ids);
+    doc_.index_ids();
     rev_ = m.rev;
     return std::vector<Bytes>{};
   }

@@ -39,14 +39,23 @@ ParagraphClient::ParagraphClient(Ordering order, AgentId agent) : order_(order),
 
 void ParagraphClient::grow_to(std::size_t size) {
   CONVLAB_ASSERT(size <= kMaxParagraphs);
-  if (shown_.size() < size) shown_.resize(size);
+  if (shown_.size() < size) {
+    shown_.resize(size);
+    index_.grow_to(size);
+  }
   if (confirmed_.size() < size) confirmed_.resize(size);
   if (pending_count_.size() < size) pending_count_.resize(size, 0);
   CONVLAB_ASSERT(shown_.size() == confirmed_.size() && shown_.size() == pending_count_.size());
 }
 
 void ParagraphClient::settle(std::uint32_t index) {
-  if (pending_count_[index] == 0) shown_[index] = confirmed_[index];
+  if (pending_count_[index] == 0) show(index, confirmed_[index]);
+}
+
+void ParagraphClient::show(std::uint32_t index, Register reg) {
+  if (shown_[index] == reg) return;
+  index_.set(index, shown_[index].value, reg.value);
+  shown_[index] = std::move(reg);
 }
 
 std::vector<Bytes> ParagraphClient::local_edit(const Splice& e, std::int64_t clock_ms) {
@@ -67,7 +76,7 @@ std::vector<Bytes> ParagraphClient::local_edit(const Splice& e, std::int64_t clo
   // Optimistic: the user sees the edit at once; the server's answer settles it later.
   for (Write& w : msg.writes) {
     grow_to(std::size_t{w.index} + 1);
-    shown_[w.index] = Register{std::move(w.value), w.stamp};
+    show(w.index, Register{std::move(w.value), w.stamp});
     ++pending_count_[w.index];
   }
   pending_.push_back(std::move(indexes));

@@ -15,6 +15,7 @@
 #include "server/core/strategy.hpp"
 #include "server/strategies/paragraphs/codec.hpp"
 #include "server/strategies/paragraphs/model.hpp"
+#include "server/strategies/paragraphs/visible_index.hpp"
 
 #include <deque>
 #include <memory>
@@ -32,8 +33,18 @@ class ParagraphClient final : public ClientReplica {
   // Accepts Broadcast, Ack and Welcome. Sends nothing back.
   Result<std::vector<Bytes>> receive(std::span<const std::uint8_t> msg) override;
   std::u32string text() const override { return visible_text(shown_); }
-  std::size_t length() const override { return visible_length(shown_); }
+  std::size_t length() const override { return index_.length(); }
   std::vector<CharId> char_ids() const override { return visible_ids(shown_); }
+  // From an index over what is shown (VisibleIndex): the simulator's per-edit and per-delivery
+  // reads cost O(log paragraphs + characters read), not O(document).
+  std::u32string text_range(std::size_t pos, std::size_t n) const override {
+    return index_.text_range(shown_, pos, n);
+  }
+  std::vector<CharId> char_ids_range(std::size_t pos, std::size_t n) const override {
+    return index_.ids_range(shown_, pos, n);
+  }
+  bool contains(CharId id) const override { return index_.contains(shown_, id); }
+  bool indexes_ids() const override { return true; }
   bool synced() const override { return pending_.empty(); }
 
   // For checkers and tests: what is on screen, and what the server is known to hold.
@@ -43,12 +54,14 @@ class ParagraphClient final : public ClientReplica {
  private:
   void grow_to(std::size_t size);
   void settle(std::uint32_t index);  // shows confirmed_ when nothing is pending there
+  void show(std::uint32_t index, Register reg);  // every change to shown_ goes through here
 
   Ordering order_;
   AgentId agent_;
   std::uint32_t next_char_ = 0;      // CharId counter for characters typed here
   std::uint64_t write_counter_ = 0;  // Stamp::counter of this client's last write
   std::vector<Register> shown_;
+  VisibleIndex index_;  // over shown_
   std::vector<Register> confirmed_;
   std::vector<std::uint32_t> pending_count_;      // per index: unacknowledged writes
   std::deque<std::vector<std::uint32_t>> pending_;  // per sent message: its write indexes

@@ -239,6 +239,10 @@ RC_GTEST_PROP(Lww, SkewedClientsConvergeUnderAnyFifoInterleaving, ()) {
   testing::random_session_converges(lww_strategy(), /*skewed=*/true);
 }
 
+RC_GTEST_PROP(Lww, ClientIndexAnswersWhatTheDefaultsDo, ()) {
+  testing::random_session_index_agrees(lww_strategy(), /*skewed=*/true);
+}
+
 TEST(LwwTraces, EveryTraceFileIsReplayed) { testing::expect_every_trace_listed(); }
 
 class LwwTrace : public ::testing::TestWithParam<std::string> {};

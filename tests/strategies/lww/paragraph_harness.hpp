@@ -41,6 +41,21 @@ class Net {
     for (std::size_t i = 0; i < clients; ++i) clients_.push_back(s.make_client(static_cast<AgentId>(i)));
   }
 
+  // A client that joins now: its first message is the server's welcome.
+  void add_client() {
+    clients_.push_back(s_.make_client(static_cast<AgentId>(clients_.size())));
+    up_.emplace_back();
+    down_.emplace_back();
+    down_.back().push_back(server_->welcome());
+  }
+  // Client c reloads: the server's current welcome reaches it ahead of its queue (pending writes
+  // and messages in flight stay as they are).
+  std::string welcome(std::size_t c) {
+    auto out = clients_[c]->receive(server_->welcome());
+    if (!out) return "client " + std::to_string(c) + " refused a welcome: " + out.error().message;
+    return {};
+  }
+
   ClientReplica& client(std::size_t i) { return *clients_[i]; }
   ServerReplica& server() { return *server_; }
   std::size_t size() const { return clients_.size(); }

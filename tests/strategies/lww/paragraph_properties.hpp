@@ -1,5 +1,6 @@
 #pragma once
 // RapidCheck bodies shared by the lww and seq tests. Call them inside RC_GTEST_PROP.
+#include "tests/strategies/index_check.hpp"
 #include "tests/strategies/lww/paragraph_harness.hpp"
 
 #include <gtest/gtest.h>
@@ -67,6 +68,51 @@ inline void random_session_converges(const Strategy& s, bool skewed) {
   auto late = s.make_client(static_cast<AgentId>(n));
   RC_ASSERT(late->receive(net.server().welcome()).has_value());
   RC_ASSERT(late->text() == net.server().text());
+}
+
+// A random session as above, with clients joining late and reloading (a welcome over their
+// state): after every step, every client's index (length, ranges, contains) must answer what
+// the defaults answer from its registers. Concurrent writes make lww and seq show one id at two
+// paragraphs and leave holes in the register row; both are probed.
+inline void random_session_index_agrees(const Strategy& s, bool skewed) {
+  const auto n = *rc::gen::inRange<std::size_t>(2, 5);
+  Net net(s, n);
+  std::vector<std::int64_t> skew(n + 2, 0);
+  if (skewed) {
+    for (auto& k : skew) k = *rc::gen::inRange<std::int64_t>(-3000, 3001);
+  }
+  std::int64_t now_ms = 10'000;
+  const int steps = *rc::gen::inRange(1, 120);
+  // Each edit inserts at most 4 characters: ids past these were never typed.
+  const std::vector<CharId> probes = id_probes(static_cast<std::uint32_t>(n + 2), 4 * static_cast<std::uint32_t>(steps) + 2);
+  auto check_all = [&] {
+    for (std::size_t c = 0; c < net.size(); ++c) {
+      const std::string p = index_mismatch(net.client(c), probes);
+      RC_ASSERT(p == "");
+    }
+  };
+  check_all();
+  for (int i = 0; i < steps; ++i) {
+    now_ms += *rc::gen::inRange(0, 40);
+    const auto c = *rc::gen::inRange<std::size_t>(0, net.size());
+    const int kind = *rc::gen::inRange(0, 10);
+    if (kind <= 3) {
+      const Splice e = gen_splice(net.client(c).length());
+      const std::int64_t clock = now_ms + skew[c] + *rc::gen::inRange<std::int64_t>(-20, 21);
+      RC_ASSERT(net.edit(c, e, clock) == "");
+    } else if (kind <= 5 && net.can_up(c)) {
+      RC_ASSERT(net.deliver_up(c, now_ms) == "");
+    } else if (kind <= 7 && net.can_down(c)) {
+      RC_ASSERT(net.deliver_down(c) == "");
+    } else if (kind == 8 && net.size() < n + 2) {
+      net.add_client();
+    } else if (kind == 9) {
+      RC_ASSERT(net.welcome(c) == "");
+    }
+    check_all();
+  }
+  RC_ASSERT(net.drain(now_ms) == "");
+  check_all();
 }
 
 // Arbitrary bytes into every entry point that takes untrusted input: never a crash, and a

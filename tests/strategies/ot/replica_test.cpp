@@ -2,7 +2,9 @@
 // leave state unchanged, welcome, snapshot/restore, apply_record, and convergence of 2-4
 // clients under every delivery interleaving RapidCheck finds.
 #include "server/strategies/ot/codec.hpp"
+#include "server/strategies/ot/document.hpp"
 #include "server/strategies/ot/ot.hpp"
+#include "tests/strategies/index_check.hpp"
 #include "tests/strategies/ot/ot_gen.hpp"
 
 #include <boost/json.hpp>
@@ -10,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <set>
 
@@ -62,6 +65,15 @@ struct Net {
     auto out = clients[i]->receive(m);
     if (!out) return out.error().message;
     for (Bytes& x : *out) up[i].push_back(std::move(x));
+    return {};
+  }
+  // A client that joins now: it loads the server's welcome before it edits or hears anything.
+  std::string add_client() {
+    clients.push_back(S().make_client(static_cast<AgentId>(clients.size())));
+    up.emplace_back();
+    down.emplace_back();
+    auto out = clients.back()->receive(server->welcome());
+    if (!out) return out.error().message;
     return {};
   }
   // Delivers everything, link by link, until no message is left.
@@ -334,6 +346,80 @@ RC_GTEST_PROP(OtReplicaProps, ClientsConvergeUnderAnyInterleaving, ()) {
   auto replayed = S().make_server();
   for (const Bytes& r : net.records) RC_ASSERT(replayed->apply_record(r).has_value());
   RC_ASSERT(replayed->text() == text);
+}
+
+// ---- the client's index: what the simulator reads per edit and per delivery ----
+
+auto rc_below = [](std::uint64_t n) { return *rc::gen::inRange<std::uint64_t>(0, n); };
+
+// The gap buffer's id index against its own text and ids over random ops. Ids repeat (the
+// source wraps every 8 ids, as ops read from JSON all carry CharId{}), so it must count copies;
+// indexing may start on a document already edited, and copies keep the index.
+RC_GTEST_PROP(OtDocument, IdIndexAndRangesFollowEveryOp, ()) {
+  ot::testing::IdSource ids{3, 0};
+  const ot::Text start = ot::testing::random_doc(20, ids, rc_below);
+  ot::Document doc(start.text, start.ids);
+  const auto index_at = *rc::gen::inRange(0, 5);
+  const int steps = *rc::gen::inRange(0, 40);
+  for (int i = 0; i < steps; ++i) {
+    if (i == index_at) doc.index_ids();
+    ids.next %= 8;
+    const ot::Op op = ot::testing::random_op(doc.size(), ids, rc_below);
+    RC_ASSERT(doc.apply(op).has_value());
+    const std::u32string text = doc.text();
+    const std::vector<CharId> all = doc.ids();
+    for (std::size_t pos = 0; pos <= doc.size(); ++pos) {
+      for (std::size_t n = 0; n <= doc.size() - pos; n += 3) {
+        RC_ASSERT(doc.text_range(pos, n) == text.substr(pos, n));
+        RC_ASSERT(doc.ids_range(pos, n) == std::vector<CharId>(all.begin() + static_cast<std::ptrdiff_t>(pos),
+                                                               all.begin() + static_cast<std::ptrdiff_t>(pos + n)));
+      }
+    }
+    if (!doc.indexed()) continue;
+    const ot::Document copy = doc;
+    for (std::uint32_t seq = 0; seq < 32; ++seq) {
+      const CharId id{3, seq};
+      const bool want = std::find(all.begin(), all.end(), id) != all.end();
+      RC_ASSERT(doc.contains(id) == want);
+      RC_ASSERT(copy.contains(id) == want);
+    }
+    RC_ASSERT(!doc.contains(CharId{}));
+  }
+}
+
+// Clients edit, join late (welcome) and receive acks and remote ops in any interleaving; after
+// every step each client's indexed reads must answer what the defaults answer.
+RC_GTEST_PROP(OtReplicaProps, ClientIndexAnswersWhatTheDefaultsDo, ()) {
+  const auto n = *rc::gen::inRange<std::size_t>(2, 5);
+  const int steps = *rc::gen::inRange(1, 120);
+  Net net(n);
+  // Each edit inserts at most 3 characters: ids past these were never typed.
+  const std::vector<CharId> probes = testing::id_probes(static_cast<std::uint32_t>(n + 2), 3 * static_cast<std::uint32_t>(steps) + 2);
+  auto check_all = [&] {
+    for (const auto& c : net.clients) {
+      const std::string p = testing::index_mismatch(*c, probes);
+      RC_ASSERT(p == "");
+    }
+  };
+  for (int step = 0; step < steps; ++step) {
+    const std::size_t i = *rc::gen::inRange<std::size_t>(0, net.clients.size());
+    const int kind = *rc::gen::inRange(0, 8);
+    if (kind <= 2) {
+      const std::size_t len = net.clients[i]->length();
+      const auto pos = *rc::gen::inRange<std::uint64_t>(0, len + 1);
+      const auto d = *rc::gen::inRange<std::uint64_t>(0, std::min<std::uint64_t>(len - pos, 3) + 1);
+      net.edit(i, Splice{pos, d, ot::testing::random_text(*rc::gen::inRange<std::uint64_t>(0, 4), rc_below)});
+    } else if (kind <= 4 && !net.up[i].empty()) {
+      RC_ASSERT(net.deliver_up(i) == "");
+    } else if (kind <= 6 && !net.down[i].empty()) {
+      RC_ASSERT(net.deliver_down(i) == "");
+    } else if (kind == 7 && net.clients.size() < n + 2) {
+      RC_ASSERT(net.add_client() == "");
+    }
+    check_all();
+  }
+  RC_ASSERT(net.drain() == "");
+  check_all();
 }
 
 }  // namespace

@@ -89,6 +89,10 @@ RC_GTEST_PROP(Seq, ClientsConvergeUnderAnyFifoInterleaving, ()) {
   testing::random_session_converges(seq_strategy(), /*skewed=*/true);
 }
 
+RC_GTEST_PROP(Seq, ClientIndexAnswersWhatTheDefaultsDo, ()) {
+  testing::random_session_index_agrees(seq_strategy(), /*skewed=*/true);
+}
+
 RC_GTEST_PROP(Seq, ArbitraryBytesNeverCrashAnyReplica, (const std::vector<std::uint8_t>& junk)) {
   testing::arbitrary_bytes_are_refused_cleanly(seq_strategy(), junk);
 }
