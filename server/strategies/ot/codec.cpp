@@ -326,6 +326,28 @@ Bytes encode(const Message& m) {
   return w.take();
 }
 
+void append_record_body(Bytes& out, const RecordMsg& m) {
+  Writer w;
+  write_record_body(w, m);
+  const Bytes body = w.take();
+  out.insert(out.end(), body.begin(), body.end());
+}
+
+Bytes encode_snapshot(std::uint64_t rev, const std::u32string& text, const std::vector<CharId>& ids,
+                      std::size_t records, std::span<const std::uint8_t> bodies) {
+  // What encode(SnapshotMsg) writes, with the records' bodies already written.
+  CONVLAB_ASSERT(records <= kMaxHistory);
+  Writer w;
+  w.reserve(16 + text.size() + bodies.size());
+  w.u8(static_cast<std::uint8_t>(Tag::snapshot));
+  w.varint(rev);
+  write_doc(w, text, ids);
+  w.varint(records);
+  Bytes out = w.take();
+  out.insert(out.end(), bodies.begin(), bodies.end());
+  return out;
+}
+
 Result<Message> decode(std::span<const std::uint8_t> bytes) {
   Reader r(bytes);
   const std::uint8_t tag = r.u8();

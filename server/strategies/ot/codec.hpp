@@ -76,6 +76,13 @@ using Message = std::variant<OpMsg, AckMsg, RemoteMsg, WelcomeMsg, RecordMsg, Sn
 inline constexpr std::uint64_t kMaxHistory = 1u << 16;
 
 Bytes encode(const Message& m);
+// For a server that snapshots often: appends to `out` the bytes a record takes inside a
+// snapshot, and gives encode(SnapshotMsg{rev, text, ids, history}) from `records` such records
+// appended one after another (`bodies`), so a snapshot never re-encodes its history.
+// REQUIRES: records <= kMaxHistory.
+void append_record_body(Bytes& out, const RecordMsg& m);
+Bytes encode_snapshot(std::uint64_t rev, const std::u32string& text, const std::vector<CharId>& ids,
+                      std::size_t records, std::span<const std::uint8_t> bodies);
 // Untrusted bytes: an Error for anything truncated, trailing, over a limit, or an op that
 // check() refuses. Never allocates more than the input's size justifies.
 Result<Message> decode(std::span<const std::uint8_t> bytes);

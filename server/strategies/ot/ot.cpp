@@ -226,10 +226,9 @@ class OtServer final : public ServerReplica {
   std::vector<CharId> char_ids() const override { return doc_.ids(); }
 
   Bytes snapshot() const override {
-    ot::SnapshotMsg s{rev_, doc_.text(), doc_.ids(), {}};
-    s.history.reserve(history_.size());
-    for (const Entry& e : history_) s.history.push_back(e.rec);
-    return ot::encode(s);
+    // Up to kMaxHistory records, each encoded once when it was committed (bodies_).
+    return ot::encode_snapshot(rev_, doc_.text(), doc_.ids(), history_.size(),
+                               std::span<const std::uint8_t>(bodies_).subspan(bodies_begin_));
   }
 
   Result<void> restore(std::span<const std::uint8_t> bytes) override {
@@ -241,6 +240,7 @@ class OtServer final : public ServerReplica {
     // Walk the history back from the document to recover each op's starting length; any op
     // that could not have applied makes the snapshot inconsistent.
     std::deque<Entry> history;
+    Bytes bodies;
     std::int64_t len = static_cast<std::int64_t>(s->text.size());
     std::uint64_t rev = s->rev;
     for (auto it = s->history.rbegin(); it != s->history.rend(); ++it) {
@@ -249,11 +249,18 @@ class OtServer final : public ServerReplica {
       len -= ot::length_delta(it->op);
       if (len < 0 || ot::input_length(it->op) > static_cast<std::uint64_t>(len))
         return make_error("ot server: snapshot history does not fit its document");
-      history.push_front(Entry{*it, static_cast<std::uint64_t>(len)});
+      history.push_front(Entry{*it, static_cast<std::uint64_t>(len), 0});
+    }
+    for (Entry& e : history) {
+      const std::size_t before = bodies.size();
+      ot::append_record_body(bodies, e.rec);
+      e.body_bytes = bodies.size() - before;
     }
     doc_ = ot::Document(s->text, s->ids);
     rev_ = s->rev;
     history_ = std::move(history);
+    bodies_ = std::move(bodies);
+    bodies_begin_ = 0;
     return {};
   }
 
@@ -261,6 +268,7 @@ class OtServer final : public ServerReplica {
   struct Entry {
     ot::RecordMsg rec;
     std::uint64_t len_before = 0;  // document length the op applied to
+    std::size_t body_bytes = 0;    // its share of bodies_
   };
 
   // The op made at `base`, transformed over everything accepted since, checked against the
@@ -292,8 +300,18 @@ class OtServer final : public ServerReplica {
     const std::uint64_t len_before = doc_.size();
     const auto applied = doc_.apply(rec.op);
     CONVLAB_ASSERT(applied.has_value());
-    history_.push_back(Entry{std::move(rec), len_before});
-    if (history_.size() > ot::kMaxHistory) history_.pop_front();
+    const std::size_t before = bodies_.size();
+    ot::append_record_body(bodies_, rec);
+    history_.push_back(Entry{std::move(rec), len_before, bodies_.size() - before});
+    if (history_.size() > ot::kMaxHistory) {
+      bodies_begin_ += history_.front().body_bytes;
+      history_.pop_front();
+      // Drop the bytes of records gone from the history once they are half the buffer.
+      if (bodies_begin_ > bodies_.size() / 2) {
+        bodies_.erase(bodies_.begin(), bodies_.begin() + static_cast<std::ptrdiff_t>(bodies_begin_));
+        bodies_begin_ = 0;
+      }
+    }
     ++rev_;
   }
 
@@ -301,6 +319,10 @@ class OtServer final : public ServerReplica {
   ot::Document doc_;
   // The last ops accepted (at most kMaxHistory), for transforming ops made on older revisions.
   std::deque<Entry> history_;
+  // The snapshot form of history_'s records, one after another, from bodies_begin_ on: a
+  // snapshot (every 100 changes in the simulator) copies them instead of encoding them again.
+  Bytes bodies_;
+  std::size_t bodies_begin_ = 0;
 };
 
 std::unique_ptr<ClientReplica> make_client(AgentId agent) { return std::make_unique<OtClient>(agent); }

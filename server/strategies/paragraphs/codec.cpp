@@ -488,6 +488,15 @@ Bytes encode(const Message& m) {
   return w.take();
 }
 
+Bytes retag_writes(std::span<const std::uint8_t> msg, Tag tag) {
+  CONVLAB_ASSERT(tag == Tag::kBroadcast || tag == Tag::kRecord);
+  CONVLAB_ASSERT(!msg.empty() && (msg[0] == static_cast<std::uint8_t>(Tag::kBroadcast) ||
+                                  msg[0] == static_cast<std::uint8_t>(Tag::kRecord)));
+  Bytes out(msg.begin(), msg.end());
+  out[0] = static_cast<std::uint8_t>(tag);
+  return out;
+}
+
 Result<Message> decode(std::span<const std::uint8_t> bytes) {
   Reader r(bytes);
   const std::uint8_t tag = r.u8();

@@ -29,6 +29,9 @@ Result<void> check_indexes(const std::vector<Write>& writes, std::size_t size) {
 void merge(Ordering order, Register& reg, const Paragraph& value, const Stamp& stamp) {
   if (beats(order, stamp, reg.stamp)) reg = Register{value, stamp};
 }
+void merge(Ordering order, Register& reg, Paragraph&& value, const Stamp& stamp) {
+  if (beats(order, stamp, reg.stamp)) reg = Register{std::move(value), stamp};
+}
 
 }  // namespace
 
@@ -53,7 +56,7 @@ void ParagraphClient::settle(std::uint32_t index) {
 }
 
 void ParagraphClient::show(std::uint32_t index, Register reg) {
-  if (shown_[index] == reg) return;
+  if (shown_[index].stamp == reg.stamp && shown_[index].value == reg.value) return;
   index_.set(index, shown_[index].value, reg.value);
   shown_[index] = std::move(reg);
 }
@@ -90,9 +93,9 @@ Result<std::vector<Bytes>> ParagraphClient::receive(std::span<const std::uint8_t
 
   if (auto* b = std::get_if<Broadcast>(&m)) {
     if (auto ok = check_indexes(b->writes, shown_.size()); !ok) return ok.error();
-    for (const Write& w : b->writes) {
+    for (Write& w : b->writes) {
       grow_to(std::size_t{w.index} + 1);
-      merge(order_, confirmed_[w.index], w.value, w.stamp);
+      merge(order_, confirmed_[w.index], std::move(w.value), w.stamp);
       settle(w.index);
     }
     return std::vector<Bytes>{};
@@ -180,7 +183,7 @@ Result<ServerOutput> ParagraphServer::receive(AgentId from, std::span<const std:
   out.to_sender.push_back(encode(ack));
   if (!accepted.writes.empty()) {
     out.broadcast.push_back(encode(accepted));
-    out.records.push_back(encode(Record{std::move(accepted.writes)}));
+    out.records.push_back(retag_writes(out.broadcast.back(), Tag::kRecord));  // same writes
   }
   return out;
 }
@@ -206,6 +209,7 @@ Result<std::vector<Bytes>> ParagraphServer::apply_remote_record(std::span<const 
   if (rec == nullptr) return make_error("not a record of this strategy");
   if (auto ok = check_indexes(rec->writes, registers_.size()); !ok) return ok.error();
   Broadcast changed;
+  const std::size_t writes = rec->writes.size();
   for (Write& w : rec->writes) {
     if (registers_.size() == w.index) registers_.emplace_back();
     Register& reg = registers_[w.index];
@@ -215,7 +219,14 @@ Result<std::vector<Bytes>> ParagraphServer::apply_remote_record(std::span<const 
     changed.writes.push_back(std::move(w));
   }
   std::vector<Bytes> out;
-  if (!changed.writes.empty()) out.push_back(encode(changed));
+  if (changed.writes.size() == writes && writes > 0) {
+    // Every write changed this replica (the usual case): the broadcast is the record's own
+    // writes, so its bytes are the record's under the broadcast tag (records are written by
+    // encode(), so these are the bytes encode(changed) would give).
+    out.push_back(retag_writes(bytes, Tag::kBroadcast));
+  } else if (!changed.writes.empty()) {
+    out.push_back(encode(changed));
+  }
   return out;
 }
 

@@ -346,6 +346,49 @@ RC_GTEST_PROP(OtReplicaProps, ClientsConvergeUnderAnyInterleaving, ()) {
   auto replayed = S().make_server();
   for (const Bytes& r : net.records) RC_ASSERT(replayed->apply_record(r).has_value());
   RC_ASSERT(replayed->text() == text);
+  // The server's snapshot (history bodies encoded once, at commit) is what encoding the whole
+  // state as one SnapshotMsg gives.
+  ot::SnapshotMsg want{net.server->version(), text, ids, {}};
+  for (const Bytes& r : net.records) want.history.push_back(std::get<ot::RecordMsg>(decoded(r)));
+  RC_ASSERT(net.server->snapshot() == ot::encode(want));
+  RC_ASSERT(replayed->snapshot() == ot::encode(want));
+}
+
+// Past kMaxHistory records the oldest leave the snapshot; a restored server snapshots the same
+// bytes and goes on from there.
+TEST(OtReplica, SnapshotKeepsTheLastMaxHistoryRecords) {
+  auto server = S().make_server();
+  std::deque<ot::RecordMsg> kept;
+  std::u32string text;
+  std::vector<CharId> ids;
+  auto commit = [&](ServerReplica& s, std::uint32_t i) {
+    // Appends one character: a skip over the document (none when it is empty), then an insert.
+    ot::Op op;
+    if (!text.empty()) op.push_back(ot::Component::skip(text.size()));
+    op.push_back(ot::Component::insert(U"x", {CharId{i % 7, i}}));
+    ot::RecordMsg rec{i, i % 7, -static_cast<std::int64_t>(i), i, std::move(op)};
+    ASSERT_TRUE(s.apply_record(ot::encode(rec)).has_value());
+    text.push_back(U'x');
+    ids.push_back(CharId{i % 7, i});
+    kept.push_back(std::move(rec));
+    if (kept.size() > ot::kMaxHistory) kept.pop_front();
+  };
+  auto expected = [&] {
+    return ot::encode(ot::SnapshotMsg{kept.back().rev + 1, text, ids, {kept.begin(), kept.end()}});
+  };
+  const std::uint32_t total = static_cast<std::uint32_t>(ot::kMaxHistory) + 40'000;
+  for (std::uint32_t i = 0; i < total; ++i) {
+    commit(*server, i);
+    if (i == 10 || i + 1 == ot::kMaxHistory || i == ot::kMaxHistory + 5) {
+      EXPECT_EQ(server->snapshot(), expected()) << i;
+    }
+  }
+  EXPECT_EQ(server->snapshot(), expected());
+  auto restored = S().make_server();
+  ASSERT_TRUE(restored->restore(server->snapshot()).has_value());
+  EXPECT_EQ(restored->snapshot(), expected());
+  for (std::uint32_t i = total; i < total + 100; ++i) commit(*restored, i);
+  EXPECT_EQ(restored->snapshot(), expected());
 }
 
 // ---- the client's index: what the simulator reads per edit and per delivery ----
