@@ -96,19 +96,27 @@ std::vector<CharId> Document::ids() const {
   return out;
 }
 
-std::u32string Document::text_range(std::size_t pos, std::size_t n) const {
+template <class F>
+void Document::for_range(std::size_t pos, std::size_t n, F f) const {
   CONVLAB_ASSERT(pos <= size() && n <= size() - pos);
-  std::u32string out;
-  out.reserve(n);
-  for (std::size_t i = pos; i < pos + n; ++i) out.push_back(buf_[i < gap_begin_ ? i : i + (gap_end_ - gap_begin_)].ch);
+  // Text positions below the gap are buffer positions; the rest sit one gap further on.
+  const std::size_t end = pos + n;
+  const std::size_t gap = gap_end_ - gap_begin_;
+  for (std::size_t i = pos; i < std::min(end, gap_begin_); ++i) f(buf_[i]);
+  for (std::size_t i = std::max(pos, gap_begin_); i < end; ++i) f(buf_[i + gap]);
+}
+
+std::u32string Document::text_range(std::size_t pos, std::size_t n) const {
+  std::u32string out(n, U'\0');
+  std::size_t k = 0;
+  for_range(pos, n, [&](const Cell& c) { out[k++] = c.ch; });
   return out;
 }
 
 std::vector<CharId> Document::ids_range(std::size_t pos, std::size_t n) const {
-  CONVLAB_ASSERT(pos <= size() && n <= size() - pos);
-  std::vector<CharId> out;
-  out.reserve(n);
-  for (std::size_t i = pos; i < pos + n; ++i) out.push_back(buf_[i < gap_begin_ ? i : i + (gap_end_ - gap_begin_)].id);
+  std::vector<CharId> out(n);
+  std::size_t k = 0;
+  for_range(pos, n, [&](const Cell& c) { out[k++] = c.id; });
   return out;
 }
 

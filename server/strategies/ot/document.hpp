@@ -44,6 +44,9 @@ class Document {
     CharId id;
   };
   void move_gap(std::size_t pos);
+  // Calls f(cell) for text positions [pos, pos + n).
+  template <class F>
+  void for_range(std::size_t pos, std::size_t n, F f) const;
   void make_room(std::size_t n);
 
   std::vector<Cell> buf_;  // [0, gap_begin_) and [gap_end_, size) hold the text
