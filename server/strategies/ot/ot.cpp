@@ -190,7 +190,7 @@ class OtServer final : public ServerReplica {
     out.to_sender.push_back(ot::encode(ot::AckMsg{rev_}));
     out.broadcast.push_back(ot::encode(ot::RemoteMsg{rev_, from, rec.op}));
     out.records.push_back(ot::encode(rec));
-    commit(std::move(rec));
+    commit(std::move(rec), record_body(out.records.back()));
     return out;
   }
 
@@ -199,13 +199,7 @@ class OtServer final : public ServerReplica {
     if (!msg) return msg.error();
     const auto* rec = as<ot::RecordMsg>(*msg);
     if (rec == nullptr) return make_error("ot server: not a record");
-    if (rec->rev != rev_)
-      return make_error("ot server: record of revision " + std::to_string(rec->rev) + " on a document at revision " +
-                        std::to_string(rev_));
-    if (ot::input_length(rec->op) > doc_.size())
-      return make_error("ot server: record op reads past the end of the document");
-    commit(*rec);
-    return {};
+    return apply_decoded(*rec, bytes);
   }
 
   // A follower server applies the home server's records in change-log order; its clients see
@@ -215,9 +209,8 @@ class OtServer final : public ServerReplica {
     if (!msg) return msg.error();
     const auto* rec = as<ot::RecordMsg>(*msg);
     if (rec == nullptr) return make_error("ot server: not a record");
-    ot::RemoteMsg remote{rec->rev, rec->author, rec->op};
-    if (auto ok = apply_record(bytes); !ok) return ok.error();
-    return std::vector<Bytes>{ot::encode(remote)};
+    if (auto ok = apply_decoded(*rec, bytes); !ok) return ok.error();
+    return std::vector<Bytes>{ot::encode(ot::RemoteMsg{rec->rev, rec->author, rec->op})};
   }
 
   Bytes welcome() const override { return ot::encode(ot::WelcomeMsg{rev_, doc_.text(), doc_.ids()}); }
@@ -295,14 +288,32 @@ class OtServer final : public ServerReplica {
     return out;
   }
 
-  void commit(ot::RecordMsg rec) {
+  // The snapshot form of a record (its body) inside the bytes encode(RecordMsg) gives: all but
+  // the tag. Records reach apply_record as encode() wrote them (the change log), so the body of
+  // one that decodes is what append_record_body would write.
+  static std::span<const std::uint8_t> record_body(std::span<const std::uint8_t> record) {
+    CONVLAB_ASSERT(!record.empty());
+    return record.subspan(1);
+  }
+
+  // `rec` decoded from `bytes`: applied when it is the next revision and fits the document.
+  Result<void> apply_decoded(const ot::RecordMsg& rec, std::span<const std::uint8_t> bytes) {
+    if (rec.rev != rev_)
+      return make_error("ot server: record of revision " + std::to_string(rec.rev) + " on a document at revision " +
+                        std::to_string(rev_));
+    if (ot::input_length(rec.op) > doc_.size())
+      return make_error("ot server: record op reads past the end of the document");
+    commit(rec, record_body(bytes));
+    return {};
+  }
+
+  void commit(ot::RecordMsg rec, std::span<const std::uint8_t> body) {
     CONVLAB_ASSERT(rec.rev == rev_);
     const std::uint64_t len_before = doc_.size();
     const auto applied = doc_.apply(rec.op);
     CONVLAB_ASSERT(applied.has_value());
-    const std::size_t before = bodies_.size();
-    ot::append_record_body(bodies_, rec);
-    history_.push_back(Entry{std::move(rec), len_before, bodies_.size() - before});
+    bodies_.insert(bodies_.end(), body.begin(), body.end());
+    history_.push_back(Entry{std::move(rec), len_before, body.size()});
     if (history_.size() > ot::kMaxHistory) {
       bodies_begin_ += history_.front().body_bytes;
       history_.pop_front();
