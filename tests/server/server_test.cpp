@@ -378,7 +378,9 @@ std::vector<Frame> read_frames(Ws& ws, std::size_t max_frames) {
   const auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(m->data.data()), m->data.size());
   auto ok = decode_batch(bytes, views, max_frames);
   EXPECT_TRUE(ok.has_value()) << (ok ? std::string() : ok.error().message);
-  if (max_frames == 1) EXPECT_TRUE(decode_frame(bytes).has_value()) << "not exactly one frame";
+  if (max_frames == 1) {
+    EXPECT_TRUE(decode_frame(bytes).has_value()) << "not exactly one frame";
+  }
   std::vector<Frame> out;
   for (const FrameView& v : views) out.push_back(to_frame(v));
   return out;
@@ -463,7 +465,9 @@ TEST(ServerBatch, V2BatchesV1OneFramePerMessage) {
       if (type != "welcome" && type != "deliver") continue;
       auto bytes = s.from_json(f.at("msg"));
       EXPECT_TRUE(bytes.has_value());
-      if (bytes) EXPECT_TRUE(json_replica->receive(*bytes).has_value());
+      if (bytes) {
+        EXPECT_TRUE(json_replica->receive(*bytes).has_value());
+      }
     }
     return true;
   };
