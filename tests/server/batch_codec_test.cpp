@@ -4,6 +4,7 @@
 #include "server/net/frames.hpp"
 #include "server/strategies/registry.hpp"
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -147,6 +148,44 @@ TEST(BatchCodec, EdgeRefusesBadBatchesWithTheDocumentedCodes) {
   auto err = net::parse_json_message(big, kMaxBatchFrames, strategy_of, storage, views);
   ASSERT_TRUE(err);
   EXPECT_EQ(err->code, net::close_code::kBadField);
+}
+
+// ClientReplica::acknowledges (how convlab-load tells acknowledgements without JSON) agrees with
+// the strategies' JSON form on every message a server replica sends a client.
+TEST(BatchCodec, AcknowledgesAgreesWithTheJsonForm) {
+  for (const char* name : {"lww", "seq", "ot", "crdt"}) {
+    const Strategy& s = *find_strategy(name);
+    auto server = s.make_server();
+    auto a = s.make_client(1);
+    auto b = s.make_client(2);
+    ASSERT_TRUE(a->receive(server->welcome()).has_value()) << name;
+    ASSERT_TRUE(b->receive(server->welcome()).has_value()) << name;
+    std::size_t acks = 0, others = 0;
+    auto check = [&](ClientReplica& to, const Bytes& msg) {
+      auto j = s.to_json(msg);
+      ASSERT_TRUE(j.has_value()) << name;
+      const boost::json::value* type = j->is_object() ? j->as_object().if_contains("type") : nullptr;
+      const bool json_ack = type != nullptr && type->is_string() && type->as_string() == "ack";
+      const auto told = to.acknowledges(msg);
+      ASSERT_TRUE(told.has_value()) << name << ": no cheap answer";
+      EXPECT_EQ(*told, json_ack) << name << ": " << boost::json::serialize(*j);
+      (json_ack ? acks : others) += 1;
+      ASSERT_TRUE(to.receive(msg).has_value()) << name;
+    };
+    for (int i = 0; i < 6; ++i) {
+      ClientReplica& from = i % 2 == 0 ? *a : *b;
+      ClientReplica& other = i % 2 == 0 ? *b : *a;
+      const AgentId agent = i % 2 == 0 ? 1 : 2;
+      for (const Bytes& m : from.local_edit(Splice{0, 0, U"x"}, 1000 + i)) {
+        auto out = server->receive(agent, m, 2000 + i);
+        ASSERT_TRUE(out.has_value()) << name << ": " << out.error().message;
+        for (const Bytes& r : out->to_sender) check(from, r);
+        for (const Bytes& r : out->broadcast) check(other, r);
+      }
+    }
+    EXPECT_GT(acks, 0u) << name;
+    EXPECT_GT(others, 0u) << name;
+  }
 }
 
 }  // namespace
