@@ -45,7 +45,10 @@ secret="bench-secret-bench-secret-bench-secret-42"
 # Ports picked up front: each server names the other as its peer (ot/seq edits are forwarded to
 # the document's home). A port nothing answers on, as scripts/pg.sh picks one.
 ports=()
-for candidate in $(shuf -i 20000-60999 -n 64); do
+# Below the kernel's ephemeral range (ip_local_port_range, 32768 up by default): the load
+# client's own connections take ports there, and a listener cannot bind one of them.
+low="$(awk '{print $1 - 1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32767)"
+for candidate in $(shuf -i "20000-$low" -n 64); do
   if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then ports+=("$candidate"); fi
   [ "${#ports[@]}" -eq 2 ] && break
 done
