@@ -134,7 +134,12 @@ struct Client {
   bool welcomed = false;
   bool connecting = false;
   bool ever_welcomed = false;
-  std::deque<Bytes> outbox;    // frames waiting for the write in flight
+  bool v2 = false;             // the server answered convlab/2: messages carry several frames
+  struct OutMsg {
+    Bytes data;
+    std::size_t frames = 0;
+  };
+  std::deque<OutMsg> outbox;   // messages waiting for the write in flight
   bool writing = false;
   std::uint32_t next_op = 1;
   std::uint32_t acked_upto = 0;
@@ -187,11 +192,11 @@ class Run {
   void login(Client& cl);
   void open_ws(Client& cl, std::uint64_t gen);
   void read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::shared_ptr<beast::flat_buffer> buf);
-  void on_frame(Client& cl, const Frame& f);
+  void on_frame(Client& cl, const FrameView& f);
   void dropped(Client& cl, std::uint64_t gen, const std::string& kind, const std::string& detail);
-  void send(Client& cl, Bytes frame);
+  void send(Client& cl, FrameKind kind, std::span<const std::uint8_t> payload);
   void send_edits(Client& cl, std::vector<Bytes> msgs);
-  bool is_ack(const Client& cl, const Bytes& payload) const;
+  bool is_ack(const Client& cl, std::span<const std::uint8_t> payload) const;
   void ack_upto(Client& cl, std::uint32_t op);
   void do_write(Client& cl);
 
@@ -200,7 +205,9 @@ class Run {
   void tick(Client& cl);
   void note_acks(Client& cl);
   void note_seen(Client& cl);
-  void mark_seen(Client& cl, std::uint32_t author, std::uint32_t op, std::int64_t edit_t_us);
+  // `once`: the caller sees each edit at most once (the indexed path drops it from `unseen`), so
+  // the `seen` set need not remember it.
+  void mark_seen(Client& cl, std::uint32_t author, std::uint32_t op, std::int64_t edit_t_us, bool once = false);
   std::optional<std::pair<std::uint32_t, std::uint32_t>> edit_of(const Client& cl, CharId id) const;
 
   // --- phases ---
@@ -242,6 +249,7 @@ class Run {
   std::map<std::string, std::uint64_t> errors_;
   std::map<std::string, std::uint64_t> drops_;  // connection drops by kind (not errors: recovered)
   std::uint32_t durable_pending_ = 0;
+  std::vector<FrameView> views_;  // the frames of the message being handled
   bool is_tty_ = isatty(2) != 0;
 };
 
@@ -335,15 +343,18 @@ void Run::open_ws(Client& cl, std::uint64_t gen) {
     to.keep_alive_pings = true;
     ws->set_option(to);
     const std::string bearer = "Bearer " + cl.token;
-    ws->set_option(websocket::stream_base::decorator([bearer](websocket::request_type& r) {
+    const char* offer = opt_.protocol >= 2 ? "convlab/2, convlab/1" : "convlab/1";
+    ws->set_option(websocket::stream_base::decorator([bearer, offer](websocket::request_type& r) {
       r.set(http::field::authorization, bearer);
-      r.set(http::field::sec_websocket_protocol, "convlab/1");
+      r.set(http::field::sec_websocket_protocol, offer);
     }));
     ws->binary(true);
-    ws->async_handshake(t.host + ":" + t.port, "/ws", [this, &cl, gen, ws](beast::error_code ec2) {
+    auto res = std::make_shared<websocket::response_type>();
+    ws->async_handshake(*res, t.host + ":" + t.port, "/ws", [this, &cl, gen, ws, res](beast::error_code ec2) {
       if (ec2) return dropped(cl, gen, "handshake", ec2.message());
       if (gen != cl.generation) return;
       cl.ws = ws;
+      cl.v2 = (*res)[http::field::sec_websocket_protocol] == "convlab/2";
       cl.replica = strategy_.make_client(cl.agent);
       cl.acked_upto = cl.next_op - 1;
       cl.sent_at_us.clear();
@@ -351,7 +362,7 @@ void Run::open_ws(Client& cl, std::uint64_t gen) {
       cl.unsent_ops.clear();
       cl.outbox.clear();
       cl.writing = false;
-      send(cl, encode_frame(Frame{FrameKind::kHello, cl.doc, {}, {}}));
+      send(cl, FrameKind::kHello, {});
       read_loop(cl, gen, ws, std::make_shared<beast::flat_buffer>());
     });
   });
@@ -370,19 +381,30 @@ void Run::read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::
       return dropped(cl, gen, kind, detail);
     }
     const auto data = buf->cdata();
-    auto frame = decode_frame(std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(data.data()), data.size()));
-    buf->consume(buf->size());
     cl.last_frame_us = now_us();
-    if (!frame) {
-      error("bad_frame", "client " + std::to_string(cl.id) + ": " + frame.error().message);
+    auto ok = decode_batch(std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(data.data()), data.size()),
+                           views_, cl.v2 ? kMaxBatchFrames : 1);
+    if (!ok) {
+      error("bad_frame", "client " + std::to_string(cl.id) + ": " + ok.error().message);
     } else {
-      on_frame(cl, *frame);
+      // The views point into `buf`; on_frame may drop the connection, but `buf` lives on here.
+      std::vector<FrameView> frames = std::move(views_);
+      bool any = false;
+      for (const FrameView& f : frames) {
+        if (gen != cl.generation) break;
+        on_frame(cl, f);
+        any = any || f.kind == FrameKind::kDeliver || f.kind == FrameKind::kWelcome;
+      }
+      // Visibility once per message: what it carried is on screen together.
+      if (any && gen == cl.generation && cl.welcomed) note_seen(cl);
+      views_ = std::move(frames);
     }
+    buf->consume(buf->size());
     if (gen == cl.generation && cl.ws == ws) read_loop(cl, gen, ws, buf);
   });
 }
 
-void Run::on_frame(Client& cl, const Frame& f) {
+void Run::on_frame(Client& cl, const FrameView& f) {
   switch (f.kind) {
     case FrameKind::kWelcome: {
       auto back = cl.replica->receive(f.payload);
@@ -394,14 +416,15 @@ void Run::on_frame(Client& cl, const Frame& f) {
       cl.ever_welcomed = true;
       cl.attempts = 0;
       if (first && ++welcomed_now_ == clients_.size()) all_welcomed_us_ = now_us();
-      history::Event load;
-      load.type = history::EventType::kLoad;
-      load.client = cl.id;
-      load.doc = cl.doc;
-      load.server = static_cast<std::int32_t>(cl.target);
-      load.source = "server:" + std::to_string(cl.target);
-      emit(std::move(load));
-      note_seen(cl);
+      if (writer_) {
+        history::Event load;
+        load.type = history::EventType::kLoad;
+        load.client = cl.id;
+        load.doc = cl.doc;
+        load.server = static_cast<std::int32_t>(cl.target);
+        load.source = "server:" + std::to_string(cl.target);
+        emit(std::move(load));
+      }
       send_edits(cl, std::move(*back));
       if (first && editing_) {
         schedule_tick(cl, workload::draw_us(cl.rng, typing_.think_ms));
@@ -421,20 +444,20 @@ void Run::on_frame(Client& cl, const Frame& f) {
         cl.inflight.pop_front();
         if (!ops.empty()) ack_upto(cl, *std::max_element(ops.begin(), ops.end()));
       }
-      note_seen(cl);
       send_edits(cl, std::move(*back));
       note_acks(cl);
       return;
     }
     case FrameKind::kRefused: {
-      std::string label = f.text.substr(0, f.text.find(':'));
-      error("refused:" + label, "client " + std::to_string(cl.id) + " doc " + std::to_string(f.doc) + ": " + f.text);
+      const std::string text(f.payload.begin(), f.payload.end());
+      std::string label = text.substr(0, text.find(':'));
+      error("refused:" + label, "client " + std::to_string(cl.id) + " doc " + std::to_string(f.doc) + ": " + text);
       history::Event e;
       e.type = history::EventType::kFault;
       e.kind = "refused";
       e.client = cl.id;
       e.doc = f.doc;
-      e.detail = f.text;
+      e.detail = text;
       emit(std::move(e));
       return;
     }
@@ -496,14 +519,16 @@ void Run::send_edits(Client& cl, std::vector<Bytes> msgs) {
     std::vector<std::uint32_t> ops;
     if (i + 1 == msgs.size()) ops = std::exchange(cl.unsent_ops, {});
     cl.inflight.push_back(std::move(ops));
-    send(cl, encode_frame(Frame{FrameKind::kEdit, cl.doc, std::move(msgs[i]), {}}));
+    send(cl, FrameKind::kEdit, msgs[i]);
   }
 }
 
-// The strategies' acknowledgements, from their JSON form: {"type": "ack"} (crdt, lww, seq, ot),
-// or, for ot through a server that relays its own op back, {"type": "remote"} by this agent.
-bool Run::is_ack(const Client& cl, const Bytes& payload) const {
+// The strategies' acknowledgements: the replica tells (ClientReplica::acknowledges), else their
+// JSON form says: {"type": "ack"} (crdt, lww, seq, ot), or, for ot through a server that relays
+// its own op back, {"type": "remote"} by this agent.
+bool Run::is_ack(const Client& cl, std::span<const std::uint8_t> payload) const {
   if (cl.inflight.empty()) return false;
+  if (auto known = cl.replica->acknowledges(payload)) return *known;
   auto j = strategy_.to_json(payload);
   if (!j || !j->is_object()) return false;
   const json::object& o = j->as_object();
@@ -518,13 +543,15 @@ void Run::ack_upto(Client& cl, std::uint32_t op) {
   const std::int64_t t = now_us();
   while (cl.acked_upto < op) {
     ++cl.acked_upto;
-    history::Event e;
-    e.type = history::EventType::kAck;
-    e.client = cl.id;
-    e.doc = cl.doc;
-    e.op = cl.acked_upto;
-    e.server = static_cast<std::int32_t>(cl.target);
-    emit(std::move(e));
+    if (writer_) {
+      history::Event e;
+      e.type = history::EventType::kAck;
+      e.client = cl.id;
+      e.doc = cl.doc;
+      e.op = cl.acked_upto;
+      e.server = static_cast<std::int32_t>(cl.target);
+      emit(std::move(e));
+    }
     ++acked_;
     if (all_welcomed_us_ >= 0 && editing_) ++acked_steady_;
     if (auto it = cl.sent_at_us.find(cl.acked_upto); it != cl.sent_at_us.end()) {
@@ -534,8 +561,15 @@ void Run::ack_upto(Client& cl, std::uint32_t op) {
   }
 }
 
-void Run::send(Client& cl, Bytes frame) {
-  cl.outbox.push_back(std::move(frame));
+// Under convlab/2, frames made while a write is in flight go out together in one message.
+void Run::send(Client& cl, FrameKind kind, std::span<const std::uint8_t> payload) {
+  if (!cl.v2 || cl.outbox.empty() || cl.outbox.back().frames >= kMaxBatchFrames ||
+      cl.outbox.back().data.size() >= kBatchTargetBytes) {
+    cl.outbox.push_back(Client::OutMsg{});
+  }
+  Client::OutMsg& m = cl.outbox.back();
+  append_frame(m.data, kind, cl.doc, payload);
+  ++m.frames;
   if (!cl.writing) do_write(cl);
 }
 
@@ -546,7 +580,7 @@ void Run::do_write(Client& cl) {
   }
   cl.writing = true;
   auto ws = cl.ws;
-  auto msg = std::make_shared<Bytes>(std::move(cl.outbox.front()));
+  auto msg = std::make_shared<Bytes>(std::move(cl.outbox.front().data));
   cl.outbox.pop_front();
   const std::uint64_t gen = cl.generation;
   ws->async_write(net::buffer(*msg), [this, &cl, gen, ws, msg](beast::error_code ec, std::size_t) {
@@ -571,30 +605,33 @@ void Run::tick(Client& cl) {
   if (cl.welcomed && cl.ws) {
     const workload::DrawnEdit d = workload::next_edit(cl.rng, typing_, *cl.replica, cl.slot);
     const Splice& sp = d.splice;
-    const std::vector<CharId> deleted_ids = cl.replica->char_ids_range(sp.pos, sp.del);
+    // The history's record of what the edit deleted (only when a history is written).
+    const std::vector<CharId> deleted_ids = writer_ ? cl.replica->char_ids_range(sp.pos, sp.del) : std::vector<CharId>{};
     const std::uint32_t op = cl.next_op++;
     const std::int64_t clock_ms = wall_ms();
     auto msgs = cl.replica->local_edit(sp, clock_ms);
     const std::int64_t t = now_us();
-    history::Event e;
-    e.type = history::EventType::kEdit;
-    e.client = cl.id;
-    e.doc = cl.doc;
-    e.op = op;
-    e.server = static_cast<std::int32_t>(cl.target);
-    e.clock_ms = clock_ms;
-    e.pos = sp.pos;
-    e.del = sp.del;
-    e.ins = sp.ins;
-    e.para = d.para;
     std::vector<CharId> inserted;
     if (!sp.ins.empty() && sp.pos + sp.ins.size() <= cl.replica->length()) {
       inserted = cl.replica->char_ids_range(sp.pos, sp.ins.size());
     }
-    e.inserted = history::compress_ids(inserted);
-    e.deleted = history::compress_ids(deleted_ids);
-    e.seen_ops = cl.seen_ops;
-    emit(std::move(e));
+    if (writer_) {
+      history::Event e;
+      e.type = history::EventType::kEdit;
+      e.client = cl.id;
+      e.doc = cl.doc;
+      e.op = op;
+      e.server = static_cast<std::int32_t>(cl.target);
+      e.clock_ms = clock_ms;
+      e.pos = sp.pos;
+      e.del = sp.del;
+      e.ins = sp.ins;
+      e.para = d.para;
+      e.inserted = history::compress_ids(inserted);
+      e.deleted = history::compress_ids(deleted_ids);
+      e.seen_ops = cl.seen_ops;
+      emit(std::move(e));
+    }
     ++edits_;
     cl.sent_at_us[op] = t;
     if (!inserted.empty()) {
@@ -628,18 +665,20 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> Run::edit_of(const Client
   return std::make_pair(a->second.first, std::prev(it)->op);
 }
 
-void Run::mark_seen(Client& cl, std::uint32_t author, std::uint32_t op, std::int64_t edit_t_us) {
-  if (!cl.seen.insert({author, op}).second) return;
-  std::uint32_t& hi = cl.seen_ops[author];
-  hi = std::max(hi, op);
-  history::Event e;
-  e.type = history::EventType::kSeen;
-  e.client = cl.id;
-  e.doc = cl.doc;
-  e.author = author;
-  e.op = op;
-  e.server = static_cast<std::int32_t>(cl.target);
-  emit(std::move(e));
+void Run::mark_seen(Client& cl, std::uint32_t author, std::uint32_t op, std::int64_t edit_t_us, bool once) {
+  if (!once && !cl.seen.insert({author, op}).second) return;
+  if (writer_) {  // the history's bookkeeping
+    std::uint32_t& hi = cl.seen_ops[author];
+    hi = std::max(hi, op);
+    history::Event e;
+    e.type = history::EventType::kSeen;
+    e.client = cl.id;
+    e.doc = cl.doc;
+    e.author = author;
+    e.op = op;
+    e.server = static_cast<std::int32_t>(cl.target);
+    emit(std::move(e));
+  }
   // Edit-to-visible on the terminal counts edits made while this client was connected: one
   // that joins (or rejoins) later shows older edits at its welcome, which says nothing about
   // propagation. The history keeps every sighting; `convlab check` judges those.
@@ -661,7 +700,7 @@ void Run::note_seen(Client& cl) {
       if (d.t_us < give_up_before) return true;
       for (std::uint32_t k = 0; k < d.count; ++k) {
         if (cl.replica->contains(CharId{d.agent, d.seq + k})) {
-          mark_seen(cl, d.author, d.op, d.t_us);
+          mark_seen(cl, d.author, d.op, d.t_us, /*once=*/true);
           return true;
         }
       }

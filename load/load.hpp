@@ -25,6 +25,9 @@ struct Options {
   double ramp = 200.0;              // connections opened per second
   double drain_s = 30.0;            // longest wait for quiescence after editing stops
   bool progress = true;             // the progress line on stderr
+  // The protocol asked for: 2 (convlab/2: several frames per WebSocket message, both ways) or 1
+  // (one frame per message). A server that answers convlab/1 is spoken to in convlab/1.
+  int protocol = 2;
 };
 
 // Runs the load and prints the summary on stdout. Returns the exit code: 0 no errors and (with

@@ -2,7 +2,7 @@
 //
 //   convlab-load --url ws://127.0.0.1:PORT [--url ...] [--clients N] [--docs D] [--rate R]
 //                [--duration S] [--strategy lww|seq|ot|crdt] [--seed N] [--user-prefix P]
-//                [--password W] [--history FILE] [--ramp C] [--drain S] [--quiet]
+//                [--password W] [--history FILE] [--ramp C] [--drain S] [--protocol 1|2] [--quiet]
 //
 // Exit: 0 no errors (and, with --history, converged with no acknowledged edit lost), 1 errors,
 // 2 bad flags.
@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
     ("history", po::value<std::string>(&opt.history), "write the run's history here (docs/history.md) and check it")
     ("ramp", po::value<double>(&opt.ramp)->default_value(opt.ramp), "connections opened per second")
     ("drain", po::value<double>(&opt.drain_s)->default_value(opt.drain_s), "longest wait for quiescence after typing, seconds")
+    ("protocol", po::value<int>(&opt.protocol)->default_value(opt.protocol), "2: convlab/2 (frames batched per message), 1: convlab/1")
     ("quiet", "no progress line");
   po::variables_map vm;
   try {
@@ -60,5 +61,6 @@ int main(int argc, char** argv) {
   if (!(opt.duration_s > 0)) return bad("duration", "must be positive");
   if (!(opt.ramp > 0)) return bad("ramp", "must be positive");
   if (!(opt.drain_s >= 0)) return bad("drain", "must not be negative");
+  if (opt.protocol != 1 && opt.protocol != 2) return bad("protocol", "must be 1 or 2");
   return convlab::load::run(opt);
 }

@@ -9,6 +9,10 @@
 #   (defaults: 1000 clients, 20 edits/s each, 30 s, crdt, 100 documents)
 #   BUILD=build/release bench/server/run.sh    # which build's binaries (default build/ci)
 #   HISTORY=1 bench/server/run.sh              # also write and check the history (costs CPU)
+#   PROTOCOL=1 bench/server/run.sh             # the load client speaks convlab/1 (default 2:
+#                                              # several frames per WebSocket message)
+#   COALESCE_MS=10 bench/server/run.sh         # the servers' convlab/2 batching window
+#                                              # (limits.coalesce_ms; default 0)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${BUILD:-$here/build/ci}"
@@ -41,14 +45,18 @@ secret="bench-secret-bench-secret-bench-secret-42"
 # Ports picked up front: each server names the other as its peer (ot/seq edits are forwarded to
 # the document's home). A port nothing answers on, as scripts/pg.sh picks one.
 ports=()
-for candidate in $(shuf -i 20000-60999 -n 64); do
+# Below the kernel's ephemeral range (ip_local_port_range, 32768 up by default): the load
+# client's own connections take ports there, and a listener cannot bind one of them.
+low="$(awk '{print $1 - 1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32767)"
+for candidate in $(shuf -i "20000-$low" -n 64); do
   if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then ports+=("$candidate"); fi
   [ "${#ports[@]}" -eq 2 ] && break
 done
 [ "${#ports[@]}" -eq 2 ] || { echo "run.sh: no free loopback ports found"; exit 1; }
 for k in 0 1; do
   cmd=("$server" --listen "127.0.0.1:${ports[$k]}" --node-id "$k" --nodes 2 --pg-url "$pg_url" --strategy "$strategy"
-       --jwt-secret "$secret" --lab-password lab --peer "$((1 - k))=ws://127.0.0.1:${ports[$((1 - k))]}")
+       --jwt-secret "$secret" --lab-password lab --peer "$((1 - k))=ws://127.0.0.1:${ports[$((1 - k))]}"
+       --coalesce-ms "${COALESCE_MS:-0}")
   echo "== server $k: ${cmd[*]}"
   "${cmd[@]}" >"$work/server$k.out" 2>"$work/server$k.err" &
   pids+=($!)
@@ -61,7 +69,8 @@ for k in 0 1; do
 done
 
 cmd=("$load" --url "ws://127.0.0.1:${ports[0]}" --url "ws://127.0.0.1:${ports[1]}" --clients "$clients"
-     --docs "$docs" --rate "$rate" --duration "$duration" --strategy "$strategy" --ramp 250 --seed 1)
+     --docs "$docs" --rate "$rate" --duration "$duration" --strategy "$strategy" --ramp 250 --seed 1
+     --protocol "${PROTOCOL:-2}")
 [ "${HISTORY:-0}" = 1 ] && cmd+=(--history "$work/history.jsonl")
 echo "== load: ${cmd[*]}"
 set +e
@@ -78,15 +87,24 @@ for k in 0 1; do
   csum="$(grep '^convlab_commit_seconds_sum' <<<"$m" | awk '{print $2}')"
   bsum="$(grep '^convlab_commit_batch_appends_sum' <<<"$m" | awk '{print $2}')"
   fan="$(grep '^convlab_fanout_deliveries_total' <<<"$m" | awk '{print $2}')"
-  awk -v k="$k" -v a="${acked:-0}" -v c="${commits:-0}" -v s="${csum:-0}" -v b="${bsum:-0}" -v f="${fan:-0}" 'BEGIN {
+  frames="$(grep '^convlab_frames_sent_total' <<<"$m" | awk '{s += $2} END {print s + 0}')"
+  msgs="$(grep '^convlab_ws_messages_sent_total' <<<"$m" | awk '{s += $2} END {print s + 0}')"
+  awk -v k="$k" -v a="${acked:-0}" -v c="${commits:-0}" -v s="${csum:-0}" -v b="${bsum:-0}" -v f="${fan:-0}" \
+      -v fr="${frames:-0}" -v ms="${msgs:-0}" 'BEGIN {
     printf "   server %d: acked %d, commits %d, appends per commit %.1f, mean commit %.2f ms, fan-out deliveries %d\n",
-      k, a, c, (c > 0 ? b / c : 0), (c > 0 ? 1000 * s / c : 0), f }'
+      k, a, c, (c > 0 ? b / c : 0), (c > 0 ? 1000 * s / c : 0), f
+    printf "             frames sent %d in %d WebSocket messages (%.1f frames per message)\n", fr, ms, (ms > 0 ? fr / ms : 0) }'
 done
 echo "== CPU seconds (user+sys) of each process"
+tck="$(getconf CLK_TCK)"
+cpu_s() {  # user+sys seconds of the given pids, from /proc/PID/stat (fields 14 and 15)
+  for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done | sed 's/.*) //' |
+    awk -v t="$tck" '{s += $12 + $13} END {printf "%.2f", s / t}'
+}
 for k in 0 1; do
-  echo "   server $k: $(ps -o times= -p "${pids[$k]}" 2>/dev/null || echo '?') s"
+  echo "   server $k: $(cpu_s "${pids[$k]}") s"
 done
 pm="$(head -n1 "$work/pg/data/postmaster.pid" 2>/dev/null || echo 0)"
-echo "   postgres (postmaster $pm and its children): $( { ps -o times= -p "$pm"; ps -o times= --ppid "$pm"; } 2>/dev/null | awk '{s += $1} END {print s}') s"
+echo "   postgres (postmaster $pm and its children): $(cpu_s "$pm" $(ps -o pid= --ppid "$pm" 2>/dev/null)) s"
 echo "work dir: $work (server logs)"
 exit "$code"

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       ("strategy", po::value<std::string>(), "default strategy of documents (lww, seq, ot, crdt)")  //
       ("jwt-secret", po::value<std::string>(), "HS256 secret, at least 32 bytes")      //
       ("lab-password", po::value<std::string>(), "accept any user name with this password (load tests)")  //
+      ("coalesce-ms", po::value<std::uint32_t>(), "limits.coalesce_ms: convlab/2 batching window, 0..1000")  //
       ("peer", po::value<std::vector<std::string>>()->composing(),
        "ID=ws://HOST:PORT: another server of the cluster (repeatable; over the file's peers)");
   po::variables_map vm;
@@ -67,6 +68,14 @@ int main(int argc, char** argv) {
   if (vm.count("strategy") != 0U) config.strategy = vm["strategy"].as<std::string>();
   if (vm.count("jwt-secret") != 0U) config.jwt.secret = vm["jwt-secret"].as<std::string>();
   if (vm.count("lab-password") != 0U) config.lab_password = vm["lab-password"].as<std::string>();
+  if (vm.count("coalesce-ms") != 0U) {
+    const std::uint32_t c = vm["coalesce-ms"].as<std::uint32_t>();
+    if (c > 1000) {
+      std::cerr << "convlab-server: --coalesce-ms: at most 1000, got " << c << "\n";
+      return 2;
+    }
+    config.limits.coalesce_ms = c;
+  }
   if (vm.count("peer") != 0U) {
     for (const std::string& p : vm["peer"].as<std::vector<std::string>>()) {
       const auto eq = p.find('=');

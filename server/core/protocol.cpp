@@ -35,6 +35,87 @@ Result<Frame> decode_frame(std::span<const std::uint8_t> bytes) {
 }
 
 namespace {
+void put_varint(Bytes& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+}  // namespace
+
+void append_frame(Bytes& out, FrameKind kind, std::uint32_t doc, std::span<const std::uint8_t> payload) {
+  out.push_back(static_cast<std::uint8_t>(kind));
+  put_varint(out, doc);
+  put_varint(out, payload.size());
+  out.insert(out.end(), payload.begin(), payload.end());
+}
+
+void append_frame(Bytes& out, const Frame& f) {
+  if (f.kind == FrameKind::kRefused) {
+    append_frame(out, f.kind, f.doc, std::span(reinterpret_cast<const std::uint8_t*>(f.text.data()), f.text.size()));
+  } else {
+    append_frame(out, f.kind, f.doc, f.payload);
+  }
+}
+
+Bytes encode_batch(std::span<const Frame> frames) {
+  Bytes out;
+  for (const Frame& f : frames) append_frame(out, f);
+  return out;
+}
+
+Result<void> decode_batch(std::span<const std::uint8_t> bytes, std::vector<FrameView>& out, std::size_t max_frames) {
+  out.clear();
+  if (bytes.size() > kMaxFrameBytes) return make_error("message of " + std::to_string(bytes.size()) + " bytes is above the limit");
+  if (bytes.empty()) return make_error("empty message: at byte 0: no frame");
+  std::size_t pos = 0;
+  while (pos < bytes.size()) {
+    const std::size_t index = out.size();
+    auto fail = [&](const std::string& why) -> Result<void> {
+      out.clear();
+      return make_error((index == 0 && max_frames == 1 ? std::string() : "frame " + std::to_string(index + 1) + ", ") + why);
+    };
+    if (index >= max_frames) {
+      return fail("at byte " + std::to_string(pos) + ": more than " + std::to_string(max_frames) +
+                  (max_frames == 1 ? " frame in one message (trailing bytes)" : " frames in one message"));
+    }
+    const auto rest = bytes.subspan(pos);
+    Reader r(rest);
+    const std::uint8_t kind = r.u8();
+    if (r.ok() && (kind < 1 || kind > kLastFrameKind)) r.fail("unknown frame kind " + std::to_string(kind));
+    const auto doc = static_cast<std::uint32_t>(r.varint_max(0xffffffffu, "document id"));
+    const std::uint64_t length = r.varint();
+    if (r.ok() && length > r.remaining()) {
+      r.fail("payload length " + std::to_string(length) + " exceeds the " + std::to_string(r.remaining()) +
+             " bytes left");
+    }
+    if (!r.ok()) return fail("at byte " + std::to_string(pos) + " of the message, " + r.error().message);
+    const std::size_t start = r.offset();
+    FrameView v;
+    v.kind = static_cast<FrameKind>(kind);
+    v.doc = doc;
+    v.payload = rest.subspan(start, length);
+    v.raw = rest.subspan(0, start + length);
+    out.push_back(v);
+    pos += start + length;
+  }
+  return {};
+}
+
+Frame to_frame(const FrameView& v) {
+  Frame f;
+  f.kind = v.kind;
+  f.doc = v.doc;
+  if (v.kind == FrameKind::kRefused) {
+    f.text.assign(v.payload.begin(), v.payload.end());
+  } else {
+    f.payload.assign(v.payload.begin(), v.payload.end());
+  }
+  return f;
+}
+
+namespace {
 std::span<const std::uint8_t> as_bytes(const std::string& s) {
   return std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
 }

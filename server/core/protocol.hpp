@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace convlab {
 
@@ -37,6 +38,32 @@ inline constexpr std::size_t kMaxFrameBytes = 1u << 20;
 
 Bytes encode_frame(const Frame& f);
 Result<Frame> decode_frame(std::span<const std::uint8_t> bytes);
+
+// convlab/2 (docs/protocol.md, "Batches"): one WebSocket message may carry several frames back
+// to back, each in the form above. A sender puts at most kMaxBatchFrames frames in a message.
+inline constexpr std::size_t kMaxBatchFrames = 256;
+// The server starts a new message once the one it is filling holds this many bytes.
+inline constexpr std::size_t kBatchTargetBytes = 64u << 10;
+
+// One frame of a decoded message, pointing into the message's bytes (valid while they are).
+struct FrameView {
+  FrameKind kind = FrameKind::kHello;
+  std::uint32_t doc = 0;
+  std::span<const std::uint8_t> payload;  // kRefused: the UTF-8 reason
+  std::span<const std::uint8_t> raw;      // the whole frame, as encode_frame writes it
+};
+
+// Appends one frame, encoded as encode_frame does, to `out` (a batch being filled).
+void append_frame(Bytes& out, FrameKind kind, std::uint32_t doc, std::span<const std::uint8_t> payload);
+void append_frame(Bytes& out, const Frame& f);
+Bytes encode_batch(std::span<const Frame> frames);
+// Decodes a whole message of 1 to `max_frames` frames into `out` (cleared first). The message is
+// refused as a whole (an Error naming the frame and the problem, `out` left empty) when it is
+// empty, when any frame does not decode, when bytes are left after the last frame, or when it
+// holds more than `max_frames` frames. decode_batch(bytes, out, 1) accepts what decode_frame does.
+Result<void> decode_batch(std::span<const std::uint8_t> bytes, std::vector<FrameView>& out,
+                          std::size_t max_frames = kMaxBatchFrames);
+Frame to_frame(const FrameView& v);
 
 // The title register of a document. A rename names the title version it was made on (`base`);
 // the server answers the sender and tells everyone else with a kTitle.

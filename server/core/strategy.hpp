@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -62,6 +63,14 @@ class ClientReplica {
 
   // True when the server has acknowledged every local edit.
   virtual bool synced() const = 0;
+
+  // Whether `msg`, a message from the server not yet received, acknowledges this replica's
+  // oldest message in flight, told without decoding all of it (the load client times acks per
+  // frame). nullopt: this strategy cannot tell cheaply; ask its JSON form.
+  virtual std::optional<bool> acknowledges(std::span<const std::uint8_t> msg) const {
+    (void)msg;
+    return std::nullopt;
+  }
 };
 
 // What a server replica produces for one incoming message.

@@ -314,7 +314,11 @@ Result<void> load_config(const std::string& file, ServerConfig& c) {
                             {"max_document_id", u(l.max_document_id)},
                             {"max_http_body_bytes", u(l.max_http_body_bytes, 64)},
                             {"shutdown_grace_ms", ms(l.shutdown_grace_ms)},
-                            {"api_read_timeout_ms", ms(l.api_read_timeout_ms)}});
+                            {"api_read_timeout_ms", ms(l.api_read_timeout_ms)},
+                            {"coalesce_ms",
+                             [&](const YAML::Node& x, const std::string& at) {
+                               get_uint(p, x, at, l.coalesce_ms, 0, 1000);
+                             }}});
                 }},
                {"peers",
                 [&](const YAML::Node& v, const std::string& path) {

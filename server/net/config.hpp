@@ -22,6 +22,10 @@ struct Limits {
   std::int64_t shutdown_grace_ms = 10000;
   // GET /api/documents/{id}: how long a read waits for the store before answering 503.
   std::int64_t api_read_timeout_ms = 5000;
+  // convlab/2: a connection written to less than this long ago holds further frames until this
+  // long after that write, so they leave together in one message (docs/protocol.md, "Batches").
+  // 0: only what piles up while a write is in flight or within one event is batched.
+  std::int64_t coalesce_ms = 0;
 };
 
 // The other servers of the cluster (docs/protocol.md, "Server to server"): single-writer

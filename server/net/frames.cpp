@@ -49,10 +49,10 @@ ParsedFrame parse_binary_frame(std::span<const std::uint8_t> bytes) {
   return std::move(*f);
 }
 
-ParsedFrame parse_json_frame(std::string_view text, const std::function<const Strategy&(std::uint32_t)>& strategy_of) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec) return FrameError{close_code::kBadJson, "not JSON: " + ec.message()};
+namespace {
+
+// One frame object of a text message (a JSON value already parsed).
+ParsedFrame json_frame(const json::value& v, const std::function<const Strategy&(std::uint32_t)>& strategy_of) {
   const json::object* o = v.if_object();
   if (o == nullptr) return FrameError{close_code::kBadField, "a frame must be a JSON object"};
   const json::value* type = o->if_contains("type");
@@ -100,6 +100,67 @@ ParsedFrame parse_json_frame(std::string_view text, const std::function<const St
       break;
   }
   return f;
+}
+
+}  // namespace
+
+ParsedFrame parse_json_frame(std::string_view text, const std::function<const Strategy&(std::uint32_t)>& strategy_of) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return FrameError{close_code::kBadJson, "not JSON: " + ec.message()};
+  return json_frame(v, strategy_of);
+}
+
+std::optional<FrameError> parse_binary_message(std::span<const std::uint8_t> bytes, std::size_t max_frames,
+                                               std::vector<FrameView>& out) {
+  if (auto ok = decode_batch(bytes, out, max_frames); !ok) {
+    if (max_frames <= 1) {
+      // convlab/1: the single-frame codec's own words.
+      ParsedFrame single = parse_binary_frame(bytes);
+      if (auto* e = std::get_if<FrameError>(&single)) return *e;
+    }
+    return FrameError{close_code::kBadBinary, "bad frame: " + ok.error().message};
+  }
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (!client_kind(out[i].kind)) {
+      const FrameKind k = out[i].kind;
+      out.clear();
+      return FrameError{close_code::kUnknownType, std::string("a client may not send '") + type_name(k) + "' frames"};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<FrameError> parse_json_message(std::string_view text, std::size_t max_frames,
+                                             const std::function<const Strategy&(std::uint32_t)>& strategy_of,
+                                             Bytes& storage, std::vector<FrameView>& out) {
+  out.clear();
+  storage.clear();
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return FrameError{close_code::kBadJson, "not JSON: " + ec.message()};
+  auto add = [&](const json::value& one) -> std::optional<FrameError> {
+    ParsedFrame p = json_frame(one, strategy_of);
+    if (auto* e = std::get_if<FrameError>(&p)) return *e;
+    append_frame(storage, std::get<Frame>(p));
+    return std::nullopt;
+  };
+  if (const json::array* a = v.if_array(); a != nullptr && max_frames > 1) {
+    if (a->empty()) return FrameError{close_code::kBadField, "an empty batch (a JSON array with no frame)"};
+    if (a->size() > max_frames) {
+      return FrameError{close_code::kBadField, "a batch of " + std::to_string(a->size()) + " frames, above the limit " +
+                                                   std::to_string(max_frames)};
+    }
+    for (const json::value& one : *a) {
+      if (auto e = add(one)) return e;
+    }
+  } else if (auto e = add(v)) {
+    return e;
+  }
+  if (auto ok = decode_batch(storage, out, max_frames); !ok) {
+    return FrameError{close_code::kBadField, "frames do not encode: " + ok.error().message};
+  }
+  return std::nullopt;
 }
 
 std::string frame_to_json(const Frame& frame, const Strategy& strategy) {

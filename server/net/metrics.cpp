@@ -39,6 +39,11 @@ struct Metrics::Impl {
                                                  .Register(registry);
   pm::Family<pm::Counter>& frames_sent =
       pm::BuildCounter().Name("convlab_frames_sent_total").Help("Frames sent to clients, by type").Register(registry);
+  pm::Family<pm::Counter>& messages_sent_f = pm::BuildCounter()
+                                                 .Name("convlab_ws_messages_sent_total")
+                                                 .Help("WebSocket messages sent to clients, by protocol (convlab/2 "
+                                                       "messages carry one or more frames)")
+                                                 .Register(registry);
   pm::Family<pm::Counter>& frames_refused =
       pm::BuildCounter().Name("convlab_frames_refused_total").Help("Refused frames sent, by reason").Register(registry);
   pm::Family<pm::Counter>& fanout_f = pm::BuildCounter()
@@ -143,6 +148,15 @@ struct Metrics::Impl {
   pm::Counter& rx_c = rx_f.Add({});
   pm::Counter& tx_c = tx_f.Add({});
   pm::Gauge& db_g = db_f.Add({});
+  // Per-frame counters resolved once (Family::Add hashes its labels under a lock).
+  pm::Counter& sent_welcome_c = frames_sent.Add({{"type", "welcome"}});
+  pm::Counter& sent_deliver_c = frames_sent.Add({{"type", "deliver"}});
+  pm::Counter& sent_refused_c = frames_sent.Add({{"type", "refused"}});
+  pm::Counter& sent_title_c = frames_sent.Add({{"type", "title"}});
+  pm::Counter& received_binary_c = frames_received.Add({{"encoding", "binary"}});
+  pm::Counter& received_json_c = frames_received.Add({{"encoding", "json"}});
+  pm::Counter& messages_v1_c = messages_sent_f.Add({{"protocol", "convlab/1"}});
+  pm::Counter& messages_v2_c = messages_sent_f.Add({{"protocol", "convlab/2"}});
   // Histogram::Observe is not safe against concurrent Observe on the same histogram in every
   // prometheus-cpp version; the store's threads and the server's thread both observe.
   std::mutex histogram_mutex;
@@ -181,8 +195,15 @@ void Metrics::edit_acknowledged(double seconds) {
   impl_->ack_h.Observe(seconds);
 }
 void Metrics::edit_rejected(std::string_view reason) { impl_->edits_rejected.Add({{"reason", std::string(reason)}}).Increment(); }
-void Metrics::frame_received(bool json) { impl_->frames_received.Add({{"encoding", json ? "json" : "binary"}}).Increment(); }
-void Metrics::frame_sent(std::string_view type) { impl_->frames_sent.Add({{"type", std::string(type)}}).Increment(); }
+void Metrics::frame_received(bool json) { (json ? impl_->received_json_c : impl_->received_binary_c).Increment(); }
+void Metrics::frame_sent(std::string_view type) {
+  if (type == "deliver") return impl_->sent_deliver_c.Increment();
+  if (type == "welcome") return impl_->sent_welcome_c.Increment();
+  if (type == "refused") return impl_->sent_refused_c.Increment();
+  if (type == "title") return impl_->sent_title_c.Increment();
+  impl_->frames_sent.Add({{"type", std::string(type)}}).Increment();
+}
+void Metrics::message_sent(int protocol) { (protocol >= 2 ? impl_->messages_v2_c : impl_->messages_v1_c).Increment(); }
 void Metrics::frame_refused(std::string_view reason) { impl_->frames_refused.Add({{"reason", std::string(reason)}}).Increment(); }
 void Metrics::fanout(std::size_t deliveries) { impl_->fanout_c.Increment(static_cast<double>(deliveries)); }
 void Metrics::committed(std::size_t appends, double seconds) {

@@ -21,6 +21,8 @@ class Metrics {
   void frame_received(bool json);
   // type: "welcome", "deliver", "refused", "title"
   void frame_sent(std::string_view type);
+  // One WebSocket message written to a client speaking convlab/`protocol` (1 or 2).
+  void message_sent(int protocol);
   void frame_refused(std::string_view reason);
   void fanout(std::size_t deliveries);
   void committed(std::size_t appends, double seconds);

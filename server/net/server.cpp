@@ -37,7 +37,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::string_view kSubprotocol = "convlab/1";
+// The WebSocket subprotocols this server speaks (docs/protocol.md): convlab/2 when offered, else
+// convlab/1.
+constexpr std::string_view kProtocol1 = "convlab/1";
+constexpr std::string_view kProtocol2 = "convlab/2";
 constexpr std::string_view kCookie = "convlab_token";
 
 std::int64_t wall_ms() {
@@ -192,6 +195,50 @@ struct App {
   std::uint64_t next_http = 1;
   std::set<std::string, std::less<>> revoked_jtis;
   std::size_t unclassified_delivers = 0;  // deliver frames of the current node call
+  // convlab/2 sessions with frames queued and no write in flight: their writes start once the
+  // current handler is done, so everything it produced for a connection goes in one message.
+  std::vector<std::shared_ptr<WsSession>> to_flush;
+  void schedule_flush(std::shared_ptr<WsSession> s) {
+    to_flush.push_back(std::move(s));
+    if (to_flush.size() == 1) asio::post(ioc, [this] { flush_sessions(); });
+  }
+  void flush_sessions();
+  // With limits.coalesce_ms: sessions holding frames until the next tick of one shared timer.
+  std::vector<std::shared_ptr<WsSession>> held;
+  asio::steady_timer hold_timer{ioc};
+  bool hold_armed = false;
+  void hold_flush(std::shared_ptr<WsSession> s, Clock::time_point due) {
+    held.push_back(std::move(s));
+    if (hold_armed) return;
+    hold_armed = true;
+    hold_timer.expires_at(due);
+    hold_timer.async_wait([this](beast::error_code) {
+      hold_armed = false;
+      flush_held();
+    });
+  }
+  void flush_held();
+  // The JSON form of the last frame converted: a broadcast goes to many JSON clients in a row.
+  struct JsonCache {
+    const Strategy* strategy = nullptr;
+    FrameKind kind = FrameKind::kHello;
+    std::uint32_t doc = 0;
+    Bytes payload;
+    std::string text;
+    std::string json;
+  } json_cache;
+  const std::string& json_of(const Frame& f, const Strategy& strategy) {
+    JsonCache& c = json_cache;
+    if (c.strategy != &strategy || c.kind != f.kind || c.doc != f.doc || c.payload != f.payload || c.text != f.text) {
+      c.strategy = &strategy;
+      c.kind = f.kind;
+      c.doc = f.doc;
+      c.payload = f.payload;
+      c.text = f.text;
+      c.json = frame_to_json(f, strategy);
+    }
+    return c.json;
+  }
   bool draining = false;
   std::atomic<bool> db_up{true};
   // Server to server: the outgoing link to each configured peer, the incoming links that are
@@ -258,13 +305,19 @@ struct App {
 // bounded queue of outgoing messages.
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
+  struct Out {
+    Bytes data;  // one WebSocket message: binary frames back to back, or JSON text
+    bool text = false;
+    std::size_t frames = 0;
+  };
   WsSession(App& app, tcp::socket socket) : app_(app), ws_(std::move(socket)), idle_(app.ioc), expiry_(app.ioc) {}
 
   void start(http::request<http::string_body> req) {
     req_ = std::move(req);
-    // Subprotocol: none, or one that includes convlab/1.
+    // Subprotocol: none (convlab/1), or a list that includes convlab/2 or convlab/1.
     bool offered = false;
-    bool ours = false;
+    bool v1 = false;
+    bool v2 = false;
     if (auto it = req_.find(http::field::sec_websocket_protocol); it != req_.end()) {
       offered = true;
       std::string_view list(it->value().data(), it->value().size());
@@ -274,13 +327,16 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
         while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
         while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        if (item == kSubprotocol) ours = true;
+        if (item == kProtocol1) v1 = true;
+        if (item == kProtocol2) v2 = true;
       }
     }
+    const bool ours = v1 || v2;
+    version_ = v2 ? 2 : 1;
     if (offered && !ours) {
       auto res = std::make_shared<http::response<http::string_body>>(http::status::bad_request, req_.version());
       res->set(http::field::content_type, "application/json");
-      res->body() = R"j({"error":"unsupported subprotocol (this server speaks convlab/1)"})j";
+      res->body() = R"j({"error":"unsupported subprotocol (this server speaks convlab/2 and convlab/1)"})j";
       res->prepare_payload();
       auto self = shared_from_this();
       http::async_write(ws_.next_layer(), *res, [self, res](beast::error_code, std::size_t) {
@@ -290,9 +346,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       return;
     }
     ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(10), websocket::stream_base::none(), false});
-    ws_.set_option(websocket::stream_base::decorator([ours](websocket::response_type& res) {
+    ws_.set_option(websocket::stream_base::decorator([ours, v2](websocket::response_type& res) {
       res.set(http::field::server, "convlab-server");
-      if (ours) res.set(http::field::sec_websocket_protocol, kSubprotocol);
+      if (ours) res.set(http::field::sec_websocket_protocol, v2 ? kProtocol2 : kProtocol1);
     }));
     ws_.read_message_max(app_.cfg.limits.max_message_bytes);
     ws_.auto_fragment(false);
@@ -303,16 +359,35 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   ConnId id() const { return conn_; }
   const std::string& jti() const { return claims_.jti; }
 
-  // A frame from a node, in this client's form.
+  // A frame from a node, in this client's form. Under convlab/2 it joins the message being
+  // filled for this connection (docs/protocol.md, "Batches").
   void send_frame(const Frame& frame, const Strategy& strategy) {
     if (closing_) return;
     app_.metrics.frame_sent(frame_type(frame.kind));
+    Out* o = message_for(json_mode_);
+    if (o == nullptr) return;
     if (json_mode_) {
-      enqueue(frame_to_json(frame, strategy), true);
+      const std::string& j = app_.json_of(frame, strategy);
+      if (o->frames == 1) {
+        o->data.assign(j.begin(), j.end());
+      } else {
+        // Several frames: a JSON array of them.
+        if (o->frames == 2) o->data.insert(o->data.begin(), '[');
+        else o->data.pop_back();  // the closing ']'
+        o->data.push_back(',');
+        o->data.insert(o->data.end(), j.begin(), j.end());
+        o->data.push_back(']');
+      }
     } else {
-      Bytes b = encode_frame(frame);
-      enqueue(std::string(b.begin(), b.end()), false);
+      append_frame(o->data, frame);
     }
+    queued();
+  }
+
+  // convlab/2: start the write the flush was scheduled for.
+  void flush() {
+    flush_posted_ = false;
+    if (!writing_ && accepted_ && !out_.empty()) do_write();
   }
 
   // A refusal decided at the edge (the node never saw the frame).
@@ -343,6 +418,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (reason.size() > 120) reason.resize(120);  // a close frame's reason is at most 123 bytes
     close_reason_ = std::move(reason);
     out_.clear();
+    queued_frames_ = 0;
     if (!accepted_) return;
     if (!writing_) do_close();
   }
@@ -442,21 +518,30 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     arm_idle();
     const bool text = ws_.got_text();
     const auto data = in_.cdata();
-    ParsedFrame parsed;
+    // convlab/1: one frame per message; convlab/2: a batch, refused as a whole if any of it is bad.
+    const std::size_t max_frames = version_ >= 2 ? kMaxBatchFrames : 1;
+    std::optional<FrameError> bad;
     if (text) {
       std::string_view s(static_cast<const char*>(data.data()), data.size());
-      parsed = parse_json_frame(s, [this](std::uint32_t doc) -> const Strategy& { return app_.slot_for(doc).strategy; });
+      bad = parse_json_message(
+          s, max_frames, [this](std::uint32_t doc) -> const Strategy& { return app_.slot_for(doc).strategy; },
+          json_frames_, views_);
     } else {
-      parsed = parse_binary_frame(std::span(static_cast<const std::uint8_t*>(data.data()), data.size()));
+      bad = parse_binary_message(std::span(static_cast<const std::uint8_t*>(data.data()), data.size()), max_frames,
+                                 views_);
     }
-    in_.consume(in_.size());
-    if (auto* e = std::get_if<FrameError>(&parsed)) {
-      close(e->code, e->why);
+    if (bad) {
+      close(bad->code, bad->why);
     } else {
       json_mode_ = text;
       app_.metrics.frame_received(text);
-      handle(std::move(std::get<Frame>(parsed)));
+      for (const FrameView& v : views_) {
+        if (closing_) break;
+        handle(v);
+      }
     }
+    views_.clear();
+    in_.consume(in_.size());
     // Also while closing: the read takes the peer's close frame and ends the handshake.
     do_read();
   }
@@ -472,7 +557,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     return true;
   }
 
-  void handle(Frame frame) {
+  void handle(const FrameView& frame) {
     const bool edit = frame.kind == FrameKind::kEdit;
     const std::uint32_t doc = frame.doc;
     if (edit) app_.metrics.edit_received();
@@ -497,7 +582,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     }
     if (opens) docs_.insert(doc);
     if (edit) edit_times_[doc].push_back(Clock::now());
-    Bytes bytes = encode_frame(frame);
+    if (auto known = app_.claimed.find(doc);
+        known != app_.claimed.end() && known->second == app_.configured_strategy(doc)) {
+      // The document's strategy is recorded already (the common case): straight to the node.
+      if (slot.node->admit(conn_, frame.raw)) slot.node->on_frame(conn_, frame.raw);
+      app_.after_node_call();
+      return;
+    }
+    Bytes bytes(frame.raw.begin(), frame.raw.end());
     app_.with_claim(doc, [self = shared_from_this(), doc, edit, bytes = std::move(bytes)](const std::string* error) {
       if (!self->registered_ || !self->app_.sessions.contains(self->conn_)) return;
       if (error != nullptr) {
@@ -510,18 +602,55 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     });
   }
 
-  void enqueue(std::string data, bool text) {
-    if (out_.size() >= app_.cfg.limits.max_outgoing_messages) {
-      return close(close_code::kSlowConsumer, "slow consumer: outgoing queue full");
+  // The message the next frame goes into: under convlab/2 the last queued one while it has room
+  // (the one being written is not queued any more), else a new one. nullptr: the queue is full
+  // and the connection is being cut off (slow consumer).
+  Out* message_for(bool text) {
+    if (queued_frames_ >= app_.cfg.limits.max_outgoing_messages) {
+      close(close_code::kSlowConsumer, "slow consumer: outgoing queue full");
+      return nullptr;
     }
-    out_.push_back(Out{std::move(data), text});
-    if (!writing_ && accepted_) do_write();
+    ++queued_frames_;
+    if (version_ >= 2 && !out_.empty()) {
+      Out& last = out_.back();
+      if (last.text == text && last.frames < kMaxBatchFrames && last.data.size() < kBatchTargetBytes) {
+        ++last.frames;
+        return &last;
+      }
+    }
+    out_.push_back(Out{{}, text, 1});
+    return &out_.back();
+  }
+
+  // A frame was queued: convlab/1 writes at once; convlab/2 once the current handler is done,
+  // so what it produces for this connection leaves in one message.
+  void queued() {
+    if (writing_ || !accepted_) return;
+    if (version_ < 2) return do_write();
+    schedule_write();
+  }
+
+  // convlab/2: the next write starts after the current handler, or, with limits.coalesce_ms,
+  // no sooner than that long after the previous write.
+  void schedule_write() {
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    const auto window = std::chrono::milliseconds(app_.cfg.limits.coalesce_ms);
+    if (window.count() > 0 && Clock::now() - last_write_ < window) {
+      return app_.hold_flush(shared_from_this(), last_write_ + window);
+    }
+    app_.schedule_flush(shared_from_this());
   }
 
   void do_write() {
     writing_ = true;
-    ws_.text(out_.front().text);
-    ws_.async_write(asio::buffer(out_.front().data),
+    inflight_ = std::move(out_.front());
+    out_.pop_front();
+    queued_frames_ -= std::min(queued_frames_, inflight_.frames);
+    ws_.text(inflight_.text);
+    app_.metrics.message_sent(version_);
+    if (app_.cfg.limits.coalesce_ms > 0) last_write_ = Clock::now();
+    ws_.async_write(asio::buffer(inflight_.data),
                     [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_write(ec, n); });
   }
 
@@ -529,13 +658,15 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     writing_ = false;
     if (ec) {
       out_.clear();
+      queued_frames_ = 0;
       closing_ = true;
       return teardown();
     }
     app_.metrics.bytes_sent(n);
-    if (!out_.empty()) out_.pop_front();
     if (closing_) return do_close();
-    if (!out_.empty()) do_write();
+    if (out_.empty()) return;
+    if (version_ < 2) return do_write();
+    schedule_write();
   }
 
   void do_close() {
@@ -558,17 +689,20 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     ws_.next_layer().socket().close(ignored);
   }
 
-  struct Out {
-    std::string data;
-    bool text = false;
-  };
   App& app_;
   websocket::stream<beast::tcp_stream> ws_;
   http::request<http::string_body> req_;
   beast::flat_buffer in_;
   asio::steady_timer idle_;
   asio::steady_timer expiry_;
-  std::deque<Out> out_;
+  std::deque<Out> out_;       // queued, not yet being written
+  Out inflight_;              // the message being written (its bytes must live until written)
+  std::size_t queued_frames_ = 0;
+  bool flush_posted_ = false;
+  Clock::time_point last_write_{};  // with limits.coalesce_ms
+  int version_ = 1;           // convlab/1 or convlab/2, from the handshake
+  std::vector<FrameView> views_;  // the frames of the message being handled
+  Bytes json_frames_;             // a text message's frames in binary form
   auth::Claims claims_;
   ConnId conn_ = 0;
   bool accepted_ = false;
@@ -888,6 +1022,18 @@ class NodeSession : public std::enable_shared_from_this<NodeSession> {
   bool closing_ = false;
   bool torn_down_ = false;
 };
+
+void App::flush_held() {
+  std::vector<std::shared_ptr<WsSession>> now;
+  now.swap(held);
+  for (auto& s : now) s->flush();
+}
+
+void App::flush_sessions() {
+  std::vector<std::shared_ptr<WsSession>> now;
+  now.swap(to_flush);
+  for (auto& s : now) s->flush();
+}
 
 bool App::links_flushed() const {
   for (const auto& [id, link] : links) {

@@ -211,16 +211,20 @@ inline unsigned short free_port() {
 class Ws {
  public:
   enum class Auth { kBearer, kCookie, kQuery, kNone };
-  Ws(unsigned short port, const std::string& token, Auth how = Auth::kBearer, const std::string& path = "/ws")
+  // `subprotocols`: the Sec-WebSocket-Protocol offer; protocol() is what the server chose.
+  Ws(unsigned short port, const std::string& token, Auth how = Auth::kBearer, const std::string& path = "/ws",
+     const std::string& subprotocols = "convlab/1")
       : ws_(ioc_) {
     beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(60));
     beast::get_lowest_layer(ws_).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     ws_.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
       if (how == Auth::kBearer) req.set(http::field::authorization, "Bearer " + token);
       if (how == Auth::kCookie) req.set(http::field::cookie, "convlab_token=" + token);
-      req.set(http::field::sec_websocket_protocol, "convlab/1");
+      req.set(http::field::sec_websocket_protocol, subprotocols);
     }));
-    ws_.handshake("127.0.0.1", how == Auth::kQuery ? path + "?token=" + token : path);
+    websocket::response_type res;
+    ws_.handshake(res, "127.0.0.1", how == Auth::kQuery ? path + "?token=" + token : path);
+    protocol_ = std::string(res[http::field::sec_websocket_protocol]);
     beast::get_lowest_layer(ws_).expires_never();
     ws_.read_message_max(64u << 20);
   }
@@ -275,6 +279,7 @@ class Ws {
     return close_code();
   }
   int close_code() const { return closed_ ? static_cast<int>(ws_.reason().code) : 0; }
+  const std::string& protocol() const { return protocol_; }
   std::string close_reason() const { return std::string(ws_.reason().reason.c_str()); }
   bool closed() const { return closed_; }
 
@@ -283,6 +288,7 @@ class Ws {
   websocket::stream<beast::tcp_stream> ws_;
   bool closed_ = false;
   bool timed_out_ = false;
+  std::string protocol_;
 };
 
 }  // namespace convlab::test

@@ -30,6 +30,9 @@ class CrdtClient final : public ClientReplica {
   explicit CrdtClient(AgentId agent) : agent_(agent) {}
 
   AgentId agent() const override { return agent_; }
+  std::optional<bool> acknowledges(std::span<const std::uint8_t> msg) const override {
+    return !msg.empty() && msg[0] == static_cast<std::uint8_t>(Kind::kAck);
+  }
 
   std::vector<Bytes> local_edit(const Splice& e, std::int64_t /*clock_ms*/) override {
     CONVLAB_ASSERT(e.pos + e.del <= doc_.length());

@@ -10,6 +10,7 @@
 #include "server/strategies/ot/ot.hpp"
 
 #include "server/core/assert.hpp"
+#include "server/core/wire.hpp"
 #include "server/strategies/ot/codec.hpp"
 #include "server/strategies/ot/document.hpp"
 #include "server/strategies/ot/text_op.hpp"
@@ -34,6 +35,18 @@ class OtClient final : public ClientReplica {
   explicit OtClient(AgentId agent) : agent_(agent) { doc_.index_ids(); }
 
   AgentId agent() const override { return agent_; }
+  std::optional<bool> acknowledges(std::span<const std::uint8_t> msg) const override {
+    // The first byte of an ack and of a remote op, as the codec writes them.
+    static const std::uint8_t ack_tag = ot::encode(ot::AckMsg{}).front();
+    static const std::uint8_t remote_tag = ot::encode(ot::RemoteMsg{}).front();
+    if (msg.empty()) return false;
+    if (msg[0] == ack_tag) return true;
+    if (msg[0] != remote_tag || !inflight_) return false;
+    // Our own op relayed back as a remote op acknowledges it (on_remote).
+    Reader r(msg.subspan(1));
+    r.varint();  // rev
+    return r.varint() == agent_ && r.ok();
+  }
 
   std::vector<Bytes> local_edit(const Splice& e, std::int64_t clock_ms) override {
     CONVLAB_ASSERT(e.pos <= doc_.size() && e.del <= doc_.size() - e.pos);

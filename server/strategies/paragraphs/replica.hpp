@@ -27,6 +27,9 @@ class ParagraphClient final : public ClientReplica {
   ParagraphClient(Ordering order, AgentId agent);
 
   AgentId agent() const override { return agent_; }
+  std::optional<bool> acknowledges(std::span<const std::uint8_t> msg) const override {
+    return !msg.empty() && msg[0] == static_cast<std::uint8_t>(Tag::kAck);
+  }
   // Sends one ClientWrites message per edit that changes anything; `clock_ms` stamps the writes
   // (lww orders by it; seq keeps it for audit).
   std::vector<Bytes> local_edit(const Splice& e, std::int64_t clock_ms) override;
