@@ -6,6 +6,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -125,11 +126,23 @@ class LineWriter {
   void close() { out_.push_back('}'); }
   // `,"key":` (no comma before the first key of an object).
   void key(std::string_view k) {
-    if (!first_) out_.push_back(',');
+    // One append: keys are the writer's own short names (nothing to escape).
+    char buf[32];
+    char* p = buf;
+    if (!first_) *p++ = ',';
     first_ = false;
-    out_.push_back('"');
-    out_.append(k);  // keys are the writer's own names: nothing to escape
-    out_.append("\":");
+    *p++ = '"';
+    if (k.size() > sizeof buf - 4) {
+      out_.append(buf, static_cast<std::size_t>(p - buf));
+      out_.append(k);
+      out_.append("\":");
+      return;
+    }
+    std::memcpy(p, k.data(), k.size());
+    p += k.size();
+    *p++ = '"';
+    *p++ = ':';
+    out_.append(buf, static_cast<std::size_t>(p - buf));
   }
   void u64(std::uint64_t v) {
     char buf[24];

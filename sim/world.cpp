@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -83,6 +84,26 @@ struct DocEdit {
   std::uint32_t count = 0;
 };
 
+// The (author, op) pairs a client has shown: per author, one bit per op (ops are numbered from
+// 1 without gaps), instead of a tree node per pair.
+class SeenSet {
+ public:
+  // False when (author, op) was already in.
+  bool insert(std::uint32_t author, std::uint32_t op) {
+    auto it = std::lower_bound(bits_.begin(), bits_.end(), author,
+                               [](const auto& e, std::uint32_t a) { return e.first < a; });
+    if (it == bits_.end() || it->first != author) it = bits_.emplace(it, author, std::vector<bool>{});
+    std::vector<bool>& b = it->second;
+    if (b.size() <= op) b.resize(std::max<std::size_t>(op + 1, b.size() * 2));
+    if (b[op]) return false;
+    b[op] = true;
+    return true;
+  }
+
+ private:
+  std::vector<std::pair<std::uint32_t, std::vector<bool>>> bits_;  // sorted by author
+};
+
 struct Client {
   std::uint32_t id = 0;
   std::uint32_t doc = 0;
@@ -101,11 +122,15 @@ struct Client {
   workload::Typist typist;          // bursts: the shared typing workload
   std::uint64_t known_version = 0;   // the highest log position its server had shown it
   std::map<std::uint32_t, std::uint32_t> seen_ops;  // author -> highest op shown
-  std::set<std::pair<std::uint32_t, std::uint32_t>> seen;  // (author, op) shown
+  SeenSet seen;  // (author, op) shown
   // For replicas that index ids: edits of its document by others that it has not shown yet
   // (indexes into World::doc_edits_), and how far into doc_edits_ it has looked.
   std::vector<std::uint32_t> unseen;
   std::size_t edits_scanned = 0;
+  // Edits taken out of `unseen` because every character of theirs is deleted for good in the
+  // current replica (ClientReplica::deleted_for_good): back into `unseen` when the replica's
+  // state is replaced (a new replica, a welcome).
+  std::vector<std::uint32_t> dead;
   Rng rng{0};
   // API and auth: the token of its last login; stopped once a login is refused (revoked).
   Token token;
@@ -225,6 +250,8 @@ class World {
   // `para`: the paragraph index of sp.pos when the caller knows it (else counted here).
   void client_edit(Client& cl, const Splice& sp, std::optional<std::uint32_t> para = std::nullopt);
   void note_seen(Client& cl);
+  // The replica's state was replaced: edits set aside as deleted for good may show again.
+  static void revive_dead(Client& cl);
   void note_seen_scan(Client& cl);
   void note_acks(Client& cl);
   // Sets `para` to the paragraph index of the splice's position.
@@ -284,6 +311,7 @@ class World {
   std::map<std::uint32_t, std::vector<NodeMessage>> down_queue_;
   std::vector<Client> clients_;
   std::vector<std::uint32_t> newly_scratch_;  // note_seen's edits newly visible to one client
+  std::vector<std::uint32_t> shown_scratch_;  // note_seen's edits shown by one batch
   static constexpr std::uint32_t kShown = std::numeric_limits<std::uint32_t>::max();
   std::uint32_t round_robin_ = 0;
   ConnId next_conn_ = 1;
@@ -712,6 +740,7 @@ void World::connect_client(std::uint32_t c, bool subscribe) {
   if (!subscribe) {
     if (cl.replica) ++cl.incarnation;  // a reconnect after a crash starts a fresh replica
     cl.replica = strategy_.make_client(cl.agent());
+    revive_dead(cl);
     cl.acked_upto = cl.next_op - 1;  // edits of the old replica are no longer pending
   }
   cl.server = static_cast<int>(*pick);
@@ -754,6 +783,7 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
   CONVLAB_ASSERT(frame.has_value());  // the node encodes every frame
   switch (frame->kind) {
     case FrameKind::kWelcome: {
+      revive_dead(cl);
       auto back = cl.replica->receive(frame->payload);
       if (!back) {
         std::fprintf(stderr, "client %u refused a welcome: %s\n", c, back.error().message.c_str());
@@ -855,18 +885,32 @@ void World::note_seen(Client& cl) {
   }
   std::vector<std::uint32_t>& newly = newly_scratch_;
   newly.clear();
-  for (const std::uint32_t i : cl.unseen) {
+  bool any_dead = false;
+  for (std::uint32_t& i : cl.unseen) {
     const DocEdit& d = edits[i];
+    bool shows = false;
+    bool gone = true;  // every character so far deleted for good
     for (std::uint32_t k = 0; k < d.count; ++k) {
-      if (cl.replica->contains(CharId{d.agent, d.seq + k})) {
-        newly.push_back(i);
+      const CharId id{d.agent, d.seq + k};
+      if (cl.replica->contains(id)) {
+        shows = true;
         break;
       }
+      if (gone && !cl.replica->deleted_for_good(id)) gone = false;
+    }
+    if (shows) {
+      newly.push_back(i);
+    } else if (gone) {
+      // It cannot show in this replica: set it aside instead of asking again every delivery.
+      cl.dead.push_back(i);
+      i = kShown;
+      any_dead = true;
     }
   }
+  if (any_dead) std::erase(cl.unseen, kShown);
   if (newly.empty()) return;
   const auto show = [&](const DocEdit& d) {
-    if (!cl.seen.insert({d.author, d.op}).second) return;
+    if (!cl.seen.insert(d.author, d.op)) return;
     std::uint32_t& hi = cl.seen_ops[d.author];
     hi = std::max(hi, d.op);
     history::Event e;
@@ -888,6 +932,8 @@ void World::note_seen(Client& cl) {
   // are shown already or have no character here), so the document is read in chunks only until
   // each of them has been met, and each id is tested against those few edits only.
   std::size_t left = newly.size();
+  std::vector<std::uint32_t>& shown = shown_scratch_;
+  shown.clear();
   const std::size_t len = cl.replica->length();
   constexpr std::size_t kChunk = 512;
   for (std::size_t base = 0; base < len && left > 0; base += kChunk) {
@@ -898,6 +944,7 @@ void World::note_seen(Client& cl) {
         const DocEdit& d = edits[i];
         if (id.agent != d.agent || id.seq < d.seq || id.seq - d.seq >= d.count) continue;
         show(d);
+        shown.push_back(i);
         i = kShown;
         --left;
         break;
@@ -905,7 +952,19 @@ void World::note_seen(Client& cl) {
       if (left == 0) break;
     }
   }
-  std::erase_if(cl.unseen, [&](std::uint32_t i) { return cl.seen.contains({edits[i].author, edits[i].op}); });
+  // Those shown leave `unseen` (no edit in `unseen` is in `seen`: an edit leaves it when shown).
+  std::sort(shown.begin(), shown.end());
+  std::erase_if(cl.unseen, [&](std::uint32_t i) { return std::binary_search(shown.begin(), shown.end(), i); });
+}
+
+void World::revive_dead(Client& cl) {
+  if (cl.dead.empty()) return;
+  std::sort(cl.dead.begin(), cl.dead.end());
+  std::vector<std::uint32_t> merged;
+  merged.reserve(cl.unseen.size() + cl.dead.size());
+  std::merge(cl.unseen.begin(), cl.unseen.end(), cl.dead.begin(), cl.dead.end(), std::back_inserter(merged));
+  cl.unseen = std::move(merged);
+  cl.dead.clear();
 }
 
 void World::note_seen_scan(Client& cl) {
@@ -914,7 +973,7 @@ void World::note_seen_scan(Client& cl) {
     const auto edit = edit_of(cl, id);
     if (!edit) continue;
     const auto [author, op] = *edit;
-    if (!cl.seen.insert({author, op}).second) continue;
+    if (!cl.seen.insert(author, op)) continue;
     std::uint32_t& hi = cl.seen_ops[author];
     hi = std::max(hi, op);
     history::Event e;
@@ -1133,6 +1192,7 @@ void World::adopt_load(Client& cl, const HttpResponse& r) {
   }
   ++cl.incarnation;
   cl.replica = strategy_.make_client(cl.agent());
+  revive_dead(cl);
   auto back = cl.replica->receive(r.body);
   CONVLAB_ASSERT(back.has_value());  // the node encodes every welcome
   cl.acked_upto = cl.next_op - 1;

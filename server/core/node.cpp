@@ -338,6 +338,7 @@ void Node::flush(ConnId conn, std::uint32_t doc) {
 }
 
 void Node::release_forward_replies(std::uint32_t doc) {
+  if (queued_forward_replies_ == 0) return;
   const std::uint64_t applied = docs_.at(doc).applied;
   for (auto& [conn, c] : conns_) {
     auto box = c.out.find(doc);
@@ -347,6 +348,7 @@ void Node::release_forward_replies(std::uint32_t doc) {
       const std::uint64_t after = q.front().first;
       std::vector<Bytes> msgs = std::move(q.front().second);
       q.pop_front();
+      --queued_forward_replies_;
       deliver_forward_reply(conn, doc, after, std::move(msgs));
     }
   }
@@ -639,6 +641,7 @@ void Node::on_node(const NodeMessage& m) {
       Outbox& box = c->second.out[m.doc];
       if (box.forwards_in_flight > 0) --box.forwards_in_flight;
       box.forward_replies.emplace_back(m.after_index, m.replies);
+      ++queued_forward_replies_;
       if (!docs_.contains(m.doc)) return;
       release_forward_replies(m.doc);
       // The home has committed records this node has not applied. On a bus they are on their

@@ -329,6 +329,10 @@ class Node {
   std::set<std::uint32_t> revoked_;            // users
   std::map<std::uint32_t, Bucket> buckets_;    // user -> rate limit
   std::map<std::uint32_t, TitleReg> titles_;   // doc -> title register (in memory)
+  // Replies to forwarded edits queued in some Outbox::forward_replies. Counts down as they are
+  // released, not when a connection closes with some queued: so 0 means none (nothing to
+  // release, the common case of multi-master strategies), anything else maybe some.
+  std::size_t queued_forward_replies_ = 0;
 };
 
 }  // namespace convlab

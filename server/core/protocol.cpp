@@ -6,6 +6,8 @@ namespace convlab {
 
 Bytes encode_frame(const Frame& f) {
   Writer w;
+  w.reserve(1 + Writer::varint_size(f.doc) +
+            Writer::bytes_size(f.kind == FrameKind::kRefused ? f.text.size() : f.payload.size()));
   w.u8(static_cast<std::uint8_t>(f.kind));
   w.varint(f.doc);
   if (f.kind == FrameKind::kRefused) {

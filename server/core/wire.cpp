@@ -5,14 +5,43 @@
 namespace convlab {
 
 void Writer::varint(std::uint64_t v) {
+  if (v < 0x80) {
+    out_.push_back(static_cast<std::uint8_t>(v));
+    return;
+  }
+  std::uint8_t buf[10];
+  std::size_t n = 0;
   while (v >= 0x80) {
-    out_.push_back(static_cast<std::uint8_t>(v | 0x80));
+    buf[n++] = static_cast<std::uint8_t>(v | 0x80);
     v >>= 7;
   }
-  out_.push_back(static_cast<std::uint8_t>(v));
+  buf[n++] = static_cast<std::uint8_t>(v);
+  out_.insert(out_.end(), buf, buf + n);
+}
+
+namespace {
+bool all_ascii(std::u32string_view s) {
+  char32_t any = 0;
+  for (const char32_t c : s) any |= c;
+  return any < 0x80;
+}
+}  // namespace
+
+std::size_t Writer::text_size(std::u32string_view s) {
+  std::size_t n = s.size();
+  if (!all_ascii(s)) n = utf8_encode(s).size();
+  return varint_size(n) + n;
 }
 
 void Writer::text(std::u32string_view s) {
+  if (all_ascii(s)) {
+    // The common case, written in place: one byte per character.
+    varint(s.size());
+    const std::size_t old = out_.size();
+    out_.resize(old + s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) out_[old + i] = static_cast<std::uint8_t>(s[i]);
+    return;
+  }
   const std::string utf8 = utf8_encode(s);
   varint(utf8.size());
   out_.insert(out_.end(), utf8.begin(), utf8.end());

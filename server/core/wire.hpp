@@ -23,6 +23,20 @@ class Writer {
   }
   void text(std::u32string_view s);  // UTF-8, length-prefixed in bytes
   void bytes(std::span<const std::uint8_t> b);  // length-prefixed
+  // Bytes each of the above writes: encoders reserve their exact size once.
+  static std::size_t varint_size(std::uint64_t v) {
+    std::size_t n = 1;
+    while (v >= 0x80) {
+      v >>= 7;
+      ++n;
+    }
+    return n;
+  }
+  static std::size_t svarint_size(std::int64_t v) {
+    return varint_size((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+  }
+  static std::size_t text_size(std::u32string_view s);
+  static std::size_t bytes_size(std::size_t n) { return varint_size(n) + n; }
   Bytes take() { return std::move(out_); }
   const Bytes& view() const { return out_; }
 

@@ -48,6 +48,9 @@ Bytes encode(const Message& m);
 // encode(op_message(op)) without copying the op.
 Bytes encode_op(const Op& op);
 Result<Message> decode(std::span<const std::uint8_t> bytes);
+// The welcome or snapshot (`kind`) of `doc` at `version`: the bytes of encode() of that Message
+// with state = doc.to_runs(), without building the runs.
+Bytes encode_state(Kind kind, std::uint64_t version, const Doc& doc);
 
 boost::json::value to_json(const Message& m);
 Result<Message> message_from_json(const boost::json::value& v);

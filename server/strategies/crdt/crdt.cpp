@@ -87,6 +87,8 @@ class CrdtClient final : public ClientReplica {
   }
   bool indexes_ids() const override { return true; }
   bool contains(CharId id) const override { return doc_.visible(id); }
+  // A tombstone stays one: only a welcome (a new Doc) could bring the character back.
+  bool deleted_for_good(CharId id) const override { return doc_.deleted(id); }
   bool synced() const override { return unacked_ == 0; }
 
  private:
@@ -175,13 +177,7 @@ class CrdtServer final : public ServerReplica {
     return m;
   }
 
-  Bytes state_message(Kind kind) const {
-    Message m;
-    m.kind = kind;
-    m.version = version_;
-    m.state = doc_.to_runs();
-    return crdt::encode(m);
-  }
+  Bytes state_message(Kind kind) const { return crdt::encode_state(kind, version_, doc_); }
 
   Doc doc_;
   std::uint64_t version_ = 0;
