@@ -691,11 +691,23 @@ void Writer::write(const Event& e) {
   line_.clear();
   append_line(line_, e);
   line_.push_back('\n');
+  // FNV-1a, byte by byte (eight at a time: the same sums, fewer loop steps).
+  constexpr std::uint64_t kPrime = 0x100000001b3ull;
   std::uint64_t h = hash_;
-  for (char c : line_) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
+  const auto* p = reinterpret_cast<const unsigned char*>(line_.data());
+  const std::size_t n = line_.size();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    h = (h ^ p[i]) * kPrime;
+    h = (h ^ p[i + 1]) * kPrime;
+    h = (h ^ p[i + 2]) * kPrime;
+    h = (h ^ p[i + 3]) * kPrime;
+    h = (h ^ p[i + 4]) * kPrime;
+    h = (h ^ p[i + 5]) * kPrime;
+    h = (h ^ p[i + 6]) * kPrime;
+    h = (h ^ p[i + 7]) * kPrime;
   }
+  for (; i < n; ++i) h = (h ^ p[i]) * kPrime;
   hash_ = h;
   if (out_ != nullptr) out_->write(line_.data(), static_cast<std::streamsize>(line_.size()));
   ++events_;

@@ -40,8 +40,14 @@ std::vector<Doc::Run>& Doc::runs_of_or_add(AgentId agent) {
 }
 
 std::optional<std::uint32_t> Doc::lookup(CharId id) const {
+  const Run* r = run_at(id);
+  if (r == nullptr) return std::nullopt;
+  return r->arena + (id.seq - r->seq);
+}
+
+const Doc::Run* Doc::run_at(CharId id) const {
   const std::vector<Run>* found = runs_of(id.agent);
-  if (found == nullptr) return std::nullopt;
+  if (found == nullptr) return nullptr;
   const std::vector<Run>& runs = *found;
   // Fast path: most lookups hit the newest run (typing, relayed ops).
   const Run* r = nullptr;
@@ -50,11 +56,11 @@ std::optional<std::uint32_t> Doc::lookup(CharId id) const {
   } else {
     auto ub = std::upper_bound(runs.begin(), runs.end(), id.seq,
                                [](std::uint32_t s, const Run& run) { return s < run.seq; });
-    if (ub == runs.begin()) return std::nullopt;
+    if (ub == runs.begin()) return nullptr;
     r = &*(ub - 1);
   }
-  if (id.seq - r->seq >= r->len) return std::nullopt;
-  return r->arena + (id.seq - r->seq);
+  if (id.seq - r->seq >= r->len) return nullptr;
+  return r;
 }
 
 void Doc::index_ids(AgentId agent, std::uint32_t seq, std::uint32_t len, std::uint32_t first) {
@@ -319,8 +325,10 @@ InsertOp Doc::local_insert(std::size_t pos, std::u32string_view text, CharId fir
   op.text.assign(text);
 
   const auto first = static_cast<std::uint32_t>(items_.size());
+  // Ids past the agent's highest are new; lower ones (an agent's other branch) are looked up.
+  const bool check_ids = first_id.seq < next_seq(first_id.agent);
   for (std::size_t i = 0; i < text.size(); ++i) {
-    CONVLAB_ASSERT(!lookup(CharId{first_id.agent, first_id.seq + static_cast<std::uint32_t>(i)}));
+    CONVLAB_ASSERT(!check_ids || !lookup(CharId{first_id.agent, first_id.seq + static_cast<std::uint32_t>(i)}));
     Item it;
     it.id = CharId{first_id.agent, first_id.seq + static_cast<std::uint32_t>(i)};
     it.left = i == 0 ? left : first + static_cast<std::uint32_t>(i) - 1;
@@ -385,12 +393,15 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
     right = *r;
   }
   const auto len = static_cast<std::uint32_t>(op.text.size());
+  // The usual case: every id is past the agent's highest here, so none is present (no lookup
+  // per character, and the ids are indexed as one run).
+  const bool none_present = op.id.seq >= next_seq(op.id.agent);
   // For every character to integrate whose originLeft already exists here, that originLeft
   // must come before originRight; otherwise the op cannot have been made on any state.
   std::vector<std::uint32_t> present(len, kNone);
   bool any_new = false;
   for (std::uint32_t i = 0; i < len; ++i) {
-    if (auto a = lookup(CharId{op.id.agent, op.id.seq + i})) {
+    if (auto a = none_present ? std::nullopt : lookup(CharId{op.id.agent, op.id.seq + i})) {
       present[i] = *a;
     } else {
       any_new = true;
@@ -407,6 +418,7 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
 
   bool prev_fresh = false;
   Pos prev_pos;
+  const auto first_idx = static_cast<std::uint32_t>(items_.size());
   for (std::uint32_t i = 0; i < len; ++i) {
     if (present[i] != kNone) {
       prev_fresh = false;
@@ -418,7 +430,7 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
     it.left = i == 0 ? left : present[i - 1];
     it.right = right;
     items_.push_back(it);
-    index_ids(it.id.agent, it.id.seq, 1, idx);
+    if (!none_present) index_ids(it.id.agent, it.id.seq, 1, idx);
     present[i] = idx;
     Pos p;
     if (prev_fresh) {
@@ -432,20 +444,30 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
     prev_pos = insert_at(p, idx, op.text[i]);
     prev_fresh = true;
   }
+  if (none_present) index_ids(op.id.agent, op.id.seq, len, first_idx);
   return {};
 }
 
 Result<void> Doc::apply_delete(const DeleteOp& op) {
   for (const IdRange& r : op.ranges) {
     if (!seq_range_ok(r.first.seq, r.len)) return make_error("delete range " + id_str(r.first) + " has a bad length");
-    for (std::uint32_t i = 0; i < r.len; ++i) {
-      if (!lookup(CharId{r.first.agent, r.first.seq + i})) {
-        return make_error("delete target " + id_str(CharId{r.first.agent, r.first.seq + i}) + " is unknown here");
-      }
+    // A run at a time: a run holds consecutive seqs at consecutive arena indexes.
+    for (std::uint32_t i = 0; i < r.len;) {
+      const CharId id{r.first.agent, r.first.seq + i};
+      const Run* run = run_at(id);
+      if (run == nullptr) return make_error("delete target " + id_str(id) + " is unknown here");
+      i += std::min(r.len - i, run->seq + run->len - id.seq);
     }
   }
   for (const IdRange& r : op.ranges) {
-    for (std::uint32_t i = 0; i < r.len; ++i) mark_deleted(*lookup(CharId{r.first.agent, r.first.seq + i}));
+    for (std::uint32_t i = 0; i < r.len;) {
+      const CharId id{r.first.agent, r.first.seq + i};
+      const Run* run = run_at(id);
+      const std::uint32_t n = std::min(r.len - i, run->seq + run->len - id.seq);
+      const std::uint32_t base = run->arena + (id.seq - run->seq);
+      for (std::uint32_t k = 0; k < n; ++k) mark_deleted(base + k);
+      i += n;
+    }
   }
   return {};
 }
@@ -490,6 +512,12 @@ void for_visible_range(const std::vector<std::uint32_t>& order, const std::vecto
   }
   for (; r < order.size() && n > 0; ++r) {
     const auto& b = blocks[order[r]];
+    if (b.visible == b.n) {
+      // No tombstone in this block: slots are visible positions.
+      for (auto i = static_cast<std::uint32_t>(skip); i < b.n && n > 0; ++i, --n) f(b, i);
+      skip = 0;
+      continue;
+    }
     for (std::uint32_t i = 0; i < b.n && n > 0; ++i) {
       if (b.vis[i] == 0) continue;
       if (skip > 0) {

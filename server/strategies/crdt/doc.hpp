@@ -216,6 +216,8 @@ class Doc {
   std::vector<Run>& runs_of_or_add(AgentId agent);
 
   std::optional<std::uint32_t> lookup(CharId id) const;
+  // The run holding `id` (nullptr if it is not here).
+  const Run* run_at(CharId id) const;
   // Records that arena[first .. first+len) hold ids (agent, seq ..). REQUIRES: none exist.
   void index_ids(AgentId agent, std::uint32_t seq, std::uint32_t len, std::uint32_t first);
 
