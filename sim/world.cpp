@@ -779,7 +779,7 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
                            std::uint64_t version, const Bytes& bytes) {
   Client& cl = clients_[c];
   if (cl.conn != conn || cl.server != static_cast<int>(server) || servers_[server].incarnation != incarnation) return;
-  auto frame = decode_frame(bytes);
+  auto frame = decode_frame_view(bytes);
   CONVLAB_ASSERT(frame.has_value());  // the node encodes every frame
   switch (frame->kind) {
     case FrameKind::kWelcome: {

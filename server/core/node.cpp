@@ -217,7 +217,7 @@ void Node::refuse(ConnId conn, std::uint32_t doc, std::string why) {
 void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
   auto c = conns_.find(conn);
   if (c == conns_.end()) return;  // closed meanwhile
-  auto frame = decode_frame(bytes);
+  auto frame = decode_frame_view(bytes);
   if (!frame) return refuse(conn, 0, "bad frame: " + frame.error().message);
   if (config_.check_revocation && revoked(c->second.token.user)) {
     on_disconnect(conn);

@@ -38,6 +38,16 @@ inline constexpr std::size_t kMaxFrameBytes = 1u << 20;
 Bytes encode_frame(const Frame& f);
 Result<Frame> decode_frame(std::span<const std::uint8_t> bytes);
 
+// decode_frame without copying the payload: `payload` points into the decoded bytes and is
+// valid as long as they are.
+struct FrameView {
+  FrameKind kind = FrameKind::kHello;
+  std::uint32_t doc = 0;
+  std::span<const std::uint8_t> payload;
+  std::string text;  // kRefused only
+};
+Result<FrameView> decode_frame_view(std::span<const std::uint8_t> bytes);
+
 // The title register of a document. A rename names the title version it was made on (`base`);
 // the server answers the sender and tells everyone else with a kTitle.
 struct RenameMsg {

@@ -68,6 +68,8 @@ std::uint8_t Reader::u8() {
 }
 
 std::uint64_t Reader::varint() {
+  // One byte (most varints): no loop.
+  if (!failed_ && pos_ < in_.size() && in_[pos_] < 0x80) return in_[pos_++];
   std::uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     const std::uint8_t b = u8();
@@ -112,16 +114,21 @@ std::u32string Reader::text() {
   return std::move(*decoded);
 }
 
-Bytes Reader::bytes() {
+std::span<const std::uint8_t> Reader::bytes_view() {
   const std::uint64_t n = varint_max(kMaxFieldBytes, "byte string length");
   if (failed_) return {};
   if (n > remaining()) {
     fail("byte string of " + std::to_string(n) + " bytes runs past the end of the message");
     return {};
   }
-  Bytes out(in_.begin() + static_cast<std::ptrdiff_t>(pos_), in_.begin() + static_cast<std::ptrdiff_t>(pos_ + n));
+  const std::span<const std::uint8_t> out = in_.subspan(pos_, n);
   pos_ += n;
   return out;
+}
+
+Bytes Reader::bytes() {
+  const std::span<const std::uint8_t> v = bytes_view();
+  return Bytes(v.begin(), v.end());
 }
 
 Result<void> Reader::finish() {

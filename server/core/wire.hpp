@@ -62,6 +62,8 @@ class Reader {
   std::uint64_t varint_max(std::uint64_t max, const char* what);
   std::u32string text();
   Bytes bytes();
+  // bytes() without the copy: a view into the input (empty after an error).
+  std::span<const std::uint8_t> bytes_view();
 
   bool ok() const { return !failed_; }
   bool at_end() const { return pos_ == in_.size(); }

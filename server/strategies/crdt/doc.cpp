@@ -393,15 +393,39 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
     right = *r;
   }
   const auto len = static_cast<std::uint32_t>(op.text.size());
-  // The usual case: every id is past the agent's highest here, so none is present (no lookup
-  // per character, and the ids are indexed as one run).
-  const bool none_present = op.id.seq >= next_seq(op.id.agent);
+  if (op.id.seq >= next_seq(op.id.agent)) {
+    // The usual case: every id is past the agent's highest here, so none is present (no
+    // lookup per character), only character 0's originLeft needs checking, and the ids are
+    // indexed as one run.
+    Pos start = first_pos();
+    if (left != kNone) {
+      start = next(pos_of(left));
+      // originRight right after originLeft (the usual case) follows it.
+      if (right != kNone && (start.end() || at(start) != right) && cmp_items(left, right, true) >= 0) {
+        return make_error("insert " + id_str(op.id) + ": originRight does not follow originLeft");
+      }
+    }
+    const auto first = static_cast<std::uint32_t>(items_.size());
+    Pos p;
+    for (std::uint32_t i = 0; i < len; ++i) {
+      Item it;
+      it.id = CharId{op.id.agent, op.id.seq + i};
+      it.left = i == 0 ? left : first + i - 1;
+      it.right = right;
+      items_.push_back(it);
+      // After character 0, each goes right after the one before (see below: prev_fresh).
+      p = i == 0 ? find_place(first, start) : Pos{p.block, p.off + 1};
+      p = insert_at(p, first + i, op.text[i]);
+    }
+    index_ids(op.id.agent, op.id.seq, len, first);
+    return {};
+  }
   // For every character to integrate whose originLeft already exists here, that originLeft
   // must come before originRight; otherwise the op cannot have been made on any state.
   std::vector<std::uint32_t> present(len, kNone);
   bool any_new = false;
   for (std::uint32_t i = 0; i < len; ++i) {
-    if (auto a = none_present ? std::nullopt : lookup(CharId{op.id.agent, op.id.seq + i})) {
+    if (auto a = lookup(CharId{op.id.agent, op.id.seq + i})) {
       present[i] = *a;
     } else {
       any_new = true;
@@ -418,7 +442,6 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
 
   bool prev_fresh = false;
   Pos prev_pos;
-  const auto first_idx = static_cast<std::uint32_t>(items_.size());
   for (std::uint32_t i = 0; i < len; ++i) {
     if (present[i] != kNone) {
       prev_fresh = false;
@@ -430,7 +453,7 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
     it.left = i == 0 ? left : present[i - 1];
     it.right = right;
     items_.push_back(it);
-    if (!none_present) index_ids(it.id.agent, it.id.seq, 1, idx);
+    index_ids(it.id.agent, it.id.seq, 1, idx);
     present[i] = idx;
     Pos p;
     if (prev_fresh) {
@@ -444,7 +467,6 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
     prev_pos = insert_at(p, idx, op.text[i]);
     prev_fresh = true;
   }
-  if (none_present) index_ids(op.id.agent, op.id.seq, len, first_idx);
   return {};
 }
 
@@ -499,8 +521,9 @@ std::vector<CharId> Doc::char_ids() const {
 }
 
 namespace {
-// Calls f(block, slot) for the visible items [pos, pos + n) of blocks in `order`, skipping whole
-// blocks by their visible counts (`vis_by_rank`, one dense array: no block is touched).
+// Calls f(block, slot, count) for the visible items [pos, pos + n) of blocks in `order`, a run
+// of consecutive visible slots of one block at a time, skipping whole blocks by their visible
+// counts (`vis_by_rank`, one dense array: no block is touched).
 template <typename Blocks, typename F>
 void for_visible_range(const std::vector<std::uint32_t>& order, const std::vector<std::uint32_t>& vis_by_rank,
                        const Blocks& blocks, std::size_t pos, std::size_t n, F&& f) {
@@ -512,20 +535,24 @@ void for_visible_range(const std::vector<std::uint32_t>& order, const std::vecto
   }
   for (; r < order.size() && n > 0; ++r) {
     const auto& b = blocks[order[r]];
-    if (b.visible == b.n) {
-      // No tombstone in this block: slots are visible positions.
-      for (auto i = static_cast<std::uint32_t>(skip); i < b.n && n > 0; ++i, --n) f(b, i);
-      skip = 0;
-      continue;
-    }
-    for (std::uint32_t i = 0; i < b.n && n > 0; ++i) {
-      if (b.vis[i] == 0) continue;
-      if (skip > 0) {
-        --skip;
+    std::uint32_t i = 0;
+    while (i < b.n && n > 0) {
+      if (b.vis[i] == 0) {
+        ++i;
         continue;
       }
-      f(b, i);
-      --n;
+      std::uint32_t end = i + 1;  // visible slots [i, end)
+      while (end < b.n && b.vis[end] != 0) ++end;
+      const std::size_t run = end - i;
+      if (skip >= run) {
+        skip -= run;
+      } else {
+        const std::size_t take = std::min(run - skip, n);
+        f(b, static_cast<std::uint32_t>(i + skip), take);
+        n -= take;
+        skip = 0;
+      }
+      i = end;
     }
   }
 }
@@ -534,8 +561,11 @@ void for_visible_range(const std::vector<std::uint32_t>& order, const std::vecto
 std::u32string Doc::text_range(std::size_t pos, std::size_t n) const {
   CONVLAB_ASSERT(pos + n <= visible_);
   std::u32string out(n, U'\0');
-  std::size_t k = 0;
-  for_visible_range(order_, vis_by_rank_, blocks_, pos, n, [&](const Block& b, std::uint32_t i) { out[k++] = b.chs[i]; });
+  char32_t* dst = out.data();
+  for_visible_range(order_, vis_by_rank_, blocks_, pos, n, [&](const Block& b, std::uint32_t i, std::size_t count) {
+    std::memcpy(dst, b.chs + i, count * sizeof(char32_t));
+    dst += count;
+  });
   return out;
 }
 
@@ -543,8 +573,9 @@ std::vector<CharId> Doc::char_ids_range(std::size_t pos, std::size_t n) const {
   CONVLAB_ASSERT(pos + n <= visible_);
   std::vector<CharId> out;
   out.reserve(n);
-  for_visible_range(order_, vis_by_rank_, blocks_, pos, n,
-                    [&](const Block& b, std::uint32_t i) { out.push_back(items_[b.items[i]].id); });
+  for_visible_range(order_, vis_by_rank_, blocks_, pos, n, [&](const Block& b, std::uint32_t i, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) out.push_back(items_[b.items[i + k]].id);
+  });
   return out;
 }
 
