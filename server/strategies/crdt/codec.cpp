@@ -341,6 +341,15 @@ Bytes encode_state(Kind kind, std::uint64_t version, const Doc& doc) {
   return out;
 }
 
+Bytes record_op_bytes(std::span<const std::uint8_t> record, const Message& m) {
+  // Minimal varints are the shortest: the sizes add up only when every field is minimal, and
+  // then the bytes after the header are exactly what put_op writes.
+  const std::size_t header =
+      1 + Writer::varint_size(m.version) + Writer::svarint_size(m.clock_ms) + Writer::varint_size(m.from);
+  if (record.size() == header + op_size(m.op)) return Bytes(record.begin() + static_cast<std::ptrdiff_t>(header), record.end());
+  return encode_op(m.op);
+}
+
 Bytes encode(const Message& m) {
   Writer w;
   switch (m.kind) {

@@ -149,7 +149,7 @@ class CrdtServer final : public ServerReplica {
     // Only an op that changed something here is news for this server's clients.
     if (doc_.item_count() == items_before && doc_.length() == length_before) return std::vector<Bytes>{};
     ++version_;
-    return std::vector<Bytes>{crdt::encode_op(m->op)};
+    return std::vector<Bytes>{crdt::record_op_bytes(record, *m)};
   }
 
   Bytes welcome() const override { return state_message(Kind::kWelcome); }
