@@ -18,6 +18,7 @@
 #include <optional>
 #include <queue>
 #include <set>
+#include <unordered_map>
 
 namespace convlab::sim {
 
@@ -294,8 +295,16 @@ class World {
   Scheduler sched_;
   bool healed_ = false;
 
-  std::map<std::pair<Endpoint, Endpoint>, std::int64_t> link_last_us_;
+  // When the last message on each link (from << 32 | to) arrives: looked up, never iterated.
+  std::unordered_map<std::uint64_t, std::int64_t> link_last_us_;
+  static std::uint64_t link_key(Endpoint from, Endpoint to) { return std::uint64_t{from} << 32 | to; }
+  // Messages a partition holds, per link; an entry exists only once something was held.
   std::map<std::pair<Endpoint, Endpoint>, std::deque<Task>> held_;
+  bool holding(Endpoint from, Endpoint to) const {
+    if (held_.empty()) return false;
+    const auto it = held_.find({from, to});
+    return it != held_.end() && !it->second.empty();
+  }
   std::vector<Partition> partitions_;
   std::uint64_t next_partition_ = 1;
   struct Flaky {
@@ -367,13 +376,11 @@ bool World::cut(Endpoint from, Endpoint to) const {
 }
 
 void World::link_send(Endpoint from, Endpoint to, std::int64_t latency_us, Task deliver) {
-  const auto key = std::make_pair(from, to);
-  auto& held = held_[key];
-  if (cut(from, to) || !held.empty()) {
-    held.push_back(std::move(deliver));
+  if (cut(from, to) || holding(from, to)) {
+    held_[{from, to}].push_back(std::move(deliver));
     return;
   }
-  std::int64_t& last = link_last_us_[key];
+  std::int64_t& last = link_last_us_[link_key(from, to)];
   const std::int64_t t = std::max(now_us_ + latency_us, last);
   last = t;
   at(t, std::move(deliver));
@@ -382,7 +389,7 @@ void World::link_send(Endpoint from, Endpoint to, std::int64_t latency_us, Task 
 void World::release_held() {
   for (auto& [key, q] : held_) {
     if (q.empty() || cut(key.first, key.second)) continue;
-    std::int64_t& last = link_last_us_[key];
+    std::int64_t& last = link_last_us_[link_key(key.first, key.second)];
     while (!q.empty()) {
       // Retransmission after the heal: one more latency, order kept.
       const std::int64_t t = std::max(now_us_ + draw_us(net_rng_, cfg_.network.client_server_ms), last);
@@ -410,8 +417,7 @@ void World::bus_send(Endpoint from, Endpoint to, std::int64_t latency_us, std::f
   const bool late = p.reorder > 0 && net_rng_.chance(p.reorder);
   // An extra delay of up to 10 bus latencies (at least 10 ms): enough for later messages to pass.
   const std::int64_t extra_max = std::max<std::int64_t>(10 * kUsPerMs, 10 * cfg_.network.server_bus_ms.max * kUsPerMs);
-  const auto key = std::make_pair(from, to);
-  const bool held = cut(from, to) || !held_[key].empty();
+  const bool held = cut(from, to) || holding(from, to);
   if (dup) {
     ++counters_["bus.flaky_dup"];
     if (held) {
