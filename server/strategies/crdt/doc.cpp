@@ -249,14 +249,16 @@ Doc::Pos Doc::insert_at(Pos p, std::uint32_t item, char32_t ch) {
   return p;
 }
 
-void Doc::mark_deleted(std::uint32_t item) {
-  if (items_[item].deleted) return;
-  const Pos p = pos_of(item);
+Doc::Pos Doc::mark_deleted(std::uint32_t item, Pos hint) {
+  // The hint: the slot after the previous item deleted, usually where this one is.
+  const Pos p = !hint.end() && at(hint) == item ? hint : pos_of(item);
+  if (items_[item].deleted) return p;
   items_[item].deleted = true;
   Block& b = blocks_[p.block];
   CONVLAB_ASSERT(b.vis[p.off] == 1 && b.visible > 0);
   b.vis[p.off] = 0;
   add_visible(p.block, -1);
+  return p;
 }
 
 std::uint32_t Doc::right_parent(std::uint32_t item) const {
@@ -487,7 +489,9 @@ Result<void> Doc::apply_delete(const DeleteOp& op) {
       const Run* run = run_at(id);
       const std::uint32_t n = std::min(r.len - i, run->seq + run->len - id.seq);
       const std::uint32_t base = run->arena + (id.seq - run->seq);
-      for (std::uint32_t k = 0; k < n; ++k) mark_deleted(base + k);
+      // A run's items were inserted together: usually side by side in document order too.
+      Pos hint;
+      for (std::uint32_t k = 0; k < n; ++k) hint = next(mark_deleted(base + k, hint));
       i += n;
     }
   }

@@ -238,7 +238,9 @@ class Doc {
   void add_visible(std::uint32_t block, int delta);
   std::uint32_t new_block_after(std::uint32_t rank_before);  // rank_before = kNone: at front
   void visible_changed(std::uint32_t block, int delta);
-  void mark_deleted(std::uint32_t item);
+  // Marks `item` deleted (a no-op for a tombstone) and returns its slot; `hint` is a slot to try
+  // before searching its block (Pos{}: none).
+  Pos mark_deleted(std::uint32_t item, Pos hint);
 
   // originRight if that item has the same originLeft as `item` (Fugue's right parent), else
   // kNone (the document end).
