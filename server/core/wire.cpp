@@ -4,11 +4,7 @@
 
 namespace convlab {
 
-void Writer::varint(std::uint64_t v) {
-  if (v < 0x80) {
-    out_.push_back(static_cast<std::uint8_t>(v));
-    return;
-  }
+void Writer::varint_long(std::uint64_t v) {
   std::uint8_t buf[10];
   std::size_t n = 0;
   while (v >= 0x80) {
@@ -67,9 +63,7 @@ std::uint8_t Reader::u8() {
   return in_[pos_++];
 }
 
-std::uint64_t Reader::varint() {
-  // One byte (most varints): no loop.
-  if (!failed_ && pos_ < in_.size() && in_[pos_] < 0x80) return in_[pos_++];
+std::uint64_t Reader::varint_long() {
   std::uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     const std::uint8_t b = u8();
@@ -85,7 +79,7 @@ std::uint64_t Reader::varint() {
   return 0;
 }
 
-std::uint64_t Reader::varint_max(std::uint64_t max, const char* what) {
+std::uint64_t Reader::varint_max_long(std::uint64_t max, const char* what) {
   const std::size_t at = pos_;
   const std::uint64_t v = varint();
   if (failed_) return 0;

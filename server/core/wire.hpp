@@ -17,7 +17,13 @@ class Writer {
  public:
   void reserve(std::size_t bytes) { out_.reserve(bytes); }
   void u8(std::uint8_t v) { out_.push_back(v); }
-  void varint(std::uint64_t v);
+  void varint(std::uint64_t v) {
+    if (v < 0x80) {
+      out_.push_back(static_cast<std::uint8_t>(v));  // one byte: most varints
+      return;
+    }
+    varint_long(v);
+  }
   void svarint(std::int64_t v) {
     varint((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
   }
@@ -41,6 +47,8 @@ class Writer {
   const Bytes& view() const { return out_; }
 
  private:
+  void varint_long(std::uint64_t v);
+
   Bytes out_;
 };
 
@@ -53,13 +61,20 @@ class Reader {
   explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
 
   std::uint8_t u8();
-  std::uint64_t varint();
+  std::uint64_t varint() {
+    // One byte (most varints): no loop.
+    if (!failed_ && pos_ < in_.size() && in_[pos_] < 0x80) return in_[pos_++];
+    return varint_long();
+  }
   std::int64_t svarint() {
     const std::uint64_t z = varint();
     return static_cast<std::int64_t>(z >> 1) ^ -static_cast<std::int64_t>(z & 1);
   }
   // A varint that must be at most `max`; `what` names the field in the error.
-  std::uint64_t varint_max(std::uint64_t max, const char* what);
+  std::uint64_t varint_max(std::uint64_t max, const char* what) {
+    if (!failed_ && pos_ < in_.size() && in_[pos_] < 0x80 && in_[pos_] <= max) return in_[pos_++];
+    return varint_max_long(max, what);
+  }
   std::u32string text();
   Bytes bytes();
   // bytes() without the copy: a view into the input (empty after an error).
@@ -75,6 +90,9 @@ class Reader {
   const Error& error() const { return error_; }
 
  private:
+  std::uint64_t varint_long();
+  std::uint64_t varint_max_long(std::uint64_t max, const char* what);
+
   std::span<const std::uint8_t> in_;
   std::size_t pos_ = 0;
   bool failed_ = false;
