@@ -271,7 +271,7 @@ class World {
   void heal();
 
   // --- history ---
-  void emit(history::Event e) {
+  void emit(history::Event&& e) {  // an rvalue reference: no Event is moved just to call this
     e.t_us = now_us_;
     writer_.write(e);
     if (opt_.on_event) opt_.on_event(e);
