@@ -6,6 +6,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -125,11 +126,23 @@ class LineWriter {
   void close() { out_.push_back('}'); }
   // `,"key":` (no comma before the first key of an object).
   void key(std::string_view k) {
-    if (!first_) out_.push_back(',');
+    // One append: keys are the writer's own short names (nothing to escape).
+    char buf[32];
+    char* p = buf;
+    if (!first_) *p++ = ',';
     first_ = false;
-    out_.push_back('"');
-    out_.append(k);  // keys are the writer's own names: nothing to escape
-    out_.append("\":");
+    *p++ = '"';
+    if (k.size() > sizeof buf - 4) {
+      out_.append(buf, static_cast<std::size_t>(p - buf));
+      out_.append(k);
+      out_.append("\":");
+      return;
+    }
+    std::memcpy(p, k.data(), k.size());
+    p += k.size();
+    *p++ = '"';
+    *p++ = ':';
+    out_.append(buf, static_cast<std::size_t>(p - buf));
   }
   void u64(std::uint64_t v) {
     char buf[24];
@@ -678,11 +691,23 @@ void Writer::write(const Event& e) {
   line_.clear();
   append_line(line_, e);
   line_.push_back('\n');
+  // FNV-1a, byte by byte (eight at a time: the same sums, fewer loop steps).
+  constexpr std::uint64_t kPrime = 0x100000001b3ull;
   std::uint64_t h = hash_;
-  for (char c : line_) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
+  const auto* p = reinterpret_cast<const unsigned char*>(line_.data());
+  const std::size_t n = line_.size();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    h = (h ^ p[i]) * kPrime;
+    h = (h ^ p[i + 1]) * kPrime;
+    h = (h ^ p[i + 2]) * kPrime;
+    h = (h ^ p[i + 3]) * kPrime;
+    h = (h ^ p[i + 4]) * kPrime;
+    h = (h ^ p[i + 5]) * kPrime;
+    h = (h ^ p[i + 6]) * kPrime;
+    h = (h ^ p[i + 7]) * kPrime;
   }
+  for (; i < n; ++i) h = (h ^ p[i]) * kPrime;
   hash_ = h;
   if (out_ != nullptr) out_->write(line_.data(), static_cast<std::streamsize>(line_.size()));
   ++events_;

@@ -58,17 +58,22 @@ void sort_unique(std::vector<CharId>& v) {
 Percentiles percentiles(std::vector<double> v) {
   Percentiles p;
   if (v.empty()) return p;
-  std::sort(v.begin(), v.end());
   const std::uint64_t n = v.size();
-  // Nearest rank: the smallest value with at least p% of the values at or below it.
-  auto at = [&](std::uint64_t pct) {
+  // Nearest rank: the smallest value with at least p% of the values at or below it, i.e. the
+  // value at that index of the sorted values (selected, not sorted: the same values).
+  auto index = [&](std::uint64_t pct) {
     std::uint64_t rank = (pct * n + 99) / 100;
     if (rank < 1) rank = 1;
-    return v[static_cast<std::size_t>(rank - 1)];
+    return static_cast<std::ptrdiff_t>(rank - 1);
   };
-  p.p50 = at(50);
-  p.p99 = at(99);
-  p.max = v.back();
+  const std::ptrdiff_t i99 = index(99);
+  const std::ptrdiff_t i50 = index(50);  // <= i99
+  p.max = *std::max_element(v.begin(), v.end());
+  std::nth_element(v.begin(), v.begin() + i99, v.end());
+  p.p99 = v[static_cast<std::size_t>(i99)];
+  // Everything before i99 is now at most v[i99]: the 50th percentile is among them.
+  std::nth_element(v.begin(), v.begin() + i50, v.begin() + i99 + 1);
+  p.p50 = v[static_cast<std::size_t>(i50)];
   p.count = n;
   return p;
 }

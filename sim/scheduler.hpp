@@ -21,7 +21,7 @@ namespace convlab::sim {
 // A move-only `void()` callable with a small-buffer of kInline bytes (larger ones go to the heap).
 class Task {
  public:
-  static constexpr std::size_t kInline = 64;
+  static constexpr std::size_t kInline = 128;
 
   Task() = default;
   template <typename F, typename D = std::decay_t<F>,

@@ -11,12 +11,14 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <queue>
 #include <set>
+#include <unordered_map>
 
 namespace convlab::sim {
 
@@ -83,6 +85,26 @@ struct DocEdit {
   std::uint32_t count = 0;
 };
 
+// The (author, op) pairs a client has shown: per author, one bit per op (ops are numbered from
+// 1 without gaps), instead of a tree node per pair.
+class SeenSet {
+ public:
+  // False when (author, op) was already in.
+  bool insert(std::uint32_t author, std::uint32_t op) {
+    auto it = std::lower_bound(bits_.begin(), bits_.end(), author,
+                               [](const auto& e, std::uint32_t a) { return e.first < a; });
+    if (it == bits_.end() || it->first != author) it = bits_.emplace(it, author, std::vector<bool>{});
+    std::vector<bool>& b = it->second;
+    if (b.size() <= op) b.resize(std::max<std::size_t>(op + 1, b.size() * 2));
+    if (b[op]) return false;
+    b[op] = true;
+    return true;
+  }
+
+ private:
+  std::vector<std::pair<std::uint32_t, std::vector<bool>>> bits_;  // sorted by author
+};
+
 struct Client {
   std::uint32_t id = 0;
   std::uint32_t doc = 0;
@@ -101,11 +123,15 @@ struct Client {
   workload::Typist typist;          // bursts: the shared typing workload
   std::uint64_t known_version = 0;   // the highest log position its server had shown it
   std::map<std::uint32_t, std::uint32_t> seen_ops;  // author -> highest op shown
-  std::set<std::pair<std::uint32_t, std::uint32_t>> seen;  // (author, op) shown
+  SeenSet seen;  // (author, op) shown
   // For replicas that index ids: edits of its document by others that it has not shown yet
   // (indexes into World::doc_edits_), and how far into doc_edits_ it has looked.
   std::vector<std::uint32_t> unseen;
   std::size_t edits_scanned = 0;
+  // Edits taken out of `unseen` because every character of theirs is deleted for good in the
+  // current replica (ClientReplica::deleted_for_good): back into `unseen` when the replica's
+  // state is replaced (a new replica, a welcome).
+  std::vector<std::uint32_t> dead;
   Rng rng{0};
   // API and auth: the token of its last login; stopped once a login is refused (revoked).
   Token token;
@@ -225,6 +251,8 @@ class World {
   // `para`: the paragraph index of sp.pos when the caller knows it (else counted here).
   void client_edit(Client& cl, const Splice& sp, std::optional<std::uint32_t> para = std::nullopt);
   void note_seen(Client& cl);
+  // The replica's state was replaced: edits set aside as deleted for good may show again.
+  static void revive_dead(Client& cl);
   void note_seen_scan(Client& cl);
   void note_acks(Client& cl);
   // Sets `para` to the paragraph index of the splice's position.
@@ -243,7 +271,7 @@ class World {
   void heal();
 
   // --- history ---
-  void emit(history::Event e) {
+  void emit(history::Event&& e) {  // an rvalue reference: no Event is moved just to call this
     e.t_us = now_us_;
     writer_.write(e);
     if (opt_.on_event) opt_.on_event(e);
@@ -267,8 +295,16 @@ class World {
   Scheduler sched_;
   bool healed_ = false;
 
-  std::map<std::pair<Endpoint, Endpoint>, std::int64_t> link_last_us_;
+  // When the last message on each link (from << 32 | to) arrives: looked up, never iterated.
+  std::unordered_map<std::uint64_t, std::int64_t> link_last_us_;
+  static std::uint64_t link_key(Endpoint from, Endpoint to) { return std::uint64_t{from} << 32 | to; }
+  // Messages a partition holds, per link; an entry exists only once something was held.
   std::map<std::pair<Endpoint, Endpoint>, std::deque<Task>> held_;
+  bool holding(Endpoint from, Endpoint to) const {
+    if (held_.empty()) return false;
+    const auto it = held_.find({from, to});
+    return it != held_.end() && !it->second.empty();
+  }
   std::vector<Partition> partitions_;
   std::uint64_t next_partition_ = 1;
   struct Flaky {
@@ -284,6 +320,7 @@ class World {
   std::map<std::uint32_t, std::vector<NodeMessage>> down_queue_;
   std::vector<Client> clients_;
   std::vector<std::uint32_t> newly_scratch_;  // note_seen's edits newly visible to one client
+  std::vector<std::uint32_t> shown_scratch_;  // note_seen's edits shown by one batch
   static constexpr std::uint32_t kShown = std::numeric_limits<std::uint32_t>::max();
   std::uint32_t round_robin_ = 0;
   ConnId next_conn_ = 1;
@@ -339,13 +376,11 @@ bool World::cut(Endpoint from, Endpoint to) const {
 }
 
 void World::link_send(Endpoint from, Endpoint to, std::int64_t latency_us, Task deliver) {
-  const auto key = std::make_pair(from, to);
-  auto& held = held_[key];
-  if (cut(from, to) || !held.empty()) {
-    held.push_back(std::move(deliver));
+  if (cut(from, to) || holding(from, to)) {
+    held_[{from, to}].push_back(std::move(deliver));
     return;
   }
-  std::int64_t& last = link_last_us_[key];
+  std::int64_t& last = link_last_us_[link_key(from, to)];
   const std::int64_t t = std::max(now_us_ + latency_us, last);
   last = t;
   at(t, std::move(deliver));
@@ -354,7 +389,7 @@ void World::link_send(Endpoint from, Endpoint to, std::int64_t latency_us, Task 
 void World::release_held() {
   for (auto& [key, q] : held_) {
     if (q.empty() || cut(key.first, key.second)) continue;
-    std::int64_t& last = link_last_us_[key];
+    std::int64_t& last = link_last_us_[link_key(key.first, key.second)];
     while (!q.empty()) {
       // Retransmission after the heal: one more latency, order kept.
       const std::int64_t t = std::max(now_us_ + draw_us(net_rng_, cfg_.network.client_server_ms), last);
@@ -382,8 +417,7 @@ void World::bus_send(Endpoint from, Endpoint to, std::int64_t latency_us, std::f
   const bool late = p.reorder > 0 && net_rng_.chance(p.reorder);
   // An extra delay of up to 10 bus latencies (at least 10 ms): enough for later messages to pass.
   const std::int64_t extra_max = std::max<std::int64_t>(10 * kUsPerMs, 10 * cfg_.network.server_bus_ms.max * kUsPerMs);
-  const auto key = std::make_pair(from, to);
-  const bool held = cut(from, to) || !held_[key].empty();
+  const bool held = cut(from, to) || holding(from, to);
   if (dup) {
     ++counters_["bus.flaky_dup"];
     if (held) {
@@ -712,6 +746,7 @@ void World::connect_client(std::uint32_t c, bool subscribe) {
   if (!subscribe) {
     if (cl.replica) ++cl.incarnation;  // a reconnect after a crash starts a fresh replica
     cl.replica = strategy_.make_client(cl.agent());
+    revive_dead(cl);
     cl.acked_upto = cl.next_op - 1;  // edits of the old replica are no longer pending
   }
   cl.server = static_cast<int>(*pick);
@@ -750,10 +785,11 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
                            std::uint64_t version, const Bytes& bytes) {
   Client& cl = clients_[c];
   if (cl.conn != conn || cl.server != static_cast<int>(server) || servers_[server].incarnation != incarnation) return;
-  auto frame = decode_frame(bytes);
+  auto frame = decode_frame_view(bytes);
   CONVLAB_ASSERT(frame.has_value());  // the node encodes every frame
   switch (frame->kind) {
     case FrameKind::kWelcome: {
+      revive_dead(cl);
       auto back = cl.replica->receive(frame->payload);
       if (!back) {
         std::fprintf(stderr, "client %u refused a welcome: %s\n", c, back.error().message.c_str());
@@ -796,11 +832,12 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
       e.kind = "refused";
       e.client = c;
       e.doc = frame->doc;
-      e.detail = frame->text;
+      e.detail.assign(frame->payload.begin(), frame->payload.end());
+      const bool rate_limited = e.detail.rfind("rate limited", 0) == 0;
       emit(std::move(e));
       // Over the rate limit: the edit was not applied, so this replica has diverged from the
       // server. The client drops the session and reloads the document a second later.
-      if (frame->text.rfind("rate limited", 0) == 0) drop_client(c, true, 1000 * kUsPerMs);
+      if (rate_limited) drop_client(c, true, 1000 * kUsPerMs);
       return;
     }
     case FrameKind::kTitle: {
@@ -855,18 +892,32 @@ void World::note_seen(Client& cl) {
   }
   std::vector<std::uint32_t>& newly = newly_scratch_;
   newly.clear();
-  for (const std::uint32_t i : cl.unseen) {
+  bool any_dead = false;
+  for (std::uint32_t& i : cl.unseen) {
     const DocEdit& d = edits[i];
+    bool shows = false;
+    bool gone = true;  // every character so far deleted for good
     for (std::uint32_t k = 0; k < d.count; ++k) {
-      if (cl.replica->contains(CharId{d.agent, d.seq + k})) {
-        newly.push_back(i);
+      const CharId id{d.agent, d.seq + k};
+      if (cl.replica->contains(id)) {
+        shows = true;
         break;
       }
+      if (gone && !cl.replica->deleted_for_good(id)) gone = false;
+    }
+    if (shows) {
+      newly.push_back(i);
+    } else if (gone) {
+      // It cannot show in this replica: set it aside instead of asking again every delivery.
+      cl.dead.push_back(i);
+      i = kShown;
+      any_dead = true;
     }
   }
+  if (any_dead) std::erase(cl.unseen, kShown);
   if (newly.empty()) return;
   const auto show = [&](const DocEdit& d) {
-    if (!cl.seen.insert({d.author, d.op}).second) return;
+    if (!cl.seen.insert(d.author, d.op)) return;
     std::uint32_t& hi = cl.seen_ops[d.author];
     hi = std::max(hi, d.op);
     history::Event e;
@@ -888,6 +939,8 @@ void World::note_seen(Client& cl) {
   // are shown already or have no character here), so the document is read in chunks only until
   // each of them has been met, and each id is tested against those few edits only.
   std::size_t left = newly.size();
+  std::vector<std::uint32_t>& shown = shown_scratch_;
+  shown.clear();
   const std::size_t len = cl.replica->length();
   constexpr std::size_t kChunk = 512;
   for (std::size_t base = 0; base < len && left > 0; base += kChunk) {
@@ -898,6 +951,7 @@ void World::note_seen(Client& cl) {
         const DocEdit& d = edits[i];
         if (id.agent != d.agent || id.seq < d.seq || id.seq - d.seq >= d.count) continue;
         show(d);
+        shown.push_back(i);
         i = kShown;
         --left;
         break;
@@ -905,7 +959,19 @@ void World::note_seen(Client& cl) {
       if (left == 0) break;
     }
   }
-  std::erase_if(cl.unseen, [&](std::uint32_t i) { return cl.seen.contains({edits[i].author, edits[i].op}); });
+  // Those shown leave `unseen` (no edit in `unseen` is in `seen`: an edit leaves it when shown).
+  std::sort(shown.begin(), shown.end());
+  std::erase_if(cl.unseen, [&](std::uint32_t i) { return std::binary_search(shown.begin(), shown.end(), i); });
+}
+
+void World::revive_dead(Client& cl) {
+  if (cl.dead.empty()) return;
+  std::sort(cl.dead.begin(), cl.dead.end());
+  std::vector<std::uint32_t> merged;
+  merged.reserve(cl.unseen.size() + cl.dead.size());
+  std::merge(cl.unseen.begin(), cl.unseen.end(), cl.dead.begin(), cl.dead.end(), std::back_inserter(merged));
+  cl.unseen = std::move(merged);
+  cl.dead.clear();
 }
 
 void World::note_seen_scan(Client& cl) {
@@ -914,7 +980,7 @@ void World::note_seen_scan(Client& cl) {
     const auto edit = edit_of(cl, id);
     if (!edit) continue;
     const auto [author, op] = *edit;
-    if (!cl.seen.insert({author, op}).second) continue;
+    if (!cl.seen.insert(author, op)) continue;
     std::uint32_t& hi = cl.seen_ops[author];
     hi = std::max(hi, op);
     history::Event e;
@@ -1133,6 +1199,7 @@ void World::adopt_load(Client& cl, const HttpResponse& r) {
   }
   ++cl.incarnation;
   cl.replica = strategy_.make_client(cl.agent());
+  revive_dead(cl);
   auto back = cl.replica->receive(r.body);
   CONVLAB_ASSERT(back.has_value());  // the node encodes every welcome
   cl.acked_upto = cl.next_op - 1;

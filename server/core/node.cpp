@@ -217,7 +217,7 @@ void Node::refuse(ConnId conn, std::uint32_t doc, std::string why) {
 void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
   auto c = conns_.find(conn);
   if (c == conns_.end()) return;  // closed meanwhile
-  auto frame = decode_frame(bytes);
+  auto frame = decode_frame_view(bytes);
   if (!frame) return refuse(conn, 0, "bad frame: " + frame.error().message);
   if (config_.check_revocation && revoked(c->second.token.user)) {
     on_disconnect(conn);
@@ -290,13 +290,19 @@ void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   docs_.erase(it);
 }
 
-void Node::deliver_local(std::uint32_t doc, AgentId except_author, const std::vector<Bytes>& msgs) {
+void Node::deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs) {
   if (msgs.empty()) return;
   const Doc& d = docs_.at(doc);
+  // Each recipient gets its copy; the last one takes `msgs` itself.
+  ConnId last = 0;
+  bool any = false;
   for (ConnId conn : d.conns) {
     if (conns_.at(conn).agent == except_author) continue;
-    post(conn, doc, msgs);
+    if (any) post(last, doc, msgs);
+    last = conn;
+    any = true;
   }
+  if (any) post(last, doc, std::move(msgs));
 }
 
 void Node::post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack) {
@@ -338,6 +344,7 @@ void Node::flush(ConnId conn, std::uint32_t doc) {
 }
 
 void Node::release_forward_replies(std::uint32_t doc) {
+  if (queued_forward_replies_ == 0) return;
   const std::uint64_t applied = docs_.at(doc).applied;
   for (auto& [conn, c] : conns_) {
     auto box = c.out.find(doc);
@@ -347,6 +354,7 @@ void Node::release_forward_replies(std::uint32_t doc) {
       const std::uint64_t after = q.front().first;
       std::vector<Bytes> msgs = std::move(q.front().second);
       q.pop_front();
+      --queued_forward_replies_;
       deliver_forward_reply(conn, doc, after, std::move(msgs));
     }
   }
@@ -414,7 +422,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
     return refuse(conn, doc, "edit refused: " + out.error().message);
   }
   d.dirty = true;
-  deliver_local(doc, agent, out->broadcast);
+  deliver_local(doc, agent, std::move(out->broadcast));
 
   const bool logged = config_.persistence == NodeConfig::Persistence::kChangeLog;
   const bool hold = logged && config_.ack_after_commit;
@@ -447,9 +455,9 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
   for (Bytes& r : out->records) {
     LogRecord rec{0, agent, std::move(r)};
     rec.server_ms = now_ms;
-    req.records.push_back(rec);
-    pending.records.push_back(std::move(rec));
+    req.records.push_back(std::move(rec));
   }
+  pending.records = req.records.size();
   if (hold) {
     if (reply) {
       pending.forward_reply = std::move(*reply);
@@ -466,7 +474,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
     return;
   }
   requests_[req.id] = {req.kind, doc};
-  d.uncommitted += pending.records.size();
+  d.uncommitted += pending.records;
   appends_[req.id] = std::move(pending);
   io_.store(std::move(req));
 }
@@ -497,16 +505,20 @@ void Node::drain_remote(std::uint32_t doc) {
       continue;
     }
     if (it->first != d.applied + 1) return;  // a gap: wait for catch-up
-    auto msgs = d.replica->apply_remote_record(it->second.record);
-    // A record the log holds but this replica refuses means the replicas have split; the
-    // convergence checker will show it. Skip it rather than stop the node.
-    if (msgs) deliver_local(doc, it->second.author, *msgs);
-    anchor_own_record(doc, it->second.author, it->first);
-    d.dirty = true;
-    mark_applied(d, it->first);
+    apply_remote(doc, d, it->second);
     d.pending_remote.erase(it);
     release_forward_replies(doc);
   }
+}
+
+void Node::apply_remote(std::uint32_t doc, Doc& d, const LogRecord& record) {
+  auto msgs = d.replica->apply_remote_record(record.record);
+  // A record the log holds but this replica refuses means the replicas have split; the
+  // convergence checker will show it. Skip it rather than stop the node.
+  if (msgs) deliver_local(doc, record.author, std::move(*msgs));
+  anchor_own_record(doc, record.author, record.index);
+  d.dirty = true;
+  mark_applied(d, record.index);
 }
 
 void Node::request_catch_up(std::uint32_t doc, const char* purpose) {
@@ -574,20 +586,19 @@ void Node::on_store(const StoreReply& reply) {
       CONVLAB_ASSERT(ap != appends_.end());
       PendingAppend pending = std::move(ap->second);
       appends_.erase(ap);
-      d.uncommitted -= pending.records.size();
+      d.uncommitted -= pending.records;
       if (!reply.ok) {
         // Not durable. What was held is never acknowledged, and this replica is ahead of the
         // log: start the document over from what is durable.
         return reset_doc(doc, "a change did not commit");
       }
-      for (std::size_t i = 0; i < pending.records.size(); ++i) {
-        LogRecord& rec = pending.records[i];
-        rec.index = reply.first_index + i;
+      for (std::size_t i = 0; i < pending.records; ++i) {
+        const std::uint64_t index = reply.first_index + i;
         // A single-writer document's log has no other writer: the index is the one predicted.
-        CONVLAB_ASSERT(strategy_.multi_master || rec.index <= d.assigned);
-        mark_applied(d, rec.index);
+        CONVLAB_ASSERT(strategy_.multi_master || index <= d.assigned);
+        mark_applied(d, index);
       }
-      d.changes_since_snapshot += pending.records.size();
+      d.changes_since_snapshot += pending.records;
       if (pending.forward_reply) io_.to_node(pending.forward_to, std::move(*pending.forward_reply));
       if (pending.local_slot && conns_.contains(pending.local_slot->first)) {
         fill(pending.local_slot->first, doc, pending.local_slot->second, std::move(pending.local_replies));
@@ -600,7 +611,15 @@ void Node::on_store(const StoreReply& reply) {
       d.catching_up = false;
       if (reply.ok) {
         for (const LogRecord& r : reply.records) {
-          if (r.index > d.applied && !d.ahead.contains(r.index)) d.pending_remote.emplace(r.index, r);
+          if (r.index <= d.applied || d.ahead.contains(r.index)) continue;
+          if (d.pending_remote.empty() && r.index == d.applied + 1) {
+            // Next in line with nothing waiting: applied as drain_remote would, without
+            // queueing a copy first.
+            apply_remote(doc, d, r);
+            release_forward_replies(doc);
+            continue;
+          }
+          d.pending_remote.emplace(r.index, r);
         }
         drain_remote(doc);
       }
@@ -639,6 +658,7 @@ void Node::on_node(const NodeMessage& m) {
       Outbox& box = c->second.out[m.doc];
       if (box.forwards_in_flight > 0) --box.forwards_in_flight;
       box.forward_replies.emplace_back(m.after_index, m.replies);
+      ++queued_forward_replies_;
       if (!docs_.contains(m.doc)) return;
       release_forward_replies(m.doc);
       // The home has committed records this node has not applied. On a bus they are on their

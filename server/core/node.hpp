@@ -261,7 +261,7 @@ class Node {
   };
   struct PendingAppend {
     std::uint32_t doc = 0;
-    std::vector<LogRecord> records;
+    std::size_t records = 0;  // how many the append carries
     // Replies held until commit: a reserved slot of a local connection, or a reply to a
     // forwarding node.
     std::optional<std::pair<ConnId, std::size_t>> local_slot;
@@ -276,7 +276,7 @@ class Node {
   void handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,
                    std::optional<NodeId> forwarded_from);
   void refuse(ConnId conn, std::uint32_t doc, std::string why);
-  void deliver_local(std::uint32_t doc, AgentId except_author, const std::vector<Bytes>& msgs);
+  void deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs);
   void post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack = false);
   std::size_t reserve(ConnId conn, std::uint32_t doc);
   void fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<Bytes> msgs);
@@ -290,6 +290,8 @@ class Node {
   void deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t after, std::vector<Bytes> msgs);
   void accept_remote(std::uint32_t doc, const LogRecord& record);
   void drain_remote(std::uint32_t doc);
+  // Applies the next record of the log (record.index == d.applied + 1) and tells local clients.
+  void apply_remote(std::uint32_t doc, Doc& d, const LogRecord& record);
   void request_catch_up(std::uint32_t doc, const char* purpose);
   void mark_applied(Doc& d, std::uint64_t index);
   void maybe_snapshot(std::uint32_t doc);
@@ -329,6 +331,10 @@ class Node {
   std::set<std::uint32_t> revoked_;            // users
   std::map<std::uint32_t, Bucket> buckets_;    // user -> rate limit
   std::map<std::uint32_t, TitleReg> titles_;   // doc -> title register (in memory)
+  // Replies to forwarded edits queued in some Outbox::forward_replies. Counts down as they are
+  // released, not when a connection closes with some queued: so 0 means none (nothing to
+  // release, the common case of multi-master strategies), anything else maybe some.
+  std::size_t queued_forward_replies_ = 0;
 };
 
 }  // namespace convlab

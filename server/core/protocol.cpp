@@ -6,6 +6,8 @@ namespace convlab {
 
 Bytes encode_frame(const Frame& f) {
   Writer w;
+  w.reserve(1 + Writer::varint_size(f.doc) +
+            Writer::bytes_size(f.kind == FrameKind::kRefused ? f.text.size() : f.payload.size()));
   w.u8(static_cast<std::uint8_t>(f.kind));
   w.varint(f.doc);
   if (f.kind == FrameKind::kRefused) {
@@ -16,22 +18,25 @@ Bytes encode_frame(const Frame& f) {
   return w.take();
 }
 
-Result<Frame> decode_frame(std::span<const std::uint8_t> bytes) {
+Result<FrameView> decode_frame_view(std::span<const std::uint8_t> bytes) {
   if (bytes.size() > kMaxFrameBytes) return make_error("frame of " + std::to_string(bytes.size()) + " bytes is above the limit");
   Reader r(bytes);
-  Frame f;
+  FrameView f;
   const std::uint8_t kind = r.u8();
   if (r.ok() && (kind < 1 || kind > kLastFrameKind)) r.fail("unknown frame kind " + std::to_string(kind));
   f.kind = static_cast<FrameKind>(kind);
   f.doc = static_cast<std::uint32_t>(r.varint_max(0xffffffffu, "document id"));
-  Bytes payload = r.bytes();
+  const std::span<const std::uint8_t> payload = r.bytes_view();
   if (auto done = r.finish(); !done) return done.error();
-  if (f.kind == FrameKind::kRefused) {
-    f.text.assign(payload.begin(), payload.end());
-  } else {
-    f.payload = std::move(payload);
-  }
+  f.payload = payload;
+  f.raw = bytes;
   return f;
+}
+
+Result<Frame> decode_frame(std::span<const std::uint8_t> bytes) {
+  auto v = decode_frame_view(bytes);
+  if (!v) return v.error();
+  return to_frame(*v);
 }
 
 namespace {

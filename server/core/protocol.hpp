@@ -64,6 +64,8 @@ Bytes encode_batch(std::span<const Frame> frames);
 Result<void> decode_batch(std::span<const std::uint8_t> bytes, std::vector<FrameView>& out,
                           std::size_t max_frames = kMaxBatchFrames);
 Frame to_frame(const FrameView& v);
+// decode_frame without copying the payload: exactly one frame, views into `bytes`.
+Result<FrameView> decode_frame_view(std::span<const std::uint8_t> bytes);
 
 // The title register of a document. A rename names the title version it was made on (`base`);
 // the server answers the sender and tells everyone else with a kTitle.

@@ -60,6 +60,14 @@ class ClientReplica {
     return false;
   }
   virtual bool indexes_ids() const { return false; }
+  // True when `id` was in this replica and was deleted, and nothing but a new state (a welcome)
+  // can make it visible here again (a tombstone of a sequence CRDT). The simulator then stops
+  // asking about it until the replica's state is replaced. The default, false, is always
+  // correct, only slower.
+  virtual bool deleted_for_good(CharId id) const {
+    (void)id;
+    return false;
+  }
 
   // True when the server has acknowledged every local edit.
   virtual bool synced() const = 0;

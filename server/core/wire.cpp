@@ -4,15 +4,40 @@
 
 namespace convlab {
 
-void Writer::varint(std::uint64_t v) {
+void Writer::varint_long(std::uint64_t v) {
+  std::uint8_t buf[10];
+  std::size_t n = 0;
   while (v >= 0x80) {
-    out_.push_back(static_cast<std::uint8_t>(v | 0x80));
+    buf[n++] = static_cast<std::uint8_t>(v | 0x80);
     v >>= 7;
   }
-  out_.push_back(static_cast<std::uint8_t>(v));
+  buf[n++] = static_cast<std::uint8_t>(v);
+  out_.insert(out_.end(), buf, buf + n);
+}
+
+namespace {
+bool all_ascii(std::u32string_view s) {
+  char32_t any = 0;
+  for (const char32_t c : s) any |= c;
+  return any < 0x80;
+}
+}  // namespace
+
+std::size_t Writer::text_size(std::u32string_view s) {
+  std::size_t n = s.size();
+  if (!all_ascii(s)) n = utf8_encode(s).size();
+  return varint_size(n) + n;
 }
 
 void Writer::text(std::u32string_view s) {
+  if (all_ascii(s)) {
+    // The common case, written in place: one byte per character.
+    varint(s.size());
+    const std::size_t old = out_.size();
+    out_.resize(old + s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) out_[old + i] = static_cast<std::uint8_t>(s[i]);
+    return;
+  }
   const std::string utf8 = utf8_encode(s);
   varint(utf8.size());
   out_.insert(out_.end(), utf8.begin(), utf8.end());
@@ -38,7 +63,7 @@ std::uint8_t Reader::u8() {
   return in_[pos_++];
 }
 
-std::uint64_t Reader::varint() {
+std::uint64_t Reader::varint_long() {
   std::uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     const std::uint8_t b = u8();
@@ -54,7 +79,7 @@ std::uint64_t Reader::varint() {
   return 0;
 }
 
-std::uint64_t Reader::varint_max(std::uint64_t max, const char* what) {
+std::uint64_t Reader::varint_max_long(std::uint64_t max, const char* what) {
   const std::size_t at = pos_;
   const std::uint64_t v = varint();
   if (failed_) return 0;
@@ -83,16 +108,21 @@ std::u32string Reader::text() {
   return std::move(*decoded);
 }
 
-Bytes Reader::bytes() {
+std::span<const std::uint8_t> Reader::bytes_view() {
   const std::uint64_t n = varint_max(kMaxFieldBytes, "byte string length");
   if (failed_) return {};
   if (n > remaining()) {
     fail("byte string of " + std::to_string(n) + " bytes runs past the end of the message");
     return {};
   }
-  Bytes out(in_.begin() + static_cast<std::ptrdiff_t>(pos_), in_.begin() + static_cast<std::ptrdiff_t>(pos_ + n));
+  const std::span<const std::uint8_t> out = in_.subspan(pos_, n);
   pos_ += n;
   return out;
+}
+
+Bytes Reader::bytes() {
+  const std::span<const std::uint8_t> v = bytes_view();
+  return Bytes(v.begin(), v.end());
 }
 
 Result<void> Reader::finish() {

@@ -50,6 +50,24 @@ std::optional<CharId> get_opt_id(Reader& r) {
   return id;
 }
 
+std::size_t id_size(CharId id) { return Writer::varint_size(id.agent) + Writer::varint_size(id.seq); }
+
+std::size_t opt_id_size(const std::optional<CharId>& id) {
+  if (!id) return 1;
+  return Writer::varint_size(static_cast<std::uint64_t>(id->agent) + 1) + Writer::varint_size(id->seq);
+}
+
+// The bytes put_op writes.
+std::size_t op_size(const Op& op) {
+  if (const auto* ins = std::get_if<InsertOp>(&op)) {
+    return 1 + id_size(ins->id) + opt_id_size(ins->left) + opt_id_size(ins->right) + Writer::text_size(ins->text);
+  }
+  const auto& del = std::get<DeleteOp>(op);
+  std::size_t n = 1 + Writer::varint_size(del.ranges.size());
+  for (const IdRange& rg : del.ranges) n += id_size(rg.first) + Writer::varint_size(rg.len);
+  return n;
+}
+
 void put_op(Writer& w, const Op& op) {
   if (const auto* ins = std::get_if<InsertOp>(&op)) {
     w.u8(static_cast<std::uint8_t>(Kind::kInsert));
@@ -95,15 +113,18 @@ Op get_op(Reader& r, Kind kind) {
   return del;
 }
 
+template <typename Run>
+void put_run(Writer& w, const Run& run) {
+  put_id(w, run.id);
+  put_opt_id(w, run.left);
+  put_opt_id(w, run.right);
+  w.u8(run.deleted ? 1 : 0);
+  w.text(run.text);
+}
+
 void put_state(Writer& w, const std::vector<StateRun>& runs) {
   w.varint(runs.size());
-  for (const StateRun& run : runs) {
-    put_id(w, run.id);
-    put_opt_id(w, run.left);
-    put_opt_id(w, run.right);
-    w.u8(run.deleted ? 1 : 0);
-    w.text(run.text);
-  }
+  for (const StateRun& run : runs) put_run(w, run);
 }
 
 std::vector<StateRun> get_state(Reader& r) {
@@ -298,8 +319,35 @@ Message op_message(const Op& op) {
 
 Bytes encode_op(const Op& op) {
   Writer w;
+  w.reserve(op_size(op));
   put_op(w, op);
   return w.take();
+}
+
+Bytes encode_state(Kind kind, std::uint64_t version, const Doc& doc) {
+  Writer body;
+  std::uint64_t runs = 0;
+  doc.for_each_run([&](const Doc::RunView& run) {
+    put_run(body, run);
+    ++runs;
+  });
+  Writer w;
+  w.reserve(1 + Writer::varint_size(version) + Writer::varint_size(runs) + body.view().size());
+  w.u8(static_cast<std::uint8_t>(kind));
+  w.varint(version);
+  w.varint(runs);
+  Bytes out = w.take();
+  out.insert(out.end(), body.view().begin(), body.view().end());
+  return out;
+}
+
+Bytes record_op_bytes(std::span<const std::uint8_t> record, const Message& m) {
+  // Minimal varints are the shortest: the sizes add up only when every field is minimal, and
+  // then the bytes after the header are exactly what put_op writes.
+  const std::size_t header =
+      1 + Writer::varint_size(m.version) + Writer::svarint_size(m.clock_ms) + Writer::varint_size(m.from);
+  if (record.size() == header + op_size(m.op)) return Bytes(record.begin() + static_cast<std::ptrdiff_t>(header), record.end());
+  return encode_op(m.op);
 }
 
 Bytes encode(const Message& m) {
@@ -307,6 +355,7 @@ Bytes encode(const Message& m) {
   switch (m.kind) {
     case Kind::kInsert:
     case Kind::kDelete:
+      w.reserve(op_size(m.op));
       put_op(w, m.op);
       break;
     case Kind::kAck:
@@ -320,6 +369,8 @@ Bytes encode(const Message& m) {
       put_state(w, m.state);
       break;
     case Kind::kRecord:
+      w.reserve(1 + Writer::varint_size(m.version) + Writer::svarint_size(m.clock_ms) + Writer::varint_size(m.from) +
+                op_size(m.op));
       w.u8(static_cast<std::uint8_t>(m.kind));
       w.varint(m.version);
       w.svarint(m.clock_ms);

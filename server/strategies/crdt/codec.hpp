@@ -48,6 +48,12 @@ Bytes encode(const Message& m);
 // encode(op_message(op)) without copying the op.
 Bytes encode_op(const Op& op);
 Result<Message> decode(std::span<const std::uint8_t> bytes);
+// The welcome or snapshot (`kind`) of `doc` at `version`: the bytes of encode() of that Message
+// with state = doc.to_runs(), without building the runs.
+Bytes encode_state(Kind kind, std::uint64_t version, const Doc& doc);
+// encode_op(m.op) for `m` = decode(record) of a record: the record's own op bytes when they are
+// already in that form (every varint minimal, as encode writes them), else encoded anew.
+Bytes record_op_bytes(std::span<const std::uint8_t> record, const Message& m);
 
 boost::json::value to_json(const Message& m);
 Result<Message> message_from_json(const boost::json::value& v);

@@ -90,6 +90,8 @@ class CrdtClient final : public ClientReplica {
   }
   bool indexes_ids() const override { return true; }
   bool contains(CharId id) const override { return doc_.visible(id); }
+  // A tombstone stays one: only a welcome (a new Doc) could bring the character back.
+  bool deleted_for_good(CharId id) const override { return doc_.deleted(id); }
   bool synced() const override { return unacked_ == 0; }
 
  private:
@@ -150,7 +152,7 @@ class CrdtServer final : public ServerReplica {
     // Only an op that changed something here is news for this server's clients.
     if (doc_.item_count() == items_before && doc_.length() == length_before) return std::vector<Bytes>{};
     ++version_;
-    return std::vector<Bytes>{crdt::encode_op(m->op)};
+    return std::vector<Bytes>{crdt::record_op_bytes(record, *m)};
   }
 
   Bytes welcome() const override { return state_message(Kind::kWelcome); }
@@ -178,13 +180,7 @@ class CrdtServer final : public ServerReplica {
     return m;
   }
 
-  Bytes state_message(Kind kind) const {
-    Message m;
-    m.kind = kind;
-    m.version = version_;
-    m.state = doc_.to_runs();
-    return crdt::encode(m);
-  }
+  Bytes state_message(Kind kind) const { return crdt::encode_state(kind, version_, doc_); }
 
   Doc doc_;
   std::uint64_t version_ = 0;

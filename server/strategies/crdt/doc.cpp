@@ -25,10 +25,30 @@ bool seq_range_ok(std::uint32_t seq, std::uint64_t len) {
 
 // ---- id index ---------------------------------------------------------------------------------
 
+const std::vector<Doc::Run>* Doc::runs_of(AgentId agent) const {
+  const auto it = std::lower_bound(runs_.begin(), runs_.end(), agent,
+                                   [](const AgentRuns& a, AgentId v) { return a.agent < v; });
+  if (it == runs_.end() || it->agent != agent) return nullptr;
+  return &it->runs;
+}
+
+std::vector<Doc::Run>& Doc::runs_of_or_add(AgentId agent) {
+  auto it = std::lower_bound(runs_.begin(), runs_.end(), agent,
+                             [](const AgentRuns& a, AgentId v) { return a.agent < v; });
+  if (it == runs_.end() || it->agent != agent) it = runs_.insert(it, AgentRuns{agent, {}});
+  return it->runs;
+}
+
 std::optional<std::uint32_t> Doc::lookup(CharId id) const {
-  const auto it = runs_.find(id.agent);
-  if (it == runs_.end()) return std::nullopt;
-  const std::vector<Run>& runs = it->second;
+  const Run* r = run_at(id);
+  if (r == nullptr) return std::nullopt;
+  return r->arena + (id.seq - r->seq);
+}
+
+const Doc::Run* Doc::run_at(CharId id) const {
+  const std::vector<Run>* found = runs_of(id.agent);
+  if (found == nullptr) return nullptr;
+  const std::vector<Run>& runs = *found;
   // Fast path: most lookups hit the newest run (typing, relayed ops).
   const Run* r = nullptr;
   if (!runs.empty() && id.seq >= runs.back().seq) {
@@ -36,16 +56,16 @@ std::optional<std::uint32_t> Doc::lookup(CharId id) const {
   } else {
     auto ub = std::upper_bound(runs.begin(), runs.end(), id.seq,
                                [](std::uint32_t s, const Run& run) { return s < run.seq; });
-    if (ub == runs.begin()) return std::nullopt;
+    if (ub == runs.begin()) return nullptr;
     r = &*(ub - 1);
   }
-  if (id.seq - r->seq >= r->len) return std::nullopt;
-  return r->arena + (id.seq - r->seq);
+  if (id.seq - r->seq >= r->len) return nullptr;
+  return r;
 }
 
 void Doc::index_ids(AgentId agent, std::uint32_t seq, std::uint32_t len, std::uint32_t first) {
   CONVLAB_ASSERT(len >= 1);
-  std::vector<Run>& runs = runs_[agent];
+  std::vector<Run>& runs = runs_of_or_add(agent);
   if (runs.empty() || seq >= runs.back().seq + runs.back().len) {
     if (!runs.empty()) {
       Run& last = runs.back();
@@ -70,9 +90,9 @@ void Doc::index_ids(AgentId agent, std::uint32_t seq, std::uint32_t len, std::ui
 }
 
 std::uint32_t Doc::next_seq(AgentId agent) const {
-  const auto it = runs_.find(agent);
-  if (it == runs_.end() || it->second.empty()) return 0;
-  return it->second.back().seq + it->second.back().len;
+  const std::vector<Run>* runs = runs_of(agent);
+  if (runs == nullptr || runs->empty()) return 0;
+  return runs->back().seq + runs->back().len;
 }
 
 // ---- document order ---------------------------------------------------------------------------
@@ -105,7 +125,14 @@ int Doc::cmp_items(std::uint32_t a, std::uint32_t b, bool none_first) const {
   const std::uint32_t ba = items_[a].block;
   const std::uint32_t bb = items_[b].block;
   if (ba != bb) return blocks_[ba].rank < blocks_[bb].rank ? -1 : 1;
-  return pos_of(a).off < pos_of(b).off ? -1 : 1;
+  // One scan of the block: whichever comes first.
+  const Block& blk = blocks_[ba];
+  for (std::uint32_t i = 0; i < blk.n; ++i) {
+    if (blk.items[i] == a) return -1;
+    if (blk.items[i] == b) return 1;
+  }
+  CONVLAB_ASSERT(false && "item missing from its block");
+  return 0;
 }
 
 Doc::Pos Doc::locate_visible(std::size_t index) {
@@ -147,6 +174,7 @@ std::uint32_t Doc::new_block_after(std::uint32_t rank_before) {
   blocks_.emplace_back();
   const std::uint32_t rank = rank_before == kNone ? 0 : rank_before + 1;
   order_.insert(order_.begin() + rank, id);
+  vis_by_rank_.insert(vis_by_rank_.begin() + rank, 0);
   for (std::size_t r = rank; r < order_.size(); ++r) blocks_[order_[r]].rank = static_cast<std::uint32_t>(r);
   return id;
 }
@@ -158,7 +186,15 @@ void Doc::visible_changed(std::uint32_t block, int delta) {
   }
 }
 
-Doc::Pos Doc::insert_at(Pos p, std::uint32_t item) {
+void Doc::add_visible(std::uint32_t block, int delta) {
+  Block& b = blocks_[block];
+  b.visible = static_cast<std::uint32_t>(static_cast<std::int64_t>(b.visible) + delta);
+  vis_by_rank_[b.rank] = b.visible;
+  visible_ = static_cast<std::size_t>(static_cast<std::int64_t>(visible_) + delta);
+  visible_changed(block, delta);
+}
+
+Doc::Pos Doc::insert_at(Pos p, std::uint32_t item, char32_t ch) {
   if (order_.empty()) {
     p = Pos{new_block_after(kNone), 0};
   } else if (p.end()) {
@@ -183,6 +219,7 @@ Doc::Pos Doc::insert_at(Pos p, std::uint32_t item) {
       const std::uint32_t moved = kBlockCap - kHalf;
       std::memcpy(fresh.items, full.items + kHalf, moved * sizeof(std::uint32_t));
       std::memcpy(fresh.vis, full.vis + kHalf, moved);
+      std::memcpy(fresh.chs, full.chs + kHalf, moved * sizeof(char32_t));
       std::uint32_t moved_visible = 0;
       for (std::uint32_t i = 0; i < moved; ++i) {
         items_[fresh.items[i]].block = nb;
@@ -192,6 +229,8 @@ Doc::Pos Doc::insert_at(Pos p, std::uint32_t item) {
       fresh.visible = moved_visible;
       full.n = kHalf;
       full.visible -= moved_visible;
+      vis_by_rank_[fresh.rank] = fresh.visible;
+      vis_by_rank_[full.rank] = full.visible;
       if (p.off > kHalf) p = Pos{nb, p.off - kHalf};
     }
   }
@@ -199,29 +238,27 @@ Doc::Pos Doc::insert_at(Pos p, std::uint32_t item) {
   CONVLAB_ASSERT(b.n < kBlockCap && p.off <= b.n);
   std::memmove(b.items + p.off + 1, b.items + p.off, (b.n - p.off) * sizeof(std::uint32_t));
   std::memmove(b.vis + p.off + 1, b.vis + p.off, b.n - p.off);
+  std::memmove(b.chs + p.off + 1, b.chs + p.off, (b.n - p.off) * sizeof(char32_t));
   b.items[p.off] = item;
+  b.chs[p.off] = ch;
   const bool visible = !items_[item].deleted;
   b.vis[p.off] = visible ? 1 : 0;
   ++b.n;
   items_[item].block = p.block;
-  if (visible) {
-    ++b.visible;
-    ++visible_;
-    visible_changed(p.block, 1);
-  }
+  if (visible) add_visible(p.block, 1);
   return p;
 }
 
-void Doc::mark_deleted(std::uint32_t item) {
-  if (items_[item].deleted) return;
-  const Pos p = pos_of(item);
+Doc::Pos Doc::mark_deleted(std::uint32_t item, Pos hint) {
+  // The hint: the slot after the previous item deleted, usually where this one is.
+  const Pos p = !hint.end() && at(hint) == item ? hint : pos_of(item);
+  if (items_[item].deleted) return p;
   items_[item].deleted = true;
   Block& b = blocks_[p.block];
   CONVLAB_ASSERT(b.vis[p.off] == 1 && b.visible > 0);
   b.vis[p.off] = 0;
-  --b.visible;
-  --visible_;
-  visible_changed(p.block, -1);
+  add_visible(p.block, -1);
+  return p;
 }
 
 std::uint32_t Doc::right_parent(std::uint32_t item) const {
@@ -290,19 +327,20 @@ InsertOp Doc::local_insert(std::size_t pos, std::u32string_view text, CharId fir
   op.text.assign(text);
 
   const auto first = static_cast<std::uint32_t>(items_.size());
+  // Ids past the agent's highest are new; lower ones (an agent's other branch) are looked up.
+  const bool check_ids = first_id.seq < next_seq(first_id.agent);
   for (std::size_t i = 0; i < text.size(); ++i) {
-    CONVLAB_ASSERT(!lookup(CharId{first_id.agent, first_id.seq + static_cast<std::uint32_t>(i)}));
+    CONVLAB_ASSERT(!check_ids || !lookup(CharId{first_id.agent, first_id.seq + static_cast<std::uint32_t>(i)}));
     Item it;
     it.id = CharId{first_id.agent, first_id.seq + static_cast<std::uint32_t>(i)};
     it.left = i == 0 ? left : first + static_cast<std::uint32_t>(i) - 1;
     it.right = right;
-    it.ch = text[i];
     items_.push_back(it);
   }
   index_ids(first_id.agent, first_id.seq, static_cast<std::uint32_t>(text.size()), first);
   Pos p = start;
   for (std::size_t i = 0; i < text.size(); ++i) {
-    p = insert_at(p, first + static_cast<std::uint32_t>(i));
+    p = insert_at(p, first + static_cast<std::uint32_t>(i), text[i]);
     p.off += 1;  // the next character goes right after this one
   }
   return op;
@@ -326,12 +364,9 @@ DeleteOp Doc::local_delete(std::size_t pos, std::size_t n) {
     } else {
       op.ranges.push_back(IdRange{id, 1});
     }
-    Block& b = blocks_[p.block];
     items_[item].deleted = true;
-    b.vis[p.off] = 0;
-    --b.visible;
-    --visible_;
-    visible_changed(p.block, -1);
+    blocks_[p.block].vis[p.off] = 0;
+    add_visible(p.block, -1);
     if (done + 1 < n) p = next(p);
   }
   return op;
@@ -360,6 +395,33 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
     right = *r;
   }
   const auto len = static_cast<std::uint32_t>(op.text.size());
+  if (op.id.seq >= next_seq(op.id.agent)) {
+    // The usual case: every id is past the agent's highest here, so none is present (no
+    // lookup per character), only character 0's originLeft needs checking, and the ids are
+    // indexed as one run.
+    Pos start = first_pos();
+    if (left != kNone) {
+      start = next(pos_of(left));
+      // originRight right after originLeft (the usual case) follows it.
+      if (right != kNone && (start.end() || at(start) != right) && cmp_items(left, right, true) >= 0) {
+        return make_error("insert " + id_str(op.id) + ": originRight does not follow originLeft");
+      }
+    }
+    const auto first = static_cast<std::uint32_t>(items_.size());
+    Pos p;
+    for (std::uint32_t i = 0; i < len; ++i) {
+      Item it;
+      it.id = CharId{op.id.agent, op.id.seq + i};
+      it.left = i == 0 ? left : first + i - 1;
+      it.right = right;
+      items_.push_back(it);
+      // After character 0, each goes right after the one before (see below: prev_fresh).
+      p = i == 0 ? find_place(first, start) : Pos{p.block, p.off + 1};
+      p = insert_at(p, first + i, op.text[i]);
+    }
+    index_ids(op.id.agent, op.id.seq, len, first);
+    return {};
+  }
   // For every character to integrate whose originLeft already exists here, that originLeft
   // must come before originRight; otherwise the op cannot have been made on any state.
   std::vector<std::uint32_t> present(len, kNone);
@@ -392,7 +454,6 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
     it.id = CharId{op.id.agent, op.id.seq + i};
     it.left = i == 0 ? left : present[i - 1];
     it.right = right;
-    it.ch = op.text[i];
     items_.push_back(it);
     index_ids(it.id.agent, it.id.seq, 1, idx);
     present[i] = idx;
@@ -405,7 +466,7 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
       const Pos start = it.left == kNone ? first_pos() : next(pos_of(it.left));
       p = find_place(idx, start);
     }
-    prev_pos = insert_at(p, idx);
+    prev_pos = insert_at(p, idx, op.text[i]);
     prev_fresh = true;
   }
   return {};
@@ -414,14 +475,25 @@ Result<void> Doc::apply_insert(const InsertOp& op) {
 Result<void> Doc::apply_delete(const DeleteOp& op) {
   for (const IdRange& r : op.ranges) {
     if (!seq_range_ok(r.first.seq, r.len)) return make_error("delete range " + id_str(r.first) + " has a bad length");
-    for (std::uint32_t i = 0; i < r.len; ++i) {
-      if (!lookup(CharId{r.first.agent, r.first.seq + i})) {
-        return make_error("delete target " + id_str(CharId{r.first.agent, r.first.seq + i}) + " is unknown here");
-      }
+    // A run at a time: a run holds consecutive seqs at consecutive arena indexes.
+    for (std::uint32_t i = 0; i < r.len;) {
+      const CharId id{r.first.agent, r.first.seq + i};
+      const Run* run = run_at(id);
+      if (run == nullptr) return make_error("delete target " + id_str(id) + " is unknown here");
+      i += std::min(r.len - i, run->seq + run->len - id.seq);
     }
   }
   for (const IdRange& r : op.ranges) {
-    for (std::uint32_t i = 0; i < r.len; ++i) mark_deleted(*lookup(CharId{r.first.agent, r.first.seq + i}));
+    for (std::uint32_t i = 0; i < r.len;) {
+      const CharId id{r.first.agent, r.first.seq + i};
+      const Run* run = run_at(id);
+      const std::uint32_t n = std::min(r.len - i, run->seq + run->len - id.seq);
+      const std::uint32_t base = run->arena + (id.seq - run->seq);
+      // A run's items were inserted together: usually side by side in document order too.
+      Pos hint;
+      for (std::uint32_t k = 0; k < n; ++k) hint = next(mark_deleted(base + k, hint));
+      i += n;
+    }
   }
   return {};
 }
@@ -434,7 +506,7 @@ std::u32string Doc::text() const {
   for (const std::uint32_t bid : order_) {
     const Block& b = blocks_[bid];
     for (std::uint32_t i = 0; i < b.n; ++i) {
-      if (b.vis[i] != 0) out.push_back(items_[b.items[i]].ch);
+      if (b.vis[i] != 0) out.push_back(b.chs[i]);
     }
   }
   return out;
@@ -453,27 +525,38 @@ std::vector<CharId> Doc::char_ids() const {
 }
 
 namespace {
-// Calls f(item) for the visible items [pos, pos + n) of blocks in `order`, skipping whole blocks
-// by their visible counts.
+// Calls f(block, slot, count) for the visible items [pos, pos + n) of blocks in `order`, a run
+// of consecutive visible slots of one block at a time, skipping whole blocks by their visible
+// counts (`vis_by_rank`, one dense array: no block is touched).
 template <typename Blocks, typename F>
-void for_visible_range(const std::vector<std::uint32_t>& order, const Blocks& blocks, std::size_t pos,
-                       std::size_t n, F&& f) {
+void for_visible_range(const std::vector<std::uint32_t>& order, const std::vector<std::uint32_t>& vis_by_rank,
+                       const Blocks& blocks, std::size_t pos, std::size_t n, F&& f) {
   std::size_t skip = pos;
-  for (const std::uint32_t bid : order) {
-    if (n == 0) return;
-    const auto& b = blocks[bid];
-    if (skip >= b.visible) {
-      skip -= b.visible;
-      continue;
-    }
-    for (std::uint32_t i = 0; i < b.n && n > 0; ++i) {
-      if (b.vis[i] == 0) continue;
-      if (skip > 0) {
-        --skip;
+  std::size_t r = 0;
+  while (r < order.size() && skip >= vis_by_rank[r]) {
+    skip -= vis_by_rank[r];
+    ++r;
+  }
+  for (; r < order.size() && n > 0; ++r) {
+    const auto& b = blocks[order[r]];
+    std::uint32_t i = 0;
+    while (i < b.n && n > 0) {
+      if (b.vis[i] == 0) {
+        ++i;
         continue;
       }
-      f(b.items[i]);
-      --n;
+      std::uint32_t end = i + 1;  // visible slots [i, end)
+      while (end < b.n && b.vis[end] != 0) ++end;
+      const std::size_t run = end - i;
+      if (skip >= run) {
+        skip -= run;
+      } else {
+        const std::size_t take = std::min(run - skip, n);
+        f(b, static_cast<std::uint32_t>(i + skip), take);
+        n -= take;
+        skip = 0;
+      }
+      i = end;
     }
   }
 }
@@ -482,8 +565,11 @@ void for_visible_range(const std::vector<std::uint32_t>& order, const Blocks& bl
 std::u32string Doc::text_range(std::size_t pos, std::size_t n) const {
   CONVLAB_ASSERT(pos + n <= visible_);
   std::u32string out(n, U'\0');
-  std::size_t k = 0;
-  for_visible_range(order_, blocks_, pos, n, [&](std::uint32_t item) { out[k++] = items_[item].ch; });
+  char32_t* dst = out.data();
+  for_visible_range(order_, vis_by_rank_, blocks_, pos, n, [&](const Block& b, std::uint32_t i, std::size_t count) {
+    std::memcpy(dst, b.chs + i, count * sizeof(char32_t));
+    dst += count;
+  });
   return out;
 }
 
@@ -491,52 +577,28 @@ std::vector<CharId> Doc::char_ids_range(std::size_t pos, std::size_t n) const {
   CONVLAB_ASSERT(pos + n <= visible_);
   std::vector<CharId> out;
   out.reserve(n);
-  for_visible_range(order_, blocks_, pos, n, [&](std::uint32_t item) { out.push_back(items_[item].id); });
+  for_visible_range(order_, vis_by_rank_, blocks_, pos, n, [&](const Block& b, std::uint32_t i, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) out.push_back(items_[b.items[i + k]].id);
+  });
   return out;
 }
 
 std::size_t Doc::memory_bytes() const {
-  // A std::map node: the value plus three pointers and a colour, rounded.
-  constexpr std::size_t kMapNodeOverhead = 4 * sizeof(void*);
   std::size_t total = sizeof(*this);
   total += items_.memory_bytes();
   total += blocks_.capacity() * sizeof(Block);
   total += order_.capacity() * sizeof(std::uint32_t);
-  for (const auto& [agent, runs] : runs_) {
-    total += kMapNodeOverhead + sizeof(std::pair<const AgentId, std::vector<Run>>);
-    total += runs.capacity() * sizeof(Run);
-  }
+  total += vis_by_rank_.capacity() * sizeof(std::uint32_t);
+  total += runs_.capacity() * sizeof(AgentRuns);
+  for (const AgentRuns& a : runs_) total += a.runs.capacity() * sizeof(Run);
   return total;
 }
 
 std::vector<StateRun> Doc::to_runs() const {
   std::vector<StateRun> out;
-  std::uint32_t prev = kNone;
-  for (const std::uint32_t bid : order_) {
-    const Block& b = blocks_[bid];
-    for (std::uint32_t i = 0; i < b.n; ++i) {
-      const std::uint32_t idx = b.items[i];
-      const Item& it = items_[idx];
-      bool extends = false;
-      if (prev != kNone) {
-        const Item& p = items_[prev];
-        extends = it.left == prev && it.id.agent == p.id.agent && it.id.seq == p.id.seq + 1 &&
-                  it.deleted == p.deleted && it.right == p.right;
-      }
-      if (extends) {
-        out.back().text.push_back(it.ch);
-      } else {
-        StateRun run;
-        run.id = it.id;
-        if (it.left != kNone) run.left = items_[it.left].id;
-        if (it.right != kNone) run.right = items_[it.right].id;
-        run.deleted = it.deleted;
-        run.text.push_back(it.ch);
-        out.push_back(std::move(run));
-      }
-      prev = idx;
-    }
-  }
+  for_each_run([&](const RunView& r) {
+    out.push_back(StateRun{r.id, r.left, r.right, r.deleted, std::u32string(r.text)});
+  });
   return out;
 }
 
@@ -579,6 +641,7 @@ Result<Doc> Doc::from_runs(const std::vector<StateRun>& runs) {
 
   Doc d;
   for (std::uint32_t k = 0; k < n; ++k) d.items_.push_back(Item{});
+  std::vector<char32_t> chars(n);  // document order
   std::uint32_t ord = 0;
   for (const StateRun& r : runs) {
     const auto len = static_cast<std::uint32_t>(r.text.size());
@@ -599,8 +662,8 @@ Result<Doc> Doc::from_runs(const std::vector<StateRun>& runs) {
       it.id = CharId{r.id.agent, r.id.seq + i};
       it.left = i == 0 ? left : arena_of[ord + i - 1];
       it.right = right;
-      it.ch = r.text[i];
       it.deleted = r.deleted;
+      chars[ord + i] = r.text[i];
     }
     ord += len;
   }
@@ -614,11 +677,13 @@ Result<Doc> Doc::from_runs(const std::vector<StateRun>& runs) {
     const std::uint32_t a = arena_of[o];
     b.items[b.n] = a;
     b.vis[b.n] = d.items_[a].deleted ? 0 : 1;
+    b.chs[b.n] = chars[o];
     b.visible += b.vis[b.n];
     ++b.n;
     d.items_[a].block = bid;
     if (!d.items_[a].deleted) ++d.visible_;
   }
+  for (std::size_t r = 0; r < d.order_.size(); ++r) d.vis_by_rank_[r] = d.blocks_[d.order_[r]].visible;
   return d;
 }
 
@@ -626,6 +691,8 @@ void Doc::check_invariants() const {
   std::size_t vis_total = 0;
   std::size_t count = 0;
   CONVLAB_ASSERT(order_.size() == blocks_.size());
+  CONVLAB_ASSERT(vis_by_rank_.size() == order_.size());
+  for (std::size_t i = 1; i < runs_.size(); ++i) CONVLAB_ASSERT(runs_[i - 1].agent < runs_[i].agent);
   for (std::size_t r = 0; r < order_.size(); ++r) {
     const Block& b = blocks_[order_[r]];
     CONVLAB_ASSERT(b.rank == r);
@@ -642,6 +709,7 @@ void Doc::check_invariants() const {
       CONVLAB_ASSERT(cmp_items(b.items[i], it.right, false) < 0);
     }
     CONVLAB_ASSERT(v == b.visible);
+    CONVLAB_ASSERT(vis_by_rank_[r] == b.visible);
     vis_total += v;
     count += b.n;
   }

@@ -12,10 +12,13 @@
 //
 // Layout, chosen so that the editing traces replay in tens of milliseconds:
 //   - an arena of items (index = uint32), never shrunk: deleted items stay as tombstones;
-//   - per agent, sorted runs (seq range -> consecutive arena indexes), for id lookup;
+//   - per agent (a vector sorted by agent), sorted runs (seq range -> consecutive arena
+//     indexes), for id lookup;
 //   - document order as a list of blocks of up to kBlockCap arena indexes, each block keeping
-//     its count of visible items, each item knowing its block, and a cursor cache (block, number
-//     of visible items before it) so that position lookups near the previous edit are O(block).
+//     its count of visible items and its characters (so that reading text walks blocks, not the
+//     arena), each item knowing its block, the blocks' visible counts also in one dense array by
+//     rank (skipping to a position reads that array only), and a cursor cache (block, number of
+//     visible items before it) so that position lookups near the previous edit are O(block).
 //
 // Not thread-safe; deterministic (no hashing, no clocks, no randomness).
 #include "server/core/result.hpp"
@@ -23,7 +26,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,6 +109,11 @@ class Doc {
     const auto i = lookup(id);
     return i.has_value() && !items_[*i].deleted;
   }
+  // True when `id` is here as a tombstone.
+  bool deleted(CharId id) const {
+    const auto i = lookup(id);
+    return i.has_value() && items_[*i].deleted;
+  }
   // The visible characters [pos, pos + n) and their ids, without copying the rest of the
   // document: O(blocks + n). REQUIRES: pos + n <= length().
   std::u32string text_range(std::size_t pos, std::size_t n) const;
@@ -123,6 +130,17 @@ class Doc {
   // everything a received state must satisfy (unique ids, origins present and on the correct
   // side) and returns an Error otherwise.
   std::vector<StateRun> to_runs() const;
+  // The runs of to_runs() one at a time, without building them: f(const RunView&) for each, in
+  // order (the view's text lives until f returns).
+  struct RunView {
+    CharId id;
+    std::optional<CharId> left;
+    std::optional<CharId> right;
+    bool deleted = false;
+    std::u32string_view text;
+  };
+  template <typename F>
+  void for_each_run(F&& f) const;
   static Result<Doc> from_runs(const std::vector<StateRun>& runs);
 
   // Checks every internal invariant with CONVLAB_ASSERT (tests call it; O(n)).
@@ -137,8 +155,7 @@ class Doc {
     std::uint32_t left = kNone;   // arena index of originLeft, kNone = document start
     std::uint32_t right = kNone;  // arena index of originRight, kNone = document end
     std::uint32_t block = kNone;  // id of the block holding this item
-    char32_t ch = 0;
-    bool deleted = false;
+    bool deleted = false;          // (its character is in its block: Block::chs)
   };
 
   // The item arena in fixed chunks: indexes stay valid, nothing is copied as it grows, and
@@ -175,6 +192,7 @@ class Doc {
     std::uint32_t visible = 0;  // slots whose item is not deleted
     std::uint32_t items[kBlockCap];
     std::uint8_t vis[kBlockCap];  // 1 when items[i] is visible: scanned without touching items_
+    char32_t chs[kBlockCap];      // the character of items[i]
   };
 
   // A place in document order: slot `off` of block `block`; block == kNone is the end.
@@ -189,8 +207,17 @@ class Doc {
     std::uint32_t len = 0;
     std::uint32_t arena = 0;  // arena index of (agent, seq); the run's items are consecutive
   };
+  struct AgentRuns {
+    AgentId agent = 0;
+    std::vector<Run> runs;
+  };
+  // The runs of `agent` (nullptr if none); runs_of_or_add adds an empty entry.
+  const std::vector<Run>* runs_of(AgentId agent) const;
+  std::vector<Run>& runs_of_or_add(AgentId agent);
 
   std::optional<std::uint32_t> lookup(CharId id) const;
+  // The run holding `id` (nullptr if it is not here).
+  const Run* run_at(CharId id) const;
   // Records that arena[first .. first+len) hold ids (agent, seq ..). REQUIRES: none exist.
   void index_ids(AgentId agent, std::uint32_t seq, std::uint32_t len, std::uint32_t first);
 
@@ -204,12 +231,16 @@ class Doc {
 
   // The slot holding the `index`-th visible item (0-based). REQUIRES: index < length().
   Pos locate_visible(std::size_t index);
-  // Inserts arena item `item` into document order before `p` (at the end if p.end()), and
-  // returns where it went.
-  Pos insert_at(Pos p, std::uint32_t item);
+  // Inserts arena item `item`, whose character is `ch`, into document order before `p` (at the
+  // end if p.end()), and returns where it went.
+  Pos insert_at(Pos p, std::uint32_t item, char32_t ch);
+  // Adds `delta` to the visible count of block `block` (both copies) and to the document's.
+  void add_visible(std::uint32_t block, int delta);
   std::uint32_t new_block_after(std::uint32_t rank_before);  // rank_before = kNone: at front
   void visible_changed(std::uint32_t block, int delta);
-  void mark_deleted(std::uint32_t item);
+  // Marks `item` deleted (a no-op for a tombstone) and returns its slot; `hint` is a slot to try
+  // before searching its block (Pos{}: none).
+  Pos mark_deleted(std::uint32_t item, Pos hint);
 
   // originRight if that item has the same originLeft as `item` (Fugue's right parent), else
   // kNone (the document end).
@@ -220,12 +251,50 @@ class Doc {
   Arena items_;
   std::vector<Block> blocks_;           // by block id
   std::vector<std::uint32_t> order_;    // block ids in document order
-  std::map<AgentId, std::vector<Run>> runs_;
+  std::vector<std::uint32_t> vis_by_rank_;  // blocks_[order_[r]].visible, by rank r
+  std::vector<AgentRuns> runs_;         // sorted by agent
   std::size_t visible_ = 0;
 
   // Cursor cache: block `cur_block_` has `cur_start_` visible items before it.
   std::uint32_t cur_block_ = kNone;
   std::size_t cur_start_ = 0;
 };
+
+template <typename F>
+void Doc::for_each_run(F&& f) const {
+  std::u32string text;  // the current run's characters
+  RunView run;
+  std::uint32_t prev = kNone;
+  const auto flush = [&] {
+    run.text = text;
+    f(static_cast<const RunView&>(run));
+  };
+  for (const std::uint32_t bid : order_) {
+    const Block& b = blocks_[bid];
+    for (std::uint32_t i = 0; i < b.n; ++i) {
+      const std::uint32_t idx = b.items[i];
+      const Item& it = items_[idx];
+      // A run goes on while each item is the next id of the same agent, its originLeft is the
+      // item before, and it shares originRight and the deleted flag.
+      if (prev != kNone) {
+        const Item& p = items_[prev];
+        if (it.left == prev && it.id.agent == p.id.agent && it.id.seq == p.id.seq + 1 && it.deleted == p.deleted &&
+            it.right == p.right) {
+          text.push_back(b.chs[i]);
+          prev = idx;
+          continue;
+        }
+        flush();
+      }
+      run.id = it.id;
+      run.left = it.left == kNone ? std::nullopt : std::optional<CharId>(items_[it.left].id);
+      run.right = it.right == kNone ? std::nullopt : std::optional<CharId>(items_[it.right].id);
+      run.deleted = it.deleted;
+      text.assign(1, b.chs[i]);
+      prev = idx;
+    }
+  }
+  if (prev != kNone) flush();
+}
 
 }  // namespace convlab::crdt

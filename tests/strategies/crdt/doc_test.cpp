@@ -265,6 +265,21 @@ RC_GTEST_PROP(CrdtDocProperty, OneDocBehavesLikeAStringUnderSplices, ()) {
   RC_ASSERT(d.text() == model);
   RC_ASSERT(d.length() == model.size());
   d.check_invariants();
+  // Ranges (read a run of visible slots at a time) match the whole text and ids.
+  const std::vector<CharId> ids = d.char_ids();
+  const std::size_t from = *rc::gen::inRange<std::size_t>(0, model.size() + 1);
+  const std::size_t n = *rc::gen::inRange<std::size_t>(0, model.size() - from + 1);
+  RC_ASSERT(d.text_range(from, n) == model.substr(from, n));
+  RC_ASSERT(d.char_ids_range(from, n) ==
+            std::vector<CharId>(ids.begin() + static_cast<std::ptrdiff_t>(from),
+                                ids.begin() + static_cast<std::ptrdiff_t>(from + n)));
+  // Every id ever given out is either visible or a tombstone.
+  for (std::uint32_t s = 0; s < seq; ++s) {
+    const CharId id{3, s};
+    RC_ASSERT(d.contains(id));
+    RC_ASSERT(d.visible(id) != d.deleted(id));
+  }
+  RC_ASSERT(!d.deleted(CharId{3, seq}));
   auto copy = Doc::from_runs(d.to_runs());
   RC_ASSERT(copy.has_value());
   RC_ASSERT(copy->text() == model);
