@@ -113,7 +113,7 @@ Doc::Pos Doc::next(Pos p) const {
 Doc::Pos Doc::pos_of(std::uint32_t item) const {
   const std::uint32_t bid = items_[item].block;
   const Block& b = blocks_[bid];
-  const std::uint32_t* found = std::find(b.items, b.items + b.n, item);
+  const std::uint32_t* found = std::find(b.items + items_[item].off, b.items + b.n, item);
   CONVLAB_ASSERT(found != b.items + b.n);
   return Pos{bid, static_cast<std::uint32_t>(found - b.items)};
 }
@@ -223,6 +223,7 @@ Doc::Pos Doc::insert_at(Pos p, std::uint32_t item, char32_t ch) {
       std::uint32_t moved_visible = 0;
       for (std::uint32_t i = 0; i < moved; ++i) {
         items_[fresh.items[i]].block = nb;
+        items_[fresh.items[i]].off = static_cast<std::uint8_t>(i);
         moved_visible += fresh.vis[i];
       }
       fresh.n = moved;
@@ -245,6 +246,7 @@ Doc::Pos Doc::insert_at(Pos p, std::uint32_t item, char32_t ch) {
   b.vis[p.off] = visible ? 1 : 0;
   ++b.n;
   items_[item].block = p.block;
+  items_[item].off = static_cast<std::uint8_t>(p.off);
   if (visible) add_visible(p.block, 1);
   return p;
 }
@@ -676,6 +678,7 @@ Result<Doc> Doc::from_runs(const std::vector<StateRun>& runs) {
     Block& b = d.blocks_[bid];
     const std::uint32_t a = arena_of[o];
     b.items[b.n] = a;
+    d.items_[a].off = static_cast<std::uint8_t>(b.n);
     b.vis[b.n] = d.items_[a].deleted ? 0 : 1;
     b.chs[b.n] = chars[o];
     b.visible += b.vis[b.n];
@@ -701,6 +704,7 @@ void Doc::check_invariants() const {
     for (std::uint32_t i = 0; i < b.n; ++i) {
       const Item& it = items_[b.items[i]];
       CONVLAB_ASSERT(it.block == order_[r]);
+      CONVLAB_ASSERT(it.off <= i);  // pos_of scans from the hint
       CONVLAB_ASSERT(b.vis[i] == (it.deleted ? 0 : 1));
       v += b.vis[i];
       const auto found = lookup(it.id);

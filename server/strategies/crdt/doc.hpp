@@ -156,7 +156,12 @@ class Doc {
     std::uint32_t right = kNone;  // arena index of originRight, kNone = document end
     std::uint32_t block = kNone;  // id of the block holding this item
     bool deleted = false;          // (its character is in its block: Block::chs)
+    // Its slot in its block when it was placed there. Slots only move right within a block
+    // (an insert shifts those after it; nothing is removed), and a split resets the moved
+    // items' hints, so the item is at `off` or after it: pos_of scans from here.
+    std::uint8_t off = 0;
   };
+  static_assert(kBlockCap <= 256, "Item::off holds a slot");
 
   // The item arena in fixed chunks: indexes stay valid, nothing is copied as it grows, and
   // capacity exceeds size by less than one chunk (a doubling vector wastes up to half).
