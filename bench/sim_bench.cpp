@@ -24,6 +24,7 @@
 // bytes asked for, via malloc_usable_size); ru_maxrss of the process is reported as well.
 #include "reports/checkers.hpp"
 #include "server/strategies/registry.hpp"
+#include "sim/huge_pages.hpp"
 #include "sim/scheduler.hpp"
 #include "sim/world.hpp"
 
@@ -195,6 +196,7 @@ void check_cost(benchmark::State& state, const char* strategy, WorldConfig c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  convlab::sim::use_malloc_huge_pages(argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
 

@@ -18,6 +18,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "server/strategies/registry.hpp"
+#include "sim/huge_pages.hpp"
 
 #include <exception>
 #include <iostream>
@@ -96,6 +97,7 @@ int trace_main(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  convlab::sim::use_malloc_huge_pages(argv);
   const std::vector<std::string> args(argv + 1, argv + argc);
   try {
     if (args.empty()) {
