@@ -19,14 +19,21 @@ case "$cmd" in
   start)
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
-    # A free port on loopback: one nothing answers on (bash's /dev/tcp; no other tool needed).
-    port=""
-    for candidate in $(shuf -i 20000-60999 -n 64); do
-      if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
-    done
-    [ -n "$port" ] || { echo "pg.sh: no free loopback port found" >&2; exit 1; }
     as_pg "$bin/initdb" -D "$dir/data" -A trust -U convlab >"$dir/initdb.log" 2>&1
-    pg_start "$port"
+    # A free port on loopback: one nothing answers on (bash's /dev/tcp; no other tool needed),
+    # below the kernel's ephemeral range (32768 and up here), where the local end of some
+    # other test's outgoing connection could hold it without answering. Another process may
+    # still take it between the check and the bind: then the next candidate.
+    port=""
+    tries=0
+    for candidate in $(shuf -i 20000-32767 -n 64); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then continue; fi
+      if pg_start "$candidate"; then port=$candidate; break; fi
+      tries=$((tries + 1))
+      [ "$tries" -lt 4 ] || break
+      echo "pg.sh: port $candidate: PostgreSQL did not start ($(tail -n 1 "$dir/log" 2>/dev/null)); trying another" >&2
+    done
+    [ -n "$port" ] || { echo "pg.sh: PostgreSQL did not start on any free loopback port; see $dir/log" >&2; exit 1; }
     echo "$port" >"$dir/port"
     echo "postgresql://convlab@127.0.0.1:$port/postgres"
     ;;

@@ -502,11 +502,15 @@ TEST(PgStore, PipelinePreparesTheNextBatchDuringACommitAndAnswersInOrder) {
   (*store)->submit(append(2, 1, {record(1, "second")}, false, 2));
   (*store)->submit(append(3, 1, {record(1, "stale")}, false, 2));  // expects 2: "second" has it
   (*store)->submit(append(4, 2, {record(2, "other document")}));
-  // Turn 1 commits while turn 0 is still held; nobody has been answered yet.
-  ASSERT_TRUE(col.wait_until([&] { return col.commits.size() == 2; }));
+  // Turn 1 commits while turn 0 is still held; nobody has been answered yet. (Turn 1 takes
+  // what is queued when it wakes: all three appends, or under load only the first of them,
+  // the rest then waiting for turn 0's connection. Either way it commits while 0 is held.)
+  ASSERT_TRUE(col.wait_until([&] { return col.commits.size() >= 2; }));
   {
     std::lock_guard lock(col.mu);
-    EXPECT_EQ(col.commits, (std::vector<std::size_t>{1, 3}));
+    EXPECT_EQ(col.commits.front(), 1u);
+    EXPECT_GE(col.commits[1], 1u);
+    EXPECT_LE(col.commits[1], 3u);
     EXPECT_TRUE(col.replies.empty());
   }
   {
