@@ -11,6 +11,12 @@ namespace convlab::sim {
 void use_malloc_huge_pages(char** argv) {
   constexpr const char* kTunable = "glibc.malloc.hugetlb";
   if (const char* off = std::getenv("CONVLAB_MALLOC_HUGE_PAGES"); off != nullptr && std::string(off) == "0") return;
+  // Under valgrind, /proc/self/exe is valgrind's tool, not this program: stay as we are (its
+  // preload library is in LD_PRELOAD).
+  if (const char* preload = std::getenv("LD_PRELOAD");
+      preload != nullptr && std::string(preload).find("vgpreload") != std::string::npos) {
+    return;
+  }
   const char* current = std::getenv("GLIBC_TUNABLES");
   const std::string tunables = current == nullptr ? "" : current;
   if (tunables.find(kTunable) != std::string::npos) return;

@@ -8,8 +8,8 @@
 // use_malloc_huge_pages(argv), called first thing in main(), re-executes the program once
 // with that tunable added to GLIBC_TUNABLES. It does nothing when the tunable is already set
 // (so it runs at most once, and child processes inherit it), when CONVLAB_MALLOC_HUGE_PAGES=0,
-// when the kernel has transparent huge pages off, or when the re-exec fails. Results do not
-// depend on it: only speed and resident memory (bench/README.md, "Simulator").
+// under valgrind, when the kernel has transparent huge pages off, or when the re-exec fails.
+// Results do not depend on it: only speed and resident memory (bench/README.md, "Simulator").
 namespace convlab::sim {
 
 void use_malloc_huge_pages(char** argv);
