@@ -4,18 +4,21 @@
 
 namespace convlab {
 
+namespace {
+std::span<const std::uint8_t> as_bytes(const std::string& s) {
+  return std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+}
+// What a frame carries after its length: the payload, or a refusal's UTF-8 reason.
+std::span<const std::uint8_t> payload_of(const Frame& f) {
+  return f.kind == FrameKind::kRefused ? as_bytes(f.text) : std::span<const std::uint8_t>(f.payload);
+}
+}  // namespace
+
 Bytes encode_frame(const Frame& f) {
-  Writer w;
-  w.reserve(1 + Writer::varint_size(f.doc) +
-            Writer::bytes_size(f.kind == FrameKind::kRefused ? f.text.size() : f.payload.size()));
-  w.u8(static_cast<std::uint8_t>(f.kind));
-  w.varint(f.doc);
-  if (f.kind == FrameKind::kRefused) {
-    w.bytes(std::span(reinterpret_cast<const std::uint8_t*>(f.text.data()), f.text.size()));
-  } else {
-    w.bytes(f.payload);
-  }
-  return w.take();
+  Bytes out;
+  out.reserve(1 + Writer::varint_size(f.doc) + Writer::bytes_size(payload_of(f).size()));
+  append_frame(out, f);
+  return out;
 }
 
 Result<FrameView> decode_frame_view(std::span<const std::uint8_t> bytes) {
@@ -39,30 +42,15 @@ Result<Frame> decode_frame(std::span<const std::uint8_t> bytes) {
   return to_frame(*v);
 }
 
-namespace {
-void put_varint(Bytes& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<std::uint8_t>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<std::uint8_t>(v));
-}
-}  // namespace
-
 void append_frame(Bytes& out, FrameKind kind, std::uint32_t doc, std::span<const std::uint8_t> payload) {
-  out.push_back(static_cast<std::uint8_t>(kind));
-  put_varint(out, doc);
-  put_varint(out, payload.size());
-  out.insert(out.end(), payload.begin(), payload.end());
+  Writer w(std::move(out));
+  w.u8(static_cast<std::uint8_t>(kind));
+  w.varint(doc);
+  w.bytes(payload);
+  out = w.take();
 }
 
-void append_frame(Bytes& out, const Frame& f) {
-  if (f.kind == FrameKind::kRefused) {
-    append_frame(out, f.kind, f.doc, std::span(reinterpret_cast<const std::uint8_t*>(f.text.data()), f.text.size()));
-  } else {
-    append_frame(out, f.kind, f.doc, f.payload);
-  }
-}
+void append_frame(Bytes& out, const Frame& f) { append_frame(out, f.kind, f.doc, payload_of(f)); }
 
 Bytes encode_batch(std::span<const Frame> frames) {
   Bytes out;
@@ -120,11 +108,6 @@ Frame to_frame(const FrameView& v) {
   return f;
 }
 
-namespace {
-std::span<const std::uint8_t> as_bytes(const std::string& s) {
-  return std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
-}
-}  // namespace
 
 Bytes encode_subscribe(std::uint64_t version) {
   Writer w;

@@ -10,11 +10,14 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace convlab {
 
 class Writer {
  public:
+  Writer() = default;
+  explicit Writer(Bytes start) : out_(std::move(start)) {}  // appends to `start`
   void reserve(std::size_t bytes) { out_.reserve(bytes); }
   void u8(std::uint8_t v) { out_.push_back(v); }
   void varint(std::uint64_t v) {
