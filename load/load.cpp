@@ -38,6 +38,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -960,6 +961,13 @@ int Run::run() {
     std::printf("  errors:");
     for (const auto& [k, n] : errors_) std::printf(" %s %llu", k.c_str(), static_cast<unsigned long long>(n));
     std::printf("\n");
+  }
+  {
+    // This process's CPU (before checking a history): bench/server/run.sh divides it by the edits.
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    const auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    std::printf("  CPU: %.2f s user, %.2f s sys (convlab-load, whole run)\n", secs(ru.ru_utime), secs(ru.ru_stime));
   }
   if (!opt_.history.empty()) {
     auto events = history::read_file(opt_.history);

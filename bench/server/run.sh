@@ -13,6 +13,8 @@
 #                                              # several frames per WebSocket message)
 #   COALESCE_MS=10 bench/server/run.sh         # the servers' convlab/2 batching window
 #                                              # (limits.coalesce_ms; default 0)
+#   COMMIT_INTERVAL_MS=4 bench/server/run.sh   # least time between two transactions' starts
+#                                              # (group_commit.interval_ms; default 0)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${BUILD:-$here/build/ci}"
@@ -56,7 +58,7 @@ done
 for k in 0 1; do
   cmd=("$server" --listen "127.0.0.1:${ports[$k]}" --node-id "$k" --nodes 2 --pg-url "$pg_url" --strategy "$strategy"
        --jwt-secret "$secret" --lab-password lab --peer "$((1 - k))=ws://127.0.0.1:${ports[$((1 - k))]}"
-       --coalesce-ms "${COALESCE_MS:-0}")
+       --coalesce-ms "${COALESCE_MS:-0}" --commit-interval-ms "${COMMIT_INTERVAL_MS:-0}")
   echo "== server $k: ${cmd[*]}"
   "${cmd[@]}" >"$work/server$k.out" 2>"$work/server$k.err" &
   pids+=($!)
@@ -74,9 +76,8 @@ cmd=("$load" --url "ws://127.0.0.1:${ports[0]}" --url "ws://127.0.0.1:${ports[1]
 [ "${HISTORY:-0}" = 1 ] && cmd+=(--history "$work/history.jsonl")
 echo "== load: ${cmd[*]}"
 set +e
-TIMEFORMAT="   convlab-load CPU: %U s user, %S s sys over %R s"
-time "${cmd[@]}"
-code=$?
+"${cmd[@]}" | tee "$work/load.out"
+code=${PIPESTATUS[0]}
 set -e
 
 echo "== the servers' view (/metrics)"
@@ -101,10 +102,22 @@ cpu_s() {  # user+sys seconds of the given pids, from /proc/PID/stat (fields 14 
   for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done | sed 's/.*) //' |
     awk -v t="$tck" '{s += $12 + $13} END {printf "%.2f", s / t}'
 }
+# The durable edits of the run, for CPU per edit: what every process spent, over what it served.
+edits="$(awk '/^  edits [0-9]+, acked/ {gsub(",", "", $4); print $4}' "$work/load.out")"
+per_edit() { awk -v s="$1" -v n="${edits:-0}" 'BEGIN { if (n > 0) printf "%.0f", 1e6 * s / n; else printf "-" }'; }
+load_s="$(awk '/^  CPU: / {print $2 + $5}' "$work/load.out")"
+load_s="${load_s:-0}"
+total="$load_s"
+echo "   convlab-load: $load_s s ($(per_edit "$load_s") us per acknowledged edit)"
 for k in 0 1; do
-  echo "   server $k: $(cpu_s "${pids[$k]}") s"
+  s="$(cpu_s "${pids[$k]}")"
+  total="$(awk -v a="$total" -v b="$s" 'BEGIN {print a + b}')"
+  echo "   server $k: $s s ($(per_edit "$s") us per acknowledged edit)"
 done
 pm="$(head -n1 "$work/pg/data/postmaster.pid" 2>/dev/null || echo 0)"
-echo "   postgres (postmaster $pm and its children): $(cpu_s "$pm" $(ps -o pid= --ppid "$pm" 2>/dev/null)) s"
+s="$(cpu_s "$pm" $(ps -o pid= --ppid "$pm" 2>/dev/null))"
+total="$(awk -v a="$total" -v b="$s" 'BEGIN {print a + b}')"
+echo "   postgres (postmaster $pm and its children): $s s ($(per_edit "$s") us per acknowledged edit)"
+echo "   all: $total s ($(per_edit "$total") us per acknowledged edit, ${edits:-0} edits; $(nproc) CPUs)"
 echo "work dir: $work (server logs)"
 exit "$code"

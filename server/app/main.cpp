@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
       ("jwt-secret", po::value<std::string>(), "HS256 secret, at least 32 bytes")      //
       ("lab-password", po::value<std::string>(), "accept any user name with this password (load tests)")  //
       ("coalesce-ms", po::value<std::uint32_t>(), "limits.coalesce_ms: convlab/2 batching window, 0..1000")  //
+      ("commit-interval-ms", po::value<std::uint32_t>(),
+       "group_commit.interval_ms: least time between two transactions' starts, 0..1000")  //
       ("peer", po::value<std::vector<std::string>>()->composing(),
        "ID=ws://HOST:PORT: another server of the cluster (repeatable; over the file's peers)");
   po::variables_map vm;
@@ -68,13 +70,20 @@ int main(int argc, char** argv) {
   if (vm.count("strategy") != 0U) config.strategy = vm["strategy"].as<std::string>();
   if (vm.count("jwt-secret") != 0U) config.jwt.secret = vm["jwt-secret"].as<std::string>();
   if (vm.count("lab-password") != 0U) config.lab_password = vm["lab-password"].as<std::string>();
-  if (vm.count("coalesce-ms") != 0U) {
-    const std::uint32_t c = vm["coalesce-ms"].as<std::uint32_t>();
-    if (c > 1000) {
-      std::cerr << "convlab-server: --coalesce-ms: at most 1000, got " << c << "\n";
-      return 2;
+  // Millisecond flags in [0, 1000] over a configuration field; false (after saying why) if out
+  // of range.
+  const auto ms_flag = [&vm](const char* name, std::int64_t& field) {
+    if (vm.count(name) == 0U) return true;
+    const std::uint32_t v = vm[name].as<std::uint32_t>();
+    if (v > 1000) {
+      std::cerr << "convlab-server: --" << name << ": at most 1000, got " << v << "\n";
+      return false;
     }
-    config.limits.coalesce_ms = c;
+    field = v;
+    return true;
+  };
+  if (!ms_flag("coalesce-ms", config.limits.coalesce_ms) || !ms_flag("commit-interval-ms", config.group_commit.interval_ms)) {
+    return 2;
   }
   if (vm.count("peer") != 0U) {
     for (const std::string& p : vm["peer"].as<std::vector<std::string>>()) {

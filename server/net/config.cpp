@@ -320,6 +320,17 @@ Result<void> load_config(const std::string& file, ServerConfig& c) {
                                get_uint(p, x, at, l.coalesce_ms, 0, 1000);
                              }}});
                 }},
+               {"group_commit",
+                [&](const YAML::Node& v, const std::string& path) {
+                  GroupCommit& g = c.group_commit;
+                  read_map(p, v, path,
+                           {{"interval_ms",
+                             [&](const YAML::Node& x, const std::string& at) { get_uint(p, x, at, g.interval_ms, 0, 1000); }},
+                            {"max_batch",
+                             [&](const YAML::Node& x, const std::string& at) { get_uint(p, x, at, g.max_batch, 1, 65536); }},
+                            {"pipeline",
+                             [&](const YAML::Node& x, const std::string& at) { get_uint(p, x, at, g.pipeline, 1, 2); }}});
+                }},
                {"peers",
                 [&](const YAML::Node& v, const std::string& path) {
                   if (!v.IsMap()) return p.fail(v, path, "expected a mapping of node id to ws://HOST:PORT");

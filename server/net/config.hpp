@@ -41,6 +41,16 @@ struct PeerLinks {
   std::int64_t reconnect_max_ms = 2000;
 };
 
+// Group commit (docs/protocol.md, "Group commit"): how the store gathers appends into
+// transactions.
+struct GroupCommit {
+  // A transaction starts at least this long after the previous one started, unless max_batch
+  // appends are already waiting; 0: as soon as the previous one holds its row locks.
+  std::int64_t interval_ms = 0;
+  std::size_t max_batch = 4096;  // appends in one transaction at most
+  std::size_t pipeline = 2;      // 1 or 2 connections taking turns
+};
+
 struct ServerConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0: any free port
@@ -58,6 +68,7 @@ struct ServerConfig {
   std::map<std::string, std::string> users;  // name -> password
   std::string lab_password;                  // not empty: any name logs in with it (load tests)
   Limits limits;
+  GroupCommit group_commit;
   PeerLinks cluster;
 };
 

@@ -23,7 +23,10 @@
 #include <deque>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <set>
+#include <variant>
+#include <vector>
 
 namespace convlab::net {
 
@@ -282,6 +285,28 @@ struct App {
   // Runs `then` once `doc`'s strategy is recorded (first use claims it), on the App's thread.
   void with_claim(std::uint32_t doc, std::function<void(const std::string* error)> then);
   void on_store_reply(StoreReply reply);
+  // What the store's threads hand over (replies, other servers' records), in arrival order. One
+  // handler is posted per burst, not one per item: each post from another thread can wake the
+  // App's thread, a system call and a context switch.
+  struct BusRecord {
+    std::uint32_t doc = 0;
+    LogRecord record;
+  };
+  using FromStore = std::variant<StoreReply, BusRecord>;
+  std::mutex inbox_mu;
+  std::vector<FromStore> inbox;  // guarded by inbox_mu
+  std::vector<FromStore> inbox_now;  // the App's thread's: the burst being handled
+  void from_store(FromStore item) {
+    bool first = false;
+    {
+      std::lock_guard lock(inbox_mu);
+      first = inbox.empty();
+      inbox.push_back(std::move(item));
+    }
+    if (first) asio::post(ioc, [this] { drain_inbox(); });
+  }
+  void drain_inbox();
+  void on_bus(const BusRecord& r);
   void on_revoked(const std::string& jti);
   std::size_t documents() const {
     std::size_t n = 0;
@@ -1226,6 +1251,31 @@ void App::on_store_reply(StoreReply reply) {
   after_node_call();
 }
 
+void App::drain_inbox() {
+  inbox_now.clear();
+  {
+    std::lock_guard lock(inbox_mu);
+    inbox_now.swap(inbox);
+  }
+  for (FromStore& item : inbox_now) {
+    if (auto* r = std::get_if<StoreReply>(&item)) {
+      on_store_reply(std::move(*r));
+    } else {
+      on_bus(std::get<BusRecord>(item));
+    }
+  }
+  inbox_now.clear();
+}
+
+void App::on_bus(const BusRecord& r) {
+  auto c = claimed.find(r.doc);
+  if (c == claimed.end()) return;  // never opened here: it loads from the store when needed
+  auto s = slots.find(c->second);
+  if (s == slots.end()) return;
+  s->second->node->on_bus(r.doc, r.record);
+  after_node_call();
+}
+
 void App::on_revoked(const std::string& jti) {
   revoked_jtis.insert(jti);
   if (!cfg.node.check_revocation) return;
@@ -1693,20 +1743,14 @@ Result<std::unique_ptr<Server>> Server::open(const ServerConfig& config) {
   pg::StoreConfig sc;
   sc.url = config.pg_url;
   sc.node = config.node.id;
+  sc.batch_interval_us = config.group_commit.interval_ms * 1000;
+  sc.max_batch = config.group_commit.max_batch;
+  sc.pipeline = config.group_commit.pipeline;
   pg::StoreHooks hooks;
-  hooks.reply = [&app](StoreReply r) {
-    asio::post(app.ioc, [&app, r = std::move(r)]() mutable { app.on_store_reply(std::move(r)); });
-  };
+  hooks.reply = [&app](StoreReply r) { app.from_store(std::move(r)); };
   hooks.notify = [&app](std::uint32_t doc, LogRecord record) {
     app.metrics.notify_record();
-    asio::post(app.ioc, [&app, doc, record = std::move(record)] {
-      auto c = app.claimed.find(doc);
-      if (c == app.claimed.end()) return;  // never opened here: it loads from the store when needed
-      auto s = app.slots.find(c->second);
-      if (s == app.slots.end()) return;
-      s->second->node->on_bus(doc, record);
-      app.after_node_call();
-    });
+    app.from_store(App::BusRecord{doc, std::move(record)});
   };
   hooks.revoked = [&app](std::string jti, std::uint32_t) {
     asio::post(app.ioc, [&app, jti = std::move(jti)] { app.on_revoked(jti); });

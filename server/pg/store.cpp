@@ -260,12 +260,17 @@ class PgStore final : public Store {
   }
 
   void submit(StoreRequest request) override {
+    bool wake = false;
     {
       std::lock_guard lock(mu_);
       queue_.push_back(std::move(request));
+      // Both lanes may wait on cv_ (one for the queue, one for its turn): wake both, but only
+      // when the queue was empty or now holds a full batch (which ends batch_interval_us's
+      // wait). A lane waiting with requests queued waits for its turn, and turns are notified
+      // when they change; a wake-up per request cost a futex call and a context switch per edit.
+      wake = queue_.size() == 1 || queue_.size() == std::max<std::size_t>(config_.max_batch, 1);
     }
-    // Both lanes may wait on cv_ (one for the queue, one for its turn): wake both.
-    cv_.notify_all();
+    if (wake) cv_.notify_all();
   }
 
   Result<void> revoke(std::string_view jti, std::uint32_t user, std::int64_t expires_s) override {
@@ -478,6 +483,11 @@ class PgStore final : public Store {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return locked_turn_ >= t - 1 && (stopping_ || !queue_.empty()); });
     if (queue_.empty()) return false;
+    if (config_.batch_interval_us > 0) {
+      const auto due = last_take_ + std::chrono::microseconds(config_.batch_interval_us);
+      cv_.wait_until(lock, due, [&] { return stopping_ || queue_.size() >= std::max<std::size_t>(config_.max_batch, 1); });
+      last_take_ = SteadyClock::now();
+    }
     std::set<std::uint32_t> batch_docs;
     const std::size_t max_batch = std::max<std::size_t>(config_.max_batch, 1);
     std::size_t n = 0;
@@ -929,6 +939,7 @@ class PgStore final : public Store {
   // the last done (answered).
   std::int64_t locked_turn_ = -1;
   std::int64_t done_turn_ = -1;
+  SteadyClock::time_point last_take_{};  // when the last batch was taken (batch_interval_us)
   std::atomic<bool> worker_up_{true};
 
   // Listener.

@@ -285,6 +285,54 @@ TEST(PgStore, GroupCommitBatchesConcurrentSubmits) {
   }
 }
 
+// group_commit.interval_ms: appends arriving one at a time, 5 ms apart, share transactions
+// when a transaction may start only 500 ms after the previous one (without the interval, each
+// would commit alone: a commit here takes a few milliseconds), and are still answered in order.
+// The first is taken at once; the rest gather during the interval.
+TEST(PgStore, BatchIntervalGathersAppendsThatArriveOneAtATime) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector col;
+  auto store = open_store(url, col, 1, 4096, 500'000);
+  ASSERT_TRUE(store);
+  constexpr std::size_t kAppends = 20;
+  for (std::size_t i = 1; i <= kAppends; ++i) {
+    store->submit(append(i, 7, {record(1, std::to_string(i))}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(col.wait_until([&] { return col.replies.size() == kAppends; }));
+  std::lock_guard lock(col.mu);
+  std::size_t appends = 0;
+  for (std::size_t n : col.commits) appends += n;
+  EXPECT_EQ(appends, kAppends);
+  // 20 appends over >= 100 ms: the first alone, then at most one transaction per 500 ms.
+  EXPECT_LE(col.commits.size(), 3U) << col.commits.size() << " commits";
+  std::uint64_t expect = 1;
+  for (std::uint64_t id : col.reply_order) {
+    const StoreReply& r = col.replies[id];
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(id, expect);
+    EXPECT_EQ(r.first_index, expect);
+    ++expect;
+  }
+}
+
+// A batch already max_batch long does not wait for the interval.
+TEST(PgStore, BatchIntervalDoesNotHoldAFullBatch) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  Collector col;
+  // An hour between transactions, unless max_batch (10) appends wait.
+  auto store = open_store(url, col, 1, 10, 3'600'000'000LL);
+  ASSERT_TRUE(store);
+  // The first batch is taken at once (no transaction before it).
+  store->submit(append(1, 3, {record(1, "1")}));
+  ASSERT_TRUE(col.wait_until([&] { return col.replies.size() == 1; }));
+  // Then three full batches: 31 answered, long before an hour.
+  for (std::uint64_t i = 2; i <= 31; ++i) store->submit(append(i, 3, {record(1, std::to_string(i))}));
+  ASSERT_TRUE(col.wait_until([&] { return col.replies.size() == 31; }));
+  std::lock_guard lock(col.mu);
+  EXPECT_EQ(col.commits.size(), 4U);
+}
+
 // Every record heard by `col` for `doc` is the log's record at its index, indexes ascend, and
 // together they are exactly `expected` (the indexes the other store committed).
 void expect_heard_exactly(Collector& col, Store& reader, std::uint32_t doc, const std::set<std::uint64_t>& expected) {

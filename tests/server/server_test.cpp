@@ -860,10 +860,17 @@ TEST(ServerConfig, BadKeysAndValuesNameFileLineColumn) {
                     "  propagation: carrier-pigeon\n"
                     "  bogus: 1\n"
                     "limits:\n"
-                    "  max_message_bytes: lots\n");
+                    "  max_message_bytes: lots\n"
+                    "group_commit:\n"
+                    "  pipeline: 3\n"
+                    "  interval_ms: 1001\n");
   EXPECT_FALSE(bad.started());
   EXPECT_EQ(bad.wait(), 2);
   const std::string err = bad.stderr_text();
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:8:13: group_commit\.pipeline: 3 is out of range \[1, 2\])")))
+      << err;
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:9:16: group_commit\.interval_ms: 1001 is out of range \[0, 1000\])")))
+      << err;
   EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:3:16: policies\.propagation: expected bus or poll, got 'carrier-pigeon')")))
       << err;
   EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:4:3: policies\.bogus: unknown key)"))) << err;
