@@ -32,6 +32,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -144,7 +145,8 @@ struct Client {
   bool writing = false;
   std::uint32_t next_op = 1;
   std::uint32_t acked_upto = 0;
-  std::map<std::uint32_t, std::int64_t> sent_at_us;  // op -> when it was made, until acked
+  // When each op not yet acknowledged was made, in order: the front is op acked_upto + 1.
+  std::deque<std::int64_t> sent_at_us;
   // Per edit message sent and not yet acknowledged, in order: the ops it completes (a message
   // may carry several composed edits, as OT's buffer; or be one of several for one edit).
   std::deque<std::vector<std::uint32_t>> inflight;
@@ -164,7 +166,7 @@ class Run {
  public:
   Run(const Options& opt, const Strategy& strategy, std::vector<Target> targets)
       : opt_(opt), strategy_(strategy), targets_(std::move(targets)), typing_(workload::at_rate(opt.rate)),
-        progress_timer_(ioc_), phase_timer_(ioc_) {}
+        progress_timer_(ioc_), phase_timer_(ioc_), steady_timer_(ioc_) {}
 
   int run();
 
@@ -235,6 +237,15 @@ class Run {
   std::unique_ptr<history::Writer> writer_;
   net::steady_timer progress_timer_;
   net::steady_timer phase_timer_;
+  net::steady_timer steady_timer_;  // fires when the steady state begins
+  // This process's CPU seconds (user + system) so far.
+  static double cpu_s() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    const auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return secs(ru.ru_utime) + secs(ru.ru_stime);
+  }
+  double steady_cpu_s_ = -1;  // CPU at the steady state's start; from stop_editing on, spent in it
   bool editing_ = true;
   bool finished_ = false;
   std::int64_t stop_us_ = 0;
@@ -243,10 +254,16 @@ class Run {
 
   // statistics
   std::uint64_t edits_ = 0, acked_ = 0, delivered_ = 0, reconnects_ = 0, abandoned_ = 0;
-  std::uint64_t acked_steady_ = 0;  // acks that arrived between all_welcomed_us_ and stop_us_
+  // The steady state: from warmup_s after every client's first welcome until typing stops.
+  std::int64_t steady_from_us() const {
+    return all_welcomed_us_ < 0 ? std::numeric_limits<std::int64_t>::max()
+                                : all_welcomed_us_ + static_cast<std::int64_t>(opt_.warmup_s * 1e6);
+  }
+  std::uint64_t acked_steady_ = 0;  // acks that arrived in the steady state
   std::uint64_t welcomed_now_ = 0;
   std::uint64_t ack_frames_ = 0;  // deliver frames that were acknowledgements
   Histogram ack_ms_, visible_ms_;
+  Histogram ack_steady_ms_, visible_steady_ms_;  // of edits made in the steady state
   std::map<std::string, std::uint64_t> errors_;
   std::map<std::string, std::uint64_t> drops_;  // connection drops by kind (not errors: recovered)
   std::uint32_t durable_pending_ = 0;
@@ -416,7 +433,17 @@ void Run::on_frame(Client& cl, const FrameView& f) {
       cl.connecting = false;
       cl.ever_welcomed = true;
       cl.attempts = 0;
-      if (first && ++welcomed_now_ == clients_.size()) all_welcomed_us_ = now_us();
+      if (first && ++welcomed_now_ == clients_.size()) {
+        all_welcomed_us_ = now_us();
+        steady_timer_.expires_after(std::chrono::microseconds(steady_from_us() - all_welcomed_us_));
+        steady_timer_.async_wait([this](beast::error_code ec) {
+          if (ec || !editing_) return;
+          steady_cpu_s_ = cpu_s();
+          // On stdout as it happens: bench/server/run.sh reads the other processes' CPU here.
+          std::printf("steady state begins (%.1f s)\n", static_cast<double>(now_us()) / 1e6);
+          std::fflush(stdout);
+        });
+      }
       if (writer_) {
         history::Event load;
         load.type = history::EventType::kLoad;
@@ -554,10 +581,12 @@ void Run::ack_upto(Client& cl, std::uint32_t op) {
       emit(std::move(e));
     }
     ++acked_;
-    if (all_welcomed_us_ >= 0 && editing_) ++acked_steady_;
-    if (auto it = cl.sent_at_us.find(cl.acked_upto); it != cl.sent_at_us.end()) {
-      ack_ms_.add(t - it->second);
-      cl.sent_at_us.erase(it);
+    if (editing_ && t >= steady_from_us()) ++acked_steady_;
+    if (!cl.sent_at_us.empty()) {
+      const std::int64_t made = cl.sent_at_us.front();
+      cl.sent_at_us.pop_front();
+      ack_ms_.add(t - made);
+      if (made >= steady_from_us()) ack_steady_ms_.add(t - made);
     }
   }
 }
@@ -634,12 +663,12 @@ void Run::tick(Client& cl) {
       emit(std::move(e));
     }
     ++edits_;
-    cl.sent_at_us[op] = t;
+    cl.sent_at_us.push_back(t);
     if (!inserted.empty()) {
       edits_by_agent_[inserted.front().agent].second.push_back(EditRef{inserted.front().seq, op});
       doc_edits_[cl.doc].push_back(DocEdit{cl.id, op, inserted.front().agent, inserted.front().seq,
                                            static_cast<std::uint32_t>(inserted.size()), t});
-      edit_time_us_[{cl.id, op}] = t;
+      if (!cl.replica->indexes_ids()) edit_time_us_[{cl.id, op}] = t;  // for note_seen's scan
     }
     cl.unsent_ops.push_back(op);
     send_edits(cl, std::move(msgs));
@@ -683,7 +712,11 @@ void Run::mark_seen(Client& cl, std::uint32_t author, std::uint32_t op, std::int
   // Edit-to-visible on the terminal counts edits made while this client was connected: one
   // that joins (or rejoins) later shows older edits at its welcome, which says nothing about
   // propagation. The history keeps every sighting; `convlab check` judges those.
-  if (edit_t_us >= cl.welcomed_at_us) visible_ms_.add(now_us() - edit_t_us);
+  if (edit_t_us >= cl.welcomed_at_us) {
+    const std::int64_t t = now_us();
+    visible_ms_.add(t - edit_t_us);
+    if (edit_t_us >= steady_from_us()) visible_steady_ms_.add(t - edit_t_us);
+  }
 }
 
 void Run::note_seen(Client& cl) {
@@ -764,6 +797,10 @@ void Run::progress_loop() {
 void Run::stop_editing() {
   editing_ = false;
   stop_us_ = now_us();
+  steady_timer_.cancel();
+  if (steady_cpu_s_ >= 0) steady_cpu_s_ = cpu_s() - steady_cpu_s_;
+  std::printf("typing stops (%.1f s)\n", static_cast<double>(stop_us_) / 1e6);
+  std::fflush(stdout);
   for (auto& c : clients_) {
     if (c->tick) c->tick->cancel();
   }
@@ -928,9 +965,8 @@ int Run::run() {
   history_file_.close();
 
   // The summary.
-  const double steady_s = all_welcomed_us_ >= 0 && stop_us_ > all_welcomed_us_
-                              ? static_cast<double>(stop_us_ - all_welcomed_us_) / 1e6
-                              : 0.0;
+  const std::int64_t steady_from = steady_from_us();
+  const double steady_s = stop_us_ > steady_from ? static_cast<double>(stop_us_ - steady_from) / 1e6 : 0.0;
   const double edit_s = static_cast<double>(stop_us_) / 1e6;
   const double durable_per_s = steady_s >= 1.0 ? static_cast<double>(acked_steady_) / steady_s
                                                : static_cast<double>(acked_) / std::max(edit_s, 1e-9);
@@ -943,12 +979,26 @@ int Run::run() {
   // Every acknowledgement is a deliver frame too; what is left is other clients' changes.
   const std::uint64_t fanout = delivered_ - ack_frames_;
   std::printf("  durable edits/s %.0f (acks after commit, %s), fan-out deliveries/s %.0f\n",
-              durable_per_s, steady_s >= 1.0 ? "all clients connected" : "whole run",
+              durable_per_s, steady_s >= 1.0 ? "steady state" : "whole run",
               static_cast<double>(fanout) / std::max(edit_s, 1e-9));
-  std::printf("  edit-to-ack ms p50 %.1f p99 %.1f max %.1f (%llu)\n", ack_ms_.quantile_ms(0.5),
-              ack_ms_.quantile_ms(0.99), ack_ms_.max_ms(), static_cast<unsigned long long>(ack_ms_.count()));
-  std::printf("  edit-to-visible ms (edits made while the seer was connected) p50 %.1f p99 %.1f max %.1f (%llu)\n", visible_ms_.quantile_ms(0.5),
-              visible_ms_.quantile_ms(0.99), visible_ms_.max_ms(), static_cast<unsigned long long>(visible_ms_.count()));
+  std::printf("  steady state acks %llu\n", static_cast<unsigned long long>(acked_steady_));
+  const auto latencies = [](const char* what, const Histogram& ack, const Histogram& visible) {
+    std::printf("  %s edit-to-ack ms p50 %.1f p99 %.1f max %.1f (%llu)\n", what, ack.quantile_ms(0.5),
+                ack.quantile_ms(0.99), ack.max_ms(), static_cast<unsigned long long>(ack.count()));
+    std::printf("  %s edit-to-visible ms (edits made while the seer was connected) p50 %.1f p99 %.1f max %.1f (%llu)\n",
+                what, visible.quantile_ms(0.5), visible.quantile_ms(0.99), visible.max_ms(),
+                static_cast<unsigned long long>(visible.count()));
+  };
+  if (steady_s > 0) {
+    std::printf("  steady state: %.1f s to %.1f s (every client connected at %.1f s, then %.1f s of warm-up)\n",
+                static_cast<double>(steady_from) / 1e6, edit_s, static_cast<double>(all_welcomed_us_) / 1e6,
+                opt_.warmup_s);
+    latencies("steady", ack_steady_ms_, visible_steady_ms_);
+  } else {
+    std::printf("  steady state: none (typing stopped before every client was connected for --warmup %.1f s)\n",
+                opt_.warmup_s);
+  }
+  latencies("whole run", ack_ms_, visible_ms_);
   if (!drops_.empty()) {
     std::printf("  connection drops (recovered by reconnecting):");
     for (const auto& [k, n] : drops_) std::printf(" %s %llu", k.c_str(), static_cast<unsigned long long>(n));
@@ -962,13 +1012,8 @@ int Run::run() {
     for (const auto& [k, n] : errors_) std::printf(" %s %llu", k.c_str(), static_cast<unsigned long long>(n));
     std::printf("\n");
   }
-  {
-    // This process's CPU (before checking a history): bench/server/run.sh divides it by the edits.
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    const auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-    std::printf("  CPU: %.2f s user, %.2f s sys (convlab-load, whole run)\n", secs(ru.ru_utime), secs(ru.ru_stime));
-  }
+  // This process's CPU (before checking a history): bench/server/run.sh divides it by the edits.
+  std::printf("  CPU: %.2f s whole run, %.2f s steady state (convlab-load)\n", cpu_s(), std::max(steady_cpu_s_, 0.0));
   if (!opt_.history.empty()) {
     auto events = history::read_file(opt_.history);
     if (!events) {

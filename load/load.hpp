@@ -24,6 +24,9 @@ struct Options {
   std::string history;              // empty: no history file
   double ramp = 200.0;              // connections opened per second
   double drain_s = 30.0;            // longest wait for quiescence after editing stops
+  // The steady state starts this long after the last client's first welcome: its durable
+  // edits/s and latencies leave out the login storm of the ramp and what it left queued.
+  double warmup_s = 2.0;
   bool progress = true;             // the progress line on stderr
   // The protocol asked for: 2 (convlab/2: several frames per WebSocket message, both ways) or 1
   // (one frame per message). A server that answers convlab/1 is spoken to in convlab/1.

@@ -2,7 +2,8 @@
 //
 //   convlab-load --url ws://127.0.0.1:PORT [--url ...] [--clients N] [--docs D] [--rate R]
 //                [--duration S] [--strategy lww|seq|ot|crdt] [--seed N] [--user-prefix P]
-//                [--password W] [--history FILE] [--ramp C] [--drain S] [--protocol 1|2] [--quiet]
+//                [--password W] [--history FILE] [--ramp C] [--drain S] [--warmup S] [--protocol 1|2]
+//                [--quiet]
 //
 // Exit: 0 no errors (and, with --history, converged with no acknowledged edit lost), 1 errors,
 // 2 bad flags.
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
     ("history", po::value<std::string>(&opt.history), "write the run's history here (docs/history.md) and check it")
     ("ramp", po::value<double>(&opt.ramp)->default_value(opt.ramp), "connections opened per second")
     ("drain", po::value<double>(&opt.drain_s)->default_value(opt.drain_s), "longest wait for quiescence after typing, seconds")
+    ("warmup", po::value<double>(&opt.warmup_s)->default_value(opt.warmup_s),
+     "seconds after every client is connected before the steady state's figures start")
     ("protocol", po::value<int>(&opt.protocol)->default_value(opt.protocol), "2: convlab/2 (frames batched per message), 1: convlab/1")
     ("quiet", "no progress line");
   po::variables_map vm;
@@ -61,6 +64,7 @@ int main(int argc, char** argv) {
   if (!(opt.duration_s > 0)) return bad("duration", "must be positive");
   if (!(opt.ramp > 0)) return bad("ramp", "must be positive");
   if (!(opt.drain_s >= 0)) return bad("drain", "must not be negative");
+  if (!(opt.warmup_s >= 0)) return bad("warmup", "must not be negative");
   if (opt.protocol != 1 && opt.protocol != 2) return bad("protocol", "must be 1 or 2");
   return convlab::load::run(opt);
 }

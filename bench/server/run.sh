@@ -75,8 +75,24 @@ cmd=("$load" --url "ws://127.0.0.1:${ports[0]}" --url "ws://127.0.0.1:${ports[1]
      --protocol "${PROTOCOL:-2}")
 [ "${HISTORY:-0}" = 1 ] && cmd+=(--history "$work/history.jsonl")
 echo "== load: ${cmd[*]}"
+tck="$(getconf CLK_TCK)"
+cpu_s() {  # user+sys seconds of the given pids, from /proc/PID/stat (fields 14 and 15)
+  for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done | sed 's/.*) //' |
+    awk -v t="$tck" '{s += $12 + $13} END {printf "%.2f", s / t}'
+}
+pm="$(head -n1 "$work/pg/data/postmaster.pid" 2>/dev/null || echo 0)"
+pg_cpu() { cpu_s "$pm" $(ps -o pid= --ppid "$pm" 2>/dev/null); }
+# CPU of the servers and PostgreSQL when the load client's steady state begins and when typing
+# stops (it says so on stdout as it happens; it reports its own).
+snapshot() { echo "$(cpu_s "${pids[0]}") $(cpu_s "${pids[1]}") $(pg_cpu)"; }
 set +e
-"${cmd[@]}" | tee "$work/load.out"
+"${cmd[@]}" | while IFS= read -r line; do
+  printf '%s\n' "$line"
+  case "$line" in
+    "steady state begins"*) snapshot >"$work/cpu.begin" ;;
+    "typing stops"*) snapshot >"$work/cpu.end" ;;
+  esac
+done | tee "$work/load.out"
 code=${PIPESTATUS[0]}
 set -e
 
@@ -96,28 +112,29 @@ for k in 0 1; do
       k, a, c, (c > 0 ? b / c : 0), (c > 0 ? 1000 * s / c : 0), f
     printf "             frames sent %d in %d WebSocket messages (%.1f frames per message)\n", fr, ms, (ms > 0 ? fr / ms : 0) }'
 done
-echo "== CPU seconds (user+sys) of each process"
-tck="$(getconf CLK_TCK)"
-cpu_s() {  # user+sys seconds of the given pids, from /proc/PID/stat (fields 14 and 15)
-  for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done | sed 's/.*) //' |
-    awk -v t="$tck" '{s += $12 + $13} END {printf "%.2f", s / t}'
-}
-# The durable edits of the run, for CPU per edit: what every process spent, over what it served.
+echo "== CPU seconds (user+sys) of each process, and per acknowledged edit"
+# The whole run (logins and connection set-up included) and the steady state (from the load
+# client's warm-up to the end of typing: what a running deployment pays per edit).
 edits="$(awk '/^  edits [0-9]+, acked/ {gsub(",", "", $4); print $4}' "$work/load.out")"
-per_edit() { awk -v s="$1" -v n="${edits:-0}" 'BEGIN { if (n > 0) printf "%.0f", 1e6 * s / n; else printf "-" }'; }
-load_s="$(awk '/^  CPU: / {print $2 + $5}' "$work/load.out")"
-load_s="${load_s:-0}"
-total="$load_s"
-echo "   convlab-load: $load_s s ($(per_edit "$load_s") us per acknowledged edit)"
-for k in 0 1; do
-  s="$(cpu_s "${pids[$k]}")"
-  total="$(awk -v a="$total" -v b="$s" 'BEGIN {print a + b}')"
-  echo "   server $k: $s s ($(per_edit "$s") us per acknowledged edit)"
-done
-pm="$(head -n1 "$work/pg/data/postmaster.pid" 2>/dev/null || echo 0)"
-s="$(cpu_s "$pm" $(ps -o pid= --ppid "$pm" 2>/dev/null))"
-total="$(awk -v a="$total" -v b="$s" 'BEGIN {print a + b}')"
-echo "   postgres (postmaster $pm and its children): $s s ($(per_edit "$s") us per acknowledged edit)"
-echo "   all: $total s ($(per_edit "$total") us per acknowledged edit, ${edits:-0} edits; $(nproc) CPUs)"
+steady_edits="$(awk '/^  steady state acks / {print $4}' "$work/load.out")"
+read -r load_all load_steady < <(awk '/^  CPU: / {print $2, $6}' "$work/load.out")
+read -r s0_end s1_end pg_end < <(cat "$work/cpu.end" 2>/dev/null || echo "0 0 0")
+read -r s0_begin s1_begin pg_begin < <(cat "$work/cpu.begin" 2>/dev/null || echo "0 0 0")
+row() {  # name, whole-run seconds, steady-state seconds
+  awk -v name="$1" -v a="$2" -v s="$3" -v n="${edits:-0}" -v m="${steady_edits:-0}" 'BEGIN {
+    printf "   %-10s whole run %6.2f s = %5.0f us/edit   steady state %6.2f s = %5.0f us/edit\n",
+      name, a, (n > 0 ? 1e6 * a / n : 0), s, (m > 0 ? 1e6 * s / m : 0) }'
+}
+s0="$(cpu_s "${pids[0]}")"; s1="$(cpu_s "${pids[1]}")"; pg="$(pg_cpu)"
+d() { awk -v a="$1" -v b="$2" 'BEGIN {print a - b}'; }
+row convlab-load "${load_all:-0}" "${load_steady:-0}"
+row "server 0" "$s0" "$(d "$s0_end" "$s0_begin")"
+row "server 1" "$s1" "$(d "$s1_end" "$s1_begin")"
+row postgres "$pg" "$(d "$pg_end" "$pg_begin")"
+row all "$(awk -v a="${load_all:-0}" -v b="$s0" -v c="$s1" -v e="$pg" 'BEGIN {print a + b + c + e}')" \
+    "$(awk -v a="${load_steady:-0}" -v b="$(d "$s0_end" "$s0_begin")" -v c="$(d "$s1_end" "$s1_begin")" \
+        -v e="$(d "$pg_end" "$pg_begin")" 'BEGIN {print a + b + c + e}')"
+echo "   ($(nproc) CPUs; ${edits:-0} edits acknowledged in the run, ${steady_edits:-0} in the steady state;"
+echo "    postgres is the postmaster $pm and its children)"
 echo "work dir: $work (server logs)"
 exit "$code"

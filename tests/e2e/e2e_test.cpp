@@ -11,6 +11,7 @@
 #include "tests/pg/pg_fixture.hpp"
 
 #include <gtest/gtest.h>
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -240,6 +242,17 @@ TEST_P(TwoServers, Converge) {
   const reports::RunMetrics m = expect_sound(*load, servers, dir, strategy == "ot" || strategy == "crdt");
   EXPECT_EQ(m.acked_edits, m.edits) << "without faults every edit is acknowledged";
   EXPECT_GT(m.visibility_cross_ms.count, 0u) << "edits seen across servers";
+  // The summary's steady state (2 s after every client connected, to the end of typing at 6 s)
+  // counts a part of the run's edits: some, not all.
+  const std::string out = load->log_tail(8000);
+  std::smatch steady, whole;
+  ASSERT_TRUE(std::regex_search(out, steady, std::regex(R"(steady edit-to-ack ms p50 [0-9.]+ p99 [0-9.]+ max [0-9.]+ \((\d+)\))")))
+      << out;
+  ASSERT_TRUE(std::regex_search(out, whole, std::regex(R"(whole run edit-to-ack ms p50 [0-9.]+ p99 [0-9.]+ max [0-9.]+ \((\d+)\))")))
+      << out;
+  EXPECT_GT(std::stoull(steady[1]), 0u) << out;
+  EXPECT_LT(std::stoull(steady[1]), std::stoull(whole[1])) << out;
+  EXPECT_EQ(std::stoull(whole[1]), m.acked_edits) << out;
 }
 
 INSTANTIATE_TEST_SUITE_P(E2e, TwoServers, ::testing::Values("lww", "seq", "ot", "crdt"),
