@@ -13,8 +13,8 @@
 #                                              # several frames per WebSocket message)
 #   COALESCE_MS=10 bench/server/run.sh         # the servers' convlab/2 batching window
 #                                              # (limits.coalesce_ms; default 0)
-#   COMMIT_INTERVAL_MS=4 bench/server/run.sh   # least time between two transactions' starts
-#                                              # (group_commit.interval_ms; default 0)
+#   COMMIT_INTERVAL_MS=0 bench/server/run.sh   # least time between two transactions' starts
+#                                              # (group_commit.interval_ms; the server's default: 8)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${BUILD:-$here/build/ci}"
@@ -58,7 +58,8 @@ done
 for k in 0 1; do
   cmd=("$server" --listen "127.0.0.1:${ports[$k]}" --node-id "$k" --nodes 2 --pg-url "$pg_url" --strategy "$strategy"
        --jwt-secret "$secret" --lab-password lab --peer "$((1 - k))=ws://127.0.0.1:${ports[$((1 - k))]}"
-       --coalesce-ms "${COALESCE_MS:-0}" --commit-interval-ms "${COMMIT_INTERVAL_MS:-0}")
+       --coalesce-ms "${COALESCE_MS:-0}")
+  [ -n "${COMMIT_INTERVAL_MS:-}" ] && cmd+=(--commit-interval-ms "$COMMIT_INTERVAL_MS")
   echo "== server $k: ${cmd[*]}"
   "${cmd[@]}" >"$work/server$k.out" 2>"$work/server$k.err" &
   pids+=($!)

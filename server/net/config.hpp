@@ -45,8 +45,9 @@ struct PeerLinks {
 // transactions.
 struct GroupCommit {
   // A transaction starts at least this long after the previous one started, unless max_batch
-  // appends are already waiting; 0: as soon as the previous one holds its row locks.
-  std::int64_t interval_ms = 0;
+  // appends are already waiting; 0: as soon as the previous one holds its row locks. At low
+  // rates (transactions further apart than this) it adds nothing.
+  std::int64_t interval_ms = 8;
   std::size_t max_batch = 4096;  // appends in one transaction at most
   std::size_t pipeline = 2;      // 1 or 2 connections taking turns
 };
