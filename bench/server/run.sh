@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A benchmark of the real server (not a test): a throwaway PostgreSQL (scripts/pg.sh), two
-# convlab-server processes on it and convlab-load with many typing connections, all on this
-# machine. Prints durable edits/s (acknowledged after commit), fan-out deliveries/s,
+# convlab-server processes on it (SERVERS=1: one) and convlab-load with many typing connections,
+# all on this machine. Prints durable edits/s (acknowledged after commit), fan-out deliveries/s,
 # edit-to-ack and edit-to-visible percentiles, the servers' commit batching from /metrics, and
 # the exact command lines. Figures go into bench/README.md by hand.
 #
@@ -15,9 +15,12 @@
 #                                              # (limits.coalesce_ms; default 0)
 #   COMMIT_INTERVAL_MS=0 bench/server/run.sh   # least time between two transactions' starts
 #                                              # (group_commit.interval_ms; the server's default: 8)
+#   SERVERS=1 bench/server/run.sh              # one server instead of two (1 or 2)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${BUILD:-$here/build/ci}"
+nservers="${SERVERS:-2}"
+[ "$nservers" = 1 ] || [ "$nservers" = 2 ] || { echo "run.sh: SERVERS must be 1 or 2, got '$nservers'" >&2; exit 2; }
 clients="${1:-1000}"
 rate="${2:-20}"
 duration="${3:-30}"
@@ -52,13 +55,14 @@ ports=()
 low="$(awk '{print $1 - 1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32767)"
 for candidate in $(shuf -i "20000-$low" -n 64); do
   if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then ports+=("$candidate"); fi
-  [ "${#ports[@]}" -eq 2 ] && break
+  [ "${#ports[@]}" -eq "$nservers" ] && break
 done
-[ "${#ports[@]}" -eq 2 ] || { echo "run.sh: no free loopback ports found"; exit 1; }
-for k in 0 1; do
-  cmd=("$server" --listen "127.0.0.1:${ports[$k]}" --node-id "$k" --nodes 2 --pg-url "$pg_url" --strategy "$strategy"
-       --jwt-secret "$secret" --lab-password lab --peer "$((1 - k))=ws://127.0.0.1:${ports[$((1 - k))]}"
-       --coalesce-ms "${COALESCE_MS:-0}")
+[ "${#ports[@]}" -eq "$nservers" ] || { echo "run.sh: no free loopback ports found"; exit 1; }
+servers=($(seq 0 $((nservers - 1))))
+for k in "${servers[@]}"; do
+  cmd=("$server" --listen "127.0.0.1:${ports[$k]}" --node-id "$k" --nodes "$nservers" --pg-url "$pg_url"
+       --strategy "$strategy" --jwt-secret "$secret" --lab-password lab --coalesce-ms "${COALESCE_MS:-0}")
+  [ "$nservers" = 2 ] && cmd+=(--peer "$((1 - k))=ws://127.0.0.1:${ports[$((1 - k))]}")
   [ -n "${COMMIT_INTERVAL_MS:-}" ] && cmd+=(--commit-interval-ms "$COMMIT_INTERVAL_MS")
   echo "== server $k: ${cmd[*]}"
   "${cmd[@]}" >"$work/server$k.out" 2>"$work/server$k.err" &
@@ -71,9 +75,9 @@ for k in 0 1; do
   [[ "$line" == listening\ * ]] || { echo "run.sh: server $k did not start:"; cat "$work/server$k.err"; exit 1; }
 done
 
-cmd=("$load" --url "ws://127.0.0.1:${ports[0]}" --url "ws://127.0.0.1:${ports[1]}" --clients "$clients"
-     --docs "$docs" --rate "$rate" --duration "$duration" --strategy "$strategy" --ramp 250 --seed 1
-     --protocol "${PROTOCOL:-2}")
+cmd=("$load" --clients "$clients" --docs "$docs" --rate "$rate" --duration "$duration" --strategy "$strategy"
+     --ramp 250 --seed 1 --protocol "${PROTOCOL:-2}")
+for k in "${servers[@]}"; do cmd+=(--url "ws://127.0.0.1:${ports[$k]}"); done
 [ "${HISTORY:-0}" = 1 ] && cmd+=(--history "$work/history.jsonl")
 echo "== load: ${cmd[*]}"
 tck="$(getconf CLK_TCK)"
@@ -85,7 +89,11 @@ pm="$(head -n1 "$work/pg/data/postmaster.pid" 2>/dev/null || echo 0)"
 pg_cpu() { cpu_s "$pm" $(ps -o pid= --ppid "$pm" 2>/dev/null); }
 # CPU of the servers and PostgreSQL when the load client's steady state begins and when typing
 # stops (it says so on stdout as it happens; it reports its own).
-snapshot() { echo "$(cpu_s "${pids[0]}") $(cpu_s "${pids[1]}") $(pg_cpu)"; }
+snapshot() {  # postgres, then each server
+  printf '%s' "$(pg_cpu)"
+  for k in "${servers[@]}"; do printf ' %s' "$(cpu_s "${pids[$k]}")"; done
+  echo
+}
 set +e
 "${cmd[@]}" | while IFS= read -r line; do
   printf '%s\n' "$line"
@@ -98,7 +106,7 @@ code=${PIPESTATUS[0]}
 set -e
 
 echo "== the servers' view (/metrics)"
-for k in 0 1; do
+for k in "${servers[@]}"; do
   m="$(curl -fsS "http://127.0.0.1:${ports[$k]}/metrics" || true)"
   acked="$(grep '^convlab_edits_acknowledged_total' <<<"$m" | awk '{print $2}')"
   commits="$(grep '^convlab_commit_seconds_count' <<<"$m" | awk '{print $2}')"
@@ -119,22 +127,30 @@ echo "== CPU seconds (user+sys) of each process, and per acknowledged edit"
 edits="$(awk '/^  edits [0-9]+, acked/ {gsub(",", "", $4); print $4}' "$work/load.out")"
 steady_edits="$(awk '/^  steady state acks / {print $4}' "$work/load.out")"
 read -r load_all load_steady < <(awk '/^  CPU: / {print $2, $6}' "$work/load.out")
-read -r s0_end s1_end pg_end < <(cat "$work/cpu.end" 2>/dev/null || echo "0 0 0")
-read -r s0_begin s1_begin pg_begin < <(cat "$work/cpu.begin" 2>/dev/null || echo "0 0 0")
+zeros="0 0 0"
+read -r -a cpu_end < <(cat "$work/cpu.end" 2>/dev/null || echo "$zeros")
+read -r -a cpu_begin < <(cat "$work/cpu.begin" 2>/dev/null || echo "$zeros")
 row() {  # name, whole-run seconds, steady-state seconds
   awk -v name="$1" -v a="$2" -v s="$3" -v n="${edits:-0}" -v m="${steady_edits:-0}" 'BEGIN {
     printf "   %-10s whole run %6.2f s = %5.0f us/edit   steady state %6.2f s = %5.0f us/edit\n",
       name, a, (n > 0 ? 1e6 * a / n : 0), s, (m > 0 ? 1e6 * s / m : 0) }'
 }
-s0="$(cpu_s "${pids[0]}")"; s1="$(cpu_s "${pids[1]}")"; pg="$(pg_cpu)"
+add() { awk -v a="$1" -v b="$2" 'BEGIN {print a + b}'; }
 d() { awk -v a="$1" -v b="$2" 'BEGIN {print a - b}'; }
 row convlab-load "${load_all:-0}" "${load_steady:-0}"
-row "server 0" "$s0" "$(d "$s0_end" "$s0_begin")"
-row "server 1" "$s1" "$(d "$s1_end" "$s1_begin")"
-row postgres "$pg" "$(d "$pg_end" "$pg_begin")"
-row all "$(awk -v a="${load_all:-0}" -v b="$s0" -v c="$s1" -v e="$pg" 'BEGIN {print a + b + c + e}')" \
-    "$(awk -v a="${load_steady:-0}" -v b="$(d "$s0_end" "$s0_begin")" -v c="$(d "$s1_end" "$s1_begin")" \
-        -v e="$(d "$pg_end" "$pg_begin")" 'BEGIN {print a + b + c + e}')"
+all="${load_all:-0}"
+all_steady="${load_steady:-0}"
+for k in "${servers[@]}"; do
+  whole="$(cpu_s "${pids[$k]}")"
+  steady="$(d "${cpu_end[$((k + 1))]:-0}" "${cpu_begin[$((k + 1))]:-0}")"
+  row "server $k" "$whole" "$steady"
+  all="$(add "$all" "$whole")"
+  all_steady="$(add "$all_steady" "$steady")"
+done
+whole="$(pg_cpu)"
+steady="$(d "${cpu_end[0]:-0}" "${cpu_begin[0]:-0}")"
+row postgres "$whole" "$steady"
+row all "$(add "$all" "$whole")" "$(add "$all_steady" "$steady")"
 echo "   ($(nproc) CPUs; ${edits:-0} edits acknowledged in the run, ${steady_edits:-0} in the steady state;"
 echo "    postgres is the postmaster $pm and its children)"
 echo "work dir: $work (server logs)"
