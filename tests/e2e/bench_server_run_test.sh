@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench/server/run.sh end to end with a tiny load (one server and two), so that the benchmark
+# does not rot between the times someone measures with it: it must exit 0, report no errors, a
+# steady state with acknowledged edits, and CPU per edit for every process.
+#   bench_server_run_test.sh SOURCE_DIR BUILD_DIR
+set -uo pipefail
+src="$1"
+build="$2"
+if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  echo "SKIP: PostgreSQL's server binaries are not installed (scripts/setup.sh installs them)"
+  exit 77
+fi
+fail=0
+for servers in 1 2; do
+  out="$(SERVERS="$servers" BUILD="$build" "$src/bench/server/run.sh" 20 4 4 crdt 4 2>&1)"
+  code=$?
+  check() {  # description, extended regex the output must match
+    if ! grep -Eq "$2" <<<"$out"; then
+      echo "FAIL (SERVERS=$servers): $1: no line matches /$2/"
+      fail=1
+    fi
+  }
+  if [ "$code" -ne 0 ]; then
+    echo "FAIL (SERVERS=$servers): run.sh exited $code"
+    fail=1
+  fi
+  check "no errors" '^  errors: none$'
+  check "a steady state" '^  steady state: [0-9.]+ s to [0-9.]+ s'
+  check "steady-state acknowledgements" '^  steady state acks [1-9][0-9]*$'
+  check "steady latencies" '^  steady edit-to-ack ms p50 [0-9.]+ p99 [0-9.]+ max [0-9.]+ \([1-9][0-9]*\)$'
+  check "the load client's CPU per edit" '^   convlab-load +whole run +[0-9.]+ s = +[1-9][0-9]* us/edit +steady state +[0-9.]+ s = +[0-9]+ us/edit$'
+  check "PostgreSQL's CPU per edit" '^   postgres +whole run +[0-9.]+ s = +[1-9][0-9]* us/edit'
+  check "every server's CPU" "^   server $((servers - 1)) +whole run +[0-9.]+ s = +[1-9][0-9]* us/edit"
+  check "the total" '^   all +whole run +[0-9.]+ s = +[1-9][0-9]* us/edit +steady state +[0-9.]+ s = +[1-9][0-9]* us/edit$'
+  if [ "$fail" -ne 0 ]; then
+    echo "--- output (SERVERS=$servers)"
+    echo "$out"
+    exit 1
+  fi
+  echo "SERVERS=$servers: ok"
+  grep -E '^   (convlab-load|server|postgres|all) ' <<<"$out"
+done
+echo "bench/server/run.sh: ok with one and two servers"
