@@ -512,11 +512,27 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     do_read();
   }
 
+  // Activity: the idle deadline moves to idle_timeout_ms from now. The timer is not re-armed
+  // per message (a cancel, a posted completion and a new wait each time); when it fires early
+  // it waits again for what is left.
   void arm_idle() {
-    idle_.expires_after(std::chrono::milliseconds(app_.cfg.limits.idle_timeout_ms));
+    last_activity_ = Clock::now();
+    if (idle_armed_) return;
+    idle_armed_ = true;
+    wait_idle(last_activity_ + std::chrono::milliseconds(app_.cfg.limits.idle_timeout_ms));
+  }
+  void wait_idle(Clock::time_point due) {
+    idle_.expires_at(due);
     idle_.async_wait([weak = weak_from_this()](beast::error_code ec) {
       auto self = weak.lock();
-      if (ec || !self) return;
+      if (!self) return;
+      if (ec) {
+        self->idle_armed_ = false;
+        return;
+      }
+      const auto deadline = self->last_activity_ + std::chrono::milliseconds(self->app_.cfg.limits.idle_timeout_ms);
+      if (Clock::now() < deadline) return self->wait_idle(deadline);
+      self->idle_armed_ = false;
       self->close(close_code::kIdle, "idle timeout");
     });
   }
@@ -719,6 +735,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   http::request<http::string_body> req_;
   beast::flat_buffer in_;
   asio::steady_timer idle_;
+  Clock::time_point last_activity_{};  // the last message or control frame from the client
+  bool idle_armed_ = false;            // idle_ has a wait pending
   asio::steady_timer expiry_;
   std::deque<Out> out_;       // queued, not yet being written
   Out inflight_;              // the message being written (its bytes must live until written)

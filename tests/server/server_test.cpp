@@ -644,6 +644,25 @@ Frame decode_message(const Ws::Message& m) {
   return f ? *f : Frame{};
 }
 
+// The idle timeout counts from the last message: a client that sends something every second
+// outlives a 2 s timeout several times over, then is closed 2 s after it falls silent.
+TEST(ServerLimits, ActivityPostponesTheIdleTimeout) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  START_SERVER(server, yaml_for(url, "crdt", "limits:\n  idle_timeout_ms: 2000\n"));
+  const unsigned short port = server.port();
+  auto alice = login(port, "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  Ws ws(port, alice->token);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 6; ++i) {
+    ws.send_binary(frame_bytes(FrameKind::kHello, 1));
+    ASSERT_TRUE(ws.read()) << "closed after " << i << " s: " << ws.close_code() << " " << ws.close_reason();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(6));
+  EXPECT_EQ(ws.read_until_close(std::chrono::seconds(30)), 4010);
+}
+
 TEST(ServerLimits, ConnectionDocumentIdleAndQueueLimits) {
   CONVLAB_PG_URL_OR_SKIP(url);
   const Strategy& s = *find_strategy("crdt");
