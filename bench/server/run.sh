@@ -153,5 +153,13 @@ row postgres "$whole" "$steady"
 row all "$(add "$all" "$whole")" "$(add "$all_steady" "$steady")"
 echo "   ($(nproc) CPUs; ${edits:-0} edits acknowledged in the run, ${steady_edits:-0} in the steady state;"
 echo "    postgres is the postmaster $pm and its children)"
+# The floor issue 4 sets for this benchmark, held against this run's steady state.
+durable="$(awk '/^  durable edits\/s / {print $3}' "$work/load.out")"
+vis_p99="$(awk '/^  steady edit-to-visible / {for (i = 1; i < NF; ++i) if ($i == "p99") print $(i + 1)}' "$work/load.out")"
+echo "== the floor: 20000 durable edits/s with edit-to-visible p99 under 50 ms at 1000 connections"
+awk -v c="$clients" -v d="${durable:-0}" -v p="${vis_p99:-}" 'BEGIN {
+  met = (c >= 1000 && d >= 20000 && p != "" && p < 50)
+  printf "   this run: %d connections, %d durable edits/s, steady edit-to-visible p99 %s ms: %s\n",
+    c, d, (p == "" ? "none" : p), (met ? "met" : "not met") }'
 echo "work dir: $work (server logs)"
 exit "$code"

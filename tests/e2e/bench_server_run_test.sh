@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/server/run.sh end to end with a tiny load (one server and two), so that the benchmark
 # does not rot between the times someone measures with it: it must exit 0, report no errors, a
-# steady state with acknowledged edits, and CPU per edit for every process.
+# steady state with acknowledged edits, CPU per edit for every process and the floor's verdict.
 #   bench_server_run_test.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
 src="$1"
@@ -32,6 +32,8 @@ for servers in 1 2; do
   check "PostgreSQL's CPU per edit" '^   postgres +whole run +[0-9.]+ s = +[1-9][0-9]* us/edit'
   check "every server's CPU" "^   server $((servers - 1)) +whole run +[0-9.]+ s = +[1-9][0-9]* us/edit"
   check "the total" '^   all +whole run +[0-9.]+ s = +[1-9][0-9]* us/edit +steady state +[0-9.]+ s = +[1-9][0-9]* us/edit$'
+  # 20 connections cannot meet a floor set at 1,000: the verdict must say so, with the figures.
+  check "the floor's verdict" '^   this run: 20 connections, [1-9][0-9]* durable edits/s, steady edit-to-visible p99 [0-9.]+ ms: not met$'
   if [ "$fail" -ne 0 ]; then
     echo "--- output (SERVERS=$servers)"
     echo "$out"
