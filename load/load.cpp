@@ -15,6 +15,7 @@
 #include "server/core/protocol.hpp"
 #include "server/core/rng.hpp"
 #include "server/strategies/registry.hpp"
+#include "workload/seen.hpp"
 #include "workload/typing.hpp"
 
 #include <boost/asio.hpp>
@@ -99,20 +100,13 @@ struct Target {
   tcp::endpoint endpoint;
 };
 
-// One of an author's edits that inserted characters: its ids start at (agent, seq_start).
-struct EditRef {
-  std::uint32_t seq_start = 0;
-  std::uint32_t op = 0;
-};
+using workload::DocEdit;
+using workload::EditRef;
 
-// An inserting edit of a document, in the order edits were made.
-struct DocEdit {
-  std::uint32_t author = 0;
-  std::uint32_t op = 0;
-  AgentId agent = 0;
-  std::uint32_t seq = 0;
-  std::uint32_t count = 0;
-  std::int64_t t_us = 0;
+// A document's inserting edits in the order they were made, and when each was made.
+struct DocEdits {
+  std::vector<DocEdit> edits;
+  std::vector<std::int64_t> t_us;
 };
 
 using Ws = websocket::stream<beast::tcp_stream>;
@@ -153,8 +147,7 @@ struct Client {
   std::vector<std::uint32_t> unsent_ops;  // edits made whose message has not gone out yet
   std::map<std::uint32_t, std::uint32_t> seen_ops;
   std::set<std::pair<std::uint32_t, std::uint32_t>> seen;
-  std::vector<std::uint32_t> unseen;  // indexes into the document's DocEdits (indexing replicas)
-  std::size_t edits_scanned = 0;
+  workload::Unseen unseen;  // the document's edits by others not shown yet (indexing replicas)
   std::uint32_t attempts = 0;  // failed connection attempts in a row
   std::int64_t last_frame_us = 0;
   std::int64_t welcomed_at_us = 0;  // when its current connection got its welcome
@@ -230,7 +223,7 @@ class Run {
   Clock::time_point start_ = Clock::now();
   std::vector<std::unique_ptr<Client>> clients_;
   std::map<AgentId, std::pair<std::uint32_t, std::vector<EditRef>>> edits_by_agent_;  // agent -> (client, refs)
-  std::vector<std::vector<DocEdit>> doc_edits_;
+  std::vector<DocEdits> doc_edits_;
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::int64_t> edit_time_us_;  // (client, op) -> t
 
   std::ofstream history_file_;
@@ -666,8 +659,10 @@ void Run::tick(Client& cl) {
     cl.sent_at_us.push_back(t);
     if (!inserted.empty()) {
       edits_by_agent_[inserted.front().agent].second.push_back(EditRef{inserted.front().seq, op});
-      doc_edits_[cl.doc].push_back(DocEdit{cl.id, op, inserted.front().agent, inserted.front().seq,
-                                           static_cast<std::uint32_t>(inserted.size()), t});
+      DocEdits& de = doc_edits_[cl.doc];
+      de.edits.push_back(DocEdit{cl.id, op, inserted.front().agent, inserted.front().seq,
+                                 static_cast<std::uint32_t>(inserted.size())});
+      de.t_us.push_back(t);
       if (!cl.replica->indexes_ids()) edit_time_us_[{cl.id, op}] = t;  // for note_seen's scan
     }
     cl.unsent_ops.push_back(op);
@@ -688,11 +683,9 @@ void Run::note_acks(Client& cl) {
 std::optional<std::pair<std::uint32_t, std::uint32_t>> Run::edit_of(const Client& cl, CharId id) const {
   auto a = edits_by_agent_.find(id.agent);
   if (a == edits_by_agent_.end() || a->second.first == cl.id) return std::nullopt;
-  const auto& refs = a->second.second;
-  auto it = std::upper_bound(refs.begin(), refs.end(), id.seq,
-                             [](std::uint32_t seq, const EditRef& r) { return seq < r.seq_start; });
-  if (it == refs.begin()) return std::nullopt;
-  return std::make_pair(a->second.first, std::prev(it)->op);
+  const std::optional<std::uint32_t> op = workload::op_of(a->second.second, id.seq);
+  if (!op) return std::nullopt;
+  return std::make_pair(a->second.first, *op);
 }
 
 void Run::mark_seen(Client& cl, std::uint32_t author, std::uint32_t op, std::int64_t edit_t_us, bool once) {
@@ -720,25 +713,19 @@ void Run::mark_seen(Client& cl, std::uint32_t author, std::uint32_t op, std::int
 }
 
 void Run::note_seen(Client& cl) {
-  const std::vector<DocEdit>& edits = doc_edits_[cl.doc];
-  for (; cl.edits_scanned < edits.size(); ++cl.edits_scanned) {
-    if (edits[cl.edits_scanned].author != cl.id) cl.unseen.push_back(static_cast<std::uint32_t>(cl.edits_scanned));
-  }
-  if (cl.unseen.empty()) return;
+  const DocEdits& doc = doc_edits_[cl.doc];
+  cl.unseen.catch_up(doc.edits, cl.id);
+  if (cl.unseen.edits.empty()) return;
   if (cl.replica->indexes_ids()) {
     // An edit whose characters were all deleted before this client could show them is never
     // seen; after kUnseenGiveUpUs it is no longer looked for, so the list stays short.
     const std::int64_t give_up_before = now_us() - kUnseenGiveUpUs;
-    std::erase_if(cl.unseen, [&](std::uint32_t i) {
-      const DocEdit& d = edits[i];
-      if (d.t_us < give_up_before) return true;
-      for (std::uint32_t k = 0; k < d.count; ++k) {
-        if (cl.replica->contains(CharId{d.agent, d.seq + k})) {
-          mark_seen(cl, d.author, d.op, d.t_us, /*once=*/true);
-          return true;
-        }
-      }
-      return false;
+    std::erase_if(cl.unseen.edits, [&](std::uint32_t i) {
+      const DocEdit& d = doc.edits[i];
+      if (doc.t_us[i] < give_up_before) return true;
+      if (!workload::shows(*cl.replica, d)) return false;
+      mark_seen(cl, d.author, d.op, doc.t_us[i], /*once=*/true);
+      return true;
     });
     return;
   }
@@ -752,7 +739,10 @@ void Run::note_seen(Client& cl) {
     mark_seen(cl, edit->first, edit->second, t->second);
     any = true;
   }
-  if (any) std::erase_if(cl.unseen, [&](std::uint32_t i) { return cl.seen.contains({edits[i].author, edits[i].op}); });
+  if (any) {
+    std::erase_if(cl.unseen.edits,
+                  [&](std::uint32_t i) { return cl.seen.contains({doc.edits[i].author, doc.edits[i].op}); });
+  }
 }
 
 // ---------------------------------------------------------------- phases

@@ -6,6 +6,7 @@
 #include "server/core/rng.hpp"
 #include "server/core/utf8.hpp"
 #include "sim/scheduler.hpp"
+#include "workload/seen.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -70,20 +71,8 @@ struct Server {
   std::int64_t busy_until_us = 0;  // its worker is busy with client frames until then
 };
 
-struct EditRef {
-  std::uint32_t seq_start = 0;
-  std::uint32_t op = 0;
-};
-
-// An edit that inserted characters, in the order of its document's edits: a client has seen it
-// once its replica shows any of ids (agent, seq .. seq + count - 1).
-struct DocEdit {
-  std::uint32_t author = 0;
-  std::uint32_t op = 0;
-  AgentId agent = 0;
-  std::uint32_t seq = 0;
-  std::uint32_t count = 0;
-};
+using workload::DocEdit;
+using workload::EditRef;
 
 // The (author, op) pairs a client has shown: per author, one bit per op (ops are numbered from
 // 1 without gaps), instead of a tree node per pair.
@@ -125,9 +114,8 @@ struct Client {
   std::map<std::uint32_t, std::uint32_t> seen_ops;  // author -> highest op shown
   SeenSet seen;  // (author, op) shown
   // For replicas that index ids: edits of its document by others that it has not shown yet
-  // (indexes into World::doc_edits_), and how far into doc_edits_ it has looked.
-  std::vector<std::uint32_t> unseen;
-  std::size_t edits_scanned = 0;
+  // (indexes into World::doc_edits_).
+  workload::Unseen unseen;
   // Edits taken out of `unseen` because every character of theirs is deleted for good in the
   // current replica (ClientReplica::deleted_for_good): back into `unseen` when the replica's
   // state is replaced (a new replica, a welcome).
@@ -887,34 +875,21 @@ void World::note_seen(Client& cl) {
   // Only edits this client has not shown yet can change anything: ask the replica's index for
   // their ids instead of scanning the document. Same events, same order as note_seen_scan.
   const std::vector<DocEdit>& edits = doc_edits_[cl.doc];
-  for (; cl.edits_scanned < edits.size(); ++cl.edits_scanned) {
-    if (edits[cl.edits_scanned].author != cl.id) cl.unseen.push_back(static_cast<std::uint32_t>(cl.edits_scanned));
-  }
+  cl.unseen.catch_up(edits, cl.id);
   std::vector<std::uint32_t>& newly = newly_scratch_;
   newly.clear();
   bool any_dead = false;
-  for (std::uint32_t& i : cl.unseen) {
-    const DocEdit& d = edits[i];
-    bool shows = false;
-    bool gone = true;  // every character so far deleted for good
-    for (std::uint32_t k = 0; k < d.count; ++k) {
-      const CharId id{d.agent, d.seq + k};
-      if (cl.replica->contains(id)) {
-        shows = true;
-        break;
-      }
-      if (gone && !cl.replica->deleted_for_good(id)) gone = false;
-    }
-    if (shows) {
+  for (std::uint32_t& i : cl.unseen.edits) {
+    if (workload::shows(*cl.replica, edits[i])) {
       newly.push_back(i);
-    } else if (gone) {
+    } else if (workload::gone_for_good(*cl.replica, edits[i])) {
       // It cannot show in this replica: set it aside instead of asking again every delivery.
       cl.dead.push_back(i);
       i = kShown;
       any_dead = true;
     }
   }
-  if (any_dead) std::erase(cl.unseen, kShown);
+  if (any_dead) std::erase(cl.unseen.edits, kShown);
   if (newly.empty()) return;
   const auto show = [&](const DocEdit& d) {
     if (!cl.seen.insert(d.author, d.op)) return;
@@ -930,7 +905,7 @@ void World::note_seen(Client& cl) {
     emit(std::move(e));
   };
   if (newly.size() == 1) {
-    std::erase(cl.unseen, newly.front());
+    std::erase(cl.unseen.edits, newly.front());
     show(edits[newly.front()]);
     return;
   }
@@ -961,16 +936,16 @@ void World::note_seen(Client& cl) {
   }
   // Those shown leave `unseen` (no edit in `unseen` is in `seen`: an edit leaves it when shown).
   std::sort(shown.begin(), shown.end());
-  std::erase_if(cl.unseen, [&](std::uint32_t i) { return std::binary_search(shown.begin(), shown.end(), i); });
+  std::erase_if(cl.unseen.edits, [&](std::uint32_t i) { return std::binary_search(shown.begin(), shown.end(), i); });
 }
 
 void World::revive_dead(Client& cl) {
   if (cl.dead.empty()) return;
   std::sort(cl.dead.begin(), cl.dead.end());
   std::vector<std::uint32_t> merged;
-  merged.reserve(cl.unseen.size() + cl.dead.size());
-  std::merge(cl.unseen.begin(), cl.unseen.end(), cl.dead.begin(), cl.dead.end(), std::back_inserter(merged));
-  cl.unseen = std::move(merged);
+  merged.reserve(cl.unseen.edits.size() + cl.dead.size());
+  std::merge(cl.unseen.edits.begin(), cl.unseen.edits.end(), cl.dead.begin(), cl.dead.end(), std::back_inserter(merged));
+  cl.unseen.edits = std::move(merged);
   cl.dead.clear();
 }
 
@@ -1217,11 +1192,9 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> World::edit_of(const Clie
   const auto& per_agent = edits_by_agent_[author];
   auto a = per_agent.find(id.agent);
   if (a == per_agent.end()) return std::nullopt;
-  const auto& refs = a->second;
-  auto it = std::upper_bound(refs.begin(), refs.end(), id.seq,
-                             [](std::uint32_t seq, const EditRef& r) { return seq < r.seq_start; });
-  if (it == refs.begin()) return std::nullopt;
-  return std::make_pair(author, std::prev(it)->op);
+  const std::optional<std::uint32_t> op = workload::op_of(a->second, id.seq);
+  if (!op) return std::nullopt;
+  return std::make_pair(author, *op);
 }
 
 std::map<std::uint32_t, std::uint32_t> World::ops_shown(const Client& cl) const {
