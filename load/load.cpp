@@ -380,7 +380,10 @@ void Run::open_ws(Client& cl, std::uint64_t gen) {
 }
 
 void Run::read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::shared_ptr<beast::flat_buffer> buf) {
-  ws->async_read(*buf, [this, &cl, gen, ws, buf](beast::error_code ec, std::size_t) {
+  // Beast keeps each operation's state in memory from the handler's allocator: the thread's
+  // recycling cache, not a malloc and free per message.
+  const auto alloc = net::recycling_allocator<void>();
+  ws->async_read(*buf, net::bind_allocator(alloc, [this, &cl, gen, ws, buf](beast::error_code ec, std::size_t) {
     if (gen != cl.generation) return;
     if (ec) {
       std::string detail = ec.message();
@@ -412,7 +415,7 @@ void Run::read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::
     }
     buf->consume(buf->size());
     if (gen == cl.generation && cl.ws == ws) read_loop(cl, gen, ws, buf);
-  });
+  }));
 }
 
 void Run::on_frame(Client& cl, const FrameView& f) {
@@ -606,11 +609,12 @@ void Run::do_write(Client& cl) {
   auto msg = std::make_shared<Bytes>(std::move(cl.outbox.front().data));
   cl.outbox.pop_front();
   const std::uint64_t gen = cl.generation;
-  ws->async_write(net::buffer(*msg), [this, &cl, gen, ws, msg](beast::error_code ec, std::size_t) {
-    if (gen != cl.generation) return;
-    if (ec) return dropped(cl, gen, "write", ec.message());
-    do_write(cl);
-  });
+  ws->async_write(net::buffer(*msg), net::bind_allocator(net::recycling_allocator<void>(),
+                                                         [this, &cl, gen, ws, msg](beast::error_code ec, std::size_t) {
+                                                           if (gen != cl.generation) return;
+                                                           if (ec) return dropped(cl, gen, "write", ec.message());
+                                                           do_write(cl);
+                                                         }));
 }
 
 // ---------------------------------------------------------------- typing

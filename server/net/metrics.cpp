@@ -157,6 +157,7 @@ struct Metrics::Impl {
   pm::Counter& received_json_c = frames_received.Add({{"encoding", "json"}});
   pm::Counter& messages_v1_c = messages_sent_f.Add({{"protocol", "convlab/1"}});
   pm::Counter& messages_v2_c = messages_sent_f.Add({{"protocol", "convlab/2"}});
+  pm::Counter& store_append_c = store_f.Add({{"kind", "append"}});  // one per edit
   // Histogram::Observe is not safe against concurrent Observe on the same histogram in every
   // prometheus-cpp version; the store's threads and the server's thread both observe.
   std::mutex histogram_mutex;
@@ -216,7 +217,10 @@ void Metrics::notify_lag(double seconds) {
   impl_->lag_h.Observe(seconds);
 }
 void Metrics::notify_record() { impl_->notify_c.Increment(); }
-void Metrics::store_request(std::string_view kind) { impl_->store_f.Add({{"kind", std::string(kind)}}).Increment(); }
+void Metrics::store_request(std::string_view kind) {
+  if (kind == "append") return impl_->store_append_c.Increment();
+  impl_->store_f.Add({{"kind", std::string(kind)}}).Increment();
+}
 void Metrics::append_failed() { impl_->append_fail_c.Increment(); }
 void Metrics::connection_accepted() { impl_->accepted_c.Increment(); }
 void Metrics::connection_closed(std::string_view code) { impl_->closed_f.Add({{"code", std::string(code)}}).Increment(); }

@@ -538,7 +538,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   void do_read() {
-    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
+    // Beast's read and write operations keep their state in memory from the handler's
+    // allocator: the thread's recycling cache instead of a malloc and free per message.
+    ws_.async_read(in_, asio::bind_allocator(asio::recycling_allocator<void>(),
+                                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                               self->on_read(ec, n);
+                                             }));
   }
 
   void on_read(beast::error_code ec, std::size_t n) {
@@ -692,7 +697,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     app_.metrics.message_sent(version_);
     if (app_.cfg.limits.coalesce_ms > 0) last_write_ = Clock::now();
     ws_.async_write(asio::buffer(inflight_.data),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_write(ec, n); });
+                    asio::bind_allocator(asio::recycling_allocator<void>(),
+                                         [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                           self->on_write(ec, n);
+                                         }));
   }
 
   void on_write(beast::error_code ec, std::size_t n) {

@@ -221,6 +221,8 @@ TEST_P(PerStrategy, AckedDurableFannedOut) {
   EXPECT_EQ(metric(m, "convlab_edits_acknowledged_total"), metric(m, "convlab_edits_received_total"));
   EXPECT_GE(metric(m, "convlab_edits_acknowledged_total"), 21);
   EXPECT_GE(metric(m, "convlab_fanout_deliveries_total"), 1);
+  // One append to the store per edit received (the server counts "append" apart, per edit).
+  EXPECT_EQ(metric(m, "convlab_store_requests_total{kind=\"append\"}"), metric(m, "convlab_edits_received_total"));
   EXPECT_EQ(server.stop(), 0) << server.stderr_text();
 }
 
