@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/server/run.sh end to end with a tiny load (one server and two), so that the benchmark
 # does not rot between the times someone measures with it: it must exit 0, report no errors, a
-# steady state with acknowledged edits, CPU per edit for every process and the floor's verdict.
+# steady state with acknowledged edits, CPU per edit for every process and the floor's verdict;
+# and bench/server/sweep.sh's table and best rate on top of it.
 #   bench_server_run_test.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
 src="$1"
@@ -43,3 +44,21 @@ for servers in 1 2; do
   grep -E '^   (convlab-load|server|postgres|all) ' <<<"$out"
 done
 echo "bench/server/run.sh: ok with one and two servers"
+
+# bench/server/sweep.sh on top of it: a row per rate and the best rate that held the objective;
+# with an objective no run can hold, it must say so rather than name a rate. (Objectives far from
+# any real p99, so that a busy CI machine cannot flip the verdicts.)
+out="$(P99_MS=5000 DURATION=4 SERVERS=1 BUILD="$build" "$src/bench/server/sweep.sh" 20 4 2 4 2>&1)"
+code=$?
+for want in '^ +2 +40 +[1-9][0-9]* +[0-9.]+ +[0-9.]+ +[1-9][0-9]* +held$' \
+            '^ +4 +80 +[1-9][0-9]* +[0-9.]+ +[0-9.]+ +[1-9][0-9]* +held$' \
+            '^highest durable edits/s with steady edit-to-visible p99 under 5000 ms: [1-9][0-9]* \(at [24] edits/s per client\)$'; do
+  grep -Eq "$want" <<<"$out" || { echo "FAIL (sweep): no line matches /$want/"; echo "$out"; exit 1; }
+done
+[ "$code" -eq 0 ] || { echo "FAIL (sweep): exit $code"; echo "$out"; exit 1; }
+out="$(P99_MS=0.0001 DURATION=4 SERVERS=1 BUILD="$build" "$src/bench/server/sweep.sh" 20 4 4 2>&1)"
+for want in '^ +4 +80 +[1-9][0-9]* +[0-9.]+ +[0-9.]+ +[1-9][0-9]* +missed$' \
+            '^highest durable edits/s with steady edit-to-visible p99 under 0.0001 ms: none of these rates held it$'; do
+  grep -Eq "$want" <<<"$out" || { echo "FAIL (sweep, unreachable objective): no line matches /$want/"; echo "$out"; exit 1; }
+done
+echo "bench/server/sweep.sh: ok (a row per rate, the best rate held, none when nothing holds)"
