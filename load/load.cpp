@@ -111,6 +111,13 @@ struct DocEdits {
 
 using Ws = websocket::stream<beast::tcp_stream>;
 
+// A WebSocket read or write handler whose Beast operation state comes from the thread's
+// recycling cache instead of a malloc and free per message.
+template <class Handler>
+auto recycled(Handler&& h) {
+  return net::bind_allocator(net::recycling_allocator<void>(), std::forward<Handler>(h));
+}
+
 // How long a client keeps looking for another client's edit in its replica.
 constexpr std::int64_t kUnseenGiveUpUs = 20'000'000;
 
@@ -380,10 +387,7 @@ void Run::open_ws(Client& cl, std::uint64_t gen) {
 }
 
 void Run::read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::shared_ptr<beast::flat_buffer> buf) {
-  // Beast keeps each operation's state in memory from the handler's allocator: the thread's
-  // recycling cache, not a malloc and free per message.
-  const auto alloc = net::recycling_allocator<void>();
-  ws->async_read(*buf, net::bind_allocator(alloc, [this, &cl, gen, ws, buf](beast::error_code ec, std::size_t) {
+  ws->async_read(*buf, recycled([this, &cl, gen, ws, buf](beast::error_code ec, std::size_t) {
     if (gen != cl.generation) return;
     if (ec) {
       std::string detail = ec.message();
@@ -609,12 +613,11 @@ void Run::do_write(Client& cl) {
   auto msg = std::make_shared<Bytes>(std::move(cl.outbox.front().data));
   cl.outbox.pop_front();
   const std::uint64_t gen = cl.generation;
-  ws->async_write(net::buffer(*msg), net::bind_allocator(net::recycling_allocator<void>(),
-                                                         [this, &cl, gen, ws, msg](beast::error_code ec, std::size_t) {
-                                                           if (gen != cl.generation) return;
-                                                           if (ec) return dropped(cl, gen, "write", ec.message());
-                                                           do_write(cl);
-                                                         }));
+  ws->async_write(net::buffer(*msg), recycled([this, &cl, gen, ws, msg](beast::error_code ec, std::size_t) {
+    if (gen != cl.generation) return;
+    if (ec) return dropped(cl, gen, "write", ec.message());
+    do_write(cl);
+  }));
 }
 
 // ---------------------------------------------------------------- typing

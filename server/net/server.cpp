@@ -46,6 +46,13 @@ constexpr std::string_view kProtocol1 = "convlab/1";
 constexpr std::string_view kProtocol2 = "convlab/2";
 constexpr std::string_view kCookie = "convlab_token";
 
+// A WebSocket read or write handler whose Beast operation state comes from the thread's
+// recycling cache instead of a malloc and free per message.
+template <class Handler>
+auto recycled(Handler&& h) {
+  return asio::bind_allocator(asio::recycling_allocator<void>(), std::forward<Handler>(h));
+}
+
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -538,12 +545,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   void do_read() {
-    // Beast's read and write operations keep their state in memory from the handler's
-    // allocator: the thread's recycling cache instead of a malloc and free per message.
-    ws_.async_read(in_, asio::bind_allocator(asio::recycling_allocator<void>(),
-                                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                                               self->on_read(ec, n);
-                                             }));
+    ws_.async_read(in_, recycled([self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); }));
   }
 
   void on_read(beast::error_code ec, std::size_t n) {
@@ -697,10 +699,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     app_.metrics.message_sent(version_);
     if (app_.cfg.limits.coalesce_ms > 0) last_write_ = Clock::now();
     ws_.async_write(asio::buffer(inflight_.data),
-                    asio::bind_allocator(asio::recycling_allocator<void>(),
-                                         [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                                           self->on_write(ec, n);
-                                         }));
+                    recycled([self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_write(ec, n); }));
   }
 
   void on_write(beast::error_code ec, std::size_t n) {
