@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
+shift || true
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
 
 # prometheus: promtool and the server, for the OpenMetrics backfill test, dashboards/ checks and
 # the server's /metrics checks.
@@ -47,4 +50,4 @@ launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake --preset "$preset" "${launcher[@]}" >/dev/null
 # Two jobs: the machines this runs on have two cores, and g++ on test files takes ~1 GB each.
-cmake --build --preset "$preset" -j 2
+cmake --build --preset "$preset" -j 2 "${targets[@]}"
