@@ -24,6 +24,18 @@ class Rng {
     for (auto& w : s_) w = splitmix64(sm);
   }
 
+  // A generator in the given state, for checking against published test vectors.
+  // REQUIRES: not all four words zero (xoshiro's one fixed point).
+  static Rng from_state(std::uint64_t s0, std::uint64_t s1, std::uint64_t s2, std::uint64_t s3) {
+    CONVLAB_ASSERT((s0 | s1 | s2 | s3) != 0);
+    Rng r(0);
+    r.s_[0] = s0;
+    r.s_[1] = s1;
+    r.s_[2] = s2;
+    r.s_[3] = s3;
+    return r;
+  }
+
   std::uint64_t next() {
     const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
     const std::uint64_t t = s_[1] << 17;

@@ -24,6 +24,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <variant>
 #include <vector>
@@ -684,8 +685,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (flush_posted_) return;
     flush_posted_ = true;
     const auto window = std::chrono::milliseconds(app_.cfg.limits.coalesce_ms);
-    if (window.count() > 0 && Clock::now() - last_write_ < window) {
-      return app_.hold_flush(shared_from_this(), last_write_ + window);
+    if (window.count() > 0 && last_write_ && Clock::now() - *last_write_ < window) {
+      return app_.hold_flush(shared_from_this(), *last_write_ + window);
     }
     app_.schedule_flush(shared_from_this());
   }
@@ -749,7 +750,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   Out inflight_;              // the message being written (its bytes must live until written)
   std::size_t queued_frames_ = 0;
   bool flush_posted_ = false;
-  Clock::time_point last_write_{};  // with limits.coalesce_ms
+  // With limits.coalesce_ms; none before the first write (a default time point is the machine's
+  // boot, which may be less than a window ago).
+  std::optional<Clock::time_point> last_write_;
   int version_ = 1;           // convlab/1 or convlab/2, from the handshake
   std::vector<FrameView> views_;  // the frames of the message being handled
   Bytes json_frames_;             // a text message's frames in binary form

@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -484,8 +485,12 @@ class PgStore final : public Store {
     cv_.wait(lock, [&] { return locked_turn_ >= t - 1 && (stopping_ || !queue_.empty()); });
     if (queue_.empty()) return false;
     if (config_.batch_interval_us > 0) {
-      const auto due = last_take_ + std::chrono::microseconds(config_.batch_interval_us);
-      cv_.wait_until(lock, due, [&] { return stopping_ || queue_.size() >= std::max<std::size_t>(config_.max_batch, 1); });
+      // The interval counts from the previous take; the first take has none before it and goes
+      // at once, whatever the steady clock reads (it starts near 0 on a machine just booted).
+      if (last_take_) {
+        const auto due = *last_take_ + std::chrono::microseconds(config_.batch_interval_us);
+        cv_.wait_until(lock, due, [&] { return stopping_ || queue_.size() >= std::max<std::size_t>(config_.max_batch, 1); });
+      }
       last_take_ = SteadyClock::now();
     }
     std::set<std::uint32_t> batch_docs;
@@ -939,7 +944,9 @@ class PgStore final : public Store {
   // the last done (answered).
   std::int64_t locked_turn_ = -1;
   std::int64_t done_turn_ = -1;
-  SteadyClock::time_point last_take_{};  // when the last batch was taken (batch_interval_us)
+  // When the last batch was taken (batch_interval_us); none before the first. Never a default
+  // time point: that is the machine's boot, and 'boot + interval' can still lie ahead.
+  std::optional<SteadyClock::time_point> last_take_;
   std::atomic<bool> worker_up_{true};
 
   // Listener.

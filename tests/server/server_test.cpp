@@ -87,7 +87,9 @@ class Editor {
       if (!f) return ::testing::AssertionFailure() << "connection ended; text is '" << utf8_encode(replica_->text()) << "'";
       if (auto r = apply(*f); !r) return r;
     }
-    return ::testing::AssertionSuccess();
+    if (replica_->text() == want) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "after 10000 frames the text is '" << utf8_encode(replica_->text())
+                                         << "', not '" << utf8_encode(want) << "'";
   }
 
   std::u32string text() const { return replica_->text(); }
