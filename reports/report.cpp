@@ -163,6 +163,7 @@ std::string verdict_summary(const Verdict& v, std::size_t listed) {
     if (failed > shown) out += ", … " + std::to_string(failed - shown) + " more";
     return out;
   };
+  if (v.seeds == 0) return "no run had the metric";
   const std::string of = std::to_string(v.seeds) + (v.seeds == 1 ? " seed" : " seeds");
   if (v.quantifier == "min" || v.quantifier == "max") {
     return v.quantifier + " " + fmt(v.actual) + " at seed " + std::to_string(v.at_seed);

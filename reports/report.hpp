@@ -80,7 +80,8 @@ struct Verdict {
 inline constexpr std::size_t kFailedSeedsKept = 20;
 // What a verdict saw, in words: "mean 12.5", "min 0 at seed 3 (mean 2)", "all 5 seeds (mean
 // 7)", "2 of 5 seeds failed: seed 2 = 0, seed 4 = 0 (mean 3)", "no seed of 5: seed 1 = 0, ...".
-// At most `listed` failing seeds are named, then "… N more". The terminal, report.md, JUnit and
+// At most `listed` failing seeds are named, then "… N more"; without values, "no run had the
+// metric". The terminal, report.md, JUnit and
 // the HTML page all say it this way.
 std::string verdict_summary(const Verdict& v, std::size_t listed = 5);
 

@@ -94,6 +94,7 @@ TEST(Verdict, NoValuesNeverHold) {
     const Verdict v = judged(text, {});
     EXPECT_FALSE(v.held) << text;
     EXPECT_EQ(v.seeds, 0u);
+    EXPECT_EQ(reports::verdict_summary(v), "no run had the metric") << text;
   }
 }
 
