@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <cstdio>
 #include <mutex>
 #include <optional>
@@ -149,27 +151,79 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
   return make_report(scenarios, o, std::move(records));
 }
 
+reports::Verdict judge(const sim::Expectation& e, const std::vector<reports::SeedValue>& values) {
+  reports::Verdict v;
+  v.metric = e.metric;
+  v.text = e.text;
+  v.where = e.where;
+  v.quantifier = sim::quantifier_text(e.quantifier);
+  v.seeds = values.size();
+  if (values.empty()) return v;  // not held: nothing to judge
+  std::vector<double> xs;
+  xs.reserve(values.size());
+  for (const reports::SeedValue& sv : values) {
+    xs.push_back(sv.value);
+    if (sim::compare(sv.value, e.op, e.value)) {
+      ++v.seeds_held;
+    } else if ((e.quantifier == sim::Quantifier::kAll || e.quantifier == sim::Quantifier::kAny) &&
+               v.failed_seeds.size() < reports::kFailedSeedsKept) {
+      v.failed_seeds.push_back(sv);
+    }
+  }
+  const reports::Stat s = reports::stat_of(xs);  // the same arithmetic as the aggregates' mean
+  v.actual = s.mean;
+  switch (e.quantifier) {
+    case sim::Quantifier::kMean:
+      v.held = sim::compare(s.mean, e.op, e.value);
+      break;
+    case sim::Quantifier::kMin:
+    case sim::Quantifier::kMax: {
+      v.actual = e.quantifier == sim::Quantifier::kMin ? s.min : s.max;
+      for (const reports::SeedValue& sv : values) {
+        if (sv.value == v.actual || (std::isnan(v.actual) && std::isnan(sv.value))) {
+          v.at_seed = sv.seed;
+          break;
+        }
+      }
+      v.held = sim::compare(v.actual, e.op, e.value);
+      break;
+    }
+    case sim::Quantifier::kAll:
+      v.held = v.seeds_held == v.seeds;
+      break;
+    case sim::Quantifier::kAny:
+      v.held = v.seeds_held > 0;
+      break;
+  }
+  return v;
+}
+
 reports::Report make_report(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& o,
                             std::vector<reports::RunRecord> records) {
   reports::Report report;
   report.runs = std::move(records);
   report.groups = reports::aggregate(report.runs);
+  // Each run's flat metrics, once: verdicts read them per seed.
+  std::vector<std::map<std::string, double>> flat;
+  flat.reserve(report.runs.size());
+  for (const reports::RunRecord& r : report.runs) flat.push_back(r.metrics.flatten());
   for (const sim::Scenario& sc : scenarios) {
     for (const sim::Expectation& e : sc.expectations) {
       if (!o.variant.empty() && e.variant != o.variant) continue;
       for (const reports::Group& g : report.groups) {
         if (g.scenario != sc.name || g.variant != e.variant) continue;
         if (e.strategy != "*" && e.strategy != g.strategy) continue;
-        reports::Verdict v;
+        std::vector<reports::SeedValue> values;  // in run order, as the aggregates take them
+        for (std::size_t i = 0; i < report.runs.size(); ++i) {
+          const reports::RunRecord& r = report.runs[i];
+          if (r.scenario != g.scenario || r.variant != g.variant || r.strategy != g.strategy) continue;
+          auto it = flat[i].find(e.metric);
+          if (it != flat[i].end()) values.push_back({r.seed, it->second});
+        }
+        reports::Verdict v = judge(e, values);
         v.scenario = sc.name;
         v.variant = e.variant;
         v.strategy = g.strategy;
-        v.metric = e.metric;
-        v.text = e.text;
-        v.where = e.where;
-        auto it = g.stats.find(e.metric);
-        v.actual = it == g.stats.end() ? 0 : it->second.mean;
-        v.held = it != g.stats.end() && sim::compare(v.actual, e.op, e.value);
         report.verdicts.push_back(std::move(v));
       }
     }

@@ -36,6 +36,12 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
 reports::Report make_report(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& options,
                             std::vector<reports::RunRecord> records);
 
+// The verdict of expectation `e` on one (scenario, variant, strategy)'s values of its metric,
+// one per seed in run order (docs/scenarios.md, Expectations): scenario, variant and strategy
+// are left for the caller. No values (no run had the metric): not held. NaN satisfies only
+// `!=`, per seed for all/any; a NaN value makes the mean, min and max NaN.
+reports::Verdict judge(const sim::Expectation& e, const std::vector<reports::SeedValue>& values);
+
 // Interleaves shard results back into campaign order: shards[k] holds the runs of shard k of
 // shards.size(), each in order (as run_campaign returns them). An Error when the counts do not
 // add up to `total` that way.

@@ -62,7 +62,7 @@ figure { margin: 0; display: table; }
 figcaption { display: table-caption; caption-side: bottom; color: var(--muted); font-size: 12px; padding: 0 4px; }
 .scroll { overflow-x: auto; }
 table.figures td { vertical-align: top; }
-.ci { color: var(--muted); font-size: 11.5px; }
+.ci, .range { color: var(--muted); font-size: 11.5px; }
 .note { color: var(--muted); font-style: italic; padding: 6px 0; max-width: 420px; }
 details summary { cursor: pointer; font-weight: 600; margin: 14px 0 6px; }
 ul.verdicts { margin: 4px 0; padding-left: 18px; }

@@ -144,6 +144,41 @@ const std::vector<std::pair<std::string, std::string>>& headline_metrics() {
 
 std::string format_stat(const Stat& s) { return fmt_stat(s); }
 
+std::string format_range(const Stat& s) {
+  if (s.min == s.max || std::isnan(s.min)) return fmt(s.min);
+  return fmt(s.min) + "–" + fmt(s.max);
+}
+
+std::string verdict_summary(const Verdict& v, std::size_t listed) {
+  const std::string mean = "mean " + fmt(v.actual);
+  auto failing = [&] {
+    std::string out;
+    std::size_t shown = 0;
+    for (const SeedValue& sv : v.failed_seeds) {
+      if (shown == listed) break;
+      out += (shown ? ", " : "") + std::string("seed ") + std::to_string(sv.seed) + " = " + fmt(sv.value);
+      ++shown;
+    }
+    const std::uint64_t failed = v.seeds - v.seeds_held;
+    if (failed > shown) out += ", … " + std::to_string(failed - shown) + " more";
+    return out;
+  };
+  if (v.seeds == 0) return "no run had the metric";
+  const std::string of = std::to_string(v.seeds) + (v.seeds == 1 ? " seed" : " seeds");
+  if (v.quantifier == "min" || v.quantifier == "max") {
+    return v.quantifier + " " + fmt(v.actual) + " at seed " + std::to_string(v.at_seed);
+  }
+  if (v.quantifier == "all") {
+    if (v.seeds > 0 && v.seeds_held == v.seeds) return "all " + of;
+    return std::to_string(v.seeds - v.seeds_held) + " of " + of + " failed: " + failing() + " (" + mean + ")";
+  }
+  if (v.quantifier == "any") {
+    if (v.seeds_held > 0) return std::to_string(v.seeds_held) + " of " + of + " held";
+    return "no seed of " + std::to_string(v.seeds) + ": " + failing() + " (" + mean + ")";
+  }
+  return mean;
+}
+
 Stat stat_of(const std::vector<double>& xs) {
   Stat s;
   s.n = xs.size();
@@ -151,6 +186,15 @@ Stat stat_of(const std::vector<double>& xs) {
   double sum = 0;
   for (double x : xs) sum += x;
   s.mean = sum / static_cast<double>(xs.size());
+  s.min = s.max = xs.front();
+  for (double x : xs) {
+    if (std::isnan(x)) {
+      s.min = s.max = x;
+      break;
+    }
+    s.min = std::min(s.min, x);
+    s.max = std::max(s.max, x);
+  }
   if (xs.size() < 2) {
     s.lo = s.hi = s.mean;
     return s;
@@ -225,6 +269,8 @@ std::string to_json(const Report& r) {
       json::object so;
       so["mean"] = s.mean;
       so["ci95"] = json::array{s.lo, s.hi};
+      so["min"] = s.min;
+      so["max"] = s.max;
       stats[name] = std::move(so);
     }
     o["metrics"] = std::move(stats);
@@ -240,9 +286,18 @@ std::string to_json(const Report& r) {
     o["strategy"] = v.strategy;
     o["metric"] = v.metric;
     o["expect"] = v.text;
+    o["quantifier"] = v.quantifier;
     o["actual"] = v.actual;
     o["held"] = v.held;
     o["where"] = v.where;
+    o["seeds"] = v.seeds;
+    o["seeds_held"] = v.seeds_held;
+    if (v.quantifier == "min" || v.quantifier == "max") o["at_seed"] = v.at_seed;
+    if (v.quantifier == "all" || v.quantifier == "any") {
+      json::array failed;
+      for (const SeedValue& sv : v.failed_seeds) failed.push_back(json::object{{"seed", sv.seed}, {"value", sv.value}});
+      o["failed_seeds"] = std::move(failed);
+    }
     verdicts.push_back(std::move(o));
   }
   root["expectations"] = std::move(verdicts);
@@ -272,6 +327,14 @@ std::string cell(const Group& g, const std::string& metric) {
   auto it = g.stats.find(metric);
   return it == g.stats.end() ? "-" : fmt_stat(it->second);
 }
+
+// The mean ± half-width, then min–max over the seeds when there are several.
+std::string cell_with_range(const Group& g, const std::string& metric) {
+  auto it = g.stats.find(metric);
+  if (it == g.stats.end()) return "-";
+  if (it->second.n <= 1) return fmt_stat(it->second);
+  return fmt_stat(it->second) + " (" + format_range(it->second) + ")";
+}
 }  // namespace
 
 std::string to_markdown(const Report& r) {
@@ -279,7 +342,9 @@ std::string to_markdown(const Report& r) {
   md << "# convlab report\n\n";
   const std::size_t held = static_cast<std::size_t>(std::count_if(r.verdicts.begin(), r.verdicts.end(), [](const Verdict& v) { return v.held; }));
   md << r.runs.size() << " runs; expectations: " << held << " held, " << (r.verdicts.size() - held) << " failed.\n\n";
-  md << "Figures are means over seeds with the half-width of their 95% interval (±).\n\n";
+  md << "Figures are means over seeds with the half-width of their 95% interval (±), then the smallest and largest "
+        "value over the seeds (min–max). An expectation compares the mean unless it names another quantifier "
+        "(min, max, all, any).\n\n";
   for_each_table(r, [&](const std::string& scenario, const std::string& variant, const std::vector<const Group*>& rows) {
     md << "## " << scenario << " — " << variant << "\n\n| strategy |";
     for (const auto& [metric, title] : headline()) md << " " << title << " |";
@@ -288,14 +353,14 @@ std::string to_markdown(const Report& r) {
     md << "\n";
     for (const Group* g : rows) {
       md << "| " << g->strategy << " (" << g->runs << " seeds) |";
-      for (const auto& [metric, title] : headline()) md << " " << cell(*g, metric) << " |";
+      for (const auto& [metric, title] : headline()) md << " " << cell_with_range(*g, metric) << " |";
       md << "\n";
     }
     md << "\n";
     for (const Verdict& v : r.verdicts) {
       if (v.scenario != scenario || v.variant != variant) continue;
       md << "- " << (v.held ? "held" : "**FAILED**") << ": `" << v.strategy << "` " << v.metric << " " << v.text
-         << " (mean " << fmt(v.actual) << ") — " << v.where << "\n";
+         << " (" << verdict_summary(v) << ") — " << v.where << "\n";
     }
     md << "\n";
   });
@@ -328,8 +393,8 @@ std::string comparison_table(const Report& r) {
     }
     for (const Verdict& v : r.verdicts) {
       if (v.scenario != scenario || v.variant != variant) continue;
-      out << "  " << (v.held ? "ok  " : "FAIL") << " " << v.strategy << ": " << v.metric << " " << v.text << " (mean "
-          << fmt(v.actual) << ")" << (v.held ? "" : "  at " + v.where) << "\n";
+      out << "  " << (v.held ? "ok  " : "FAIL") << " " << v.strategy << ": " << v.metric << " " << v.text << " ("
+          << verdict_summary(v) << ")" << (v.held ? "" : "  at " + v.where) << "\n";
     }
     out << "\n";
   });
@@ -389,8 +454,9 @@ std::string to_junit(const Report& r) {
         x << "/>\n";
         continue;
       }
-      const std::string message = "expected " + v->metric + " " + v->text + ", mean over seeds was " + fmt(v->actual) +
-                                  " (" + v->variant + " / " + v->strategy + ") at " + v->where;
+      const std::string seen = v->quantifier == "mean" ? "mean over seeds was " + fmt(v->actual) : verdict_summary(*v);
+      const std::string message = "expected " + v->metric + " " + v->text + ", " + seen + " (" + v->variant + " / " +
+                                  v->strategy + ") at " + v->where;
       x << ">\n      <failure type=\"expectation\" message=\"" << xml_escape(message) << "\">"
         << xml_escape(v->where + ": " + message) << "</failure>\n    </testcase>\n";
     }

@@ -261,8 +261,10 @@ const std::vector<std::string>& cause_names() {
 }
 
 std::string stat_cell(const Stat& s) {
-  if (s.n <= 1 || s.hi - s.lo < 1e-12) return num(s.mean);
-  return num(s.mean) + "<br><span class=\"ci\">[" + num(s.lo) + ", " + num(s.hi) + "]</span>";
+  if (s.n <= 1) return num(s.mean);
+  std::string out = num(s.mean);
+  if (s.hi - s.lo >= 1e-12) out += "<br><span class=\"ci\">[" + num(s.lo) + ", " + num(s.hi) + "]</span>";
+  return out + "<br><span class=\"range\" title=\"min–max over seeds\">" + html::escape(format_range(s)) + "</span>";
 }
 
 std::string seeds_text(std::vector<std::uint64_t> seeds) {
@@ -312,7 +314,9 @@ std::string report_html(const Report& r, const HtmlContext& ctx) {
        (failed > 0 ? "<b class=\"failed\">&nbsp;" + std::to_string(failed) + " failed&nbsp;</b>" : std::string("0 failed")) +
        "</dd>";
   b += "</dl>\n";
-  b += "<p class=\"muted\">Figures are means over seeds; [low, high] is the 95% interval of the mean (Student's t). "
+  b += "<p class=\"muted\">Figures are means over seeds; [low, high] is the 95% interval of the mean (Student's t), "
+       "and below it min–max over the seeds. An expectation compares the mean over seeds unless it names a quantifier "
+       "(min, max, all: every seed, any: some seed). "
        "Visibility: time from an edit to another client first showing it. Divergence: (edit, client) pairs where the "
        "client will show the edit but has not yet, time-averaged per bin; shaded bands are fault windows (darker: in more "
        "seeds). Definitions: docs/history.md. Replay any run with <code>convlab replay SCENARIO --strategy S --seed N "
@@ -336,7 +340,7 @@ std::string report_html(const Report& r, const HtmlContext& ctx) {
         ++n;
         bad += v.held ? 0 : 1;
         tip += (tip.empty() ? "" : "\n") + std::string(v.held ? "held: " : "FAILED: ") + v.metric + " " + v.text +
-               " (mean " + num(v.actual) + ")";
+               " (" + verdict_summary(v) + ")";
       }
       const bool ran = std::any_of(r.groups.begin(), r.groups.end(), [&](const Group& g) {
         return g.scenario == scenario && g.variant == variant && g.strategy == s;
@@ -380,8 +384,8 @@ std::string report_html(const Report& r, const HtmlContext& ctx) {
       for (const Verdict& v : r.verdicts) {
         if (v.scenario != scenario || v.variant != variant) continue;
         list += "<li class=\"" + std::string(v.held ? "" : "failed") + "\">" + (v.held ? "held" : "FAILED") + ": <code>" +
-                html::escape(v.strategy) + "</code> " + html::escape(v.metric) + " " + html::escape(v.text) + " (mean " +
-                num(v.actual) + ") <span class=\"muted\">" + html::escape(v.where) + "</span></li>";
+                html::escape(v.strategy) + "</code> " + html::escape(v.metric) + " " + html::escape(v.text) + " (" +
+                html::escape(verdict_summary(v)) + ") <span class=\"muted\">" + html::escape(v.where) + "</span></li>";
       }
       if (!list.empty()) b += "<ul class=\"verdicts\">" + list + "</ul>\n";
 

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <exception>
@@ -1100,27 +1101,24 @@ std::string unknown_metric(const std::string& name) {
   return out + "`convlab validate --metrics` lists them all)";
 }
 
-std::optional<std::pair<CompareOp, double>> parse_comparison(std::string_view s) {
-  auto trim = [](std::string_view& v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  };
-  trim(s);
-  static constexpr std::array<std::pair<std::string_view, CompareOp>, 6> ops{{{"<=", CompareOp::kLe},
-                                                                              {">=", CompareOp::kGe},
-                                                                              {"==", CompareOp::kEq},
-                                                                              {"!=", CompareOp::kNe},
-                                                                              {"<", CompareOp::kLt},
-                                                                              {">", CompareOp::kGt}}};
-  for (const auto& [text, op] : ops) {
-    if (s.substr(0, text.size()) != text) continue;
-    std::string_view rest = s.substr(text.size());
-    trim(rest);
-    const auto v = parse_double(rest);
-    if (!v) return std::nullopt;
-    return std::pair(op, *v);
+// The allowed quantifiers, for error messages.
+constexpr const char* kQuantifiers = "mean (the default), all, any, min, max";
+
+std::string comparison_problem(const std::string& text) {
+  // A leading word that is not a quantifier gets its own message; anything else is malformed.
+  std::string_view v = text;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  std::size_t n = 0;
+  while (n < v.size() && (std::isalpha(static_cast<unsigned char>(v[n])) || v[n] == '_')) ++n;
+  const std::string word(v.substr(0, n));
+  if (!word.empty() && word != "mean" && word != "all" && word != "any" && word != "min" && word != "max") {
+    return "unknown quantifier " + quote(word) + " in " + quote(text) + " (quantifiers: " + kQuantifiers +
+           "; e.g. \"all == 0\")";
   }
-  return std::nullopt;
+  return "malformed comparison " + quote(text) +
+         ": expected \"OP NUMBER\" like \">= 1000\" (operators: <, <=, ==, !=, >=, >), optionally after a "
+         "quantifier over seeds like \"all >= 1\" (quantifiers: " +
+         kQuantifiers + ")";
 }
 
 void parse_expect(Ctx& ctx, const YAML::Node& n, const Here& at, Scenario& sc, bool strategies_given) {
@@ -1156,21 +1154,22 @@ void parse_expect(Ctx& ctx, const YAML::Node& n, const Here& at, Scenario& sc, b
           continue;
         }
         if (!me.value.IsScalar()) {
-          ctx.fail(me.at, "expected a comparison \"OP NUMBER\" like \">= 1000\", got " + kind_of(me.value));
+          ctx.fail(me.at, "expected a comparison \"[QUANTIFIER] OP NUMBER\" like \">= 1000\" or \"all == 0\", got " +
+                              kind_of(me.value));
           continue;
         }
         const auto cmp = parse_comparison(me.value.Scalar());
         if (!cmp) {
-          ctx.fail(me.at, "malformed comparison " + quote(me.value.Scalar()) +
-                              ": expected \"OP NUMBER\" like \">= 1000\" (operators: <, <=, ==, !=, >=, >)");
+          ctx.fail(me.at, comparison_problem(me.value.Scalar()));
           continue;
         }
         Expectation x;
         x.variant = ve.key;
         x.strategy = se.key;
         x.metric = me.key;
-        x.op = cmp->first;
-        x.value = cmp->second;
+        x.quantifier = cmp->quantifier;
+        x.op = cmp->op;
+        x.value = cmp->value;
         x.where = ctx.where(me.at);
         x.text = me.value.Scalar();
         sc.expectations.push_back(std::move(x));
@@ -1332,6 +1331,60 @@ bool compare(double actual, CompareOp op, double expected) {
       return actual > expected;
   }
   return false;
+}
+
+std::optional<Comparison> parse_comparison(std::string_view s) {
+  auto trim = [](std::string_view& v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  };
+  trim(s);
+  Comparison c;
+  static constexpr std::array<std::pair<std::string_view, Quantifier>, 5> quantifiers{{{"mean", Quantifier::kMean},
+                                                                                       {"all", Quantifier::kAll},
+                                                                                       {"any", Quantifier::kAny},
+                                                                                       {"min", Quantifier::kMin},
+                                                                                       {"max", Quantifier::kMax}}};
+  for (const auto& [word, q] : quantifiers) {
+    if (s.substr(0, word.size()) != word) continue;
+    c.quantifier = q;
+    s.remove_prefix(word.size());
+    trim(s);
+    break;
+  }
+  static constexpr std::array<std::pair<std::string_view, CompareOp>, 6> ops{{{"<=", CompareOp::kLe},
+                                                                              {">=", CompareOp::kGe},
+                                                                              {"==", CompareOp::kEq},
+                                                                              {"!=", CompareOp::kNe},
+                                                                              {"<", CompareOp::kLt},
+                                                                              {">", CompareOp::kGt}}};
+  for (const auto& [text, op] : ops) {
+    if (s.substr(0, text.size()) != text) continue;
+    std::string_view rest = s.substr(text.size());
+    trim(rest);
+    const auto v = parse_double(rest);
+    if (!v) return std::nullopt;
+    c.op = op;
+    c.value = *v;
+    return c;
+  }
+  return std::nullopt;
+}
+
+const char* quantifier_text(Quantifier q) {
+  switch (q) {
+    case Quantifier::kMean:
+      return "mean";
+    case Quantifier::kMin:
+      return "min";
+    case Quantifier::kMax:
+      return "max";
+    case Quantifier::kAll:
+      return "all";
+    case Quantifier::kAny:
+      return "any";
+  }
+  return "?";
 }
 
 const char* op_text(CompareOp op) {

@@ -168,6 +168,58 @@ TEST_F(SimCli, RunExitsOneWhenAnExpectationFailsAndJunitSaysWhich) {
   EXPECT_EQ(tree.get<int>("testsuites.<xmlattr>.failures"), 2);
 }
 
+// A failed `all` names the seeds whose own value failed, with each value, on the terminal, in
+// report.md, report.json and the JUnit message. The bound is the smallest seed's edits, read
+// from a first run, so the seeds above it fail and the one at it holds.
+TEST_F(SimCli, FailedAllNamesTheFailingSeedsEverywhere) {
+  const CliRun first = convlab({"run", write("probe.yaml", tiny_scenario(R"({edits: ">= 0"})")), "-s", "lww", "--seeds",
+                                "3", "--out", path("probe")});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  std::map<std::uint64_t, std::uint64_t> edits;  // seed -> edits
+  const json::object probe = parse_object(read(path("probe/report.json")));
+  for (const json::value& v : probe.at("runs").as_array()) {
+    edits[v.at("seed").to_number<std::uint64_t>()] = v.at("edits").to_number<std::uint64_t>();
+  }
+  ASSERT_EQ(edits.size(), 3u);
+  std::uint64_t bound = edits.begin()->second;
+  for (const auto& [seed, n] : edits) bound = std::min(bound, n);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> failing;  // seeds above the bound, in seed order
+  for (const auto& [seed, n] : edits) {
+    if (n > bound) failing.emplace_back(seed, n);
+  }
+  ASSERT_FALSE(failing.empty()) << "three seeds made the same number of edits; the test needs them to differ";
+
+  const std::string expect = "all <= " + std::to_string(bound);
+  const std::string sc = write("all.yaml", tiny_scenario("{edits: \"" + expect + "\", converged: \"all == 1\"}"));
+  const std::string junit = path("junit.xml");
+  const CliRun r = convlab({"run", sc, "-s", "lww", "--seeds", "3", "--out", path("out"), "--junit", junit});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("1 expectation held, 1 failed"), std::string::npos) << r.out;
+  std::string named = std::to_string(failing.size()) + " of 3 seeds failed: ";
+  for (std::size_t i = 0; i < failing.size(); ++i) {
+    named += (i ? ", " : "") + std::string("seed ") + std::to_string(failing[i].first) + " = " +
+             std::to_string(failing[i].second);
+  }
+  EXPECT_NE(r.out.find("FAIL lww: edits " + expect + " (" + named + " (mean "), std::string::npos) << named << "\n" << r.out;
+  EXPECT_NE(r.out.find("ok   lww: converged all == 1 (all 3 seeds)"), std::string::npos) << r.out;
+  const std::string md = read(path("out/report.md"));
+  EXPECT_NE(md.find("**FAILED**: `lww` edits " + expect + " (" + named), std::string::npos) << md;
+  const std::string xml = read(junit);
+  EXPECT_NE(xml.find("message=\"expected edits all &lt;= " + std::to_string(bound) + ", " + named), std::string::npos)
+      << xml;
+
+  const json::object report = parse_object(read(path("out/report.json")));
+  const json::object& v = report.at("expectations").as_array().at(0).as_object();
+  EXPECT_EQ(v.at("quantifier").as_string(), "all");
+  EXPECT_FALSE(v.at("held").as_bool());
+  const json::array& seeds = v.at("failed_seeds").as_array();
+  ASSERT_EQ(seeds.size(), failing.size());
+  for (std::size_t i = 0; i < failing.size(); ++i) {
+    EXPECT_EQ(seeds[i].at("seed").to_number<std::uint64_t>(), failing[i].first);
+    EXPECT_EQ(seeds[i].at("value").to_number<double>(), static_cast<double>(failing[i].second));
+  }
+}
+
 TEST_F(SimCli, JunitEscapesWhatItQuotes) {
   std::string yaml = tiny_scenario(R"({converged: "== 1"})");
   yaml.replace(0, yaml.find('\n'), R"(name: "a<b & \"c\"")");

@@ -10,6 +10,7 @@
 #include <map>
 #include <tuple>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -201,6 +202,47 @@ TEST_F(SweepCli, RunShardsMergeToTheSameReport) {
   EXPECT_EQ(without_wall_ms(read(path("m1/report.json"))), full);
   EXPECT_EQ(without_wall_ms(read(path("m3/report.json"))), full);
   EXPECT_EQ(read(path("m3/report.md")), read(path("full/report.md")));
+}
+
+// The verdict lines of a run's or merge's stdout ("  ok   ..." / "  FAIL ...").
+std::string verdict_lines(const std::string& out) {
+  std::string lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("  ok   ", 0) == 0 || line.rfind("  FAIL ", 0) == 0) lines += line + "\n";
+  }
+  return lines;
+}
+
+// Quantified expectations, one failing per seed, come out of a merge exactly as from one run:
+// the merge judges the same per-seed values in the same order.
+TEST_F(SweepCli, ShardsMergeToTheSameQuantifiedVerdicts) {
+  std::string yaml = polling_scenario();
+  yaml += "  poll:\n"
+          "    \"*\": {db_queries.poll: \"all > 0\", edits: \"min > 0\", visibility_ms.p99: \"any < 0\",\n"
+          "          acked_edits: \"max >= 1\", lost_acked_chars: \"all >= 0\", converged: \"mean <= 1\"}\n";
+  const std::string sc = write("polling.yaml", yaml);
+  const std::vector<std::string> run = {"run", sc, "--strategy", "lww,crdt", "--seeds", "3", "--jobs", "2"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = run;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  const CliRun full = convlab(with({"--out", path("full"), "--junit", path("full.xml")}));
+  ASSERT_EQ(full.exit_code, 1) << "any < 0 cannot hold: " << full.out << full.err;
+  for (const char* k : {"0", "1"}) {
+    ASSERT_EQ(convlab(with({"--shard", std::string(k) + "/2", "--out", path(std::string("two/") + k)})).exit_code, 0);
+  }
+  const CliRun m = convlab({"merge", path("two/1"), path("two/0"), "--out", path("m")});
+  EXPECT_EQ(m.exit_code, 1) << m.out << m.err;
+  const std::string lines = verdict_lines(full.out);
+  EXPECT_NE(lines.find("FAIL lww: visibility_ms.p99 any < 0 (no seed of 3: seed 1 = "), std::string::npos) << lines;
+  EXPECT_NE(lines.find("ok   crdt: lost_acked_chars all >= 0 (all 3 seeds)"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("ok   crdt: acked_edits max >= 1 (max "), std::string::npos) << lines;
+  EXPECT_NE(lines.find("ok   lww: edits min > 0 (min "), std::string::npos) << lines;
+  EXPECT_EQ(verdict_lines(m.out), lines);
+  EXPECT_EQ(without_wall_ms(read(path("m/report.json"))), without_wall_ms(read(path("full/report.json"))));
+  EXPECT_EQ(read(path("m/report.md")), read(path("full/report.md")));
 }
 
 TEST_F(SweepCli, OpenMetricsIsDeterministicAndLabelled) {

@@ -121,6 +121,18 @@ async function main() {
           marks += m.items;
         }
       }
+      // A run's page shows min–max over seeds under each key figure of several seeds, and a
+      // failed `all` names its seeds.
+      const figures = await page.evaluate(() => ({
+        tables: document.querySelectorAll('table.figures').length,
+        ranges: document.querySelectorAll('table.figures .range').length,
+        failedAll: [...document.querySelectorAll('ul.verdicts li.failed')].map((li) => li.textContent)
+          .filter((t) => / all /.test(t)),
+      }));
+      if (figures.tables > 0 && name.startsWith('run')) {
+        check(figures.ranges > 0, `${name}: no min–max over seeds in the key figures`);
+        for (const t of figures.failedAll) check(/seeds? failed: seed \d+ = /.test(t), `${name}: failed all names no seed: ${t}`);
+      }
       for (const p of problems) check(false, `${name}: ${p}`);
       console.log(`${name}: ${r.charts.length} charts, ${rows} data rows, ${marks} mark items; screenshot ${shot}`);
       await context.close();
@@ -160,6 +172,11 @@ async function main() {
           } else {
             check(c.failure && c.failure.includes(`${v.metric} ${v.expect}`) && c.failure.includes(v.where),
                   `${args.junit}: ${name} failure message lacks the expectation or its place: ${c.failure}`);
+            if (v.quantifier === 'all' || v.quantifier === 'any') {
+              const first = (v.failed_seeds || [])[0];
+              check(first && c.failure.includes(`seed ${first.seed} = `),
+                    `${args.junit}: ${name} failure message does not name the failing seeds: ${c.failure}`);
+            }
           }
         }
         console.log(`${args.junit}: ${cases.length} testcases in ${j.suites.length} suites, ${failed.length} failures; matches report.json`);

@@ -446,6 +446,71 @@ TEST(ScenarioErrors, MalformedComparison) {
   EXPECT_EQ(sc.expectations[0].text, "!=0.5");
 }
 
+// --- quantifiers over seeds --------------------------------------------------------------
+
+std::string one_expectation(const std::string& comparison) {
+  return "name: x\nvariants: {naive: {}}\nexpect:\n  naive:\n    \"*\": {converged: \"" + comparison + "\"}\n";
+}
+
+TEST(ScenarioQuantifiers, EachQuantifierParsesAndTheBareFormIsMean) {
+  struct Row {
+    const char* text;
+    Quantifier q;
+    CompareOp op;
+    double value;
+  };
+  const Row rows[] = {
+      {"== 1", Quantifier::kMean, CompareOp::kEq, 1},      {"mean <= 500", Quantifier::kMean, CompareOp::kLe, 500},
+      {"all >= 1", Quantifier::kAll, CompareOp::kGe, 1},   {"any > 0", Quantifier::kAny, CompareOp::kGt, 0},
+      {"min > 0", Quantifier::kMin, CompareOp::kGt, 0},    {"max == 0", Quantifier::kMax, CompareOp::kEq, 0},
+      {"all==0", Quantifier::kAll, CompareOp::kEq, 0},     {"  any  !=  -2.5 ", Quantifier::kAny, CompareOp::kNe, -2.5},
+      {"max<3", Quantifier::kMax, CompareOp::kLt, 3},
+  };
+  for (const Row& r : rows) {
+    SCOPED_TRACE(r.text);
+    const Scenario sc = load_ok(one_expectation(r.text));
+    ASSERT_EQ(sc.expectations.size(), 1u);
+    EXPECT_EQ(sc.expectations[0].quantifier, r.q);
+    EXPECT_EQ(sc.expectations[0].op, r.op);
+    EXPECT_DOUBLE_EQ(sc.expectations[0].value, r.value);
+    EXPECT_EQ(sc.expectations[0].text, r.text) << "kept as written";
+    EXPECT_EQ(sc.expectations[0].where, "t.yaml:5:22");
+    // The same through the public parser.
+    const auto c = parse_comparison(r.text);
+    ASSERT_TRUE(c.has_value());
+    EXPECT_EQ(c->quantifier, r.q);
+  }
+  for (Quantifier q : {Quantifier::kMean, Quantifier::kMin, Quantifier::kMax, Quantifier::kAll, Quantifier::kAny}) {
+    const auto c = parse_comparison(std::string(quantifier_text(q)) + " >= 2");
+    ASSERT_TRUE(c.has_value()) << quantifier_text(q);
+    EXPECT_EQ(c->quantifier, q);
+  }
+}
+
+TEST(ScenarioQuantifiers, UnknownQuantifierNamesTheAllowedOnesAtItsPosition) {
+  for (const char* bad : {"every >= 1", "All >= 1", "avg<=3", "allx == 0", "minimum > 0", "nan"}) {
+    SCOPED_TRACE(bad);
+    std::string word(bad);
+    word = word.substr(0, word.find_first_of(" <>=!"));
+    EXPECT_HAS(load_err(one_expectation(bad)),
+               "t.yaml:5:22: expect.naive.*.converged: unknown quantifier \"" + word + "\" in \"" + std::string(bad) +
+                   "\" (quantifiers: mean (the default), all, any, min, max; e.g. \"all == 0\")");
+  }
+}
+
+TEST(ScenarioQuantifiers, MalformedAfterAQuantifierListsTheGrammar) {
+  for (const char* bad : {"all", "all 3", "any >", "max >> 3", "mean == nan", "all all == 0", "min -> 2"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_HAS(load_err(one_expectation(bad)),
+               "t.yaml:5:22: expect.naive.*.converged: malformed comparison \"" + std::string(bad) +
+                   "\": expected \"OP NUMBER\" like \">= 1000\" (operators: <, <=, ==, !=, >=, >), optionally after a "
+                   "quantifier over seeds like \"all >= 1\" (quantifiers: mean (the default), all, any, min, max)");
+  }
+  // A value that is not a string says so, with the grammar.
+  EXPECT_HAS(load_err("name: x\nvariants: {naive: {}}\nexpect:\n  naive:\n    \"*\": {converged: [all, 1]}\n"),
+             "t.yaml:5:22: expect.naive.*.converged: expected a comparison \"[QUANTIFIER] OP NUMBER\"");
+}
+
 TEST(ScenarioErrors, MalformedYamlGivesParserPosition) {
   const std::string e = load_err("name: x\nworld:\n  clients: [1, 2\nvariants: {naive: {}}\n");
   EXPECT_EQ(e.rfind("t.yaml:", 0), 0u) << e;
