@@ -131,14 +131,6 @@ struct Client {
   bool loading = false;             // an API read is in flight
   std::uint64_t title_version = 0;  // the title version it shows
   std::uint32_t next_rename = 1;
-  // Its edits, in the order made, for naming the edit a committed record came from.
-  struct EditMark {
-    std::uint32_t op = 0;
-    std::vector<history::IdRun> deleted;
-  };
-  std::vector<EditMark> marks;
-  std::size_t matched = 0;  // index in `marks` of the edit its last committed record came from
-  bool matched_any = false;
   AgentId agent() const { return (incarnation << kClientBits) | id; }
 };
 
@@ -263,12 +255,6 @@ class World {
   // `commit` event naming the edit it came from, when it came from one.
   void emit_commit(std::uint32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
                    const workload::DurableChange& change);
-  // The (client, op) of the edit whose message made a record of `author` that changed the durable
-  // text as `change` did: the edit that inserted the newest of the author's characters it added,
-  // else the first of the author's edits since its last committed one whose deletions it made,
-  // else the next edit after that one. A client's records commit in the order of its edits.
-  std::optional<std::pair<std::uint32_t, std::uint32_t>> edit_of_record(AgentId author,
-                                                                        const workload::DurableChange& change);
 
   // --- faults ---
   void schedule_faults();
@@ -336,6 +322,7 @@ class World {
   std::vector<StoredDoc> store_;
   // Per document: the text the store holds, followed commit by commit (history `commit` events).
   std::vector<std::unique_ptr<workload::DurableText>> durable_;
+  workload::RecordAuthors record_authors_;  // the edit each committed record came from
   bool db_up_ = true;
   std::uint32_t db_incarnation_ = 0;
   std::uint64_t db_partition_ = 0;
@@ -696,7 +683,7 @@ void World::emit_commit(std::uint32_t s, std::uint32_t doc, std::uint64_t index,
   e.version = index;
   e.server = static_cast<std::int32_t>(s);
   if (author) {
-    if (const auto edit = edit_of_record(*author, change)) {
+    if (const auto edit = record_authors_.record(*author, change)) {
       e.writer = static_cast<std::int32_t>(edit->first);
       e.op = edit->second;
     }
@@ -704,44 +691,6 @@ void World::emit_commit(std::uint32_t s, std::uint32_t doc, std::uint64_t index,
   e.inserted = history::compress_ids(change.added);
   e.deleted = history::compress_ids(change.removed);
   emit(std::move(e));
-}
-
-std::optional<std::pair<std::uint32_t, std::uint32_t>> World::edit_of_record(AgentId author,
-                                                                             const workload::DurableChange& change) {
-  const std::uint32_t c = author & (kMaxClients - 1);
-  if (author == kSetupAgent || author == kServerAgent || c >= cfg_.clients) return std::nullopt;
-  Client& cl = clients_[c];
-  if (cl.marks.empty()) return std::nullopt;
-  std::optional<std::uint32_t> op;
-  // The newest character of the author's among those added (ids sorted: the last of its agent).
-  const auto last_own = std::upper_bound(change.added.begin(), change.added.end(), CharId{author, UINT32_MAX});
-  if (last_own != change.added.begin() && std::prev(last_own)->agent == author) {
-    const auto& by_agent = edits_by_agent_[c];
-    if (auto it = by_agent.find(author); it != by_agent.end()) op = workload::op_of(it->second, std::prev(last_own)->seq);
-  }
-  std::size_t at = cl.matched;
-  if (op) {
-    while (at < cl.marks.size() && cl.marks[at].op < *op) ++at;
-  } else {
-    // An edit of the author's since its last committed one whose deletions this record made.
-    const auto removed = [&](const history::IdRun& r) {
-      const auto first = std::lower_bound(change.removed.begin(), change.removed.end(), CharId{r.agent, r.seq});
-      return first != change.removed.end() && first->agent == r.agent && first->seq - r.seq < r.count;
-    };
-    std::size_t found = cl.marks.size();
-    for (std::size_t i = at; i < cl.marks.size() && found == cl.marks.size(); ++i) {
-      if (std::any_of(cl.marks[i].deleted.begin(), cl.marks[i].deleted.end(), removed)) found = i;
-    }
-    if (found < cl.marks.size()) {
-      at = found;
-    } else if (at + 1 < cl.marks.size() && cl.matched_any) {
-      ++at;
-    }
-  }
-  if (at >= cl.marks.size()) return std::make_pair(c, op.value_or(cl.marks.back().op));
-  cl.matched = at;
-  cl.matched_any = true;
-  return std::make_pair(c, cl.marks[at].op);
 }
 
 void World::store_publish(std::uint32_t origin, std::uint32_t doc, const LogRecord& record) {
@@ -1097,7 +1046,8 @@ void World::client_edit(Client& cl, const Splice& sp, std::optional<std::uint32_
   }
   e.inserted = history::compress_ids(inserted);
   e.deleted = history::compress_ids(deleted_ids);
-  cl.marks.push_back(Client::EditMark{op, e.deleted});
+  record_authors_.note_edit(cl.id, cl.agent(), op, inserted.empty() ? CharId{} : inserted.front(),
+                            static_cast<std::uint32_t>(inserted.size()), deleted_ids);
   e.seen_ops = cl.seen_ops;
   e.offline = cl.offline || cl.server < 0;
   e.stale_base = cl.stale_base;

@@ -52,4 +52,60 @@ Result<DurableChange> DurableText::replace(bool has_snapshot, std::span<const st
   return diff_to_current();
 }
 
+void RecordAuthors::note_edit(std::uint32_t client, AgentId agent, std::uint32_t op, CharId first_inserted,
+                              std::uint32_t inserted, std::vector<CharId> deleted) {
+  agents_[agent] = client;
+  Author& a = clients_[client];
+  std::sort(deleted.begin(), deleted.end());
+  a.marks.push_back(Mark{op, std::move(deleted)});
+  if (inserted > 0) {
+    // Ids of one author only grow: the list stays sorted by id.
+    CONVLAB_ASSERT(a.firsts.empty() || a.firsts.back().first < first_inserted);
+    a.firsts.emplace_back(first_inserted, op);
+  }
+}
+
+std::optional<std::pair<std::uint32_t, std::uint32_t>> RecordAuthors::record(AgentId author,
+                                                                             const DurableChange& change) {
+  const auto agent = agents_.find(author);
+  if (agent == agents_.end()) return std::nullopt;
+  const std::uint32_t client = agent->second;
+  Author& a = clients_[client];
+  if (a.marks.empty()) return std::nullopt;
+  std::optional<std::uint32_t> op;
+  // The newest character of the author's among those added (ids sorted: the last of its agent),
+  // and the edit whose first inserted id is at or before it.
+  const auto last_own = std::upper_bound(change.added.begin(), change.added.end(), CharId{author, UINT32_MAX});
+  if (last_own != change.added.begin() && std::prev(last_own)->agent == author) {
+    const CharId id = *std::prev(last_own);
+    auto it = std::upper_bound(a.firsts.begin(), a.firsts.end(), id,
+                               [](const CharId& x, const auto& f) { return x < f.first; });
+    if (it != a.firsts.begin() && std::prev(it)->first.agent == author) op = std::prev(it)->second;
+  }
+  std::size_t at = a.matched;
+  if (op) {
+    while (at < a.marks.size() && a.marks[at].op < *op) ++at;
+  } else {
+    // An edit since the last record's whose deletions this record made.
+    const auto made = [&](const Mark& m) {
+      return std::any_of(m.deleted.begin(), m.deleted.end(), [&](const CharId& id) {
+        return std::binary_search(change.removed.begin(), change.removed.end(), id);
+      });
+    };
+    std::size_t found = a.marks.size();
+    for (std::size_t i = at; i < a.marks.size() && found == a.marks.size(); ++i) {
+      if (made(a.marks[i])) found = i;
+    }
+    if (found < a.marks.size()) {
+      at = found;
+    } else if (at + 1 < a.marks.size() && a.matched_any) {
+      ++at;
+    }
+  }
+  if (at >= a.marks.size()) return std::make_pair(client, op.value_or(a.marks.back().op));
+  a.matched = at;
+  a.matched_any = true;
+  return std::make_pair(client, a.marks[at].op);
+}
+
 }  // namespace convlab::workload

@@ -10,8 +10,11 @@
 #include "server/core/strategy.hpp"
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace convlab::workload {
@@ -46,6 +49,40 @@ class DurableText {
   const Strategy& strategy_;
   std::unique_ptr<ServerReplica> replica_;
   std::vector<CharId> ids_;  // sorted
+};
+
+// Which edit a committed record came from, for the `client` and `op` of its `commit` event:
+// the edits each client made, as it made them, and its records as they commit. A record is the
+// edit that inserted the newest of its author's characters the record added; a record that adds
+// none of them (a deletion, a paragraph written again) is the first of the author's edits since
+// its previous record whose deletions it made, else the edit after that one. A client's records
+// commit in the order of its edits, so this is exact unless an edit left no record (a refused
+// write) and the next one adds and deletes nothing of its own.
+class RecordAuthors {
+ public:
+  // Client `client` (writing as `agent`) made edit `op`: it inserted `inserted` (consecutive ids
+  // from `first_inserted`, `inserted` of them) and deleted the ids in `deleted`.
+  void note_edit(std::uint32_t client, AgentId agent, std::uint32_t op, CharId first_inserted, std::uint32_t inserted,
+                 std::vector<CharId> deleted);
+  // Tells which client writes as `agent` (an agent that made no edit yet).
+  void note_agent(std::uint32_t client, AgentId agent) { agents_[agent] = client; }
+  // The (client, op) of a record of `author` that changed the durable text by `change`; nullopt
+  // for an author that is no client's, or a client with no edit yet.
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> record(AgentId author, const DurableChange& change);
+
+ private:
+  struct Mark {
+    std::uint32_t op = 0;
+    std::vector<CharId> deleted;  // sorted
+  };
+  struct Author {
+    std::vector<Mark> marks;                           // in the order made
+    std::vector<std::pair<CharId, std::uint32_t>> firsts;  // (first inserted id, op), per agent ascending
+    std::size_t matched = 0;  // index in `marks` of its last record's edit
+    bool matched_any = false;
+  };
+  std::map<AgentId, std::uint32_t> agents_;  // agent -> client
+  std::map<std::uint32_t, Author> clients_;
 };
 
 }  // namespace convlab::workload
