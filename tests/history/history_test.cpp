@@ -540,7 +540,7 @@ TEST(HistoryDocs, ExamplesInTheFormatDocumentRoundTrip) {
     EXPECT_EQ(to_json_line(*e), line);
     types.insert(e->type);
   }
-  EXPECT_EQ(types.size(), 11u);
+  EXPECT_EQ(types.size(), 12u);
 }
 
 }  // namespace
