@@ -77,6 +77,7 @@ const std::vector<TypeInfo>& type_infos() {
       {EventType::kCounters, "counters", {"t", "type", "counters"}},
       {EventType::kFinal, "final", {"t", "type", "doc", "replica", "text", "ids"}},
       {EventType::kRename, "rename", {"t", "type", "client", "doc", "op", "server", "kind", "version", "detail"}},
+      {EventType::kCommit, "commit", {"t", "type", "doc", "index", "server", "client", "op", "added", "removed"}},
   };
   return infos;
 }
@@ -393,6 +394,22 @@ void append_line(std::string& out, const Event& e) {
       w.key("detail");
       w.str(e.detail);
       break;
+    case EventType::kCommit:
+      w.key("doc");
+      w.u64(e.doc);
+      w.key("index");
+      w.u64(e.version);
+      w.key("server");
+      w.i64(e.server);
+      w.key("client");
+      w.i64(e.writer);
+      w.key("op");
+      w.u64(e.op);
+      w.key("added");
+      w.runs(e.inserted);
+      w.key("removed");
+      w.runs(e.deleted);
+      break;
   }
   w.close();
 }
@@ -678,6 +695,15 @@ Result<Event> from_json_line(const std::string& line) {
       f.str("kind", e.kind);
       f.u64("version", e.version);
       f.str("detail", e.detail);
+      break;
+    case EventType::kCommit:
+      f.u32("doc", e.doc);
+      f.u64("index", e.version);
+      f.i32("server", e.server);
+      f.i32("client", e.writer);
+      f.u32("op", e.op);
+      f.runs("added", e.inserted);
+      f.runs("removed", e.deleted);
       break;
   }
   if (f.error()) return *f.error();

@@ -39,6 +39,8 @@ enum class EventType {
   kCounters, // cumulative counters (database queries by kind, messages, bytes), once a second
   kFinal,    // a replica's text and ids after quiescence
   kRename,   // a client asked to rename a document, or heard the answer (`kind`)
+  kCommit,   // the durable state of a document changed: a change-log record committed, or a
+             // snapshot replaced what the store holds (what the system decided, in its order)
 };
 
 struct Event {
@@ -76,6 +78,13 @@ struct Event {
   // kRename: client, doc, op (the client's rename counter), server, kind ("request", "ack",
   // "notice"), version (request: the title version it was made on; ack: the new version;
   // notice: the winner's), detail (the title)
+
+  // kCommit: doc, server (whose append or snapshot), version (the record's log index; a
+  // snapshot: the log index it is labelled with), writer and op (the client whose edit the record
+  // came from and that edit's op; writer -1: not one client's edit, e.g. a snapshot), inserted
+  // (the ids the change made visible in the durable text: "added"), deleted (the ids it took out
+  // of the durable text: "removed")
+  std::int32_t writer = -1;
 
   // kFault, kRecover, kRename
   std::string kind;              // "partition", "crash", "clock", "offline", ...

@@ -14,7 +14,9 @@
 #include "reports/checkers.hpp"
 #include "server/core/protocol.hpp"
 #include "server/core/rng.hpp"
+#include "server/pg/store.hpp"
 #include "server/strategies/registry.hpp"
+#include "workload/durable.hpp"
 #include "workload/seen.hpp"
 #include "workload/typing.hpp"
 
@@ -182,6 +184,8 @@ class Run {
     e.t_us = now_us();
     if (writer_) writer_->write(e);
   }
+  // The servers' change log as `commit` events (--pg), each at its server's clock reading.
+  void emit_commits();
   void error(const std::string& kind, const std::string& detail) {
     ++errors_[kind];
     if (errors_[kind] <= 3) std::cerr << "\nconvlab-load: " << kind << ": " << detail << "\n";
@@ -230,6 +234,8 @@ class Run {
   Clock::time_point start_ = Clock::now();
   std::vector<std::unique_ptr<Client>> clients_;
   std::map<AgentId, std::pair<std::uint32_t, std::vector<EditRef>>> edits_by_agent_;  // agent -> (client, refs)
+  workload::RecordAuthors record_authors_;  // the edit each committed record came from (--pg)
+  std::int64_t start_wall_ms_ = 0;          // the wall clock at t = 0
   std::vector<DocEdits> doc_edits_;
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::int64_t> edit_time_us_;  // (client, op) -> t
 
@@ -661,6 +667,8 @@ void Run::tick(Client& cl) {
       e.deleted = history::compress_ids(deleted_ids);
       e.seen_ops = cl.seen_ops;
       emit(std::move(e));
+      record_authors_.note_edit(cl.id, cl.agent, op, inserted.empty() ? CharId{} : inserted.front(),
+                                static_cast<std::uint32_t>(inserted.size()), deleted_ids);
     }
     ++edits_;
     cl.sent_at_us.push_back(t);
@@ -863,7 +871,36 @@ void Run::load_durable(std::uint32_t doc) {
             });
 }
 
+void Run::emit_commits() {
+  auto logs = pg::read_change_logs(opt_.pg_url, opt_.docs);
+  if (!logs) return error("change_log", logs.error().message);
+  for (std::uint32_t doc = 0; doc < logs->size(); ++doc) {
+    // Documents start empty on the real server; the log replays from there.
+    workload::DurableText durable(strategy_, false, {}, 0);
+    for (const LogRecord& rec : (*logs)[doc]) {
+      auto change = durable.append(rec);
+      if (!change) return error("change_log", "document " + std::to_string(doc) + ": " + change.error().message);
+      history::Event e;
+      e.type = history::EventType::kCommit;
+      e.doc = doc;
+      e.version = rec.index;
+      e.server = -1;  // the change log does not say which server appended it
+      if (const auto edit = record_authors_.record(rec.author, *change)) {
+        e.writer = static_cast<std::int32_t>(edit->first);
+        e.op = edit->second;
+      }
+      e.inserted = history::compress_ids(change->added);
+      e.deleted = history::compress_ids(change->removed);
+      // When the accepting server stamped it (its wall clock, on this machine): these lines come
+      // after the run, in log order, each at that time.
+      e.t_us = std::max<std::int64_t>(0, (rec.server_ms - start_wall_ms_) * 1000);
+      writer_->write(e);
+    }
+  }
+}
+
 void Run::finish() {
+  if (writer_ && !opt_.pg_url.empty()) emit_commits();
   for (const auto& c : clients_) {
     if (!c->welcomed) {
       error("not_connected", "client " + std::to_string(c->id) + " was not connected at the end");
@@ -916,7 +953,14 @@ int Run::run() {
     for (const Target& t : targets_) urls += (urls.empty() ? "" : " ") + t.url;
     meta.meta["urls"] = urls;
     meta.meta["rate"] = std::to_string(opt_.rate);
+    meta.meta["orders_by_client_clock"] = strategy_.orders_by_client_clock ? "true" : "false";
+    if (!opt_.pg_url.empty()) {
+      // The change log follows the run as commit events (emit_commits).
+      meta.meta["commits"] = "true";
+      meta.meta["persistence"] = "changelog";
+    }
     start_ = Clock::now();  // t = 0: the meta line
+    start_wall_ms_ = wall_ms();
     emit(std::move(meta));
   }
   doc_edits_.resize(opt_.docs);

@@ -22,6 +22,10 @@ struct Options {
   std::string user_prefix = "load";
   std::string password = "lab";
   std::string history;              // empty: no history file
+  // The servers' PostgreSQL (persistence: changelog). With a history, its change log is read
+  // after the run and written as `commit` events: the checker then names each loss's cause from
+  // what the servers committed (docs/history.md, "Causes of loss").
+  std::string pg_url;
   double ramp = 200.0;              // connections opened per second
   double drain_s = 30.0;            // longest wait for quiescence after editing stops
   // The steady state starts this long after the last client's first welcome: its durable

@@ -1,5 +1,7 @@
 #include "reports/checkers.hpp"
 
+#include "reports/check_detail.hpp"
+
 #include "server/core/assert.hpp"
 
 #include <algorithm>
@@ -109,69 +111,7 @@ class MaxTree {
   std::vector<std::int64_t> tree_;
 };
 
-// An edit as the checkers keep it: its fields, and its ids and vector clock as ranges of the
-// checker's pools (no per-edit allocation).
-struct Edit {
-  std::int64_t t_us = 0;
-  std::int64_t clock_ms = 0;
-  std::uint32_t client = 0;
-  std::uint32_t op = 0;
-  std::uint32_t doc = 0;
-  std::uint32_t para = 0;
-  std::int32_t server = -1;
-  bool stale_base = false;
-  std::uint32_t inserted_begin = 0, inserted_count = 0;  // in State::runs
-  std::uint32_t deleted_begin = 0, deleted_count = 0;    // in State::runs
-  std::uint32_t seen_begin = 0, seen_count = 0;          // in State::seen_ops, by author
-};
-
-struct Seen {
-  std::int64_t t_us = 0;
-  std::uint32_t client = 0;
-  std::uint32_t doc = 0;
-  std::uint32_t author = 0;
-  std::uint32_t op = 0;
-  std::int32_t server = -1;
-};
-
-struct Rename {
-  std::uint32_t doc = 0;
-  std::uint32_t client = 0;
-  std::uint32_t op = 0;
-  std::uint64_t version = 0;
-  enum class Kind : std::uint8_t { kRequest, kAck, kOther } kind = Kind::kOther;
-};
-
-struct Final {
-  std::u32string text;
-  std::vector<IdRun> ids;
-};
-
-using AuthorOp = std::pair<std::uint32_t, std::uint32_t>;  // seen_ops entry: author -> op
-
-// The highest op of `author` in a vector clock sorted by author.
-std::optional<std::uint32_t> seen_op(std::span<const AuthorOp> clock, std::uint32_t author) {
-  auto it = std::lower_bound(clock.begin(), clock.end(), author,
-                             [](const AuthorOp& x, std::uint32_t a) { return x.first < a; });
-  if (it == clock.end() || it->first != author) return std::nullopt;
-  return it->second;
-}
-
-struct EditInfo {
-  const Edit* e = nullptr;
-  std::span<const IdRun> inserted;
-  std::span<const IdRun> deleted;
-  std::span<const AuthorOp> seen_ops;
-  std::size_t order = 0;        // position among the edits, in history order
-  bool acked = false;
-  bool judged = false;          // its document has a reference (durable or server finals)
-  std::vector<CharId> lost;     // acked, inserted, absent from the reference, not deleted on purpose
-  bool any_present = false;     // some inserted char is in the reference
-  bool deleted_restored = false;  // some char it deleted on purpose is in the reference
-  std::string cause;
-  std::uint32_t by_client = 0;
-  std::uint32_t by_op = 0;
-};
+using namespace detail;  // Edit, Commit, Ack, EditInfo, seen_op: reports/check_detail.hpp
 
 struct DocState {
   std::map<std::string, const Final*> finals;  // replica -> last kFinal for it
@@ -179,8 +119,6 @@ struct DocState {
   std::vector<CharId> ref;      // the ids that survived: durable, else servers, else everyone
   std::vector<CharId> deleted;  // every id some edit deleted on purpose
 };
-
-using Key = std::pair<std::uint32_t, std::uint32_t>;  // (client, op)
 
 }  // namespace
 
@@ -195,6 +133,8 @@ struct Checker::State {
   double mem_doc_bytes_max = 0;
   double mem_bytes_per_doc = 0;
   std::optional<std::int64_t> last_crash_us;
+  std::vector<std::int64_t> crash_us;  // every crash fault's start
+  std::map<std::uint32_t, std::vector<std::int64_t>> stale_loads_us;  // client -> its stale loads, ascending
   std::optional<std::int64_t> last_seen_or_ack_us;
   std::uint64_t stale_loads = 0;
   std::uint64_t served_after_revocation = 0;
@@ -203,7 +143,8 @@ struct Checker::State {
   std::vector<Edit> edits;
   std::vector<IdRun> runs;
   std::vector<AuthorOp> seen_ops;
-  std::vector<Key> acks;
+  std::vector<Ack> acks;
+  std::vector<Commit> commits;
   std::vector<Seen> seens;
   std::vector<Rename> renames;
   std::map<std::uint32_t, std::map<std::string, Final>> finals;  // doc -> replica -> last final
@@ -256,7 +197,7 @@ void Checker::add(const Event& e) {
       break;
     }
     case EventType::kAck:
-      st.acks.emplace_back(e.client, e.op);
+      st.acks.push_back(Ack{e.t_us, e.client, e.op});
       st.last_seen_or_ack_us = std::max(st.last_seen_or_ack_us.value_or(e.t_us), e.t_us);
       break;
     case EventType::kSeen:
@@ -264,7 +205,10 @@ void Checker::add(const Event& e) {
       st.last_seen_or_ack_us = std::max(st.last_seen_or_ack_us.value_or(e.t_us), e.t_us);
       break;
     case EventType::kLoad:
-      if (e.version < e.latest) ++st.stale_loads;
+      if (e.version < e.latest) {
+        ++st.stale_loads;
+        st.stale_loads_us[e.client].push_back(e.t_us);
+      }
       if (e.source.size() >= kRevokedSuffix.size() &&
           std::string_view(e.source).substr(e.source.size() - kRevokedSuffix.size()) == kRevokedSuffix) {
         ++st.served_after_revocation;
@@ -279,7 +223,10 @@ void Checker::add(const Event& e) {
       break;
     }
     case EventType::kFault:
-      if (e.kind == "crash") st.last_crash_us = std::max(st.last_crash_us.value_or(e.t_us), e.t_us);
+      if (e.kind == "crash") {
+        st.last_crash_us = std::max(st.last_crash_us.value_or(e.t_us), e.t_us);
+        st.crash_us.push_back(e.t_us);  // history order is time order
+      }
       break;
     case EventType::kRecover:
       break;
@@ -302,6 +249,19 @@ void Checker::add(const Event& e) {
     case EventType::kFinal:
       st.finals[e.doc][e.replica] = Final{e.text, e.ids};
       break;
+    case EventType::kCommit: {
+      Commit c;
+      c.t_us = e.t_us;
+      c.doc = e.doc;
+      c.writer = e.writer;
+      c.op = e.op;
+      c.added_count = static_cast<std::uint32_t>(e.inserted.size());
+      c.added_begin = st.push_runs(e.inserted);
+      c.removed_count = static_cast<std::uint32_t>(e.deleted.size());
+      c.removed_begin = st.push_runs(e.deleted);
+      st.commits.push_back(c);
+      break;
+    }
   }
 }
 
@@ -361,9 +321,10 @@ RunMetrics Checker::finish() const {
     if (it == by_key.end() || it->first != Key{client, op}) return nullptr;
     return &edits[it->second];  // the first edit with that key
   };
-  for (const auto& [client, op] : st.acks) {
-    if (EditInfo* info = find_edit(client, op); info != nullptr && !info->acked) {
+  for (const Ack& a : st.acks) {
+    if (EditInfo* info = find_edit(a.client, a.op); info != nullptr && !info->acked) {
       info->acked = true;
+      info->ack_us = a.t_us;
       ++m.acked_edits;
     }
   }
@@ -445,14 +406,31 @@ RunMetrics Checker::finish() const {
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<std::size_t>> by_para;
   for (const EditInfo& info : edits) by_para[{info.e->doc, info.e->para}].push_back(info.order);
 
-  // ---- Causes of loss. Candidates W for a lost edit E (author a, op k) are the other
-  // clients' edits of the same paragraph with seen_ops[a] < k. For one (doc, para, a) that set
+  // ---- Causes of loss. With the durable log in the history (meta `commits`), from what the
+  // system decided: causes_from_log below. Without it (a history from before `commit` events),
+  // inferred from time and vector clocks as follows. Candidates W for a lost edit E (author a,
+  // op k) are the other clients' edits of the same paragraph with seen_ops[a] < k. For one (doc, para, a) that set
   // only grows with k, so each group is one sweep: candidates enter in order of seen_ops[a],
   // lost edits are served in order of k, and a max-tree over time order answers "the latest
   // candidate earlier than E with a later clock".
+  const bool from_log = st.has_meta && st.meta.count("commits") != 0 && st.meta.at("commits") == "true";
+  const bool orders_by_client_clock = st.has_meta && st.meta.count("orders_by_client_clock") != 0 &&
+                                      st.meta.at("orders_by_client_clock") == "true";
   std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::vector<std::size_t>> lost_groups;
   for (const EditInfo& info : edits) {
-    if (!info.lost.empty()) lost_groups[{info.e->doc, info.e->para, info.e->client}].push_back(info.order);
+    if (!info.lost.empty() && !from_log) lost_groups[{info.e->doc, info.e->para, info.e->client}].push_back(info.order);
+  }
+  if (from_log) {
+    LogFacts log;
+    log.commits = st.commits;
+    log.runs = st.runs;
+    log.orders_by_client_clock = orders_by_client_clock;
+    log.snapshot_persistence = st.meta.count("persistence") != 0 && st.meta.at("persistence") == "snapshot";
+    log.crash_us = st.crash_us;
+    log.seens = st.seens;
+    log.stale_loads_us = st.stale_loads_us;
+    log.by_para = &by_para;
+    causes_from_log(log, edits, find_edit);
   }
   // Limits the per-chunk table of (seen op, rank) pairs: authors x paragraph edits.
   constexpr std::size_t kChunkEntries = std::size_t{1} << 21;
@@ -569,7 +547,11 @@ RunMetrics Checker::finish() const {
     if (info.acked && (!info.lost.empty() || info.deleted_restored)) ++m.lost_acked_edits;
     if (info.lost.empty()) continue;
     m.lost_acked_chars += info.lost.size();
-    m.lost_by_cause[info.cause] += info.lost.size();
+    if (from_log) {
+      for (const auto& [cause, n] : info.cause_chars) m.lost_by_cause[cause] += n;
+    } else {
+      m.lost_by_cause[info.cause] += info.lost.size();
+    }
     m.lost_edits.push_back(LostEdit{info.e->client, info.e->op, info.e->doc, info.e->t_us, info.lost.size(),
                                     info.cause, info.by_client, info.by_op});
     for (const CharId& id : info.lost) {
@@ -588,6 +570,15 @@ RunMetrics Checker::finish() const {
     for (const EditInfo& info : edits) {
       if (!info.judged || (info.lost.empty() && !info.deleted_restored)) continue;
       if (info.lost.empty() && !info.acked) continue;
+      if (from_log) {
+        // From the log: B lost characters to a write it had seen that won by its clock. A
+        // deletion of B's that came back is judged as below, for strategies that order by clock.
+        if (info.cause_chars.count("clock_skew") != 0) {
+          ++m.causality_reversals;
+          continue;
+        }
+        if (!orders_by_client_clock || !info.lost.empty()) continue;
+      }
       const Edit& b = *info.e;
       const auto& list = by_para[{b.doc, b.para}];
       bool overwritten_later = false;

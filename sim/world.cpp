@@ -6,6 +6,7 @@
 #include "server/core/rng.hpp"
 #include "server/core/utf8.hpp"
 #include "sim/scheduler.hpp"
+#include "workload/durable.hpp"
 #include "workload/seen.hpp"
 
 #include <algorithm>
@@ -250,6 +251,10 @@ class World {
     return t_ms + cl.clock_offset_ms + t_ms * cl.drift_ppm / 1'000'000;
   }
   void store_execute(std::uint32_t s, std::uint32_t incarnation, StoreRequest request);
+  // The durable text of `doc` changed (a record committed, or a snapshot replaced it): a
+  // `commit` event naming the edit it came from, when it came from one.
+  void emit_commit(std::uint32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
+                   const workload::DurableChange& change);
 
   // --- faults ---
   void schedule_faults();
@@ -315,6 +320,9 @@ class World {
   std::map<ConnId, std::uint32_t> conn_client_;
 
   std::vector<StoredDoc> store_;
+  // Per document: the text the store holds, followed commit by commit (history `commit` events).
+  std::vector<std::unique_ptr<workload::DurableText>> durable_;
+  workload::RecordAuthors record_authors_;  // the edit each committed record came from
   bool db_up_ = true;
   std::uint32_t db_incarnation_ = 0;
   std::uint64_t db_partition_ = 0;
@@ -427,7 +435,12 @@ void World::bus_send(Endpoint from, Endpoint to, std::int64_t latency_us, std::f
 
 void World::setup_store() {
   store_.resize(cfg_.docs);
-  if (cfg_.initial_text.empty()) return;
+  if (cfg_.initial_text.empty()) {
+    for (std::uint32_t d = 0; d < cfg_.docs; ++d) {
+      durable_.push_back(std::make_unique<workload::DurableText>(strategy_, false, std::span<const std::uint8_t>{}, 0));
+    }
+    return;
+  }
   auto text = utf8_decode(cfg_.initial_text);
   CONVLAB_ASSERT(text.has_value());  // the scenario loader checked it
   for (std::uint32_t d = 0; d < cfg_.docs; ++d) {
@@ -443,6 +456,7 @@ void World::setup_store() {
     store_[d].snapshot_index = 0;
     store_[d].has_initial = true;
     store_[d].initial = store_[d].snapshot;
+    durable_.push_back(std::make_unique<workload::DurableText>(strategy_, true, store_[d].snapshot, 0));
   }
 }
 
@@ -589,6 +603,12 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
             // NOTIFY inside the transaction: the database publishes on commit, so a server
             // that dies between its commit and its reply cannot keep a change from the others.
             if (req.notify) store_publish(s, req.doc, rec);
+            const auto change = durable_[req.doc]->append(rec);
+            if (change) {
+              emit_commit(s, req.doc, rec.index, rec.author, *change);
+            } else {
+              ++counters_["durable.unreplayable"];
+            }
             sd.log.push_back(std::move(rec));
           }
         }
@@ -614,6 +634,12 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
         d.has_snapshot = true;
         d.snapshot = std::move(req.snapshot);
         d.snapshot_index = req.after;
+        const auto change = durable_[req.doc]->replace(d.has_snapshot, d.snapshot, d.snapshot_index, d.log);
+        if (!change) {
+          ++counters_["durable.unreplayable"];
+        } else if (!change->added.empty() || !change->removed.empty()) {
+          emit_commit(s, req.doc, d.snapshot_index, std::nullopt, *change);
+        }
       }
       break;
     case StoreRequest::Kind::kLoad: {
@@ -647,6 +673,24 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
                 }
               });
   });
+}
+
+void World::emit_commit(std::uint32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
+                        const workload::DurableChange& change) {
+  history::Event e;
+  e.type = history::EventType::kCommit;
+  e.doc = doc;
+  e.version = index;
+  e.server = static_cast<std::int32_t>(s);
+  if (author) {
+    if (const auto edit = record_authors_.record(*author, change)) {
+      e.writer = static_cast<std::int32_t>(edit->first);
+      e.op = edit->second;
+    }
+  }
+  e.inserted = history::compress_ids(change.added);
+  e.deleted = history::compress_ids(change.removed);
+  emit(std::move(e));
 }
 
 void World::store_publish(std::uint32_t origin, std::uint32_t doc, const LogRecord& record) {
@@ -1002,6 +1046,8 @@ void World::client_edit(Client& cl, const Splice& sp, std::optional<std::uint32_
   }
   e.inserted = history::compress_ids(inserted);
   e.deleted = history::compress_ids(deleted_ids);
+  record_authors_.note_edit(cl.id, cl.agent(), op, inserted.empty() ? CharId{} : inserted.front(),
+                            static_cast<std::uint32_t>(inserted.size()), deleted_ids);
   e.seen_ops = cl.seen_ops;
   e.offline = cl.offline || cl.server < 0;
   e.stale_base = cl.stale_base;
@@ -1571,7 +1617,12 @@ void World::emit_finals() {
     auto recovered = recover_replica(*replica, sd.has_snapshot, sd.snapshot, sd.snapshot_index, sd.log);
     if (!recovered) std::fprintf(stderr, "durable log of doc %u: %s\n", d, recovered.error().message.c_str());
     CONVLAB_ASSERT(recovered.has_value());
-    final_event("durable", d, replica->text(), replica->char_ids());
+    std::vector<CharId> durable_ids = replica->char_ids();
+    // The commits the history carries replay to the same text.
+    std::vector<CharId> sorted = durable_ids;
+    std::sort(sorted.begin(), sorted.end());
+    CONVLAB_ASSERT(sorted == durable_[d]->ids());
+    final_event("durable", d, replica->text(), durable_ids);
     for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) {
       if (!servers_[s].up) continue;
       if (auto t = servers_[s].node->text(d)) final_event("server:" + std::to_string(s), d, *t, servers_[s].node->char_ids(d));
@@ -1590,6 +1641,10 @@ RunOutput World::run() {
     meta.meta["scenario"] = opt_.scenario;
     meta.meta["variant"] = opt_.variant;
     meta.meta["strategy"] = std::string(strategy_.name);
+    meta.meta["orders_by_client_clock"] = strategy_.orders_by_client_clock ? "true" : "false";
+    // The durable log is in the history (`commit` events); causes of loss come from it.
+    meta.meta["commits"] = "true";
+    meta.meta["persistence"] = cfg_.servers.persistence == Persistence::kSnapshot ? "snapshot" : "changelog";
     meta.meta["seed"] = std::to_string(opt_.seed);
     meta.meta["clients"] = std::to_string(cfg_.clients);
     meta.meta["servers"] = std::to_string(cfg_.servers.count);

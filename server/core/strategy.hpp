@@ -136,6 +136,10 @@ struct Strategy {
   // messages on top of it (state-based registers: lww, seq). The simulator's page reload (show
   // what the API served, then subscribe to changes) needs it; other clients reload nothing.
   bool adopts_loaded_state = false;
+  // True when the server decides between two writes by the clients' clock readings (lww): a
+  // write can lose to an older one whose clock read later. Checkers name such losses
+  // `clock_skew` or `concurrent` only for these strategies (meta `orders_by_client_clock`).
+  bool orders_by_client_clock = false;
 };
 
 }  // namespace convlab

@@ -966,6 +966,24 @@ class PgStore final : public Store {
 
 }  // namespace
 
+Result<std::vector<std::vector<LogRecord>>> read_change_logs(const std::string& url, std::uint32_t docs) {
+  try {
+    pqxx::connection c(url);
+    pqxx::read_transaction w(c);
+    std::vector<std::vector<LogRecord>> out(docs);
+    for (const auto& row : w.exec_params(
+             "SELECT doc, seq, author, client_ms, server_ms, payload FROM changes WHERE doc < $1 ORDER BY doc, seq",
+             static_cast<std::int64_t>(docs))) {
+      const auto doc = row[0].as<std::uint32_t>();
+      CONVLAB_ASSERT(doc < docs);
+      out[doc].push_back(row_record(row.slice(1, row.size())));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return make_error(std::string("reading the change log: ") + e.what());
+  }
+}
+
 Result<std::unique_ptr<Store>> Store::open(const StoreConfig& config, StoreHooks hooks) {
   // An identifier LISTEN and pg_notify agree on whatever the quoting: lower case, digits, '_'.
   const bool plain = std::all_of(config.channel.begin(), config.channel.end(), [](char ch) {

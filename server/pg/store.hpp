@@ -117,4 +117,9 @@ class Store {
   virtual bool healthy() const = 0;
 };
 
+// The change logs of documents 0 .. docs-1, each in log order, read once in one transaction (one
+// consistent view) on a connection of its own: for tools that read what the servers committed
+// (convlab-load's history), without a Store's threads. An Error names the problem.
+Result<std::vector<std::vector<LogRecord>>> read_change_logs(const std::string& url, std::uint32_t docs);
+
 }  // namespace convlab::pg

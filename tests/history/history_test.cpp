@@ -70,7 +70,7 @@ std::vector<IdRun> gen_runs() {
 // A random event with every field meaningful for its type set, the others left at default.
 Event gen_event() {
   Event e;
-  e.type = static_cast<EventType>(*rc::gen::inRange(0, 11));
+  e.type = static_cast<EventType>(*rc::gen::inRange(0, 12));
   e.t_us = *rc::gen::arbitrary<std::int64_t>();
   switch (e.type) {
     case EventType::kMeta:
@@ -138,6 +138,15 @@ Event gen_event() {
       e.version = *rc::gen::arbitrary<std::uint64_t>();
       e.detail = gen_str();
       break;
+    case EventType::kCommit:
+      e.doc = *rc::gen::arbitrary<std::uint32_t>();
+      e.version = *rc::gen::arbitrary<std::uint64_t>();
+      e.server = *rc::gen::arbitrary<std::int32_t>();
+      e.writer = *rc::gen::arbitrary<std::int32_t>();
+      e.op = *rc::gen::arbitrary<std::uint32_t>();
+      e.inserted = gen_runs();
+      e.deleted = gen_runs();
+      break;
   }
   return e;
 }
@@ -163,7 +172,7 @@ json::array runs(const std::vector<IdRun>& rs) {
 
 std::string line(const Event& e) {
   static const char* const kNames[] = {"meta", "edit", "ack", "seen", "load", "fault",
-                                       "recover", "heal", "counters", "final", "rename"};
+                                       "recover", "heal", "counters", "final", "rename", "commit"};
   json::object o;
   o.emplace("t", e.t_us);
   o.emplace("type", kNames[static_cast<int>(e.type)]);
@@ -240,6 +249,15 @@ std::string line(const Event& e) {
       o.emplace("kind", e.kind);
       o.emplace("version", e.version);
       o.emplace("detail", e.detail);
+      break;
+    case EventType::kCommit:
+      o.emplace("doc", std::uint64_t{e.doc});
+      o.emplace("index", e.version);
+      o.emplace("server", std::int64_t{e.server});
+      o.emplace("client", std::int64_t{e.writer});
+      o.emplace("op", std::uint64_t{e.op});
+      o.emplace("added", runs(e.inserted));
+      o.emplace("removed", runs(e.deleted));
       break;
   }
   return json::serialize(o);
@@ -522,7 +540,7 @@ TEST(HistoryDocs, ExamplesInTheFormatDocumentRoundTrip) {
     EXPECT_EQ(to_json_line(*e), line);
     types.insert(e->type);
   }
-  EXPECT_EQ(types.size(), 11u);
+  EXPECT_EQ(types.size(), 12u);
 }
 
 }  // namespace

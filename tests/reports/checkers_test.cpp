@@ -281,6 +281,132 @@ TEST(CheckLostChars, WithoutDurableTheServerFinalsAreTheReference) {
 
 // ---- Causality reversals: B saw A, yet A's content won over B's.
 
+// ---- Causes from the durable log (meta `commits`): what the system decided, not time windows.
+
+Event log_meta(bool orders_by_client_clock, const std::string& persistence = "changelog") {
+  Event e = meta(60000 * kMs, 90000 * kMs);
+  e.meta["commits"] = "true";
+  e.meta["persistence"] = persistence;
+  e.meta["orders_by_client_clock"] = orders_by_client_clock ? "true" : "false";
+  return e;
+}
+
+Event commit(std::int64_t t_us, std::int32_t client, std::uint32_t op, std::vector<IdRun> added,
+             std::vector<IdRun> removed = {}, std::uint32_t doc = 0) {
+  Event e;
+  e.type = EventType::kCommit;
+  e.t_us = t_us;
+  e.doc = doc;
+  e.writer = client;
+  e.op = op;
+  e.inserted = std::move(added);
+  e.deleted = std::move(removed);
+  return e;
+}
+
+Event load_of(std::int64_t t_us, std::uint32_t client, std::uint64_t version, std::uint64_t latest) {
+  Event e;
+  e.type = EventType::kLoad;
+  e.t_us = t_us;
+  e.client = client;
+  e.version = version;
+  e.latest = latest;
+  e.source = "cdn";
+  return e;
+}
+
+// The case: a character durable and then overwritten by a write that had not seen it,
+// with a crash afterwards. The time-window inference blamed the crash; the log names the write.
+TEST(CheckCausesFromLog, OverwrittenThenCrashIsConcurrentNotCrash) {
+  const std::vector<Event> h = {
+      log_meta(true),
+      edit({.t_us = 1500 * kMs, .client = 0, .op = 1, .clock_ms = 1500, .inserted = {{0, 0, 3}}}),
+      commit(1510 * kMs, 0, 1, {{0, 0, 3}}),
+      ack(1520 * kMs, 0, 1),
+      edit({.t_us = 1560 * kMs, .client = 1, .op = 1, .clock_ms = 1560, .inserted = {{1, 0, 2}}}),
+      commit(1570 * kMs, 1, 1, {{1, 0, 2}}, {{0, 0, 3}}),
+      ack(1580 * kMs, 1, 1),
+      fault(25000 * kMs, "crash"),
+      final_of(0, "durable", U"yy", {{1, 0, 2}})};
+  const RunMetrics m = check(h);
+  EXPECT_EQ(m.lost_acked_chars, 3u);
+  EXPECT_EQ(m.lost_by_cause.at("concurrent"), 3u);
+  EXPECT_EQ(m.lost_by_cause.at("crash"), 0u);
+  ASSERT_EQ(m.lost_edits.size(), 1u);
+  EXPECT_EQ(m.lost_edits[0].by_client, 1u);
+  EXPECT_EQ(m.lost_edits[0].by_op, 1u);
+}
+
+// Acknowledged, never durable: lost with a server's memory (or a commit that failed).
+TEST(CheckCausesFromLog, NeverDurableIsCrash) {
+  const std::vector<Event> h = {
+      log_meta(false, "snapshot"),
+      edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+      ack(1010 * kMs, 0, 1),
+      fault(2000 * kMs, "crash"),
+      final_of(0, "durable", U"", {})};
+  const RunMetrics m = check(h);
+  EXPECT_EQ(m.lost_by_cause.at("crash"), 2u);
+  EXPECT_EQ(m.lost_by_cause.at("unknown"), 0u);
+}
+
+// lww: a write E made after seeing W, refused by the server because W's clock read later (E never
+// reached the durable text): clock_skew, and a causality reversal. The same history under a
+// strategy that does not order by clocks cannot be a clock decision: seq never reverses.
+TEST(CheckCausesFromLog, RefusedByALaterClockThatWasSeenIsClockSkew) {
+  const auto history = [](bool lww) {
+    return std::vector<Event>{
+        log_meta(lww),
+        edit({.t_us = 1000 * kMs, .client = 1, .op = 1, .clock_ms = 9000, .inserted = {{1, 0, 1}}}),
+        commit(1010 * kMs, 1, 1, {{1, 0, 1}}),
+        ack(1020 * kMs, 1, 1),
+        seen(1100 * kMs, 0, 1, 1, 0),
+        edit({.t_us = 2000 * kMs, .client = 0, .op = 1, .clock_ms = 2000, .inserted = {{0, 0, 2}},
+              .seen_ops = {{1, 1}}}),
+        ack(2010 * kMs, 0, 1),
+        final_of(0, "durable", U"w", {{1, 0, 1}})};
+  };
+  const RunMetrics lww = check(history(true));
+  EXPECT_EQ(lww.lost_by_cause.at("clock_skew"), 2u);
+  EXPECT_EQ(lww.causality_reversals, 1u);
+  const RunMetrics seq = check(history(false));
+  EXPECT_EQ(seq.lost_by_cause.at("clock_skew"), 0u);
+  EXPECT_EQ(seq.lost_by_cause.at("crash"), 2u);
+  EXPECT_EQ(seq.causality_reversals, 0u);
+}
+
+// A write whose author had shown E but then loaded a stale state: its base went back in time.
+TEST(CheckCausesFromLog, AWriteAfterAStaleLoadIsStaleBase) {
+  const auto history = [](bool stale) {
+    return std::vector<Event>{
+        log_meta(false),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+        commit(1010 * kMs, 0, 1, {{0, 0, 2}}),
+        ack(1020 * kMs, 0, 1),
+        seen(1100 * kMs, 1, 0, 1, 0),
+        load_of(3000 * kMs, 1, stale ? 0 : 1, 1),
+        edit({.t_us = 4000 * kMs, .client = 1, .op = 1, .clock_ms = 4000, .inserted = {{1, 0, 1}},
+              .seen_ops = {{0, 1}}}),
+        commit(4010 * kMs, 1, 1, {{1, 0, 1}}, {{0, 0, 2}}),
+        ack(4020 * kMs, 1, 1),
+        final_of(0, "durable", U"z", {{1, 0, 1}})};
+  };
+  EXPECT_EQ(check(history(true)).lost_by_cause.at("stale_base"), 2u);
+  // Without a stale load the writer's own view had moved on without the characters.
+  EXPECT_EQ(check(history(false)).lost_by_cause.at("concurrent"), 2u);
+}
+
+// Durable at the end yet missing from the reference: the log and the reference disagree.
+TEST(CheckCausesFromLog, DurableButMissingFromTheReferenceIsUnknown) {
+  const std::vector<Event> h = {
+      log_meta(false),
+      edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 1}}}),
+      commit(1010 * kMs, 0, 1, {{0, 0, 1}}),
+      ack(1020 * kMs, 0, 1),
+      final_of(0, "durable", U"", {})};
+  EXPECT_EQ(check(h).lost_by_cause.at("unknown"), 1u);
+}
+
 TEST(CheckCausality, ReversalWhenTheEditThatSawTheOtherLoses) {
   // A: client 1 op 0 inserts (1,0). B: client 0 op 4 saw it, inserted (0,0..1), acked, lost.
   const RunMetrics m = check(with_victim({edit({.t_us = 500 * kMs, .client = 1, .op = 0, .clock_ms = 5000,

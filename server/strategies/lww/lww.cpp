@@ -18,6 +18,7 @@ const Strategy& lww_strategy() {
       // Every server may accept writes: the highest stamp wins wherever records meet.
       /*multi_master=*/true,
       /*adopts_loaded_state=*/true,
+      /*orders_by_client_clock=*/true,
   };
   return s;
 }

@@ -1,0 +1,217 @@
+// Causes of loss from the durable log (docs/history.md, "Causes of loss"): each lost
+// acknowledged character is followed through the `commit` events — did it reach the durable
+// text, and which change took it out — and the change's writer is asked whether it had seen the
+// character's edit. Only where the log cannot name the deciding write (a snapshot, a write made
+// on a view the character had already left, a write a server refused by its clock) are the
+// paragraph's other edits consulted, and then only those the log shows durable in time.
+#include "reports/check_detail.hpp"
+
+#include "server/core/assert.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <tuple>
+
+namespace convlab::reports::detail {
+
+namespace {
+
+// Whether `w` had shown edit `e` when it was made.
+bool saw(const EditInfo& w, const EditInfo& e) {
+  const std::optional<std::uint32_t> s = seen_op(w.seen_ops, e.e->client);
+  return s && *s >= e.e->op;
+}
+
+struct Verdict {
+  std::string cause;
+  std::optional<std::size_t> by;  // the blamed edit
+};
+
+}  // namespace
+
+void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const FindEdit& find_edit) {
+  CONVLAB_ASSERT(log.by_para != nullptr);
+  // Every lost character, by id.
+  struct LostRef {
+    CharId id;
+    std::size_t edit;
+  };
+  std::vector<LostRef> lost;
+  for (const EditInfo& info : edits) {
+    for (const CharId& id : info.lost) lost.push_back(LostRef{id, info.order});
+  }
+  if (lost.empty()) return;
+  std::sort(lost.begin(), lost.end(), [](const LostRef& a, const LostRef& b) { return a.id < b.id; });
+
+  // Each lost character's fate in the durable text, commit by commit.
+  struct Fate {
+    bool durable = false;  // it was in the durable text at some point
+    bool present = false;  // it is there after the last commit
+    std::optional<std::size_t> removed_by;  // the commit that last took it out
+  };
+  std::vector<Fate> fate(lost.size());
+  const auto lost_in = [&](std::uint32_t doc, const IdRun& r, auto&& f) {
+    auto it = std::lower_bound(lost.begin(), lost.end(), CharId{r.agent, r.seq},
+                               [](const LostRef& x, const CharId& id) { return x.id < id; });
+    for (; it != lost.end() && it->id.agent == r.agent && it->id.seq - r.seq < r.count; ++it) {
+      if (edits[it->edit].e->doc == doc) f(static_cast<std::size_t>(it - lost.begin()));
+    }
+  };
+  // When each edit first reached the durable text: by a commit naming it, or by one of its
+  // characters appearing there (snapshots name no edit).
+  std::map<Key, std::int64_t> first_commit;
+  std::vector<std::pair<CharId, std::int64_t>> first_added;  // every id the log ever added
+  for (std::size_t i = 0; i < log.commits.size(); ++i) {
+    const Commit& c = log.commits[i];
+    if (c.writer >= 0) first_commit.try_emplace(Key{static_cast<std::uint32_t>(c.writer), c.op}, c.t_us);
+    for (const IdRun& r : log.runs.subspan(c.removed_begin, c.removed_count)) {
+      lost_in(c.doc, r, [&](std::size_t j) {
+        if (!fate[j].present) return;
+        fate[j].present = false;
+        fate[j].removed_by = i;
+      });
+    }
+    for (const IdRun& r : log.runs.subspan(c.added_begin, c.added_count)) {
+      lost_in(c.doc, r, [&](std::size_t j) {
+        fate[j].durable = true;
+        fate[j].present = true;
+        fate[j].removed_by.reset();
+      });
+      for (std::uint32_t k = 0; k < r.count; ++k) first_added.emplace_back(CharId{r.agent, r.seq + k}, c.t_us);
+    }
+  }
+  std::stable_sort(first_added.begin(), first_added.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  first_added.erase(std::unique(first_added.begin(), first_added.end(),
+                                [](const auto& a, const auto& b) { return a.first == b.first; }),
+                    first_added.end());
+  // When `w` was first durable, if ever.
+  const auto durable_at = [&](const EditInfo& w) -> std::optional<std::int64_t> {
+    std::optional<std::int64_t> t;
+    if (auto it = first_commit.find(Key{w.e->client, w.e->op}); it != first_commit.end()) t = it->second;
+    for (const IdRun& r : w.inserted) {
+      auto it = std::lower_bound(first_added.begin(), first_added.end(), CharId{r.agent, r.seq},
+                                 [](const auto& x, const CharId& id) { return x.first < id; });
+      for (; it != first_added.end() && it->first.agent == r.agent && it->first.seq - r.seq < r.count; ++it) {
+        t = std::min(t.value_or(it->second), it->second);
+      }
+    }
+    return t;
+  };
+  std::vector<std::pair<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::int64_t>> first_seen;
+  // Whether `w`'s author loaded a stale state of the document (a welcome or an API load older
+  // than what it had been shown) after it first showed E (or, for E's own author, after E) and
+  // before it made w.
+  const auto reloaded_between = [&](const EditInfo& w, const EditInfo& e) {
+    std::int64_t from = e.e->t_us;
+    if (w.e->client != e.e->client) {
+      if (first_seen.empty() && !log.seens.empty()) {
+        first_seen.reserve(log.seens.size());
+        for (const Seen& x : log.seens) first_seen.push_back({{x.client, x.author, x.op}, x.t_us});
+        std::stable_sort(first_seen.begin(), first_seen.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+      }
+      const std::tuple<std::uint32_t, std::uint32_t, std::uint32_t> key{w.e->client, e.e->client, e.e->op};
+      const auto it = std::lower_bound(first_seen.begin(), first_seen.end(), key,
+                                       [](const auto& a, const auto& k) { return a.first < k; });
+      if (it == first_seen.end() || it->first != key) return false;
+      from = it->second;  // the earliest: a stable sort keeps history (time) order
+    }
+    const auto it = log.stale_loads_us.find(w.e->client);
+    if (it == log.stale_loads_us.end()) return false;
+    const auto after = std::upper_bound(it->second.begin(), it->second.end(), from);
+    return after != it->second.end() && *after <= w.e->t_us;
+  };
+  const auto crash_after = [&](std::int64_t t) {
+    return std::upper_bound(log.crash_us.begin(), log.crash_us.end(), t) != log.crash_us.end();
+  };
+
+  // The write the paragraph's other edits say decided E's character, for a character the log
+  // does not follow to an unseeing writer: `bound` is when it left the durable text (or E's
+  // acknowledgement, for one that never reached it).
+  const auto from_paragraph = [&](const EditInfo& e, std::int64_t bound, bool durable) -> std::optional<Verdict> {
+    const auto para = log.by_para->find({e.e->doc, e.e->para});
+    if (para == log.by_para->end()) return std::nullopt;
+    // A write the server let win by its later clock reading, durable by then: clock_skew when E
+    // had seen it (the past overwrote the future), else a concurrent write.
+    if (log.orders_by_client_clock) {
+      std::optional<std::size_t> seen_winner;
+      std::optional<std::size_t> other_winner;
+      for (std::size_t idx : para->second) {
+        const EditInfo& w = edits[idx];
+        if (w.e->client == e.e->client || w.e->clock_ms <= e.e->clock_ms) continue;
+        const std::optional<std::int64_t> at = durable_at(w);
+        if (!at || *at > bound) continue;
+        if (saw(e, w)) {
+          seen_winner = idx;
+        } else if (!other_winner || w.e->clock_ms > edits[*other_winner].e->clock_ms) {
+          other_winner = idx;
+        }
+      }
+      if (seen_winner) return Verdict{"clock_skew", seen_winner};
+      if (other_winner) return Verdict{"concurrent", other_winner};
+    }
+    // An overwrite in a server's memory by someone who had not seen E. With a change log an
+    // accepted edit is durable on its own, so only a character that was durable and then left
+    // through a write made on a view without it, or any character under snapshot persistence,
+    // can have gone this way. The earliest such write that became durable (any, under snapshot
+    // persistence with no crash after E: something overwrote it in memory).
+    if (durable || log.snapshot_persistence) {
+      const bool any_write = log.snapshot_persistence && !durable && !crash_after(e.e->t_us);
+      for (std::size_t idx : para->second) {
+        const EditInfo& w = edits[idx];
+        if (w.e->client == e.e->client || w.e->t_us < e.e->t_us || saw(w, e)) continue;
+        if (!any_write && !durable_at(w)) continue;
+        return Verdict{w.e->stale_base ? "stale_base" : "concurrent", idx};
+      }
+    }
+    return std::nullopt;
+  };
+
+  // Verdicts per (edit, fate kind, commit): the characters of one edit mostly share them.
+  std::map<std::tuple<std::size_t, int, std::size_t>, Verdict> memo;
+  for (std::size_t j = 0; j < lost.size(); ++j) {
+    EditInfo& e = edits[lost[j].edit];
+    const Fate& f = fate[j];
+    const int kind = !f.durable ? 0 : f.present ? 1 : 2;
+    const std::size_t commit = f.removed_by.value_or(std::numeric_limits<std::size_t>::max());
+    auto [it, fresh] = memo.try_emplace({lost[j].edit, kind, commit});
+    Verdict& v = it->second;
+    if (fresh) {
+      if (kind == 1) {
+        // Durable after the last commit yet missing from the reference: the log and the
+        // reference disagree.
+        v = Verdict{"unknown", std::nullopt};
+      } else if (kind == 2) {
+        const Commit& c = log.commits[commit];
+        EditInfo* w = c.writer >= 0 ? find_edit(static_cast<std::uint32_t>(c.writer), c.op) : nullptr;
+        if (w != nullptr && w->e->client != e.e->client && !saw(*w, e)) {
+          v = Verdict{w->e->stale_base ? "stale_base" : "concurrent", w->order};
+        } else if (w != nullptr && reloaded_between(*w, e)) {
+          // Its author had shown E once (or is E's author), yet the text it wrote over lacked X:
+          // it had loaded a stale state since (a reconnect or reload that went back in time).
+          v = Verdict{"stale_base", w->order};
+        } else if (w != nullptr && w->e->client != e.e->client) {
+          // Shown once, but not on its screen when it wrote, with no stale load between: its
+          // view of the paragraph had moved on without X by its own writes (a pending write stays
+          // on screen until answered) — a write made without seeing the text it replaced.
+          v = Verdict{"concurrent", w->order};
+        } else {
+          v = from_paragraph(e, c.t_us, true).value_or(Verdict{"unknown", std::nullopt});
+        }
+      } else {
+        const std::int64_t bound = e.acked ? e.ack_us : std::numeric_limits<std::int64_t>::max();
+        v = from_paragraph(e, bound, false).value_or(Verdict{"crash", std::nullopt});
+      }
+    }
+    ++e.cause_chars[v.cause];
+    // The edit is named by the cause of most of its characters (the first such, in id order).
+    if (e.cause.empty() || e.cause_chars[v.cause] > e.cause_chars[e.cause]) {
+      e.cause = v.cause;
+      e.by_client = v.by ? edits[*v.by].e->client : 0;
+      e.by_op = v.by ? edits[*v.by].e->op : 0;
+    }
+  }
+}
+
+}  // namespace convlab::reports::detail

@@ -1,0 +1,126 @@
+#pragma once
+// What the checkers keep of a history, shared by reports/checkers.cpp and the causes of loss
+// from the durable log (reports/causes.cpp). Internal to reports/.
+#include "history/history.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace convlab::reports::detail {
+
+using history::IdRun;
+
+// An edit as the checkers keep it: its fields, and its ids and vector clock as ranges of the
+// checker's pools (no per-edit allocation).
+struct Edit {
+  std::int64_t t_us = 0;
+  std::int64_t clock_ms = 0;
+  std::uint32_t client = 0;
+  std::uint32_t op = 0;
+  std::uint32_t doc = 0;
+  std::uint32_t para = 0;
+  std::int32_t server = -1;
+  bool stale_base = false;
+  std::uint32_t inserted_begin = 0, inserted_count = 0;  // in State::runs
+  std::uint32_t deleted_begin = 0, deleted_count = 0;    // in State::runs
+  std::uint32_t seen_begin = 0, seen_count = 0;          // in State::seen_ops, by author
+};
+
+struct Seen {
+  std::int64_t t_us = 0;
+  std::uint32_t client = 0;
+  std::uint32_t doc = 0;
+  std::uint32_t author = 0;
+  std::uint32_t op = 0;
+  std::int32_t server = -1;
+};
+
+// A change of a document's durable text (a `commit` event).
+struct Commit {
+  std::int64_t t_us = 0;
+  std::uint32_t doc = 0;
+  std::int32_t writer = -1;  // the client whose edit made it, -1 if none
+  std::uint32_t op = 0;
+  std::uint32_t added_begin = 0, added_count = 0;      // in State::runs
+  std::uint32_t removed_begin = 0, removed_count = 0;  // in State::runs
+};
+
+struct Ack {
+  std::int64_t t_us = 0;
+  std::uint32_t client = 0;
+  std::uint32_t op = 0;
+};
+
+struct Rename {
+  std::uint32_t doc = 0;
+  std::uint32_t client = 0;
+  std::uint32_t op = 0;
+  std::uint64_t version = 0;
+  enum class Kind : std::uint8_t { kRequest, kAck, kOther } kind = Kind::kOther;
+};
+
+struct Final {
+  std::u32string text;
+  std::vector<IdRun> ids;
+};
+
+using AuthorOp = std::pair<std::uint32_t, std::uint32_t>;  // seen_ops entry: author -> op
+
+// The highest op of `author` in a vector clock sorted by author.
+inline std::optional<std::uint32_t> seen_op(std::span<const AuthorOp> clock, std::uint32_t author) {
+  auto it = std::lower_bound(clock.begin(), clock.end(), author,
+                             [](const AuthorOp& x, std::uint32_t a) { return x.first < a; });
+  if (it == clock.end() || it->first != author) return std::nullopt;
+  return it->second;
+}
+
+struct EditInfo {
+  const Edit* e = nullptr;
+  std::span<const IdRun> inserted;
+  std::span<const IdRun> deleted;
+  std::span<const AuthorOp> seen_ops;
+  std::size_t order = 0;        // position among the edits, in history order
+  bool acked = false;
+  std::int64_t ack_us = 0;
+  bool judged = false;          // its document has a reference (durable or server finals)
+  std::vector<CharId> lost;     // acked, inserted, absent from the reference, not deleted on purpose
+  bool any_present = false;     // some inserted char is in the reference
+  bool deleted_restored = false;  // some char it deleted on purpose is in the reference
+  std::string cause;
+  std::uint32_t by_client = 0;
+  std::uint32_t by_op = 0;
+  std::map<std::string, std::uint64_t> cause_chars;  // from the log: lost characters per cause
+};
+
+using Key = std::pair<std::uint32_t, std::uint32_t>;  // (client, op)
+
+// Looks up an edit by (client, op); nullptr when the history has none.
+using FindEdit = std::function<EditInfo*(std::uint32_t client, std::uint32_t op)>;
+
+// What a run's history says about its durable log, for causes_from_log.
+struct LogFacts {
+  std::span<const Commit> commits;  // in history order
+  std::span<const IdRun> runs;      // the pool the commits' runs index
+  bool orders_by_client_clock = false;  // meta: the strategy decides writes by client clocks
+  bool snapshot_persistence = false;    // meta: durable only through snapshots (not per change)
+  std::vector<std::int64_t> crash_us;   // when crash faults began, ascending
+  std::span<const Seen> seens;          // in history order
+  // client -> when it loaded a state older than one it had been shown (`load` with version <
+  // latest), ascending
+  std::map<std::uint32_t, std::vector<std::int64_t>> stale_loads_us;
+  // Edits of each (doc, para), in history order (indexes into `edits`).
+  const std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<std::size_t>>* by_para = nullptr;
+};
+
+// Fills cause, by_client, by_op and cause_chars of every edit with lost characters from the
+// durable log (docs/history.md, "Causes of loss").
+void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const FindEdit& find_edit);
+
+}  // namespace convlab::reports::detail

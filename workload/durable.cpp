@@ -1,0 +1,111 @@
+#include "workload/durable.hpp"
+
+#include "server/core/assert.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+namespace convlab::workload {
+
+namespace {
+
+std::vector<CharId> sorted_ids(const ServerReplica& r) {
+  std::vector<CharId> ids = r.char_ids();
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
+
+DurableText::DurableText(const Strategy& strategy, bool has_snapshot, std::span<const std::uint8_t> snapshot,
+                         std::uint64_t snapshot_index)
+    : strategy_(strategy), replica_(strategy.make_server()) {
+  (void)snapshot_index;
+  if (has_snapshot) {
+    const auto ok = replica_->restore(snapshot);
+    CONVLAB_ASSERT(ok.has_value());
+  }
+  ids_ = sorted_ids(*replica_);
+}
+
+DurableChange DurableText::diff_to_current() {
+  std::vector<CharId> now = sorted_ids(*replica_);
+  DurableChange c;
+  std::set_difference(now.begin(), now.end(), ids_.begin(), ids_.end(), std::back_inserter(c.added));
+  std::set_difference(ids_.begin(), ids_.end(), now.begin(), now.end(), std::back_inserter(c.removed));
+  ids_ = std::move(now);
+  return c;
+}
+
+Result<DurableChange> DurableText::append(const LogRecord& record) {
+  if (auto ok = replica_->apply_record(record.record); !ok) {
+    return make_error("record " + std::to_string(record.index) + " does not apply: " + ok.error().message);
+  }
+  return diff_to_current();
+}
+
+Result<DurableChange> DurableText::replace(bool has_snapshot, std::span<const std::uint8_t> snapshot,
+                                           std::uint64_t snapshot_index, std::span<const LogRecord> log) {
+  auto fresh = strategy_.make_server();
+  if (auto ok = recover_replica(*fresh, has_snapshot, snapshot, snapshot_index, log); !ok) return ok.error();
+  replica_ = std::move(fresh);
+  return diff_to_current();
+}
+
+void RecordAuthors::note_edit(std::uint32_t client, AgentId agent, std::uint32_t op, CharId first_inserted,
+                              std::uint32_t inserted, std::vector<CharId> deleted) {
+  agents_[agent] = client;
+  Author& a = clients_[client];
+  std::sort(deleted.begin(), deleted.end());
+  a.marks.push_back(Mark{op, std::move(deleted)});
+  if (inserted > 0) {
+    // Ids of one author only grow: the list stays sorted by id.
+    CONVLAB_ASSERT(a.firsts.empty() || a.firsts.back().first < first_inserted);
+    a.firsts.emplace_back(first_inserted, op);
+  }
+}
+
+std::optional<std::pair<std::uint32_t, std::uint32_t>> RecordAuthors::record(AgentId author,
+                                                                             const DurableChange& change) {
+  const auto agent = agents_.find(author);
+  if (agent == agents_.end()) return std::nullopt;
+  const std::uint32_t client = agent->second;
+  Author& a = clients_[client];
+  if (a.marks.empty()) return std::nullopt;
+  std::optional<std::uint32_t> op;
+  // The newest character of the author's among those added (ids sorted: the last of its agent),
+  // and the edit whose first inserted id is at or before it.
+  const auto last_own = std::upper_bound(change.added.begin(), change.added.end(), CharId{author, UINT32_MAX});
+  if (last_own != change.added.begin() && std::prev(last_own)->agent == author) {
+    const CharId id = *std::prev(last_own);
+    auto it = std::upper_bound(a.firsts.begin(), a.firsts.end(), id,
+                               [](const CharId& x, const auto& f) { return x < f.first; });
+    if (it != a.firsts.begin() && std::prev(it)->first.agent == author) op = std::prev(it)->second;
+  }
+  std::size_t at = a.matched;
+  if (op) {
+    while (at < a.marks.size() && a.marks[at].op < *op) ++at;
+  } else {
+    // An edit since the last record's whose deletions this record made.
+    const auto made = [&](const Mark& m) {
+      return std::any_of(m.deleted.begin(), m.deleted.end(), [&](const CharId& id) {
+        return std::binary_search(change.removed.begin(), change.removed.end(), id);
+      });
+    };
+    std::size_t found = a.marks.size();
+    for (std::size_t i = at; i < a.marks.size() && found == a.marks.size(); ++i) {
+      if (made(a.marks[i])) found = i;
+    }
+    if (found < a.marks.size()) {
+      at = found;
+    } else if (at + 1 < a.marks.size() && a.matched_any) {
+      ++at;
+    }
+  }
+  if (at >= a.marks.size()) return std::make_pair(client, op.value_or(a.marks.back().op));
+  a.matched = at;
+  a.matched_any = true;
+  return std::make_pair(client, a.marks[at].op);
+}
+
+}  // namespace convlab::workload

@@ -1,0 +1,88 @@
+#pragma once
+// The durable text of one document as the store holds it, followed change by change: what a
+// history's `commit` events say (docs/history.md). Each committed record, and each snapshot that
+// replaces what the store holds, is replayed through the strategy's own server replica — as a
+// server loading the document would — and the change is reported as the character ids it made
+// visible and those it took away. The simulator feeds it from its store; a reader of a real
+// server's change log can feed it the same way.
+#include "server/core/node.hpp"
+#include "server/core/result.hpp"
+#include "server/core/strategy.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+namespace convlab::workload {
+
+struct DurableChange {
+  std::vector<CharId> added;    // ids visible after the change and not before, sorted
+  std::vector<CharId> removed;  // ids visible before the change and not after, sorted
+};
+
+class DurableText {
+ public:
+  // The document as first stored: a snapshot at log index `snapshot_index` (none: empty).
+  // REQUIRES: the snapshot restores (the caller made it with the same strategy).
+  DurableText(const Strategy& strategy, bool has_snapshot, std::span<const std::uint8_t> snapshot,
+              std::uint64_t snapshot_index);
+
+  // `record` committed at the end of the log. An Error (and nothing changed) when it does not
+  // apply on the durable state: a log that does not replay.
+  Result<DurableChange> append(const LogRecord& record);
+
+  // A snapshot replaced what the store holds: the durable state is now the snapshot and the
+  // log's records after its index. An Error (and nothing changed) when that does not recover.
+  Result<DurableChange> replace(bool has_snapshot, std::span<const std::uint8_t> snapshot, std::uint64_t snapshot_index,
+                                std::span<const LogRecord> log);
+
+  // The visible ids now, sorted.
+  const std::vector<CharId>& ids() const { return ids_; }
+
+ private:
+  DurableChange diff_to_current();
+
+  const Strategy& strategy_;
+  std::unique_ptr<ServerReplica> replica_;
+  std::vector<CharId> ids_;  // sorted
+};
+
+// Which edit a committed record came from, for the `client` and `op` of its `commit` event:
+// the edits each client made, as it made them, and its records as they commit. A record is the
+// edit that inserted the newest of its author's characters the record added; a record that adds
+// none of them (a deletion, a paragraph written again) is the first of the author's edits since
+// its previous record whose deletions it made, else the edit after that one. A client's records
+// commit in the order of its edits, so this is exact unless an edit left no record (a refused
+// write) and the next one adds and deletes nothing of its own.
+class RecordAuthors {
+ public:
+  // Client `client` (writing as `agent`) made edit `op`: it inserted `inserted` (consecutive ids
+  // from `first_inserted`, `inserted` of them) and deleted the ids in `deleted`.
+  void note_edit(std::uint32_t client, AgentId agent, std::uint32_t op, CharId first_inserted, std::uint32_t inserted,
+                 std::vector<CharId> deleted);
+  // Tells which client writes as `agent` (an agent that made no edit yet).
+  void note_agent(std::uint32_t client, AgentId agent) { agents_[agent] = client; }
+  // The (client, op) of a record of `author` that changed the durable text by `change`; nullopt
+  // for an author that is no client's, or a client with no edit yet.
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> record(AgentId author, const DurableChange& change);
+
+ private:
+  struct Mark {
+    std::uint32_t op = 0;
+    std::vector<CharId> deleted;  // sorted
+  };
+  struct Author {
+    std::vector<Mark> marks;                           // in the order made
+    std::vector<std::pair<CharId, std::uint32_t>> firsts;  // (first inserted id, op), per agent ascending
+    std::size_t matched = 0;  // index in `marks` of its last record's edit
+    bool matched_any = false;
+  };
+  std::map<AgentId, std::uint32_t> agents_;  // agent -> client
+  std::map<std::uint32_t, Author> clients_;
+};
+
+}  // namespace convlab::workload
