@@ -7,16 +7,6 @@
 
 namespace convlab::workload {
 
-namespace {
-
-std::vector<CharId> sorted_ids(const ServerReplica& r) {
-  std::vector<CharId> ids = r.char_ids();
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
-}  // namespace
-
 DurableText::DurableText(const Strategy& strategy, bool has_snapshot, std::span<const std::uint8_t> snapshot,
                          std::uint64_t snapshot_index)
     : strategy_(strategy), replica_(strategy.make_server()) {
@@ -25,14 +15,29 @@ DurableText::DurableText(const Strategy& strategy, bool has_snapshot, std::span<
     const auto ok = replica_->restore(snapshot);
     CONVLAB_ASSERT(ok.has_value());
   }
-  ids_ = sorted_ids(*replica_);
+  ids_ = replica_->char_ids();
 }
 
 DurableChange DurableText::diff_to_current() {
-  std::vector<CharId> now = sorted_ids(*replica_);
+  std::vector<CharId> now = replica_->char_ids();
+  // A change touches one stretch of the text: what lies before and after it is the same ids at
+  // the same places, so only the two middles can differ (an id is unique, so one found in a
+  // common end is in neither middle). Their set differences are the change.
+  std::size_t head = 0;
+  while (head < now.size() && head < ids_.size() && now[head] == ids_[head]) ++head;
+  std::size_t tail = 0;
+  while (tail < now.size() - head && tail < ids_.size() - head &&
+         now[now.size() - 1 - tail] == ids_[ids_.size() - 1 - tail]) {
+    ++tail;
+  }
+  std::vector<CharId> before(ids_.begin() + static_cast<std::ptrdiff_t>(head),
+                             ids_.end() - static_cast<std::ptrdiff_t>(tail));
+  std::vector<CharId> after(now.begin() + static_cast<std::ptrdiff_t>(head), now.end() - static_cast<std::ptrdiff_t>(tail));
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
   DurableChange c;
-  std::set_difference(now.begin(), now.end(), ids_.begin(), ids_.end(), std::back_inserter(c.added));
-  std::set_difference(ids_.begin(), ids_.end(), now.begin(), now.end(), std::back_inserter(c.removed));
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(c.added));
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(c.removed));
   ids_ = std::move(now);
   return c;
 }

@@ -40,7 +40,7 @@ class DurableText {
   Result<DurableChange> replace(bool has_snapshot, std::span<const std::uint8_t> snapshot, std::uint64_t snapshot_index,
                                 std::span<const LogRecord> log);
 
-  // The visible ids now, sorted.
+  // The visible ids now, in document order.
   const std::vector<CharId>& ids() const { return ids_; }
 
  private:
@@ -48,7 +48,7 @@ class DurableText {
 
   const Strategy& strategy_;
   std::unique_ptr<ServerReplica> replica_;
-  std::vector<CharId> ids_;  // sorted
+  std::vector<CharId> ids_;  // in document order
 };
 
 // Which edit a committed record came from, for the `client` and `op` of its `commit` event:
