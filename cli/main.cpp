@@ -53,6 +53,9 @@ void print_help() {
                "                        curves to sweep.json, sweep.csv and sweep.md\n"
                "  merge DIR... [--out DIR]\n"
                "                        join the shards of a run or sweep (--shard K/N) into its report\n"
+               "  oracle SCENARIO... [--strategy NAME]... [--seeds N|A..B] [--variant V]\n"
+               "                        hold the checker's causes of loss against the simulator's\n"
+               "                        ground truth; exit 1 on any disagreement\n"
                "  validate SCENARIO... [--metrics]\n"
                "                        check scenarios without running them; --metrics lists the\n"
                "                        metric names expectations may use\n\n"
@@ -121,8 +124,9 @@ int main(int argc, char** argv) {
     if (cmd == "trace") return trace_main(rest);
     if (cmd == "sweep") return sweep_cmd(rest);
     if (cmd == "merge") return merge_cmd(rest);
+    if (cmd == "oracle") return oracle_cmd(rest);
     if (cmd.starts_with("-")) return fail("unknown option '" + cmd + "' (see convlab --help)");
-    return fail("unknown command '" + cmd + "' (known: run, replay, check, validate, trace, sweep, merge; see convlab --help)");
+    return fail("unknown command '" + cmd + "' (known: run, replay, check, validate, trace, sweep, merge, oracle; see convlab --help)");
   } catch (const std::exception& e) {
     // Nothing below should throw for bad input; this keeps the one-line rule if something does.
     return fail(std::string("internal error: ") + e.what());

@@ -134,22 +134,18 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     if (para == log.by_para->end()) return std::nullopt;
     // A write the server let win by its later clock reading, durable by then: clock_skew when E
     // had seen it (the past overwrote the future), else a concurrent write.
+    // The register holds the write with the latest clock among those durable by then: that one
+    // decided, whether or not E had also seen an earlier one with a later clock than its own.
     if (log.orders_by_client_clock) {
-      std::optional<std::size_t> seen_winner;
-      std::optional<std::size_t> other_winner;
+      std::optional<std::size_t> winner;
       for (std::size_t idx : para->second) {
         const EditInfo& w = edits[idx];
         if (w.e->client == e.e->client || w.e->clock_ms <= e.e->clock_ms) continue;
         const std::optional<std::int64_t> at = durable_at(w);
         if (!at || *at > bound) continue;
-        if (saw(e, w)) {
-          seen_winner = idx;
-        } else if (!other_winner || w.e->clock_ms > edits[*other_winner].e->clock_ms) {
-          other_winner = idx;
-        }
+        if (!winner || w.e->clock_ms > edits[*winner].e->clock_ms) winner = idx;
       }
-      if (seen_winner) return Verdict{"clock_skew", seen_winner};
-      if (other_winner) return Verdict{"concurrent", other_winner};
+      if (winner) return Verdict{saw(e, edits[*winner]) ? "clock_skew" : "concurrent", winner};
     }
     // An overwrite in a server's memory by someone who had not seen E. With a change log an
     // accepted edit is durable on its own, so only a character that was durable and then left
@@ -205,6 +201,16 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       }
     }
     ++e.cause_chars[v.cause];
+    if (e.lost_causes.size() != e.lost.size()) {
+      e.lost_causes.assign(e.lost.size(), std::string());
+      e.lost_by.assign(e.lost.size(), std::nullopt);
+    }
+    {
+      const auto at = std::find(e.lost.begin(), e.lost.end(), lost[j].id);
+      CONVLAB_ASSERT(at != e.lost.end() && *at == lost[j].id);
+      e.lost_causes[static_cast<std::size_t>(at - e.lost.begin())] = v.cause;
+      e.lost_by[static_cast<std::size_t>(at - e.lost.begin())] = v.by;
+    }
     // The edit is named by the cause of most of its characters (the first such, in id order).
     if (e.cause.empty() || e.cause_chars[v.cause] > e.cause_chars[e.cause]) {
       e.cause = v.cause;

@@ -97,6 +97,10 @@ struct EditInfo {
   std::uint32_t by_client = 0;
   std::uint32_t by_op = 0;
   std::map<std::string, std::uint64_t> cause_chars;  // from the log: lost characters per cause
+  // From the log: the cause of each of `lost` (same order), and the edit blamed (index into the
+  // edits), when it names one.
+  std::vector<std::string> lost_causes;
+  std::vector<std::optional<std::size_t>> lost_by;
 };
 
 using Key = std::pair<std::uint32_t, std::uint32_t>;  // (client, op)

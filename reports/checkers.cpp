@@ -123,6 +123,7 @@ struct DocState {
 }  // namespace
 
 struct Checker::State {
+  bool list_all_lost = false;
   std::uint64_t events = 0;
   std::int64_t last_t = 0;
   bool has_meta = false;
@@ -162,6 +163,8 @@ Checker::Checker() : s_(std::make_unique<State>()) {}
 Checker::~Checker() = default;
 Checker::Checker(Checker&&) noexcept = default;
 Checker& Checker::operator=(Checker&&) noexcept = default;
+
+void Checker::list_all_lost(bool on) { s_->list_all_lost = on; }
 
 void Checker::add(const Event& e) {
   State& st = *s_;
@@ -554,9 +557,14 @@ RunMetrics Checker::finish() const {
     }
     m.lost_edits.push_back(LostEdit{info.e->client, info.e->op, info.e->doc, info.e->t_us, info.lost.size(),
                                     info.cause, info.by_client, info.by_op});
-    for (const CharId& id : info.lost) {
-      if (m.lost.size() >= kMaxListed) break;
-      m.lost.push_back(LostChar{id, info.e->doc, info.e->op, info.cause, info.by_client, info.by_op});
+    for (std::size_t i = 0; i < info.lost.size(); ++i) {
+      if (m.lost.size() >= kMaxListed && !st.list_all_lost) break;
+      // From the log each character has its own cause; without it, the edit's.
+      const bool own = i < info.lost_causes.size() && !info.lost_causes[i].empty();
+      const std::optional<std::size_t> by = own ? info.lost_by[i] : std::nullopt;
+      m.lost.push_back(LostChar{info.lost[i], info.e->doc, info.e->op, own ? info.lost_causes[i] : info.cause,
+                                own ? (by ? edits[*by].e->client : 0) : info.by_client,
+                                own ? (by ? edits[*by].e->op : 0) : info.by_op});
     }
   }
 

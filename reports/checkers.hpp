@@ -53,7 +53,10 @@ struct RunMetrics {
   // deleted on purpose back in the final text.
   std::uint64_t lost_acked_edits = 0;
   std::map<std::string, std::uint64_t> lost_by_cause;  // every cause listed, zeros included
-  std::vector<LostChar> lost;                          // the first few, for reports
+  // The first 20 lost characters, each with its own cause (every one with
+  // Checker::list_all_lost): for reports, and for holding the checker against the simulator's
+  // ground truth (sim/oracle.hpp).
+  std::vector<LostChar> lost;
   std::vector<LostEdit> lost_edits;                    // every edit that lost characters, in history order
   std::uint64_t causality_reversals = 0;
 
@@ -111,6 +114,9 @@ class Checker {
   Checker(Checker&&) noexcept;
   Checker& operator=(Checker&&) noexcept;
 
+  // List every lost character in RunMetrics::lost, not only the first 20 (the oracle compares
+  // them all). Off by default: a normal run keeps its report small.
+  void list_all_lost(bool on);
   void add(const history::Event& e);
   // The verdicts and metrics over everything added so far.
   RunMetrics finish() const;

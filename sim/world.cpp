@@ -5,6 +5,7 @@
 #include "server/core/protocol.hpp"
 #include "server/core/rng.hpp"
 #include "server/core/utf8.hpp"
+#include "server/strategies/paragraphs/replica.hpp"
 #include "sim/scheduler.hpp"
 #include "workload/durable.hpp"
 #include "workload/seen.hpp"
@@ -56,6 +57,8 @@ class ServerIo final : public NodeIo {
   void to_node(NodeId node, NodeMessage message) override;
   void start_timer(std::int64_t delay_ms, std::uint64_t timer) override;
   void respond(const HttpResponse& response) override;
+  void observe_replica(std::uint32_t doc, const ServerReplica* replica, ReplicaChange change, AgentId agent,
+                       std::span<const std::uint8_t> payload, std::uint64_t index) override;
 
  private:
   World& world_;
@@ -163,6 +166,7 @@ class World {
     net_rng_ = rng_.fork();
     store_rng_ = rng_.fork();
     fault_rng_ = rng_.fork();
+    if (opt.oracle) oracle_ = std::make_unique<Oracle>();
   }
 
   RunOutput run();
@@ -181,6 +185,9 @@ class World {
   void server_to_node(std::uint32_t s, NodeId node, NodeMessage message);
   void server_timer(std::uint32_t s, std::int64_t delay_ms, std::uint64_t timer);
   void server_respond(std::uint32_t s, const HttpResponse& response);
+  // The ground truth (RunOptions::oracle): server s's replica of `doc` may have changed.
+  void observe_replica(std::uint32_t s, std::uint32_t doc, const ServerReplica* replica, NodeIo::ReplicaChange change,
+                       AgentId agent, std::span<const std::uint8_t> payload, std::uint64_t index);
 
  private:
   // --- scheduling ---
@@ -343,6 +350,17 @@ class World {
   std::vector<std::map<AgentId, std::vector<EditRef>>> edits_by_agent_;
   // Per document: every edit that inserted characters, in the order they were made.
   std::vector<std::vector<DocEdit>> doc_edits_;
+
+  // RunOptions::oracle: the ground truth, fed as things happen (null: off).
+  std::unique_ptr<Oracle> oracle_;
+  std::map<AgentId, std::uint64_t> oracle_counters_;  // paragraph client agent -> its last write stamp counter
+  static std::vector<CharId> sorted(std::vector<CharId> ids) {
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+  static std::uint64_t request_key(std::uint32_t incarnation, std::uint64_t id) {
+    return std::uint64_t{incarnation} << 40 | id;
+  }
 };
 
 // ---------------------------------------------------------------- ServerIo
@@ -354,6 +372,10 @@ void ServerIo::store(StoreRequest request) { world_.server_store(index_, std::mo
 void ServerIo::to_node(NodeId node, NodeMessage message) { world_.server_to_node(index_, node, std::move(message)); }
 void ServerIo::start_timer(std::int64_t delay_ms, std::uint64_t timer) { world_.server_timer(index_, delay_ms, timer); }
 void ServerIo::respond(const HttpResponse& response) { world_.server_respond(index_, response); }
+void ServerIo::observe_replica(std::uint32_t doc, const ServerReplica* replica, ReplicaChange change, AgentId agent,
+                               std::span<const std::uint8_t> payload, std::uint64_t index) {
+  world_.observe_replica(index_, doc, replica, change, agent, payload, index);
+}
 
 // ---------------------------------------------------------------- links
 
@@ -501,6 +523,9 @@ void World::crash_server(std::uint32_t s) {
   Server& sv = servers_[s];
   if (!sv.up) return;
   sv.up = false;
+  if (oracle_) {
+    for (std::uint32_t doc : sv.node->loaded_docs()) oracle_->server_memory(now_us_, s, doc, {});
+  }
   ++sv.incarnation;  // everything addressed to the old process is dropped
   sv.node.reset();
   // What the dead process had not yet sent is gone with it.
@@ -565,6 +590,7 @@ void World::server_send(std::uint32_t s, ConnId conn, const Frame& frame) {
 void World::server_store(std::uint32_t s, StoreRequest request) {
   ++counters_[std::string("db.") + request.purpose];
   const std::uint32_t inc = servers_[s].incarnation;
+  if (oracle_ && request.kind == StoreRequest::Kind::kAppend) oracle_->append_requested(s, request_key(inc, request.id));
   link_send(server_ep(s), store_ep(), draw_us(net_rng_, cfg_.network.server_db_ms),
             [this, s, inc, r = std::move(request)]() mutable { store_execute(s, inc, std::move(r)); });
 }
@@ -598,6 +624,7 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
           for (LogRecord& rec : req.records) {
             rec.index = sd.log.size() + 1;
             sd.commit_us.push_back(now_us_);
+            if (oracle_) oracle_->record_committed(s, request_key(incarnation, req.id), req.doc, rec.index);
             const std::uint32_t author = rec.author & (kMaxClients - 1);
             if (rec.author != kSetupAgent && author < cfg_.clients) own_committed_[author] = rec.index;
             // NOTIFY inside the transaction: the database publishes on commit, so a server
@@ -691,6 +718,29 @@ void World::emit_commit(std::uint32_t s, std::uint32_t doc, std::uint64_t index,
   e.inserted = history::compress_ids(change.added);
   e.deleted = history::compress_ids(change.removed);
   emit(std::move(e));
+  if (oracle_) {
+    oracle_->durable(now_us_, doc, change.added, change.removed, index,
+                     author ? std::nullopt : std::optional<std::uint32_t>(s));
+  }
+}
+
+void World::observe_replica(std::uint32_t s, std::uint32_t doc, const ServerReplica* replica,
+                            NodeIo::ReplicaChange change, AgentId agent, std::span<const std::uint8_t> payload,
+                            std::uint64_t index) {
+  if (!oracle_) return;
+  std::vector<CharId> ids = replica != nullptr ? sorted(replica->char_ids()) : std::vector<CharId>{};
+  switch (change) {
+    case NodeIo::ReplicaChange::kClientEdit:
+      oracle_->server_edit(now_us_, s, doc, std::move(ids), agent, payload, replica);
+      return;
+    case NodeIo::ReplicaChange::kRecord:
+      oracle_->server_record(now_us_, s, doc, std::move(ids), index);
+      return;
+    case NodeIo::ReplicaChange::kLoaded:
+    case NodeIo::ReplicaChange::kDropped:
+      oracle_->server_memory(now_us_, s, doc, std::move(ids));
+      return;
+  }
 }
 
 void World::store_publish(std::uint32_t origin, std::uint32_t doc, const LogRecord& record) {
@@ -803,7 +853,10 @@ void World::client_send(Client& cl, std::vector<Bytes> msgs) {
   if (cl.server < 0) return;  // not connected: the replica keeps them unacknowledged
   const auto s = static_cast<std::uint32_t>(cl.server);
   const std::uint32_t inc = servers_[s].incarnation;
+  std::vector<CharId> view;
+  if (oracle_ && !msgs.empty()) view = sorted(cl.replica->char_ids());
   for (Bytes& m : msgs) {
+    if (oracle_) oracle_->sent(now_us_, cl.agent(), m, Oracle::EditTag{cl.id, cl.next_op - 1}, view);
     Bytes frame = encode_frame(Frame{FrameKind::kEdit, cl.doc, std::move(m), {}});
     ++counters_["net.msgs"];
     counters_["net.bytes"] += frame.size();
@@ -829,6 +882,7 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
       }
       cl.welcomed = true;
       cl.stale_base = false;
+      if (oracle_) oracle_->client_loaded(now_us_, c, sorted(cl.replica->char_ids()));
       // A load older than what this client was shown before is a stale load: it misses
       // updates it had already seen.
       history::Event load;
@@ -899,6 +953,7 @@ void World::note_acks(Client& cl) {
   if (!cl.replica->synced()) return;
   while (cl.acked_upto + 1 < cl.next_op) {
     ++cl.acked_upto;
+    if (oracle_) oracle_->acked(cl.id, cl.acked_upto);
     history::Event e;
     e.type = history::EventType::kAck;
     e.client = cl.id;
@@ -1048,6 +1103,24 @@ void World::client_edit(Client& cl, const Splice& sp, std::optional<std::uint32_
   e.deleted = history::compress_ids(deleted_ids);
   record_authors_.note_edit(cl.id, cl.agent(), op, inserted.empty() ? CharId{} : inserted.front(),
                             static_cast<std::uint32_t>(inserted.size()), deleted_ids);
+  if (oracle_) {
+    // The paragraph registers this edit's write took: stamped with the client's agent and a
+    // counter past its previous write's.
+    std::vector<std::uint32_t> registers;
+    if (const paragraphs::ParagraphClient* pc = paragraphs::as_paragraph_client(*cl.replica)) {
+      std::uint64_t& last = oracle_counters_[cl.agent()];
+      std::uint64_t top = last;
+      for (std::size_t i = 0; i < pc->registers().size(); ++i) {
+        const auto& st = pc->registers()[i].stamp;
+        if (st.agent != cl.agent() || st.counter <= last) continue;
+        registers.push_back(static_cast<std::uint32_t>(i));
+        oracle_->stamp(st.agent, st.counter, Oracle::EditTag{cl.id, op});
+        top = std::max(top, st.counter);
+      }
+      last = top;
+    }
+    oracle_->edit(cl.id, cl.doc, op, sorted(inserted), deleted_ids, cl.seen_ops, std::move(registers));
+  }
   e.seen_ops = cl.seen_ops;
   e.offline = cl.offline || cl.server < 0;
   e.stale_base = cl.stale_base;
@@ -1223,6 +1296,7 @@ void World::adopt_load(Client& cl, const HttpResponse& r) {
   revive_dead(cl);
   auto back = cl.replica->receive(r.body);
   CONVLAB_ASSERT(back.has_value());  // the node encodes every welcome
+  if (oracle_) oracle_->client_loaded(now_us_, cl.id, sorted(cl.replica->char_ids()));
   cl.acked_upto = cl.next_op - 1;
   cl.stale_base = r.version < r.latest;
   cl.loaded_version = r.version;
@@ -1729,6 +1803,11 @@ RunOutput World::run() {
   out.end_us = end_us;
   out.events = std::move(events_);
   out.history_events = writer_.events();
+  if (oracle_) {
+    std::vector<std::vector<CharId>> finals;
+    for (const auto& d : durable_) finals.push_back(d->ids());
+    out.truth = oracle_->finish(finals);
+  }
   return out;
 }
 

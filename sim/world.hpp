@@ -6,6 +6,7 @@
 #include "history/history.hpp"
 #include "server/core/strategy.hpp"
 #include "sim/config.hpp"
+#include "sim/oracle.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -27,6 +28,10 @@ struct RunOptions {
   // Keep the whole history in RunOutput::events. Off, the run's memory does not grow with its
   // history (about 1 KiB per event held).
   bool keep_events = true;
+  // Record the ground truth of every lost acknowledged character's cause (sim/oracle.hpp) in
+  // RunOutput::truth. Costly (it follows every character through every replica); it does not
+  // change the history.
+  bool oracle = false;
 };
 
 struct RunOutput {
@@ -35,6 +40,7 @@ struct RunOutput {
   std::string digest;                  // of the history's bytes
   std::uint64_t sim_events = 0;        // events the scheduler ran
   std::int64_t end_us = 0;
+  std::vector<TruthChar> truth;  // RunOptions::oracle: every lost acknowledged character, (doc, id) order
 };
 
 // Problems a config has that the scenario loader cannot see alone (combinations of settings).

@@ -288,6 +288,7 @@ void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   std::erase_if(appends_, [&](const auto& kv) { return kv.second.doc == doc; });
   std::erase_if(requests_, [&](const auto& kv) { return kv.second.second == doc; });
   docs_.erase(it);
+  io_.observe_replica(doc, nullptr, NodeIo::ReplicaChange::kDropped, 0, {}, 0);
 }
 
 void Node::deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs) {
@@ -421,6 +422,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
     if (forwarded_from) return;  // the forwarding node's client never hears: it will resync
     return refuse(conn, doc, "edit refused: " + out.error().message);
   }
+  io_.observe_replica(doc, d.replica.get(), NodeIo::ReplicaChange::kClientEdit, agent, payload, 0);
   d.dirty = true;
   deliver_local(doc, agent, std::move(out->broadcast));
 
@@ -516,6 +518,7 @@ void Node::apply_remote(std::uint32_t doc, Doc& d, const LogRecord& record) {
   // A record the log holds but this replica refuses means the replicas have split; the
   // convergence checker will show it. Skip it rather than stop the node.
   if (msgs) deliver_local(doc, record.author, std::move(*msgs));
+  io_.observe_replica(doc, d.replica.get(), NodeIo::ReplicaChange::kRecord, record.author, record.record, record.index);
   anchor_own_record(doc, record.author, record.index);
   d.dirty = true;
   mark_applied(d, record.index);
@@ -570,6 +573,7 @@ void Node::on_store(const StoreReply& reply) {
       // The store holds only snapshots and records replicas wrote: they always apply.
       auto applied = recover_replica(*d.replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
       CONVLAB_ASSERT(applied.has_value());
+      io_.observe_replica(doc, d.replica.get(), NodeIo::ReplicaChange::kLoaded, 0, {}, *applied);
       d.applied = *applied;
       d.assigned = d.applied;
       d.loading = false;

@@ -180,6 +180,24 @@ class NodeIo {
     (void)doc;
     (void)messages;
   }
+  // What changed a document's replica, for observe_replica.
+  enum class ReplicaChange {
+    kClientEdit,  // a client's message applied at the document's home (`agent`, `payload`)
+    kRecord,      // a committed record of another node applied (`agent`: its author, `index`)
+    kLoaded,      // the document loaded (or reloaded) from the store
+    kDropped,     // the document dropped from memory (a change did not commit); `replica` null
+  };
+  // Observation only, for the simulator's ground truth (sim/oracle.hpp): `doc`'s replica here
+  // may just have changed. The default does nothing, and nothing in the node depends on it.
+  virtual void observe_replica(std::uint32_t doc, const ServerReplica* replica, ReplicaChange change, AgentId agent,
+                               std::span<const std::uint8_t> payload, std::uint64_t index) {
+    (void)doc;
+    (void)replica;
+    (void)change;
+    (void)agent;
+    (void)payload;
+    (void)index;
+  }
 };
 
 class Node {

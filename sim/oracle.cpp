@@ -1,0 +1,270 @@
+#include "sim/oracle.hpp"
+
+#include "server/core/assert.hpp"
+#include "server/strategies/paragraphs/replica.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <tuple>
+
+namespace convlab::sim {
+
+namespace {
+
+bool has(const std::vector<CharId>& sorted, CharId id) { return std::binary_search(sorted.begin(), sorted.end(), id); }
+
+}  // namespace
+
+void Oracle::edit(std::uint32_t client, std::uint32_t doc, std::uint32_t op, std::vector<CharId> inserted,
+                  const std::vector<CharId>& deleted, std::map<std::uint32_t, std::uint32_t> seen_ops,
+                  std::vector<std::uint32_t> registers) {
+  EditRec& e = edits_[{client, op}];
+  e.registers = std::move(registers);
+  e.doc = doc;
+  e.inserted = std::move(inserted);
+  e.seen_ops = std::move(seen_ops);
+  for (const CharId& id : deleted) deleted_[doc].push_back(id);
+}
+
+void Oracle::stamp(AgentId agent, std::uint64_t counter, EditTag tag) { stamps_[{agent, counter}] = tag; }
+
+void Oracle::acked(std::uint32_t client, std::uint32_t op) {
+  if (auto it = edits_.find({client, op}); it != edits_.end()) it->second.acked = true;
+}
+
+void Oracle::sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t> msg, EditTag tag,
+                  std::vector<CharId> view) {
+  auto m = std::make_unique<Msg>();
+  m->tag = tag;
+  m->t_us = t_us;
+  m->view = std::move(view);
+  msgs_[{agent, std::vector<std::uint8_t>(msg.begin(), msg.end())}] = std::move(m);
+}
+
+void Oracle::client_loaded(std::int64_t t_us, std::uint32_t client, std::vector<CharId> ids) {
+  loads_[client].push_back(Load{t_us, std::move(ids)});
+}
+
+const Oracle::Msg* Oracle::find_msg(AgentId agent, std::span<const std::uint8_t> msg) const {
+  const auto it = msgs_.find({agent, std::vector<std::uint8_t>(msg.begin(), msg.end())});
+  return it == msgs_.end() ? nullptr : it->second.get();
+}
+
+void Oracle::diff(std::int64_t t_us, int place, std::uint32_t doc, std::vector<CharId>& was,
+                  const std::vector<CharId>& now, How how, const Msg* by, std::uint32_t server) {
+  std::vector<CharId> added;
+  std::vector<CharId> removed;
+  std::set_difference(now.begin(), now.end(), was.begin(), was.end(), std::back_inserter(added));
+  std::set_difference(was.begin(), was.end(), now.begin(), now.end(), std::back_inserter(removed));
+  for (const CharId& id : added) chars_[{doc, id}].push_back(CharEv{t_us, place, true, how, by, std::nullopt, server});
+  for (const CharId& id : removed) chars_[{doc, id}].push_back(CharEv{t_us, place, false, how, by, std::nullopt, server});
+  was = now;
+}
+
+void Oracle::server_edit(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, std::vector<CharId> ids, AgentId agent,
+                         std::span<const std::uint8_t> payload, const ServerReplica* replica) {
+  const Msg* m = find_msg(agent, payload);
+  last_applied_[s] = m;
+  std::vector<CharId>& was = servers_[{s, doc}];
+  if (m != nullptr) {
+    // A write whose characters are not shown after its own application was refused (a
+    // last-writer-wins register kept a write with a later clock): its holder decided.
+    const auto e = edits_.find({m->tag.client, m->tag.op});
+    if (e != edits_.end()) {
+      std::optional<EditTag> holder;
+      bool looked = false;
+      for (const CharId& id : e->second.inserted) {
+        if (has(ids, id) || has(was, id)) continue;
+        if (!looked) {
+          looked = true;
+          if (const paragraphs::ParagraphServer* p = replica ? paragraphs::as_paragraph_server(*replica) : nullptr) {
+            // The register that holds a write of another client over this edit's paragraph: the
+            // edit's client showed its characters in registers stamped with its own agent.
+            for (const auto& reg : p->registers()) {
+              const auto st = stamps_.find({reg.stamp.agent, reg.stamp.counter});
+              if (st == stamps_.end() || st->second.client == m->tag.client) continue;
+              // Only registers this edit wrote to: those its own later stamp would have taken.
+              if (e->second.registers.empty() ||
+                  std::find(e->second.registers.begin(), e->second.registers.end(),
+                            static_cast<std::uint32_t>(&reg - p->registers().data())) != e->second.registers.end()) {
+                holder = st->second;
+                break;
+              }
+            }
+          }
+        }
+        chars_[{doc, id}].push_back(CharEv{t_us, static_cast<int>(s), false, How::kRefused, m, holder, s});
+      }
+    }
+  }
+  diff(t_us, static_cast<int>(s), doc, was, ids, How::kWrite, m, s);
+}
+
+void Oracle::server_record(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, std::vector<CharId> ids,
+                           std::uint64_t index) {
+  const auto it = records_.find({doc, index});
+  diff(t_us, static_cast<int>(s), doc, servers_[{s, doc}], ids, How::kWrite, it == records_.end() ? nullptr : it->second, s);
+}
+
+void Oracle::server_memory(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, std::vector<CharId> ids) {
+  diff(t_us, static_cast<int>(s), doc, servers_[{s, doc}], ids, How::kMemory, nullptr, s);
+}
+
+void Oracle::append_requested(std::uint32_t s, std::uint64_t request) {
+  const auto it = last_applied_.find(s);
+  appends_[{s, request}] = it == last_applied_.end() ? nullptr : it->second;
+}
+
+void Oracle::record_committed(std::uint32_t s, std::uint64_t request, std::uint32_t doc, std::uint64_t index) {
+  const auto it = appends_.find({s, request});
+  records_[{doc, index}] = it == appends_.end() ? nullptr : it->second;
+}
+
+void Oracle::durable(std::int64_t t_us, std::uint32_t doc, const std::vector<CharId>& added,
+                     const std::vector<CharId>& removed, std::optional<std::uint64_t> index,
+                     std::optional<std::uint32_t> snapshot_server) {
+  const Msg* by = nullptr;
+  if (index && !snapshot_server) {
+    if (auto it = records_.find({doc, *index}); it != records_.end()) by = it->second;
+  }
+  const How how = snapshot_server ? How::kSnapshot : How::kWrite;
+  const std::uint32_t server = snapshot_server.value_or(0);
+  for (const CharId& id : added) chars_[{doc, id}].push_back(CharEv{t_us, -1, true, how, by, std::nullopt, server});
+  for (const CharId& id : removed) chars_[{doc, id}].push_back(CharEv{t_us, -1, false, how, by, std::nullopt, server});
+}
+
+bool Oracle::saw(const EditTag& e, const EditTag& w) const {
+  const auto it = edits_.find({e.client, e.op});
+  if (it == edits_.end()) return false;
+  const auto s = it->second.seen_ops.find(w.client);
+  return s != it->second.seen_ops.end() && s->second >= w.op;
+}
+
+bool Oracle::durable_at(const std::vector<CharEv>& evs, std::int64_t t_us) const {
+  bool in = false;
+  for (const CharEv& ev : evs) {
+    if (ev.t_us > t_us) break;
+    if (ev.place == -1) in = ev.added;
+  }
+  return in;
+}
+
+Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& removal, CharId x, const EditTag& e,
+                              int depth) const {
+  switch (removal.how) {
+    case How::kMemory:
+      return Verdict{"crash", std::nullopt, "memory lost"};
+    case How::kRefused: {
+      if (!removal.holder) return Verdict{"unknown", std::nullopt, "refused, holder unknown"};
+      const EditTag h = *removal.holder;
+      if (saw(e, h)) return Verdict{"clock_skew", h, "refused for a write it had seen"};
+      return Verdict{"concurrent", h, "refused for a concurrent write"};
+    }
+    case How::kSnapshot: {
+      // The snapshot held the server's memory: what took the character out of it there.
+      const CharEv* last = nullptr;
+      for (const CharEv& ev : evs) {
+        if (ev.t_us > removal.t_us) break;
+        if (ev.place == static_cast<int>(removal.server) && !ev.added) last = &ev;
+      }
+      if (last == nullptr || depth > 3) return Verdict{"unknown", std::nullopt, "snapshot of a memory that never held it"};
+      return judge(evs, *last, x, e, depth + 1);
+    }
+    case How::kWrite:
+      break;
+  }
+  const Msg* w = removal.by;
+  if (w == nullptr) return Verdict{"unknown", std::nullopt, "a write not traced to a client's message"};
+  if (w->tag.client != e.client && saw(e, w->tag)) return Verdict{"clock_skew", w->tag, "a write it had seen won"};
+  // Its author's state came from a load that lacked x although x was durable then.
+  if (const auto ls = loads_.find(w->tag.client); ls != loads_.end()) {
+    const Load* last = nullptr;
+    for (const Load& l : ls->second) {
+      if (l.t_us > w->t_us) break;
+      last = &l;
+    }
+    if (last != nullptr && !has(last->ids, x) && durable_at(evs, last->t_us)) {
+      return Verdict{"stale_base", w->tag, "its author loaded a state without it while it was durable"};
+    }
+  }
+  // Nobody deleted it on purpose (it would not count as lost), so the write replaced text its
+  // author had not seen where it wrote: its view lacked the character, or held it elsewhere (a
+  // register addressed by an index that a concurrent split or join had moved).
+  if (w->tag.client != e.client) {
+    return Verdict{"concurrent", w->tag, has(w->view, x) ? "a write over a moved paragraph" : "a write whose view lacked it"};
+  }
+  // Its own author wrote without it: what took it out of the author's view — the last write of
+  // another client that removed it from a server's memory before.
+  const CharEv* before = nullptr;
+  for (const CharEv& ev : evs) {
+    if (ev.t_us > w->t_us) break;
+    if (ev.place >= 0 && !ev.added && ev.how == How::kWrite && ev.by != nullptr && ev.by->tag.client != e.client) before = &ev;
+  }
+  if (before == nullptr || depth > 3) return Verdict{"unknown", w->tag, "its author wrote over it, no other write took it"};
+  return judge(evs, *before, x, e, depth + 1);
+}
+
+std::vector<TruthChar> Oracle::finish(const std::vector<std::vector<CharId>>& final_durable) const {
+  std::map<std::uint32_t, std::vector<CharId>> deleted = deleted_;
+  for (auto& [doc, ids] : deleted) std::sort(ids.begin(), ids.end());
+  std::vector<TruthChar> out;
+  for (const auto& [key, e] : edits_) {
+    if (!e.acked || e.doc >= final_durable.size()) continue;
+    const EditTag tag{key.first, key.second};
+    for (const CharId& x : e.inserted) {
+      if (has(final_durable[e.doc], x)) continue;
+      if (const auto d = deleted.find(e.doc); d != deleted.end() && has(d->second, x)) continue;
+      TruthChar t;
+      t.doc = e.doc;
+      t.id = x;
+      t.author = tag.client;
+      t.author_op = tag.op;
+      static const std::vector<CharEv> kNone;
+      const auto it = chars_.find({e.doc, x});
+      const std::vector<CharEv>& evs = it == chars_.end() ? kNone : it->second;
+      Verdict v;
+      const CharEv* last_durable_removal = nullptr;
+      bool ever_durable = false;
+      for (const CharEv& ev : evs) {
+        if (ev.place != -1) continue;
+        if (ev.added) ever_durable = true;
+        else last_durable_removal = &ev;
+      }
+      if (ever_durable) {
+        v = last_durable_removal ? judge(evs, *last_durable_removal, x, tag, 0)
+                                 : Verdict{"unknown", std::nullopt, "durable at the end, yet not in the final text"};
+      } else {
+        // Never durable: the first write that took it out of a server's memory, else a refusal,
+        // else memory lost (a crash, a change that did not commit, never applied at all).
+        std::optional<Verdict> found;
+        for (const CharEv& ev : evs) {
+          if (ev.place < 0 || ev.added || ev.how != How::kWrite) continue;
+          found = judge(evs, ev, x, tag, 0);
+          break;
+        }
+        if (!found) {
+          for (const CharEv& ev : evs) {
+            if (ev.how == How::kRefused) {
+              found = judge(evs, ev, x, tag, 0);
+              break;
+            }
+          }
+        }
+        v = found.value_or(Verdict{"crash", std::nullopt, "acknowledged, never durable"});
+      }
+      t.cause = v.cause;
+      if (v.by) {
+        t.by_client = v.by->client;
+        t.by_op = v.by->op;
+      }
+      t.why = v.why;
+      out.push_back(std::move(t));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const TruthChar& a, const TruthChar& b) {
+    return std::tie(a.doc, a.id) < std::tie(b.doc, b.id);
+  });
+  return out;
+}
+
+}  // namespace convlab::sim

@@ -1,0 +1,127 @@
+#pragma once
+// Ground truth for the checker (docs/history.md, "Ground truth"): the simulator sees every
+// removal of a character when it happens — from a server's replica, from the durable text, from
+// a client's view — and what caused it (the write of which edit, a crash, a dropped document, a
+// write the server refused). The world feeds an Oracle while it runs (RunOptions::oracle) and
+// gets back, for every acknowledged character lost from the durable text, its true cause. Nothing
+// here reads the history, and nothing here writes to it: a normal run's bytes do not change.
+#include "server/core/strategy.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace convlab::sim {
+
+// One lost acknowledged character and its true cause.
+struct TruthChar {
+  std::uint32_t doc = 0;
+  CharId id;
+  std::uint32_t author = 0;  // the client whose acknowledged edit inserted it
+  std::uint32_t author_op = 0;
+  std::string cause;          // clock_skew, concurrent, stale_base, crash, unknown
+  std::int64_t by_client = -1;  // the edit blamed, when one is
+  std::uint32_t by_op = 0;
+  std::string why;  // which rule decided, for people reading a disagreement
+};
+
+class Oracle {
+ public:
+  struct EditTag {
+    std::uint32_t client = 0;
+    std::uint32_t op = 0;
+  };
+
+  // A client made edit (client, op): the ids it inserted and deleted, and the edits it had shown
+  // (author -> highest op); for a paragraph-register client, the registers its write took.
+  void edit(std::uint32_t client, std::uint32_t doc, std::uint32_t op, std::vector<CharId> inserted,
+            const std::vector<CharId>& deleted, std::map<std::uint32_t, std::uint32_t> seen_ops,
+            std::vector<std::uint32_t> registers);
+  // A paragraph register write stamped (agent, counter) belongs to edit `tag`.
+  void stamp(AgentId agent, std::uint64_t counter, EditTag tag);
+  void acked(std::uint32_t client, std::uint32_t op);
+  // Client `tag.client` sent `msg` as `agent`, its newest edit being `tag.op`, while showing
+  // `view` (sorted ids).
+  void sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t> msg, EditTag tag, std::vector<CharId> view);
+  // A client's state was replaced by a load (a welcome or an API read) showing `ids` (sorted).
+  void client_loaded(std::int64_t t_us, std::uint32_t client, std::vector<CharId> ids);
+
+  // Server s's replica of `doc` now shows `ids` (sorted), after applying a client's message.
+  // `paragraphs`: the replica, when it is a paragraph-register one (for a refused write's holder).
+  void server_edit(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, std::vector<CharId> ids, AgentId agent,
+                   std::span<const std::uint8_t> payload, const ServerReplica* replica);
+  // ... after applying the committed record `index` of `doc`.
+  void server_record(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, std::vector<CharId> ids, std::uint64_t index);
+  // ... after a load (ids), a crash or a drop (none): memory replaced, not a write.
+  void server_memory(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, std::vector<CharId> ids);
+  // Server s asks the store to append records: they come from the last message it applied.
+  void append_requested(std::uint32_t s, std::uint64_t request);
+  // Record `index` of `doc` committed from server s's append `request`.
+  void record_committed(std::uint32_t s, std::uint64_t request, std::uint32_t doc, std::uint64_t index);
+  // The durable text of `doc` changed: by committed record `index`, or (snapshot_server) by a
+  // snapshot of that server's memory.
+  void durable(std::int64_t t_us, std::uint32_t doc, const std::vector<CharId>& added, const std::vector<CharId>& removed,
+               std::optional<std::uint64_t> index, std::optional<std::uint32_t> snapshot_server);
+
+  // Every acknowledged character absent from `final_durable[doc]` (sorted ids) that no edit
+  // deleted on purpose, with its cause, in (doc, id) order.
+  std::vector<TruthChar> finish(const std::vector<std::vector<CharId>>& final_durable) const;
+
+ private:
+  struct Msg {
+    EditTag tag;
+    std::int64_t t_us = 0;
+    std::vector<CharId> view;  // sorted
+  };
+  struct EditRec {
+    std::uint32_t doc = 0;
+    std::vector<CharId> inserted;
+    std::map<std::uint32_t, std::uint32_t> seen_ops;
+    std::vector<std::uint32_t> registers;
+    bool acked = false;
+  };
+  enum class How { kWrite, kMemory, kRefused, kSnapshot };
+  // One change of one character's presence in one place (-1: the durable text; else a server).
+  struct CharEv {
+    std::int64_t t_us = 0;
+    int place = -1;
+    bool added = false;
+    How how = How::kWrite;
+    const Msg* by = nullptr;       // kWrite: the message whose applying removed it
+    std::optional<EditTag> holder; // kRefused: the register's holder
+    std::uint32_t server = 0;      // kSnapshot
+  };
+  struct Verdict {
+    std::string cause;
+    std::optional<EditTag> by;
+    std::string why;
+  };
+  struct Load {
+    std::int64_t t_us = 0;
+    std::vector<CharId> ids;
+  };
+
+  const Msg* find_msg(AgentId agent, std::span<const std::uint8_t> msg) const;
+  void diff(std::int64_t t_us, int place, std::uint32_t doc, std::vector<CharId>& was, const std::vector<CharId>& now,
+            How how, const Msg* by, std::uint32_t server);
+  bool saw(const EditTag& e, const EditTag& w) const;
+  bool durable_at(const std::vector<CharEv>& evs, std::int64_t t_us) const;
+  Verdict judge(const std::vector<CharEv>& evs, const CharEv& removal, CharId x, const EditTag& e, int depth) const;
+
+  std::map<std::pair<AgentId, std::vector<std::uint8_t>>, std::unique_ptr<Msg>> msgs_;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, EditRec> edits_;  // (client, op)
+  std::map<std::pair<AgentId, std::uint64_t>, EditTag> stamps_;
+  std::map<std::uint32_t, std::vector<Load>> loads_;                    // client -> loads in time order
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<CharId>> servers_;  // (server, doc) -> ids
+  std::map<std::uint32_t, const Msg*> last_applied_;                   // server -> last client message applied
+  std::map<std::pair<std::uint32_t, std::uint64_t>, const Msg*> appends_;  // (server, request) -> message
+  std::map<std::pair<std::uint32_t, std::uint64_t>, const Msg*> records_;  // (doc, index) -> message
+  std::map<std::pair<std::uint32_t, CharId>, std::vector<CharEv>> chars_;
+  std::map<std::uint32_t, std::vector<CharId>> deleted_;  // doc -> ids some edit deleted on purpose  // (doc, id) -> its events
+};
+
+}  // namespace convlab::sim
