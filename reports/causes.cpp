@@ -48,6 +48,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     bool durable = false;  // it was in the durable text at some point
     bool present = false;  // it is there after the last commit
     std::optional<std::size_t> removed_by;  // the commit that last took it out
+    std::size_t added_by = 0;               // the commit that last put it in (when durable)
   };
   std::vector<Fate> fate(lost.size());
   const auto lost_in = [&](std::uint32_t doc, const IdRun& r, auto&& f) {
@@ -76,6 +77,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         fate[j].durable = true;
         fate[j].present = true;
         fate[j].removed_by.reset();
+        fate[j].added_by = i;
       });
       for (std::uint32_t k = 0; k < r.count; ++k) first_added.emplace_back(CharId{r.agent, r.seq + k}, c.t_us);
     }
@@ -98,29 +100,18 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     }
     return t;
   };
-  std::vector<std::pair<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::int64_t>> first_seen;
-  // Whether `w`'s author loaded a stale state of the document (a welcome or an API load older
-  // than what it had been shown) after it first showed E (or, for E's own author, after E) and
-  // before it made w.
-  const auto reloaded_between = [&](const EditInfo& w, const EditInfo& e) {
-    std::int64_t from = e.e->t_us;
-    if (w.e->client != e.e->client) {
-      if (first_seen.empty() && !log.seens.empty()) {
-        first_seen.reserve(log.seens.size());
-        for (const Seen& x : log.seens) first_seen.push_back({{x.client, x.author, x.op}, x.t_us});
-        std::stable_sort(first_seen.begin(), first_seen.end(),
-                         [](const auto& a, const auto& b) { return a.first < b.first; });
-      }
-      const std::tuple<std::uint32_t, std::uint32_t, std::uint32_t> key{w.e->client, e.e->client, e.e->op};
-      const auto it = std::lower_bound(first_seen.begin(), first_seen.end(), key,
-                                       [](const auto& a, const auto& k) { return a.first < k; });
-      if (it == first_seen.end() || it->first != key) return false;
-      from = it->second;  // the earliest: a stable sort keeps history (time) order
-    }
-    const auto it = log.stale_loads_us.find(w.e->client);
-    if (it == log.stale_loads_us.end()) return false;
-    const auto after = std::upper_bound(it->second.begin(), it->second.end(), from);
-    return after != it->second.end() && *after <= w.e->t_us;
+  // Whether `w`'s author, when it made w, showed a state loaded without X although X was durable
+  // then: its last load (a welcome, an API read) before w came after X reached the durable text
+  // (`added`, a commit) and served a version before that commit's index.
+  const auto loaded_without = [&](const EditInfo& w, const Commit& added) {
+    const auto it = log.loads.find(w.e->client);
+    if (it == log.loads.end()) return false;
+    const auto& l = it->second;
+    const auto after_w = std::upper_bound(l.begin(), l.end(), w.e->t_us,
+                                          [](std::int64_t t, const auto& x) { return t < x.first; });
+    if (after_w == l.begin()) return false;
+    const auto& last = *std::prev(after_w);
+    return last.first >= added.t_us && last.second < added.index;
   };
   const auto crash_after = [&](std::int64_t t) {
     return std::upper_bound(log.crash_us.begin(), log.crash_us.end(), t) != log.crash_us.end();
@@ -181,17 +172,22 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       } else if (kind == 2) {
         const Commit& c = log.commits[commit];
         EditInfo* w = c.writer >= 0 ? find_edit(static_cast<std::uint32_t>(c.writer), c.op) : nullptr;
-        if (w != nullptr && w->e->client != e.e->client && !saw(*w, e)) {
-          v = Verdict{w->e->stale_base ? "stale_base" : "concurrent", w->order};
-        } else if (w != nullptr && reloaded_between(*w, e)) {
-          // Its author had shown E once (or is E's author), yet the text it wrote over lacked X:
-          // it had loaded a stale state since (a reconnect or reload that went back in time).
+        if (w != nullptr && w->e->client != e.e->client) {
+          if (saw(e, *w) && log.orders_by_client_clock && w->e->clock_ms > e.e->clock_ms) {
+            // E was made after showing W, yet the log put W over it: only a clock comparison
+            // (last-writer-wins) orders the past over the future.
+            v = Verdict{"clock_skew", w->order};
+          } else if (loaded_without(*w, log.commits[f.added_by])) {
+            // W's author showed a state loaded without X, though X was durable when it loaded.
+            v = Verdict{"stale_base", w->order};
+          } else {
+            // A write made without X on its author's screen: it had not seen E, or its view of
+            // the paragraph had moved on without X (its own pending writes stay on screen).
+            v = Verdict{"concurrent", w->order};
+          }
+        } else if (w != nullptr && loaded_without(*w, log.commits[f.added_by])) {
+          // Its own author took X out, writing on a state it had loaded without X.
           v = Verdict{"stale_base", w->order};
-        } else if (w != nullptr && w->e->client != e.e->client) {
-          // Shown once, but not on its screen when it wrote, with no stale load between: its
-          // view of the paragraph had moved on without X by its own writes (a pending write stays
-          // on screen until answered) — a write made without seeing the text it replaced.
-          v = Verdict{"concurrent", w->order};
         } else {
           v = from_paragraph(e, c.t_us, true).value_or(Verdict{"unknown", std::nullopt});
         }

@@ -48,6 +48,7 @@ struct Commit {
   std::uint32_t doc = 0;
   std::int32_t writer = -1;  // the client whose edit made it, -1 if none
   std::uint32_t op = 0;
+  std::uint64_t index = 0;   // the log index (a snapshot: its label)
   std::uint32_t added_begin = 0, added_count = 0;      // in State::runs
   std::uint32_t removed_begin = 0, removed_count = 0;  // in State::runs
 };
@@ -115,10 +116,8 @@ struct LogFacts {
   bool orders_by_client_clock = false;  // meta: the strategy decides writes by client clocks
   bool snapshot_persistence = false;    // meta: durable only through snapshots (not per change)
   std::vector<std::int64_t> crash_us;   // when crash faults began, ascending
-  std::span<const Seen> seens;          // in history order
-  // client -> when it loaded a state older than one it had been shown (`load` with version <
-  // latest), ascending
-  std::map<std::uint32_t, std::vector<std::int64_t>> stale_loads_us;
+  // client -> (when, version) of each state it loaded (a welcome, an API read), in time order
+  std::map<std::uint32_t, std::vector<std::pair<std::int64_t, std::uint64_t>>> loads;
   // Edits of each (doc, para), in history order (indexes into `edits`).
   const std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<std::size_t>>* by_para = nullptr;
 };

@@ -135,7 +135,7 @@ struct Checker::State {
   double mem_bytes_per_doc = 0;
   std::optional<std::int64_t> last_crash_us;
   std::vector<std::int64_t> crash_us;  // every crash fault's start
-  std::map<std::uint32_t, std::vector<std::int64_t>> stale_loads_us;  // client -> its stale loads, ascending
+  std::map<std::uint32_t, std::vector<std::pair<std::int64_t, std::uint64_t>>> loads;  // client -> (t, version)
   std::optional<std::int64_t> last_seen_or_ack_us;
   std::uint64_t stale_loads = 0;
   std::uint64_t served_after_revocation = 0;
@@ -208,10 +208,8 @@ void Checker::add(const Event& e) {
       st.last_seen_or_ack_us = std::max(st.last_seen_or_ack_us.value_or(e.t_us), e.t_us);
       break;
     case EventType::kLoad:
-      if (e.version < e.latest) {
-        ++st.stale_loads;
-        st.stale_loads_us[e.client].push_back(e.t_us);
-      }
+      st.loads[e.client].emplace_back(e.t_us, e.version);
+      if (e.version < e.latest) ++st.stale_loads;
       if (e.source.size() >= kRevokedSuffix.size() &&
           std::string_view(e.source).substr(e.source.size() - kRevokedSuffix.size()) == kRevokedSuffix) {
         ++st.served_after_revocation;
@@ -258,6 +256,7 @@ void Checker::add(const Event& e) {
       c.doc = e.doc;
       c.writer = e.writer;
       c.op = e.op;
+      c.index = e.version;
       c.added_count = static_cast<std::uint32_t>(e.inserted.size());
       c.added_begin = st.push_runs(e.inserted);
       c.removed_count = static_cast<std::uint32_t>(e.deleted.size());
@@ -430,8 +429,7 @@ RunMetrics Checker::finish() const {
     log.orders_by_client_clock = orders_by_client_clock;
     log.snapshot_persistence = st.meta.count("persistence") != 0 && st.meta.at("persistence") == "snapshot";
     log.crash_us = st.crash_us;
-    log.seens = st.seens;
-    log.stale_loads_us = st.stale_loads_us;
+    log.loads = st.loads;
     log.by_para = &by_para;
     causes_from_log(log, edits, find_edit);
   }

@@ -69,6 +69,7 @@ class Oracle {
 
   // Every acknowledged character absent from `final_durable[doc]` (sorted ids) that no edit
   // deleted on purpose, with its cause, in (doc, id) order.
+  // REQUIRES: each document's final durable ids sorted.
   std::vector<TruthChar> finish(const std::vector<std::vector<CharId>>& final_durable) const;
 
  private:

@@ -1805,7 +1805,11 @@ RunOutput World::run() {
   out.history_events = writer_.events();
   if (oracle_) {
     std::vector<std::vector<CharId>> finals;
-    for (const auto& d : durable_) finals.push_back(d->ids());
+    for (const auto& d : durable_) {
+      std::vector<CharId> ids = d->ids();  // in document order; the oracle looks them up sorted
+      std::sort(ids.begin(), ids.end());
+      finals.push_back(std::move(ids));
+    }
     out.truth = oracle_->finish(finals);
   }
   return out;
