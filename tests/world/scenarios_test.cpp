@@ -44,6 +44,21 @@ TEST_P(Scenario, ExpectationsHold) {
     EXPECT_TRUE(v.held) << v.where << ": " << v.variant << "/" << v.strategy << ": expected " << v.metric << " " << v.text
                         << ", mean over seeds was " << v.actual;
   }
+  // Floors that hold for every shipped scenario, in every run (issue 13): a strategy that does
+  // not order writes by client clocks never reverses causality, and ot and crdt lose nothing to
+  // anything but a crash.
+  for (const reports::RunRecord& run : r.runs) {
+    const Strategy* s = find_strategy(run.strategy);
+    ASSERT_NE(s, nullptr) << run.strategy;
+    if (!s->orders_by_client_clock) {
+      EXPECT_EQ(run.metrics.causality_reversals, 0u) << run.variant << "/" << run.strategy << " seed " << run.seed;
+      EXPECT_EQ(run.metrics.lost_by_cause.at("clock_skew"), 0u) << run.variant << "/" << run.strategy << " seed " << run.seed;
+    }
+    if (run.strategy == "ot" || run.strategy == "crdt") {
+      EXPECT_EQ(run.metrics.lost_acked_chars, run.metrics.lost_by_cause.at("crash"))
+          << run.variant << "/" << run.strategy << " seed " << run.seed << ": a loss that is not a crash";
+    }
+  }
   std::cout << reports::comparison_table(r);
 }
 
