@@ -291,11 +291,15 @@ Event log_meta(bool orders_by_client_clock, const std::string& persistence = "ch
   return e;
 }
 
+// Commits get log indexes in the order they are built (one history at a time).
+std::uint64_t next_index = 1;
+
 Event commit(std::int64_t t_us, std::int32_t client, std::uint32_t op, std::vector<IdRun> added,
              std::vector<IdRun> removed = {}, std::uint32_t doc = 0) {
   Event e;
   e.type = EventType::kCommit;
   e.t_us = t_us;
+  e.version = next_index++;
   e.doc = doc;
   e.writer = client;
   e.op = op;
@@ -375,9 +379,11 @@ TEST(CheckCausesFromLog, RefusedByALaterClockThatWasSeenIsClockSkew) {
   EXPECT_EQ(seq.causality_reversals, 0u);
 }
 
-// A write whose author had shown E but then loaded a stale state: its base went back in time.
+// A write whose author had shown E but then loaded a state from before E's commit (though E
+// was durable by then): its base went back in time.
 TEST(CheckCausesFromLog, AWriteAfterAStaleLoadIsStaleBase) {
   const auto history = [](bool stale) {
+    next_index = 1;  // E's record is index 1; a load of version 0 lacks it, of version 1 holds it
     return std::vector<Event>{
         log_meta(false),
         edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
