@@ -18,6 +18,8 @@ int validate_cmd(const std::vector<std::string>& args);
 // Capacity sweeps over a grid of settings, and merging shards of a run or a sweep.
 int sweep_cmd(const std::vector<std::string>& args);
 int merge_cmd(const std::vector<std::string>& args);
+// Swarm testing: whole worlds drawn from seeds, every strategy, invariants, shrinking.
+int swarm_cmd(const std::vector<std::string>& args);
 
 // "automerge-paper" for ".../automerge-paper.json.gz".
 std::string trace_name(const std::string& path);

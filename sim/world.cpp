@@ -242,6 +242,7 @@ class World {
   // The replica's state was replaced: edits set aside as deleted for good may show again.
   static void revive_dead(Client& cl);
   void note_seen_scan(Client& cl);
+  void client_refused(std::uint32_t c, const std::string& why);
   void note_acks(Client& cl);
   // Sets `para` to the paragraph index of the splice's position.
   std::optional<Splice> draw_splice(Client& cl, std::uint32_t& para);
@@ -278,6 +279,8 @@ class World {
   Rng fault_rng_{0};
   history::Writer writer_;
   std::vector<history::Event> events_;
+  std::uint64_t refused_ = 0;  // server messages a client replica refused
+  std::string refusal_;        // the first one
 
   std::int64_t now_us_ = 0;
   Scheduler sched_;
@@ -780,8 +783,8 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
       revive_dead(cl);
       auto back = cl.replica->receive(frame->payload);
       if (!back) {
-        std::fprintf(stderr, "client %u refused a welcome: %s\n", c, back.error().message.c_str());
-        CONVLAB_ASSERT(back.has_value());
+        client_refused(c, "client " + std::to_string(c) + " refused a welcome: " + back.error().message);
+        return;
       }
       cl.welcomed = true;
       cl.stale_base = false;
@@ -804,10 +807,9 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
     case FrameKind::kDeliver: {
       cl.known_version = std::max(cl.known_version, version);
       auto back = cl.replica->receive(frame->payload);
-      // A server's message a client refuses is a bug in a strategy: stop loudly.
       if (!back) {
-        std::fprintf(stderr, "client %u refused a message: %s\n", c, back.error().message.c_str());
-        CONVLAB_ASSERT(back.has_value());
+        client_refused(c, "client " + std::to_string(c) + " refused a message: " + back.error().message);
+        return;
       }
       note_seen(cl);
       note_acks(cl);
@@ -848,6 +850,23 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
     default:
       CONVLAB_ASSERT(false);
   }
+}
+
+void World::client_refused(std::uint32_t c, const std::string& why) {
+  // A server's message a client refuses is a bug in a strategy. The run records it (the swarm
+  // and `convlab replay` fail on it) and goes on as a real client would: it drops the session
+  // and reloads the document, so the rest of the run is still judged.
+  std::fprintf(stderr, "%s\n", why.c_str());
+  if (refused_ == 0) refusal_ = why;
+  ++refused_;
+  history::Event e;
+  e.type = history::EventType::kFault;
+  e.kind = "client_refused";
+  e.client = c;
+  e.doc = clients_[c].doc;
+  e.detail = why;
+  emit(std::move(e));
+  drop_client(c, true, 1000 * kUsPerMs);
 }
 
 void World::note_acks(Client& cl) {
@@ -1306,19 +1325,6 @@ void World::schedule_faults() {
 }
 
 namespace {
-const char* fault_name(FaultKind k) {
-  switch (k) {
-    case FaultKind::kPartition: return "partition";
-    case FaultKind::kCrash: return "crash";
-    case FaultKind::kClockOffset: return "clock_offset";
-    case FaultKind::kClockDrift: return "clock_drift";
-    case FaultKind::kOffline: return "offline";
-    case FaultKind::kDisconnect: return "disconnect";
-    case FaultKind::kRevoke: return "revoke";
-    case FaultKind::kFlaky: return "flaky";
-  }
-  return "?";
-}
 
 std::string describe(const FaultSpec& f) {
   std::string s;
@@ -1351,7 +1357,7 @@ void World::begin_fault(const FaultSpec& f) {
   if (healed_) return;
   history::Event e;
   e.type = history::EventType::kFault;
-  e.kind = fault_name(f.kind);
+  e.kind = fault_kind_name(f.kind);
   e.detail = describe(f);
   emit(std::move(e));
   std::uint64_t pid = 0;
@@ -1440,7 +1446,7 @@ void World::end_fault(const FaultSpec& f, std::uint64_t partition_id) {
   if (healed_) return;  // the heal already ended it
   history::Event e;
   e.type = history::EventType::kRecover;
-  e.kind = fault_name(f.kind);
+  e.kind = fault_kind_name(f.kind);
   e.detail = describe(f);
   switch (f.kind) {
     case FaultKind::kPartition:
@@ -1671,6 +1677,8 @@ RunOutput World::run() {
   emit_finals();
 
   RunOutput out;
+  out.refused = refused_;
+  out.refusal = refusal_;
   out.digest = writer_.digest();
   out.sim_events = sched_.ran();
   out.end_us = end_us;

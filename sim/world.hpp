@@ -35,6 +35,10 @@ struct RunOutput {
   std::string digest;                  // of the history's bytes
   std::uint64_t sim_events = 0;        // events the scheduler ran
   std::int64_t end_us = 0;
+  // Server messages a client replica refused (a bug in a strategy: the client dropped its
+  // session and reloaded), and the first one's error.
+  std::uint64_t refused = 0;
+  std::string refusal;
 };
 
 // Problems a config has that the scenario loader cannot see alone (combinations of settings).

@@ -1,0 +1,31 @@
+#pragma once
+// Swarm testing of the simulator (FoundationDB / TigerBeetle VOPR style): whole worlds drawn from
+// a seed, every knob of docs/scenarios.md within its limits, written as scenario YAML so that
+// any world can be replayed with `convlab replay`, and simplified step by step when one fails.
+//
+// Determinism: a world is a pure function of its seed, drawn only with convlab::Rng; the YAML
+// text is a pure function of the world.
+#include "sim/config.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace convlab::app {
+
+// A whole world drawn from `seed`: sized to run in well under a second, with every knob of
+// docs/scenarios.md drawn (which fault kinds occur, and how many, drawn too). The world is one
+// that sim::world_problems accepts for every strategy.
+sim::WorldConfig draw_world(std::uint64_t seed);
+
+// The world as a scenario file: `name`, `seeds: 1`, the world with every key written out, one
+// variant `swarm` equal to it, no expectations. `comment` lines (may be empty) go on top as
+// YAML comments. Loading it back with sim::parse_scenario gives `c` again.
+std::string world_yaml(const sim::WorldConfig& c, const std::string& name, const std::string& comment);
+
+// Worlds one step simpler than `c` (a fault dropped, a client, document or server fewer, half
+// the duration, a knob back to its plain value, ...), the most aggressive first. Each is a
+// world sim::world_problems accepts; none equals `c`. Empty when nothing is left to simplify.
+std::vector<sim::WorldConfig> shrink_steps(const sim::WorldConfig& c);
+
+}  // namespace convlab::app
