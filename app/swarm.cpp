@@ -485,4 +485,44 @@ std::vector<WorldConfig> shrink_steps(const WorldConfig& c) {
   return out;
 }
 
+bool convergence_promised(const WorldConfig& c) {
+  // Without catch-up a client that reconnects or subscribes after a stale load misses what
+  // happened meanwhile, for good (naive rows 7 and 10).
+  if (!c.servers.catch_up) return false;
+  // A bus record lost with nothing after it is repaired only by anti-entropy.
+  if (c.servers.propagation == sim::Propagation::kBus && c.servers.count > 1 && c.servers.anti_entropy_ms == 0) {
+    const bool lossy = std::any_of(c.faults.begin(), c.faults.end(),
+                                   [](const FaultSpec& f) { return f.kind == FaultKind::kFlaky && f.loss > 0; }) ||
+                       (c.random_faults.count > 0 && std::find(c.random_faults.kinds.begin(), c.random_faults.kinds.end(),
+                                                               FaultKind::kFlaky) != c.random_faults.kinds.end());
+    if (lossy) return false;
+  }
+  return true;
+}
+
+std::vector<SwarmFailure> swarm_failures(const WorldConfig& c, const Strategy& strategy, const sim::RunOutput& out,
+                                         const reports::RunMetrics& m) {
+  std::vector<SwarmFailure> f;
+  const std::string s(strategy.name);
+  if (out.refused > 0) f.push_back({"refused", out.refusal});
+  if (!m.converged && convergence_promised(c)) {
+    f.push_back({"converged", m.divergent.empty() ? "not converged" : m.divergent.front()});
+  }
+  const bool durable_acks = c.servers.persistence == sim::Persistence::kChangeLog && c.servers.ack == sim::Ack::kAfterCommit;
+  if (durable_acks) {
+    const auto crash = m.lost_by_cause.find("crash");
+    if (crash != m.lost_by_cause.end() && crash->second > 0) {
+      f.push_back({"crash_loss", std::to_string(crash->second) + " acknowledged characters lost to crash"});
+    }
+    if ((s == "ot" || s == "crdt") && m.lost_acked_chars > 0) {
+      std::string causes;
+      for (const auto& [cause, n] : m.lost_by_cause) {
+        if (n > 0) causes += (causes.empty() ? "" : ", ") + cause + " " + std::to_string(n);
+      }
+      f.push_back({"lost_acked", std::to_string(m.lost_acked_chars) + " acknowledged characters lost (" + causes + ")"});
+    }
+  }
+  return f;
+}
+
 }  // namespace convlab::app

@@ -5,7 +5,10 @@
 //
 // Determinism: a world is a pure function of its seed, drawn only with convlab::Rng; the YAML
 // text is a pure function of the world.
+#include "reports/checkers.hpp"
+#include "server/core/strategy.hpp"
 #include "sim/config.hpp"
+#include "sim/world.hpp"
 
 #include <cstdint>
 #include <string>
@@ -27,5 +30,25 @@ std::string world_yaml(const sim::WorldConfig& c, const std::string& name, const
 // the duration, a knob back to its plain value, ...), the most aggressive first. Each is a
 // world sim::world_problems accepts; none equals `c`. Empty when nothing is left to simplify.
 std::vector<sim::WorldConfig> shrink_steps(const sim::WorldConfig& c);
+
+// Whether the design promises that `c` converges after the heal: catch-up on, and no bus that
+// can lose a record for good (flaky loss with anti-entropy off).
+bool convergence_promised(const sim::WorldConfig& c);
+
+// A broken invariant of one run: which, and what the run showed.
+struct SwarmFailure {
+  std::string invariant;  // "refused", "converged", "crash_loss", "lost_acked"
+  std::string detail;
+};
+
+// The invariants every world must hold, judged on one finished run of `c` under `strategy`
+// (`out` from sim::run_world, `m` from the checkers on its history):
+//   refused     a client replica never refuses a message from its server
+//   converged   every replica equals the durable one after the heal (where promised)
+//   crash_loss  persistence changelog + ack after_commit: no character lost to `crash`
+//   lost_acked  the same config, ot and crdt: no acknowledged character lost at all
+// (The simulator never aborting is judged by whoever ran it.)
+std::vector<SwarmFailure> swarm_failures(const sim::WorldConfig& c, const Strategy& strategy, const sim::RunOutput& out,
+                                         const reports::RunMetrics& m);
 
 }  // namespace convlab::app

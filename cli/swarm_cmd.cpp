@@ -69,31 +69,6 @@ bool has_fault(const sim::WorldConfig& c, const std::string& kind) {
                      [&](const sim::FaultSpec& f) { return sim::fault_kind_name(f.kind) == kind; });
 }
 
-std::vector<Failure> child_failures(const sim::WorldConfig& c, const Strategy& strategy, const sim::RunOutput& out,
-                                    const reports::RunMetrics& m, const std::string& inject) {
-  std::vector<Failure> f;
-  const std::string s(strategy.name);
-  if (out.refused > 0) f.push_back({s, "refused", out.refusal});
-  if (!m.converged) f.push_back({s, "converged", m.divergent.empty() ? "not converged" : m.divergent.front()});
-  const bool durable_acks = c.servers.persistence == sim::Persistence::kChangeLog && c.servers.ack == sim::Ack::kAfterCommit;
-  if (durable_acks) {
-    const auto crash = m.lost_by_cause.find("crash");
-    if (crash != m.lost_by_cause.end() && crash->second > 0) {
-      f.push_back({s, "crash_loss", std::to_string(crash->second) + " acknowledged characters lost to crash"});
-    }
-    if ((s == "ot" || s == "crdt") && m.lost_acked_chars > 0) {
-      std::string causes;
-      for (const auto& [cause, n] : m.lost_by_cause) {
-        if (n > 0) causes += (causes.empty() ? "" : ", ") + cause + " " + std::to_string(n);
-      }
-      f.push_back({s, "lost_acked", std::to_string(m.lost_acked_chars) + " acknowledged characters lost (" + causes + ")"});
-    }
-  }
-  // A test hook: a world with a scheduled fault of this kind counts as failing.
-  if (!inject.empty() && has_fault(c, inject)) f.push_back({s, "injected", "the world has a " + inject + " fault"});
-  return f;
-}
-
 int child_main(const std::string& yaml, const std::string& strategy_name, std::uint64_t seed, const std::string& inject) {
   int code = kExitOk;
   const Strategy* strategy = strategy_or_fail(strategy_name, code);
@@ -114,7 +89,10 @@ int child_main(const std::string& yaml, const std::string& strategy_name, std::u
   const sim::RunOutput out = sim::run_world(c, ro);
   const reports::RunMetrics m = checker.finish();
   boost::json::array failures;
-  for (const Failure& f : child_failures(c, *strategy, out, m, inject)) {
+  std::vector<app::SwarmFailure> found = app::swarm_failures(c, *strategy, out, m);
+  // A test hook: a world with a scheduled fault of this kind counts as failing.
+  if (!inject.empty() && has_fault(c, inject)) found.push_back({"injected", "the world has a " + inject + " fault"});
+  for (const app::SwarmFailure& f : found) {
     failures.push_back(boost::json::object{{"invariant", f.invariant}, {"detail", f.detail}});
   }
   boost::json::object line{{"strategy", strategy->name},
@@ -122,6 +100,7 @@ int child_main(const std::string& yaml, const std::string& strategy_name, std::u
                            {"edits", m.edits},
                            {"acked_edits", m.acked_edits},
                            {"lost_acked_chars", m.lost_acked_chars},
+                           {"digest", out.digest},
                            {"failures", std::move(failures)}};
   std::cout << boost::json::serialize(line) << '\n';
   return kExitOk;
@@ -243,6 +222,7 @@ WorldResult run_world_seed(const Settings& st, std::uint64_t seed) {
   const Failure target = res.failures.front();
   const Strategy* strategy = find_strategy(target.strategy);
   sim::WorldConfig cur = c;
+  std::string min_detail = target.detail;
   std::size_t tries = 0;
   bool progress = true;
   while (progress && tries < kShrinkRunsMax) {
@@ -252,8 +232,12 @@ WorldResult run_world_seed(const Settings& st, std::uint64_t seed) {
       const std::string text = app::world_yaml(cand, world_name(seed) + "-min", "");
       if (!generator_problem(text, file, cand).empty()) continue;  // a shrink step the loader refuses: skip it
       ++tries;
-      if (same_failure(run_one(st, text, *strategy, seed), target)) {
+      const std::vector<Failure> got = run_one(st, text, *strategy, seed);
+      if (same_failure(got, target)) {
         cur = cand;
+        for (const Failure& g : got) {
+          if (g.invariant == target.invariant) min_detail = g.detail;
+        }
         progress = true;
         break;
       }
@@ -264,7 +248,7 @@ WorldResult run_world_seed(const Settings& st, std::uint64_t seed) {
   write_file(res.min_path,
              app::world_yaml(cur, world_name(seed) + "-min",
                              "convlab swarm world of seed " + std::to_string(seed) + ", shrunk (" + size_note(cur) +
-                                 ")\n" + target.strategy + " " + target.invariant + ": " + one_line(target.detail) +
+                                 ")\n" + target.strategy + " " + target.invariant + ": " + one_line(min_detail) +
                                  "\nreplay: " + replay_line(res.min_path, target.strategy, seed)));
   return res;
 }

@@ -1579,7 +1579,9 @@ void World::emit_finals() {
     CONVLAB_ASSERT(recovered.has_value());
     final_event("durable", d, replica->text(), replica->char_ids());
     for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) {
-      if (!servers_[s].up) continue;
+      // A server's replica counts where it serves clients: one it holds for nobody is a cache
+      // that may lag (nothing polls it) and is caught up before anyone is welcomed from it.
+      if (!servers_[s].up || !servers_[s].node->serving(d)) continue;
       if (auto t = servers_[s].node->text(d)) final_event("server:" + std::to_string(s), d, *t, servers_[s].node->char_ids(d));
     }
     for (const Client& cl : clients_) {

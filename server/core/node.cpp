@@ -229,6 +229,11 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
     d.waiting.emplace_back(conn, Bytes(bytes.begin(), bytes.end()));
     return;
   }
+  if ((frame->kind == FrameKind::kEdit || frame->kind == FrameKind::kRename) && !d.conns.contains(conn) &&
+      std::find(d.hello_waiting.begin(), d.hello_waiting.end(), conn) != d.hello_waiting.end()) {
+    d.held_frames.emplace_back(conn, Bytes(bytes.begin(), bytes.end()));
+    return;
+  }
   switch (frame->kind) {
     case FrameKind::kHello:
       c->second.docs.insert(doc);
@@ -625,7 +630,10 @@ void Node::on_store(const StoreReply& reply) {
       }
       auto hellos = std::move(d.hello_waiting);
       d.hello_waiting.clear();
+      auto held = std::move(d.held_frames);
+      d.held_frames.clear();
       for (ConnId conn : hellos) welcome(conn, doc);
+      for (auto& [conn, frame] : held) on_frame(conn, frame);
       return;
     }
     case StoreRequest::Kind::kWriteSnapshot:
@@ -715,6 +723,11 @@ std::optional<std::size_t> Node::state_bytes(std::uint32_t doc) const {
   auto it = docs_.find(doc);
   if (it == docs_.end() || it->second.loading) return std::nullopt;
   return it->second.replica->snapshot().size();
+}
+
+bool Node::serving(std::uint32_t doc) const {
+  auto it = docs_.find(doc);
+  return it != docs_.end() && !it->second.loading && !it->second.conns.empty();
 }
 
 std::vector<std::uint32_t> Node::loaded_docs() const {

@@ -209,6 +209,10 @@ class Node {
   std::optional<std::u32string> text(std::uint32_t doc) const;
   std::vector<CharId> char_ids(std::uint32_t doc) const;
   std::vector<std::uint32_t> loaded_docs() const;
+  // Loaded, with at least one client connection. A loaded document without clients is a cache:
+  // nothing polls it or repairs it (the naive design's cost), and with catch-up a new client's
+  // hello brings it up to date before its welcome.
+  bool serving(std::uint32_t doc) const;
   // The highest log index such that this node's replica holds every record up to it.
   std::uint64_t applied(std::uint32_t doc) const;
   // The size of the document's replica state here, as its snapshot (nullopt if not loaded).
@@ -255,6 +259,9 @@ class Node {
     std::map<std::uint64_t, LogRecord> pending_remote;  // arrived early, waits for the gap
     bool catching_up = false;
     std::vector<ConnId> hello_waiting;    // hellos waiting for a catch-up before their welcome
+    // Edits and renames of subscribed connections in hello_waiting: a subscriber may edit the
+    // state it loaded at once, so its frames wait for its welcome and then apply in order.
+    std::vector<std::pair<ConnId, Bytes>> held_frames;
     bool dirty = false;                   // changed since the last snapshot
     std::uint64_t changes_since_snapshot = 0;
     std::uint64_t uncommitted = 0;        // records applied here whose append has not committed
