@@ -69,6 +69,7 @@ struct Server {
   std::int64_t clock_offset_ms = 0;
   std::int64_t drift_ppm = 0;
   std::int64_t busy_until_us = 0;  // its worker is busy with client frames until then
+  std::uint32_t db_session = 0;    // the database incarnation its connection was opened on
 };
 
 using workload::DocEdit;
@@ -250,7 +251,9 @@ class World {
     const std::int64_t t_ms = now_us_ / kUsPerMs;
     return t_ms + cl.clock_offset_ms + t_ms * cl.drift_ppm / 1'000'000;
   }
-  void store_execute(std::uint32_t s, std::uint32_t incarnation, StoreRequest request);
+  // `db_sent` is the database incarnation of the server's connection when it sent the request:
+  // an append on a connection the database's crash broke does not commit.
+  void store_execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest request);
 
   // --- faults ---
   void schedule_faults();
@@ -479,6 +482,7 @@ void World::start_server(std::uint32_t s) {
   sv.node = std::make_unique<Node>(nc, strategy_, *sv.io);
   sv.up = true;
   sv.busy_until_us = now_us_;
+  sv.db_session = db_incarnation_;
   sv.node->start();
   for (const auto& [user, when] : revoked_at_us_) sv.node->on_revoke(user);
   auto queued = std::move(down_queue_[s]);
@@ -554,14 +558,17 @@ void World::server_send(std::uint32_t s, ConnId conn, const Frame& frame) {
 void World::server_store(std::uint32_t s, StoreRequest request) {
   ++counters_[std::string("db.") + request.purpose];
   const std::uint32_t inc = servers_[s].incarnation;
+  const std::uint32_t db_sent = servers_[s].db_session;
   link_send(server_ep(s), store_ep(), draw_us(net_rng_, cfg_.network.server_db_ms),
-            [this, s, inc, r = std::move(request)]() mutable { store_execute(s, inc, std::move(r)); });
+            [this, s, inc, db_sent, r = std::move(request)]() mutable { store_execute(s, inc, db_sent, std::move(r)); });
 }
 
-void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreRequest req) {
+void World::store_execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest req) {
   if (!db_up_) {
     // It arrived as the database went down: the client library retries once it is back.
-    db_backlog_.push_back([this, s, incarnation, r = std::move(req)]() mutable { store_execute(s, incarnation, std::move(r)); });
+    db_backlog_.push_back([this, s, incarnation, db_sent, r = std::move(req)]() mutable {
+      store_execute(s, incarnation, db_sent, std::move(r));
+    });
     return;
   }
   StoredDoc& d = store_.at(req.doc);
@@ -573,7 +580,10 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
       // Commits are serialised and each takes the commit latency; a crash before the commit
       // point loses the transaction, and the server hears that its connection broke.
       store_free_us_ = std::max(store_free_us_, now_us_) + draw_us(store_rng_, cfg_.database.commit_ms);
-      const std::uint32_t db_inc = db_incarnation_;
+      // Sent on a connection a crash of the database broke: the transaction fails even though
+      // the database is back. Committing it could put in the log a record whose predecessor
+      // from the same server was lost in the crash: a log that does not replay.
+      const std::uint32_t db_inc = db_sent;
       at(store_free_us_, [this, s, incarnation, db_inc, req = std::move(req)]() mutable {
         StoreReply r;
         r.id = req.id;
@@ -600,6 +610,8 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
                     Server& sv = servers_[s];
                     if (sv.up && sv.incarnation == incarnation) {
                       ++server_inputs_;
+                      // The server learns that its connection broke and opens a new one.
+                      if (!r.ok) sv.db_session = db_incarnation_;
                       sv.node->on_store(r);
                     }
                   });
