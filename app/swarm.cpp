@@ -505,6 +505,7 @@ std::vector<SwarmFailure> swarm_failures(const WorldConfig& c, const Strategy& s
   std::vector<SwarmFailure> f;
   const std::string s(strategy.name);
   if (out.refused > 0) f.push_back({"refused", out.refusal});
+  if (out.node_errors > 0) f.push_back({"node_error", out.node_error});
   if (!m.converged && convergence_promised(c)) {
     f.push_back({"converged", m.divergent.empty() ? "not converged" : m.divergent.front()});
   }

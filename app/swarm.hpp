@@ -44,6 +44,7 @@ struct SwarmFailure {
 // The invariants every world must hold, judged on one finished run of `c` under `strategy`
 // (`out` from sim::run_world, `m` from the checkers on its history):
 //   refused     a client replica never refuses a message from its server
+//   node_error  no server node logs an error (a stored document whose log does not replay)
 //   converged   every replica equals the durable one after the heal (where promised)
 //   crash_loss  persistence changelog + ack after_commit: no character lost to `crash`
 //   lost_acked  the same config, ot and crdt: no acknowledged character lost at all

@@ -9,6 +9,7 @@
 // Invariants checked per run:
 //   abort       the simulator never aborts (nor hangs: `timeout`)
 //   refused     a client replica never refuses a message from its server
+//   node_error  no server node logs an error (a stored document whose log does not replay)
 //   converged   every replica equals the durable one after the heal (reports::check)
 //   crash_loss  persistence changelog + ack after_commit: no character lost to `crash`
 //   lost_acked  persistence changelog + ack after_commit, ot and crdt: no character lost at all
@@ -53,7 +54,7 @@ constexpr std::size_t kWorldsMax = 10'000'000;
 // Shrinking stops after this many candidate runs per failing world.
 constexpr std::size_t kShrinkRunsMax = 200;
 // The invariants, in the order the summary lists them.
-const std::vector<std::string> kInvariants = {"generator", "abort", "timeout", "refused",
+const std::vector<std::string> kInvariants = {"generator", "abort", "timeout", "refused", "node_error",
                                               "converged", "crash_loss", "lost_acked", "injected"};
 
 struct Failure {

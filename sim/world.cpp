@@ -55,6 +55,7 @@ class ServerIo final : public NodeIo {
   void to_node(NodeId node, NodeMessage message) override;
   void start_timer(std::int64_t delay_ms, std::uint64_t timer) override;
   void respond(const HttpResponse& response) override;
+  void log_error(const std::string& message) override;
 
  private:
   World& world_;
@@ -181,6 +182,12 @@ class World {
   void server_to_node(std::uint32_t s, NodeId node, NodeMessage message);
   void server_timer(std::uint32_t s, std::int64_t delay_ms, std::uint64_t timer);
   void server_respond(std::uint32_t s, const HttpResponse& response);
+  // A node refused something its operator must hear about (a document whose log does not replay).
+  void server_error(std::uint32_t s, const std::string& message) {
+    std::fprintf(stderr, "server %u: %s\n", s, message.c_str());
+    if (node_errors_ == 0) node_error_ = "server " + std::to_string(s) + ": " + message;
+    ++node_errors_;
+  }
 
  private:
   // --- scheduling ---
@@ -284,6 +291,8 @@ class World {
   std::vector<history::Event> events_;
   std::uint64_t refused_ = 0;  // server messages a client replica refused
   std::string refusal_;        // the first one
+  std::uint64_t node_errors_ = 0;  // errors the server nodes logged
+  std::string node_error_;         // the first one
 
   std::int64_t now_us_ = 0;
   Scheduler sched_;
@@ -352,6 +361,7 @@ void ServerIo::store(StoreRequest request) { world_.server_store(index_, std::mo
 void ServerIo::to_node(NodeId node, NodeMessage message) { world_.server_to_node(index_, node, std::move(message)); }
 void ServerIo::start_timer(std::int64_t delay_ms, std::uint64_t timer) { world_.server_timer(index_, delay_ms, timer); }
 void ServerIo::respond(const HttpResponse& response) { world_.server_respond(index_, response); }
+void ServerIo::log_error(const std::string& message) { world_.server_error(index_, message); }
 
 // ---------------------------------------------------------------- links
 
@@ -1693,6 +1703,8 @@ RunOutput World::run() {
   RunOutput out;
   out.refused = refused_;
   out.refusal = refusal_;
+  out.node_errors = node_errors_;
+  out.node_error = node_error_;
   out.digest = writer_.digest();
   out.sim_events = sched_.ran();
   out.end_us = end_us;

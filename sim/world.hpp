@@ -39,6 +39,9 @@ struct RunOutput {
   // session and reloaded), and the first one's error.
   std::uint64_t refused = 0;
   std::string refusal;
+  // Errors the server nodes logged (a document whose stored log does not replay), and the first.
+  std::uint64_t node_errors = 0;
+  std::string node_error;
 };
 
 // Problems a config has that the scenario loader cannot see alone (combinations of settings).

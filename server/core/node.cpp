@@ -162,7 +162,19 @@ void Node::http_loaded(const StoreReply& reply) {
   http_.erase(it);
   auto replica = strategy_.make_server();
   auto recovered = recover_replica(*replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
-  CONVLAB_ASSERT(recovered.has_value());
+  if (!recovered) {
+    // A stored log that does not replay is the store's fault or a strategy's bug, never a
+    // reason to stop serving the other documents.
+    io_.log_error("document " + std::to_string(pending.request.doc) + ": the stored log does not replay (" +
+                  recovered.error().message + "); API read refused");
+    HttpResponse r;
+    r.id = pending.request.id;
+    r.doc = pending.request.doc;
+    r.status = 500;
+    r.why = "the document cannot be read: its stored log does not replay";
+    r.no_store = true;
+    return io_.respond(r);
+  }
   const std::uint64_t version = *recovered;
   // Fencing: a replica that has not reached the session's last write is not good enough.
   if (pending.from_replica && config_.api_read == NodeConfig::ApiRead::kFenced &&
@@ -293,6 +305,25 @@ void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   std::erase_if(appends_, [&](const auto& kv) { return kv.second.doc == doc; });
   std::erase_if(requests_, [&](const auto& kv) { return kv.second.second == doc; });
   docs_.erase(it);
+}
+
+void Node::refuse_doc(std::uint32_t doc, const std::string& why) {
+  io_.log_error("document " + std::to_string(doc) + ": the stored log does not replay (" + why +
+                "); refusing the document, serving the others");
+  Doc& d = docs_.at(doc);
+  CONVLAB_ASSERT(d.loading && d.conns.empty());
+  // Whoever waits for it is disconnected (and may try again: the next access loads it anew).
+  std::set<ConnId> waiting;
+  for (const auto& [conn, frame] : d.waiting) waiting.insert(conn);
+  for (ConnId conn : waiting) {
+    auto c = conns_.find(conn);
+    if (c == conns_.end()) continue;
+    c->second.docs.erase(doc);
+    io_.close(conn, "document " + std::to_string(doc) + " cannot be loaded: its stored log does not replay");
+    conns_.erase(conn);
+  }
+  std::erase_if(requests_, [&](const auto& kv) { return kv.second.second == doc; });
+  docs_.erase(doc);
 }
 
 void Node::deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs) {
@@ -572,9 +603,9 @@ void Node::on_store(const StoreReply& reply) {
   switch (kind) {
     case StoreRequest::Kind::kLoad: {
       d.replica = strategy_.make_server();
-      // The store holds only snapshots and records replicas wrote: they always apply.
+      // The store holds only snapshots and records replicas wrote: they should always apply.
       auto applied = recover_replica(*d.replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
-      CONVLAB_ASSERT(applied.has_value());
+      if (!applied) return refuse_doc(doc, applied.error().message);
       d.applied = *applied;
       d.assigned = d.applied;
       d.loading = false;

@@ -84,7 +84,7 @@ struct HttpGet {
 struct HttpResponse {
   std::uint64_t id = 0;
   std::uint32_t doc = 0;
-  int status = 200;           // 200, 401 (expired), 403 (revoked)
+  int status = 200;           // 200, 401 (expired), 403 (revoked), 500 (its stored log does not replay)
   Bytes body;                 // 200: the strategy's welcome for the document
   std::uint64_t version = 0;  // 200: the log version the body holds
   std::uint64_t latest = 0;   // 200: the primary's log version when the read was made
@@ -175,6 +175,9 @@ class NodeIo {
   // An edit's acknowledgement (the strategy's replies to its sender, `messages` kDeliver frames,
   // possibly none) was just sent to `conn`. For the real server's metrics (edit-to-ack latency);
   // nothing in the node depends on it.
+  // Something the node refused to do that its operator must hear about (a stored document whose
+  // log does not replay): the node goes on serving everything else.
+  virtual void log_error(const std::string& message) { (void)message; }
   virtual void acknowledged(ConnId conn, std::uint32_t doc, std::size_t messages) {
     (void)conn;
     (void)doc;
@@ -283,6 +286,9 @@ class Node {
   void handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,
                    std::optional<NodeId> forwarded_from);
   void refuse(ConnId conn, std::uint32_t doc, std::string why);
+  // The document's stored log did not replay on load: log it, disconnect whoever waits for it and
+  // forget it (a later access tries again). REQUIRES: the document is loading.
+  void refuse_doc(std::uint32_t doc, const std::string& why);
   void deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs);
   void post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack = false);
   std::size_t reserve(ConnId conn, std::uint32_t doc);

@@ -177,6 +177,9 @@ struct NodeSlot final : NodeIo {
   void start_timer(std::int64_t delay_ms, std::uint64_t timer) override;
   void respond(const HttpResponse& response) override;
   void acknowledged(ConnId conn, std::uint32_t doc, std::size_t messages) override;
+  void log_error(const std::string& message) override {
+    std::cerr << "convlab-server: " << strategy.name << ": " << message << "\n";
+  }
 };
 
 struct App {
@@ -1610,7 +1613,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     json::object o;
     if (r.status != 200) {
       o["error"] = r.why;
-      o["reason"] = r.status == 403 ? "revoked" : "expired";
+      o["reason"] = r.status == 403 ? "revoked" : r.status == 401 ? "expired" : "unreadable";
       return reply(static_cast<unsigned>(r.status), json::serialize(o), "/api/documents");
     }
     o["doc"] = r.doc;
