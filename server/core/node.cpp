@@ -625,8 +625,16 @@ void Node::on_store(const StoreReply& reply) {
       d.uncommitted -= pending.records;
       if (!reply.ok) {
         // Not durable. What was held is never acknowledged, and this replica is ahead of the
-        // log: start the document over from what is durable.
-        return reset_doc(doc, "a change did not commit");
+        // log: start the document over from what is durable. So is every other document with
+        // appends in flight: a failed append may be a connection the database's crash broke,
+        // and its transactions in flight went with it; a later edit of such a replica would
+        // commit on top of a record the log never got (a log that no longer replays).
+        std::vector<std::uint32_t> ahead{doc};
+        for (const auto& [other, od] : docs_) {
+          if (other != doc && od.uncommitted > 0) ahead.push_back(other);
+        }
+        for (std::uint32_t k : ahead) reset_doc(k, "a change did not commit");
+        return;
       }
       for (std::size_t i = 0; i < pending.records; ++i) {
         const std::uint64_t index = reply.first_index + i;
