@@ -305,6 +305,19 @@ void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   std::erase_if(appends_, [&](const auto& kv) { return kv.second.doc == doc; });
   std::erase_if(requests_, [&](const auto& kv) { return kv.second.second == doc; });
   docs_.erase(it);
+  // The home of a single-writer document: other nodes' clients may have edits forwarded here
+  // that are now gone (and replies on their way that name log indexes the log will give to
+  // other records). Their sessions start over as this one's did.
+  if (!strategy_.multi_master && is_home(doc) && config_.nodes > 1) {
+    for (NodeId n = 0; n < config_.nodes; ++n) {
+      if (n == config_.id) continue;
+      NodeMessage m;
+      m.kind = NodeMessage::Kind::kDocReset;
+      m.from = config_.id;
+      m.doc = doc;
+      io_.to_node(n, std::move(m));
+    }
+  }
 }
 
 void Node::refuse_doc(std::uint32_t doc, const std::string& why) {
@@ -688,6 +701,9 @@ void Node::on_bus(std::uint32_t doc, const LogRecord& record) {
 
 void Node::on_node(const NodeMessage& m) {
   switch (m.kind) {
+    case NodeMessage::Kind::kDocReset:
+      if (!is_home(m.doc)) reset_doc(m.doc, "the document's home started over");
+      return;
     case NodeMessage::Kind::kForwardEdit: {
       Doc& d = doc_state(m.doc);
       if (d.loading) {

@@ -140,7 +140,10 @@ struct StoreReply {
 
 // Between nodes: an edit forwarded to the document's home, and the home's answer.
 struct NodeMessage {
-  enum class Kind { kForwardEdit, kForwardReply };
+  // kDocReset: the home of a single-writer document started it over from the store (an append
+  // failed); edits forwarded to it and not yet answered may be gone, so the other nodes start
+  // their sessions of it over too.
+  enum class Kind { kForwardEdit, kForwardReply, kDocReset };
   Kind kind = Kind::kForwardEdit;
   NodeId from = 0;
   ConnId conn = 0;  // the connection on the forwarding node
