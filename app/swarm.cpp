@@ -489,6 +489,11 @@ bool convergence_promised(const WorldConfig& c) {
   // Without catch-up a client that reconnects or subscribes after a stale load misses what
   // happened meanwhile, for good (naive rows 7 and 10).
   if (!c.servers.catch_up) return false;
+  // Snapshots: what is durable lags the servers by up to one interval (plus the write), so the
+  // quiesce must hold a snapshot after the last edit (the timer restarts with a server).
+  if (c.servers.persistence == sim::Persistence::kSnapshot && c.quiesce_ms < c.servers.snapshot_interval_ms + 1000) {
+    return false;
+  }
   // A bus record lost with nothing after it is repaired only by anti-entropy.
   if (c.servers.propagation == sim::Propagation::kBus && c.servers.count > 1 && c.servers.anti_entropy_ms == 0) {
     const bool lossy = std::any_of(c.faults.begin(), c.faults.end(),

@@ -31,8 +31,9 @@ std::string world_yaml(const sim::WorldConfig& c, const std::string& name, const
 // world sim::world_problems accepts; none equals `c`. Empty when nothing is left to simplify.
 std::vector<sim::WorldConfig> shrink_steps(const sim::WorldConfig& c);
 
-// Whether the design promises that `c` converges after the heal: catch-up on, and no bus that
-// can lose a record for good (flaky loss with anti-entropy off).
+// Whether the design promises that `c` converges after the heal: catch-up on, no bus that can
+// lose a record for good (flaky loss with anti-entropy off), and with snapshots a quiesce long
+// enough for one more snapshot (the durable state lags by up to an interval).
 bool convergence_promised(const sim::WorldConfig& c);
 
 // A broken invariant of one run: which, and what the run showed.

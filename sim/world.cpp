@@ -335,6 +335,7 @@ class World {
   std::uint64_t db_partition_ = 0;
   std::vector<std::function<void()>> db_backlog_;  // requests that arrived while it was down
   std::int64_t store_free_us_ = 0;  // commits are serialised: the log's order is commit order
+  std::int64_t batch_start_us_ = 0;  // when the latest group-commit batch starts (it ends at store_free_us_)
   std::map<std::string, std::uint64_t> counters_;
   // Inputs the server nodes handled (admitted client frames, bus records, store replies, node
   // messages): the servers' work, written as counter `srv.inputs`.
@@ -587,9 +588,16 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, std::uint3
   std::int64_t done_us = now_us_;
   switch (req.kind) {
     case StoreRequest::Kind::kAppend: {
-      // Commits are serialised and each takes the commit latency; a crash before the commit
-      // point loses the transaction, and the server hears that its connection broke.
-      store_free_us_ = std::max(store_free_us_, now_us_) + draw_us(store_rng_, cfg_.database.commit_ms);
+      // Group commit, as PgStore does: commits are serialised, each takes the commit latency,
+      // and appends that arrive while one is in flight go together into the next (one latency
+      // for the whole batch, in arrival order). A crash before the commit point loses the
+      // transaction, and the server hears that its connection broke.
+      if (now_us_ >= store_free_us_ || batch_start_us_ <= now_us_) {
+        // The store is idle, or the latest batch has started: a new batch after it.
+        batch_start_us_ = std::max(store_free_us_, now_us_);
+        store_free_us_ = batch_start_us_ + draw_us(store_rng_, cfg_.database.commit_ms);
+      }
+      // Else the latest batch waits for the one in flight: this append joins it.
       // Sent on a connection a crash of the database broke: the transaction fails even though
       // the database is back. Committing it could put in the log a record whose predecessor
       // from the same server was lost in the crash: a log that does not replay.
