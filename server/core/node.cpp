@@ -268,7 +268,10 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
         request_catch_up(doc, "catchup");
         return;
       }
-      if (config_.catch_up_on_hello && d.applied > *loaded) return welcome(conn, doc);
+      // Under snapshots there is no log: versions do not move, so nothing tells how old the
+      // load is. The node's memory is the newest state there is; it welcomes every subscriber.
+      const bool versioned = config_.persistence == NodeConfig::Persistence::kChangeLog;
+      if (config_.catch_up_on_hello && (d.applied > *loaded || !versioned)) return welcome(conn, doc);
       d.conns.insert(conn);
       return;
     }
