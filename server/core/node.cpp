@@ -270,8 +270,12 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
       }
       // Under snapshots there is no log: versions do not move, so nothing tells how old the
       // load is. The node's memory is the newest state there is; it welcomes every subscriber.
+      // So it does while it holds records not yet committed: the load (from the store) cannot
+      // have them, and their broadcast went out before this subscription.
       const bool versioned = config_.persistence == NodeConfig::Persistence::kChangeLog;
-      if (config_.catch_up_on_hello && (d.applied > *loaded || !versioned)) return welcome(conn, doc);
+      if (config_.catch_up_on_hello && (d.applied > *loaded || d.uncommitted > 0 || !versioned)) {
+        return welcome(conn, doc);
+      }
       d.conns.insert(conn);
       return;
     }
