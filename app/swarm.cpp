@@ -494,6 +494,30 @@ bool convergence_promised(const WorldConfig& c) {
   if (c.servers.persistence == sim::Persistence::kSnapshot && c.quiesce_ms < c.servers.snapshot_interval_ms + 1000) {
     return false;
   }
+  // Servers whose client frames cost more CPU than they have (work_us_per_msg against the edit
+  // rate) queue without bound: the quiesce ends before the queue does. Estimated generously:
+  // two frames per edit, bursts included, clients spread evenly over the servers.
+  if (c.servers.work_us_per_msg > 0) {
+    const sim::Workload& w = c.workload;
+    const double think_ms = static_cast<double>(w.think_ms.min + w.think_ms.max) / 2.0;
+    const double in_burst = w.burst_prob * w.burst_len / (1.0 + w.burst_prob * w.burst_len);
+    const double pause_ms =
+        std::max(1.0, (1.0 - in_burst) * think_ms + in_burst * static_cast<double>(std::max<std::int64_t>(1, w.burst_gap_ms)));
+    // A client's frames all go to one server: the busiest server carries at least the busiest
+    // client, and at least an even share of all of them.
+    double total_s = 0;
+    double busiest_s = 0;
+    for (std::uint32_t i = 0; i < c.clients; ++i) {
+      double rate = 1.0;
+      for (const sim::ClientOverride& o : c.client_overrides) {
+        if (o.client == i) rate = o.rate_multiplier;
+      }
+      const double cpu_s = 2.0 * rate * 1000.0 / pause_ms * static_cast<double>(c.servers.work_us_per_msg) / 1e6;
+      total_s += cpu_s;
+      busiest_s = std::max(busiest_s, cpu_s);
+    }
+    if (std::max(busiest_s, total_s / c.servers.count) > 0.8) return false;
+  }
   // A bus record lost with nothing after it is repaired only by anti-entropy.
   if (c.servers.propagation == sim::Propagation::kBus && c.servers.count > 1 && c.servers.anti_entropy_ms == 0) {
     const bool lossy = std::any_of(c.faults.begin(), c.faults.end(),

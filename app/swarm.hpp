@@ -33,7 +33,8 @@ std::vector<sim::WorldConfig> shrink_steps(const sim::WorldConfig& c);
 
 // Whether the design promises that `c` converges after the heal: catch-up on, no bus that can
 // lose a record for good (flaky loss with anti-entropy off), and with snapshots a quiesce long
-// enough for one more snapshot (the durable state lags by up to an interval).
+// enough for one more snapshot (the durable state lags by up to an interval), and servers not
+// overloaded by work_us_per_msg (their queue would outlast the quiesce).
 bool convergence_promised(const sim::WorldConfig& c);
 
 // A broken invariant of one run: which, and what the run showed.
