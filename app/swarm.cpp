@@ -416,6 +416,18 @@ std::vector<WorldConfig> shrink_steps(const WorldConfig& c) {
     n.faults.erase(n.faults.begin() + static_cast<std::ptrdiff_t>(i));
     add(n);
   }
+  // A fault on server:3 or client:5 moved to server:0 or client:0, so that fewer servers or
+  // clients can keep it.
+  for (std::size_t i = 0; i < c.faults.size(); ++i) {
+    const std::string& t = c.faults[i].target;
+    for (const char* kind : {"server:", "client:"}) {
+      if (t.starts_with(kind) && t != std::string(kind) + "0") {
+        WorldConfig n = c;
+        n.faults[i].target = std::string(kind) + "0";
+        add(n);
+      }
+    }
+  }
   if (c.duration_ms > 1000) {
     WorldConfig n = c;
     n.duration_ms = std::max<std::int64_t>(1000, c.duration_ms / 2);
