@@ -302,9 +302,15 @@ void Node::welcome(ConnId conn, std::uint32_t doc) {
 void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   auto it = docs_.find(doc);
   if (it == docs_.end()) return;
-  const std::set<ConnId> conns = it->second.conns;
+  // Every session of the document: the welcomed ones and those waiting for their welcome (a
+  // catch-up or the load in flight), whose held frames go with the replica.
+  std::set<ConnId> conns = it->second.conns;
+  conns.insert(it->second.hello_waiting.begin(), it->second.hello_waiting.end());
+  for (const auto& [conn, frame] : it->second.waiting) conns.insert(conn);
   for (ConnId conn : conns) {
-    if (auto c = conns_.find(conn); c != conns_.end()) c->second.docs.erase(doc);
+    auto c = conns_.find(conn);
+    if (c == conns_.end()) continue;  // closed meanwhile
+    c->second.docs.erase(doc);
     io_.close(conn, why);
     conns_.erase(conn);
   }
