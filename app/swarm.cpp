@@ -204,6 +204,26 @@ WorldConfig draw_world(std::uint64_t seed) {
     c.client_overrides.push_back(o);
   }
 
+  // Sized to run in well under a second: a flooding client (rate_multiplier 20-50) on short
+  // think times over 40 s would type tens of thousands of edits, which lww and seq take tens of
+  // seconds to simulate. Overrides are slowed until the world types about 8000 edits at most.
+  const auto edits = [&c, &w] {
+    const double pause_ms = std::max(1.0, static_cast<double>(w.think_ms.min + w.think_ms.max) / 2.0);
+    double rate = c.clients;
+    for (const sim::ClientOverride& o : c.client_overrides) rate += o.rate_multiplier - 1.0;
+    return rate * static_cast<double>(c.duration_ms) / pause_ms;
+  };
+  while (edits() > 8000 && !c.client_overrides.empty()) {
+    bool slowed = false;
+    for (sim::ClientOverride& o : c.client_overrides) {
+      if (o.rate_multiplier > 1) {
+        o.rate_multiplier = std::max(1.0, o.rate_multiplier / 5);
+        slowed = true;
+      }
+    }
+    if (!slowed) break;
+  }
+
   // Servers.
   sim::ServersSpec& s = c.servers;
   s.count = r.chance(0.4) ? 1 : static_cast<std::uint32_t>(r.between(2, 6));
