@@ -853,11 +853,14 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
       e.client = c;
       e.doc = frame->doc;
       e.detail.assign(frame->payload.begin(), frame->payload.end());
-      const bool rate_limited = e.detail.rfind("rate limited", 0) == 0;
+      // An edit refused (over the rate limit, or one the server's replica cannot take: a
+      // stale subscribe without catch-up may name a paragraph the server does not have yet).
+      const bool edit_refused = e.detail.rfind("rate limited", 0) == 0 || e.detail.rfind("edit", 0) == 0;
       emit(std::move(e));
-      // Over the rate limit: the edit was not applied, so this replica has diverged from the
-      // server. The client drops the session and reloads the document a second later.
-      if (rate_limited) drop_client(c, true, 1000 * kUsPerMs);
+      // The edit was not applied, so this replica has diverged from the server and its edits in
+      // flight no longer match the answers to come. The client drops the session and reloads
+      // the document a second later.
+      if (edit_refused) drop_client(c, true, 1000 * kUsPerMs);
       return;
     }
     case FrameKind::kTitle: {
