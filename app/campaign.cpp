@@ -122,6 +122,12 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
       r.seed = j.seed;
       r.digest = out.digest;
       r.sim_events = out.sim_events;
+      if (out.refused > 0) {
+        std::lock_guard lock(progress_mu);
+        std::fprintf(stderr, "convlab: %s/%s/%s seed %llu: %llu server messages refused by a client (first: %s)\n",
+                     r.scenario.c_str(), r.variant.c_str(), r.strategy.c_str(), static_cast<unsigned long long>(r.seed),
+                     static_cast<unsigned long long>(out.refused), out.refusal.c_str());
+      }
       if (o.on_run) o.on_run(i, r, out.events);
       const std::size_t n = ++done;
       if (o.progress) {

@@ -20,6 +20,8 @@ int sweep_cmd(const std::vector<std::string>& args);
 int merge_cmd(const std::vector<std::string>& args);
 // The checker's causes of loss against the simulator's ground truth (app/oracle.hpp).
 int oracle_cmd(const std::vector<std::string>& args);
+// Swarm testing: whole worlds drawn from seeds, every strategy, invariants, shrinking.
+int swarm_cmd(const std::vector<std::string>& args);
 
 // "automerge-paper" for ".../automerge-paper.json.gz".
 std::string trace_name(const std::string& path);

@@ -9,6 +9,7 @@
 //                           [--shard K/N] [--openmetrics FILE]
 //   convlab merge DIR... [--out DIR]
 //   convlab validate SCENARIO... [--metrics]
+//   convlab swarm --seeds A..B [--jobs J] [--out DIR] [--strategy S]... [--shrink|--no-shrink]
 //   convlab trace replay FILE --strategy NAME [--relayed] [--runs N] [--json]
 //   convlab trace conformance [FILE]
 //   convlab trace compare [DIR|FILE] [--strategy NAME]... [--out OUTDIR]
@@ -58,7 +59,10 @@ void print_help() {
                "                        ground truth; exit 1 on any disagreement\n"
                "  validate SCENARIO... [--metrics]\n"
                "                        check scenarios without running them; --metrics lists the\n"
-               "                        metric names expectations may use\n\n"
+               "                        metric names expectations may use\n"
+               "  swarm --seeds A..B [--jobs J] [--out DIR] [--strategy NAME]... [--no-shrink]\n"
+               "                        swarm-test the simulator: a whole world drawn per seed, every\n"
+               "                        strategy, invariants checked, failing worlds written and shrunk\n\n"
                "editing traces:\n"
                "  trace replay FILE --strategy NAME [--relayed]\n"
                "                        replay one editing trace and check its endContent\n"
@@ -125,8 +129,9 @@ int main(int argc, char** argv) {
     if (cmd == "sweep") return sweep_cmd(rest);
     if (cmd == "merge") return merge_cmd(rest);
     if (cmd == "oracle") return oracle_cmd(rest);
+    if (cmd == "swarm") return swarm_cmd(rest);
     if (cmd.starts_with("-")) return fail("unknown option '" + cmd + "' (see convlab --help)");
-    return fail("unknown command '" + cmd + "' (known: run, replay, check, validate, trace, sweep, merge, oracle; see convlab --help)");
+    return fail("unknown command '" + cmd + "' (known: run, replay, check, validate, trace, sweep, merge, oracle, swarm; see convlab --help)");
   } catch (const std::exception& e) {
     // Nothing below should throw for bad input; this keeps the one-line rule if something does.
     return fail(std::string("internal error: ") + e.what());

@@ -151,7 +151,11 @@ int replay_cmd(const std::vector<std::string>& args) {
             << line("digest", out.digest);
   if (!history_path.empty()) std::cout << line("wrote", history_path + " (" + std::to_string(out.history_events) + " events)");
   if (!html_path.empty()) std::cout << line("wrote", html_path);
-  return m.converged ? kExitOk : kExitMismatch;
+  if (out.refused > 0) {
+    std::cout << line("refused", std::to_string(out.refused) + " server messages a client refused (first: " +
+                                     one_line(out.refusal) + ")");
+  }
+  return m.converged && out.refused == 0 ? kExitOk : kExitMismatch;
 }
 
 int check_cmd(const std::vector<std::string>& args) {

@@ -90,6 +90,21 @@ enum class FaultKind {
   kFlaky,       // bus hops lose, duplicate and reorder messages (client links stay TCP-like)
 };
 
+// The kind's name in scenario files and histories: "partition", "clock_offset", ...
+inline const char* fault_kind_name(FaultKind k) {
+  switch (k) {
+    case FaultKind::kPartition: return "partition";
+    case FaultKind::kCrash: return "crash";
+    case FaultKind::kClockOffset: return "clock_offset";
+    case FaultKind::kClockDrift: return "clock_drift";
+    case FaultKind::kOffline: return "offline";
+    case FaultKind::kDisconnect: return "disconnect";
+    case FaultKind::kRevoke: return "revoke";
+    case FaultKind::kFlaky: return "flaky";
+  }
+  return "?";
+}
+
 // A node name: "client:3", "server:0", "db", "bus".
 struct FaultSpec {
   FaultKind kind = FaultKind::kPartition;

@@ -59,6 +59,7 @@ class ServerIo final : public NodeIo {
   void respond(const HttpResponse& response) override;
   void observe_replica(std::uint32_t doc, const ServerReplica* replica, ReplicaChange change, AgentId agent,
                        std::span<const std::uint8_t> payload, std::uint64_t index) override;
+  void log_error(const std::string& message) override;
 
  private:
   World& world_;
@@ -73,6 +74,7 @@ struct Server {
   std::int64_t clock_offset_ms = 0;
   std::int64_t drift_ppm = 0;
   std::int64_t busy_until_us = 0;  // its worker is busy with client frames until then
+  std::uint32_t db_session = 0;    // the database incarnation its connection was opened on
 };
 
 using workload::DocEdit;
@@ -188,6 +190,12 @@ class World {
   // The ground truth (RunOptions::oracle): server s's replica of `doc` may have changed.
   void observe_replica(std::uint32_t s, std::uint32_t doc, const ServerReplica* replica, NodeIo::ReplicaChange change,
                        AgentId agent, std::span<const std::uint8_t> payload, std::uint64_t index);
+  // A node refused something its operator must hear about (a document whose log does not replay).
+  void server_error(std::uint32_t s, const std::string& message) {
+    std::fprintf(stderr, "server %u: %s\n", s, message.c_str());
+    if (node_errors_ == 0) node_error_ = "server " + std::to_string(s) + ": " + message;
+    ++node_errors_;
+  }
 
  private:
   // --- scheduling ---
@@ -250,6 +258,7 @@ class World {
   // The replica's state was replaced: edits set aside as deleted for good may show again.
   static void revive_dead(Client& cl);
   void note_seen_scan(Client& cl);
+  void client_refused(std::uint32_t c, const std::string& why);
   void note_acks(Client& cl);
   // Sets `para` to the paragraph index of the splice's position.
   std::optional<Splice> draw_splice(Client& cl, std::uint32_t& para);
@@ -257,7 +266,9 @@ class World {
     const std::int64_t t_ms = now_us_ / kUsPerMs;
     return t_ms + cl.clock_offset_ms + t_ms * cl.drift_ppm / 1'000'000;
   }
-  void store_execute(std::uint32_t s, std::uint32_t incarnation, StoreRequest request);
+  // `db_sent` is the database incarnation of the server's connection when it sent the request:
+  // an append on a connection the database's crash broke does not commit.
+  void store_execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest request);
   // The durable text of `doc` changed (a record committed, or a snapshot replaced it): a
   // `commit` event naming the edit it came from, when it came from one.
   void emit_commit(std::uint32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
@@ -290,6 +301,10 @@ class World {
   Rng fault_rng_{0};
   history::Writer writer_;
   std::vector<history::Event> events_;
+  std::uint64_t refused_ = 0;  // server messages a client replica refused
+  std::string refusal_;        // the first one
+  std::uint64_t node_errors_ = 0;  // errors the server nodes logged
+  std::string node_error_;         // the first one
 
   std::int64_t now_us_ = 0;
   Scheduler sched_;
@@ -335,6 +350,7 @@ class World {
   std::uint64_t db_partition_ = 0;
   std::vector<std::function<void()>> db_backlog_;  // requests that arrived while it was down
   std::int64_t store_free_us_ = 0;  // commits are serialised: the log's order is commit order
+  std::int64_t batch_start_us_ = 0;  // when the latest group-commit batch starts (it ends at store_free_us_)
   std::map<std::string, std::uint64_t> counters_;
   // Inputs the server nodes handled (admitted client frames, bus records, store replies, node
   // messages): the servers' work, written as counter `srv.inputs`.
@@ -376,6 +392,7 @@ void ServerIo::observe_replica(std::uint32_t doc, const ServerReplica* replica, 
                                std::span<const std::uint8_t> payload, std::uint64_t index) {
   world_.observe_replica(index_, doc, replica, change, agent, payload, index);
 }
+void ServerIo::log_error(const std::string& message) { world_.server_error(index_, message); }
 
 // ---------------------------------------------------------------- links
 
@@ -512,6 +529,7 @@ void World::start_server(std::uint32_t s) {
   sv.node = std::make_unique<Node>(nc, strategy_, *sv.io);
   sv.up = true;
   sv.busy_until_us = now_us_;
+  sv.db_session = db_incarnation_;
   sv.node->start();
   for (const auto& [user, when] : revoked_at_us_) sv.node->on_revoke(user);
   auto queued = std::move(down_queue_[s]);
@@ -591,14 +609,17 @@ void World::server_store(std::uint32_t s, StoreRequest request) {
   ++counters_[std::string("db.") + request.purpose];
   const std::uint32_t inc = servers_[s].incarnation;
   if (oracle_ && request.kind == StoreRequest::Kind::kAppend) oracle_->append_requested(s, request_key(inc, request.id));
+  const std::uint32_t db_sent = servers_[s].db_session;
   link_send(server_ep(s), store_ep(), draw_us(net_rng_, cfg_.network.server_db_ms),
-            [this, s, inc, r = std::move(request)]() mutable { store_execute(s, inc, std::move(r)); });
+            [this, s, inc, db_sent, r = std::move(request)]() mutable { store_execute(s, inc, db_sent, std::move(r)); });
 }
 
-void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreRequest req) {
+void World::store_execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest req) {
   if (!db_up_) {
     // It arrived as the database went down: the client library retries once it is back.
-    db_backlog_.push_back([this, s, incarnation, r = std::move(req)]() mutable { store_execute(s, incarnation, std::move(r)); });
+    db_backlog_.push_back([this, s, incarnation, db_sent, r = std::move(req)]() mutable {
+      store_execute(s, incarnation, db_sent, std::move(r));
+    });
     return;
   }
   StoredDoc& d = store_.at(req.doc);
@@ -607,10 +628,20 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
   std::int64_t done_us = now_us_;
   switch (req.kind) {
     case StoreRequest::Kind::kAppend: {
-      // Commits are serialised and each takes the commit latency; a crash before the commit
-      // point loses the transaction, and the server hears that its connection broke.
-      store_free_us_ = std::max(store_free_us_, now_us_) + draw_us(store_rng_, cfg_.database.commit_ms);
-      const std::uint32_t db_inc = db_incarnation_;
+      // Group commit, as PgStore does: commits are serialised, each takes the commit latency,
+      // and appends that arrive while one is in flight go together into the next (one latency
+      // for the whole batch, in arrival order). A crash before the commit point loses the
+      // transaction, and the server hears that its connection broke.
+      if (now_us_ >= store_free_us_ || batch_start_us_ <= now_us_) {
+        // The store is idle, or the latest batch has started: a new batch after it.
+        batch_start_us_ = std::max(store_free_us_, now_us_);
+        store_free_us_ = batch_start_us_ + draw_us(store_rng_, cfg_.database.commit_ms);
+      }
+      // Else the latest batch waits for the one in flight: this append joins it.
+      // Sent on a connection a crash of the database broke: the transaction fails even though
+      // the database is back. Committing it could put in the log a record whose predecessor
+      // from the same server was lost in the crash: a log that does not replay.
+      const std::uint32_t db_inc = db_sent;
       at(store_free_us_, [this, s, incarnation, db_inc, req = std::move(req)]() mutable {
         StoreReply r;
         r.id = req.id;
@@ -644,6 +675,8 @@ void World::store_execute(std::uint32_t s, std::uint32_t incarnation, StoreReque
                     Server& sv = servers_[s];
                     if (sv.up && sv.incarnation == incarnation) {
                       ++server_inputs_;
+                      // The server learns that its connection broke and opens a new one.
+                      if (!r.ok) sv.db_session = db_incarnation_;
                       sv.node->on_store(r);
                     }
                   });
@@ -877,8 +910,8 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
       revive_dead(cl);
       auto back = cl.replica->receive(frame->payload);
       if (!back) {
-        std::fprintf(stderr, "client %u refused a welcome: %s\n", c, back.error().message.c_str());
-        CONVLAB_ASSERT(back.has_value());
+        client_refused(c, "client " + std::to_string(c) + " refused a welcome: " + back.error().message);
+        return;
       }
       cl.welcomed = true;
       cl.stale_base = false;
@@ -902,10 +935,9 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
     case FrameKind::kDeliver: {
       cl.known_version = std::max(cl.known_version, version);
       auto back = cl.replica->receive(frame->payload);
-      // A server's message a client refuses is a bug in a strategy: stop loudly.
       if (!back) {
-        std::fprintf(stderr, "client %u refused a message: %s\n", c, back.error().message.c_str());
-        CONVLAB_ASSERT(back.has_value());
+        client_refused(c, "client " + std::to_string(c) + " refused a message: " + back.error().message);
+        return;
       }
       note_seen(cl);
       note_acks(cl);
@@ -919,11 +951,14 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
       e.client = c;
       e.doc = frame->doc;
       e.detail.assign(frame->payload.begin(), frame->payload.end());
-      const bool rate_limited = e.detail.rfind("rate limited", 0) == 0;
+      // An edit refused (over the rate limit, or one the server's replica cannot take: a
+      // stale subscribe without catch-up may name a paragraph the server does not have yet).
+      const bool edit_refused = e.detail.rfind("rate limited", 0) == 0 || e.detail.rfind("edit", 0) == 0;
       emit(std::move(e));
-      // Over the rate limit: the edit was not applied, so this replica has diverged from the
-      // server. The client drops the session and reloads the document a second later.
-      if (rate_limited) drop_client(c, true, 1000 * kUsPerMs);
+      // The edit was not applied, so this replica has diverged from the server and its edits in
+      // flight no longer match the answers to come. The client drops the session and reloads
+      // the document a second later.
+      if (edit_refused) drop_client(c, true, 1000 * kUsPerMs);
       return;
     }
     case FrameKind::kTitle: {
@@ -946,6 +981,23 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
     default:
       CONVLAB_ASSERT(false);
   }
+}
+
+void World::client_refused(std::uint32_t c, const std::string& why) {
+  // A server's message a client refuses is a bug in a strategy. The run records it (the swarm
+  // and `convlab replay` fail on it) and goes on as a real client would: it drops the session
+  // and reloads the document, so the rest of the run is still judged.
+  std::fprintf(stderr, "%s\n", why.c_str());
+  if (refused_ == 0) refusal_ = why;
+  ++refused_;
+  history::Event e;
+  e.type = history::EventType::kFault;
+  e.kind = "client_refused";
+  e.client = c;
+  e.doc = clients_[c].doc;
+  e.detail = why;
+  emit(std::move(e));
+  drop_client(c, true, 1000 * kUsPerMs);
 }
 
 void World::note_acks(Client& cl) {
@@ -1426,19 +1478,6 @@ void World::schedule_faults() {
 }
 
 namespace {
-const char* fault_name(FaultKind k) {
-  switch (k) {
-    case FaultKind::kPartition: return "partition";
-    case FaultKind::kCrash: return "crash";
-    case FaultKind::kClockOffset: return "clock_offset";
-    case FaultKind::kClockDrift: return "clock_drift";
-    case FaultKind::kOffline: return "offline";
-    case FaultKind::kDisconnect: return "disconnect";
-    case FaultKind::kRevoke: return "revoke";
-    case FaultKind::kFlaky: return "flaky";
-  }
-  return "?";
-}
 
 std::string describe(const FaultSpec& f) {
   std::string s;
@@ -1471,7 +1510,7 @@ void World::begin_fault(const FaultSpec& f) {
   if (healed_) return;
   history::Event e;
   e.type = history::EventType::kFault;
-  e.kind = fault_name(f.kind);
+  e.kind = fault_kind_name(f.kind);
   e.detail = describe(f);
   emit(std::move(e));
   std::uint64_t pid = 0;
@@ -1560,7 +1599,7 @@ void World::end_fault(const FaultSpec& f, std::uint64_t partition_id) {
   if (healed_) return;  // the heal already ended it
   history::Event e;
   e.type = history::EventType::kRecover;
-  e.kind = fault_name(f.kind);
+  e.kind = fault_kind_name(f.kind);
   e.detail = describe(f);
   switch (f.kind) {
     case FaultKind::kPartition:
@@ -1696,7 +1735,9 @@ void World::emit_finals() {
     CONVLAB_ASSERT(durable_ids == durable_[d]->ids());
     final_event("durable", d, replica->text(), durable_ids);
     for (std::uint32_t s = 0; s < cfg_.servers.count; ++s) {
-      if (!servers_[s].up) continue;
+      // A server's replica counts where it serves clients: one it holds for nobody is a cache
+      // that may lag (nothing polls it) and is caught up before anyone is welcomed from it.
+      if (!servers_[s].up || !servers_[s].node->serving(d)) continue;
       if (auto t = servers_[s].node->text(d)) final_event("server:" + std::to_string(s), d, *t, servers_[s].node->char_ids(d));
     }
     for (const Client& cl : clients_) {
@@ -1798,6 +1839,10 @@ RunOutput World::run() {
   emit_finals();
 
   RunOutput out;
+  out.refused = refused_;
+  out.refusal = refusal_;
+  out.node_errors = node_errors_;
+  out.node_error = node_error_;
   out.digest = writer_.digest();
   out.sim_events = sched_.ran();
   out.end_us = end_us;

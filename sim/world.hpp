@@ -41,6 +41,13 @@ struct RunOutput {
   std::uint64_t sim_events = 0;        // events the scheduler ran
   std::int64_t end_us = 0;
   std::vector<TruthChar> truth;  // RunOptions::oracle: every lost acknowledged character, (doc, id) order
+  // Server messages a client replica refused (a bug in a strategy: the client dropped its
+  // session and reloaded), and the first one's error.
+  std::uint64_t refused = 0;
+  std::string refusal;
+  // Errors the server nodes logged (a document whose stored log does not replay), and the first.
+  std::uint64_t node_errors = 0;
+  std::string node_error;
 };
 
 // Problems a config has that the scenario loader cannot see alone (combinations of settings).

@@ -162,7 +162,19 @@ void Node::http_loaded(const StoreReply& reply) {
   http_.erase(it);
   auto replica = strategy_.make_server();
   auto recovered = recover_replica(*replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
-  CONVLAB_ASSERT(recovered.has_value());
+  if (!recovered) {
+    // A stored log that does not replay is the store's fault or a strategy's bug, never a
+    // reason to stop serving the other documents.
+    io_.log_error("document " + std::to_string(pending.request.doc) + ": the stored log does not replay (" +
+                  recovered.error().message + "); API read refused");
+    HttpResponse r;
+    r.id = pending.request.id;
+    r.doc = pending.request.doc;
+    r.status = 500;
+    r.why = "the document cannot be read: its stored log does not replay";
+    r.no_store = true;
+    return io_.respond(r);
+  }
   const std::uint64_t version = *recovered;
   // Fencing: a replica that has not reached the session's last write is not good enough.
   if (pending.from_replica && config_.api_read == NodeConfig::ApiRead::kFenced &&
@@ -229,6 +241,11 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
     d.waiting.emplace_back(conn, Bytes(bytes.begin(), bytes.end()));
     return;
   }
+  if ((frame->kind == FrameKind::kEdit || frame->kind == FrameKind::kRename) && !d.conns.contains(conn) &&
+      std::find(d.hello_waiting.begin(), d.hello_waiting.end(), conn) != d.hello_waiting.end()) {
+    d.held_frames.emplace_back(conn, Bytes(bytes.begin(), bytes.end()));
+    return;
+  }
   switch (frame->kind) {
     case FrameKind::kHello:
       c->second.docs.insert(doc);
@@ -251,7 +268,14 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
         request_catch_up(doc, "catchup");
         return;
       }
-      if (config_.catch_up_on_hello && d.applied > *loaded) return welcome(conn, doc);
+      // Under snapshots there is no log: versions do not move, so nothing tells how old the
+      // load is. The node's memory is the newest state there is; it welcomes every subscriber.
+      // So it does while it holds records not yet committed: the load (from the store) cannot
+      // have them, and their broadcast went out before this subscription.
+      const bool versioned = config_.persistence == NodeConfig::Persistence::kChangeLog;
+      if (config_.catch_up_on_hello && (d.applied > *loaded || d.uncommitted > 0 || !versioned)) {
+        return welcome(conn, doc);
+      }
       d.conns.insert(conn);
       return;
     }
@@ -278,9 +302,15 @@ void Node::welcome(ConnId conn, std::uint32_t doc) {
 void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   auto it = docs_.find(doc);
   if (it == docs_.end()) return;
-  const std::set<ConnId> conns = it->second.conns;
+  // Every session of the document: the welcomed ones and those waiting for their welcome (a
+  // catch-up or the load in flight), whose held frames go with the replica.
+  std::set<ConnId> conns = it->second.conns;
+  conns.insert(it->second.hello_waiting.begin(), it->second.hello_waiting.end());
+  for (const auto& [conn, frame] : it->second.waiting) conns.insert(conn);
   for (ConnId conn : conns) {
-    if (auto c = conns_.find(conn); c != conns_.end()) c->second.docs.erase(doc);
+    auto c = conns_.find(conn);
+    if (c == conns_.end()) continue;  // closed meanwhile
+    c->second.docs.erase(doc);
     io_.close(conn, why);
     conns_.erase(conn);
   }
@@ -289,6 +319,38 @@ void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   std::erase_if(requests_, [&](const auto& kv) { return kv.second.second == doc; });
   docs_.erase(it);
   io_.observe_replica(doc, nullptr, NodeIo::ReplicaChange::kDropped, 0, {}, 0);
+  // The home of a single-writer document: other nodes' clients may have edits forwarded here
+  // that are now gone (and replies on their way that name log indexes the log will give to
+  // other records). Their sessions start over as this one's did.
+  if (!strategy_.multi_master && is_home(doc) && config_.nodes > 1) {
+    for (NodeId n = 0; n < config_.nodes; ++n) {
+      if (n == config_.id) continue;
+      NodeMessage m;
+      m.kind = NodeMessage::Kind::kDocReset;
+      m.from = config_.id;
+      m.doc = doc;
+      io_.to_node(n, std::move(m));
+    }
+  }
+}
+
+void Node::refuse_doc(std::uint32_t doc, const std::string& why) {
+  io_.log_error("document " + std::to_string(doc) + ": the stored log does not replay (" + why +
+                "); refusing the document, serving the others");
+  Doc& d = docs_.at(doc);
+  CONVLAB_ASSERT(d.loading && d.conns.empty());
+  // Whoever waits for it is disconnected (and may try again: the next access loads it anew).
+  std::set<ConnId> waiting;
+  for (const auto& [conn, frame] : d.waiting) waiting.insert(conn);
+  for (ConnId conn : waiting) {
+    auto c = conns_.find(conn);
+    if (c == conns_.end()) continue;
+    c->second.docs.erase(doc);
+    io_.close(conn, "document " + std::to_string(doc) + " cannot be loaded: its stored log does not replay");
+    conns_.erase(conn);
+  }
+  std::erase_if(requests_, [&](const auto& kv) { return kv.second.second == doc; });
+  docs_.erase(doc);
 }
 
 void Node::deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs) {
@@ -570,9 +632,9 @@ void Node::on_store(const StoreReply& reply) {
   switch (kind) {
     case StoreRequest::Kind::kLoad: {
       d.replica = strategy_.make_server();
-      // The store holds only snapshots and records replicas wrote: they always apply.
+      // The store holds only snapshots and records replicas wrote: they should always apply.
       auto applied = recover_replica(*d.replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
-      CONVLAB_ASSERT(applied.has_value());
+      if (!applied) return refuse_doc(doc, applied.error().message);
       io_.observe_replica(doc, d.replica.get(), NodeIo::ReplicaChange::kLoaded, 0, {}, *applied);
       d.applied = *applied;
       d.assigned = d.applied;
@@ -593,8 +655,16 @@ void Node::on_store(const StoreReply& reply) {
       d.uncommitted -= pending.records;
       if (!reply.ok) {
         // Not durable. What was held is never acknowledged, and this replica is ahead of the
-        // log: start the document over from what is durable.
-        return reset_doc(doc, "a change did not commit");
+        // log: start the document over from what is durable. So is every other document with
+        // appends in flight: a failed append may be a connection the database's crash broke,
+        // and its transactions in flight went with it; a later edit of such a replica would
+        // commit on top of a record the log never got (a log that no longer replays).
+        std::vector<std::uint32_t> ahead{doc};
+        for (const auto& [other, od] : docs_) {
+          if (other != doc && od.uncommitted > 0) ahead.push_back(other);
+        }
+        for (std::uint32_t k : ahead) reset_doc(k, "a change did not commit");
+        return;
       }
       for (std::size_t i = 0; i < pending.records; ++i) {
         const std::uint64_t index = reply.first_index + i;
@@ -629,7 +699,10 @@ void Node::on_store(const StoreReply& reply) {
       }
       auto hellos = std::move(d.hello_waiting);
       d.hello_waiting.clear();
+      auto held = std::move(d.held_frames);
+      d.held_frames.clear();
       for (ConnId conn : hellos) welcome(conn, doc);
+      for (auto& [conn, frame] : held) on_frame(conn, frame);
       return;
     }
     case StoreRequest::Kind::kWriteSnapshot:
@@ -645,6 +718,9 @@ void Node::on_bus(std::uint32_t doc, const LogRecord& record) {
 
 void Node::on_node(const NodeMessage& m) {
   switch (m.kind) {
+    case NodeMessage::Kind::kDocReset:
+      if (!is_home(m.doc)) reset_doc(m.doc, "the document's home started over");
+      return;
     case NodeMessage::Kind::kForwardEdit: {
       Doc& d = doc_state(m.doc);
       if (d.loading) {
@@ -719,6 +795,11 @@ std::optional<std::size_t> Node::state_bytes(std::uint32_t doc) const {
   auto it = docs_.find(doc);
   if (it == docs_.end() || it->second.loading) return std::nullopt;
   return it->second.replica->snapshot().size();
+}
+
+bool Node::serving(std::uint32_t doc) const {
+  auto it = docs_.find(doc);
+  return it != docs_.end() && !it->second.loading && !it->second.conns.empty();
 }
 
 std::vector<std::uint32_t> Node::loaded_docs() const {

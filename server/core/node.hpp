@@ -84,7 +84,7 @@ struct HttpGet {
 struct HttpResponse {
   std::uint64_t id = 0;
   std::uint32_t doc = 0;
-  int status = 200;           // 200, 401 (expired), 403 (revoked)
+  int status = 200;           // 200, 401 (expired), 403 (revoked), 500 (its stored log does not replay)
   Bytes body;                 // 200: the strategy's welcome for the document
   std::uint64_t version = 0;  // 200: the log version the body holds
   std::uint64_t latest = 0;   // 200: the primary's log version when the read was made
@@ -140,7 +140,10 @@ struct StoreReply {
 
 // Between nodes: an edit forwarded to the document's home, and the home's answer.
 struct NodeMessage {
-  enum class Kind { kForwardEdit, kForwardReply };
+  // kDocReset: the home of a single-writer document started it over from the store (an append
+  // failed); edits forwarded to it and not yet answered may be gone, so the other nodes start
+  // their sessions of it over too.
+  enum class Kind { kForwardEdit, kForwardReply, kDocReset };
   Kind kind = Kind::kForwardEdit;
   NodeId from = 0;
   ConnId conn = 0;  // the connection on the forwarding node
@@ -175,6 +178,9 @@ class NodeIo {
   // An edit's acknowledgement (the strategy's replies to its sender, `messages` kDeliver frames,
   // possibly none) was just sent to `conn`. For the real server's metrics (edit-to-ack latency);
   // nothing in the node depends on it.
+  // Something the node refused to do that its operator must hear about (a stored document whose
+  // log does not replay): the node goes on serving everything else.
+  virtual void log_error(const std::string& message) { (void)message; }
   virtual void acknowledged(ConnId conn, std::uint32_t doc, std::size_t messages) {
     (void)conn;
     (void)doc;
@@ -227,6 +233,10 @@ class Node {
   std::optional<std::u32string> text(std::uint32_t doc) const;
   std::vector<CharId> char_ids(std::uint32_t doc) const;
   std::vector<std::uint32_t> loaded_docs() const;
+  // Loaded, with at least one client connection. A loaded document without clients is a cache:
+  // nothing polls it or repairs it (the naive design's cost), and with catch-up a new client's
+  // hello brings it up to date before its welcome.
+  bool serving(std::uint32_t doc) const;
   // The highest log index such that this node's replica holds every record up to it.
   std::uint64_t applied(std::uint32_t doc) const;
   // The size of the document's replica state here, as its snapshot (nullopt if not loaded).
@@ -273,6 +283,9 @@ class Node {
     std::map<std::uint64_t, LogRecord> pending_remote;  // arrived early, waits for the gap
     bool catching_up = false;
     std::vector<ConnId> hello_waiting;    // hellos waiting for a catch-up before their welcome
+    // Edits and renames of subscribed connections in hello_waiting: a subscriber may edit the
+    // state it loaded at once, so its frames wait for its welcome and then apply in order.
+    std::vector<std::pair<ConnId, Bytes>> held_frames;
     bool dirty = false;                   // changed since the last snapshot
     std::uint64_t changes_since_snapshot = 0;
     std::uint64_t uncommitted = 0;        // records applied here whose append has not committed
@@ -294,6 +307,9 @@ class Node {
   void handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,
                    std::optional<NodeId> forwarded_from);
   void refuse(ConnId conn, std::uint32_t doc, std::string why);
+  // The document's stored log did not replay on load: log it, disconnect whoever waits for it and
+  // forget it (a later access tries again). REQUIRES: the document is loading.
+  void refuse_doc(std::uint32_t doc, const std::string& why);
   void deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs);
   void post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack = false);
   std::size_t reserve(ConnId conn, std::uint32_t doc);

@@ -9,12 +9,14 @@ constexpr std::uint64_t kMaxStrategyName = 32;
 constexpr std::uint64_t kMaxReplies = 4096;
 }  // namespace
 
-// v1: u8 version, u8 kind (0 forward edit, 1 forward reply), varint from, varint conn,
+// v1: u8 version, u8 kind (0 forward edit, 1 forward reply, 2 document reset), varint from, varint conn,
 // varint agent, varint doc, varint after_index, bytes strategy, bytes payload, varint n, n x bytes.
 Bytes encode_peer_message(const PeerMessage& m) {
   Writer w;
   w.u8(kPeerWireVersion);
-  w.u8(m.message.kind == NodeMessage::Kind::kForwardEdit ? 0 : 1);
+  w.u8(m.message.kind == NodeMessage::Kind::kForwardEdit    ? 0
+       : m.message.kind == NodeMessage::Kind::kForwardReply ? 1
+                                                            : 2);
   w.varint(m.message.from);
   w.varint(m.message.conn);
   w.varint(m.message.agent);
@@ -44,8 +46,10 @@ Result<PeerMessage> decode_peer_message(std::span<const std::uint8_t> bytes, Pee
   r.u8();
   PeerMessage out;
   const std::uint8_t kind = r.u8();
-  if (r.ok() && kind > 1) r.fail("kind " + std::to_string(kind) + " is neither 0 (edit) nor 1 (reply)");
-  out.message.kind = kind == 0 ? NodeMessage::Kind::kForwardEdit : NodeMessage::Kind::kForwardReply;
+  if (r.ok() && kind > 2) r.fail("kind " + std::to_string(kind) + " is none of 0 (edit), 1 (reply), 2 (reset)");
+  out.message.kind = kind == 0   ? NodeMessage::Kind::kForwardEdit
+                     : kind == 1 ? NodeMessage::Kind::kForwardReply
+                                 : NodeMessage::Kind::kDocReset;
   out.message.from = static_cast<NodeId>(r.varint_max(0xffffffffu, "from"));
   out.message.conn = r.varint();
   out.message.agent = static_cast<AgentId>(r.varint_max(0xffffffffu, "agent"));

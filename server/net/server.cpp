@@ -164,6 +164,16 @@ struct App;
 // token never opens /node and a node's token never opens /ws.
 std::string node_audience(const auth::JwtConfig& jwt) { return jwt.audience + "/node"; }
 
+// The metrics label of a message between nodes.
+const char* node_message_label(NodeMessage::Kind kind) {
+  switch (kind) {
+    case NodeMessage::Kind::kForwardEdit: return "edit";
+    case NodeMessage::Kind::kForwardReply: return "reply";
+    case NodeMessage::Kind::kDocReset: return "reset";
+  }
+  return "?";
+}
+
 // One Node per strategy in use; its NodeIo forwards to the App (all on the App's thread).
 struct NodeSlot final : NodeIo {
   App& app;
@@ -178,6 +188,9 @@ struct NodeSlot final : NodeIo {
   void start_timer(std::int64_t delay_ms, std::uint64_t timer) override;
   void respond(const HttpResponse& response) override;
   void acknowledged(ConnId conn, std::uint32_t doc, std::size_t messages) override;
+  void log_error(const std::string& message) override {
+    std::cerr << "convlab-server: " << strategy.name << ": " << message << "\n";
+  }
 };
 
 struct App {
@@ -1117,7 +1130,7 @@ void App::abandon(NodeId peer, const std::string& why) {
 void App::on_peer_message(NodeId peer, PeerMessage pm) {
   NodeMessage& m = pm.message;
   const bool edit = m.kind == NodeMessage::Kind::kForwardEdit;
-  metrics.node_message(edit ? "edit" : "reply", "received");
+  metrics.node_message(node_message_label(m.kind), "received");
   auto s = slots.find(pm.strategy);
   if (s == slots.end() || configured_strategy(m.doc) != pm.strategy ||
       (edit && m.doc % cfg.node.nodes != cfg.node.id)) {
@@ -1204,7 +1217,7 @@ void NodeSlot::to_node(NodeId node_id, NodeMessage message) {
     if (edit) app.close_conn(message.conn, close_code::kHomeUnreachable, "no link to node " + std::to_string(node_id));
     return;
   }
-  app.metrics.node_message(edit ? "edit" : "reply", "sent");
+  app.metrics.node_message(node_message_label(message.kind), "sent");
   if (edit) ++app.forwarded[node_id][message.conn];
   const ConnId conn = edit ? message.conn : 0;
   link->second->send(encode_peer_message(PeerMessage{std::string(strategy.name), std::move(message)}), conn);
@@ -1613,7 +1626,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     json::object o;
     if (r.status != 200) {
       o["error"] = r.why;
-      o["reason"] = r.status == 403 ? "revoked" : "expired";
+      o["reason"] = r.status == 403 ? "revoked" : r.status == 401 ? "expired" : "unreadable";
       return reply(static_cast<unsigned>(r.status), json::serialize(o), "/api/documents");
     }
     o["doc"] = r.doc;
