@@ -137,6 +137,11 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         if (!winner || w.e->clock_ms > edits[*winner].e->clock_ms) winner = idx;
       }
       if (winner) return Verdict{saw(e, edits[*winner]) ? "clock_skew" : "concurrent", winner};
+      // No client's write: the document's initial text holds the register, stamped at its own
+      // clock reading (meta `initial_clock_ms`), and every client started from it.
+      if (!durable && log.initial_clock_ms && e.e->clock_ms <= *log.initial_clock_ms) {
+        return Verdict{"clock_skew", std::nullopt};
+      }
     }
     // An overwrite in a server's memory by someone who had not seen E. With a change log an
     // accepted edit is durable on its own, so only a character that was durable and then left
@@ -193,7 +198,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         }
       } else {
         const std::int64_t bound = e.acked ? e.ack_us : std::numeric_limits<std::int64_t>::max();
-        v = from_paragraph(e, bound, false).value_or(Verdict{"crash", std::nullopt});
+        // Acknowledged only after its commit, yet never durable: not a crash (the store kept
+        // what it acknowledged); a refusal whose winner the log does not show.
+        v = from_paragraph(e, bound, false).value_or(Verdict{log.ack_after_commit ? "unknown" : "crash", std::nullopt});
       }
     }
     ++e.cause_chars[v.cause];

@@ -115,6 +115,8 @@ struct LogFacts {
   std::span<const IdRun> runs;      // the pool the commits' runs index
   bool orders_by_client_clock = false;  // meta: the strategy decides writes by client clocks
   bool snapshot_persistence = false;    // meta: durable only through snapshots (not per change)
+  bool ack_after_commit = false;        // meta `ack`: edits are acknowledged once committed
+  std::optional<std::int64_t> initial_clock_ms;  // meta: the clock reading the initial text is stamped with
   std::vector<std::int64_t> crash_us;   // when crash faults began, ascending
   // client -> (when, version) of each state it loaded (a welcome, an API read), in time order
   std::map<std::uint32_t, std::vector<std::pair<std::int64_t, std::uint64_t>>> loads;

@@ -428,6 +428,8 @@ RunMetrics Checker::finish() const {
     log.runs = st.runs;
     log.orders_by_client_clock = orders_by_client_clock;
     log.snapshot_persistence = st.meta.count("persistence") != 0 && st.meta.at("persistence") == "snapshot";
+    log.ack_after_commit = st.meta.count("ack") != 0 && st.meta.at("ack") == "after_commit";
+    log.initial_clock_ms = parse_i64(st.meta, "initial_clock_ms");
     log.crash_us = st.crash_us;
     log.loads = st.loads;
     log.by_para = &by_para;

@@ -11,6 +11,9 @@ namespace convlab::sim {
 
 namespace {
 
+// The holder of a register the document's initial text wrote (no client's edit).
+constexpr Oracle::EditTag kInitialText{UINT32_MAX, 0};
+
 bool has(const std::vector<CharId>& sorted, CharId id) { return std::binary_search(sorted.begin(), sorted.end(), id); }
 
 }  // namespace
@@ -82,12 +85,14 @@ void Oracle::server_edit(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, 
             // edit's client showed its characters in registers stamped with its own agent.
             for (const auto& reg : p->registers()) {
               const auto st = stamps_.find({reg.stamp.agent, reg.stamp.counter});
-              if (st == stamps_.end() || st->second.client == m->tag.client) continue;
+              // A written register whose stamp is no client's holds the document's initial text.
+              const bool initial = st == stamps_.end() && reg.stamp.counter != 0;
+              if (!initial && (st == stamps_.end() || st->second.client == m->tag.client)) continue;
               // Only registers this edit wrote to: those its own later stamp would have taken.
               if (e->second.registers.empty() ||
                   std::find(e->second.registers.begin(), e->second.registers.end(),
                             static_cast<std::uint32_t>(&reg - p->registers().data())) != e->second.registers.end()) {
-                holder = st->second;
+                holder = initial ? kInitialText : st->second;
                 break;
               }
             }
@@ -157,6 +162,8 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
     case How::kRefused: {
       if (!removal.holder) return Verdict{"unknown", std::nullopt, "refused, holder unknown"};
       const EditTag h = *removal.holder;
+      // Every client starts from the initial text: a write it loses to by clock was seen.
+      if (h.client == kInitialText.client) return Verdict{"clock_skew", std::nullopt, "refused for the initial text's later clock"};
       if (saw(e, h)) return Verdict{"clock_skew", h, "refused for a write it had seen"};
       return Verdict{"concurrent", h, "refused for a concurrent write"};
     }

@@ -1758,6 +1758,9 @@ RunOutput World::run() {
     // The durable log is in the history (`commit` events); causes of loss come from it.
     meta.meta["commits"] = "true";
     meta.meta["persistence"] = cfg_.servers.persistence == Persistence::kSnapshot ? "snapshot" : "changelog";
+    meta.meta["ack"] = cfg_.servers.ack == Ack::kAfterCommit ? "after_commit" : "immediate";
+    // The initial text goes through the strategy as an edit stamped at clock 0 (setup_store).
+    if (!cfg_.initial_text.empty()) meta.meta["initial_clock_ms"] = "0";
     meta.meta["seed"] = std::to_string(opt_.seed);
     meta.meta["clients"] = std::to_string(cfg_.clients);
     meta.meta["servers"] = std::to_string(cfg_.servers.count);
