@@ -129,9 +129,21 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     // decided, whether or not E had also seen an earlier one with a later clock than its own.
     if (log.orders_by_client_clock) {
       std::optional<std::size_t> winner;
+      // Stamps compare (clock, agent): at an equal clock reading the higher agent wins (the agent
+      // of an edit's characters; an edit that inserted nothing cannot be ruled out).
+      const auto agent_of = [](const EditInfo& x) -> std::optional<AgentId> {
+        if (x.inserted.empty()) return std::nullopt;
+        return x.inserted.front().agent;
+      };
+      const auto beats_e = [&](const EditInfo& w) {
+        if (w.e->clock_ms != e.e->clock_ms) return w.e->clock_ms > e.e->clock_ms;
+        const auto wa = agent_of(w);
+        const auto ea = agent_of(e);
+        return !wa || !ea || *wa > *ea;
+      };
       for (std::size_t idx : para->second) {
         const EditInfo& w = edits[idx];
-        if (w.e->client == e.e->client || w.e->clock_ms <= e.e->clock_ms) continue;
+        if (w.e->client == e.e->client || !beats_e(w)) continue;
         const std::optional<std::int64_t> at = durable_at(w);
         if (!at || *at > bound) continue;
         if (!winner || w.e->clock_ms > edits[*winner].e->clock_ms) winner = idx;

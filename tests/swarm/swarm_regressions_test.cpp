@@ -54,11 +54,6 @@ TEST_P(SwarmWorld, HoldsEveryInvariant) {
   ro.on_event = [&checker](const history::Event& e) { checker.add(e); };
   const sim::RunOutput out = sim::run_world(c, ro);
   for (const app::SwarmFailure& fail : app::swarm_failures(c, *strategy, out, checker.finish())) {
-    // lww and seq lose characters to overwrites; the history checker names the crash as their
-    // cause whenever one follows (docs/history.md), until causes come from the committed log
-    // (issue 13, part 1). Not judged here until then.
-    const std::string name(strategy->name);
-    if (fail.invariant == "crash_loss" && (name == "lww" || name == "seq")) continue;
     ADD_FAILURE() << GetParam() << ": " << strategy->name << " seed " << seed << ": " << fail.invariant << ": "
                   << fail.detail;
   }
