@@ -876,7 +876,7 @@ void Run::emit_commits() {
   if (!logs) return error("change_log", logs.error().message);
   for (std::uint32_t doc = 0; doc < logs->size(); ++doc) {
     // Documents start empty on the real server; the log replays from there.
-    workload::DurableText durable(strategy_, false, {}, 0);
+    workload::DurableText durable(strategy_, false, {});
     for (const LogRecord& rec : (*logs)[doc]) {
       auto change = durable.append(rec);
       if (!change) return error("change_log", "document " + std::to_string(doc) + ": " + change.error().message);

@@ -476,7 +476,7 @@ void World::setup_store() {
   store_.resize(cfg_.docs);
   if (cfg_.initial_text.empty()) {
     for (std::uint32_t d = 0; d < cfg_.docs; ++d) {
-      durable_.push_back(std::make_unique<workload::DurableText>(strategy_, false, std::span<const std::uint8_t>{}, 0));
+      durable_.push_back(std::make_unique<workload::DurableText>(strategy_, false, std::span<const std::uint8_t>{}));
     }
     return;
   }
@@ -495,7 +495,7 @@ void World::setup_store() {
     store_[d].snapshot_index = 0;
     store_[d].has_initial = true;
     store_[d].initial = store_[d].snapshot;
-    durable_.push_back(std::make_unique<workload::DurableText>(strategy_, true, store_[d].snapshot, 0));
+    durable_.push_back(std::make_unique<workload::DurableText>(strategy_, true, store_[d].snapshot));
   }
 }
 

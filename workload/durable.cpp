@@ -7,10 +7,8 @@
 
 namespace convlab::workload {
 
-DurableText::DurableText(const Strategy& strategy, bool has_snapshot, std::span<const std::uint8_t> snapshot,
-                         std::uint64_t snapshot_index)
+DurableText::DurableText(const Strategy& strategy, bool has_snapshot, std::span<const std::uint8_t> snapshot)
     : strategy_(strategy), replica_(strategy.make_server()) {
-  (void)snapshot_index;
   if (has_snapshot) {
     const auto ok = replica_->restore(snapshot);
     CONVLAB_ASSERT(ok.has_value());

@@ -26,10 +26,9 @@ struct DurableChange {
 
 class DurableText {
  public:
-  // The document as first stored: a snapshot at log index `snapshot_index` (none: empty).
+  // The document as first stored: a snapshot (none: empty).
   // REQUIRES: the snapshot restores (the caller made it with the same strategy).
-  DurableText(const Strategy& strategy, bool has_snapshot, std::span<const std::uint8_t> snapshot,
-              std::uint64_t snapshot_index);
+  DurableText(const Strategy& strategy, bool has_snapshot, std::span<const std::uint8_t> snapshot);
 
   // `record` committed at the end of the log. An Error (and nothing changed) when it does not
   // apply on the durable state: a log that does not replay.

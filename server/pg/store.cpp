@@ -34,6 +34,8 @@ constexpr int kSnapshotsKept = 3;
 constexpr auto kStopGrace = 5s;
 constexpr auto kBackoffMin = 50ms;
 constexpr auto kBackoffMax = 2s;
+// How long the listener waits without a notification before it checks its connection is alive.
+constexpr auto kListenerPing = 1s;
 // Session-level advisory lock key for migrations ("convlab" in ASCII).
 constexpr std::int64_t kMigrationLock = 0x636f6e766c6162;
 
@@ -832,15 +834,23 @@ class PgStore final : public Store {
           listener_up_ = true;
           health(true, "pg listener: listening on " + config_.channel);
         }
+        auto last_word = SteadyClock::now();
         while (!listener_stop_) {
           alive_us_ = wall_us();
           c.conn->await_notification(0, 200'000);
+          if (!pending.empty()) last_word = SteadyClock::now();
           while (!pending.empty()) {
             std::string payload = std::move(pending.front());
             pending.pop_front();
             handle(*c.conn, payload);
           }
           if (!c.conn->is_open()) throw pqxx::broken_connection("listener connection closed");
+          // A connection the server dropped (a crash, an immediate stop) can wait on its socket
+          // without a word: a quiet second asks the server, and a broken connection throws.
+          if (SteadyClock::now() - last_word >= kListenerPing) {
+            pqxx::nontransaction(*c.conn).exec("SELECT 1");
+            last_word = SteadyClock::now();
+          }
         }
         return;
       } catch (const std::exception& e) {

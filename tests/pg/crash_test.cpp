@@ -158,7 +158,19 @@ TEST(PgStoreCrash, NothingAcknowledgedIsLostAndTheStoreComesBack) {
               failed);
   EXPECT_GT(ok, 300u);  // at least those before the crash; the ones after are checked below
 
-  // Later appends work, and the other store's listener hears them.
+  // Later appends work, and the other store's listener hears them — once it is listening again:
+  // a notification sent before its LISTEN is back is not for it to hear (its catch-up covers
+  // only documents it had heard of, and doc 9 is new).
+  ASSERT_TRUE(cb.wait_until([&] {
+    bool down = false;
+    bool again = false;
+    for (const auto& [up, why] : cb.health) {
+      if (why.find("pg listener") == std::string::npos) continue;
+      down = down || !up;
+      again = again || (down && up);
+    }
+    return again;
+  })) << "the other store's listener did not come back";
   a->submit(append(1'000'000, 9, {record(3, "after the crash")}, true));
   ASSERT_TRUE(ca.wait_until([&] { return ca.replies.contains(1'000'000); }));
   {
