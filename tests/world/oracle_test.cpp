@@ -6,6 +6,7 @@
 #include "server/strategies/registry.hpp"
 #include "sim/scenario.hpp"
 #include "sim/world.hpp"
+#include "tests/world/worlds.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,19 +16,15 @@
 namespace convlab::sim {
 namespace {
 
+// The small world narrowed to one server and one document whose clients all type into the
+// same paragraph, for 20 s.
 WorldConfig one_paragraph_world() {
-  WorldConfig c;
+  WorldConfig c = test::small_world();
   c.duration_ms = 20000;
   c.quiesce_ms = 8000;
   c.docs = 1;
-  c.initial_text = "one\ntwo\nthree\n";
-  c.clients = 4;
-  c.workload.think_ms = {100, 600};
   c.workload.same_paragraph_prob = 1.0;
   c.servers.count = 1;
-  c.servers.propagation = Propagation::kBus;
-  c.servers.persistence = Persistence::kChangeLog;
-  c.servers.ack = Ack::kAfterCommit;
   return c;
 }
 

@@ -3,6 +3,7 @@
 #include "reports/checkers.hpp"
 #include "server/strategies/registry.hpp"
 #include "sim/world.hpp"
+#include "tests/world/worlds.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,21 +12,7 @@
 namespace convlab::sim {
 namespace {
 
-WorldConfig small_world() {
-  WorldConfig c;
-  c.duration_ms = 8000;
-  c.quiesce_ms = 5000;
-  c.docs = 2;
-  c.initial_text = "one\ntwo\nthree\n";
-  c.clients = 4;
-  c.workload.think_ms = {100, 600};
-  c.workload.same_paragraph_prob = 0.3;
-  c.servers.count = 2;
-  c.servers.propagation = Propagation::kBus;
-  c.servers.persistence = Persistence::kChangeLog;
-  c.servers.ack = Ack::kAfterCommit;
-  return c;
-}
+using test::small_world;
 
 RunOutput run(const WorldConfig& c, const char* strategy, std::uint64_t seed, std::ostream* out = nullptr) {
   RunOptions o;
