@@ -24,6 +24,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace convlab {
@@ -161,31 +162,109 @@ struct NodeMessage {
 Result<std::uint64_t> recover_replica(ServerReplica& replica, bool has_snapshot, std::span<const std::uint8_t> snapshot,
                                       std::uint64_t snapshot_index, std::span<const LogRecord> records);
 
+// Everything a Node does to the world goes through its NodeIo: the clock, frames to its clients,
+// store requests, messages to other nodes, timers, API answers. Two implementations: the
+// simulator's (sim/world.cpp, ServerIo: virtual time, simulated links, store and bus) and the
+// real server's (server/net/server.cpp, NodeSlot: Beast sessions, pg::Store, asio timers).
+//
+// Threads and calls. A Node is single-threaded: its owner calls start(), admit() and the on_*
+// methods from one thread, one at a time (the simulator's run loop; the real server's App
+// thread, the one thread running its io_context). The Node calls NodeIo only from inside one of
+// those calls, on that thread. The NodeIo outlives the Node.
+//
+// No re-entry. A NodeIo method must not call back into the Node's inputs (start, admit, on_*)
+// before it returns: whatever it causes (a reply, a delivery, a disconnect) reaches the Node as
+// a later, separate call. The Node relies on this: it calls NodeIo in the middle of changing its
+// state (e.g. close() is called while the document's sessions are being dropped). The const
+// observers (applied(), text(), ...) may be called: the simulator's send() reads applied().
+// Both implementations queue: the simulator schedules every delivery as an event of its loop
+// (even at zero latency, after the current event); the real server posts to its io_context.
+//
+// Crashes. A crash is the Node destroyed (the simulator keeps the process's NodeIo and builds a
+// new Node; the real process dies). Replies, timers and messages addressed to the destroyed Node
+// must never reach its successor: request ids and timer ids start over in a new Node. Messages
+// other nodes sent to a node while it was down may reach its successor (the simulator queues
+// them until the restart); the Node ignores what names connections it does not know.
 class NodeIo {
  public:
   virtual ~NodeIo() = default;
-  // The node's clock, in ms (skewed in the simulator). Used for audit stamps only.
+
+  // The node's clock, in ms since the epoch. Read for token expiry (on_connect, on_http_get),
+  // the rate limit's token bucket, the clock reading passed to the strategy and the records'
+  // audit stamps; nothing orders changes by it.
+  // No guarantee of monotonicity: the simulator's clocks have offsets and drift and may jump
+  // back (clock faults); the real server reads the system clock (wall_ms()). The Node copes
+  // with a reading that goes back (the rate limit refills nothing).
   virtual std::int64_t now_ms() = 0;
+
+  // Queues `frame` for connection `conn`; `frame` is only valid during the call.
+  // REQUIRES: `conn` is a connection the Node was told of by on_connect.
+  // Guarantees: the frames sent to one connection arrive in the order of the send() calls, none
+  // twice and none skipped while the connection lives; a frame for a connection that has closed
+  // (either side) is dropped without a word. Never blocks.
+  // Differences: the real server batches frames into one WebSocket message per handler
+  // (convlab/2) and closes a connection whose outgoing queue is full (a slow consumer; the Node
+  // then hears on_disconnect); the simulator gives each frame a drawn latency on a FIFO link
+  // (a partition holds the frames and delivers them, in order, after it heals).
   virtual void send(ConnId conn, const Frame& frame) = 0;
-  // Ends a connection from the server side; the client reconnects and loads the document anew.
+
+  // Ends connection `conn` from the server side; the client reconnects and loads its document
+  // anew. The Node has already forgotten `conn` when it calls this, so an on_disconnect(conn)
+  // that follows is harmless: the real server sends one (its session tears down later and tells
+  // every Node), the simulator does not. Frames sent just before may be lost (the real session
+  // drops its queue; the simulator's client ignores what arrives for a closed connection).
+  // `reason` is read as well as shown: "token expired" and "token revoked" get their own close
+  // codes in the real server, and a simulated client told "token revoked" stops for good.
+  // Difference: the real server holds one session per connection for every strategy's Node, so
+  // one Node's close ends the connection for all of them.
   virtual void close(ConnId conn, const std::string& reason) = 0;
+
+  // Starts `request` (StoreRequest says what each kind does). Guarantees: exactly one
+  // on_store() with `request.id` follows, at any later time (the store may be down or cut off
+  // for long), unless this Node is destroyed first; never two, never to another Node. An append
+  // with `notify` publishes its records on the bus (on_bus at every other node, never this one)
+  // if and only if it commits. An append answered ok=false may still have committed in the real
+  // store (the connection broke during COMMIT): the Node then reloads what is durable.
+  // Differences: the real store answers in submission order per document; the simulator answers
+  // an append after its group commit, so a read of the same document sent later may be answered
+  // first. The simulator's bus loses, duplicates and reorders records under a flaky-bus fault;
+  // the real listener delivers each committed index once, in commit order per document, and
+  // re-reads what it missed after a reconnect.
   virtual void store(StoreRequest request) = 0;
+
+  // Sends `message` to node `node` (never this node). At most once and in order per pair of
+  // nodes, after any delay. Lost when the target dies before it arrives; the simulator keeps
+  // what was sent to a node that is down and hands it to the node's successor. The real server
+  // drops a message to a node it has no link to (closing the forwarding connection) and, when a
+  // peer link breaks or its queue overflows, closes the connections whose forwarded edits wait
+  // on it (the Node hears on_disconnect).
   virtual void to_node(NodeId node, NodeMessage message) = 0;
-  // on_timer(timer) is called once, `delay_ms` from now.
+
+  // Calls on_timer(timer) once, no sooner than `delay_ms` from now in the implementation's
+  // monotonic time (virtual time; steady_clock), unless this Node is destroyed first. Timers
+  // cannot be cancelled; several may be pending. The Node's timers are periodic: each firing
+  // starts the next one.
   virtual void start_timer(std::int64_t delay_ms, std::uint64_t timer) = 0;
-  // The answer to on_http_get.
+
+  // The answer to on_http_get, exactly one per request, with the request's id: from inside
+  // on_http_get (refused) or from a later on_store (read from the store). An id the
+  // implementation no longer waits for is ignored. The real server writes the HTTP response at
+  // once; the simulator hands it to the CDN and the client after a link latency.
   virtual void respond(const HttpResponse& response) { (void)response; }
-  // An edit's acknowledgement (the strategy's replies to its sender, `messages` kDeliver frames,
-  // possibly none) was just sent to `conn`. For the real server's metrics (edit-to-ack latency);
-  // nothing in the node depends on it.
+
   // Something the node refused to do that its operator must hear about (a stored document whose
-  // log does not replay): the node goes on serving everything else.
+  // log does not replay, a queue at its limit): the node goes on serving everything else.
   virtual void log_error(const std::string& message) { (void)message; }
+
+  // An edit's acknowledgement (the strategy's replies to its sender, `messages` kDeliver frames,
+  // possibly none) was just sent to `conn`, by send() calls in the same Node call. For the real
+  // server's metrics (edit-to-ack latency); nothing in the node depends on it.
   virtual void acknowledged(ConnId conn, std::uint32_t doc, std::size_t messages) {
     (void)conn;
     (void)doc;
     (void)messages;
   }
+
   // What changed a document's replica, for observe_replica.
   enum class ReplicaChange {
     kClientEdit,  // a client's message applied at the document's home (`agent`, `payload`)
@@ -194,7 +273,8 @@ class NodeIo {
     kDropped,     // the document dropped from memory (a change did not commit); `replica` null
   };
   // Observation only, for the simulator's ground truth (sim/oracle.hpp): `doc`'s replica here
-  // may just have changed. The default does nothing, and nothing in the node depends on it.
+  // may just have changed. `replica` and `payload` are valid only during the call. The default
+  // does nothing (the real server's), and nothing in the node depends on it.
   virtual void observe_replica(std::uint32_t doc, const ServerReplica* replica, ReplicaChange change, AgentId agent,
                                std::span<const std::uint8_t> payload, std::uint64_t index) {
     (void)doc;
@@ -204,6 +284,34 @@ class NodeIo {
     (void)payload;
     (void)index;
   }
+};
+
+// A NodeIo that forwards every call to another one (LevelDB's EnvWrapper): a test or a fault
+// derives from it and overrides only what it changes, e.g. a store that fails every append, or a
+// clock that jumps. A new NodeIo method gets its forwarder here.
+class NodeIoWrapper : public NodeIo {
+ public:
+  explicit NodeIoWrapper(NodeIo& target) : target_(target) {}
+  NodeIo& target() const { return target_; }
+
+  std::int64_t now_ms() override { return target_.now_ms(); }
+  void send(ConnId conn, const Frame& frame) override { target_.send(conn, frame); }
+  void close(ConnId conn, const std::string& reason) override { target_.close(conn, reason); }
+  void store(StoreRequest request) override { target_.store(std::move(request)); }
+  void to_node(NodeId node, NodeMessage message) override { target_.to_node(node, std::move(message)); }
+  void start_timer(std::int64_t delay_ms, std::uint64_t timer) override { target_.start_timer(delay_ms, timer); }
+  void respond(const HttpResponse& response) override { target_.respond(response); }
+  void log_error(const std::string& message) override { target_.log_error(message); }
+  void acknowledged(ConnId conn, std::uint32_t doc, std::size_t messages) override {
+    target_.acknowledged(conn, doc, messages);
+  }
+  void observe_replica(std::uint32_t doc, const ServerReplica* replica, ReplicaChange change, AgentId agent,
+                       std::span<const std::uint8_t> payload, std::uint64_t index) override {
+    target_.observe_replica(doc, replica, change, agent, payload, index);
+  }
+
+ private:
+  NodeIo& target_;
 };
 
 class Node {
