@@ -34,6 +34,10 @@ Node::Node(NodeConfig config, const Strategy& strategy, NodeIo& io)
     : config_(config), strategy_(strategy), io_(io) {
   CONVLAB_ASSERT(config_.nodes >= 1 && config_.id < config_.nodes);
   CONVLAB_ASSERT(config_.poll_interval_ms > 0 && config_.snapshot_interval_ms > 0);
+  CONVLAB_ASSERT(config_.loading_frames_max > 0 && config_.loading_forwards_max > 0 && config_.pending_remote_max > 0);
+  CONVLAB_ASSERT(config_.hello_waiting_max > 0 && config_.held_frames_max > 0);
+  CONVLAB_ASSERT(config_.outbox_items_max > 0 && config_.forwards_max > 0 && config_.appends_max > 0);
+  CONVLAB_ASSERT(config_.snapshot_writes_max > 0 && config_.http_reads_max > 0);
 }
 
 void Node::start() {
@@ -145,6 +149,14 @@ void Node::on_http_get(const HttpGet& request) {
 }
 
 void Node::http_read(const HttpGet& request, bool from_replica) {
+  if (http_.size() >= config_.http_reads_max) {
+    HttpResponse r;
+    r.id = request.id;
+    r.doc = request.doc;
+    r.status = 503;
+    r.why = "overloaded: too many API reads waiting for the store";
+    return io_.respond(r);
+  }
   StoreRequest req;
   req.kind = StoreRequest::Kind::kLoad;
   req.id = next_request_++;
@@ -152,6 +164,7 @@ void Node::http_read(const HttpGet& request, bool from_replica) {
   req.replica = from_replica;
   req.purpose = from_replica ? "api_replica" : "api_primary";
   http_[req.id] = PendingHttp{request, from_replica};
+  CONVLAB_ASSERT(http_.size() <= config_.http_reads_max);
   io_.store(std::move(req));
 }
 
@@ -227,8 +240,10 @@ void Node::refuse(ConnId conn, std::uint32_t doc, std::string why) {
 }
 
 void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
+  const CloseOverloaded closing{*this};
   auto c = conns_.find(conn);
   if (c == conns_.end()) return;  // closed meanwhile
+  if (c->second.overloaded) return;  // closing
   auto frame = decode_frame_view(bytes);
   if (!frame) return refuse(conn, 0, "bad frame: " + frame.error().message);
   if (config_.check_revocation && revoked(c->second.token.user)) {
@@ -238,11 +253,17 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
   const std::uint32_t doc = frame->doc;
   Doc& d = doc_state(doc);
   if (d.loading) {
+    if (d.waiting.size() >= config_.loading_frames_max) {
+      return overload(conn, doc, "too many frames waiting for the document to load");
+    }
     d.waiting.emplace_back(conn, Bytes(bytes.begin(), bytes.end()));
     return;
   }
   if ((frame->kind == FrameKind::kEdit || frame->kind == FrameKind::kRename) && !d.conns.contains(conn) &&
       std::find(d.hello_waiting.begin(), d.hello_waiting.end(), conn) != d.hello_waiting.end()) {
+    if (d.held_frames.size() >= config_.held_frames_max) {
+      return overload(conn, doc, "too many edits waiting for the welcome");
+    }
     d.held_frames.emplace_back(conn, Bytes(bytes.begin(), bytes.end()));
     return;
   }
@@ -250,6 +271,9 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
     case FrameKind::kHello:
       c->second.docs.insert(doc);
       if (config_.catch_up_on_hello && config_.nodes > 1) {
+        if (d.hello_waiting.size() >= config_.hello_waiting_max) {
+          return overload(conn, doc, "too many sessions waiting for a catch-up");
+        }
         d.hello_waiting.push_back(conn);
         request_catch_up(doc, "catchup");
         return;
@@ -264,6 +288,9 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
       if (!loaded) return refuse(conn, doc, "bad subscribe: " + loaded.error().message);
       c->second.docs.insert(doc);
       if (config_.catch_up_on_hello && config_.nodes > 1) {
+        if (d.hello_waiting.size() >= config_.hello_waiting_max) {
+          return overload(conn, doc, "too many sessions waiting for a catch-up");
+        }
         d.hello_waiting.push_back(conn);
         request_catch_up(doc, "catchup");
         return;
@@ -316,7 +343,7 @@ void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   }
   // Replies still owed for this document go nowhere now.
   std::erase_if(appends_, [&](const auto& kv) { return kv.second.doc == doc; });
-  std::erase_if(requests_, [&](const auto& kv) { return kv.second.second == doc; });
+  forget_requests(doc);
   docs_.erase(it);
   io_.observe_replica(doc, nullptr, NodeIo::ReplicaChange::kDropped, 0, {}, 0);
   // The home of a single-writer document: other nodes' clients may have edits forwarded here
@@ -349,7 +376,7 @@ void Node::refuse_doc(std::uint32_t doc, const std::string& why) {
     io_.close(conn, "document " + std::to_string(doc) + " cannot be loaded: its stored log does not replay");
     conns_.erase(conn);
   }
-  std::erase_if(requests_, [&](const auto& kv) { return kv.second.second == doc; });
+  forget_requests(doc);
   docs_.erase(doc);
 }
 
@@ -370,7 +397,8 @@ void Node::deliver_local(std::uint32_t doc, AgentId except_author, std::vector<B
 
 void Node::post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack) {
   auto c = conns_.find(conn);
-  if (c == conns_.end()) return;
+  if (c == conns_.end() || c->second.overloaded) return;
+  if (outbox_full(c->second, doc)) return overload(conn, doc, "too many messages queued behind an acknowledgement");
   Outbox& box = c->second.out[doc];
   box.items.push_back(OutItem{std::move(msgs), true, ack});
   flush(conn, doc);
@@ -379,12 +407,14 @@ void Node::post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ac
 std::size_t Node::reserve(ConnId conn, std::uint32_t doc) {
   Outbox& box = conns_.at(conn).out[doc];
   box.items.push_back(OutItem{{}, false, true});
+  // handle_edit checked outbox_full before the edit applied.
+  CONVLAB_ASSERT(box.items.size() - box.head <= config_.outbox_items_max);
   return box.items.size() - 1;
 }
 
 void Node::fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<Bytes> msgs) {
   auto c = conns_.find(conn);
-  if (c == conns_.end()) return;
+  if (c == conns_.end() || c->second.overloaded) return;
   Outbox& box = c->second.out[doc];
   CONVLAB_ASSERT(slot < box.items.size() && !box.items[slot].ready);
   box.items[slot].msgs = std::move(msgs);
@@ -426,9 +456,13 @@ void Node::release_forward_replies(std::uint32_t doc) {
 void Node::anchor_own_record(std::uint32_t doc, AgentId author, std::uint64_t index) {
   for (ConnId conn : docs_.at(doc).conns) {
     Conn& c = conns_.at(conn);
-    if (c.agent != author) continue;
+    if (c.agent != author || c.overloaded) continue;
     auto box = c.out.find(doc);
     if (box == c.out.end() || box->second.forwards_in_flight == 0) continue;
+    if (outbox_full(c, doc)) {
+      overload(conn, doc, "too many messages queued behind an acknowledgement");
+      continue;
+    }
     box->second.items.push_back(OutItem{{}, false, false});
     box->second.anchors[index] = box->second.items.size() - 1;
   }
@@ -436,7 +470,7 @@ void Node::anchor_own_record(std::uint32_t doc, AgentId author, std::uint64_t in
 
 void Node::deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t after, std::vector<Bytes> msgs) {
   auto c = conns_.find(conn);
-  if (c == conns_.end()) return;
+  if (c == conns_.end() || c->second.overloaded) return;
   Outbox& box = c->second.out[doc];
   // Anchors up to `after` are this edit's records (or records of the agent's other
   // connections): they hold nothing but the reply.
@@ -451,7 +485,10 @@ void Node::deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t a
     }
     it = box.anchors.erase(it);
   }
-  if (!placed) box.items.push_back(OutItem{std::move(msgs), true, true});
+  if (!placed) {
+    if (outbox_full(c->second, doc)) return overload(conn, doc, "too many messages queued behind an acknowledgement");
+    box.items.push_back(OutItem{std::move(msgs), true, true});
+  }
   if (box.forwards_in_flight == 0) {
     // No reply is owed any more: an anchor left is another connection's record.
     for (const auto& [index, slot] : box.anchors) box.items[slot].ready = true;
@@ -462,7 +499,17 @@ void Node::deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t a
 
 void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,
                        std::optional<NodeId> forwarded_from) {
+  if (!forwarded_from) {
+    const Conn& c = conns_.at(conn);
+    if (c.overloaded) return;
+    // Its acknowledgement will need a place in the outbox.
+    if (outbox_full(c, doc)) return overload(conn, doc, "too many messages queued behind an acknowledgement");
+  }
   if (!is_home(doc)) {
+    const Outbox& box = conns_.at(conn).out[doc];
+    if (box.forwards_in_flight + box.forward_replies.size() >= config_.forwards_max) {
+      return overload(conn, doc, "too many forwarded edits not yet acknowledged");
+    }
     // Not multi-master and not this document's home: the home orders the change.
     NodeMessage m;
     m.kind = NodeMessage::Kind::kForwardEdit;
@@ -474,6 +521,11 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
     ++conns_.at(conn).out[doc].forwards_in_flight;
     io_.to_node(doc % config_.nodes, std::move(m));
     return;
+  }
+  if (config_.persistence == NodeConfig::Persistence::kChangeLog && appends_.size() >= config_.appends_max) {
+    // Refused before it applies: nothing of it is anywhere yet.
+    if (forwarded_from) return reset_forwarder(*forwarded_from, doc, "too many changes waiting for the store");
+    return overload(conn, doc, "too many changes waiting for the store");
   }
   Doc& d = docs_.at(doc);
   // One clock reading for the strategy and the records' audit stamp (the simulator's output
@@ -540,6 +592,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
   requests_[req.id] = {req.kind, doc};
   d.uncommitted += pending.records;
   appends_[req.id] = std::move(pending);
+  CONVLAB_ASSERT(appends_.size() <= config_.appends_max);
   io_.store(std::move(req));
 }
 
@@ -555,6 +608,11 @@ void Node::mark_applied(Doc& d, std::uint64_t index) {
 void Node::accept_remote(std::uint32_t doc, const LogRecord& record) {
   Doc& d = docs_.at(doc);
   if (d.loading || record.index <= d.applied || d.ahead.contains(record.index)) return;
+  if (record.index != d.applied + 1 && d.pending_remote.size() >= config_.pending_remote_max) {
+    // Past the gap and no room: the log has it.
+    d.remote_dropped = true;
+    return request_catch_up(doc, "catchup");
+  }
   d.pending_remote.emplace(record.index, record);
   drain_remote(doc);
   if (!d.pending_remote.empty()) request_catch_up(doc, "catchup");
@@ -605,11 +663,16 @@ void Node::maybe_snapshot(std::uint32_t doc) {
   // A snapshot labelled with log index `applied` must hold exactly the log up to there: not
   // while records of this node are uncommitted or committed out of order.
   if (d.changes_since_snapshot < config_.snapshot_every_changes || !d.ahead.empty() || d.uncommitted > 0) return;
-  d.changes_since_snapshot = 0;
-  write_snapshot(doc);
+  if (write_snapshot(doc)) d.changes_since_snapshot = 0;
 }
 
-void Node::write_snapshot(std::uint32_t doc) {
+bool Node::write_snapshot(std::uint32_t doc) {
+  if (snapshot_writes_ >= config_.snapshot_writes_max) {
+    io_.log_error("document " + std::to_string(doc) + ": snapshot not written now: too many snapshot writes waiting "
+                  "for the store");
+    return false;
+  }
+  ++snapshot_writes_;
   const Doc& d = docs_.at(doc);
   StoreRequest req;
   req.kind = StoreRequest::Kind::kWriteSnapshot;
@@ -620,9 +683,11 @@ void Node::write_snapshot(std::uint32_t doc) {
   req.purpose = "snapshot";
   requests_[req.id] = {req.kind, doc};
   io_.store(std::move(req));
+  return true;
 }
 
 void Node::on_store(const StoreReply& reply) {
+  const CloseOverloaded closing{*this};
   if (http_.contains(reply.id)) return http_loaded(reply);
   auto rq = requests_.find(reply.id);
   if (rq == requests_.end()) return;
@@ -693,9 +758,17 @@ void Node::on_store(const StoreReply& reply) {
             release_forward_replies(doc);
             continue;
           }
+          if (r.index != d.applied + 1 && d.pending_remote.size() >= config_.pending_remote_max) {
+            d.remote_dropped = true;  // past the gap and no room: read again below
+            continue;
+          }
           d.pending_remote.emplace(r.index, r);
         }
         drain_remote(doc);
+        if (d.remote_dropped) {
+          d.remote_dropped = false;
+          request_catch_up(doc, "catchup");
+        }
       }
       auto hellos = std::move(d.hello_waiting);
       d.hello_waiting.clear();
@@ -706,17 +779,21 @@ void Node::on_store(const StoreReply& reply) {
       return;
     }
     case StoreRequest::Kind::kWriteSnapshot:
+      CONVLAB_ASSERT(snapshot_writes_ > 0);
+      --snapshot_writes_;
       return;
   }
 }
 
 void Node::on_bus(std::uint32_t doc, const LogRecord& record) {
+  const CloseOverloaded closing{*this};
   auto it = docs_.find(doc);
   if (it == docs_.end()) return;  // not loaded here: it will load from the store when needed
   accept_remote(doc, record);
 }
 
 void Node::on_node(const NodeMessage& m) {
+  const CloseOverloaded closing{*this};
   switch (m.kind) {
     case NodeMessage::Kind::kDocReset:
       if (!is_home(m.doc)) reset_doc(m.doc, "the document's home started over");
@@ -724,6 +801,9 @@ void Node::on_node(const NodeMessage& m) {
     case NodeMessage::Kind::kForwardEdit: {
       Doc& d = doc_state(m.doc);
       if (d.loading) {
+        if (d.waiting_forwards.size() >= config_.loading_forwards_max) {
+          return reset_forwarder(m.from, m.doc, "too many forwarded edits waiting for the document to load");
+        }
         d.waiting_forwards.push_back(m);
         return;
       }
@@ -752,6 +832,7 @@ void Node::on_node(const NodeMessage& m) {
 }
 
 void Node::on_timer(std::uint64_t timer) {
+  const CloseOverloaded closing{*this};
   if (timer == kPollTimer) {
     // The naive design's load: one query per active document per server per interval.
     for (auto& [doc, d] : docs_) {
@@ -767,8 +848,7 @@ void Node::on_timer(std::uint64_t timer) {
   } else if (timer == kSnapshotTimer) {
     for (auto& [doc, d] : docs_) {
       if (!d.dirty || d.loading) continue;
-      d.dirty = false;
-      write_snapshot(doc);
+      if (write_snapshot(doc)) d.dirty = false;
     }
     io_.start_timer(config_.snapshot_interval_ms, kSnapshotTimer);
   }
@@ -810,5 +890,45 @@ std::vector<std::uint32_t> Node::loaded_docs() const {
   return out;
 }
 
+bool Node::outbox_full(const Conn& c, std::uint32_t doc) const {
+  auto box = c.out.find(doc);
+  return box != c.out.end() && box->second.items.size() - box->second.head >= config_.outbox_items_max;
+}
+
+void Node::overload(ConnId conn, std::uint32_t doc, const std::string& what) {
+  auto c = conns_.find(conn);
+  if (c == conns_.end() || c->second.overloaded) return;
+  c->second.overloaded = true;
+  overloaded_.emplace_back(conn, "overloaded: " + what + " (document " + std::to_string(doc) + ")");
+}
+
+void Node::close_overloaded() {
+  auto closing = std::move(overloaded_);
+  overloaded_.clear();
+  for (const auto& [conn, why] : closing) {
+    if (!conns_.contains(conn)) continue;
+    io_.log_error("connection " + std::to_string(conn) + " closed: " + why);
+    on_disconnect(conn);
+    io_.close(conn, why);
+  }
+}
+
+void Node::reset_forwarder(NodeId node, std::uint32_t doc, const std::string& why) {
+  io_.log_error("document " + std::to_string(doc) + ": an edit forwarded by node " + std::to_string(node) +
+                " dropped (" + why + "); that node starts the document over");
+  NodeMessage m;
+  m.kind = NodeMessage::Kind::kDocReset;
+  m.from = config_.id;
+  m.doc = doc;
+  io_.to_node(node, std::move(m));
+}
+
+void Node::forget_requests(std::uint32_t doc) {
+  std::erase_if(requests_, [&](const auto& kv) {
+    if (kv.second.second != doc) return false;
+    if (kv.second.first == StoreRequest::Kind::kWriteSnapshot) --snapshot_writes_;
+    return true;
+  });
+}
 
 }  // namespace convlab

@@ -65,6 +65,41 @@ struct NodeConfig {
   // The title register: a rename made on an old title version is refused with a notice (the
   // sender is told the winner), or (false: naive) last write wins and nobody is told.
   bool rename_notice = true;
+
+  // Limits: every queue of the node has one (TIGER_STYLE). The defaults are far above what any
+  // scenario reaches; at a limit the node refuses, clearly and safely, instead of growing. A
+  // connection "closed as overloaded" is closed (NodeIo::close, reason "overloaded: ...") once
+  // the current call is done, and the operator hears of it (log_error); its client reconnects
+  // and loads the document anew, as after any close.
+  // Frames that arrive for a document while it loads (Doc::waiting), per document: at the limit
+  // the frame is dropped and its connection closed as overloaded.
+  std::uint32_t loading_frames_max = 1u << 16;
+  // Edits forwarded to this home while the document loads, per document: at the limit the edit
+  // is dropped and the forwarding node told to start its sessions of the document over
+  // (kDocReset), as when the home loses edits in a reset.
+  std::uint32_t loading_forwards_max = 1u << 16;
+  // Committed records that arrived past a gap (Doc::pending_remote), per document: at the limit
+  // a record is not kept (the log has it) and the log is read again once the catch-up in flight
+  // is answered.
+  std::uint32_t pending_remote_max = 1u << 16;
+  // Sessions waiting for a catch-up before their welcome, and the edits and renames they sent
+  // meanwhile, per document: at the limit the connection is closed as overloaded.
+  std::uint32_t hello_waiting_max = 1u << 14;
+  std::uint32_t held_frames_max = 1u << 16;
+  // Messages queued for one connection and document behind an acknowledgement that is not ready
+  // (its commit, or a forwarded edit's reply), and that connection's forwarded edits not yet
+  // acknowledged: at the limit the connection is closed as overloaded.
+  std::uint32_t outbox_items_max = 1u << 16;
+  std::uint32_t forwards_max = 1u << 14;
+  // Appends waiting for the store (edits not yet committed), on this node: at the limit an edit
+  // is refused before it applies (its connection closed as overloaded; a forwarded edit's node
+  // told to start the document over).
+  std::uint32_t appends_max = 1u << 16;
+  // Snapshot writes waiting for the store: at the limit a snapshot is not written now (logged;
+  // the document stays due and is written at the next chance).
+  std::uint32_t snapshot_writes_max = 1u << 14;
+  // API reads waiting for the store: at the limit a read is answered 503.
+  std::uint32_t http_reads_max = 1u << 14;
 };
 
 // What a client presents: issued by the login service at login, never by the node.
@@ -85,7 +120,8 @@ struct HttpGet {
 struct HttpResponse {
   std::uint64_t id = 0;
   std::uint32_t doc = 0;
-  int status = 200;           // 200, 401 (expired), 403 (revoked), 500 (its stored log does not replay)
+  int status = 200;           // 200, 401 (expired), 403 (revoked), 500 (its stored log does not replay),
+                              // 503 (too many reads waiting: NodeConfig::http_reads_max)
   Bytes body;                 // 200: the strategy's welcome for the document
   std::uint64_t version = 0;  // 200: the log version the body holds
   std::uint64_t latest = 0;   // 200: the primary's log version when the read was made
@@ -378,6 +414,9 @@ class Node {
     Token token;
     std::set<std::uint32_t> docs;
     std::map<std::uint32_t, Outbox> out;
+    // A queue of this connection reached its limit: nothing more is queued or sent to it, and
+    // it is closed once the current call is done (close_overloaded).
+    bool overloaded = false;
   };
   struct Doc {
     std::unique_ptr<ServerReplica> replica;
@@ -397,6 +436,9 @@ class Node {
     bool dirty = false;                   // changed since the last snapshot
     std::uint64_t changes_since_snapshot = 0;
     std::uint64_t uncommitted = 0;        // records applied here whose append has not committed
+    // A record past a gap was not kept (pending_remote at its limit): read the log again once
+    // the catch-up in flight is answered.
+    bool remote_dropped = false;
   };
   struct PendingAppend {
     std::uint32_t doc = 0;
@@ -437,8 +479,9 @@ class Node {
   void request_catch_up(std::uint32_t doc, const char* purpose);
   void mark_applied(Doc& d, std::uint64_t index);
   void maybe_snapshot(std::uint32_t doc);
-  // Stores the replica's snapshot labelled with the log index it holds everything up to.
-  void write_snapshot(std::uint32_t doc);
+  // Stores the replica's snapshot labelled with the log index it holds everything up to. False
+  // (nothing written) when snapshot_writes_max writes are in flight.
+  bool write_snapshot(std::uint32_t doc);
   void welcome(ConnId conn, std::uint32_t doc);
   // A change this node applied did not commit: its replica is ahead of the durable log. Drop
   // the document and close its connections; clients reload what is durable.
@@ -477,6 +520,27 @@ class Node {
   // released, not when a connection closes with some queued: so 0 means none (nothing to
   // release, the common case of multi-master strategies), anything else maybe some.
   std::size_t queued_forward_replies_ = 0;
+
+  // Queues at their limits (NodeConfig, "Limits").
+  // True when one more message for `conn`'s outbox of `doc` would pass outbox_items_max.
+  bool outbox_full(const Conn& c, std::uint32_t doc) const;
+  // Marks `conn` overloaded (`what` says which queue): nothing more goes to it, and it is closed
+  // when the current call is done. Closing at once could pull the connection out from under a
+  // loop over connections further up the stack.
+  void overload(ConnId conn, std::uint32_t doc, const std::string& what);
+  // Closes the connections marked overloaded. Runs at the end of every input that may mark one.
+  void close_overloaded();
+  // A forwarded edit of `doc` from `node` was dropped at a limit: its client waits for an answer
+  // that will not come, so that node starts its sessions of the document over (kDocReset).
+  void reset_forwarder(NodeId node, std::uint32_t doc, const std::string& why);
+  // Forgets the store requests of `doc` still in flight (their replies will be ignored).
+  void forget_requests(std::uint32_t doc);
+  struct CloseOverloaded {
+    Node& node;
+    ~CloseOverloaded() { node.close_overloaded(); }
+  };
+  std::vector<std::pair<ConnId, std::string>> overloaded_;
+  std::size_t snapshot_writes_ = 0;  // kWriteSnapshot requests in flight
 };
 
 }  // namespace convlab
