@@ -225,6 +225,12 @@ void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   }
 }
 
+void Node::refuse_forwarded(NodeId node, ConnId conn, AgentId agent, std::uint32_t doc, std::string why) {
+  CONVLAB_ASSERT(node != config_.id && !why.empty());
+  io_.to_node(node, NodeMessage{NodeMessage::Kind::kForwardReply, config_.id, conn, agent, doc, 0,
+                                Bytes(why.begin(), why.end()), {}});
+}
+
 void Node::refuse_doc(std::uint32_t doc, const std::string& why) {
   io_.log_error("document " + std::to_string(doc) + ": the stored log does not replay (" + why +
                 "); refusing the document, serving the others");
@@ -280,8 +286,10 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
   const std::int64_t now_ms = io_.now_ms();
   auto out = d.replica->receive(agent, payload, now_ms);
   if (!out) {
-    if (forwarded_from) return;  // the forwarding node's client never hears: it will resync
-    return refuse(conn, doc, "edit refused: " + out.error().message);
+    std::string why = "edit refused: " + out.error().message;
+    // A forwarding node's client waits for an answer, as this node's own would.
+    if (forwarded_from) return refuse_forwarded(*forwarded_from, conn, agent, doc, std::move(why));
+    return refuse(conn, doc, std::move(why));
   }
   io_.observe_replica(doc, d.replica.get(), NodeIo::ReplicaChange::kClientEdit, agent, payload, 0);
   d.dirty = true;
@@ -368,6 +376,15 @@ void Node::on_node(const NodeMessage& m) {
       // fill the slot if the record was already applied here, else keep it until it is.
       Outbox& box = c->second.out[m.doc];
       if (box.forwards_in_flight > 0) --box.forwards_in_flight;
+      if (!m.payload.empty()) {
+        // The home refused the edit: nothing of it is in the log, so the refusal has no place to
+        // wait for. The client hears it now, as a refusal at this node goes out at once.
+        CONVLAB_ASSERT(m.replies.empty());
+        if (c->second.overloaded) return;  // closing
+        refuse(m.conn, m.doc, std::string(m.payload.begin(), m.payload.end()));
+        if (box.forwards_in_flight == 0 && box.forward_replies.empty()) release_anchors(m.conn, m.doc);
+        return;
+      }
       box.forward_replies.emplace_back(m.after_index, m.replies);
       ++queued_forward_replies_;
       if (!docs_.contains(m.doc)) return;

@@ -176,6 +176,12 @@ struct StoreReply {
 };
 
 // Between nodes: an edit forwarded to the document's home, and the home's answer.
+// A kForwardReply answers every kForwardEdit the home receives (or a kDocReset replaces the
+// answers of a document's edits): the forwarding node counts its edits in flight and its client
+// waits for the acknowledgement. An edit the home refuses is answered with a refusal: `payload`
+// holds the text of the kRefused frame the home's own client would get, `replies` is empty, and
+// the forwarding node sends its client that refusal. (The payload travels for every kind on the
+// real server's peer link, server/net/peer_wire.cpp, so the refusal needs no new field there.)
 struct NodeMessage {
   // kDocReset: the home of a single-writer document started it over from the store (an append
   // failed); edits forwarded to it and not yet answered may be gone, so the other nodes start
@@ -187,7 +193,7 @@ struct NodeMessage {
   AgentId agent = 0;
   std::uint32_t doc = 0;
   std::uint64_t after_index = 0;  // kForwardReply: deliver once the log up to here is applied
-  Bytes payload;                // kForwardEdit: the client's message
+  Bytes payload;                // kForwardEdit: the client's message; kForwardReply: a refusal, or empty
   std::vector<Bytes> replies;   // kForwardReply: what goes to that client
 };
 
@@ -457,6 +463,9 @@ class Node {
   void handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,
                    std::optional<NodeId> forwarded_from);
   void refuse(ConnId conn, std::uint32_t doc, std::string why);
+  // The home refused an edit forwarded by `node` for its connection `conn`: answers that node
+  // with the refusal (`why`, the text refuse() would send a client of this node).
+  void refuse_forwarded(NodeId node, ConnId conn, AgentId agent, std::uint32_t doc, std::string why);
   // The document's stored log did not replay on load: log it, disconnect whoever waits for it and
   // forget it (a later access tries again). REQUIRES: the document is loading.
   void refuse_doc(std::uint32_t doc, const std::string& why);
@@ -472,6 +481,9 @@ class Node {
   // The reply to a forwarded edit whose records end at `after` (<= applied): into its anchor
   // when the record reserved one, else now.
   void deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t after, std::vector<Bytes> msgs);
+  // No forwarded edit of `conn` is owed a reply any more: its anchors left are records of the
+  // agent's other connections, which hold nothing back.
+  void release_anchors(ConnId conn, std::uint32_t doc);
   void accept_remote(std::uint32_t doc, const LogRecord& record);
   void drain_remote(std::uint32_t doc);
   // Applies the next record of the log (record.index == d.applied + 1) and tells local clients.

@@ -117,11 +117,15 @@ void Node::deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t a
     if (outbox_full(c->second, doc)) return overload(conn, doc, "too many messages queued behind an acknowledgement");
     box.items.push_back(OutItem{std::move(msgs), true, true});
   }
-  if (box.forwards_in_flight == 0) {
-    // No reply is owed any more: an anchor left is another connection's record.
-    for (const auto& [index, slot] : box.anchors) box.items[slot].ready = true;
-    box.anchors.clear();
-  }
+  if (box.forwards_in_flight == 0) return release_anchors(conn, doc);
+  flush(conn, doc);
+}
+
+void Node::release_anchors(ConnId conn, std::uint32_t doc) {
+  Outbox& box = conns_.at(conn).out[doc];
+  CONVLAB_ASSERT(box.forwards_in_flight == 0);
+  for (const auto& [index, slot] : box.anchors) box.items[slot].ready = true;
+  box.anchors.clear();
   flush(conn, doc);
 }
 

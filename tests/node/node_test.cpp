@@ -71,9 +71,8 @@ NodeConfig one_node() {
   return c;
 }
 
-// Two nodes sharing a store: node 0 and node 1 with `propagation`.
-NodeConfig node_of_two(NodeId id, NodeConfig::Propagation propagation) {
-  NodeConfig c;
+// Two nodes sharing a store: node 0 and node 1 with `propagation`, the rest as in `c`.
+NodeConfig node_of_two(NodeId id, NodeConfig::Propagation propagation, NodeConfig c = {}) {
   c.id = id;
   c.nodes = 2;
   c.propagation = propagation;
@@ -257,9 +256,9 @@ struct TwoNodes {
   Rig n1;
   Client a;  // on node 0
   Client b;  // on node 1
-  TwoNodes(NodeConfig::Propagation p, const char* s, std::uint32_t doc = 0)
-      : n0(node_of_two(0, p), strategy(s)),
-        n1(node_of_two(1, p), strategy(s)),
+  TwoNodes(NodeConfig::Propagation p, const char* s, std::uint32_t doc = 0, const NodeConfig& base = {})
+      : n0(node_of_two(0, p, base), strategy(s)),
+        n1(node_of_two(1, p, base), strategy(s)),
         a(strategy(s), 1, 10, doc),
         b(strategy(s), 2, 11, doc) {
     n0.node->start();
@@ -354,6 +353,47 @@ TEST(Node, AnEditOfASingleWriterDocumentIsForwardedToItsHome) {
   EXPECT_TRUE(t.b.replica->synced());
   EXPECT_EQ(t.b.replica->text(), U"z");
   EXPECT_EQ(t.n1.io.acks.size(), 1u);
+}
+
+TEST(Node, AForwardedEditTheHomeRefusesIsRefusedAtTheForwarder) {
+  // ot: doc 0's home is node 0; node 1 lets a client have one forwarded edit unanswered.
+  NodeConfig base;
+  base.forwards_max = 1;
+  TwoNodes t(NodeConfig::Propagation::kBus, "ot", 0, base);
+  const Bytes bad = frame_bytes(FrameKind::kEdit, 0, Bytes{0xff, 0xff, 0xff});
+  // What the home's own client gets for this edit: a refusal.
+  t.n0.node->on_frame(t.a.conn, bad);
+  const auto local = t.n0.io.take_frames(t.a.conn);
+  ASSERT_EQ(local.size(), 1u);
+  ASSERT_EQ(local[0].kind, FrameKind::kRefused);
+  // Node 1's client sends it: forwarded, and the home refuses it.
+  t.n1.node->on_frame(t.b.conn, bad);
+  ASSERT_EQ(t.n1.io.messages.size(), 1u);
+  t.n0.node->on_node(t.n1.io.messages[0].second);
+  EXPECT_TRUE(t.n0.io.requests.empty()) << "nothing applied, nothing to append";
+  ASSERT_EQ(t.n0.io.messages.size(), 1u) << "the forwarding node is answered";
+  const NodeMessage answer = t.n0.io.messages[0].second;
+  EXPECT_EQ(answer.kind, NodeMessage::Kind::kForwardReply);
+  EXPECT_TRUE(answer.replies.empty());
+  t.n1.node->on_node(answer);
+  const auto frames = t.n1.io.take_frames(t.b.conn);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].kind, FrameKind::kRefused);
+  EXPECT_EQ(frames[0].text, local[0].text) << "the same refusal as at the home";
+  EXPECT_TRUE(t.n1.io.closed.empty());
+  // Nothing is owed to the client any more: its next edit is forwarded (forwards_max is 1) and
+  // acknowledged.
+  t.n1.io.messages.clear();
+  t.b.type(*t.n1.node, 0, U"z");
+  EXPECT_TRUE(t.n1.io.closed.empty()) << "not overloaded";
+  ASSERT_EQ(t.n1.io.messages.size(), 1u);
+  t.n0.node->on_node(t.n1.io.messages[0].second);
+  t.n0.play_store(t.store);
+  ASSERT_EQ(t.n0.io.messages.size(), 2u);
+  t.n1.node->on_node(t.n0.io.messages[1].second);
+  t.n1.play_store(t.store);
+  EXPECT_EQ(t.b.receive(t.n1.io)[FrameKind::kDeliver], 1);
+  EXPECT_TRUE(t.b.replica->synced());
 }
 
 TEST(Node, ARestartedNodeReplaysTheStoredLog) {
