@@ -231,11 +231,13 @@ void Node::refuse_forwarded(NodeId node, ConnId conn, AgentId agent, std::uint32
                                 Bytes(why.begin(), why.end()), {}});
 }
 
-void Node::refuse_doc(std::uint32_t doc, const std::string& why) {
-  io_.log_error("document " + std::to_string(doc) + ": the stored log does not replay (" + why +
-                "); refusing the document, serving the others");
-  Doc& d = docs_.at(doc);
-  CONVLAB_ASSERT(d.loading && d.conns.empty());
+void Node::refuse_doc(std::uint32_t doc, const std::string& cause, const std::string& detail) {
+  const std::string refusal = "document " + std::to_string(doc) + " cannot be loaded: " + cause;
+  io_.log_error(refusal + (detail.empty() ? "" : " (" + detail + ")") + "; refusing the document, serving the others");
+  auto it = docs_.find(doc);
+  CONVLAB_ASSERT(it != docs_.end());
+  Doc& d = it->second;
+  CONVLAB_ASSERT(d.loading && d.conns.empty() && d.hello_waiting.empty());
   // Whoever waits for it is disconnected (and may try again: the next access loads it anew).
   std::set<ConnId> waiting;
   for (const auto& [conn, frame] : d.waiting) waiting.insert(conn);
@@ -243,11 +245,14 @@ void Node::refuse_doc(std::uint32_t doc, const std::string& why) {
     auto c = conns_.find(conn);
     if (c == conns_.end()) continue;
     c->second.docs.erase(doc);
-    io_.close(conn, "document " + std::to_string(doc) + " cannot be loaded: its stored log does not replay");
+    io_.close(conn, refusal);
     conns_.erase(conn);
   }
+  // Edits forwarded to it are refused as an edit of this node's own client would be.
+  const std::vector<NodeMessage> forwards = std::move(d.waiting_forwards);
   forget_requests(doc);
-  docs_.erase(doc);
+  docs_.erase(it);
+  for (const NodeMessage& m : forwards) refuse_forwarded(m.from, m.conn, m.agent, doc, "edit refused: " + refusal);
 }
 
 void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,

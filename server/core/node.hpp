@@ -121,7 +121,8 @@ struct HttpResponse {
   std::uint64_t id = 0;
   std::uint32_t doc = 0;
   int status = 200;           // 200, 401 (expired), 403 (revoked), 500 (its stored log does not replay),
-                              // 503 (too many reads waiting: NodeConfig::http_reads_max)
+                              // 503 (too many reads waiting: NodeConfig::http_reads_max, or the
+                              // store failed the read)
   Bytes body;                 // 200: the strategy's welcome for the document
   std::uint64_t version = 0;  // 200: the log version the body holds
   std::uint64_t latest = 0;   // 200: the primary's log version when the read was made
@@ -166,6 +167,8 @@ struct StoreRequest {
 
 struct StoreReply {
   std::uint64_t id = 0;
+  // False: the request failed, and nothing else in the reply is meaningful (kLoad: nothing was
+  // read, not an empty document; kAppend: see NodeIo::store).
   bool ok = true;
   std::uint64_t first_index = 0;   // kAppend
   std::vector<LogRecord> records;  // kReadLog, kLoad
@@ -466,9 +469,11 @@ class Node {
   // The home refused an edit forwarded by `node` for its connection `conn`: answers that node
   // with the refusal (`why`, the text refuse() would send a client of this node).
   void refuse_forwarded(NodeId node, ConnId conn, AgentId agent, std::uint32_t doc, std::string why);
-  // The document's stored log did not replay on load: log it, disconnect whoever waits for it and
-  // forget it (a later access tries again). REQUIRES: the document is loading.
-  void refuse_doc(std::uint32_t doc, const std::string& why);
+  // The document did not load (`cause`: the store failed, or its stored log does not replay;
+  // `detail`, possibly empty, says how): log it, disconnect whoever waits for it, refuse the
+  // edits forwarded to it meanwhile, and forget it, unloaded (a later access tries again).
+  // REQUIRES: it is loading.
+  void refuse_doc(std::uint32_t doc, const std::string& cause, const std::string& detail);
   void deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs);
   void post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack = false);
   std::size_t reserve(ConnId conn, std::uint32_t doc);

@@ -8,6 +8,19 @@
 
 namespace convlab {
 
+namespace {
+// The answer to an API read the node refuses: no body, and nothing a CDN may cache.
+HttpResponse refused(const HttpGet& request, int status, std::string why) {
+  HttpResponse r;
+  r.id = request.id;
+  r.doc = request.doc;
+  r.status = status;
+  r.why = std::move(why);
+  r.no_store = true;
+  return r;
+}
+}  // namespace
+
 void Node::on_revoke(std::uint32_t user) {
   revoked_.insert(user);
   if (!config_.check_revocation) return;
@@ -45,12 +58,7 @@ void Node::on_http_get(const HttpGet& request) {
 
 void Node::http_read(const HttpGet& request, bool from_replica) {
   if (http_.size() >= config_.http_reads_max) {
-    HttpResponse r;
-    r.id = request.id;
-    r.doc = request.doc;
-    r.status = 503;
-    r.why = "overloaded: too many API reads waiting for the store";
-    return io_.respond(r);
+    return io_.respond(refused(request, 503, "overloaded: too many API reads waiting for the store"));
   }
   StoreRequest req;
   req.kind = StoreRequest::Kind::kLoad;
@@ -68,6 +76,11 @@ void Node::http_loaded(const StoreReply& reply) {
   CONVLAB_ASSERT(it != http_.end());
   const PendingHttp pending = std::move(it->second);
   http_.erase(it);
+  if (!reply.ok) {
+    // Not an empty document: no answer to cache. The reader may try again.
+    io_.log_error("document " + std::to_string(pending.request.doc) + ": the store failed an API read; answered 503");
+    return io_.respond(refused(pending.request, 503, "the store failed to read the document"));
+  }
   auto replica = strategy_.make_server();
   auto recovered = recover_replica(*replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
   if (!recovered) {
@@ -75,13 +88,7 @@ void Node::http_loaded(const StoreReply& reply) {
     // reason to stop serving the other documents.
     io_.log_error("document " + std::to_string(pending.request.doc) + ": the stored log does not replay (" +
                   recovered.error().message + "); API read refused");
-    HttpResponse r;
-    r.id = pending.request.id;
-    r.doc = pending.request.doc;
-    r.status = 500;
-    r.why = "the document cannot be read: its stored log does not replay";
-    r.no_store = true;
-    return io_.respond(r);
+    return io_.respond(refused(pending.request, 500, "the document cannot be read: its stored log does not replay"));
   }
   const std::uint64_t version = *recovered;
   // Fencing: a replica that has not reached the session's last write is not good enough.

@@ -145,10 +145,13 @@ void Node::on_store(const StoreReply& reply) {
   Doc& d = docs_.at(doc);
   switch (kind) {
     case StoreRequest::Kind::kLoad: {
+      // A failed read is no document at all, not an empty one: installing it would welcome
+      // clients to an empty text and append their edits after a log this replica never had.
+      if (!reply.ok) return refuse_doc(doc, "the store failed to read it", "");
       d.replica = strategy_.make_server();
       // The store holds only snapshots and records replicas wrote: they should always apply.
       auto applied = recover_replica(*d.replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
-      if (!applied) return refuse_doc(doc, applied.error().message);
+      if (!applied) return refuse_doc(doc, "its stored log does not replay", applied.error().message);
       io_.observe_replica(doc, d.replica.get(), NodeIo::ReplicaChange::kLoaded, 0, {}, *applied);
       d.applied = *applied;
       d.assigned = d.applied;

@@ -73,11 +73,7 @@ TEST(NodeLimits, ForwardedEditsWaitingForALoad) {
   cfg.loading_forwards_max = 1;
   ScriptedIo io;
   Node home(cfg, ot(), io);  // node 0: home of doc 0
-  NodeMessage m;
-  m.kind = NodeMessage::Kind::kForwardEdit;
-  m.from = 1;
-  m.conn = 5;
-  m.doc = 0;
+  const NodeMessage m = forward_edit(1, 5, 0, 0);
   home.on_node(m);
   EXPECT_TRUE(io.messages.empty()) << "the first waits for the load";
   home.on_node(m);
@@ -209,14 +205,7 @@ TEST(NodeLimits, AppendsWaitingForTheStore) {
   home.on_frame(1, edit_of(ot(), 0, welcome, 101, U"a"));
   ASSERT_EQ(io.requests.size(), 1u);
   // A forwarded edit finds the appends full: its node starts the document over.
-  NodeMessage m;
-  m.kind = NodeMessage::Kind::kForwardEdit;
-  m.from = 1;
-  m.conn = 9;
-  m.agent = 109;
-  m.doc = 0;
-  m.payload = edit_of(ot(), 0, welcome, 109, U"b");
-  m.payload = decode_frame(m.payload)->payload;
+  const NodeMessage m = forward_edit(1, 9, 109, 0, decode_frame(edit_of(ot(), 0, welcome, 109, U"b"))->payload);
   home.on_node(m);
   EXPECT_EQ(io.requests.size(), 1u) << "refused before it applied";
   ASSERT_EQ(io.messages.size(), 1u);

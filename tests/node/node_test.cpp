@@ -396,6 +396,64 @@ TEST(Node, AForwardedEditTheHomeRefusesIsRefusedAtTheForwarder) {
   EXPECT_TRUE(t.b.replica->synced());
 }
 
+TEST(Node, AFailedLoadInstallsNothingAndRefusesWhoeverWaits) {
+  FakeStore store;
+  {
+    // An earlier node committed "abc".
+    Rig w(one_node(), strategy("lww"));
+    Client c(strategy("lww"), 9, 9, 0);
+    hello(*w.node, c);
+    w.play_store(store);
+    c.receive(w.io);
+    c.type(*w.node, 0, U"abc");
+    w.play_store(store);
+  }
+  ASSERT_EQ(store.docs[0].log.size(), 1u);
+  Rig r(one_node(), strategy("lww"));
+  Client a(strategy("lww"), 1, 10, 0);
+  hello(*r.node, a);
+  r.node->on_http_get(HttpGet{7, 0, Token{1, INT64_MAX}, 0});
+  ASSERT_EQ(r.io.requests.size(), 2u);
+  // The store fails both loads (say the query's connection broke).
+  r.node->on_store(store.answer(r.io.take_request(), false));
+  r.node->on_store(store.answer(r.io.take_request(), false));
+  EXPECT_EQ(r.node->text(0), std::nullopt) << "the document stays unloaded";
+  EXPECT_TRUE(r.node->loaded_docs().empty());
+  EXPECT_TRUE(a.receive(r.io).empty()) << "no welcome of an empty document";
+  ASSERT_EQ(r.io.closed.size(), 1u);
+  EXPECT_EQ(r.io.closed[0].first, a.conn);
+  EXPECT_NE(r.io.closed[0].second.find("cannot be loaded"), std::string::npos) << r.io.closed[0].second;
+  ASSERT_EQ(r.io.responses.size(), 1u);
+  EXPECT_EQ(r.io.responses[0].status, 503);
+  EXPECT_TRUE(r.io.responses[0].body.empty());
+  EXPECT_TRUE(r.io.responses[0].no_store);
+  EXPECT_EQ(r.io.errors.size(), 2u) << "the operator hears of both";
+  // The client comes back; this time the store answers.
+  Client again(strategy("lww"), 2, 11, 0);
+  hello(*r.node, again);
+  r.play_store(store);
+  EXPECT_EQ(again.receive(r.io)[FrameKind::kWelcome], 1);
+  EXPECT_EQ(again.replica->text(), U"abc");
+}
+
+TEST(Node, AForwardedEditWaitingForAFailedLoadIsRefused) {
+  FakeStore store;
+  NodeConfig cfg = node_of_two(0, NodeConfig::Propagation::kBus);  // doc 0's home
+  Rig home(cfg, strategy("ot"));
+  const Bytes edit = strategy("ot").make_client(11)->local_edit(Splice{0, 0, U"x"}, 1000).at(0);
+  home.node->on_node(forward_edit(1, 5, 11, 0, edit));  // from node 1's connection 5
+  ASSERT_EQ(home.io.requests.size(), 1u);
+  EXPECT_EQ(home.io.requests.front().kind, StoreRequest::Kind::kLoad);
+  home.node->on_store(store.answer(home.io.take_request(), false));
+  EXPECT_EQ(home.node->text(0), std::nullopt);
+  EXPECT_TRUE(home.io.requests.empty()) << "nothing applied to a document never loaded";
+  ASSERT_EQ(home.io.messages.size(), 1u) << "the forwarding node is answered";
+  EXPECT_EQ(home.io.messages[0].first, 1u);
+  EXPECT_EQ(home.io.messages[0].second.kind, NodeMessage::Kind::kForwardReply);
+  EXPECT_EQ(home.io.messages[0].second.conn, 5u);
+  EXPECT_TRUE(home.io.messages[0].second.replies.empty());
+}
+
 TEST(Node, ARestartedNodeReplaysTheStoredLog) {
   FakeStore store;
   NodeConfig cfg = one_node();

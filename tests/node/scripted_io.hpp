@@ -126,6 +126,11 @@ class FakeStore {
   }
 };
 
+// An edit of `agent`'s client on connection `conn` of node `from`, forwarded to `doc`'s home.
+inline NodeMessage forward_edit(NodeId from, ConnId conn, AgentId agent, std::uint32_t doc, Bytes payload = {}) {
+  return NodeMessage{NodeMessage::Kind::kForwardEdit, from, conn, agent, doc, 0, std::move(payload), {}};
+}
+
 inline Bytes frame_bytes(FrameKind kind, std::uint32_t doc, Bytes payload = {}) {
   return encode_frame(Frame{kind, doc, std::move(payload), {}});
 }
