@@ -36,7 +36,7 @@ struct StoreConfig {
   std::string channel = "convlab";  // NOTIFY channel shared by the servers of one deployment
   std::size_t max_batch = 4096;     // appends in one transaction at most
   // Worker connections committing in turn (1 or 2): with 2, the next batch runs its statements
-  // while the previous one's COMMIT flushes, committing after it (see store.cpp, Lane).
+  // while the previous one's COMMIT flushes, committing after it (see pg_store.hpp, Lane).
   std::size_t pipeline = 2;
   // Group commit's gathering time: a batch starts at least this long after the previous one
   // started (either lane), unless max_batch appends are already queued; 0: as soon as the lane's
