@@ -167,14 +167,22 @@ void App::with_claim(std::uint32_t doc, std::function<void(const std::string* er
                             ", this server is configured with " + configured_strategy(doc);
     return then(&why);
   }
+  if (claim_waiters >= kClaimWaitersMax) {
+    const std::string why = "server busy: " + std::to_string(kClaimWaitersMax) + " requests wait for strategy claims";
+    return then(&why);
+  }
   auto& waiting = claiming[doc];
   waiting.push_back(std::move(then));
+  ++claim_waiters;
   if (waiting.size() > 1) return;  // a claim is on its way
+  // One pool task per document being claimed: bounded by `claiming`, not by kPoolTasksMax.
   asio::post(pool, [this, doc, name = configured_strategy(doc)] {
     auto got = store->claim_strategy(doc, name);
     asio::post(ioc, [this, doc, ok = got.has_value(), value = got.has_value() ? *got : got.error().message] {
       auto callbacks = std::move(claiming[doc]);
       claiming.erase(doc);
+      CONVLAB_ASSERT(claim_waiters >= callbacks.size());
+      claim_waiters -= callbacks.size();
       if (!ok) {
         const std::string why = "store unavailable: " + value;
         for (auto& cb : callbacks) cb(&why);
@@ -192,6 +200,7 @@ void App::on_store_reply(StoreReply reply) {
   const StoreCall call = it->second;
   store_calls.erase(it);
   if (call.kind == StoreRequest::Kind::kAppend) {
+    CONVLAB_ASSERT(appends_in_flight > 0);
     --appends_in_flight;
     if (!reply.ok) metrics.append_failed();
   }
@@ -204,6 +213,13 @@ void App::from_store(FromStore item) {
   bool first = false;
   {
     std::lock_guard lock(inbox_mu);
+    if (std::holds_alternative<BusRecord>(item)) {
+      if (inbox_records >= kInboxRecordsMax) {
+        ++inbox_dropped;
+        return;
+      }
+      ++inbox_records;
+    }
     first = inbox.empty();
     inbox.push_back(std::move(item));
   }
@@ -212,9 +228,17 @@ void App::from_store(FromStore item) {
 
 void App::drain_inbox() {
   inbox_now.clear();
+  std::size_t dropped = 0;
   {
     std::lock_guard lock(inbox_mu);
     inbox_now.swap(inbox);
+    inbox_records = 0;
+    dropped = inbox_dropped;
+    inbox_dropped = 0;
+  }
+  if (dropped > 0) {
+    std::cerr << "convlab-server: dropped " << dropped << " record(s) from other servers: over " << kInboxRecordsMax
+              << " waiting (the documents catch up from the log)\n";
   }
   for (FromStore& item : inbox_now) {
     if (auto* r = std::get_if<StoreReply>(&item)) {
@@ -236,7 +260,14 @@ void App::on_bus(const BusRecord& r) {
 }
 
 void App::on_revoked(const std::string& jti) {
-  revoked_jtis.insert(jti);
+  if (revoked_jtis.insert(jti).second) {
+    revoked_order.push_back(jti);
+    if (revoked_order.size() > kRevokedJtisMax) {
+      revoked_jtis.erase(revoked_order.front());
+      revoked_order.pop_front();
+    }
+  }
+  CONVLAB_ASSERT(revoked_jtis.size() == revoked_order.size() && revoked_jtis.size() <= kRevokedJtisMax);
   if (!cfg.node.check_revocation) return;
   for (auto& [conn, s] : sessions) {
     if (s->jti() == jti) {

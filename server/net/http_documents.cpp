@@ -1,6 +1,7 @@
 // GET /api/documents/{id} (http_endpoints.hpp): the document as a client replica shows it after
 // a welcome, read through the document's node (which may load it from the store). The read is
-// bounded by limits.api_read_timeout_ms (then 503).
+// bounded by limits.api_read_timeout_ms (then 503), and the reads waiting at once by
+// kHttpWaitingMax (503 at once).
 #include "server/net/http_endpoints.hpp"
 #include "server/net/http_session.hpp"
 
@@ -41,6 +42,9 @@ void answer(HttpSession& session, NodeSlot& slot, const HttpResponse& r) {
 // The document's strategy is recorded: ask its node, bounded in time.
 void read(const std::shared_ptr<HttpSession>& self, std::uint32_t doc, const auth::Claims& claims) {
   App& app = self->app();
+  if (app.http_waiting.size() >= kHttpWaitingMax || app.store_busy()) {
+    return self->reply(503, R"({"error":"server busy: too many reads in flight"})", kRoute);
+  }
   NodeSlot& slot = app.slot_for(doc);
   HttpGet get;
   get.id = app.next_http++;
@@ -49,6 +53,7 @@ void read(const std::shared_ptr<HttpSession>& self, std::uint32_t doc, const aut
   // The store may not answer (database down): bounded, then 503.
   const std::int64_t limit = app.cfg.limits.api_read_timeout_ms;
   auto timer = std::make_shared<asio::steady_timer>(app.ioc, std::chrono::milliseconds(limit));
+  CONVLAB_ASSERT(!app.http_waiting.contains(get.id));
   app.http_waiting[get.id] = [self, &slot, timer](const HttpResponse& r) {
     timer->cancel();
     answer(*self, slot, r);

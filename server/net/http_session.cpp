@@ -59,7 +59,7 @@ HttpSession::HttpSession(App& app, tcp::socket socket) : app_(app), stream_(std:
 void HttpSession::do_read() {
   parser_.emplace();
   parser_->body_limit(app_.cfg.limits.max_http_body_bytes);
-  parser_->header_limit(16 * 1024);
+  parser_->header_limit(kHttpHeaderBytesMax);
   stream_.expires_after(std::chrono::seconds(30));
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -72,6 +72,7 @@ void HttpSession::on_read(beast::error_code ec) {
   }
   if (ec) return shutdown();
   req_ = parser_->release();
+  CONVLAB_ASSERT(req_.body().size() <= app_.cfg.limits.max_http_body_bytes);  // body_limit
   keep_alive_ = req_.keep_alive();
   path_ = target_path(std::string_view(req_.target().data(), req_.target().size()));
   if (beast::websocket::is_upgrade(req_) && path_ == "/node") {
@@ -123,25 +124,31 @@ void HttpSession::unless_revoked(const auth::Claims& claims, const char* route, 
     reply(403, R"({"error":"token revoked","reason":"revoked"})", route);
   };
   if (app_.revoked_jtis.contains(claims.jti)) return deny();
-  asio::post(app_.pool, [self = shared_from_this(), jti = claims.jti, then = std::move(then), deny] {
-    auto r = self->app_.store->is_revoked(jti);
-    asio::post(self->app_.ioc, [self, revoked = r.has_value() && *r, then, deny] {
-      if (revoked) return deny();
-      then();
-    });
-  });
+  const bool posted = app_.on_pool(
+      [self = shared_from_this(), jti = claims.jti] {
+        auto r = self->app_.store->is_revoked(jti);
+        return r.has_value() && *r;
+      },
+      [self = shared_from_this(), then = std::move(then), deny](bool revoked) {
+        if (revoked) return deny();
+        then();
+      });
+  if (!posted) reply(503, R"({"error":"server busy: too many requests wait for the store"})", route);
 }
 
 void HttpSession::blocking(const char* route, std::function<void(Response&)> work) {
-  asio::post(app_.pool, [self = shared_from_this(), route, work = std::move(work)] {
-    auto res = std::make_shared<Response>(http::status::internal_server_error, self->req_.version());
-    try {
-      work(*res);
-    } catch (const std::exception& e) {
-      error_json(*res, 500, e.what());
-    }
-    asio::post(self->app_.ioc, [self, res, route] { self->send(std::move(*res), route); });
-  });
+  const bool posted = app_.on_pool(
+      [self = shared_from_this(), work = std::move(work)] {
+        auto res = std::make_shared<Response>(http::status::internal_server_error, self->req_.version());
+        try {
+          work(*res);
+        } catch (const std::exception& e) {
+          error_json(*res, 500, e.what());
+        }
+        return res;
+      },
+      [self = shared_from_this(), route](std::shared_ptr<Response> res) { self->send(std::move(*res), route); });
+  if (!posted) reply(503, R"({"error":"server busy: too many requests wait for the store"})", route);
 }
 
 void HttpSession::reply(unsigned status, std::string body, const char* route, const char* type) {

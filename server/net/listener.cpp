@@ -91,6 +91,8 @@ Result<std::unique_ptr<Server>> Server::open(const ServerConfig& config) {
   sc.batch_interval_us = config.group_commit.interval_ms * 1000;
   sc.max_batch = config.group_commit.max_batch;
   sc.pipeline = config.group_commit.pipeline;
+  // The App keeps the store's backlog near kStoreCallsMax; the store asserts its own bound.
+  CONVLAB_ASSERT(kStoreCallsMax < sc.queue_max / 4);
   auto store = pg::Store::open(sc, store_hooks(app));
   if (!store) return make_error("database: " + store.error().message);
   app.store = std::move(*store);

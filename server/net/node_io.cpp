@@ -62,6 +62,7 @@ void NodeSlot::close(ConnId conn, const std::string& reason) {
 
 void NodeSlot::store(StoreRequest request) {
   const std::uint64_t id = app.next_store_id++;
+  CONVLAB_ASSERT(!app.store_calls.contains(id));
   app.store_calls[id] = App::StoreCall{this, request.id, request.kind};
   app.metrics.store_request(kind_name(request.kind));
   if (request.kind == StoreRequest::Kind::kAppend) ++app.appends_in_flight;

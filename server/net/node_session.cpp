@@ -3,6 +3,7 @@
 // May call: the App, decode_peer_message, the node token verifier.
 #include "server/net/node_session.hpp"
 
+#include "server/net/peer_link.hpp"
 #include "server/net/peer_wire.hpp"
 
 #include <boost/beast/core.hpp>
@@ -26,7 +27,7 @@ class NodeSession : public std::enable_shared_from_this<NodeSession> {
     ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(5), std::chrono::seconds(10), true});
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "convlab-server"); }));
-    ws_.read_message_max(16u << 20);
+    ws_.read_message_max(kNodeMessageBytesMax);
     ws_.async_accept(req_, [self = shared_from_this()](beast::error_code ec) {
       if (!ec) self->on_accept();
     });
@@ -76,6 +77,7 @@ class NodeSession : public std::enable_shared_from_this<NodeSession> {
       return refuse("decode", close_code::kBadBinary, "node messages are binary");
     }
     const auto data = in_.cdata();
+    CONVLAB_ASSERT(data.size() <= kNodeMessageBytesMax);  // read_message_max
     PeerDecodeError error;
     auto m = decode_peer_message(std::span(static_cast<const std::uint8_t*>(data.data()), data.size()), &error);
     in_.consume(in_.size());
@@ -86,6 +88,10 @@ class NodeSession : public std::enable_shared_from_this<NodeSession> {
     if (m->message.from != peer_) {
       return refuse("sender", close_code::kBadField,
                     "message from node " + std::to_string(m->message.from) + " on node " + std::to_string(peer_) + "'s link");
+    }
+    if (m->message.kind == NodeMessage::Kind::kForwardEdit && app_.store_busy()) {
+      return refuse("busy", close_code::kTryAgainLater, "store backlog full: " + std::to_string(kStoreCallsMax) +
+                                                            " requests in flight");
     }
     app_.on_peer_message(peer_, std::move(*m));
     do_read();
@@ -98,6 +104,7 @@ class NodeSession : public std::enable_shared_from_this<NodeSession> {
     ws_.next_layer().socket().close(ignored);
     if (!authenticated_) return;
     std::cerr << "convlab-server: link from node " << peer_ << " closed\n";
+    CONVLAB_ASSERT(app_.inbound[peer_] > 0);
     if (--app_.inbound[peer_] == 0) app_.abandon(peer_, "link from node " + std::to_string(peer_) + " closed");
   }
 

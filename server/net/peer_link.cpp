@@ -39,6 +39,7 @@ void PeerLink::send(Bytes msg, ConnId edit_conn) {
       }
     }
   }
+  CONVLAB_ASSERT(queue_.size() <= std::max<std::size_t>(app_.cfg.cluster.queue_max, 1));
   publish();
   if (up_ && !writing_) do_write();
 }
@@ -91,7 +92,7 @@ void PeerLink::handshake(std::uint64_t gen) {
     req.set(http::field::authorization, "Bearer " + t);
     req.set(http::field::user_agent, "convlab-server");
   }));
-  ws_->read_message_max(16u << 20);
+  ws_->read_message_max(kNodeMessageBytesMax);
   ws_->binary(true);
   ws_->async_handshake(url_.host + ":" + url_.port, url_.path, [self = shared_from_this(), gen](beast::error_code ec) {
     if (gen != self->gen_) return;
@@ -121,6 +122,7 @@ void PeerLink::do_read(std::uint64_t gen) {
 }
 
 void PeerLink::do_write() {
+  CONVLAB_ASSERT(up_ && !writing_ && !queue_.empty());  // one write in flight, on a link that is up
   writing_ = true;
   const std::uint64_t gen = gen_;
   ws_->async_write(asio::buffer(queue_.front().bytes), [self = shared_from_this(), gen](beast::error_code ec, std::size_t) {

@@ -6,6 +6,8 @@
 //
 // Owns: the link's socket, its queue of encoded NodeMessages, its reconnect and health timers.
 // May call: the App (abandon(), inbound, forwarded, the metrics), the token signer.
+// Bounds: queued messages ≤ cluster.queue_max (past it the connections waiting on this peer are
+// abandoned, 4012, and the queue trimmed); a message from the peer ≤ kNodeMessageBytesMax.
 #include "server/net/app.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -19,6 +21,9 @@
 #include <string>
 
 namespace convlab::net {
+
+// The largest message either end of a link between servers reads (a forwarded edit, a reply).
+inline constexpr std::size_t kNodeMessageBytesMax = std::size_t{16} << 20;
 
 class PeerLink : public std::enable_shared_from_this<PeerLink> {
  public:
@@ -59,7 +64,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   asio::steady_timer check_;
   std::optional<boost::beast::websocket::stream<boost::beast::tcp_stream>> ws_;
   boost::beast::flat_buffer in_;
-  std::deque<Item> queue_;
+  std::deque<Item> queue_;  // at most cluster.queue_max after send()
   std::uint64_t gen_ = 0;
   bool up_ = false;
   bool writing_ = false;

@@ -127,6 +127,7 @@ void WsSession::send_frame(const Frame& frame, const Strategy& strategy) {
 }
 
 void WsSession::flush() {
+  CONVLAB_ASSERT(flush_posted_);  // each session is in App::to_flush / App::held at most once
   flush_posted_ = false;
   if (!writing_ && accepted_ && !out_.empty()) do_write();
 }
@@ -143,6 +144,8 @@ std::optional<Clock::time_point> WsSession::pop_edit(std::uint32_t doc) {
   if (it == edit_times_.end() || it->second.empty()) return std::nullopt;
   const Clock::time_point t = it->second.front();
   it->second.pop_front();
+  CONVLAB_ASSERT(edits_unanswered_ > 0);
+  --edits_unanswered_;
   return t;
 }
 
@@ -181,14 +184,17 @@ void WsSession::on_accept(beast::error_code ec) {
   if (!app_.cfg.node.check_revocation) return begin();
   if (app_.revoked_jtis.contains(claims_.jti)) return refuse_revoked();
   // The revocation table, for a token revoked before this server heard of it.
-  asio::post(app_.pool, [self = shared_from_this()] {
-    auto revoked = self->app_.store->is_revoked(self->claims_.jti);
-    asio::post(self->app_.ioc, [self, r = revoked.has_value() ? std::optional<bool>(*revoked) : std::nullopt] {
-      if (self->closing_) return;
-      if (r && *r) return self->refuse_revoked();
-      self->begin();  // database down: the signature and expiry checks stand; NOTIFY covers later
-    });
-  });
+  const bool posted = app_.on_pool(
+      [self = shared_from_this()] {
+        auto revoked = self->app_.store->is_revoked(self->claims_.jti);
+        return revoked.has_value() ? std::optional<bool>(*revoked) : std::nullopt;
+      },
+      [self = shared_from_this()](std::optional<bool> r) {
+        if (self->closing_) return;
+        if (r && *r) return self->refuse_revoked();
+        self->begin();  // database down: the signature and expiry checks stand; NOTIFY covers later
+      });
+  if (!posted) close(close_code::kTryAgainLater, "server busy: too many checks in flight");
 }
 
 void WsSession::refuse_revoked() {
@@ -202,7 +208,9 @@ void WsSession::begin() {
     return close(close_code::kTryAgainLater, "too many connections");
   }
   conn_ = app_.next_conn++;
+  CONVLAB_ASSERT(!app_.sessions.contains(conn_));
   app_.sessions[conn_] = shared_from_this();
+  CONVLAB_ASSERT(app_.sessions.size() <= app_.cfg.limits.max_connections);
   app_.metrics.set_connections(app_.sessions.size());
   registered_ = true;
   const Token token{claims_.user, claims_.exp * 1000};
@@ -265,6 +273,7 @@ void WsSession::on_read(beast::error_code ec, std::size_t n) {
     in_.consume(in_.size());
     return do_read();
   }
+  CONVLAB_ASSERT(n <= app_.cfg.limits.max_message_bytes && in_.size() == n);  // read_message_max
   app_.metrics.bytes_received(n);
   arm_idle();
   const bool text = ws_.got_text();
@@ -284,6 +293,7 @@ void WsSession::on_read(beast::error_code ec, std::size_t n) {
   if (bad) {
     close(bad->code, bad->why);
   } else {
+    CONVLAB_ASSERT(views_.size() <= max_frames);  // the parsers' bound
     json_mode_ = text;
     app_.metrics.frame_received(text);
     for (const FrameView& v : views_) {
@@ -318,6 +328,14 @@ void WsSession::handle(const FrameView& frame) {
     app_.metrics.rate_limited("connection");
     return refuse(doc, "rate limited (connection): frame dropped", edit);
   }
+  if (app_.store_busy()) {
+    return refuse(doc, "server busy: " + std::to_string(kStoreCallsMax) + " store requests in flight", edit);
+  }
+  if (edit && edits_unanswered_ >= kEditsUnansweredMax) {
+    return refuse(doc,
+                  "server busy: " + std::to_string(kEditsUnansweredMax) + " edits of this connection await an answer",
+                  edit);
+  }
   const bool opens = frame.kind == FrameKind::kHello || frame.kind == FrameKind::kSubscribe;
   if (opens && !docs_.contains(doc) && docs_.size() >= app_.cfg.limits.max_documents_per_connection) {
     return refuse(doc,
@@ -332,7 +350,10 @@ void WsSession::handle(const FrameView& frame) {
                   edit);
   }
   if (opens) docs_.insert(doc);
-  if (edit) edit_times_[doc].push_back(Clock::now());
+  if (edit) {
+    edit_times_[doc].push_back(Clock::now());
+    ++edits_unanswered_;
+  }
   if (auto known = app_.claimed.find(doc);
       known != app_.claimed.end() && known->second == app_.configured_strategy(doc)) {
     // The document's strategy is recorded already (the common case): straight to the node.
@@ -362,6 +383,7 @@ WsSession::Out* WsSession::message_for(bool text) {
     return nullptr;
   }
   ++queued_frames_;
+  CONVLAB_ASSERT(out_.size() < queued_frames_);  // every queued message holds a frame at least
   if (version_ >= 2 && !out_.empty()) {
     Out& last = out_.back();
     if (last.text == text && last.frames < kMaxBatchFrames && last.data.size() < kBatchTargetBytes) {
@@ -394,6 +416,7 @@ void WsSession::schedule_write() {
 }
 
 void WsSession::do_write() {
+  CONVLAB_ASSERT(!writing_ && !out_.empty());  // one write in flight
   writing_ = true;
   inflight_ = std::move(out_.front());
   out_.pop_front();

@@ -7,6 +7,10 @@
 // Owns: the connection's socket, its outgoing queue, its edge checks (sizes, rates, documents,
 // strategy claims) and its timers (idle, token expiry).
 // May call: the App (app.hpp) and, through it, the nodes; the frame codecs (frames.hpp).
+// Bounds: incoming messages ≤ limits.max_message_bytes (Beast closes 1009), frames per message ≤
+// kMaxBatchFrames (convlab/2) or 1, outgoing frames queued ≤ limits.max_outgoing_messages (closes
+// 4008), documents ≤ limits.max_documents_per_connection (refused), unanswered edits ≤
+// kEditsUnansweredMax (refused).
 #include "server/net/app.hpp"
 #include "server/net/request_token.hpp"
 
@@ -23,6 +27,11 @@
 #include <vector>
 
 namespace convlab::net {
+
+// Edits one connection has sent that the node has neither acknowledged nor refused: past it a
+// further edit is refused at the edge ("server busy: ..."), so the timestamps kept for the
+// acknowledgement latency stay bounded.
+inline constexpr std::size_t kEditsUnansweredMax = 65536;
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
@@ -81,8 +90,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   asio::steady_timer expiry_;
   std::deque<Out> out_;       // queued, not yet being written
   Out inflight_;              // the message being written (its bytes must live until written)
-  std::size_t queued_frames_ = 0;
-  bool flush_posted_ = false;
+  std::size_t queued_frames_ = 0;  // frames in out_: at most limits.max_outgoing_messages
+  bool flush_posted_ = false;      // in App::to_flush or App::held (at most once)
   // With limits.coalesce_ms; none before the first write (a default time point is the machine's
   // boot, which may be less than a window ago).
   std::optional<Clock::time_point> last_write_;
@@ -102,6 +111,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   bool json_mode_ = false;
   std::set<std::uint32_t> docs_;
   std::map<std::uint32_t, std::deque<Clock::time_point>> edit_times_;
+  std::size_t edits_unanswered_ = 0;  // in edit_times_, all documents (kEditsUnansweredMax)
   double bucket_ = 0;
   Clock::time_point bucket_at_;
 };

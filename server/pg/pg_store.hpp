@@ -109,7 +109,7 @@ class PgStore final : public Store {
   // Worker: the queue and its connection.
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<StoreRequest> queue_;
+  std::deque<StoreRequest> queue_;  // at most config_.queue_max (submit asserts it)
   bool stopping_ = false;
   SteadyClock::time_point stop_deadline_{};
   std::vector<std::unique_ptr<Lane>> lanes_;
@@ -127,7 +127,7 @@ class PgStore final : public Store {
   std::atomic<bool> listener_up_{false};
   std::mutex listen_mu_;
   std::condition_variable listen_cv_;
-  std::map<std::uint32_t, std::uint64_t> heard_;  // doc -> highest index heard of
+  std::map<std::uint32_t, std::uint64_t> heard_;  // doc -> highest index heard of (one per document)
   std::int64_t alive_us_ = 0;                     // last moment the listener was connected
   std::thread listener_;
 

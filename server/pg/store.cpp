@@ -92,6 +92,7 @@ void PgStore::submit(StoreRequest request) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
+    CONVLAB_ASSERT(queue_.size() < config_.queue_max);  // the caller's bound (StoreConfig::queue_max)
     queue_.push_back(std::move(request));
     // Both lanes may wait on cv_ (one for the queue, one for its turn): wake both, but only
     // when the queue was empty or now holds a full batch (which ends batch_interval_us's

@@ -79,6 +79,7 @@ bool PgStore::take(std::int64_t t, std::vector<StoreRequest>& before, std::vecto
     }
   }
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  CONVLAB_ASSERT(batch.size() <= max_batch && before.size() + batch.size() == n);
   return true;
 }
 
@@ -117,6 +118,7 @@ void PgStore::lane_loop(Lane& lane, std::int64_t first_turn) {
       for (StoreRequest& r : before) reply(run_with_retry(lane, r));
     }
     if (!batch.empty()) replies = append_with_retry(lane, t, batch);
+    CONVLAB_ASSERT(replies.size() == batch.size());  // every append answered, once
     wait_done(t - 1);
     for (StoreReply& r : replies) reply(std::move(r));
     finish_turn(t);

@@ -28,6 +28,9 @@ void PgStore::listen_loop() {
   auto backoff = std::chrono::milliseconds(kBackoffMin);
   bool first = true;
   while (!listener_stop_) {
+    // What one await_notification() delivered: every notification libpq had read, so at most
+    // what its input buffer held, and emptied before the next wait. That bound is libpq's; a
+    // bound of ours could only drop notifications, which the log would then have to restore.
     std::deque<std::string> pending;
     try {
       OwnedConnection c = connect(config_.url);
