@@ -149,8 +149,18 @@ void App::on_peer_message(NodeId peer, PeerMessage pm) {
   }
   with_claim(m.doc, [this, slot, m = std::move(m)](const std::string* error) {
     if (error != nullptr) {
-      // The forwarding server's client gets no answer; the link check closes it if it waits.
-      std::cerr << "convlab-server: forwarded edit of document " << m.doc << " dropped: " << *error << "\n";
+      // Refused as the home refuses an edit it cannot take: the forwarding server answers its
+      // client, which reloads (a dropped edit would leave it waiting for an answer forever).
+      std::cerr << "convlab-server: forwarded edit of document " << m.doc << " refused: " << *error << "\n";
+      NodeMessage reply;
+      reply.kind = NodeMessage::Kind::kForwardReply;
+      reply.from = cfg.node.id;
+      reply.conn = m.conn;
+      reply.agent = m.agent;
+      reply.doc = m.doc;
+      const std::string refusal = "edit refused: " + *error;
+      reply.payload.assign(refusal.begin(), refusal.end());
+      slot->to_node(m.from, std::move(reply));
       return;
     }
     slot->node->on_node(m);
@@ -175,10 +185,29 @@ void App::with_claim(std::uint32_t doc, std::function<void(const std::string* er
   waiting.push_back(std::move(then));
   ++claim_waiters;
   if (waiting.size() > 1) return;  // a claim is on its way
+  start_claim(doc, std::chrono::milliseconds(100));
+}
+
+void App::start_claim(std::uint32_t doc, std::chrono::milliseconds backoff) {
   // One pool task per document being claimed: bounded by `claiming`, not by kPoolTasksMax.
-  asio::post(pool, [this, doc, name = configured_strategy(doc)] {
+  asio::post(pool, [this, doc, backoff, name = configured_strategy(doc)] {
     auto got = store->claim_strategy(doc, name);
-    asio::post(ioc, [this, doc, ok = got.has_value(), value = got.has_value() ? *got : got.error().message] {
+    asio::post(ioc, [this, doc, backoff, ok = got.has_value(), value = got.has_value() ? *got : got.error().message] {
+      if (!ok) {
+        // The store cannot answer now (down, starting up): the callers wait and the claim is
+        // asked again, unless it has failed for kClaimRetryFor already.
+        const auto now = std::chrono::steady_clock::now();
+        const auto since = claim_failing_since.try_emplace(doc, now).first->second;
+        if (now - since < kClaimRetryFor) {
+          auto timer = std::make_shared<asio::steady_timer>(ioc, backoff);
+          timer->async_wait([this, doc, backoff, timer](boost::system::error_code ec) {
+            if (ec) return;
+            start_claim(doc, std::min(backoff * 2, kClaimBackoffMax));
+          });
+          return;
+        }
+      }
+      claim_failing_since.erase(doc);
       auto callbacks = std::move(claiming[doc]);
       claiming.erase(doc);
       CONVLAB_ASSERT(claim_waiters >= callbacks.size());

@@ -59,6 +59,10 @@ inline constexpr std::size_t kStoreCallsMax = 65536;
 // it a caller gets the error "server busy: ..." (a client frame is refused, a read answers 503,
 // a forwarded edit is dropped as on any claim error).
 inline constexpr std::size_t kClaimWaitersMax = 65536;
+// How long callers wait for a claim while the store cannot answer (a PostgreSQL restart takes
+// seconds), asking again after 100 ms, then doubling up to 2 s.
+inline constexpr std::chrono::seconds kClaimRetryFor{20};
+inline constexpr std::chrono::milliseconds kClaimBackoffMax{2000};
 // Document reads waiting for a node's answer (App::http_waiting): past it, 503 at once.
 inline constexpr std::size_t kHttpWaitingMax = 4096;
 // Revoked token ids remembered here (App::revoked_jtis): past it the oldest is forgotten; a
@@ -125,6 +129,9 @@ struct App {
   std::map<std::uint32_t, std::string> claimed;  // doc -> strategy recorded in the store
   std::map<std::uint32_t, std::vector<std::function<void(const std::string* error)>>> claiming;
   std::size_t claim_waiters = 0;  // callbacks in `claiming`, all documents (kClaimWaitersMax)
+  // A claim the store could not answer (it is down or starting up) is asked again with backoff;
+  // whoever waits keeps waiting until kClaimRetryFor has passed since the first failure.
+  std::map<std::uint32_t, std::chrono::steady_clock::time_point> claim_failing_since;
   std::map<std::uint64_t, std::function<void(const HttpResponse&)>> http_waiting;  // kHttpWaitingMax
   std::uint64_t next_http = 1;
   std::set<std::string, std::less<>> revoked_jtis;  // kRevokedJtisMax
@@ -195,6 +202,7 @@ struct App {
   }
   // Runs `then` once `doc`'s strategy is recorded (first use claims it), on the App's thread.
   void with_claim(std::uint32_t doc, std::function<void(const std::string* error)> then);
+  void start_claim(std::uint32_t doc, std::chrono::milliseconds backoff);
   // Whether the store has room for the work a client frame or a read may cause (kStoreCallsMax).
   bool store_busy() const { return store_calls.size() >= kStoreCallsMax; }
   // Runs `work` on the pool and `then` with its result on the App's thread; false (nothing
