@@ -146,6 +146,7 @@ struct Checker::State {
   std::vector<AuthorOp> seen_ops;
   std::vector<Ack> acks;
   std::vector<Commit> commits;
+  std::vector<Overruling> overruled;
   std::vector<Seen> seens;
   std::vector<Rename> renames;
   std::map<std::uint32_t, std::map<std::string, Final>> finals;  // doc -> replica -> last final
@@ -262,6 +263,12 @@ void Checker::add(const Event& e) {
       c.removed_count = static_cast<std::uint32_t>(e.deleted.size());
       c.removed_begin = st.push_runs(e.deleted);
       st.commits.push_back(c);
+      break;
+    }
+    case EventType::kOverruled: {
+      Overruling o{e.doc, e.client, e.op, e.writer, e.by_op, 0, static_cast<std::uint32_t>(e.ids.size())};
+      o.ids_begin = st.push_runs(e.ids);
+      st.overruled.push_back(o);
       break;
     }
   }
@@ -426,6 +433,7 @@ RunMetrics Checker::finish() const {
     LogFacts log;
     log.commits = st.commits;
     log.runs = st.runs;
+    log.overruled = st.overruled;
     log.orders_by_client_clock = orders_by_client_clock;
     log.snapshot_persistence = st.meta.count("persistence") != 0 && st.meta.at("persistence") == "snapshot";
     log.ack_after_commit = st.meta.count("ack") != 0 && st.meta.at("ack") == "after_commit";
