@@ -961,6 +961,8 @@ int Run::run() {
     meta.meta["urls"] = urls;
     meta.meta["rate"] = std::to_string(opt_.rate);
     meta.meta["orders_by_client_clock"] = strategy_.orders_by_client_clock ? "true" : "false";
+    // A welcome frame does not say which log index it was made at: its load lines carry none.
+    meta.meta["welcome_versions"] = "false";
     if (!opt_.pg_url.empty()) {
       // The change log follows the run as commit events (emit_commits).
       meta.meta["commits"] = "true";

@@ -239,7 +239,10 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
           // Its own author took X out, writing on a state it had loaded without X.
           v = Verdict{"stale_base", w->order};
         } else {
-          v = from_paragraph(e, c.t_us, true).value_or(Verdict{"unknown", std::nullopt});
+          // Its own author took X out without deleting it and nobody else's write decided: its
+          // write addressed a paragraph by an index that a concurrent split or join had moved.
+          const bool own = w != nullptr && w->e->client == e.e->client;
+          v = from_paragraph(e, c.t_us, true).value_or(Verdict{own ? "concurrent" : "unknown", std::nullopt});
         }
       } else {
         const std::int64_t bound = e.acked ? e.ack_us : std::numeric_limits<std::int64_t>::max();

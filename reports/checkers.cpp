@@ -209,7 +209,12 @@ void Checker::add(const Event& e) {
       st.last_seen_or_ack_us = std::max(st.last_seen_or_ack_us.value_or(e.t_us), e.t_us);
       break;
     case EventType::kLoad:
-      st.loads[e.client].emplace_back(e.t_us, e.version);
+      // A welcome whose served version the client was not told (meta welcome_versions false)
+      // cannot show a stale base.
+      if (!(e.source.rfind("server:", 0) == 0 && st.meta.count("welcome_versions") != 0 &&
+            st.meta.at("welcome_versions") == "false")) {
+        st.loads[e.client].emplace_back(e.t_us, e.version);
+      }
       if (e.version < e.latest) ++st.stale_loads;
       if (e.source.size() >= kRevokedSuffix.size() &&
           std::string_view(e.source).substr(e.source.size() - kRevokedSuffix.size()) == kRevokedSuffix) {

@@ -206,7 +206,12 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
     if (ev.t_us > w->t_us) break;
     if (ev.place >= 0 && !ev.added && ev.how == How::kWrite && ev.by != nullptr && ev.by->tag.client != e.client) before = &ev;
   }
-  if (before == nullptr || depth > 3) return Verdict{"unknown", w->tag, "its author wrote over it, no other write took it"};
+  if (before == nullptr || depth > 3) {
+    // Its author still showed X and wrote over it: its write addressed a paragraph by an index a
+    // concurrent split or join had moved at the server.
+    if (has(w->view, x)) return Verdict{"concurrent", std::nullopt, "its own write landed on a moved paragraph"};
+    return Verdict{"unknown", w->tag, "its author wrote over it, no other write took it"};
+  }
   return judge(evs, *before, x, e, depth + 1);
 }
 
