@@ -11,6 +11,7 @@
 #include "tests/pg/pg_fixture.hpp"
 
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -102,6 +103,7 @@ class Servers {
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
+  bool running(std::uint32_t k) { return procs_[k] && procs_[k]->running(); }
   void kill9(std::uint32_t k) {
     procs_[k]->signal(SIGKILL);
     procs_[k]->wait(10000);
@@ -291,6 +293,50 @@ TEST_P(KillServer, Recover) {
 
 INSTANTIATE_TEST_SUITE_P(E2e, KillServer, ::testing::Values("crdt", "ot"),
                          [](const auto& p) { return std::string(p.param); });
+
+// ---------------------------------------------------------------- a corrupted row
+
+// A row of the change log damaged behind the server's back (a bad disk, a hand edit): the server
+// refuses that document with an error naming it, keeps serving the other one, and does not abort.
+TEST(CorruptRow, RefusesTheDocumentServesTheOther) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const std::string dir = test_dir();
+  Servers servers(url, "crdt", dir, 1);
+  servers.start_all();
+  if (HasFatalFailure()) return;
+  {
+    auto load = start_load(servers, LoadSpec{"crdt", 4, 2, 5, 3}, dir);
+    ASSERT_EQ(load->wait(120000).value_or(-1), 0) << load->log_tail();
+  }
+  servers.kill9(0);  // nothing held in memory: the next access loads from the store
+  {
+    pqxx::connection c(url);
+    pqxx::work w(c);
+    const pqxx::result r = w.exec(
+        "UPDATE changes SET payload = '\\xff00ff'::bytea WHERE doc = 0 AND seq = (SELECT max(seq) FROM changes WHERE doc = 0)");
+    ASSERT_EQ(r.affected_rows(), 1u);
+    w.commit();
+  }
+  servers.start(0);
+  if (HasFatalFailure()) return;
+  const std::string after = dir + "/after";
+  fs::create_directories(after);
+  auto load = start_load(servers, LoadSpec{"crdt", 4, 2, 5, 3}, after);
+  EXPECT_TRUE(load->wait(120000).has_value()) << "convlab-load did not finish";
+  EXPECT_TRUE(servers.running(0)) << "the server must not abort on a document whose log does not replay\n"
+                                  << servers.logs();
+  EXPECT_NE(servers.logs().find("document 0 cannot be loaded: its stored log does not replay"), std::string::npos)
+      << servers.logs();
+  // Clients of document 1 (odd clients) are served; those of document 0 are refused, none acked.
+  std::map<std::uint32_t, std::size_t> acked;
+  auto events = history::read_file(after + "/history.jsonl");
+  ASSERT_TRUE(events.has_value()) << events.error().message;
+  for (const auto& e : *events) {
+    if (e.type == history::EventType::kAck) ++acked[e.doc];
+  }
+  EXPECT_GT(acked[1], 0u) << "the other document must still be served";
+  EXPECT_EQ(acked[0], 0u) << "no edit of the damaged document may be acknowledged";
+}
 
 // ---------------------------------------------------------------- PostgreSQL crash
 
