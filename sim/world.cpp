@@ -8,6 +8,7 @@
 #include "server/strategies/paragraphs/replica.hpp"
 #include "sim/scheduler.hpp"
 #include "workload/durable.hpp"
+#include "workload/overruled.hpp"
 #include "workload/seen.hpp"
 
 #include <algorithm>
@@ -345,6 +346,7 @@ class World {
   // Per document: the text the store holds, followed commit by commit (history `commit` events).
   std::vector<std::unique_ptr<workload::DurableText>> durable_;
   workload::RecordAuthors record_authors_;  // the edit each committed record came from
+  workload::WriteStamps write_stamps_;      // the edit each register write came from (overruled)
   bool db_up_ = true;
   std::uint32_t db_incarnation_ = 0;
   std::uint64_t db_partition_ = 0;
@@ -861,6 +863,7 @@ void World::connect_client(std::uint32_t c, bool subscribe) {
   if (!subscribe) {
     if (cl.replica) ++cl.incarnation;  // a reconnect after a crash starts a fresh replica
     cl.replica = strategy_.make_client(cl.agent());
+    workload::keep_overruled(*cl.replica, write_stamps_);
     revive_dead(cl);
     cl.acked_upto = cl.next_op - 1;  // edits of the old replica are no longer pending
   }
@@ -915,7 +918,7 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
       }
       cl.welcomed = true;
       cl.stale_base = false;
-      if (oracle_) oracle_->client_loaded(now_us_, c, sorted(cl.replica->char_ids()));
+      if (oracle_) oracle_->client_loaded(now_us_, c, version);
       // A load older than what this client was shown before is a stale load: it misses
       // updates it had already seen.
       history::Event load;
@@ -939,6 +942,7 @@ void World::client_receive(std::uint32_t c, std::uint32_t server, std::uint32_t 
         client_refused(c, "client " + std::to_string(c) + " refused a message: " + back.error().message);
         return;
       }
+      for (history::Event& o : workload::take_overruled(*cl.replica, write_stamps_, c, cl.doc)) emit(std::move(o));
       note_seen(cl);
       note_acks(cl);
       client_send(cl, std::move(*back));
@@ -1135,6 +1139,7 @@ void World::client_edit(Client& cl, const Splice& sp, std::optional<std::uint32_
   const std::vector<CharId> deleted_ids = cl.replica->char_ids_range(sp.pos, sp.del);
   const std::uint32_t op = cl.next_op++;
   auto msgs = cl.replica->local_edit(sp, client_clock_ms(cl));
+  workload::note_writes(*cl.replica, write_stamps_, cl.id, op);
 
   history::Event e;
   e.type = history::EventType::kEdit;
@@ -1156,22 +1161,14 @@ void World::client_edit(Client& cl, const Splice& sp, std::optional<std::uint32_
   record_authors_.note_edit(cl.id, cl.agent(), op, inserted.empty() ? CharId{} : inserted.front(),
                             static_cast<std::uint32_t>(inserted.size()), deleted_ids);
   if (oracle_) {
-    // The paragraph registers this edit's write took: stamped with the client's agent and a
-    // counter past its previous write's.
-    std::vector<std::uint32_t> registers;
+    // The paragraph register writes this edit made: stamped with the client's agent and the
+    // counters after its previous write's.
     if (const paragraphs::ParagraphClient* pc = paragraphs::as_paragraph_client(*cl.replica)) {
       std::uint64_t& last = oracle_counters_[cl.agent()];
-      std::uint64_t top = last;
-      for (std::size_t i = 0; i < pc->registers().size(); ++i) {
-        const auto& st = pc->registers()[i].stamp;
-        if (st.agent != cl.agent() || st.counter <= last) continue;
-        registers.push_back(static_cast<std::uint32_t>(i));
-        oracle_->stamp(st.agent, st.counter, Oracle::EditTag{cl.id, op});
-        top = std::max(top, st.counter);
-      }
-      last = top;
+      for (std::uint64_t k = last + 1; k <= pc->write_counter(); ++k) oracle_->stamp(cl.agent(), k, Oracle::EditTag{cl.id, op});
+      last = pc->write_counter();
     }
-    oracle_->edit(cl.id, cl.doc, op, sorted(inserted), deleted_ids, cl.seen_ops, std::move(registers));
+    oracle_->edit(cl.id, cl.doc, op, sorted(inserted), deleted_ids, cl.seen_ops);
   }
   e.seen_ops = cl.seen_ops;
   e.offline = cl.offline || cl.server < 0;
@@ -1345,10 +1342,11 @@ void World::adopt_load(Client& cl, const HttpResponse& r) {
   }
   ++cl.incarnation;
   cl.replica = strategy_.make_client(cl.agent());
+  workload::keep_overruled(*cl.replica, write_stamps_);
   revive_dead(cl);
   auto back = cl.replica->receive(r.body);
   CONVLAB_ASSERT(back.has_value());  // the node encodes every welcome
-  if (oracle_) oracle_->client_loaded(now_us_, cl.id, sorted(cl.replica->char_ids()));
+  if (oracle_) oracle_->client_loaded(now_us_, cl.id, r.version);
   cl.acked_upto = cl.next_op - 1;
   cl.stale_base = r.version < r.latest;
   cl.loaded_version = r.version;
