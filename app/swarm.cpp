@@ -312,35 +312,16 @@ std::string world_yaml(const WorldConfig& c, const std::string& name, const std:
     << "    token_lifetime_ms: " << c.auth.token_lifetime_ms << "\n";
   o << "  faults:" << (c.faults.empty() ? " []" : "") << "\n";
   for (const FaultSpec& f : c.faults) {
-    o << "    - {at_ms: " << f.at_ms << ", kind: " << sim::fault_kind_name(f.kind);
-    switch (f.kind) {
-      case FaultKind::kPartition: {
-        o << ", groups: [";
-        for (std::size_t g = 0; g < f.groups.size(); ++g) {
-          o << (g ? ", " : "") << "[";
-          for (std::size_t i = 0; i < f.groups[g].size(); ++i) o << (i ? ", " : "") << f.groups[g][i];
-          o << "]";
-        }
-        o << "], one_way: " << yes(f.one_way);
-        break;
-      }
-      case FaultKind::kClockOffset:
-      case FaultKind::kClockDrift:
-        o << ", target: " << f.target << ", value: " << f.value;
-        break;
-      case FaultKind::kFlaky:
-        o << ", loss: " << num(f.loss) << ", dup: " << num(f.dup) << ", reorder: " << num(f.reorder);
-        break;
-      default:
-        o << ", target: " << f.target;
-    }
+    std::string keys;
+    faults::info(f.kind).write_yaml(f, num, keys);
+    o << "    - {at_ms: " << f.at_ms << ", kind: " << faults::name(f.kind) << keys;
     o << ", for_ms: " << f.for_ms << "}\n";
   }
   const sim::RandomFaults& rf = c.random_faults;
   o << "  random_faults:\n"
     << "    count: " << rf.count << "\n"
     << "    kinds: [";
-  for (std::size_t i = 0; i < rf.kinds.size(); ++i) o << (i ? ", " : "") << sim::fault_kind_name(rf.kinds[i]);
+  for (std::size_t i = 0; i < rf.kinds.size(); ++i) o << (i ? ", " : "") << faults::name(rf.kinds[i]);
   o << "]\n"
     << "    duration_ms: " << rng_text(rf.duration_ms) << "\n"
     << "    clock_offset_max_ms: " << rf.clock_offset_max_ms << "\n";

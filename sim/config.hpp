@@ -83,8 +83,6 @@ struct DatabaseSpec {
 // Fault kinds and scheduled faults: the table of faults/kinds.hpp.
 using FaultKind = faults::FaultKind;
 using FaultSpec = faults::FaultSpec;
-// The kind's name in scenario files and histories: "partition", "clock_offset", ...
-inline const char* fault_kind_name(FaultKind k) { return faults::name(k).data(); }
 
 struct RandomFaults {
   std::uint32_t count = 0;  // faults drawn from the seed within the fault phase

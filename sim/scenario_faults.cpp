@@ -1,8 +1,11 @@
-// The scenario loader's `faults` and `random_faults` sections (sim/scenario_parts.hpp).
+// The scenario loader's `faults` and `random_faults` sections (sim/scenario_parts.hpp). Which
+// kinds exist, which keys each takes, what its target may name, what its value is and its own
+// checks all come from the table of fault kinds (faults/kinds.hpp); this file reads the keys
+// and words the problems.
+#include "faults/kinds.hpp"
 #include "sim/scenario_parts.hpp"
 
 #include <algorithm>
-#include <array>
 #include <set>
 #include <span>
 #include <string_view>
@@ -13,110 +16,115 @@ namespace {
 
 // --- node names ----------------------------------------------------------------------------
 
-enum class NodeKind { kClient, kServer, kDb, kBus };
-
 struct NodeName {
-  NodeKind kind = NodeKind::kDb;
+  std::uint8_t kind = faults::kDbNode;  // one of faults::NodeKinds
   std::int64_t index = 0;
 };
 
 std::optional<NodeName> parse_node_name(std::string_view s) {
-  if (s == "db") return NodeName{NodeKind::kDb, 0};
-  if (s == "bus") return NodeName{NodeKind::kBus, 0};
-  auto indexed = [&](std::string_view prefix, NodeKind kind) -> std::optional<NodeName> {
+  if (s == "db") return NodeName{faults::kDbNode, 0};
+  if (s == "bus") return NodeName{faults::kBusNode, 0};
+  auto indexed = [&](std::string_view prefix, std::uint8_t kind) -> std::optional<NodeName> {
     if (s.substr(0, prefix.size()) != prefix) return std::nullopt;
     const std::string_view digits = s.substr(prefix.size());
     if (digits.empty() || digits.size() > 9) return std::nullopt;
     if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
     return NodeName{kind, *parse_int(digits)};
   };
-  if (auto c = indexed("client:", NodeKind::kClient)) return c;
-  return indexed("server:", NodeKind::kServer);
+  if (auto c = indexed("client:", faults::kClientNode)) return c;
+  return indexed("server:", faults::kServerNode);
 }
 
-constexpr std::array<EnumName<FaultKind>, 8> kFaultKinds{{{"partition", FaultKind::kPartition},
-                                                          {"crash", FaultKind::kCrash},
-                                                          {"clock_offset", FaultKind::kClockOffset},
-                                                          {"clock_drift", FaultKind::kClockDrift},
-                                                          {"offline", FaultKind::kOffline},
-                                                          {"disconnect", FaultKind::kDisconnect},
-                                                          {"revoke", FaultKind::kRevoke},
-                                                          {"flaky", FaultKind::kFlaky}}};
-bool get_node(Ctx& ctx, const YAML::Node& n, const Here& at, std::span<const NodeKind> kinds, const char* allowed,
-              std::string& out, std::vector<Ref>& refs) {
+constexpr std::uint8_t kAnyNode = faults::kClientNode | faults::kServerNode | faults::kDbNode | faults::kBusNode;
+
+// "client:N, server:N, db, bus", or the part of it `kinds` allows.
+std::string nodes_text(std::uint8_t kinds) {
+  std::string out;
+  const auto add = [&](std::uint8_t bit, const char* text) {
+    if ((kinds & bit) == 0) return;
+    if (!out.empty()) out += ", ";
+    out += text;
+  };
+  add(faults::kClientNode, "client:N");
+  add(faults::kServerNode, "server:N");
+  add(faults::kDbNode, "db");
+  add(faults::kBusNode, "bus");
+  return out;
+}
+
+// A node name for a fault: parsed here, checked against the counts per variant (Ref).
+bool get_node(Ctx& ctx, const YAML::Node& n, const Here& at, std::uint8_t kinds, std::string& out,
+              std::vector<Ref>& refs) {
+  const std::string allowed = nodes_text(kinds);
   if (!n.IsScalar()) {
-    ctx.fail(at, std::string("expected a node name (") + allowed + "), got " + kind_of(n));
+    ctx.fail(at, "expected a node name (" + allowed + "), got " + kind_of(n));
     return false;
   }
   const std::string& s = n.Scalar();
   const auto name = parse_node_name(s);
   if (!name) {
-    ctx.fail(at, quote(s) + " is not a node name (allowed: client:N, server:N, db, bus)");
+    ctx.fail(at, quote(s) + " is not a node name (allowed: " + nodes_text(kAnyNode) + ")");
     return false;
   }
-  if (std::find(kinds.begin(), kinds.end(), name->kind) == kinds.end()) {
+  if ((name->kind & kinds) == 0) {
     ctx.fail(at, quote(s) + " cannot be used here (allowed: " + allowed + ")");
     return false;
   }
-  if (name->kind == NodeKind::kClient) refs.push_back(Ref{Ref::Kind::kClient, name->index, at, s});
-  if (name->kind == NodeKind::kServer) refs.push_back(Ref{Ref::Kind::kServer, name->index, at, s});
+  if (name->kind == faults::kClientNode) refs.push_back(Ref{Ref::Kind::kClient, name->index, at, s});
+  if (name->kind == faults::kServerNode) refs.push_back(Ref{Ref::Kind::kServer, name->index, at, s});
   out = s;
   return true;
+}
+
+// --- the table, as the loader reads it -----------------------------------------------------
+
+constexpr std::array<std::string_view, 5> kEveryKindKeys{"kind", "at_s", "at_ms", "for_s", "for_ms"};
+
+// Every key a fault may have: those of every kind, then each kind's own in table order.
+const std::vector<std::string_view>& all_keys() {
+  static const std::vector<std::string_view> keys = [] {
+    std::vector<std::string_view> k(kEveryKindKeys.begin(), kEveryKindKeys.end());
+    for (const faults::KindInfo& kind : faults::kinds()) {
+      for (std::string_view key : kind.keys) {
+        if (std::find(k.begin(), k.end(), key) == k.end()) k.push_back(key);
+      }
+    }
+    return k;
+  }();
+  return keys;
+}
+
+const std::vector<EnumName<FaultKind>>& kind_names() {
+  static const std::vector<EnumName<FaultKind>> names = [] {
+    std::vector<EnumName<FaultKind>> out;
+    for (const faults::KindInfo& kind : faults::kinds()) out.push_back({kind.name, kind.kind});
+    return out;
+  }();
+  return names;
+}
+
+bool get_kind(Ctx& ctx, const YAML::Node& n, const Here& at, FaultKind& out) {
+  return get_enum(ctx, n, at, std::span<const EnumName<FaultKind>>(kind_names()), out);
 }
 
 }  // namespace
 
 void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, std::vector<Ref>& refs) {
-  static constexpr std::array<std::string_view, 12> all{"kind",    "at_s",   "at_ms",  "for_s", "for_ms",
-                                                        "groups",  "one_way", "target", "value", "loss",
-                                                        "dup",     "reorder"};
-  auto es = entries(ctx, n, at, all, "a fault mapping like {at_s: 10, kind: crash, target: server:0}");
+  auto es = entries(ctx, n, at, all_keys(), "a fault mapping like {at_s: 10, kind: crash, target: server:0}");
   if (!es) return;
   auto kind_entry = std::find_if(es->begin(), es->end(), [](const Entry& e) { return e.key == "kind"; });
   if (kind_entry == es->end()) {
-    ctx.fail(Here{at.line, at.col, at.path + ".kind"},
-             "required key is missing (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke, flaky)");
+    ctx.fail(Here{at.line, at.col, at.path + ".kind"}, "required key is missing (allowed: " + faults::names_list() + ")");
     return;
   }
-  if (!get_enum(ctx, kind_entry->value, kind_entry->at, kFaultKinds, f.kind)) return;
+  if (!get_kind(ctx, kind_entry->value, kind_entry->at, f.kind)) return;
 
   // Which keys apply to which kind: a `groups` on a crash is a mistake worth naming.
-  std::vector<std::string_view> allowed{"kind", "at_s", "at_ms", "for_s", "for_ms"};
-  std::vector<NodeKind> targets;
-  const char* target_text = "";
-  bool needs_value = false;
-  switch (f.kind) {
-    case FaultKind::kPartition:
-      allowed.insert(allowed.end(), {"groups", "one_way"});
-      break;
-    case FaultKind::kCrash:
-      allowed.push_back("target");
-      targets = {NodeKind::kServer, NodeKind::kDb};
-      target_text = "server:N, db";
-      break;
-    case FaultKind::kClockOffset:
-    case FaultKind::kClockDrift:
-      allowed.insert(allowed.end(), {"target", "value"});
-      targets = {NodeKind::kClient, NodeKind::kServer};
-      target_text = "client:N, server:N";
-      needs_value = true;
-      break;
-    case FaultKind::kOffline:
-    case FaultKind::kDisconnect:
-    case FaultKind::kRevoke:
-      allowed.push_back("target");
-      targets = {NodeKind::kClient};
-      target_text = "client:N";
-      break;
-    case FaultKind::kFlaky:
-      allowed.insert(allowed.end(), {"loss", "dup", "reorder"});
-      break;
-  }
-  const std::string kind_name(kFaultKinds[static_cast<std::size_t>(f.kind)].name);
-  bool has_target = false;
-  bool has_value = false;
-  bool has_groups = false;
-  bool probs_ok = true;
+  const faults::KindInfo& kind = faults::info(f.kind);
+  std::vector<std::string_view> allowed(kEveryKindKeys.begin(), kEveryKindKeys.end());
+  allowed.insert(allowed.end(), kind.keys.begin(), kind.keys.end());
+  const std::string kind_name(kind.name);
+  faults::Given given;
   for (const Entry& e : *es) {
     if (std::find(allowed.begin(), allowed.end(), e.key) == allowed.end()) {
       ctx.fail(e.key_at, "does not apply to kind " + kind_name + " (allowed: " + join(allowed) + ")");
@@ -132,27 +140,25 @@ void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, st
     } else if (e.key == "one_way") {
       get_bool(ctx, e.value, e.at, f.one_way);
     } else if (e.key == "target") {
-      has_target = true;
-      get_node(ctx, e.value, e.at, targets, target_text, f.target, refs);
+      given.target = true;
+      get_node(ctx, e.value, e.at, kind.targets, f.target, refs);
     } else if (e.key == "value") {
-      has_value = true;
-      const std::int64_t limit = f.kind == FaultKind::kClockDrift ? kDriftPpmMax : kTimeMaxMs;
+      given.value = true;
+      const std::int64_t limit = kind.value == faults::ValueUnit::kDriftPpm ? kDriftPpmMax : kTimeMaxMs;
       get_int(ctx, e.value, e.at, -limit, limit, f.value);
     } else if (e.key == "loss") {
-      probs_ok = get_prob(ctx, e.value, e.at, f.loss) && probs_ok;
+      given.probabilities_parsed = get_prob(ctx, e.value, e.at, f.loss) && given.probabilities_parsed;
     } else if (e.key == "dup") {
-      probs_ok = get_prob(ctx, e.value, e.at, f.dup) && probs_ok;
+      given.probabilities_parsed = get_prob(ctx, e.value, e.at, f.dup) && given.probabilities_parsed;
     } else if (e.key == "reorder") {
-      probs_ok = get_prob(ctx, e.value, e.at, f.reorder) && probs_ok;
+      given.probabilities_parsed = get_prob(ctx, e.value, e.at, f.reorder) && given.probabilities_parsed;
     } else if (e.key == "groups") {
-      has_groups = true;
+      given.groups = true;
       if (!e.value.IsSequence() || e.value.size() < 2) {
         ctx.fail(e.at, "expected at least two groups of node names like [[server:0], [server:1, db]], got " +
                            (e.value.IsSequence() ? std::to_string(e.value.size()) + " group(s)" : kind_of(e.value)));
         continue;
       }
-      static constexpr std::array<NodeKind, 4> any{NodeKind::kClient, NodeKind::kServer, NodeKind::kDb,
-                                                   NodeKind::kBus};
       std::set<std::string> seen;
       f.groups.clear();
       for (std::size_t g = 0; g < e.value.size(); ++g) {
@@ -168,7 +174,7 @@ void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, st
           const YAML::Node item = group[i];
           const Here iat = here_of(item, gat, gat.path + "[" + std::to_string(i) + "]");
           std::string name;
-          if (!get_node(ctx, item, iat, any, "client:N, server:N, db, bus", name, refs)) continue;
+          if (!get_node(ctx, item, iat, kAnyNode, name, refs)) continue;
           if (!seen.insert(name).second) {
             ctx.fail(iat, name + " is in more than one place in the partition");
             continue;
@@ -179,26 +185,24 @@ void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, st
       }
     }
   }
-  if (f.kind == FaultKind::kPartition) {
-    if (!has_groups) ctx.fail(Here{at.line, at.col, at.path + ".groups"}, "required for a partition");
-    if (f.one_way && has_groups && f.groups.size() != 2) {
-      ctx.fail(Here{at.line, at.col, at.path + ".one_way"}, "a one-way partition needs exactly two groups (from, to)");
+  // The kind's own checks, placed at the fault (the key they are about in the path).
+  if (kind.check != nullptr) {
+    std::vector<faults::Problem> problems;
+    kind.check(f, given, problems);
+    for (const faults::Problem& p : problems) {
+      ctx.fail(Here{at.line, at.col, p.key.empty() ? at.path : at.path + "." + std::string(p.key)}, p.text);
     }
   }
-  if (f.kind == FaultKind::kFlaky && probs_ok && f.loss <= 0 && f.dup <= 0 && f.reorder <= 0) {
-    ctx.fail(at, "a flaky fault needs at least one of loss, dup, reorder above 0");
-  }
-  if (!targets.empty() && !has_target) {
+  if (kind.targets != faults::kNoNode && !given.target) {
     ctx.fail(Here{at.line, at.col, at.path + ".target"},
-             "required for kind " + kind_name + " (allowed: " + target_text + ")");
+             "required for kind " + kind_name + " (allowed: " + nodes_text(kind.targets) + ")");
   }
-  if (needs_value && !has_value) {
+  if (kind.value != faults::ValueUnit::kNone && !given.value) {
     ctx.fail(Here{at.line, at.col, at.path + ".value"},
-             std::string("required for kind ") + kind_name +
-                 (f.kind == FaultKind::kClockDrift ? " (drift in ppm)" : " (offset in ms)"));
+             "required for kind " + kind_name +
+                 (kind.value == faults::ValueUnit::kDriftPpm ? " (drift in ppm)" : " (offset in ms)"));
   }
 }
-
 
 void apply_random_faults(Ctx& ctx, const YAML::Node& n, const Here& at, RandomFaults& rf, Origins& org) {
   static constexpr std::array<std::string_view, 6> keys{"count",       "kinds",           "duration_ms",
@@ -211,8 +215,7 @@ void apply_random_faults(Ctx& ctx, const YAML::Node& n, const Here& at, RandomFa
       if (get_uint(ctx, e.value, e.at, 0, kRandomFaultsMax, rf.count)) org.random_count = e.at;
     } else if (e.key == "kinds") {
       if (!e.value.IsSequence()) {
-        ctx.fail(e.at, "expected a list of fault kinds (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke, flaky), got " +
-                           kind_of(e.value));
+        ctx.fail(e.at, "expected a list of fault kinds (allowed: " + faults::names_list() + "), got " + kind_of(e.value));
         continue;
       }
       std::vector<FaultKind> kinds;
@@ -221,7 +224,7 @@ void apply_random_faults(Ctx& ctx, const YAML::Node& n, const Here& at, RandomFa
         const YAML::Node item = e.value[i];
         const Here iat = here_of(item, e.at, e.at.path + "[" + std::to_string(i) + "]");
         FaultKind k{};
-        if (!get_enum(ctx, item, iat, kFaultKinds, k)) {
+        if (!get_kind(ctx, item, iat, k)) {
           good = false;
           continue;
         }
@@ -240,6 +243,5 @@ void apply_random_faults(Ctx& ctx, const YAML::Node& n, const Here& at, RandomFa
     }
   }
 }
-
 
 }  // namespace convlab::sim::loader

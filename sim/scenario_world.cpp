@@ -1,6 +1,7 @@
 // The scenario loader's `world` section (sim/scenario_parts.hpp): the world's keys and their
 // limits, applied on top of the defaults or the base world, and the per-variant checks that
 // span keys.
+#include "faults/kinds.hpp"
 #include "sim/scenario_parts.hpp"
 
 #include <algorithm>
@@ -376,8 +377,7 @@ void check_variant(Ctx& ctx, const Variant& v, const Origins& org) {
   for (const Ref& r : org.script) check(r);
   if (c.random_faults.count > 0 && c.random_faults.kinds.empty()) {
     const Here at = org.random_count.value_or(Here{});
-    ctx.fail(at, "random faults need `kinds`" + in +
-                     " (allowed: partition, crash, clock_offset, clock_drift, offline, disconnect, revoke, flaky)");
+    ctx.fail(at, "random faults need `kinds`" + in + " (allowed: " + faults::names_list() + ")");
   }
 }
 
