@@ -12,6 +12,10 @@
 #include "faults/kinds.hpp"
 #include "sim/context.hpp"
 
+#include <cstdint>
+#include <optional>
+#include <utility>
+
 namespace convlab::sim {
 
 struct World;

@@ -16,8 +16,11 @@
 #include "sim/context.hpp"
 
 #include <deque>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
