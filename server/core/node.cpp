@@ -1,3 +1,9 @@
+// The node's front: construction and timers, connections (connect, the rate limit at the door,
+// disconnect), client frames and their dispatch, edits (applied at the home or forwarded to it),
+// messages from other nodes, dropping a document (reset_doc, refuse_doc), and the observers for
+// checkers and tests. The rest of Node is in node_outbox.cpp (what goes to a connection, in
+// order, and the limits' refusals), node_store.cpp (store replies, committed records, catch-up,
+// snapshots) and node_api.cpp (API reads, titles, revocation).
 #include "server/core/node.hpp"
 
 #include "server/core/assert.hpp"
@@ -7,33 +13,20 @@
 namespace convlab {
 
 namespace {
-// Timer ids: the two periodic timers of a node.
+// Timer ids: the periodic timers of a node.
 constexpr std::uint64_t kPollTimer = 1;
 constexpr std::uint64_t kSnapshotTimer = 2;
 constexpr std::uint64_t kAntiEntropyTimer = 3;
 }  // namespace
 
-Result<std::uint64_t> recover_replica(ServerReplica& replica, bool has_snapshot, std::span<const std::uint8_t> snapshot,
-                                      std::uint64_t snapshot_index, std::span<const LogRecord> records) {
-  std::uint64_t applied = 0;
-  if (has_snapshot) {
-    if (auto ok = replica.restore(snapshot); !ok) return make_error("snapshot: " + ok.error().message);
-    applied = snapshot_index;
-  }
-  for (const LogRecord& r : records) {
-    if (r.index <= applied) continue;
-    if (auto ok = replica.apply_record(r.record); !ok) {
-      return make_error("record " + std::to_string(r.index) + " does not apply: " + ok.error().message);
-    }
-    applied = r.index;
-  }
-  return applied;
-}
-
 Node::Node(NodeConfig config, const Strategy& strategy, NodeIo& io)
     : config_(config), strategy_(strategy), io_(io) {
   CONVLAB_ASSERT(config_.nodes >= 1 && config_.id < config_.nodes);
   CONVLAB_ASSERT(config_.poll_interval_ms > 0 && config_.snapshot_interval_ms > 0);
+  CONVLAB_ASSERT(config_.loading_frames_max > 0 && config_.loading_forwards_max > 0 && config_.pending_remote_max > 0);
+  CONVLAB_ASSERT(config_.hello_waiting_max > 0 && config_.held_frames_max > 0);
+  CONVLAB_ASSERT(config_.outbox_items_max > 0 && config_.forwards_max > 0 && config_.appends_max > 0);
+  CONVLAB_ASSERT(config_.snapshot_writes_max > 0 && config_.http_reads_max > 0);
 }
 
 void Node::start() {
@@ -56,18 +49,6 @@ Node::Doc& Node::doc_state(std::uint32_t doc) {
   auto [it, inserted] = docs_.try_emplace(doc);
   if (inserted) begin_load(doc);
   return it->second;
-}
-
-void Node::begin_load(std::uint32_t doc) {
-  Doc& d = docs_.at(doc);
-  d.loading = true;
-  StoreRequest req;
-  req.kind = StoreRequest::Kind::kLoad;
-  req.id = next_request_++;
-  req.doc = doc;
-  req.purpose = "load";
-  requests_[req.id] = {req.kind, doc};
-  io_.store(std::move(req));
 }
 
 void Node::on_connect(ConnId conn, AgentId agent, Token token) {
@@ -109,110 +90,6 @@ bool Node::admit(ConnId conn, std::span<const std::uint8_t> bytes) {
   return false;
 }
 
-void Node::on_revoke(std::uint32_t user) {
-  revoked_.insert(user);
-  if (!config_.check_revocation) return;
-  std::vector<ConnId> closing;
-  for (const auto& [conn, c] : conns_) {
-    if (c.token.user == user) closing.push_back(conn);
-  }
-  for (ConnId conn : closing) {
-    on_disconnect(conn);
-    io_.close(conn, "token revoked");
-  }
-}
-
-void Node::on_http_get(const HttpGet& request) {
-  HttpResponse r;
-  r.id = request.id;
-  r.doc = request.doc;
-  r.no_store = config_.api_no_store;
-  // The naive server trusts any unexpired token: its signature is all it checks.
-  if (request.token.expires_ms <= io_.now_ms()) {
-    r.status = 401;
-    r.why = "token expired";
-    return io_.respond(r);
-  }
-  if (config_.check_revocation && revoked(request.token.user)) {
-    r.status = 403;
-    r.why = "token revoked";
-    return io_.respond(r);
-  }
-  using R = NodeConfig::ApiRead;
-  const bool primary = config_.api_read == R::kPrimary ||
-                       (config_.api_read == R::kSessionPrimary && request.session_version > 0);
-  http_read(request, !primary);
-}
-
-void Node::http_read(const HttpGet& request, bool from_replica) {
-  StoreRequest req;
-  req.kind = StoreRequest::Kind::kLoad;
-  req.id = next_request_++;
-  req.doc = request.doc;
-  req.replica = from_replica;
-  req.purpose = from_replica ? "api_replica" : "api_primary";
-  http_[req.id] = PendingHttp{request, from_replica};
-  io_.store(std::move(req));
-}
-
-void Node::http_loaded(const StoreReply& reply) {
-  auto it = http_.find(reply.id);
-  CONVLAB_ASSERT(it != http_.end());
-  const PendingHttp pending = std::move(it->second);
-  http_.erase(it);
-  auto replica = strategy_.make_server();
-  auto recovered = recover_replica(*replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
-  if (!recovered) {
-    // A stored log that does not replay is the store's fault or a strategy's bug, never a
-    // reason to stop serving the other documents.
-    io_.log_error("document " + std::to_string(pending.request.doc) + ": the stored log does not replay (" +
-                  recovered.error().message + "); API read refused");
-    HttpResponse r;
-    r.id = pending.request.id;
-    r.doc = pending.request.doc;
-    r.status = 500;
-    r.why = "the document cannot be read: its stored log does not replay";
-    r.no_store = true;
-    return io_.respond(r);
-  }
-  const std::uint64_t version = *recovered;
-  // Fencing: a replica that has not reached the session's last write is not good enough.
-  if (pending.from_replica && config_.api_read == NodeConfig::ApiRead::kFenced &&
-      version < pending.request.session_version) {
-    return http_read(pending.request, false);
-  }
-  HttpResponse r;
-  r.id = pending.request.id;
-  r.doc = pending.request.doc;
-  r.body = replica->welcome();
-  r.version = version;
-  r.latest = std::max(reply.latest, version);
-  r.source = pending.from_replica ? "replica" : "primary";
-  r.no_store = config_.api_no_store;
-  io_.respond(r);
-}
-
-void Node::handle_rename(std::uint32_t doc, ConnId conn, std::span<const std::uint8_t> payload) {
-  auto rename = decode_rename(payload);
-  if (!rename) return refuse(conn, doc, "bad rename: " + rename.error().message);
-  TitleReg& t = titles_[doc];
-  TitleMsg answer;
-  if (config_.rename_notice && rename->base != t.version) {
-    // A register with a sequence: a rename made on an older title loses, and its sender is told
-    // what won instead of finding out (or not) later.
-    answer = TitleMsg{t.version, t.title, 2};
-    return io_.send(conn, Frame{FrameKind::kTitle, doc, encode_title(answer), {}});
-  }
-  ++t.version;
-  t.title = rename->title;
-  answer = TitleMsg{t.version, t.title, 1};
-  io_.send(conn, Frame{FrameKind::kTitle, doc, encode_title(answer), {}});
-  const Bytes others = encode_title(TitleMsg{t.version, t.title, 0});
-  for (ConnId other : docs_.at(doc).conns) {
-    if (other != conn) io_.send(other, Frame{FrameKind::kTitle, doc, others, {}});
-  }
-}
-
 void Node::on_disconnect(ConnId conn) {
   auto it = conns_.find(conn);
   if (it == conns_.end()) return;
@@ -227,8 +104,10 @@ void Node::refuse(ConnId conn, std::uint32_t doc, std::string why) {
 }
 
 void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
+  const CloseOverloaded closing{*this};
   auto c = conns_.find(conn);
   if (c == conns_.end()) return;  // closed meanwhile
+  if (c->second.overloaded) return;  // closing
   auto frame = decode_frame_view(bytes);
   if (!frame) return refuse(conn, 0, "bad frame: " + frame.error().message);
   if (config_.check_revocation && revoked(c->second.token.user)) {
@@ -238,11 +117,17 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
   const std::uint32_t doc = frame->doc;
   Doc& d = doc_state(doc);
   if (d.loading) {
+    if (d.waiting.size() >= config_.loading_frames_max) {
+      return overload(conn, doc, "too many frames waiting for the document to load");
+    }
     d.waiting.emplace_back(conn, Bytes(bytes.begin(), bytes.end()));
     return;
   }
   if ((frame->kind == FrameKind::kEdit || frame->kind == FrameKind::kRename) && !d.conns.contains(conn) &&
       std::find(d.hello_waiting.begin(), d.hello_waiting.end(), conn) != d.hello_waiting.end()) {
+    if (d.held_frames.size() >= config_.held_frames_max) {
+      return overload(conn, doc, "too many edits waiting for the welcome");
+    }
     d.held_frames.emplace_back(conn, Bytes(bytes.begin(), bytes.end()));
     return;
   }
@@ -250,6 +135,9 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
     case FrameKind::kHello:
       c->second.docs.insert(doc);
       if (config_.catch_up_on_hello && config_.nodes > 1) {
+        if (d.hello_waiting.size() >= config_.hello_waiting_max) {
+          return overload(conn, doc, "too many sessions waiting for a catch-up");
+        }
         d.hello_waiting.push_back(conn);
         request_catch_up(doc, "catchup");
         return;
@@ -264,6 +152,9 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
       if (!loaded) return refuse(conn, doc, "bad subscribe: " + loaded.error().message);
       c->second.docs.insert(doc);
       if (config_.catch_up_on_hello && config_.nodes > 1) {
+        if (d.hello_waiting.size() >= config_.hello_waiting_max) {
+          return overload(conn, doc, "too many sessions waiting for a catch-up");
+        }
         d.hello_waiting.push_back(conn);
         request_catch_up(doc, "catchup");
         return;
@@ -316,7 +207,7 @@ void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   }
   // Replies still owed for this document go nowhere now.
   std::erase_if(appends_, [&](const auto& kv) { return kv.second.doc == doc; });
-  std::erase_if(requests_, [&](const auto& kv) { return kv.second.second == doc; });
+  forget_requests(doc);
   docs_.erase(it);
   io_.observe_replica(doc, nullptr, NodeIo::ReplicaChange::kDropped, 0, {}, 0);
   // The home of a single-writer document: other nodes' clients may have edits forwarded here
@@ -334,11 +225,19 @@ void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   }
 }
 
-void Node::refuse_doc(std::uint32_t doc, const std::string& why) {
-  io_.log_error("document " + std::to_string(doc) + ": the stored log does not replay (" + why +
-                "); refusing the document, serving the others");
-  Doc& d = docs_.at(doc);
-  CONVLAB_ASSERT(d.loading && d.conns.empty());
+void Node::refuse_forwarded(NodeId node, ConnId conn, AgentId agent, std::uint32_t doc, std::string why) {
+  CONVLAB_ASSERT(node != config_.id && !why.empty());
+  io_.to_node(node, NodeMessage{NodeMessage::Kind::kForwardReply, config_.id, conn, agent, doc, 0,
+                                Bytes(why.begin(), why.end()), {}});
+}
+
+void Node::refuse_doc(std::uint32_t doc, const std::string& cause, const std::string& detail) {
+  const std::string refusal = "document " + std::to_string(doc) + " cannot be loaded: " + cause;
+  io_.log_error(refusal + (detail.empty() ? "" : " (" + detail + ")") + "; refusing the document, serving the others");
+  auto it = docs_.find(doc);
+  CONVLAB_ASSERT(it != docs_.end());
+  Doc& d = it->second;
+  CONVLAB_ASSERT(d.loading && d.conns.empty() && d.hello_waiting.empty());
   // Whoever waits for it is disconnected (and may try again: the next access loads it anew).
   std::set<ConnId> waiting;
   for (const auto& [conn, frame] : d.waiting) waiting.insert(conn);
@@ -346,123 +245,29 @@ void Node::refuse_doc(std::uint32_t doc, const std::string& why) {
     auto c = conns_.find(conn);
     if (c == conns_.end()) continue;
     c->second.docs.erase(doc);
-    io_.close(conn, "document " + std::to_string(doc) + " cannot be loaded: its stored log does not replay");
+    io_.close(conn, refusal);
     conns_.erase(conn);
   }
-  std::erase_if(requests_, [&](const auto& kv) { return kv.second.second == doc; });
-  docs_.erase(doc);
-}
-
-void Node::deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs) {
-  if (msgs.empty()) return;
-  const Doc& d = docs_.at(doc);
-  // Each recipient gets its copy; the last one takes `msgs` itself.
-  ConnId last = 0;
-  bool any = false;
-  for (ConnId conn : d.conns) {
-    if (conns_.at(conn).agent == except_author) continue;
-    if (any) post(last, doc, msgs);
-    last = conn;
-    any = true;
-  }
-  if (any) post(last, doc, std::move(msgs));
-}
-
-void Node::post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack) {
-  auto c = conns_.find(conn);
-  if (c == conns_.end()) return;
-  Outbox& box = c->second.out[doc];
-  box.items.push_back(OutItem{std::move(msgs), true, ack});
-  flush(conn, doc);
-}
-
-std::size_t Node::reserve(ConnId conn, std::uint32_t doc) {
-  Outbox& box = conns_.at(conn).out[doc];
-  box.items.push_back(OutItem{{}, false, true});
-  return box.items.size() - 1;
-}
-
-void Node::fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<Bytes> msgs) {
-  auto c = conns_.find(conn);
-  if (c == conns_.end()) return;
-  Outbox& box = c->second.out[doc];
-  CONVLAB_ASSERT(slot < box.items.size() && !box.items[slot].ready);
-  box.items[slot].msgs = std::move(msgs);
-  box.items[slot].ready = true;
-  flush(conn, doc);
-}
-
-void Node::flush(ConnId conn, std::uint32_t doc) {
-  Outbox& box = conns_.at(conn).out[doc];
-  while (box.head < box.items.size() && box.items[box.head].ready) {
-    OutItem& item = box.items[box.head];
-    for (Bytes& m : item.msgs) io_.send(conn, Frame{FrameKind::kDeliver, doc, std::move(m), {}});
-    if (item.ack) io_.acknowledged(conn, doc, item.msgs.size());
-    ++box.head;
-  }
-  if (box.head == box.items.size()) {
-    box.items.clear();
-    box.head = 0;
-  }
-}
-
-void Node::release_forward_replies(std::uint32_t doc) {
-  if (queued_forward_replies_ == 0) return;
-  const std::uint64_t applied = docs_.at(doc).applied;
-  for (auto& [conn, c] : conns_) {
-    auto box = c.out.find(doc);
-    if (box == c.out.end()) continue;
-    auto& q = box->second.forward_replies;
-    while (!q.empty() && q.front().first <= applied) {
-      const std::uint64_t after = q.front().first;
-      std::vector<Bytes> msgs = std::move(q.front().second);
-      q.pop_front();
-      --queued_forward_replies_;
-      deliver_forward_reply(conn, doc, after, std::move(msgs));
-    }
-  }
-}
-
-void Node::anchor_own_record(std::uint32_t doc, AgentId author, std::uint64_t index) {
-  for (ConnId conn : docs_.at(doc).conns) {
-    Conn& c = conns_.at(conn);
-    if (c.agent != author) continue;
-    auto box = c.out.find(doc);
-    if (box == c.out.end() || box->second.forwards_in_flight == 0) continue;
-    box->second.items.push_back(OutItem{{}, false, false});
-    box->second.anchors[index] = box->second.items.size() - 1;
-  }
-}
-
-void Node::deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t after, std::vector<Bytes> msgs) {
-  auto c = conns_.find(conn);
-  if (c == conns_.end()) return;
-  Outbox& box = c->second.out[doc];
-  // Anchors up to `after` are this edit's records (or records of the agent's other
-  // connections): they hold nothing but the reply.
-  bool placed = false;
-  for (auto it = box.anchors.begin(); it != box.anchors.end() && it->first <= after;) {
-    OutItem& item = box.items[it->second];
-    item.ready = true;
-    if (it->first == after) {
-      item.msgs = std::move(msgs);
-      item.ack = true;
-      placed = true;
-    }
-    it = box.anchors.erase(it);
-  }
-  if (!placed) box.items.push_back(OutItem{std::move(msgs), true, true});
-  if (box.forwards_in_flight == 0) {
-    // No reply is owed any more: an anchor left is another connection's record.
-    for (const auto& [index, slot] : box.anchors) box.items[slot].ready = true;
-    box.anchors.clear();
-  }
-  flush(conn, doc);
+  // Edits forwarded to it are refused as an edit of this node's own client would be.
+  const std::vector<NodeMessage> forwards = std::move(d.waiting_forwards);
+  forget_requests(doc);
+  docs_.erase(it);
+  for (const NodeMessage& m : forwards) refuse_forwarded(m.from, m.conn, m.agent, doc, "edit refused: " + refusal);
 }
 
 void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,
                        std::optional<NodeId> forwarded_from) {
+  if (!forwarded_from) {
+    const Conn& c = conns_.at(conn);
+    if (c.overloaded) return;
+    // Its acknowledgement will need a place in the outbox.
+    if (outbox_full(c, doc)) return overload(conn, doc, "too many messages queued behind an acknowledgement");
+  }
   if (!is_home(doc)) {
+    const Outbox& box = conns_.at(conn).out[doc];
+    if (box.forwards_in_flight + box.forward_replies.size() >= config_.forwards_max) {
+      return overload(conn, doc, "too many forwarded edits not yet acknowledged");
+    }
     // Not multi-master and not this document's home: the home orders the change.
     NodeMessage m;
     m.kind = NodeMessage::Kind::kForwardEdit;
@@ -475,14 +280,21 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
     io_.to_node(doc % config_.nodes, std::move(m));
     return;
   }
+  if (config_.persistence == NodeConfig::Persistence::kChangeLog && appends_.size() >= config_.appends_max) {
+    // Refused before it applies: nothing of it is anywhere yet.
+    if (forwarded_from) return reset_forwarder(*forwarded_from, doc, "too many changes waiting for the store");
+    return overload(conn, doc, "too many changes waiting for the store");
+  }
   Doc& d = docs_.at(doc);
   // One clock reading for the strategy and the records' audit stamp (the simulator's output
   // does not depend on how often the clock is read, but one reading keeps them consistent).
   const std::int64_t now_ms = io_.now_ms();
   auto out = d.replica->receive(agent, payload, now_ms);
   if (!out) {
-    if (forwarded_from) return;  // the forwarding node's client never hears: it will resync
-    return refuse(conn, doc, "edit refused: " + out.error().message);
+    std::string why = "edit refused: " + out.error().message;
+    // A forwarding node's client waits for an answer, as this node's own would.
+    if (forwarded_from) return refuse_forwarded(*forwarded_from, conn, agent, doc, std::move(why));
+    return refuse(conn, doc, std::move(why));
   }
   io_.observe_replica(doc, d.replica.get(), NodeIo::ReplicaChange::kClientEdit, agent, payload, 0);
   d.dirty = true;
@@ -540,183 +352,12 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
   requests_[req.id] = {req.kind, doc};
   d.uncommitted += pending.records;
   appends_[req.id] = std::move(pending);
+  CONVLAB_ASSERT(appends_.size() <= config_.appends_max);
   io_.store(std::move(req));
-}
-
-void Node::mark_applied(Doc& d, std::uint64_t index) {
-  if (index <= d.applied) return;
-  d.ahead.insert(index);
-  while (d.ahead.contains(d.applied + 1)) {
-    d.ahead.erase(d.applied + 1);
-    ++d.applied;
-  }
-}
-
-void Node::accept_remote(std::uint32_t doc, const LogRecord& record) {
-  Doc& d = docs_.at(doc);
-  if (d.loading || record.index <= d.applied || d.ahead.contains(record.index)) return;
-  d.pending_remote.emplace(record.index, record);
-  drain_remote(doc);
-  if (!d.pending_remote.empty()) request_catch_up(doc, "catchup");
-}
-
-void Node::drain_remote(std::uint32_t doc) {
-  Doc& d = docs_.at(doc);
-  while (!d.pending_remote.empty()) {
-    auto it = d.pending_remote.begin();
-    if (it->first <= d.applied || d.ahead.contains(it->first)) {
-      d.pending_remote.erase(it);
-      continue;
-    }
-    if (it->first != d.applied + 1) return;  // a gap: wait for catch-up
-    apply_remote(doc, d, it->second);
-    d.pending_remote.erase(it);
-    release_forward_replies(doc);
-  }
-}
-
-void Node::apply_remote(std::uint32_t doc, Doc& d, const LogRecord& record) {
-  auto msgs = d.replica->apply_remote_record(record.record);
-  // A record the log holds but this replica refuses means the replicas have split; the
-  // convergence checker will show it. Skip it rather than stop the node.
-  if (msgs) deliver_local(doc, record.author, std::move(*msgs));
-  io_.observe_replica(doc, d.replica.get(), NodeIo::ReplicaChange::kRecord, record.author, record.record, record.index);
-  anchor_own_record(doc, record.author, record.index);
-  d.dirty = true;
-  mark_applied(d, record.index);
-}
-
-void Node::request_catch_up(std::uint32_t doc, const char* purpose) {
-  Doc& d = docs_.at(doc);
-  if (d.catching_up || d.loading) return;
-  d.catching_up = true;
-  StoreRequest req;
-  req.kind = StoreRequest::Kind::kReadLog;
-  req.id = next_request_++;
-  req.doc = doc;
-  req.after = d.applied;
-  req.purpose = purpose;
-  requests_[req.id] = {req.kind, doc};
-  io_.store(std::move(req));
-}
-
-void Node::maybe_snapshot(std::uint32_t doc) {
-  Doc& d = docs_.at(doc);
-  // A snapshot labelled with log index `applied` must hold exactly the log up to there: not
-  // while records of this node are uncommitted or committed out of order.
-  if (d.changes_since_snapshot < config_.snapshot_every_changes || !d.ahead.empty() || d.uncommitted > 0) return;
-  d.changes_since_snapshot = 0;
-  write_snapshot(doc);
-}
-
-void Node::write_snapshot(std::uint32_t doc) {
-  const Doc& d = docs_.at(doc);
-  StoreRequest req;
-  req.kind = StoreRequest::Kind::kWriteSnapshot;
-  req.id = next_request_++;
-  req.doc = doc;
-  req.after = d.applied;
-  req.snapshot = d.replica->snapshot();
-  req.purpose = "snapshot";
-  requests_[req.id] = {req.kind, doc};
-  io_.store(std::move(req));
-}
-
-void Node::on_store(const StoreReply& reply) {
-  if (http_.contains(reply.id)) return http_loaded(reply);
-  auto rq = requests_.find(reply.id);
-  if (rq == requests_.end()) return;
-  const auto [kind, doc] = rq->second;
-  requests_.erase(rq);
-  Doc& d = docs_.at(doc);
-  switch (kind) {
-    case StoreRequest::Kind::kLoad: {
-      d.replica = strategy_.make_server();
-      // The store holds only snapshots and records replicas wrote: they should always apply.
-      auto applied = recover_replica(*d.replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
-      if (!applied) return refuse_doc(doc, applied.error().message);
-      io_.observe_replica(doc, d.replica.get(), NodeIo::ReplicaChange::kLoaded, 0, {}, *applied);
-      d.applied = *applied;
-      d.assigned = d.applied;
-      d.loading = false;
-      auto waiting = std::move(d.waiting);
-      d.waiting.clear();
-      for (auto& [conn, frame] : waiting) on_frame(conn, frame);
-      auto forwards = std::move(d.waiting_forwards);
-      d.waiting_forwards.clear();
-      for (const NodeMessage& m : forwards) on_node(m);
-      return;
-    }
-    case StoreRequest::Kind::kAppend: {
-      auto ap = appends_.find(reply.id);
-      CONVLAB_ASSERT(ap != appends_.end());
-      PendingAppend pending = std::move(ap->second);
-      appends_.erase(ap);
-      d.uncommitted -= pending.records;
-      if (!reply.ok) {
-        // Not durable. What was held is never acknowledged, and this replica is ahead of the
-        // log: start the document over from what is durable. So is every other document with
-        // appends in flight: a failed append may be a connection the database's crash broke,
-        // and its transactions in flight went with it; a later edit of such a replica would
-        // commit on top of a record the log never got (a log that no longer replays).
-        std::vector<std::uint32_t> ahead{doc};
-        for (const auto& [other, od] : docs_) {
-          if (other != doc && od.uncommitted > 0) ahead.push_back(other);
-        }
-        for (std::uint32_t k : ahead) reset_doc(k, "a change did not commit");
-        return;
-      }
-      for (std::size_t i = 0; i < pending.records; ++i) {
-        const std::uint64_t index = reply.first_index + i;
-        // A single-writer document's log has no other writer: the index is the one predicted.
-        CONVLAB_ASSERT(strategy_.multi_master || index <= d.assigned);
-        mark_applied(d, index);
-      }
-      d.changes_since_snapshot += pending.records;
-      if (pending.forward_reply) io_.to_node(pending.forward_to, std::move(*pending.forward_reply));
-      if (pending.local_slot && conns_.contains(pending.local_slot->first)) {
-        fill(pending.local_slot->first, doc, pending.local_slot->second, std::move(pending.local_replies));
-      }
-      drain_remote(doc);
-      maybe_snapshot(doc);
-      return;
-    }
-    case StoreRequest::Kind::kReadLog: {
-      d.catching_up = false;
-      if (reply.ok) {
-        for (const LogRecord& r : reply.records) {
-          if (r.index <= d.applied || d.ahead.contains(r.index)) continue;
-          if (d.pending_remote.empty() && r.index == d.applied + 1) {
-            // Next in line with nothing waiting: applied as drain_remote would, without
-            // queueing a copy first.
-            apply_remote(doc, d, r);
-            release_forward_replies(doc);
-            continue;
-          }
-          d.pending_remote.emplace(r.index, r);
-        }
-        drain_remote(doc);
-      }
-      auto hellos = std::move(d.hello_waiting);
-      d.hello_waiting.clear();
-      auto held = std::move(d.held_frames);
-      d.held_frames.clear();
-      for (ConnId conn : hellos) welcome(conn, doc);
-      for (auto& [conn, frame] : held) on_frame(conn, frame);
-      return;
-    }
-    case StoreRequest::Kind::kWriteSnapshot:
-      return;
-  }
-}
-
-void Node::on_bus(std::uint32_t doc, const LogRecord& record) {
-  auto it = docs_.find(doc);
-  if (it == docs_.end()) return;  // not loaded here: it will load from the store when needed
-  accept_remote(doc, record);
 }
 
 void Node::on_node(const NodeMessage& m) {
+  const CloseOverloaded closing{*this};
   switch (m.kind) {
     case NodeMessage::Kind::kDocReset:
       if (!is_home(m.doc)) reset_doc(m.doc, "the document's home started over");
@@ -724,6 +365,9 @@ void Node::on_node(const NodeMessage& m) {
     case NodeMessage::Kind::kForwardEdit: {
       Doc& d = doc_state(m.doc);
       if (d.loading) {
+        if (d.waiting_forwards.size() >= config_.loading_forwards_max) {
+          return reset_forwarder(m.from, m.doc, "too many forwarded edits waiting for the document to load");
+        }
         d.waiting_forwards.push_back(m);
         return;
       }
@@ -737,6 +381,15 @@ void Node::on_node(const NodeMessage& m) {
       // fill the slot if the record was already applied here, else keep it until it is.
       Outbox& box = c->second.out[m.doc];
       if (box.forwards_in_flight > 0) --box.forwards_in_flight;
+      if (!m.payload.empty()) {
+        // The home refused the edit: nothing of it is in the log, so the refusal has no place to
+        // wait for. The client hears it now, as a refusal at this node goes out at once.
+        CONVLAB_ASSERT(m.replies.empty());
+        if (c->second.overloaded) return;  // closing
+        refuse(m.conn, m.doc, std::string(m.payload.begin(), m.payload.end()));
+        if (box.forwards_in_flight == 0 && box.forward_replies.empty()) release_anchors(m.conn, m.doc);
+        return;
+      }
       box.forward_replies.emplace_back(m.after_index, m.replies);
       ++queued_forward_replies_;
       if (!docs_.contains(m.doc)) return;
@@ -752,6 +405,7 @@ void Node::on_node(const NodeMessage& m) {
 }
 
 void Node::on_timer(std::uint64_t timer) {
+  const CloseOverloaded closing{*this};
   if (timer == kPollTimer) {
     // The naive design's load: one query per active document per server per interval.
     for (auto& [doc, d] : docs_) {
@@ -767,8 +421,7 @@ void Node::on_timer(std::uint64_t timer) {
   } else if (timer == kSnapshotTimer) {
     for (auto& [doc, d] : docs_) {
       if (!d.dirty || d.loading) continue;
-      d.dirty = false;
-      write_snapshot(doc);
+      if (write_snapshot(doc)) d.dirty = false;
     }
     io_.start_timer(config_.snapshot_interval_ms, kSnapshotTimer);
   }
@@ -809,6 +462,5 @@ std::vector<std::uint32_t> Node::loaded_docs() const {
   }
   return out;
 }
-
 
 }  // namespace convlab

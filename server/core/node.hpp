@@ -24,6 +24,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace convlab {
@@ -64,6 +65,41 @@ struct NodeConfig {
   // The title register: a rename made on an old title version is refused with a notice (the
   // sender is told the winner), or (false: naive) last write wins and nobody is told.
   bool rename_notice = true;
+
+  // Limits: every queue of the node has one (TIGER_STYLE). The defaults are far above what any
+  // scenario reaches; at a limit the node refuses, clearly and safely, instead of growing. A
+  // connection "closed as overloaded" is closed (NodeIo::close, reason "overloaded: ...") once
+  // the current call is done, and the operator hears of it (log_error); its client reconnects
+  // and loads the document anew, as after any close.
+  // Frames that arrive for a document while it loads (Doc::waiting), per document: at the limit
+  // the frame is dropped and its connection closed as overloaded.
+  std::uint32_t loading_frames_max = 1u << 16;
+  // Edits forwarded to this home while the document loads, per document: at the limit the edit
+  // is dropped and the forwarding node told to start its sessions of the document over
+  // (kDocReset), as when the home loses edits in a reset.
+  std::uint32_t loading_forwards_max = 1u << 16;
+  // Committed records that arrived past a gap (Doc::pending_remote), per document: at the limit
+  // a record is not kept (the log has it) and the log is read again once the catch-up in flight
+  // is answered.
+  std::uint32_t pending_remote_max = 1u << 16;
+  // Sessions waiting for a catch-up before their welcome, and the edits and renames they sent
+  // meanwhile, per document: at the limit the connection is closed as overloaded.
+  std::uint32_t hello_waiting_max = 1u << 14;
+  std::uint32_t held_frames_max = 1u << 16;
+  // Messages queued for one connection and document behind an acknowledgement that is not ready
+  // (its commit, or a forwarded edit's reply), and that connection's forwarded edits not yet
+  // acknowledged: at the limit the connection is closed as overloaded.
+  std::uint32_t outbox_items_max = 1u << 16;
+  std::uint32_t forwards_max = 1u << 14;
+  // Appends waiting for the store (edits not yet committed), on this node: at the limit an edit
+  // is refused before it applies (its connection closed as overloaded; a forwarded edit's node
+  // told to start the document over).
+  std::uint32_t appends_max = 1u << 16;
+  // Snapshot writes waiting for the store: at the limit a snapshot is not written now (logged;
+  // the document stays due and is written at the next chance).
+  std::uint32_t snapshot_writes_max = 1u << 14;
+  // API reads waiting for the store: at the limit a read is answered 503.
+  std::uint32_t http_reads_max = 1u << 14;
 };
 
 // What a client presents: issued by the login service at login, never by the node.
@@ -84,7 +120,9 @@ struct HttpGet {
 struct HttpResponse {
   std::uint64_t id = 0;
   std::uint32_t doc = 0;
-  int status = 200;           // 200, 401 (expired), 403 (revoked), 500 (its stored log does not replay)
+  int status = 200;           // 200, 401 (expired), 403 (revoked), 500 (its stored log does not replay),
+                              // 503 (too many reads waiting: NodeConfig::http_reads_max, or the
+                              // store failed the read)
   Bytes body;                 // 200: the strategy's welcome for the document
   std::uint64_t version = 0;  // 200: the log version the body holds
   std::uint64_t latest = 0;   // 200: the primary's log version when the read was made
@@ -129,6 +167,8 @@ struct StoreRequest {
 
 struct StoreReply {
   std::uint64_t id = 0;
+  // False: the request failed, and nothing else in the reply is meaningful (kLoad: nothing was
+  // read, not an empty document; kAppend: see NodeIo::store).
   bool ok = true;
   std::uint64_t first_index = 0;   // kAppend
   std::vector<LogRecord> records;  // kReadLog, kLoad
@@ -139,6 +179,12 @@ struct StoreReply {
 };
 
 // Between nodes: an edit forwarded to the document's home, and the home's answer.
+// A kForwardReply answers every kForwardEdit the home receives (or a kDocReset replaces the
+// answers of a document's edits): the forwarding node counts its edits in flight and its client
+// waits for the acknowledgement. An edit the home refuses is answered with a refusal: `payload`
+// holds the text of the kRefused frame the home's own client would get, `replies` is empty, and
+// the forwarding node sends its client that refusal. (The payload travels for every kind on the
+// real server's peer link, server/net/peer_wire.cpp, so the refusal needs no new field there.)
 struct NodeMessage {
   // kDocReset: the home of a single-writer document started it over from the store (an append
   // failed); edits forwarded to it and not yet answered may be gone, so the other nodes start
@@ -150,7 +196,7 @@ struct NodeMessage {
   AgentId agent = 0;
   std::uint32_t doc = 0;
   std::uint64_t after_index = 0;  // kForwardReply: deliver once the log up to here is applied
-  Bytes payload;                // kForwardEdit: the client's message
+  Bytes payload;                // kForwardEdit: the client's message; kForwardReply: a refusal, or empty
   std::vector<Bytes> replies;   // kForwardReply: what goes to that client
 };
 
@@ -161,31 +207,109 @@ struct NodeMessage {
 Result<std::uint64_t> recover_replica(ServerReplica& replica, bool has_snapshot, std::span<const std::uint8_t> snapshot,
                                       std::uint64_t snapshot_index, std::span<const LogRecord> records);
 
+// Everything a Node does to the world goes through its NodeIo: the clock, frames to its clients,
+// store requests, messages to other nodes, timers, API answers. Two implementations: the
+// simulator's (sim/world.cpp, ServerIo: virtual time, simulated links, store and bus) and the
+// real server's (server/net/server.cpp, NodeSlot: Beast sessions, pg::Store, asio timers).
+//
+// Threads and calls. A Node is single-threaded: its owner calls start(), admit() and the on_*
+// methods from one thread, one at a time (the simulator's run loop; the real server's App
+// thread, the one thread running its io_context). The Node calls NodeIo only from inside one of
+// those calls, on that thread. The NodeIo outlives the Node.
+//
+// No re-entry. A NodeIo method must not call back into the Node's inputs (start, admit, on_*)
+// before it returns: whatever it causes (a reply, a delivery, a disconnect) reaches the Node as
+// a later, separate call. The Node relies on this: it calls NodeIo in the middle of changing its
+// state (e.g. close() is called while the document's sessions are being dropped). The const
+// observers (applied(), text(), ...) may be called: the simulator's send() reads applied().
+// Both implementations queue: the simulator schedules every delivery as an event of its loop
+// (even at zero latency, after the current event); the real server posts to its io_context.
+//
+// Crashes. A crash is the Node destroyed (the simulator keeps the process's NodeIo and builds a
+// new Node; the real process dies). Replies, timers and messages addressed to the destroyed Node
+// must never reach its successor: request ids and timer ids start over in a new Node. Messages
+// other nodes sent to a node while it was down may reach its successor (the simulator queues
+// them until the restart); the Node ignores what names connections it does not know.
 class NodeIo {
  public:
   virtual ~NodeIo() = default;
-  // The node's clock, in ms (skewed in the simulator). Used for audit stamps only.
+
+  // The node's clock, in ms since the epoch. Read for token expiry (on_connect, on_http_get),
+  // the rate limit's token bucket, the clock reading passed to the strategy and the records'
+  // audit stamps; nothing orders changes by it.
+  // No guarantee of monotonicity: the simulator's clocks have offsets and drift and may jump
+  // back (clock faults); the real server reads the system clock (wall_ms()). The Node copes
+  // with a reading that goes back (the rate limit refills nothing).
   virtual std::int64_t now_ms() = 0;
+
+  // Queues `frame` for connection `conn`; `frame` is only valid during the call.
+  // REQUIRES: `conn` is a connection the Node was told of by on_connect.
+  // Guarantees: the frames sent to one connection arrive in the order of the send() calls, none
+  // twice and none skipped while the connection lives; a frame for a connection that has closed
+  // (either side) is dropped without a word. Never blocks.
+  // Differences: the real server batches frames into one WebSocket message per handler
+  // (convlab/2) and closes a connection whose outgoing queue is full (a slow consumer; the Node
+  // then hears on_disconnect); the simulator gives each frame a drawn latency on a FIFO link
+  // (a partition holds the frames and delivers them, in order, after it heals).
   virtual void send(ConnId conn, const Frame& frame) = 0;
-  // Ends a connection from the server side; the client reconnects and loads the document anew.
+
+  // Ends connection `conn` from the server side; the client reconnects and loads its document
+  // anew. The Node has already forgotten `conn` when it calls this, so an on_disconnect(conn)
+  // that follows is harmless: the real server sends one (its session tears down later and tells
+  // every Node), the simulator does not. Frames sent just before may be lost (the real session
+  // drops its queue; the simulator's client ignores what arrives for a closed connection).
+  // `reason` is read as well as shown: "token expired" and "token revoked" get their own close
+  // codes in the real server, and a simulated client told "token revoked" stops for good.
+  // Difference: the real server holds one session per connection for every strategy's Node, so
+  // one Node's close ends the connection for all of them.
   virtual void close(ConnId conn, const std::string& reason) = 0;
+
+  // Starts `request` (StoreRequest says what each kind does). Guarantees: exactly one
+  // on_store() with `request.id` follows, at any later time (the store may be down or cut off
+  // for long), unless this Node is destroyed first; never two, never to another Node. An append
+  // with `notify` publishes its records on the bus (on_bus at every other node, never this one)
+  // if and only if it commits. An append answered ok=false may still have committed in the real
+  // store (the connection broke during COMMIT): the Node then reloads what is durable.
+  // Differences: the real store answers in submission order per document; the simulator answers
+  // an append after its group commit, so a read of the same document sent later may be answered
+  // first. The simulator's bus loses, duplicates and reorders records under a flaky-bus fault;
+  // the real listener delivers each committed index once, in commit order per document, and
+  // re-reads what it missed after a reconnect.
   virtual void store(StoreRequest request) = 0;
+
+  // Sends `message` to node `node` (never this node). At most once and in order per pair of
+  // nodes, after any delay. Lost when the target dies before it arrives; the simulator keeps
+  // what was sent to a node that is down and hands it to the node's successor. The real server
+  // drops a message to a node it has no link to (closing the forwarding connection) and, when a
+  // peer link breaks or its queue overflows, closes the connections whose forwarded edits wait
+  // on it (the Node hears on_disconnect).
   virtual void to_node(NodeId node, NodeMessage message) = 0;
-  // on_timer(timer) is called once, `delay_ms` from now.
+
+  // Calls on_timer(timer) once, no sooner than `delay_ms` from now in the implementation's
+  // monotonic time (virtual time; steady_clock), unless this Node is destroyed first. Timers
+  // cannot be cancelled; several may be pending. The Node's timers are periodic: each firing
+  // starts the next one.
   virtual void start_timer(std::int64_t delay_ms, std::uint64_t timer) = 0;
-  // The answer to on_http_get.
+
+  // The answer to on_http_get, exactly one per request, with the request's id: from inside
+  // on_http_get (refused) or from a later on_store (read from the store). An id the
+  // implementation no longer waits for is ignored. The real server writes the HTTP response at
+  // once; the simulator hands it to the CDN and the client after a link latency.
   virtual void respond(const HttpResponse& response) { (void)response; }
-  // An edit's acknowledgement (the strategy's replies to its sender, `messages` kDeliver frames,
-  // possibly none) was just sent to `conn`. For the real server's metrics (edit-to-ack latency);
-  // nothing in the node depends on it.
+
   // Something the node refused to do that its operator must hear about (a stored document whose
-  // log does not replay): the node goes on serving everything else.
+  // log does not replay, a queue at its limit): the node goes on serving everything else.
   virtual void log_error(const std::string& message) { (void)message; }
+
+  // An edit's acknowledgement (the strategy's replies to its sender, `messages` kDeliver frames,
+  // possibly none) was just sent to `conn`, by send() calls in the same Node call. For the real
+  // server's metrics (edit-to-ack latency); nothing in the node depends on it.
   virtual void acknowledged(ConnId conn, std::uint32_t doc, std::size_t messages) {
     (void)conn;
     (void)doc;
     (void)messages;
   }
+
   // What changed a document's replica, for observe_replica.
   enum class ReplicaChange {
     kClientEdit,  // a client's message applied at the document's home (`agent`, `payload`)
@@ -194,7 +318,8 @@ class NodeIo {
     kDropped,     // the document dropped from memory (a change did not commit); `replica` null
   };
   // Observation only, for the simulator's ground truth (sim/oracle.hpp): `doc`'s replica here
-  // may just have changed. The default does nothing, and nothing in the node depends on it.
+  // may just have changed. `replica` and `payload` are valid only during the call. The default
+  // does nothing (the real server's), and nothing in the node depends on it.
   virtual void observe_replica(std::uint32_t doc, const ServerReplica* replica, ReplicaChange change, AgentId agent,
                                std::span<const std::uint8_t> payload, std::uint64_t index) {
     (void)doc;
@@ -204,6 +329,34 @@ class NodeIo {
     (void)payload;
     (void)index;
   }
+};
+
+// A NodeIo that forwards every call to another one (LevelDB's EnvWrapper): a test or a fault
+// derives from it and overrides only what it changes, e.g. a store that fails every append, or a
+// clock that jumps. A new NodeIo method gets its forwarder here.
+class NodeIoWrapper : public NodeIo {
+ public:
+  explicit NodeIoWrapper(NodeIo& target) : target_(target) {}
+  NodeIo& target() const { return target_; }
+
+  std::int64_t now_ms() override { return target_.now_ms(); }
+  void send(ConnId conn, const Frame& frame) override { target_.send(conn, frame); }
+  void close(ConnId conn, const std::string& reason) override { target_.close(conn, reason); }
+  void store(StoreRequest request) override { target_.store(std::move(request)); }
+  void to_node(NodeId node, NodeMessage message) override { target_.to_node(node, std::move(message)); }
+  void start_timer(std::int64_t delay_ms, std::uint64_t timer) override { target_.start_timer(delay_ms, timer); }
+  void respond(const HttpResponse& response) override { target_.respond(response); }
+  void log_error(const std::string& message) override { target_.log_error(message); }
+  void acknowledged(ConnId conn, std::uint32_t doc, std::size_t messages) override {
+    target_.acknowledged(conn, doc, messages);
+  }
+  void observe_replica(std::uint32_t doc, const ServerReplica* replica, ReplicaChange change, AgentId agent,
+                       std::span<const std::uint8_t> payload, std::uint64_t index) override {
+    target_.observe_replica(doc, replica, change, agent, payload, index);
+  }
+
+ private:
+  NodeIo& target_;
 };
 
 class Node {
@@ -270,6 +423,9 @@ class Node {
     Token token;
     std::set<std::uint32_t> docs;
     std::map<std::uint32_t, Outbox> out;
+    // A queue of this connection reached its limit: nothing more is queued or sent to it, and
+    // it is closed once the current call is done (close_overloaded).
+    bool overloaded = false;
   };
   struct Doc {
     std::unique_ptr<ServerReplica> replica;
@@ -289,6 +445,9 @@ class Node {
     bool dirty = false;                   // changed since the last snapshot
     std::uint64_t changes_since_snapshot = 0;
     std::uint64_t uncommitted = 0;        // records applied here whose append has not committed
+    // A record past a gap was not kept (pending_remote at its limit): read the log again once
+    // the catch-up in flight is answered.
+    bool remote_dropped = false;
   };
   struct PendingAppend {
     std::uint32_t doc = 0;
@@ -307,9 +466,14 @@ class Node {
   void handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,
                    std::optional<NodeId> forwarded_from);
   void refuse(ConnId conn, std::uint32_t doc, std::string why);
-  // The document's stored log did not replay on load: log it, disconnect whoever waits for it and
-  // forget it (a later access tries again). REQUIRES: the document is loading.
-  void refuse_doc(std::uint32_t doc, const std::string& why);
+  // The home refused an edit forwarded by `node` for its connection `conn`: answers that node
+  // with the refusal (`why`, the text refuse() would send a client of this node).
+  void refuse_forwarded(NodeId node, ConnId conn, AgentId agent, std::uint32_t doc, std::string why);
+  // The document did not load (`cause`: the store failed, or its stored log does not replay;
+  // `detail`, possibly empty, says how): log it, disconnect whoever waits for it, refuse the
+  // edits forwarded to it meanwhile, and forget it, unloaded (a later access tries again).
+  // REQUIRES: it is loading.
+  void refuse_doc(std::uint32_t doc, const std::string& cause, const std::string& detail);
   void deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs);
   void post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack = false);
   std::size_t reserve(ConnId conn, std::uint32_t doc);
@@ -322,6 +486,9 @@ class Node {
   // The reply to a forwarded edit whose records end at `after` (<= applied): into its anchor
   // when the record reserved one, else now.
   void deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t after, std::vector<Bytes> msgs);
+  // No forwarded edit of `conn` is owed a reply any more: its anchors left are records of the
+  // agent's other connections, which hold nothing back.
+  void release_anchors(ConnId conn, std::uint32_t doc);
   void accept_remote(std::uint32_t doc, const LogRecord& record);
   void drain_remote(std::uint32_t doc);
   // Applies the next record of the log (record.index == d.applied + 1) and tells local clients.
@@ -329,8 +496,9 @@ class Node {
   void request_catch_up(std::uint32_t doc, const char* purpose);
   void mark_applied(Doc& d, std::uint64_t index);
   void maybe_snapshot(std::uint32_t doc);
-  // Stores the replica's snapshot labelled with the log index it holds everything up to.
-  void write_snapshot(std::uint32_t doc);
+  // Stores the replica's snapshot labelled with the log index it holds everything up to. False
+  // (nothing written) when snapshot_writes_max writes are in flight.
+  bool write_snapshot(std::uint32_t doc);
   void welcome(ConnId conn, std::uint32_t doc);
   // A change this node applied did not commit: its replica is ahead of the durable log. Drop
   // the document and close its connections; clients reload what is durable.
@@ -369,6 +537,27 @@ class Node {
   // released, not when a connection closes with some queued: so 0 means none (nothing to
   // release, the common case of multi-master strategies), anything else maybe some.
   std::size_t queued_forward_replies_ = 0;
+
+  // Queues at their limits (NodeConfig, "Limits").
+  // True when one more message for `conn`'s outbox of `doc` would pass outbox_items_max.
+  bool outbox_full(const Conn& c, std::uint32_t doc) const;
+  // Marks `conn` overloaded (`what` says which queue): nothing more goes to it, and it is closed
+  // when the current call is done. Closing at once could pull the connection out from under a
+  // loop over connections further up the stack.
+  void overload(ConnId conn, std::uint32_t doc, const std::string& what);
+  // Closes the connections marked overloaded. Runs at the end of every input that may mark one.
+  void close_overloaded();
+  // A forwarded edit of `doc` from `node` was dropped at a limit: its client waits for an answer
+  // that will not come, so that node starts its sessions of the document over (kDocReset).
+  void reset_forwarder(NodeId node, std::uint32_t doc, const std::string& why);
+  // Forgets the store requests of `doc` still in flight (their replies will be ignored).
+  void forget_requests(std::uint32_t doc);
+  struct CloseOverloaded {
+    Node& node;
+    ~CloseOverloaded() { node.close_overloaded(); }
+  };
+  std::vector<std::pair<ConnId, std::string>> overloaded_;
+  std::size_t snapshot_writes_ = 0;  // kWriteSnapshot requests in flight
 };
 
 }  // namespace convlab

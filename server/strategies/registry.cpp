@@ -5,12 +5,13 @@
 #include "server/strategies/ot/ot.hpp"
 #include "server/strategies/seq/seq.hpp"
 
-#include <array>
+#include <vector>
 
 namespace convlab {
 
-std::span<const Strategy* const> strategies() {
-  static const std::array<const Strategy*, 4> all = {
+namespace {
+std::vector<const Strategy*>& registered() {
+  static std::vector<const Strategy*> all = {
       &lww_strategy(),
       &seq_strategy(),
       &ot_strategy(),
@@ -18,6 +19,9 @@ std::span<const Strategy* const> strategies() {
   };
   return all;
 }
+}  // namespace
+
+std::span<const Strategy* const> strategies() { return registered(); }
 
 const Strategy* find_strategy(std::string_view name) {
   for (const Strategy* s : strategies()) {
@@ -33,6 +37,15 @@ std::string strategy_names() {
     out += s->name;
   }
   return out;
+}
+
+Result<void> register_strategy(const Strategy& strategy) {
+  if (strategy.name.empty()) return make_error("a strategy needs a name");
+  if (find_strategy(strategy.name) != nullptr) {
+    return make_error("a strategy named " + std::string(strategy.name) + " is registered already");
+  }
+  registered().push_back(&strategy);
+  return {};
 }
 
 }  // namespace convlab

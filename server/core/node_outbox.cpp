@@ -1,0 +1,165 @@
+// Node, what goes out to a connection: each connection's outbox per document (post, reserve and
+// fill an acknowledgement's slot, flush in order), replies to forwarded edits released in the
+// place of their records (anchors), and the refusals at a queue's limit (overload and the close
+// that follows the current call, a forwarder told to start over). See node.hpp, Outbox.
+#include "server/core/node.hpp"
+
+#include "server/core/assert.hpp"
+
+namespace convlab {
+
+void Node::deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs) {
+  if (msgs.empty()) return;
+  const Doc& d = docs_.at(doc);
+  // Each recipient gets its copy; the last one takes `msgs` itself.
+  ConnId last = 0;
+  bool any = false;
+  for (ConnId conn : d.conns) {
+    if (conns_.at(conn).agent == except_author) continue;
+    if (any) post(last, doc, msgs);
+    last = conn;
+    any = true;
+  }
+  if (any) post(last, doc, std::move(msgs));
+}
+
+void Node::post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack) {
+  auto c = conns_.find(conn);
+  if (c == conns_.end() || c->second.overloaded) return;
+  if (outbox_full(c->second, doc)) return overload(conn, doc, "too many messages queued behind an acknowledgement");
+  Outbox& box = c->second.out[doc];
+  box.items.push_back(OutItem{std::move(msgs), true, ack});
+  flush(conn, doc);
+}
+
+std::size_t Node::reserve(ConnId conn, std::uint32_t doc) {
+  Outbox& box = conns_.at(conn).out[doc];
+  box.items.push_back(OutItem{{}, false, true});
+  // handle_edit checked outbox_full before the edit applied.
+  CONVLAB_ASSERT(box.items.size() - box.head <= config_.outbox_items_max);
+  return box.items.size() - 1;
+}
+
+void Node::fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<Bytes> msgs) {
+  auto c = conns_.find(conn);
+  if (c == conns_.end() || c->second.overloaded) return;
+  Outbox& box = c->second.out[doc];
+  CONVLAB_ASSERT(slot < box.items.size() && !box.items[slot].ready);
+  box.items[slot].msgs = std::move(msgs);
+  box.items[slot].ready = true;
+  flush(conn, doc);
+}
+
+void Node::flush(ConnId conn, std::uint32_t doc) {
+  Outbox& box = conns_.at(conn).out[doc];
+  while (box.head < box.items.size() && box.items[box.head].ready) {
+    OutItem& item = box.items[box.head];
+    for (Bytes& m : item.msgs) io_.send(conn, Frame{FrameKind::kDeliver, doc, std::move(m), {}});
+    if (item.ack) io_.acknowledged(conn, doc, item.msgs.size());
+    ++box.head;
+  }
+  if (box.head == box.items.size()) {
+    box.items.clear();
+    box.head = 0;
+  }
+}
+
+void Node::release_forward_replies(std::uint32_t doc) {
+  if (queued_forward_replies_ == 0) return;
+  const std::uint64_t applied = docs_.at(doc).applied;
+  for (auto& [conn, c] : conns_) {
+    auto box = c.out.find(doc);
+    if (box == c.out.end()) continue;
+    auto& q = box->second.forward_replies;
+    while (!q.empty() && q.front().first <= applied) {
+      const std::uint64_t after = q.front().first;
+      std::vector<Bytes> msgs = std::move(q.front().second);
+      q.pop_front();
+      --queued_forward_replies_;
+      deliver_forward_reply(conn, doc, after, std::move(msgs));
+    }
+  }
+}
+
+void Node::anchor_own_record(std::uint32_t doc, AgentId author, std::uint64_t index) {
+  for (ConnId conn : docs_.at(doc).conns) {
+    Conn& c = conns_.at(conn);
+    if (c.agent != author || c.overloaded) continue;
+    auto box = c.out.find(doc);
+    if (box == c.out.end() || box->second.forwards_in_flight == 0) continue;
+    if (outbox_full(c, doc)) {
+      overload(conn, doc, "too many messages queued behind an acknowledgement");
+      continue;
+    }
+    box->second.items.push_back(OutItem{{}, false, false});
+    box->second.anchors[index] = box->second.items.size() - 1;
+  }
+}
+
+void Node::deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t after, std::vector<Bytes> msgs) {
+  auto c = conns_.find(conn);
+  if (c == conns_.end() || c->second.overloaded) return;
+  Outbox& box = c->second.out[doc];
+  // Anchors up to `after` are this edit's records (or records of the agent's other
+  // connections): they hold nothing but the reply.
+  bool placed = false;
+  for (auto it = box.anchors.begin(); it != box.anchors.end() && it->first <= after;) {
+    OutItem& item = box.items[it->second];
+    item.ready = true;
+    if (it->first == after) {
+      item.msgs = std::move(msgs);
+      item.ack = true;
+      placed = true;
+    }
+    it = box.anchors.erase(it);
+  }
+  if (!placed) {
+    if (outbox_full(c->second, doc)) return overload(conn, doc, "too many messages queued behind an acknowledgement");
+    box.items.push_back(OutItem{std::move(msgs), true, true});
+  }
+  if (box.forwards_in_flight == 0) return release_anchors(conn, doc);
+  flush(conn, doc);
+}
+
+void Node::release_anchors(ConnId conn, std::uint32_t doc) {
+  Outbox& box = conns_.at(conn).out[doc];
+  CONVLAB_ASSERT(box.forwards_in_flight == 0);
+  for (const auto& [index, slot] : box.anchors) box.items[slot].ready = true;
+  box.anchors.clear();
+  flush(conn, doc);
+}
+
+bool Node::outbox_full(const Conn& c, std::uint32_t doc) const {
+  auto box = c.out.find(doc);
+  return box != c.out.end() && box->second.items.size() - box->second.head >= config_.outbox_items_max;
+}
+
+void Node::overload(ConnId conn, std::uint32_t doc, const std::string& what) {
+  auto c = conns_.find(conn);
+  if (c == conns_.end() || c->second.overloaded) return;
+  c->second.overloaded = true;
+  overloaded_.emplace_back(conn, "overloaded: " + what + " (document " + std::to_string(doc) + ")");
+}
+
+void Node::close_overloaded() {
+  auto closing = std::move(overloaded_);
+  overloaded_.clear();
+  for (const auto& [conn, why] : closing) {
+    if (!conns_.contains(conn)) continue;
+    io_.log_error("connection " + std::to_string(conn) + " closed: " + why);
+    on_disconnect(conn);
+    io_.close(conn, why);
+  }
+}
+
+void Node::reset_forwarder(NodeId node, std::uint32_t doc, const std::string& why) {
+  io_.log_error("document " + std::to_string(doc) + ": an edit forwarded by node " + std::to_string(node) +
+                " dropped (" + why + "); that node starts the document over");
+  NodeMessage m;
+  m.kind = NodeMessage::Kind::kDocReset;
+  m.from = config_.id;
+  m.doc = doc;
+  io_.to_node(node, std::move(m));
+}
+
+}  // namespace convlab
