@@ -21,7 +21,8 @@ std::vector<Disagreement> compare_causes(const std::vector<reports::LostChar>& c
   for (const auto& [key, side] : all) {
     const std::string c = side.c ? side.c->cause : "none";
     const std::string t = side.t ? side.t->cause : "none";
-    if (c == t) continue;
+    // Both undecided is a finding too: every lost character must have a named cause.
+    if (c == t && c != "unknown") continue;
     Disagreement d;
     d.doc = std::get<0>(key);
     d.id = CharId{std::get<1>(key), std::get<2>(key)};

@@ -15,7 +15,7 @@
 namespace convlab::app {
 
 // A lost character on which the checker and the truth differ: a different cause, or lost on one
-// side only ("none" on the other).
+// side only ("none" on the other); or one both call "unknown" (every loss must have a cause).
 struct Disagreement {
   std::uint32_t doc = 0;
   CharId id;

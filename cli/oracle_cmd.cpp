@@ -34,7 +34,8 @@ int oracle_cmd(const std::vector<std::string>& args) {
     std::cout << "usage: convlab oracle SCENARIO... [--strategy NAME]... [--seeds N|A..B] [--variant V] [--list N]\n\n"
                  "Runs each scenario variant under each strategy and seed with the simulator's ground truth\n"
                  "on (docs/history.md, \"Ground truth\"), and compares the checker's cause of every lost\n"
-                 "acknowledged character with the truth's. Prints each run's disagreements, then their\n"
+                 "acknowledged character with the truth's. Prints each run's disagreements (a character\n"
+                 "both call `unknown` counts: every loss must have a named cause), then their\n"
                  "count per (checker cause -> truth cause) and in total.\n"
                  "Exit: 0 no disagreement, 1 some, 2 bad input or flags.\n\n"
               << desc;

@@ -78,6 +78,7 @@ const std::vector<TypeInfo>& type_infos() {
       {EventType::kFinal, "final", {"t", "type", "doc", "replica", "text", "ids"}},
       {EventType::kRename, "rename", {"t", "type", "client", "doc", "op", "server", "kind", "version", "detail"}},
       {EventType::kCommit, "commit", {"t", "type", "doc", "index", "server", "client", "op", "added", "removed"}},
+      {EventType::kOverruled, "overruled", {"t", "type", "client", "doc", "op", "by_client", "by_op", "ids"}},
   };
   return infos;
 }
@@ -410,6 +411,20 @@ void append_line(std::string& out, const Event& e) {
       w.key("removed");
       w.runs(e.deleted);
       break;
+    case EventType::kOverruled:
+      w.key("client");
+      w.u64(e.client);
+      w.key("doc");
+      w.u64(e.doc);
+      w.key("op");
+      w.u64(e.op);
+      w.key("by_client");
+      w.i64(e.writer);
+      w.key("by_op");
+      w.u64(e.by_op);
+      w.key("ids");
+      w.runs(e.ids);
+      break;
   }
   w.close();
 }
@@ -704,6 +719,14 @@ Result<Event> from_json_line(const std::string& line) {
       f.u32("op", e.op);
       f.runs("added", e.inserted);
       f.runs("removed", e.deleted);
+      break;
+    case EventType::kOverruled:
+      f.u32("client", e.client);
+      f.u32("doc", e.doc);
+      f.u32("op", e.op);
+      f.i32("by_client", e.writer);
+      f.u32("by_op", e.by_op);
+      f.runs("ids", e.ids);
       break;
   }
   if (f.error()) return *f.error();

@@ -41,6 +41,7 @@ enum class EventType {
   kRename,   // a client asked to rename a document, or heard the answer (`kind`)
   kCommit,   // the durable state of a document changed: a change-log record committed, or a
              // snapshot replaced what the store holds (what the system decided, in its order)
+  kOverruled,  // the server answered a client's register write with the write it kept instead
 };
 
 struct Event {
@@ -85,6 +86,11 @@ struct Event {
   // (the ids the change made visible in the durable text: "added"), deleted (the ids it took out
   // of the durable text: "removed")
   std::int32_t writer = -1;
+
+  // kOverruled: client, doc, op (the client's edit whose write lost), writer and by_op (the edit
+  // whose write the server kept; writer -1: no client's, the document's initial text), ids (the
+  // characters the losing write carried)
+  std::uint32_t by_op = 0;
 
   // kFault, kRecover, kRename
   std::string kind;              // "partition", "crash", "clock", "offline", ...

@@ -17,6 +17,7 @@
 #include "server/pg/store.hpp"
 #include "server/strategies/registry.hpp"
 #include "workload/durable.hpp"
+#include "workload/overruled.hpp"
 #include "workload/seen.hpp"
 #include "workload/typing.hpp"
 
@@ -235,6 +236,7 @@ class Run {
   std::vector<std::unique_ptr<Client>> clients_;
   std::map<AgentId, std::pair<std::uint32_t, std::vector<EditRef>>> edits_by_agent_;  // agent -> (client, refs)
   workload::RecordAuthors record_authors_;  // the edit each committed record came from (--pg)
+  workload::WriteStamps write_stamps_;      // the edit each register write came from (overruled)
   std::int64_t start_wall_ms_ = 0;          // the wall clock at t = 0
   std::vector<DocEdits> doc_edits_;
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::int64_t> edit_time_us_;  // (client, op) -> t
@@ -380,6 +382,7 @@ void Run::open_ws(Client& cl, std::uint64_t gen) {
       cl.ws = ws;
       cl.v2 = (*res)[http::field::sec_websocket_protocol] == "convlab/2";
       cl.replica = strategy_.make_client(cl.agent);
+      if (writer_) workload::keep_overruled(*cl.replica, write_stamps_);
       cl.acked_upto = cl.next_op - 1;
       cl.sent_at_us.clear();
       cl.inflight.clear();
@@ -470,6 +473,9 @@ void Run::on_frame(Client& cl, const FrameView& f) {
       const bool ack = is_ack(cl, f.payload);
       auto back = cl.replica->receive(f.payload);
       if (!back) return error("replica", "client " + std::to_string(cl.id) + " refused a message: " + back.error().message);
+      if (writer_) {
+        for (history::Event& o : workload::take_overruled(*cl.replica, write_stamps_, cl.id, cl.doc)) emit(std::move(o));
+      }
       if (ack) {
         ++ack_frames_;
         // Acknowledgements come in the order the messages went out: this one completes the
@@ -646,6 +652,7 @@ void Run::tick(Client& cl) {
     const std::uint32_t op = cl.next_op++;
     const std::int64_t clock_ms = wall_ms();
     auto msgs = cl.replica->local_edit(sp, clock_ms);
+    if (writer_) workload::note_writes(*cl.replica, write_stamps_, cl.id, op);
     const std::int64_t t = now_us();
     std::vector<CharId> inserted;
     if (!sp.ins.empty() && sp.pos + sp.ins.size() <= cl.replica->length()) {
@@ -954,6 +961,8 @@ int Run::run() {
     meta.meta["urls"] = urls;
     meta.meta["rate"] = std::to_string(opt_.rate);
     meta.meta["orders_by_client_clock"] = strategy_.orders_by_client_clock ? "true" : "false";
+    // A welcome frame does not say which log index it was made at: its load lines carry none.
+    meta.meta["welcome_versions"] = "false";
     if (!opt_.pg_url.empty()) {
       // The change log follows the run as commit events (emit_commits).
       meta.meta["commits"] = "true";

@@ -82,6 +82,15 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       for (std::uint32_t k = 0; k < r.count; ++k) first_added.emplace_back(CharId{r.agent, r.seq + k}, c.t_us);
     }
   }
+  // The overrulings of each lost character, in history order: writes carrying it that the server
+  // answered with another write it kept in that register.
+  std::vector<std::vector<std::size_t>> overruled_of(lost.size());
+  for (std::size_t i = 0; i < log.overruled.size(); ++i) {
+    const Overruling& o = log.overruled[i];
+    for (const IdRun& r : log.runs.subspan(o.ids_begin, o.ids_count)) {
+      lost_in(o.doc, r, [&](std::size_t j) { overruled_of[j].push_back(i); });
+    }
+  }
   std::stable_sort(first_added.begin(), first_added.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   first_added.erase(std::unique(first_added.begin(), first_added.end(),
@@ -172,6 +181,15 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return std::nullopt;
   };
 
+  // X went with a write the server overruled: the write it kept there decided. Every client
+  // started from the initial text, so losing to it is losing to a write already seen.
+  const auto from_overruling = [&](const EditInfo& e, const Overruling& o) -> Verdict {
+    if (o.by_client < 0) return Verdict{"clock_skew", std::nullopt};
+    const EditInfo* h = find_edit(static_cast<std::uint32_t>(o.by_client), o.by_op);
+    if (h == nullptr || h->e->client == e.e->client) return Verdict{"unknown", std::nullopt};
+    return Verdict{saw(e, *h) ? "clock_skew" : "concurrent", h->order};
+  };
+
   // Verdicts per (edit, fate kind, commit): the characters of one edit mostly share them.
   std::map<std::tuple<std::size_t, int, std::size_t>, Verdict> memo;
   for (std::size_t j = 0; j < lost.size(); ++j) {
@@ -179,10 +197,25 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     const Fate& f = fate[j];
     const int kind = !f.durable ? 0 : f.present ? 1 : 2;
     const std::size_t commit = f.removed_by.value_or(std::numeric_limits<std::size_t>::max());
-    auto [it, fresh] = memo.try_emplace({lost[j].edit, kind, commit});
+    // The overruling that took X out: for one that left the durable text, of the write whose
+    // commit took it out (X moved into a register another write held); for one that never
+    // reached it, the first write carrying it that was overruled.
+    const Overruling* overruling = nullptr;
+    for (std::size_t i : overruled_of[j]) {
+      const Overruling& o = log.overruled[i];
+      if (kind == 0 || (kind == 2 && o.client == static_cast<std::uint32_t>(std::max(log.commits[commit].writer, 0)) &&
+                        log.commits[commit].writer >= 0 && o.op == log.commits[commit].op)) {
+        overruling = &o;
+        break;
+      }
+    }
+    auto [it, fresh] = memo.try_emplace({lost[j].edit, overruling ? 3 + kind : kind,
+                                         overruling ? static_cast<std::size_t>(overruling - log.overruled.data()) : commit});
     Verdict& v = it->second;
     if (fresh) {
-      if (kind == 1) {
+      if (overruling != nullptr) {
+        v = from_overruling(e, *overruling);
+      } else if (kind == 1) {
         // Durable after the last commit yet missing from the reference: the log and the
         // reference disagree.
         v = Verdict{"unknown", std::nullopt};
@@ -206,7 +239,10 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
           // Its own author took X out, writing on a state it had loaded without X.
           v = Verdict{"stale_base", w->order};
         } else {
-          v = from_paragraph(e, c.t_us, true).value_or(Verdict{"unknown", std::nullopt});
+          // Its own author took X out without deleting it and nobody else's write decided: its
+          // write addressed a paragraph by an index that a concurrent split or join had moved.
+          const bool own = w != nullptr && w->e->client == e.e->client;
+          v = from_paragraph(e, c.t_us, true).value_or(Verdict{own ? "concurrent" : "unknown", std::nullopt});
         }
       } else {
         const std::int64_t bound = e.acked ? e.ack_us : std::numeric_limits<std::int64_t>::max();

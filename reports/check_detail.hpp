@@ -53,6 +53,16 @@ struct Commit {
   std::uint32_t removed_begin = 0, removed_count = 0;  // in State::runs
 };
 
+// A register write the server did not keep, answered with the write it kept (an `overruled` event).
+struct Overruling {
+  std::uint32_t doc = 0;
+  std::uint32_t client = 0;   // whose write lost
+  std::uint32_t op = 0;
+  std::int32_t by_client = -1;  // whose write the server kept; -1: the initial text
+  std::uint32_t by_op = 0;
+  std::uint32_t ids_begin = 0, ids_count = 0;  // in State::runs: the ids the losing write carried
+};
+
 struct Ack {
   std::int64_t t_us = 0;
   std::uint32_t client = 0;
@@ -112,7 +122,8 @@ using FindEdit = std::function<EditInfo*(std::uint32_t client, std::uint32_t op)
 // What a run's history says about its durable log, for causes_from_log.
 struct LogFacts {
   std::span<const Commit> commits;  // in history order
-  std::span<const IdRun> runs;      // the pool the commits' runs index
+  std::span<const IdRun> runs;      // the pool the commits' and overrulings' runs index
+  std::span<const Overruling> overruled;  // in history order
   bool orders_by_client_clock = false;  // meta: the strategy decides writes by client clocks
   bool snapshot_persistence = false;    // meta: durable only through snapshots (not per change)
   bool ack_after_commit = false;        // meta `ack`: edits are acknowledged once committed

@@ -147,6 +147,7 @@ struct Checker::State {
   std::vector<AuthorOp> seen_ops;
   std::vector<Ack> acks;
   std::vector<Commit> commits;
+  std::vector<Overruling> overruled;
   std::vector<Seen> seens;
   std::vector<Rename> renames;
   std::map<std::uint32_t, std::map<std::string, Final>> finals;  // doc -> replica -> last final
@@ -209,7 +210,12 @@ void Checker::add(const Event& e) {
       st.last_seen_or_ack_us = std::max(st.last_seen_or_ack_us.value_or(e.t_us), e.t_us);
       break;
     case EventType::kLoad:
-      st.loads[e.client].emplace_back(e.t_us, e.version);
+      // A welcome whose served version the client was not told (meta welcome_versions false)
+      // cannot show a stale base.
+      if (!(e.source.rfind("server:", 0) == 0 && st.meta.count("welcome_versions") != 0 &&
+            st.meta.at("welcome_versions") == "false")) {
+        st.loads[e.client].emplace_back(e.t_us, e.version);
+      }
       if (e.version < e.latest) ++st.stale_loads;
       if (e.source.size() >= kRevokedSuffix.size() &&
           std::string_view(e.source).substr(e.source.size() - kRevokedSuffix.size()) == kRevokedSuffix) {
@@ -263,6 +269,12 @@ void Checker::add(const Event& e) {
       c.removed_count = static_cast<std::uint32_t>(e.deleted.size());
       c.removed_begin = st.push_runs(e.deleted);
       st.commits.push_back(c);
+      break;
+    }
+    case EventType::kOverruled: {
+      Overruling o{e.doc, e.client, e.op, e.writer, e.by_op, 0, static_cast<std::uint32_t>(e.ids.size())};
+      o.ids_begin = st.push_runs(e.ids);
+      st.overruled.push_back(o);
       break;
     }
   }
@@ -427,6 +439,7 @@ RunMetrics Checker::finish() const {
     LogFacts log;
     log.commits = st.commits;
     log.runs = st.runs;
+    log.overruled = st.overruled;
     log.orders_by_client_clock = orders_by_client_clock;
     log.snapshot_persistence = st.meta.count("persistence") != 0 && st.meta.at("persistence") == "snapshot";
     log.ack_after_commit = st.meta.count("ack") != 0 && st.meta.at("ack") == "after_commit";

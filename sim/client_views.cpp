@@ -34,6 +34,7 @@ void Clients::edit(Client& cl, const Splice& sp, std::optional<std::uint32_t> pa
   const std::vector<CharId> deleted_ids = cl.replica->char_ids_range(sp.pos, sp.del);
   const std::uint32_t op = cl.next_op++;
   auto msgs = cl.replica->local_edit(sp, clock_ms(cl));
+  workload::note_writes(*cl.replica, write_stamps_, cl.id, op);
 
   history::Event e;
   e.type = history::EventType::kEdit;
@@ -55,22 +56,14 @@ void Clients::edit(Client& cl, const Splice& sp, std::optional<std::uint32_t> pa
   w_.db.record_authors().note_edit(cl.id, cl.agent(), op, inserted.empty() ? CharId{} : inserted.front(),
                                    static_cast<std::uint32_t>(inserted.size()), deleted_ids);
   if (Oracle* oracle = sim_.oracle.get()) {
-    // The paragraph registers this edit's write took: stamped with the client's agent and a
-    // counter past its previous write's.
-    std::vector<std::uint32_t> registers;
+    // The paragraph register writes this edit made: stamped with the client's agent and the
+    // counters after its previous write's.
     if (const paragraphs::ParagraphClient* pc = paragraphs::as_paragraph_client(*cl.replica)) {
       std::uint64_t& last = oracle_counters_[cl.agent()];
-      std::uint64_t top = last;
-      for (std::size_t i = 0; i < pc->registers().size(); ++i) {
-        const auto& st = pc->registers()[i].stamp;
-        if (st.agent != cl.agent() || st.counter <= last) continue;
-        registers.push_back(static_cast<std::uint32_t>(i));
-        oracle->stamp(st.agent, st.counter, Oracle::EditTag{cl.id, op});
-        top = std::max(top, st.counter);
-      }
-      last = top;
+      for (std::uint64_t k = last + 1; k <= pc->write_counter(); ++k) oracle->stamp(cl.agent(), k, Oracle::EditTag{cl.id, op});
+      last = pc->write_counter();
     }
-    oracle->edit(cl.id, cl.doc, op, sorted(inserted), deleted_ids, cl.seen_ops, std::move(registers));
+    oracle->edit(cl.id, cl.doc, op, sorted(inserted), deleted_ids, cl.seen_ops);
   }
   e.seen_ops = cl.seen_ops;
   e.offline = cl.offline || cl.server < 0;

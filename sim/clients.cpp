@@ -107,6 +107,7 @@ void Clients::connect(std::uint32_t c, bool subscribe) {
   if (!subscribe) {
     if (cl.replica) ++cl.incarnation;  // a reconnect after a crash starts a fresh replica
     cl.replica = sim_.strategy.make_client(cl.agent());
+    workload::keep_overruled(*cl.replica, write_stamps_);
     revive_dead(cl);
     cl.acked_upto = cl.next_op - 1;  // edits of the old replica are no longer pending
   }
@@ -212,7 +213,7 @@ void Clients::receive(std::uint32_t c, std::uint32_t server, std::uint32_t incar
       }
       cl.welcomed = true;
       cl.stale_base = false;
-      if (sim_.oracle) sim_.oracle->client_loaded(sim_.now_us, c, sorted(cl.replica->char_ids()));
+      if (sim_.oracle) sim_.oracle->client_loaded(sim_.now_us, c, version);
       // A load older than what this client was shown before is a stale load: it misses
       // updates it had already seen.
       history::Event load;
@@ -236,6 +237,7 @@ void Clients::receive(std::uint32_t c, std::uint32_t server, std::uint32_t incar
         refused_message(c, "client " + std::to_string(c) + " refused a message: " + back.error().message);
         return;
       }
+      for (history::Event& o : workload::take_overruled(*cl.replica, write_stamps_, c, cl.doc)) sim_.emit(std::move(o));
       note_seen(cl);
       note_acks(cl);
       send(cl, std::move(*back));
@@ -366,10 +368,11 @@ void Clients::adopt_load(Client& cl, const HttpResponse& r) {
   }
   ++cl.incarnation;
   cl.replica = sim_.strategy.make_client(cl.agent());
+  workload::keep_overruled(*cl.replica, write_stamps_);
   revive_dead(cl);
   auto back = cl.replica->receive(r.body);
   CONVLAB_ASSERT(back.has_value());  // the node encodes every welcome
-  if (sim_.oracle) sim_.oracle->client_loaded(sim_.now_us, cl.id, sorted(cl.replica->char_ids()));
+  if (sim_.oracle) sim_.oracle->client_loaded(sim_.now_us, cl.id, r.version);
   cl.acked_upto = cl.next_op - 1;
   cl.stale_base = r.version < r.latest;
   cl.loaded_version = r.version;

@@ -17,6 +17,7 @@
 // Called by the run loop (setup, finals), the servers (frames, closes, crashes), the CDN
 // (finished loads) and the fault realisations (offline, disconnect, clocks).
 #include "sim/context.hpp"
+#include "workload/overruled.hpp"
 #include "workload/seen.hpp"
 #include "workload/typing.hpp"
 
@@ -151,6 +152,7 @@ class Clients {
   // Per document: every edit that inserted characters, in the order they were made.
   std::vector<std::vector<workload::DocEdit>> doc_edits_;
   std::map<AgentId, std::uint64_t> oracle_counters_;  // paragraph client agent -> its last write stamp counter
+  workload::WriteStamps write_stamps_;  // the edit each register write came from (overruled)
   std::uint64_t refused_ = 0;  // server messages a client replica refused
   std::string refusal_;        // the first one
 };

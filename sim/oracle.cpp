@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iterator>
 #include <tuple>
+#include <variant>
 
 namespace convlab::sim {
 
@@ -19,10 +20,8 @@ bool has(const std::vector<CharId>& sorted, CharId id) { return std::binary_sear
 }  // namespace
 
 void Oracle::edit(std::uint32_t client, std::uint32_t doc, std::uint32_t op, std::vector<CharId> inserted,
-                  const std::vector<CharId>& deleted, std::map<std::uint32_t, std::uint32_t> seen_ops,
-                  std::vector<std::uint32_t> registers) {
+                  const std::vector<CharId>& deleted, std::map<std::uint32_t, std::uint32_t> seen_ops) {
   EditRec& e = edits_[{client, op}];
-  e.registers = std::move(registers);
   e.doc = doc;
   e.inserted = std::move(inserted);
   e.seen_ops = std::move(seen_ops);
@@ -44,8 +43,8 @@ void Oracle::sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t
   msgs_[{agent, std::vector<std::uint8_t>(msg.begin(), msg.end())}] = std::move(m);
 }
 
-void Oracle::client_loaded(std::int64_t t_us, std::uint32_t client, std::vector<CharId> ids) {
-  loads_[client].push_back(Load{t_us, std::move(ids)});
+void Oracle::client_loaded(std::int64_t t_us, std::uint32_t client, std::uint64_t version) {
+  loads_[client].push_back(Load{t_us, version});
 }
 
 const Oracle::Msg* Oracle::find_msg(AgentId agent, std::span<const std::uint8_t> msg) const {
@@ -69,36 +68,32 @@ void Oracle::server_edit(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, 
   const Msg* m = find_msg(agent, payload);
   last_applied_[s] = m;
   std::vector<CharId>& was = servers_[{s, doc}];
-  if (m != nullptr) {
-    // A write whose characters are not shown after its own application was refused (a
-    // last-writer-wins register kept a write with a later clock): its holder decided.
-    const auto e = edits_.find({m->tag.client, m->tag.op});
-    if (e != edits_.end()) {
-      std::optional<EditTag> holder;
-      bool looked = false;
-      for (const CharId& id : e->second.inserted) {
-        if (has(ids, id) || has(was, id)) continue;
-        if (!looked) {
-          looked = true;
-          if (const paragraphs::ParagraphServer* p = replica ? paragraphs::as_paragraph_server(*replica) : nullptr) {
-            // The register that holds a write of another client over this edit's paragraph: the
-            // edit's client showed its characters in registers stamped with its own agent.
-            for (const auto& reg : p->registers()) {
-              const auto st = stamps_.find({reg.stamp.agent, reg.stamp.counter});
-              // A written register whose stamp is no client's holds the document's initial text.
-              const bool initial = st == stamps_.end() && reg.stamp.counter != 0;
-              if (!initial && (st == stamps_.end() || st->second.client == m->tag.client)) continue;
-              // Only registers this edit wrote to: those its own later stamp would have taken.
-              if (e->second.registers.empty() ||
-                  std::find(e->second.registers.begin(), e->second.registers.end(),
-                            static_cast<std::uint32_t>(&reg - p->registers().data())) != e->second.registers.end()) {
-                holder = initial ? kInitialText : st->second;
-                break;
-              }
+  const paragraphs::ParagraphServer* p = replica ? paragraphs::as_paragraph_server(*replica) : nullptr;
+  if (m != nullptr && p != nullptr) {
+    // A register write whose characters are not shown after its own application was refused
+    // (a last-writer-wins register kept a write with a later clock): the holder of that
+    // register decided, for the characters the edit typed and for those it carried along (a
+    // paragraph moved by a split or a join).
+    if (auto decoded = paragraphs::decode(payload)) {
+      if (const auto* writes = std::get_if<paragraphs::ClientWrites>(&*decoded)) {
+        for (const paragraphs::Write& w : writes->writes) {
+          std::optional<EditTag> holder;
+          if (w.index < p->registers().size()) {
+            const paragraphs::Stamp& st = p->registers()[w.index].stamp;
+            const auto found = stamps_.find({st.agent, st.counter});
+            if (found != stamps_.end()) {
+              if (found->second.client != m->tag.client) holder = found->second;
+            } else if (st.counter != 0) {
+              holder = kInitialText;  // a written register whose stamp is no client's
             }
           }
+          std::vector<CharId> carried = w.value.ids;
+          if (w.value.term != CharId{}) carried.push_back(w.value.term);
+          for (const CharId& id : carried) {
+            if (has(ids, id)) continue;
+            chars_[{doc, id}].push_back(CharEv{t_us, static_cast<int>(s), false, How::kRefused, m, holder, s});
+          }
         }
-        chars_[{doc, id}].push_back(CharEv{t_us, static_cast<int>(s), false, How::kRefused, m, holder, s});
       }
     }
   }
@@ -134,7 +129,9 @@ void Oracle::durable(std::int64_t t_us, std::uint32_t doc, const std::vector<Cha
   }
   const How how = snapshot_server ? How::kSnapshot : How::kWrite;
   const std::uint32_t server = snapshot_server.value_or(0);
-  for (const CharId& id : added) chars_[{doc, id}].push_back(CharEv{t_us, -1, true, how, by, std::nullopt, server});
+  for (const CharId& id : added) {
+    chars_[{doc, id}].push_back(CharEv{t_us, -1, true, how, by, std::nullopt, server, index.value_or(0)});
+  }
   for (const CharId& id : removed) chars_[{doc, id}].push_back(CharEv{t_us, -1, false, how, by, std::nullopt, server});
 }
 
@@ -143,15 +140,6 @@ bool Oracle::saw(const EditTag& e, const EditTag& w) const {
   if (it == edits_.end()) return false;
   const auto s = it->second.seen_ops.find(w.client);
   return s != it->second.seen_ops.end() && s->second >= w.op;
-}
-
-bool Oracle::durable_at(const std::vector<CharEv>& evs, std::int64_t t_us) const {
-  bool in = false;
-  for (const CharEv& ev : evs) {
-    if (ev.t_us > t_us) break;
-    if (ev.place == -1) in = ev.added;
-  }
-  return in;
 }
 
 Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& removal, CharId x, const EditTag& e,
@@ -182,16 +170,27 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
   }
   const Msg* w = removal.by;
   if (w == nullptr) return Verdict{"unknown", std::nullopt, "a write not traced to a client's message"};
+  // The same write carried X into a register a server refused it: the holder decided.
+  for (const CharEv& ev : evs) {
+    if (ev.how == How::kRefused && ev.by == w && depth <= 3) return judge(evs, ev, x, e, depth + 1);
+  }
   if (w->tag.client != e.client && saw(e, w->tag)) return Verdict{"clock_skew", w->tag, "a write it had seen won"};
-  // Its author's state came from a load that lacked x although x was durable then.
+  // Its author's state came from a load of the document as of before X was last put in the
+  // durable text, though that load came after: a stale load (a cache, a lagging replica, a
+  // server behind the log) hid X from the write.
   if (const auto ls = loads_.find(w->tag.client); ls != loads_.end()) {
     const Load* last = nullptr;
     for (const Load& l : ls->second) {
       if (l.t_us > w->t_us) break;
       last = &l;
     }
-    if (last != nullptr && !has(last->ids, x) && durable_at(evs, last->t_us)) {
-      return Verdict{"stale_base", w->tag, "its author loaded a state without it while it was durable"};
+    const CharEv* put = nullptr;
+    for (const CharEv& ev : evs) {
+      if (ev.t_us > removal.t_us) break;
+      if (ev.place == -1 && ev.added) put = &ev;
+    }
+    if (last != nullptr && put != nullptr && last->t_us >= put->t_us && last->version < put->index) {
+      return Verdict{"stale_base", w->tag, "its author loaded the document as of before it was durable, after it was"};
     }
   }
   // Nobody deleted it on purpose (it would not count as lost), so the write replaced text its
@@ -207,7 +206,12 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
     if (ev.t_us > w->t_us) break;
     if (ev.place >= 0 && !ev.added && ev.how == How::kWrite && ev.by != nullptr && ev.by->tag.client != e.client) before = &ev;
   }
-  if (before == nullptr || depth > 3) return Verdict{"unknown", w->tag, "its author wrote over it, no other write took it"};
+  if (before == nullptr || depth > 3) {
+    // Its author still showed X and wrote over it: its write addressed a paragraph by an index a
+    // concurrent split or join had moved at the server.
+    if (has(w->view, x)) return Verdict{"concurrent", std::nullopt, "its own write landed on a moved paragraph"};
+    return Verdict{"unknown", w->tag, "its author wrote over it, no other write took it"};
+  }
   return judge(evs, *before, x, e, depth + 1);
 }
 

@@ -37,18 +37,18 @@ class Oracle {
   };
 
   // A client made edit (client, op): the ids it inserted and deleted, and the edits it had shown
-  // (author -> highest op); for a paragraph-register client, the registers its write took.
+  // (author -> highest op).
   void edit(std::uint32_t client, std::uint32_t doc, std::uint32_t op, std::vector<CharId> inserted,
-            const std::vector<CharId>& deleted, std::map<std::uint32_t, std::uint32_t> seen_ops,
-            std::vector<std::uint32_t> registers);
+            const std::vector<CharId>& deleted, std::map<std::uint32_t, std::uint32_t> seen_ops);
   // A paragraph register write stamped (agent, counter) belongs to edit `tag`.
   void stamp(AgentId agent, std::uint64_t counter, EditTag tag);
   void acked(std::uint32_t client, std::uint32_t op);
   // Client `tag.client` sent `msg` as `agent`, its newest edit being `tag.op`, while showing
   // `view` (sorted ids).
   void sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t> msg, EditTag tag, std::vector<CharId> view);
-  // A client's state was replaced by a load (a welcome or an API read) showing `ids` (sorted).
-  void client_loaded(std::int64_t t_us, std::uint32_t client, std::vector<CharId> ids);
+  // A client's state was replaced by a load (a welcome or an API read) of the document as of
+  // durable index `version`.
+  void client_loaded(std::int64_t t_us, std::uint32_t client, std::uint64_t version);
 
   // Server s's replica of `doc` now shows `ids` (sorted), after applying a client's message.
   // `paragraphs`: the replica, when it is a paragraph-register one (for a refused write's holder).
@@ -82,7 +82,6 @@ class Oracle {
     std::uint32_t doc = 0;
     std::vector<CharId> inserted;
     std::map<std::uint32_t, std::uint32_t> seen_ops;
-    std::vector<std::uint32_t> registers;
     bool acked = false;
   };
   enum class How { kWrite, kMemory, kRefused, kSnapshot };
@@ -95,6 +94,7 @@ class Oracle {
     const Msg* by = nullptr;       // kWrite: the message whose applying removed it
     std::optional<EditTag> holder; // kRefused: the register's holder
     std::uint32_t server = 0;      // kSnapshot
+    std::uint64_t index = 0;       // place -1, added: the durable index that put it there
   };
   struct Verdict {
     std::string cause;
@@ -103,14 +103,13 @@ class Oracle {
   };
   struct Load {
     std::int64_t t_us = 0;
-    std::vector<CharId> ids;
+    std::uint64_t version = 0;
   };
 
   const Msg* find_msg(AgentId agent, std::span<const std::uint8_t> msg) const;
   void diff(std::int64_t t_us, int place, std::uint32_t doc, std::vector<CharId>& was, const std::vector<CharId>& now,
             How how, const Msg* by, std::uint32_t server);
   bool saw(const EditTag& e, const EditTag& w) const;
-  bool durable_at(const std::vector<CharEv>& evs, std::int64_t t_us) const;
   Verdict judge(const std::vector<CharEv>& evs, const CharEv& removal, CharId x, const EditTag& e, int depth) const;
 
   std::map<std::pair<AgentId, std::vector<std::uint8_t>>, std::unique_ptr<Msg>> msgs_;
@@ -121,8 +120,8 @@ class Oracle {
   std::map<std::uint32_t, const Msg*> last_applied_;                   // server -> last client message applied
   std::map<std::pair<std::uint32_t, std::uint64_t>, const Msg*> appends_;  // (server, request) -> message
   std::map<std::pair<std::uint32_t, std::uint64_t>, const Msg*> records_;  // (doc, index) -> message
-  std::map<std::pair<std::uint32_t, CharId>, std::vector<CharEv>> chars_;
-  std::map<std::uint32_t, std::vector<CharId>> deleted_;  // doc -> ids some edit deleted on purpose  // (doc, id) -> its events
+  std::map<std::pair<std::uint32_t, CharId>, std::vector<CharEv>> chars_;  // (doc, id) -> its events
+  std::map<std::uint32_t, std::vector<CharId>> deleted_;  // doc -> ids some edit deleted on purpose
 };
 
 }  // namespace convlab::sim

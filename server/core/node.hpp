@@ -210,7 +210,7 @@ Result<std::uint64_t> recover_replica(ServerReplica& replica, bool has_snapshot,
 // Everything a Node does to the world goes through its NodeIo: the clock, frames to its clients,
 // store requests, messages to other nodes, timers, API answers. Two implementations: the
 // simulator's (sim/world.cpp, ServerIo: virtual time, simulated links, store and bus) and the
-// real server's (server/net/server.cpp, NodeSlot: Beast sessions, pg::Store, asio timers).
+// real server's (server/net/node_io.cpp, NodeSlot: Beast sessions, pg::Store, asio timers).
 //
 // Threads and calls. A Node is single-threaded: its owner calls start(), admit() and the on_*
 // methods from one thread, one at a time (the simulator's run loop; the real server's App

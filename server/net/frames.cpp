@@ -213,6 +213,7 @@ std::string_view refusal_label(std::string_view text) {
       {"strategy mismatch", "strategy_mismatch"},
       {"not home", "not_home"},
       {"server shutting down", "shutting_down"},
+      {"server busy", "busy"},
       {"bad ", "bad_payload"},
   };
   for (const Prefix& p : kPrefixes) {

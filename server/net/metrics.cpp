@@ -181,7 +181,7 @@ struct Metrics::Impl {
     for (const char* k : {"edit", "reply"}) {
       for (const char* d : {"sent", "received"}) node_msgs_f.Add({{"kind", k}, {"direction", d}});
     }
-    for (const char* r : {"token", "decode", "version", "sender", "strategy"}) node_refused_f.Add({{"reason", r}});
+    for (const char* r : {"token", "decode", "version", "sender", "strategy", "busy"}) node_refused_f.Add({{"reason", r}});
     api_timeout_f.Add({});
   }
 };

@@ -1,7 +1,8 @@
 #pragma once
 // convlab-server's edge: Boost.Beast WebSocket and HTTP on one port, driving the sans-IO Node
 // (one per strategy in use) on one Asio thread, with the PostgreSQL store's hooks posted onto it.
-// Beast and Asio stay in server.cpp; docs/protocol.md is the contract with clients.
+// Beast and Asio stay in the .cpp files of server/net (listener.cpp implements this); docs/protocol.md
+// is the contract with clients.
 #include "server/net/config.hpp"
 
 #include <cstdint>

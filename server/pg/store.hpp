@@ -35,8 +35,12 @@ struct StoreConfig {
   std::string url;                  // libpq connection string or postgresql:// URI
   std::string channel = "convlab";  // NOTIFY channel shared by the servers of one deployment
   std::size_t max_batch = 4096;     // appends in one transaction at most
+  // Requests submitted and not yet taken by a worker, at most: submit() asserts it. The caller
+  // bounds its backlog well under this (convlab-server refuses work at its edge first:
+  // net::kStoreCallsMax); a store that reaches it has a caller with no bound, a bug.
+  std::size_t queue_max = std::size_t{1} << 20;
   // Worker connections committing in turn (1 or 2): with 2, the next batch runs its statements
-  // while the previous one's COMMIT flushes, committing after it (see store.cpp, Lane).
+  // while the previous one's COMMIT flushes, committing after it (see pg_store.hpp, Lane).
   std::size_t pipeline = 2;
   // Group commit's gathering time: a batch starts at least this long after the previous one
   // started (either lane), unless max_batch appends are already queued; 0: as soon as the lane's
@@ -92,6 +96,7 @@ class Store {
   // Any thread; never blocks on the database. While the database is down, requests wait and are
   // retried; an append whose transaction's outcome is unknown (connection lost during COMMIT) is
   // answered ok=false, and the node resets the document (it reloads what is durable).
+  // REQUIRES: fewer than config.queue_max requests queued (not yet taken by a worker).
   virtual void submit(StoreRequest request) = 0;
 
   // Synchronous, for HTTP handlers (own connection; may block for one round trip).

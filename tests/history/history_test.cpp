@@ -70,7 +70,7 @@ std::vector<IdRun> gen_runs() {
 // A random event with every field meaningful for its type set, the others left at default.
 Event gen_event() {
   Event e;
-  e.type = static_cast<EventType>(*rc::gen::inRange(0, 12));
+  e.type = static_cast<EventType>(*rc::gen::inRange(0, 13));
   e.t_us = *rc::gen::arbitrary<std::int64_t>();
   switch (e.type) {
     case EventType::kMeta:
@@ -147,6 +147,14 @@ Event gen_event() {
       e.inserted = gen_runs();
       e.deleted = gen_runs();
       break;
+    case EventType::kOverruled:
+      e.client = *rc::gen::arbitrary<std::uint32_t>();
+      e.doc = *rc::gen::arbitrary<std::uint32_t>();
+      e.op = *rc::gen::arbitrary<std::uint32_t>();
+      e.writer = *rc::gen::arbitrary<std::int32_t>();
+      e.by_op = *rc::gen::arbitrary<std::uint32_t>();
+      e.ids = gen_runs();
+      break;
   }
   return e;
 }
@@ -172,7 +180,7 @@ json::array runs(const std::vector<IdRun>& rs) {
 
 std::string line(const Event& e) {
   static const char* const kNames[] = {"meta", "edit", "ack", "seen", "load", "fault",
-                                       "recover", "heal", "counters", "final", "rename", "commit"};
+                                       "recover", "heal", "counters", "final", "rename", "commit", "overruled"};
   json::object o;
   o.emplace("t", e.t_us);
   o.emplace("type", kNames[static_cast<int>(e.type)]);
@@ -258,6 +266,13 @@ std::string line(const Event& e) {
       o.emplace("op", std::uint64_t{e.op});
       o.emplace("added", runs(e.inserted));
       o.emplace("removed", runs(e.deleted));
+      break;
+    case EventType::kOverruled:
+      who(false);
+      o.emplace("op", std::uint64_t{e.op});
+      o.emplace("by_client", std::int64_t{e.writer});
+      o.emplace("by_op", std::uint64_t{e.by_op});
+      o.emplace("ids", runs(e.ids));
       break;
   }
   return json::serialize(o);
@@ -540,7 +555,7 @@ TEST(HistoryDocs, ExamplesInTheFormatDocumentRoundTrip) {
     EXPECT_EQ(to_json_line(*e), line);
     types.insert(e->type);
   }
-  EXPECT_EQ(types.size(), 12u);
+  EXPECT_EQ(types.size(), 13u);
 }
 
 }  // namespace

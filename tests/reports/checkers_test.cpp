@@ -402,6 +402,62 @@ TEST(CheckCausesFromLog, AWriteAfterAStaleLoadIsStaleBase) {
   EXPECT_EQ(check(history(false)).lost_by_cause.at("concurrent"), 2u);
 }
 
+Event overruled(std::int64_t t_us, std::uint32_t client, std::uint32_t op, std::int32_t by_client, std::uint32_t by_op,
+               std::vector<IdRun> ids) {
+  Event e;
+  e.type = EventType::kOverruled;
+  e.t_us = t_us;
+  e.client = client;
+  e.op = op;
+  e.writer = by_client;
+  e.by_op = by_op;
+  e.ids = std::move(ids);
+  return e;
+}
+
+// The edit-flood case: client 0's X is durable; its own later split moves X's paragraph into a
+// register that client 2's write (a later clock, made without seeing X) holds, so the commit of
+// the split takes X out and the server answers the split's write there with client 2's. The
+// paragraph indexes say nothing (client 2 wrote another paragraph); the overruling names it.
+TEST(CheckCausesFromLog, AWriteOverruledWhereItCarriedTheCharacterNamesTheHolder) {
+  const auto history = [](bool saw_holder, std::int32_t holder) {
+    next_index = 1;
+    const std::map<std::uint32_t, std::uint32_t> seen =
+        saw_holder ? std::map<std::uint32_t, std::uint32_t>{{2, 1}} : std::map<std::uint32_t, std::uint32_t>{};
+    std::vector<Event> h = {
+        log_meta(true),
+        edit({.t_us = 2000 * kMs, .client = 2, .op = 1, .clock_ms = 5000, .inserted = {{2, 0, 1}}, .para = 3}),
+        commit(2010 * kMs, 2, 1, {{2, 0, 1}}),
+        ack(2020 * kMs, 2, 1),
+        edit({.t_us = 3000 * kMs, .client = 0, .op = 1, .clock_ms = 3000, .inserted = {{0, 0, 2}}, .seen_ops = seen,
+              .para = 1}),
+        commit(3010 * kMs, 0, 1, {{0, 0, 2}}),
+        ack(3020 * kMs, 0, 1),
+        edit({.t_us = 4000 * kMs, .client = 0, .op = 2, .clock_ms = 4000, .inserted = {{0, 2, 1}}}),
+        commit(4010 * kMs, 0, 2, {{0, 2, 1}}, {{0, 0, 2}}),
+        overruled(4020 * kMs, 0, 2, holder, 1, {{0, 0, 2}}),
+        ack(4020 * kMs, 0, 2),
+        final_of(0, "durable", U"\nw", {{0, 2, 1}, {2, 0, 1}})};
+    return h;
+  };
+  // Client 0's op 1 (X) had not seen client 2's write: concurrent, blamed on client 2 op 1.
+  RunMetrics m = check(history(false, 2));
+  EXPECT_EQ(m.lost_by_cause.at("concurrent"), 2u);
+  ASSERT_EQ(m.lost_edits.size(), 1u);
+  EXPECT_EQ(m.lost_edits[0].by_client, 2u);
+  EXPECT_EQ(m.lost_edits[0].by_op, 1u);
+  // Had X's edit shown client 2's write, the past overwrote the future: clock_skew.
+  EXPECT_EQ(check(history(true, 2)).lost_by_cause.at("clock_skew"), 2u);
+  // The initial text held that register (every client started from it): clock_skew.
+  m = check(history(false, -1));
+  EXPECT_EQ(m.lost_by_cause.at("clock_skew"), 2u);
+  EXPECT_EQ(m.lost_by_cause.at("unknown"), 0u);
+  // Without the overruled event the log alone cannot name who decided.
+  std::vector<Event> bare = history(false, 2);
+  bare.erase(bare.begin() + 9);
+  EXPECT_EQ(check(bare).lost_by_cause.at("unknown"), 2u);
+}
+
 // Durable at the end yet missing from the reference: the log and the reference disagree.
 TEST(CheckCausesFromLog, DurableButMissingFromTheReferenceIsUnknown) {
   const std::vector<Event> h = {

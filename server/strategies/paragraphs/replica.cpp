@@ -68,11 +68,16 @@ std::vector<Bytes> ParagraphClient::local_edit(const Splice& e, std::int64_t clo
 
   ClientWrites msg;
   msg.writes.reserve(edits.size());
-  std::vector<std::uint32_t> indexes;
-  indexes.reserve(edits.size());
+  std::vector<SentWrite> sent;
+  sent.reserve(edits.size());
   for (ParagraphEdit& pe : edits) {
     const Stamp stamp{clock_ms, agent_, ++write_counter_, 0, 0};
-    indexes.push_back(pe.index);
+    SentWrite w{pe.index, stamp.counter, {}};
+    if (keep_overruled_) {
+      w.ids = pe.value.ids;
+      if (pe.value.term != CharId{}) w.ids.push_back(pe.value.term);
+    }
+    sent.push_back(std::move(w));
     msg.writes.push_back(Write{pe.index, std::move(pe.value), stamp});
   }
   Bytes out = encode(msg);
@@ -82,7 +87,7 @@ std::vector<Bytes> ParagraphClient::local_edit(const Splice& e, std::int64_t clo
     show(w.index, Register{std::move(w.value), w.stamp});
     ++pending_count_[w.index];
   }
-  pending_.push_back(std::move(indexes));
+  pending_.push_back(std::move(sent));
   return {std::move(out)};
 }
 
@@ -106,23 +111,24 @@ Result<std::vector<Bytes>> ParagraphClient::receive(std::span<const std::uint8_t
 
   if (auto* a = std::get_if<Ack>(&m)) {
     if (pending_.empty()) return make_error("ack with no write in flight");
-    const std::vector<std::uint32_t>& sent = pending_.front();
+    std::vector<SentWrite>& sent = pending_.front();
     if (a->entries.size() != sent.size()) {
       return make_error("ack has " + std::to_string(a->entries.size()) + " entries for " +
                         std::to_string(sent.size()) + " writes");
     }
     for (std::size_t j = 0; j < sent.size(); ++j) {
-      if (a->entries[j].winner && a->entries[j].winner->index != sent[j]) {
+      if (a->entries[j].winner && a->entries[j].winner->index != sent[j].index) {
         return make_error("correction for paragraph " + std::to_string(a->entries[j].winner->index) +
-                          " answers a write to paragraph " + std::to_string(sent[j]));
+                          " answers a write to paragraph " + std::to_string(sent[j].index));
       }
     }
     for (std::size_t j = 0; j < sent.size(); ++j) {
-      const std::uint32_t i = sent[j];
+      const std::uint32_t i = sent[j].index;
       CONVLAB_ASSERT(i < pending_count_.size() && pending_count_[i] > 0);
       --pending_count_[i];
       const AckEntry& e = a->entries[j];
       if (e.winner) {
+        if (keep_overruled_) overruled_.push_back(Overruled{sent[j].counter, std::move(sent[j].ids), e.winner->stamp});
         merge(order_, confirmed_[i], e.winner->value, e.winner->stamp);
       } else if (pending_count_[i] == 0) {
         // This was the latest write here, so it is still what shown_ holds. An earlier write
@@ -260,6 +266,8 @@ std::unique_ptr<ServerReplica> make_server(Ordering order) {
 const ParagraphClient* as_paragraph_client(const ClientReplica& r) {
   return dynamic_cast<const ParagraphClient*>(&r);
 }
+
+ParagraphClient* as_paragraph_client(ClientReplica& r) { return dynamic_cast<ParagraphClient*>(&r); }
 
 const ParagraphServer* as_paragraph_server(const ServerReplica& r) {
   return dynamic_cast<const ParagraphServer*>(&r);

@@ -12,6 +12,7 @@
 // register ends at the server's winner (it reaches the client as a broadcast, an ack of its own
 // write, or a correction), so once all messages are delivered every replica agrees with the
 // server. Nobody is told that a write was lost: that is the naive design being studied.
+#include "server/core/assert.hpp"
 #include "server/core/strategy.hpp"
 #include "server/strategies/paragraphs/codec.hpp"
 #include "server/strategies/paragraphs/model.hpp"
@@ -19,12 +20,37 @@
 
 #include <deque>
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace convlab::paragraphs {
+
+// One of this client's register writes that the server did not keep: a `lww` write answered
+// with the write that holds the register (a correction).
+struct Overruled {
+  std::uint64_t counter = 0;    // Stamp::counter of the write that lost
+  std::vector<CharId> ids;      // the characters it carried (text and terminating newline)
+  Stamp winner;                 // the stamp of the write the server kept
+};
 
 class ParagraphClient final : public ClientReplica {
  public:
   ParagraphClient(Ordering order, AgentId agent);
+
+  // Recorders (the simulator, the load client) ask to be told which writes were overruled; a
+  // replica nobody asks keeps nothing. The list grows until taken.
+  void keep_overruled(bool on) { keep_overruled_ = on; }
+  std::vector<Overruled> take_overruled() { return std::exchange(overruled_, {}); }
+  // Stamp::counter of this client's newest write (0: none yet); an edit's writes take the
+  // counters after the previous edit's.
+  std::uint64_t write_counter() const { return write_counter_; }
+  // A new replica for an agent that wrote before (a reconnect that keeps its agent) continues
+  // its counters, so no two of the agent's writes share a stamp counter.
+  // REQUIRES: nothing written yet by this replica.
+  void resume_counter(std::uint64_t last) {
+    CONVLAB_ASSERT(write_counter_ == 0);
+    write_counter_ = last;
+  }
 
   AgentId agent() const override { return agent_; }
   std::optional<bool> acknowledges(std::span<const std::uint8_t> msg) const override {
@@ -66,8 +92,15 @@ class ParagraphClient final : public ClientReplica {
   std::vector<Register> shown_;
   VisibleIndex index_;  // over shown_
   std::vector<Register> confirmed_;
-  std::vector<std::uint32_t> pending_count_;      // per index: unacknowledged writes
-  std::deque<std::vector<std::uint32_t>> pending_;  // per sent message: its write indexes
+  struct SentWrite {
+    std::uint32_t index = 0;
+    std::uint64_t counter = 0;
+    std::vector<CharId> ids;  // only when keep_overruled_
+  };
+  std::vector<std::uint32_t> pending_count_;  // per index: unacknowledged writes
+  std::deque<std::vector<SentWrite>> pending_;  // per sent message: its writes
+  bool keep_overruled_ = false;
+  std::vector<Overruled> overruled_;
 };
 
 class ParagraphServer final : public ServerReplica {
@@ -105,6 +138,7 @@ std::unique_ptr<ServerReplica> make_server(Ordering order);
 // For checkers: the paragraph registers behind a replica of `lww` or `seq` (stamps and per-char
 // ids), or nullptr when the replica belongs to another strategy.
 const ParagraphClient* as_paragraph_client(const ClientReplica& r);
+ParagraphClient* as_paragraph_client(ClientReplica& r);
 const ParagraphServer* as_paragraph_server(const ServerReplica& r);
 
 // Strategy::to_json / from_json for both strategies.

@@ -1,0 +1,98 @@
+// GET /api/documents/{id} (http_endpoints.hpp): the document as a client replica shows it after
+// a welcome, read through the document's node (which may load it from the store). The read is
+// bounded by limits.api_read_timeout_ms (then 503), and the reads waiting at once by
+// kHttpWaitingMax (503 at once).
+#include "server/net/http_endpoints.hpp"
+#include "server/net/http_session.hpp"
+
+#include "server/core/utf8.hpp"
+
+#include <boost/json.hpp>
+
+#include <charconv>
+
+namespace convlab::net::endpoint {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kRoute = "/api/documents";
+
+void answer(HttpSession& session, NodeSlot& slot, const HttpResponse& r) {
+  json::object o;
+  if (r.status != 200) {
+    o["error"] = r.why;
+    o["reason"] = r.status == 403 ? "revoked" : r.status == 401 ? "expired" : "unreadable";
+    return session.reply(static_cast<unsigned>(r.status), json::serialize(o), kRoute);
+  }
+  o["doc"] = r.doc;
+  o["strategy"] = slot.strategy.name;
+  o["version"] = r.version;
+  o["latest"] = r.latest;
+  o["source"] = r.source;
+  // The text as a client replica shows it after this welcome.
+  auto client = slot.strategy.make_client(kServerAgent);
+  if (auto ok = client->receive(r.body); ok) o["text"] = utf8_encode(client->text());
+  auto msg = slot.strategy.to_json(r.body);
+  if (msg) o["welcome"] = std::move(*msg);
+  session.set_cache_control(r.no_store ? "no-store" : "public, max-age=300");
+  session.reply(200, json::serialize(o), kRoute);
+}
+
+// The document's strategy is recorded: ask its node, bounded in time.
+void read(const std::shared_ptr<HttpSession>& self, std::uint32_t doc, const auth::Claims& claims) {
+  App& app = self->app();
+  if (app.http_waiting.size() >= kHttpWaitingMax || app.store_busy()) {
+    return self->reply(503, R"({"error":"server busy: too many reads in flight"})", kRoute);
+  }
+  NodeSlot& slot = app.slot_for(doc);
+  HttpGet get;
+  get.id = app.next_http++;
+  get.doc = doc;
+  get.token = Token{claims.user, claims.exp * 1000};
+  // The store may not answer (database down): bounded, then 503.
+  const std::int64_t limit = app.cfg.limits.api_read_timeout_ms;
+  auto timer = std::make_shared<asio::steady_timer>(app.ioc, std::chrono::milliseconds(limit));
+  CONVLAB_ASSERT(!app.http_waiting.contains(get.id));
+  app.http_waiting[get.id] = [self, &slot, timer](const HttpResponse& r) {
+    timer->cancel();
+    answer(*self, slot, r);
+  };
+  timer->async_wait([self, timer, id = get.id, limit](boost::system::error_code timer_ec) {
+    App& a = self->app();
+    if (timer_ec || a.http_waiting.erase(id) == 0) return;
+    a.metrics.api_read_timeout();
+    json::object o;
+    o["error"] = "store unavailable: no answer within " + std::to_string(limit) + " ms";
+    self->reply(503, json::serialize(o), kRoute);
+  });
+  slot.node->on_http_get(get);
+  app.after_node_call();
+}
+
+}  // namespace
+
+void document(HttpSession& session, std::string_view id_text) {
+  App& app = session.app();
+  std::uint64_t id = 0;
+  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (id_text.empty() || ec != std::errc() || end != id_text.data() + id_text.size() || id > 0xffffffffu) {
+    return session.reply(400, R"({"error":"document id must be an integer in [0, 4294967295]"})", kRoute);
+  }
+  const auto doc = static_cast<std::uint32_t>(id);
+  if (doc > app.cfg.limits.max_document_id) return session.reply(404, R"({"error":"unknown document"})", kRoute);
+  auth::Claims claims;
+  if (!session.authenticate(kRoute, claims)) return;
+  session.unless_revoked(claims, kRoute, [self = session.shared_from_this(), doc, claims] {
+    self->app().with_claim(doc, [self, doc, claims](const std::string* error) {
+      if (error != nullptr) {
+        json::object o;
+        o["error"] = *error;
+        return self->reply(error->starts_with("strategy mismatch") ? 409 : 503, json::serialize(o), kRoute);
+      }
+      read(self, doc, claims);
+    });
+  });
+}
+
+}  // namespace convlab::net::endpoint

@@ -1,0 +1,156 @@
+// The real convlab-server, end to end: edits acknowledged once durable and fanned out, per
+// strategy; documents' strategy claims and home nodes; a read while the database is down.
+// Real sockets, real PostgreSQL (CONVLAB_PG_URL; a fresh database per test).
+#include "tests/server/server_fixture.hpp"
+
+#include "server/strategies/registry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+
+namespace convlab::test {
+namespace {
+
+class PerStrategy : public ::testing::TestWithParam<std::string> {};
+
+// login -> WebSocket -> hello/welcome -> edits acknowledged after commit -> a second client on
+// the same server receives them; the acknowledged text is in PostgreSQL (GET reads the store).
+// (A short name: the database is named after the test, at most 63 characters.)
+TEST_P(PerStrategy, AckedDurableFannedOut) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy(GetParam());
+  START_SERVER(server, yaml_for(url, GetParam()));
+  auto alice = login(server.port(), "alice", "alice-pw");
+  auto bob = login(server.port(), "bob", "bob-pw");
+  ASSERT_TRUE(alice && bob);
+  EXPECT_NE(alice->agent, bob->agent);
+  EXPECT_NE(alice->set_cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(alice->set_cookie.find("SameSite=Strict"), std::string::npos);
+
+  Editor a(server.port(), *alice, s, 7);
+  Editor b(server.port(), *bob, s, 7, /*json_form=*/true);
+  ASSERT_TRUE(a.open());
+  ASSERT_TRUE(b.open());
+  std::u32string want;
+  for (int i = 0; i < 20; ++i) {
+    const std::u32string word = U"w" + std::u32string(1, static_cast<char32_t>(U'a' + i));
+    a.insert(a.text().size(), word);
+    ASSERT_TRUE(a.sync());
+    want += word;
+    // Acknowledged means committed: the store's copy has it now.
+    EXPECT_EQ(document_text(server.port(), alice->token, 7), utf8_encode(want));
+  }
+  ASSERT_TRUE(b.wait_text(want));
+  // And the JSON client's edits reach the binary client.
+  b.insert(0, U"B");
+  ASSERT_TRUE(b.sync());
+  ASSERT_TRUE(a.wait_text(U"B" + want));
+  EXPECT_EQ(document_text(server.port(), bob->token, 7), utf8_encode(U"B" + want));
+
+  const std::string m = http_request(server.port(), http::verb::get, "/metrics").body;
+  EXPECT_EQ(metric(m, "convlab_edits_acknowledged_total"), metric(m, "convlab_edits_received_total"));
+  EXPECT_GE(metric(m, "convlab_edits_acknowledged_total"), 21);
+  EXPECT_GE(metric(m, "convlab_fanout_deliveries_total"), 1);
+  // One append to the store per edit received (the server counts "append" apart, per edit).
+  EXPECT_EQ(metric(m, "convlab_store_requests_total{kind=\"append\"}"), metric(m, "convlab_edits_received_total"));
+  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, PerStrategy, ::testing::Values("lww", "seq", "ot", "crdt"));
+
+// A document's strategy is recorded on first use; a server configured otherwise refuses it. A
+// single-writer document is served by its home node only.
+TEST(ServerDocuments, StrategyClaimsAndHomeNodes) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  {
+    START_SERVER(first, yaml_for(url, "crdt", "documents:\n  5: ot\n"));
+    auto alice = login(first.port(), "alice", "alice-pw");
+    ASSERT_TRUE(alice);
+    Editor e(first.port(), *alice, *find_strategy("ot"), 5);
+    ASSERT_TRUE(e.open());
+    e.insert(0, U"ot here");
+    ASSERT_TRUE(e.sync());
+    HttpAnswer a = http_request(first.port(), http::verb::get, "/api/documents/5", {}, alice->token);
+    EXPECT_EQ(a.json().at("strategy"), "ot");
+  }
+  START_SERVER(second, yaml_for(url, "crdt", "nodes: 2\nnode_id: 0\ndocuments:\n  11: seq\n"));
+  auto alice = login(second.port(), "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  Ws ws(second.port(), alice->token);
+  ws.send_binary(frame_bytes(FrameKind::kHello, 5));
+  auto m = ws.read();
+  ASSERT_TRUE(m);
+  Frame f = decode_message(*m);
+  EXPECT_EQ(f.kind, FrameKind::kRefused);
+  EXPECT_EQ(f.text.rfind("strategy mismatch: document 5 uses ot", 0), 0u) << f.text;
+  EXPECT_EQ(http_request(second.port(), http::verb::get, "/api/documents/5", {}, alice->token).status, 409);
+  ws.send_binary(frame_bytes(FrameKind::kHello, 11));  // seq, home is node 1
+  m = ws.read();
+  ASSERT_TRUE(m);
+  f = decode_message(*m);
+  EXPECT_EQ(f.kind, FrameKind::kRefused);
+  EXPECT_EQ(f.text, "not home: document 11 lives on node 1");
+}
+
+// A PostgreSQL cluster of the test's own (scripts/pg.sh), to crash.
+class OwnPg {
+ public:
+  OwnPg() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "convlab-srvpg.XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+    url_ = run("start");
+  }
+  ~OwnPg() {
+    run("stop");
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  const std::string& url() const { return url_; }
+  void crash() { run("crash"); }
+
+ private:
+  std::string run(const std::string& what) {
+    const std::string cmd = std::string(CONVLAB_SOURCE_DIR) + "/scripts/pg.sh " + what + " " + dir_;
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (p == nullptr) return out;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+    ::pclose(p);
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+  }
+  std::string dir_;
+  std::string url_;
+};
+
+// A read of a document the server has seen, while the database is down: 503 with a JSON error
+// once limits.api_read_timeout_ms has passed, not an answer that never comes.
+TEST(ServerDocuments, ReadWhileDatabaseDownTimesOut) {
+  if (!std::filesystem::exists("/usr/lib/postgresql/15/bin/initdb")) {
+    GTEST_SKIP() << "PostgreSQL 15 server binaries are not installed (/usr/lib/postgresql/15/bin)";
+  }
+  OwnPg pg;
+  ASSERT_FALSE(pg.url().empty());
+  START_SERVER(server, yaml_for(pg.url(), "ot", "limits:\n  api_read_timeout_ms: 300\n"));
+  auto alice = login(server.port(), "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  Editor a(server.port(), *alice, *find_strategy("ot"), 9);
+  ASSERT_TRUE(a.open());
+  a.insert(0, U"seen");
+  ASSERT_TRUE(a.sync());
+  EXPECT_EQ(document_text(server.port(), alice->token, 9), "seen");
+  pg.crash();
+  HttpAnswer r = http_request(server.port(), http::verb::get, "/api/documents/9", {}, alice->token);
+  EXPECT_EQ(r.status, 503) << r.body;
+  ASSERT_TRUE(r.json().is_object()) << r.body;
+  EXPECT_NE(std::string(r.json().at("error").as_string()).find("store unavailable"), std::string::npos) << r.body;
+  EXPECT_EQ(http_request(server.port(), http::verb::get, "/healthz").status, 200);
+  const std::string m = http_request(server.port(), http::verb::get, "/metrics").body;
+  EXPECT_EQ(metric(m, "convlab_api_read_timeouts_total"), 1);
+}
+
+}  // namespace
+}  // namespace convlab::test

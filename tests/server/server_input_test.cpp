@@ -1,0 +1,159 @@
+// The real convlab-server's edge against bad input: every malformed message and token earns its
+// documented code or refusal; refresh tokens rotate; a token expiring mid-connection closes it.
+#include "tests/server/server_fixture.hpp"
+
+#include "server/strategies/registry.hpp"
+
+#include <gtest/gtest.h>
+
+namespace convlab::test {
+namespace {
+
+// Every malformed input is answered with its documented code or refusal; the server keeps
+// answering /healthz and loses nothing it acknowledged.
+TEST(ServerInput, MalformedInputMatrix) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy("crdt");
+  START_SERVER(server, yaml_for(url, "crdt",
+                                "limits:\n"
+                                "  max_message_bytes: 2048\n"
+                                "  max_document_id: 1000\n"));
+  const unsigned short port = server.port();
+  auto alice = login(port, "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  EXPECT_EQ(http_request(port, http::verb::post, "/login", R"({"user":"alice","password":"nope"})").status, 401);
+  EXPECT_EQ(http_request(port, http::verb::post, "/login", R"({"user":3})").status, 400);
+
+  Editor a(port, *alice, s, 3);
+  ASSERT_TRUE(a.open());
+  a.insert(0, U"kept");
+  ASSERT_TRUE(a.sync());
+  auto healthy = [&] {
+    HttpAnswer h = http_request(port, http::verb::get, "/healthz");
+    EXPECT_EQ(h.status, 200);
+    EXPECT_EQ(h.json().at("db"), "up");
+  };
+
+  auto closes_with = [&](auto send, int code, const char* what) {
+    Ws ws(port, alice->token);
+    send(ws);
+    EXPECT_EQ(ws.read_until_close(), code) << what << ": " << ws.close_reason();
+    healthy();
+  };
+  closes_with([](Ws& w) { w.send_text("{not json"); }, 4001, "bad JSON");
+  closes_with([](Ws& w) { w.send_text(R"({"type":"hello","doc":"seven"})"); }, 4002, "doc of the wrong type");
+  closes_with([](Ws& w) { w.send_text(R"({"doc":1})"); }, 4002, "no type");
+  closes_with([](Ws& w) { w.send_text(R"({"type":"edit","doc":3,"msg":{"bogus":true}})"); }, 4002, "msg the strategy cannot read");
+  closes_with([](Ws& w) { w.send_text(R"({"type":"explode","doc":1})"); }, 4003, "unknown JSON type");
+  closes_with([](Ws& w) { w.send_binary({9, 1, 0}); }, 4000, "unknown binary kind");
+  closes_with([](Ws& w) { w.send_binary({1, 0x80}); }, 4000, "truncated varint");
+  closes_with([](Ws& w) { w.send_binary(frame_bytes(FrameKind::kWelcome, 1)); }, 4003, "server-only frame");
+  closes_with([](Ws& w) { w.send_binary(std::vector<std::uint8_t>(4096, 2)); }, 1009, "oversized binary");
+  closes_with([](Ws& w) { w.send_text(std::string(3000, ' ')); }, 1009, "oversized text");
+
+  {  // unknown document: refused, connection stays
+    Ws ws(port, alice->token);
+    ws.send_binary(frame_bytes(FrameKind::kHello, 5000));
+    auto m = ws.read();
+    ASSERT_TRUE(m);
+    auto f = decode_frame(std::span(reinterpret_cast<const std::uint8_t*>(m->data.data()), m->data.size()));
+    ASSERT_TRUE(f && f->kind == FrameKind::kRefused);
+    EXPECT_EQ(f->text, "unknown document 5000");
+    // An edit for a document this connection never opened: refused too.
+    ws.send_binary(frame_bytes(FrameKind::kEdit, 3, {1, 2, 3}));
+    m = ws.read();
+    ASSERT_TRUE(m);
+    f = decode_frame(std::span(reinterpret_cast<const std::uint8_t*>(m->data.data()), m->data.size()));
+    ASSERT_TRUE(f && f->kind == FrameKind::kRefused);
+    EXPECT_EQ(f->text.rfind("edit for a document", 0), 0u) << f->text;
+  }
+  // Tokens.
+  EXPECT_EQ(connect_close_code(port, "", Ws::Auth::kNone), 4401);
+  EXPECT_EQ(connect_close_code(port, "not.a.jwt"), 4401);
+  EXPECT_EQ(connect_close_code(port, auth::sign_hs256(claims_now(-60), kSecret)), 4402);
+  EXPECT_EQ(connect_close_code(port, auth::sign_hs256(claims_now(600), "another-secret-0123456789abcdef0123")), 4401);
+  {
+    const std::string payload = b64url(R"({"uid":1,"sub":"alice","agt":5,"jti":"x","iss":"convlab","aud":"convlab","iat":1,"nbf":1,"exp":99999999999})");
+    EXPECT_EQ(connect_close_code(port, b64url(R"({"alg":"none","typ":"JWT"})") + "." + payload + "."), 4401);
+  }
+  // The token through the cookie and the query string works as the bearer does.
+  {
+    Ws c(port, alice->token, Ws::Auth::kCookie);
+    c.send_binary(frame_bytes(FrameKind::kHello, 3));
+    auto m = c.read();
+    ASSERT_TRUE(m) << c.close_code();
+    EXPECT_EQ(m->data[0], static_cast<char>(FrameKind::kWelcome));
+    Ws q(port, alice->token, Ws::Auth::kQuery);
+    q.send_binary(frame_bytes(FrameKind::kHello, 3));
+    ASSERT_TRUE(q.read()) << q.close_code();
+  }
+  // HTTP with bad tokens.
+  EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/3").status, 401);
+  EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/3", {}, "x.y.z").status, 401);
+  EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/abc", {}, alice->token).status, 400);
+  EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/5000", {}, alice->token).status, 404);
+  HttpAnswer doc = http_request(port, http::verb::get, "/api/documents/3", {}, alice->token);
+  EXPECT_EQ(doc.raw[http::field::cache_control], "no-store");
+
+  // Revocation: a connection open with the token is closed; the token no longer connects, on
+  // WebSocket or HTTP; a new login works.
+  {
+    auto victim = login(port, "alice", "alice-pw");
+    ASSERT_TRUE(victim);
+    Ws open(port, victim->token);
+    open.send_binary(frame_bytes(FrameKind::kHello, 3));
+    ASSERT_TRUE(open.read());
+    EXPECT_EQ(http_request(port, http::verb::post, "/logout", {}, {}, "convlab_token=" + victim->token).status, 200);
+    EXPECT_EQ(open.read_until_close(), 4403);
+    EXPECT_EQ(connect_close_code(port, victim->token), 4403);
+    EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/3", {}, victim->token).status, 403);
+    EXPECT_EQ(http_request(port, http::verb::post, "/refresh", R"({"refresh_token":")" + victim->refresh + "\"}").status, 401);
+  }
+  healthy();
+  // Nothing acknowledged was lost along the way.
+  EXPECT_EQ(document_text(port, alice->token, 3), "kept");
+
+  const std::string m = http_request(port, http::verb::get, "/metrics").body;
+  EXPECT_GE(metric(m, R"(convlab_tokens_refused_total{reason="missing"})"), 2);  // WS + HTTP
+  EXPECT_GE(metric(m, R"(convlab_tokens_refused_total{reason="expired"})"), 1);
+  EXPECT_GE(metric(m, R"(convlab_tokens_refused_total{reason="signature"})"), 1);
+  EXPECT_GE(metric(m, R"(convlab_tokens_refused_total{reason="algorithm"})"), 1);
+  EXPECT_GE(metric(m, R"(convlab_tokens_refused_total{reason="revoked"})"), 2);
+  EXPECT_EQ(metric(m, R"(convlab_connections_closed_total{code="4001"})"), 1);
+  EXPECT_EQ(metric(m, R"(convlab_connections_closed_total{code="1009"})"), 2);
+  EXPECT_EQ(metric(m, R"(convlab_logins_total{result="bad_credentials"})"), 1);
+  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+}
+
+TEST(ServerInput, RefreshRotatesTheRefreshToken) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  START_SERVER(server, yaml_for(url, "lww"));
+  auto l = login(server.port(), "someone", "lab-pw");  // the lab password: any name
+  ASSERT_TRUE(l);
+  HttpAnswer r = http_request(server.port(), http::verb::post, "/refresh", R"({"refresh_token":")" + l->refresh + "\"}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("user_id").to_number<std::uint64_t>(), l->user);
+  EXPECT_NE(r.json().at("agent").to_number<std::uint64_t>(), l->agent);
+  // The old one is used up.
+  EXPECT_EQ(http_request(server.port(), http::verb::post, "/refresh", R"({"refresh_token":")" + l->refresh + "\"}").status, 401);
+  const std::string next(r.json().at("refresh_token").as_string());
+  EXPECT_EQ(http_request(server.port(), http::verb::post, "/refresh", R"({"refresh_token":")" + next + "\"}").status, 200);
+}
+
+// A token that expires while its connection is open closes the connection with 4402.
+TEST(ServerInput, TokenExpiringMidConnectionCloses4402) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  std::string y = yaml_for(url, "lww");
+  y.replace(y.find("jwt:\n"), 5, "jwt:\n  token_lifetime_s: 2\n");
+  START_SERVER(server, y);
+  auto l = login(server.port(), "alice", "alice-pw");
+  ASSERT_TRUE(l);
+  Ws ws(server.port(), l->token);
+  ws.send_binary(frame_bytes(FrameKind::kHello, 1));
+  ASSERT_TRUE(ws.read());
+  EXPECT_EQ(ws.read_until_close(std::chrono::seconds(30)), 4402) << ws.close_reason();
+  EXPECT_EQ(connect_close_code(server.port(), l->token), 4402);
+}
+
+}  // namespace
+}  // namespace convlab::test

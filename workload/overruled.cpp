@@ -1,0 +1,68 @@
+#include "workload/overruled.hpp"
+
+#include "server/core/assert.hpp"
+#include "server/strategies/paragraphs/replica.hpp"
+
+#include <algorithm>
+
+namespace convlab::workload {
+
+void WriteStamps::note(AgentId agent, std::uint64_t last_counter, std::uint32_t client, std::uint32_t op) {
+  std::vector<Owner>& v = by_agent_[agent];
+  if (!v.empty() && v.back().last_counter >= last_counter) return;  // wrote nothing
+  v.push_back(Owner{last_counter, client, op});
+}
+
+std::optional<std::pair<std::uint32_t, std::uint32_t>> WriteStamps::find(AgentId agent, std::uint64_t counter) const {
+  const auto it = by_agent_.find(agent);
+  if (it == by_agent_.end() || counter == 0) return std::nullopt;
+  // The first edit whose last counter is at or past `counter` owns it.
+  const auto o = std::lower_bound(it->second.begin(), it->second.end(), counter,
+                                  [](const Owner& x, std::uint64_t c) { return x.last_counter < c; });
+  if (o == it->second.end()) return std::nullopt;
+  return std::make_pair(o->client, o->op);
+}
+
+std::uint64_t WriteStamps::last_counter(AgentId agent) const {
+  const auto it = by_agent_.find(agent);
+  return it == by_agent_.end() || it->second.empty() ? 0 : it->second.back().last_counter;
+}
+
+std::vector<history::Event> take_overruled(ClientReplica& replica, const WriteStamps& stamps, std::uint32_t client,
+                                           std::uint32_t doc) {
+  std::vector<history::Event> out;
+  paragraphs::ParagraphClient* pc = paragraphs::as_paragraph_client(replica);
+  if (pc == nullptr) return out;
+  for (paragraphs::Overruled& o : pc->take_overruled()) {
+    const auto own = stamps.find(pc->agent(), o.counter);
+    CONVLAB_ASSERT(own.has_value() && own->first == client);  // every write of this client was noted
+    history::Event e;
+    e.type = history::EventType::kOverruled;
+    e.client = client;
+    e.doc = doc;
+    e.op = own->second;
+    if (const auto by = stamps.find(o.winner.agent, o.winner.counter)) {
+      e.writer = static_cast<std::int32_t>(by->first);
+      e.by_op = by->second;
+    }
+    std::sort(o.ids.begin(), o.ids.end());
+    e.ids = history::compress_ids(o.ids);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+void note_writes(const ClientReplica& replica, WriteStamps& stamps, std::uint32_t client, std::uint32_t op) {
+  if (const paragraphs::ParagraphClient* pc = paragraphs::as_paragraph_client(replica)) {
+    stamps.note(pc->agent(), pc->write_counter(), client, op);
+  }
+}
+
+void keep_overruled(ClientReplica& replica, const WriteStamps& stamps) {
+  if (paragraphs::ParagraphClient* pc = paragraphs::as_paragraph_client(replica)) {
+    pc->keep_overruled(true);
+    pc->resume_counter(stamps.last_counter(pc->agent()));
+  }
+}
+
+}  // namespace convlab::workload
