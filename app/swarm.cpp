@@ -1,5 +1,6 @@
 #include "app/swarm.hpp"
 
+#include "faults/kinds.hpp"
 #include "server/core/assert.hpp"
 #include "server/core/rng.hpp"
 
@@ -7,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <sstream>
 
 namespace convlab::app {
@@ -18,10 +20,6 @@ using sim::FaultSpec;
 using sim::RangeMs;
 using sim::WorldConfig;
 
-constexpr std::array<FaultKind, 8> kAllKinds = {
-    FaultKind::kPartition, FaultKind::kCrash,      FaultKind::kClockOffset, FaultKind::kClockDrift,
-    FaultKind::kOffline,   FaultKind::kDisconnect, FaultKind::kRevoke,      FaultKind::kFlaky,
-};
 
 
 // A probability in hundredths: prints and parses back to the same double.
@@ -37,67 +35,14 @@ RangeMs range(Rng& r, std::int64_t lo_min, std::int64_t lo_max, std::int64_t wid
   return RangeMs{lo, lo + r.between(0, width_max)};
 }
 
-std::string client_name(std::uint32_t i) { return "client:" + std::to_string(i); }
-std::string server_name(std::uint32_t i) { return "server:" + std::to_string(i); }
-
-// Every node of the world, for partitions.
-std::vector<std::string> nodes_of(const WorldConfig& c) {
-  std::vector<std::string> out;
-  for (std::uint32_t i = 0; i < c.clients; ++i) out.push_back(client_name(i));
-  for (std::uint32_t i = 0; i < c.servers.count; ++i) out.push_back(server_name(i));
-  out.push_back("db");
-  out.push_back("bus");
-  return out;
-}
-
 FaultSpec draw_fault(Rng& r, const WorldConfig& c, FaultKind kind) {
   FaultSpec f;
   f.kind = kind;
   f.at_ms = r.between(0, c.duration_ms - 1);
   // Until the heal sometimes, else a window that may or may not end before it.
   f.for_ms = r.chance(0.2) ? 0 : r.between(100, std::max<std::int64_t>(100, c.duration_ms / 2));
-  const auto any_client = [&] { return client_name(static_cast<std::uint32_t>(r.below(c.clients))); };
-  const auto any_server = [&] { return server_name(static_cast<std::uint32_t>(r.below(c.servers.count))); };
-  switch (kind) {
-    case FaultKind::kPartition: {
-      std::vector<std::string> nodes = nodes_of(c);
-      // Shuffle (Fisher-Yates), take a prefix, split it into groups.
-      for (std::size_t i = nodes.size() - 1; i > 0; --i) std::swap(nodes[i], nodes[r.below(i + 1)]);
-      f.one_way = r.chance(0.3);
-      const std::size_t groups = f.one_way ? 2 : static_cast<std::size_t>(r.between(2, 3));
-      const std::size_t take = static_cast<std::size_t>(
-          r.between(static_cast<std::int64_t>(std::min(groups, nodes.size())), static_cast<std::int64_t>(nodes.size())));
-      f.groups.assign(groups, {});
-      for (std::size_t i = 0; i < take; ++i) {
-        // The first `groups` nodes seed one group each, so none is empty.
-        const std::size_t g = i < groups ? i : static_cast<std::size_t>(r.below(groups));
-        f.groups[g].push_back(nodes[i]);
-      }
-      break;
-    }
-    case FaultKind::kCrash:
-      f.target = r.chance(0.3) ? "db" : any_server();
-      break;
-    case FaultKind::kClockOffset:
-      f.target = r.chance(0.7) ? any_client() : any_server();
-      f.value = r.chance(0.2) ? r.between(-600000, 600000) : r.between(-10000, 10000);
-      break;
-    case FaultKind::kClockDrift:
-      f.target = r.chance(0.7) ? any_client() : any_server();
-      f.value = r.chance(0.2) ? r.between(-1000000, 1000000) : r.between(-2000, 2000);
-      break;
-    case FaultKind::kOffline:
-    case FaultKind::kDisconnect:
-    case FaultKind::kRevoke:
-      f.target = any_client();
-      break;
-    case FaultKind::kFlaky:
-      f.loss = r.chance(0.7) ? percent(r, 0, 100) : 0;
-      f.dup = r.chance(0.5) ? percent(r, 0, 100) : 0;
-      f.reorder = r.chance(0.5) ? percent(r, 0, 100) : 0;
-      if (f.loss == 0 && f.dup == 0 && f.reorder == 0) f.loss = percent(r, 1, 100);
-      break;
-  }
+  // The kind's own fields: its entry in the table of fault kinds.
+  faults::info(kind).draw_swarm(r, faults::WorldShape{c.clients, c.servers.count}, f);
   return f;
 }
 
@@ -257,8 +202,10 @@ WorldConfig draw_world(std::uint64_t seed) {
 
   // Scheduled faults: which kinds this world has is itself drawn, then how many of them.
   std::vector<FaultKind> kinds;
-  for (const FaultKind k : kAllKinds) {
-    if (r.chance(0.35)) kinds.push_back(k);
+  // In the table's order (faults/kinds.hpp): a new kind goes last, so older worlds keep their draws.
+  const std::span<const faults::KindInfo> all_kinds = faults::kinds();
+  for (const faults::KindInfo& k : all_kinds) {
+    if (r.chance(0.35)) kinds.push_back(k.kind);
   }
   const std::int64_t n_faults = kinds.empty() ? 0 : r.between(0, 5);
   for (std::int64_t i = 0; i < n_faults; ++i) c.faults.push_back(draw_fault(r, c, kinds[r.below(kinds.size())]));
@@ -266,10 +213,10 @@ WorldConfig draw_world(std::uint64_t seed) {
   if (r.chance(0.3)) {
     sim::RandomFaults& rf = c.random_faults;
     rf.count = static_cast<std::uint32_t>(r.between(1, 4));
-    for (const FaultKind k : kAllKinds) {
-      if (r.chance(0.4)) rf.kinds.push_back(k);
+    for (const faults::KindInfo& k : all_kinds) {
+      if (r.chance(0.4)) rf.kinds.push_back(k.kind);
     }
-    if (rf.kinds.empty()) rf.kinds.push_back(kAllKinds[r.below(kAllKinds.size())]);
+    if (rf.kinds.empty()) rf.kinds.push_back(all_kinds[r.below(all_kinds.size())].kind);
     rf.duration_ms = range(r, 100, 5000, 5000);
     rf.clock_offset_max_ms = r.between(0, 10000);
   }
@@ -365,35 +312,16 @@ std::string world_yaml(const WorldConfig& c, const std::string& name, const std:
     << "    token_lifetime_ms: " << c.auth.token_lifetime_ms << "\n";
   o << "  faults:" << (c.faults.empty() ? " []" : "") << "\n";
   for (const FaultSpec& f : c.faults) {
-    o << "    - {at_ms: " << f.at_ms << ", kind: " << sim::fault_kind_name(f.kind);
-    switch (f.kind) {
-      case FaultKind::kPartition: {
-        o << ", groups: [";
-        for (std::size_t g = 0; g < f.groups.size(); ++g) {
-          o << (g ? ", " : "") << "[";
-          for (std::size_t i = 0; i < f.groups[g].size(); ++i) o << (i ? ", " : "") << f.groups[g][i];
-          o << "]";
-        }
-        o << "], one_way: " << yes(f.one_way);
-        break;
-      }
-      case FaultKind::kClockOffset:
-      case FaultKind::kClockDrift:
-        o << ", target: " << f.target << ", value: " << f.value;
-        break;
-      case FaultKind::kFlaky:
-        o << ", loss: " << num(f.loss) << ", dup: " << num(f.dup) << ", reorder: " << num(f.reorder);
-        break;
-      default:
-        o << ", target: " << f.target;
-    }
+    std::string keys;
+    faults::info(f.kind).write_yaml(f, num, keys);
+    o << "    - {at_ms: " << f.at_ms << ", kind: " << faults::name(f.kind) << keys;
     o << ", for_ms: " << f.for_ms << "}\n";
   }
   const sim::RandomFaults& rf = c.random_faults;
   o << "  random_faults:\n"
     << "    count: " << rf.count << "\n"
     << "    kinds: [";
-  for (std::size_t i = 0; i < rf.kinds.size(); ++i) o << (i ? ", " : "") << sim::fault_kind_name(rf.kinds[i]);
+  for (std::size_t i = 0; i < rf.kinds.size(); ++i) o << (i ? ", " : "") << faults::name(rf.kinds[i]);
   o << "]\n"
     << "    duration_ms: " << rng_text(rf.duration_ms) << "\n"
     << "    clock_offset_max_ms: " << rf.clock_offset_max_ms << "\n";

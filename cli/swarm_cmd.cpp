@@ -24,6 +24,7 @@
 #include "cli/measure.hpp"
 #include "cli/scenarios.hpp"
 #include "cli/subprocess.hpp"
+#include "faults/kinds.hpp"
 #include "reports/checkers.hpp"
 #include "server/strategies/registry.hpp"
 #include "sim/scenario.hpp"
@@ -67,7 +68,7 @@ struct Failure {
 
 bool has_fault(const sim::WorldConfig& c, const std::string& kind) {
   return std::any_of(c.faults.begin(), c.faults.end(),
-                     [&](const sim::FaultSpec& f) { return sim::fault_kind_name(f.kind) == kind; });
+                     [&](const sim::FaultSpec& f) { return faults::name(f.kind) == kind; });
 }
 
 int child_main(const std::string& yaml, const std::string& strategy_name, std::uint64_t seed, const std::string& inject) {
@@ -303,9 +304,7 @@ int swarm_cmd(const std::vector<std::string>& args) {
   }
   const std::string inject = vm.count("inject") ? vm["inject"].as<std::string>() : "";
   if (!inject.empty()) {
-    const std::vector<std::string> kinds = {"partition", "crash",      "clock_offset", "clock_drift",
-                                            "offline",   "disconnect", "revoke",       "flaky"};
-    if (std::find(kinds.begin(), kinds.end(), inject) == kinds.end()) return fail("swarm: --inject: unknown fault kind " + inject);
+    if (faults::find(inject) == nullptr) return fail("swarm: --inject: unknown fault kind " + inject);
   }
 
   // The child: one world, one strategy, one JSON line.

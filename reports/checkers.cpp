@@ -1,5 +1,6 @@
 #include "reports/checkers.hpp"
 
+#include "faults/kinds.hpp"
 #include "reports/check_detail.hpp"
 
 #include "server/core/assert.hpp"
@@ -230,7 +231,7 @@ void Checker::add(const Event& e) {
       break;
     }
     case EventType::kFault:
-      if (e.kind == "crash") {
+      if (e.kind == faults::name(faults::FaultKind::kCrash)) {
         st.last_crash_us = std::max(st.last_crash_us.value_or(e.t_us), e.t_us);
         st.crash_us.push_back(e.t_us);  // history order is time order
       }

@@ -1,5 +1,6 @@
 #include "reports/report_html.hpp"
 
+#include "faults/kinds.hpp"
 #include "reports/format.hpp"
 #include "reports/html.hpp"
 
@@ -65,12 +66,20 @@ json::object cause_scale(const std::set<std::string>& present) {
   return subset_scale(known, colours, present);
 }
 
+// Fault windows are shaded as the table of fault kinds says (faults/kinds.hpp), in its legend order.
 json::object fault_scale(const std::set<std::string>& present) {
-  static const std::vector<std::string> known = {"partition", "crash", "offline", "flaky",
-                                                 "clock_offset", "clock_drift", "disconnect", "revoke"};
-  static const std::vector<std::string> colours = {"#f4a3a8", "#9ecae9", "#c6b3e0", "#ffd08a",
-                                                   "#a8dba8", "#c9e6c9", "#d9d9d9", "#f7c6e0"};
-  return subset_scale(known, colours, present);
+  static const std::pair<std::vector<std::string>, std::vector<std::string>> scale = [] {
+    std::vector<const faults::KindInfo*> kinds;
+    for (const faults::KindInfo& k : faults::kinds()) kinds.push_back(&k);
+    std::sort(kinds.begin(), kinds.end(), [](const auto* a, const auto* b) { return a->legend_rank < b->legend_rank; });
+    std::pair<std::vector<std::string>, std::vector<std::string>> out;
+    for (const faults::KindInfo* k : kinds) {
+      out.first.emplace_back(k->name);
+      out.second.emplace_back(k->colour);
+    }
+    return out;
+  }();
+  return subset_scale(scale.first, scale.second, present);
 }
 
 // The values of `key` in rows (objects).

@@ -2,6 +2,7 @@
 // The resolved configuration of one simulated world: what a scenario variant (naive or fix)
 // says once its overrides are merged into the scenario's base. Every field has a unit in its
 // name and a range checked by the scenario loader (sim/scenario.cpp).
+#include "faults/kinds.hpp"
 #include "workload/typing.hpp"
 
 #include <cstdint>
@@ -79,45 +80,9 @@ struct DatabaseSpec {
   std::int64_t replica_lag_ms = 0;  // a read replica shows commits this late
 };
 
-enum class FaultKind {
-  kPartition,   // groups of nodes cannot reach each other (optionally one way)
-  kCrash,       // a server (memory lost) or the database (uncommitted lost); restart after
-  kClockOffset, // shift a node's clock
-  kClockDrift,  // change a node's drift
-  kOffline,     // a client goes offline, keeps editing locally, comes back
-  kDisconnect,  // a client's connection drops; it reconnects at once through the balancer
-  kRevoke,      // a client's user has its tokens revoked (servers learn it at once)
-  kFlaky,       // bus hops lose, duplicate and reorder messages (client links stay TCP-like)
-};
-
-// The kind's name in scenario files and histories: "partition", "clock_offset", ...
-inline const char* fault_kind_name(FaultKind k) {
-  switch (k) {
-    case FaultKind::kPartition: return "partition";
-    case FaultKind::kCrash: return "crash";
-    case FaultKind::kClockOffset: return "clock_offset";
-    case FaultKind::kClockDrift: return "clock_drift";
-    case FaultKind::kOffline: return "offline";
-    case FaultKind::kDisconnect: return "disconnect";
-    case FaultKind::kRevoke: return "revoke";
-    case FaultKind::kFlaky: return "flaky";
-  }
-  return "?";
-}
-
-// A node name: "client:3", "server:0", "db", "bus".
-struct FaultSpec {
-  FaultKind kind = FaultKind::kPartition;
-  std::int64_t at_ms = 0;
-  std::int64_t for_ms = 0;  // 0: until the heal at the end of the fault phase
-  std::vector<std::vector<std::string>> groups;  // partition
-  bool one_way = false;                          // partition: only groups[0] -> groups[1] cut
-  std::string target;                            // crash, clock, offline
-  std::int64_t value = 0;                        // clock offset ms or drift ppm
-  double loss = 0;                               // flaky: chance a bus message is dropped
-  double dup = 0;                                // flaky: chance it is delivered twice
-  double reorder = 0;                            // flaky: chance it is delayed past later ones
-};
+// Fault kinds and scheduled faults: the table of faults/kinds.hpp.
+using FaultKind = faults::FaultKind;
+using FaultSpec = faults::FaultSpec;
 
 struct RandomFaults {
   std::uint32_t count = 0;  // faults drawn from the seed within the fault phase

@@ -2,6 +2,7 @@
 // real loader to the same world, every world runs under every strategy, and every shrink step
 // is a world the loader accepts too.
 #include "app/swarm.hpp"
+#include "faults/kinds.hpp"
 #include "server/strategies/registry.hpp"
 #include "sim/scenario.hpp"
 #include "sim/world.hpp"
@@ -41,7 +42,7 @@ TEST(SwarmGenerator, DrawsEveryFaultKindAndKnob) {
   std::set<std::string> seen;
   for (std::uint64_t seed = 1; seed <= 300; ++seed) {
     const sim::WorldConfig c = app::draw_world(seed);
-    for (const sim::FaultSpec& f : c.faults) kinds.insert(sim::fault_kind_name(f.kind));
+    for (const sim::FaultSpec& f : c.faults) kinds.insert(std::string(faults::name(f.kind)));
     if (c.faults.empty()) seen.insert("no faults");
     if (c.faults.size() >= 4) seen.insert("many faults");
     if (c.servers.persistence == sim::Persistence::kSnapshot) seen.insert("snapshot");
@@ -57,7 +58,7 @@ TEST(SwarmGenerator, DrawsEveryFaultKindAndKnob) {
     if (!c.client_overrides.empty()) seen.insert("overrides");
     if (c.servers.rate_limit_per_s > 0) seen.insert("rate limit");
   }
-  EXPECT_EQ(kinds.size(), 8u);
+  EXPECT_EQ(kinds.size(), faults::kinds().size());
   for (const char* knob : {"no faults", "many faults", "snapshot", "after_commit", "poll", "fenced", "renames",
                            "reloads", "replica lag", "cdn", "random faults", "script", "overrides", "rate limit"}) {
     EXPECT_TRUE(seen.contains(knob)) << knob;

@@ -1,0 +1,162 @@
+#pragma once
+// Fault kinds: ONE table (faults/kinds.cpp) of every fault a scenario can name. Each entry says
+//   - its name, as scenario files, histories and reports spell it (spelled nowhere else);
+//   - the YAML keys it takes besides kind/at/for, which nodes its `target` may name, what its
+//     `value` means, and its own cross-key checks (the scenario loader words them as
+//     file:line:column errors);
+//   - how it is drawn from a seed: by a scenario's `random_faults`, and by the swarm;
+//   - what it does in the simulator: begin/end as methods of `Simulator` below, which sim/
+//     implements (faults/ does not depend on sim/);
+//   - what it does to real processes: begin/end of `RealProcesses` — none yet for any kind;
+//   - how reports shade it (colour, place in the legend).
+// Readers: sim/scenario_faults.cpp (keys, checks), sim/fault_schedule.cpp (draws, begin/end),
+// app/swarm.cpp (swarm draws, YAML), reports (names, colours), cli/swarm_cmd.cpp (--inject).
+//
+// Adding a kind: an enumerator at the end of FaultKind, one entry in kinds.cpp, a begin (and,
+// if it ends, an end) method in `Simulator` implemented in sim/fault_schedule.cpp — and later
+// in `RealProcesses`. A kind that needs a key no kind has yet also adds a FaultSpec field and
+// one line to the loader's key switch (sim/scenario_faults.cpp).
+//
+// Determinism: the draw functions use only the Rng they are given, in a fixed order; the enum
+// order is the order the swarm draws kinds in, so new kinds go at the end.
+#include "server/core/rng.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace convlab::faults {
+
+enum class FaultKind : std::uint8_t {
+  kPartition,   // groups of nodes cannot reach each other (optionally one way)
+  kCrash,       // a server (memory lost) or the database (uncommitted lost); restart after
+  kClockOffset, // shift a node's clock
+  kClockDrift,  // change a node's drift
+  kOffline,     // a client goes offline, keeps editing locally, comes back
+  kDisconnect,  // a client's connection drops; it reconnects at once through the balancer
+  kRevoke,      // a client's user has its tokens revoked (servers learn it at once)
+  kFlaky,       // bus hops lose, duplicate and reorder messages (client links stay TCP-like)
+};
+
+// One scheduled fault, as a scenario's `faults:` list gives it. Node names: "client:3",
+// "server:0", "db", "bus".
+struct FaultSpec {
+  FaultKind kind = FaultKind::kPartition;
+  std::int64_t at_ms = 0;
+  std::int64_t for_ms = 0;  // 0: until the heal at the end of the fault phase
+  std::vector<std::vector<std::string>> groups;  // partition
+  bool one_way = false;                          // partition: only groups[0] -> groups[1] cut
+  std::string target;                            // crash, clock, offline
+  std::int64_t value = 0;                        // clock offset ms or drift ppm
+  double loss = 0;                               // flaky: chance a bus message is dropped
+  double dup = 0;                                // flaky: chance it is delivered twice
+  double reorder = 0;                            // flaky: chance it is delayed past later ones
+};
+
+// What the simulator does for each kind (implemented in sim/fault_schedule.cpp). A begin
+// returns a handle that the kind's end gets back. An end returns whether the fault ended
+// visibly (the history gets a `recover` event). Called on the simulator's one thread at the
+// fault's virtual time, never after the heal.
+class Simulator {
+ public:
+  virtual ~Simulator() = default;
+  virtual std::uint64_t begin_partition(const FaultSpec& f) = 0;
+  virtual bool end_partition(const FaultSpec& f, std::uint64_t handle) = 0;
+  virtual std::uint64_t begin_crash(const FaultSpec& f) = 0;
+  virtual bool end_crash(const FaultSpec& f, std::uint64_t handle) = 0;
+  virtual std::uint64_t begin_clock_offset(const FaultSpec& f) = 0;
+  virtual std::uint64_t begin_clock_drift(const FaultSpec& f) = 0;
+  virtual std::uint64_t begin_offline(const FaultSpec& f) = 0;
+  virtual bool end_offline(const FaultSpec& f, std::uint64_t handle) = 0;
+  virtual std::uint64_t begin_disconnect(const FaultSpec& f) = 0;
+  virtual std::uint64_t begin_revoke(const FaultSpec& f) = 0;
+  virtual std::uint64_t begin_flaky(const FaultSpec& f) = 0;
+  virtual bool end_flaky(const FaultSpec& f, std::uint64_t handle) = 0;
+};
+
+// What a runner of real processes does for each kind (issue 15): no kind has one yet, so
+// every entry's real_begin/real_end is null ("none yet").
+class RealProcesses {
+ public:
+  virtual ~RealProcesses() = default;
+};
+
+// The kinds of node a `target` may name (a bit set).
+enum NodeKinds : std::uint8_t { kNoNode = 0, kClientNode = 1, kServerNode = 2, kDbNode = 4, kBusNode = 8 };
+
+// What a fault's `value` key is.
+enum class ValueUnit : std::uint8_t { kNone, kOffsetMs, kDriftPpm };
+
+// Which of a fault's kind-specific keys were written (for a kind's own checks).
+struct Given {
+  bool groups = false;
+  bool target = false;
+  bool value = false;
+  bool probabilities_parsed = true;  // loss, dup and reorder, those written, all parsed
+};
+
+// A problem a kind's own check finds: `key` is the key it is about ("" for the fault as a
+// whole); the loader places it at the fault mapping.
+struct Problem {
+  std::string_view key;
+  std::string text;
+};
+
+// What a scenario's `random_faults` has drawn for a fault before its kind's own draw: a
+// server and a client, both drawn for every kind (the draw order is part of a run's identity).
+struct ScheduledDraw {
+  std::string server;  // "server:N"
+  std::string client;  // "client:N"
+  std::int64_t clock_offset_max_ms = 0;
+};
+
+// The size of the world the swarm draws a fault for.
+struct WorldShape {
+  std::uint32_t clients = 1;
+  std::uint32_t servers = 1;
+};
+
+struct KindInfo {
+  FaultKind kind;
+  std::string_view name;     // in scenario files, histories and reports
+  std::string_view summary;  // one line, for help and docs
+  // YAML: the keys besides kind, at_* and for_*, in the order error messages list them.
+  std::span<const std::string_view> keys;
+  std::uint8_t targets;  // NodeKinds a `target` may name; kNoNode: no target
+  ValueUnit value;       // what `value` is; kNone: no value
+  void (*check)(const FaultSpec& f, const Given& given, std::vector<Problem>& out);  // may be null
+  // Drawn from a seed: by a scenario's random_faults (after ScheduledDraw), and by the swarm
+  // (after at_ms and for_ms). Each sets the kind's own fields of `f`.
+  void (*draw_scheduled)(Rng& r, const ScheduledDraw& d, FaultSpec& f);
+  void (*draw_swarm)(Rng& r, const WorldShape& w, FaultSpec& f);
+  // Appends the kind's keys as YAML flow-mapping entries (", target: server:0"); `num` writes
+  // a double that reads back the same.
+  void (*write_yaml)(const FaultSpec& f, std::string (*num)(double), std::string& out);
+  // Appends the kind's part of a history event's detail (after the target or groups); may be null.
+  void (*detail)(const FaultSpec& f, std::string& out);
+  // The simulator: begin, and end (null: it lasts — nothing to undo, no `recover` event).
+  std::uint64_t (Simulator::*sim_begin)(const FaultSpec& f);
+  bool (Simulator::*sim_end)(const FaultSpec& f, std::uint64_t handle);
+  // Real processes: null means none yet.
+  std::uint64_t (RealProcesses::*real_begin)(const FaultSpec& f);
+  bool (RealProcesses::*real_end)(const FaultSpec& f, std::uint64_t handle);
+  // Reports: the shade of its windows, and its place in legends (0 first).
+  std::string_view colour;
+  std::uint8_t legend_rank;
+};
+
+// The table, in FaultKind order.
+std::span<const KindInfo> kinds();
+const KindInfo& info(FaultKind kind);
+std::string_view name(FaultKind kind);
+// The kind named `name`, or null.
+const KindInfo* find(std::string_view name);
+// "partition, crash, ...": every name, in table order (for error messages).
+std::string names_list();
+
+// A history event's `detail` for fault `f`: its groups or target, its kind's part, its length.
+std::string describe(const FaultSpec& f);
+
+}  // namespace convlab::faults

@@ -1,0 +1,160 @@
+#pragma once
+// The simulated editors: each client is a person in a browser with a replica of one document
+// (the strategy's ClientReplica), a clock of its own (offset and drift drawn from the seed), a
+// typing workload (workload/typing.hpp), a WebSocket session through the load balancer, API
+// reloads through the CDN, title renames, and a token in local storage. What it does and sees
+// becomes the history: edit, ack, seen, load, rename and refused/closed events.
+//
+// Invariants:
+//   - A client edits only a document it shows (welcomed, or loaded from the API); offline, its
+//     edits queue in the replica unacknowledged.
+//   - A new replica (a reconnect after its session dropped, a reload) gets a new agent id: the
+//     incarnation is in the agent, so no character id is ever reused.
+//   - Ops are numbered from 1 without gaps; every op <= acked_upto is acknowledged, and an ack
+//     is written only once the replica has nothing unacknowledged.
+//   - A `seen` event is written at most once per (client, author, op), in the order its first
+//     character appears in the client's document.
+// Called by the run loop (setup, finals), the servers (frames, closes, crashes), the CDN
+// (finished loads) and the fault realisations (offline, disconnect, clocks).
+#include "sim/context.hpp"
+#include "workload/overruled.hpp"
+#include "workload/seen.hpp"
+#include "workload/typing.hpp"
+
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace convlab::sim {
+
+struct World;
+
+// The (author, op) pairs a client has shown: per author, one bit per op (ops are numbered from
+// 1 without gaps), instead of a tree node per pair.
+class SeenSet {
+ public:
+  // False when (author, op) was already in.
+  bool insert(std::uint32_t author, std::uint32_t op);
+
+ private:
+  std::vector<std::pair<std::uint32_t, std::vector<bool>>> bits_;  // sorted by author
+};
+
+struct Client {
+  std::uint32_t id = 0;
+  std::uint32_t doc = 0;
+  std::uint32_t slot = 0;  // index among the clients of its document
+  std::uint32_t incarnation = 0;
+  std::unique_ptr<ClientReplica> replica;
+  int server = -1;         // -1: not connected
+  ConnId conn = 0;
+  bool welcomed = false;
+  bool offline = false;
+  std::int64_t clock_offset_ms = 0;
+  std::int64_t drift_ppm = 0;
+  double rate_multiplier = 1.0;
+  std::uint32_t next_op = 1;
+  std::uint32_t acked_upto = 0;      // every op <= this is acknowledged
+  workload::Typist typist;          // bursts: the shared typing workload
+  std::uint64_t known_version = 0;   // the highest log position its server had shown it
+  std::map<std::uint32_t, std::uint32_t> seen_ops;  // author -> highest op shown
+  SeenSet seen;  // (author, op) shown
+  // For replicas that index ids: edits of its document by others that it has not shown yet
+  // (indexes into Clients::doc_edits_).
+  workload::Unseen unseen;
+  // Edits taken out of `unseen` because every character of theirs is deleted for good in the
+  // current replica (ClientReplica::deleted_for_good): back into `unseen` when the replica's
+  // state is replaced (a new replica, a welcome).
+  std::vector<std::uint32_t> dead;
+  Rng rng{0};
+  // API and auth: the token of its last login; stopped once a login is refused (revoked).
+  Token token;
+  bool stopped = false;
+  bool stale_base = false;          // it shows a state loaded stale from the API
+  std::uint64_t loaded_version = 0; // the log version of its last API load
+  std::uint64_t own_version = 0;    // log version of its last acknowledged write
+  bool loading = false;             // an API read is in flight
+  std::uint64_t title_version = 0;  // the title version it shows
+  std::uint32_t next_rename = 1;
+  AgentId agent() const { return (incarnation << kClientBits) | id; }
+};
+
+class Clients {
+ public:
+  Clients(World& w, Sim& sim) : w_(w), sim_(sim) {}
+
+  // Creates the clients (their generators forked from the seed in client order, clocks drawn)
+  // and schedules their arrival, typing, reloads, renames and the scenario's scripted edits.
+  void setup();
+  Client& at(std::uint32_t c) { return clients_[c]; }
+  const Client& at(std::uint32_t c) const { return clients_[c]; }
+  const std::vector<Client>& all() const { return clients_; }
+
+  // --- sessions (sim/clients.cpp) ---
+  // subscribe: the client already shows a loaded state; it asks for changes, not a welcome.
+  void connect(std::uint32_t c, bool subscribe = false);
+  // Ends a client's connection (its replica goes with it) and reconnects it after a backoff.
+  void drop(std::uint32_t c, bool tell_server, std::int64_t backoff_us);
+  // The client whose session is `conn`, if it is still open.
+  std::optional<std::uint32_t> client_of(ConnId conn) const;
+  // A frame from server s (of that incarnation, on that connection) reaches client c.
+  void receive(std::uint32_t c, std::uint32_t server, std::uint32_t incarnation, ConnId conn, std::uint64_t version,
+               const Bytes& bytes);
+  void closed_by_server(std::uint32_t c, const std::string& reason);
+  // Server s crashed: its clients (and those of documents homed there) lose their sessions.
+  void server_crashed(std::uint32_t s);
+  // An API read came back through the CDN.
+  void finish_load(std::uint32_t c, const HttpResponse& response, const std::string& source, int server);
+
+  std::uint64_t refused() const { return refused_; }
+  const std::string& refusal() const { return refusal_; }
+
+ private:
+  void send(Client& cl, std::vector<Bytes> msgs);
+  void tick(std::uint32_t c);
+  void reload(std::uint32_t c);
+  void rename(std::uint32_t c);
+  void adopt_load(Client& cl, const HttpResponse& response);
+  void refused_message(std::uint32_t c, const std::string& why);
+  std::int64_t clock_ms(const Client& cl) const {
+    const std::int64_t t_ms = sim_.now_us / kUsPerMs;
+    return t_ms + cl.clock_offset_ms + t_ms * cl.drift_ppm / 1'000'000;
+  }
+
+  // --- what a client does and sees (sim/client_views.cpp) ---
+  // `para`: the paragraph index of sp.pos when the caller knows it (else counted here).
+  void edit(Client& cl, const Splice& sp, std::optional<std::uint32_t> para = std::nullopt);
+  void note_seen(Client& cl);
+  void note_seen_scan(Client& cl);
+  // The replica's state was replaced: edits set aside as deleted for good may show again.
+  static void revive_dead(Client& cl);
+  void note_acks(Client& cl);
+  std::map<std::uint32_t, std::uint32_t> ops_shown(const Client& cl) const;
+  // The (author, op) of the edit that inserted `id`, unless it is this client's own or the setup text.
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> edit_of(const Client& cl, CharId id) const;
+
+  World& w_;
+  Sim& sim_;
+  std::vector<Client> clients_;
+  std::vector<std::uint32_t> newly_scratch_;  // note_seen's edits newly visible to one client
+  std::vector<std::uint32_t> shown_scratch_;  // note_seen's edits shown by one batch
+  static constexpr std::uint32_t kShown = std::numeric_limits<std::uint32_t>::max();
+  // The load balancer and the connection table.
+  std::uint32_t round_robin_ = 0;
+  ConnId next_conn_ = 1;
+  std::map<ConnId, std::uint32_t> conn_client_;
+  // Per author client: its edits' first char seq, to map a seen char back to the edit.
+  std::vector<std::map<AgentId, std::vector<workload::EditRef>>> edits_by_agent_;
+  // Per document: every edit that inserted characters, in the order they were made.
+  std::vector<std::vector<workload::DocEdit>> doc_edits_;
+  std::map<AgentId, std::uint64_t> oracle_counters_;  // paragraph client agent -> its last write stamp counter
+  workload::WriteStamps write_stamps_;  // the edit each register write came from (overruled)
+  std::uint64_t refused_ = 0;  // server messages a client replica refused
+  std::string refusal_;        // the first one
+};
+
+}  // namespace convlab::sim

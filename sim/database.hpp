@@ -1,0 +1,88 @@
+#pragma once
+// The simulated PostgreSQL: per document an append-only change log, the latest snapshot and the
+// first content; group commit with a commit latency drawn per batch; a read replica that shows
+// commits replica_lag_ms late; NOTIFY on commit (through the bus, to every other server); crash
+// and restart. It also follows the durable text commit by commit and writes the history's
+// `commit` events (which edit each committed record came from).
+//
+// Invariants:
+//   - The log is dense and its order is commit order: log[i].index == i + 1, and commit_us
+//     ascends. Commits are serialised; appends that arrive while one is in flight go together
+//     into the next batch (one latency for the batch, in arrival order), as PgStore does.
+//   - A crash loses what has not committed: an append sent on a connection the crash broke
+//     fails even once the database is back (its predecessor from the same server may be lost,
+//     and a log that does not replay must never be written).
+//   - While down nothing reaches it (a partition from every server) and requests that arrived
+//     as it went down wait in a backlog until it restarts.
+// Called by the servers (execute, through ServerIo::store), the fault realisations (crash,
+// restart) and the run loop (setup, finals).
+#include "sim/context.hpp"
+#include "workload/durable.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace convlab::sim {
+
+struct World;
+
+struct StoredDoc {
+  std::vector<LogRecord> log;  // append-only and dense: log[i].index == i + 1
+  bool has_snapshot = false;
+  Bytes snapshot;
+  std::uint64_t snapshot_index = 0;
+  std::vector<std::int64_t> commit_us;  // when each log record committed (the replica lags it)
+  bool has_initial = false;             // the first content, at log index 0
+  Bytes initial;
+};
+
+class Database {
+ public:
+  Database(World& w, Sim& sim) : w_(w), sim_(sim) {}
+
+  // Every document's first content (the scenario's initial_text, through the strategy).
+  void setup();
+  // A request from server s reaches the database. `db_sent` is the database incarnation of the
+  // server's connection when it sent the request.
+  void execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest request);
+  void crash();
+  void restart();
+
+  bool up() const { return up_; }
+  std::uint32_t incarnation() const { return incarnation_; }
+  const StoredDoc& doc(std::uint32_t d) const { return store_.at(d); }
+  // The durable text of each document, as the history's commit events give it.
+  const workload::DurableText& durable(std::uint32_t d) const { return *durable_[d]; }
+  // The log index of the latest committed record of each client (for read-your-writes).
+  std::uint64_t last_committed_by(std::uint32_t client) const { return own_committed_[client]; }
+  // The edit each committed record came from: clients note their edits here.
+  workload::RecordAuthors& record_authors() { return record_authors_; }
+
+ private:
+  // The database's notification of a committed record, to every server but its origin.
+  void publish(std::uint32_t origin, std::uint32_t doc, const LogRecord& record);
+  // The durable text of `doc` changed (a record committed, or a snapshot replaced it): a
+  // `commit` event naming the edit it came from, when it came from one.
+  void emit_commit(std::uint32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
+                   const workload::DurableChange& change);
+  // Sends a reply to server s, which takes it if it is the same process that asked.
+  void reply(std::uint32_t s, std::uint32_t incarnation, StoreReply r, bool connection_broke);
+
+  World& w_;
+  Sim& sim_;
+  std::vector<StoredDoc> store_;
+  // Per document: the text the store holds, followed commit by commit (history `commit` events).
+  std::vector<std::unique_ptr<workload::DurableText>> durable_;
+  workload::RecordAuthors record_authors_;  // the edit each committed record came from
+  std::vector<std::uint64_t> own_committed_;  // client -> its last committed index
+  bool up_ = true;
+  std::uint32_t incarnation_ = 0;
+  std::uint64_t down_partition_ = 0;
+  std::vector<std::function<void()>> backlog_;  // requests that arrived while it was down
+  std::int64_t free_us_ = 0;         // commits are serialised: the log's order is commit order
+  std::int64_t batch_start_us_ = 0;  // when the latest group-commit batch starts (it ends at free_us_)
+};
+
+}  // namespace convlab::sim

@@ -1,0 +1,211 @@
+// The simulated server processes and their NodeIo (sim/servers.hpp).
+#include "sim/servers.hpp"
+
+#include "server/core/protocol.hpp"
+#include "sim/world_parts.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace convlab::sim {
+
+// ---------------------------------------------------------------- ServerIo
+
+std::int64_t ServerIo::now_ms() { return world_.servers.clock_ms(index_); }
+void ServerIo::send(ConnId conn, const Frame& frame) { world_.servers.send(index_, conn, frame); }
+void ServerIo::close(ConnId conn, const std::string& reason) { world_.servers.close(index_, conn, reason); }
+void ServerIo::store(StoreRequest request) { world_.servers.store(index_, std::move(request)); }
+void ServerIo::to_node(NodeId node, NodeMessage message) { world_.servers.to_node(index_, node, std::move(message)); }
+void ServerIo::start_timer(std::int64_t delay_ms, std::uint64_t timer) { world_.servers.timer(index_, delay_ms, timer); }
+void ServerIo::respond(const HttpResponse& response) { world_.cdn.respond(index_, response); }
+void ServerIo::observe_replica(std::uint32_t doc, const ServerReplica* replica, ReplicaChange change, AgentId agent,
+                               std::span<const std::uint8_t> payload, std::uint64_t index) {
+  world_.servers.observe_replica(index_, doc, replica, change, agent, payload, index);
+}
+void ServerIo::log_error(const std::string& message) { world_.servers.error(index_, message); }
+
+// ---------------------------------------------------------------- processes
+
+void Servers::start_all() {
+  servers_.resize(sim_.cfg.servers.count);
+  for (std::uint32_t s = 0; s < sim_.cfg.servers.count; ++s) start(s);
+}
+
+void Servers::start(std::uint32_t s) {
+  const ServersSpec& spec = sim_.cfg.servers;
+  Server& sv = servers_[s];
+  NodeConfig nc;
+  nc.id = s;
+  nc.nodes = spec.count;
+  nc.propagation = spec.propagation == Propagation::kPoll ? NodeConfig::Propagation::kPoll
+                                                          : NodeConfig::Propagation::kBus;
+  nc.poll_interval_ms = spec.poll_interval_ms;
+  nc.anti_entropy_ms = spec.anti_entropy_ms;
+  nc.persistence = spec.persistence == Persistence::kSnapshot ? NodeConfig::Persistence::kSnapshot
+                                                              : NodeConfig::Persistence::kChangeLog;
+  nc.snapshot_interval_ms = spec.snapshot_interval_ms;
+  nc.snapshot_every_changes = spec.snapshot_every_changes;
+  nc.ack_after_commit = spec.ack == Ack::kAfterCommit;
+  nc.catch_up_on_hello = spec.catch_up;
+  switch (spec.api_read) {
+    case ApiRead::kReplica: nc.api_read = NodeConfig::ApiRead::kReplica; break;
+    case ApiRead::kPrimary: nc.api_read = NodeConfig::ApiRead::kPrimary; break;
+    case ApiRead::kSessionPrimary: nc.api_read = NodeConfig::ApiRead::kSessionPrimary; break;
+    case ApiRead::kFenced: nc.api_read = NodeConfig::ApiRead::kFenced; break;
+  }
+  nc.api_no_store = spec.api_cache == ApiCache::kNoStore;
+  nc.check_revocation = spec.check_revocation;
+  nc.rate_limit_per_s = spec.rate_limit_per_s;
+  nc.rate_burst = spec.rate_burst;
+  nc.rename_notice = spec.rename == Rename::kNotice;
+  sv.io = std::make_unique<ServerIo>(w_, s);
+  sv.node = std::make_unique<Node>(nc, sim_.strategy, *sv.io);
+  sv.up = true;
+  sv.busy_until_us = sim_.now_us;
+  sv.db_session = w_.db.incarnation();
+  sv.node->start();
+  for (const auto& [user, when] : revoked_at_us_) sv.node->on_revoke(user);
+  auto queued = std::move(down_queue_[s]);
+  down_queue_[s].clear();
+  for (const NodeMessage& m : queued) sv.node->on_node(m);
+}
+
+void Servers::crash(std::uint32_t s) {
+  Server& sv = servers_[s];
+  if (!sv.up) return;
+  sv.up = false;
+  if (sim_.oracle) {
+    for (std::uint32_t doc : sv.node->loaded_docs()) sim_.oracle->server_memory(sim_.now_us, s, doc, {});
+  }
+  ++sv.incarnation;  // everything addressed to the old process is dropped
+  sv.node.reset();
+  // What the dead process had not yet sent is gone with it.
+  w_.net.drop_held_from(w_.net.server_ep(s));
+  w_.clients.server_crashed(s);
+}
+
+void Servers::frame(std::uint32_t s, std::uint32_t incarnation, ConnId conn, Bytes frame) {
+  Server& sv = servers_[s];
+  if (!sv.up || sv.incarnation != incarnation) return;
+  if (!sv.node->admit(conn, frame)) return;
+  ++inputs_;
+  const std::int64_t work_us = sim_.cfg.servers.work_us_per_msg;
+  if (work_us <= 0) {
+    sv.node->on_frame(conn, frame);
+    return;
+  }
+  sv.busy_until_us = std::max(sv.busy_until_us, sim_.now_us) + work_us;
+  sim_.at(sv.busy_until_us, [this, s, incarnation, conn, b = std::move(frame)] {
+    Server& v = servers_[s];
+    if (v.up && v.incarnation == incarnation) v.node->on_frame(conn, b);
+  });
+}
+
+// ---------------------------------------------------------------- the login service
+
+void Servers::revoke(std::uint32_t user) {
+  revoked_at_us_.emplace(user, sim_.now_us);
+  for (Server& sv : servers_) {
+    if (sv.up) sv.node->on_revoke(user);
+  }
+}
+
+std::optional<Token> Servers::login(std::uint32_t user) const {
+  if (revoked_at_us_.contains(user)) return std::nullopt;
+  return Token{user, sim_.now_us / kUsPerMs + sim_.cfg.auth.token_lifetime_ms};
+}
+
+std::optional<std::int64_t> Servers::revoked_at_us(std::uint32_t user) const {
+  auto rv = revoked_at_us_.find(user);
+  if (rv == revoked_at_us_.end()) return std::nullopt;
+  return rv->second;
+}
+
+// ---------------------------------------------------------------- NodeIo, for server s
+
+void Servers::send(std::uint32_t s, ConnId conn, const Frame& frame) {
+  const std::optional<std::uint32_t> client = w_.clients.client_of(conn);
+  if (!client) return;
+  const std::uint32_t c = *client;
+  Bytes bytes = encode_frame(frame);
+  ++sim_.counters["net.msgs"];
+  sim_.counters["net.bytes"] += bytes.size();
+  const std::uint32_t inc = servers_[s].incarnation;
+  const std::uint64_t version = servers_[s].node->applied(frame.doc);
+  Network& net = w_.net;
+  net.link_send(net.server_ep(s), net.client_ep(c), Sim::draw_us(sim_.net_rng, sim_.cfg.network.client_server_ms),
+                [this, c, s, inc, conn, version, b = std::move(bytes)] {
+                  w_.clients.receive(c, s, inc, conn, version, b);
+                });
+}
+
+void Servers::close(std::uint32_t, ConnId conn, const std::string& reason) {
+  const std::optional<std::uint32_t> client = w_.clients.client_of(conn);
+  if (!client) return;
+  w_.clients.closed_by_server(*client, reason);
+}
+
+void Servers::store(std::uint32_t s, StoreRequest request) {
+  ++sim_.counters[std::string("db.") + request.purpose];
+  const std::uint32_t inc = servers_[s].incarnation;
+  if (sim_.oracle && request.kind == StoreRequest::Kind::kAppend) {
+    sim_.oracle->append_requested(s, request_key(inc, request.id));
+  }
+  const std::uint32_t db_sent = servers_[s].db_session;
+  Network& net = w_.net;
+  net.link_send(net.server_ep(s), net.store_ep(), Sim::draw_us(sim_.net_rng, sim_.cfg.network.server_db_ms),
+                [this, s, inc, db_sent, r = std::move(request)]() mutable { w_.db.execute(s, inc, db_sent, std::move(r)); });
+}
+
+void Servers::to_node(std::uint32_t s, NodeId node, NodeMessage message) {
+  const std::uint32_t inc = servers_[node].incarnation;
+  Network& net = w_.net;
+  net.link_send(net.server_ep(s), net.server_ep(node), Sim::draw_us(sim_.net_rng, sim_.cfg.network.server_bus_ms),
+                [this, node, inc, m = std::move(message)] {
+                  Server& sv = servers_[node];
+                  if (sv.incarnation != inc) return;  // sent to a process that has died since
+                  if (sv.up) {
+                    ++inputs_;
+                    sv.node->on_node(m);
+                  } else {
+                    // Sent while it was down: the sender retries until it is back.
+                    down_queue_[node].push_back(m);
+                  }
+                });
+}
+
+void Servers::timer(std::uint32_t s, std::int64_t delay_ms, std::uint64_t timer) {
+  const std::uint32_t inc = servers_[s].incarnation;
+  sim_.at(sim_.now_us + delay_ms * kUsPerMs, [this, s, inc, timer] {
+    Server& sv = servers_[s];
+    if (sv.up && sv.incarnation == inc) sv.node->on_timer(timer);
+  });
+}
+
+void Servers::observe_replica(std::uint32_t s, std::uint32_t doc, const ServerReplica* replica,
+                              NodeIo::ReplicaChange change, AgentId agent, std::span<const std::uint8_t> payload,
+                              std::uint64_t index) {
+  Oracle* oracle = sim_.oracle.get();
+  if (!oracle) return;
+  std::vector<CharId> ids = replica != nullptr ? sorted(replica->char_ids()) : std::vector<CharId>{};
+  switch (change) {
+    case NodeIo::ReplicaChange::kClientEdit:
+      oracle->server_edit(sim_.now_us, s, doc, std::move(ids), agent, payload, replica);
+      return;
+    case NodeIo::ReplicaChange::kRecord:
+      oracle->server_record(sim_.now_us, s, doc, std::move(ids), index);
+      return;
+    case NodeIo::ReplicaChange::kLoaded:
+    case NodeIo::ReplicaChange::kDropped:
+      oracle->server_memory(sim_.now_us, s, doc, std::move(ids));
+      return;
+  }
+}
+
+void Servers::error(std::uint32_t s, const std::string& message) {
+  std::fprintf(stderr, "server %u: %s\n", s, message.c_str());
+  if (node_errors_ == 0) node_error_ = "server " + std::to_string(s) + ": " + message;
+  ++node_errors_;
+}
+
+}  // namespace convlab::sim
