@@ -17,6 +17,7 @@ packages=(
   zlib1g-dev libssl-dev postgresql-15
   chromium    # the HTML report's page test
   prometheus  # promtool and the Prometheus test
+  valgrind    # cli_runs_under_valgrind
 )
 missing=()
 for p in "${packages[@]}"; do

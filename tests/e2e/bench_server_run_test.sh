@@ -7,9 +7,9 @@
 set -uo pipefail
 src="$1"
 build="$2"
+. "$src/tests/support/skip.sh"
 if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
-  echo "SKIP: PostgreSQL's server binaries are not installed (scripts/setup.sh installs them)"
-  exit 77
+  skip_or_fail "PostgreSQL's server binaries are not installed (Debian package postgresql-15; scripts/setup.sh installs them)"
 fi
 fail=0
 for servers in 1 2; do

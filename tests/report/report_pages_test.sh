@@ -9,9 +9,9 @@ exe="$1"
 src="$2"
 out="$3"
 chromium="${CONVLAB_CHROMIUM:-/usr/bin/chromium}"
+. "$src/tests/support/skip.sh"
 if [ ! -x "$chromium" ]; then
-  echo "SKIP: no Chromium at $chromium (Debian package chromium; scripts/setup.sh installs it)"
-  exit 77
+  skip_or_fail "no Chromium at $chromium (Debian package chromium; scripts/setup.sh installs it)"
 fi
 if [ ! -d "$src/web/node_modules/playwright-core" ]; then
   echo "FAIL: $src/web/node_modules/playwright-core is missing: run npm ci in web/ (scripts/setup.sh does)" >&2
