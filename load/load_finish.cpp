@@ -1,0 +1,383 @@
+// convlab-load, the end of a run: progress lines, stopping the typing, waiting for quiescence,
+// the durable text and the change log into the history, the summary and the history's check; and
+// run(), the entry point.
+#include "load/run.hpp"
+
+namespace convlab::load {
+namespace detail {
+
+bool Run::quiet() const {
+  const std::int64_t t = now_us();
+  for (const auto& c : clients_) {
+    if (!c->welcomed || !c->replica->synced() || !c->outbox.empty()) return false;
+    if (t - c->last_frame_us < 500'000) return false;
+  }
+  return true;
+}
+
+void Run::print_progress(bool final_line) {
+  if (!opt_.progress) return;
+  const double s = static_cast<double>(now_us()) / 1e6;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "%6.1fs %s conn %llu/%zu edits %llu acked %llu delivered %llu ack p99 %.1f ms visible p99 %.1f ms reconnects %llu",
+                s, editing_ ? "typing" : (finished_ ? "done  " : "drain "),
+                static_cast<unsigned long long>(std::count_if(clients_.begin(), clients_.end(),
+                                                              [](const auto& c) { return c->welcomed; })),
+                clients_.size(), static_cast<unsigned long long>(edits_), static_cast<unsigned long long>(acked_),
+                static_cast<unsigned long long>(delivered_), ack_ms_.quantile_ms(0.99), visible_ms_.quantile_ms(0.99),
+                static_cast<unsigned long long>(reconnects_));
+  if (is_tty_) {
+    std::fprintf(stderr, "\r%s\033[K%s", line, final_line ? "\n" : "");
+  } else {
+    std::fprintf(stderr, "%s\n", line);
+  }
+}
+
+void Run::progress_loop() {
+  progress_timer_.expires_after(is_tty_ ? 1s : 5s);
+  progress_timer_.async_wait([this](beast::error_code ec) {
+    if (ec || finished_) return;
+    print_progress(false);
+    progress_loop();
+  });
+}
+
+void Run::stop_editing() {
+  editing_ = false;
+  stop_us_ = now_us();
+  steady_timer_.cancel();
+  if (steady_cpu_s_ >= 0) steady_cpu_s_ = cpu_s() - steady_cpu_s_;
+  std::printf("typing stops (%.1f s)\n", static_cast<double>(stop_us_) / 1e6);
+  std::fflush(stdout);
+  for (auto& c : clients_) {
+    if (c->tick) c->tick->cancel();
+  }
+  history::Event heal;
+  heal.type = history::EventType::kHeal;
+  emit(std::move(heal));
+  quiet_deadline_us_ = now_us() + static_cast<std::int64_t>(opt_.drain_s * 1e6);
+  wait_quiet();
+}
+
+void Run::wait_quiet() {
+  phase_timer_.expires_after(100ms);
+  phase_timer_.async_wait([this](beast::error_code ec) {
+    if (ec) return;
+    if (!quiet() && now_us() < quiet_deadline_us_) return wait_quiet();
+    if (!quiet()) {
+      std::size_t missing = 0;
+      for (const auto& c : clients_) missing += (!c->welcomed || !c->replica->synced()) ? 1 : 0;
+      error("not_quiet", std::to_string(missing) + " clients not connected or not synced after " +
+                             std::to_string(opt_.drain_s) + " s");
+    }
+    durable_pending_ = opt_.docs;
+    for (std::uint32_t d = 0; d < opt_.docs; ++d) load_durable(d);
+  });
+}
+
+// GET /api/documents/{doc} from the first server (every server reads PostgreSQL): the durable state,
+// as a strategy welcome; a fresh replica shows its text and ids.
+void Run::load_durable(std::uint32_t doc) {
+  const std::size_t ti = 0;
+  const Target& t = targets_[ti];
+  std::string token;
+  for (const auto& c : clients_) {
+    if (!c->token.empty()) token = c->token;
+  }
+  auto done = [this, doc](const std::string& err, std::optional<std::pair<std::u32string, std::vector<CharId>>> got) {
+    if (!err.empty()) error("durable", "GET /api/documents/" + std::to_string(doc) + ": " + err);
+    if (got) {
+      history::Event e;
+      e.type = history::EventType::kFinal;
+      e.replica = "durable";
+      e.doc = doc;
+      e.text = got->first;
+      e.ids = history::compress_ids(got->second);
+      emit(std::move(e));
+    }
+    if (--durable_pending_ == 0) finish();
+  };
+  http_call(t, http::verb::get, "/api/documents/" + std::to_string(doc), token, "",
+            [this, done](const std::string& err, const http::response<http::string_body>& res) {
+              if (!err.empty()) return done(err, std::nullopt);
+              boost::system::error_code jec;
+              json::value v = json::parse(res.body(), jec);
+              const json::object* o = jec ? nullptr : v.if_object();
+              const json::value* welcome = o ? o->if_contains("welcome") : nullptr;
+              if (!welcome) return done("no \"welcome\" in the answer", std::nullopt);
+              auto bytes = strategy_.from_json(*welcome);
+              if (!bytes) return done("\"welcome\": " + bytes.error().message, std::nullopt);
+              auto replica = strategy_.make_client(kServerAgent - 1);
+              auto back = replica->receive(*bytes);
+              if (!back) return done("the welcome does not load: " + back.error().message, std::nullopt);
+              done("", std::make_pair(replica->text(), replica->char_ids()));
+            });
+}
+
+void Run::emit_commits() {
+  auto logs = pg::read_change_logs(opt_.pg_url, opt_.docs);
+  if (!logs) return error("change_log", logs.error().message);
+  for (std::uint32_t doc = 0; doc < logs->size(); ++doc) {
+    // Documents start empty on the real server; the log replays from there.
+    workload::DurableText durable(strategy_, false, {});
+    for (const LogRecord& rec : (*logs)[doc]) {
+      auto change = durable.append(rec);
+      if (!change) return error("change_log", "document " + std::to_string(doc) + ": " + change.error().message);
+      history::Event e;
+      e.type = history::EventType::kCommit;
+      e.doc = doc;
+      e.version = rec.index;
+      e.server = -1;  // the change log does not say which server appended it
+      if (const auto edit = record_authors_.record(rec.author, *change)) {
+        e.writer = static_cast<std::int32_t>(edit->first);
+        e.op = edit->second;
+      }
+      e.inserted = history::compress_ids(change->added);
+      e.deleted = history::compress_ids(change->removed);
+      // When the accepting server stamped it (its wall clock, on this machine): these lines come
+      // after the run, in log order, each at that time.
+      e.t_us = std::max<std::int64_t>(0, (rec.server_ms - start_wall_ms_) * 1000);
+      writer_->write(e);
+    }
+  }
+}
+
+void Run::finish() {
+  if (writer_ && !opt_.pg_url.empty()) emit_commits();
+  for (const auto& c : clients_) {
+    if (!c->welcomed) {
+      error("not_connected", "client " + std::to_string(c->id) + " was not connected at the end");
+      continue;
+    }
+    history::Event e;
+    e.type = history::EventType::kFinal;
+    e.replica = "client:" + std::to_string(c->id);
+    e.doc = c->doc;
+    e.text = c->replica->text();
+    e.ids = history::compress_ids(c->replica->char_ids());
+    emit(std::move(e));
+  }
+  finished_ = true;
+  print_progress(true);
+  progress_timer_.cancel();
+  for (auto& c : clients_) {
+    ++c->generation;
+    if (c->retry) c->retry->cancel();
+    if (c->ws) {
+      auto ws = std::move(c->ws);
+      ws->async_close(websocket::close_code::normal, [ws](beast::error_code) {});
+    }
+  }
+  // Closes that do not complete promptly are abandoned.
+  phase_timer_.expires_after(2s);
+  phase_timer_.async_wait([this](beast::error_code) { ioc_.stop(); });
+}
+
+int Run::run() {
+  if (!opt_.history.empty()) {
+    history_file_.open(opt_.history, std::ios::binary | std::ios::trunc);
+    if (!history_file_) {
+      std::cerr << "convlab-load: --history " << opt_.history << ": cannot open for writing\n";
+      return 2;
+    }
+    writer_ = std::make_unique<history::Writer>(&history_file_);
+  }
+  {
+    history::Event meta;
+    meta.type = history::EventType::kMeta;
+    meta.meta["scenario"] = "real";
+    meta.meta["variant"] = "convlab-load";
+    meta.meta["strategy"] = std::string(strategy_.name);
+    meta.meta["seed"] = std::to_string(opt_.seed);
+    meta.meta["clients"] = std::to_string(opt_.clients);
+    meta.meta["servers"] = std::to_string(targets_.size());
+    meta.meta["docs"] = std::to_string(opt_.docs);
+    std::string urls;
+    for (const Target& t : targets_) urls += (urls.empty() ? "" : " ") + t.url;
+    meta.meta["urls"] = urls;
+    meta.meta["rate"] = std::to_string(opt_.rate);
+    meta.meta["orders_by_client_clock"] = strategy_.orders_by_client_clock ? "true" : "false";
+    // A welcome frame does not say which log index it was made at: its load lines carry none.
+    meta.meta["welcome_versions"] = "false";
+    if (!opt_.pg_url.empty()) {
+      // The change log follows the run as commit events (emit_commits).
+      meta.meta["commits"] = "true";
+      meta.meta["persistence"] = "changelog";
+    }
+    start_ = Clock::now();  // t = 0: the meta line
+    start_wall_ms_ = wall_ms();
+    emit(std::move(meta));
+  }
+  doc_edits_.resize(opt_.docs);
+  Rng seeder(opt_.seed);
+  for (std::uint32_t i = 0; i < opt_.clients; ++i) {
+    auto c = std::make_unique<Client>();
+    c->id = i;
+    c->doc = i % opt_.docs;
+    c->slot = i / opt_.docs;
+    c->rng = seeder.fork();
+    c->backoff_rng = seeder.fork();
+    // Every strategy spreads round-robin within each document, so its clients sit on every
+    // server (the servers forward ot/seq edits to the document's home: they need their peers).
+    c->target = (c->slot + c->doc) % targets_.size();
+    clients_.push_back(std::move(c));
+  }
+  // The ramp: connections open at `ramp` per second.
+  auto ramp_timer = std::make_shared<net::steady_timer>(ioc_);
+  auto next = std::make_shared<std::uint32_t>(0);
+  auto open_some = std::make_shared<std::function<void()>>();
+  *open_some = [this, ramp_timer, next, open_some] {
+    if (!editing_) return;
+    const auto due = static_cast<std::uint32_t>(std::min<double>(
+        static_cast<double>(clients_.size()), std::floor(static_cast<double>(now_us()) / 1e6 * opt_.ramp) + 1));
+    for (; *next < due; ++*next) start_client(*clients_[*next]);
+    if (*next < clients_.size()) {
+      ramp_timer->expires_after(10ms);
+      ramp_timer->async_wait([open_some](beast::error_code ec) {
+        if (!ec) (*open_some)();
+      });
+    } else {
+      *open_some = nullptr;  // breaks the cycle once every client is started
+    }
+  };
+  net::post(ioc_, [open_some] { (*open_some)(); });
+  auto stop_timer = std::make_shared<net::steady_timer>(ioc_);
+  stop_timer->expires_after(std::chrono::microseconds(static_cast<std::int64_t>(opt_.duration_s * 1e6)));
+  stop_timer->async_wait([this](beast::error_code ec) {
+    if (!ec) stop_editing();
+  });
+  progress_loop();
+  ioc_.run();
+  history_file_.close();
+
+  // The summary.
+  const std::int64_t steady_from = steady_from_us();
+  const double steady_s = stop_us_ > steady_from ? static_cast<double>(stop_us_ - steady_from) / 1e6 : 0.0;
+  const double edit_s = static_cast<double>(stop_us_) / 1e6;
+  const double durable_per_s = steady_s >= 1.0 ? static_cast<double>(acked_steady_) / steady_s
+                                               : static_cast<double>(acked_) / std::max(edit_s, 1e-9);
+  std::printf("convlab-load: %s, %u clients on %zu server(s), %u docs, %.2f edits/s per client, %.1f s\n",
+              std::string(strategy_.name).c_str(), opt_.clients, targets_.size(), opt_.docs, opt_.rate, edit_s);
+  std::printf("  edits %llu, acked %llu, abandoned unacked at a disconnect %llu, deliveries %llu, reconnects %llu\n",
+              static_cast<unsigned long long>(edits_), static_cast<unsigned long long>(acked_),
+              static_cast<unsigned long long>(abandoned_), static_cast<unsigned long long>(delivered_),
+              static_cast<unsigned long long>(reconnects_));
+  // Every acknowledgement is a deliver frame too; what is left is other clients' changes.
+  const std::uint64_t fanout = delivered_ - ack_frames_;
+  std::printf("  durable edits/s %.0f (acks after commit, %s), fan-out deliveries/s %.0f\n",
+              durable_per_s, steady_s >= 1.0 ? "steady state" : "whole run",
+              static_cast<double>(fanout) / std::max(edit_s, 1e-9));
+  std::printf("  steady state acks %llu\n", static_cast<unsigned long long>(acked_steady_));
+  const auto latencies = [](const char* what, const Histogram& ack, const Histogram& visible) {
+    std::printf("  %s edit-to-ack ms p50 %.1f p99 %.1f max %.1f (%llu)\n", what, ack.quantile_ms(0.5),
+                ack.quantile_ms(0.99), ack.max_ms(), static_cast<unsigned long long>(ack.count()));
+    std::printf("  %s edit-to-visible ms (edits made while the seer was connected) p50 %.1f p99 %.1f max %.1f (%llu)\n",
+                what, visible.quantile_ms(0.5), visible.quantile_ms(0.99), visible.max_ms(),
+                static_cast<unsigned long long>(visible.count()));
+  };
+  if (steady_s > 0) {
+    std::printf("  steady state: %.1f s to %.1f s (every client connected at %.1f s, then %.1f s of warm-up)\n",
+                static_cast<double>(steady_from) / 1e6, edit_s, static_cast<double>(all_welcomed_us_) / 1e6,
+                opt_.warmup_s);
+    latencies("steady", ack_steady_ms_, visible_steady_ms_);
+  } else {
+    std::printf("  steady state: none (typing stopped before every client was connected for --warmup %.1f s)\n",
+                opt_.warmup_s);
+  }
+  latencies("whole run", ack_ms_, visible_ms_);
+  if (!drops_.empty()) {
+    std::printf("  connection drops (recovered by reconnecting):");
+    for (const auto& [k, n] : drops_) std::printf(" %s %llu", k.c_str(), static_cast<unsigned long long>(n));
+    std::printf("\n");
+  }
+  bool ok = errors_.empty();
+  if (errors_.empty()) {
+    std::printf("  errors: none\n");
+  } else {
+    std::printf("  errors:");
+    for (const auto& [k, n] : errors_) std::printf(" %s %llu", k.c_str(), static_cast<unsigned long long>(n));
+    std::printf("\n");
+  }
+  // This process's CPU (before checking a history): bench/server/run.sh divides it by the edits.
+  std::printf("  CPU: %.2f s whole run, %.2f s steady state (convlab-load)\n", cpu_s(), std::max(steady_cpu_s_, 0.0));
+  if (!opt_.history.empty()) {
+    auto events = history::read_file(opt_.history);
+    if (!events) {
+      std::printf("  history %s: %s\n", opt_.history.c_str(), events.error().message.c_str());
+      ok = false;
+    } else {
+      const reports::RunMetrics m = reports::check(*events);
+      std::printf("  check %s: converged %s, acked edits %llu, lost acked edits %llu, lost acked chars %llu (",
+                  opt_.history.c_str(), m.converged ? "yes" : "NO", static_cast<unsigned long long>(m.acked_edits),
+                  static_cast<unsigned long long>(m.lost_acked_edits), static_cast<unsigned long long>(m.lost_acked_chars));
+      std::uint64_t unexplained = 0;
+      const char* sep = "";
+      for (const auto& [cause, n] : m.lost_by_cause) {
+        std::printf("%s%s %llu", sep, cause.c_str(), static_cast<unsigned long long>(n));
+        sep = ", ";
+        // A later concurrent write (or one on a skewed clock) overwriting a paragraph is what
+        // lww and seq do by design; anything else is an acknowledged edit the system lost.
+        if (cause != "concurrent" && cause != "clock_skew") unexplained += n;
+      }
+      std::printf("), visibility p99 %.1f ms\n", m.visibility_ms.p99);
+      for (std::size_t i = 0; i < m.divergent.size() && i < 5; ++i) std::printf("    %s\n", m.divergent[i].c_str());
+      if (!m.converged || unexplained > 0) ok = false;
+    }
+  }
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
+}  // namespace detail
+
+using detail::Run;
+using detail::Target;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+
+int run(const Options& opt) {
+  const Strategy* strategy = find_strategy(opt.strategy);
+  if (!strategy) {
+    std::cerr << "convlab-load: --strategy " << opt.strategy << ": unknown (known: " << strategy_names() << ")\n";
+    return 2;
+  }
+  if (opt.urls.empty()) {
+    std::cerr << "convlab-load: --url: at least one server URL is needed\n";
+    return 2;
+  }
+  std::vector<Target> targets;
+  net::io_context resolve_ctx;
+  tcp::resolver resolver(resolve_ctx);
+  for (const std::string& u : opt.urls) {
+    auto parsed = boost::urls::parse_uri(u);
+    if (!parsed) {
+      std::cerr << "convlab-load: --url " << u << ": not a URL (" << parsed.error().message() << ")\n";
+      return 2;
+    }
+    const std::string scheme(parsed->scheme());
+    if (scheme != "ws" && scheme != "http") {
+      std::cerr << "convlab-load: --url " << u << ": scheme must be ws or http\n";
+      return 2;
+    }
+    Target t;
+    t.url = u;
+    t.host = std::string(parsed->host());
+    t.port = parsed->has_port() ? std::string(parsed->port()) : "80";
+    boost::system::error_code ec;
+    auto results = resolver.resolve(t.host, t.port, ec);
+    if (ec || results.empty()) {
+      std::cerr << "convlab-load: --url " << u << ": cannot resolve " << t.host << ": " << ec.message() << "\n";
+      return 2;
+    }
+    t.endpoint = *results.begin();
+    targets.push_back(std::move(t));
+  }
+  Run r(opt, *strategy, std::move(targets));
+  return r.run();
+}
+
+}  // namespace convlab::load

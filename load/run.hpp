@@ -1,0 +1,275 @@
+#pragma once
+// convlab-load's engine, internal to load/: the clients and the Run that drives them (declared
+// here, defined in load.cpp: connecting, frames, edits, acks and sightings; and in
+// load_finish.cpp: progress, quiescence, the durable text, the summary and the checks).
+#include "load/load.hpp"
+
+#include "history/history.hpp"
+#include "reports/checkers.hpp"
+#include "server/core/protocol.hpp"
+#include "server/core/rng.hpp"
+#include "server/pg/store.hpp"
+#include "server/strategies/registry.hpp"
+#include "workload/durable.hpp"
+#include "workload/overruled.hpp"
+#include "workload/seen.hpp"
+#include "workload/typing.hpp"
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+namespace convlab::load::detail {
+
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+namespace json = boost::json;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// A latency histogram with buckets 2% wide from 1 us to about 10 minutes: percentiles so far,
+// cheaply, for the progress line and the summary.
+class Histogram {
+ public:
+  void add(std::int64_t us) {
+    const double v = static_cast<double>(std::max<std::int64_t>(1, us));
+    auto b = static_cast<std::size_t>(std::log(v) / kLogBase);
+    b = std::min(b, kBuckets - 1);
+    ++counts_[b];
+    ++n_;
+    max_us_ = std::max(max_us_, us);
+  }
+  std::uint64_t count() const { return n_; }
+  // The upper edge of the bucket holding quantile q, in milliseconds; 0 when empty.
+  double quantile_ms(double q) const {
+    if (n_ == 0) return 0;
+    const auto want = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(n_)));
+    std::uint64_t seen = 0;
+    for (std::size_t b = 0; b < kBuckets; ++b) {
+      seen += counts_[b];
+      if (seen >= want && seen > 0) {
+        return std::min(std::exp(static_cast<double>(b + 1) * kLogBase), static_cast<double>(max_us_)) / 1000.0;
+      }
+    }
+    return static_cast<double>(max_us_) / 1000.0;
+  }
+  double max_ms() const { return static_cast<double>(max_us_) / 1000.0; }
+
+ private:
+  static constexpr double kLogBase = 0.0198026272961797;  // ln(1.02)
+  static constexpr std::size_t kBuckets = 1400;
+  std::vector<std::uint64_t> counts_ = std::vector<std::uint64_t>(kBuckets, 0);
+  std::uint64_t n_ = 0;
+  std::int64_t max_us_ = 0;
+};
+
+struct Target {
+  std::string url;
+  std::string host;  // for the Host header
+  std::string port;
+  tcp::endpoint endpoint;
+};
+
+using workload::DocEdit;
+using workload::EditRef;
+
+// A document's inserting edits in the order they were made, and when each was made.
+struct DocEdits {
+  std::vector<DocEdit> edits;
+  std::vector<std::int64_t> t_us;
+};
+
+using Ws = websocket::stream<beast::tcp_stream>;
+
+// A WebSocket read or write handler whose Beast operation state comes from the thread's
+// recycling cache instead of a malloc and free per message.
+template <class Handler>
+auto recycled(Handler&& h) {
+  return net::bind_allocator(net::recycling_allocator<void>(), std::forward<Handler>(h));
+}
+
+// How long a client keeps looking for another client's edit in its replica.
+constexpr std::int64_t kUnseenGiveUpUs = 20'000'000;
+
+struct Client {
+  std::uint32_t id = 0;
+  std::uint32_t doc = 0;
+  std::uint32_t slot = 0;
+  std::size_t target = 0;      // index into targets of the current or next connection
+  Rng rng{0};                  // the typing workload's draws
+  Rng backoff_rng{0};
+  workload::Typist typist;
+  std::unique_ptr<ClientReplica> replica;
+  AgentId agent = 0;
+  std::string token;
+  std::shared_ptr<Ws> ws;      // the open connection, or null
+  std::uint64_t generation = 0;  // bumped on every connection attempt: late callbacks compare
+  bool welcomed = false;
+  bool connecting = false;
+  bool ever_welcomed = false;
+  bool v2 = false;             // the server answered convlab/2: messages carry several frames
+  struct OutMsg {
+    Bytes data;
+    std::size_t frames = 0;
+  };
+  std::deque<OutMsg> outbox;   // messages waiting for the write in flight
+  bool writing = false;
+  std::uint32_t next_op = 1;
+  std::uint32_t acked_upto = 0;
+  // When each op not yet acknowledged was made, in order: the front is op acked_upto + 1.
+  std::deque<std::int64_t> sent_at_us;
+  // Per edit message sent and not yet acknowledged, in order: the ops it completes (a message
+  // may carry several composed edits, as OT's buffer; or be one of several for one edit).
+  std::deque<std::vector<std::uint32_t>> inflight;
+  std::vector<std::uint32_t> unsent_ops;  // edits made whose message has not gone out yet
+  std::map<std::uint32_t, std::uint32_t> seen_ops;
+  std::set<std::pair<std::uint32_t, std::uint32_t>> seen;
+  workload::Unseen unseen;  // the document's edits by others not shown yet (indexing replicas)
+  std::uint32_t attempts = 0;  // failed connection attempts in a row
+  std::int64_t last_frame_us = 0;
+  std::int64_t welcomed_at_us = 0;  // when its current connection got its welcome
+  std::unique_ptr<net::steady_timer> tick;
+  std::unique_ptr<net::steady_timer> retry;
+};
+
+class Run {
+ public:
+  Run(const Options& opt, const Strategy& strategy, std::vector<Target> targets)
+      : opt_(opt), strategy_(strategy), targets_(std::move(targets)), typing_(workload::at_rate(opt.rate)),
+        progress_timer_(ioc_), phase_timer_(ioc_), steady_timer_(ioc_) {}
+
+  int run();
+
+ private:
+  std::int64_t now_us() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_).count();
+  }
+  static std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  void emit(history::Event e) {
+    e.t_us = now_us();
+    if (writer_) writer_->write(e);
+  }
+  // The servers' change log as `commit` events (--pg), each at its server's clock reading.
+  void emit_commits();
+  void error(const std::string& kind, const std::string& detail) {
+    ++errors_[kind];
+    if (errors_[kind] <= 3) std::cerr << "\nconvlab-load: " << kind << ": " << detail << "\n";
+  }
+
+  // --- a client's connection ---
+  void start_client(Client& cl);
+  using HttpDone = std::function<void(const std::string& err, const http::response<http::string_body>& res)>;
+  void http_call(const Target& t, http::verb verb, const std::string& path, const std::string& bearer,
+                 std::string body, HttpDone done);
+  void login(Client& cl);
+  void open_ws(Client& cl, std::uint64_t gen);
+  void read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::shared_ptr<beast::flat_buffer> buf);
+  void on_frame(Client& cl, const FrameView& f);
+  void dropped(Client& cl, std::uint64_t gen, const std::string& kind, const std::string& detail);
+  void send(Client& cl, FrameKind kind, std::span<const std::uint8_t> payload);
+  void send_edits(Client& cl, std::vector<Bytes> msgs);
+  bool is_ack(const Client& cl, std::span<const std::uint8_t> payload) const;
+  void ack_upto(Client& cl, std::uint32_t op);
+  void do_write(Client& cl);
+
+  // --- typing, acks, visibility ---
+  void schedule_tick(Client& cl, std::int64_t pause_us);
+  void tick(Client& cl);
+  void note_acks(Client& cl);
+  void note_seen(Client& cl);
+  // `once`: the caller sees each edit at most once (the indexed path drops it from `unseen`), so
+  // the `seen` set need not remember it.
+  void mark_seen(Client& cl, std::uint32_t author, std::uint32_t op, std::int64_t edit_t_us, bool once = false);
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> edit_of(const Client& cl, CharId id) const;
+
+  // --- phases ---
+  void print_progress(bool final_line);
+  void progress_loop();
+  void stop_editing();
+  void wait_quiet();
+  void load_durable(std::uint32_t doc);
+  void finish();
+  bool quiet() const;
+
+  const Options& opt_;
+  const Strategy& strategy_;
+  std::vector<Target> targets_;
+  workload::TypingConfig typing_;
+  net::io_context ioc_{1};
+  Clock::time_point start_ = Clock::now();
+  std::vector<std::unique_ptr<Client>> clients_;
+  std::map<AgentId, std::pair<std::uint32_t, std::vector<EditRef>>> edits_by_agent_;  // agent -> (client, refs)
+  workload::RecordAuthors record_authors_;  // the edit each committed record came from (--pg)
+  workload::WriteStamps write_stamps_;      // the edit each register write came from (overruled)
+  std::int64_t start_wall_ms_ = 0;          // the wall clock at t = 0
+  std::vector<DocEdits> doc_edits_;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::int64_t> edit_time_us_;  // (client, op) -> t
+
+  std::ofstream history_file_;
+  std::unique_ptr<history::Writer> writer_;
+  net::steady_timer progress_timer_;
+  net::steady_timer phase_timer_;
+  net::steady_timer steady_timer_;  // fires when the steady state begins
+  // This process's CPU seconds (user + system) so far.
+  static double cpu_s() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    const auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return secs(ru.ru_utime) + secs(ru.ru_stime);
+  }
+  double steady_cpu_s_ = -1;  // CPU at the steady state's start; from stop_editing on, spent in it
+  bool editing_ = true;
+  bool finished_ = false;
+  std::int64_t stop_us_ = 0;
+  std::int64_t all_welcomed_us_ = -1;
+  std::int64_t quiet_deadline_us_ = 0;
+
+  // statistics
+  std::uint64_t edits_ = 0, acked_ = 0, delivered_ = 0, reconnects_ = 0, abandoned_ = 0;
+  // The steady state: from warmup_s after every client's first welcome until typing stops.
+  std::int64_t steady_from_us() const {
+    return all_welcomed_us_ < 0 ? std::numeric_limits<std::int64_t>::max()
+                                : all_welcomed_us_ + static_cast<std::int64_t>(opt_.warmup_s * 1e6);
+  }
+  std::uint64_t acked_steady_ = 0;  // acks that arrived in the steady state
+  std::uint64_t welcomed_now_ = 0;
+  std::uint64_t ack_frames_ = 0;  // deliver frames that were acknowledgements
+  Histogram ack_ms_, visible_ms_;
+  Histogram ack_steady_ms_, visible_steady_ms_;  // of edits made in the steady state
+  std::map<std::string, std::uint64_t> errors_;
+  std::map<std::string, std::uint64_t> drops_;  // connection drops by kind (not errors: recovered)
+  std::uint32_t durable_pending_ = 0;
+  std::vector<FrameView> views_;  // the frames of the message being handled
+  bool is_tty_ = isatty(2) != 0;
+};
+
+
+}  // namespace convlab::load::detail
