@@ -200,15 +200,18 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     // The overruling that took X out: for one that left the durable text, of the write whose
     // commit took it out (X moved into a register another write held); for one that never
     // reached it, the first write carrying it that was overruled.
+    const Commit* took = kind == 2 ? &log.commits[commit] : nullptr;
     const Overruling* overruling = nullptr;
     for (std::size_t i : overruled_of[j]) {
       const Overruling& o = log.overruled[i];
-      if (kind == 0 || (kind == 2 && o.client == static_cast<std::uint32_t>(std::max(log.commits[commit].writer, 0)) &&
-                        log.commits[commit].writer >= 0 && o.op == log.commits[commit].op)) {
+      const bool of_the_taker = took != nullptr && took->writer >= 0 &&
+                                o.client == static_cast<std::uint32_t>(took->writer) && o.op == took->op;
+      if (kind == 0 || of_the_taker) {
         overruling = &o;
         break;
       }
     }
+    // Memo kinds 3 and 5: never durable / left the durable text, decided by an overruling.
     auto [it, fresh] = memo.try_emplace({lost[j].edit, overruling ? 3 + kind : kind,
                                          overruling ? static_cast<std::size_t>(overruling - log.overruled.data()) : commit});
     Verdict& v = it->second;
