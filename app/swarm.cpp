@@ -381,26 +381,20 @@ std::vector<WorldConfig> shrink_steps(const WorldConfig& c) {
     n.duration_ms = std::max<std::int64_t>(1000, c.duration_ms / 2);
     add(n);
   }
-  if (c.clients > 1) {
+  // A count shrinks to 1, then by one.
+  const auto fewer = [&](std::uint32_t WorldConfig::*count) {
+    if (c.*count <= 1) return;
     WorldConfig n = c;
-    n.clients = 1;
+    n.*count = 1;
     add(n);
-    if (c.clients > 2) {
+    if (c.*count > 2) {
       n = c;
-      n.clients = c.clients - 1;
+      n.*count = c.*count - 1;
       add(n);
     }
-  }
-  if (c.docs > 1) {
-    WorldConfig n = c;
-    n.docs = 1;
-    add(n);
-    if (c.docs > 2) {
-      n = c;
-      n.docs = c.docs - 1;
-      add(n);
-    }
-  }
+  };
+  fewer(&WorldConfig::clients);
+  fewer(&WorldConfig::docs);
   if (c.servers.count > 1) {
     WorldConfig n = c;
     n.servers.count = 1;

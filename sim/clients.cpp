@@ -74,13 +74,7 @@ void Clients::connect(std::uint32_t c, bool subscribe) {
     // Revoked: the login service refuses it, and the client stays out.
     cl.stopped = true;
     cl.welcomed = false;
-    history::Event e;
-    e.type = history::EventType::kFault;
-    e.kind = "refused";
-    e.client = c;
-    e.doc = cl.doc;
-    e.detail = "login refused: revoked";
-    sim_.emit(std::move(e));
+    emit_fault(c, cl.doc, "refused", "login refused: revoked");
     return;
   }
   cl.token = *token;
@@ -151,14 +145,18 @@ std::optional<std::uint32_t> Clients::client_of(ConnId conn) const {
   return it->second;
 }
 
-void Clients::closed_by_server(std::uint32_t c, const std::string& reason) {
+void Clients::emit_fault(std::uint32_t c, std::uint32_t doc, const char* kind, std::string detail) {
   history::Event e;
   e.type = history::EventType::kFault;
-  e.kind = "closed";
+  e.kind = kind;
   e.client = c;
-  e.doc = clients_[c].doc;
-  e.detail = reason;
+  e.doc = doc;
+  e.detail = std::move(detail);
   sim_.emit(std::move(e));
+}
+
+void Clients::closed_by_server(std::uint32_t c, const std::string& reason) {
+  emit_fault(c, clients_[c].doc, "closed", reason);
   // A revoked session is logged out: the app stops rather than retry with a dead token.
   if (reason == "token revoked") clients_[c].stopped = true;
   drop(c, false, 200 * kUsPerMs + static_cast<std::int64_t>(clients_[c].rng.below(300)) * kUsPerMs);
@@ -244,16 +242,11 @@ void Clients::receive(std::uint32_t c, std::uint32_t server, std::uint32_t incar
       return;
     }
     case FrameKind::kRefused: {
-      history::Event e;
-      e.type = history::EventType::kFault;
-      e.kind = "refused";
-      e.client = c;
-      e.doc = frame->doc;
-      e.detail.assign(frame->payload.begin(), frame->payload.end());
+      std::string detail(frame->payload.begin(), frame->payload.end());
       // An edit refused (over the rate limit, or one the server's replica cannot take: a
       // stale subscribe without catch-up may name a paragraph the server does not have yet).
-      const bool edit_refused = e.detail.rfind("rate limited", 0) == 0 || e.detail.rfind("edit", 0) == 0;
-      sim_.emit(std::move(e));
+      const bool edit_refused = detail.rfind("rate limited", 0) == 0 || detail.rfind("edit", 0) == 0;
+      emit_fault(c, frame->doc, "refused", std::move(detail));
       // The edit was not applied, so this replica has diverged from the server and its edits in
       // flight no longer match the answers to come. The client drops the session and reloads
       // the document a second later.
@@ -289,13 +282,7 @@ void Clients::refused_message(std::uint32_t c, const std::string& why) {
   std::fprintf(stderr, "%s\n", why.c_str());
   if (refused_ == 0) refusal_ = why;
   ++refused_;
-  history::Event e;
-  e.type = history::EventType::kFault;
-  e.kind = "client_refused";
-  e.client = c;
-  e.doc = clients_[c].doc;
-  e.detail = why;
-  sim_.emit(std::move(e));
+  emit_fault(c, clients_[c].doc, "client_refused", why);
   drop(c, true, 1000 * kUsPerMs);
 }
 
@@ -336,13 +323,7 @@ void Clients::finish_load(std::uint32_t c, const HttpResponse& r, const std::str
   cl.loading = false;
   if (r.status == 403) cl.stopped = true;  // revoked: logged out
   if (r.status != 200) {
-    history::Event e;
-    e.type = history::EventType::kFault;
-    e.kind = "refused";
-    e.client = c;
-    e.doc = r.doc;
-    e.detail = "GET document: " + std::to_string(r.status) + " " + r.why;
-    sim_.emit(std::move(e));
+    emit_fault(c, r.doc, "refused", "GET document: " + std::to_string(r.status) + " " + r.why);
     return;
   }
   history::Event load;

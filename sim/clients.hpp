@@ -120,6 +120,8 @@ class Clients {
   void rename(std::uint32_t c);
   void adopt_load(Client& cl, const HttpResponse& response);
   void refused_message(std::uint32_t c, const std::string& why);
+  // A `fault` line about client c (refused, closed, client_refused): what the client met.
+  void emit_fault(std::uint32_t c, std::uint32_t doc, const char* kind, std::string detail);
   std::int64_t clock_ms(const Client& cl) const {
     const std::int64_t t_ms = sim_.now_us / kUsPerMs;
     return t_ms + cl.clock_offset_ms + t_ms * cl.drift_ppm / 1'000'000;
