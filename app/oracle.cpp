@@ -60,6 +60,7 @@ OracleRun run_with_oracle(const sim::WorldConfig& config, const Strategy& strate
   r.truth = std::move(out.truth);
   r.digest = out.digest;
   r.disagreements = compare_causes(r.metrics.lost, r.truth);
+  r.out = std::move(out);
   return r;
 }
 

@@ -6,6 +6,7 @@
 #include "reports/checkers.hpp"
 #include "server/core/strategy.hpp"
 #include "sim/config.hpp"
+#include "sim/world.hpp"
 #include "sim/oracle.hpp"
 
 #include <cstdint>
@@ -29,6 +30,7 @@ struct OracleRun {
   std::vector<sim::TruthChar> truth;
   std::vector<Disagreement> disagreements;
   std::string digest;  // of the history (the same as without the oracle)
+  sim::RunOutput out;  // the run's output, its `truth` moved into `truth` above
 };
 
 // Both lists in (doc, id) order or not: compared as sets keyed by (doc, id).

@@ -50,6 +50,9 @@ struct SwarmFailure {
 //   converged   every replica equals the durable one after the heal (where promised)
 //   crash_loss  persistence changelog + ack after_commit: no character lost to `crash`
 //   lost_acked  the same config, ot and crdt: no acknowledged character lost at all
+// and, judged by the swarm's runner (cli/swarm_cmd.cpp), which runs each world with the
+// simulator's ground truth on:
+//   oracle      the checker's cause of every lost acknowledged character is the truth's
 // (The simulator never aborting is judged by whoever ran it.)
 std::vector<SwarmFailure> swarm_failures(const sim::WorldConfig& c, const Strategy& strategy, const sim::RunOutput& out,
                                          const reports::RunMetrics& m);

@@ -1,4 +1,4 @@
-// convlab swarm --seeds A..B [--jobs J] [--out DIR] [--strategy S]... [--shrink|--no-shrink]
+// convlab swarm --seeds A..B [--jobs J] [--out DIR] [--strategy S]... [--shrink|--no-shrink] [--oracle]
 //
 // Swarm testing of the simulator: each seed draws a whole world (app/swarm.hpp), written as
 // scenario YAML and loaded back through the real loader, and runs it under every chosen
@@ -14,9 +14,10 @@
 //   crash_loss  persistence changelog + ack after_commit: no character lost to `crash`
 //   lost_acked  persistence changelog + ack after_commit, ot and crdt: no character lost at all
 //   generator   the drawn world loads back (the loader accepts it, to the same world)
-// Not yet: "the checker agrees with the simulator's ground truth" (issue 13, part 2) belongs
-// in child_failures() once the world records that truth.
+//   oracle      with --oracle: each run has the simulator's ground truth on, and the checker's
+//               cause of every lost acknowledged character must be the truth's
 #include "app/campaign.hpp"
+#include "app/oracle.hpp"
 #include "app/swarm.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -56,7 +57,7 @@ constexpr std::size_t kWorldsMax = 10'000'000;
 constexpr std::size_t kShrinkRunsMax = 200;
 // The invariants, in the order the summary lists them.
 const std::vector<std::string> kInvariants = {"generator", "abort", "timeout", "refused", "node_error",
-                                              "converged", "crash_loss", "lost_acked", "injected"};
+                                              "converged", "crash_loss", "lost_acked", "oracle", "injected"};
 
 struct Failure {
   std::string strategy;
@@ -71,7 +72,8 @@ bool has_fault(const sim::WorldConfig& c, const std::string& kind) {
                      [&](const sim::FaultSpec& f) { return faults::name(f.kind) == kind; });
 }
 
-int child_main(const std::string& yaml, const std::string& strategy_name, std::uint64_t seed, const std::string& inject) {
+int child_main(const std::string& yaml, const std::string& strategy_name, std::uint64_t seed, const std::string& inject,
+               bool oracle) {
   int code = kExitOk;
   const Strategy* strategy = strategy_or_fail(strategy_name, code);
   if (strategy == nullptr) return code;
@@ -80,18 +82,35 @@ int child_main(const std::string& yaml, const std::string& strategy_name, std::u
   const sim::WorldConfig& c = sc->variants.front().config;
   const auto problems = sim::world_problems(c, *strategy);
   if (!problems.empty()) return fail("swarm: --world: " + problems.front());
-  sim::RunOptions ro;
-  ro.strategy = strategy;
-  ro.seed = seed;
-  ro.scenario = sc->name;
-  ro.variant = sc->variants.front().name;
-  ro.keep_events = false;
-  reports::Checker checker;
-  ro.on_event = [&checker](const history::Event& e) { checker.add(e); };
-  const sim::RunOutput out = sim::run_world(c, ro);
-  const reports::RunMetrics m = checker.finish();
+  // --oracle: with the simulator's ground truth on (the history is the same bytes), the checker's
+  // cause of every lost character is held against it.
+  app::OracleRun run;
+  if (oracle) {
+    run = app::run_with_oracle(c, *strategy, seed, sc->name, sc->variants.front().name);
+  } else {
+    sim::RunOptions ro;
+    ro.strategy = strategy;
+    ro.seed = seed;
+    ro.scenario = sc->name;
+    ro.variant = sc->variants.front().name;
+    ro.keep_events = false;
+    reports::Checker checker;
+    ro.on_event = [&checker](const history::Event& e) { checker.add(e); };
+    run.out = sim::run_world(c, ro);
+    run.metrics = checker.finish();
+  }
+  const sim::RunOutput& out = run.out;
+  const reports::RunMetrics& m = run.metrics;
   boost::json::array failures;
   std::vector<app::SwarmFailure> found = app::swarm_failures(c, *strategy, out, m);
+  if (!run.disagreements.empty()) {
+    const app::Disagreement& d = run.disagreements.front();
+    found.push_back({"oracle", std::to_string(run.disagreements.size()) +
+                                   " lost characters whose cause the checker and the ground truth do not agree on; "
+                                   "first: doc " + std::to_string(d.doc) + " id " + std::to_string(d.id.agent) + ":" +
+                                   std::to_string(d.id.seq) + " checker " + d.checker + ", truth " + d.truth + " (" +
+                                   d.why + ")"});
+  }
   // A test hook: a world with a scheduled fault of this kind counts as failing.
   if (!inject.empty() && has_fault(c, inject)) found.push_back({"injected", "the world has a " + inject + " fault"});
   for (const app::SwarmFailure& f : found) {
@@ -116,6 +135,7 @@ struct Settings {
   bool shrink = true;
   double timeout_s = 120;
   std::string inject;
+  bool oracle = false;
 };
 
 std::string last_line_with(const std::string& text, const std::string& needle) {
@@ -136,6 +156,7 @@ std::vector<Failure> run_one(const Settings& st, const std::string& yaml, const 
   std::vector<std::string> argv = {self_exe(), "swarm", "--world", yaml, "--strategy", std::string(strategy.name),
                                    "--seed", std::to_string(seed)};
   if (!st.inject.empty()) argv.insert(argv.end(), {"--inject", st.inject});
+  if (st.oracle) argv.push_back("--oracle");
   const ChildResult r = run_child(argv, st.timeout_s);
   const std::string s(strategy.name);
   if (!r.started) return {{s, "abort", "could not start the child: " + r.err}};
@@ -257,7 +278,7 @@ WorldResult run_world_seed(const Settings& st, std::uint64_t seed) {
 
 void print_help(const po::options_description& desc) {
   std::cout << "usage: convlab swarm --seeds A..B [--jobs J] [--out DIR] [--strategy NAME]...\n"
-               "                     [--shrink | --no-shrink] [--timeout S]\n\n"
+               "                     [--shrink | --no-shrink] [--timeout S] [--oracle]\n\n"
                "Swarm testing of the simulator: each seed draws a whole world (clients, servers, documents,\n"
                "propagation, persistence, acks, API reads, CDN, replicas, rate limits, clocks, reloads,\n"
                "renames, which fault kinds occur and how many), writes it as scenario YAML, loads it back\n"
@@ -265,7 +286,9 @@ void print_help(const po::options_description& desc) {
                "never aborts (abort, timeout); a client never refuses its server's message (refused);\n"
                "every run converges after the heal (converged); with persistence changelog and ack\n"
                "after_commit nothing is lost to a crash (crash_loss), and ot and crdt lose nothing\n"
-               "(lost_acked); the drawn world loads back (generator).\n"
+               "(lost_acked); the drawn world loads back (generator). With --oracle, each run also has the\n"
+               "simulator's ground truth on and the checker's cause of every lost acknowledged character\n"
+               "must be the truth's (oracle; about twice the run time).\n"
                "A failing world is written to DIR/seed-N.yaml with a replay command, and shrunk (faults,\n"
                "clients, documents, servers, duration, knobs) while the same invariant still fails under\n"
                "the same strategy, to DIR/seed-N.min.yaml. The summary is on stdout and in DIR/swarm.txt;\n"
@@ -287,6 +310,7 @@ int swarm_cmd(const std::vector<std::string>& args) {
       ("strategy,s", po::value<std::vector<std::string>>(), "strategy to run; repeat or comma-separate")
       ("shrink", "shrink failing worlds (the default)")
       ("no-shrink", "do not shrink failing worlds")
+      ("oracle", "also hold the checker's causes of loss against the simulator's ground truth")
       ("timeout", po::value<std::string>(), "seconds one run may take before it counts as hung (default 120)");
   po::options_description hidden;
   hidden.add_options()
@@ -315,7 +339,8 @@ int swarm_cmd(const std::vector<std::string>& args) {
     if (!vm.count("seed")) return fail("swarm: --world needs --seed");
     auto seed = parse_uint("--seed", vm["seed"].as<std::string>(), 0, std::numeric_limits<std::int64_t>::max());
     if (!seed) return fail("swarm: " + seed.error().message);
-    return child_main(vm["world"].as<std::string>(), vm["strategy"].as<std::vector<std::string>>().front(), *seed, inject);
+    return child_main(vm["world"].as<std::string>(), vm["strategy"].as<std::vector<std::string>>().front(), *seed, inject,
+                      vm.count("oracle") != 0);
   }
   if (vm.count("seed")) return fail("swarm: --seed: only with --world (did you mean --seeds A..B?)");
 
@@ -333,6 +358,7 @@ int swarm_cmd(const std::vector<std::string>& args) {
   Settings st;
   st.shrink = !vm.count("no-shrink");
   st.inject = inject;
+  st.oracle = vm.count("oracle") != 0;
   if (vm.count("timeout")) {
     auto t = parse_uint("--timeout", vm["timeout"].as<std::string>(), 1, 86400);
     if (!t) return fail("swarm: " + t.error().message);

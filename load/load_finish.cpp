@@ -124,21 +124,17 @@ void Run::emit_commits() {
     for (const LogRecord& rec : (*logs)[doc]) {
       auto change = durable.append(rec);
       if (!change) return error("change_log", "document " + std::to_string(doc) + ": " + change.error().message);
-      history::Event e;
-      e.type = history::EventType::kCommit;
-      e.doc = doc;
-      e.version = rec.index;
-      e.server = -1;  // the change log does not say which server appended it
-      if (const auto edit = record_authors_.record(rec.author, *change)) {
-        e.writer = static_cast<std::int32_t>(edit->first);
-        e.op = edit->second;
-      }
-      e.inserted = history::compress_ids(change->added);
-      e.deleted = history::compress_ids(change->removed);
+      // The change log does not say which server appended it: server -1.
+      workload::CommitLines lines =
+          workload::commit_lines(doc, rec.index, -1, rec.author, *change, write_stamps_, record_authors_);
       // When the accepting server stamped it (its wall clock, on this machine): these lines come
       // after the run, in log order, each at that time.
-      e.t_us = std::max<std::int64_t>(0, (rec.server_ms - start_wall_ms_) * 1000);
-      writer_->write(e);
+      lines.commit.t_us = std::max<std::int64_t>(0, (rec.server_ms - start_wall_ms_) * 1000);
+      writer_->write(lines.commit);
+      for (history::Event& o : lines.overruled) {
+        o.t_us = lines.commit.t_us;
+        writer_->write(o);
+      }
     }
   }
 }

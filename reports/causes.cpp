@@ -48,7 +48,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     bool durable = false;  // it was in the durable text at some point
     bool present = false;  // it is there after the last commit
     std::optional<std::size_t> removed_by;  // the commit that last took it out
-    std::size_t added_by = 0;               // the commit that last put it in (when durable)
+    // Each stretch of time it was durable: the commit that put it in, and the one that took it
+    // out (none: still there).
+    std::vector<std::pair<std::size_t, std::optional<std::size_t>>> spans;
   };
   std::vector<Fate> fate(lost.size());
   const auto lost_in = [&](std::uint32_t doc, const IdRun& r, auto&& f) {
@@ -70,6 +72,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         if (!fate[j].present) return;
         fate[j].present = false;
         fate[j].removed_by = i;
+        fate[j].spans.back().second = i;
       });
     }
     for (const IdRun& r : log.runs.subspan(c.added_begin, c.added_count)) {
@@ -77,7 +80,12 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         fate[j].durable = true;
         fate[j].present = true;
         fate[j].removed_by.reset();
-        fate[j].added_by = i;
+        // Put in again while there (a snapshot holding it, say): the latest put counts.
+        if (!fate[j].spans.empty() && !fate[j].spans.back().second) {
+          fate[j].spans.back().first = i;
+        } else {
+          fate[j].spans.emplace_back(i, std::nullopt);
+        }
       });
       for (std::uint32_t k = 0; k < r.count; ++k) first_added.emplace_back(CharId{r.agent, r.seq + k}, c.t_us);
     }
@@ -173,9 +181,64 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       const bool any_write = log.snapshot_persistence && !durable && !crash_after(e.e->t_us);
       for (std::size_t idx : para->second) {
         const EditInfo& w = edits[idx];
-        if (w.e->client == e.e->client || w.e->t_us < e.e->t_us || saw(w, e)) continue;
+        if (w.e->client == e.e->client || w.e->t_us < e.e->t_us || w.e->t_us > bound || saw(w, e)) continue;
         if (!any_write && !durable_at(w)) continue;
         return Verdict{w.e->stale_base ? "stale_base" : "concurrent", idx};
+      }
+    }
+    return std::nullopt;
+  };
+
+  // Under snapshot persistence, X never durable: a snapshot of E's server, taken after E's
+  // acknowledgement and before any crash that followed E, that lacks X shows X left that
+  // server's memory before it — overwritten, not lost to a crash. The write that did it is one
+  // of another client's, made from E on without having seen E and before the snapshot: the
+  // first in E's paragraph, else the first in an earlier one (a split or join there rewrites
+  // the later paragraphs' registers).
+  const auto overwritten_before_snapshot = [&](const EditInfo& e) -> std::optional<Verdict> {
+    if (!log.snapshot_persistence || !e.acked) return std::nullopt;
+    const auto crash = std::upper_bound(log.crash_us.begin(), log.crash_us.end(), e.e->t_us);
+    const std::int64_t crash_t = crash == log.crash_us.end() ? std::numeric_limits<std::int64_t>::max() : *crash;
+    const Commit* snap = nullptr;
+    for (const Commit& c : log.commits) {
+      if (c.writer < 0 && c.doc == e.e->doc && c.server == e.e->server && c.t_us >= e.ack_us && c.t_us < crash_t) {
+        snap = &c;
+        break;
+      }
+    }
+    if (snap == nullptr) return std::nullopt;
+    std::optional<std::size_t> earlier;
+    for (std::size_t i = e.order + 1; i < edits.size() && edits[i].e->t_us <= snap->t_us; ++i) {
+      const EditInfo& w = edits[i];
+      if (w.e->doc != e.e->doc || w.e->client == e.e->client || saw(w, e) || w.e->para > e.e->para) continue;
+      if (w.e->para == e.e->para) return Verdict{w.e->stale_base ? "stale_base" : "concurrent", i};
+      if (!earlier) earlier = i;
+    }
+    if (!earlier) return std::nullopt;
+    return Verdict{edits[*earlier].e->stale_base ? "stale_base" : "concurrent", earlier};
+  };
+
+  // X left the durable text through W, another client's write; `put`: the commit that had last
+  // put X in before.
+  const auto by_another = [&](const EditInfo& e, const EditInfo& w, const Commit& put) -> Verdict {
+    // E was made after showing W, yet the log put W over it: only a clock comparison
+    // (last-writer-wins) orders the past over the future.
+    if (saw(e, w) && log.orders_by_client_clock && w.e->clock_ms > e.e->clock_ms) return Verdict{"clock_skew", w.order};
+    // W's author showed a state loaded without X, though X was durable when it loaded.
+    if (loaded_without(w, put)) return Verdict{"stale_base", w.order};
+    // A write made without X on its author's screen: it had not seen E, or its view of the
+    // paragraph had moved on without X (its own pending writes stay on screen).
+    return Verdict{"concurrent", w.order};
+  };
+  // Before `t` (and X's last removal): the last commit of another client's edit that took X out,
+  // with the commit that had put X in before it.
+  const auto last_taken_by_another = [&](const EditInfo& e, const Fate& x,
+                                         std::int64_t t) -> std::optional<std::pair<const EditInfo*, std::size_t>> {
+    for (std::size_t k = x.spans.size() - 1; k-- > 0;) {
+      const Commit& out = log.commits[*x.spans[k].second];
+      if (out.t_us > t || out.writer < 0 || static_cast<std::uint32_t>(out.writer) == e.e->client) continue;
+      if (const EditInfo* w = find_edit(static_cast<std::uint32_t>(out.writer), out.op)) {
+        return std::make_pair(w, x.spans[k].first);
       }
     }
     return std::nullopt;
@@ -186,8 +249,10 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
   const auto from_overruling = [&](const EditInfo& e, const Overruling& o) -> Verdict {
     if (o.by_client < 0) return Verdict{"clock_skew", std::nullopt};
     const EditInfo* h = find_edit(static_cast<std::uint32_t>(o.by_client), o.by_op);
-    if (h == nullptr || h->e->client == e.e->client) return Verdict{"unknown", std::nullopt};
-    return Verdict{saw(e, *h) ? "clock_skew" : "concurrent", h->order};
+    if (h == nullptr) return Verdict{"unknown", std::nullopt};
+    // A client has seen its own earlier edits (an earlier one kept by clock: its clock went back).
+    const bool seen = h->e->client == e.e->client ? h->e->op <= e.e->op : saw(e, *h);
+    return Verdict{seen ? "clock_skew" : "concurrent", h->order};
   };
 
   // Verdicts per (edit, fate kind, commit): the characters of one edit mostly share them.
@@ -225,22 +290,16 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       } else if (kind == 2) {
         const Commit& c = log.commits[commit];
         EditInfo* w = c.writer >= 0 ? find_edit(static_cast<std::uint32_t>(c.writer), c.op) : nullptr;
+        const Commit& put = log.commits[f.spans.back().first];
         if (w != nullptr && w->e->client != e.e->client) {
-          if (saw(e, *w) && log.orders_by_client_clock && w->e->clock_ms > e.e->clock_ms) {
-            // E was made after showing W, yet the log put W over it: only a clock comparison
-            // (last-writer-wins) orders the past over the future.
-            v = Verdict{"clock_skew", w->order};
-          } else if (loaded_without(*w, log.commits[f.added_by])) {
-            // W's author showed a state loaded without X, though X was durable when it loaded.
-            v = Verdict{"stale_base", w->order};
-          } else {
-            // A write made without X on its author's screen: it had not seen E, or its view of
-            // the paragraph had moved on without X (its own pending writes stay on screen).
-            v = Verdict{"concurrent", w->order};
-          }
-        } else if (w != nullptr && loaded_without(*w, log.commits[f.added_by])) {
+          v = by_another(e, *w, put);
+        } else if (w != nullptr && loaded_without(*w, put)) {
           // Its own author took X out, writing on a state it had loaded without X.
           v = Verdict{"stale_base", w->order};
+        } else if (const auto before = last_taken_by_another(e, f, w != nullptr ? w->e->t_us : c.t_us)) {
+          // Its own author wrote without X: what took X out of its view was the last write of
+          // another client that took X out of the durable text before it wrote.
+          v = by_another(e, *before->first, log.commits[before->second]);
         } else {
           // Its own author took X out without deleting it and nobody else's write decided: its
           // write addressed a paragraph by an index that a concurrent split or join had moved.
@@ -251,7 +310,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         const std::int64_t bound = e.acked ? e.ack_us : std::numeric_limits<std::int64_t>::max();
         // Acknowledged only after its commit, yet never durable: not a crash (the store kept
         // what it acknowledged); a refusal whose winner the log does not show.
-        v = from_paragraph(e, bound, false).value_or(Verdict{log.ack_after_commit ? "unknown" : "crash", std::nullopt});
+        std::optional<Verdict> found = from_paragraph(e, bound, false);
+        if (!found) found = overwritten_before_snapshot(e);
+        v = found.value_or(Verdict{log.ack_after_commit ? "unknown" : "crash", std::nullopt});
       }
     }
     ++e.cause_chars[v.cause];

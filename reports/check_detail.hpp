@@ -49,6 +49,7 @@ struct Commit {
   std::int32_t writer = -1;  // the client whose edit made it, -1 if none
   std::uint32_t op = 0;
   std::uint64_t index = 0;   // the log index (a snapshot: its label)
+  std::int32_t server = -1;  // the server whose append or snapshot it was (-1: not said)
   std::uint32_t added_begin = 0, added_count = 0;      // in State::runs
   std::uint32_t removed_begin = 0, removed_count = 0;  // in State::runs
 };

@@ -264,6 +264,7 @@ void Checker::add(const Event& e) {
       c.writer = e.writer;
       c.op = e.op;
       c.index = e.version;
+      c.server = e.server;
       c.added_count = static_cast<std::uint32_t>(e.inserted.size());
       c.added_begin = st.push_runs(e.inserted);
       c.removed_count = static_cast<std::uint32_t>(e.deleted.size());

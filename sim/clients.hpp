@@ -111,6 +111,8 @@ class Clients {
   void finish_load(std::uint32_t c, const HttpResponse& response, const std::string& source, int server);
 
   std::uint64_t refused() const { return refused_; }
+  // The edit each client's register write came from (paragraph strategies).
+  const workload::WriteStamps& write_stamps() const { return write_stamps_; }
   const std::string& refusal() const { return refusal_; }
 
  private:

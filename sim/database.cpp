@@ -158,20 +158,10 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
 
 void Database::emit_commit(std::uint32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
                            const workload::DurableChange& change) {
-  history::Event e;
-  e.type = history::EventType::kCommit;
-  e.doc = doc;
-  e.version = index;
-  e.server = static_cast<std::int32_t>(s);
-  if (author) {
-    if (const auto edit = record_authors_.record(*author, change)) {
-      e.writer = static_cast<std::int32_t>(edit->first);
-      e.op = edit->second;
-    }
-  }
-  e.inserted = history::compress_ids(change.added);
-  e.deleted = history::compress_ids(change.removed);
-  sim_.emit(std::move(e));
+  workload::CommitLines lines = workload::commit_lines(doc, index, static_cast<std::int32_t>(s), author, change,
+                                                       w_.clients.write_stamps(), record_authors_);
+  sim_.emit(std::move(lines.commit));
+  for (history::Event& o : lines.overruled) sim_.emit(std::move(o));
   if (sim_.oracle) {
     sim_.oracle->durable(sim_.now_us, doc, change.added, change.removed, index,
                          author ? std::nullopt : std::optional<std::uint32_t>(s));

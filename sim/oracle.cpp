@@ -82,7 +82,7 @@ void Oracle::server_edit(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, 
             const paragraphs::Stamp& st = p->registers()[w.index].stamp;
             const auto found = stamps_.find({st.agent, st.counter});
             if (found != stamps_.end()) {
-              if (found->second.client != m->tag.client) holder = found->second;
+              holder = found->second;
             } else if (st.counter != 0) {
               holder = kInitialText;  // a written register whose stamp is no client's
             }
@@ -152,7 +152,9 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
       const EditTag h = *removal.holder;
       // Every client starts from the initial text: a write it loses to by clock was seen.
       if (h.client == kInitialText.client) return Verdict{"clock_skew", std::nullopt, "refused for the initial text's later clock"};
-      if (saw(e, h)) return Verdict{"clock_skew", h, "refused for a write it had seen"};
+      // A client has seen its own earlier edits: an earlier one winning by clock is its clock
+      // going back.
+      if (h.client == e.client ? h.op <= e.op : saw(e, h)) return Verdict{"clock_skew", h, "refused for a write it had seen"};
       return Verdict{"concurrent", h, "refused for a concurrent write"};
     }
     case How::kSnapshot: {

@@ -1,6 +1,7 @@
 #include "workload/durable.hpp"
 
 #include "server/core/assert.hpp"
+#include "server/strategies/paragraphs/replica.hpp"
 
 #include <algorithm>
 #include <iterator>
@@ -44,7 +45,30 @@ Result<DurableChange> DurableText::append(const LogRecord& record) {
   if (auto ok = replica_->apply_record(record.record); !ok) {
     return make_error("record " + std::to_string(record.index) + " does not apply: " + ok.error().message);
   }
-  return diff_to_current();
+  DurableChange change = diff_to_current();
+  if (const paragraphs::ParagraphServer* p = paragraphs::as_paragraph_server(*replica_)) {
+    // It applied, so it decodes as a record. A write whose register holds another stamp after it
+    // lost there; what it carried and is not visible now was refused by that holder.
+    const auto decoded = paragraphs::decode(record.record);
+    CONVLAB_ASSERT(decoded.has_value());
+    const auto& writes = std::get<paragraphs::Record>(*decoded).writes;
+    std::vector<CharId> visible = ids_;
+    std::sort(visible.begin(), visible.end());
+    for (const paragraphs::Write& w : writes) {
+      const WriteStamp stamp{w.stamp.agent, w.stamp.counter};
+      change.writes.push_back(stamp);
+      CONVLAB_ASSERT(w.index < p->registers().size());
+      const paragraphs::Stamp& held = p->registers()[w.index].stamp;
+      if (held == w.stamp) continue;
+      DurableRefusal r{stamp, WriteStamp{held.agent, held.counter}, {}};
+      r.ids = w.value.ids;
+      if (w.value.term != CharId{}) r.ids.push_back(w.value.term);
+      std::erase_if(r.ids, [&](const CharId& id) { return std::binary_search(visible.begin(), visible.end(), id); });
+      std::sort(r.ids.begin(), r.ids.end());
+      if (!r.ids.empty()) change.refused.push_back(std::move(r));
+    }
+  }
+  return change;
 }
 
 Result<DurableChange> DurableText::replace(bool has_snapshot, std::span<const std::uint8_t> snapshot,

@@ -19,9 +19,31 @@
 
 namespace convlab::workload {
 
+// A register write's stamp (paragraph strategies): its author and the author's write counter.
+struct WriteStamp {
+  AgentId agent = 0;
+  std::uint64_t counter = 0;
+  friend auto operator<=>(const WriteStamp&, const WriteStamp&) = default;
+};
+
+// A register write of a record that the durable order did not keep: the register held a write
+// that beats it (lww: a later clock) when the record was applied, so the characters the write
+// carried — typed, or moved along by a split or a join — that are not visible after the record
+// are refused by that holder.
+struct DurableRefusal {
+  WriteStamp write;           // the refused write
+  WriteStamp holder;          // the write the register kept
+  std::vector<CharId> ids;    // sorted
+};
+
 struct DurableChange {
   std::vector<CharId> added;    // ids visible after the change and not before, sorted
   std::vector<CharId> removed;  // ids visible before the change and not after, sorted
+  // Paragraph strategies (lww, seq) only, for an appended record: the stamps of its writes (one
+  // edit's, so they name the edit exactly), and the writes it carried that the durable order
+  // refused. Empty for the other strategies and for snapshots.
+  std::vector<WriteStamp> writes;
+  std::vector<DurableRefusal> refused;
 };
 
 class DurableText {

@@ -65,4 +65,44 @@ void keep_overruled(ClientReplica& replica, const WriteStamps& stamps) {
   }
 }
 
+CommitLines commit_lines(std::uint32_t doc, std::uint64_t index, std::int32_t server, std::optional<AgentId> author,
+                         const DurableChange& change, const WriteStamps& stamps, RecordAuthors& authors) {
+  CommitLines out;
+  history::Event& e = out.commit;
+  e.type = history::EventType::kCommit;
+  e.doc = doc;
+  e.version = index;
+  e.server = server;
+  if (author) {
+    // One record is one edit's writes: the first write's stamp names it.
+    std::optional<std::pair<std::uint32_t, std::uint32_t>> edit;
+    if (!change.writes.empty()) edit = stamps.find(change.writes.front().agent, change.writes.front().counter);
+    if (!edit) edit = authors.record(*author, change);
+    if (edit) {
+      e.writer = static_cast<std::int32_t>(edit->first);
+      e.op = edit->second;
+    }
+  }
+  e.inserted = history::compress_ids(change.added);
+  e.deleted = history::compress_ids(change.removed);
+  for (const DurableRefusal& r : change.refused) {
+    const auto own = stamps.find(r.write.agent, r.write.counter);
+    if (!own) continue;  // no client's write: nothing to name
+    history::Event o;
+    o.type = history::EventType::kOverruled;
+    o.client = own->first;
+    o.doc = doc;
+    o.op = own->second;
+    if (const auto by = stamps.find(r.holder.agent, r.holder.counter)) {
+      o.writer = static_cast<std::int32_t>(by->first);
+      o.by_op = by->second;
+    } else if (r.holder.counter == 0) {
+      continue;  // a register never written cannot hold against a write
+    }  // else a stamp no client's edit made: the initial text's (writer stays -1)
+    o.ids = history::compress_ids(r.ids);
+    out.overruled.push_back(std::move(o));
+  }
+  return out;
+}
+
 }  // namespace convlab::workload

@@ -6,6 +6,7 @@
 // the real load client: both run every client of the run, so both know every client's stamps.
 #include "history/history.hpp"
 #include "server/core/strategy.hpp"
+#include "workload/durable.hpp"
 
 #include <cstdint>
 #include <map>
@@ -49,5 +50,18 @@ void note_writes(const ClientReplica& replica, WriteStamps& stamps, std::uint32_
 // For a new paragraph replica (no-op for others): turns on keep_overruled, and continues the
 // counters of an agent that wrote before (a reconnect keeping its agent).
 void keep_overruled(ClientReplica& replica, const WriteStamps& stamps);
+
+// The history lines of one change of a document's durable text (docs/history.md): its `commit`
+// (doc, index, server; t left for the caller) naming the edit the record came from — exactly,
+// from its writes' stamps, where it has them (paragraph strategies), else by `authors` — and an
+// `overruled` line for each write of it the durable order refused (the store kept a record whose
+// register another write held by then; the server that accepted it had not seen that write).
+// `author`: the record's author (nullopt: a snapshot replaced the durable text).
+struct CommitLines {
+  history::Event commit;
+  std::vector<history::Event> overruled;
+};
+CommitLines commit_lines(std::uint32_t doc, std::uint64_t index, std::int32_t server, std::optional<AgentId> author,
+                         const DurableChange& change, const WriteStamps& stamps, RecordAuthors& authors);
 
 }  // namespace convlab::workload

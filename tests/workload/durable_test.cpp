@@ -2,6 +2,8 @@
 // from — what a history's `commit` lines say.
 #include "workload/durable.hpp"
 
+#include "workload/overruled.hpp"
+
 #include "server/core/strategy.hpp"
 #include "server/strategies/registry.hpp"
 
@@ -81,6 +83,68 @@ TEST(Durable, ADeletionIsNamedByWhatItDeleted) {
   EXPECT_EQ(authors.record(5, *c), std::make_pair(0u, 3u));
   // No author for an agent no client wrote as.
   EXPECT_FALSE(authors.record(1234, *c).has_value());
+}
+
+// lww, two servers: each accepted a write of paragraph 0 from a client that had not seen the
+// other's, and the store committed the later clock's record first. Replayed in that order the
+// earlier clock's write is refused: its commit adds nothing, is still named by its edit (from the
+// write's stamp, not guessed), and an `overruled` line says whose write the register kept.
+TEST(Durable, AWriteTheDurableOrderRefusedIsNamedWithItsHolder) {
+  const Strategy& lww = *find_strategy("lww");
+  auto server_a = lww.make_server();
+  auto server_b = lww.make_server();
+  DurableText durable(lww, false, {});
+  RecordAuthors authors;
+  WriteStamps stamps;
+  Author a{lww.make_client(7)};
+  Author b{lww.make_client(9)};
+  std::uint64_t index_a = 0;
+  std::uint64_t index_b = 0;
+  const auto ra = a.edit(*server_a, Splice{0, 0, U"abc"}, index_a, 10);
+  note_writes(*a.client, stamps, 0, 1);
+  const auto rb = b.edit(*server_b, Splice{0, 0, U"xy"}, index_b, 20);
+  note_writes(*b.client, stamps, 1, 4);
+  ASSERT_EQ(ra.size(), 1u);
+  ASSERT_EQ(rb.size(), 1u);
+
+  auto cb = durable.append(LogRecord{1, 9, rb[0].record});
+  ASSERT_TRUE(cb.has_value());
+  EXPECT_TRUE(cb->refused.empty());
+  const CommitLines lb = commit_lines(0, 1, 1, AgentId{9}, *cb, stamps, authors);
+  EXPECT_EQ(lb.commit.writer, 1);
+  EXPECT_EQ(lb.commit.op, 4u);
+  EXPECT_TRUE(lb.overruled.empty());
+
+  auto ca = durable.append(LogRecord{2, 7, ra[0].record});
+  ASSERT_TRUE(ca.has_value());
+  EXPECT_TRUE(ca->added.empty());
+  EXPECT_TRUE(ca->removed.empty());
+  ASSERT_EQ(ca->refused.size(), 1u);
+  // The three characters it typed (and the paragraph's end mark it carried, not a character).
+  const std::vector<CharId>& refused = ca->refused[0].ids;
+  ASSERT_GE(refused.size(), 3u);
+  EXPECT_EQ(std::vector<CharId>(refused.begin(), refused.begin() + 3), (std::vector<CharId>{{7, 0}, {7, 1}, {7, 2}}));
+  EXPECT_EQ(ca->refused[0].holder.agent, 9u);
+  const CommitLines la = commit_lines(0, 2, 0, AgentId{7}, *ca, stamps, authors);
+  EXPECT_EQ(la.commit.type, history::EventType::kCommit);
+  EXPECT_EQ(la.commit.writer, 0);
+  EXPECT_EQ(la.commit.op, 1u);
+  EXPECT_EQ(la.commit.version, 2u);
+  ASSERT_EQ(la.overruled.size(), 1u);
+  const history::Event& o = la.overruled[0];
+  EXPECT_EQ(o.type, history::EventType::kOverruled);
+  EXPECT_EQ(o.client, 0u);
+  EXPECT_EQ(o.op, 1u);
+  EXPECT_EQ(o.writer, 1);
+  EXPECT_EQ(o.by_op, 4u);
+  EXPECT_EQ(history::compress_ids(refused), o.ids);
+  // The other order: the later clock overwrites, nothing is refused.
+  DurableText other(lww, false, {});
+  ASSERT_TRUE(other.append(LogRecord{1, 7, ra[0].record}).has_value());
+  auto over = other.append(LogRecord{2, 9, rb[0].record});
+  ASSERT_TRUE(over.has_value());
+  EXPECT_TRUE(over->refused.empty());
+  EXPECT_EQ(over->removed, (std::vector<CharId>{{7, 0}, {7, 1}, {7, 2}}));
 }
 
 // A record that does not apply on the durable text is an Error and changes nothing.
