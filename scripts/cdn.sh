@@ -125,7 +125,7 @@ case "$cmd" in
       sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
-      pkill -KILL -P "$pid" 2>/dev/null || true
+      for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do kill -KILL "$child" 2>/dev/null || true; done
       kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$dir/nginx.pid"

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -241,6 +242,20 @@ TEST_P(ReplicaLag, GetAfterAnAcknowledgedEdit) {
     EXPECT_EQ(v.at("version").to_number<std::uint64_t>(), v.at("latest").to_number<std::uint64_t>());
   }
   EXPECT_EQ(std::string(v.at("source").as_string()), GetParam());
+}
+
+// The replica's configuration: a policy the HTTP read cannot honour yet is refused where it is
+// written, and replica reads with no replica are refused, naming the key and the flag.
+TEST(ReplicaConfig, RefusedWithTheReason) {
+  ServerProcess fenced(yaml_for("postgresql://convlab@127.0.0.1:1/none", "crdt", "policies:\n  api_read: fenced\n"));
+  EXPECT_EQ(fenced.wait(), 2);
+  EXPECT_TRUE(std::regex_search(fenced.stderr_text(),
+                                std::regex(R"(server\.yaml:\d+:13: policies\.api_read: 'fenced' needs the session's last write)")))
+      << fenced.stderr_text();
+  ServerProcess alone(yaml_for("postgresql://convlab@127.0.0.1:1/none", "crdt", "policies:\n  api_read: replica\n"));
+  EXPECT_EQ(alone.wait(), 2);
+  EXPECT_NE(alone.stderr_text().find("policies.api_read: replica reads need database_replica"), std::string::npos)
+      << alone.stderr_text();
 }
 
 INSTANTIATE_TEST_SUITE_P(ApiRead, ReplicaLag, ::testing::Values("replica", "primary"),
