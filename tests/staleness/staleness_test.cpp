@@ -182,7 +182,7 @@ INSTANTIATE_TEST_SUITE_P(Policy, CdnStaleness, ::testing::Values("naive", "fix")
 
 class ReplicaLag : public ::testing::TestWithParam<const char*> {};
 
-// The server reads documents from a streaming replica 3 s behind (api_read: replica): a GET
+// The server reads documents from a streaming replica 5 s behind (api_read: replica): a GET
 // right after an acknowledged edit lacks it (source replica, version below latest), and a later
 // one has it; reading the primary (api_read: primary) the first GET has it. With the replica
 // stopped, a replica read is a 503 that says the store failed, not a hang.
@@ -193,7 +193,8 @@ TEST_P(ReplicaLag, GetAfterAnAcknowledgedEdit) {
   ASSERT_FALSE(tmp.path().empty());
   Cluster primary(tmp.path(), "primary");
   ASSERT_TRUE(primary.url()) << "scripts/pg.sh start failed:\n" << primary.log();
-  constexpr int kLagMs = 3000;
+  // Long enough that the GET right after the acknowledgement comes before it on a loaded machine.
+  constexpr int kLagMs = 5000;
   Cluster standby(tmp.path(), "replica", primary.dir(), kLagMs);
   ASSERT_TRUE(standby.url()) << "scripts/pg.sh replica failed:\n" << standby.log();
   START_SERVER(server, yaml_for(*primary.url(), "crdt",
