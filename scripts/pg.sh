@@ -5,6 +5,11 @@
 #   scripts/pg.sh stop DIR
 #   scripts/pg.sh crash DIR     -> pg_ctl stop -m immediate: the server dies without a checkpoint
 #   scripts/pg.sh restart DIR   -> starts a stopped or crashed cluster again on its port
+#   scripts/pg.sh replica DIR PRIMARY_DIR LAG_MS
+#                               -> a streaming replica of the cluster in PRIMARY_DIR (pg_basebackup
+#                                  -R), applying each commit LAG_MS after the primary made it
+#                                  (recovery_min_apply_delay: the scenario's database.replica_lag_ms);
+#                                  prints its URI. `stop DIR` stops it like any cluster.
 set -euo pipefail
 cmd="$1"
 dir="$(realpath -m "$2")"
@@ -15,27 +20,52 @@ pg_start() {
     -l "$dir/log" -w start >/dev/null
 }
 
+# Starts the cluster in $dir/data on a free loopback port; prints its URI.
+start_on_free_port() {
+  # A free port on loopback: one nothing answers on (bash's /dev/tcp; no other tool needed),
+  # below the kernel's ephemeral range (32768 and up here), where the local end of some
+  # other test's outgoing connection could hold it without answering. Another process may
+  # still take it between the check and the bind: then the next candidate.
+  port=""
+  tries=0
+  for candidate in $(shuf -i 20000-32767 -n 64); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then continue; fi
+    if pg_start "$candidate"; then port=$candidate; break; fi
+    tries=$((tries + 1))
+    [ "$tries" -lt 4 ] || break
+    echo "pg.sh: port $candidate: PostgreSQL did not start ($(tail -n 1 "$dir/log" 2>/dev/null)); trying another" >&2
+  done
+  [ -n "$port" ] || { echo "pg.sh: PostgreSQL did not start on any free loopback port; see $dir/log" >&2; exit 1; }
+  echo "$port" >"$dir/port"
+  echo "postgresql://convlab@127.0.0.1:$port/postgres"
+}
+
 case "$cmd" in
   start)
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
     as_pg "$bin/initdb" -D "$dir/data" -A trust -U convlab >"$dir/initdb.log" 2>&1
-    # A free port on loopback: one nothing answers on (bash's /dev/tcp; no other tool needed),
-    # below the kernel's ephemeral range (32768 and up here), where the local end of some
-    # other test's outgoing connection could hold it without answering. Another process may
-    # still take it between the check and the bind: then the next candidate.
-    port=""
-    tries=0
-    for candidate in $(shuf -i 20000-32767 -n 64); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then continue; fi
-      if pg_start "$candidate"; then port=$candidate; break; fi
-      tries=$((tries + 1))
-      [ "$tries" -lt 4 ] || break
-      echo "pg.sh: port $candidate: PostgreSQL did not start ($(tail -n 1 "$dir/log" 2>/dev/null)); trying another" >&2
-    done
-    [ -n "$port" ] || { echo "pg.sh: PostgreSQL did not start on any free loopback port; see $dir/log" >&2; exit 1; }
-    echo "$port" >"$dir/port"
-    echo "postgresql://convlab@127.0.0.1:$port/postgres"
+    start_on_free_port
+    ;;
+  replica)
+    [ $# -eq 4 ] || { echo "usage: $0 replica DIR PRIMARY_DIR LAG_MS" >&2; exit 2; }
+    primary="$(realpath -m "$3")"
+    lag_ms="$4"
+    [[ "$lag_ms" =~ ^[0-9]+$ ]] || { echo "pg.sh replica: LAG_MS must be a whole number of milliseconds, got '$lag_ms'" >&2; exit 2; }
+    [ -f "$primary/port" ] || { echo "pg.sh replica: $primary has no running cluster (no $primary/port; start it with pg.sh start)" >&2; exit 1; }
+    # initdb's defaults already allow it: wal_level=replica, max_wal_senders=10, and pg_hba.conf
+    # lines for replication from 127.0.0.1 with the method given (trust).
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+    # -R writes standby.signal and primary_conninfo; -X stream copies the WAL made meanwhile.
+    if ! as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$(cat "$primary/port")" -U convlab -D "$dir/data" \
+      -R -X stream -c fast >"$dir/basebackup.log" 2>&1; then
+      echo "pg.sh replica: pg_basebackup from $primary failed: $(tail -n 1 "$dir/basebackup.log")" >&2
+      exit 1
+    fi
+    # The delay counts from each commit's timestamp on the primary (same machine: same clock).
+    echo "recovery_min_apply_delay = '${lag_ms}ms'" | as_pg tee -a "$dir/data/postgresql.auto.conf" >/dev/null
+    start_on_free_port
     ;;
   stop)
     [ -d "$dir/data" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
@@ -47,5 +77,5 @@ case "$cmd" in
     pg_start "$(cat "$dir/port")"
     echo "postgresql://convlab@127.0.0.1:$(cat "$dir/port")/postgres"
     ;;
-  *) echo "usage: $0 start|stop|crash|restart DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|crash|restart DIR | replica DIR PRIMARY_DIR LAG_MS" >&2; exit 2 ;;
 esac

@@ -18,6 +18,7 @@ packages=(
   chromium    # the HTML report's page test
   prometheus  # promtool and the Prometheus test
   valgrind    # cli_runs_under_valgrind
+  nginx       # scripts/cdn.sh: the CDN (proxy_cache) on real processes, staleness_tests
 )
 missing=()
 for p in "${packages[@]}"; do

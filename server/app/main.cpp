@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
       ("node-id", po::value<std::uint32_t>(), "this server's node id, below --nodes")  //
       ("nodes", po::value<std::uint32_t>(), "servers sharing the database")            //
       ("pg-url", po::value<std::string>(), "PostgreSQL URL")                           //
+      ("pg-replica-url", po::value<std::string>(), "database_replica: a streaming replica's URL")  //
+      ("api-read", po::value<std::string>(), "policies.api_read: primary | replica (GET /api/documents)")  //
       ("strategy", po::value<std::string>(), "default strategy of documents (lww, seq, ot, crdt)")  //
       ("jwt-secret", po::value<std::string>(), "HS256 secret, at least 32 bytes")      //
       ("lab-password", po::value<std::string>(), "accept any user name with this password (load tests)")  //
@@ -67,6 +69,15 @@ int main(int argc, char** argv) {
   if (vm.count("node-id") != 0U) config.node.id = vm["node-id"].as<std::uint32_t>();
   if (vm.count("nodes") != 0U) config.node.nodes = vm["nodes"].as<std::uint32_t>();
   if (vm.count("pg-url") != 0U) config.pg_url = vm["pg-url"].as<std::string>();
+  if (vm.count("pg-replica-url") != 0U) config.pg_replica_url = vm["pg-replica-url"].as<std::string>();
+  if (vm.count("api-read") != 0U) {
+    const std::string s = vm["api-read"].as<std::string>();
+    if (s != "primary" && s != "replica") {
+      std::cerr << "convlab-server: --api-read: expected primary or replica, got '" << s << "'\n";
+      return 2;
+    }
+    config.node.api_read = s == "replica" ? convlab::NodeConfig::ApiRead::kReplica : convlab::NodeConfig::ApiRead::kPrimary;
+  }
   if (vm.count("strategy") != 0U) config.strategy = vm["strategy"].as<std::string>();
   if (vm.count("jwt-secret") != 0U) config.jwt.secret = vm["jwt-secret"].as<std::string>();
   if (vm.count("lab-password") != 0U) config.lab_password = vm["lab-password"].as<std::string>();

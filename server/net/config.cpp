@@ -198,6 +198,7 @@ Result<void> load_config(const std::string& file, ServerConfig& c) {
                {"node_id", u(nc.id)},
                {"nodes", u(nc.nodes, 1)},
                {"database", str(c.pg_url)},
+               {"database_replica", str(c.pg_replica_url)},
                {"strategy",
                 [&](const YAML::Node& v, const std::string& path) {
                   if (get_string(p, v, path, c.strategy)) check_strategy(p, v, path);
@@ -256,6 +257,20 @@ Result<void> load_config(const std::string& file, ServerConfig& c) {
                                nc.api_no_store = false;
                              } else {
                                p.fail(x, at, "expected no_store or cacheable, got '" + s + "'");
+                             }
+                           }},
+                          {"api_read",
+                           [&](const YAML::Node& x, const std::string& at) {
+                             const std::string s = scalar_text(x);
+                             if (s == "primary") {
+                               nc.api_read = NodeConfig::ApiRead::kPrimary;
+                             } else if (s == "replica") {
+                               nc.api_read = NodeConfig::ApiRead::kReplica;
+                             } else if (s == "session_primary" || s == "fenced") {
+                               p.fail(x, at, "'" + s + "' needs the session's last write, which GET /api/documents "
+                                             "does not carry yet: use primary or replica");
+                             } else {
+                               p.fail(x, at, "expected primary or replica, got '" + s + "'");
                              }
                            }},
                           {"check_revocation", b(nc.check_revocation)},
@@ -386,6 +401,10 @@ Result<void> check_config(const ServerConfig& c) {
   std::string out;
   auto bad = [&](const std::string& s) { out += (out.empty() ? "" : "\n") + s; };
   if (c.pg_url.empty()) bad("database: required (a PostgreSQL URL; or --pg-url)");
+  if (c.node.api_read != NodeConfig::ApiRead::kPrimary && c.pg_replica_url.empty()) {
+    bad("policies.api_read: replica reads need database_replica (a PostgreSQL streaming replica's URL; or "
+        "--pg-replica-url)");
+  }
   if (c.jwt.secret.size() < 32) bad("jwt.secret: required, at least 32 bytes (or --jwt-secret)");
   if (c.node.nodes < 1 || c.node.id >= c.node.nodes) {
     bad("node_id: " + std::to_string(c.node.id) + " must be below nodes (" + std::to_string(c.node.nodes) + ")");

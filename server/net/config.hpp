@@ -58,6 +58,9 @@ struct ServerConfig {
   // id, nodes and the policies; NodeConfig's defaults are the fixed architecture's.
   NodeConfig node;
   std::string pg_url;
+  // A streaming replica of pg_url, read by GET /api/documents when policies.api_read is replica
+  // (docs/scenarios.md, "On real processes"); empty: no replica.
+  std::string pg_replica_url;
   std::string strategy = "crdt";
   std::map<std::uint32_t, std::string> documents;  // per-document strategy overrides
   // Every frame of a connection, any kind (0: no limit); the per-user edit bucket is the node's.

@@ -65,6 +65,9 @@ pg::StoreHooks store_hooks(App& app) {
     app.db_up = up;
     std::cerr << "convlab-server: database " << (up ? "up" : "down") << (why.empty() ? "" : ": ") << why << "\n";
   };
+  hooks.replica_health = [](bool up, std::string why) {
+    std::cerr << "convlab-server: read replica " << (up ? "up" : "down") << ": " << why << "\n";
+  };
   return hooks;
 }
 
@@ -87,6 +90,7 @@ Result<std::unique_ptr<Server>> Server::open(const ServerConfig& config) {
   }
   pg::StoreConfig sc;
   sc.url = config.pg_url;
+  sc.replica_url = config.pg_replica_url;
   sc.node = config.node.id;
   sc.batch_interval_us = config.group_commit.interval_ms * 1000;
   sc.max_batch = config.group_commit.max_batch;

@@ -4,7 +4,9 @@
 //   taking turns to commit batches of appends (group commit) and to run the other requests;
 // - the listener (store_listen.cpp): LISTEN on the channel, other servers' records and
 //   revocations to the hooks, catching up after a reconnect;
-// - the caller's (store.cpp): submit() queues, the synchronous calls share one connection.
+// - the caller's (store.cpp): submit() queues, the synchronous calls share one connection;
+// - the replica reader (store_replica.cpp), when config.replica_url is set: API loads from the
+//   read replica.
 //
 // Owns: the request queue and the turns (mu_, cv_), the listener's state (heard_), the
 // synchronous connection (sync_mu_).
@@ -130,6 +132,23 @@ class PgStore final : public Store {
   std::map<std::uint32_t, std::uint64_t> heard_;  // doc -> highest index heard of (one per document)
   std::int64_t alive_us_ = 0;                     // last moment the listener was connected
   std::thread listener_;
+
+  // ------------------------------------------------------------------------ replica
+  // store_replica.cpp.
+  void replica_start();
+  void replica_stop();
+  void replica_loop();
+  StoreReply replica_load(const StoreRequest& r);
+  void replica_report(bool up, const std::string& why);
+
+  std::mutex replica_mu_;
+  std::condition_variable replica_cv_;
+  std::deque<StoreRequest> replica_queue_;  // bounded by the caller's bound, as queue_
+  bool replica_stopping_ = false;
+  OwnedConnection replica_conn_;  // replica thread only
+  OwnedConnection latest_conn_;   // replica thread only: the primary's log length
+  bool replica_up_ = true;        // replica thread only: what was last reported
+  std::thread replica_thread_;
 
   // Synchronous calls.
   std::mutex sync_mu_;

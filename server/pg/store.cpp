@@ -39,10 +39,7 @@ Result<T> PgStore::sync_call(const char* what, F&& f) {
 }
 
 std::string PgStore::redacted_url() const {
-  // Never echo a password: keep what comes after the '@' of a URI, else the first word.
-  const auto at = config_.url.rfind('@');
-  if (at != std::string::npos) return "…@" + config_.url.substr(at + 1);
-  return config_.url.substr(0, config_.url.find(' '));
+  return redacted(config_.url);
 }
 
 void PgStore::health(bool up, std::string why) {
@@ -67,10 +64,12 @@ Result<void> PgStore::start() {
     lanes_[i]->thread = std::thread([this, i] { lane_loop(*lanes_[i], static_cast<std::int64_t>(i)); });
   }
   listener_ = std::thread([this] { listen_loop(); });
+  if (!config_.replica_url.empty()) replica_start();
   return {};
 }
 
 PgStore::~PgStore() {
+  replica_stop();
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -89,6 +88,15 @@ PgStore::~PgStore() {
 }
 
 void PgStore::submit(StoreRequest request) {
+  if (request.kind == StoreRequest::Kind::kLoad && request.replica && !config_.replica_url.empty()) {
+    {
+      std::lock_guard lock(replica_mu_);
+      CONVLAB_ASSERT(replica_queue_.size() < config_.queue_max);
+      replica_queue_.push_back(std::move(request));
+    }
+    replica_cv_.notify_one();
+    return;
+  }
   bool wake = false;
   {
     std::lock_guard lock(mu_);

@@ -15,6 +15,10 @@
 //   what it had heard for every document it had heard of and delivers that first (deduplicated
 //   by index), and the node's catch-up by sequence covers documents it had not heard of.
 //   Revocations made while it was away are read from the table and delivered again.
+// - A kLoad with `replica` set goes to the read replica when config.replica_url names one
+//   (store_replica.cpp): its own thread and connection, one attempt per read (a replica that is
+//   down fails the read at once, ok=false, never retried into a hang), in submission order
+//   among replica reads but not with the primary's requests: a replica is allowed to be behind.
 // - Requests other than appends (kReadLog, kLoad, kWriteSnapshot) run on a worker, after the
 //   previous batch is done and before the next batch unless an append of their document is in
 //   it: replies keep submission order per document.
@@ -51,6 +55,9 @@ struct StoreConfig {
   // This server's id, to skip its own notifications (as the simulator's bus does: a server
   // never hears its own records). Servers of one deployment must have distinct ids.
   std::uint32_t node = 0;
+  // A streaming replica of `url` (libpq connection string or URI) for kLoads with `replica` set
+  // (the api_read policies that read a replica); empty: those read the primary.
+  std::string replica_url;
 };
 
 // Where one group-commit transaction spent its time (seconds).
@@ -81,6 +88,9 @@ struct StoreHooks {
   // which connection ("pg worker: ...", "pg listener: ..."). Worker or listener thread. Also
   // called with up=true for a notification the listener could not decode (and skipped).
   std::function<void(bool up, std::string why)> health;
+  // The read replica could not be reached or failed a read (up=false), or answers again; `why`
+  // says what ("pg replica: ..."). Replica thread. The primary's health is not affected.
+  std::function<void(bool up, std::string why)> replica_health;
 };
 
 class Store {

@@ -188,23 +188,11 @@ StoreReply PgStore::run_one(pqxx::connection& c, const StoreRequest& r) {
       w.commit();
       return out;
     }
-    case StoreRequest::Kind::kLoad: {
-      // `replica` asks for a read replica; the real deployment has none, so this reads the
-      // primary (a replica may only be later, never more stale than the primary).
-      // Repeatable read: the snapshot, the tail and the log length agree with each other.
-      pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> w(c);
-      auto snap = w.exec_prepared("latest_snapshot", r.doc);
-      if (!snap.empty()) {
-        out.has_snapshot = true;
-        out.snapshot_index = snap[0][0].as<std::uint64_t>();
-        out.snapshot = field_bytes(snap[0][1]);
-      }
-      auto len = w.exec_prepared("log_length", r.doc);
-      out.latest = len.empty() ? 0 : len[0][0].as<std::uint64_t>();
-      for (const auto& row : w.exec_prepared("read_log", r.doc, out.snapshot_index)) out.records.push_back(row_record(row));
-      w.commit();
+    case StoreRequest::Kind::kLoad:
+      // `replica` with no replica configured (store_replica.cpp takes the others): the primary,
+      // which is never more stale than a replica.
+      load_document(c, r.doc, out);
       return out;
-    }
     case StoreRequest::Kind::kAppend:
       break;
   }

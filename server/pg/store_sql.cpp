@@ -125,6 +125,31 @@ LogRecord row_record(const pqxx::row& row) {
   return r;
 }
 
+void prepare_read_statements(pqxx::connection& c) {
+  c.prepare("read_log",
+            "SELECT seq, author, client_ms, server_ms, payload FROM changes WHERE doc = $1 AND seq > $2 ORDER BY seq");
+  c.prepare("read_range",
+            "SELECT seq, author, client_ms, server_ms, payload FROM changes WHERE doc = $1 AND seq >= $2 AND seq < $3 "
+            "ORDER BY seq");
+  c.prepare("log_length", "SELECT log_length FROM documents WHERE id = $1");
+  c.prepare("latest_snapshot", "SELECT upto, payload FROM snapshots WHERE doc = $1 ORDER BY upto DESC LIMIT 1");
+}
+
+void load_document(pqxx::connection& c, std::uint32_t doc, StoreReply& out) {
+  // Repeatable read: the snapshot, the tail and the log length agree with each other.
+  pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> w(c);
+  auto snap = w.exec_prepared("latest_snapshot", doc);
+  if (!snap.empty()) {
+    out.has_snapshot = true;
+    out.snapshot_index = snap[0][0].as<std::uint64_t>();
+    out.snapshot = field_bytes(snap[0][1]);
+  }
+  auto len = w.exec_prepared("log_length", doc);
+  out.latest = len.empty() ? 0 : len[0][0].as<std::uint64_t>();
+  for (const auto& row : w.exec_prepared("read_log", doc, out.snapshot_index)) out.records.push_back(row_record(row));
+  w.commit();
+}
+
 void prepare_statements(pqxx::connection& c) {
   c.prepare("ensure_docs", "INSERT INTO documents (id) SELECT unnest($1::bigint[]) ORDER BY 1 ON CONFLICT DO NOTHING");
   // The row lock that serialises appends to one document across servers; taken in id order so
@@ -142,17 +167,17 @@ void prepare_statements(pqxx::connection& c) {
             "  UPDATE documents SET log_length = u.len FROM unnest($10::bigint[], $11::bigint[]) AS u(id, len)"
             "  WHERE documents.id = u.id)"
             " SELECT pg_notify($12, n) FROM unnest($13::text[]) WITH ORDINALITY AS x(n, k) ORDER BY k");
-  c.prepare("read_log",
-            "SELECT seq, author, client_ms, server_ms, payload FROM changes WHERE doc = $1 AND seq > $2 ORDER BY seq");
-  c.prepare("read_range",
-            "SELECT seq, author, client_ms, server_ms, payload FROM changes WHERE doc = $1 AND seq >= $2 AND seq < $3 "
-            "ORDER BY seq");
-  c.prepare("log_length", "SELECT log_length FROM documents WHERE id = $1");
-  c.prepare("latest_snapshot", "SELECT upto, payload FROM snapshots WHERE doc = $1 ORDER BY upto DESC LIMIT 1");
+  prepare_read_statements(c);
   c.prepare("write_snapshot", "INSERT INTO snapshots (doc, upto, payload) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING");
   c.prepare("prune_snapshots",
             "DELETE FROM snapshots WHERE doc = $1 AND upto < (SELECT upto FROM snapshots WHERE doc = $1"
             " ORDER BY upto DESC OFFSET " + std::to_string(kSnapshotsKept - 1) + " LIMIT 1)");
+}
+
+std::string redacted(const std::string& url) {
+  const auto at = url.rfind('@');
+  if (at != std::string::npos) return "…@" + url.substr(at + 1);
+  return url.substr(0, url.find(' '));
 }
 
 bool connection_lost(const pqxx::connection* c) { return c == nullptr || !c->is_open(); }

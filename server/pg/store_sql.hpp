@@ -45,6 +45,11 @@ Bytes field_bytes(const pqxx::field& f);
 LogRecord row_record(const pqxx::row& row);
 // The statements of a worker connection (append, reads, snapshots).
 void prepare_statements(pqxx::connection& c);
+// The reads alone (read_log, read_range, log_length, latest_snapshot): all a read replica's
+// connection needs (prepare_statements includes them).
+void prepare_read_statements(pqxx::connection& c);
+// A kLoad: the newest snapshot, the log after it and the log length, in one consistent view.
+void load_document(pqxx::connection& c, std::uint32_t doc, StoreReply& out);
 
 // What a lost connection looks like: pqxx throws broken_connection, or an sql_error after which
 // the connection is closed (an administrator's shutdown).
@@ -71,5 +76,8 @@ struct OwnedConnection {
 };
 
 OwnedConnection connect(const std::string& url);
+// A connection string fit for a log line: never a password (what follows the '@' of a URI,
+// else the first word).
+std::string redacted(const std::string& url);
 
 }  // namespace convlab::pg::detail
