@@ -130,9 +130,6 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     const auto& last = *std::prev(after_w);
     return last.first >= added.t_us && last.second < added.index;
   };
-  const auto crash_after = [&](std::int64_t t) {
-    return std::upper_bound(log.crash_us.begin(), log.crash_us.end(), t) != log.crash_us.end();
-  };
 
   // The write the paragraph's other edits say decided E's character, for a character the log
   // does not follow to an unseeing writer: `bound` is when it left the durable text (or E's
@@ -172,17 +169,15 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         return Verdict{"clock_skew", std::nullopt};
       }
     }
-    // An overwrite in a server's memory by someone who had not seen E. With a change log an
-    // accepted edit is durable on its own, so only a character that was durable and then left
-    // through a write made on a view without it, or any character under snapshot persistence,
-    // can have gone this way. The earliest such write that became durable (any, under snapshot
-    // persistence with no crash after E: something overwrote it in memory).
-    if (durable || log.snapshot_persistence) {
-      const bool any_write = log.snapshot_persistence && !durable && !crash_after(e.e->t_us);
+    // An overwrite by someone who had not seen E, of a character that was durable and then left
+    // through a write made on a view without it: the earliest such write that became durable.
+    // (A character that never became durable under snapshot persistence was overwritten only
+    // if a snapshot shows it: overwritten_before_snapshot.)
+    if (durable) {
       for (std::size_t idx : para->second) {
         const EditInfo& w = edits[idx];
         if (w.e->client == e.e->client || w.e->t_us < e.e->t_us || w.e->t_us > bound || saw(w, e)) continue;
-        if (!any_write && !durable_at(w)) continue;
+        if (!durable_at(w)) continue;
         return Verdict{w.e->stale_base ? "stale_base" : "concurrent", idx};
       }
     }
