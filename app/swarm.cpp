@@ -2,6 +2,7 @@
 
 #include "faults/kinds.hpp"
 #include "server/core/assert.hpp"
+#include "server/core/policies.hpp"
 #include "server/core/rng.hpp"
 
 #include <algorithm>
@@ -278,27 +279,31 @@ std::string world_yaml(const WorldConfig& c, const std::string& name, const std:
       << ", rate_multiplier: " << num(co.rate_multiplier) << "}\n";
   }
   o << "  servers:\n"
-    << "    count: " << s.count << "\n"
-    << "    propagation: " << (s.propagation == sim::Propagation::kPoll ? "poll" : "bus") << "\n"
-    << "    poll_interval_ms: " << s.poll_interval_ms << "\n"
-    << "    anti_entropy_ms: " << s.anti_entropy_ms << "\n"
-    << "    persistence: " << (s.persistence == sim::Persistence::kSnapshot ? "snapshot" : "changelog") << "\n"
-    << "    snapshot_interval_ms: " << s.snapshot_interval_ms << "\n"
-    << "    snapshot_every_changes: " << s.snapshot_every_changes << "\n"
-    << "    ack: " << (s.ack == sim::Ack::kImmediate ? "immediate" : "after_commit") << "\n"
-    << "    catch_up: " << yes(s.catch_up) << "\n"
-    << "    api_read: "
-    << (s.api_read == sim::ApiRead::kReplica           ? "replica"
-        : s.api_read == sim::ApiRead::kPrimary         ? "primary"
-        : s.api_read == sim::ApiRead::kSessionPrimary  ? "session_primary"
-                                                       : "fenced")
-    << "\n"
-    << "    api_cache: " << (s.api_cache == sim::ApiCache::kPublic ? "public" : "no_store") << "\n"
-    << "    check_revocation: " << yes(s.check_revocation) << "\n"
-    << "    rate_limit_per_s: " << num(s.rate_limit_per_s) << "\n"
-    << "    rate_burst: " << s.rate_burst << "\n"
-    << "    work_us_per_msg: " << s.work_us_per_msg << "\n"
-    << "    rename: " << (s.rename == sim::Rename::kLww ? "lww" : "notice") << "\n"
+    << "    count: " << s.count << "\n";
+  // The server policies through their table (server/core/policies.hpp), as the loader reads them.
+  for (const PolicyField& f : policy_fields()) {
+    const double v = f.get(s);
+    o << "    " << f.key;
+    switch (f.kind) {
+      case PolicyField::Kind::kChoice:
+        o << ": " << f.choices[static_cast<std::size_t>(v)];
+        break;
+      case PolicyField::Kind::kBool:
+        o << ": " << yes(v != 0);
+        break;
+      case PolicyField::Kind::kTime:
+        o << "_ms: " << static_cast<std::int64_t>(v);
+        break;
+      case PolicyField::Kind::kWhole:
+        o << ": " << static_cast<std::int64_t>(v);
+        break;
+      case PolicyField::Kind::kNumber:
+        o << ": " << num(v);
+        break;
+    }
+    o << "\n";
+  }
+  o << "    work_us_per_msg: " << s.work_us_per_msg << "\n"
     << "  network:\n"
     << "    client_server_ms: " << rng_text(c.network.client_server_ms) << "\n"
     << "    server_db_ms: " << rng_text(c.network.server_db_ms) << "\n"

@@ -75,8 +75,8 @@ void World::emit_meta() {
   meta.meta["orders_by_client_clock"] = sim.strategy.orders_by_client_clock ? "true" : "false";
   // The durable log is in the history (`commit` events); causes of loss come from it.
   meta.meta["commits"] = "true";
-  meta.meta["persistence"] = cfg.servers.persistence == Persistence::kSnapshot ? "snapshot" : "changelog";
-  meta.meta["ack"] = cfg.servers.ack == Ack::kAfterCommit ? "after_commit" : "immediate";
+  meta.meta["persistence"] = std::string(name_of(cfg.servers.persistence));
+  meta.meta["ack"] = std::string(name_of(cfg.servers.ack));
   // The initial text goes through the strategy as an edit stamped at clock 0 (Database::setup).
   if (!cfg.initial_text.empty()) meta.meta["initial_clock_ms"] = "0";
   meta.meta["seed"] = std::to_string(sim.opt.seed);

@@ -1,6 +1,7 @@
 #pragma once
-// convlab-server's configuration: a YAML file (yaml-cpp) with command-line flags over it. Every
-// problem in the file is reported as `FILE:LINE:COLUMN: key.path: problem`, one line each.
+// convlab-server's configuration: a YAML file (read with yamlkit/, as scenarios are) with
+// command-line flags over it. Every problem in the file is reported as
+// `FILE:LINE:COLUMN: key.path: problem`, one line each.
 // docs/server.yaml shows every key with its default; docs/protocol.md what the limits mean.
 #include "server/auth/jwt.hpp"
 #include "server/core/node.hpp"
@@ -55,7 +56,8 @@ struct GroupCommit {
 struct ServerConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0: any free port
-  // id, nodes and the policies; NodeConfig's defaults are the fixed architecture's.
+  // id, nodes and the policies (`policies:`, read through the table of server/core/policies.hpp
+  // as a scenario's `servers` is); NodeConfig's defaults are the fixed architecture's.
   NodeConfig node;
   std::string pg_url;
   std::string strategy = "crdt";

@@ -111,7 +111,7 @@ TEST(Node, HelloLoadsTheDocumentThenWelcomes) {
 
 TEST(Node, AckImmediatelyGoesOutBeforeTheCommit) {
   NodeConfig cfg = one_node();
-  cfg.ack_after_commit = false;
+  cfg.ack = NodeConfig::Ack::kImmediate;
   TwoClients t(cfg);
   auto& [store, r, a, b] = t;
   a.type(*r.node, 0, U"hi");
@@ -486,7 +486,7 @@ TEST(Node, ARestartedNodeReplaysTheStoredLog) {
 TEST(Node, EditsOverTheRateLimitAreRefusedAtTheDoor) {
   FakeStore store;
   NodeConfig cfg = one_node();
-  cfg.ack_after_commit = false;
+  cfg.ack = NodeConfig::Ack::kImmediate;
   cfg.rate_limit_per_s = 1;
   cfg.rate_burst = 2;
   Rig r(cfg, strategy("lww"));

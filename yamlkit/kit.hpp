@@ -1,28 +1,30 @@
 #pragma once
-// The YAML validation kit of the scenario loader: where a value is in the file (Here), the
+// The YAML validation kit of the scenario loader and convlab-server's configuration file: where
+// a value is in the file (Here), the
 // problems found so far (Ctx, which words them `file:line:column: key.path: problem`, in file
 // order, at most kProblemsMax), and one reader per kind of scalar, range or mapping. Each
 // reader checks what it reads against the limits it is given and reports a precise problem
 // instead of throwing ("abc" where an integer is needed, "3" in quotes, 2.5 ms, an unknown key
 // with the allowed ones listed); it returns false and leaves `out` alone when it failed.
 //
-// Nothing here throws (yaml-cpp's exceptions are caught at the loader's edge) or knows what a
-// scenario is. Used by sim/scenario*.cpp.
+// Nothing here throws (yaml-cpp's exceptions are caught at the loaders' edge: load_text) or
+// knows what a scenario or a server is. Used by sim/scenario*.cpp and server/net/config.cpp; the
+// server policies' keys, which both files have, by yamlkit/policies.hpp.
 #include "server/core/result.hpp"
-#include "sim/config.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace convlab::sim::loader {
+namespace convlab::yamlkit {
 
 constexpr std::size_t kProblemsMax = 20;  // problems listed before "... more problems not shown"
 constexpr std::size_t kTextMaxBytes = 1 << 20;
@@ -100,23 +102,19 @@ struct EnumName {
   E value;
 };
 
+// One of a fixed set of names: `index` of the name given.
+bool get_choice(Ctx& ctx, const YAML::Node& n, const Here& at, std::span<const std::string_view> names,
+                std::size_t& index);
+
 // One of a fixed set of names.
 template <class E>
 bool get_enum(Ctx& ctx, const YAML::Node& n, const Here& at, std::span<const EnumName<E>> names, E& out) {
   std::vector<std::string_view> allowed;
   for (const auto& e : names) allowed.push_back(e.name);
-  if (!n.IsScalar()) {
-    ctx.fail(at, "expected one of " + join(allowed) + ", got " + kind_of(n));
-    return false;
-  }
-  for (const auto& e : names) {
-    if (n.Scalar() == e.name) {
-      out = e.value;
-      return true;
-    }
-  }
-  ctx.fail(at, "unknown value " + quote(n.Scalar()) + " (allowed: " + join(allowed) + ")");
-  return false;
+  std::size_t i = 0;
+  if (!get_choice(ctx, n, at, allowed, i)) return false;
+  out = names[i].value;
+  return true;
 }
 
 template <class E, std::size_t N>
@@ -143,7 +141,22 @@ std::optional<std::vector<Entry>> entries(Ctx& ctx, const YAML::Node& map, const
                                           std::span<const std::string_view> allowed, const char* what = "a mapping");
 // "think" matches think_ms and think_s; sets `seconds` for the latter.
 bool is_time_key(const std::string& key, std::string_view base, bool& seconds);
+// A range [min, max] of times (get_time), min <= max; into any type with `min` and `max`.
 bool get_range(Ctx& ctx, const YAML::Node& n, const Here& at, bool seconds, std::int64_t min_ms, std::int64_t max_ms,
-               RangeMs& out);
+               std::int64_t& out_min, std::int64_t& out_max);
+template <class Range>
+bool get_range(Ctx& ctx, const YAML::Node& n, const Here& at, bool seconds, std::int64_t min_ms, std::int64_t max_ms,
+               Range& out) {
+  return get_range(ctx, n, at, seconds, min_ms, max_ms, out.min, out.max);
+}
 
-}  // namespace convlab::sim::loader
+// --- files
+
+// The text of a file of at most `max_bytes`, or `FILE:1:1: (file): problem`.
+Result<std::string> read_text(const std::string& path, std::size_t max_bytes);
+// Parses YAML text; a syntax error is reported in `ctx` (key path "yaml").
+std::optional<YAML::Node> load_text(Ctx& ctx, const std::string& text);
+// What an exception out of yaml-cpp (or anything else) says, as one problem line of `file`.
+Error exception_error(const std::string& file, const std::exception& e);
+
+}  // namespace convlab::yamlkit

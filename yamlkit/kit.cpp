@@ -1,16 +1,18 @@
-// The scenario loader's YAML validation kit (sim/yaml_kit.hpp).
-#include "sim/yaml_kit.hpp"
+// The YAML validation kit (yamlkit/kit.hpp).
+#include "yamlkit/kit.hpp"
 
 #include "server/core/utf8.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <system_error>
 #include <utility>
 
-namespace convlab::sim::loader {
+namespace convlab::yamlkit {
 
 Error Ctx::error() const {
   std::vector<Problem> sorted = problems_;
@@ -228,6 +230,22 @@ bool get_bool(Ctx& ctx, const YAML::Node& n, const Here& at, bool& out) {
   return false;
 }
 
+bool get_choice(Ctx& ctx, const YAML::Node& n, const Here& at, std::span<const std::string_view> names,
+                std::size_t& index) {
+  if (!n.IsScalar()) {
+    ctx.fail(at, "expected one of " + join(names) + ", got " + kind_of(n));
+    return false;
+  }
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (n.Scalar() == names[i]) {
+      index = i;
+      return true;
+    }
+  }
+  ctx.fail(at, "unknown value " + quote(n.Scalar()) + " (allowed: " + join(names) + ")");
+  return false;
+}
+
 bool get_string(Ctx& ctx, const YAML::Node& n, const Here& at, std::string& out) {
   if (!n.IsScalar()) {
     ctx.fail(at, "expected a string, got " + kind_of(n));
@@ -311,24 +329,59 @@ bool is_time_key(const std::string& key, std::string_view base, bool& seconds) {
 }
 
 bool get_range(Ctx& ctx, const YAML::Node& n, const Here& at, bool seconds, std::int64_t min_ms, std::int64_t max_ms,
-               RangeMs& out) {
+               std::int64_t& out_min, std::int64_t& out_max) {
   if (!n.IsSequence() || n.size() != 2) {
     ctx.fail(at, std::string("expected a range [min, max] of ") + (seconds ? "seconds" : "milliseconds") + ", got " +
                      (n.IsSequence() ? "a sequence of " + std::to_string(n.size()) : kind_of(n)));
     return false;
   }
-  RangeMs r;
+  std::int64_t lo_ms = 0;
+  std::int64_t hi_ms = 0;
   const YAML::Node lo = n[0];
   const YAML::Node hi = n[1];
-  const bool a = get_time(ctx, lo, here_of(lo, at, at.path + "[0]"), seconds, min_ms, max_ms, r.min);
-  const bool b = get_time(ctx, hi, here_of(hi, at, at.path + "[1]"), seconds, min_ms, max_ms, r.max);
+  const bool a = get_time(ctx, lo, here_of(lo, at, at.path + "[0]"), seconds, min_ms, max_ms, lo_ms);
+  const bool b = get_time(ctx, hi, here_of(hi, at, at.path + "[1]"), seconds, min_ms, max_ms, hi_ms);
   if (!a || !b) return false;
-  if (r.min > r.max) {
+  if (lo_ms > hi_ms) {
     ctx.fail(at, "range has min > max: [" + lo.Scalar() + ", " + hi.Scalar() + "]");
     return false;
   }
-  out = r;
+  out_min = lo_ms;
+  out_max = hi_ms;
   return true;
 }
 
-}  // namespace convlab::sim::loader
+// --- files ---------------------------------------------------------------------------------
+
+Result<std::string> read_text(const std::string& path, std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(path + ":1:1: (file): cannot open the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return make_error(path + ":1:1: (file): cannot read the file");
+  std::string s = text.str();
+  if (s.size() > max_bytes) return make_error(path + ":1:1: (file): larger than " + std::to_string(max_bytes) + " bytes");
+  return s;
+}
+
+std::optional<YAML::Node> load_text(Ctx& ctx, const std::string& text) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    const int line = e.mark.is_null() ? 0 : std::max(0, e.mark.line);
+    const int col = e.mark.is_null() ? 0 : std::max(0, e.mark.column);
+    ctx.fail(Here{line, col, "yaml"}, e.msg);
+    return std::nullopt;
+  }
+}
+
+Error exception_error(const std::string& file, const std::exception& e) {
+  if (const auto* y = dynamic_cast<const YAML::Exception*>(&e)) {
+    const int line = y->mark.is_null() ? 0 : std::max(0, y->mark.line);
+    const int col = y->mark.is_null() ? 0 : std::max(0, y->mark.column);
+    return make_error(file + ":" + std::to_string(line + 1) + ":" + std::to_string(col + 1) + ": yaml: " + y->msg);
+  }
+  return make_error(file + ":1:1: (file): cannot load: " + e.what());
+}
+
+}  // namespace convlab::yamlkit
