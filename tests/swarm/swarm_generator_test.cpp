@@ -1,7 +1,7 @@
 // The swarm's generator: a world is a pure function of its seed, its YAML loads back through the
 // real loader to the same world, every world runs under every strategy, and every shrink step
 // is a world the loader accepts too.
-#include "app/swarm.hpp"
+#include "campaigns/swarm.hpp"
 #include "faults/kinds.hpp"
 #include "server/strategies/registry.hpp"
 #include "sim/scenario.hpp"
@@ -16,11 +16,11 @@ namespace convlab {
 namespace {
 
 void expect_loads_back(const sim::WorldConfig& c, const std::string& what) {
-  const std::string yaml = app::world_yaml(c, "w", "a comment\non two lines");
+  const std::string yaml = campaigns::world_yaml(c, "w", "a comment\non two lines");
   auto sc = sim::parse_scenario(yaml, "w.yaml");
   ASSERT_TRUE(sc.has_value()) << what << ": " << sc.error().message << "\n" << yaml;
   ASSERT_EQ(sc->variants.size(), 1u);
-  EXPECT_EQ(app::world_yaml(sc->variants.front().config, "w", ""), app::world_yaml(c, "w", "")) << what;
+  EXPECT_EQ(campaigns::world_yaml(sc->variants.front().config, "w", ""), campaigns::world_yaml(c, "w", "")) << what;
   for (const Strategy* s : strategies()) {
     const auto problems = sim::world_problems(sc->variants.front().config, *s);
     EXPECT_TRUE(problems.empty()) << what << ": " << s->name << ": " << problems.front();
@@ -28,12 +28,12 @@ void expect_loads_back(const sim::WorldConfig& c, const std::string& what) {
 }
 
 TEST(SwarmGenerator, WorldsLoadBackThroughTheLoader) {
-  for (std::uint64_t seed = 1; seed <= 300; ++seed) expect_loads_back(app::draw_world(seed), "seed " + std::to_string(seed));
+  for (std::uint64_t seed = 1; seed <= 300; ++seed) expect_loads_back(campaigns::draw_world(seed), "seed " + std::to_string(seed));
 }
 
 TEST(SwarmGenerator, SameSeedSameWorld) {
   for (std::uint64_t seed = 1; seed <= 50; ++seed) {
-    EXPECT_EQ(app::world_yaml(app::draw_world(seed), "w", ""), app::world_yaml(app::draw_world(seed), "w", ""));
+    EXPECT_EQ(campaigns::world_yaml(campaigns::draw_world(seed), "w", ""), campaigns::world_yaml(campaigns::draw_world(seed), "w", ""));
   }
 }
 
@@ -41,7 +41,7 @@ TEST(SwarmGenerator, DrawsEveryFaultKindAndKnob) {
   std::set<std::string> kinds;
   std::set<std::string> seen;
   for (std::uint64_t seed = 1; seed <= 300; ++seed) {
-    const sim::WorldConfig c = app::draw_world(seed);
+    const sim::WorldConfig c = campaigns::draw_world(seed);
     for (const sim::FaultSpec& f : c.faults) kinds.insert(std::string(faults::name(f.kind)));
     if (c.faults.empty()) seen.insert("no faults");
     if (c.faults.size() >= 4) seen.insert("many faults");
@@ -67,10 +67,10 @@ TEST(SwarmGenerator, DrawsEveryFaultKindAndKnob) {
 
 TEST(SwarmGenerator, ShrinkStepsAreSmallerWorldsTheLoaderAccepts) {
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
-    const sim::WorldConfig c = app::draw_world(seed);
-    for (const sim::WorldConfig& step : app::shrink_steps(c)) {
+    const sim::WorldConfig c = campaigns::draw_world(seed);
+    for (const sim::WorldConfig& step : campaigns::shrink_steps(c)) {
       expect_loads_back(step, "a shrink step of seed " + std::to_string(seed));
-      EXPECT_NE(app::world_yaml(step, "w", ""), app::world_yaml(c, "w", ""));
+      EXPECT_NE(campaigns::world_yaml(step, "w", ""), campaigns::world_yaml(c, "w", ""));
       EXPECT_LE(step.clients, c.clients);
       EXPECT_LE(step.faults.size(), c.faults.size());
     }

@@ -1,6 +1,6 @@
 // Every world in worlds/ once broke a swarm invariant (its comment says which and how): it is
 // run under the strategy and seed of its `replay:` line, and must now hold all of them.
-#include "app/swarm.hpp"
+#include "campaigns/swarm.hpp"
 #include "reports/checkers.hpp"
 #include "server/strategies/registry.hpp"
 #include "sim/scenario.hpp"
@@ -53,7 +53,7 @@ TEST_P(SwarmWorld, HoldsEveryInvariant) {
   reports::Checker checker;
   ro.on_event = [&checker](const history::Event& e) { checker.add(e); };
   const sim::RunOutput out = sim::run_world(c, ro);
-  for (const app::SwarmFailure& fail : app::swarm_failures(c, *strategy, out, checker.finish())) {
+  for (const campaigns::SwarmFailure& fail : campaigns::swarm_failures(c, *strategy, out, checker.finish())) {
     ADD_FAILURE() << GetParam() << ": " << strategy->name << " seed " << seed << ": " << fail.invariant << ": "
                   << fail.detail;
   }

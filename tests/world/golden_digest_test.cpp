@@ -15,7 +15,7 @@
 #include <ostream>
 #include <string>
 
-namespace convlab::app {
+namespace convlab::campaigns {
 namespace {
 
 struct Golden {
@@ -84,4 +84,4 @@ INSTANTIATE_TEST_SUITE_P(Pinned, GoldenDigest, testing::ValuesIn(kGolden), [](co
 });
 
 }  // namespace
-}  // namespace convlab::app
+}  // namespace convlab::campaigns

@@ -1,7 +1,7 @@
 // The checker's causes of loss held against the simulator's ground truth (sim/oracle.hpp,
-// app/oracle.hpp): worlds where the cause is known by construction, the oracle leaving the
+// campaigns/oracle.hpp): worlds where the cause is known by construction, the oracle leaving the
 // history untouched, and a bounded sweep over the shipped scenarios.
-#include "app/oracle.hpp"
+#include "campaigns/oracle.hpp"
 #include "reports/checkers.hpp"
 #include "server/strategies/registry.hpp"
 #include "sim/scenario.hpp"
@@ -65,7 +65,7 @@ TEST(Oracle, CrashAfterAnOverwriteIsNotACrashLoss) {
   for (const char* s : {"lww", "seq"}) {
     std::uint64_t lost = 0;
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-      const app::OracleRun r = app::run_with_oracle(c, *find_strategy(s), seed, "crash-after-overwrite", "v");
+      const campaigns::OracleRun r = campaigns::run_with_oracle(c, *find_strategy(s), seed, "crash-after-overwrite", "v");
       lost += r.truth.size();
       EXPECT_EQ(count(r.truth, "crash"), 0u) << s << " seed " << seed;
       EXPECT_EQ(r.metrics.lost_by_cause.at("crash"), 0u) << s << " seed " << seed;
@@ -88,7 +88,7 @@ TEST(Oracle, SkewedClocksReverseNothingUnderSeq) {
   }
   std::uint64_t lost = 0;
   for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-    const app::OracleRun r = app::run_with_oracle(c, *find_strategy("seq"), seed, "skewed-seq", "v");
+    const campaigns::OracleRun r = campaigns::run_with_oracle(c, *find_strategy("seq"), seed, "skewed-seq", "v");
     lost += r.truth.size();
     EXPECT_EQ(r.metrics.causality_reversals, 0u) << "seed " << seed;
     EXPECT_EQ(r.metrics.lost_by_cause.at("clock_skew"), 0u) << "seed " << seed;
@@ -108,7 +108,7 @@ TEST(Oracle, SnapshotCrashLosesToTheCrash) {
   c.quiesce_ms = 15000;
   add_crash_at_15s(c);
   for (const char* s : {"ot", "crdt"}) {
-    const app::OracleRun r = app::run_with_oracle(c, *find_strategy(s), 3, "snapshot-crash", "v");
+    const campaigns::OracleRun r = campaigns::run_with_oracle(c, *find_strategy(s), 3, "snapshot-crash", "v");
     EXPECT_GT(r.truth.size(), 0u) << s;
     EXPECT_EQ(count(r.truth, "crash"), r.truth.size()) << s;
     EXPECT_TRUE(r.disagreements.empty()) << s << ": " << r.disagreements.size();
@@ -125,13 +125,13 @@ TEST(Oracle, ComparisonNamesEachSide) {
   TruthChar only;
   only.id = CharId{1, 3};
   only.cause = "crash";
-  const auto d = app::compare_causes({c}, {t, only});
+  const auto d = campaigns::compare_causes({c}, {t, only});
   ASSERT_EQ(d.size(), 2u);
   EXPECT_EQ(d[0].checker, "crash");
   EXPECT_EQ(d[0].truth, "concurrent");
   EXPECT_EQ(d[1].checker, "none");
-  EXPECT_EQ(app::compare_causes({c}, {only}).size(), 2u);
-  EXPECT_TRUE(app::compare_causes({c}, {t}).size() == 1 && app::compare_causes({}, {}).empty());
+  EXPECT_EQ(campaigns::compare_causes({c}, {only}).size(), 2u);
+  EXPECT_TRUE(campaigns::compare_causes({c}, {t}).size() == 1 && campaigns::compare_causes({}, {}).empty());
 }
 
 // The bounded agreement sweep: every naive and mixed scenario, 3 seeds. ot and crdt agree on
@@ -151,7 +151,7 @@ TEST(Oracle, AgreesOnTheShippedScenariosForOtAndCrdt) {
       for (const Variant& v : sc->variants) {
         for (const char* s : {"ot", "crdt"}) {
           for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-            const app::OracleRun r = app::run_with_oracle(v.config, *find_strategy(s), seed, sc->name, v.name);
+            const campaigns::OracleRun r = campaigns::run_with_oracle(v.config, *find_strategy(s), seed, sc->name, v.name);
             lost += r.truth.size();
             EXPECT_TRUE(r.disagreements.empty()) << sc->name << " " << v.name << " " << s << " seed " << seed << ": "
                                                  << r.disagreements.size() << ", first: checker "

@@ -1,6 +1,6 @@
 // Every scenario under scenarios/ runs with its expectations, on every strategy it names, and
 // the simulator is deterministic: the same seed gives the same history digest.
-#include "app/campaign.hpp"
+#include "campaigns/campaign.hpp"
 #include "server/strategies/registry.hpp"
 #include "sim/world.hpp"
 
@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <set>
 
-namespace convlab::app {
+namespace convlab::campaigns {
 namespace {
 
 std::vector<std::string> scenario_files() {
@@ -91,4 +91,4 @@ TEST(Determinism, FiftySeedsTwiceGiveIdenticalDigests) {
 }
 
 }  // namespace
-}  // namespace convlab::app
+}  // namespace convlab::campaigns

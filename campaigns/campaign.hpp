@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace convlab::app {
+namespace convlab::campaigns {
 
 struct CampaignOptions {
   std::vector<const Strategy*> strategies;  // empty: the scenario's own list
@@ -56,4 +56,4 @@ inline bool in_shard(std::size_t index, std::uint32_t shard, std::uint32_t shard
 // "N" -> 1..N, "A..B" -> A..B. An Error names the problem.
 Result<std::vector<std::uint64_t>> parse_seeds(const std::string& text);
 
-}  // namespace convlab::app
+}  // namespace convlab::campaigns

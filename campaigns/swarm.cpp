@@ -1,4 +1,4 @@
-#include "app/swarm.hpp"
+#include "campaigns/swarm.hpp"
 
 #include "faults/kinds.hpp"
 #include "server/core/assert.hpp"
@@ -12,7 +12,7 @@
 #include <span>
 #include <sstream>
 
-namespace convlab::app {
+namespace convlab::campaigns {
 
 namespace {
 
@@ -514,4 +514,4 @@ std::vector<SwarmFailure> swarm_failures(const WorldConfig& c, const Strategy& s
   return f;
 }
 
-}  // namespace convlab::app
+}  // namespace convlab::campaigns

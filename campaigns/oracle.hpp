@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace convlab::app {
+namespace convlab::campaigns {
 
 // A lost character on which the checker and the truth differ: a different cause, or lost on one
 // side only ("none" on the other); or one both call "unknown" (every loss must have a cause).
@@ -39,4 +39,4 @@ std::vector<Disagreement> compare_causes(const std::vector<reports::LostChar>& c
 OracleRun run_with_oracle(const sim::WorldConfig& config, const Strategy& strategy, std::uint64_t seed,
                           const std::string& scenario, const std::string& variant);
 
-}  // namespace convlab::app
+}  // namespace convlab::campaigns

@@ -1,6 +1,6 @@
 // Verdicts over seeds: each quantifier on hand-made per-seed values, NaN as compare() treats it,
 // and the words the terminal, report.md, report.json and JUnit use for a failed `all`.
-#include "app/campaign.hpp"
+#include "campaigns/campaign.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace convlab::app {
+namespace convlab::campaigns {
 namespace {
 
 using reports::SeedValue;
@@ -186,4 +186,4 @@ TEST(Verdict, EveryWriterNamesTheSeedsOfAFailedAll) {
 }
 
 }  // namespace
-}  // namespace convlab::app
+}  // namespace convlab::campaigns

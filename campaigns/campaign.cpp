@@ -1,4 +1,4 @@
-#include "app/campaign.hpp"
+#include "campaigns/campaign.hpp"
 
 #include "server/strategies/registry.hpp"
 #include "sim/world.hpp"
@@ -14,7 +14,7 @@
 #include <thread>
 #include <unistd.h>
 
-namespace convlab::app {
+namespace convlab::campaigns {
 
 namespace {
 
@@ -255,4 +255,4 @@ Result<std::vector<reports::RunRecord>> merge_shards(std::vector<std::vector<rep
   return out;
 }
 
-}  // namespace convlab::app
+}  // namespace convlab::campaigns

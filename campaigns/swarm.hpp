@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace convlab::app {
+namespace convlab::campaigns {
 
 // A whole world drawn from `seed`: sized to run in well under a second, with every knob of
 // docs/scenarios.md drawn (which fault kinds occur, and how many, drawn too). The world is one
@@ -54,4 +54,4 @@ struct SwarmFailure {
 std::vector<SwarmFailure> swarm_failures(const sim::WorldConfig& c, const Strategy& strategy, const sim::RunOutput& out,
                                          const reports::RunMetrics& m);
 
-}  // namespace convlab::app
+}  // namespace convlab::campaigns

@@ -1,4 +1,4 @@
-#include "app/oracle.hpp"
+#include "campaigns/oracle.hpp"
 
 #include "sim/world.hpp"
 
@@ -6,7 +6,7 @@
 #include <map>
 #include <tuple>
 
-namespace convlab::app {
+namespace convlab::campaigns {
 
 std::vector<Disagreement> compare_causes(const std::vector<reports::LostChar>& checker,
                                          const std::vector<sim::TruthChar>& truth) {
@@ -63,4 +63,4 @@ OracleRun run_with_oracle(const sim::WorldConfig& config, const Strategy& strate
   return r;
 }
 
-}  // namespace convlab::app
+}  // namespace convlab::campaigns
