@@ -74,7 +74,7 @@ TEST_P(GoldenDigest, HistoryDigestIsPinned) {
       << "the history digest of (" << g.scenario << ", " << g.strategy << ", seed " << g.seed << ") changed.\n"
       << "A change to simulated behaviour or to the history format shows up here. If it was intended,\n"
       << "re-pin: build, run `" << command << "` (build/<preset>/cli/convlab)\n"
-      << "and put the digest it prints in kGolden (tests/world/golden_digest_test.cpp), saying why in the\n"
+      << "and put the digest it prints in kGolden (tests/sim/golden_digest_test.cpp), saying why in the\n"
       << "commit; if not, this is a regression of determinism or of the history's bytes.";
 }
 

@@ -62,6 +62,6 @@ run_convlab "$out/sweep.txt" 0 sweep "$src/scenarios/sweep/polling-load.yaml" --
   --vary clients=16,32 --strategy lww --seeds 1 --jobs 2 --out "$out/sweep"
 
 cd "$out"
-node "$src/tests/report/check_pages.cjs" --web "$src/web" --chromium "$chromium" \
+node "$src/tests/reports/check_pages.cjs" --web "$src/web" --chromium "$chromium" \
   --junit run/junit.xml --report run/report.json \
   run/index.html replay-05-snapshot-crash/index.html replay-random-faults/index.html sweep/index.html

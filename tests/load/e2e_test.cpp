@@ -7,7 +7,7 @@
 // skip. The PostgreSQL-crash test starts a cluster of its own with scripts/pg.sh.
 #include "history/history.hpp"
 #include "reports/checkers.hpp"
-#include "tests/e2e/process.hpp"
+#include "tests/load/process.hpp"
 #include "tests/pg/pg_fixture.hpp"
 
 #include <gtest/gtest.h>

@@ -3,7 +3,7 @@
 #include "server/core/node.hpp"
 #include "server/core/protocol.hpp"
 #include "server/strategies/registry.hpp"
-#include "tests/node/scripted_io.hpp"
+#include "tests/core/scripted_io.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "tests/e2e/process.hpp"
+#include "tests/load/process.hpp"
 
 #include <chrono>
 #include <fstream>

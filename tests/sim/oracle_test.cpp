@@ -6,7 +6,7 @@
 #include "server/strategies/registry.hpp"
 #include "sim/scenario.hpp"
 #include "sim/world.hpp"
-#include "tests/world/worlds.hpp"
+#include "tests/sim/worlds.hpp"
 
 #include <gtest/gtest.h>
 

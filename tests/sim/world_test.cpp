@@ -3,7 +3,7 @@
 #include "reports/checkers.hpp"
 #include "server/strategies/registry.hpp"
 #include "sim/world.hpp"
-#include "tests/world/worlds.hpp"
+#include "tests/sim/worlds.hpp"
 
 #include <gtest/gtest.h>
 
