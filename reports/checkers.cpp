@@ -23,7 +23,7 @@ using history::Event;
 using history::EventType;
 using history::IdRun;
 
-constexpr std::size_t kMaxListed = 20;  // entries kept in `divergent` and `lost`
+constexpr std::size_t kListedMax = 20;  // entries kept in `divergent` and `lost`
 constexpr std::string_view kDurable = "durable";
 constexpr std::string_view kRevokedSuffix = ":revoked";
 constexpr std::string_view kMissingOwnWrite = ":missing_own_write";
@@ -317,7 +317,7 @@ RunMetrics Checker::finish() const {
   bool any_final = false;
   for (auto& [doc, ds] : docs) {
     if (ds.finals.empty()) {
-      if (m.divergent.size() < kMaxListed) m.divergent.push_back("doc " + std::to_string(doc) + ": no final replica");
+      if (m.divergent.size() < kListedMax) m.divergent.push_back("doc " + std::to_string(doc) + ": no final replica");
       m.converged = false;
       continue;
     }
@@ -326,7 +326,7 @@ RunMetrics Checker::finish() const {
     const bool has_durable = durable != ds.finals.end();
     const auto& [base_name, base] = has_durable ? *durable : *ds.finals.begin();
     for (const auto& [name, fin] : ds.finals) {
-      if (fin->text != base->text && m.divergent.size() < kMaxListed) {
+      if (fin->text != base->text && m.divergent.size() < kListedMax) {
         m.divergent.push_back("doc " + std::to_string(doc) + ": " + name + " differs from " + base_name);
       }
     }
@@ -428,7 +428,7 @@ RunMetrics Checker::finish() const {
     m.lost_edits.push_back(LostEdit{info.e->client, info.e->op, info.e->doc, info.e->t_us, info.lost.size(),
                                     info.cause, info.by_client, info.by_op});
     for (std::size_t i = 0; i < info.lost.size(); ++i) {
-      if (m.lost.size() >= kMaxListed && !st.list_all_lost) break;
+      if (m.lost.size() >= kListedMax && !st.list_all_lost) break;
       // From the log each character has its own cause; without it, the edit's.
       const bool own = i < info.lost_causes.size() && !info.lost_causes[i].empty();
       const std::optional<std::size_t> by = own ? info.lost_by[i] : std::nullopt;

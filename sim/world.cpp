@@ -180,7 +180,7 @@ std::vector<std::string> world_problems(const WorldConfig& c, const Strategy& st
   if (c.servers.persistence == Persistence::kSnapshot && c.servers.ack == Ack::kAfterCommit) {
     out.push_back("servers.ack: after_commit needs servers.persistence: changelog (snapshots are not commits of an edit)");
   }
-  if (c.clients >= kMaxClients) out.push_back("clients: at most " + std::to_string(kMaxClients - 1));
+  if (c.clients >= kClientIdsMax) out.push_back("clients: at most " + std::to_string(kClientIdsMax - 1));
   if (!utf8_decode(c.initial_text)) out.push_back("initial_text: not valid UTF-8");
   for (const auto& se : c.script) {
     if (se.client >= c.clients) out.push_back("script: client " + std::to_string(se.client) + " does not exist");

@@ -140,26 +140,26 @@ void read_users(Ctx& ctx, const Entry& top, ServerConfig& c) {
 
 void read_limits(Ctx& ctx, const Entry& top, Limits& l) {
   static constexpr std::array<std::string_view, 10> keys{
-      "max_message_bytes", "max_outgoing_messages", "idle_timeout_ms",   "max_documents_per_connection",
-      "max_connections",   "max_document_id",       "max_http_body_bytes", "shutdown_grace_ms",
+      "message_bytes_max", "outgoing_messages_max", "idle_timeout_ms",   "documents_per_connection_max",
+      "connections_max",   "document_id_max",       "http_body_bytes_max", "shutdown_grace_ms",
       "api_read_timeout_ms", "coalesce_ms"};
   auto es = entries(ctx, top.value, top.at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
-    if (e.key == "max_message_bytes") {
-      get_uint(ctx, e.value, e.at, 16, static_cast<std::int64_t>(kMaxFrameBytes), l.max_message_bytes);
-    } else if (e.key == "max_outgoing_messages") {
-      get_uint(ctx, e.value, e.at, 1, kCountMax, l.max_outgoing_messages);
+    if (e.key == "message_bytes_max") {
+      get_uint(ctx, e.value, e.at, 16, static_cast<std::int64_t>(kFrameBytesMax), l.message_bytes_max);
+    } else if (e.key == "outgoing_messages_max") {
+      get_uint(ctx, e.value, e.at, 1, kCountMax, l.outgoing_messages_max);
     } else if (e.key == "idle_timeout_ms") {
       get_time(ctx, e.value, e.at, false, 1, kTimeMsMax, l.idle_timeout_ms);
-    } else if (e.key == "max_documents_per_connection") {
-      get_uint(ctx, e.value, e.at, 1, kCountMax, l.max_documents_per_connection);
-    } else if (e.key == "max_connections") {
-      get_uint(ctx, e.value, e.at, 1, kCountMax, l.max_connections);
-    } else if (e.key == "max_document_id") {
-      get_uint(ctx, e.value, e.at, 0, 0xffffffffLL, l.max_document_id);
-    } else if (e.key == "max_http_body_bytes") {
-      get_uint(ctx, e.value, e.at, 64, static_cast<std::int64_t>(kMaxFrameBytes), l.max_http_body_bytes);
+    } else if (e.key == "documents_per_connection_max") {
+      get_uint(ctx, e.value, e.at, 1, kCountMax, l.documents_per_connection_max);
+    } else if (e.key == "connections_max") {
+      get_uint(ctx, e.value, e.at, 1, kCountMax, l.connections_max);
+    } else if (e.key == "document_id_max") {
+      get_uint(ctx, e.value, e.at, 0, 0xffffffffLL, l.document_id_max);
+    } else if (e.key == "http_body_bytes_max") {
+      get_uint(ctx, e.value, e.at, 64, static_cast<std::int64_t>(kFrameBytesMax), l.http_body_bytes_max);
     } else if (e.key == "shutdown_grace_ms") {
       get_time(ctx, e.value, e.at, false, 1, kTimeMsMax, l.shutdown_grace_ms);
     } else if (e.key == "api_read_timeout_ms") {
@@ -171,14 +171,14 @@ void read_limits(Ctx& ctx, const Entry& top, Limits& l) {
 }
 
 void read_group_commit(Ctx& ctx, const Entry& top, GroupCommit& g) {
-  static constexpr std::array<std::string_view, 3> keys{"interval_ms", "max_batch", "pipeline"};
+  static constexpr std::array<std::string_view, 3> keys{"interval_ms", "batch_max", "pipeline"};
   auto es = entries(ctx, top.value, top.at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
     if (e.key == "interval_ms") {
       get_time(ctx, e.value, e.at, false, 0, 1000, g.interval_ms);
-    } else if (e.key == "max_batch") {
-      get_uint(ctx, e.value, e.at, 1, 65536, g.max_batch);
+    } else if (e.key == "batch_max") {
+      get_uint(ctx, e.value, e.at, 1, 65536, g.batch_max);
     } else if (e.key == "pipeline") {
       get_uint(ctx, e.value, e.at, 1, 2, g.pipeline);
     }

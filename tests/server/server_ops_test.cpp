@@ -86,7 +86,7 @@ TEST(ServerConfig, BadKeysAndValuesNameFileLineColumn) {
                     "  propagation: carrier-pigeon\n"
                     "  bogus: 1\n"
                     "limits:\n"
-                    "  max_message_bytes: lots\n"
+                    "  message_bytes_max: lots\n"
                     "group_commit:\n"
                     "  pipeline: 3\n"
                     "  interval_ms: 1001\n");
@@ -100,7 +100,7 @@ TEST(ServerConfig, BadKeysAndValuesNameFileLineColumn) {
   EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:3:16: policies\.propagation: unknown value "carrier-pigeon" \(allowed: poll, bus\))")))
       << err;
   EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:4:3: policies\.bogus: unknown key)"))) << err;
-  EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:6:22: limits\.max_message_bytes: expected an integer, got "lots")")))
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:6:22: limits\.message_bytes_max: expected an integer, got "lots")")))
       << err;
   // The documented example configuration is a valid one.
   std::ifstream example(std::string(CONVLAB_SOURCE_DIR) + "/docs/server.yaml");
