@@ -1,5 +1,5 @@
-// Durable appends per second through convlab::pg::Store: group commit (max_batch 4096) against
-// one transaction per append (max_batch 1), with 1 and 8 producer threads. Each producer keeps
+// Durable appends per second through convlab::pg::Store: group commit (batch_max 4096) against
+// one transaction per append (batch_max 1), with 1 and 8 producer threads. Each producer keeps
 // a window of appends in flight (as a server's clients wait for their acknowledgements) and
 // submits the next one as each is answered. Needs CONVLAB_PG_URL; it creates (and drops) a
 // database of its own there.
@@ -70,7 +70,7 @@ std::string fresh_database(const std::string& base, const std::string& db) {
   return database_url(base, db);
 }
 
-Figures run(const std::string& url, std::size_t max_batch, int producers, const Options& opt) {
+Figures run(const std::string& url, std::size_t batch_max, int producers, const Options& opt) {
   std::vector<std::unique_ptr<std::counting_semaphore<1 << 20>>> windows;
   for (int p = 0; p < producers; ++p) windows.push_back(std::make_unique<std::counting_semaphore<1 << 20>>(opt.window));
   std::atomic<std::uint64_t> answered{0};
@@ -98,7 +98,7 @@ Figures run(const std::string& url, std::size_t max_batch, int producers, const 
   pg::StoreConfig cfg;
   cfg.pipeline = opt.pipeline;
   cfg.url = url;
-  cfg.max_batch = max_batch;
+  cfg.batch_max = batch_max;
   cfg.node = 1;
   auto store = pg::Store::open(cfg, hooks);
   if (!store) {
@@ -202,12 +202,12 @@ int main(int argc, char** argv) {
   for (int producers : {1, 8}) {
     Figures by_mode[2];
     for (int m = 0; m < 2; ++m) {
-      const std::size_t max_batch = m == 0 ? 4096 : 1;
+      const std::size_t batch_max = m == 0 ? 4096 : 1;
       const std::string url = fresh_database(base, "convlab_bench");
-      const Figures f = run(url, max_batch, producers, opt);
+      const Figures f = run(url, batch_max, producers, opt);
       by_mode[m] = f;
       std::printf("%-22s %9d %12.0f %10.0f %14.1f %10.2f %6.2f/%6.2f/%6.2f %7.2f\n",
-                  m == 0 ? "group (max_batch 4096)" : "one per txn (max 1)", producers, f.appends_per_s,
+                  m == 0 ? "group (batch_max 4096)" : "one per txn (max 1)", producers, f.appends_per_s,
                   f.commits_per_s, f.appends_per_commit, f.commit_ms, f.lock_ms, f.statement_ms, f.flush_ms,
                   f.cpu_s);
       std::fflush(stdout);

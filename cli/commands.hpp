@@ -18,7 +18,7 @@ int validate_cmd(const std::vector<std::string>& args);
 // Capacity sweeps over a grid of settings, and merging shards of a run or a sweep.
 int sweep_cmd(const std::vector<std::string>& args);
 int merge_cmd(const std::vector<std::string>& args);
-// The checker's causes of loss against the simulator's ground truth (app/oracle.hpp).
+// The checker's causes of loss against the simulator's ground truth (campaigns/oracle.hpp).
 int oracle_cmd(const std::vector<std::string>& args);
 // Swarm testing: whole worlds drawn from seeds, every strategy, invariants, shrinking.
 int swarm_cmd(const std::vector<std::string>& args);

@@ -91,4 +91,24 @@ std::string command_line(const std::string& command, const std::vector<std::stri
   return out;
 }
 
+std::string line(const std::string& name, const std::string& value) {
+  return name + std::string(name.size() < 22 ? 22 - name.size() : 1, ' ') + value + '\n';
+}
+
+bool one_positional(const std::string& command, const std::string& what, const po::variables_map& vm,
+                    std::string& out, int& code) {
+  if (!vm.count("positional")) {
+    code = fail(command + ": missing " + what + " (see convlab " + command + " --help)");
+    return false;
+  }
+  const auto& v = vm["positional"].as<std::vector<std::string>>();
+  if (v.size() != 1) {
+    code = fail(command + ": expected one " + what + ", got " + std::to_string(v.size()) + " (see convlab " +
+                command + " --help)");
+    return false;
+  }
+  out = v.front();
+  return true;
+}
+
 }  // namespace convlab::cli

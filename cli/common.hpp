@@ -52,4 +52,12 @@ std::string excerpt(const std::u32string& s, std::size_t from, std::size_t max);
 // Index of the first code point where a and b differ (min of sizes when one is a prefix).
 std::size_t first_difference(const std::u32string& a, const std::u32string& b);
 
+// "NAME                  VALUE\n": one line of a command's summary, values in one column.
+std::string line(const std::string& name, const std::string& value);
+
+// The one positional argument of `command` (`what` names it in the error), or false with the
+// error line printed and `code` set.
+bool one_positional(const std::string& command, const std::string& what, const boost::program_options::variables_map& vm,
+                    std::string& out, int& code);
+
 }  // namespace convlab::cli

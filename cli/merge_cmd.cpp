@@ -3,7 +3,7 @@
 // Joins the partial results of `convlab run|sweep --shard K/N` (DIR/partial.json of every shard)
 // into the report an unsharded run writes: report.json and report.md (run), or sweep.json,
 // sweep.csv and sweep.md (sweep). Every shard 0..N-1 must be there exactly once, all of one grid.
-#include "app/campaign.hpp"
+#include "campaigns/campaign.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/export.hpp"
@@ -27,8 +27,8 @@ namespace {
 
 // The options a spec recorded, back as campaign options. The spec was written by this program,
 // so a problem here means a file edited by hand or written by another version.
-Result<app::CampaignOptions> options_of(const json::object& spec, const std::string& where) {
-  app::CampaignOptions o;
+Result<campaigns::CampaignOptions> options_of(const json::object& spec, const std::string& where) {
+  campaigns::CampaignOptions o;
   const json::value* strategies = spec.if_contains("strategies");
   const json::value* seeds = spec.if_contains("seeds");
   const json::value* variant = spec.if_contains("variant");
@@ -89,7 +89,7 @@ int merge_cmd(const std::vector<std::string>& args) {
   if (!options) return fail("merge: " + options.error().message);
   std::vector<std::vector<reports::RunRecord>> shards;
   for (Partial& p : *partials) shards.push_back(std::move(p.runs));
-  auto records = app::merge_shards(std::move(shards), first.total);
+  auto records = campaigns::merge_shards(std::move(shards), first.total);
   if (!records) return fail("merge: " + records.error().message);
 
   std::error_code ec;
@@ -123,7 +123,7 @@ int merge_cmd(const std::vector<std::string>& args) {
       if (!sc) return fail("merge: " + where + ": " + sc.error().message);
       scenarios.push_back(std::move(*sc));
     }
-    const reports::Report report = app::make_report(scenarios, *options, std::move(*records));
+    const reports::Report report = campaigns::make_report(scenarios, *options, std::move(*records));
     files = {{"report.json", reports::to_json(report)},
              {"report.md", reports::to_markdown(report)},
              {"index.html", reports::report_html(report, {command_line("merge", args), CONVLAB_VERSION})}};

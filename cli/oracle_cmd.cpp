@@ -1,8 +1,8 @@
 // convlab oracle SCENARIO... [--strategy S]... [--seeds N|A..B] [--variant V] [--list N]
 // The checker's cause of every lost acknowledged character held against the simulator's ground
-// truth (app/oracle.hpp), over scenarios × variants × strategies × seeds.
-#include "app/campaign.hpp"
-#include "app/oracle.hpp"
+// truth (campaigns/oracle.hpp), over scenarios × variants × strategies × seeds.
+#include "campaigns/campaign.hpp"
+#include "campaigns/oracle.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/scenarios.hpp"
@@ -51,7 +51,7 @@ int oracle_cmd(const std::vector<std::string>& args) {
   std::vector<std::uint64_t> seeds;
   for (std::uint64_t s = 1; s <= 10; ++s) seeds.push_back(s);
   if (vm.count("seeds")) {
-    auto parsed = app::parse_seeds(vm["seeds"].as<std::string>());
+    auto parsed = campaigns::parse_seeds(vm["seeds"].as<std::string>());
     if (!parsed) return fail("oracle: --seeds: " + parsed.error().message);
     seeds = std::move(*parsed);
   }
@@ -77,7 +77,7 @@ int oracle_cmd(const std::vector<std::string>& args) {
       if (!only.empty() && v.name != only) continue;
       for (const Strategy* st : strategies) {
         for (std::uint64_t seed : seeds) {
-          const app::OracleRun r = app::run_with_oracle(v.config, *st, seed, sc.name, v.name);
+          const campaigns::OracleRun r = campaigns::run_with_oracle(v.config, *st, seed, sc.name, v.name);
           ++runs;
           lost += r.truth.size();
           for (const reports::LostChar& c : r.metrics.lost) ++checker_causes[c.cause];
@@ -87,7 +87,7 @@ int oracle_cmd(const std::vector<std::string>& args) {
           std::cout << sc.name << " " << v.name << " " << st->name << " seed " << seed << ": "
                     << r.disagreements.size() << " disagreement(s)\n";
           for (std::size_t i = 0; i < r.disagreements.size(); ++i) {
-            const app::Disagreement& d = r.disagreements[i];
+            const campaigns::Disagreement& d = r.disagreements[i];
             ++pairs[{d.checker, d.truth}];
             if (i < list) {
               std::cout << "  doc " << d.doc << " id " << d.id.agent << ":" << d.id.seq << "  checker " << d.checker

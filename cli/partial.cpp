@@ -298,7 +298,7 @@ reports::RunMetrics read_metrics(Reader& rd, const json::object& o, const std::s
 
 }  // namespace
 
-Partial make_partial(std::string kind, std::string spec, const app::CampaignOptions& options, std::uint64_t total,
+Partial make_partial(std::string kind, std::string spec, const campaigns::CampaignOptions& options, std::uint64_t total,
                      std::vector<reports::RunRecord> runs) {
   Partial p;
   p.kind = std::move(kind);
@@ -400,7 +400,7 @@ json::object spec_common(const SpecOptions& o) {
 }
 }  // namespace
 
-SpecOptions spec_options(const app::CampaignOptions& o) {
+SpecOptions spec_options(const campaigns::CampaignOptions& o) {
   SpecOptions s;
   for (const Strategy* st : o.strategies) s.strategies.emplace_back(st->name);
   s.seeds = o.seeds;

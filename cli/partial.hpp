@@ -4,7 +4,7 @@
 // grid), which shard it is, how many runs the whole grid has, and its own run records in full
 // (every checker metric, doubles written exactly), so that merging shards gives the same
 // report bytes as one unsharded run.
-#include "app/campaign.hpp"
+#include "campaigns/campaign.hpp"
 #include "reports/report.hpp"
 #include "server/core/result.hpp"
 
@@ -26,7 +26,7 @@ struct Partial {
 };
 
 // The partial of one shard: its runs, `options`' shard and shard count, the grid's size.
-Partial make_partial(std::string kind, std::string spec, const app::CampaignOptions& options, std::uint64_t total,
+Partial make_partial(std::string kind, std::string spec, const campaigns::CampaignOptions& options, std::uint64_t total,
                      std::vector<reports::RunRecord> runs);
 std::string partial_to_json(const Partial& p);
 // `file` names the input in errors ("DIR/partial.json: runs[3].metrics: ...").
@@ -45,7 +45,7 @@ struct SpecOptions {
   std::vector<std::uint64_t> seeds;
   std::string variant;
 };
-SpecOptions spec_options(const app::CampaignOptions& o);
+SpecOptions spec_options(const campaigns::CampaignOptions& o);
 
 // `convlab run`: every scenario file with its text, so merging needs no file.
 std::string run_spec(const std::vector<std::pair<std::string, std::string>>& files, const SpecOptions& o);

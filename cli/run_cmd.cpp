@@ -4,7 +4,7 @@
 // Every chosen strategy on the same seeds and fault schedules (paired runs), in parallel across
 // runs; the comparison table on stdout, report.json and report.md in DIR, and exit 1 when an
 // expectation fails. Every scenario is loaded and checked before anything runs.
-#include "app/campaign.hpp"
+#include "campaigns/campaign.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/export.hpp"
@@ -83,7 +83,7 @@ int run_cmd(const std::vector<std::string>& args) {
   }
   if (!vm.count("scenario")) return fail("run: missing SCENARIO (a file or a directory; see convlab run --help)");
 
-  app::CampaignOptions options;
+  campaigns::CampaignOptions options;
   if (!campaign_flags("run", vm, options, code)) return code;
   const std::string out_dir = vm["out"].as<std::string>();
   if (out_dir.empty()) return fail("run: --out: expected a directory");
@@ -197,7 +197,7 @@ int run_cmd(const std::vector<std::string>& args) {
     };
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const reports::Report report = app::run_campaign(scenarios, options);
+  const reports::Report report = campaigns::run_campaign(scenarios, options);
   if (sink && !write_file(om_path, sink->text())) return fail(om_path + ": cannot write");
   if (sharded) {
     std::vector<std::pair<std::string, std::string>> texts;

@@ -112,7 +112,7 @@ Result<std::uint64_t> parse_uint(const std::string& flag, const std::string& tex
 }
 
 bool campaign_flags(const std::string& command, const boost::program_options::variables_map& vm,
-                    app::CampaignOptions& options, int& exit_code) {
+                    campaigns::CampaignOptions& options, int& exit_code) {
   constexpr std::uint64_t kJobsMax = 4096;
   options.progress = true;
   if (vm.count("strategy") &&
@@ -124,7 +124,7 @@ bool campaign_flags(const std::string& command, const boost::program_options::va
     return false;
   };
   if (vm.count("seeds")) {
-    auto seeds = app::parse_seeds(vm["seeds"].as<std::string>());
+    auto seeds = campaigns::parse_seeds(vm["seeds"].as<std::string>());
     if (!seeds) return bad(seeds.error().message);
     options.seeds = std::move(*seeds);
   }

@@ -2,7 +2,7 @@
 // What the simulator subcommands (run, replay, check, validate) share: turning SCENARIO
 // arguments into loaded scenarios (all of them loaded before anything runs), strategy flags,
 // and the metrics block that replay and check print the same way.
-#include "app/campaign.hpp"
+#include "campaigns/campaign.hpp"
 #include "reports/checkers.hpp"
 #include "server/core/result.hpp"
 #include "server/core/strategy.hpp"
@@ -50,7 +50,7 @@ Result<std::uint64_t> parse_uint(const std::string& flag, const std::string& tex
 // (default: the number of cores), --variant, --shard. On a bad one prints the error line naming
 // `command` and the flag, and returns false with `exit_code` set.
 bool campaign_flags(const std::string& command, const boost::program_options::variables_map& vm,
-                    app::CampaignOptions& options, int& exit_code);
+                    campaigns::CampaignOptions& options, int& exit_code);
 
 // "1..5" for a contiguous run of seeds, else the list.
 std::string seeds_text(const std::vector<std::uint64_t>& seeds);

@@ -1,6 +1,6 @@
 // convlab swarm --seeds A..B [--jobs J] [--out DIR] [--strategy S]... [--shrink|--no-shrink] [--oracle]
 //
-// Swarm testing of the simulator: each seed draws a whole world (app/swarm.hpp), written as
+// Swarm testing of the simulator: each seed draws a whole world (campaigns/swarm.hpp), written as
 // scenario YAML and loaded back through the real loader, and runs it under every chosen
 // strategy, each run in a child process of its own (`convlab swarm --world YAML --strategy S
 // --seed N`, hidden) so that an abort is a recorded failure, not the end of the swarm. A failing
@@ -16,9 +16,9 @@
 //   generator   the drawn world loads back (the loader accepts it, to the same world)
 //   oracle      with --oracle: each run has the simulator's ground truth on, and the checker's
 //               cause of every lost acknowledged character must be the truth's
-#include "app/campaign.hpp"
-#include "app/oracle.hpp"
-#include "app/swarm.hpp"
+#include "campaigns/campaign.hpp"
+#include "campaigns/oracle.hpp"
+#include "campaigns/swarm.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/export.hpp"
@@ -84,9 +84,9 @@ int child_main(const std::string& yaml, const std::string& strategy_name, std::u
   if (!problems.empty()) return fail("swarm: --world: " + problems.front());
   // --oracle: with the simulator's ground truth on (the history is the same bytes), the checker's
   // cause of every lost character is held against it.
-  app::OracleRun run;
+  campaigns::OracleRun run;
   if (oracle) {
-    run = app::run_with_oracle(c, *strategy, seed, sc->name, sc->variants.front().name);
+    run = campaigns::run_with_oracle(c, *strategy, seed, sc->name, sc->variants.front().name);
   } else {
     sim::RunOptions ro;
     ro.strategy = strategy;
@@ -102,9 +102,9 @@ int child_main(const std::string& yaml, const std::string& strategy_name, std::u
   const sim::RunOutput& out = run.out;
   const reports::RunMetrics& m = run.metrics;
   boost::json::array failures;
-  std::vector<app::SwarmFailure> found = app::swarm_failures(c, *strategy, out, m);
+  std::vector<campaigns::SwarmFailure> found = campaigns::swarm_failures(c, *strategy, out, m);
   if (!run.disagreements.empty()) {
-    const app::Disagreement& d = run.disagreements.front();
+    const campaigns::Disagreement& d = run.disagreements.front();
     found.push_back({"oracle", std::to_string(run.disagreements.size()) +
                                    " lost characters whose cause the checker and the ground truth do not agree on; "
                                    "first: doc " + std::to_string(d.doc) + " id " + std::to_string(d.id.agent) + ":" +
@@ -113,7 +113,7 @@ int child_main(const std::string& yaml, const std::string& strategy_name, std::u
   }
   // A test hook: a world with a scheduled fault of this kind counts as failing.
   if (!inject.empty() && has_fault(c, inject)) found.push_back({"injected", "the world has a " + inject + " fault"});
-  for (const app::SwarmFailure& f : found) {
+  for (const campaigns::SwarmFailure& f : found) {
     failures.push_back(boost::json::object{{"invariant", f.invariant}, {"detail", f.detail}});
   }
   boost::json::object line{{"strategy", strategy->name},
@@ -208,7 +208,7 @@ std::string generator_problem(const std::string& yaml, const std::string& file, 
   if (!sc) return "the loader refused the drawn world: " + sc.error().message;
   if (sc->variants.size() != 1) return "the drawn world has " + std::to_string(sc->variants.size()) + " variants";
   const sim::WorldConfig& back = sc->variants.front().config;
-  if (app::world_yaml(back, "x", "") != app::world_yaml(c, "x", "")) return "the world read back differs from the drawn one";
+  if (campaigns::world_yaml(back, "x", "") != campaigns::world_yaml(c, "x", "")) return "the world read back differs from the drawn one";
   for (const Strategy* s : strategies()) {
     const auto p = sim::world_problems(back, *s);
     if (!p.empty()) return "the drawn world cannot run under " + std::string(s->name) + ": " + p.front();
@@ -223,9 +223,9 @@ bool same_failure(const std::vector<Failure>& fs, const Failure& f) {
 WorldResult run_world_seed(const Settings& st, std::uint64_t seed) {
   WorldResult res;
   res.seed = seed;
-  const sim::WorldConfig c = app::draw_world(seed);
+  const sim::WorldConfig c = campaigns::draw_world(seed);
   const std::string file = "seed-" + std::to_string(seed) + ".yaml";
-  const std::string yaml = app::world_yaml(
+  const std::string yaml = campaigns::world_yaml(
       c, world_name(seed), "convlab swarm world of seed " + std::to_string(seed) + " (" + size_note(c) + ")");
   const std::string problem = generator_problem(yaml, file, c);
   if (!problem.empty()) {
@@ -250,9 +250,9 @@ WorldResult run_world_seed(const Settings& st, std::uint64_t seed) {
   bool progress = true;
   while (progress && tries < kShrinkRunsMax) {
     progress = false;
-    for (const sim::WorldConfig& cand : app::shrink_steps(cur)) {
+    for (const sim::WorldConfig& cand : campaigns::shrink_steps(cur)) {
       if (tries >= kShrinkRunsMax) break;
-      const std::string text = app::world_yaml(cand, world_name(seed) + "-min", "");
+      const std::string text = campaigns::world_yaml(cand, world_name(seed) + "-min", "");
       if (!generator_problem(text, file, cand).empty()) continue;  // a shrink step the loader refuses: skip it
       ++tries;
       const std::vector<Failure> got = run_one(st, text, *strategy, seed);
@@ -269,7 +269,7 @@ WorldResult run_world_seed(const Settings& st, std::uint64_t seed) {
   res.min_path = (fs::path(st.out_dir) / ("seed-" + std::to_string(seed) + ".min.yaml")).string();
   res.shrink_note = size_note(cur) + " after " + std::to_string(tries) + " runs";
   write_file(res.min_path,
-             app::world_yaml(cur, world_name(seed) + "-min",
+             campaigns::world_yaml(cur, world_name(seed) + "-min",
                              "convlab swarm world of seed " + std::to_string(seed) + ", shrunk (" + size_note(cur) +
                                  ")\n" + target.strategy + " " + target.invariant + ": " + one_line(min_detail) +
                                  "\nreplay: " + replay_line(res.min_path, target.strategy, seed)));
@@ -345,7 +345,7 @@ int swarm_cmd(const std::vector<std::string>& args) {
   if (vm.count("seed")) return fail("swarm: --seed: only with --world (did you mean --seeds A..B?)");
 
   if (!vm.count("seeds")) return fail("swarm: --seeds is required (A..B, e.g. --seeds 1..300)");
-  auto seeds = app::parse_seeds(vm["seeds"].as<std::string>());
+  auto seeds = campaigns::parse_seeds(vm["seeds"].as<std::string>());
   if (!seeds) return fail("swarm: " + seeds.error().message);
   if (seeds->size() > kWorldsMax) return fail("swarm: --seeds: at most " + std::to_string(kWorldsMax) + " worlds");
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());

@@ -3,7 +3,7 @@
 //
 // One scenario over a grid of settings, every point under each strategy and seed, in parallel
 // across runs; DIR/sweep.json, sweep.csv and sweep.md (or DIR/partial.json for one shard).
-#include "app/campaign.hpp"
+#include "campaigns/campaign.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/export.hpp"
@@ -74,7 +74,7 @@ int sweep_cmd(const std::vector<std::string>& args) {
   if (scenario_args.size() != 1) return fail("sweep: expected one SCENARIO file, got " + std::to_string(scenario_args.size()));
   if (!vm.count("vary")) return fail("sweep: missing --vary KEY=V1,V2,... (e.g. --vary servers=1,2,4)");
 
-  app::CampaignOptions options;
+  campaigns::CampaignOptions options;
   if (!campaign_flags("sweep", vm, options, code)) return code;
   const bool sharded = vm.count("shard") > 0;
   const std::string out_dir = vm["out"].as<std::string>();
@@ -146,7 +146,7 @@ int sweep_cmd(const std::vector<std::string>& args) {
       sink->add(i, r, events, name, labels.at(r.scenario));
     };
   }
-  const reports::Report report = app::run_campaign(scenarios, options);
+  const reports::Report report = campaigns::run_campaign(scenarios, options);
 
   std::vector<std::string> wrote;
   if (sink) {

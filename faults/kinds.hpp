@@ -10,7 +10,7 @@
 //   - what it does to real processes: begin/end of `RealProcesses` — none yet for any kind;
 //   - how reports shade it (colour, place in the legend).
 // Readers: sim/scenario_faults.cpp (keys, checks), sim/fault_schedule.cpp (draws, begin/end),
-// app/swarm.cpp (swarm draws, YAML), reports (names, colours), cli/swarm_cmd.cpp (--inject).
+// campaigns/swarm.cpp (swarm draws, YAML), reports (names, colours), cli/swarm_cmd.cpp (--inject).
 //
 // Adding a kind: an enumerator at the end of FaultKind, one entry in kinds.cpp, a begin (and,
 // if it ends, an end) method in `Simulator` implemented in sim/fault_schedule.cpp — and later

@@ -143,7 +143,7 @@ void Run::read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::
     const auto data = buf->cdata();
     cl.last_frame_us = now_us();
     auto ok = decode_batch(std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(data.data()), data.size()),
-                           views_, cl.v2 ? kMaxBatchFrames : 1);
+                           views_, cl.v2 ? kBatchFramesMax : 1);
     if (!ok) {
       error("bad_frame", "client " + std::to_string(cl.id) + ": " + ok.error().message);
     } else {
@@ -338,7 +338,7 @@ void Run::ack_upto(Client& cl, std::uint32_t op) {
 
 // Under convlab/2, frames made while a write is in flight go out together in one message.
 void Run::send(Client& cl, FrameKind kind, std::span<const std::uint8_t> payload) {
-  if (!cl.v2 || cl.outbox.empty() || cl.outbox.back().frames >= kMaxBatchFrames ||
+  if (!cl.v2 || cl.outbox.empty() || cl.outbox.back().frames >= kBatchFramesMax ||
       cl.outbox.back().data.size() >= kBatchTargetBytes) {
     cl.outbox.push_back(Client::OutMsg{});
   }

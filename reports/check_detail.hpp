@@ -1,6 +1,7 @@
 #pragma once
 // What the checkers keep of a history, shared by reports/checkers.cpp and the causes of loss
-// from the durable log (reports/causes.cpp). Internal to reports/.
+// (from the durable log: reports/causes.cpp; from clocks: reports/causes_clocks.cpp). Internal
+// to reports/.
 #include "history/history.hpp"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -136,8 +138,18 @@ struct LogFacts {
   const std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<std::size_t>>* by_para = nullptr;
 };
 
+// Edits of each (doc, para) (indexes into the edits), and the lost edits of each (doc, para,
+// author).
+using ParaEdits = std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<std::size_t>>;
+using LostGroups = std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::vector<std::size_t>>;
+
 // Fills cause, by_client, by_op and cause_chars of every edit with lost characters from the
 // durable log (docs/history.md, "Causes of loss").
 void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const FindEdit& find_edit);
+
+// Without the durable log: fills cause, by_client and by_op of the edits in `lost_groups` from
+// time and vector clocks (reports/causes_clocks.cpp); a crash after an edit names "crash".
+void causes_from_clocks(const ParaEdits& by_para, LostGroups& lost_groups, std::optional<std::int64_t> last_crash_us,
+                        std::vector<EditInfo>& edits);
 
 }  // namespace convlab::reports::detail

@@ -228,7 +228,7 @@ json::object divergence_spec(json::array points, json::array windows, const std:
                                                         field("t", "quantitative", "bin start (s)"),
                                                         field("pending", "quantitative", "pending pairs"),
                                                         field("lagging", "quantitative", "lagging clients")}}}}};
-  // No faults: no shading layer (every layer a page draws has data; tests/report checks it).
+  // No faults: no shading layer (every layer a page draws has data; tests/reports checks it).
   // The shading uses fill and the lines colour and dash, so the strategy legend is one.
   s["layer"] = windows_empty ? json::array{std::move(line)} : json::array{std::move(shade), std::move(line)};
   return s;

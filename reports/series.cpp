@@ -187,7 +187,7 @@ RunSeries series_of(const std::vector<Event>& events) {
   DivergenceSeries& d = s.divergence;
   d.end_us = end_us;
   d.bin_us = kBaseBinUs;
-  while (static_cast<std::size_t>((end_us + d.bin_us - 1) / d.bin_us) > kMaxBins) d.bin_us *= 2;
+  while (static_cast<std::size_t>((end_us + d.bin_us - 1) / d.bin_us) > kBinsMax) d.bin_us *= 2;
   const auto bins = static_cast<std::size_t>((end_us + d.bin_us - 1) / d.bin_us);
   BinAccumulator pending(d.bin_us, end_us, bins);
   for (const Pair& p : pairs) pending.add(p.from_us, p.to_us);

@@ -44,8 +44,8 @@ struct RunSeries {
   std::vector<FaultWindow> fault_windows;  // in order of their `fault` events
 };
 
-// Bins are 1 s wide, doubled until the run fits in kMaxBins of them.
-inline constexpr std::size_t kMaxBins = 512;
+// Bins are 1 s wide, doubled until the run fits in kBinsMax of them.
+inline constexpr std::size_t kBinsMax = 512;
 inline constexpr std::int64_t kBaseBinUs = 1'000'000;
 
 RunSeries series_of(const std::vector<history::Event>& events);

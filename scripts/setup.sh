@@ -41,7 +41,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The HTML reports inline Vega, Vega-Lite and vega-embed from web/node_modules (the build
-# embeds them) and tests/report drives Debian's chromium with playwright-core from there; both
+# embeds them) and tests/reports drives Debian's chromium with playwright-core from there; both
 # pinned by web/package-lock.json. `npm ci` again only when the lock file changed.
 if [ ! -f web/node_modules/.package-lock.json ] || ! cmp -s web/package-lock.json web/node_modules/.convlab-lock; then
   echo "setup: npm ci in web/" >&2

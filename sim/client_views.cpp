@@ -201,7 +201,7 @@ void Clients::note_seen_scan(Client& cl) {
 }
 
 std::optional<std::pair<std::uint32_t, std::uint32_t>> Clients::edit_of(const Client& cl, CharId id) const {
-  const std::uint32_t author = id.agent & (kMaxClients - 1);
+  const std::uint32_t author = id.agent & (kClientIdsMax - 1);
   if (id.agent == kSetupAgent || author == cl.id || author >= sim_.cfg.clients) return std::nullopt;
   const auto& per_agent = edits_by_agent_[author];
   auto a = per_agent.find(id.agent);

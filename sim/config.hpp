@@ -3,6 +3,7 @@
 // says once its overrides are merged into the scenario's base. Every field has a unit in its
 // name and a range checked by the scenario loader (sim/scenario.cpp).
 #include "faults/kinds.hpp"
+#include "server/core/policies.hpp"
 #include "workload/typing.hpp"
 
 #include <cstdint>
@@ -27,38 +28,20 @@ struct ClientOverride {
   double rate_multiplier = 1.0;  // think time divided by this (a flooding user has 50)
 };
 
-enum class Propagation { kPoll, kBus };
-enum class Persistence { kSnapshot, kChangeLog };
-enum class Ack { kImmediate, kAfterCommit };
+// The server policies are declared once, in server/core/policies.hpp; these are their enums.
+using Propagation = NodePolicies::Propagation;
+using Persistence = NodePolicies::Persistence;
+using Ack = NodePolicies::Ack;
+using ApiRead = NodePolicies::ApiRead;
+using ApiCache = NodePolicies::ApiCache;
+using Rename = NodePolicies::Rename;
 enum class Balancer { kRoundRobin, kSticky };
-// Where a server reads a document for an API GET: a read replica (naive), the primary, the
-// primary once the session has written (read-your-writes), or a replica fenced by the version
-// of the session's last acknowledged write (the primary when the replica is behind it).
-enum class ApiRead { kReplica, kPrimary, kSessionPrimary, kFenced };
-enum class ApiCache { kPublic, kNoStore };  // the Cache-Control of API responses
-enum class Rename { kLww, kNotice };  // the title register: last write wins, or seq + notice
 
-struct ServersSpec {
+// The simulated servers: every server policy (the `servers` keys of a scenario that the policy
+// table names), their count, and the CPU each client frame takes.
+struct ServersSpec : NodePolicies {
   std::uint32_t count = 1;
-  Propagation propagation = Propagation::kBus;
-  std::int64_t poll_interval_ms = 2000;
-  // propagation: bus: each server reads the log tail this often for documents with clients
-  // (repairs a record the bus lost with nothing after it). 0: off.
-  std::int64_t anti_entropy_ms = 5000;
-  Persistence persistence = Persistence::kChangeLog;
-  std::int64_t snapshot_interval_ms = 30000;  // persistence: snapshot
-  std::uint32_t snapshot_every_changes = 100; // persistence: changelog
-  Ack ack = Ack::kAfterCommit;
-  bool catch_up = true;  // a reconnecting client gets what it missed by version
-  ApiRead api_read = ApiRead::kPrimary;
-  ApiCache api_cache = ApiCache::kNoStore;
-  // Check the revocation list on every API read and client message (the naive server checks a
-  // token's signature and expiry only, at connect and per API read).
-  bool check_revocation = true;
-  double rate_limit_per_s = 0;       // edits per second per user; 0: no limit
-  std::uint32_t rate_burst = 10;     // token bucket size
   std::int64_t work_us_per_msg = 0;  // CPU per client frame, processed one at a time per server
-  Rename rename = Rename::kNotice;
 };
 
 struct CdnSpec {

@@ -34,7 +34,7 @@ constexpr AgentId kSetupAgent = 0xfffffffeu;
 // A client's agent id carries its incarnation (a crash of its server gives it a new replica,
 // whose characters must not reuse old ids): agent = incarnation << 20 | client.
 constexpr std::uint32_t kClientBits = 20;
-constexpr std::uint32_t kMaxClients = 1u << kClientBits;
+constexpr std::uint32_t kClientIdsMax = 1u << kClientBits;
 
 // Endpoints of links. Clients are 0..C-1, servers C..C+S-1, then the store and the bus.
 using Endpoint = std::uint32_t;
@@ -52,7 +52,7 @@ inline std::uint64_t request_key(std::uint32_t incarnation, std::uint64_t id) {
 struct Sim {
   Sim(const WorldConfig& config, const RunOptions& options)
       : cfg(config), opt(options), strategy(*options.strategy), rng(options.seed), writer(options.history_out) {
-    CONVLAB_ASSERT(cfg.clients < kMaxClients);
+    CONVLAB_ASSERT(cfg.clients < kClientIdsMax);
     net_rng = rng.fork();
     store_rng = rng.fork();
     fault_rng = rng.fork();

@@ -94,7 +94,7 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
             rec.index = sd.log.size() + 1;
             sd.commit_us.push_back(sim_.now_us);
             if (sim_.oracle) sim_.oracle->record_committed(s, request_key(incarnation, req.id), req.doc, rec.index);
-            const std::uint32_t author = rec.author & (kMaxClients - 1);
+            const std::uint32_t author = rec.author & (kClientIdsMax - 1);
             if (rec.author != kSetupAgent && author < sim_.cfg.clients) own_committed_[author] = rec.index;
             // NOTIFY inside the transaction: the database publishes on commit, so a server
             // that dies between its commit and its reply cannot keep a change from the others.

@@ -7,7 +7,7 @@
 // merged, so the parsers record where each such value was written (`Ref`) and every variant is
 // checked at the end.
 //
-// The parts: the YAML kit (sim/yaml_kit.hpp), the `world` section (sim/scenario_world.cpp), the
+// The parts: the YAML kit (yamlkit/kit.hpp), the `world` section (sim/scenario_world.cpp), the
 // `faults` sections (sim/scenario_faults.cpp); here the top level and the expectations.
 //
 // Nothing throws out of the loader: yaml-cpp's exceptions are caught at the edge, and every
@@ -25,9 +25,7 @@
 #include <array>
 #include <cctype>
 #include <exception>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string_view>
 #include <utility>
 
@@ -153,15 +151,9 @@ void parse_expect(Ctx& ctx, const YAML::Node& n, const Here& at, Scenario& sc, b
 
 Result<Scenario> parse_impl(const std::string& text, const std::string& file) {
   Ctx ctx(file);
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    const int line = e.mark.is_null() ? 0 : std::max(0, e.mark.line);
-    const int col = e.mark.is_null() ? 0 : std::max(0, e.mark.column);
-    ctx.fail(Here{line, col, "yaml"}, e.msg);
-    return ctx.error();
-  }
+  const std::optional<YAML::Node> loaded = load_text(ctx, text);
+  if (!loaded) return ctx.error();
+  const YAML::Node& root = *loaded;
   const Here top{0, 0, ""};
   if (!root.IsMap()) {
     ctx.fail(here_of(root, top, "(top level)"),
@@ -262,28 +254,17 @@ Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string&
   // may escape, and each still names the file.
   try {
     return parse_impl(yaml_text, file);
-  } catch (const YAML::Exception& e) {
-    const int line = e.mark.is_null() ? 0 : std::max(0, e.mark.line);
-    const int col = e.mark.is_null() ? 0 : std::max(0, e.mark.column);
-    return make_error(file + ":" + std::to_string(line + 1) + ":" + std::to_string(col + 1) + ": yaml: " + e.msg);
   } catch (const std::exception& e) {
-    return make_error(file + ":1:1: (file): cannot load: " + e.what());
+    return exception_error(file, e);
   } catch (...) {
     return make_error(file + ":1:1: (file): cannot load: unknown error");
   }
 }
 
 Result<Scenario> load_scenario(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(path + ":1:1: (file): cannot open the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return make_error(path + ":1:1: (file): cannot read the file");
-  std::string s = text.str();
-  if (s.size() > kFileMaxBytes) {
-    return make_error(path + ":1:1: (file): larger than " + std::to_string(kFileMaxBytes) + " bytes");
-  }
-  return parse_scenario(s, path);
+  auto text = read_text(path, kFileMaxBytes);
+  if (!text) return text.error();
+  return parse_scenario(*text, path);
 }
 
 bool compare(double actual, CompareOp op, double expected) {

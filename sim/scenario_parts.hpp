@@ -2,9 +2,10 @@
 // The scenario loader's parts (sim/scenario.cpp has the top level and the expectations):
 // the `world` section and variant merging with the cross-key checks (sim/scenario_world.cpp),
 // and the `faults` / `random_faults` sections, read through the table of fault kinds
-// (sim/scenario_faults.cpp). All of it reads YAML through sim/yaml_kit.hpp.
+// (sim/scenario_faults.cpp). All of it reads YAML through the kit shared with convlab-server's
+// configuration (yamlkit/kit.hpp), the server policies through yamlkit/policies.hpp.
 #include "sim/scenario.hpp"
-#include "sim/yaml_kit.hpp"
+#include "yamlkit/kit.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -12,6 +13,8 @@
 #include <vector>
 
 namespace convlab::sim::loader {
+
+using namespace yamlkit;  // NOLINT(google-build-using-namespace): the loader's kit
 
 // Limits on everything (TigerBeetle style): a typo of a few zeros must not ask the simulator
 // for a billion clients or a century of virtual time.
@@ -22,7 +25,6 @@ constexpr std::int64_t kDocsMax = 100000;
 constexpr std::int64_t kDriftPpmMax = 1000000;
 constexpr std::int64_t kBurstLenMax = 10000;
 constexpr std::int64_t kEditLenMax = 100000;
-constexpr std::int64_t kSnapshotEveryMax = 1000000000;
 constexpr std::int64_t kRandomFaultsMax = 10000;
 constexpr std::int64_t kSeedsMax = 100000;
 constexpr std::int64_t kRowMax = 1000;

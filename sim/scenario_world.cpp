@@ -3,31 +3,21 @@
 // span keys.
 #include "faults/kinds.hpp"
 #include "sim/scenario_parts.hpp"
+#include "yamlkit/policies.hpp"
 
 #include <algorithm>
 #include <array>
 #include <set>
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace convlab::sim::loader {
 
 // --- world ---------------------------------------------------------------------------------
 
-constexpr std::array<EnumName<Propagation>, 2> kPropagations{{{"poll", Propagation::kPoll}, {"bus", Propagation::kBus}}};
-constexpr std::array<EnumName<Persistence>, 2> kPersistences{
-    {{"snapshot", Persistence::kSnapshot}, {"changelog", Persistence::kChangeLog}}};
-constexpr std::array<EnumName<Ack>, 2> kAcks{{{"immediate", Ack::kImmediate}, {"after_commit", Ack::kAfterCommit}}};
 constexpr std::array<EnumName<Balancer>, 2> kBalancers{
     {{"round_robin", Balancer::kRoundRobin}, {"sticky", Balancer::kSticky}}};
-constexpr std::array<EnumName<ApiRead>, 4> kApiReads{{{"replica", ApiRead::kReplica},
-                                                      {"primary", ApiRead::kPrimary},
-                                                      {"session_primary", ApiRead::kSessionPrimary},
-                                                      {"fenced", ApiRead::kFenced}}};
-constexpr std::array<EnumName<ApiCache>, 2> kApiCaches{{{"public", ApiCache::kPublic}, {"no_store", ApiCache::kNoStore}}};
-constexpr std::array<EnumName<Rename>, 2> kRenames{{{"lww", Rename::kLww}, {"notice", Rename::kNotice}}};
-constexpr double kRateLimitMax = 1e6;
-constexpr std::int64_t kRateBurstMax = 1000000;
 constexpr std::int64_t kWorkUsMax = 60LL * 1000 * 1000;  // a minute of CPU per frame
 
 constexpr std::array<std::string_view, 19> kWorldKeys{
@@ -105,48 +95,24 @@ void apply_clocks(Ctx& ctx, const YAML::Node& n, const Here& at, ClockSpec& c) {
   }
 }
 
+// The server policies (read through the policy table, as convlab-server's `policies` are), and
+// the simulated servers' own keys.
 void apply_servers(Ctx& ctx, const YAML::Node& n, const Here& at, ServersSpec& sv) {
-  static constexpr std::array<std::string_view, 19> keys{
-      "count",     "propagation", "poll_interval_ms", "poll_interval_s", "anti_entropy_ms", "anti_entropy_s",
-      "persistence", "snapshot_interval_s",
-      "snapshot_interval_ms", "snapshot_every_changes", "ack", "catch_up", "api_read", "api_cache",
-      "check_revocation", "rate_limit_per_s", "rate_burst", "work_us_per_msg", "rename"};
+  static const std::vector<std::string_view> keys = [] {
+    std::vector<std::string_view> out{"count"};
+    for (std::string_view k : policy_keys()) out.push_back(k);
+    out.push_back("work_us_per_msg");
+    return out;
+  }();
   auto es = entries(ctx, n, at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
-    bool s = false;
     if (e.key == "count") {
       get_uint(ctx, e.value, e.at, 1, kServersMax, sv.count);
-    } else if (e.key == "propagation") {
-      get_enum(ctx, e.value, e.at, kPropagations, sv.propagation);
-    } else if (is_time_key(e.key, "poll_interval", s)) {
-      get_time(ctx, e.value, e.at, s, 1, kTimeMaxMs, sv.poll_interval_ms);
-    } else if (is_time_key(e.key, "anti_entropy", s)) {
-      get_time(ctx, e.value, e.at, s, 0, kTimeMaxMs, sv.anti_entropy_ms);
-    } else if (e.key == "persistence") {
-      get_enum(ctx, e.value, e.at, kPersistences, sv.persistence);
-    } else if (is_time_key(e.key, "snapshot_interval", s)) {
-      get_time(ctx, e.value, e.at, s, 1, kTimeMaxMs, sv.snapshot_interval_ms);
-    } else if (e.key == "snapshot_every_changes") {
-      get_uint(ctx, e.value, e.at, 1, kSnapshotEveryMax, sv.snapshot_every_changes);
-    } else if (e.key == "ack") {
-      get_enum(ctx, e.value, e.at, kAcks, sv.ack);
-    } else if (e.key == "catch_up") {
-      get_bool(ctx, e.value, e.at, sv.catch_up);
-    } else if (e.key == "api_read") {
-      get_enum(ctx, e.value, e.at, kApiReads, sv.api_read);
-    } else if (e.key == "api_cache") {
-      get_enum(ctx, e.value, e.at, kApiCaches, sv.api_cache);
-    } else if (e.key == "check_revocation") {
-      get_bool(ctx, e.value, e.at, sv.check_revocation);
-    } else if (e.key == "rate_limit_per_s") {
-      get_double(ctx, e.value, e.at, 0, kRateLimitMax, sv.rate_limit_per_s);
-    } else if (e.key == "rate_burst") {
-      get_uint(ctx, e.value, e.at, 1, kRateBurstMax, sv.rate_burst);
     } else if (e.key == "work_us_per_msg") {
       get_int(ctx, e.value, e.at, 0, kWorkUsMax, sv.work_us_per_msg);
-    } else if (e.key == "rename") {
-      get_enum(ctx, e.value, e.at, kRenames, sv.rename);
+    } else {
+      apply_policy(ctx, e, sv);
     }
   }
 }

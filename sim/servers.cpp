@@ -37,27 +37,7 @@ void Servers::start(std::uint32_t s) {
   NodeConfig nc;
   nc.id = s;
   nc.nodes = spec.count;
-  nc.propagation = spec.propagation == Propagation::kPoll ? NodeConfig::Propagation::kPoll
-                                                          : NodeConfig::Propagation::kBus;
-  nc.poll_interval_ms = spec.poll_interval_ms;
-  nc.anti_entropy_ms = spec.anti_entropy_ms;
-  nc.persistence = spec.persistence == Persistence::kSnapshot ? NodeConfig::Persistence::kSnapshot
-                                                              : NodeConfig::Persistence::kChangeLog;
-  nc.snapshot_interval_ms = spec.snapshot_interval_ms;
-  nc.snapshot_every_changes = spec.snapshot_every_changes;
-  nc.ack_after_commit = spec.ack == Ack::kAfterCommit;
-  nc.catch_up_on_hello = spec.catch_up;
-  switch (spec.api_read) {
-    case ApiRead::kReplica: nc.api_read = NodeConfig::ApiRead::kReplica; break;
-    case ApiRead::kPrimary: nc.api_read = NodeConfig::ApiRead::kPrimary; break;
-    case ApiRead::kSessionPrimary: nc.api_read = NodeConfig::ApiRead::kSessionPrimary; break;
-    case ApiRead::kFenced: nc.api_read = NodeConfig::ApiRead::kFenced; break;
-  }
-  nc.api_no_store = spec.api_cache == ApiCache::kNoStore;
-  nc.check_revocation = spec.check_revocation;
-  nc.rate_limit_per_s = spec.rate_limit_per_s;
-  nc.rate_burst = spec.rate_burst;
-  nc.rename_notice = spec.rename == Rename::kNotice;
+  static_cast<NodePolicies&>(nc) = spec;  // the policies, as the scenario set them
   sv.io = std::make_unique<ServerIo>(w_, s);
   sv.node = std::make_unique<Node>(nc, sim_.strategy, *sv.io);
   sv.up = true;

@@ -75,8 +75,8 @@ void World::emit_meta() {
   meta.meta["orders_by_client_clock"] = sim.strategy.orders_by_client_clock ? "true" : "false";
   // The durable log is in the history (`commit` events); causes of loss come from it.
   meta.meta["commits"] = "true";
-  meta.meta["persistence"] = cfg.servers.persistence == Persistence::kSnapshot ? "snapshot" : "changelog";
-  meta.meta["ack"] = cfg.servers.ack == Ack::kAfterCommit ? "after_commit" : "immediate";
+  meta.meta["persistence"] = std::string(name_of(cfg.servers.persistence));
+  meta.meta["ack"] = std::string(name_of(cfg.servers.ack));
   // The initial text goes through the strategy as an edit stamped at clock 0 (Database::setup).
   if (!cfg.initial_text.empty()) meta.meta["initial_clock_ms"] = "0";
   meta.meta["seed"] = std::to_string(sim.opt.seed);
@@ -180,7 +180,7 @@ std::vector<std::string> world_problems(const WorldConfig& c, const Strategy& st
   if (c.servers.persistence == Persistence::kSnapshot && c.servers.ack == Ack::kAfterCommit) {
     out.push_back("servers.ack: after_commit needs servers.persistence: changelog (snapshots are not commits of an edit)");
   }
-  if (c.clients >= kMaxClients) out.push_back("clients: at most " + std::to_string(kMaxClients - 1));
+  if (c.clients >= kClientIdsMax) out.push_back("clients: at most " + std::to_string(kClientIdsMax - 1));
   if (!utf8_decode(c.initial_text)) out.push_back("initial_text: not valid UTF-8");
   for (const auto& se : c.script) {
     if (se.client >= c.clients) out.push_back("script: client " + std::to_string(se.client) + " does not exist");

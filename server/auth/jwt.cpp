@@ -213,9 +213,9 @@ Verifier::Outcome Verifier::verify(std::string_view token, std::int64_t now_s) c
     out.refusal = refuse(why, std::move(detail));
     return out;
   };
-  if (token.size() > detail::kMaxTokenBytes) {
+  if (token.size() > detail::kTokenBytesMax) {
     return fail(TokenError::kMalformed, "token is " + std::to_string(token.size()) + " bytes, more than " +
-                                            std::to_string(detail::kMaxTokenBytes));
+                                            std::to_string(detail::kTokenBytesMax));
   }
   const auto dot1 = token.find('.');
   const auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);

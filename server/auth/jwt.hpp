@@ -65,7 +65,7 @@ class Verifier {
 // The building blocks, exposed for tests (RFC 7515's examples) and tools.
 namespace detail {
 // Longest token verify() looks at; anything longer is refused as malformed.
-inline constexpr std::size_t kMaxTokenBytes = 8192;
+inline constexpr std::size_t kTokenBytesMax = 8192;
 // RFC 4648 section 5, without padding.
 std::string base64url_encode(std::span<const std::uint8_t> bytes);
 std::string base64url_encode(std::string_view bytes);

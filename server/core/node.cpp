@@ -134,7 +134,7 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
   switch (frame->kind) {
     case FrameKind::kHello:
       c->second.docs.insert(doc);
-      if (config_.catch_up_on_hello && config_.nodes > 1) {
+      if (config_.catch_up && config_.nodes > 1) {
         if (d.hello_waiting.size() >= config_.hello_waiting_max) {
           return overload(conn, doc, "too many sessions waiting for a catch-up");
         }
@@ -151,7 +151,7 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
       auto loaded = decode_subscribe(frame->payload);
       if (!loaded) return refuse(conn, doc, "bad subscribe: " + loaded.error().message);
       c->second.docs.insert(doc);
-      if (config_.catch_up_on_hello && config_.nodes > 1) {
+      if (config_.catch_up && config_.nodes > 1) {
         if (d.hello_waiting.size() >= config_.hello_waiting_max) {
           return overload(conn, doc, "too many sessions waiting for a catch-up");
         }
@@ -164,7 +164,7 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
       // So it does while it holds records not yet committed: the load (from the store) cannot
       // have them, and their broadcast went out before this subscription.
       const bool versioned = config_.persistence == NodeConfig::Persistence::kChangeLog;
-      if (config_.catch_up_on_hello && (d.applied > *loaded || d.uncommitted > 0 || !versioned)) {
+      if (config_.catch_up && (d.applied > *loaded || d.uncommitted > 0 || !versioned)) {
         return welcome(conn, doc);
       }
       d.conns.insert(conn);
@@ -301,7 +301,7 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
   deliver_local(doc, agent, std::move(out->broadcast));
 
   const bool logged = config_.persistence == NodeConfig::Persistence::kChangeLog;
-  const bool hold = logged && config_.ack_after_commit;
+  const bool hold = logged && config_.ack == NodeConfig::Ack::kAfterCommit;
   std::optional<NodeMessage> reply;
   if (forwarded_from) {
     reply = NodeMessage{NodeMessage::Kind::kForwardReply, config_.id, conn, agent, doc, 0, {}, std::move(out->to_sender)};

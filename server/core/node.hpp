@@ -5,14 +5,10 @@
 // requests, messages to other nodes, timers. Inputs are the on_* methods (on_bus: a record the
 // database published when it committed, as LISTEN/NOTIFY delivers it).
 //
-// Policies are the knobs of the naive architecture and its fixes:
-// - propagation: poll the change log every N ms for every active document (naive), or apply
-//   records the database publishes on a bus as it commits them (NOTIFY in the transaction);
-// - persistence: a full snapshot of every changed document every N ms (naive: what changed since
-//   is lost in a crash), or an append-only change log with a snapshot every K changes;
-// - ack: immediately on receipt (naive), or only after the change is committed.
+// Policies are the knobs of the naive architecture and its fixes (server/core/policies.hpp).
 // Strategies that are not multi-master (ot, seq) have one home node per document that orders
 // its changes; other nodes forward their clients' edits there.
+#include "server/core/policies.hpp"
 #include "server/core/protocol.hpp"
 #include "server/core/strategy.hpp"
 
@@ -32,39 +28,11 @@ namespace convlab {
 using ConnId = std::uint64_t;
 using NodeId = std::uint32_t;
 
-struct NodeConfig {
-  enum class Propagation { kPoll, kBus };
-  enum class Persistence { kSnapshot, kChangeLog };
+// The node's policies (NodePolicies, server/core/policies.hpp: declared once, with their names
+// and ranges), its place in the cluster and its limits.
+struct NodeConfig : NodePolicies {
   NodeId id = 0;
   std::uint32_t nodes = 1;  // servers sharing the store; home of doc d is d % nodes
-  Propagation propagation = Propagation::kBus;
-  std::int64_t poll_interval_ms = 2000;
-  // Bus propagation: every this often, read the log after what this node has applied, for each
-  // document it serves clients. The bus can lose a record with nothing after it to reveal the
-  // gap (the end of a loss burst); this repairs it within one period. 0: off.
-  std::int64_t anti_entropy_ms = 5000;
-  Persistence persistence = Persistence::kChangeLog;
-  std::int64_t snapshot_interval_ms = 30000;
-  std::uint32_t snapshot_every_changes = 100;
-  bool ack_after_commit = true;
-  // Before welcoming a client, read the log for what this node has not applied yet, so a client
-  // that reconnects here never loads an older version than it had (catch-up by version).
-  bool catch_up_on_hello = true;
-  // API reads (HTTP GET of a document): where from, and whether a CDN may cache the answer.
-  enum class ApiRead { kReplica, kPrimary, kSessionPrimary, kFenced };
-  ApiRead api_read = ApiRead::kPrimary;
-  bool api_no_store = true;  // Cache-Control: no-store (else public, cacheable with its auth)
-  // Check the revocation list on every API read and every client frame, and close a revoked
-  // user's connections when the revocation arrives. Off (naive): a token is checked for expiry
-  // only, at connect and per API read, and a revoked token stays good until it expires.
-  bool check_revocation = true;
-  // A token bucket per user for edit frames: `rate_limit_per_s` tokens a second, at most
-  // `rate_burst` banked. 0: no limit.
-  double rate_limit_per_s = 0;
-  std::uint32_t rate_burst = 10;
-  // The title register: a rename made on an old title version is refused with a notice (the
-  // sender is told the winner), or (false: naive) last write wins and nobody is told.
-  bool rename_notice = true;
 
   // Limits: every queue of the node has one (TIGER_STYLE). The defaults are far above what any
   // scenario reaches; at a limit the node refuses, clearly and safely, instead of growing. A

@@ -38,7 +38,7 @@ void Node::on_http_get(const HttpGet& request) {
   HttpResponse r;
   r.id = request.id;
   r.doc = request.doc;
-  r.no_store = config_.api_no_store;
+  r.no_store = config_.api_cache == NodeConfig::ApiCache::kNoStore;
   // The naive server trusts any unexpired token: its signature is all it checks.
   if (request.token.expires_ms <= io_.now_ms()) {
     r.status = 401;
@@ -103,7 +103,7 @@ void Node::http_loaded(const StoreReply& reply) {
   r.version = version;
   r.latest = std::max(reply.latest, version);
   r.source = pending.from_replica ? "replica" : "primary";
-  r.no_store = config_.api_no_store;
+  r.no_store = config_.api_cache == NodeConfig::ApiCache::kNoStore;
   io_.respond(r);
 }
 
@@ -112,7 +112,7 @@ void Node::handle_rename(std::uint32_t doc, ConnId conn, std::span<const std::ui
   if (!rename) return refuse(conn, doc, "bad rename: " + rename.error().message);
   TitleReg& t = titles_[doc];
   TitleMsg answer;
-  if (config_.rename_notice && rename->base != t.version) {
+  if (config_.rename == NodeConfig::Rename::kNotice && rename->base != t.version) {
     // A register with a sequence: a rename made on an older title loses, and its sender is told
     // what won instead of finding out (or not) later.
     answer = TitleMsg{t.version, t.title, 2};

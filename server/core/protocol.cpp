@@ -22,7 +22,7 @@ Bytes encode_frame(const Frame& f) {
 }
 
 Result<FrameView> decode_frame_view(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() > kMaxFrameBytes) return make_error("frame of " + std::to_string(bytes.size()) + " bytes is above the limit");
+  if (bytes.size() > kFrameBytesMax) return make_error("frame of " + std::to_string(bytes.size()) + " bytes is above the limit");
   Reader r(bytes);
   FrameView f;
   const std::uint8_t kind = r.u8();
@@ -58,20 +58,20 @@ Bytes encode_batch(std::span<const Frame> frames) {
   return out;
 }
 
-Result<void> decode_batch(std::span<const std::uint8_t> bytes, std::vector<FrameView>& out, std::size_t max_frames) {
+Result<void> decode_batch(std::span<const std::uint8_t> bytes, std::vector<FrameView>& out, std::size_t frames_max) {
   out.clear();
-  if (bytes.size() > kMaxFrameBytes) return make_error("message of " + std::to_string(bytes.size()) + " bytes is above the limit");
+  if (bytes.size() > kFrameBytesMax) return make_error("message of " + std::to_string(bytes.size()) + " bytes is above the limit");
   if (bytes.empty()) return make_error("empty message: at byte 0: no frame");
   std::size_t pos = 0;
   while (pos < bytes.size()) {
     const std::size_t index = out.size();
     auto fail = [&](const std::string& why) -> Result<void> {
       out.clear();
-      return make_error((index == 0 && max_frames == 1 ? std::string() : "frame " + std::to_string(index + 1) + ", ") + why);
+      return make_error((index == 0 && frames_max == 1 ? std::string() : "frame " + std::to_string(index + 1) + ", ") + why);
     };
-    if (index >= max_frames) {
-      return fail("at byte " + std::to_string(pos) + ": more than " + std::to_string(max_frames) +
-                  (max_frames == 1 ? " frame in one message (trailing bytes)" : " frames in one message"));
+    if (index >= frames_max) {
+      return fail("at byte " + std::to_string(pos) + ": more than " + std::to_string(frames_max) +
+                  (frames_max == 1 ? " frame in one message (trailing bytes)" : " frames in one message"));
     }
     const auto rest = bytes.subspan(pos);
     Reader r(rest);

@@ -34,14 +34,14 @@ struct Frame {
 };
 
 // Largest frame either side accepts; larger is refused before decoding.
-inline constexpr std::size_t kMaxFrameBytes = 1u << 20;
+inline constexpr std::size_t kFrameBytesMax = 1u << 20;
 
 Bytes encode_frame(const Frame& f);
 Result<Frame> decode_frame(std::span<const std::uint8_t> bytes);
 
 // convlab/2 (docs/protocol.md, "Batches"): one WebSocket message may carry several frames back
-// to back, each in the form above. A sender puts at most kMaxBatchFrames frames in a message.
-inline constexpr std::size_t kMaxBatchFrames = 256;
+// to back, each in the form above. A sender puts at most kBatchFramesMax frames in a message.
+inline constexpr std::size_t kBatchFramesMax = 256;
 // The server starts a new message once the one it is filling holds this many bytes.
 inline constexpr std::size_t kBatchTargetBytes = 64u << 10;
 
@@ -57,12 +57,12 @@ struct FrameView {
 void append_frame(Bytes& out, FrameKind kind, std::uint32_t doc, std::span<const std::uint8_t> payload);
 void append_frame(Bytes& out, const Frame& f);
 Bytes encode_batch(std::span<const Frame> frames);
-// Decodes a whole message of 1 to `max_frames` frames into `out` (cleared first). The message is
+// Decodes a whole message of 1 to `frames_max` frames into `out` (cleared first). The message is
 // refused as a whole (an Error naming the frame and the problem, `out` left empty) when it is
 // empty, when any frame does not decode, when bytes are left after the last frame, or when it
-// holds more than `max_frames` frames. decode_batch(bytes, out, 1) accepts what decode_frame does.
+// holds more than `frames_max` frames. decode_batch(bytes, out, 1) accepts what decode_frame does.
 Result<void> decode_batch(std::span<const std::uint8_t> bytes, std::vector<FrameView>& out,
-                          std::size_t max_frames = kMaxBatchFrames);
+                          std::size_t frames_max = kBatchFramesMax);
 Frame to_frame(const FrameView& v);
 // decode_frame without copying the payload: exactly one frame, views into `bytes`.
 Result<FrameView> decode_frame_view(std::span<const std::uint8_t> bytes);

@@ -92,7 +92,7 @@ std::uint64_t Reader::varint_max_long(std::uint64_t max, const char* what) {
 }
 
 std::u32string Reader::text() {
-  const std::uint64_t n = varint_max(kMaxFieldBytes, "text length");
+  const std::uint64_t n = varint_max(kFieldBytesMax, "text length");
   if (failed_) return {};
   if (n > remaining()) {
     fail("text of " + std::to_string(n) + " bytes runs past the end of the message");
@@ -109,7 +109,7 @@ std::u32string Reader::text() {
 }
 
 std::span<const std::uint8_t> Reader::bytes_view() {
-  const std::uint64_t n = varint_max(kMaxFieldBytes, "byte string length");
+  const std::uint64_t n = varint_max(kFieldBytesMax, "byte string length");
   if (failed_) return {};
   if (n > remaining()) {
     fail("byte string of " + std::to_string(n) + " bytes runs past the end of the message");

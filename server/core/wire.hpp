@@ -59,7 +59,7 @@ class Reader {
  public:
   // Longest text or byte string one field may hold; anything longer is an error, not an
   // allocation.
-  static constexpr std::uint64_t kMaxFieldBytes = 64u << 20;
+  static constexpr std::uint64_t kFieldBytesMax = 64u << 20;
 
   explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
 

@@ -116,7 +116,7 @@ struct App {
   auth::Verifier verifier;
   std::unique_ptr<pg::Store> store;
   std::map<std::string, std::unique_ptr<NodeSlot>, std::less<>> slots;  // strategy name -> node
-  std::map<ConnId, std::shared_ptr<WsSession>> sessions;  // at most limits.max_connections
+  std::map<ConnId, std::shared_ptr<WsSession>> sessions;  // at most limits.connections_max
   ConnId next_conn = 1;
   struct StoreCall {
     NodeSlot* slot = nullptr;

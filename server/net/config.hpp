@@ -1,6 +1,7 @@
 #pragma once
-// convlab-server's configuration: a YAML file (yaml-cpp) with command-line flags over it. Every
-// problem in the file is reported as `FILE:LINE:COLUMN: key.path: problem`, one line each.
+// convlab-server's configuration: a YAML file (read with yamlkit/, as scenarios are) with
+// command-line flags over it. Every problem in the file is reported as
+// `FILE:LINE:COLUMN: key.path: problem`, one line each.
 // docs/server.yaml shows every key with its default; docs/protocol.md what the limits mean.
 #include "server/auth/jwt.hpp"
 #include "server/core/node.hpp"
@@ -12,13 +13,13 @@
 namespace convlab::net {
 
 struct Limits {
-  std::size_t max_message_bytes = 65536;
-  std::size_t max_outgoing_messages = 4096;
+  std::size_t message_bytes_max = 65536;
+  std::size_t outgoing_messages_max = 4096;
   std::int64_t idle_timeout_ms = 120000;
-  std::size_t max_documents_per_connection = 64;
-  std::size_t max_connections = 10000;
-  std::uint32_t max_document_id = 0xffffffffu;
-  std::size_t max_http_body_bytes = 8192;
+  std::size_t documents_per_connection_max = 64;
+  std::size_t connections_max = 10000;
+  std::uint32_t document_id_max = 0xffffffffu;
+  std::size_t http_body_bytes_max = 8192;
   std::int64_t shutdown_grace_ms = 10000;
   // GET /api/documents/{id}: how long a read waits for the store before answering 503.
   std::int64_t api_read_timeout_ms = 5000;
@@ -44,18 +45,19 @@ struct PeerLinks {
 // Group commit (docs/protocol.md, "Group commit"): how the store gathers appends into
 // transactions.
 struct GroupCommit {
-  // A transaction starts at least this long after the previous one started, unless max_batch
+  // A transaction starts at least this long after the previous one started, unless batch_max
   // appends are already waiting; 0: as soon as the previous one holds its row locks. At low
   // rates (transactions further apart than this) it adds nothing.
   std::int64_t interval_ms = 8;
-  std::size_t max_batch = 4096;  // appends in one transaction at most
+  std::size_t batch_max = 4096;  // appends in one transaction at most
   std::size_t pipeline = 2;      // 1 or 2 connections taking turns
 };
 
 struct ServerConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0: any free port
-  // id, nodes and the policies; NodeConfig's defaults are the fixed architecture's.
+  // id, nodes and the policies (`policies:`, read through the table of server/core/policies.hpp
+  // as a scenario's `servers` is); NodeConfig's defaults are the fixed architecture's.
   NodeConfig node;
   std::string pg_url;
   // A streaming replica of pg_url, read by GET /api/documents when policies.api_read is replica

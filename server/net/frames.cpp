@@ -111,10 +111,10 @@ ParsedFrame parse_json_frame(std::string_view text, const std::function<const St
   return json_frame(v, strategy_of);
 }
 
-std::optional<FrameError> parse_binary_message(std::span<const std::uint8_t> bytes, std::size_t max_frames,
+std::optional<FrameError> parse_binary_message(std::span<const std::uint8_t> bytes, std::size_t frames_max,
                                                std::vector<FrameView>& out) {
-  if (auto ok = decode_batch(bytes, out, max_frames); !ok) {
-    if (max_frames <= 1) {
+  if (auto ok = decode_batch(bytes, out, frames_max); !ok) {
+    if (frames_max <= 1) {
       // convlab/1: the single-frame codec's own words.
       ParsedFrame single = parse_binary_frame(bytes);
       if (auto* e = std::get_if<FrameError>(&single)) return *e;
@@ -131,7 +131,7 @@ std::optional<FrameError> parse_binary_message(std::span<const std::uint8_t> byt
   return std::nullopt;
 }
 
-std::optional<FrameError> parse_json_message(std::string_view text, std::size_t max_frames,
+std::optional<FrameError> parse_json_message(std::string_view text, std::size_t frames_max,
                                              const std::function<const Strategy&(std::uint32_t)>& strategy_of,
                                              Bytes& storage, std::vector<FrameView>& out) {
   out.clear();
@@ -145,11 +145,11 @@ std::optional<FrameError> parse_json_message(std::string_view text, std::size_t 
     append_frame(storage, std::get<Frame>(p));
     return std::nullopt;
   };
-  if (const json::array* a = v.if_array(); a != nullptr && max_frames > 1) {
+  if (const json::array* a = v.if_array(); a != nullptr && frames_max > 1) {
     if (a->empty()) return FrameError{close_code::kBadField, "an empty batch (a JSON array with no frame)"};
-    if (a->size() > max_frames) {
+    if (a->size() > frames_max) {
       return FrameError{close_code::kBadField, "a batch of " + std::to_string(a->size()) + " frames, above the limit " +
-                                                   std::to_string(max_frames)};
+                                                   std::to_string(frames_max)};
     }
     for (const json::value& one : *a) {
       if (auto e = add(one)) return e;
@@ -157,7 +157,7 @@ std::optional<FrameError> parse_json_message(std::string_view text, std::size_t 
   } else if (auto e = add(v)) {
     return e;
   }
-  if (auto ok = decode_batch(storage, out, max_frames); !ok) {
+  if (auto ok = decode_batch(storage, out, frames_max); !ok) {
     return FrameError{close_code::kBadField, "frames do not encode: " + ok.error().message};
   }
   return std::nullopt;

@@ -51,14 +51,14 @@ ParsedFrame parse_binary_frame(std::span<const std::uint8_t> bytes);
 ParsedFrame parse_json_frame(std::string_view text, const std::function<const Strategy&(std::uint32_t)>& strategy_of);
 
 // A whole message from a client: every frame of it in `out`, or why not (the message is
-// refused as a whole; nothing of it is applied). `max_frames` 1 is convlab/1 (one frame per
+// refused as a whole; nothing of it is applied). `frames_max` 1 is convlab/1 (one frame per
 // message, exactly parse_binary_frame / parse_json_frame); more is convlab/2, where a binary
 // message is frames back to back and a text message is one JSON frame object or a non-empty JSON
 // array of them (docs/protocol.md, "Batches"). Views point into `bytes`, or into `storage` (text
 // messages, whose frames are converted to the binary form there).
-std::optional<FrameError> parse_binary_message(std::span<const std::uint8_t> bytes, std::size_t max_frames,
+std::optional<FrameError> parse_binary_message(std::span<const std::uint8_t> bytes, std::size_t frames_max,
                                                std::vector<FrameView>& out);
-std::optional<FrameError> parse_json_message(std::string_view text, std::size_t max_frames,
+std::optional<FrameError> parse_json_message(std::string_view text, std::size_t frames_max,
                                              const std::function<const Strategy&(std::uint32_t)>& strategy_of,
                                              Bytes& storage, std::vector<FrameView>& out);
 

@@ -80,7 +80,7 @@ void document(HttpSession& session, std::string_view id_text) {
     return session.reply(400, R"({"error":"document id must be an integer in [0, 4294967295]"})", kRoute);
   }
   const auto doc = static_cast<std::uint32_t>(id);
-  if (doc > app.cfg.limits.max_document_id) return session.reply(404, R"({"error":"unknown document"})", kRoute);
+  if (doc > app.cfg.limits.document_id_max) return session.reply(404, R"({"error":"unknown document"})", kRoute);
   auth::Claims claims;
   if (!session.authenticate(kRoute, claims)) return;
   session.unless_revoked(claims, kRoute, [self = session.shared_from_this(), doc, claims] {

@@ -58,7 +58,7 @@ HttpSession::HttpSession(App& app, tcp::socket socket) : app_(app), stream_(std:
 
 void HttpSession::do_read() {
   parser_.emplace();
-  parser_->body_limit(app_.cfg.limits.max_http_body_bytes);
+  parser_->body_limit(app_.cfg.limits.http_body_bytes_max);
   parser_->header_limit(kHttpHeaderBytesMax);
   stream_.expires_after(std::chrono::seconds(30));
   http::async_read(stream_, buffer_, *parser_,
@@ -72,7 +72,7 @@ void HttpSession::on_read(beast::error_code ec) {
   }
   if (ec) return shutdown();
   req_ = parser_->release();
-  CONVLAB_ASSERT(req_.body().size() <= app_.cfg.limits.max_http_body_bytes);  // body_limit
+  CONVLAB_ASSERT(req_.body().size() <= app_.cfg.limits.http_body_bytes_max);  // body_limit
   keep_alive_ = req_.keep_alive();
   path_ = target_path(std::string_view(req_.target().data(), req_.target().size()));
   if (beast::websocket::is_upgrade(req_) && path_ == "/node") {

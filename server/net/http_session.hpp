@@ -7,7 +7,7 @@
 // Owns: the connection's socket and parser, the answer's headers (cache control, keep-alive),
 // the helpers every endpoint shares (authenticate, unless_revoked, blocking, reply).
 // May call: the App, the endpoints, the WebSocket and node sessions' start functions.
-// Bounds: request headers ≤ kHttpHeaderBytesMax and body ≤ limits.max_http_body_bytes (413);
+// Bounds: request headers ≤ kHttpHeaderBytesMax and body ≤ limits.http_body_bytes_max (413);
 // blocking calls ≤ kPoolTasksMax (503).
 #include "server/net/app.hpp"
 #include "server/net/request_token.hpp"

@@ -93,7 +93,7 @@ Result<std::unique_ptr<Server>> Server::open(const ServerConfig& config) {
   sc.replica_url = config.pg_replica_url;
   sc.node = config.node.id;
   sc.batch_interval_us = config.group_commit.interval_ms * 1000;
-  sc.max_batch = config.group_commit.max_batch;
+  sc.batch_max = config.group_commit.batch_max;
   sc.pipeline = config.group_commit.pipeline;
   // The App keeps the store's backlog near kStoreCallsMax; the store asserts its own bound.
   CONVLAB_ASSERT(kStoreCallsMax < sc.queue_max / 4);

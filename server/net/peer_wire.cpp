@@ -5,8 +5,8 @@
 namespace convlab::net {
 
 namespace {
-constexpr std::uint64_t kMaxStrategyName = 32;
-constexpr std::uint64_t kMaxReplies = 4096;
+constexpr std::uint64_t kStrategyNameMax = 32;
+constexpr std::uint64_t kRepliesMax = 4096;
 }  // namespace
 
 // v1: u8 version, u8 kind (0 forward edit, 1 forward reply, 2 document reset), varint from, varint conn,
@@ -56,10 +56,10 @@ Result<PeerMessage> decode_peer_message(std::span<const std::uint8_t> bytes, Pee
   out.message.doc = static_cast<std::uint32_t>(r.varint_max(0xffffffffu, "doc"));
   out.message.after_index = r.varint();
   Bytes name = r.bytes();
-  if (r.ok() && name.size() > kMaxStrategyName) r.fail("strategy name longer than 32 bytes");
+  if (r.ok() && name.size() > kStrategyNameMax) r.fail("strategy name longer than 32 bytes");
   out.strategy.assign(name.begin(), name.end());
   out.message.payload = r.bytes();
-  const std::uint64_t n = r.varint_max(kMaxReplies, "replies");
+  const std::uint64_t n = r.varint_max(kRepliesMax, "replies");
   for (std::uint64_t i = 0; i < n && r.ok(); ++i) out.message.replies.push_back(r.bytes());
   if (auto done = r.finish(); !done) return fail(false, "malformed node message: " + done.error().message);
   return out;

@@ -97,7 +97,7 @@ void WsSession::start(Request req) {
     res.set(http::field::server, "convlab-server");
     if (ours) res.set(http::field::sec_websocket_protocol, v2 ? kProtocol2 : kProtocol1);
   }));
-  ws_.read_message_max(app_.cfg.limits.max_message_bytes);
+  ws_.read_message_max(app_.cfg.limits.message_bytes_max);
   ws_.auto_fragment(false);
   ws_.control_callback([this](websocket::frame_type, beast::string_view) { arm_idle(); });
   ws_.async_accept(req_, [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
@@ -166,7 +166,7 @@ void WsSession::on_accept(beast::error_code ec) {
   accepted_ = true;
   app_.metrics.connection_accepted();
   if (app_.draining) return close(close_code::kGoingAway, "server shutting down");
-  if (app_.sessions.size() >= app_.cfg.limits.max_connections) {
+  if (app_.sessions.size() >= app_.cfg.limits.connections_max) {
     return close(close_code::kTryAgainLater, "too many connections");
   }
   const std::string token = request_token(req_, true);
@@ -204,13 +204,13 @@ void WsSession::refuse_revoked() {
 
 void WsSession::begin() {
   if (closing_) return;
-  if (app_.sessions.size() >= app_.cfg.limits.max_connections) {
+  if (app_.sessions.size() >= app_.cfg.limits.connections_max) {
     return close(close_code::kTryAgainLater, "too many connections");
   }
   conn_ = app_.next_conn++;
   CONVLAB_ASSERT(!app_.sessions.contains(conn_));
   app_.sessions[conn_] = shared_from_this();
-  CONVLAB_ASSERT(app_.sessions.size() <= app_.cfg.limits.max_connections);
+  CONVLAB_ASSERT(app_.sessions.size() <= app_.cfg.limits.connections_max);
   app_.metrics.set_connections(app_.sessions.size());
   registered_ = true;
   const Token token{claims_.user, claims_.exp * 1000};
@@ -273,27 +273,27 @@ void WsSession::on_read(beast::error_code ec, std::size_t n) {
     in_.consume(in_.size());
     return do_read();
   }
-  CONVLAB_ASSERT(n <= app_.cfg.limits.max_message_bytes && in_.size() == n);  // read_message_max
+  CONVLAB_ASSERT(n <= app_.cfg.limits.message_bytes_max && in_.size() == n);  // read_message_max
   app_.metrics.bytes_received(n);
   arm_idle();
   const bool text = ws_.got_text();
   const auto data = in_.cdata();
   // convlab/1: one frame per message; convlab/2: a batch, refused as a whole if any of it is bad.
-  const std::size_t max_frames = version_ >= 2 ? kMaxBatchFrames : 1;
+  const std::size_t frames_max = version_ >= 2 ? kBatchFramesMax : 1;
   std::optional<FrameError> bad;
   if (text) {
     std::string_view s(static_cast<const char*>(data.data()), data.size());
     bad = parse_json_message(
-        s, max_frames, [this](std::uint32_t doc) -> const Strategy& { return app_.slot_for(doc).strategy; },
+        s, frames_max, [this](std::uint32_t doc) -> const Strategy& { return app_.slot_for(doc).strategy; },
         json_frames_, views_);
   } else {
-    bad = parse_binary_message(std::span(static_cast<const std::uint8_t*>(data.data()), data.size()), max_frames,
+    bad = parse_binary_message(std::span(static_cast<const std::uint8_t*>(data.data()), data.size()), frames_max,
                                views_);
   }
   if (bad) {
     close(bad->code, bad->why);
   } else {
-    CONVLAB_ASSERT(views_.size() <= max_frames);  // the parsers' bound
+    CONVLAB_ASSERT(views_.size() <= frames_max);  // the parsers' bound
     json_mode_ = text;
     app_.metrics.frame_received(text);
     for (const FrameView& v : views_) {
@@ -322,7 +322,7 @@ void WsSession::handle(const FrameView& frame) {
   const bool edit = frame.kind == FrameKind::kEdit;
   const std::uint32_t doc = frame.doc;
   if (edit) app_.metrics.edit_received();
-  if (doc > app_.cfg.limits.max_document_id) return refuse(doc, "unknown document " + std::to_string(doc), edit);
+  if (doc > app_.cfg.limits.document_id_max) return refuse(doc, "unknown document " + std::to_string(doc), edit);
   if (app_.draining) return refuse(doc, "server shutting down", edit);
   if (!take_token()) {
     app_.metrics.rate_limited("connection");
@@ -337,10 +337,10 @@ void WsSession::handle(const FrameView& frame) {
                   edit);
   }
   const bool opens = frame.kind == FrameKind::kHello || frame.kind == FrameKind::kSubscribe;
-  if (opens && !docs_.contains(doc) && docs_.size() >= app_.cfg.limits.max_documents_per_connection) {
+  if (opens && !docs_.contains(doc) && docs_.size() >= app_.cfg.limits.documents_per_connection_max) {
     return refuse(doc,
                   "too many documents on this connection (limit " +
-                      std::to_string(app_.cfg.limits.max_documents_per_connection) + ")",
+                      std::to_string(app_.cfg.limits.documents_per_connection_max) + ")",
                   edit);
   }
   NodeSlot& slot = app_.slot_for(doc);
@@ -378,7 +378,7 @@ void WsSession::handle(const FrameView& frame) {
 // (the one being written is not queued any more), else a new one. nullptr: the queue is full
 // and the connection is being cut off (slow consumer).
 WsSession::Out* WsSession::message_for(bool text) {
-  if (queued_frames_ >= app_.cfg.limits.max_outgoing_messages) {
+  if (queued_frames_ >= app_.cfg.limits.outgoing_messages_max) {
     close(close_code::kSlowConsumer, "slow consumer: outgoing queue full");
     return nullptr;
   }
@@ -386,7 +386,7 @@ WsSession::Out* WsSession::message_for(bool text) {
   CONVLAB_ASSERT(out_.size() < queued_frames_);  // every queued message holds a frame at least
   if (version_ >= 2 && !out_.empty()) {
     Out& last = out_.back();
-    if (last.text == text && last.frames < kMaxBatchFrames && last.data.size() < kBatchTargetBytes) {
+    if (last.text == text && last.frames < kBatchFramesMax && last.data.size() < kBatchTargetBytes) {
       ++last.frames;
       return &last;
     }

@@ -52,14 +52,14 @@ std::string encode_records(std::uint32_t node, std::uint32_t doc, std::uint64_t 
   // The record bytes alone decide most cases without encoding anything.
   std::size_t at_least = header_size;
   for (const LogRecord& r : records) at_least += 4 + r.record.size();
-  if (base64_size(at_least) <= kMaxNotifyBytes) {
+  if (base64_size(at_least) <= kNotifyBytesMax) {
     for (const LogRecord& r : records) {
       w.varint(r.author);
       w.svarint(r.client_ms);
       w.svarint(r.server_ms);
       w.bytes(r.record);
     }
-    if (base64_size(w.view().size()) <= kMaxNotifyBytes) return to_base64('R', w.view());
+    if (base64_size(w.view().size()) <= kNotifyBytesMax) return to_base64('R', w.view());
   }
   Bytes ref = w.take();
   ref.resize(header_size);

@@ -21,7 +21,7 @@
 namespace convlab::pg::detail {
 
 // Longest payload the store sends; PostgreSQL refuses 8000 bytes and more.
-inline constexpr std::size_t kMaxNotifyBytes = 7999;
+inline constexpr std::size_t kNotifyBytesMax = 7999;
 
 struct RecordsNote {
   std::uint32_t node = 0;
@@ -38,7 +38,7 @@ struct RevokedNote {
   std::string jti;
 };
 
-// The inline form when it fits in kMaxNotifyBytes, else the reference form.
+// The inline form when it fits in kNotifyBytesMax, else the reference form.
 std::string encode_records(std::uint32_t node, std::uint32_t doc, std::uint64_t first, std::int64_t commit_us,
                            std::span<const LogRecord> records);
 std::string encode_revoked(std::uint32_t user, std::string_view jti);

@@ -106,7 +106,7 @@ void PgStore::submit(StoreRequest request) {
     // when the queue was empty or now holds a full batch (which ends batch_interval_us's
     // wait). A lane waiting with requests queued waits for its turn, and turns are notified
     // when they change; a wake-up per request cost a futex call and a context switch per edit.
-    wake = queue_.size() == 1 || queue_.size() == std::max<std::size_t>(config_.max_batch, 1);
+    wake = queue_.size() == 1 || queue_.size() == std::max<std::size_t>(config_.batch_max, 1);
   }
   if (wake) cv_.notify_all();
 }

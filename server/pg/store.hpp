@@ -38,7 +38,7 @@ namespace convlab::pg {
 struct StoreConfig {
   std::string url;                  // libpq connection string or postgresql:// URI
   std::string channel = "convlab";  // NOTIFY channel shared by the servers of one deployment
-  std::size_t max_batch = 4096;     // appends in one transaction at most
+  std::size_t batch_max = 4096;     // appends in one transaction at most
   // Requests submitted and not yet taken by a worker, at most: submit() asserts it. The caller
   // bounds its backlog well under this (convlab-server refuses work at its edge first:
   // net::kStoreCallsMax); a store that reaches it has a caller with no bound, a bug.
@@ -47,7 +47,7 @@ struct StoreConfig {
   // while the previous one's COMMIT flushes, committing after it (see pg_store.hpp, Lane).
   std::size_t pipeline = 2;
   // Group commit's gathering time: a batch starts at least this long after the previous one
-  // started (either lane), unless max_batch appends are already queued; 0: as soon as the lane's
+  // started (either lane), unless batch_max appends are already queued; 0: as soon as the lane's
   // turn comes. Each transaction costs the database and this server a fixed amount of CPU
   // (round trips, the WAL flush, waking the listeners), so at moderate rates a few milliseconds
   // here buy fewer, larger commits for a few milliseconds of latency.

@@ -49,7 +49,7 @@ void PgStore::lost_worker_connection(Lane& lane, const std::string& why) {
 
 // Takes turn t's group from the queue, once turn t-1 holds its row locks: requests other than
 // appends that can go before the batch (no append of their document is in it), then up to
-// max_batch appends. Always a prefix of the queue, taken in turn order, so per-document order
+// batch_max appends. Always a prefix of the queue, taken in turn order, so per-document order
 // is kept. False when stopping with nothing queued.
 bool PgStore::take(std::int64_t t, std::vector<StoreRequest>& before, std::vector<StoreRequest>& batch) {
   std::unique_lock lock(mu_);
@@ -60,17 +60,17 @@ bool PgStore::take(std::int64_t t, std::vector<StoreRequest>& before, std::vecto
     // at once, whatever the steady clock reads (it starts near 0 on a machine just booted).
     if (last_take_) {
       const auto due = *last_take_ + std::chrono::microseconds(config_.batch_interval_us);
-      cv_.wait_until(lock, due, [&] { return stopping_ || queue_.size() >= std::max<std::size_t>(config_.max_batch, 1); });
+      cv_.wait_until(lock, due, [&] { return stopping_ || queue_.size() >= std::max<std::size_t>(config_.batch_max, 1); });
     }
     last_take_ = SteadyClock::now();
   }
   std::set<std::uint32_t> batch_docs;
-  const std::size_t max_batch = std::max<std::size_t>(config_.max_batch, 1);
+  const std::size_t batch_max = std::max<std::size_t>(config_.batch_max, 1);
   std::size_t n = 0;
   for (; n < queue_.size(); ++n) {
     StoreRequest& r = queue_[n];
     if (r.kind == StoreRequest::Kind::kAppend) {
-      if (batch.size() >= max_batch) break;
+      if (batch.size() >= batch_max) break;
       batch_docs.insert(r.doc);
       batch.push_back(std::move(r));
     } else {
@@ -79,7 +79,7 @@ bool PgStore::take(std::int64_t t, std::vector<StoreRequest>& before, std::vecto
     }
   }
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-  CONVLAB_ASSERT(batch.size() <= max_batch && before.size() + batch.size() == n);
+  CONVLAB_ASSERT(batch.size() <= batch_max && before.size() + batch.size() == n);
   return true;
 }
 

@@ -248,7 +248,7 @@ TEST(Jwt, RefusesOversizedTokens) {
   Claims c = sample();
   c.sub = std::string(7000, 'a');
   const std::string big = sign_hs256(c, kSecret);
-  ASSERT_GT(big.size(), detail::kMaxTokenBytes);
+  ASSERT_GT(big.size(), detail::kTokenBytesMax);
   expect_refused(big, TokenError::kMalformed, "more than 8192");
   c.sub = std::string(5000, 'a');
   EXPECT_TRUE(verifier().verify(sign_hs256(c, kSecret), kNow).ok);

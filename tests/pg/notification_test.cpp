@@ -26,7 +26,7 @@ RC_GTEST_PROP(PgNotification, RecordsRoundTripInlineOrByReference, ()) {
     records.push_back(std::move(r));
   }
   const std::string payload = encode_records(node, doc, first, commit_us, records);
-  RC_ASSERT(payload.size() <= kMaxNotifyBytes);
+  RC_ASSERT(payload.size() <= kNotifyBytesMax);
   auto decoded = decode_note(payload);
   RC_ASSERT(decoded.has_value());
   const auto* note = std::get_if<RecordsNote>(&*decoded);
@@ -39,7 +39,7 @@ RC_GTEST_PROP(PgNotification, RecordsRoundTripInlineOrByReference, ()) {
   std::size_t bytes = 0;
   for (const auto& r : records) bytes += r.record.size();
   // Inline whenever the records fit: at most 4/3 of their bytes plus a few per record.
-  if (bytes * 4 / 3 + n * 60 + 64 < kMaxNotifyBytes) RC_ASSERT(!note->reference);
+  if (bytes * 4 / 3 + n * 60 + 64 < kNotifyBytesMax) RC_ASSERT(!note->reference);
   if (note->reference) {
     RC_ASSERT(note->records.empty());
   } else {

@@ -128,11 +128,11 @@ inline StoreRequest append(std::uint64_t id, std::uint32_t doc, std::vector<LogR
 }
 
 inline std::unique_ptr<Store> open_store(const std::string& url, Collector& col, std::uint32_t node = 1,
-                                         std::size_t max_batch = 4096, std::int64_t batch_interval_us = 0) {
+                                         std::size_t batch_max = 4096, std::int64_t batch_interval_us = 0) {
   StoreConfig cfg;
   cfg.url = url;
   cfg.node = node;
-  cfg.max_batch = max_batch;
+  cfg.batch_max = batch_max;
   cfg.batch_interval_us = batch_interval_us;
   auto s = Store::open(cfg, col.hooks());
   if (!s) ADD_FAILURE() << s.error().message;

@@ -316,7 +316,7 @@ TEST(PgStore, BatchIntervalGathersAppendsThatArriveOneAtATime) {
   }
 }
 
-// A batch already max_batch long does not wait for the interval.
+// A batch already batch_max long does not wait for the interval.
 TEST(PgStore, BatchIntervalDoesNotHoldAFullBatch) {
   CONVLAB_PG_URL_OR_SKIP(url);
   Collector col;
@@ -326,7 +326,7 @@ TEST(PgStore, BatchIntervalDoesNotHoldAFullBatch) {
     ASSERT_LT(std::chrono::steady_clock::now().time_since_epoch(), std::chrono::minutes(1))
         << "the time namespace did not move the steady clock back";
   }
-  // An hour between transactions, unless max_batch (10) appends wait.
+  // An hour between transactions, unless batch_max (10) appends wait.
   auto store = open_store(url, col, 1, 10, 3'600'000'000LL);
   ASSERT_TRUE(store);
   // The first batch is taken at once (no transaction before it).
@@ -591,7 +591,7 @@ TEST(PgStore, PipelinePreparesTheNextBatchDuringACommitAndAnswersInOrder) {
   EXPECT_EQ(texts, (std::vector<std::string>{"first", "second"}));
 }
 
-// Many small pipelined batches (max_batch 8) from several producers: single-writer documents
+// Many small pipelined batches (batch_max 8) from several producers: single-writer documents
 // whose every append carries its version check (each producer predicts its indexes, as a home
 // node does), and one document they all share. Every append commits, replies come in
 // submission order per document, and each log holds exactly what was submitted, in order.
@@ -601,7 +601,7 @@ TEST(PgStore, PipelineKeepsOrderAndVersionChecksAcrossBatches) {
   StoreConfig cfg;
   cfg.url = url;
   cfg.node = 1;
-  cfg.max_batch = 8;
+  cfg.batch_max = 8;
   cfg.pipeline = 2;
   auto opened = Store::open(cfg, col.hooks());
   ASSERT_TRUE(opened) << opened.error().message;
@@ -624,7 +624,7 @@ TEST(PgStore, PipelineKeepsOrderAndVersionChecksAcrossBatches) {
   constexpr std::size_t kTotal = kProducers * kEach * 2;
   ASSERT_TRUE(col.wait_until([&] { return col.replies.size() == kTotal; }));
   std::lock_guard lock(col.mu);
-  EXPECT_GT(col.commits.size(), kTotal / 8 - 1);  // max_batch 8: many turns on both connections
+  EXPECT_GT(col.commits.size(), kTotal / 8 - 1);  // batch_max 8: many turns on both connections
   std::map<std::uint32_t, std::uint64_t> last_index;
   std::map<std::uint64_t, std::uint64_t> shared_index;  // id -> index in the shared log
   std::map<int, std::uint64_t> last_shared_of;          // producer -> its last id on the shared doc

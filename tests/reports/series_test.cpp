@@ -102,7 +102,7 @@ TEST(SeriesDivergence, PendingPairsAreTimeWeightedPerBin) {
 TEST(SeriesDivergence, LongRunsGetWiderBins) {
   const std::vector<Event> h = {run_meta(3'600'000 * kMs)};  // an hour
   const DivergenceSeries d = series_of(h).divergence;
-  EXPECT_LE(d.pending_edits.size(), kMaxBins);
+  EXPECT_LE(d.pending_edits.size(), kBinsMax);
   EXPECT_EQ(d.bin_us, 8'000 * kMs);  // 1 s doubled until 3600 s fit in 512 bins
   EXPECT_EQ(d.pending_edits.size(), 450u);
 }

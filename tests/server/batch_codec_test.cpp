@@ -64,7 +64,7 @@ TEST(BatchCodec, RefusesTruncatedGarbageAndOversizedBatchesAsAWhole) {
   }
   // Only the prefixes that end exactly on a frame boundary decode (3 of them, besides none).
   EXPECT_EQ(refused, batch.size() - 3);
-  auto error_of = [&](const Bytes& b, std::size_t max = kMaxBatchFrames) {
+  auto error_of = [&](const Bytes& b, std::size_t max = kBatchFramesMax) {
     auto r = decode_batch(b, views, max);
     EXPECT_FALSE(r.has_value());
     EXPECT_TRUE(views.empty());
@@ -84,10 +84,10 @@ TEST(BatchCodec, RefusesTruncatedGarbageAndOversizedBatchesAsAWhole) {
   // More frames than allowed: with the limit of one (convlab/1) two frames are trailing bytes.
   Bytes two = encode_batch(std::vector<Frame>(2, Frame{FrameKind::kHello, 1, {}, {}}));
   EXPECT_NE(error_of(two, 1).find("trailing"), std::string::npos);
-  Bytes many = encode_batch(std::vector<Frame>(kMaxBatchFrames + 1, Frame{FrameKind::kHello, 1, {}, {}}));
+  Bytes many = encode_batch(std::vector<Frame>(kBatchFramesMax + 1, Frame{FrameKind::kHello, 1, {}, {}}));
   EXPECT_NE(error_of(many).find("more than"), std::string::npos);
   ASSERT_TRUE(decode_batch(std::span(many.data(), many.size() - 3), views).has_value());
-  EXPECT_EQ(views.size(), kMaxBatchFrames);
+  EXPECT_EQ(views.size(), kBatchFramesMax);
 }
 
 TEST(BatchCodec, EdgeRefusesBadBatchesWithTheDocumentedCodes) {
@@ -97,13 +97,13 @@ TEST(BatchCodec, EdgeRefusesBadBatchesWithTheDocumentedCodes) {
   Bytes storage;
   // Binary: a server-only frame anywhere in the batch is 4003; a truncated one is 4000.
   std::vector<Frame> mixed{Frame{FrameKind::kHello, 1, {}, {}}, Frame{FrameKind::kDeliver, 1, {}, {}}};
-  auto e = net::parse_binary_message(encode_batch(mixed), kMaxBatchFrames, views);
+  auto e = net::parse_binary_message(encode_batch(mixed), kBatchFramesMax, views);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code, net::close_code::kUnknownType);
   EXPECT_TRUE(views.empty());
   Bytes truncated = encode_frame(Frame{FrameKind::kHello, 1, {}, {}});
   truncated.push_back(static_cast<std::uint8_t>(FrameKind::kHello));
-  e = net::parse_binary_message(truncated, kMaxBatchFrames, views);
+  e = net::parse_binary_message(truncated, kBatchFramesMax, views);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code, net::close_code::kBadBinary);
   // convlab/1: two frames in one message are trailing bytes (4000), as before batches existed.
@@ -111,12 +111,12 @@ TEST(BatchCodec, EdgeRefusesBadBatchesWithTheDocumentedCodes) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code, net::close_code::kBadBinary);
   ASSERT_FALSE(net::parse_binary_message(encode_batch(std::vector<Frame>(2, Frame{FrameKind::kHello, 1, {}, {}})),
-                                         kMaxBatchFrames, views));
+                                         kBatchFramesMax, views));
   EXPECT_EQ(views.size(), 2u);
 
   // JSON: an array of frame objects under convlab/2.
   ASSERT_FALSE(net::parse_json_message(R"([{"type":"hello","doc":4},{"type":"subscribe","doc":5,"version":2}])",
-                                       kMaxBatchFrames, strategy_of, storage, views));
+                                       kBatchFramesMax, strategy_of, storage, views));
   ASSERT_EQ(views.size(), 2u);
   EXPECT_EQ(views[0].kind, FrameKind::kHello);
   EXPECT_EQ(views[0].doc, 4u);
@@ -130,22 +130,22 @@ TEST(BatchCodec, EdgeRefusesBadBatchesWithTheDocumentedCodes) {
     std::size_t max;
     std::uint16_t code;
   };
-  for (const Case& c : {Case{"[]", kMaxBatchFrames, net::close_code::kBadField},
-                        Case{R"([{"type":"hello","doc":1},{"type":"hello"}])", kMaxBatchFrames, net::close_code::kBadField},
-                        Case{R"([{"type":"hello","doc":1},3])", kMaxBatchFrames, net::close_code::kBadField},
-                        Case{R"([{"type":"hello","doc":1},{"type":"boom","doc":1}])", kMaxBatchFrames,
+  for (const Case& c : {Case{"[]", kBatchFramesMax, net::close_code::kBadField},
+                        Case{R"([{"type":"hello","doc":1},{"type":"hello"}])", kBatchFramesMax, net::close_code::kBadField},
+                        Case{R"([{"type":"hello","doc":1},3])", kBatchFramesMax, net::close_code::kBadField},
+                        Case{R"([{"type":"hello","doc":1},{"type":"boom","doc":1}])", kBatchFramesMax,
                              net::close_code::kUnknownType},
                         Case{R"([{"type":"hello","doc":1}])", 1, net::close_code::kBadField},  // convlab/1: no arrays
-                        Case{R"([{"type":"hello","doc":1})", kMaxBatchFrames, net::close_code::kBadJson}}) {
+                        Case{R"([{"type":"hello","doc":1})", kBatchFramesMax, net::close_code::kBadJson}}) {
     auto err = net::parse_json_message(c.text, c.max, strategy_of, storage, views);
     ASSERT_TRUE(err) << c.text;
     EXPECT_EQ(err->code, c.code) << c.text << ": " << err->why;
     EXPECT_TRUE(views.empty()) << c.text;
   }
   std::string big = "[";
-  for (std::size_t i = 0; i <= kMaxBatchFrames; ++i) big += std::string(i == 0 ? "" : ",") + R"({"type":"hello","doc":1})";
+  for (std::size_t i = 0; i <= kBatchFramesMax; ++i) big += std::string(i == 0 ? "" : ",") + R"({"type":"hello","doc":1})";
   big += "]";
-  auto err = net::parse_json_message(big, kMaxBatchFrames, strategy_of, storage, views);
+  auto err = net::parse_json_message(big, kBatchFramesMax, strategy_of, storage, views);
   ASSERT_TRUE(err);
   EXPECT_EQ(err->code, net::close_code::kBadField);
 }

@@ -11,17 +11,17 @@
 namespace convlab::test {
 namespace {
 
-// The frames of the next message in binary form (`max_frames` 1: convlab/1, where a message must
+// The frames of the next message in binary form (`frames_max` 1: convlab/1, where a message must
 // be exactly one frame); empty when the connection ended or nothing came.
-std::vector<Frame> read_frames(Ws& ws, std::size_t max_frames) {
+std::vector<Frame> read_frames(Ws& ws, std::size_t frames_max) {
   auto m = ws.read();
   if (!m) return {};
   EXPECT_FALSE(m->text) << "a text message to a binary client";
   std::vector<FrameView> views;
   const auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(m->data.data()), m->data.size());
-  auto ok = decode_batch(bytes, views, max_frames);
+  auto ok = decode_batch(bytes, views, frames_max);
   EXPECT_TRUE(ok.has_value()) << (ok ? std::string() : ok.error().message);
-  if (max_frames == 1) {
+  if (frames_max == 1) {
     EXPECT_TRUE(decode_frame(bytes).has_value()) << "not exactly one frame";
   }
   std::vector<Frame> out;
@@ -31,8 +31,8 @@ std::vector<Frame> read_frames(Ws& ws, std::size_t max_frames) {
 
 // A client replica behind a Ws in binary form, counting messages and the frames they carried.
 struct BatchReader {
-  BatchReader(Ws& w, const Strategy& s, std::uint32_t agent, std::size_t max_frames)
-      : ws(w), replica(s.make_client(agent)), max(max_frames) {}
+  BatchReader(Ws& w, const Strategy& s, std::uint32_t agent, std::size_t frames_max)
+      : ws(w), replica(s.make_client(agent)), max(frames_max) {}
   // Reads messages and applies their frames until `done()` (bounded).
   ::testing::AssertionResult until(const std::function<bool()>& done) {
     for (int i = 0; i < 2000 && !done(); ++i) {
@@ -79,8 +79,8 @@ TEST(ServerBatch, V2BatchesV1OneFramePerMessage) {
   EXPECT_EQ(v1_ws.protocol(), "convlab/1");
   EXPECT_EQ(json_ws.protocol(), "convlab/2");
 
-  BatchReader writer(writer_ws, s, alice->agent, kMaxBatchFrames);
-  BatchReader v2(v2_ws, s, bob->agent, kMaxBatchFrames);
+  BatchReader writer(writer_ws, s, alice->agent, kBatchFramesMax);
+  BatchReader v2(v2_ws, s, bob->agent, kBatchFramesMax);
   BatchReader v1(v1_ws, s, carol->agent, 1);
   for (BatchReader* r : {&writer, &v2, &v1}) {
     r->ws.send_binary(frame_bytes(FrameKind::kHello, kDoc));
@@ -170,7 +170,7 @@ TEST(ServerBatch, MalformedBatchClosesNothingAckedLost) {
   auto healthy = [&] { EXPECT_EQ(http_request(port, http::verb::get, "/healthz").status, 200); };
 
   Ws ws(port, alice->token, Ws::Auth::kBearer, "/ws", "convlab/2");
-  BatchReader w(ws, s, alice->agent, kMaxBatchFrames);
+  BatchReader w(ws, s, alice->agent, kBatchFramesMax);
   ASSERT_TRUE(open_writer(ws, w));
   std::vector<Frame> edits;
   for (Bytes& m : w.replica->local_edit(Splice{0, 0, U"kept"}, 1000)) edits.push_back(Frame{FrameKind::kEdit, kDoc, m, {}});
@@ -192,7 +192,7 @@ TEST(ServerBatch, MalformedBatchClosesNothingAckedLost) {
     EXPECT_EQ(c.read_until_close(), code) << what << ": " << c.close_reason();
     healthy();
   };
-  closes_with([&](Ws& c) { c.send_binary(encode_batch(std::vector<Frame>(kMaxBatchFrames + 1, Frame{FrameKind::kHello, kDoc, {}, {}}))); },
+  closes_with([&](Ws& c) { c.send_binary(encode_batch(std::vector<Frame>(kBatchFramesMax + 1, Frame{FrameKind::kHello, kDoc, {}, {}}))); },
               4000, "more frames than a batch may hold");
   closes_with([&](Ws& c) { c.send_binary({static_cast<std::uint8_t>(FrameKind::kHello), kDoc, 0, 0xff}); }, 4000,
               "garbage after a frame");
@@ -209,7 +209,7 @@ TEST(ServerBatch, MalformedBatchClosesNothingAckedLost) {
   // What was acknowledged is there; nothing of the refused message is.
   EXPECT_EQ(document_text(port, alice->token, kDoc), utf8_encode(acked));
   Ws again(port, alice->token, Ws::Auth::kBearer, "/ws", "convlab/2");
-  BatchReader r(again, s, alice->agent, kMaxBatchFrames);
+  BatchReader r(again, s, alice->agent, kBatchFramesMax);
   ASSERT_TRUE(open_writer(again, r));
   EXPECT_EQ(r.replica->text(), acked);
   const std::string m = http_request(port, http::verb::get, "/metrics").body;

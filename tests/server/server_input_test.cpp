@@ -16,8 +16,8 @@ TEST(ServerInput, MalformedInputMatrix) {
   const Strategy& s = *find_strategy("crdt");
   START_SERVER(server, yaml_for(url, "crdt",
                                 "limits:\n"
-                                "  max_message_bytes: 2048\n"
-                                "  max_document_id: 1000\n"));
+                                "  message_bytes_max: 2048\n"
+                                "  document_id_max: 1000\n"));
   const unsigned short port = server.port();
   auto alice = login(port, "alice", "alice-pw");
   ASSERT_TRUE(alice);

@@ -16,7 +16,8 @@ TEST(ServerLimits, RateLimitedClientIsRefusedOthersUnaffected) {
   const Strategy& s = *find_strategy("crdt");
   START_SERVER(server, yaml_for(url, "crdt",
                                 "policies:\n"
-                                "  rate_limit: {user_per_s: 0.001, user_burst: 3}\n"));
+                                "  rate_limit_per_s: 0.001\n"
+                                "  rate_burst: 3\n"));
   auto alice = login(server.port(), "alice", "alice-pw");
   auto bob = login(server.port(), "bob", "bob-pw");
   ASSERT_TRUE(alice && bob);
@@ -69,13 +70,14 @@ TEST(ServerLimits, ConnectionDocumentIdleAndQueueLimits) {
   const Strategy& s = *find_strategy("crdt");
   START_SERVER(server, yaml_for(url, "crdt",
                                 "policies:\n"
-                                "  rate_limit: {connection_per_s: 0.001, connection_burst: 40}\n"
+                                "  connection_rate_per_s: 0.001\n"
+                                "  connection_burst: 40\n"
                                 "limits:\n"
-                                "  max_connections: 3\n"
-                                "  max_documents_per_connection: 2\n"
+                                "  connections_max: 3\n"
+                                "  documents_per_connection_max: 2\n"
                                 "  idle_timeout_ms: 3000\n"
-                                "  max_outgoing_messages: 4\n"
-                                "  max_message_bytes: 1048576\n"));
+                                "  outgoing_messages_max: 4\n"
+                                "  message_bytes_max: 1048576\n"));
   const unsigned short port = server.port();
   auto alice = login(port, "alice", "alice-pw");
   ASSERT_TRUE(alice);

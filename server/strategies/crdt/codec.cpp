@@ -15,7 +15,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::uint64_t kMaxU32 = 0xffffffffu;
+constexpr std::uint64_t kU32Max = 0xffffffffu;
 
 // ---- binary -----------------------------------------------------------------------------------
 
@@ -36,17 +36,17 @@ void put_opt_id(Writer& w, const std::optional<CharId>& id) {
 
 CharId get_id(Reader& r) {
   CharId id;
-  id.agent = static_cast<AgentId>(r.varint_max(kMaxU32, "agent"));
-  id.seq = static_cast<std::uint32_t>(r.varint_max(kMaxU32, "seq"));
+  id.agent = static_cast<AgentId>(r.varint_max(kU32Max, "agent"));
+  id.seq = static_cast<std::uint32_t>(r.varint_max(kU32Max, "seq"));
   return id;
 }
 
 std::optional<CharId> get_opt_id(Reader& r) {
-  const std::uint64_t tag = r.varint_max(kMaxU32 + 1, "agent");
+  const std::uint64_t tag = r.varint_max(kU32Max + 1, "agent");
   if (tag == 0) return std::nullopt;
   CharId id;
   id.agent = static_cast<AgentId>(tag - 1);
-  id.seq = static_cast<std::uint32_t>(r.varint_max(kMaxU32, "seq"));
+  id.seq = static_cast<std::uint32_t>(r.varint_max(kU32Max, "seq"));
   return id;
 }
 
@@ -106,7 +106,7 @@ Op get_op(Reader& r, Kind kind) {
   for (std::uint64_t i = 0; i < count && r.ok(); ++i) {
     IdRange rg;
     rg.first = get_id(r);
-    rg.len = static_cast<std::uint32_t>(r.varint_max(kMaxU32, "delete range length"));
+    rg.len = static_cast<std::uint32_t>(r.varint_max(kU32Max, "delete range length"));
     if (r.ok() && rg.len == 0) r.fail("delete range of length 0");
     del.ranges.push_back(rg);
   }
@@ -196,9 +196,9 @@ Result<const json::value*> field(const json::object& o, const char* name) {
 Result<CharId> get_id_json(const json::value& v, const char* what) {
   const json::array* a = v.if_array();
   if (a == nullptr || a->size() != 2) return make_error(std::string(what) + " is not [agent, seq]");
-  auto agent = get_uint((*a)[0], kMaxU32, what);
+  auto agent = get_uint((*a)[0], kU32Max, what);
   if (!agent) return agent.error();
-  auto seq = get_uint((*a)[1], kMaxU32, what);
+  auto seq = get_uint((*a)[1], kU32Max, what);
   if (!seq) return seq.error();
   return CharId{static_cast<AgentId>(*agent), static_cast<std::uint32_t>(*seq)};
 }
@@ -256,11 +256,11 @@ Result<Op> op_from_json(const json::value& v) {
     for (const json::value& rv : *arr) {
       const json::array* ra = rv.if_array();
       if (ra == nullptr || ra->size() != 3) return make_error("a range is not [agent, seq, len]");
-      auto agent = get_uint((*ra)[0], kMaxU32, "range agent");
+      auto agent = get_uint((*ra)[0], kU32Max, "range agent");
       if (!agent) return agent.error();
-      auto seq = get_uint((*ra)[1], kMaxU32, "range seq");
+      auto seq = get_uint((*ra)[1], kU32Max, "range seq");
       if (!seq) return seq.error();
-      auto len = get_uint((*ra)[2], kMaxU32, "range len");
+      auto len = get_uint((*ra)[2], kU32Max, "range len");
       if (!len) return len.error();
       if (*len == 0) return make_error("range of length 0");
       del.ranges.push_back(IdRange{CharId{static_cast<AgentId>(*agent), static_cast<std::uint32_t>(*seq)},
@@ -406,7 +406,7 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
       m.kind = Kind::kRecord;
       m.version = r.varint();
       m.clock_ms = r.svarint();
-      m.from = static_cast<AgentId>(r.varint_max(kMaxU32, "record author"));
+      m.from = static_cast<AgentId>(r.varint_max(kU32Max, "record author"));
       const std::uint8_t op_kind = r.u8();
       if (r.ok() && op_kind != static_cast<std::uint8_t>(Kind::kInsert) &&
           op_kind != static_cast<std::uint8_t>(Kind::kDelete)) {
@@ -494,7 +494,7 @@ Result<Message> message_from_json(const json::value& v) {
     }
     auto from = field(*o, "from");
     if (!from) return from.error();
-    auto fv = get_uint(**from, kMaxU32, "from");
+    auto fv = get_uint(**from, kU32Max, "from");
     if (!fv) return fv.error();
     m.from = static_cast<AgentId>(*fv);
     auto opf = field(*o, "op");

@@ -10,15 +10,15 @@ namespace convlab::crdt {
 
 namespace {
 
-constexpr std::uint32_t kMaxSeq = 0xfffffffeu;  // seq + len must stay below 2^32 - 1
+constexpr std::uint32_t kSeqMax = 0xfffffffeu;  // seq + len must stay below 2^32 - 1
 
 std::string id_str(CharId id) {
   return "(" + std::to_string(id.agent) + ", " + std::to_string(id.seq) + ")";
 }
 
-// True when [seq, seq + len) is a valid seq range (len >= 1, no overflow past kMaxSeq).
+// True when [seq, seq + len) is a valid seq range (len >= 1, no overflow past kSeqMax).
 bool seq_range_ok(std::uint32_t seq, std::uint64_t len) {
-  return len >= 1 && static_cast<std::uint64_t>(seq) + len - 1 <= kMaxSeq;
+  return len >= 1 && static_cast<std::uint64_t>(seq) + len - 1 <= kSeqMax;
 }
 
 }  // namespace

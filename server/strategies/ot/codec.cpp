@@ -17,7 +17,7 @@ namespace {
 // First byte of every message: what follows.
 enum class Tag : std::uint8_t { op = 1, ack = 2, remote = 3, welcome = 4, record = 5, snapshot = 6 };
 
-constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
 
 // ---- ids as runs: (agent, first seq, count) for each stretch of consecutive seqs ----
 
@@ -47,7 +47,7 @@ Result<std::vector<CharId>> expand(const std::vector<Run>& runs, std::uint64_t e
   for (const Run& r : runs) {
     if (r.count == 0) return make_error("id run of length 0");
     if (r.count > expected - total) return make_error("id runs hold more ids than inserted characters");
-    if (std::uint64_t{r.first.seq} + r.count - 1 > kMaxU32) return make_error("id run overflows its seq");
+    if (std::uint64_t{r.first.seq} + r.count - 1 > kU32Max) return make_error("id run overflows its seq");
     total += r.count;
   }
   if (total != expected)
@@ -80,8 +80,8 @@ std::vector<CharId> read_ids(Reader& r, std::uint64_t expected) {
   runs.reserve(n);
   for (std::uint64_t i = 0; i < n && r.ok(); ++i) {
     Run run;
-    run.first.agent = static_cast<AgentId>(r.varint_max(kMaxU32, "id agent"));
-    run.first.seq = static_cast<std::uint32_t>(r.varint_max(kMaxU32, "id seq"));
+    run.first.agent = static_cast<AgentId>(r.varint_max(kU32Max, "id agent"));
+    run.first.seq = static_cast<std::uint32_t>(r.varint_max(kU32Max, "id seq"));
     run.count = r.varint_max(expected, "id run length");
     runs.push_back(run);
   }
@@ -116,10 +116,10 @@ Op read_op(Reader& r) {
     const std::uint8_t kind = r.u8();
     switch (kind) {
       case static_cast<std::uint8_t>(Component::Kind::skip):
-        op.push_back(Component::skip(r.varint_max(kMaxComponentLength, "skip length")));
+        op.push_back(Component::skip(r.varint_max(kComponentLengthMax, "skip length")));
         break;
       case static_cast<std::uint8_t>(Component::Kind::del):
-        op.push_back(Component::del(r.varint_max(kMaxComponentLength, "delete length")));
+        op.push_back(Component::del(r.varint_max(kComponentLengthMax, "delete length")));
         break;
       case static_cast<std::uint8_t>(Component::Kind::insert):
         op.push_back(Component::insert(r.text()));
@@ -150,7 +150,7 @@ void write_record_body(Writer& w, const RecordMsg& m) {
 RecordMsg read_record_body(Reader& r) {
   RecordMsg m;
   m.rev = r.varint();
-  m.author = static_cast<AgentId>(r.varint_max(kMaxU32, "author"));
+  m.author = static_cast<AgentId>(r.varint_max(kU32Max, "author"));
   m.client_clock_ms = r.svarint();
   m.server_clock_ms = r.svarint();
   m.op = read_op(r);
@@ -213,7 +213,7 @@ Result<std::vector<CharId>> ids_from_json(const boost::json::object& o, std::uin
         return make_error("an id run must hold whole numbers");
       }
     }
-    if (parts[0] > kMaxU32 || parts[1] > kMaxU32) return make_error("id agent or seq above 2^32 - 1");
+    if (parts[0] > kU32Max || parts[1] > kU32Max) return make_error("id agent or seq above 2^32 - 1");
     if (parts[2] > expected) return make_error("id runs hold more ids than inserted characters");
     runs.push_back(Run{CharId{static_cast<AgentId>(parts[0]), static_cast<std::uint32_t>(parts[1])}, parts[2]});
   }
@@ -252,7 +252,7 @@ Result<RecordMsg> record_from_json(const boost::json::object& o) {
   RecordMsg m;
   auto rev = json_u64(o, "rev", std::numeric_limits<std::uint64_t>::max());
   if (!rev) return rev.error();
-  auto author = json_u64(o, "author", kMaxU32);
+  auto author = json_u64(o, "author", kU32Max);
   if (!author) return author.error();
   auto cc = json_i64(o, "client_clock_ms");
   if (!cc) return cc.error();
@@ -314,7 +314,7 @@ Bytes encode(const Message& m) {
                    write_record_body(w, x);
                  },
                  [&](const SnapshotMsg& x) {
-                   CONVLAB_ASSERT(x.history.size() <= kMaxHistory);
+                   CONVLAB_ASSERT(x.history.size() <= kHistoryMax);
                    w.u8(static_cast<std::uint8_t>(Tag::snapshot));
                    w.varint(x.rev);
                    write_doc(w, x.text, x.ids);
@@ -336,7 +336,7 @@ void append_record_body(Bytes& out, const RecordMsg& m) {
 Bytes encode_snapshot(std::uint64_t rev, const std::u32string& text, const std::vector<CharId>& ids,
                       std::size_t records, std::span<const std::uint8_t> bodies) {
   // What encode(SnapshotMsg) writes, with the records' bodies already written.
-  CONVLAB_ASSERT(records <= kMaxHistory);
+  CONVLAB_ASSERT(records <= kHistoryMax);
   Writer w;
   w.reserve(16 + text.size() + bodies.size());
   w.u8(static_cast<std::uint8_t>(Tag::snapshot));
@@ -367,7 +367,7 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
     case static_cast<std::uint8_t>(Tag::remote): {
       RemoteMsg m;
       m.rev = r.varint();
-      m.author = static_cast<AgentId>(r.varint_max(kMaxU32, "author"));
+      m.author = static_cast<AgentId>(r.varint_max(kU32Max, "author"));
       m.op = read_op(r);
       out = std::move(m);
       break;
@@ -386,7 +386,7 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
       SnapshotMsg m;
       m.rev = r.varint();
       read_doc(r, m.text, m.ids);
-      const std::uint64_t n = r.varint_max(std::min<std::uint64_t>(kMaxHistory, r.remaining()), "history length");
+      const std::uint64_t n = r.varint_max(std::min<std::uint64_t>(kHistoryMax, r.remaining()), "history length");
       m.history.reserve(n);
       for (std::uint64_t i = 0; i < n && r.ok(); ++i) m.history.push_back(read_record_body(r));
       out = std::move(m);
@@ -462,7 +462,7 @@ Result<Message> from_json(const boost::json::value& v) {
   if (t == "remote") {
     auto rev = json_u64(o, "rev", kAny);
     if (!rev) return rev.error();
-    auto author = json_u64(o, "author", kMaxU32);
+    auto author = json_u64(o, "author", kU32Max);
     if (!author) return author.error();
     auto op = op_from_fields(o);
     if (!op) return op.error();
@@ -492,7 +492,7 @@ Result<Message> from_json(const boost::json::value& v) {
     if (!ids) return ids.error();
     const boost::json::value* h = field(o, "history");
     if (h == nullptr || !h->is_array()) return make_error("\"history\" must be an array of records");
-    if (h->get_array().size() > kMaxHistory) return make_error("\"history\" holds more than the limit of records");
+    if (h->get_array().size() > kHistoryMax) return make_error("\"history\" holds more than the limit of records");
     for (const boost::json::value& e : h->get_array()) {
       if (!e.is_object()) return make_error("\"history\" must be an array of records");
       auto rec = record_from_json(e.get_object());

@@ -73,13 +73,13 @@ struct SnapshotMsg {
 using Message = std::variant<OpMsg, AckMsg, RemoteMsg, WelcomeMsg, RecordMsg, SnapshotMsg>;
 
 // Most records a snapshot may carry; a decoder refuses more (a limit on everything).
-inline constexpr std::uint64_t kMaxHistory = 1u << 16;
+inline constexpr std::uint64_t kHistoryMax = 1u << 16;
 
 Bytes encode(const Message& m);
 // For a server that snapshots often: appends to `out` the bytes a record takes inside a
 // snapshot, and gives encode(SnapshotMsg{rev, text, ids, history}) from `records` such records
 // appended one after another (`bodies`), so a snapshot never re-encodes its history.
-// REQUIRES: records <= kMaxHistory.
+// REQUIRES: records <= kHistoryMax.
 void append_record_body(Bytes& out, const RecordMsg& m);
 Bytes encode_snapshot(std::uint64_t rev, const std::u32string& text, const std::vector<CharId>& ids,
                       std::size_t records, std::span<const std::uint8_t> bodies);

@@ -232,7 +232,7 @@ class OtServer final : public ServerReplica {
   std::vector<CharId> char_ids() const override { return doc_.ids(); }
 
   Bytes snapshot() const override {
-    // Up to kMaxHistory records, each encoded once when it was committed (bodies_).
+    // Up to kHistoryMax records, each encoded once when it was committed (bodies_).
     return ot::encode_snapshot(rev_, doc_.text(), doc_.ids(), history_.size(),
                                std::span<const std::uint8_t>(bodies_).subspan(bodies_begin_));
   }
@@ -327,7 +327,7 @@ class OtServer final : public ServerReplica {
     CONVLAB_ASSERT(applied.has_value());
     bodies_.insert(bodies_.end(), body.begin(), body.end());
     history_.push_back(Entry{std::move(rec), len_before, body.size()});
-    if (history_.size() > ot::kMaxHistory) {
+    if (history_.size() > ot::kHistoryMax) {
       bodies_begin_ += history_.front().body_bytes;
       history_.pop_front();
       // Drop the bytes of records gone from the history once they are half the buffer.
@@ -341,7 +341,7 @@ class OtServer final : public ServerReplica {
 
   std::uint64_t rev_ = 0;
   ot::Document doc_;
-  // The last ops accepted (at most kMaxHistory), for transforming ops made on older revisions.
+  // The last ops accepted (at most kHistoryMax), for transforming ops made on older revisions.
   std::deque<Entry> history_;
   // The snapshot form of history_'s records, one after another, from bodies_begin_ on: a
   // snapshot (every 100 changes in the simulator) copies them instead of encoding them again.

@@ -129,7 +129,7 @@ Result<void> check(const Op& op) {
       default:
         return make_error(at + "unknown component kind");
     }
-    if (c.kind != Kind::insert && c.n > kMaxComponentLength)
+    if (c.kind != Kind::insert && c.n > kComponentLengthMax)
       return make_error(at + "length " + std::to_string(c.n) + " is above the limit");
     if (c.kind != Kind::insert && (!c.text.empty() || !c.ids.empty()))
       return make_error(at + "skip or delete carries text");
@@ -314,22 +314,22 @@ boost::json::value op_to_json(const Op& op) {
 
 namespace {
 
-// A JSON number that is a whole count in [1, kMaxComponentLength]; JavaScript writes 3 and
+// A JSON number that is a whole count in [1, kComponentLengthMax]; JavaScript writes 3 and
 // 3.0 alike, so integral doubles count too.
 std::optional<std::uint64_t> json_count(const boost::json::value& v) {
   if (v.is_int64()) {
     const std::int64_t i = v.get_int64();
-    if (i < 1 || static_cast<std::uint64_t>(i) > kMaxComponentLength) return std::nullopt;
+    if (i < 1 || static_cast<std::uint64_t>(i) > kComponentLengthMax) return std::nullopt;
     return static_cast<std::uint64_t>(i);
   }
   if (v.is_uint64()) {
     const std::uint64_t u = v.get_uint64();
-    if (u < 1 || u > kMaxComponentLength) return std::nullopt;
+    if (u < 1 || u > kComponentLengthMax) return std::nullopt;
     return u;
   }
   if (v.is_double()) {
     const double d = v.get_double();
-    if (!(d >= 1.0 && d <= static_cast<double>(kMaxComponentLength))) return std::nullopt;
+    if (!(d >= 1.0 && d <= static_cast<double>(kComponentLengthMax))) return std::nullopt;
     const auto u = static_cast<std::uint64_t>(d);
     if (static_cast<double>(u) != d) return std::nullopt;
     return u;

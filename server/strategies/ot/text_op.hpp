@@ -25,8 +25,8 @@
 namespace convlab::ot {
 
 // Longest skip or delete one component may hold. Bounded so that sums over an op of at most
-// Reader::kMaxFieldBytes components cannot overflow 64 bits.
-inline constexpr std::uint64_t kMaxComponentLength = 0xffffffffull;
+// Reader::kFieldBytesMax components cannot overflow 64 bits.
+inline constexpr std::uint64_t kComponentLengthMax = 0xffffffffull;
 
 struct Component {
   enum class Kind : std::uint8_t { skip = 0, insert = 1, del = 2 };
@@ -49,7 +49,7 @@ struct Component {
 
 using Op = std::vector<Component>;
 
-// checkOp: skips and deletes > 0 (and at most kMaxComponentLength), inserts non-empty with one
+// checkOp: skips and deletes > 0 (and at most kComponentLengthMax), inserts non-empty with one
 // id per character and only Unicode scalar values, no two adjacent skips, no trailing skip.
 // Adjacent inserts or deletes are allowed (as in the package); normalize() merges them.
 Result<void> check(const Op& op);

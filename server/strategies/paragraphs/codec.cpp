@@ -15,7 +15,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
 
 // Which stamp fields a write carries: a client sends only its clock and counter.
 enum class Form { kClient, kFull };
@@ -42,7 +42,7 @@ std::string check_stamp(const Stamp& s, Form form) {
 }
 
 std::string check_write(const Write& w, Form form) {
-  if (w.index >= kMaxParagraphs) return "paragraph index above its limit";
+  if (w.index >= kParagraphsMax) return "paragraph index above its limit";
   if (std::string p = check_paragraph(w.value); !p.empty()) return p;
   return check_stamp(w.stamp, form);
 }
@@ -63,7 +63,7 @@ void put_ids(Writer& w, const std::vector<CharId>& ids) {
   // Runs of one agent's consecutive counters: typing yields long runs.
   std::vector<std::pair<std::size_t, std::size_t>> runs;  // [start, end)
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (!runs.empty() && ids[i].agent == ids[i - 1].agent && ids[i - 1].seq != kMaxU32 &&
+    if (!runs.empty() && ids[i].agent == ids[i - 1].agent && ids[i - 1].seq != kU32Max &&
         ids[i].seq == ids[i - 1].seq + 1) {
       runs.back().second = i + 1;
     } else {
@@ -82,11 +82,11 @@ std::vector<CharId> get_ids(Reader& r, std::size_t text_len) {
   std::vector<CharId> ids;
   const std::uint64_t runs = r.varint_max(text_len, "id run count");
   for (std::uint64_t i = 0; i < runs && r.ok(); ++i) {
-    const auto agent = static_cast<AgentId>(r.varint_max(kMaxU32, "id agent"));
-    const auto seq = r.varint_max(kMaxU32, "id seq");
+    const auto agent = static_cast<AgentId>(r.varint_max(kU32Max, "id agent"));
+    const auto seq = r.varint_max(kU32Max, "id seq");
     const auto len = r.varint_max(text_len - ids.size(), "id run length");
     if (!r.ok()) break;
-    if (len == 0 || seq + len - 1 > kMaxU32) {
+    if (len == 0 || seq + len - 1 > kU32Max) {
       r.fail("bad id run");
       break;
     }
@@ -115,8 +115,8 @@ Paragraph get_paragraph(Reader& r) {
   p.exists = true;
   p.text = r.text();
   p.ids = get_ids(r, p.text.size());
-  p.term.agent = static_cast<AgentId>(r.varint_max(kMaxU32, "term agent"));
-  p.term.seq = static_cast<std::uint32_t>(r.varint_max(kMaxU32, "term seq"));
+  p.term.agent = static_cast<AgentId>(r.varint_max(kU32Max, "term agent"));
+  p.term.seq = static_cast<std::uint32_t>(r.varint_max(kU32Max, "term seq"));
   return p;
 }
 
@@ -134,7 +134,7 @@ Stamp get_stamp(Reader& r, Form form) {
   s.clock_ms = r.svarint();
   s.counter = r.varint();
   if (form == Form::kClient) return s;
-  s.agent = static_cast<AgentId>(r.varint_max(kMaxU32, "stamp agent"));
+  s.agent = static_cast<AgentId>(r.varint_max(kU32Max, "stamp agent"));
   s.seq = r.varint();
   s.server_ms = r.svarint();
   return s;
@@ -148,7 +148,7 @@ void put_write(Writer& w, const Write& x, Form form) {
 
 Write get_write(Reader& r, Form form) {
   Write x;
-  x.index = static_cast<std::uint32_t>(r.varint_max(kMaxParagraphs - 1, "paragraph index"));
+  x.index = static_cast<std::uint32_t>(r.varint_max(kParagraphsMax - 1, "paragraph index"));
   x.value = get_paragraph(r);
   x.stamp = get_stamp(r, form);
   if (r.ok()) {
@@ -162,11 +162,11 @@ void put_writes(Writer& w, const std::vector<Write>& ws, Form form) {
   for (const Write& x : ws) put_write(w, x, form);
 }
 
-// Counts are capped by kMaxParagraphs and, since every element takes at least one byte, by
+// Counts are capped by kParagraphsMax and, since every element takes at least one byte, by
 // what is left of the message: no allocation is sized from the count itself.
 std::vector<Write> get_writes(Reader& r, Form form) {
   std::vector<Write> ws;
-  const std::uint64_t n = r.varint_max(kMaxParagraphs, "write count");
+  const std::uint64_t n = r.varint_max(kParagraphsMax, "write count");
   if (r.ok() && n > r.remaining()) r.fail("write count exceeds the message");
   for (std::uint64_t i = 0; i < n && r.ok(); ++i) ws.push_back(get_write(r, form));
   return ws;
@@ -184,7 +184,7 @@ void put_state(Writer& w, const State& s) {
 State get_state(Reader& r) {
   State s;
   s.version = r.varint();
-  const std::uint64_t n = r.varint_max(kMaxParagraphs, "register count");
+  const std::uint64_t n = r.varint_max(kParagraphsMax, "register count");
   if (r.ok() && n > r.remaining()) r.fail("register count exceeds the message");
   for (std::uint64_t i = 0; i < n && r.ok(); ++i) {
     Register reg;
@@ -206,7 +206,7 @@ json::value ids_json(const std::vector<CharId>& ids) {
   std::size_t i = 0;
   while (i < ids.size()) {
     std::size_t j = i + 1;
-    while (j < ids.size() && ids[j].agent == ids[i].agent && ids[j - 1].seq != kMaxU32 &&
+    while (j < ids.size() && ids[j].agent == ids[i].agent && ids[j - 1].seq != kU32Max &&
            ids[j].seq == ids[j - 1].seq + 1) {
       ++j;
     }
@@ -346,8 +346,8 @@ class JsonIn {
       fail(std::string(what) + " is not [agent, seq]");
       return {};
     }
-    return CharId{static_cast<AgentId>(u64(&(*a)[0], kMaxU32, what)),
-                  static_cast<std::uint32_t>(u64(&(*a)[1], kMaxU32, what))};
+    return CharId{static_cast<AgentId>(u64(&(*a)[0], kU32Max, what)),
+                  static_cast<std::uint32_t>(u64(&(*a)[1], kU32Max, what))};
   }
 
   std::vector<CharId> ids(const json::value* v, std::size_t text_len) {
@@ -361,11 +361,11 @@ class JsonIn {
         fail("id run is not [agent, seq, length]");
         break;
       }
-      const auto agent = static_cast<AgentId>(u64(&(*r)[0], kMaxU32, "id agent"));
-      const std::uint64_t seq = u64(&(*r)[1], kMaxU32, "id seq");
+      const auto agent = static_cast<AgentId>(u64(&(*r)[0], kU32Max, "id agent"));
+      const std::uint64_t seq = u64(&(*r)[1], kU32Max, "id seq");
       const std::uint64_t len = u64(&(*r)[2], text_len - out.size(), "id run length");
       if (!ok()) break;
-      if (len == 0 || seq + len - 1 > kMaxU32) {
+      if (len == 0 || seq + len - 1 > kU32Max) {
         fail("bad id run");
         break;
       }
@@ -393,7 +393,7 @@ class JsonIn {
     s.clock_ms = i64(field(*v, "clock_ms"), "clock_ms");
     s.counter = u64(field(*v, "counter"), UINT64_MAX, "counter");
     if (form == Form::kFull) {
-      s.agent = static_cast<AgentId>(u64(field(*v, "agent"), kMaxU32, "agent"));
+      s.agent = static_cast<AgentId>(u64(field(*v, "agent"), kU32Max, "agent"));
       s.seq = u64(field(*v, "seq"), UINT64_MAX, "seq");
       s.server_ms = i64(field(*v, "server_ms"), "server_ms");
     }
@@ -402,7 +402,7 @@ class JsonIn {
 
   Write write(const json::value& v, Form form) {
     Write w;
-    w.index = static_cast<std::uint32_t>(u64(field(v, "index"), kMaxParagraphs - 1, "index"));
+    w.index = static_cast<std::uint32_t>(u64(field(v, "index"), kParagraphsMax - 1, "index"));
     w.value = paragraph(v);
     w.stamp = stamp(field(v, "stamp"), form);
     if (ok()) {
@@ -415,7 +415,7 @@ class JsonIn {
     std::vector<Write> out;
     const json::array* a = array(field(v, "writes"), "writes");
     if (a == nullptr) return out;
-    if (a->size() > kMaxParagraphs) fail("too many writes");
+    if (a->size() > kParagraphsMax) fail("too many writes");
     for (const json::value& w : *a) {
       if (!ok()) break;
       out.push_back(write(w, form));
@@ -428,7 +428,7 @@ class JsonIn {
     s.version = u64(field(v, "version"), UINT64_MAX, "version");
     const json::array* a = array(field(v, "registers"), "registers");
     if (a == nullptr) return s;
-    if (a->size() > kMaxParagraphs) fail("too many registers");
+    if (a->size() > kParagraphsMax) fail("too many registers");
     for (const json::value& r : *a) {
       if (!ok()) break;
       Register reg;
@@ -513,7 +513,7 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
       break;
     case static_cast<std::uint8_t>(Tag::kAck): {
       Ack a;
-      const std::uint64_t n = r.varint_max(kMaxParagraphs, "ack entry count");
+      const std::uint64_t n = r.varint_max(kParagraphsMax, "ack entry count");
       if (r.ok() && n > r.remaining()) r.fail("ack entry count exceeds the message");
       for (std::uint64_t i = 0; i < n && r.ok(); ++i) {
         AckEntry e;
@@ -601,7 +601,7 @@ Result<Message> from_json(const json::value& v) {
   } else if (*t == "ack") {
     Ack a;
     const json::array* entries = in.array(in.field(v, "entries"), "entries");
-    if (entries != nullptr && entries->size() > kMaxParagraphs) in.fail("too many ack entries");
+    if (entries != nullptr && entries->size() > kParagraphsMax) in.fail("too many ack entries");
     if (entries != nullptr) {
       for (const json::value& e : *entries) {
         if (!in.ok()) break;

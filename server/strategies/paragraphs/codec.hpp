@@ -71,7 +71,7 @@ Bytes encode(const Message& m);
 // encode(Broadcast{w}) and back, by swapping the tag, without encoding the writes again.
 // REQUIRES: `msg` is an encoded Broadcast or Record; `tag` is kBroadcast or kRecord.
 Bytes retag_writes(std::span<const std::uint8_t> msg, Tag tag);
-// Every field is checked: tag, index < kMaxParagraphs, ids matching text, no '\n' in text,
+// Every field is checked: tag, index < kParagraphsMax, ids matching text, no '\n' in text,
 // non-existing paragraphs empty, accepted stamps with seq >= 1, no trailing bytes.
 Result<Message> decode(std::span<const std::uint8_t> bytes);
 

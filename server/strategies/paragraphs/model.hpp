@@ -18,7 +18,7 @@ namespace convlab::paragraphs {
 
 // Highest paragraph index + 1 any message may name. Far above any real document (the longest
 // trace has a few thousand lines), low enough that a hostile index cannot make a replica grow.
-inline constexpr std::uint32_t kMaxParagraphs = 1'000'000;
+inline constexpr std::uint32_t kParagraphsMax = 1'000'000;
 
 // The `term` of a paragraph whose terminating '\n' nobody typed: the last paragraph of a new
 // document. It becomes visible only when a concurrent write appends a paragraph after it.

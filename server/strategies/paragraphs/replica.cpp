@@ -41,7 +41,7 @@ void merge(Ordering order, Register& reg, Paragraph&& value, const Stamp& stamp)
 ParagraphClient::ParagraphClient(Ordering order, AgentId agent) : order_(order), agent_(agent) {}
 
 void ParagraphClient::grow_to(std::size_t size) {
-  CONVLAB_ASSERT(size <= kMaxParagraphs);
+  CONVLAB_ASSERT(size <= kParagraphsMax);
   if (shown_.size() < size) {
     shown_.resize(size);
     index_.grow_to(size);

@@ -183,7 +183,7 @@ TEST(ParagraphCodec, InvalidFieldsAreErrors) {
   const paragraphs::Stamp st{1, 0, 1, 0, 0};
   EXPECT_FALSE(paragraphs::decode(Bytes{99}).has_value());  // unknown tag
   EXPECT_FALSE(paragraphs::decode(Bytes{}).has_value());
-  EXPECT_FALSE(paragraphs::decode(writes_with(Write{paragraphs::kMaxParagraphs, Paragraph{true, U"a", {{0, 0}}, {}}, st})).has_value());
+  EXPECT_FALSE(paragraphs::decode(writes_with(Write{paragraphs::kParagraphsMax, Paragraph{true, U"a", {{0, 0}}, {}}, st})).has_value());
   EXPECT_FALSE(paragraphs::decode(writes_with(Write{0, Paragraph{true, U"a\nb", {{0, 0}, {0, 1}, {0, 2}}, {}}, st})).has_value());
   EXPECT_FALSE(paragraphs::decode(writes_with(Write{0, Paragraph{true, U"ab", {{0, 0}}, {}}, st})).has_value());
   EXPECT_FALSE(paragraphs::decode(writes_with(Write{0, Paragraph{true, U"a", {{0, 0}}, {}}, paragraphs::Stamp{}})).has_value());

@@ -75,11 +75,11 @@ Op random_op(std::uint64_t len, IdSource& ids, Below&& below) {
   return normalize(random_raw_op(len, ids, below));
 }
 
-// A document of up to `max_len` characters with ids from `ids`.
+// A document of up to `len_max` characters with ids from `ids`.
 template <class Below>
-Text random_doc(std::uint64_t max_len, IdSource& ids, Below&& below) {
+Text random_doc(std::uint64_t len_max, IdSource& ids, Below&& below) {
   Text t;
-  t.text = random_text(below(max_len + 1), below);
+  t.text = random_text(below(len_max + 1), below);
   t.ids = ids.take(t.text.size());
   return t;
 }

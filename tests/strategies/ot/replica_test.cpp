@@ -354,7 +354,7 @@ RC_GTEST_PROP(OtReplicaProps, ClientsConvergeUnderAnyInterleaving, ()) {
   RC_ASSERT(replayed->snapshot() == ot::encode(want));
 }
 
-// Past kMaxHistory records the oldest leave the snapshot; a restored server snapshots the same
+// Past kHistoryMax records the oldest leave the snapshot; a restored server snapshots the same
 // bytes and goes on from there.
 TEST(OtReplica, SnapshotKeepsTheLastMaxHistoryRecords) {
   auto server = S().make_server();
@@ -371,15 +371,15 @@ TEST(OtReplica, SnapshotKeepsTheLastMaxHistoryRecords) {
     text.push_back(U'x');
     ids.push_back(CharId{i % 7, i});
     kept.push_back(std::move(rec));
-    if (kept.size() > ot::kMaxHistory) kept.pop_front();
+    if (kept.size() > ot::kHistoryMax) kept.pop_front();
   };
   auto expected = [&] {
     return ot::encode(ot::SnapshotMsg{kept.back().rev + 1, text, ids, {kept.begin(), kept.end()}});
   };
-  const std::uint32_t total = static_cast<std::uint32_t>(ot::kMaxHistory) + 40'000;
+  const std::uint32_t total = static_cast<std::uint32_t>(ot::kHistoryMax) + 40'000;
   for (std::uint32_t i = 0; i < total; ++i) {
     commit(*server, i);
-    if (i == 10 || i + 1 == ot::kMaxHistory || i == ot::kMaxHistory + 5) {
+    if (i == 10 || i + 1 == ot::kHistoryMax || i == ot::kHistoryMax + 5) {
       EXPECT_EQ(server->snapshot(), expected()) << i;
     }
   }
