@@ -78,12 +78,11 @@ void Run::login(Client& cl) {
               cl.token = std::string(tok->as_string());
               cl.agent = static_cast<AgentId>(agt->as_int64());
               // Agent ids name characters: the servers must never hand one out twice.
-              if (auto known = edits_by_agent_.find(cl.agent); known != edits_by_agent_.end()) {
+              if (auto known = edit_log_.claim(cl.agent, cl.id)) {
                 error("agent_reused", "POST /login gave client " + std::to_string(cl.id) + " agent " +
-                                          std::to_string(cl.agent) + ", already client " +
-                                          std::to_string(known->second.first) + "'s");
+                                          std::to_string(cl.agent) + ", already client " + std::to_string(*known) +
+                                          "'s");
               }
-              edits_by_agent_[cl.agent].first = cl.id;
               open_ws(cl, gen);
             });
 }
@@ -116,8 +115,7 @@ void Run::open_ws(Client& cl, std::uint64_t gen) {
       cl.v2 = (*res)[http::field::sec_websocket_protocol] == "convlab/2";
       cl.replica = strategy_.make_client(cl.agent);
       if (writer_) workload::keep_overruled(*cl.replica, write_stamps_);
-      cl.acked_upto = cl.next_op - 1;
-      cl.sent_at_us.clear();
+      abandoned_ += cl.obs.new_replica();
       cl.inflight.clear();
       cl.unsent_ops.clear();
       cl.outbox.clear();
@@ -167,6 +165,7 @@ void Run::read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::
 void Run::on_frame(Client& cl, const FrameView& f) {
   switch (f.kind) {
     case FrameKind::kWelcome: {
+      cl.obs.state_replaced();
       auto back = cl.replica->receive(f.payload);
       if (!back) return error("replica", "client " + std::to_string(cl.id) + " refused a welcome: " + back.error().message);
       const bool first = !cl.ever_welcomed;
@@ -261,9 +260,7 @@ void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const 
     emit(std::move(e));
   }
   // Its unacknowledged edits go with the replica (as in the simulator).
-  abandoned_ += cl.next_op - 1 - cl.acked_upto;
-  cl.acked_upto = cl.next_op - 1;
-  cl.sent_at_us.clear();
+  abandoned_ += cl.obs.abandon();
   cl.inflight.clear();
   cl.unsent_ops.clear();
   cl.welcomed = false;
@@ -313,26 +310,19 @@ bool Run::is_ack(const Client& cl, std::span<const std::uint8_t> payload) const 
 }
 
 void Run::ack_upto(Client& cl, std::uint32_t op) {
+  std::vector<workload::Observed> acks;
+  cl.obs.acked_through(op, static_cast<std::int32_t>(cl.target), acks);
+  acked(acks);
+}
+
+void Run::acked(std::vector<workload::Observed>& acks) {
   const std::int64_t t = now_us();
-  while (cl.acked_upto < op) {
-    ++cl.acked_upto;
-    if (writer_) {
-      history::Event e;
-      e.type = history::EventType::kAck;
-      e.client = cl.id;
-      e.doc = cl.doc;
-      e.op = cl.acked_upto;
-      e.server = static_cast<std::int32_t>(cl.target);
-      emit(std::move(e));
-    }
+  for (workload::Observed& a : acks) {
     ++acked_;
     if (editing_ && t >= steady_from_us()) ++acked_steady_;
-    if (!cl.sent_at_us.empty()) {
-      const std::int64_t made = cl.sent_at_us.front();
-      cl.sent_at_us.pop_front();
-      ack_ms_.add(t - made);
-      if (made >= steady_from_us()) ack_steady_ms_.add(t - made);
-    }
+    ack_ms_.add(t - a.made_us);
+    if (a.made_us >= steady_from_us()) ack_steady_ms_.add(t - a.made_us);
+    if (writer_) emit(std::move(a.event));
   }
 }
 
@@ -379,49 +369,16 @@ void Run::schedule_tick(Client& cl, std::int64_t pause_us) {
 void Run::tick(Client& cl) {
   if (cl.welcomed && cl.ws) {
     const workload::DrawnEdit d = workload::next_edit(cl.rng, typing_, *cl.replica, cl.slot);
-    const Splice& sp = d.splice;
-    // The history's record of what the edit deleted (only when a history is written).
-    const std::vector<CharId> deleted_ids = writer_ ? cl.replica->char_ids_range(sp.pos, sp.del) : std::vector<CharId>{};
-    const std::uint32_t op = cl.next_op++;
-    const std::int64_t clock_ms = wall_ms();
-    auto msgs = cl.replica->local_edit(sp, clock_ms);
-    if (writer_) workload::note_writes(*cl.replica, write_stamps_, cl.id, op);
-    const std::int64_t t = now_us();
-    std::vector<CharId> inserted;
-    if (!sp.ins.empty() && sp.pos + sp.ins.size() <= cl.replica->length()) {
-      inserted = cl.replica->char_ids_range(sp.pos, sp.ins.size());
-    }
+    workload::MadeEdit m = cl.obs.edit(edit_log_, *cl.replica, d.splice, d.para, wall_ms(),
+                                       static_cast<std::int32_t>(cl.target), now_us(), writer_ ? &write_stamps_ : nullptr);
     if (writer_) {
-      history::Event e;
-      e.type = history::EventType::kEdit;
-      e.client = cl.id;
-      e.doc = cl.doc;
-      e.op = op;
-      e.server = static_cast<std::int32_t>(cl.target);
-      e.clock_ms = clock_ms;
-      e.pos = sp.pos;
-      e.del = sp.del;
-      e.ins = sp.ins;
-      e.para = d.para;
-      e.inserted = history::compress_ids(inserted);
-      e.deleted = history::compress_ids(deleted_ids);
-      e.seen_ops = cl.seen_ops;
-      emit(std::move(e));
-      record_authors_.note_edit(cl.id, cl.agent, op, inserted.empty() ? CharId{} : inserted.front(),
-                                static_cast<std::uint32_t>(inserted.size()), deleted_ids);
+      emit(std::move(m.event));
+      record_authors_.note_edit(cl.id, cl.agent, m.op, m.inserted.empty() ? CharId{} : m.inserted.front(),
+                                static_cast<std::uint32_t>(m.inserted.size()), std::move(m.deleted));
     }
     ++edits_;
-    cl.sent_at_us.push_back(t);
-    if (!inserted.empty()) {
-      edits_by_agent_[inserted.front().agent].second.push_back(EditRef{inserted.front().seq, op});
-      DocEdits& de = doc_edits_[cl.doc];
-      de.edits.push_back(DocEdit{cl.id, op, inserted.front().agent, inserted.front().seq,
-                                 static_cast<std::uint32_t>(inserted.size())});
-      de.t_us.push_back(t);
-      if (!cl.replica->indexes_ids()) edit_time_us_[{cl.id, op}] = t;  // for note_seen's scan
-    }
-    cl.unsent_ops.push_back(op);
-    send_edits(cl, std::move(msgs));
+    cl.unsent_ops.push_back(m.op);
+    send_edits(cl, std::move(m.msgs));
     note_acks(cl);
   }
   schedule_tick(cl, workload::next_pause_us(cl.rng, typing_, cl.typist, 1.0));
@@ -429,74 +386,26 @@ void Run::tick(Client& cl) {
 
 void Run::note_acks(Client& cl) {
   // A replica with nothing unacknowledged had every edit so far acknowledged (after commit).
-  if (!cl.replica->synced()) return;
+  std::vector<workload::Observed> acks;
+  if (!cl.obs.synced(*cl.replica, static_cast<std::int32_t>(cl.target), acks)) return;
   cl.inflight.clear();
   cl.unsent_ops.clear();
-  ack_upto(cl, cl.next_op - 1);
-}
-
-std::optional<std::pair<std::uint32_t, std::uint32_t>> Run::edit_of(const Client& cl, CharId id) const {
-  auto a = edits_by_agent_.find(id.agent);
-  if (a == edits_by_agent_.end() || a->second.first == cl.id) return std::nullopt;
-  const std::optional<std::uint32_t> op = workload::op_of(a->second.second, id.seq);
-  if (!op) return std::nullopt;
-  return std::make_pair(a->second.first, *op);
-}
-
-void Run::mark_seen(Client& cl, std::uint32_t author, std::uint32_t op, std::int64_t edit_t_us, bool once) {
-  if (!once && !cl.seen.insert({author, op}).second) return;
-  if (writer_) {  // the history's bookkeeping
-    std::uint32_t& hi = cl.seen_ops[author];
-    hi = std::max(hi, op);
-    history::Event e;
-    e.type = history::EventType::kSeen;
-    e.client = cl.id;
-    e.doc = cl.doc;
-    e.author = author;
-    e.op = op;
-    e.server = static_cast<std::int32_t>(cl.target);
-    emit(std::move(e));
-  }
-  // Edit-to-visible on the terminal counts edits made while this client was connected: one
-  // that joins (or rejoins) later shows older edits at its welcome, which says nothing about
-  // propagation. The history keeps every sighting; `convlab check` judges those.
-  if (edit_t_us >= cl.welcomed_at_us) {
-    const std::int64_t t = now_us();
-    visible_ms_.add(t - edit_t_us);
-    if (edit_t_us >= steady_from_us()) visible_steady_ms_.add(t - edit_t_us);
-  }
+  acked(acks);
 }
 
 void Run::note_seen(Client& cl) {
-  const DocEdits& doc = doc_edits_[cl.doc];
-  cl.unseen.catch_up(doc.edits, cl.id);
-  if (cl.unseen.edits.empty()) return;
-  if (cl.replica->indexes_ids()) {
-    // An edit whose characters were all deleted before this client could show them is never
-    // seen; after kUnseenGiveUpUs it is no longer looked for, so the list stays short.
-    const std::int64_t give_up_before = now_us() - kUnseenGiveUpUs;
-    std::erase_if(cl.unseen.edits, [&](std::uint32_t i) {
-      const DocEdit& d = doc.edits[i];
-      if (doc.t_us[i] < give_up_before) return true;
-      if (!workload::shows(*cl.replica, d)) return false;
-      mark_seen(cl, d.author, d.op, doc.t_us[i], /*once=*/true);
-      return true;
-    });
-    return;
-  }
-  // Replicas without an index: one pass over the document's ids, in document order.
-  bool any = false;
-  for (const CharId& id : cl.replica->char_ids()) {
-    const auto edit = edit_of(cl, id);
-    if (!edit || cl.seen.contains(*edit)) continue;
-    const auto t = edit_time_us_.find(*edit);
-    if (t == edit_time_us_.end()) continue;  // ids of a reused agent (reported at its login)
-    mark_seen(cl, edit->first, edit->second, t->second);
-    any = true;
-  }
-  if (any) {
-    std::erase_if(cl.unseen.edits,
-                  [&](std::uint32_t i) { return cl.seen.contains({doc.edits[i].author, doc.edits[i].op}); });
+  std::vector<workload::Observed> seen;
+  cl.obs.note_seen(edit_log_, *cl.replica, static_cast<std::int32_t>(cl.target), seen);
+  const std::int64_t t = now_us();
+  for (workload::Observed& o : seen) {
+    // Edit-to-visible on the terminal counts edits made while this client was connected: one
+    // that joins (or rejoins) later shows older edits at its welcome, which says nothing about
+    // propagation. The history keeps every sighting; `convlab check` judges those.
+    if (o.made_us >= cl.welcomed_at_us) {
+      visible_ms_.add(t - o.made_us);
+      if (o.made_us >= steady_from_us()) visible_steady_ms_.add(t - o.made_us);
+    }
+    if (writer_) emit(std::move(o.event));
   }
 }
 

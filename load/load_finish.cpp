@@ -205,13 +205,14 @@ int Run::run() {
     start_wall_ms_ = wall_ms();
     emit(std::move(meta));
   }
-  doc_edits_.resize(opt_.docs);
+  edit_log_.set_docs(opt_.docs);
   Rng seeder(opt_.seed);
   for (std::uint32_t i = 0; i < opt_.clients; ++i) {
     auto c = std::make_unique<Client>();
     c->id = i;
     c->doc = i % opt_.docs;
     c->slot = i / opt_.docs;
+    c->obs = workload::ObservedClient(i, c->doc, writer_ != nullptr);
     c->rng = seeder.fork();
     c->backoff_rng = seeder.fork();
     // Every strategy spreads round-robin within each document, so its clients sit on every

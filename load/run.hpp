@@ -11,8 +11,8 @@
 #include "server/pg/store.hpp"
 #include "server/strategies/registry.hpp"
 #include "workload/durable.hpp"
+#include "workload/observed.hpp"
 #include "workload/overruled.hpp"
-#include "workload/seen.hpp"
 #include "workload/typing.hpp"
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -32,7 +32,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <sys/resource.h>
@@ -95,15 +94,6 @@ struct Target {
   tcp::endpoint endpoint;
 };
 
-using workload::DocEdit;
-using workload::EditRef;
-
-// A document's inserting edits in the order they were made, and when each was made.
-struct DocEdits {
-  std::vector<DocEdit> edits;
-  std::vector<std::int64_t> t_us;
-};
-
 using Ws = websocket::stream<beast::tcp_stream>;
 
 // A WebSocket read or write handler whose Beast operation state comes from the thread's
@@ -112,9 +102,6 @@ template <class Handler>
 auto recycled(Handler&& h) {
   return net::bind_allocator(net::recycling_allocator<void>(), std::forward<Handler>(h));
 }
-
-// How long a client keeps looking for another client's edit in its replica.
-constexpr std::int64_t kUnseenGiveUpUs = 20'000'000;
 
 struct Client {
   std::uint32_t id = 0;
@@ -139,17 +126,12 @@ struct Client {
   };
   std::deque<OutMsg> outbox;   // messages waiting for the write in flight
   bool writing = false;
-  std::uint32_t next_op = 1;
-  std::uint32_t acked_upto = 0;
-  // When each op not yet acknowledged was made, in order: the front is op acked_upto + 1.
-  std::deque<std::int64_t> sent_at_us;
+  // Its ops, acknowledgements and sightings (workload/observed.hpp, shared with the simulator).
+  workload::ObservedClient obs;
   // Per edit message sent and not yet acknowledged, in order: the ops it completes (a message
   // may carry several composed edits, as OT's buffer; or be one of several for one edit).
   std::deque<std::vector<std::uint32_t>> inflight;
   std::vector<std::uint32_t> unsent_ops;  // edits made whose message has not gone out yet
-  std::map<std::uint32_t, std::uint32_t> seen_ops;
-  std::set<std::pair<std::uint32_t, std::uint32_t>> seen;
-  workload::Unseen unseen;  // the document's edits by others not shown yet (indexing replicas)
   std::uint32_t attempts = 0;  // failed connection attempts in a row
   std::int64_t last_frame_us = 0;
   std::int64_t welcomed_at_us = 0;  // when its current connection got its welcome
@@ -197,6 +179,7 @@ class Run {
   void send(Client& cl, FrameKind kind, std::span<const std::uint8_t> payload);
   void send_edits(Client& cl, std::vector<Bytes> msgs);
   bool is_ack(const Client& cl, std::span<const std::uint8_t> payload) const;
+  // The server acknowledged cl's ops up to `op`.
   void ack_upto(Client& cl, std::uint32_t op);
   void do_write(Client& cl);
 
@@ -205,10 +188,8 @@ class Run {
   void tick(Client& cl);
   void note_acks(Client& cl);
   void note_seen(Client& cl);
-  // `once`: the caller sees each edit at most once (the indexed path drops it from `unseen`), so
-  // the `seen` set need not remember it.
-  void mark_seen(Client& cl, std::uint32_t author, std::uint32_t op, std::int64_t edit_t_us, bool once = false);
-  std::optional<std::pair<std::uint32_t, std::uint32_t>> edit_of(const Client& cl, CharId id) const;
+  // Writes the recorder's `ack` events and times them.
+  void acked(std::vector<workload::Observed>& acks);
 
   // --- phases ---
   void print_progress(bool final_line);
@@ -226,12 +207,10 @@ class Run {
   net::io_context ioc_{1};
   Clock::time_point start_ = Clock::now();
   std::vector<std::unique_ptr<Client>> clients_;
-  std::map<AgentId, std::pair<std::uint32_t, std::vector<EditRef>>> edits_by_agent_;  // agent -> (client, refs)
+  workload::EditLog edit_log_;  // every inserting edit, per document and per agent (agents claimed at login)
   workload::RecordAuthors record_authors_;  // the edit each committed record came from (--pg)
   workload::WriteStamps write_stamps_;      // the edit each register write came from (overruled)
   std::int64_t start_wall_ms_ = 0;          // the wall clock at t = 0
-  std::vector<DocEdits> doc_edits_;
-  std::map<std::pair<std::uint32_t, std::uint32_t>, std::int64_t> edit_time_us_;  // (client, op) -> t
 
   std::ofstream history_file_;
   std::unique_ptr<history::Writer> writer_;

@@ -14,8 +14,7 @@ namespace convlab::sim {
 
 void Clients::setup() {
   const WorldConfig& cfg = sim_.cfg;
-  edits_by_agent_.resize(cfg.clients);
-  doc_edits_.resize(cfg.docs);
+  edit_log_.set_docs(cfg.docs);
   clients_.resize(cfg.clients);
   std::vector<std::uint32_t> per_doc(cfg.docs, 0);
   for (std::uint32_t c = 0; c < cfg.clients; ++c) {
@@ -23,6 +22,7 @@ void Clients::setup() {
     cl.id = c;
     cl.doc = c % cfg.docs;
     cl.slot = per_doc[cl.doc]++;
+    cl.obs = workload::ObservedClient(c, cl.doc);
     cl.rng = sim_.rng.fork();
     cl.clock_offset_ms = Sim::draw_ms(cl.rng, cfg.client_clocks.offset_ms);
     if (cfg.client_clocks.drift_ppm_max > 0) {
@@ -102,8 +102,7 @@ void Clients::connect(std::uint32_t c, bool subscribe) {
     if (cl.replica) ++cl.incarnation;  // a reconnect after a crash starts a fresh replica
     cl.replica = sim_.strategy.make_client(cl.agent());
     workload::keep_overruled(*cl.replica, write_stamps_);
-    revive_dead(cl);
-    cl.acked_upto = cl.next_op - 1;  // edits of the old replica are no longer pending
+    cl.obs.new_replica();  // edits of the old replica are no longer pending
   }
   cl.server = static_cast<int>(*pick);
   cl.conn = next_conn_++;
@@ -183,7 +182,7 @@ void Clients::send(Client& cl, std::vector<Bytes> msgs) {
   if (oracle && !msgs.empty()) view = sorted(cl.replica->char_ids());
   Network& net = w_.net;
   for (Bytes& m : msgs) {
-    if (oracle) oracle->sent(sim_.now_us, cl.agent(), m, Oracle::EditTag{cl.id, cl.next_op - 1}, view);
+    if (oracle) oracle->sent(sim_.now_us, cl.agent(), m, Oracle::EditTag{cl.id, cl.obs.last_op()}, view);
     Bytes frame = encode_frame(Frame{FrameKind::kEdit, cl.doc, std::move(m), {}});
     ++sim_.counters["net.msgs"];
     sim_.counters["net.bytes"] += frame.size();
@@ -203,7 +202,7 @@ void Clients::receive(std::uint32_t c, std::uint32_t server, std::uint32_t incar
   CONVLAB_ASSERT(frame.has_value());  // the node encodes every frame
   switch (frame->kind) {
     case FrameKind::kWelcome: {
-      revive_dead(cl);
+      cl.obs.state_replaced();
       auto back = cl.replica->receive(frame->payload);
       if (!back) {
         refused_message(c, "client " + std::to_string(c) + " refused a welcome: " + back.error().message);
@@ -350,15 +349,14 @@ void Clients::adopt_load(Client& cl, const HttpResponse& r) {
   ++cl.incarnation;
   cl.replica = sim_.strategy.make_client(cl.agent());
   workload::keep_overruled(*cl.replica, write_stamps_);
-  revive_dead(cl);
+  cl.obs.new_replica();  // its unacknowledged edits went with the old session
   auto back = cl.replica->receive(r.body);
   CONVLAB_ASSERT(back.has_value());  // the node encodes every welcome
   if (sim_.oracle) sim_.oracle->client_loaded(sim_.now_us, cl.id, r.version);
-  cl.acked_upto = cl.next_op - 1;
   cl.stale_base = r.version < r.latest;
   cl.loaded_version = r.version;
   // What it has shown is now what the loaded state shows: its edits are made on that base.
-  cl.seen_ops = ops_shown(cl);
+  cl.obs.adopt(edit_log_, *cl.replica);
   note_seen(cl);
   connect(cl.id, true);
 }

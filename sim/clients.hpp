@@ -10,18 +10,17 @@
 //     edits queue in the replica unacknowledged.
 //   - A new replica (a reconnect after its session dropped, a reload) gets a new agent id: the
 //     incarnation is in the agent, so no character id is ever reused.
-//   - Ops are numbered from 1 without gaps; every op <= acked_upto is acknowledged, and an ack
+//   - Ops are numbered from 1 without gaps; every op <= obs.acked_upto() is acknowledged, and an ack
 //     is written only once the replica has nothing unacknowledged.
 //   - A `seen` event is written at most once per (client, author, op), in the order its first
 //     character appears in the client's document.
 // Called by the run loop (setup, finals), the servers (frames, closes, crashes), the CDN
 // (finished loads) and the fault realisations (offline, disconnect, clocks).
 #include "sim/context.hpp"
+#include "workload/observed.hpp"
 #include "workload/overruled.hpp"
-#include "workload/seen.hpp"
 #include "workload/typing.hpp"
 
-#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,17 +31,6 @@
 namespace convlab::sim {
 
 struct World;
-
-// The (author, op) pairs a client has shown: per author, one bit per op (ops are numbered from
-// 1 without gaps), instead of a tree node per pair.
-class SeenSet {
- public:
-  // False when (author, op) was already in.
-  bool insert(std::uint32_t author, std::uint32_t op);
-
- private:
-  std::vector<std::pair<std::uint32_t, std::vector<bool>>> bits_;  // sorted by author
-};
 
 struct Client {
   std::uint32_t id = 0;
@@ -57,19 +45,10 @@ struct Client {
   std::int64_t clock_offset_ms = 0;
   std::int64_t drift_ppm = 0;
   double rate_multiplier = 1.0;
-  std::uint32_t next_op = 1;
-  std::uint32_t acked_upto = 0;      // every op <= this is acknowledged
   workload::Typist typist;          // bursts: the shared typing workload
   std::uint64_t known_version = 0;   // the highest log position its server had shown it
-  std::map<std::uint32_t, std::uint32_t> seen_ops;  // author -> highest op shown
-  SeenSet seen;  // (author, op) shown
-  // For replicas that index ids: edits of its document by others that it has not shown yet
-  // (indexes into Clients::doc_edits_).
-  workload::Unseen unseen;
-  // Edits taken out of `unseen` because every character of theirs is deleted for good in the
-  // current replica (ClientReplica::deleted_for_good): back into `unseen` when the replica's
-  // state is replaced (a new replica, a welcome).
-  std::vector<std::uint32_t> dead;
+  // Its ops, acknowledgements and sightings (workload/observed.hpp, shared with the load client).
+  workload::ObservedClient obs;
   Rng rng{0};
   // API and auth: the token of its last login; stopped once a login is refused (revoked).
   Token token;
@@ -133,28 +112,17 @@ class Clients {
   // `para`: the paragraph index of sp.pos when the caller knows it (else counted here).
   void edit(Client& cl, const Splice& sp, std::optional<std::uint32_t> para = std::nullopt);
   void note_seen(Client& cl);
-  void note_seen_scan(Client& cl);
-  // The replica's state was replaced: edits set aside as deleted for good may show again.
-  static void revive_dead(Client& cl);
   void note_acks(Client& cl);
-  std::map<std::uint32_t, std::uint32_t> ops_shown(const Client& cl) const;
-  // The (author, op) of the edit that inserted `id`, unless it is this client's own or the setup text.
-  std::optional<std::pair<std::uint32_t, std::uint32_t>> edit_of(const Client& cl, CharId id) const;
 
   World& w_;
   Sim& sim_;
   std::vector<Client> clients_;
-  std::vector<std::uint32_t> newly_scratch_;  // note_seen's edits newly visible to one client
-  std::vector<std::uint32_t> shown_scratch_;  // note_seen's edits shown by one batch
-  static constexpr std::uint32_t kShown = std::numeric_limits<std::uint32_t>::max();
   // The load balancer and the connection table.
   std::uint32_t round_robin_ = 0;
   ConnId next_conn_ = 1;
   std::map<ConnId, std::uint32_t> conn_client_;
-  // Per author client: its edits' first char seq, to map a seen char back to the edit.
-  std::vector<std::map<AgentId, std::vector<workload::EditRef>>> edits_by_agent_;
-  // Per document: every edit that inserted characters, in the order they were made.
-  std::vector<std::vector<workload::DocEdit>> doc_edits_;
+  // Every edit that inserted characters, per document and per agent: what `seen` maps back to.
+  workload::EditLog edit_log_;
   std::map<AgentId, std::uint64_t> oracle_counters_;  // paragraph client agent -> its last write stamp counter
   workload::WriteStamps write_stamps_;  // the edit each register write came from (overruled)
   std::uint64_t refused_ = 0;  // server messages a client replica refused

@@ -1,13 +1,14 @@
 #pragma once
 // Which of other clients' edits a client's replica shows: the bookkeeping behind the history's
-// "seen" events and edit-to-visible latency. The simulator (sim/world.cpp) and the real load
-// client (load/load.cpp) both count a sighting with these, so a simulated run and a real one
-// mean the same by "visible".
+// "seen" events and edit-to-visible latency. The observed client (workload/observed.hpp), which
+// the simulator and the real load client share, counts a sighting with these, so a simulated run
+// and a real one mean the same by "visible".
 #include "server/core/types.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace convlab {
@@ -43,6 +44,18 @@ bool shows(const ClientReplica& replica, const DocEdit& e);
 // Whether every character of `e` is deleted for good in `replica`
 // (ClientReplica::deleted_for_good): it cannot show there until the replica's state is replaced.
 bool gone_for_good(const ClientReplica& replica, const DocEdit& e);
+
+// The (author, op) pairs a client has shown: per author, one bit per op (ops are numbered from
+// 1 without gaps), instead of a tree node per pair.
+class SeenSet {
+ public:
+  // False when (author, op) was already in.
+  bool insert(std::uint32_t author, std::uint32_t op);
+  bool contains(std::uint32_t author, std::uint32_t op) const;
+
+ private:
+  std::vector<std::pair<std::uint32_t, std::vector<bool>>> bits_;  // sorted by author
+};
 
 // A client's edits by others that it has not shown yet, as indexes into its document's DocEdits
 // (ascending), and how far into that list it has looked.
