@@ -383,7 +383,7 @@ void Run::tick(Client& cl) {
     // The history's record of what the edit deleted (only when a history is written).
     const std::vector<CharId> deleted_ids = writer_ ? cl.replica->char_ids_range(sp.pos, sp.del) : std::vector<CharId>{};
     const std::uint32_t op = cl.next_op++;
-    const std::int64_t clock_ms = wall_ms();
+    const std::int64_t clock_ms = client_clock_ms(cl.id);
     auto msgs = cl.replica->local_edit(sp, clock_ms);
     if (writer_) workload::note_writes(*cl.replica, write_stamps_, cl.id, op);
     const std::int64_t t = now_us();

@@ -3,7 +3,7 @@
 //   convlab-load --url ws://127.0.0.1:PORT [--url ...] [--clients N] [--docs D] [--rate R]
 //                [--duration S] [--strategy lww|seq|ot|crdt] [--seed N] [--user-prefix P]
 //                [--password W] [--history FILE] [--pg URL] [--ramp C] [--drain S] [--warmup S] [--protocol 1|2]
-//                [--quiet]
+//                [--clock-offset I=MS ...] [--clock-drift I=PPM ...] [--quiet]
 //
 // Exit: 0 no errors (and, with --history, converged with no acknowledged edit lost), 1 errors,
 // 2 bad flags.
@@ -12,11 +12,26 @@
 
 #include <boost/program_options.hpp>
 
+#include <charconv>
 #include <exception>
 #include <iostream>
 #include <string>
 
 namespace po = boost::program_options;
+
+namespace {
+
+// "I=N" (client I, a signed number N), or false.
+bool client_value(const std::string& s, std::uint32_t& client, std::int64_t& value) {
+  const auto eq = s.find('=');
+  if (eq == std::string::npos) return false;
+  const char* b = s.data();
+  const auto [e1, ec1] = std::from_chars(b, b + eq, client);
+  const auto [e2, ec2] = std::from_chars(b + eq + 1, b + s.size(), value);
+  return ec1 == std::errc() && e1 == b + eq && ec2 == std::errc() && e2 == b + s.size();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   convlab::load::Options opt;
@@ -40,6 +55,11 @@ int main(int argc, char** argv) {
     ("warmup", po::value<double>(&opt.warmup_s)->default_value(opt.warmup_s),
      "seconds after every client is connected before the steady state's figures start")
     ("protocol", po::value<int>(&opt.protocol)->default_value(opt.protocol), "2: convlab/2 (frames batched per message), 1: convlab/1")
+    ("clock-offset", po::value<std::vector<std::string>>(),
+     "I=MS: client I's clock runs MS milliseconds ahead (negative: behind) of the wall clock; its edits carry "
+     "that clock (lww orders by it). Repeat for several clients")
+    ("clock-drift", po::value<std::vector<std::string>>(),
+     "I=PPM: client I's clock gains PPM millionths of the time since the start (negative: loses). Repeat for several clients")
     ("quiet", "no progress line");
   po::variables_map vm;
   try {
@@ -69,5 +89,21 @@ int main(int argc, char** argv) {
   if (!(opt.drain_s >= 0)) return bad("drain", "must not be negative");
   if (!(opt.warmup_s >= 0)) return bad("warmup", "must not be negative");
   if (opt.protocol != 1 && opt.protocol != 2) return bad("protocol", "must be 1 or 2");
+  for (const char* flag : {"clock-offset", "clock-drift"}) {
+    if (!vm.count(flag)) continue;
+    const bool drift = std::string(flag) == "clock-drift";
+    for (const std::string& v : vm[flag].as<std::vector<std::string>>()) {
+      std::uint32_t client = 0;
+      std::int64_t value = 0;
+      if (!client_value(v, client, value)) return bad(flag, "want CLIENT=NUMBER, got '" + v + "'");
+      if (client >= opt.clients) return bad(flag, "client " + std::to_string(client) + " is not below --clients");
+      constexpr std::int64_t kLimit = 10LL * 365 * 86'400'000;  // ten years of ms; a million ppm
+      if (value > kLimit || value < -kLimit || (drift && (value <= -1'000'000 || value > 1'000'000))) {
+        return bad(flag, "'" + v + "' is out of range");
+      }
+      auto& c = opt.clocks[client];
+      (drift ? c.drift_ppm : c.offset_ms) = value;
+    }
+  }
   return convlab::load::run(opt);
 }
