@@ -18,6 +18,7 @@ packages=(
   chromium    # the HTML report's page test
   prometheus  # promtool and the Prometheus test
   valgrind    # cli_runs_under_valgrind
+  faketime    # libfaketime: server clock faults on real processes (faults/real/clock.hpp, e2e RealFaults)
 )
 missing=()
 for p in "${packages[@]}"; do
