@@ -116,11 +116,14 @@ class Servers {
     procs_[k]->wait(10000);
   }
   const std::string& pg_url() const { return pg_url_; }
+  int port(std::uint32_t k) const { return ports_[k]; }
+  // convlab-load reaches node k on `port` instead (a fault proxy in front of it).
+  void set_client_port(std::uint32_t k, int port) { client_port_[k] = port; }
   std::vector<std::string> url_flags() const {
     std::vector<std::string> out;
-    for (int p : ports_) {
+    for (std::uint32_t k = 0; k < ports_.size(); ++k) {
       out.push_back("--url");
-      out.push_back("ws://127.0.0.1:" + std::to_string(p));
+      out.push_back("ws://127.0.0.1:" + std::to_string(client_port_.contains(k) ? client_port_.at(k) : ports_[k]));
     }
     return out;
   }
@@ -147,6 +150,7 @@ class Servers {
   int starts_ = 0;
   std::map<std::uint32_t, std::string> node_pg_url_;
   std::map<std::uint32_t, std::vector<std::string>> node_env_;
+  std::map<std::uint32_t, int> client_port_;
 };
 
 struct LoadSpec {

@@ -123,6 +123,34 @@ TEST(RealFaults, PartitionServerFromDatabaseThenHeal) {
   expect_sound(*load, servers, dir, true);
 }
 
+// The proxy carries WebSocket too: convlab-load reaches server 1 through it, with latency, and
+// a `cut` resets every connection through it mid-run. The clients see their connections close
+// (RST), log in again, and everything converges with nothing acknowledged lost.
+TEST(RealFaults, LoadThroughProxyLatencyAndCut) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const std::string dir = test_dir();
+  Servers servers(url, "crdt", dir, 2);
+  servers.start_all();
+  if (HasFatalFailure()) return;
+  ProxyProcess proxy("127.0.0.1:" + std::to_string(servers.port(1)), dir);
+  ASSERT_GT(proxy.control, 0) << "convlab-faultproxy did not start: " << proxy.proc->log_tail();
+  servers.set_client_port(1, proxy.port);
+  ASSERT_EQ(proxy.command("latency 5 40 3"), "ok");
+  auto load = start_load(servers, LoadSpec{"crdt", 8, 2, 5, 10}, dir);
+  // Clients typing through the proxy (deliveries coming down), then every connection reset.
+  ASSERT_TRUE(wait_until([&] {
+    const real::ProxyStats s = proxy.stats();
+    return s.open > 0 && s.down_bytes > 5000;
+  })) << real::format_stats(proxy.stats());
+  const real::ProxyStats before = proxy.stats();
+  EXPECT_GT(before.open, 0u);
+  ASSERT_EQ(proxy.command("cut"), "ok");
+  EXPECT_GE(proxy.stats().reset, before.open);  // and any opened since
+  expect_sound(*load, servers, dir, true);
+  EXPECT_GT(count_events(dir + "/history.jsonl", history::EventType::kFault, "closed"), 0u)
+      << "the cut should have closed the clients' connections";
+}
+
 // The same with a one-way partition server 1 -> PostgreSQL: its queries wait, what PostgreSQL
 // had sent (replies, notifications) still arrives; after the heal everything converges.
 TEST(RealFaults, OneWayPartitionThenHeal) {
