@@ -89,44 +89,58 @@ bool wait_until(F ok, std::chrono::seconds limit = 60s) {
   return false;
 }
 
-// Two servers on one PostgreSQL, server 1 reaching it through the proxy (its appends, its
-// reads, its LISTEN connection: the NOTIFY bus). A two-way partition under load holds server 1's
-// database traffic — its clients' edits wait, it hears none of server 0's commits — while server
-// 0's clients keep editing; after the heal the held bytes go through and every replica converges
-// with nothing acknowledged lost.
-TEST(RealFaults, PartitionServerFromDatabaseThenHeal) {
+// The fixture of every test here; start_and_partition is the partition tests' common start.
+class RealFaults : public ::testing::Test {
+ protected:
+  // Two servers on one PostgreSQL, server 1 reaching it through the proxy (its appends, its
+  // reads, its LISTEN connection: the NOTIFY bus), under load; once traffic flows through the
+  // proxy, `partition <cut>`, and returns when something is held (at_cut_: the stats then, when
+  // any write under way as the partition began has finished).
+  void start_and_partition(const std::string& url, const char* strategy, double duration_s, const char* cut) {
+    dir_ = test_dir();
+    const std::string target = pg_host_port(url);
+    ASSERT_FALSE(target.empty()) << "cannot find host:port in " << url;
+    proxy_ = std::make_unique<ProxyProcess>(target, dir_);
+    ASSERT_GT(proxy_->control, 0) << "convlab-faultproxy did not start: " << proxy_->proc->log_tail();
+    servers_ = std::make_unique<Servers>(url, strategy, dir_, 2);
+    servers_->set_pg_url(1, pg_with_port(url, proxy_->port));
+    servers_->start_all();
+    if (HasFatalFailure()) return;
+    load_ = start_load(*servers_, LoadSpec{strategy, 8, 2, 5, duration_s}, dir_);
+    ASSERT_TRUE(wait_until([&] { return proxy_->stats().up_bytes > 10000; })) << real::format_stats(proxy_->stats());
+    ASSERT_EQ(proxy_->command(std::string("partition ") + cut), "ok");
+    ASSERT_TRUE(wait_until([&] { return proxy_->stats().queued_up > 0; })) << real::format_stats(proxy_->stats());
+    at_cut_ = proxy_->stats();
+  }
+  std::string dir_;
+  std::unique_ptr<ProxyProcess> proxy_;
+  std::unique_ptr<Servers> servers_;
+  std::unique_ptr<Process> load_;
+  real::ProxyStats at_cut_;
+};
+
+// A two-way partition of server 1 from PostgreSQL under load holds its database traffic — its
+// clients' edits wait, it hears none of server 0's commits — while server 0's clients keep
+// editing; after the heal the held bytes go through and every replica converges with nothing
+// acknowledged lost.
+TEST_F(RealFaults, PartitionServerFromDatabaseThenHeal) {
   CONVLAB_PG_URL_OR_SKIP(url);
-  const std::string dir = test_dir();
-  const std::string target = pg_host_port(url);
-  ASSERT_FALSE(target.empty()) << "cannot find host:port in " << url;
-  ProxyProcess proxy(target, dir);
-  ASSERT_GT(proxy.control, 0) << "convlab-faultproxy did not start: " << proxy.proc->log_tail();
-  Servers servers(url, "crdt", dir, 2);
-  servers.set_pg_url(1, pg_with_port(url, proxy.port));
-  servers.start_all();
+  start_and_partition(url, "crdt", 12, "both");
   if (HasFatalFailure()) return;
-  auto load = start_load(servers, LoadSpec{"crdt", 8, 2, 5, 12}, dir);
-  // Traffic through the proxy first (server 1 is connected and committing).
-  ASSERT_TRUE(wait_until([&] { return proxy.stats().up_bytes > 10000; })) << real::format_stats(proxy.stats());
-  ASSERT_EQ(proxy.command("partition both"), "ok");
-  // Held: server 1 sends more (appends, queries) and nothing of it passes. (The snapshot is
-  // taken once something is held: a write under way when the partition began has finished.)
-  ASSERT_TRUE(wait_until([&] { return proxy.stats().queued_up > 0; })) << real::format_stats(proxy.stats());
-  const real::ProxyStats at_cut = proxy.stats();
   std::this_thread::sleep_for(3s);  // the partition's length (no assertion rests on it)
-  const real::ProxyStats held = proxy.stats();
-  EXPECT_EQ(held.up_bytes, at_cut.up_bytes) << "bytes crossed a partition";
-  EXPECT_EQ(held.down_bytes, at_cut.down_bytes) << "bytes crossed a partition";
+  const real::ProxyStats held = proxy_->stats();
+  EXPECT_EQ(held.up_bytes, at_cut_.up_bytes) << "bytes crossed a partition";
+  EXPECT_EQ(held.down_bytes, at_cut_.down_bytes) << "bytes crossed a partition";
   EXPECT_GT(held.queued_up, 0u);
-  ASSERT_EQ(proxy.command("heal"), "ok");
-  EXPECT_TRUE(wait_until([&] { return proxy.stats().up_bytes > held.up_bytes; })) << "nothing delivered after the heal";
-  expect_sound(*load, servers, dir, true);
+  ASSERT_EQ(proxy_->command("heal"), "ok");
+  EXPECT_TRUE(wait_until([&] { return proxy_->stats().up_bytes > held.up_bytes; })) << "nothing delivered after the heal";
+  expect_sound(*load_, *servers_, dir_, true);
 }
 
 // The proxy carries WebSocket too: convlab-load reaches server 1 through it, with latency, and
 // a `cut` resets every connection through it mid-run. The clients see their connections close
 // (RST), log in again, and everything converges with nothing acknowledged lost.
-TEST(RealFaults, LoadThroughProxyLatencyAndCut) {
+TEST_F(RealFaults, LoadThroughProxyLatencyAndCut) {
   CONVLAB_PG_URL_OR_SKIP(url);
   const std::string dir = test_dir();
   Servers servers(url, "crdt", dir, 2);
@@ -152,35 +166,23 @@ TEST(RealFaults, LoadThroughProxyLatencyAndCut) {
 }
 
 // The same with a one-way partition server 1 -> PostgreSQL: its queries wait, what PostgreSQL
-// had sent (replies, notifications) still arrives; after the heal everything converges.
-TEST(RealFaults, OneWayPartitionThenHeal) {
+// sends (replies, notifications) still arrives; after the heal everything converges.
+TEST_F(RealFaults, OneWayPartitionThenHeal) {
   CONVLAB_PG_URL_OR_SKIP(url);
-  const std::string dir = test_dir();
-  ProxyProcess proxy(pg_host_port(url), dir);
-  ASSERT_GT(proxy.control, 0) << "convlab-faultproxy did not start: " << proxy.proc->log_tail();
-  Servers servers(url, "ot", dir, 2);
-  servers.set_pg_url(1, pg_with_port(url, proxy.port));
-  servers.start_all();
+  start_and_partition(url, "ot", 10, "up");
   if (HasFatalFailure()) return;
-  auto load = start_load(servers, LoadSpec{"ot", 8, 2, 5, 10}, dir);
-  ASSERT_TRUE(wait_until([&] { return proxy.stats().up_bytes > 10000; })) << real::format_stats(proxy.stats());
-  ASSERT_EQ(proxy.command("partition up"), "ok");
-  ASSERT_TRUE(wait_until([&] { return proxy.stats().queued_up > 0; })) << real::format_stats(proxy.stats());
-  const real::ProxyStats at_cut = proxy.stats();
   // Server 0's commits still NOTIFY server 1 down the open direction while its own queries wait.
-  ASSERT_TRUE(wait_until([&] {
-    const real::ProxyStats s = proxy.stats();
-    return s.queued_up > 0 && s.down_bytes > at_cut.down_bytes;
-  })) << real::format_stats(proxy.stats());
-  EXPECT_EQ(proxy.stats().up_bytes, at_cut.up_bytes) << "bytes crossed the cut direction";
-  ASSERT_EQ(proxy.command("heal"), "ok");
-  expect_sound(*load, servers, dir, true);
+  ASSERT_TRUE(wait_until([&] { return proxy_->stats().down_bytes > at_cut_.down_bytes; })) << real::format_stats(proxy_->stats());
+  EXPECT_EQ(proxy_->stats().up_bytes, at_cut_.up_bytes) << "bytes crossed the cut direction";
+  EXPECT_GT(proxy_->stats().queued_up, 0u);
+  ASSERT_EQ(proxy_->command("heal"), "ok");
+  expect_sound(*load_, *servers_, dir_, true);
 }
 
 // The server stamps every change it appends with its wall clock (changes.server_ms). Started
 // under libfaketime, its clock is moved a day ahead while it runs: the changes it stamps after
 // the move carry the moved clock, those before do not; moved back, the stamps follow.
-TEST(RealFaults, ServerClockJumpThroughLibfaketime) {
+TEST_F(RealFaults, ServerClockJumpThroughLibfaketime) {
   CONVLAB_PG_URL_OR_SKIP(url);
   const auto lib = real::faketime_library();
   if (!lib) GTEST_SKIP() << lib.error().message;
@@ -245,7 +247,7 @@ TEST(RealFaults, ServerClockJumpThroughLibfaketime) {
 // clients' writes: they lose to the stamps a day ahead and never reach the log). The lww client
 // replicas stamp their writes with their clock, and the change log keeps the stamps: both kinds
 // are there, a day apart.
-TEST(RealFaults, ClientClockOffsetInTheLoadClient) {
+TEST_F(RealFaults, ClientClockOffsetInTheLoadClient) {
   CONVLAB_PG_URL_OR_SKIP(url);
   const std::string dir = test_dir();
   Servers servers(url, "lww", dir, 1);
