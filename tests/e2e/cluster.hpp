@@ -94,7 +94,7 @@ class Servers {
     for (std::uint32_t p = 0; p < ports_.size(); ++p) {
       if (p == k) continue;
       argv.push_back("--peer");
-      argv.push_back(std::to_string(p) + "=ws://127.0.0.1:" + std::to_string(ports_[p]));
+      argv.push_back(std::to_string(p) + "=ws://127.0.0.1:" + std::to_string(peer_port_.contains(p) ? peer_port_.at(p) : ports_[p]));
     }
     procs_[k] = std::make_unique<Process>(std::move(argv), log, true);
     const auto line = procs_[k]->first_line(30000);
@@ -117,6 +117,8 @@ class Servers {
   }
   const std::string& pg_url() const { return pg_url_; }
   int port(std::uint32_t k) const { return ports_[k]; }
+  // The other nodes started from now on reach node k's /node on `port` instead (a fault proxy).
+  void set_peer_port(std::uint32_t k, int port) { peer_port_[k] = port; }
   // convlab-load reaches node k on `port` instead (a fault proxy in front of it).
   void set_client_port(std::uint32_t k, int port) { client_port_[k] = port; }
   std::vector<std::string> url_flags() const {
@@ -151,6 +153,7 @@ class Servers {
   std::map<std::uint32_t, std::string> node_pg_url_;
   std::map<std::uint32_t, std::vector<std::string>> node_env_;
   std::map<std::uint32_t, int> client_port_;
+  std::map<std::uint32_t, int> peer_port_;
 };
 
 struct LoadSpec {

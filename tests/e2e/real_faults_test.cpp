@@ -165,6 +165,32 @@ TEST_F(RealFaults, LoadThroughProxyLatencyAndCut) {
       << "the cut should have closed the clients' connections";
 }
 
+// Server to server: node 0 reaches node 1's /node through the proxy. Under ot, edits of
+// document 1 made on node 0 are forwarded to their home, node 1, over that link: a two-way
+// partition holds them (and node 1's replies); after the heal everything converges with nothing
+// acknowledged lost.
+TEST_F(RealFaults, PartitionBetweenServersThenHeal) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const std::string dir = test_dir();
+  Servers servers(url, "ot", dir, 2);
+  servers.start(1);  // picks both ports
+  if (HasFatalFailure()) return;
+  ProxyProcess proxy("127.0.0.1:" + std::to_string(servers.port(1)), dir);
+  ASSERT_GT(proxy.control, 0) << "convlab-faultproxy did not start: " << proxy.proc->log_tail();
+  servers.set_peer_port(1, proxy.port);
+  servers.start(0);
+  if (HasFatalFailure()) return;
+  auto load = start_load(servers, LoadSpec{"ot", 8, 2, 5, 10}, dir);
+  ASSERT_TRUE(wait_until([&] { return proxy.stats().up_bytes > 5000; })) << real::format_stats(proxy.stats());
+  ASSERT_EQ(proxy.command("partition both"), "ok");
+  ASSERT_TRUE(wait_until([&] { return proxy.stats().queued_up > 0; })) << real::format_stats(proxy.stats());
+  const real::ProxyStats at_cut = proxy.stats();
+  std::this_thread::sleep_for(2s);  // the partition's length (no assertion rests on it)
+  EXPECT_EQ(proxy.stats().up_bytes, at_cut.up_bytes) << "bytes crossed a partition";
+  ASSERT_EQ(proxy.command("heal"), "ok");
+  expect_sound(*load, servers, dir, true);
+}
+
 // The same with a one-way partition server 1 -> PostgreSQL: its queries wait, what PostgreSQL
 // sends (replies, notifications) still arrives; after the heal everything converges.
 TEST_F(RealFaults, OneWayPartitionThenHeal) {
