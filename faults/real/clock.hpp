@@ -17,14 +17,12 @@
 //     does not jump, so this keeps the fault faithful.
 //   - FAKETIME_DISABLE_SHM=1: no shared-memory segment left behind by a process killed -9.
 //
-// What a server's faked wall clock changes (convlab-server reads the wall clock in these places
-// only): LogRecord::server_ms (the server's stamp on every change it appends: the `server_ms`
-// column of `changes`, used by lww/seq ordering where the strategy orders by server time, and by
-// reports), commit_us in NOTIFY payloads and thus the NOTIFY-lag metric of the servers that hear
-// them, JWT issue and expiry times it signs and the expiry checks it makes (a server ahead of the
-// others issues tokens the others think live longer; one behind rejects tokens as expired
-// early), revoked-token expiry clean-up, and the dates in its HTTP responses and logs where
-// there are any. Timers, timeouts and rate limits use the monotonic clock and are unaffected.
+// What a server's faked wall clock changes (docs/real-faults.md has the list): its stamp on
+// every change it appends (`changes.server_ms`, and the server_ms of lww/seq write stamps, audit
+// only), commit_us in its NOTIFY payloads (the NOTIFY lag others measure), the JWTs it issues and
+// its expiry checks, token clean-up, and which revocations it re-reads after its LISTEN
+// connection comes back. Its log lines carry no timestamps. Timers, timeouts and rate limits run
+// on the monotonic clock and are unaffected.
 #include "server/core/result.hpp"
 
 #include <cstdint>
