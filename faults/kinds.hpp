@@ -85,7 +85,7 @@ class Simulator {
 //   clock_offset, clock_drift
 //                 a server: its libfaketime clock file (faults/real/clock.hpp: faketime_env
 //                 to start it, set_clock to move it while it runs); a client: convlab-load's
-//                 --clock-offset / --clock-drift (per client, from the run's start);
+//                 --clock-offset / --clock-drift (per client, from a time into the run);
 // Kinds whose entry has a null real_begin have no real realisation yet (crash: kill -9 and
 // `pg.sh crash` exist in tests/e2e but not behind this interface).
 class RealProcesses {

@@ -37,11 +37,13 @@ struct Options {
   // (one frame per message). A server that answers convlab/1 is spoken to in convlab/1.
   int protocol = 2;
   // Client clock faults (issue 15): client i's clock — what its edits are stamped with, the
-  // client_ms the lww strategy orders by — reads the wall clock + offset_ms + drift_ppm
-  // millionths of the time since the run started. Clients not named read the wall clock.
+  // clock the lww strategy orders by — reads the wall clock, and from from_ms into the run on,
+  // + offset_ms + drift_ppm millionths of the time since from_ms. Clients not named read the
+  // wall clock.
   struct ClientClock {
     std::int64_t offset_ms = 0;
     std::int64_t drift_ppm = 0;
+    std::int64_t from_ms = 0;
   };
   std::map<std::uint32_t, ClientClock> clocks;
 };

@@ -178,7 +178,9 @@ class Run {
     const std::int64_t w = wall_ms();
     const auto it = opt_.clocks.find(id);
     if (it == opt_.clocks.end()) return w;
-    return w + it->second.offset_ms + (w - start_wall_ms_) * it->second.drift_ppm / 1'000'000;
+    const std::int64_t since = w - start_wall_ms_ - it->second.from_ms;
+    if (since < 0) return w;
+    return w + it->second.offset_ms + since * it->second.drift_ppm / 1'000'000;
   }
   void emit(history::Event e) {
     e.t_us = now_us();

@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 
 #include <chrono>
+#include <optional>
 #include <regex>
 #include <string>
 #include <thread>
@@ -62,11 +63,13 @@ std::string pg_with_port(const std::string& url, int port) {
 
 // The stamps of every write in the change log of a paragraph strategy (lww, seq): each record
 // holds accepted writes with the author's client clock and the accepting server's clock.
-std::vector<paragraphs::Stamp> logged_stamps(const std::string& url) {
+// With a document, only its log.
+std::vector<paragraphs::Stamp> logged_stamps(const std::string& url, std::optional<std::uint32_t> doc = std::nullopt) {
   std::vector<paragraphs::Stamp> out;
   pqxx::connection c(url);
   pqxx::work w(c);
-  for (const auto& row : w.exec("SELECT payload FROM changes ORDER BY doc, seq")) {
+  const std::string where = doc ? " WHERE doc = " + std::to_string(*doc) : "";
+  for (const auto& row : w.exec("SELECT payload FROM changes" + where + " ORDER BY doc, seq")) {
     const pqxx::binarystring raw(row[0]);
     const Bytes bytes(raw.data(), raw.data() + raw.size());
     auto m = paragraphs::decode(bytes);
@@ -268,8 +271,8 @@ TEST_F(RealFaults, ServerClockJumpThroughLibfaketime) {
   EXPECT_TRUE(servers.running(0)) << "the server must survive its clock jumping\n" << servers.logs();
 }
 
-// Client clock faults in convlab-load: clients 0 and 1 a day ahead, 2 drifting, 3 on the wall
-// clock, each on a document of its own (on a shared paragraph lww would drop the on-time
+// Client clock faults in convlab-load: clients 0 and 1 a day ahead, 2 drifting, 3 a day ahead
+// from 1.5 s into the run, each on a document of its own (on a shared paragraph lww would drop the on-time
 // clients' writes: they lose to the stamps a day ahead and never reach the log). The lww client
 // replicas stamp their writes with their clock, and the change log keeps the stamps: both kinds
 // are there, a day apart.
@@ -281,7 +284,8 @@ TEST_F(RealFaults, ClientClockOffsetInTheLoadClient) {
   if (HasFatalFailure()) return;
   constexpr std::int64_t kDay = 86'400'000;
   const std::vector<std::string> clocks{"--clock-offset", "0=" + std::to_string(kDay), "--clock-offset",
-                                        "1=" + std::to_string(kDay), "--clock-drift", "2=200"};
+                                        "1=" + std::to_string(kDay), "--clock-drift", "2=200",
+                                        "--clock-offset", "3=" + std::to_string(kDay) + "@1.5"};
   const std::int64_t before = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch()).count();
   auto load = start_load(servers, LoadSpec{"lww", 4, 4, 5, 3}, dir, clocks);
@@ -295,6 +299,11 @@ TEST_F(RealFaults, ClientClockOffsetInTheLoadClient) {
   EXPECT_GT(ahead, 0u) << "no write stamped by a client a day ahead";
   EXPECT_GT(wall, 0u) << "no write stamped by a client on the wall clock";
   EXPECT_EQ(other, 0u);
+  // Client 3 (document 3): on the wall clock first, a day ahead from 1.5 s on, in that order.
+  const std::vector<paragraphs::Stamp> three = logged_stamps(url, 3);
+  ASSERT_FALSE(three.empty());
+  EXPECT_LT(three.front().clock_ms, before + kDay / 2) << "client 3's clock moved before its time";
+  EXPECT_GE(three.back().clock_ms, before + kDay - 60'000) << "client 3's clock did not move";
 }
 
 }  // namespace
