@@ -136,20 +136,24 @@ void detail_flaky(const FaultSpec& f, std::string& out) {
 }
 
 using S = Simulator;
+using R = RealProcesses;
 
 const std::array<KindInfo, 8> kKinds{{
     {FaultKind::kPartition, "partition", "groups of nodes cannot reach each other (optionally one way)",
      kPartitionKeys, kNoNode, ValueUnit::kNone, check_partition, scheduled_partition, swarm_partition,
-     yaml_partition, nullptr, &S::begin_partition, &S::end_partition, nullptr, nullptr, "#f4a3a8", 0},
+     yaml_partition, nullptr, &S::begin_partition, &S::end_partition, &R::begin_partition, &R::end_partition,
+     "#f4a3a8", 0},
     {FaultKind::kCrash, "crash", "a server (memory lost) or the database (uncommitted lost); restart after",
      kTargetKeys, kServerNode | kDbNode, ValueUnit::kNone, nullptr, scheduled_crash, swarm_crash, yaml_target,
      nullptr, &S::begin_crash, &S::end_crash, nullptr, nullptr, "#9ecae9", 1},
     {FaultKind::kClockOffset, "clock_offset", "shift a node's clock (it stays shifted)", kClockKeys,
      kClientNode | kServerNode, ValueUnit::kOffsetMs, nullptr, scheduled_clock_offset, swarm_clock_offset,
-     yaml_target_value, detail_clock_offset, &S::begin_clock_offset, nullptr, nullptr, nullptr, "#a8dba8", 4},
+     yaml_target_value, detail_clock_offset, &S::begin_clock_offset, nullptr, &R::begin_clock_offset, nullptr,
+     "#a8dba8", 4},
     {FaultKind::kClockDrift, "clock_drift", "change a node's drift (it stays changed)", kClockKeys,
      kClientNode | kServerNode, ValueUnit::kDriftPpm, nullptr, scheduled_clock_drift, swarm_clock_drift,
-     yaml_target_value, detail_clock_drift, &S::begin_clock_drift, nullptr, nullptr, nullptr, "#c9e6c9", 5},
+     yaml_target_value, detail_clock_drift, &S::begin_clock_drift, nullptr, &R::begin_clock_drift, nullptr,
+     "#c9e6c9", 5},
     {FaultKind::kOffline, "offline", "a client goes offline, keeps editing locally, comes back", kTargetKeys,
      kClientNode, ValueUnit::kNone, nullptr, scheduled_client, swarm_client, yaml_target, nullptr,
      &S::begin_offline, &S::end_offline, nullptr, nullptr, "#c6b3e0", 2},

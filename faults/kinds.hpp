@@ -7,7 +7,8 @@
 //   - how it is drawn from a seed: by a scenario's `random_faults`, and by the swarm;
 //   - what it does in the simulator: begin/end as methods of `Simulator` below, which sim/
 //     implements (faults/ does not depend on sim/);
-//   - what it does to real processes: begin/end of `RealProcesses` — none yet for any kind;
+//   - what it does to real processes: begin/end of `RealProcesses` (implemented by the runner of
+//     real processes, with the mechanisms of faults/real/: see below and docs/real-faults.md);
 //   - how reports shade it (colour, place in the legend).
 // Readers: sim/scenario_faults.cpp (keys, checks), sim/fault_schedule.cpp (draws, begin/end),
 // campaigns/swarm.cpp (swarm draws, YAML), reports (names, colours), cli/swarm_cmd.cpp (--inject).
@@ -76,11 +77,24 @@ class Simulator {
   virtual bool end_flaky(const FaultSpec& f, std::uint64_t handle) = 0;
 };
 
-// What a runner of real processes does for each kind (issue 15): no kind has one yet, so
-// every entry's real_begin/real_end is null ("none yet").
+// What a runner of real processes does for each kind (issue 15); the same calling contract as
+// `Simulator`, at the fault's wall-clock time. The mechanisms are in faults/real/ (an IO room of
+// its own; docs/real-faults.md says what each does to a real process):
+//   partition     a TCP fault proxy (faults/real/proxy.hpp, convlab-faultproxy) on every link
+//                 the groups cut: `partition both|up|down` on begin, `heal` on end;
+//   clock_offset, clock_drift
+//                 a server: its libfaketime clock file (faults/real/clock.hpp: faketime_env
+//                 to start it, set_clock to move it while it runs); a client: convlab-load's
+//                 --clock-offset / --clock-drift (per client, from a time into the run);
+// Kinds whose entry has a null real_begin have no real realisation yet (crash: kill -9 and
+// `pg.sh crash` exist in tests/load but not behind this interface).
 class RealProcesses {
  public:
   virtual ~RealProcesses() = default;
+  virtual std::uint64_t begin_partition(const FaultSpec& f) = 0;
+  virtual bool end_partition(const FaultSpec& f, std::uint64_t handle) = 0;
+  virtual std::uint64_t begin_clock_offset(const FaultSpec& f) = 0;
+  virtual std::uint64_t begin_clock_drift(const FaultSpec& f) = 0;
 };
 
 // The kinds of node a `target` may name (a bit set).
@@ -139,7 +153,7 @@ struct KindInfo {
   // The simulator: begin, and end (null: it lasts — nothing to undo, no `recover` event).
   std::uint64_t (Simulator::*sim_begin)(const FaultSpec& f);
   bool (Simulator::*sim_end)(const FaultSpec& f, std::uint64_t handle);
-  // Real processes: null means none yet.
+  // Real processes: null means none yet (partition, clock_offset and clock_drift have one).
   std::uint64_t (RealProcesses::*real_begin)(const FaultSpec& f);
   bool (RealProcesses::*real_end)(const FaultSpec& f, std::uint64_t handle);
   // Reports: the shade of its windows, and its place in legends (0 first).

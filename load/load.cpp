@@ -369,7 +369,7 @@ void Run::schedule_tick(Client& cl, std::int64_t pause_us) {
 void Run::tick(Client& cl) {
   if (cl.welcomed && cl.ws) {
     const workload::DrawnEdit d = workload::next_edit(cl.rng, typing_, *cl.replica, cl.slot);
-    workload::MadeEdit m = cl.obs.edit(edit_log_, *cl.replica, d.splice, d.para, wall_ms(),
+    workload::MadeEdit m = cl.obs.edit(edit_log_, *cl.replica, d.splice, d.para, client_clock_ms(cl.id),
                                        static_cast<std::int32_t>(cl.target), now_us(), writer_ ? &write_stamps_ : nullptr);
     if (writer_) {
       emit(std::move(m.event));

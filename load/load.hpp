@@ -6,6 +6,7 @@
 //
 // This header is the edge's contract only: no Beast or Asio here (load/load.cpp has them).
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,16 @@ struct Options {
   // The protocol asked for: 2 (convlab/2: several frames per WebSocket message, both ways) or 1
   // (one frame per message). A server that answers convlab/1 is spoken to in convlab/1.
   int protocol = 2;
+  // Client clock faults (issue 15): client i's clock — what its edits are stamped with, the
+  // clock the lww strategy orders by — reads the wall clock, and from from_ms into the run on,
+  // + offset_ms + drift_ppm millionths of the time since from_ms. Clients not named read the
+  // wall clock.
+  struct ClientClock {
+    std::int64_t offset_ms = 0;
+    std::int64_t drift_ppm = 0;
+    std::int64_t from_ms = 0;
+  };
+  std::map<std::uint32_t, ClientClock> clocks;
 };
 
 // Runs the load and prints the summary on stdout. Returns the exit code: 0 no errors and (with

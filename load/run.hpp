@@ -155,6 +155,15 @@ class Run {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
+  // Client `id`'s clock: the wall clock, moved by its clock fault (Options::clocks) if any.
+  std::int64_t client_clock_ms(std::uint32_t id) const {
+    const std::int64_t w = wall_ms();
+    const auto it = opt_.clocks.find(id);
+    if (it == opt_.clocks.end()) return w;
+    const std::int64_t since = w - start_wall_ms_ - it->second.from_ms;
+    if (since < 0) return w;
+    return w + it->second.offset_ms + since * it->second.drift_ppm / 1'000'000;
+  }
   void emit(history::Event e) {
     e.t_us = now_us();
     if (writer_) writer_->write(e);

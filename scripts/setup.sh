@@ -19,6 +19,7 @@ packages=(
   prometheus  # promtool and the Prometheus test
   valgrind    # cli_runs_under_valgrind
   nginx       # scripts/cdn.sh: the CDN (proxy_cache) on real processes, staleness_tests
+  faketime    # libfaketime: server clock faults on real processes (faults/real/clock.hpp, e2e RealFaults)
 )
 missing=()
 for p in "${packages[@]}"; do
