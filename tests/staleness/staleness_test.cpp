@@ -1,7 +1,7 @@
 // Two stale reads of the naive architecture on real processes (issue 15; docs/scenarios.md, "On
 // real processes"): a real nginx proxy_cache in front of convlab-server's /api/documents
 // (scripts/cdn.sh) serves a document older than an acknowledged edit when the server marks its
-// answers cacheable (policies.api: cacheable, the naive api_cache: public), and not when it marks
+// answers cacheable (policies.api_cache: public, the naive policy), and not when it marks
 // them no-store (the fix); a real PostgreSQL 15 streaming replica with recovery_min_apply_delay
 // (scripts/pg.sh replica) read by the server (policies.api_read: replica, row 12) misses an
 // acknowledged edit until the delay has passed, and the primary (api_read: primary) never does.
@@ -142,7 +142,7 @@ TEST_P(CdnStaleness, SecondGetWithinTheTtl) {
   const bool naive = std::string(GetParam()) == "naive";
   TempDir tmp;
   ASSERT_FALSE(tmp.path().empty());
-  START_SERVER(server, yaml_for(url, "crdt", std::string("policies:\n  api: ") + (naive ? "cacheable" : "no_store") + "\n"));
+  START_SERVER(server, yaml_for(url, "crdt", std::string("policies:\n  api_cache: ") + (naive ? "public" : "no_store") + "\n"));
   // A TTL far longer than the test takes: the second GET is within it on any machine.
   Cdn cdn(tmp.path(), server.port(), 300);
   ASSERT_NE(cdn.port(), 0) << "scripts/cdn.sh start failed:\n" << cdn.log();
