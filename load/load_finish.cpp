@@ -194,6 +194,7 @@ int Run::run() {
     meta.meta["urls"] = urls;
     meta.meta["rate"] = std::to_string(opt_.rate);
     meta.meta["orders_by_client_clock"] = strategy_.orders_by_client_clock ? "true" : "false";
+    meta.meta["overwrites"] = strategy_.overwrites ? "true" : "false";
     // A welcome frame does not say which log index it was made at: its load lines carry none.
     meta.meta["welcome_versions"] = "false";
     if (!opt_.pg_url.empty()) {

@@ -131,6 +131,20 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return last.first >= added.t_us && last.second < added.index;
   };
 
+  // Whether w's register write beats e's by stamp (clock, agent): at an equal clock reading the
+  // higher agent wins (the agent of an edit's characters; an edit that inserted nothing cannot be
+  // ruled out).
+  const auto stamp_beats = [](const EditInfo& w, const EditInfo& e) {
+    const auto agent_of = [](const EditInfo& x) -> std::optional<AgentId> {
+      if (x.inserted.empty()) return std::nullopt;
+      return x.inserted.front().agent;
+    };
+    if (w.e->clock_ms != e.e->clock_ms) return w.e->clock_ms > e.e->clock_ms;
+    const auto wa = agent_of(w);
+    const auto ea = agent_of(e);
+    return !wa || !ea || *wa > *ea;
+  };
+
   // The write the paragraph's other edits say decided E's character, for a character the log
   // does not follow to an unseeing writer: `bound` is when it left the durable text (or E's
   // acknowledgement, for one that never reached it).
@@ -143,21 +157,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     // decided, whether or not E had also seen an earlier one with a later clock than its own.
     if (log.orders_by_client_clock) {
       std::optional<std::size_t> winner;
-      // Stamps compare (clock, agent): at an equal clock reading the higher agent wins (the agent
-      // of an edit's characters; an edit that inserted nothing cannot be ruled out).
-      const auto agent_of = [](const EditInfo& x) -> std::optional<AgentId> {
-        if (x.inserted.empty()) return std::nullopt;
-        return x.inserted.front().agent;
-      };
-      const auto beats_e = [&](const EditInfo& w) {
-        if (w.e->clock_ms != e.e->clock_ms) return w.e->clock_ms > e.e->clock_ms;
-        const auto wa = agent_of(w);
-        const auto ea = agent_of(e);
-        return !wa || !ea || *wa > *ea;
-      };
       for (std::size_t idx : para->second) {
         const EditInfo& w = edits[idx];
-        if (w.e->client == e.e->client || !beats_e(w)) continue;
+        if (w.e->client == e.e->client || !stamp_beats(w, e)) continue;
         const std::optional<std::int64_t> at = durable_at(w);
         if (!at || *at > bound) continue;
         if (!winner || w.e->clock_ms > edits[*winner].e->clock_ms) winner = idx;
@@ -239,6 +241,27 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return std::nullopt;
   };
 
+  // Under snapshot persistence with a strategy that overwrites (meta `overwrites`), X never
+  // durable and no snapshot to tell: another client's write applied in E's server's memory after
+  // E and before the first crash after E (acknowledged: it was applied), that had not seen E,
+  // in E's paragraph — and under clock ordering, with a stamp that beats E's — replaced X's
+  // register there: X was gone before the crash. The first such write decided.
+  const auto overwritten_in_memory = [&](const EditInfo& e) -> std::optional<Verdict> {
+    if (!log.snapshot_persistence || !log.overwrites || !e.acked) return std::nullopt;
+    const auto para = log.by_para->find({e.e->doc, e.e->para});
+    if (para == log.by_para->end()) return std::nullopt;
+    const auto crash = std::upper_bound(log.crash_us.begin(), log.crash_us.end(), e.e->t_us);
+    const std::int64_t crash_t = crash == log.crash_us.end() ? std::numeric_limits<std::int64_t>::max() : *crash;
+    for (std::size_t idx : para->second) {
+      const EditInfo& w = edits[idx];
+      if (w.e->client == e.e->client || w.e->t_us < e.e->t_us || saw(w, e) || !w.acked || w.ack_us >= crash_t) continue;
+      if (w.e->server != e.e->server) continue;
+      if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
+      return Verdict{w.e->stale_base ? "stale_base" : "concurrent", idx};
+    }
+    return std::nullopt;
+  };
+
   // X went with a write the server overruled: the write it kept there decided. Every client
   // started from the initial text, so losing to it is losing to a write already seen.
   const auto from_overruling = [&](const EditInfo& e, const Overruling& o) -> Verdict {
@@ -307,6 +330,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         // what it acknowledged); a refusal whose winner the log does not show.
         std::optional<Verdict> found = from_paragraph(e, bound, false);
         if (!found) found = overwritten_before_snapshot(e);
+        if (!found) found = overwritten_in_memory(e);
         v = found.value_or(Verdict{log.ack_after_commit ? "unknown" : "crash", std::nullopt});
       }
     }

@@ -128,6 +128,7 @@ struct LogFacts {
   std::span<const IdRun> runs;      // the pool the commits' and overrulings' runs index
   std::span<const Overruling> overruled;  // in history order
   bool orders_by_client_clock = false;  // meta: the strategy decides writes by client clocks
+  bool overwrites = false;              // meta: a write can replace text its author had not seen
   bool snapshot_persistence = false;    // meta: durable only through snapshots (not per change)
   bool ack_after_commit = false;        // meta `ack`: edits are acknowledged once committed
   std::optional<std::int64_t> initial_clock_ms;  // meta: the clock reading the initial text is stamped with

@@ -408,6 +408,7 @@ RunMetrics Checker::finish() const {
     log.runs = st.runs;
     log.overruled = st.overruled;
     log.orders_by_client_clock = orders_by_client_clock;
+    log.overwrites = st.has_meta && st.meta.count("overwrites") != 0 && st.meta.at("overwrites") == "true";
     log.snapshot_persistence = st.meta.count("persistence") != 0 && st.meta.at("persistence") == "snapshot";
     log.ack_after_commit = st.meta.count("ack") != 0 && st.meta.at("ack") == "after_commit";
     log.initial_clock_ms = parse_i64(st.meta, "initial_clock_ms");

@@ -73,6 +73,7 @@ void World::emit_meta() {
   meta.meta["variant"] = sim.opt.variant;
   meta.meta["strategy"] = std::string(sim.strategy.name);
   meta.meta["orders_by_client_clock"] = sim.strategy.orders_by_client_clock ? "true" : "false";
+  meta.meta["overwrites"] = sim.strategy.overwrites ? "true" : "false";
   // The durable log is in the history (`commit` events); causes of loss come from it.
   meta.meta["commits"] = "true";
   meta.meta["persistence"] = std::string(name_of(cfg.servers.persistence));

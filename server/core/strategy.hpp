@@ -140,6 +140,10 @@ struct Strategy {
   // write can lose to an older one whose clock read later. Checkers name such losses
   // `clock_skew` or `concurrent` only for these strategies (meta `orders_by_client_clock`).
   bool orders_by_client_clock = false;
+  // True when a client's write replaces text its author had not seen (state-based registers:
+  // lww, seq): a concurrent write can take acknowledged characters out of a server's memory.
+  // ot and crdt keep every concurrent insert. Checkers read it as meta `overwrites`.
+  bool overwrites = false;
 };
 
 }  // namespace convlab

@@ -19,6 +19,7 @@ const Strategy& lww_strategy() {
       /*multi_master=*/true,
       /*adopts_loaded_state=*/true,
       /*orders_by_client_clock=*/true,
+      /*overwrites=*/true,
   };
   return s;
 }

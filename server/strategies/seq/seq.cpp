@@ -17,6 +17,8 @@ const Strategy& seq_strategy() {
       &paragraphs::message_from_json,
       /*multi_master=*/false,
       /*adopts_loaded_state=*/true,
+      /*orders_by_client_clock=*/false,
+      /*overwrites=*/true,
   };
   return s;
 }
