@@ -148,10 +148,10 @@ struct HttpAnswer {
   }
 };
 
-// One HTTP request on a fresh connection.
+// One HTTP request on a fresh connection; `origin`: an Origin header, as a browser sends.
 inline HttpAnswer http_request(unsigned short port, http::verb method, const std::string& target,
                                const std::string& body = {}, const std::string& bearer = {},
-                               const std::string& cookie = {}) {
+                               const std::string& cookie = {}, const std::string& origin = {}) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.expires_after(std::chrono::seconds(60));
@@ -160,6 +160,7 @@ inline HttpAnswer http_request(unsigned short port, http::verb method, const std
   req.set(http::field::host, "127.0.0.1");
   if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
   if (!cookie.empty()) req.set(http::field::cookie, cookie);
+  if (!origin.empty()) req.set(http::field::origin, origin);
   if (!body.empty()) {
     req.set(http::field::content_type, "application/json");
     req.body() = body;

@@ -5,10 +5,6 @@
 #include "server/net/config.hpp"
 #include "tests/server/server_fixture.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/pem.h>
-
 namespace convlab::test {
 namespace {
 
@@ -20,7 +16,7 @@ HttpAnswer upgrade(unsigned short port, const std::string& origin, const std::st
   stream.expires_after(std::chrono::seconds(60));
   stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   http::request<http::empty_body> req(http::verb::get, "/ws", 11);
-  req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+  req.set(http::field::host, "127.0.0.1");
   req.set(http::field::upgrade, "websocket");
   req.set(http::field::connection, "Upgrade");
   req.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
@@ -45,31 +41,6 @@ HttpAnswer upgrade(unsigned short port, const std::string& origin, const std::st
   return a;
 }
 
-// A POST with an Origin header (none when empty).
-HttpAnswer post(unsigned short port, const std::string& target, const std::string& body, const std::string& origin,
-                const std::string& cookie = {}) {
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.expires_after(std::chrono::seconds(60));
-  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> req(http::verb::post, target, 11);
-  req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-  if (!origin.empty()) req.set(http::field::origin, origin);
-  if (!cookie.empty()) req.set(http::field::cookie, "convlab_token=" + cookie);
-  req.set(http::field::content_type, "application/json");
-  req.body() = body;
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buf;
-  HttpAnswer a;
-  http::read(stream, buf, a.raw);
-  a.status = static_cast<int>(a.raw.result_int());
-  a.body = a.raw.body();
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  return a;
-}
-
 std::string reason_of(const HttpAnswer& a) {
   json::value v = a.json();
   if (!v.is_object() || !v.as_object().contains("reason")) return "(no reason) " + a.body;
@@ -86,16 +57,12 @@ TEST(ServerEdges, OriginsOnTheCookieEndpointsAndTheUpgrade) {
   CONVLAB_PG_URL_OR_SKIP(url);
   START_SERVER(server, yaml_for(url, "crdt", "allowed_origins: [\"https://Lab.Example.org\"]\n"));
   const unsigned short port = server.port();
-  const std::string own = "http://127.0.0.1:" + std::to_string(port);
+  const std::string own = "http://127.0.0.1";  // http_request's Host is 127.0.0.1
   const std::string listed = "https://lab.example.org";
   const std::string evil = "https://evil.example";
   auto alice = login(port, "alice", "alice-pw");
   ASSERT_TRUE(alice);
-  const Strategy& s = *find_strategy("crdt");
-  Editor a(port, *alice, s, 3);
-  ASSERT_TRUE(a.open());
-  a.insert(0, U"kept");
-  ASSERT_TRUE(a.sync());
+  auto a = acknowledged(port, *alice, 3, U"kept");
 
   // The upgrade: a cookie from another site is refused before the handshake, with the reason.
   for (const std::string& bad : {evil, std::string("null"), std::string("http://127.0.0.1:1"),
@@ -123,29 +90,29 @@ TEST(ServerEdges, OriginsOnTheCookieEndpointsAndTheUpgrade) {
 
   // POST /login from another site: refused (login CSRF), nothing issued; from its own origin,
   // a listed one or without Origin: 200.
-  HttpAnswer l = post(port, "/login", login_body("alice", "alice-pw"), evil);
+  HttpAnswer l = http_request(port, http::verb::post, "/login", login_body("alice", "alice-pw"), {}, {}, evil);
   EXPECT_EQ(l.status, 403) << l.body;
   EXPECT_EQ(reason_of(l), "origin");
   EXPECT_TRUE(l.raw[http::field::set_cookie].empty());
-  EXPECT_EQ(post(port, "/login", login_body("alice", "alice-pw"), own).status, 200);
-  EXPECT_EQ(post(port, "/login", login_body("alice", "alice-pw"), listed).status, 200);
-  EXPECT_EQ(post(port, "/login", login_body("alice", "alice-pw"), "").status, 200);
+  EXPECT_EQ(http_request(port, http::verb::post, "/login", login_body("alice", "alice-pw"), {}, {}, own).status, 200);
+  EXPECT_EQ(http_request(port, http::verb::post, "/login", login_body("alice", "alice-pw"), {}, {}, listed).status, 200);
+  EXPECT_EQ(http_request(port, http::verb::post, "/login", login_body("alice", "alice-pw"), {}, {}, "").status, 200);
 
   // POST /refresh from another site: refused, and the refresh token is not used up by it.
   auto bob = login(port, "bob", "bob-pw");
   ASSERT_TRUE(bob);
   const std::string refresh_body = R"({"refresh_token":")" + bob->refresh + "\"}";
-  HttpAnswer r = post(port, "/refresh", refresh_body, evil);
+  HttpAnswer r = http_request(port, http::verb::post, "/refresh", refresh_body, {}, {}, evil);
   EXPECT_EQ(r.status, 403) << r.body;
   EXPECT_EQ(reason_of(r), "origin");
-  EXPECT_EQ(post(port, "/refresh", refresh_body, own).status, 200);
+  EXPECT_EQ(http_request(port, http::verb::post, "/refresh", refresh_body, {}, {}, own).status, 200);
 
   // POST /logout with the cookie from another site: refused, and the token still works.
-  HttpAnswer o = post(port, "/logout", {}, evil, bob->token);
+  HttpAnswer o = http_request(port, http::verb::post, "/logout", {}, {}, "convlab_token=" + bob->token, evil);
   EXPECT_EQ(o.status, 403) << o.body;
   EXPECT_EQ(reason_of(o), "origin");
   EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/3", {}, bob->token).status, 200);
-  EXPECT_EQ(post(port, "/logout", {}, listed, bob->token).status, 200);
+  EXPECT_EQ(http_request(port, http::verb::post, "/logout", {}, {}, "convlab_token=" + bob->token, listed).status, 200);
   EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/3", {}, bob->token).status, 403);
 
   EXPECT_EQ(http_request(port, http::verb::get, "/healthz").status, 200);

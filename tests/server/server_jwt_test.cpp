@@ -110,11 +110,7 @@ TEST(ServerJwt, EveryBadTokenIsRefusedWithItsCodeOnTheLiveServer) {
   const unsigned short port = server.port();
   auto alice = login(port, "alice", "alice-pw");
   ASSERT_TRUE(alice);
-  const Strategy& s = *find_strategy("crdt");
-  Editor a(port, *alice, s, 3);
-  ASSERT_TRUE(a.open());
-  a.insert(0, U"kept");
-  ASSERT_TRUE(a.sync());
+  auto a = acknowledged(port, *alice, 3, U"kept");
 
   Pkey rsa(EVP_RSA_gen(2048));
   ASSERT_TRUE(rsa);
@@ -215,8 +211,8 @@ TEST(ServerJwt, EveryBadTokenIsRefusedWithItsCodeOnTheLiveServer) {
   EXPECT_EQ(h.status, 200);
   EXPECT_EQ(h.json().at("db"), "up");
   EXPECT_EQ(document_text(port, alice->token, 3), "kept");
-  a.insert(4, U"!");
-  EXPECT_TRUE(a.sync());
+  a->insert(4, U"!");
+  EXPECT_TRUE(a->sync());
   EXPECT_EQ(document_text(port, alice->token, 3), "kept!");
   const std::string m = http_request(port, http::verb::get, "/metrics").body;
   for (const char* r : {"algorithm", "signature", "expired", "not_yet_valid", "audience", "issuer", "revoked"}) {
