@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <charconv>
 #include <exception>
@@ -146,6 +147,26 @@ void read_users(Ctx& ctx, const Entry& top, ServerConfig& c) {
   }
 }
 
+void read_origins(Ctx& ctx, const Entry& e, ServerConfig& c) {
+  if (!e.value.IsSequence()) {
+    return ctx.fail(e.at, "expected a list of origins like [\"https://lab.example.org\"], got " + kind_of(e.value));
+  }
+  for (std::size_t i = 0; i < e.value.size(); ++i) {
+    const YAML::Node item = e.value[i];
+    const Here at = here_of(item, e.at, e.at.path + "[" + std::to_string(i) + "]");
+    std::string s;
+    if (!get_string(ctx, item, at, s)) continue;
+    auto origin = parse_origin(s);
+    if (!origin) {
+      ctx.fail(at, origin.error().message);
+    } else if (std::find(c.allowed_origins.begin(), c.allowed_origins.end(), *origin) != c.allowed_origins.end()) {
+      ctx.fail(at, "duplicate origin " + quote(*origin));
+    } else {
+      c.allowed_origins.push_back(*origin);
+    }
+  }
+}
+
 void read_limits(Ctx& ctx, const Entry& top, Limits& l) {
   static constexpr std::array<std::string_view, 10> keys{
       "message_bytes_max", "outgoing_messages_max", "idle_timeout_ms",   "documents_per_connection_max",
@@ -233,9 +254,9 @@ Result<void> parse_config(const std::string& text, const std::string& file, Serv
   if (!loaded) return ctx.error();
   const YAML::Node& root = *loaded;
   if (root.IsNull()) return {};  // an empty file: every default
-  static constexpr std::array<std::string_view, 15> keys{
+  static constexpr std::array<std::string_view, 16> keys{
       "listen", "node_id",  "nodes",  "database",     "database_replica", "strategy", "documents", "policies",
-      "jwt",    "users",    "lab_password", "limits", "group_commit", "peers", "peer_link"};
+      "jwt",    "users",    "lab_password", "allowed_origins", "limits", "group_commit", "peers", "peer_link"};
   const Here top = here_of(root, Here{}, "");
   if (!root.IsMap()) {
     ctx.fail(Here{top.line, top.col, "(top level)"}, "expected a mapping of settings, got " + kind_of(root));
@@ -266,6 +287,8 @@ Result<void> parse_config(const std::string& text, const std::string& file, Serv
       read_users(ctx, e, c);
     } else if (e.key == "lab_password") {
       get_string(ctx, e.value, e.at, c.lab_password);
+    } else if (e.key == "allowed_origins") {
+      read_origins(ctx, e, c);
     } else if (e.key == "limits") {
       read_limits(ctx, e, c.limits);
     } else if (e.key == "group_commit") {
@@ -313,6 +336,34 @@ Result<PeerUrl> parse_peer_url(const std::string& url) {
     return make_error("port '" + out.port + "' is not a number in [1, 65535]");
   }
   return out;
+}
+
+Result<std::string> parse_origin(const std::string& origin) {
+  std::string o = origin;
+  std::transform(o.begin(), o.end(), o.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  const auto bad = [&](const std::string& why) {
+    return make_error("expected an origin like \"https://lab.example.org\" or \"http://127.0.0.1:8080\" (" + why +
+                      "), got '" + origin + "'");
+  };
+  std::string_view rest(o);
+  if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return bad("http:// or https://");
+  }
+  if (rest.empty()) return bad("no host");
+  if (rest.find_first_of("/?#@ ") != std::string_view::npos) return bad("a host and port only: no path, query or user");
+  if (const auto colon = rest.rfind(':'); colon != std::string_view::npos && rest.find(']') == std::string_view::npos) {
+    const std::string_view port = rest.substr(colon + 1);
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (colon == 0 || port.empty() || ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535) {
+      return bad("port a number in [1, 65535]");
+    }
+  }
+  return o;
 }
 
 Result<void> check_config(const ServerConfig& c) {

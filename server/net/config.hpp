@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace convlab::net {
 
@@ -73,6 +74,10 @@ struct ServerConfig {
   std::int64_t refresh_lifetime_s = 86400;
   std::map<std::string, std::string> users;  // name -> password
   std::string lab_password;                  // not empty: any name logs in with it (load tests)
+  // Browser origins (scheme://host[:port], lower case) besides the server's own that may use the
+  // cookie on a WebSocket upgrade and POST /login, /refresh, /logout (docs/protocol.md,
+  // "Origins"). Empty: the server's own origin only (Origin equal to http(s):// + Host).
+  std::vector<std::string> allowed_origins;
   Limits limits;
   GroupCommit group_commit;
   PeerLinks cluster;
@@ -85,6 +90,10 @@ struct PeerUrl {
   std::string path;
 };
 Result<PeerUrl> parse_peer_url(const std::string& url);
+
+// An allowed_origins entry: `origin` lower-cased, or what is wrong with it (it must be
+// http:// or https:// then a host and an optional port, nothing after).
+Result<std::string> parse_origin(const std::string& origin);
 
 // Reads FILE into `out` (which holds the defaults). Error: every problem, one line each.
 Result<void> load_config(const std::string& file, ServerConfig& out);

@@ -81,6 +81,9 @@ void HttpSession::on_read(beast::error_code ec) {
   }
   if (beast::websocket::is_upgrade(req_)) {
     if (path_ != "/ws") return reply(404, R"({"error":"WebSocket is at /ws"})", "other");
+    // Cross-site WebSocket hijacking: a page elsewhere opening /ws with the browser's cookie.
+    // Only the cookie travels by itself, so only a cookie-authenticated upgrade is checked.
+    if (find_token(req_, true).source == TokenSource::kCookieHeader && refuse_foreign_origin("/ws")) return;
     stream_.expires_never();
     return start_ws_session(app_, stream_.release_socket(), std::move(req_));
   }
@@ -91,9 +94,23 @@ void HttpSession::route() {
   for (const Endpoint& e : kEndpoints) {
     if (e.prefix ? !path_.starts_with(e.path) : path_ != e.path) continue;
     if (req_.method() != e.method) return reply(405, R"({"error":"method not allowed"})", e.route);
+    // Cross-site request forgery: the POST endpoints set, use or clear the cookie.
+    if (e.method == http::verb::post && refuse_foreign_origin(e.route)) return;
     return e.handle(*this, std::string_view(path_).substr(e.path.size()));
   }
   reply(404, R"({"error":"not found"})", "other");
+}
+
+bool HttpSession::refuse_foreign_origin(const char* route) {
+  auto why = foreign_origin(req_, app_.cfg.allowed_origins);
+  if (!why) return false;
+  app_.metrics.token_refused("origin");
+  json::object o;
+  o["error"] = *why;
+  o["reason"] = "origin";
+  keep_alive_ = false;
+  reply(403, json::serialize(o), route);
+  return true;
 }
 
 bool HttpSession::authenticate(const char* route, auth::Claims& out) {

@@ -37,6 +37,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   const Request& request() const { return req_; }
   // The token of the request, verified; false (and the answer sent) when it does not pass.
   bool authenticate(const char* route, auth::Claims& out);
+  // When the request's Origin is neither this server's nor allowed (foreign_origin): answers 403
+  // reason "origin" and returns true.
+  bool refuse_foreign_origin(const char* route);
   // Continues with `then` on the App's thread unless the token is revoked (asking the store on
   // the pool when the App has not heard of it); else 403.
   void unless_revoked(const auth::Claims& claims, const char* route, std::function<void()> then);

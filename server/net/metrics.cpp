@@ -174,7 +174,7 @@ struct Metrics::Impl {
     for (const char* k : {"append", "read_log", "write_snapshot", "load"}) store_f.Add({{"kind", k}});
     for (const char* s : {"user", "connection"}) rate_f.Add({{"scope", s}});
     for (const char* r : {"missing", "malformed", "algorithm", "signature", "expired", "not_yet_valid", "audience",
-                          "issuer", "revoked"}) {
+                          "issuer", "revoked", "origin"}) {
       tokens_f.Add({{"reason", r}});
     }
     for (const char* r : {"ok", "bad_credentials", "error"}) logins_f.Add({{"result", r}});

@@ -148,10 +148,10 @@ struct HttpAnswer {
   }
 };
 
-// One HTTP request on a fresh connection.
+// One HTTP request on a fresh connection; `origin`: an Origin header, as a browser sends.
 inline HttpAnswer http_request(unsigned short port, http::verb method, const std::string& target,
                                const std::string& body = {}, const std::string& bearer = {},
-                               const std::string& cookie = {}) {
+                               const std::string& cookie = {}, const std::string& origin = {}) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.expires_after(std::chrono::seconds(60));
@@ -160,6 +160,7 @@ inline HttpAnswer http_request(unsigned short port, http::verb method, const std
   req.set(http::field::host, "127.0.0.1");
   if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
   if (!cookie.empty()) req.set(http::field::cookie, cookie);
+  if (!origin.empty()) req.set(http::field::origin, origin);
   if (!body.empty()) {
     req.set(http::field::content_type, "application/json");
     req.body() = body;
@@ -212,8 +213,9 @@ class Ws {
  public:
   enum class Auth { kBearer, kCookie, kQuery, kNone };
   // `subprotocols`: the Sec-WebSocket-Protocol offer; protocol() is what the server chose.
+  // `origin`: an Origin header, as a browser sends (none when empty).
   Ws(unsigned short port, const std::string& token, Auth how = Auth::kBearer, const std::string& path = "/ws",
-     const std::string& subprotocols = "convlab/1")
+     const std::string& subprotocols = "convlab/1", const std::string& origin = {})
       : ws_(ioc_) {
     beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(60));
     beast::get_lowest_layer(ws_).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
@@ -221,6 +223,7 @@ class Ws {
       if (how == Auth::kBearer) req.set(http::field::authorization, "Bearer " + token);
       if (how == Auth::kCookie) req.set(http::field::cookie, "convlab_token=" + token);
       req.set(http::field::sec_websocket_protocol, subprotocols);
+      if (!origin.empty()) req.set(http::field::origin, origin);
     }));
     websocket::response_type res;
     ws_.handshake(res, "127.0.0.1", how == Auth::kQuery ? path + "?token=" + token : path);

@@ -198,6 +198,16 @@ inline auth::Claims claims_now(std::int64_t exp_offset_s) {
   return c;
 }
 
+// Alice's editor of `doc` with `text` acknowledged: what must stay whatever the edge tests try.
+inline std::unique_ptr<Editor> acknowledged(unsigned short port, const Login& alice, std::uint32_t doc,
+                                            const std::u32string& text) {
+  auto e = std::make_unique<Editor>(port, alice, *find_strategy("crdt"), doc);
+  EXPECT_TRUE(e->open());
+  e->insert(0, text);
+  EXPECT_TRUE(e->sync());
+  return e;
+}
+
 inline int connect_close_code(unsigned short port, const std::string& token, Ws::Auth how = Ws::Auth::kBearer) {
   Ws ws(port, token, how);
   return ws.read_until_close();
