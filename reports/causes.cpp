@@ -231,6 +231,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
   // with the commit that had put X in before it.
   const auto last_taken_by_another = [&](const EditInfo& e, const Fate& x,
                                          std::int64_t t) -> std::optional<std::pair<const EditInfo*, std::size_t>> {
+    if (x.spans.size() < 2) return std::nullopt;  // only the last stretch: nothing before it
     for (std::size_t k = x.spans.size() - 1; k-- > 0;) {
       const Commit& out = log.commits[*x.spans[k].second];
       if (out.t_us > t || out.writer < 0 || static_cast<std::uint32_t>(out.writer) == e.e->client) continue;
