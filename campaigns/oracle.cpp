@@ -42,26 +42,31 @@ std::vector<Disagreement> compare_causes(const std::vector<reports::LostChar>& c
   return out;
 }
 
-OracleRun run_with_oracle(const sim::WorldConfig& config, const Strategy& strategy, std::uint64_t seed,
-                          const std::string& scenario, const std::string& variant) {
+OracleRun run_checked(const sim::WorldConfig& config, const Strategy& strategy, std::uint64_t seed,
+                      const std::string& scenario, const std::string& variant, bool oracle) {
   sim::RunOptions ro;
   ro.strategy = &strategy;
   ro.seed = seed;
   ro.scenario = scenario;
   ro.variant = variant;
   ro.keep_events = false;
-  ro.oracle = true;
+  ro.oracle = oracle;
   reports::Checker checker;
-  checker.list_all_lost(true);
+  checker.list_all_lost(oracle);
   ro.on_event = [&checker](const history::Event& e) { checker.add(e); };
   sim::RunOutput out = sim::run_world(config, ro);
   OracleRun r;
   r.metrics = checker.finish();
   r.truth = std::move(out.truth);
   r.digest = out.digest;
-  r.disagreements = compare_causes(r.metrics.lost, r.truth);
+  if (oracle) r.disagreements = compare_causes(r.metrics.lost, r.truth);
   r.out = std::move(out);
   return r;
+}
+
+OracleRun run_with_oracle(const sim::WorldConfig& config, const Strategy& strategy, std::uint64_t seed,
+                          const std::string& scenario, const std::string& variant) {
+  return run_checked(config, strategy, seed, scenario, variant, true);
 }
 
 }  // namespace convlab::campaigns

@@ -37,6 +37,13 @@ struct OracleRun {
 std::vector<Disagreement> compare_causes(const std::vector<reports::LostChar>& checker,
                                          const std::vector<sim::TruthChar>& truth);
 
+// One run checked as it goes (the history is not kept); with `oracle`, the ground truth on and
+// the checker's causes compared with it (else `truth` and `disagreements` stay empty).
+// REQUIRES: sim::world_problems(config, strategy) is empty.
+OracleRun run_checked(const sim::WorldConfig& config, const Strategy& strategy, std::uint64_t seed,
+                      const std::string& scenario, const std::string& variant, bool oracle);
+
+// run_checked with the oracle on.
 // REQUIRES: sim::world_problems(config, strategy) is empty.
 OracleRun run_with_oracle(const sim::WorldConfig& config, const Strategy& strategy, std::uint64_t seed,
                           const std::string& scenario, const std::string& variant);

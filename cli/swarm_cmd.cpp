@@ -84,21 +84,7 @@ int child_main(const std::string& yaml, const std::string& strategy_name, std::u
   if (!problems.empty()) return fail("swarm: --world: " + problems.front());
   // --oracle: with the simulator's ground truth on (the history is the same bytes), the checker's
   // cause of every lost character is held against it.
-  campaigns::OracleRun run;
-  if (oracle) {
-    run = campaigns::run_with_oracle(c, *strategy, seed, sc->name, sc->variants.front().name);
-  } else {
-    sim::RunOptions ro;
-    ro.strategy = strategy;
-    ro.seed = seed;
-    ro.scenario = sc->name;
-    ro.variant = sc->variants.front().name;
-    ro.keep_events = false;
-    reports::Checker checker;
-    ro.on_event = [&checker](const history::Event& e) { checker.add(e); };
-    run.out = sim::run_world(c, ro);
-    run.metrics = checker.finish();
-  }
+  const campaigns::OracleRun run = campaigns::run_checked(c, *strategy, seed, sc->name, sc->variants.front().name, oracle);
   const sim::RunOutput& out = run.out;
   const reports::RunMetrics& m = run.metrics;
   boost::json::array failures;

@@ -186,6 +186,12 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return std::nullopt;
   };
 
+  // When the first crash fault after t began (none: the end of time).
+  const auto first_crash_after = [&](std::int64_t t) {
+    const auto crash = std::upper_bound(log.crash_us.begin(), log.crash_us.end(), t);
+    return crash == log.crash_us.end() ? std::numeric_limits<std::int64_t>::max() : *crash;
+  };
+
   // Under snapshot persistence, X never durable: a snapshot of E's server, taken after E's
   // acknowledgement and before any crash that followed E, that lacks X shows X left that
   // server's memory before it — overwritten, not lost to a crash. The write that did it is one
@@ -194,8 +200,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
   // the later paragraphs' registers).
   const auto overwritten_before_snapshot = [&](const EditInfo& e) -> std::optional<Verdict> {
     if (!log.snapshot_persistence || !e.acked) return std::nullopt;
-    const auto crash = std::upper_bound(log.crash_us.begin(), log.crash_us.end(), e.e->t_us);
-    const std::int64_t crash_t = crash == log.crash_us.end() ? std::numeric_limits<std::int64_t>::max() : *crash;
+    const std::int64_t crash_t = first_crash_after(e.e->t_us);
     const Commit* snap = nullptr;
     for (const Commit& c : log.commits) {
       if (c.writer < 0 && c.doc == e.e->doc && c.server == e.e->server && c.t_us >= e.ack_us && c.t_us < crash_t) {
@@ -251,8 +256,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     if (!log.snapshot_persistence || !log.overwrites || !e.acked) return std::nullopt;
     const auto para = log.by_para->find({e.e->doc, e.e->para});
     if (para == log.by_para->end()) return std::nullopt;
-    const auto crash = std::upper_bound(log.crash_us.begin(), log.crash_us.end(), e.e->t_us);
-    const std::int64_t crash_t = crash == log.crash_us.end() ? std::numeric_limits<std::int64_t>::max() : *crash;
+    const std::int64_t crash_t = first_crash_after(e.e->t_us);
     for (std::size_t idx : para->second) {
       const EditInfo& w = edits[idx];
       if (w.e->client == e.e->client || w.e->t_us < e.e->t_us || saw(w, e) || !w.acked || w.ack_us >= crash_t) continue;
