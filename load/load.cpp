@@ -170,6 +170,7 @@ void Run::on_frame(Client& cl, const FrameView& f) {
       if (!back) return error("replica", "client " + std::to_string(cl.id) + " refused a welcome: " + back.error().message);
       const bool first = !cl.ever_welcomed;
       cl.welcomed = true;
+      cl.obs.welcomed(edit_log_, *cl.replica);
       cl.welcomed_at_us = now_us();
       cl.connecting = false;
       cl.ever_welcomed = true;

@@ -117,18 +117,37 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     }
     return t;
   };
+  // The last state `client` loaded at or before t.
+  const auto last_load_before = [&](std::uint32_t client, std::int64_t t) -> const Load* {
+    const auto it = log.loads.find(client);
+    if (it == log.loads.end()) return nullptr;
+    const auto& l = it->second;
+    const auto after = std::upper_bound(l.begin(), l.end(), t, [](std::int64_t u, const Load& x) { return u < x.t_us; });
+    return after == l.begin() ? nullptr : &*std::prev(after);
+  };
   // Whether `w`'s author, when it made w, showed a state loaded without X although X was durable
   // then: its last load (a welcome, an API read) before w came after X reached the durable text
   // (`added`, a commit) and served a version before that commit's index.
   const auto loaded_without = [&](const EditInfo& w, const Commit& added) {
     const auto it = log.loads.find(w.e->client);
     if (it == log.loads.end()) return false;
-    const auto& l = it->second;
-    const auto after_w = std::upper_bound(l.begin(), l.end(), w.e->t_us,
-                                          [](std::int64_t t, const auto& x) { return t < x.first; });
-    if (after_w == l.begin()) return false;
-    const auto& last = *std::prev(after_w);
-    return last.first >= added.t_us && last.second < added.index;
+    const Load* last = last_load_before(w.e->client, w.e->t_us);
+    return last != nullptr && last->t_us >= added.t_us && last->version < added.index;
+  };
+  // Whether X was in the durable text as of log index `version`.
+  const auto durable_as_of = [&](const Fate& x, std::uint64_t version) {
+    for (const auto& [put, out] : x.spans) {
+      if (log.commits[put].index <= version && (!out || log.commits[*out].index > version)) return true;
+    }
+    return false;
+  };
+  // Whether E's author, when it made w, showed a page it had reloaded from the API after E was
+  // acknowledged, served as of a durable text without X (a lagging replica, a cached copy, a
+  // text X had not reached yet): its own write was made on a stale base.
+  const auto reloaded_without = [&](const EditInfo& e, const Fate& x, const EditInfo& w) {
+    if (!e.acked || w.e->client != e.e->client) return false;
+    const Load* last = last_load_before(w.e->client, w.e->t_us);
+    return last != nullptr && last->api && last->t_us >= e.ack_us && !durable_as_of(x, last->version);
   };
 
   // Whether w's register write beats e's by stamp (clock, agent): at an equal clock reading the
@@ -192,13 +211,45 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return crash == log.crash_us.end() ? std::numeric_limits<std::int64_t>::max() : *crash;
   };
 
+  // X never durable: E's author reloaded the page from the API after E's acknowledgement and
+  // before any crash that followed E, was served a text without X, and wrote again on it: the
+  // first such write took X out of its server's memory (a crash after it finds X gone already).
+  // `before`: when X was found gone (a snapshot without it), else the end of time: the write
+  // was made before it, and acknowledged before the crash (so applied where X was).
+  const auto stale_own_write = [&](const EditInfo& e, const Fate& x,
+                                   std::int64_t before) -> std::optional<Verdict> {
+    if (!e.acked || !log.overwrites) return std::nullopt;
+    const auto loads = log.loads.find(e.e->client);
+    if (loads == log.loads.end()) return std::nullopt;
+    const std::int64_t crash_t = first_crash_after(e.e->t_us);
+    const std::int64_t until = std::min(crash_t, before);
+    for (const Load& l : loads->second) {
+      if (l.t_us >= until) break;
+      if (!l.api || l.t_us < e.ack_us || durable_as_of(x, l.version)) continue;
+      // Its author's first edit after that load.
+      auto i = static_cast<std::size_t>(
+          std::partition_point(edits.begin() + static_cast<std::ptrdiff_t>(e.order), edits.end(),
+                               [&](const EditInfo& w) { return w.e->t_us < l.t_us; }) -
+          edits.begin());
+      while (i < edits.size() && edits[i].e->t_us < until &&
+             (edits[i].e->client != e.e->client || edits[i].e->doc != e.e->doc)) {
+        ++i;
+      }
+      if (i < edits.size() && edits[i].e->t_us < until && edits[i].acked && edits[i].ack_us < crash_t &&
+          reloaded_without(e, x, edits[i])) {
+        return Verdict{"stale_base", i};
+      }
+    }
+    return std::nullopt;
+  };
+
   // Under snapshot persistence, X never durable: a snapshot of E's server, taken after E's
   // acknowledgement and before any crash that followed E, that lacks X shows X left that
   // server's memory before it — overwritten, not lost to a crash. The write that did it is one
   // of another client's, made from E on without having seen E and before the snapshot: the
   // first in E's paragraph, else the first in an earlier one (a split or join there rewrites
   // the later paragraphs' registers).
-  const auto overwritten_before_snapshot = [&](const EditInfo& e) -> std::optional<Verdict> {
+  const auto overwritten_before_snapshot = [&](const EditInfo& e, const Fate& x) -> std::optional<Verdict> {
     if (!log.snapshot_persistence || !e.acked) return std::nullopt;
     const std::int64_t crash_t = first_crash_after(e.e->t_us);
     const Commit* snap = nullptr;
@@ -209,15 +260,26 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       }
     }
     if (snap == nullptr) return std::nullopt;
+    std::optional<std::size_t> same;
     std::optional<std::size_t> earlier;
     for (std::size_t i = e.order + 1; i < edits.size() && edits[i].e->t_us <= snap->t_us; ++i) {
       const EditInfo& w = edits[i];
       if (w.e->doc != e.e->doc || w.e->client == e.e->client || saw(w, e) || w.e->para > e.e->para) continue;
-      if (w.e->para == e.e->para) return Verdict{w.e->stale_base ? "stale_base" : "concurrent", i};
+      if (w.e->para == e.e->para) {
+        same = i;
+        break;
+      }
       if (!earlier) earlier = i;
     }
-    if (!earlier) return std::nullopt;
-    return Verdict{edits[*earlier].e->stale_base ? "stale_base" : "concurrent", earlier};
+    const auto other = [&](std::size_t i) { return Verdict{edits[i].e->stale_base ? "stale_base" : "concurrent", i}; };
+    // Its own author's write on a stale reload, if it came before another's in its paragraph.
+    const std::optional<Verdict> own = stale_own_write(e, x, snap->t_us);
+    if (own && (!same || edits[*own->by].e->t_us < edits[*same].e->t_us)) return own;
+    if (same) return other(*same);
+    if (earlier) return other(*earlier);
+    // No other client's write: its own author's took X out of that memory, addressing a
+    // paragraph by an index a concurrent split or join had moved.
+    return Verdict{"concurrent", std::nullopt};
   };
 
   // X left the durable text through W, another client's write; `put`: the commit that had last
@@ -260,7 +322,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     for (std::size_t idx : para->second) {
       const EditInfo& w = edits[idx];
       if (w.e->client == e.e->client || w.e->t_us < e.e->t_us || saw(w, e) || !w.acked || w.ack_us >= crash_t) continue;
-      if (w.e->server != e.e->server) continue;
+      // Under clock ordering (lww) each server applies its clients' writes; otherwise (seq) every
+      // write is applied by the document's home, whichever server its author was on.
+      if (log.orders_by_client_clock && w.e->server != e.e->server) continue;
       if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
       return Verdict{w.e->stale_base ? "stale_base" : "concurrent", idx};
     }
@@ -292,6 +356,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     const Overruling* overruling = nullptr;
     for (std::size_t i : overruled_of[j]) {
       const Overruling& o = log.overruled[i];
+      // A write that carried X into a register E itself (or a later write of E's author, which
+      // showed X) held: X was kept there, not refused.
+      if (o.by_client >= 0 && static_cast<std::uint32_t>(o.by_client) == e.e->client && o.by_op >= e.e->op) continue;
       const bool of_the_taker = took != nullptr && took->writer >= 0 &&
                                 o.client == static_cast<std::uint32_t>(took->writer) && o.op == took->op;
       if (kind == 0 || of_the_taker) {
@@ -323,19 +390,32 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
           // Its own author wrote without X: what took X out of its view was the last write of
           // another client that took X out of the durable text before it wrote.
           v = by_another(e, *before->first, log.commits[before->second]);
+        } else if (w != nullptr && reloaded_without(e, f, *w)) {
+          v = Verdict{"stale_base", w->order};
+        } else if (const auto stale = w == nullptr ? stale_own_write(e, f, c.t_us) : std::nullopt) {
+          // A snapshot found X gone from its server's memory: its author's write on a stale
+          // reload took it out there.
+          v = *stale;
         } else {
           // Its own author took X out without deleting it and nobody else's write decided: its
           // write addressed a paragraph by an index that a concurrent split or join had moved.
+          // So is a snapshot of E's own server, with no crash since X was put in: a write there
+          // took X out of that memory, and no rule above found one that had not seen X — one
+          // that had, writing where a split or join had moved the paragraph.
           const bool own = w != nullptr && w->e->client == e.e->client;
-          v = from_paragraph(e, c.t_us, true).value_or(Verdict{own ? "concurrent" : "unknown", std::nullopt});
+          const bool own_server_snapshot = c.writer < 0 && c.server == e.e->server &&
+                                           first_crash_after(log.commits[f.spans.back().first].t_us) > c.t_us;
+          v = from_paragraph(e, c.t_us, true)
+                  .value_or(Verdict{own || own_server_snapshot ? "concurrent" : "unknown", std::nullopt});
         }
       } else {
         const std::int64_t bound = e.acked ? e.ack_us : std::numeric_limits<std::int64_t>::max();
         // Acknowledged only after its commit, yet never durable: not a crash (the store kept
         // what it acknowledged); a refusal whose winner the log does not show.
         std::optional<Verdict> found = from_paragraph(e, bound, false);
-        if (!found) found = overwritten_before_snapshot(e);
+        if (!found) found = overwritten_before_snapshot(e, f);
         if (!found) found = overwritten_in_memory(e);
+        if (!found) found = stale_own_write(e, f, std::numeric_limits<std::int64_t>::max());
         v = found.value_or(Verdict{log.ack_after_commit ? "unknown" : "crash", std::nullopt});
       }
     }

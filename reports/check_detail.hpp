@@ -122,6 +122,14 @@ using Key = std::pair<std::uint32_t, std::uint32_t>;  // (client, op)
 // Looks up an edit by (client, op); nullptr when the history has none.
 using FindEdit = std::function<EditInfo*(std::uint32_t client, std::uint32_t op)>;
 
+// A state a client loaded: when, the log index it was served as of, and whether it came from
+// the API (the durable text as of `version`: primary, replica or CDN) or a server's welcome.
+struct Load {
+  std::int64_t t_us = 0;
+  std::uint64_t version = 0;
+  bool api = false;
+};
+
 // What a run's history says about its durable log, for causes_from_log.
 struct LogFacts {
   std::span<const Commit> commits;  // in history order
@@ -133,8 +141,8 @@ struct LogFacts {
   bool ack_after_commit = false;        // meta `ack`: edits are acknowledged once committed
   std::optional<std::int64_t> initial_clock_ms;  // meta: the clock reading the initial text is stamped with
   std::vector<std::int64_t> crash_us;   // when crash faults began, ascending
-  // client -> (when, version) of each state it loaded (a welcome, an API read), in time order
-  std::map<std::uint32_t, std::vector<std::pair<std::int64_t, std::uint64_t>>> loads;
+  // client -> each state it loaded (a welcome, an API read), in time order
+  std::map<std::uint32_t, std::vector<Load>> loads;
   // Edits of each (doc, para), in history order (indexes into `edits`).
   const std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<std::size_t>>* by_para = nullptr;
 };

@@ -105,7 +105,7 @@ struct Checker::State {
   double mem_bytes_per_doc = 0;
   std::optional<std::int64_t> last_crash_us;
   std::vector<std::int64_t> crash_us;  // every crash fault's start
-  std::map<std::uint32_t, std::vector<std::pair<std::int64_t, std::uint64_t>>> loads;  // client -> (t, version)
+  std::map<std::uint32_t, std::vector<detail::Load>> loads;  // client -> its loads
   std::optional<std::int64_t> last_seen_or_ack_us;
   std::uint64_t stale_loads = 0;
   std::uint64_t served_after_revocation = 0;
@@ -183,7 +183,7 @@ void Checker::add(const Event& e) {
       // cannot show a stale base.
       if (!(e.source.rfind("server:", 0) == 0 && st.meta.count("welcome_versions") != 0 &&
             st.meta.at("welcome_versions") == "false")) {
-        st.loads[e.client].emplace_back(e.t_us, e.version);
+        st.loads[e.client].push_back(detail::Load{e.t_us, e.version, e.source.rfind("server:", 0) != 0});
       }
       if (e.version < e.latest) ++st.stale_loads;
       if (e.source.size() >= kRevokedSuffix.size() &&

@@ -43,7 +43,7 @@ void Clients::note_acks(Client& cl) {
   std::vector<workload::Observed> acks;
   if (!cl.obs.synced(*cl.replica, cl.server, acks)) return;
   for (workload::Observed& a : acks) {
-    if (sim_.oracle) sim_.oracle->acked(cl.id, a.event.op);
+    if (sim_.oracle) sim_.oracle->acked(sim_.now_us, cl.id, a.event.op);
     sim_.emit(std::move(a.event));
   }
   // Every edit so far is acknowledged, so every record of this client has committed.

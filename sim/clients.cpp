@@ -209,6 +209,7 @@ void Clients::receive(std::uint32_t c, std::uint32_t server, std::uint32_t incar
         return;
       }
       cl.welcomed = true;
+      cl.obs.welcomed(edit_log_, *cl.replica);
       cl.stale_base = false;
       if (sim_.oracle) sim_.oracle->client_loaded(sim_.now_us, c, version);
       // A load older than what this client was shown before is a stale load: it misses
@@ -352,7 +353,7 @@ void Clients::adopt_load(Client& cl, const HttpResponse& r) {
   cl.obs.new_replica();  // its unacknowledged edits went with the old session
   auto back = cl.replica->receive(r.body);
   CONVLAB_ASSERT(back.has_value());  // the node encodes every welcome
-  if (sim_.oracle) sim_.oracle->client_loaded(sim_.now_us, cl.id, r.version);
+  if (sim_.oracle) sim_.oracle->client_loaded(sim_.now_us, cl.id, r.version, true, sorted(cl.replica->char_ids()));
   cl.stale_base = r.version < r.latest;
   cl.loaded_version = r.version;
   // What it has shown is now what the loaded state shows: its edits are made on that base.

@@ -30,8 +30,11 @@ void Oracle::edit(std::uint32_t client, std::uint32_t doc, std::uint32_t op, std
 
 void Oracle::stamp(AgentId agent, std::uint64_t counter, EditTag tag) { stamps_[{agent, counter}] = tag; }
 
-void Oracle::acked(std::uint32_t client, std::uint32_t op) {
-  if (auto it = edits_.find({client, op}); it != edits_.end()) it->second.acked = true;
+void Oracle::acked(std::int64_t t_us, std::uint32_t client, std::uint32_t op) {
+  if (auto it = edits_.find({client, op}); it != edits_.end() && !it->second.acked) {
+    it->second.acked = true;
+    it->second.ack_us = t_us;
+  }
 }
 
 void Oracle::sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t> msg, EditTag tag,
@@ -43,8 +46,9 @@ void Oracle::sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t
   msgs_[{agent, std::vector<std::uint8_t>(msg.begin(), msg.end())}] = std::move(m);
 }
 
-void Oracle::client_loaded(std::int64_t t_us, std::uint32_t client, std::uint64_t version) {
-  loads_[client].push_back(Load{t_us, version});
+void Oracle::client_loaded(std::int64_t t_us, std::uint32_t client, std::uint64_t version, bool api,
+                           std::vector<CharId> ids) {
+  loads_[client].push_back(Load{t_us, version, api, api ? std::move(ids) : std::vector<CharId>{}});
 }
 
 const Oracle::Msg* Oracle::find_msg(AgentId agent, std::span<const std::uint8_t> msg) const {
@@ -164,7 +168,7 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
         if (ev.t_us > removal.t_us) break;
         if (ev.place == static_cast<int>(removal.server) && !ev.added) last = &ev;
       }
-      if (last == nullptr || depth > 3) return Verdict{"unknown", std::nullopt, "snapshot of a memory that never held it"};
+      if (last == nullptr || depth > 32) return Verdict{"unknown", std::nullopt, "snapshot of a memory that never held it"};
       return judge(evs, *last, x, e, depth + 1);
     }
     case How::kWrite:
@@ -174,7 +178,7 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
   if (w == nullptr) return Verdict{"unknown", std::nullopt, "a write not traced to a client's message"};
   // The same write carried X into a register a server refused it: the holder decided.
   for (const CharEv& ev : evs) {
-    if (ev.how == How::kRefused && ev.by == w && depth <= 3) return judge(evs, ev, x, e, depth + 1);
+    if (ev.how == How::kRefused && ev.by == w && depth <= 32) return judge(evs, ev, x, e, depth + 1);
   }
   if (w->tag.client != e.client && saw(e, w->tag)) return Verdict{"clock_skew", w->tag, "a write it had seen won"};
   // Its author's state came from a load of the document as of before X was last put in the
@@ -208,7 +212,35 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
     if (ev.t_us > w->t_us) break;
     if (ev.place >= 0 && !ev.added && ev.how == How::kWrite && ev.by != nullptr && ev.by->tag.client != e.client) before = &ev;
   }
-  if (before == nullptr || depth > 3) {
+  // None: its author had reloaded the page from the API after X was acknowledged, and the
+  // durable text it was served lacked X (a lagging replica, a cached copy, a text X had not
+  // reached yet): its write was made on a stale base.
+  if (before == nullptr) {
+    const Load* last = nullptr;
+    if (const auto ls = loads_.find(w->tag.client); ls != loads_.end()) {
+      for (const Load& l : ls->second) {
+        if (l.t_us > w->t_us) break;
+        last = &l;
+      }
+    }
+    const auto er = edits_.find({e.client, e.op});
+    if (last != nullptr && last->api && er != edits_.end() && er->second.acked && last->t_us >= er->second.ack_us &&
+        !has(last->ids, x)) {
+      return Verdict{"stale_base", w->tag, "its author reloaded the page after it was acknowledged, from a text without it"};
+    }
+  }
+  // None: what took it out of its author's view was an earlier write of its own, made where a
+  // concurrent split or join had moved the paragraph (its author never saw X come back).
+  if (before == nullptr) {
+    for (const CharEv& ev : evs) {
+      if (ev.t_us > w->t_us) break;
+      if (ev.place >= 0 && !ev.added && ev.how == How::kWrite && ev.by != nullptr && ev.by != w &&
+          ev.by->tag.client == e.client && ev.by->tag.op < w->tag.op) {
+        before = &ev;
+      }
+    }
+  }
+  if (before == nullptr || depth > 32) {
     // Its author still showed X and wrote over it: its write addressed a paragraph by an index a
     // concurrent split or join had moved at the server.
     if (has(w->view, x)) return Verdict{"concurrent", std::nullopt, "its own write landed on a moved paragraph"};

@@ -42,13 +42,16 @@ class Oracle {
             const std::vector<CharId>& deleted, std::map<std::uint32_t, std::uint32_t> seen_ops);
   // A paragraph register write stamped (agent, counter) belongs to edit `tag`.
   void stamp(AgentId agent, std::uint64_t counter, EditTag tag);
-  void acked(std::uint32_t client, std::uint32_t op);
+  void acked(std::int64_t t_us, std::uint32_t client, std::uint32_t op);
   // Client `tag.client` sent `msg` as `agent`, its newest edit being `tag.op`, while showing
   // `view` (sorted ids).
   void sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t> msg, EditTag tag, std::vector<CharId> view);
   // A client's state was replaced by a load (a welcome or an API read) of the document as of
   // durable index `version`.
-  void client_loaded(std::int64_t t_us, std::uint32_t client, std::uint64_t version);
+  // `api`: an API read (the durable text as of `version`, from the primary, a replica or a
+  // CDN), whose state shows `ids` (sorted); else a server's welcome (ids not kept).
+  void client_loaded(std::int64_t t_us, std::uint32_t client, std::uint64_t version, bool api = false,
+                     std::vector<CharId> ids = {});
 
   // Server s's replica of `doc` now shows `ids` (sorted), after applying a client's message.
   // `paragraphs`: the replica, when it is a paragraph-register one (for a refused write's holder).
@@ -83,6 +86,7 @@ class Oracle {
     std::vector<CharId> inserted;
     std::map<std::uint32_t, std::uint32_t> seen_ops;
     bool acked = false;
+    std::int64_t ack_us = 0;
   };
   enum class How { kWrite, kMemory, kRefused, kSnapshot };
   // One change of one character's presence in one place (-1: the durable text; else a server).
@@ -104,6 +108,8 @@ class Oracle {
   struct Load {
     std::int64_t t_us = 0;
     std::uint64_t version = 0;
+    bool api = false;
+    std::vector<CharId> ids;  // api: what it showed
   };
 
   const Msg* find_msg(AgentId agent, std::span<const std::uint8_t> msg) const;

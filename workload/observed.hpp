@@ -41,6 +41,7 @@
 #include "workload/overruled.hpp"
 #include "workload/seen.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -143,6 +144,14 @@ class ObservedClient {
   // The unacknowledged edits are abandoned (the replica goes with its connection); returns how
   // many were.
   std::uint32_t abandon();
+  // The replica took a server's welcome: every edit the welcome shows has been seen (an edit
+  // seen before and shown again stays seen; one seen before and not shown again too).
+  void welcomed(const EditLog& log, const ClientReplica& replica) {
+    for (const auto& [author, op] : log.ops_shown(replica, client_)) {
+      std::uint32_t& hi = seen_ops_[author];
+      hi = std::max(hi, op);
+    }
+  }
   // The replica shows a loaded state: what it has seen is what that state shows.
   void adopt(const EditLog& log, const ClientReplica& replica) { seen_ops_ = log.ops_shown(replica, client_); }
 

@@ -1,5 +1,7 @@
-// Every world in worlds/ once broke a swarm invariant (its comment says which and how): it is
-// run under the strategy and seed of its `replay:` line, and must now hold all of them.
+// Every world in swarm_worlds/ once broke a swarm invariant or the checker's agreement with the
+// simulator's ground truth (its comment says which and how): it is run under the strategy and
+// seed of its `replay:` line, with the ground truth on, and must now hold all of them.
+#include "campaigns/oracle.hpp"
 #include "campaigns/swarm.hpp"
 #include "reports/checkers.hpp"
 #include "server/strategies/registry.hpp"
@@ -46,17 +48,19 @@ TEST_P(SwarmWorld, HoldsEveryInvariant) {
   ASSERT_TRUE(sc.has_value()) << sc.error().message;
   const sim::WorldConfig& c = sc->variants.front().config;
   ASSERT_TRUE(sim::world_problems(c, *strategy).empty());
-  sim::RunOptions ro;
-  ro.strategy = strategy;
-  ro.seed = seed;
-  ro.keep_events = false;
-  reports::Checker checker;
-  ro.on_event = [&checker](const history::Event& e) { checker.add(e); };
-  const sim::RunOutput out = sim::run_world(c, ro);
-  for (const campaigns::SwarmFailure& fail : campaigns::swarm_failures(c, *strategy, out, checker.finish())) {
+  // With the ground truth on, as `convlab swarm --oracle` runs it: the checker must agree too.
+  const campaigns::OracleRun r = campaigns::run_with_oracle(c, *strategy, seed, sc->name, "swarm");
+  for (const campaigns::SwarmFailure& fail : campaigns::swarm_failures(c, *strategy, r.out, r.metrics)) {
     ADD_FAILURE() << GetParam() << ": " << strategy->name << " seed " << seed << ": " << fail.invariant << ": "
                   << fail.detail;
   }
+  for (std::size_t i = 0; i < std::min<std::size_t>(r.disagreements.size(), 5); ++i) {
+    const campaigns::Disagreement& d = r.disagreements[i];
+    ADD_FAILURE() << GetParam() << ": " << strategy->name << " seed " << seed << ": oracle: doc " << d.doc << " id "
+                  << d.id.agent << ":" << d.id.seq << " checker " << d.checker << ", truth " << d.truth << " (" << d.why
+                  << ")";
+  }
+  EXPECT_TRUE(r.disagreements.empty()) << r.disagreements.size() << " disagreements with the ground truth";
 }
 
 INSTANTIATE_TEST_SUITE_P(Worlds, SwarmWorld, testing::ValuesIn(world_files()), [](const auto& p) {
