@@ -195,36 +195,39 @@ audit() {
     "$d/logs/postgres.log" "$identical" "$gaps" "$replay_rc" >"$d/summary.json"
 }
 
+# One tampering of the database (SQL), audited: the audit must fail (shows PATTERN of its
+# summary); the database is put back after.
+tampered_audit() {
+  local d="$1" db_url="$2" strategy="$3" what="$4" sql="$5" pattern="$6" t="$1/tampered" ok=0
+  psql -q "$db_url" -c "$sql" || return 1
+  if audit "$t" "$db_url" "$strategy"; then
+    echo "soak.sh: self-check: the audit passed with $what" >&2
+    ok=1
+  else
+    echo "   self-check: $what fails the audit: $(tr -d ' \n' <"$t/summary.json" | grep -o "$pattern")" >&2
+  fi
+  psql -q "$db_url" -c "TRUNCATE changes; INSERT INTO changes SELECT * FROM changes_kept;
+      UPDATE documents d SET log_length = k.log_length FROM documents_kept k WHERE k.id = d.id" || return 1
+  return "$ok"
+}
+
 # Shows the audit can fail: the last record of document 0's log deleted, then a record of its log
-# appended a second time; each must fail the audit. The database is put back after each.
+# appended a second time; each must fail the audit.
 self_check() {
   local d="$1" db_url="$2" strategy="$3" ok=0 t="$1/tampered"
   mkdir -p "$t/logs"
   cp "$d/history.jsonl" "$d/events.tsv" "$t/"
   cp "$d/logs/postgres.log" "$t/logs/"
-  local keep="CREATE TABLE changes_kept AS SELECT * FROM changes; CREATE TABLE documents_kept AS SELECT * FROM documents"
-  local restore="TRUNCATE changes; INSERT INTO changes SELECT * FROM changes_kept;
-      UPDATE documents d SET log_length = k.log_length FROM documents_kept k WHERE k.id = d.id"
-  psql -q "$db_url" -c "$keep" || return 1
-  psql -q "$db_url" -c "DELETE FROM changes WHERE doc = 0 AND seq = (SELECT max(seq) FROM changes WHERE doc = 0);
-      UPDATE documents SET log_length = log_length - 1 WHERE id = 0" || return 1
-  if audit "$t" "$db_url" "$strategy"; then
-    echo "soak.sh: self-check: the audit passed with a record deleted" >&2
-    ok=1
-  else
-    echo "   self-check: a deleted record fails the audit: $(tr -d ' \n' <"$t/summary.json" | grep -o '"missing":[0-9]*,.*"converged":[a-z]*')" >&2
-  fi
-  psql -q "$db_url" -c "$restore" || return 1
-  psql -q "$db_url" -c "INSERT INTO changes SELECT doc, (SELECT log_length + 1 FROM documents WHERE id = 0), node, author,
-        client_ms, server_ms, payload FROM changes WHERE doc = 0 AND seq = (SELECT log_length / 2 FROM documents WHERE id = 0);
-      UPDATE documents SET log_length = log_length + 1 WHERE id = 0" || return 1
-  if audit "$t" "$db_url" "$strategy"; then
-    echo "soak.sh: self-check: the audit passed with a record appended twice" >&2
-    ok=1
-  else
-    echo "   self-check: a record appended twice fails the audit: $(tr -d ' \n' <"$t/summary.json" | grep -o '"sql_identical_rows":[0-9]*,.*"log_replays":[a-z]*')" >&2
-  fi
-  psql -q "$db_url" -c "$restore; DROP TABLE changes_kept, documents_kept" || return 1
+  psql -q "$db_url" -c "CREATE TABLE changes_kept AS SELECT * FROM changes;
+      CREATE TABLE documents_kept AS SELECT * FROM documents" || return 1
+  tampered_audit "$d" "$db_url" "$strategy" "a deleted record" \
+    "DELETE FROM changes WHERE doc = 0 AND seq = (SELECT max(seq) FROM changes WHERE doc = 0);
+     UPDATE documents SET log_length = log_length - 1 WHERE id = 0" '"missing":[0-9]*,.*"converged":[a-z]*' || ok=1
+  tampered_audit "$d" "$db_url" "$strategy" "a record appended twice" \
+    "INSERT INTO changes SELECT doc, (SELECT log_length + 1 FROM documents WHERE id = 0), node, author, client_ms,
+       server_ms, payload FROM changes WHERE doc = 0 AND seq = (SELECT log_length / 2 FROM documents WHERE id = 0);
+     UPDATE documents SET log_length = log_length + 1 WHERE id = 0" '"sql_identical_rows":[0-9]*,.*"log_replays":[a-z]*' || ok=1
+  psql -q "$db_url" -c "DROP TABLE changes_kept, documents_kept" || return 1
   return "$ok"
 }
 

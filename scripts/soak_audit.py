@@ -225,7 +225,8 @@ def main():
         "duplicates": len(duplicates),
         "deletions_undone": len(deletions_undone),
         "converged": converged,
-        "unavailable_ms_after_kill": {"p50": pct(unavailable, 50), "p99": pct(unavailable, 99), "max": max(unavailable, default=0), "n": len(unavailable)},
+        "unavailable_ms_after_kill": {"p50": pct(unavailable, 50), "p99": pct(unavailable, 99),
+                                      "max": max(unavailable, default=0), "n": len(unavailable), "each": unavailable},
         "examples": {"missing": missing[:5], "wrong_bytes": wrong_bytes[:5], "duplicates": duplicates[:5],
                      "deletions_undone": deletions_undone[:5], "diverged": diverged[:5]},
     }
