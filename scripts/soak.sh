@@ -320,11 +320,15 @@ EOF
   if [ "$self_check" = 1 ]; then
     self_check "$d" "$db_url" "$strategy" || audit_rc=1
   fi
-  python3 - "$d/summary.json" "$load_rc" "$faults_done_s" "$typing_s" >>"$out/summary.tsv" <<'EOF'
+  # Commits whose outcome the server could not know (the connection broke during COMMIT): the
+  # lost acknowledgement a resubmit would duplicate.
+  local in_doubt
+  in_doubt=$(cat "$d"/logs/server*.log | grep -c "lost during commit")
+  python3 - "$d/summary.json" "$load_rc" "$faults_done_s" "$typing_s" "$in_doubt" >>"$out/summary.tsv" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
 u = s["unavailable_ms_after_kill"]
-print("\t".join(str(x) for x in [s["strategy"], s["kills"], s["pg_stops"], s["cuts"], s["kills_mid_transaction"],
+print("\t".join(str(x) for x in [s["strategy"], s["kills"], s["pg_stops"], s["cuts"], s["kills_mid_transaction"], sys.argv[5],
       s["acked_edits"], s["log_rows"], s["missing"], s["duplicates"] + s["sql_identical_rows"], s["wrong_bytes"],
       s["sql_log_gaps"], s["converged"], u["p50"], u["p99"], u["max"], sys.argv[2], f"{sys.argv[3]}/{sys.argv[4]}"]))
 EOF
@@ -332,7 +336,7 @@ EOF
   [ "$audit_rc" -eq 0 ] && [ "$load_rc" -ne 2 ]
 }
 
-printf 'strategy\tkills\tpg_stops\tcuts\tkills_mid_tx\tacked\tlog_rows\tmissing\tduplicates\twrong_bytes\tlog_gaps\tconverged\tunavail_p50_ms\tunavail_p99_ms\tunavail_max_ms\tload_exit\tfaults_s/typing_s\n' >"$out/summary.tsv"
+printf 'strategy\tkills\tpg_stops\tcuts\tkills_mid_tx\tcommits_in_doubt\tacked\tlog_rows\tmissing\tduplicates\twrong_bytes\tlog_gaps\tconverged\tunavail_p50_ms\tunavail_p99_ms\tunavail_max_ms\tload_exit\tfaults_s/typing_s\n' >"$out/summary.tsv"
 status=0
 for s in $strategies; do
   run_strategy "$s"
