@@ -4,8 +4,9 @@ PostgreSQL's `changes` table holds, without convlab's checker.
 
   soak_audit.py HISTORY RECORDS EVENTS NODES PG_LOG SQL_IDENTICAL SQL_GAPS REPLAY_RC > summary.json
 
-HISTORY  convlab-load's --history file (docs/history.md): its `edit` and `ack` lines, the
-         clients' `final` texts, the `commit` lines' t (only to place the kills on its clock).
+HISTORY  convlab-load's --history file (docs/history.md): its `edit`, `ack` and `overruled`
+         lines, the `final` texts of the clients and of a server's API (`durable`), the
+         `commit` lines' t (only to place the kills on its clock).
 RECORDS  convlab-log-replay's output: each row of `changes` (doc, seq, node, author, client_ms,
          server_ms) with its record decoded to JSON, then each document's text replayed from
          the whole log.
@@ -24,7 +25,8 @@ register kept a write with a later stamp and nothing of the losing one is logged
 with the same character; no character id, CRDT deletion or paragraph write stamp is carried by
 two rows (a resubmit after a lost acknowledgement would be). An acknowledged deletion (ot, crdt)
 must have taken its characters out of the replayed text. Every client's final text must equal
-the log's replay. Exit 1 when any of that fails.
+the log's replay, and so must the text a server's API served at the end. Exit 1 when any of
+that fails.
 """
 import datetime
 import json
@@ -95,7 +97,8 @@ def main():
                 deleted_later[e["client"]].update(expand(e["deleted"]))
             elif ty == "ack":
                 acks.setdefault((e["client"], e["op"]), e)
-            elif ty == "final" and e["replica"].startswith("client:"):
+            elif ty == "final" and (e["replica"].startswith("client:") or e["replica"] == "durable"):
+                # The clients' texts, and what a server's GET /api/documents/{id} answered.
                 finals[e["doc"]][e["replica"]] = e["text"]
             elif ty == "commit":
                 commits.append(e)
