@@ -253,7 +253,7 @@ EOF
   start_proxy "$pg_port" "$d/logs/proxy-pg.log" || return 2
   pg_proxy_port=$proxy_port pg_proxy_ctl=$proxy_ctl
   local k urls=()
-  for ((k = 0; k < servers; k++)); do server_port[$k]=$(free_port); done
+  for ((k = 0; k < servers; k++)); do server_port[$k]=$(free_port) || return 2; done
   for ((k = 0; k < servers; k++)); do
     start_proxy "${server_port[$k]}" "$d/logs/proxy-client$k.log" || return 2
     client_proxy_ctl[$k]=$proxy_ctl
@@ -330,6 +330,7 @@ EOF
   # lost acknowledgement a resubmit would duplicate.
   local in_doubt
   in_doubt=$(cat "$d"/logs/server*.log | grep -c "lost during commit")
+  [ -s "$d/summary.json" ] || { echo "soak.sh: the audit wrote no summary (see $d)" >&2; return 1; }
   python3 - "$d/summary.json" "$load_rc" "$faults_done_s" "$typing_s" "$in_doubt" >>"$out/summary.tsv" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
