@@ -204,6 +204,8 @@ int Run::run() {
     }
     start_ = Clock::now();  // t = 0: the meta line
     start_wall_ms_ = wall_ms();
+    // Where t = 0 is on the wall clock: a runner of real processes places its fault windows by it.
+    meta.meta["start_unix_ms"] = std::to_string(start_wall_ms_);
     emit(std::move(meta));
   }
   edit_log_.set_docs(opt_.docs);
