@@ -49,22 +49,12 @@ int run_real(const std::vector<sim::Scenario>& scenarios, const campaigns::Campa
   // Plan every run first: refusals before any process starts.
   const realrun::Limits limits;
   std::vector<PlannedRun> runs;
-  for (const sim::Scenario& sc : scenarios) {
-    std::vector<std::uint64_t> seeds = options.seeds;
-    if (seeds.empty()) {
-      for (std::uint64_t s = 1; s <= sc.seeds; ++s) seeds.push_back(s);
-    }
-    for (const sim::Variant& v : sc.variants) {
-      if (!options.variant.empty() && v.name != options.variant) continue;
-      for (const Strategy* st : strategies_of(sc, options.strategies)) {
-        for (std::uint64_t seed : seeds) {
-          auto plan = realrun::plan_run(sc, v, *st, seed, limits);
-          if (!plan) return fail("run --real: " + plan.error().message);
-          const std::string name = sc.name + "-" + v.name + "-" + std::string(st->name) + "-seed" + std::to_string(seed);
-          runs.push_back({std::move(*plan), name});
-        }
-      }
-    }
+  for (const campaigns::RunKey& k : campaigns::campaign_runs(scenarios, options)) {
+    auto plan = realrun::plan_run(*k.scenario, *k.variant, *k.strategy, k.seed, limits);
+    if (!plan) return fail("run --real: " + plan.error().message);
+    const std::string name = k.scenario->name + "-" + k.variant->name + "-" + std::string(k.strategy->name) + "-seed" +
+                             std::to_string(k.seed);
+    runs.push_back({std::move(*plan), name});
   }
   std::error_code ec;
   fs::create_directories(out_dir, ec);

@@ -114,12 +114,13 @@ class World final : public faults::RealProcesses {
 
   ~World() override {
     // Stopped in the reverse order of their start: the load, the servers, the proxies; the
-    // clusters by their destructors.
+    // clusters by their destructors. Interrupted, the servers get no grace: a server cut off by
+    // a partition would wait out its shutdown grace for the database.
     load_.reset();
     for (auto& s : servers_) {
       if (s && s->running()) {
-        s->signal(SIGTERM);
-        if (!s->wait(15000)) s->signal(SIGKILL);
+        s->signal(stop_ ? SIGKILL : SIGTERM);
+        if (!s->wait(5000)) s->signal(SIGKILL);
       }
     }
     servers_.clear();
