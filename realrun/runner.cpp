@@ -149,8 +149,10 @@ class World final : public faults::RealProcesses {
   bool end_crash(const FaultSpec& f, std::uint64_t) override {
     if (f.target == "db") {
       if (!pg_.restart()) failure_ = "scripts/pg.sh restart failed (see " + dir_ + "/pg-restart.log)";
-    } else if (auto ok = start_server(server_index(f.target)); !ok) {
-      failure_ = ok.error().message;
+    } else {
+      // Not waited for: a server restarted inside a partition from the database cannot say it
+      // listens until the partition heals, which the schedule must still get to.
+      if (auto ok = start_server(server_index(f.target), false); !ok) failure_ = ok.error().message;
     }
     return true;
   }
@@ -158,7 +160,10 @@ class World final : public faults::RealProcesses {
  private:
   std::string proxy_key(const ProxyLink& l) const { return l.client + ">" + l.target; }
   Result<void> start_proxies();
-  Result<void> start_server(std::uint32_t k);
+  // Starts server k; with `wait`, until it says where it listens; without, `restarting_` has it
+  // and poll_restarts() looks for that line.
+  Result<void> start_server(std::uint32_t k, bool wait = true);
+  void poll_restarts();
   Result<void> start_load();
   std::uint64_t apply_partition(const FaultSpec& f, bool heal);
   std::uint64_t move_clock(const FaultSpec& f);
@@ -176,6 +181,7 @@ class World final : public faults::RealProcesses {
   std::map<std::string, std::unique_ptr<ProxyProcess>> proxies_;
   std::vector<std::unique_ptr<Process>> servers_;
   std::vector<int> starts_;
+  std::vector<bool> restarting_;  // per server: started again, not yet listening
   std::unique_ptr<Process> load_;
   std::string faketime_lib_;
   std::vector<std::pair<std::int64_t, std::int64_t>> clocks_;  // per server: offset ms, drift ppm
@@ -196,7 +202,23 @@ Result<void> World::start_proxies() {
   return {};
 }
 
-Result<void> World::start_server(std::uint32_t k) {
+void World::poll_restarts() {
+  for (std::uint32_t k = 0; k < restarting_.size(); ++k) {
+    if (!restarting_[k]) continue;
+    // Its one line comes in one write: a short wait reads it whole or not at all.
+    const auto line = servers_[k]->first_line(1);
+    if (line) {
+      restarting_[k] = false;
+      progress_("server:" + std::to_string(k) + " " + *line + " (restarted)");
+    } else if (!servers_[k]->running()) {
+      restarting_[k] = false;
+      failure_ = "server:" + std::to_string(k) + " did not start again (" + servers_[k]->log_path() +
+                 "): " + servers_[k]->log_tail(800);
+    }
+  }
+}
+
+Result<void> World::start_server(std::uint32_t k, bool wait) {
   const std::string node = "server:" + std::to_string(k);
   std::vector<std::string> argv;
   if (plan_.faketime[k]) {
@@ -231,6 +253,10 @@ Result<void> World::start_server(std::uint32_t k) {
   }
   const std::string log = dir_ + "/server" + std::to_string(k) + "." + std::to_string(++starts_[k]) + ".log";
   servers_[k] = std::make_unique<Process>(std::move(argv), log, true);
+  if (!wait) {
+    restarting_[k] = true;
+    return {};
+  }
   const auto line = servers_[k]->first_line(30000);
   if (!line || line->rfind("listening 127.0.0.1:", 0) != 0) {
     return make_error(node + " did not start (" + log + "): " + servers_[k]->log_tail(800));
@@ -311,6 +337,7 @@ Result<RealOutput> World::run() {
   for (int& p : ports_) p = free_port();
   servers_.resize(plan_.servers);
   starts_.assign(plan_.servers, 0);
+  restarting_.assign(plan_.servers, false);
   clocks_.assign(plan_.servers, {0, 0});
   if (auto ok = start_proxies(); !ok) return make_error(ok.error().message);
   for (std::uint32_t k = 0; k < plan_.servers; ++k) {
@@ -343,6 +370,8 @@ Result<RealOutput> World::run() {
     while (elapsed_ms() < st.at_ms) {
       if (stop_) return make_error("interrupted");
       if (!load_->running()) break;
+      poll_restarts();
+      if (!failure_.empty()) return make_error(failure_);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (!load_->running()) break;
@@ -365,6 +394,8 @@ Result<RealOutput> World::run() {
   while (load_->running()) {
     if (stop_) return make_error("interrupted");
     if (elapsed_ms() > limit_ms) return make_error("convlab-load did not finish within " + std::to_string(limit_ms / 1000) + " s");
+    poll_restarts();
+    if (!failure_.empty()) return make_error(failure_);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   const int code = load_->wait(0).value_or(-1);
