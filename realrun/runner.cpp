@@ -32,9 +32,10 @@ using SteadyClock = std::chrono::steady_clock;
 
 const std::string kSecret = "realrun-secret-realrun-secret-0123456789ab";
 
-std::int64_t unix_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// This machine's monotonic clock, as convlab-load's meta line gives its start on it
+// (start_monotonic_us): the wall clock can be stepped under a run, this one cannot.
+std::int64_t monotonic_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now().time_since_epoch()).count();
 }
 
 std::uint32_t server_index(const std::string& node) { return static_cast<std::uint32_t>(std::stoul(node.substr(7))); }
@@ -185,7 +186,7 @@ class World final : public faults::RealProcesses {
   std::unique_ptr<Process> load_;
   std::string faketime_lib_;
   std::vector<std::pair<std::int64_t, std::int64_t>> clocks_;  // per server: offset ms, drift ppm
-  std::vector<std::pair<std::int64_t, history::Event>> fault_events_;  // unix us, event
+  std::vector<std::pair<std::int64_t, history::Event>> fault_events_;  // monotonic us, event
   std::string failure_;  // a fault that could not be applied
 };
 
@@ -314,7 +315,7 @@ void World::fault_event(history::EventType type, const FaultSpec& f) {
   e.type = type;
   e.kind = faults::name(f.kind);
   e.detail = faults::describe(f);
-  fault_events_.emplace_back(unix_us(), std::move(e));
+  fault_events_.emplace_back(monotonic_us(), std::move(e));
 }
 
 Result<RealOutput> World::run() {
@@ -410,11 +411,11 @@ Result<RealOutput> World::finish(int load_exit) {
   auto events = history::read_file(out.history_path);
   if (!events) return make_error("convlab-load wrote no history (exit " + std::to_string(load_exit) + "): " + events.error().message + "\n" + load_->log_tail(1500));
   if (events->empty() || events->front().type != history::EventType::kMeta ||
-      !events->front().meta.contains("start_unix_ms")) {
-    return make_error(out.history_path + ": no meta line with start_unix_ms");
+      !events->front().meta.contains("start_monotonic_us")) {
+    return make_error(out.history_path + ": no meta line with start_monotonic_us");
   }
   history::Event& meta = events->front();
-  const std::int64_t start_us = std::stoll(meta.meta.at("start_unix_ms")) * 1000;
+  const std::int64_t start_us = std::stoll(meta.meta.at("start_monotonic_us"));
   meta.meta["scenario"] = plan_.scenario;
   meta.meta["variant"] = plan_.variant;
   meta.meta["world"] = "real";
