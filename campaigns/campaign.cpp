@@ -18,12 +18,7 @@ namespace convlab::campaigns {
 
 namespace {
 
-struct Job {
-  const sim::Scenario* scenario;
-  const sim::Variant* variant;
-  const Strategy* strategy;
-  std::uint64_t seed;
-};
+using Job = RunKey;
 
 std::vector<const Strategy*> strategies_for(const sim::Scenario& sc, const CampaignOptions& o) {
   if (!o.strategies.empty()) return o.strategies;
@@ -65,8 +60,8 @@ Result<std::vector<std::uint64_t>> parse_seeds(const std::string& text) {
   return out;
 }
 
-reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& o) {
-  std::vector<Job> jobs;
+std::vector<RunKey> campaign_runs(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& o) {
+  std::vector<RunKey> runs;
   for (const sim::Scenario& sc : scenarios) {
     std::vector<std::uint64_t> seeds = o.seeds;
     if (seeds.empty()) {
@@ -75,10 +70,15 @@ reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const 
     for (const sim::Variant& v : sc.variants) {
       if (!o.variant.empty() && v.name != o.variant) continue;
       for (const Strategy* st : strategies_for(sc, o)) {
-        for (std::uint64_t seed : seeds) jobs.push_back(Job{&sc, &v, st, seed});
+        for (std::uint64_t seed : seeds) runs.push_back(RunKey{&sc, &v, st, seed});
       }
     }
   }
+  return runs;
+}
+
+reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& o) {
+  std::vector<Job> jobs = campaign_runs(scenarios, o);
   if (o.shards > 1) {
     std::vector<Job> mine;
     for (std::size_t i = 0; i < jobs.size(); ++i) {

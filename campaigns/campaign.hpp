@@ -31,6 +31,18 @@ struct CampaignOptions {
 
 reports::Report run_campaign(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& options);
 
+// One run of a campaign.
+struct RunKey {
+  const sim::Scenario* scenario;
+  const sim::Variant* variant;
+  const Strategy* strategy;
+  std::uint64_t seed;
+};
+
+// Every run of a campaign in its order (scenario, variant, strategy, seed), every shard's: the
+// order run_campaign runs them in and make_report expects (`convlab run --real` runs them too).
+std::vector<RunKey> campaign_runs(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& options);
+
 // The report of a campaign whose runs are `records` (every run, in campaign order): aggregates
 // and the scenarios' expectation verdicts. run_campaign ends with it; merging shards uses it.
 reports::Report make_report(const std::vector<sim::Scenario>& scenarios, const CampaignOptions& options,

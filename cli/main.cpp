@@ -2,7 +2,7 @@
 //
 //   convlab --help | --version
 //   convlab run SCENARIO... [--strategy S]... [--seeds N|A..B] [--jobs J] [--out DIR]
-//                           [--variant NAME] [--junit FILE] [--shard K/N] [--openmetrics FILE]
+//                           [--variant NAME] [--junit FILE] [--shard K/N] [--openmetrics FILE] [--real]
 //   convlab replay SCENARIO --strategy S --seed N [--variant V] [--history FILE] [--out DIR]
 //   convlab check HISTORY
 //   convlab sweep SCENARIO --vary KEY=LIST... [--strategy S]... [--seeds N] [--jobs J] [--out DIR]
@@ -40,10 +40,11 @@ void print_help() {
                "       convlab --help | --version\n\n"
                "simulator:\n"
                "  run SCENARIO... [--strategy NAME]... [--seeds N|A..B] [--jobs J] [--out DIR]\n"
-               "                  [--variant NAME] [--junit FILE]\n"
+               "                  [--variant NAME] [--junit FILE] [--real]\n"
                "                        run scenarios (files or directories) under each strategy on the\n"
                "                        same seeds; print the comparison table, write report.json and\n"
-               "                        report.md; exit 1 when an expectation fails\n"
+               "                        report.md; exit 1 when an expectation fails; --real: on real\n"
+               "                        processes (PostgreSQL, convlab-server, convlab-load, faults)\n"
                "  replay SCENARIO --strategy NAME --seed N [--variant V] [--history FILE]\n"
                "                        [--out DIR]\n"
                "                        reproduce one run exactly: metrics, digest, its history\n"

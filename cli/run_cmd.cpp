@@ -9,6 +9,7 @@
 #include "cli/common.hpp"
 #include "cli/export.hpp"
 #include "cli/partial.hpp"
+#include "cli/real.hpp"
 #include "cli/scenarios.hpp"
 #include "reports/report.hpp"
 #include "reports/report_html.hpp"
@@ -44,7 +45,11 @@ void print_run_help(const po::options_description& desc) {
                "With --shard K/N (K from 0) only every N-th run from the K-th runs and DIR/partial.json\n"
                "is written; `convlab merge DIR...` joins the shards into report.json and report.md.\n"
                "--openmetrics FILE: the simulated counters as OpenMetrics text on a fixed epoch\n"
-               "(docs/prometheus.md), for promtool tsdb create-blocks-from openmetrics.\n\n"
+               "(docs/prometheus.md), for promtool tsdb create-blocks-from openmetrics.\n"
+               "--real: the same runs against real processes instead of the simulator (a throwaway\n"
+               "PostgreSQL, the world's convlab-servers, convlab-load, fault proxies), one at a time, with\n"
+               "their histories in DIR/runs/; the same checkers, expectations and report files\n"
+               "(docs/real-faults.md, \"Running a scenario\").\n\n"
                "strategies: " << strategy_names() << " (default: the scenario's own list, else all)\n"
                "seeds: N means 1..N; default: each scenario's `seeds`\n"
                "Exit: 0 every expectation held, 1 some failed, 2 bad input or flags.\n\n"
@@ -59,6 +64,23 @@ std::string join_names(const std::vector<const Strategy*>& ss) {
 
 }  // namespace
 
+Result<void> write_reports(const reports::Report& report, const std::string& out_dir, const std::string& junit_path,
+                           const std::string& command, std::string& wrote) {
+  const std::string json_path = (fs::path(out_dir) / "report.json").string();
+  const std::string md_path = (fs::path(out_dir) / "report.md").string();
+  const std::string html_path = (fs::path(out_dir) / "index.html").string();
+  if (!write_file(json_path, reports::to_json(report))) return make_error(json_path + ": cannot write");
+  if (!write_file(md_path, reports::to_markdown(report))) return make_error(md_path + ": cannot write");
+  if (!write_file(html_path, reports::report_html(report, {command, CONVLAB_VERSION}))) {
+    return make_error(html_path + ": cannot write");
+  }
+  if (!junit_path.empty() && !write_file(junit_path, reports::to_junit(report))) {
+    return make_error(junit_path + ": cannot write the JUnit file");
+  }
+  wrote = json_path + ", " + md_path + ", " + html_path + (junit_path.empty() ? "" : ", " + junit_path);
+  return {};
+}
+
 int run_cmd(const std::vector<std::string>& args) {
   po::options_description desc("options");
   desc.add_options()
@@ -71,6 +93,7 @@ int run_cmd(const std::vector<std::string>& args) {
       ("junit", po::value<std::string>(), "also write JUnit XML here: one testcase per expectation")
       ("shard", po::value<std::string>(), "K/N: run only shard K (0-based) of N; writes DIR/partial.json")
       ("openmetrics", po::value<std::string>(), "also write every run's metrics as OpenMetrics text here")
+      ("real", "run against real processes (PostgreSQL, convlab-server, convlab-load), one run at a time: docs/real-faults.md")
       ("scenario", po::value<std::vector<std::string>>(), "scenario file or directory");
   po::positional_options_description pos;
   pos.add("scenario", -1);
@@ -140,6 +163,11 @@ int run_cmd(const std::vector<std::string>& args) {
     problems.insert(problems.end(), p.begin(), p.end());
   }
   if (!problems.empty()) return fail_lines(problems);
+  if (vm.count("real")) {
+    if (sharded) return fail("run: --real: --shard is for simulated runs (real runs go one at a time)");
+    if (!om_path.empty()) return fail("run: --real: --openmetrics is for simulated runs");
+    return run_real(scenarios, options, out_dir, junit_path, command_line("run", args));
+  }
 
   std::error_code ec;
   fs::create_directories(out_dir, ec);
@@ -224,16 +252,9 @@ int run_cmd(const std::vector<std::string>& args) {
   for (const reports::Verdict& v : report.verdicts) held += v.held ? 1 : 0;
   const std::size_t failed = report.verdicts.size() - held;
 
-  const std::string json_path = (fs::path(out_dir) / "report.json").string();
-  const std::string md_path = (fs::path(out_dir) / "report.md").string();
-  const std::string html_path = (fs::path(out_dir) / "index.html").string();
-  if (!write_file(json_path, reports::to_json(report))) return fail(json_path + ": cannot write");
-  if (!write_file(md_path, reports::to_markdown(report))) return fail(md_path + ": cannot write");
-  if (!write_file(html_path, reports::report_html(report, {command_line("run", args), CONVLAB_VERSION}))) {
-    return fail(html_path + ": cannot write");
-  }
-  if (!junit_path.empty() && !write_file(junit_path, reports::to_junit(report))) {
-    return fail(junit_path + ": cannot write the JUnit file");
+  std::string wrote;
+  if (auto ok = write_reports(report, out_dir, junit_path, command_line("run", args), wrote); !ok) {
+    return fail(ok.error().message);
   }
 
   std::cout << reports::comparison_table(report);
@@ -241,8 +262,7 @@ int run_cmd(const std::vector<std::string>& args) {
   std::cout << report.runs.size() << " runs in " << fixed(wall_s, 3) << " s wall time on " << options.jobs
             << (options.jobs == 1 ? " job" : " jobs") << ", " << fixed(sim_s / std::max(wall_s, 1e-9), 1)
             << " simulated s per wall s\n";
-  std::cout << "wrote " << json_path << ", " << md_path << ", " << html_path
-            << (junit_path.empty() ? "" : ", " + junit_path) << (om_path.empty() ? "" : ", " + om_path) << '\n';
+  std::cout << "wrote " << wrote << (om_path.empty() ? "" : ", " + om_path) << '\n';
   return failed == 0 ? kExitOk : kExitMismatch;
 }
 

@@ -145,7 +145,7 @@ const std::array<KindInfo, 8> kKinds{{
      "#f4a3a8", 0},
     {FaultKind::kCrash, "crash", "a server (memory lost) or the database (uncommitted lost); restart after",
      kTargetKeys, kServerNode | kDbNode, ValueUnit::kNone, nullptr, scheduled_crash, swarm_crash, yaml_target,
-     nullptr, &S::begin_crash, &S::end_crash, nullptr, nullptr, "#9ecae9", 1},
+     nullptr, &S::begin_crash, &S::end_crash, &R::begin_crash, &R::end_crash, "#9ecae9", 1},
     {FaultKind::kClockOffset, "clock_offset", "shift a node's clock (it stays shifted)", kClockKeys,
      kClientNode | kServerNode, ValueUnit::kOffsetMs, nullptr, scheduled_clock_offset, swarm_clock_offset,
      yaml_target_value, detail_clock_offset, &S::begin_clock_offset, nullptr, &R::begin_clock_offset, nullptr,

@@ -54,6 +54,7 @@ struct FaultSpec {
   double loss = 0;                               // flaky: chance a bus message is dropped
   double dup = 0;                                // flaky: chance it is delivered twice
   double reorder = 0;                            // flaky: chance it is delayed past later ones
+  std::string where;  // "file:line:column" of the fault in its scenario; empty when drawn
 };
 
 // What the simulator does for each kind (implemented in sim/fault_schedule.cpp). A begin
@@ -86,8 +87,10 @@ class Simulator {
 //                 a server: its libfaketime clock file (faults/real/clock.hpp: faketime_env
 //                 to start it, set_clock to move it while it runs); a client: convlab-load's
 //                 --clock-offset / --clock-drift (per client, from a time into the run);
-// Kinds whose entry has a null real_begin have no real realisation yet (crash: kill -9 and
-// `pg.sh crash` exist in tests/load but not behind this interface).
+//   crash         a server: kill -9, started again on its port at the end; the database:
+//                 `scripts/pg.sh crash` (pg_ctl stop -m immediate), `restart` at the end.
+// Kinds whose entry has a null real_begin have no real realisation (docs/real-faults.md says
+// why); the runner (realrun/) refuses a scenario that names one.
 class RealProcesses {
  public:
   virtual ~RealProcesses() = default;
@@ -95,6 +98,8 @@ class RealProcesses {
   virtual bool end_partition(const FaultSpec& f, std::uint64_t handle) = 0;
   virtual std::uint64_t begin_clock_offset(const FaultSpec& f) = 0;
   virtual std::uint64_t begin_clock_drift(const FaultSpec& f) = 0;
+  virtual std::uint64_t begin_crash(const FaultSpec& f) = 0;
+  virtual bool end_crash(const FaultSpec& f, std::uint64_t handle) = 0;
 };
 
 // The kinds of node a `target` may name (a bit set).
@@ -153,7 +158,7 @@ struct KindInfo {
   // The simulator: begin, and end (null: it lasts — nothing to undo, no `recover` event).
   std::uint64_t (Simulator::*sim_begin)(const FaultSpec& f);
   bool (Simulator::*sim_end)(const FaultSpec& f, std::uint64_t handle);
-  // Real processes: null means none yet (partition, clock_offset and clock_drift have one).
+  // Real processes: null means none (partition, crash, clock_offset and clock_drift have one).
   std::uint64_t (RealProcesses::*real_begin)(const FaultSpec& f);
   bool (RealProcesses::*real_end)(const FaultSpec& f, std::uint64_t handle);
   // Reports: the shade of its windows, and its place in legends (0 first).

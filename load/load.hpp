@@ -5,8 +5,11 @@
 // `convlab check` judges as it judges a simulated run.
 //
 // This header is the edge's contract only: no Beast or Asio here (load/load.cpp has them).
+#include "workload/typing.hpp"
+
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,9 @@ struct Options {
   std::uint32_t clients = 10;
   std::uint32_t docs = 1;
   double rate = 2.0;                // edits per second per client (mean)
+  // The typing workload; empty: workload::at_rate(rate). The real runner passes a scenario's
+  // think time and same-paragraph chance (--think-ms, --same-paragraph).
+  std::optional<workload::TypingConfig> typing;
   double duration_s = 10.0;         // editing time from the start, ramp included
   std::string strategy = "crdt";
   std::uint64_t seed = 1;

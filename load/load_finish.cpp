@@ -204,6 +204,11 @@ int Run::run() {
     }
     start_ = Clock::now();  // t = 0: the meta line
     start_wall_ms_ = wall_ms();
+    // Where t = 0 is on this machine's monotonic clock (steady_clock: CLOCK_MONOTONIC, one for
+    // every process, never stepped as the wall clock can be): a runner of real processes places
+    // its fault windows by it.
+    meta.meta["start_monotonic_us"] =
+        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(start_.time_since_epoch()).count());
     emit(std::move(meta));
   }
   edit_log_.set_docs(opt_.docs);

@@ -3,7 +3,8 @@
 //   convlab-load --url ws://127.0.0.1:PORT [--url ...] [--clients N] [--docs D] [--rate R]
 //                [--duration S] [--strategy lww|seq|ot|crdt] [--seed N] [--user-prefix P]
 //                [--password W] [--history FILE] [--pg URL] [--ramp C] [--drain S] [--warmup S] [--protocol 1|2]
-//                [--clock-offset I=MS[@S] ...] [--clock-drift I=PPM[@S] ...] [--quiet]
+//                [--clock-offset I=MS[@S] ...] [--clock-drift I=PPM[@S] ...] [--think-ms MIN..MAX]
+//                [--same-paragraph P] [--quiet]
 //
 // Exit: 0 no errors (and, with --history, converged with no acknowledged edit lost), 1 errors,
 // 2 bad flags.
@@ -70,6 +71,11 @@ int main(int argc, char** argv) {
     ("clock-drift", po::value<std::vector<std::string>>(),
      "I=PPM[@S]: client I's clock gains PPM millionths of the time since S seconds into the run (default 0; "
      "negative PPM: loses). Repeat for several clients")
+    ("think-ms", po::value<std::string>(),
+     "MIN..MAX: each client's pause between edits, uniform in [MIN, MAX] ms (a scenario's workload.think_ms; "
+     "instead of --rate)")
+    ("same-paragraph", po::value<double>(),
+     "chance in [0, 1] that an edit goes to the document's shared first paragraph (workload.same_paragraph_prob)")
     ("quiet", "no progress line");
   po::variables_map vm;
   try {
@@ -99,6 +105,26 @@ int main(int argc, char** argv) {
   if (!(opt.drain_s >= 0)) return bad("drain", "must not be negative");
   if (!(opt.warmup_s >= 0)) return bad("warmup", "must not be negative");
   if (opt.protocol != 1 && opt.protocol != 2) return bad("protocol", "must be 1 or 2");
+  if (vm.count("think-ms") || vm.count("same-paragraph")) {
+    convlab::workload::TypingConfig t = convlab::workload::at_rate(opt.rate);
+    if (vm.count("think-ms")) {
+      const std::string v = vm["think-ms"].as<std::string>();
+      const auto dots = v.find("..");
+      std::int64_t lo = -1, hi = -1;
+      if (dots != std::string::npos) {
+        std::from_chars(v.data(), v.data() + dots, lo);
+        std::from_chars(v.data() + dots + 2, v.data() + v.size(), hi);
+      }
+      if (lo < 1 || hi < lo || hi > 3'600'000) return bad("think-ms", "want MIN..MAX with 1 <= MIN <= MAX ms, got '" + v + "'");
+      t.think_ms = {lo, hi};
+    }
+    if (vm.count("same-paragraph")) {
+      const double p = vm["same-paragraph"].as<double>();
+      if (!(p >= 0 && p <= 1)) return bad("same-paragraph", "must be in [0, 1]");
+      t.same_paragraph_prob = p;
+    }
+    opt.typing = t;
+  }
   for (const char* flag : {"clock-offset", "clock-drift"}) {
     if (!vm.count(flag)) continue;
     const bool drift = std::string(flag) == "clock-drift";

@@ -142,7 +142,7 @@ struct Client {
 class Run {
  public:
   Run(const Options& opt, const Strategy& strategy, std::vector<Target> targets)
-      : opt_(opt), strategy_(strategy), targets_(std::move(targets)), typing_(workload::at_rate(opt.rate)),
+      : opt_(opt), strategy_(strategy), targets_(std::move(targets)), typing_(opt.typing ? *opt.typing : workload::at_rate(opt.rate)),
         progress_timer_(ioc_), phase_timer_(ioc_), steady_timer_(ioc_) {}
 
   int run();

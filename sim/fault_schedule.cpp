@@ -1,19 +1,21 @@
 // The simulator's realisation of the fault kinds (sim/fault_schedule.hpp).
 #include "sim/fault_schedule.hpp"
 
+#include "sim/world.hpp"
 #include "sim/world_parts.hpp"
 
 #include <set>
 
 namespace convlab::sim {
 
-void FaultSchedule::schedule() {
-  const WorldConfig& cfg = sim_.cfg;
+namespace {
+
+// The faults of a run: the scheduled ones, then random_faults' draws from `r` (swarm style:
+// kinds, targets, times and lengths). Every drawn fault draws a server and a client whatever
+// its kind, then its kind's own draws (faults/kinds.cpp).
+std::vector<FaultSpec> faults_of(const WorldConfig& cfg, Rng& r) {
   std::vector<FaultSpec> list = cfg.faults;
-  // Faults drawn from the seed ("swarm" style): kinds, targets, times and lengths. Every fault
-  // draws a server and a client whatever its kind, then its kind's own draws (faults/kinds.cpp).
   const RandomFaults& rf = cfg.random_faults;
-  Rng& r = sim_.fault_rng;
   for (std::uint32_t i = 0; i < rf.count && !rf.kinds.empty(); ++i) {
     FaultSpec f;
     f.kind = rf.kinds[r.below(rf.kinds.size())];
@@ -26,6 +28,22 @@ void FaultSchedule::schedule() {
     faults::info(f.kind).draw_scheduled(r, d, f);
     list.push_back(std::move(f));
   }
+  return list;
+}
+
+}  // namespace
+
+std::vector<FaultSpec> fault_list(const WorldConfig& config, std::uint64_t seed) {
+  // Sim's fault_rng: the third fork of the seed's generator (sim/context.hpp, Sim's constructor).
+  Rng rng(seed);
+  rng.fork();
+  rng.fork();
+  Rng r = rng.fork();
+  return faults_of(config, r);
+}
+
+void FaultSchedule::schedule() {
+  const std::vector<FaultSpec> list = faults_of(sim_.cfg, sim_.fault_rng);
   for (const FaultSpec& f : list) {
     sim_.at(f.at_ms * kUsPerMs, [this, f] { begin(f); });
   }

@@ -118,6 +118,7 @@ void parse_fault(Ctx& ctx, const YAML::Node& n, const Here& at, FaultSpec& f, st
     return;
   }
   if (!get_kind(ctx, kind_entry->value, kind_entry->at, f.kind)) return;
+  f.where = ctx.where(at);
 
   // Which keys apply to which kind: a `groups` on a crash is a mistake worth naming.
   const faults::KindInfo& kind = faults::info(f.kind);

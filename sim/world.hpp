@@ -57,4 +57,8 @@ std::vector<std::string> world_problems(const WorldConfig& config, const Strateg
 // REQUIRES: world_problems(config, *options.strategy) is empty.
 RunOutput run_world(const WorldConfig& config, const RunOptions& options);
 
+// Every fault of a run of `config` with `seed`: the scheduled ones, then those random_faults
+// draws (the same draws, in the same order, as run_world's). The real runner reads it.
+std::vector<FaultSpec> fault_list(const WorldConfig& config, std::uint64_t seed);
+
 }  // namespace convlab::sim

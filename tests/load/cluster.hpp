@@ -5,13 +5,11 @@
 // PostgreSQL cluster of a test's own. Test code only (gtest assertions inside).
 #include "history/history.hpp"
 #include "reports/checkers.hpp"
-#include "tests/load/process.hpp"
+#include "realrun/process.hpp"
 #include "tests/pg/pg_fixture.hpp"
 
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -27,6 +25,8 @@
 namespace convlab::e2e {
 
 namespace fs = std::filesystem;
+using realrun::Process;
+using realrun::run_command;
 
 inline const std::string kSecret = "e2e-secret-e2e-secret-e2e-secret-0123456789";
 
@@ -42,24 +42,7 @@ inline std::string test_dir() {
   return d.string();
 }
 
-// A loopback port that was free a moment ago: the servers of a cluster must know each other's
-// ports before they start.
-inline int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+using realrun::free_port;
 
 // Servers of one deployment: nodes 0..n-1 on one database, one strategy, each knowing the others
 // as peers (single-writer documents are forwarded to their home).

@@ -3,6 +3,7 @@
 // Real processes, real sockets, real PostgreSQL; waits are for conditions, with generous bounds.
 #include "faults/real/clock.hpp"
 #include "faults/real/proxy.hpp"
+#include "realrun/proxy_process.hpp"
 #include "server/strategies/paragraphs/codec.hpp"
 #include "tests/load/cluster.hpp"
 
@@ -22,44 +23,14 @@ using namespace std::chrono_literals;
 namespace real = faults::real;
 using Clock = std::chrono::steady_clock;
 
-// convlab-faultproxy as a process in front of `target` ("HOST:PORT"); its ports from its first line.
-struct ProxyProcess {
-  std::unique_ptr<Process> proc;
-  int port = 0, control = 0;
-  ProxyProcess(const std::string& target, const std::string& dir) {
-    proc = std::make_unique<Process>(std::vector<std::string>{CONVLAB_FAULTPROXY_BIN, "--target", target},
-                                     dir + "/faultproxy.log", true);
-    const auto line = proc->first_line(30000);
-    std::smatch m;
-    if (line && std::regex_match(*line, m, std::regex(R"(listening 127\.0\.0\.1:(\d+) control 127\.0\.0\.1:(\d+))"))) {
-      port = std::stoi(m[1]);
-      control = std::stoi(m[2]);
-    }
-  }
-  std::string command(const std::string& line) {
-    auto answer = real::send_command(static_cast<std::uint16_t>(control), line);
-    return answer ? *answer : "error: " + answer.error().message;
-  }
-  real::ProxyStats stats() {
-    auto s = real::parse_stats(command("stats"));
-    return s ? *s : real::ProxyStats{};
-  }
-  ~ProxyProcess() {
-    if (proc && proc->running()) {
-      proc->signal(SIGTERM);
-      proc->wait(10000);
-    }
-  }
+// convlab-faultproxy as a process in front of `target` ("HOST:PORT").
+struct ProxyProcess : realrun::ProxyProcess {
+  ProxyProcess(const std::string& target, const std::string& dir)
+      : realrun::ProxyProcess(CONVLAB_FAULTPROXY_BIN, target, dir + "/faultproxy.log") {}
 };
 
-// "postgresql://user@HOST:PORT/db" -> HOST:PORT, and the URL with another port.
-std::string pg_host_port(const std::string& url) {
-  std::smatch m;
-  return std::regex_search(url, m, std::regex(R"(@([^:/@]+):(\d+)/)")) ? m[1].str() + ":" + m[2].str() : "";
-}
-std::string pg_with_port(const std::string& url, int port) {
-  return std::regex_replace(url, std::regex(R"(@([^:/@]+):(\d+)/)"), "@$1:" + std::to_string(port) + "/");
-}
+using realrun::pg_host_port;
+using realrun::pg_with_port;
 
 // The stamps of every write in the change log of a paragraph strategy (lww, seq): each record
 // holds accepted writes with the author's client clock and the accepting server's clock.

@@ -1,7 +1,9 @@
 #pragma once
-// Child processes for the end-to-end tests: convlab-server (its first stdout line says where it
-// listens), convlab-load, scripts/pg.sh. Each child's stderr (and stdout unless piped) goes to a
-// log file the test prints when something fails.
+// Child processes of the real runner and the end-to-end tests: convlab-server (its first stdout
+// line says where it listens), convlab-load, convlab-faultproxy, scripts/pg.sh. Each child's
+// stderr (and stdout unless piped) goes to a log file printed when something fails. A child is
+// in a process group of its own (a Ctrl-C at the terminal reaches only the parent, which stops
+// its children in order) and is killed if the parent dies (PR_SET_PDEATHSIG).
 #include <csignal>
 #include <cstdint>
 #include <optional>
@@ -10,7 +12,7 @@
 
 #include <sys/types.h>
 
-namespace convlab::e2e {
+namespace convlab::realrun {
 
 class Process {
  public:
@@ -40,4 +42,13 @@ class Process {
 // Runs a command to its end (up to timeout_ms); its exit code, or -1 on a timeout.
 int run_command(const std::vector<std::string>& argv, const std::string& log_path, int timeout_ms);
 
-}  // namespace convlab::e2e
+// A loopback port that was free a moment ago (servers must know each other's ports before they
+// start); 0 if none could be had.
+int free_port();
+
+// "postgresql://user@HOST:PORT/db" -> "HOST:PORT" ("" if it has none), and the URL with
+// another port (a fault proxy's).
+std::string pg_host_port(const std::string& url);
+std::string pg_with_port(const std::string& url, int port);
+
+}  // namespace convlab::realrun

@@ -1,17 +1,21 @@
-#include "tests/load/process.hpp"
+#include "realrun/process.hpp"
 
 #include <chrono>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace convlab::e2e {
+namespace convlab::realrun {
 
 Process::Process(std::vector<std::string> argv, std::string log_path, bool pipe_stdout) : log_(std::move(log_path)) {
   int fds[2] = {-1, -1};
@@ -21,9 +25,13 @@ Process::Process(std::vector<std::string> argv, std::string log_path, bool pipe_
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // Dies with the parent (even a kill -9 of it); the check covers a parent gone before prctl.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     dup2(log_fd, 2);
     if (pipe_stdout) {
       dup2(fds[1], 1);
@@ -102,4 +110,30 @@ int run_command(const std::vector<std::string>& argv, const std::string& log_pat
   return code ? *code : -1;
 }
 
-}  // namespace convlab::e2e
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+std::string pg_host_port(const std::string& url) {
+  std::smatch m;
+  return std::regex_search(url, m, std::regex(R"(@([^:/@]+):(\d+)/)")) ? m[1].str() + ":" + m[2].str() : "";
+}
+
+std::string pg_with_port(const std::string& url, int port) {
+  return std::regex_replace(url, std::regex(R"(@([^:/@]+):(\d+)/)"), "@$1:" + std::to_string(port) + "/");
+}
+
+}  // namespace convlab::realrun

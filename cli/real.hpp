@@ -1,0 +1,22 @@
+#pragma once
+// `convlab run --real` (cli/real_cmd.cpp) and the report files it shares with `convlab run`.
+#include "campaigns/campaign.hpp"
+#include "reports/report.hpp"
+#include "server/core/result.hpp"
+
+#include <string>
+#include <vector>
+
+namespace convlab::cli {
+
+// The scenarios' runs on real processes (realrun/), loaded and checked by run_cmd; the report
+// files as run_cmd writes them. Returns the exit code.
+int run_real(const std::vector<sim::Scenario>& scenarios, const campaigns::CampaignOptions& options,
+             const std::string& out_dir, const std::string& junit_path, const std::string& command);
+
+// DIR/report.json, report.md and index.html (and the JUnit file when named) of a report; `wrote`
+// lists the paths.
+Result<void> write_reports(const reports::Report& report, const std::string& out_dir, const std::string& junit_path,
+                           const std::string& command, std::string& wrote);
+
+}  // namespace convlab::cli

@@ -1,0 +1,237 @@
+#include "realrun/plan.hpp"
+
+#include "sim/world.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace convlab::realrun {
+
+namespace {
+
+using faults::FaultKind;
+using faults::FaultSpec;
+
+bool is_client(const std::string& node) { return node.rfind("client:", 0) == 0; }
+
+// Which group of `f` names `node` ("bus" is the database connection's NOTIFY: it counts as
+// "db"); -1 for none.
+int group_of(const FaultSpec& f, const std::string& node) {
+  for (std::size_t g = 0; g < f.groups.size(); ++g) {
+    for (const std::string& n : f.groups[g]) {
+      if (n == node || (node == "db" && n == "bus")) return static_cast<int>(g);
+    }
+  }
+  return -1;
+}
+
+// "FILE:LINE:COLUMN: fault kind X" for a written fault; "FILE: random_faults (seed N): kind X"
+// for a drawn one.
+std::string fault_place(const Plan& p, const FaultSpec& f) {
+  const std::string kind(faults::name(f.kind));
+  if (!f.where.empty()) return f.where + ": fault kind " + kind;
+  return p.file + ": random_faults (seed " + std::to_string(p.seed) + ") drew kind " + kind;
+}
+
+Result<void> check_fault(const Plan& p, const FaultSpec& f) {
+  const faults::KindInfo& kind = faults::info(f.kind);
+  if (kind.real_begin == nullptr) {
+    return make_error(fault_place(p, f) +
+                      ": has no realisation on real processes (realised: partition, crash, clock_offset, "
+                      "clock_drift; docs/real-faults.md says why the others have none)");
+  }
+  if (f.kind == FaultKind::kPartition) {
+    for (const auto& g : f.groups) {
+      for (const std::string& n : g) {
+        if (is_client(n)) {
+          return make_error(fault_place(p, f) + ": partitions " + n +
+                            ", and convlab-load's clients share one process: a partition of clients has no "
+                            "realisation on real processes (partition servers, db and bus)");
+        }
+      }
+    }
+    // Written apart, db and bus are one connection on real processes.
+    for (std::size_t g = 0; g < f.groups.size(); ++g) {
+      for (const std::string& n : f.groups[g]) {
+        if (n != "bus") continue;
+        for (std::size_t h = 0; h < f.groups.size(); ++h) {
+          if (h != g && std::find(f.groups[h].begin(), f.groups[h].end(), "db") != f.groups[h].end()) {
+            return make_error(fault_place(p, f) +
+                              ": puts bus and db in different groups, and the bus is PostgreSQL's NOTIFY on "
+                              "the servers' database connections: they cannot be cut apart");
+          }
+        }
+      }
+    }
+  }
+  if (f.kind == FaultKind::kCrash && f.target.rfind("server:", 0) != 0 && f.target != "db") {
+    return make_error(fault_place(p, f) + ": target " + f.target + " is neither a server nor db");
+  }
+  return {};
+}
+
+// convlab-load's clock flags: one start per client, so a client's clock moves at most once.
+Result<void> client_clocks(Plan& p, Rng& draws) {
+  struct Clock {
+    std::int64_t offset_ms = 0, drift_ppm = 0, from_ms = 0;
+    bool faulted = false;
+  };
+  std::map<std::uint32_t, Clock> clocks;
+  const sim::WorldConfig& w = p.world;
+  const bool drawn = w.client_clocks.offset_ms.min != 0 || w.client_clocks.offset_ms.max != 0 ||
+                     w.client_clocks.drift_ppm_max > 0;
+  if (drawn) {
+    for (std::uint32_t c = 0; c < p.clients; ++c) {
+      Clock& k = clocks[c];
+      k.offset_ms = draws.between(w.client_clocks.offset_ms.min, w.client_clocks.offset_ms.max);
+      if (w.client_clocks.drift_ppm_max > 0) {
+        k.drift_ppm = draws.between(-w.client_clocks.drift_ppm_max, w.client_clocks.drift_ppm_max);
+      }
+    }
+    p.notes.push_back("clocks: each client's offset and drift drawn from the seed by the runner (not the simulator's "
+                      "draw: the same ranges, other values)");
+  }
+  for (const sim::ClientOverride& o : w.client_overrides) {
+    if (o.rate_multiplier != 1.0) {
+      return make_error(p.file + ": client_overrides: rate_multiplier has no realisation on real processes "
+                        "(convlab-load types at one rate for all clients); remove it");
+    }
+    clocks[o.client].offset_ms = o.clock_offset_ms;
+    clocks[o.client].drift_ppm = o.drift_ppm;
+  }
+  for (const FaultSpec& f : p.faults) {
+    if ((f.kind != FaultKind::kClockOffset && f.kind != FaultKind::kClockDrift) || !is_client(f.target)) continue;
+    const std::uint32_t c = static_cast<std::uint32_t>(std::stoul(f.target.substr(7)));
+    Clock& k = clocks[c];
+    if (k.faulted || k.offset_ms != 0 || k.drift_ppm != 0) {
+      return make_error(fault_place(p, f) + ": moves " + f.target +
+                        "'s clock a second time, and convlab-load moves a client's clock once a run");
+    }
+    k.faulted = true;
+    k.from_ms = f.at_ms;
+    (f.kind == FaultKind::kClockOffset ? k.offset_ms : k.drift_ppm) = f.value;
+  }
+  for (const auto& [c, k] : clocks) {
+    const std::string at = k.from_ms > 0 ? "@" + std::to_string(static_cast<double>(k.from_ms) / 1000.0) : "";
+    if (k.offset_ms != 0) p.load_flags.push_back("--clock-offset=" + std::to_string(c) + "=" + std::to_string(k.offset_ms) + at);
+    if (k.drift_ppm != 0) p.load_flags.push_back("--clock-drift=" + std::to_string(c) + "=" + std::to_string(k.drift_ppm) + at);
+  }
+  return {};
+}
+
+std::int64_t scaled(std::int64_t ms, double scale) { return static_cast<std::int64_t>(std::llround(static_cast<double>(ms) * scale)); }
+
+}  // namespace
+
+std::string partition_cut(const FaultSpec& f, const ProxyLink& link) {
+  const int from = group_of(f, link.client);
+  const int to = group_of(f, link.target);
+  if (from < 0 || to < 0 || from == to) return "";
+  if (!f.one_way) return "both";
+  return from == 0 ? "up" : "down";  // groups[0] -> groups[1] is cut
+}
+
+Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Strategy& strategy, std::uint64_t seed,
+                      const Limits& limits) {
+  Plan p;
+  p.file = sc.file;
+  p.scenario = sc.name;
+  p.variant = v.name;
+  p.strategy = std::string(strategy.name);
+  p.seed = seed;
+  p.world = v.config;
+  const sim::WorldConfig& w = v.config;
+  p.servers = w.servers.count;
+  p.clients = w.clients;
+  p.docs = w.docs;
+  const std::string where = sc.file + ": variant " + v.name + ": ";
+  if (w.clients > limits.clients_max) {
+    return make_error(where + "world.clients is " + std::to_string(w.clients) + ", more than this machine runs honestly (" +
+                      std::to_string(limits.clients_max) + "): lower world.clients");
+  }
+  if (w.servers.count > limits.servers_max) {
+    return make_error(where + "servers.count is " + std::to_string(w.servers.count) +
+                      ", more than this machine runs honestly (" + std::to_string(limits.servers_max) +
+                      "): lower servers.count");
+  }
+  if (w.workload.reload_ms.max > 0) {
+    return make_error(where + "workload.reload_ms: convlab-load makes no API reads (reloads); remove it to run on real processes");
+  }
+  if (w.workload.rename_ms.max > 0) {
+    return make_error(where + "workload.rename_ms: convlab-load makes no renames; remove it to run on real processes");
+  }
+  if (!w.script.empty()) {
+    return make_error(where + "script: convlab-load types the workload, not scripted edits; remove it to run on real processes");
+  }
+
+  p.scale = w.duration_ms > limits.duration_max_ms
+                ? static_cast<double>(limits.duration_max_ms) / static_cast<double>(w.duration_ms)
+                : 1.0;
+  p.duration_ms = scaled(w.duration_ms, p.scale);
+  p.quiesce_ms = std::min(w.quiesce_ms, limits.quiesce_max_ms);
+  if (p.scale < 1.0) {
+    p.notes.push_back("shortened: duration " + std::to_string(w.duration_ms / 1000) + " s -> " +
+                      std::to_string(p.duration_ms / 1000) + " s, every fault's at and for scaled by the same factor");
+  }
+  if (p.quiesce_ms < w.quiesce_ms) {
+    p.notes.push_back("shortened: quiesce " + std::to_string(w.quiesce_ms / 1000) + " s -> " +
+                      std::to_string(p.quiesce_ms / 1000) + " s (convlab-load's --drain: the longest wait for quiet)");
+  }
+
+  p.faults = sim::fault_list(w, seed);
+  for (FaultSpec& f : p.faults) {
+    if (auto ok = check_fault(p, f); !ok) return make_error(ok.error().message);
+    f.at_ms = scaled(f.at_ms, p.scale);
+    f.for_ms = scaled(f.for_ms, p.scale);
+  }
+  std::stable_sort(p.faults.begin(), p.faults.end(), [](const FaultSpec& a, const FaultSpec& b) { return a.at_ms < b.at_ms; });
+
+  // Proxies: every server's database link and every server-to-server link some partition cuts.
+  std::vector<ProxyLink> candidates;
+  for (std::uint32_t s = 0; s < p.servers; ++s) candidates.push_back({"server:" + std::to_string(s), "db"});
+  for (std::uint32_t a = 0; a < p.servers; ++a) {
+    for (std::uint32_t b = 0; b < p.servers; ++b) {
+      if (a != b) candidates.push_back({"server:" + std::to_string(a), "server:" + std::to_string(b)});
+    }
+  }
+  for (const ProxyLink& l : candidates) {
+    for (const FaultSpec& f : p.faults) {
+      if (f.kind == FaultKind::kPartition && !partition_cut(f, l).empty()) {
+        p.proxies.push_back(l);
+        break;
+      }
+    }
+  }
+  p.faketime.assign(p.servers, false);
+  for (const FaultSpec& f : p.faults) {
+    if ((f.kind == FaultKind::kClockOffset || f.kind == FaultKind::kClockDrift) && f.target.rfind("server:", 0) == 0) {
+      p.faketime.at(std::stoul(f.target.substr(7))) = true;
+    }
+    if (f.kind == FaultKind::kPartition && (group_of(f, "db") >= 0)) {
+      bool bus = false;
+      for (const auto& g : f.groups) bus = bus || std::find(g.begin(), g.end(), "bus") != g.end();
+      if (!bus) {
+        p.notes.push_back("a partition from db also cuts the bus: on real processes NOTIFY rides the database connection");
+      }
+    }
+  }
+  p.replica = w.servers.api_read == sim::ApiRead::kReplica;
+  if (w.cdn.ttl_ms > 0) p.notes.push_back("cdn.ttl_s: no nginx started, convlab-load makes no API reads through it");
+
+  const workload::TypingConfig defaults;
+  p.load_flags.push_back("--think-ms=" + std::to_string(w.workload.think_ms.min) + ".." + std::to_string(w.workload.think_ms.max));
+  p.load_flags.push_back("--same-paragraph=" + std::to_string(w.workload.same_paragraph_prob));
+  if (w.workload.burst_prob != defaults.burst_prob || w.workload.insert_prob != defaults.insert_prob ||
+      w.workload.insert_len_max != defaults.insert_len_max || w.workload.delete_len_max != defaults.delete_len_max ||
+      w.workload.newline_prob != defaults.newline_prob) {
+    p.notes.push_back("workload: only think_ms and same_paragraph_prob reach convlab-load; the other typing keys keep "
+                      "their defaults");
+  }
+  if (!w.initial_text.empty()) p.notes.push_back("initial_text: documents start empty on real processes");
+  Rng draws(seed);
+  if (auto ok = client_clocks(p, draws); !ok) return make_error(ok.error().message);
+  return p;
+}
+
+}  // namespace convlab::realrun

@@ -1,0 +1,63 @@
+#pragma once
+// What one run of a scenario on real processes starts and does (issue 15, `convlab run --real`):
+// the world's size checked against this machine, its faults (scheduled and drawn from the seed,
+// as the simulator draws them) checked for a real realisation, the links that need a fault
+// proxy, the servers that need libfaketime, convlab-load's flags. No IO here: realrun/runner.*
+// carries a plan out (docs/real-faults.md, "Running a scenario").
+#include "faults/kinds.hpp"
+#include "server/core/result.hpp"
+#include "server/core/strategy.hpp"
+#include "sim/scenario.hpp"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace convlab::realrun {
+
+// The largest world this machine runs honestly (2 cores: every client a WebSocket in one
+// convlab-load, every server a process), and the longest editing phase a run takes: a longer
+// one is shortened, every fault time scaled with it.
+struct Limits {
+  std::uint32_t clients_max = 200;
+  std::uint32_t servers_max = 4;
+  std::int64_t duration_max_ms = 60000;
+  std::int64_t quiesce_max_ms = 30000;
+};
+
+// A fault proxy on one link: `client` is the side that connects ("server:1"), `target` the side
+// it connects to ("db", "server:0": that server's /node).
+struct ProxyLink {
+  std::string client;
+  std::string target;
+  friend bool operator==(const ProxyLink&, const ProxyLink&) = default;
+};
+
+struct Plan {
+  std::string file;  // the scenario's
+  std::string scenario, variant, strategy;
+  std::uint64_t seed = 0;
+  std::uint32_t servers = 1, clients = 1, docs = 1;
+  sim::WorldConfig world;  // the variant's world as written (before shortening)
+  double scale = 1.0;      // every time of the run is the written one times this (<= 1)
+  std::int64_t duration_ms = 0, quiesce_ms = 0;  // after shortening
+  std::vector<faults::FaultSpec> faults;         // scheduled and drawn, times shortened, by at_ms
+  std::vector<ProxyLink> proxies;                // links a partition cuts
+  std::vector<bool> faketime;                    // per server: its clock is moved by a fault
+  bool replica = false;                          // servers.api_read is replica: a streaming replica
+  std::vector<std::string> load_flags;           // typing and client clocks, for convlab-load
+  std::vector<std::string> notes;                // what differs from the simulated world, and why
+};
+
+// The plan of one run, or an Error naming the knob or the fault (file:line:column) that cannot
+// run on real processes.
+Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Strategy& strategy, std::uint64_t seed,
+                      const Limits& limits);
+
+// How a partition `f` cuts the proxy on `link`: "both", "up" (client to target held), "down",
+// or "" (not at all). Nodes a partition does not name are cut from nothing; the bus is the
+// database connection's NOTIFY, so "bus" counts as "db".
+std::string partition_cut(const faults::FaultSpec& f, const ProxyLink& link);
+
+}  // namespace convlab::realrun

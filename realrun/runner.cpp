@@ -1,0 +1,449 @@
+// The runner of real processes (realrun/runner.hpp): faults::RealProcesses over real servers,
+// PostgreSQL and fault proxies.
+#include "realrun/runner.hpp"
+
+#include "faults/real/clock.hpp"
+#include "realrun/process.hpp"
+#include "realrun/proxy_process.hpp"
+#include "server/core/policies.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+namespace convlab::realrun {
+
+namespace {
+
+namespace fs = std::filesystem;
+using faults::FaultKind;
+using faults::FaultSpec;
+using SteadyClock = std::chrono::steady_clock;
+
+const std::string kSecret = "realrun-secret-realrun-secret-0123456789ab";
+
+// This machine's monotonic clock, as convlab-load's meta line gives its start on it
+// (start_monotonic_us): the wall clock can be stepped under a run, this one cannot.
+std::int64_t monotonic_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now().time_since_epoch()).count();
+}
+
+std::uint32_t server_index(const std::string& node) { return static_cast<std::uint32_t>(std::stoul(node.substr(7))); }
+
+// The world's server policies as convlab-server's `policies:` section, through the one policy
+// table (server/core/policies.hpp), so every key is spelled as the server reads it.
+std::string policies_yaml(const NodePolicies& p) {
+  std::ostringstream out;
+  out << "policies:\n";
+  for (const PolicyField& f : policy_fields()) {
+    const double v = f.get(p);
+    out << "  ";
+    switch (f.kind) {
+      case PolicyField::Kind::kChoice:
+        out << f.key << ": " << f.choices[static_cast<std::size_t>(v)];
+        break;
+      case PolicyField::Kind::kBool:
+        out << f.key << ": " << (v != 0 ? "true" : "false");
+        break;
+      case PolicyField::Kind::kTime:
+        out << f.key << "_ms: " << static_cast<std::int64_t>(v);
+        break;
+      case PolicyField::Kind::kWhole:
+        out << f.key << ": " << static_cast<std::int64_t>(v);
+        break;
+      case PolicyField::Kind::kNumber: {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.17g", v);
+        out << f.key << ": " << buf;
+        break;
+      }
+    }
+    out << '\n';
+  }
+  return out.str();
+}
+
+// A throwaway PostgreSQL cluster (scripts/pg.sh) under /tmp: a Unix socket path in its
+// directory must stay under 108 bytes. Stopped and removed by the destructor.
+class Cluster {
+ public:
+  Cluster(std::string pg_sh, std::string log_dir) : sh_(std::move(pg_sh)), log_dir_(std::move(log_dir)) {}
+  Result<std::string> start(const std::string& name, const std::vector<std::string>& extra = {}) {
+    char tmpl[] = "/tmp/convlab-real-pg.XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return make_error("cannot make a directory under /tmp for PostgreSQL");
+    root_ = tmpl;
+    ::chmod(root_.c_str(), 0755);  // postgres must get in when the runner is root
+    std::vector<std::string> argv{"/bin/bash", sh_, extra.empty() ? "start" : "replica", dir()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Process starter(argv, log_dir_ + "/" + name + "-start.log", true);
+    auto url = starter.first_line(120000);
+    if (starter.wait(60000).value_or(-1) != 0 || !url) {
+      return make_error("scripts/pg.sh " + argv[2] + " failed: " + starter.log_tail(600));
+    }
+    return *url;
+  }
+  std::string dir() const { return root_ + "/c"; }
+  bool crash() { return run_command({"/bin/bash", sh_, "crash", dir()}, log_dir_ + "/pg-crash.log", 60000) == 0; }
+  bool restart() { return run_command({"/bin/bash", sh_, "restart", dir()}, log_dir_ + "/pg-restart.log", 60000) == 0; }
+  ~Cluster() {
+    if (root_.empty()) return;
+    run_command({"/bin/bash", sh_, "stop", dir()}, "/dev/null", 60000);
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+ private:
+  std::string sh_, log_dir_, root_;
+};
+
+class World final : public faults::RealProcesses {
+ public:
+  World(const Plan& plan, const Programs& programs, std::string dir, const std::atomic<bool>& stop,
+        const std::function<void(const std::string&)>& progress)
+      : plan_(plan), prog_(programs), dir_(std::move(dir)), stop_(stop), progress_(progress),
+        pg_(programs.pg_sh, dir_), replica_(programs.pg_sh, dir_) {}
+
+  ~World() override {
+    // Stopped in the reverse order of their start: the load, the servers, the proxies; the
+    // clusters by their destructors. Interrupted, the servers get no grace: a server cut off by
+    // a partition would wait out its shutdown grace for the database.
+    load_.reset();
+    for (auto& s : servers_) {
+      if (s && s->running()) {
+        s->signal(stop_ ? SIGKILL : SIGTERM);
+        if (!s->wait(5000)) s->signal(SIGKILL);
+      }
+    }
+    servers_.clear();
+    proxies_.clear();
+  }
+
+  Result<RealOutput> run();
+
+  std::uint64_t begin_partition(const FaultSpec& f) override { return apply_partition(f, false); }
+  bool end_partition(const FaultSpec& f, std::uint64_t) override {
+    apply_partition(f, true);
+    return true;
+  }
+  std::uint64_t begin_clock_offset(const FaultSpec& f) override { return move_clock(f); }
+  std::uint64_t begin_clock_drift(const FaultSpec& f) override { return move_clock(f); }
+  std::uint64_t begin_crash(const FaultSpec& f) override {
+    if (f.target == "db") {
+      if (!pg_.crash()) failure_ = "scripts/pg.sh crash failed (see " + dir_ + "/pg-crash.log)";
+    } else {
+      const std::uint32_t k = server_index(f.target);
+      servers_[k]->signal(SIGKILL);
+      servers_[k]->wait(10000);
+    }
+    return 0;
+  }
+  bool end_crash(const FaultSpec& f, std::uint64_t) override {
+    if (f.target == "db") {
+      if (!pg_.restart()) failure_ = "scripts/pg.sh restart failed (see " + dir_ + "/pg-restart.log)";
+    } else {
+      // Not waited for: a server restarted inside a partition from the database cannot say it
+      // listens until the partition heals, which the schedule must still get to.
+      if (auto ok = start_server(server_index(f.target), false); !ok) failure_ = ok.error().message;
+    }
+    return true;
+  }
+
+ private:
+  std::string proxy_key(const ProxyLink& l) const { return l.client + ">" + l.target; }
+  Result<void> start_proxies();
+  // Starts server k; with `wait`, until it says where it listens; without, `restarting_` has it
+  // and poll_restarts() looks for that line.
+  Result<void> start_server(std::uint32_t k, bool wait = true);
+  void poll_restarts();
+  Result<void> start_load();
+  std::uint64_t apply_partition(const FaultSpec& f, bool heal);
+  std::uint64_t move_clock(const FaultSpec& f);
+  void fault_event(history::EventType type, const FaultSpec& f);
+  Result<RealOutput> finish(int load_exit);
+
+  const Plan& plan_;
+  const Programs& prog_;
+  std::string dir_;
+  const std::atomic<bool>& stop_;
+  const std::function<void(const std::string&)>& progress_;
+  Cluster pg_, replica_;
+  std::string pg_url_, replica_url_;
+  std::vector<int> ports_;
+  std::map<std::string, std::unique_ptr<ProxyProcess>> proxies_;
+  std::vector<std::unique_ptr<Process>> servers_;
+  std::vector<int> starts_;
+  std::vector<bool> restarting_;  // per server: started again, not yet listening
+  std::unique_ptr<Process> load_;
+  std::string faketime_lib_;
+  std::vector<std::pair<std::int64_t, std::int64_t>> clocks_;  // per server: offset ms, drift ppm
+  std::vector<std::pair<std::int64_t, history::Event>> fault_events_;  // monotonic us, event
+  std::string failure_;  // a fault that could not be applied
+};
+
+Result<void> World::start_proxies() {
+  for (const ProxyLink& l : plan_.proxies) {
+    const std::string target = l.target == "db" ? pg_host_port(pg_url_) : "127.0.0.1:" + std::to_string(ports_[server_index(l.target)]);
+    auto p = std::make_unique<ProxyProcess>(prog_.faultproxy, target,
+                                            dir_ + "/proxy-" + l.client.substr(0, 6) + l.client.substr(7) + "-" +
+                                                (l.target == "db" ? "db" : "server" + l.target.substr(7)) + ".log");
+    if (p->control == 0) return make_error("convlab-faultproxy did not start: " + p->log_tail());
+    progress_("proxy " + l.client + " -> " + l.target + " on 127.0.0.1:" + std::to_string(p->port));
+    proxies_[proxy_key(l)] = std::move(p);
+  }
+  return {};
+}
+
+void World::poll_restarts() {
+  for (std::uint32_t k = 0; k < restarting_.size(); ++k) {
+    if (!restarting_[k]) continue;
+    // Its one line comes in one write: a short wait reads it whole or not at all.
+    const auto line = servers_[k]->first_line(1);
+    if (line) {
+      restarting_[k] = false;
+      progress_("server:" + std::to_string(k) + " " + *line + " (restarted)");
+    } else if (!servers_[k]->running()) {
+      restarting_[k] = false;
+      failure_ = "server:" + std::to_string(k) + " did not start again (" + servers_[k]->log_path() +
+                 "): " + servers_[k]->log_tail(800);
+    }
+  }
+}
+
+Result<void> World::start_server(std::uint32_t k, bool wait) {
+  const std::string node = "server:" + std::to_string(k);
+  std::vector<std::string> argv;
+  if (plan_.faketime[k]) {
+    const std::string file = dir_ + "/server" + std::to_string(k) + ".faketime";
+    if (!fs::exists(file)) {
+      if (auto ok = faults::real::set_clock(file, 0, 0); !ok) return make_error(ok.error().message);
+    }
+    argv.push_back("/usr/bin/env");
+    for (std::string& e : faults::real::faketime_env(faketime_lib_, file)) argv.push_back(std::move(e));
+  }
+  const auto db = proxies_.find(proxy_key({node, "db"}));
+  const std::string pg = db == proxies_.end() ? pg_url_ : pg_with_port(pg_url_, db->second->port);
+  const std::string config = dir_ + "/server" + std::to_string(k) + ".yaml";
+  std::ofstream(config) << policies_yaml(plan_.world.servers);
+  for (std::string a : {prog_.server, std::string("--config"), config, std::string("--listen"),
+                        "127.0.0.1:" + std::to_string(ports_[k]), std::string("--node-id"), std::to_string(k),
+                        std::string("--nodes"), std::to_string(plan_.servers), std::string("--pg-url"), pg,
+                        std::string("--strategy"), plan_.strategy, std::string("--jwt-secret"), kSecret,
+                        std::string("--lab-password"), std::string("lab")}) {
+    argv.push_back(std::move(a));
+  }
+  if (plan_.replica) {
+    argv.push_back("--pg-replica-url");
+    argv.push_back(replica_url_);
+  }
+  for (std::uint32_t p = 0; p < plan_.servers; ++p) {
+    if (p == k) continue;
+    const auto link = proxies_.find(proxy_key({node, "server:" + std::to_string(p)}));
+    const int port = link == proxies_.end() ? ports_[p] : link->second->port;
+    argv.push_back("--peer");
+    argv.push_back(std::to_string(p) + "=ws://127.0.0.1:" + std::to_string(port));
+  }
+  const std::string log = dir_ + "/server" + std::to_string(k) + "." + std::to_string(++starts_[k]) + ".log";
+  servers_[k] = std::make_unique<Process>(std::move(argv), log, true);
+  if (!wait) {
+    restarting_[k] = true;
+    return {};
+  }
+  const auto line = servers_[k]->first_line(30000);
+  if (!line || line->rfind("listening 127.0.0.1:", 0) != 0) {
+    return make_error(node + " did not start (" + log + "): " + servers_[k]->log_tail(800));
+  }
+  progress_(node + " " + *line + (starts_[k] > 1 ? " (restarted)" : ""));
+  return {};
+}
+
+Result<void> World::start_load() {
+  const double s = 1000.0;
+  std::vector<std::string> argv{prog_.load,
+                                "--clients", std::to_string(plan_.clients),
+                                "--docs", std::to_string(plan_.docs),
+                                "--duration", std::to_string(static_cast<double>(plan_.duration_ms) / s),
+                                "--drain", std::to_string(std::max(5.0, static_cast<double>(plan_.quiesce_ms) / s)),
+                                "--strategy", plan_.strategy,
+                                "--seed", std::to_string(plan_.seed),
+                                "--password", "lab",
+                                "--history", dir_ + "/history.jsonl",
+                                "--pg", pg_url_,
+                                "--quiet"};
+  for (std::uint32_t k = 0; k < plan_.servers; ++k) {
+    argv.push_back("--url");
+    argv.push_back("ws://127.0.0.1:" + std::to_string(ports_[k]));
+  }
+  argv.insert(argv.end(), plan_.load_flags.begin(), plan_.load_flags.end());
+  load_ = std::make_unique<Process>(std::move(argv), dir_ + "/load.log", false);
+  return {};
+}
+
+std::uint64_t World::apply_partition(const FaultSpec& f, bool heal) {
+  for (const ProxyLink& l : plan_.proxies) {
+    const std::string cut = partition_cut(f, l);
+    if (cut.empty()) continue;
+    const std::string answer = proxies_.at(proxy_key(l))->command(heal ? "heal" : "partition " + cut);
+    if (answer.rfind("ok", 0) != 0) failure_ = "proxy " + l.client + " -> " + l.target + ": " + answer;
+  }
+  return 0;
+}
+
+std::uint64_t World::move_clock(const FaultSpec& f) {
+  if (f.target.rfind("server:", 0) != 0) return 0;  // a client's clock: convlab-load's flags move it
+  const std::uint32_t k = server_index(f.target);
+  auto& [offset, drift] = clocks_[k];
+  if (f.kind == FaultKind::kClockOffset) offset += f.value;  // as the simulator: an offset adds up
+  if (f.kind == FaultKind::kClockDrift) drift = f.value;
+  if (auto ok = faults::real::set_clock(dir_ + "/server" + std::to_string(k) + ".faketime", offset, drift); !ok) {
+    failure_ = ok.error().message;
+  }
+  return 0;
+}
+
+void World::fault_event(history::EventType type, const FaultSpec& f) {
+  history::Event e;
+  e.type = type;
+  e.kind = faults::name(f.kind);
+  e.detail = faults::describe(f);
+  fault_events_.emplace_back(monotonic_us(), std::move(e));
+}
+
+Result<RealOutput> World::run() {
+  if (std::any_of(plan_.faketime.begin(), plan_.faketime.end(), [](bool b) { return b; })) {
+    auto lib = faults::real::faketime_library();
+    if (!lib) return make_error("a server clock fault needs libfaketime: " + lib.error().message);
+    faketime_lib_ = *lib;
+  }
+  auto url = pg_.start("pg");
+  if (!url) return make_error(url.error().message);
+  pg_url_ = *url;
+  progress_("PostgreSQL " + pg_url_);
+  if (plan_.replica) {
+    auto r = replica_.start("replica", {pg_.dir(), std::to_string(plan_.world.database.replica_lag_ms)});
+    if (!r) return make_error(r.error().message);
+    replica_url_ = *r;
+    progress_("replica " + replica_url_ + " (lag " + std::to_string(plan_.world.database.replica_lag_ms) + " ms)");
+  }
+  ports_.assign(plan_.servers, 0);
+  for (int& p : ports_) p = free_port();
+  servers_.resize(plan_.servers);
+  starts_.assign(plan_.servers, 0);
+  restarting_.assign(plan_.servers, false);
+  clocks_.assign(plan_.servers, {0, 0});
+  if (auto ok = start_proxies(); !ok) return make_error(ok.error().message);
+  for (std::uint32_t k = 0; k < plan_.servers; ++k) {
+    if (auto ok = start_server(k); !ok) return make_error(ok.error().message);
+  }
+  if (stop_) return make_error("interrupted");
+  if (auto ok = start_load(); !ok) return make_error(ok.error().message);
+  const auto t0 = SteadyClock::now();
+  progress_("convlab-load: " + std::to_string(plan_.clients) + " clients, " + std::to_string(plan_.docs) + " docs, " +
+            std::to_string(plan_.duration_ms / 1000) + " s of typing");
+
+  // The schedule: begins and ends at their times from the load's start; what lasts to the heal
+  // ends there without a recover event, as in the simulator.
+  struct Step {
+    std::int64_t at_ms;
+    bool begin;
+    std::size_t fault;
+  };
+  std::vector<Step> steps;
+  for (std::size_t i = 0; i < plan_.faults.size(); ++i) {
+    const FaultSpec& f = plan_.faults[i];
+    if (f.at_ms >= plan_.duration_ms) continue;
+    steps.push_back({f.at_ms, true, i});
+    const bool ends = faults::info(f.kind).real_end != nullptr;
+    if (ends) steps.push_back({f.for_ms > 0 ? std::min(f.at_ms + f.for_ms, plan_.duration_ms) : plan_.duration_ms, false, i});
+  }
+  std::stable_sort(steps.begin(), steps.end(), [](const Step& a, const Step& b) { return a.at_ms < b.at_ms; });
+  auto elapsed_ms = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count(); };
+  for (const Step& st : steps) {
+    while (elapsed_ms() < st.at_ms) {
+      if (stop_) return make_error("interrupted");
+      if (!load_->running()) break;
+      poll_restarts();
+      if (!failure_.empty()) return make_error(failure_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!load_->running()) break;
+    const FaultSpec& f = plan_.faults[st.fault];
+    const faults::KindInfo& kind = faults::info(f.kind);
+    const bool at_heal = !st.begin && (f.for_ms == 0 || f.at_ms + f.for_ms >= plan_.duration_ms);
+    if (st.begin) {
+      fault_event(history::EventType::kFault, f);
+      (this->*kind.real_begin)(f);
+      progress_(std::to_string(elapsed_ms()) + " ms: " + std::string(kind.name) + " " + faults::describe(f));
+    } else {
+      const bool visible = (this->*kind.real_end)(f, 0);
+      if (visible && !at_heal) fault_event(history::EventType::kRecover, f);
+      progress_(std::to_string(elapsed_ms()) + " ms: end of " + std::string(kind.name) + " " + faults::describe(f));
+    }
+    if (!failure_.empty()) return make_error(failure_);
+  }
+  // convlab-load types, drains and reads the durable state; then it exits.
+  const std::int64_t limit_ms = plan_.duration_ms + std::max<std::int64_t>(5000, plan_.quiesce_ms) + 120000;
+  while (load_->running()) {
+    if (stop_) return make_error("interrupted");
+    if (elapsed_ms() > limit_ms) return make_error("convlab-load did not finish within " + std::to_string(limit_ms / 1000) + " s");
+    poll_restarts();
+    if (!failure_.empty()) return make_error(failure_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const int code = load_->wait(0).value_or(-1);
+  progress_("convlab-load exited " + std::to_string(code) + " after " + std::to_string(elapsed_ms() / 1000) + " s");
+  return finish(code);
+}
+
+Result<RealOutput> World::finish(int load_exit) {
+  RealOutput out;
+  out.load_exit = load_exit;
+  out.history_path = dir_ + "/history.jsonl";
+  auto events = history::read_file(out.history_path);
+  if (!events) return make_error("convlab-load wrote no history (exit " + std::to_string(load_exit) + "): " + events.error().message + "\n" + load_->log_tail(1500));
+  if (events->empty() || events->front().type != history::EventType::kMeta ||
+      !events->front().meta.contains("start_monotonic_us")) {
+    return make_error(out.history_path + ": no meta line with start_monotonic_us");
+  }
+  history::Event& meta = events->front();
+  const std::int64_t start_us = std::stoll(meta.meta.at("start_monotonic_us"));
+  meta.meta["scenario"] = plan_.scenario;
+  meta.meta["variant"] = plan_.variant;
+  meta.meta["world"] = "real";
+  if (plan_.scale < 1.0) meta.meta["time_scale"] = std::to_string(plan_.scale);
+  for (auto& [at_us, e] : fault_events_) {
+    e.t_us = std::max<std::int64_t>(0, at_us - start_us);
+    events->push_back(std::move(e));
+  }
+  // Time order, the meta line first; events at one time keep their order (the load's first).
+  std::stable_sort(events->begin() + 1, events->end(),
+                   [](const history::Event& a, const history::Event& b) { return a.t_us < b.t_us; });
+  std::ofstream file(out.history_path, std::ios::binary | std::ios::trunc);
+  history::Writer writer(&file);
+  for (const history::Event& e : *events) writer.write(e);
+  if (!file) return make_error(out.history_path + ": cannot rewrite");
+  out.events = std::move(*events);
+  return out;
+}
+
+}  // namespace
+
+Result<RealOutput> run_plan(const Plan& plan, const Programs& programs, const std::string& dir,
+                            const std::atomic<bool>& stop, const std::function<void(const std::string&)>& progress) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return make_error(dir + ": cannot create: " + ec.message());
+  World world(plan, programs, dir, stop, progress);
+  return world.run();
+}
+
+}  // namespace convlab::realrun

@@ -1,0 +1,90 @@
+// realrun::plan_run without processes: what a scenario's run on real processes starts, cuts and
+// refuses (the IO-free half of `convlab run --real`).
+#include "realrun/plan.hpp"
+#include "server/strategies/registry.hpp"
+#include "sim/scenario.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+namespace convlab::realrun {
+namespace {
+
+Result<Plan> plan_of(const std::string& world) {
+  const std::string yaml = "name: p\nstrategies: [crdt]\nseeds: 1\nworld:\n" + world + "variants:\n  fix: {}\n";
+  auto sc = sim::parse_scenario(yaml, "p.yaml");
+  if (!sc) return make_error("scenario: " + sc.error().message);
+  return plan_run(*sc, sc->variants.front(), *find_strategy("crdt"), 1, Limits{});
+}
+
+faults::FaultSpec partition(std::vector<std::vector<std::string>> groups, bool one_way) {
+  faults::FaultSpec f;
+  f.groups = std::move(groups);
+  f.one_way = one_way;
+  return f;
+}
+
+TEST(RealPlan, APartitionCutsTheProxiesBetweenItsGroupsInItsDirection) {
+  const ProxyLink s0_db{"server:0", "db"}, s1_db{"server:1", "db"}, s0_s1{"server:0", "server:1"};
+  EXPECT_EQ(partition_cut(partition({{"server:0"}, {"db"}}, false), s0_db), "both");
+  EXPECT_EQ(partition_cut(partition({{"server:0"}, {"db"}}, false), s1_db), "");  // not named: not cut
+  EXPECT_EQ(partition_cut(partition({{"server:0"}, {"bus"}}, false), s0_db), "both");  // the bus rides it
+  EXPECT_EQ(partition_cut(partition({{"server:0"}, {"db"}}, true), s0_db), "up");     // server -> db held
+  EXPECT_EQ(partition_cut(partition({{"db"}, {"server:0"}}, true), s0_db), "down");   // db -> server held
+  EXPECT_EQ(partition_cut(partition({{"server:0", "server:1"}, {"db"}}, false), s0_s1), "");
+  EXPECT_EQ(partition_cut(partition({{"server:0"}, {"server:1"}}, true), s0_s1), "up");
+}
+
+TEST(RealPlan, ProxiesOnlyOnLinksAPartitionCutsAndFaketimeOnlyWhereAClockMoves) {
+  auto p = plan_of(
+      "  duration_s: 20\n  clients: 4\n  servers: {count: 2}\n  faults:\n"
+      "    - {at_s: 2, kind: partition, groups: [[\"server:1\"], [\"db\"]], for_s: 3}\n"
+      "    - {at_s: 5, kind: clock_offset, target: \"server:0\", value: 5000}\n"
+      "    - {at_s: 6, kind: clock_drift, target: \"client:2\", value: 300}\n");
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  ASSERT_EQ(p->proxies.size(), 1u);
+  EXPECT_EQ(p->proxies[0], (ProxyLink{"server:1", "db"}));
+  EXPECT_EQ(p->faketime, (std::vector<bool>{true, false}));
+  EXPECT_NE(std::find(p->load_flags.begin(), p->load_flags.end(), "--clock-drift=2=300@6.000000"), p->load_flags.end());
+  EXPECT_NE(std::find(p->load_flags.begin(), p->load_flags.end(), "--think-ms=500..2000"), p->load_flags.end());
+}
+
+TEST(RealPlan, ALongWorldIsShortenedWithItsFaultsAndSaysSo) {
+  auto p = plan_of("  duration_s: 120\n  clients: 2\n  faults:\n"
+                   "    - {at_s: 60, kind: crash, target: \"server:0\", for_s: 20}\n");
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_EQ(p->duration_ms, 60000);
+  EXPECT_DOUBLE_EQ(p->scale, 0.5);
+  ASSERT_EQ(p->faults.size(), 1u);
+  EXPECT_EQ(p->faults[0].at_ms, 30000);
+  EXPECT_EQ(p->faults[0].for_ms, 10000);
+  EXPECT_TRUE(std::any_of(p->notes.begin(), p->notes.end(), [](const std::string& n) { return n.find("shortened") == 0; }));
+}
+
+TEST(RealPlan, RefusesWhatHasNoFaithfulRealisationNamingIt) {
+  auto clients = plan_of("  clients: 4\n  faults:\n"
+                         "    - {at_s: 1, kind: partition, groups: [[\"client:1\"], [\"server:0\"]], for_s: 1}\n");
+  ASSERT_FALSE(clients.has_value());
+  EXPECT_NE(clients.error().message.find("p.yaml:7:7: fault kind partition: partitions client:1"), std::string::npos)
+      << clients.error().message;
+  auto twice = plan_of("  clients: 4\n  faults:\n"
+                       "    - {at_s: 1, kind: clock_offset, target: \"client:1\", value: 10}\n"
+                       "    - {at_s: 2, kind: clock_drift, target: \"client:1\", value: 10}\n");
+  ASSERT_FALSE(twice.has_value());
+  EXPECT_NE(twice.error().message.find("p.yaml:8:7: fault kind clock_drift: moves client:1's clock a second time"),
+            std::string::npos)
+      << twice.error().message;
+  auto servers = plan_of("  clients: 4\n  servers: {count: 5}\n");
+  ASSERT_FALSE(servers.has_value());
+  EXPECT_NE(servers.error().message.find("lower servers.count"), std::string::npos) << servers.error().message;
+  auto drawn = plan_of("  clients: 4\n  random_faults: {count: 3, kinds: [flaky]}\n");
+  ASSERT_FALSE(drawn.has_value());
+  EXPECT_NE(drawn.error().message.find("p.yaml: random_faults (seed 1) drew kind flaky: has no realisation"),
+            std::string::npos)
+      << drawn.error().message;
+}
+
+}  // namespace
+}  // namespace convlab::realrun

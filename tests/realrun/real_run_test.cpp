@@ -1,0 +1,160 @@
+// `convlab run --real` as a user runs it: scenarios/real/two-faults.yaml on real processes (its
+// own PostgreSQL, two convlab-servers, convlab-load, a fault proxy), its report files and history,
+// the history judged by `convlab check`; and the worlds and faults it refuses.
+#include "history/history.hpp"
+#include "realrun/process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace convlab::realrun {
+namespace {
+
+namespace fs = std::filesystem;
+using history::EventType;
+
+std::string test_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path d = fs::path(CONVLAB_REALRUN_OUT) / (std::string(info->test_suite_name()) + "_" + info->name());
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d.string();
+}
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs convlab with `args`; its exit code, and stdout and stderr together in `output`.
+int convlab(const std::vector<std::string>& args, const std::string& log, std::string& output, int timeout_ms = 60000) {
+  std::vector<std::string> argv{CONVLAB_EXE};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const int code = run_command(argv, log, timeout_ms);
+  output = read(log);
+  return code;
+}
+
+std::string write_scenario(const std::string& dir, const std::string& text) {
+  const std::string path = dir + "/scenario.yaml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+// A small valid world: what the refusals below change one thing of.
+const std::string kWorld = R"(name: refused
+strategies: [crdt]
+seeds: 1
+world:
+  duration_s: 10
+  clients: CLIENTS
+  servers: {count: 1}
+  faults:
+    - {at_s: 2, kind: crash, target: "server:0", for_s: 1}
+FAULT
+variants:
+  fix: {}
+)";
+
+std::string world(const std::string& clients, const std::string& fault) {
+  std::string s = kWorld;
+  s.replace(s.find("CLIENTS"), 7, clients);
+  s.replace(s.find("FAULT"), 5, fault);
+  return s;
+}
+
+TEST(RealRun, RefusesAWorldLargerThanThisMachineRunsNamingTheKnob) {
+  const std::string dir = test_dir();
+  const std::string file = write_scenario(dir, world("500", ""));
+  std::string out;
+  EXPECT_EQ(convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out), 2) << out;
+  EXPECT_NE(out.find("world.clients is 500"), std::string::npos) << out;
+  EXPECT_NE(out.find("lower world.clients"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(dir + "/out/runs")) << "nothing may start before every run is planned";
+}
+
+TEST(RealRun, RefusesAFaultKindWithoutARealisationAtItsPlace) {
+  const std::string dir = test_dir();
+  // The offline fault is on line 10, its mapping at column 7.
+  const std::string file = write_scenario(dir, world("4", "    - {at_s: 3, kind: offline, target: \"client:1\", for_s: 2}"));
+  std::string out;
+  EXPECT_EQ(convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out), 2) << out;
+  EXPECT_NE(out.find(file + ":10:7: fault kind offline: has no realisation on real processes"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(dir + "/out/runs"));
+}
+
+TEST(RealRun, TwoFaultsScenarioOnRealProcessesJudgedByCheck) {
+  if (!fs::exists("/usr/lib/postgresql/15/bin/initdb")) {
+    GTEST_SKIP() << "PostgreSQL 15 is not installed (scripts/setup.sh installs it)";
+  }
+  const std::string dir = test_dir();
+  std::string out;
+  const int code = convlab({"run", "--real", std::string(CONVLAB_SOURCE_DIR) + "/scenarios/real/two-faults.yaml", "--out",
+                            dir + "/out"},
+                           dir + "/convlab.log", out, 170000);
+  // Every expectation held: converged, nothing acknowledged lost, at least 100 edits acknowledged.
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("4 expectations held, 0 failed"), std::string::npos) << out;
+  for (const char* f : {"report.json", "report.md", "index.html"}) EXPECT_TRUE(fs::exists(dir + "/out/" + f)) << f;
+  EXPECT_NE(read(dir + "/out/report.json").find("\"two-faults\""), std::string::npos);
+
+  const std::string history_path = dir + "/out/runs/two-faults-fix-crdt-seed1/history.jsonl";
+  auto events = history::read_file(history_path);
+  ASSERT_TRUE(events.has_value()) << events.error().message;
+  // The fault windows, as the simulator writes them: each fault's begin, and its recover.
+  std::map<std::string, std::int64_t> begin_us, end_us;
+  for (const history::Event& e : *events) {
+    if (e.type == EventType::kFault && (e.kind == "partition" || e.kind == "crash")) begin_us[e.kind] = e.t_us;
+    if (e.type == EventType::kRecover) end_us[e.kind] = e.t_us;
+  }
+  ASSERT_TRUE(begin_us.contains("partition") && end_us.contains("partition")) << "no partition window in the history";
+  ASSERT_TRUE(begin_us.contains("crash") && end_us.contains("crash")) << "no crash window in the history";
+  EXPECT_GT(end_us["partition"], begin_us["partition"]);
+  EXPECT_GT(begin_us["crash"], end_us["partition"]);
+
+  // The crash happened: convlab-load saw connections close while server 0 was down, and clients
+  // that typed on server 0 before it went on typing elsewhere.
+  std::size_t closed = 0;
+  std::map<std::uint32_t, std::int32_t> server_before, server_after;  // client -> server
+  // The partition happened: an edit server 1 received while cut from the database waited for
+  // the heal to be acknowledged (acks follow the commit): seconds, where a commit takes ms.
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::int64_t> edit_us;  // (client, op) -> t
+  std::int64_t longest_wait_us = 0;
+  for (const history::Event& e : *events) {
+    if (e.type == EventType::kFault && e.kind == "closed" && e.t_us >= begin_us["crash"] && e.t_us < end_us["crash"]) {
+      ++closed;
+    }
+    if (e.type == EventType::kEdit && e.t_us < begin_us["crash"]) server_before[e.client] = e.server;
+    if (e.type == EventType::kEdit && e.t_us >= begin_us["crash"] && e.t_us < end_us["crash"] && !server_after.contains(e.client)) {
+      server_after[e.client] = e.server;
+    }
+    if (e.type == EventType::kEdit && e.server == 1 && e.t_us >= begin_us["partition"] && e.t_us < end_us["partition"]) {
+      edit_us[{e.client, e.op}] = e.t_us;
+    }
+    if (e.type == EventType::kAck) {
+      auto it = edit_us.find({e.client, e.op});
+      if (it != edit_us.end()) longest_wait_us = std::max(longest_wait_us, e.t_us - it->second);
+    }
+  }
+  EXPECT_GT(closed, 0u) << "no connection closed while server 0 was down";
+  std::size_t moved = 0;
+  for (const auto& [client, server] : server_after) moved += server == 1 && server_before[client] == 0 ? 1 : 0;
+  EXPECT_GT(moved, 0u) << "no client of server 0 typed on server 1 while server 0 was down";
+  EXPECT_GE(longest_wait_us, 2'000'000) << "no edit on server 1 waited for the partition's heal";
+
+  // `convlab check` judges the history the runner wrote: converged.
+  std::string check;
+  EXPECT_EQ(convlab({"check", history_path}, dir + "/check.log", check), 0) << check;
+  EXPECT_NE(check.find("two-faults"), std::string::npos) << check;
+}
+
+}  // namespace
+}  // namespace convlab::realrun
