@@ -11,10 +11,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <string>
 #include <vector>
 
 namespace convlab::fuzz {
+
+// The target's name in the test's name (gtest would print the struct's bytes, pointers included).
+void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -53,7 +58,7 @@ TEST_P(Replay, CorpusAndRegressionsPass) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fuzz, Replay, ::testing::ValuesIn(kTargets),
-                         [](const ::testing::TestParamInfo<Target>& info) { return std::string(info.param.name); });
+                         [](const ::testing::TestParamInfo<Target>& p) { return std::string(p.param.name); });
 
 }  // namespace
 }  // namespace convlab::fuzz
