@@ -776,6 +776,10 @@ std::string Writer::digest() const {
 Result<std::vector<Event>> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(path + ": cannot open for reading");
+  return read_stream(in, path);
+}
+
+Result<std::vector<Event>> read_stream(std::istream& in, const std::string& path) {
   std::vector<Event> events;
   std::string line;
   std::uint64_t number = 0;

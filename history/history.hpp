@@ -126,5 +126,7 @@ class Writer {
 
 // Reads a whole history; errors name the file, line and problem.
 Result<std::vector<Event>> read_file(const std::string& path);
+// The same from a stream (the fuzz target's input); `path` names it in errors.
+Result<std::vector<Event>> read_stream(std::istream& in, const std::string& path);
 
 }  // namespace convlab::history

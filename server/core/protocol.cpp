@@ -1,5 +1,6 @@
 #include "server/core/protocol.hpp"
 
+#include "server/core/utf8.hpp"
 #include "server/core/wire.hpp"
 
 namespace convlab {
@@ -136,6 +137,9 @@ Result<RenameMsg> decode_rename(std::span<const std::uint8_t> bytes) {
   Bytes title = r.bytes();
   if (auto done = r.finish(); !done) return done.error();
   out.title.assign(title.begin(), title.end());
+  // The title goes to JSON clients, the store's text column and every other client as it is:
+  // bytes that are not UTF-8 are refused here (found by fuzz/frames_diff).
+  if (auto text = utf8_decode(out.title); !text) return make_error("title is not UTF-8: " + text.error().message);
   return out;
 }
 
@@ -156,6 +160,7 @@ Result<TitleMsg> decode_title(std::span<const std::uint8_t> bytes) {
   if (auto done = r.finish(); !done) return done.error();
   if (out.answer > 2) return make_error("title answer " + std::to_string(out.answer) + " is not 0, 1 or 2");
   out.title.assign(title.begin(), title.end());
+  if (auto text = utf8_decode(out.title); !text) return make_error("title is not UTF-8: " + text.error().message);
   return out;
 }
 
