@@ -226,16 +226,19 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     for (const Load& l : loads->second) {
       if (l.t_us >= until) break;
       if (!l.api || l.t_us < e.ack_us || durable_as_of(x, l.version)) continue;
-      // Its author's first edit after that load.
+      // Its author's first edit of E's paragraph on that load (before it loaded again): the
+      // register write that replaced X's.
+      const Load* next = &l + 1 == loads->second.data() + loads->second.size() ? nullptr : &l + 1;
+      const std::int64_t on_it_until = next != nullptr ? std::min(until, next->t_us) : until;
       auto i = static_cast<std::size_t>(
           std::partition_point(edits.begin() + static_cast<std::ptrdiff_t>(e.order), edits.end(),
                                [&](const EditInfo& w) { return w.e->t_us < l.t_us; }) -
           edits.begin());
-      while (i < edits.size() && edits[i].e->t_us < until &&
-             (edits[i].e->client != e.e->client || edits[i].e->doc != e.e->doc)) {
+      while (i < edits.size() && edits[i].e->t_us < on_it_until &&
+             (edits[i].e->client != e.e->client || edits[i].e->doc != e.e->doc || edits[i].e->para != e.e->para)) {
         ++i;
       }
-      if (i < edits.size() && edits[i].e->t_us < until && edits[i].acked && edits[i].ack_us < crash_t &&
+      if (i < edits.size() && edits[i].e->t_us < on_it_until && edits[i].acked && edits[i].ack_us < crash_t &&
           reloaded_without(e, x, edits[i])) {
         return Verdict{"stale_base", i};
       }
@@ -366,8 +369,12 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         break;
       }
     }
-    // Memo kinds 3 and 5: never durable / left the durable text, decided by an overruling.
-    auto [it, fresh] = memo.try_emplace({lost[j].edit, overruling ? 3 + kind : kind,
+    const auto held_docs = log.held_at_end.find(e.e->doc);
+    const bool held = kind == 0 && held_docs != log.held_at_end.end() &&
+                      std::binary_search(held_docs->second.begin(), held_docs->second.end(), lost[j].id);
+    // Memo kinds 3 and 5: never durable / left the durable text, decided by an overruling; 6:
+    // never durable, held by every server at the end.
+    auto [it, fresh] = memo.try_emplace({lost[j].edit, overruling ? 3 + kind : held ? 6 : kind,
                                          overruling ? static_cast<std::size_t>(overruling - log.overruled.data()) : commit});
     Verdict& v = it->second;
     if (fresh) {
@@ -410,12 +417,17 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         }
       } else {
         const std::int64_t bound = e.acked ? e.ack_us : std::numeric_limits<std::int64_t>::max();
+        std::optional<Verdict> found;
+        // Still in every server's memory at the end: no write took it out, the durable text
+        // never got it (a snapshot not taken yet, a commit lost with the database).
+        if (!held) {
+          found = from_paragraph(e, bound, false);
+          if (!found) found = overwritten_before_snapshot(e, f);
+          if (!found) found = overwritten_in_memory(e);
+          if (!found) found = stale_own_write(e, f, std::numeric_limits<std::int64_t>::max());
+        }
         // Acknowledged only after its commit, yet never durable: not a crash (the store kept
         // what it acknowledged); a refusal whose winner the log does not show.
-        std::optional<Verdict> found = from_paragraph(e, bound, false);
-        if (!found) found = overwritten_before_snapshot(e, f);
-        if (!found) found = overwritten_in_memory(e);
-        if (!found) found = stale_own_write(e, f, std::numeric_limits<std::int64_t>::max());
         v = found.value_or(Verdict{log.ack_after_commit ? "unknown" : "crash", std::nullopt});
       }
     }

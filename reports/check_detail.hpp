@@ -143,6 +143,9 @@ struct LogFacts {
   std::vector<std::int64_t> crash_us;   // when crash faults began, ascending
   // client -> each state it loaded (a welcome, an API read), in time order
   std::map<std::uint32_t, std::vector<Load>> loads;
+  // doc -> the ids every server's final replica of it holds (sorted; docs with no server final
+  // absent): what stayed in the servers' memory to the end.
+  std::map<std::uint32_t, std::vector<CharId>> held_at_end;
   // Edits of each (doc, para), in history order (indexes into `edits`).
   const std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<std::size_t>>* by_para = nullptr;
 };

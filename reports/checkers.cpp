@@ -414,6 +414,25 @@ RunMetrics Checker::finish() const {
     log.initial_clock_ms = parse_i64(st.meta, "initial_clock_ms");
     log.crash_us = st.crash_us;
     log.loads = st.loads;
+    for (const auto& [doc, ds] : docs) {
+      std::optional<std::vector<CharId>> held;
+      for (const auto& [name, fin] : ds.finals) {
+        if (name.rfind("server:", 0) != 0) continue;
+        std::vector<CharId> ids;
+        for (const IdRun& r : fin->ids) {
+          for (std::uint32_t k = 0; k < r.count; ++k) ids.push_back(CharId{r.agent, r.seq + k});
+        }
+        std::sort(ids.begin(), ids.end());
+        if (held) {
+          std::vector<CharId> both;
+          std::set_intersection(held->begin(), held->end(), ids.begin(), ids.end(), std::back_inserter(both));
+          held = std::move(both);
+        } else {
+          held = std::move(ids);
+        }
+      }
+      if (held) log.held_at_end[doc] = std::move(*held);
+    }
     log.by_para = &by_para;
     causes_from_log(log, edits, find_edit);
   }
