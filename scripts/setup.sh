@@ -21,6 +21,7 @@ packages=(
   nginx       # scripts/cdn.sh: the CDN (proxy_cache) on real processes, staleness_tests
   faketime    # libfaketime: server clock faults on real processes (faults/real/clock.hpp, e2e RealFaults)
   python3     # scripts/soak_audit.py: the chaos soak's audit (ctest soak_short)
+  clang libclang-rt-14-dev  # libFuzzer: scripts/fuzz.sh, the fuzz stage of scripts/test.sh
 )
 missing=()
 for p in "${packages[@]}"; do

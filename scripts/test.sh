@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds (warnings are errors), starts the
 # services the tests need (a throwaway PostgreSQL on a free loopback port), runs every test
-# with ctest and stops the services. The last line is ctest's summary.
+# with ctest, stops the services and runs every libFuzzer target for a short bounded time. The
+# last line is `N passed, N failed` over both (the fuzz targets counted as tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh ci
@@ -13,4 +14,32 @@ CONVLAB_PG_URL="$(scripts/pg.sh start "$pgdir")"
 export CONVLAB_PG_URL
 echo "test: throwaway PostgreSQL at $CONVLAB_PG_URL" >&2
 
-ctest --preset ci -j 2 --timeout 900
+# The whole suite, then every libFuzzer target for FUZZ_SECONDS (default 30) on its corpus
+# (scripts/fuzz.sh: its own clang tree, build/fuzz). The last line counts both: ctest's tests
+# and the fuzz targets, each a test that passed or failed.
+logs="$(mktemp -d /tmp/convlab-test.XXXXXX)"
+trap 'stop_services; rm -rf "$logs"' EXIT
+ctest_rc=0
+ctest --preset ci -j 2 --timeout 900 2>&1 | tee "$logs/ctest.log" || ctest_rc=$?
+stop_services
+fuzz_rc=0
+scripts/fuzz.sh "${FUZZ_SECONDS:-30}" 2>&1 | tee "$logs/fuzz.log" || fuzz_rc=$?
+
+# "100% tests passed, 0 tests failed out of 517"
+summary="$(grep -E '[0-9]+ tests failed out of [0-9]+' "$logs/ctest.log" | tail -1 || true)"
+if [[ -z "$summary" ]]; then
+  echo "test: ctest printed no summary (exit $ctest_rc)" >&2
+  t_failed=1; t_total=1
+else
+  t_failed="$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$summary")"
+  t_total="$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$summary")"
+fi
+f_passed="$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9?]+ +[0-9?]+ ok$' "$logs/fuzz.log" || true)"
+f_failed="$(grep -cE '^[a-z_]+ +[0-9]+ +[0-9?]+ +[0-9?]+ CRASH' "$logs/fuzz.log" || true)"
+if [[ $fuzz_rc -ne 0 && $f_failed -eq 0 ]]; then
+  echo "test: scripts/fuzz.sh failed (exit $fuzz_rc) before running its targets" >&2
+  f_failed=1
+fi
+echo "test: ctest $((t_total - t_failed)) passed, $t_failed failed; fuzz targets $f_passed passed, $f_failed failed"
+echo "$((t_total - t_failed + f_passed)) passed, $((t_failed + f_failed)) failed"
+[[ $ctest_rc -eq 0 && $fuzz_rc -eq 0 && $t_failed -eq 0 && $f_failed -eq 0 ]]
