@@ -129,8 +129,6 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
   // then: its last load (a welcome, an API read) before w came after X reached the durable text
   // (`added`, a commit) and served a version before that commit's index.
   const auto loaded_without = [&](const EditInfo& w, const Commit& added) {
-    const auto it = log.loads.find(w.e->client);
-    if (it == log.loads.end()) return false;
     const Load* last = last_load_before(w.e->client, w.e->t_us);
     return last != nullptr && last->t_us >= added.t_us && last->version < added.index;
   };
