@@ -59,10 +59,12 @@ function loadTrace(path) {
 async function makeReplayer(name, trace) {
   const txns = trace.txns;
   switch (name) {
-    case 'yjs': {
-      // The ES module build (package.json "exports" → dist/yjs.mjs): what applications and
-      // bundlers load. require('yjs') would load the CommonJS build, ~4x slower here.
-      const Y = await import('yjs');
+    case 'yjs':
+    case 'yjs-commonjs': {
+      // `yjs`: the ES module build (package.json "exports" → dist/yjs.mjs), what applications
+      // and bundlers load — the peer the tables compare with. `yjs-commonjs`: require('yjs'), its
+      // CommonJS build (bench/README: how much slower it is, and why the tables do not use it).
+      const Y = name === 'yjs' ? await import('yjs') : require('yjs');
       return () => {
         const doc = new Y.Doc();
         const text = doc.getText('text');
@@ -145,7 +147,7 @@ async function makeReplayer(name, trace) {
     case 'none':
       return () => trace.endContent;
     default:
-      usage(`unknown library ${name} (known: yjs, diamond-types, loro, automerge, ot-text-unicode, none)`);
+      usage(`unknown library ${name} (known: yjs, yjs-commonjs, diamond-types, loro, automerge, ot-text-unicode, none)`);
   }
   return undefined;
 }
@@ -170,7 +172,7 @@ const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]
   : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
 
 const versions = {
-  yjs: 'yjs', 'diamond-types': 'diamond-types-node', loro: 'loro-crdt',
+  yjs: 'yjs', 'yjs-commonjs': 'yjs', 'diamond-types': 'diamond-types-node', loro: 'loro-crdt',
   automerge: '@automerge/automerge', 'ot-text-unicode': 'ot-text-unicode',
 };
 let version = process.version;

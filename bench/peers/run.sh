@@ -7,8 +7,8 @@
 #   bench/peers/run.sh [--traces all|NAME[,NAME...]] [--runs N] [--libs LIB[,LIB...]]
 #                      [--convlab PATH] [--timeout SEC]
 #
-# LIB: convlab-crdt convlab-ot yjs diamond-types loro automerge ot-text-unicode node-baseline
-# (default: all of them). NAME: a file stem in <shared>/traces/sequential_traces, e.g.
+# LIB: convlab-crdt convlab-ot yjs yjs-commonjs diamond-types loro automerge ot-text-unicode node-baseline
+# (default: all of them but yjs-commonjs, Yjs's CommonJS build, kept to show what it costs). NAME: a file stem in <shared>/traces/sequential_traces, e.g.
 # automerge-paper. The JS packages are installed with `npm ci` from the committed lock file.
 set -euo pipefail
 
