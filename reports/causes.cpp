@@ -47,6 +47,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
   struct Fate {
     bool durable = false;  // it was in the durable text at some point
     bool present = false;  // it is there after the last commit
+    // How many times the durable text holds it (a paragraph written again from a stale view can
+    // hold a character twice; commits add and remove copies): present while above 0.
+    std::uint32_t copies = 0;
     std::optional<std::size_t> removed_by;  // the commit that last took it out
     // Each stretch of time it was durable: the commit that put it in, and the one that took it
     // out (none: still there).
@@ -70,6 +73,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     for (const IdRun& r : log.runs.subspan(c.removed_begin, c.removed_count)) {
       lost_in(c.doc, r, [&](std::size_t j) {
         if (!fate[j].present) return;
+        if (--fate[j].copies > 0) return;  // another copy stays
         fate[j].present = false;
         fate[j].removed_by = i;
         fate[j].spans.back().second = i;
@@ -79,6 +83,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       lost_in(c.doc, r, [&](std::size_t j) {
         fate[j].durable = true;
         fate[j].present = true;
+        ++fate[j].copies;
         fate[j].removed_by.reset();
         // Put in again while there (a snapshot holding it, say): the latest put counts.
         if (!fate[j].spans.empty() && !fate[j].spans.back().second) {
@@ -267,15 +272,21 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       const EditInfo& w = edits[i];
       if (w.e->doc != e.e->doc || w.e->client == e.e->client || saw(w, e) || w.e->para > e.e->para) continue;
       if (w.e->para == e.e->para) {
+        // Under clock ordering a write whose stamp does not beat E's did not replace its register.
+        if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
         same = i;
         break;
       }
-      if (!earlier) earlier = i;
+      if (!earlier && w.e->structural) earlier = i;
     }
     const auto other = [&](std::size_t i) { return Verdict{edits[i].e->stale_base ? "stale_base" : "concurrent", i}; };
-    // Its own author's write on a stale reload, if it came before another's in its paragraph.
+    // Its own author's write on a stale reload, if it came before another's that may have
+    // taken X out: in its paragraph, or a split or join in an earlier one.
     const std::optional<Verdict> own = stale_own_write(e, x, snap->t_us);
-    if (own && (!same || edits[*own->by].e->t_us < edits[*same].e->t_us)) return own;
+    const auto before_own = [&](const std::optional<std::size_t>& w) {
+      return w && edits[*w].e->t_us < edits[*own->by].e->t_us;
+    };
+    if (own && !before_own(same) && !before_own(earlier)) return own;
     if (same) return other(*same);
     if (earlier) return other(*earlier);
     // No other client's write: its own author's took X out of that memory, addressing a
@@ -332,6 +343,49 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return std::nullopt;
   };
 
+  // When memory holding E's characters may first have been lost after E: a crash, a document
+  // started over, a partition open then or later (the end of time: never).
+  const auto memory_lost_after = [&](std::int64_t t) {
+    std::int64_t at = std::numeric_limits<std::int64_t>::max();
+    const auto it = std::upper_bound(log.memory_loss_us.begin(), log.memory_loss_us.end(), t);
+    if (it != log.memory_loss_us.end()) at = *it;
+    for (const auto& [from, until] : log.partitions) {
+      if (until > t) at = std::min(at, std::max(from, t));
+    }
+    return at;
+  };
+
+  // X never durable and gone from the servers' memory by the end, and no server's memory lost
+  // from E on (no crash, no document started over, no partition open then or later): a write
+  // took X out of a server's memory. The first write of another client's made from E on without
+  // having seen E decided — in E's paragraph (under clock ordering, one whose stamp beats E's),
+  // else in any paragraph (a split or join moves the registers after it, and a view's paragraph
+  // indexes may be another replica's); with none, its own author's later write, at a paragraph
+  // a split or join had moved. (With memory lost after E, the history cannot tell whether a
+  // write came first.)
+  const auto overwritten_without_memory_loss = [&](const EditInfo& e) -> std::optional<Verdict> {
+    if (!e.acked || memory_lost_after(e.e->t_us) != std::numeric_limits<std::int64_t>::max()) return std::nullopt;
+    std::optional<std::size_t> same;
+    std::optional<std::size_t> other;
+    bool own_later = false;  // its author wrote the document again
+    for (std::size_t i = e.order + 1; i < edits.size(); ++i) {
+      const EditInfo& w = edits[i];
+      if (w.e->doc == e.e->doc && w.e->client == e.e->client) own_later = true;
+      if (w.e->doc != e.e->doc || w.e->client == e.e->client || saw(w, e)) continue;
+      if (w.e->para == e.e->para) {
+        if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
+        same = i;
+        break;
+      }
+      if (!other) other = i;
+    }
+    if (const std::optional<std::size_t> w = same ? same : other) {
+      return Verdict{edits[*w].e->stale_base ? "stale_base" : "concurrent", *w};
+    }
+    if (own_later) return Verdict{"concurrent", std::nullopt};
+    return std::nullopt;
+  };
+
   // X went with a write the server overruled: the write it kept there decided. Every client
   // started from the initial text, so losing to it is losing to a write already seen.
   const auto from_overruling = [&](const EditInfo& e, const Overruling& o) -> Verdict {
@@ -343,8 +397,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return Verdict{seen ? "clock_skew" : "concurrent", h->order};
   };
 
-  // Verdicts per (edit, fate kind, commit): the characters of one edit mostly share them.
-  std::map<std::tuple<std::size_t, int, std::size_t>, Verdict> memo;
+  // Verdicts per (edit, fate kind, commit, and the stretches X was durable: the commit that last
+  // put it in, how many): the characters of one edit mostly share them.
+  std::map<std::tuple<std::size_t, int, std::size_t, std::size_t, std::size_t>, Verdict> memo;
   for (std::size_t j = 0; j < lost.size(); ++j) {
     EditInfo& e = edits[lost[j].edit];
     const Fate& f = fate[j];
@@ -372,8 +427,13 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
                       std::binary_search(held_docs->second.begin(), held_docs->second.end(), lost[j].id);
     // Memo kinds 3 and 5: never durable / left the durable text, decided by an overruling; 6:
     // never durable, held by every server at the end.
+    // Held to the end, X was not lost to a refusal of a write carrying it (a register another
+    // write held then): the durable text never got it.
+    if (held) overruling = nullptr;
+    const std::size_t last_put = f.spans.empty() ? std::numeric_limits<std::size_t>::max() : f.spans.back().first;
     auto [it, fresh] = memo.try_emplace({lost[j].edit, overruling ? 3 + kind : held ? 6 : kind,
-                                         overruling ? static_cast<std::size_t>(overruling - log.overruled.data()) : commit});
+                                         overruling ? static_cast<std::size_t>(overruling - log.overruled.data()) : commit,
+                                         last_put, f.spans.size()});
     Verdict& v = it->second;
     if (fresh) {
       if (overruling != nullptr) {
@@ -423,6 +483,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
           if (!found) found = overwritten_before_snapshot(e, f);
           if (!found) found = overwritten_in_memory(e);
           if (!found) found = stale_own_write(e, f, std::numeric_limits<std::int64_t>::max());
+          if (!found) found = overwritten_without_memory_loss(e);
         }
         // Acknowledged only after its commit, yet never durable: not a crash (the store kept
         // what it acknowledged); a refusal whose winner the log does not show.
@@ -450,3 +511,4 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
 }
 
 }  // namespace convlab::reports::detail
+

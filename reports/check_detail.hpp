@@ -30,6 +30,9 @@ struct Edit {
   std::uint32_t para = 0;
   std::int32_t server = -1;
   bool stale_base = false;
+  // Inserts a newline or deletes something (which may be one): it may split or join paragraphs,
+  // rewriting the registers of those after it.
+  bool structural = false;
   std::uint32_t inserted_begin = 0, inserted_count = 0;  // in State::runs
   std::uint32_t deleted_begin = 0, deleted_count = 0;    // in State::runs
   std::uint32_t seen_begin = 0, seen_count = 0;          // in State::seen_ops, by author
@@ -141,6 +144,13 @@ struct LogFacts {
   bool ack_after_commit = false;        // meta `ack`: edits are acknowledged once committed
   std::optional<std::int64_t> initial_clock_ms;  // meta: the clock reading the initial text is stamped with
   std::vector<std::int64_t> crash_us;   // when crash faults began, ascending
+  // When a server's memory of a document may have been lost, ascending: a crash fault (a
+  // server's, or the database's: the commits in flight fail) began, or a client's connection
+  // closed because its document started over (`closed` "a change did not commit", "the
+  // document's home started over").
+  std::vector<std::int64_t> memory_loss_us;
+  // Partition windows [begin, end) (a commit across one fails): in the order they began.
+  std::vector<std::pair<std::int64_t, std::int64_t>> partitions;
   // client -> each state it loaded (a welcome, an API read), in time order
   std::map<std::uint32_t, std::vector<Load>> loads;
   // doc -> the ids every server's final replica of it holds (sorted; docs with no server final

@@ -105,6 +105,10 @@ struct Checker::State {
   double mem_bytes_per_doc = 0;
   std::optional<std::int64_t> last_crash_us;
   std::vector<std::int64_t> crash_us;  // every crash fault's start
+  // When a server's memory may have been lost (LogFacts::memory_loss_us), and the partition
+  // windows (open ones end at the end of time).
+  std::vector<std::int64_t> memory_loss_us;
+  std::vector<std::pair<std::int64_t, std::int64_t>> partitions;
   std::map<std::uint32_t, std::vector<detail::Load>> loads;  // client -> its loads
   std::optional<std::int64_t> last_seen_or_ack_us;
   std::uint64_t stale_loads = 0;
@@ -158,6 +162,7 @@ void Checker::add(const Event& e) {
       x.para = e.para;
       x.server = e.server;
       x.stale_base = e.stale_base;
+      x.structural = e.del > 0 || e.ins.find(U'\n') != std::u32string::npos;
       x.inserted_count = static_cast<std::uint32_t>(e.inserted.size());
       x.inserted_begin = st.push_runs(e.inserted);
       x.deleted_count = static_cast<std::uint32_t>(e.deleted.size());
@@ -204,8 +209,24 @@ void Checker::add(const Event& e) {
         st.last_crash_us = std::max(st.last_crash_us.value_or(e.t_us), e.t_us);
         st.crash_us.push_back(e.t_us);  // history order is time order
       }
+      if (e.kind == faults::name(faults::FaultKind::kCrash) ||
+          (e.kind == "closed" && (e.detail == "a change did not commit" || e.detail == "the document's home started over"))) {
+        st.memory_loss_us.push_back(e.t_us);
+      }
+      if (e.kind == faults::name(faults::FaultKind::kPartition)) {
+        st.partitions.emplace_back(e.t_us, std::numeric_limits<std::int64_t>::max());
+      }
       break;
     case EventType::kRecover:
+      if (e.kind == faults::name(faults::FaultKind::kPartition)) {
+        // The earliest partition still open ends (recoveries name no fault).
+        for (auto& [from, until] : st.partitions) {
+          if (until == std::numeric_limits<std::int64_t>::max()) {
+            until = e.t_us;
+            break;
+          }
+        }
+      }
       break;
     case EventType::kHeal:
       if (!st.heal_t) st.heal_t = e.t_us;
@@ -413,6 +434,8 @@ RunMetrics Checker::finish() const {
     log.ack_after_commit = st.meta.count("ack") != 0 && st.meta.at("ack") == "after_commit";
     log.initial_clock_ms = parse_i64(st.meta, "initial_clock_ms");
     log.crash_us = st.crash_us;
+    log.memory_loss_us = st.memory_loss_us;
+    log.partitions = st.partitions;
     log.loads = st.loads;
     for (const auto& [doc, ds] : docs) {
       std::optional<std::vector<CharId>> held;

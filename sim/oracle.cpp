@@ -249,6 +249,16 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
   return judge(evs, *before, x, e, depth + 1);
 }
 
+bool Oracle::held_at_end(std::uint32_t doc, CharId x) const {
+  bool any = false;
+  for (const auto& [key, ids] : servers_) {
+    if (key.second != doc || ids.empty()) continue;  // not loaded there (dropped, never loaded)
+    if (!has(ids, x)) return false;
+    any = true;
+  }
+  return any;
+}
+
 std::vector<TruthChar> Oracle::finish(const std::vector<std::vector<CharId>>& final_durable) const {
   std::map<std::uint32_t, std::vector<CharId>> deleted = deleted_;
   for (auto& [doc, ids] : deleted) std::sort(ids.begin(), ids.end());
@@ -278,6 +288,11 @@ std::vector<TruthChar> Oracle::finish(const std::vector<std::vector<CharId>>& fi
       if (ever_durable) {
         v = last_durable_removal ? judge(evs, *last_durable_removal, x, tag, 0)
                                  : Verdict{"unknown", std::nullopt, "durable at the end, yet not in the final text"};
+      } else if (held_at_end(e.doc, x)) {
+        // Never durable, yet in the memory of every server holding the document at the end: a
+        // write that took it out somewhere put back since is not what lost it; the durable text
+        // never got it (a snapshot not taken, a commit lost).
+        v = Verdict{"crash", std::nullopt, "acknowledged, never durable, held in memory at the end"};
       } else {
         // Never durable: the first write that took it out of a server's memory, else a refusal,
         // else memory lost (a crash, a change that did not commit, never applied at all).

@@ -318,6 +318,89 @@ TEST(CheckCausesFromLog, AWriteOverruledWhereItCarriedTheCharacterNamesTheHolder
   EXPECT_EQ(m.lost_edits[0].by_op, 0u);
 }
 
+// Never durable, gone from every server's memory at the end, and no crash, no partition and no
+// document started over from E on: no memory was lost, so a write took X out — here a split
+// in an earlier paragraph by a client that had not seen E. With a crash after E the history
+// cannot tell a write from the crash: crash.
+TEST(CheckCausesFromLog, NeverDurableWithNoMemoryLostIsTheWriteThatTookItOut) {
+  const auto history = [](bool crash) {
+    std::vector<Event> h = {
+        log_meta(false, "snapshot"),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}, .para = 2}),
+        ack(1010 * kMs, 0, 1),
+        edit({.t_us = 1500 * kMs, .client = 1, .op = 1, .clock_ms = 1500, .inserted = {{1, 0, 1}}, .para = 0}),
+        ack(1510 * kMs, 1, 1),
+        final_of(0, "durable", U"", {}),
+        final_of(0, "server:0", U"\n", {{1, 0, 1}})};
+    if (crash) h.push_back(fault(3000 * kMs, "crash"));
+    std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
+    return h;
+  };
+  // Client 1's own character is lost too: never durable, held by the server to the end (crash).
+  RunMetrics m = check(history(false));
+  EXPECT_EQ(m.lost_acked_chars, 3u);
+  EXPECT_EQ(m.lost_by_cause.at("concurrent"), 2u);
+  EXPECT_EQ(m.lost_by_cause.at("crash"), 1u);
+  ASSERT_EQ(m.lost_edits.size(), 2u);
+  EXPECT_EQ(m.lost_edits[0].client, 0u);
+  EXPECT_EQ(m.lost_edits[0].cause, "concurrent");
+  EXPECT_EQ(m.lost_edits[0].by_client, 1u);
+  m = check(history(true));
+  EXPECT_EQ(m.lost_by_cause.at("crash"), 3u);
+  EXPECT_EQ(m.lost_by_cause.at("concurrent"), 0u);
+}
+
+// Never durable but held by every server's memory at the end: a write that carried it and was
+// overruled somewhere did not lose it; the durable text never got it (a snapshot not taken).
+TEST(CheckCausesFromLog, HeldInMemoryAtTheEndIsCrashEvenWhenOverruled) {
+  const std::vector<Event> h = {
+      log_meta(true, "snapshot"),
+      edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+      ack(1010 * kMs, 0, 1),
+      edit({.t_us = 1100 * kMs, .client = 1, .op = 1, .clock_ms = 5000, .inserted = {{1, 0, 1}}}),
+      overruled(1200 * kMs, 0, 1, 1, 1, {{0, 0, 2}}),
+      ack(1210 * kMs, 1, 1),
+      final_of(0, "durable", U"", {}),
+      final_of(0, "server:0", U"xxw", {{0, 0, 2}, {1, 0, 1}})};
+  // Client 1's character too: never durable, held (crash).
+  const RunMetrics m = check(h);
+  EXPECT_EQ(m.lost_acked_chars, 3u);
+  EXPECT_EQ(m.lost_by_cause.at("crash"), 3u);
+  EXPECT_EQ(m.lost_by_cause.at("concurrent"), 0u);
+}
+
+// A paragraph written again from a stale view can hold a character twice: X leaves the durable
+// text with its last copy. Here client 2's write (after a load of a version without X, though
+// X was durable then) takes the first copy; client 1's, on a fresh view, the second and last:
+// concurrent, blamed on client 1 — not stale_base on client 2.
+TEST(CheckCausesFromLog, ACharacterHeldTwiceLeavesWithItsLastCopy) {
+  next_index = 1;
+  const std::vector<Event> h = {
+      log_meta(false),
+      edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 1}}}),
+      commit(1010 * kMs, 0, 1, {{0, 0, 1}}),  // index 1
+      ack(1020 * kMs, 0, 1),
+      edit({.t_us = 1500 * kMs, .client = 3, .op = 1, .clock_ms = 1500, .inserted = {{3, 0, 1}},
+            .seen_ops = {{0, 1}}}),
+      commit(1510 * kMs, 3, 1, {{0, 0, 1}, {3, 0, 1}}),  // index 2: a second copy of X
+      ack(1520 * kMs, 3, 1),
+      load_of(2000 * kMs, 2, 0, 2),
+      edit({.t_us = 2500 * kMs, .client = 2, .op = 1, .clock_ms = 2500, .inserted = {{2, 0, 1}}}),
+      commit(2510 * kMs, 2, 1, {{2, 0, 1}}, {{0, 0, 1}}),  // one copy goes
+      ack(2520 * kMs, 2, 1),
+      edit({.t_us = 3000 * kMs, .client = 1, .op = 1, .clock_ms = 3000, .inserted = {{1, 0, 1}}}),
+      commit(3010 * kMs, 1, 1, {{1, 0, 1}}, {{0, 0, 1}}),  // the last copy goes
+      ack(3020 * kMs, 1, 1),
+      final_of(0, "durable", U"abc", {{1, 0, 1}, {2, 0, 1}, {3, 0, 1}})};
+  const RunMetrics m = check(h);
+  EXPECT_EQ(m.lost_acked_chars, 1u);
+  EXPECT_EQ(m.lost_by_cause.at("concurrent"), 1u);
+  EXPECT_EQ(m.lost_by_cause.at("stale_base"), 0u);
+  ASSERT_EQ(m.lost_edits.size(), 1u);
+  EXPECT_EQ(m.lost_edits[0].by_client, 1u);
+}
+
+
 // Durable at the end yet missing from the reference: the log and the reference disagree.
 TEST(CheckCausesFromLog, DurableButMissingFromTheReferenceIsUnknown) {
   const std::vector<Event> h = {
