@@ -41,6 +41,13 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   "$here/scripts/pg.sh" stop "$work/pg" || true
+  # Nothing stays behind but a history asked for (HISTORY=1).
+  if [ "${HISTORY:-0}" = 1 ]; then
+    rm -rf "$work/pg"
+    echo "run.sh: history in $work/history.jsonl"
+  else
+    rm -rf "$work"
+  fi
 }
 trap cleanup EXIT
 

@@ -42,6 +42,22 @@ inline std::filesystem::path temp_dir() {
   return tmpl;
 }
 
+// A temporary directory removed with everything in it when the test is done.
+class TempDir {
+ public:
+  TempDir() : path_(temp_dir()) {}
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 // The convlab-server binary as a child process.
 class ServerProcess {
  public:

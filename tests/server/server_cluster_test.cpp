@@ -160,7 +160,8 @@ TEST_P(Fwd, BothServers) {
   EXPECT_EQ(metric(m, R"(convlab_node_link_queued_messages{peer="0"})"), 0);
   EXPECT_EQ(metric(m, "convlab_edits_acknowledged_total"), metric(m, "convlab_edits_received_total"));
   if (std::system("command -v promtool >/dev/null 2>&1") == 0) {  // the link series lint too
-    const auto file = temp_dir() / "metrics.txt";
+    const TempDir dir;
+    const auto file = dir.path() / "metrics.txt";
     std::ofstream(file) << m;
     const std::string cmd = "promtool check metrics < " + file.string() + " > " + file.string() + ".out 2>&1";
     EXPECT_EQ(std::system(cmd.c_str()), 0);

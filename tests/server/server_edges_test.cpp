@@ -187,7 +187,8 @@ TEST(ServerEdges, LimitsAtAndOnePastTheirBoundary) {
 }
 
 TEST(ServerEdges, AllowedOriginsProblemsNameTheirPlace) {
-  const std::filesystem::path file = temp_dir() / "server.yaml";
+  const TempDir dir;
+  const std::filesystem::path file = dir.path() / "server.yaml";
   auto load = [&](const std::string& text) {
     std::ofstream(file) << text;
     net::ServerConfig c;

@@ -26,7 +26,8 @@ TEST(ServerMetrics, PromtoolAcceptsTheExposition) {
   a.insert(0, U"hello");
   ASSERT_TRUE(a.sync());
   const std::string m = http_request(server.port(), http::verb::get, "/metrics").body;
-  const auto file = temp_dir() / "metrics.txt";
+  const TempDir dir;
+  const auto file = dir.path() / "metrics.txt";
   std::ofstream(file) << m;
   const std::string cmd = "promtool check metrics < " + file.string() + " > " + file.string() + ".out 2>&1";
   const int rc = std::system(cmd.c_str());
