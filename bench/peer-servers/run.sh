@@ -11,6 +11,8 @@
 #   WARMUP=5    seconds of typing before the steady state (default 5)
 #   DRAIN=5     seconds after typing for what is on its way (default 5)
 #   BUILD=build/ci    whose convlab-server (default build/ci)
+#   PG_DIR=DIR  use the running cluster of scripts/pg.sh start DIR (a fresh database in it)
+#               instead of a cluster of its own (the test does, to stay short)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -44,7 +46,20 @@ cleanup() {
   "$repo/scripts/pg.sh" stop "$work/pg" || true
 }
 trap cleanup EXIT
-pg_url="$("$repo/scripts/pg.sh" start "$work/pg")"
+if [ -n "${PG_DIR:-}" ]; then
+  # A running cluster (scripts/pg.sh start PG_DIR; the tests share one): a fresh database in it.
+  [ -f "$PG_DIR/port" ] || { echo "run.sh: PG_DIR=$PG_DIR has no running cluster (no $PG_DIR/port)" >&2; exit 2; }
+  pgdata="$PG_DIR/data"
+  db="run_$(basename "$work" | tr -dc 'a-zA-Z0-9' | tr 'A-Z' 'a-z')"
+  (cd "$here" && node -e 'const pg = require("pg"); const c = new pg.Client({connectionString: process.argv[1]});
+    c.connect().then(() => c.query(`CREATE DATABASE ${process.argv[2]}`)).then(() => c.end())
+     .catch((e) => { console.error(`run.sh: CREATE DATABASE: ${e.message}`); process.exit(1); });' \
+    "postgresql://convlab@127.0.0.1:$(cat "$PG_DIR/port")/postgres" "$db")
+  pg_url="postgresql://convlab@127.0.0.1:$(cat "$PG_DIR/port")/$db"
+else
+  pgdata="$work/pg/data"
+  pg_url="$("$repo/scripts/pg.sh" start "$work/pg")"
+fi
 
 case "$server" in
   convlab-*)
@@ -71,7 +86,7 @@ cpu_s() {  # user+sys seconds of the given pids, from /proc/PID/stat (fields 14 
   for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done | sed 's/.*) //' |
     awk -v t="$tck" '{s += $12 + $13} END {printf "%.3f", s / t}'
 }
-pm="$(head -n1 "$work/pg/data/postmaster.pid")"
+pm="$(head -n1 "$pgdata/postmaster.pid")"
 pg_cpu() { cpu_s "$pm" $(ps -o pid= --ppid "$pm" 2>/dev/null); }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$spid/status"; }
 snapshot() { echo "$(cpu_s "$spid") $(pg_cpu) $(rss_kib)"; }

@@ -1,0 +1,48 @@
+// The markdown table of a sweep: per server and shape, the highest offered rate that held the
+// objective, with that run's figures; then the pairs' ratios.
+//   node table.mjs out/runs.jsonl [P99_MS]
+import { readFileSync } from 'node:fs';
+
+const [file, objective = '50'] = process.argv.slice(2);
+if (!file) { console.error('usage: node table.mjs RUNS.jsonl [P99_MS]'); process.exit(2); }
+const runs = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l, k) => {
+  try { return JSON.parse(l); } catch (e) { console.error(`${file}:${k + 1}: ${e.message}`); process.exit(2); }
+});
+const order = ['convlab-ot', 'sharedb', 'convlab-crdt', 'hocuspocus', 'y-websocket'];
+const shapes = [...new Set(runs.map((r) => `${r.clients}/${r.docs}`))];
+const best = new Map();
+for (const r of runs) {
+  const k = `${r.server} ${r.clients}/${r.docs}`;
+  if (r.verdict === 'held' && (!best.has(k) || r.offered_per_s > best.get(k).offered_per_s)) best.set(k, r);
+}
+const firstMiss = (server, shape) => runs.find((r) => r.server === server && `${r.clients}/${r.docs}` === shape && r.verdict !== 'held');
+const f = (x) => (x === null || x === undefined ? '–' : String(x));
+const lines = [];
+lines.push(`| server | connections / documents | highest offered edits/s with visible p99 ≤ ${objective} ms | acked/s | visible p50 / p99 ms | ack p99 ms | CPU µs/edit: server + PostgreSQL (client) | KiB/document | next rate up | acknowledged |`);
+lines.push('|---|---|---|---|---|---|---|---|---|---|');
+for (const shape of shapes) {
+  for (const server of order) {
+    if (!runs.some((r) => r.server === server && `${r.clients}/${r.docs}` === shape)) continue;
+    const b = best.get(`${server} ${shape}`);
+    const miss = firstMiss(server, shape);
+    const next = miss ? (miss.failed ? `${miss.rate}/s per conn.: failed`
+      : `${miss.offered_per_s}/s: ${miss.verdict}, p99 ${f(miss.visible_p99_ms)} ms${miss.unseen_steady ? `, ${miss.unseen_steady} unseen` : ''}`) : 'not reached';
+    if (!b) {
+      lines.push(`| ${server} | ${shape} | none held | | | | | | ${next} | ${miss?.acknowledged ?? ''} |`);
+      continue;
+    }
+    lines.push(`| ${server} | ${shape} | ${b.offered_per_s} (${b.rate}/s per conn.) | ${f(b.acked_per_s)} | ${f(b.visible_p50_ms)} / ${f(b.visible_p99_ms)} | ${f(b.ack_p99_ms)} | ` +
+      `${b.server_us_per_edit} + ${b.pg_us_per_edit} = ${b.server_pg_us_per_edit} (${b.client_cpu_us_per_edit}) | ${b.kib_per_doc} | ${next} | ${b.acknowledged} |`);
+  }
+}
+lines.push('');
+const pairs = [['convlab-ot', 'sharedb'], ['convlab-crdt', 'hocuspocus'], ['convlab-crdt', 'y-websocket']];
+for (const shape of shapes) {
+  for (const [a, b] of pairs) {
+    const x = best.get(`${a} ${shape}`), y = best.get(`${b} ${shape}`);
+    if (!x || !y) continue;
+    lines.push(`- ${shape}: ${a} / ${b} capacity ${(x.offered_per_s / y.offered_per_s).toFixed(1)}×` +
+      ` (a lower bound when ${a} held the top rate swept); CPU per edit, server + PostgreSQL: ${x.server_pg_us_per_edit} vs ${y.server_pg_us_per_edit} µs`);
+  }
+}
+console.log(lines.join('\n'));
