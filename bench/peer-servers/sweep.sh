@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Capacity under a latency objective, server by server, measured by the one client (a benchmark,
 # not a test): for each server and shape, run.sh at each per-connection typing rate in turn (from
-# the lowest; a server stops at its first rate that misses), then the highest offered rate whose
+# the lowest; a server stops at its first rate that misses twice), then the highest offered rate whose
 # steady edit-to-visible p99 held the objective. Writes every run to out/runs.jsonl and the table
 # to out/table.md (bench/README.md quotes it).
 #
@@ -9,7 +9,7 @@
 #   (default: convlab-ot sharedb convlab-crdt hocuspocus y-websocket)
 #   SHAPES="1000x500 200x20"   connections x documents (default both)
 #   RATES="0.25 0.5 1 2 5 10 20"   edits/s per connection, ascending
-#   P99_MS=50  DURATION=20  WARMUP=5: the objective and run.sh's settings
+#   P99_MS=50  DURATION=15  WARMUP=5: the objective and run.sh's settings
 # A run holds when its steady edit-to-visible p99 <= P99_MS, every measured edit reached the
 # observer; unless the client typed under 95% of the offered rate or used more than 80% of a
 # core over the steady state (then the client, not the server, is the limit: "client-bound").
@@ -20,7 +20,7 @@ servers=("$@")
 read -r -a shapes <<<"${SHAPES:-1000x500 200x20}"
 read -r -a rates <<<"${RATES:-0.25 0.5 1 2 5 10 20}"
 objective="${P99_MS:-50}"
-duration="${DURATION:-20}"
+duration="${DURATION:-15}"
 export WARMUP="${WARMUP:-5}"
 out="$here/out"
 mkdir -p "$out"
@@ -33,7 +33,8 @@ for shape in "${shapes[@]}"; do
   docs="${shape#*x}"
   for server in "${servers[@]}"; do
     for rate in "${rates[@]}"; do
-      log="$out/$server.$clients.$docs.$rate.txt"
+     for try in 1 2; do
+      log="$out/$server.$clients.$docs.$rate.$try.txt"
       code=0
       "$here/run.sh" "$server" "$clients" "$docs" "$rate" "$duration" >"$log" 2>&1 || code=$?
       line="$(tail -n 1 "$log")"
@@ -56,7 +57,11 @@ for shape in "${shapes[@]}"; do
           ` (offered ${o.offered_per_s}/s, acked ${o.acked_per_s ?? "-"}/s, visible p99 ${o.visible_p99_ms} ms,` +
           ` ${o.unseen_steady} unseen, ack p99 ${o.ack_p99_ms ?? "-"} ms, us/edit server ${o.server_us_per_edit}` +
           ` + pg ${o.pg_us_per_edit}, client ${o.client_cpu_us_per_edit}, loop p99 ${o.client_loop_delay_p99_ms} ms, load ${o.load_avg})`));' "$verdict"
-      [[ "$verdict" == *'"verdict":"held"'* ]] || break
+      # A miss is run once more before the server stops climbing (this machine is shared, a
+      # single run's p99 is noisy); both runs go to the table's input.
+      [[ "$verdict" == *'"verdict":"held"'* ]] && continue 2
+     done
+     break
     done
   done
 done

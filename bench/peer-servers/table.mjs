@@ -15,23 +15,35 @@ for (const r of runs) {
   const k = `${r.server} ${r.clients}/${r.docs}`;
   if (r.verdict === 'held' && (!best.has(k) || r.offered_per_s > best.get(k).offered_per_s)) best.set(k, r);
 }
-const firstMiss = (server, shape) => runs.find((r) => r.server === server && `${r.clients}/${r.docs}` === shape && r.verdict !== 'held');
+// The first run above the best rate (a rate that missed once and held on its second run counts as held).
+const firstMiss = (server, shape, b) => runs.find((r) => r.server === server && `${r.clients}/${r.docs}` === shape &&
+  r.verdict !== 'held' && (!b || r.rate > b.rate));
+// The same runs under a stricter reading: visible and acknowledged p99 both within the objective
+// (servers that show an edit to others before it is durable are then held to their commit).
+const bestAck = new Map();
+for (const r of runs) {
+  const k = `${r.server} ${r.clients}/${r.docs}`;
+  if (r.verdict === 'held' && r.ack_p99_ms !== null && r.ack_p99_ms <= +objective &&
+      (!bestAck.has(k) || r.offered_per_s > bestAck.get(k).offered_per_s)) bestAck.set(k, r);
+}
 const f = (x) => (x === null || x === undefined ? '–' : String(x));
 const lines = [];
-lines.push(`| server | connections / documents | highest offered edits/s with visible p99 ≤ ${objective} ms | acked/s | visible p50 / p99 ms | ack p99 ms | CPU µs/edit: server + PostgreSQL (client) | KiB/document | next rate up | acknowledged |`);
-lines.push('|---|---|---|---|---|---|---|---|---|---|');
+lines.push(`| server | connections / documents | highest offered edits/s with visible p99 ≤ ${objective} ms | … and ack p99 ≤ ${objective} ms too | acked/s | visible p50 / p99 ms | ack p99 ms | CPU µs/edit: server + PostgreSQL (client) | KiB/document | next rate up | acknowledged |`);
+lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const shape of shapes) {
   for (const server of order) {
     if (!runs.some((r) => r.server === server && `${r.clients}/${r.docs}` === shape)) continue;
     const b = best.get(`${server} ${shape}`);
-    const miss = firstMiss(server, shape);
+    const miss = firstMiss(server, shape, b);
     const next = miss ? (miss.failed ? `${miss.rate}/s per conn.: failed`
       : `${miss.offered_per_s}/s: ${miss.verdict}, p99 ${f(miss.visible_p99_ms)} ms${miss.unseen_steady ? `, ${miss.unseen_steady} unseen` : ''}`) : 'not reached';
     if (!b) {
-      lines.push(`| ${server} | ${shape} | none held | | | | | | ${next} | ${miss?.acknowledged ?? ''} |`);
+      lines.push(`| ${server} | ${shape} | none held | | | | | | | ${next} | ${miss?.acknowledged ?? ''} |`);
       continue;
     }
-    lines.push(`| ${server} | ${shape} | ${b.offered_per_s} (${b.rate}/s per conn.) | ${f(b.acked_per_s)} | ${f(b.visible_p50_ms)} / ${f(b.visible_p99_ms)} | ${f(b.ack_p99_ms)} | ` +
+    const a = bestAck.get(`${server} ${shape}`);
+    const ackCol = b.ack_p99_ms === null ? 'no ack' : a ? String(a.offered_per_s) : 'none';
+    lines.push(`| ${server} | ${shape} | ${b.offered_per_s} (${b.rate}/s per conn.) | ${ackCol} | ${f(b.acked_per_s)} | ${f(b.visible_p50_ms)} / ${f(b.visible_p99_ms)} | ${f(b.ack_p99_ms)} | ` +
       `${b.server_us_per_edit} + ${b.pg_us_per_edit} = ${b.server_pg_us_per_edit} (${b.client_cpu_us_per_edit}) | ${b.kib_per_doc} | ${next} | ${b.acknowledged} |`);
   }
 }
