@@ -8,7 +8,7 @@
 #   bench/peer-servers/sweep.sh [SERVER ...]
 #   (default: convlab-ot sharedb convlab-crdt hocuspocus y-websocket)
 #   SHAPES="1000x500 200x20"   connections x documents (default both)
-#   RATES="0.25 0.5 1 2 5 10 20"   edits/s per connection, ascending
+#   RATES="0.1 0.25 0.5 1 2 5 10 20"   edits/s per connection, ascending
 #   P99_MS=50  DURATION=15  WARMUP=5: the objective and run.sh's settings
 # A run holds when its steady edit-to-visible p99 <= P99_MS, every measured edit reached the
 # observer; unless the client typed under 95% of the offered rate or used more than 80% of a
@@ -18,7 +18,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 servers=("$@")
 [ "${#servers[@]}" -gt 0 ] || servers=(convlab-ot sharedb convlab-crdt hocuspocus y-websocket)
 read -r -a shapes <<<"${SHAPES:-1000x500 200x20}"
-read -r -a rates <<<"${RATES:-0.25 0.5 1 2 5 10 20}"
+read -r -a rates <<<"${RATES:-0.1 0.25 0.5 1 2 5 10 20}"
 objective="${P99_MS:-50}"
 duration="${DURATION:-15}"
 export WARMUP="${WARMUP:-5}"

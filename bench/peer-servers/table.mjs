@@ -52,9 +52,24 @@ const pairs = [['convlab-ot', 'sharedb'], ['convlab-crdt', 'hocuspocus'], ['conv
 for (const shape of shapes) {
   for (const [a, b] of pairs) {
     const x = best.get(`${a} ${shape}`), y = best.get(`${b} ${shape}`);
+    if (x && !y && runs.some((r) => r.server === b && `${r.clients}/${r.docs}` === shape)) lines.push(`- ${shape}: ${a} held ${x.offered_per_s}/s; ${b} held none of the rates swept (its lowest run missed)`);
     if (!x || !y) continue;
     lines.push(`- ${shape}: ${a} / ${b} capacity ${(x.offered_per_s / y.offered_per_s).toFixed(1)}×` +
-      ` (a lower bound when ${a} held the top rate swept); CPU per edit, server + PostgreSQL: ${x.server_pg_us_per_edit} vs ${y.server_pg_us_per_edit} µs`);
+      `; CPU per edit at those rates, server + PostgreSQL: ${x.server_pg_us_per_edit} vs ${y.server_pg_us_per_edit} µs`);
   }
+}
+// CPU per edit falls as the rate grows (timers, heartbeats and idle connections cost the same at
+// any rate), so the servers' costs are compared at one offered rate: the highest every server of
+// the shape ran (first run at that rate).
+lines.push('');
+for (const shape of shapes) {
+  const here = runs.filter((r) => `${r.clients}/${r.docs}` === shape && !r.failed);
+  const servers = order.filter((sv) => here.some((r) => r.server === sv));
+  const common = [...new Set(here.map((r) => r.offered_per_s))].filter((o) => servers.every((sv) => here.some((r) => r.server === sv && r.offered_per_s === o)));
+  if (!common.length) continue;
+  const o = Math.max(...common);
+  lines.push(`${shape}, every server at ${o} offered edits/s: CPU µs per edit, server + PostgreSQL (client); visible p99` +
+    servers.map((sv) => { const r = here.find((x) => x.server === sv && x.offered_per_s === o);
+      return `; ${sv} ${r.server_us_per_edit} + ${r.pg_us_per_edit} = ${r.server_pg_us_per_edit} (${r.client_cpu_us_per_edit}), ${r.visible_p99_ms} ms`; }).join('') + '.');
 }
 console.log(lines.join('\n'));
