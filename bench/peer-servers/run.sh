@@ -121,6 +121,7 @@ tail -n 1 "$work/client.out" | node -e '
   const n = o.edits_steady, per = (a, b) => n ? Math.round(1e6 * (b - a) / n) : null;
   o.server = server; o.acknowledged = ack;
   o.server_cpu_s = +(s1 - s0).toFixed(3); o.pg_cpu_s = +(p1 - p0).toFixed(3);
+  o.server_cpu_since_start_s = +s1;  // start-up and connections included
   o.server_us_per_edit = per(+s0, +s1); o.pg_us_per_edit = per(+p0, +p1);
   o.server_pg_us_per_edit = o.server_us_per_edit + o.pg_us_per_edit;
   o.rss_idle_mib = +(rss0 / 1024).toFixed(1); o.rss_end_mib = +(rss1 / 1024).toFixed(1);

@@ -10,6 +10,7 @@
 #   SHAPES="1000x500 200x20"   connections x documents (default both)
 #   RATES="0.1 0.25 0.5 1 2 5 10 20"   edits/s per connection, ascending
 #   P99_MS=50  DURATION=15  WARMUP=5: the objective and run.sh's settings
+#   OUT=DIR    where runs.jsonl, table.md and each run's output go (default bench/peer-servers/out)
 # A run holds when its steady edit-to-visible p99 <= P99_MS, every measured edit reached the
 # observer; unless the client typed under 95% of the offered rate or used more than 80% of a
 # core over the steady state (then the client, not the server, is the limit: "client-bound").
@@ -22,7 +23,7 @@ read -r -a rates <<<"${RATES:-0.1 0.25 0.5 1 2 5 10 20}"
 objective="${P99_MS:-50}"
 duration="${DURATION:-15}"
 export WARMUP="${WARMUP:-5}"
-out="$here/out"
+out="${OUT:-$here/out}"
 mkdir -p "$out"
 runs="$out/runs.jsonl"
 : >"$runs"

