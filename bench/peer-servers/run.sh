@@ -44,6 +44,7 @@ spid=""
 cleanup() {
   [ -n "$spid" ] && { kill -TERM "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; }
   "$repo/scripts/pg.sh" stop "$work/pg" || true
+  rm -rf "$work/pg/data"  # the cluster (tens of MB a run); the logs stay in $work
 }
 trap cleanup EXIT
 if [ -n "${PG_DIR:-}" ]; then
