@@ -50,6 +50,14 @@ if [ ! -f web/node_modules/.package-lock.json ] || ! cmp -s web/package-lock.jso
   echo "setup: npm ci in web/" >&2
   (cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null && cp package-lock.json node_modules/.convlab-lock)
 fi
+# bench/peer-servers (ShareDB, Hocuspocus, the y-websocket server and the measuring client;
+# tests/bench's peer_servers test runs them): pinned by its package-lock.json, the same way.
+if [ ! -f bench/peer-servers/node_modules/.package-lock.json ] ||
+   ! cmp -s bench/peer-servers/package-lock.json bench/peer-servers/node_modules/.convlab-lock; then
+  echo "setup: npm ci in bench/peer-servers/" >&2
+  (cd bench/peer-servers && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
+   cp package-lock.json node_modules/.convlab-lock)
+fi
 
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
