@@ -3,6 +3,7 @@
 //   convlab --help | --version
 //   convlab run SCENARIO... [--strategy S]... [--seeds N|A..B] [--jobs J] [--out DIR]
 //                           [--variant NAME] [--junit FILE] [--shard K/N] [--openmetrics FILE] [--real]
+//   convlab fidelity SCENARIO... [--strategy S]... [--seeds N|A..B] [--variant V] [--out DIR]
 //   convlab replay SCENARIO --strategy S --seed N [--variant V] [--history FILE] [--out DIR]
 //   convlab check HISTORY
 //   convlab sweep SCENARIO --vary KEY=LIST... [--strategy S]... [--seeds N] [--jobs J] [--out DIR]
@@ -45,6 +46,9 @@ void print_help() {
                "                        same seeds; print the comparison table, write report.json and\n"
                "                        report.md; exit 1 when an expectation fails; --real: on real\n"
                "                        processes (PostgreSQL, convlab-server, convlab-load, faults)\n"
+               "  fidelity SCENARIO... [--strategy NAME]... [--seeds N|A..B] [--variant V] [--out DIR]\n"
+               "                        the same runs in the simulator and on real processes: per metric\n"
+               "                        sim mean [interval] vs real, ratio, flag where apart\n"
                "  replay SCENARIO --strategy NAME --seed N [--variant V] [--history FILE]\n"
                "                        [--out DIR]\n"
                "                        reproduce one run exactly: metrics, digest, its history\n"
@@ -123,6 +127,12 @@ int main(int argc, char** argv) {
     }
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (cmd == "run") return run_cmd(rest);
+    if (cmd == "fidelity") {
+      // `run --sim-and-real` by its own name.
+      std::vector<std::string> both = rest;
+      both.emplace_back("--sim-and-real");
+      return run_cmd(both);
+    }
     if (cmd == "replay") return replay_cmd(rest);
     if (cmd == "check") return check_cmd(rest);
     if (cmd == "validate") return validate_cmd(rest);
@@ -132,7 +142,7 @@ int main(int argc, char** argv) {
     if (cmd == "oracle") return oracle_cmd(rest);
     if (cmd == "swarm") return swarm_cmd(rest);
     if (cmd.starts_with("-")) return fail("unknown option '" + cmd + "' (see convlab --help)");
-    return fail("unknown command '" + cmd + "' (known: run, replay, check, validate, trace, sweep, merge, oracle, swarm; see convlab --help)");
+    return fail("unknown command '" + cmd + "' (known: run, fidelity, replay, check, validate, trace, sweep, merge, oracle, swarm; see convlab --help)");
   } catch (const std::exception& e) {
     // Nothing below should throw for bad input; this keeps the one-line rule if something does.
     return fail(std::string("internal error: ") + e.what());

@@ -14,6 +14,17 @@ namespace convlab::cli {
 int run_real(const std::vector<sim::Scenario>& scenarios, const campaigns::CampaignOptions& options,
              const std::string& out_dir, const std::string& junit_path, const std::string& command);
 
+// The same runs into `report` (the runs' folders under DIR/runs); the exit code: kExitOk, or
+// that of a refusal, a failure to run or an interruption (said on stderr).
+int real_report(const std::vector<sim::Scenario>& scenarios, const campaigns::CampaignOptions& options,
+                const std::string& out_dir, reports::Report& report);
+
+// `convlab fidelity` (run --sim-and-real): the runs in both worlds, DIR/sim/ and DIR/real/ with
+// their report files, and per metric the simulator's mean [interval] next to the real one's
+// (campaigns/fidelity.hpp) on stdout and in DIR/fidelity.md.
+int run_fidelity(const std::vector<sim::Scenario>& scenarios, const campaigns::CampaignOptions& options,
+                 const std::string& out_dir, const std::string& command);
+
 // DIR/report.json, report.md and index.html (and the JUnit file when named) of a report; `wrote`
 // lists the paths.
 Result<void> write_reports(const reports::Report& report, const std::string& out_dir, const std::string& junit_path,

@@ -44,8 +44,8 @@ struct PlannedRun {
 
 }  // namespace
 
-int run_real(const std::vector<sim::Scenario>& scenarios, const campaigns::CampaignOptions& options,
-             const std::string& out_dir, const std::string& junit_path, const std::string& command) {
+int real_report(const std::vector<sim::Scenario>& scenarios, const campaigns::CampaignOptions& options,
+                const std::string& out_dir, reports::Report& report) {
   // Plan every run first: refusals before any process starts.
   const realrun::Limits limits;
   std::vector<PlannedRun> runs;
@@ -91,7 +91,6 @@ int run_real(const std::vector<sim::Scenario>& scenarios, const campaigns::Campa
   } restore{old_int, old_term};
 
   std::vector<reports::RunRecord> records;
-  const auto t0 = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const realrun::Plan& plan = runs[i].plan;
     const std::string prefix = "convlab real: [" + std::to_string(i + 1) + "/" + std::to_string(runs.size()) + "] " +
@@ -130,7 +129,15 @@ int run_real(const std::vector<sim::Scenario>& scenarios, const campaigns::Campa
     progress("history " + out->history_path);
     records.push_back(std::move(r));
   }
-  const reports::Report report = campaigns::make_report(scenarios, options, std::move(records));
+  report = campaigns::make_report(scenarios, options, std::move(records));
+  return kExitOk;
+}
+
+int run_real(const std::vector<sim::Scenario>& scenarios, const campaigns::CampaignOptions& options,
+             const std::string& out_dir, const std::string& junit_path, const std::string& command) {
+  const auto t0 = std::chrono::steady_clock::now();
+  reports::Report report;
+  if (const int code = real_report(scenarios, options, out_dir, report); code != kExitOk) return code;
   std::string wrote;
   if (auto ok = write_reports(report, out_dir, junit_path, command, wrote); !ok) return fail(ok.error().message);
   std::size_t held = 0;

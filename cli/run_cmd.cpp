@@ -49,7 +49,10 @@ void print_run_help(const po::options_description& desc) {
                "--real: the same runs against real processes instead of the simulator (a throwaway\n"
                "PostgreSQL, the world's convlab-servers, convlab-load, fault proxies), one at a time, with\n"
                "their histories in DIR/runs/; the same checkers, expectations and report files\n"
-               "(docs/real-faults.md, \"Running a scenario\").\n\n"
+               "(docs/real-faults.md, \"Running a scenario\").\n"
+               "--sim-and-real (or `convlab fidelity`): both worlds, DIR/sim/ and DIR/real/, and per\n"
+               "metric the simulator's mean [interval] next to the real one, their ratio and a flag\n"
+               "where the intervals are apart (DIR/fidelity.md; docs/real-faults.md, \"Fidelity\").\n\n"
                "strategies: " << strategy_names() << " (default: the scenario's own list, else all)\n"
                "seeds: N means 1..N; default: each scenario's `seeds`\n"
                "Exit: 0 every expectation held, 1 some failed, 2 bad input or flags.\n\n"
@@ -94,6 +97,7 @@ int run_cmd(const std::vector<std::string>& args) {
       ("shard", po::value<std::string>(), "K/N: run only shard K (0-based) of N; writes DIR/partial.json")
       ("openmetrics", po::value<std::string>(), "also write every run's metrics as OpenMetrics text here")
       ("real", "run against real processes (PostgreSQL, convlab-server, convlab-load), one run at a time: docs/real-faults.md")
+      ("sim-and-real", "run in the simulator and on real processes, and compare every metric (convlab fidelity)")
       ("scenario", po::value<std::vector<std::string>>(), "scenario file or directory");
   po::positional_options_description pos;
   pos.add("scenario", -1);
@@ -163,6 +167,12 @@ int run_cmd(const std::vector<std::string>& args) {
     problems.insert(problems.end(), p.begin(), p.end());
   }
   if (!problems.empty()) return fail_lines(problems);
+  if (vm.count("sim-and-real")) {
+    if (vm.count("real") || sharded || !om_path.empty() || !junit_path.empty()) {
+      return fail("run: --sim-and-real: takes none of --real, --shard, --openmetrics, --junit");
+    }
+    return run_fidelity(scenarios, options, out_dir, command_line("run", args));
+  }
   if (vm.count("real")) {
     if (sharded) return fail("run: --real: --shard is for simulated runs (real runs go one at a time)");
     if (!om_path.empty()) return fail("run: --real: --openmetrics is for simulated runs");

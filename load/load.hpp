@@ -34,7 +34,7 @@ struct Options {
   // what the servers committed (docs/history.md, "Causes of loss").
   std::string pg_url;
   double ramp = 200.0;              // connections opened per second
-  double drain_s = 30.0;            // longest wait for quiescence after editing stops
+  double drain_s = 30.0;            // longest wait after editing stops for quiet clients that show the durable text
   // The steady state starts this long after the last client's first welcome: its durable
   // edits/s and latencies leave out the login storm of the ramp and what it left queued.
   double warmup_s = 2.0;

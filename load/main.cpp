@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     ("pg", po::value<std::string>(&opt.pg_url),
      "the servers' PostgreSQL URL: their change log goes into the history as commit events (needs --history)")
     ("ramp", po::value<double>(&opt.ramp)->default_value(opt.ramp), "connections opened per second")
-    ("drain", po::value<double>(&opt.drain_s)->default_value(opt.drain_s), "longest wait for quiescence after typing, seconds")
+    ("drain", po::value<double>(&opt.drain_s)->default_value(opt.drain_s), "longest wait after typing for every client to show the durable text, seconds")
     ("warmup", po::value<double>(&opt.warmup_s)->default_value(opt.warmup_s),
      "seconds after every client is connected before the steady state's figures start")
     ("protocol", po::value<int>(&opt.protocol)->default_value(opt.protocol), "2: convlab/2 (frames batched per message), 1: convlab/1")

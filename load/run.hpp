@@ -204,8 +204,10 @@ class Run {
   void print_progress(bool final_line);
   void progress_loop();
   void stop_editing();
-  void wait_quiet();
+  void wait_quiet(std::chrono::milliseconds pause = 100ms);
+  void read_durable();
   void load_durable(std::uint32_t doc);
+  void durable_read();
   void finish();
   bool quiet() const;
 
@@ -255,6 +257,8 @@ class Run {
   std::map<std::string, std::uint64_t> errors_;
   std::map<std::string, std::uint64_t> drops_;  // connection drops by kind (not errors: recovered)
   std::uint32_t durable_pending_ = 0;
+  std::uint32_t durable_reads_ = 0;
+  std::vector<std::optional<std::pair<std::u32string, std::vector<CharId>>>> durable_;  // per doc, the last read
   std::vector<FrameView> views_;  // the frames of the message being handled
   bool is_tty_ = isatty(2) != 0;
 };

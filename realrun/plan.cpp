@@ -176,7 +176,7 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
   }
   if (p.quiesce_ms < w.quiesce_ms) {
     p.notes.push_back("shortened: quiesce " + std::to_string(w.quiesce_ms / 1000) + " s -> " +
-                      std::to_string(p.quiesce_ms / 1000) + " s (convlab-load's --drain: the longest wait for quiet)");
+                      std::to_string(p.quiesce_ms / 1000) + " s (convlab-load's --drain: the longest wait for every client to show the durable text)");
   }
 
   p.faults = sim::fault_list(w, seed);

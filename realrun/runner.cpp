@@ -401,6 +401,12 @@ Result<RealOutput> World::run() {
   }
   const int code = load_->wait(0).value_or(-1);
   progress_("convlab-load exited " + std::to_string(code) + " after " + std::to_string(elapsed_ms() / 1000) + " s");
+  // When its clients showed the durable text (or that they did not within the drain): the
+  // history is judged from there.
+  std::istringstream log(load_->log_tail(8000));
+  for (std::string line; std::getline(log, line);) {
+    if (line.rfind("caught up: ", 0) == 0 || line.rfind("not caught up: ", 0) == 0) progress_("convlab-load " + line);
+  }
   return finish(code);
 }
 

@@ -14,6 +14,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,6 +54,11 @@ class Servers {
 
   // Node k reaches PostgreSQL through `url` instead (a fault proxy in between).
   void set_pg_url(std::uint32_t k, std::string url) { node_pg_url_[k] = std::move(url); }
+  // Every node starts with this `policies:` section (server YAML), written to DIR/server.yaml.
+  void set_policies(const std::string& yaml) {
+    config_ = dir_ + "/server.yaml";
+    std::ofstream(config_) << "policies:\n" << yaml;
+  }
   // Node k starts with these environment entries ("NAME=value": libfaketime's clock).
   void set_env(std::uint32_t k, std::vector<std::string> env) { node_env_[k] = std::move(env); }
 
@@ -78,6 +84,10 @@ class Servers {
       if (p == k) continue;
       argv.push_back("--peer");
       argv.push_back(std::to_string(p) + "=ws://127.0.0.1:" + std::to_string(peer_port_.contains(p) ? peer_port_.at(p) : ports_[p]));
+    }
+    if (!config_.empty()) {
+      argv.push_back("--config");
+      argv.push_back(config_);
     }
     procs_[k] = std::make_unique<Process>(std::move(argv), log, true);
     const auto line = procs_[k]->first_line(30000);
@@ -129,7 +139,7 @@ class Servers {
   }
 
  private:
-  std::string pg_url_, strategy_, dir_;
+  std::string pg_url_, strategy_, dir_, config_;
   std::vector<std::unique_ptr<Process>> procs_;
   std::vector<int> ports_;
   int starts_ = 0;

@@ -55,6 +55,31 @@ TEST_P(TwoServers, Converge) {
 INSTANTIATE_TEST_SUITE_P(E2e, TwoServers, ::testing::Values("lww", "seq", "ot", "crdt"),
                          [](const auto& p) { return std::string(p.param); });
 
+// ---------------------------------------------------------------- the naive design's polling
+
+// Servers that learn of each other's commits by polling the change log (the naive design, row 1)
+// send their clients nothing between polls. Typing stops at 2 s and the first poll comes near
+// 5 s (the poll timers start with the servers): half a second of silence is not the end, and
+// convlab-load must wait until its clients show the durable text before it judges. It used to
+// stop at the first 500 ms of silence, so the clients of one server never saw the other's last
+// edits and a real run of scenario 01 did not converge.
+TEST(PollPropagation, LoadWaitsForTheLastPoll) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const std::string dir = test_dir();
+  Servers servers(url, "crdt", dir, 2);
+  servers.set_policies("  propagation: poll\n  poll_interval_ms: 5000\n");
+  servers.start_all();
+  if (HasFatalFailure()) return;
+  // One document, clients round-robin over the two servers: both servers' clients type on it.
+  auto load = start_load(servers, LoadSpec{"crdt", 4, 1, 5, 2}, dir);
+  const reports::RunMetrics m = expect_sound(*load, servers, dir, true);
+  EXPECT_GT(m.visibility_cross_ms.count, 0u) << "edits seen across servers";
+  // Across servers an edit waits for a poll: none before the first one, near 5 s in.
+  EXPECT_GE(m.visibility_cross_ms.p50, 1000.0);
+  const std::string out = load->log_tail(8000);
+  EXPECT_NE(out.find("caught up: every client shows the durable text"), std::string::npos) << out;
+}
+
 // ---------------------------------------------------------------- kill -9 of a server
 
 class KillServer : public ::testing::TestWithParam<const char*> {};

@@ -156,5 +156,46 @@ TEST(RealRun, TwoFaultsScenarioOnRealProcessesJudgedByCheck) {
   EXPECT_NE(check.find("two-faults"), std::string::npos) << check;
 }
 
+// `convlab fidelity` end to end: a small world in both worlds on two seeds, each world's report
+// files, and per metric the simulator's mean [interval] next to the real one's, with the flag.
+TEST(RealRun, FidelityComparesBothWorldsPerMetric) {
+  if (!fs::exists("/usr/lib/postgresql/15/bin/initdb")) {
+    GTEST_SKIP() << "PostgreSQL 15 is not installed (scripts/setup.sh installs it)";
+  }
+  const std::string dir = test_dir();
+  const std::string file = write_scenario(dir, R"(name: small
+strategies: [crdt]
+seeds: 2
+world:
+  duration_s: 4
+  quiesce_s: 3
+  docs: 1
+  clients: 3
+  workload: {think_ms: [200, 600]}
+  servers: {count: 1, propagation: bus, persistence: changelog, ack: after_commit}
+variants:
+  fix: {}
+)");
+  std::string out;
+  const int code = convlab({"fidelity", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
+  ASSERT_EQ(code, 0) << out;
+  for (const char* world : {"sim", "real"}) {
+    for (const char* f : {"report.json", "report.md", "index.html"}) {
+      EXPECT_TRUE(fs::exists(dir + "/out/" + world + "/" + f)) << world << "/" << f;
+    }
+  }
+  EXPECT_TRUE(fs::exists(dir + "/out/real/runs/small-fix-crdt-seed2/history.jsonl"));
+  const std::string table = read(dir + "/out/fidelity.md");
+  EXPECT_NE(out.find(table.substr(table.find('\n') + 1)), std::string::npos) << "the table on stdout too:\n" << out;
+  EXPECT_NE(table.find("small [fix]"), std::string::npos) << table;
+  // Edits acknowledged: some in both worlds, so a row with both means, a ratio and a verdict on
+  // the intervals of two seeds each.
+  const auto row = table.find("| crdt | acked_edits | ");
+  ASSERT_NE(row, std::string::npos) << table;
+  const std::string line = table.substr(row, table.find('\n', row) - row);
+  EXPECT_TRUE(line.ends_with("| overlap |") || line.ends_with("| **apart** |")) << line;
+  EXPECT_NE(table.find("with two seeds or more in both worlds"), std::string::npos) << table;
+}
+
 }  // namespace
 }  // namespace convlab::realrun
