@@ -193,6 +193,10 @@ StoreReply PgStore::run_one(pqxx::connection& c, const StoreRequest& r) {
       // which is never more stale than a replica.
       load_document(c, r.doc, out);
       return out;
+    case StoreRequest::Kind::kLease:
+      // convlab-server refuses `home: lease` in its configuration (server/net/config.cpp).
+      out.ok = false;
+      return out;
     case StoreRequest::Kind::kAppend:
       break;
   }
