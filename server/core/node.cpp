@@ -444,10 +444,14 @@ void Node::on_node(const NodeMessage& m) {
         d.waiting_forwards.push_back(m);
         return;
       }
-      // Under leases the forwarding node may have read an old holder: this node is not the
-      // document's home (any more), so that node starts its sessions of the document over and
-      // reads the lease anew.
-      if (!is_home(m.doc)) return reset_forwarder(m.from, m.doc, "not the document's home: it moved");
+      // Under leases the forwarding node may have read an old holder (or sent it to a home that
+      // died, and this is its successor): this node is not the document's home, so that node
+      // starts its sessions of the document over and reads the lease anew. The normal course
+      // of a failover, not an error to log.
+      if (!is_home(m.doc)) {
+        io_.to_node(m.from, NodeMessage{NodeMessage::Kind::kDocReset, config_.id, 0, 0, m.doc, 0, {}, {}});
+        return;
+      }
       handle_edit(m.doc, m.conn, m.agent, m.payload, m.from);
       return;
     }
