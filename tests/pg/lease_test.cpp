@@ -11,11 +11,6 @@
 namespace convlab::pg {
 namespace {
 
-using test::append;
-using test::Collector;
-using test::open_store;
-using test::record;
-
 constexpr std::int64_t kLeaseMs = 600000;  // far longer than the test: nothing expires by itself
 
 StoreRequest lease_request(std::uint64_t id, NodeId node, std::vector<std::uint32_t> docs) {
@@ -30,13 +25,13 @@ StoreRequest lease_request(std::uint64_t id, NodeId node, std::vector<std::uint3
 }
 
 StoreRequest fenced_append(std::uint64_t id, NodeId node, std::uint32_t doc, std::uint64_t epoch) {
-  StoreRequest r = append(id, doc, {record(node, "x")});
+  StoreRequest r = test::append(id, doc, {test::record(node, "x")});
   r.node = node;
   r.lease_epoch = epoch;
   return r;
 }
 
-StoreReply answer(Store& store, Collector& col, StoreRequest r) {
+StoreReply answer(Store& store, test::Collector& col, StoreRequest r) {
   const std::uint64_t id = r.id;
   store.submit(std::move(r));
   EXPECT_TRUE(col.wait_until([&] { return col.replies.contains(id); }));
@@ -46,9 +41,9 @@ StoreReply answer(Store& store, Collector& col, StoreRequest r) {
 
 TEST(PgStoreLease, ClaimRenewExpireAndFence) {
   CONVLAB_PG_URL_OR_SKIP(url);
-  Collector ca, cb;
-  auto a = open_store(url, ca, 1);
-  auto b = open_store(url, cb, 2);
+  test::Collector ca, cb;
+  auto a = test::open_store(url, ca, 1);
+  auto b = test::open_store(url, cb, 2);
   ASSERT_TRUE(a && b);
 
   // Node 1 loads doc 9 first: it holds it, epoch 1; node 2 reads the same lease.
@@ -94,7 +89,7 @@ TEST(PgStoreLease, ClaimRenewExpireAndFence) {
   ASSERT_EQ(r.leases.leases.size(), 1u);
   EXPECT_EQ(r.leases.leases[0].second.holder, 2u);
   // An append without a lease epoch is not fenced (home: fixed, multi-master strategies).
-  EXPECT_TRUE(answer(*a, ca, append(11, 9, {record(1, "y")})).ok);
+  EXPECT_TRUE(answer(*a, ca, test::append(11, 9, {test::record(1, "y")})).ok);
 }
 
 }  // namespace
