@@ -60,10 +60,16 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
     });
     return;
   }
-  StoredDoc& d = store_.at(req.doc);
   StoreReply reply_msg;
   reply_msg.id = req.id;
   std::int64_t done_us = sim_.now_us;
+  if (req.kind == StoreRequest::Kind::kLease) {
+    // One statement on the database's clock, answered as a read is.
+    reply_msg.leases = leases_.request(req.node, req.lease_docs, sim_.now_us / kUsPerMs, req.lease_ms);
+    sim_.at(done_us, [this, s, incarnation, r = std::move(reply_msg)]() mutable { reply(s, incarnation, std::move(r), false); });
+    return;
+  }
+  StoredDoc& d = store_.at(req.doc);
   switch (req.kind) {
     case StoreRequest::Kind::kAppend: {
       // Group commit, as PgStore does: commits are serialised, each takes the commit latency,
@@ -84,7 +90,10 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
         StoreReply r;
         r.id = req.id;
         StoredDoc& target = store_.at(req.doc);
-        if (db_inc != incarnation_ ||
+        // The lease fence (home: lease): a deposed home's append fails as a stale version does.
+        const bool fenced =
+            req.lease_epoch != 0 && !leases_.may_append(req.doc, req.node, req.lease_epoch, sim_.now_us / kUsPerMs);
+        if (db_inc != incarnation_ || fenced ||
             (req.expect_first_index != 0 && req.expect_first_index != target.log.size() + 1)) {
           r.ok = false;
         } else {
@@ -132,6 +141,8 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
         }
       }
       break;
+    case StoreRequest::Kind::kLease:
+      break;  // answered above
     case StoreRequest::Kind::kLoad: {
       // A read replica holds what committed at least replica_lag_ms ago (commit_us ascends).
       std::uint64_t upto = d.log.size();

@@ -16,6 +16,7 @@
 //     as it went down wait in a backlog until it restarts.
 // Called by the servers (execute, through ServerIo::store), the fault realisations (crash,
 // restart) and the run loop (setup, finals).
+#include "server/core/home_lease.hpp"
 #include "sim/context.hpp"
 #include "workload/durable.hpp"
 
@@ -79,6 +80,9 @@ class Database {
   std::vector<std::uint64_t> own_committed_;  // client -> its last committed index
   bool up_ = true;
   std::uint32_t incarnation_ = 0;
+  // home: lease: the leases of single-writer documents' homes, on the database's clock (durable:
+  // a crash of the database keeps them).
+  LeaseRegister leases_;
   std::uint64_t down_partition_ = 0;
   std::vector<std::function<void()>> backlog_;  // requests that arrived while it was down
   std::int64_t free_us_ = 0;         // commits are serialised: the log's order is commit order

@@ -17,6 +17,7 @@ namespace {
 constexpr std::uint64_t kPollTimer = 1;
 constexpr std::uint64_t kSnapshotTimer = 2;
 constexpr std::uint64_t kAntiEntropyTimer = 3;
+constexpr std::uint64_t kLeaseTimer = 4;
 }  // namespace
 
 Node::Node(NodeConfig config, const Strategy& strategy, NodeIo& io)
@@ -27,6 +28,7 @@ Node::Node(NodeConfig config, const Strategy& strategy, NodeIo& io)
   CONVLAB_ASSERT(config_.hello_waiting_max > 0 && config_.held_frames_max > 0);
   CONVLAB_ASSERT(config_.outbox_items_max > 0 && config_.forwards_max > 0 && config_.appends_max > 0);
   CONVLAB_ASSERT(config_.snapshot_writes_max > 0 && config_.http_reads_max > 0);
+  CONVLAB_ASSERT(config_.home == NodeConfig::Home::kFixed || config_.lease_ms >= 4);
 }
 
 void Node::start() {
@@ -39,10 +41,73 @@ void Node::start() {
   if (config_.propagation == NodeConfig::Propagation::kBus && config_.nodes > 1 && config_.anti_entropy_ms > 0) {
     io_.start_timer(config_.anti_entropy_ms, kAntiEntropyTimer);
   }
+  if (leased()) {
+    ask_leases();
+    io_.start_timer(config_.lease_ms / 4, kLeaseTimer);
+  }
+}
+
+bool Node::leased() const {
+  return config_.home == NodeConfig::Home::kLease && !strategy_.multi_master && config_.nodes > 1;
 }
 
 bool Node::is_home(std::uint32_t doc) const {
-  return strategy_.multi_master || doc % config_.nodes == config_.id;
+  if (strategy_.multi_master) return true;
+  if (!leased()) return doc % config_.nodes == config_.id;
+  auto it = docs_.find(doc);
+  return it != docs_.end() && it->second.lease && it->second.lease->holder == config_.id;
+}
+
+std::optional<NodeId> Node::home_of(std::uint32_t doc) const {
+  if (strategy_.multi_master) return config_.id;
+  if (!leased()) return doc % config_.nodes;
+  if (auto it = docs_.find(doc); it != docs_.end() && it->second.lease) return it->second.lease->holder;
+  return homes_.home(doc);
+}
+
+void Node::ask_leases() {
+  if (lease_request_ != 0) {
+    lease_again_ = true;
+    return;
+  }
+  StoreRequest req;
+  req.kind = StoreRequest::Kind::kLease;
+  req.id = next_request_++;
+  req.node = config_.id;
+  req.lease_ms = config_.lease_ms;
+  for (const auto& [doc, d] : docs_) req.lease_docs.push_back(doc);
+  req.purpose = "lease";
+  lease_request_ = req.id;
+  io_.store(std::move(req));
+}
+
+void Node::on_leases(const StoreReply& reply) {
+  lease_request_ = 0;
+  if (reply.ok) {
+    homes_.update(reply.leases);
+    std::vector<std::uint32_t> docs;
+    for (const auto& [doc, d] : docs_) docs.push_back(doc);
+    for (std::uint32_t doc : docs) {
+      auto it = docs_.find(doc);
+      if (it == docs_.end()) continue;  // dropped by an earlier reset
+      Doc& d = it->second;
+      const std::optional<DocLease> now = homes_.lease(doc);
+      if (d.awaiting_lease) {
+        if (!homes_.home(doc)) continue;  // not named yet, or not live: claimed by the next request
+        d.awaiting_lease = false;
+        d.lease = now;
+        request_load(doc);
+      } else if (now && d.lease && (now->holder != d.lease->holder || now->epoch != d.lease->epoch)) {
+        // The document's home moved (its holder stopped renewing and a live node claimed it, or
+        // this node's own lease lapsed): what this replica assumed about the log may be wrong.
+        reset_doc(doc, "the document's home moved to node " + std::to_string(now->holder));
+      }
+    }
+  }
+  if (lease_again_) {
+    lease_again_ = false;
+    ask_leases();
+  }
 }
 
 Node::Doc& Node::doc_state(std::uint32_t doc) {
@@ -193,6 +258,7 @@ void Node::welcome(ConnId conn, std::uint32_t doc) {
 void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   auto it = docs_.find(doc);
   if (it == docs_.end()) return;
+  const bool was_home = is_home(doc);  // under leases, known only while the document is here
   // Every session of the document: the welcomed ones and those waiting for their welcome (a
   // catch-up or the load in flight), whose held frames go with the replica.
   std::set<ConnId> conns = it->second.conns;
@@ -213,7 +279,7 @@ void Node::reset_doc(std::uint32_t doc, const std::string& why) {
   // The home of a single-writer document: other nodes' clients may have edits forwarded here
   // that are now gone (and replies on their way that name log indexes the log will give to
   // other records). Their sessions start over as this one's did.
-  if (!strategy_.multi_master && is_home(doc) && config_.nodes > 1) {
+  if (!strategy_.multi_master && was_home && config_.nodes > 1) {
     for (NodeId n = 0; n < config_.nodes; ++n) {
       if (n == config_.id) continue;
       NodeMessage m;
@@ -277,7 +343,9 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
     m.doc = doc;
     m.payload.assign(payload.begin(), payload.end());
     ++conns_.at(conn).out[doc].forwards_in_flight;
-    io_.to_node(doc % config_.nodes, std::move(m));
+    const std::optional<NodeId> home = home_of(doc);
+    CONVLAB_ASSERT(home && *home != config_.id);  // a document's lease is read before it loads
+    io_.to_node(*home, std::move(m));
     return;
   }
   if (config_.persistence == NodeConfig::Persistence::kChangeLog && appends_.size() >= config_.appends_max) {
@@ -325,6 +393,11 @@ void Node::handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<
   req.doc = doc;
   req.purpose = "commit";
   if (!strategy_.multi_master) req.expect_first_index = d.assigned - out->records.size() + 1;
+  if (leased()) {
+    // The fence: the store commits it only while this node holds the lease it loaded under.
+    req.lease_epoch = d.lease->epoch;
+    req.node = config_.id;
+  }
   req.notify = config_.propagation == NodeConfig::Propagation::kBus && config_.nodes > 1;
   PendingAppend pending;
   pending.doc = doc;
@@ -369,6 +442,14 @@ void Node::on_node(const NodeMessage& m) {
           return reset_forwarder(m.from, m.doc, "too many forwarded edits waiting for the document to load");
         }
         d.waiting_forwards.push_back(m);
+        return;
+      }
+      // Under leases the forwarding node may have read an old holder (or sent it to a home that
+      // died, and this is its successor): this node is not the document's home, so that node
+      // starts its sessions of the document over and reads the lease anew. The normal course
+      // of a failover, not an error to log.
+      if (!is_home(m.doc)) {
+        io_.to_node(m.from, NodeMessage{NodeMessage::Kind::kDocReset, config_.id, 0, 0, m.doc, 0, {}, {}});
         return;
       }
       handle_edit(m.doc, m.conn, m.agent, m.payload, m.from);
@@ -424,6 +505,9 @@ void Node::on_timer(std::uint64_t timer) {
       if (write_snapshot(doc)) d.dirty = false;
     }
     io_.start_timer(config_.snapshot_interval_ms, kSnapshotTimer);
+  } else if (timer == kLeaseTimer) {
+    ask_leases();
+    io_.start_timer(config_.lease_ms / 4, kLeaseTimer);
   }
 }
 

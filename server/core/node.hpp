@@ -8,6 +8,7 @@
 // Policies are the knobs of the naive architecture and its fixes (server/core/policies.hpp).
 // Strategies that are not multi-master (ot, seq) have one home node per document that orders
 // its changes; other nodes forward their clients' edits there.
+#include "server/core/home_lease.hpp"
 #include "server/core/policies.hpp"
 #include "server/core/protocol.hpp"
 #include "server/core/strategy.hpp"
@@ -26,13 +27,12 @@
 namespace convlab {
 
 using ConnId = std::uint64_t;
-using NodeId = std::uint32_t;
 
 // The node's policies (NodePolicies, server/core/policies.hpp: declared once, with their names
 // and ranges), its place in the cluster and its limits.
 struct NodeConfig : NodePolicies {
   NodeId id = 0;
-  std::uint32_t nodes = 1;  // servers sharing the store; home of doc d is d % nodes
+  std::uint32_t nodes = 1;  // servers sharing the store; home of doc d is d % nodes (home: fixed)
 
   // Limits: every queue of the node has one (TIGER_STYLE). The defaults are far above what any
   // scenario reaches; at a limit the node refuses, clearly and safely, instead of growing. A
@@ -115,6 +115,11 @@ struct StoreRequest {
     kReadLog,       // records of `doc` with index > `after` (catch-up, polling)
     kWriteSnapshot, // store `snapshot` of `doc` as of log index `after`
     kLoad,          // latest snapshot of `doc` and every record after it
+    // home: lease. Node `node` renews the leases it holds and claims `lease_docs` (each whose
+    // lease is absent or expired), for `lease_ms` of the store's clock; the reply's `leases`
+    // names the lease of each of them and of every document the node holds
+    // (LeaseRegister::request, server/core/home_lease.hpp). `doc` is ignored.
+    kLease,
   };
   Kind kind = Kind::kAppend;
   std::uint64_t id = 0;  // echoed in the reply
@@ -124,6 +129,12 @@ struct StoreRequest {
   // version check of a single-writer document: a late commit of a crashed predecessor, or any
   // other writer, must not interleave with this one).
   std::uint64_t expect_first_index = 0;
+  // kAppend under home: lease: when not 0, the append commits only if node `node` holds the
+  // document's lease in this epoch, unexpired (LeaseRegister::may_append), or it fails.
+  std::uint64_t lease_epoch = 0;
+  NodeId node = 0;                         // kLease, and kAppend with lease_epoch
+  std::vector<std::uint32_t> lease_docs;   // kLease
+  std::int64_t lease_ms = 0;               // kLease
   // kAppend: publish the records on the bus when, and only when, the transaction commits (as
   // PostgreSQL's NOTIFY inside the transaction does).
   bool notify = false;
@@ -144,6 +155,7 @@ struct StoreReply {
   Bytes snapshot;
   std::uint64_t snapshot_index = 0;
   std::uint64_t latest = 0;  // kLoad: the primary's log length at the time of the read
+  LeaseTable leases;         // kLease
 };
 
 // Between nodes: an edit forwarded to the document's home, and the home's answer.
@@ -350,6 +362,10 @@ class Node {
   void on_node(const NodeMessage& message);
   void on_timer(std::uint64_t timer);
 
+  // The node its clients' edits of `doc` go to: this node, another, or none known yet (home:
+  // lease, the document's lease not read yet). Multi-master strategies: this node.
+  std::optional<NodeId> home_of(std::uint32_t doc) const;
+
   // For checkers and tests: the node's view of a document (nullopt if not loaded).
   std::optional<std::u32string> text(std::uint32_t doc) const;
   std::vector<CharId> char_ids(std::uint32_t doc) const;
@@ -416,6 +432,11 @@ class Node {
     // A record past a gap was not kept (pending_remote at its limit): read the log again once
     // the catch-up in flight is answered.
     bool remote_dropped = false;
+    // home: lease. The document waits for its lease to be read before it loads; once it has
+    // loaded, `lease` is the one it loaded under: its home for as long as it stays in memory
+    // (a node that reads another holder or epoch drops it, reset_doc).
+    bool awaiting_lease = false;
+    std::optional<DocLease> lease;
   };
   struct PendingAppend {
     std::uint32_t doc = 0;
@@ -431,6 +452,16 @@ class Node {
   bool is_home(std::uint32_t doc) const;
   Doc& doc_state(std::uint32_t doc);
   void begin_load(std::uint32_t doc);
+  // The kLoad of a document (begin_load's, or once its lease is read).
+  void request_load(std::uint32_t doc);
+  // home: lease, for a single-writer strategy on more than one node.
+  bool leased() const;
+  // Sends a kLease request naming every document in memory, or, while one is in flight, sends
+  // one more when it is answered.
+  void ask_leases();
+  // A lease table arrived: documents waiting for theirs load; documents whose lease moved are
+  // dropped.
+  void on_leases(const StoreReply& reply);
   void handle_edit(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload,
                    std::optional<NodeId> forwarded_from);
   void refuse(ConnId conn, std::uint32_t doc, std::string why);
@@ -526,6 +557,11 @@ class Node {
   };
   std::vector<std::pair<ConnId, std::string>> overloaded_;
   std::size_t snapshot_writes_ = 0;  // kWriteSnapshot requests in flight
+  // home: lease (home_lease.hpp): the latest lease table read, the kLease request in flight (0:
+  // none) and whether another is due when it is answered.
+  HomeView homes_{config_.id};
+  std::uint64_t lease_request_ = 0;
+  bool lease_again_ = false;
 };
 
 }  // namespace convlab

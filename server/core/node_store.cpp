@@ -28,6 +28,15 @@ Result<std::uint64_t> recover_replica(ServerReplica& replica, bool has_snapshot,
 void Node::begin_load(std::uint32_t doc) {
   Doc& d = docs_.at(doc);
   d.loading = true;
+  if (leased()) {
+    // Its home first: the lease is read (claimed when nobody holds it), then the load.
+    d.awaiting_lease = true;
+    return ask_leases();
+  }
+  request_load(doc);
+}
+
+void Node::request_load(std::uint32_t doc) {
   StoreRequest req;
   req.kind = StoreRequest::Kind::kLoad;
   req.id = next_request_++;
@@ -138,6 +147,7 @@ void Node::forget_requests(std::uint32_t doc) {
 void Node::on_store(const StoreReply& reply) {
   const CloseOverloaded closing{*this};
   if (http_.contains(reply.id)) return http_loaded(reply);
+  if (reply.id == lease_request_ && lease_request_ != 0) return on_leases(reply);
   auto rq = requests_.find(reply.id);
   if (rq == requests_.end()) return;
   const auto [kind, doc] = rq->second;
@@ -230,6 +240,8 @@ void Node::on_store(const StoreReply& reply) {
       for (auto& [conn, frame] : held) on_frame(conn, frame);
       return;
     }
+    case StoreRequest::Kind::kLease:
+      return;  // answered by on_leases, never through requests_
     case StoreRequest::Kind::kWriteSnapshot:
       CONVLAB_ASSERT(snapshot_writes_ > 0);
       --snapshot_writes_;

@@ -45,6 +45,8 @@ const PolicyField kFields[] = {
     {"rate_limit_per_s", K::kNumber, {}, 0, 1e6, get_field<&P::rate_limit_per_s>, set_field<&P::rate_limit_per_s>},
     {"rate_burst", K::kWhole, {}, 1, 1e6, get_field<&P::rate_burst>, set_field<&P::rate_burst>},
     {"rename", K::kChoice, kRenameNames, 0, 0, get_field<&P::rename>, set_field<&P::rename>},
+    {"home", K::kChoice, kHomeNames, 0, 0, get_field<&P::home>, set_field<&P::home>},
+    {"lease", K::kTime, {}, 4, 3600 * 1000, get_field<&P::lease_ms>, set_field<&P::lease_ms>},
 };
 
 }  // namespace
@@ -55,6 +57,7 @@ std::string_view name_of(NodePolicies::Ack v) { return name_in(kAckNames, v); }
 std::string_view name_of(NodePolicies::ApiRead v) { return name_in(kApiReadNames, v); }
 std::string_view name_of(NodePolicies::ApiCache v) { return name_in(kApiCacheNames, v); }
 std::string_view name_of(NodePolicies::Rename v) { return name_in(kRenameNames, v); }
+std::string_view name_of(NodePolicies::Home v) { return name_in(kHomeNames, v); }
 
 std::span<const PolicyField> policy_fields() { return kFields; }
 

@@ -34,6 +34,11 @@ struct NodePolicies {
   // The title register: last write wins and nobody is told (naive), or a rename made on an old
   // title version is refused with a notice naming the winner.
   enum class Rename { kLww, kNotice };
+  // The home of a single-writer document (ot, seq): node `doc % nodes`, for good (naive: a home
+  // that dies takes its documents with it until it restarts), or the holder of the document's
+  // lease in the store, which a live node claims once the holder stops renewing it
+  // (server/core/home_lease.hpp). Multi-master strategies have no home either way.
+  enum class Home { kFixed, kLease };
 
   Propagation propagation = Propagation::kBus;
   std::int64_t poll_interval_ms = 2000;
@@ -59,6 +64,9 @@ struct NodePolicies {
   double rate_limit_per_s = 0;
   std::uint32_t rate_burst = 10;
   Rename rename = Rename::kNotice;
+  Home home = Home::kFixed;
+  // home: lease: how long a lease lasts unrenewed; its holder renews it every lease_ms / 4.
+  std::int64_t lease_ms = 2000;
 };
 
 // The names of each choice, in its enum's order (the enum's value is the index).
@@ -68,6 +76,7 @@ inline constexpr std::array<std::string_view, 2> kAckNames{"immediate", "after_c
 inline constexpr std::array<std::string_view, 4> kApiReadNames{"replica", "primary", "session_primary", "fenced"};
 inline constexpr std::array<std::string_view, 2> kApiCacheNames{"public", "no_store"};
 inline constexpr std::array<std::string_view, 2> kRenameNames{"lww", "notice"};
+inline constexpr std::array<std::string_view, 2> kHomeNames{"fixed", "lease"};
 
 std::string_view name_of(NodePolicies::Propagation v);
 std::string_view name_of(NodePolicies::Persistence v);
@@ -75,6 +84,7 @@ std::string_view name_of(NodePolicies::Ack v);
 std::string_view name_of(NodePolicies::ApiRead v);
 std::string_view name_of(NodePolicies::ApiCache v);
 std::string_view name_of(NodePolicies::Rename v);
+std::string_view name_of(NodePolicies::Home v);
 
 // The longest time a policy may be set to: 30 days.
 inline constexpr std::int64_t kPolicyTimeMsMax = 30LL * 24 * 3600 * 1000;

@@ -374,6 +374,9 @@ Result<void> check_config(const ServerConfig& c) {
     bad("policies.api_read: replica reads need database_replica (a PostgreSQL streaming replica's URL; or "
         "--pg-replica-url)");
   }
+  if (c.node.home == NodeConfig::Home::kLease) {
+    bad("policies.home: lease is not served by convlab-server yet (the simulator models it); use fixed");
+  }
   if (c.jwt.secret.size() < 32) bad("jwt.secret: required, at least 32 bytes (or --jwt-secret)");
   if (c.node.nodes < 1 || c.node.id >= c.node.nodes) {
     bad("node_id: " + std::to_string(c.node.id) + " must be below nodes (" + std::to_string(c.node.nodes) + ")");

@@ -23,6 +23,7 @@ const char* kind_name(StoreRequest::Kind k) {
     case StoreRequest::Kind::kReadLog: return "read_log";
     case StoreRequest::Kind::kWriteSnapshot: return "write_snapshot";
     case StoreRequest::Kind::kLoad: return "load";
+    case StoreRequest::Kind::kLease: return "lease";
   }
   return "?";
 }

@@ -193,6 +193,9 @@ StoreReply PgStore::run_one(pqxx::connection& c, const StoreRequest& r) {
       // which is never more stale than a replica.
       load_document(c, r.doc, out);
       return out;
+    case StoreRequest::Kind::kLease:
+      request_leases(c, r, out);
+      return out;
     case StoreRequest::Kind::kAppend:
       break;
   }
@@ -252,6 +255,22 @@ PgStore::BatchOutcome PgStore::append_batch(Lane& lane, std::int64_t t, const st
       return BatchOutcome::kRetry;
     }
 
+    // The lease fence (home: lease): an append naming a lease epoch commits only while its node
+    // holds the document's lease in that epoch, unexpired (LeaseRegister::may_append).
+    std::map<std::uint32_t, DocLease> leases;  // expires_ms: 1 live, 0 expired
+    if (std::any_of(batch.begin(), batch.end(), [](const StoreRequest& r) { return r.lease_epoch != 0; })) {
+      for (const auto& row : tx->exec_prepared("lease_fence", docs_array)) {
+        leases[static_cast<std::uint32_t>(row[0].as<std::uint64_t>())] =
+            DocLease{row[1].as<NodeId>(), row[2].as<std::uint64_t>(), row[3].as<bool>() ? 1 : 0};
+      }
+    }
+    const auto fenced = [&](const StoreRequest& r) {
+      if (r.lease_epoch == 0) return false;
+      auto it = leases.find(r.doc);
+      return it == leases.end() || it->second.holder != r.node || it->second.epoch != r.lease_epoch ||
+             it->second.expires_ms == 0;
+    };
+
     // The rows of every append whose version check passes, in submission order.
     std::vector<std::uint64_t> row_doc, row_seq, row_author, row_offset, row_size;
     std::vector<std::int64_t> row_client, row_server;
@@ -267,7 +286,7 @@ PgStore::BatchOutcome PgStore::append_batch(Lane& lane, std::int64_t t, const st
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const StoreRequest& r = batch[i];
       std::uint64_t& len = length[r.doc];
-      if (r.expect_first_index != 0 && r.expect_first_index != len + 1) {
+      if (fenced(r) || (r.expect_first_index != 0 && r.expect_first_index != len + 1)) {
         replies[i].ok = false;  // fails alone: the others in the batch go on
         continue;
       }

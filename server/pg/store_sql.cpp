@@ -2,6 +2,7 @@
 #include "server/pg/store_sql.hpp"
 
 #include <chrono>
+#include <set>
 #include <iterator>
 
 namespace convlab::pg::detail {
@@ -12,6 +13,8 @@ namespace {
 constexpr int kSnapshotsKept = 3;
 // Session-level advisory lock key for migrations ("convlab" in ASCII).
 constexpr std::int64_t kMigrationLock = 0x636f6e766c6162;
+// Transaction-level advisory lock key for lease requests ("convlab" + 1).
+constexpr std::int64_t kLeaseLock = kMigrationLock + 1;
 
 // ------------------------------------------------------------------------------- migrations
 // Append only: a deployed database has run the earlier ones. Each runs in its own transaction.
@@ -53,6 +56,13 @@ const char* const kMigrations[] = {
          user_id bigint NOT NULL,
          expires bigint NOT NULL);
        CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);)",
+    // 3: the leases of single-writer documents' homes (home: lease, server/core/home_lease.hpp).
+    R"(CREATE TABLE doc_leases (
+         doc     bigint PRIMARY KEY,
+         holder  bigint NOT NULL,
+         epoch   bigint NOT NULL,
+         expires timestamptz NOT NULL);
+       CREATE INDEX doc_leases_holder ON doc_leases (holder);)",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -150,6 +160,47 @@ void load_document(pqxx::connection& c, std::uint32_t doc, StoreReply& out) {
   w.commit();
 }
 
+void request_leases(pqxx::connection& c, const StoreRequest& r, StoreReply& out) {
+  pqxx::work w(c);
+  w.exec_prepared("lease_lock");
+  std::set<std::uint32_t> named(r.lease_docs.begin(), r.lease_docs.end());
+  for (const auto& row : w.exec_prepared("lease_held", r.node)) named.insert(row[0].as<std::uint32_t>());
+  const std::vector<std::uint32_t> docs(named.begin(), named.end());
+  const std::string docs_array = array_literal(docs);
+  w.exec_prepared("lease_renew", r.node, r.lease_ms);
+  w.exec_prepared("lease_claim", r.node, r.lease_ms, docs_array);
+  for (const auto& row : w.exec_prepared("lease_read", docs_array)) {
+    out.leases.store_now_ms = row[4].as<std::int64_t>();
+    out.leases.leases.emplace_back(row[0].as<std::uint32_t>(),
+                                   DocLease{row[1].as<NodeId>(), row[2].as<std::uint64_t>(), row[3].as<std::int64_t>()});
+  }
+  w.commit();
+}
+
+void prepare_lease_statements(pqxx::connection& c) {
+  // LeaseRegister::request as SQL, on the database's clock (now(): the transaction's start).
+  // Lease requests are few (each node's every lease / 4): one at a time, so a claim and a
+  // renewal never wait on each other's row locks in opposite orders.
+  c.prepare("lease_lock", "SELECT pg_advisory_xact_lock(" + std::to_string(kLeaseLock) + ")");
+  c.prepare("lease_held", "SELECT doc FROM doc_leases WHERE holder = $1::bigint");
+  c.prepare("lease_renew",
+            "UPDATE doc_leases SET expires = now() + $2::double precision * interval '1 millisecond'"
+            " WHERE holder = $1::bigint AND expires > now()");
+  c.prepare("lease_claim",
+            "INSERT INTO doc_leases (doc, holder, epoch, expires)"
+            " SELECT d, $1::bigint, 1, now() + $2::double precision * interval '1 millisecond'"
+            " FROM unnest($3::bigint[]) AS d ORDER BY d"
+            " ON CONFLICT (doc) DO UPDATE SET holder = EXCLUDED.holder, epoch = doc_leases.epoch + 1,"
+            " expires = EXCLUDED.expires WHERE doc_leases.expires <= now()");
+  c.prepare("lease_read",
+            "SELECT doc, holder, epoch, (extract(epoch FROM expires) * 1000)::bigint,"
+            " (extract(epoch FROM now()) * 1000)::bigint FROM doc_leases WHERE doc = ANY($1::bigint[]) ORDER BY doc");
+  // The fence of an append (LeaseRegister::may_append), read under the documents' row locks;
+  // FOR SHARE waits for a claim in flight.
+  c.prepare("lease_fence",
+            "SELECT doc, holder, epoch, expires > now() FROM doc_leases WHERE doc = ANY($1::bigint[]) ORDER BY doc FOR SHARE");
+}
+
 void prepare_statements(pqxx::connection& c) {
   c.prepare("ensure_docs", "INSERT INTO documents (id) SELECT unnest($1::bigint[]) ORDER BY 1 ON CONFLICT DO NOTHING");
   // The row lock that serialises appends to one document across servers; taken in id order so
@@ -168,6 +219,7 @@ void prepare_statements(pqxx::connection& c) {
             "  WHERE documents.id = u.id)"
             " SELECT pg_notify($12, n) FROM unnest($13::text[]) WITH ORDINALITY AS x(n, k) ORDER BY k");
   prepare_read_statements(c);
+  prepare_lease_statements(c);
   c.prepare("write_snapshot", "INSERT INTO snapshots (doc, upto, payload) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING");
   c.prepare("prune_snapshots",
             "DELETE FROM snapshots WHERE doc = $1 AND upto < (SELECT upto FROM snapshots WHERE doc = $1"

@@ -50,6 +50,10 @@ void prepare_statements(pqxx::connection& c);
 void prepare_read_statements(pqxx::connection& c);
 // A kLoad: the newest snapshot, the log after it and the log length, in one consistent view.
 void load_document(pqxx::connection& c, std::uint32_t doc, StoreReply& out);
+// The leases' statements (home: lease), on every worker connection.
+void prepare_lease_statements(pqxx::connection& c);
+// A kLease request (LeaseRegister::request as SQL) in one transaction: `out.leases`.
+void request_leases(pqxx::connection& c, const StoreRequest& r, StoreReply& out);
 
 // What a lost connection looks like: pqxx throws broken_connection, or an sql_error after which
 // the connection is closed (an administrator's shutdown).

@@ -79,17 +79,27 @@ class FakeStore {
   };
   std::map<std::uint32_t, Stored> docs;
   std::vector<std::pair<std::uint32_t, LogRecord>> published;
+  // home: lease: the leases on the store's clock, which the test moves.
+  LeaseRegister leases;
+  std::int64_t clock_ms = 0;
 
   // What the store answers to `r` (and does: an append commits unless `ok` is false).
   StoreReply answer(const StoreRequest& r, bool ok = true) {
     StoreReply reply;
     reply.id = r.id;
     reply.ok = ok;
-    Stored& d = docs[r.doc];
     if (!ok) return reply;
+    if (r.kind == StoreRequest::Kind::kLease) {
+      reply.leases = leases.request(r.node, r.lease_docs, clock_ms, r.lease_ms);
+      return reply;
+    }
+    Stored& d = docs[r.doc];
     switch (r.kind) {
+      case StoreRequest::Kind::kLease:
+        return reply;
       case StoreRequest::Kind::kAppend:
-        if (r.expect_first_index != 0 && r.expect_first_index != d.log.size() + 1) {
+        if ((r.lease_epoch != 0 && !leases.may_append(r.doc, r.node, r.lease_epoch, clock_ms)) ||
+            (r.expect_first_index != 0 && r.expect_first_index != d.log.size() + 1)) {
           reply.ok = false;
           return reply;
         }
