@@ -67,7 +67,6 @@ TEST(ServerLimits, ActivityPostponesTheIdleTimeout) {
 
 TEST(ServerLimits, ConnectionDocumentAndIdleLimits) {
   CONVLAB_PG_URL_OR_SKIP(url);
-  const Strategy& s = *find_strategy("crdt");
   START_SERVER(server, yaml_for(url, "crdt",
                                 "policies:\n"
                                 "  connection_rate_per_s: 0.001\n"
