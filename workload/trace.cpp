@@ -35,13 +35,16 @@ Result<std::string> read_file(const std::string& path) {
 }
 
 // Inflates every gzip member of raw into one buffer, sized from the last member's ISIZE
-// trailer (the uncompressed size modulo 2^32) and grown if that was short.
+// trailer (the uncompressed size modulo 2^32) and grown if that was short. The trailer is
+// untrusted: the size taken from it is capped at deflate's largest ratio (1032:1), so a corrupt
+// file cannot make it allocate gigabytes.
 Result<std::string> gunzip(const std::string& path, const std::string& raw) {
   std::string out;
   if (raw.size() >= 18) {
     const auto* t = reinterpret_cast<const unsigned char*>(raw.data() + raw.size() - 4);
-    out.resize(static_cast<std::size_t>(t[0]) | static_cast<std::size_t>(t[1]) << 8 |
-               static_cast<std::size_t>(t[2]) << 16 | static_cast<std::size_t>(t[3]) << 24);
+    const std::size_t isize = static_cast<std::size_t>(t[0]) | static_cast<std::size_t>(t[1]) << 8 |
+                              static_cast<std::size_t>(t[2]) << 16 | static_cast<std::size_t>(t[3]) << 24;
+    out.resize(std::min(isize, raw.size() * 1032));
   }
   if (out.size() < 4096) out.resize(4096);
   z_stream zs{};
