@@ -210,29 +210,13 @@ bool JsonPull::read_string_body(std::u32string* out) {
       ++p_;
       continue;
     }
-    int len = 0;
-    char32_t cp = 0;
-    char32_t min = 0;
-    if ((b0 & 0xe0) == 0xc0) {
-      len = 2, cp = b0 & 0x1f, min = 0x80;
-    } else if ((b0 & 0xf0) == 0xe0) {
-      len = 3, cp = b0 & 0x0f, min = 0x800;
-    } else if ((b0 & 0xf8) == 0xf0) {
-      len = 4, cp = b0 & 0x07, min = 0x10000;
-    } else {
-      return fail("invalid UTF-8 lead byte");
+    const Utf8Step st = utf8_step(reinterpret_cast<const unsigned char*>(p_), static_cast<std::size_t>(end_ - p_));
+    if (st.problem) {
+      p_ += st.at;
+      return fail(st.problem);
     }
-    if (end_ - p_ < len) return fail("truncated UTF-8 sequence");
-    for (int k = 1; k < len; ++k) {
-      const auto b = static_cast<unsigned char>(p_[k]);
-      if ((b & 0xc0) != 0x80) return fail("invalid UTF-8 continuation byte");
-      cp = (cp << 6) | (b & 0x3f);
-    }
-    if (cp < min) return fail("overlong UTF-8 sequence");
-    if (cp > 0x10ffff) return fail("UTF-8 code point above U+10FFFF");
-    if (cp >= 0xd800 && cp <= 0xdfff) return fail("UTF-8 encoded surrogate");
-    if (out) out->push_back(cp);
-    p_ += len;
+    if (out) out->push_back(st.cp);
+    p_ += st.len;
   }
 }
 
