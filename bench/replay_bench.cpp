@@ -2,7 +2,8 @@
 // and `ot`, locally (one replica takes every edit) and relayed (client A encodes, the server
 // replica decodes and re-encodes, client B decodes and applies).
 //
-// The trace is loaded once, before any timing. Counters:
+// The trace is loaded once, before the replays' timing; NAME/load times load_trace itself and
+// NAME/load/dom the Boost.JSON DOM the loader used before (issue 17). Counters:
 //   edits/s              patches replayed per second of wall time
 //   wire_B/edit          encoded bytes on the wire per patch (relayed)
 //   heap_B/live_char     heap bytes a client replica holds after the whole trace, per character
@@ -41,9 +42,7 @@ double heap_per_live_char(const Strategy& s, const SequentialTrace& t) {
   const double before = heap_in_use();
   auto client = s.make_client(0);
   std::int64_t clock_ms = 0;
-  for (const convlab::TraceTxn& txn : t.txns) {
-    for (const convlab::Splice& p : txn.patches) client->local_edit(p, ++clock_ms);
-  }
+  for (const convlab::Splice& p : t.patches) client->local_edit(p, ++clock_ms);
   const double after = heap_in_use();
   const std::size_t live = client->length();
   return live > 0 ? (after - before) / static_cast<double>(live) : 0.0;
@@ -53,17 +52,41 @@ double heap_per_live_char(const Strategy& s, const SequentialTrace& t) {
 double crdt_doc_bytes_per_live_char(const SequentialTrace& t) {
   convlab::crdt::Doc doc;
   std::uint32_t seq = 0;
-  for (const convlab::TraceTxn& txn : t.txns) {
-    for (const convlab::Splice& p : txn.patches) {
-      if (p.del > 0) doc.local_delete(p.pos, p.del);
-      if (!p.ins.empty()) {
-        doc.local_insert(p.pos, p.ins, convlab::CharId{0, seq});
-        seq += static_cast<std::uint32_t>(p.ins.size());
-      }
+  for (const convlab::Splice& p : t.patches) {
+    if (p.del > 0) doc.local_delete(p.pos, p.del);
+    if (!p.ins.empty()) {
+      doc.local_insert(p.pos, p.ins, convlab::CharId{0, seq});
+      seq += static_cast<std::uint32_t>(p.ins.size());
     }
   }
   if (doc.text() != t.end_content) return -1.0;  // shows as a negative counter: look here
   return doc.length() > 0 ? static_cast<double>(doc.memory_bytes()) / static_cast<double>(doc.length()) : 0.0;
+}
+
+// load_trace: the file read, gunzipped and parsed into patches, as `convlab trace replay` does
+// before replaying. `dom` is the file read, gunzipped and parsed into a Boost.JSON DOM alone
+// (load_json_file, how traces were loaded before issue 17): the cost the pull reader removed.
+void load(benchmark::State& state, const std::string* path, const SequentialTrace* expect, bool dom) {
+  for (auto _ : state) {
+    if (dom) {
+      auto v = convlab::load_json_file(*path);
+      if (!v) {
+        state.SkipWithError(v.error().message.c_str());
+        return;
+      }
+      benchmark::DoNotOptimize(v->kind());
+      continue;
+    }
+    auto t = convlab::load_trace(*path);
+    if (!t || t->concurrent || t->sequential.patch_count != expect->patch_count ||
+        t->sequential.end_content != expect->end_content) {
+      state.SkipWithError("load_trace did not give the trace loaded first");
+      return;
+    }
+    benchmark::DoNotOptimize(t->sequential.patches.data());
+  }
+  state.counters["patches/s"] =
+      benchmark::Counter(static_cast<double>(expect->patch_count), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void replay(benchmark::State& state, const Strategy* s, const SequentialTrace* t, bool relayed) {
@@ -106,6 +129,12 @@ int main(int argc, char** argv) {
   std::string name = path.substr(path.find_last_of('/') + 1);
   if (const auto dot = name.find('.'); dot != std::string::npos) name.resize(dot);
 
+  static const std::string trace_path = path;
+  for (const bool dom : {false, true}) {
+    benchmark::RegisterBenchmark((name + (dom ? "/load/dom" : "/load")).c_str(), load, &trace_path, &trace, dom)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
   for (const char* strategy : {"crdt", "ot"}) {
     const Strategy* s = convlab::find_strategy(strategy);
     if (s == nullptr) {

@@ -106,6 +106,7 @@ void Clients::connect(std::uint32_t c, bool subscribe) {
   }
   cl.server = static_cast<int>(*pick);
   cl.conn = next_conn_++;
+  if (conn_client_.size() <= cl.conn) conn_client_.resize(cl.conn + 1, kNoClient);
   conn_client_[cl.conn] = c;
   cl.welcomed = subscribe;  // a subscriber shows its loaded state and may edit at once
   const ConnId opened = cl.conn;
@@ -132,16 +133,15 @@ void Clients::drop(std::uint32_t c, bool tell_server, std::int64_t backoff_us) {
   }
   // The client's unacknowledged edits go with its replica; it reconnects with a fresh replica
   // (a new agent id, so no character id is reused).
-  conn_client_.erase(cl.conn);
+  if (cl.conn < conn_client_.size()) conn_client_[cl.conn] = kNoClient;
   cl.server = -1;
   cl.welcomed = false;
   sim_.at(sim_.now_us + backoff_us, [this, c] { connect(c); });
 }
 
 std::optional<std::uint32_t> Clients::client_of(ConnId conn) const {
-  auto it = conn_client_.find(conn);
-  if (it == conn_client_.end()) return std::nullopt;
-  return it->second;
+  if (conn >= conn_client_.size() || conn_client_[conn] == kNoClient) return std::nullopt;
+  return conn_client_[conn];
 }
 
 void Clients::emit_fault(std::uint32_t c, std::uint32_t doc, const char* kind, std::string detail) {
@@ -347,7 +347,7 @@ void Clients::adopt_load(Client& cl, const HttpResponse& r) {
   if (cl.server >= 0) {
     Server& sv = w_.servers.at(static_cast<std::uint32_t>(cl.server));
     if (sv.up) sv.node->on_disconnect(cl.conn);
-    conn_client_.erase(cl.conn);
+    if (cl.conn < conn_client_.size()) conn_client_[cl.conn] = kNoClient;
     cl.server = -1;
   }
   ++cl.incarnation;

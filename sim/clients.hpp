@@ -120,7 +120,11 @@ class Clients {
   // The load balancer and the connection table.
   std::uint32_t round_robin_ = 0;
   ConnId next_conn_ = 1;
-  std::map<ConnId, std::uint32_t> conn_client_;
+  // Connection id -> client, indexed by id (ids are handed out densely from 1): found in O(1)
+  // on every frame a server sends, where a std::map's O(log n) pointer chase grew with the
+  // world (issue 17, item 4). Never iterated, so nothing the run writes depends on its layout.
+  static constexpr std::uint32_t kNoClient = UINT32_MAX;
+  std::vector<std::uint32_t> conn_client_;
   // Every edit that inserted characters, per document and per agent: what `seen` maps back to.
   workload::EditLog edit_log_;
   std::map<AgentId, std::uint64_t> oracle_counters_;  // paragraph client agent -> its last write stamp counter

@@ -82,7 +82,7 @@ Result<DurableChange> DurableText::replace(bool has_snapshot, std::span<const st
 void RecordAuthors::note_edit(std::uint32_t client, AgentId agent, std::uint32_t op, CharId first_inserted,
                               std::uint32_t inserted, std::vector<CharId> deleted) {
   agents_[agent] = client;
-  Author& a = clients_[client];
+  Author& a = client_author(client);
   std::sort(deleted.begin(), deleted.end());
   a.marks.push_back(Mark{op, std::move(deleted)});
   if (inserted > 0) {
@@ -97,7 +97,7 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> RecordAuthors::record(Age
   const auto agent = agents_.find(author);
   if (agent == agents_.end()) return std::nullopt;
   const std::uint32_t client = agent->second;
-  Author& a = clients_[client];
+  Author& a = client_author(client);
   if (a.marks.empty()) return std::nullopt;
   std::optional<std::uint32_t> op;
   // The newest character of the author's among those added (ids sorted: the last of its agent),

@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <utility>
+#include <unordered_map>
 #include <vector>
 
 namespace convlab::workload {
@@ -102,8 +103,14 @@ class RecordAuthors {
     std::size_t matched = 0;  // index in `marks` of its last record's edit
     bool matched_any = false;
   };
-  std::map<AgentId, std::uint32_t> agents_;  // agent -> client
-  std::map<std::uint32_t, Author> clients_;
+  // Found on every durable record: hashed and indexed (O(1)) rather than std::maps whose depth
+  // grew with the world (issue 17, item 4). Lookup only, never iterated.
+  std::unordered_map<AgentId, std::uint32_t> agents_;  // agent -> client
+  std::vector<Author> clients_;                        // indexed by client
+  Author& client_author(std::uint32_t client) {
+    if (clients_.size() <= client) clients_.resize(static_cast<std::size_t>(client) + 1);
+    return clients_[client];
+  }
 };
 
 }  // namespace convlab::workload

@@ -18,13 +18,11 @@ Result<ReplayResult> replay_local(const Strategy& s, const SequentialTrace& t) {
   auto client = s.make_client(0);
   ReplayResult r;
   std::int64_t clock_ms = 0;
-  for (const TraceTxn& txn : t.txns) {
-    for (const Splice& p : txn.patches) {
-      const std::size_t len = client->length();
-      if (p.pos > len || p.del > len - p.pos) return patch_error(t, r.patches, p, len);
-      client->local_edit(p, ++clock_ms);
-      ++r.patches;
-    }
+  for (const Splice& p : t.patches) {
+    const std::size_t len = client->length();
+    if (p.pos > len || p.del > len - p.pos) return patch_error(t, r.patches, p, len);
+    client->local_edit(p, ++clock_ms);
+    ++r.patches;
   }
   r.text = client->text();
   return r;
@@ -73,14 +71,12 @@ Result<ReplayResult> replay_relayed(const Strategy& s, const SequentialTrace& t)
   if (auto w = b->receive(server->welcome()); !w) return make_error("B refused the welcome: " + w.error().message);
 
   std::int64_t clock_ms = 0;
-  for (const TraceTxn& txn : t.txns) {
-    for (const Splice& p : txn.patches) {
-      const std::size_t len = a->length();
-      if (p.pos > len || p.del > len - p.pos) return patch_error(t, r.patches, p, len);
-      for (Bytes& m : a->local_edit(p, ++clock_ms)) a_to_server.push_back(std::move(m));
-      ++r.patches;
-      if (auto ok = pump(); !ok) return ok.error();
-    }
+  for (const Splice& p : t.patches) {
+    const std::size_t len = a->length();
+    if (p.pos > len || p.del > len - p.pos) return patch_error(t, r.patches, p, len);
+    for (Bytes& m : a->local_edit(p, ++clock_ms)) a_to_server.push_back(std::move(m));
+    ++r.patches;
+    if (auto ok = pump(); !ok) return ok.error();
   }
   if (auto ok = pump(); !ok) return ok.error();
   r.text = b->text();

@@ -1,45 +1,100 @@
 #include "workload/trace.hpp"
 
+#include "workload/trace_reader.hpp"
+
 #include "server/core/utf8.hpp"
 
-#include <boost/iostreams/copy.hpp>
-#include <boost/iostreams/filter/gzip.hpp>
-#include <boost/iostreams/filtering_streambuf.hpp>
 #include <boost/json/parse.hpp>
+#include <sys/stat.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <map>
 #include <set>
-#include <sstream>
 
 namespace convlab {
 namespace json = boost::json;
 
 namespace {
 
+// The whole file, sized once from fstat.
 Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(path + ": cannot open file");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return make_error(path + ": read error");
-  return std::move(buf).str();
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return make_error(path + ": cannot open file");
+  std::string out;
+  struct stat st {};
+  if (::fstat(::fileno(f), &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[1 << 16];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  const bool bad = std::ferror(f) != 0;
+  std::fclose(f);
+  if (bad) return make_error(path + ": read error");
+  return out;
 }
 
+// Inflates every gzip member of raw into one buffer, sized from the last member's ISIZE
+// trailer (the uncompressed size modulo 2^32) and grown if that was short. The trailer is
+// untrusted: the size taken from it is capped at deflate's largest ratio (1032:1), so a corrupt
+// file cannot make it allocate gigabytes.
 Result<std::string> gunzip(const std::string& path, const std::string& raw) {
-  try {
-    std::istringstream src(raw);
-    boost::iostreams::filtering_streambuf<boost::iostreams::input> in;
-    in.push(boost::iostreams::gzip_decompressor());
-    in.push(src);
-    std::ostringstream out;
-    boost::iostreams::copy(in, out);
-    return std::move(out).str();
-  } catch (const std::exception& e) {
-    return make_error(path + ": bad gzip data: " + e.what());
+  std::string out;
+  if (raw.size() >= 18) {
+    const auto* t = reinterpret_cast<const unsigned char*>(raw.data() + raw.size() - 4);
+    const std::size_t isize = static_cast<std::size_t>(t[0]) | static_cast<std::size_t>(t[1]) << 8 |
+                              static_cast<std::size_t>(t[2]) << 16 | static_cast<std::size_t>(t[3]) << 24;
+    out.resize(std::min(isize, raw.size() * 1032));
   }
+  if (out.size() < 4096) out.resize(4096);
+  z_stream zs{};
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return make_error(path + ": bad gzip data: cannot start zlib");
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
+  std::size_t in_left = raw.size();
+  std::size_t used = 0;
+  while (true) {
+    if (used == out.size()) out.resize(out.size() * 2);
+    const auto in_chunk = static_cast<uInt>(std::min<std::size_t>(in_left, 1u << 30));
+    const auto out_chunk = static_cast<uInt>(std::min<std::size_t>(out.size() - used, 1u << 30));
+    zs.avail_in = in_chunk;
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+    zs.avail_out = out_chunk;
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    in_left -= in_chunk - zs.avail_in;
+    used += out_chunk - zs.avail_out;
+    if (rc == Z_STREAM_END) {
+      // Another member may follow (concatenated gzip files); anything else is an error.
+      if (in_left == 0) break;
+      if (in_left < 2 || zs.next_in[0] != 0x1f || zs.next_in[1] != 0x8b) {
+        inflateEnd(&zs);
+        return make_error(path + ": bad gzip data: trailing bytes after the compressed data");
+      }
+      inflateReset(&zs);
+      continue;
+    }
+    if (rc == Z_BUF_ERROR && in_left == 0 && zs.avail_out > 0) {
+      inflateEnd(&zs);
+      return make_error(path + ": bad gzip data: truncated");
+    }
+    if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      const std::string why = zs.msg != nullptr ? zs.msg : "zlib error " + std::to_string(rc);
+      inflateEnd(&zs);
+      return make_error(path + ": bad gzip data: " + why);
+    }
+  }
+  inflateEnd(&zs);
+  out.resize(used);
+  return out;
+}
+
+// The file's text: gunzipped when it starts with gzip's magic bytes.
+Result<std::string> read_text(const std::string& path) {
+  auto raw = read_file(path);
+  if (!raw) return raw.error();
+  if (raw->size() >= 2 && static_cast<unsigned char>((*raw)[0]) == 0x1f && static_cast<unsigned char>((*raw)[1]) == 0x8b) {
+    return gunzip(path, *raw);
+  }
+  return raw;
 }
 
 // Shape errors name the file and the JSON path of the problem.
@@ -66,116 +121,21 @@ Result<std::uint64_t> get_uint(const Shape& sh, const json::value& v, const std:
 
 const json::value* field(const json::object& o, std::string_view key) { return o.if_contains(key); }
 
-Result<std::vector<Splice>> get_patches(const Shape& sh, const json::object& txn, const std::string& where) {
-  const json::value* p = field(txn, "patches");
-  if (!p || !p->is_array()) return sh.at(where + ".patches", "expected an array");
-  std::vector<Splice> out;
-  out.reserve(p->get_array().size());
-  std::size_t k = 0;
-  for (const auto& pv : p->get_array()) {
-    const std::string pw = where + ".patches[" + std::to_string(k++) + "]";
-    if (!pv.is_array() || pv.get_array().size() != 3) return sh.at(pw, "expected [pos, delCount, insText]");
-    const auto& a = pv.get_array();
-    auto pos = get_uint(sh, a[0], pw + "[0]");
-    if (!pos) return pos.error();
-    auto del = get_uint(sh, a[1], pw + "[1]");
-    if (!del) return del.error();
-    auto ins = get_text(sh, a[2], pw + "[2]");
-    if (!ins) return ins.error();
-    out.push_back(Splice{*pos, *del, std::move(*ins)});
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<json::value> load_json_file(const std::string& path) {
-  auto raw = read_file(path);
-  if (!raw) return raw.error();
-  std::string text = std::move(*raw);
-  if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f && static_cast<unsigned char>(text[1]) == 0x8b) {
-    auto plain = gunzip(path, text);
-    if (!plain) return plain.error();
-    text = std::move(*plain);
-  }
+  auto text = read_text(path);
+  if (!text) return text.error();
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = json::parse(*text, ec);
   if (ec) return make_error(path + ": bad JSON: " + ec.message());
   return v;
 }
 
 Result<AnyTrace> load_trace(const std::string& path) {
-  auto doc = load_json_file(path);
-  if (!doc) return doc.error();
-  const Shape sh{path};
-  if (!doc->is_object()) return sh.at("$", "expected an object with endContent and txns");
-  const auto& o = doc->get_object();
-  const json::value* end = field(o, "endContent");
-  if (!end) return sh.at("$.endContent", "missing");
-  auto end_text = get_text(sh, *end, "$.endContent");
-  if (!end_text) return end_text.error();
-  const json::value* txns = field(o, "txns");
-  if (!txns || !txns->is_array()) return sh.at("$.txns", "expected an array");
-
-  AnyTrace out;
-  const json::value* kind = field(o, "kind");
-  out.concurrent = kind && kind->is_string() && kind->get_string() == "concurrent";
-  if (!out.concurrent) {
-    SequentialTrace& t = out.sequential;
-    t.end_content = std::move(*end_text);
-    if (const json::value* start = field(o, "startContent")) {
-      auto s = get_text(sh, *start, "$.startContent");
-      if (!s) return s.error();
-      t.start_content = std::move(*s);
-    }
-    t.txns.reserve(txns->get_array().size());
-    std::size_t i = 0;
-    for (const auto& tv : txns->get_array()) {
-      const std::string where = "$.txns[" + std::to_string(i++) + "]";
-      if (!tv.is_object()) return sh.at(where, "expected an object");
-      auto patches = get_patches(sh, tv.get_object(), where);
-      if (!patches) return patches.error();
-      t.patch_count += patches->size();
-      t.txns.push_back(TraceTxn{std::move(*patches)});
-    }
-    return out;
-  }
-
-  ConcurrentTrace& t = out.concurrent_trace;
-  t.end_content = std::move(*end_text);
-  const json::value* agents = field(o, "numAgents");
-  if (!agents) return sh.at("$.numAgents", "missing");
-  auto n_agents = get_uint(sh, *agents, "$.numAgents");
-  if (!n_agents) return n_agents.error();
-  if (*n_agents == 0 || *n_agents > 1'000'000) return sh.at("$.numAgents", "out of range 1..1000000");
-  t.num_agents = static_cast<std::uint32_t>(*n_agents);
-  std::size_t i = 0;
-  for (const auto& tv : txns->get_array()) {
-    const std::string where = "$.txns[" + std::to_string(i) + "]";
-    if (!tv.is_object()) return sh.at(where, "expected an object");
-    const auto& to = tv.get_object();
-    ConcurrentTxn txn;
-    const json::value* parents = field(to, "parents");
-    if (!parents || !parents->is_array()) return sh.at(where + ".parents", "expected an array");
-    for (const auto& pv : parents->get_array()) {
-      auto p = get_uint(sh, pv, where + ".parents");
-      if (!p) return p.error();
-      if (*p >= i) return sh.at(where + ".parents", "parent " + std::to_string(*p) + " is not an earlier transaction");
-      txn.parents.push_back(static_cast<std::uint32_t>(*p));
-    }
-    const json::value* agent = field(to, "agent");
-    if (!agent) return sh.at(where + ".agent", "missing");
-    auto a = get_uint(sh, *agent, where + ".agent");
-    if (!a) return a.error();
-    if (*a >= t.num_agents) return sh.at(where + ".agent", "agent " + std::to_string(*a) + " is not below numAgents");
-    txn.agent = static_cast<std::uint32_t>(*a);
-    auto patches = get_patches(sh, to, where);
-    if (!patches) return patches.error();
-    txn.patches = std::move(*patches);
-    t.txns.push_back(std::move(txn));
-    ++i;
-  }
-  return out;
+  auto text = read_text(path);
+  if (!text) return text.error();
+  return read_trace(path, *text);
 }
 
 Result<std::vector<ConformanceHistory>> load_conformance(const std::string& path) {

@@ -17,15 +17,14 @@ namespace convlab {
 // as JSON.
 Result<boost::json::value> load_json_file(const std::string& path);
 
-struct TraceTxn {
-  std::vector<Splice> patches;  // applied in order, each against the text left by the previous
-};
-
 struct SequentialTrace {
   std::u32string start_content;
   std::u32string end_content;
-  std::vector<TraceTxn> txns;
-  std::uint64_t patch_count = 0;
+  // Every patch of every transaction, in order, each against the text left by the previous;
+  // transaction i is patches [txn_ends[i-1], txn_ends[i]) (from 0 for the first).
+  std::vector<Splice> patches;
+  std::vector<std::uint32_t> txn_ends;
+  std::uint64_t patch_count = 0;  // patches.size()
 };
 
 struct ConcurrentTxn {
@@ -47,6 +46,7 @@ struct AnyTrace {
   ConcurrentTrace concurrent_trace;
 };
 
+// Reads the file (gunzipped in one zlib pass) and its JSON without a DOM (trace_reader.hpp).
 Result<AnyTrace> load_trace(const std::string& path);
 
 // One history of egwalker-conformance.json. Agents are renumbered 0..n-1 in the string order of

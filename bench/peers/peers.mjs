@@ -152,7 +152,9 @@ async function makeReplayer(name, trace) {
   return undefined;
 }
 
+const loadStart = performance.now();
 const trace = loadTrace(tracePath);
+const loadMs = performance.now() - loadStart;
 let patches = 0;
 for (const txn of trace.txns) patches += txn.patches.length;
 const replay = await makeReplayer(lib, trace);
@@ -189,6 +191,7 @@ process.stdout.write(JSON.stringify({
   patches,
   runs,
   matched,
+  load_ms: Math.round(loadMs * 100) / 100,
   ms_median: median,
   ms: ms.map((x) => Math.round(x * 100) / 100),
   peak_rss_after_load_kb: peakAfterLoad,

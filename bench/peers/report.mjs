@@ -1,16 +1,17 @@
 // Turns bench/peers/out/results.jsonl (one JSON object per library and trace, from run.sh)
 // into a table on stdout and a Markdown report.
-//   node report.mjs RESULTS.jsonl REPORT.md RUNS
+//   node report.mjs RESULTS.jsonl REPORT.md RUNS [WHOLE]
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 
-const [resultsPath, reportPath, runs] = process.argv.slice(2);
+const [resultsPath, reportPath, runs, whole = '0'] = process.argv.slice(2);
 const rows = readFileSync(resultsPath, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
 
 const mib = (kb) => (kb === undefined ? '-' : (kb / 1024).toFixed(1));
 const header = ['library', 'version', 'trace', 'matched', 'replay ms (median)', 'peak RSS MiB',
-  'RSS after load MiB', 'ms / convlab crdt'];
-const right = [false, false, false, false, true, true, true, true];
+  'RSS after load MiB', 'ms / convlab crdt', 'load ms', 'whole process ms (median)', 'whole / convlab crdt',
+  'whole process CPU ms (median)', 'CPU / convlab crdt'];
+const right = [false, false, false, false, true, true, true, true, true, true, true, true, true];
 const table = [];
 for (const r of rows) {
   const crdt = rows.find((x) => x.row_trace === r.row_trace && x.row_library === 'convlab-crdt');
@@ -25,6 +26,13 @@ for (const r of rows) {
     mib(r.peak_rss_kib ?? r.peak_rss_kb),
     mib(r.peak_rss_after_load_kib ?? r.peak_rss_after_load_kb),
     base && !isBaseline ? `${(r.ms_median / crdt.ms_median).toFixed(1)}x` : '-',
+    r.load_ms === undefined ? '-' : r.load_ms.toFixed(1),
+    r.whole_ms_median === undefined ? '-' : r.whole_ms_median.toFixed(1),
+    crdt && crdt.whole_ms_median > 0 && r.whole_ms_median !== undefined
+      ? `${(r.whole_ms_median / crdt.whole_ms_median).toFixed(1)}x` : '-',
+    r.whole_cpu_ms_median === undefined ? '-' : r.whole_cpu_ms_median.toFixed(1),
+    crdt && crdt.whole_cpu_ms_median > 0 && r.whole_cpu_ms_median !== undefined
+      ? `${(r.whole_cpu_ms_median / crdt.whole_cpu_ms_median).toFixed(1)}x` : '-',
   ]);
 }
 
@@ -48,8 +56,12 @@ Each row is one process: it loads the trace once, replays it ${runs} time(s) fro
 document (every patch a local edit), checks the final text against endContent, and reports the
 median replay time. *Peak RSS* is the process's ru_maxrss (loading included); *RSS after load* is
 that peak once the trace was parsed, before any replay. \`node-baseline\` loads the trace in Node
-and replays nothing. The last column divides the row's median by convlab crdt's on the same trace
-(above 1x: slower than convlab crdt).
+and replays nothing. *ms / convlab crdt* divides the row's median by convlab crdt's on the same trace
+(above 1x: slower than convlab crdt). *load ms* is the row's own timing of reading, gunzipping and
+parsing the trace. *Whole process* times ${whole} more process(es) per row, each replaying once
+(\`--runs 1\`), from exec to exit — start-up, loading and one replay, what a user timing the
+command sees — and gives their median wall time and median CPU time (user + system, the steadier
+figure on a shared machine), each also divided by convlab crdt's.
 
 ${markdown()}`;
 writeFileSync(reportPath, md);

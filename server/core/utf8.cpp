@@ -4,6 +4,38 @@
 
 namespace convlab {
 
+Utf8Step utf8_step(const unsigned char* in, std::size_t avail) {
+  Utf8Step st;
+  const unsigned char b0 = in[0];
+  char32_t min = 0;
+  if ((b0 & 0xe0) == 0xc0) {
+    st.len = 2, st.cp = b0 & 0x1f, min = 0x80;
+  } else if ((b0 & 0xf0) == 0xe0) {
+    st.len = 3, st.cp = b0 & 0x0f, min = 0x800;
+  } else if ((b0 & 0xf8) == 0xf0) {
+    st.len = 4, st.cp = b0 & 0x07, min = 0x10000;
+  } else {
+    st.problem = "invalid UTF-8 lead byte";
+    return st;
+  }
+  if (st.len > avail) {
+    st.problem = "truncated UTF-8 sequence";
+    return st;
+  }
+  for (std::size_t k = 1; k < st.len; ++k) {
+    if ((in[k] & 0xc0) != 0x80) {
+      st.problem = "invalid UTF-8 continuation byte";
+      st.at = k;
+      return st;
+    }
+    st.cp = (st.cp << 6) | (in[k] & 0x3f);
+  }
+  if (st.cp < min) st.problem = "overlong UTF-8 sequence";
+  else if (st.cp > 0x10ffff) st.problem = "code point above U+10FFFF";
+  else if (st.cp >= 0xd800 && st.cp <= 0xdfff) st.problem = "UTF-8 encoded surrogate";
+  return st;
+}
+
 Result<std::u32string> utf8_decode(std::string_view in) {
   std::u32string out;
   out.reserve(in.size());
@@ -15,33 +47,10 @@ Result<std::u32string> utf8_decode(std::string_view in) {
       ++i;
       continue;
     }
-    int len = 0;
-    char32_t cp = 0;
-    char32_t min = 0;
-    if ((b0 & 0xe0) == 0xc0) {
-      len = 2, cp = b0 & 0x1f, min = 0x80;
-    } else if ((b0 & 0xf0) == 0xe0) {
-      len = 3, cp = b0 & 0x0f, min = 0x800;
-    } else if ((b0 & 0xf8) == 0xf0) {
-      len = 4, cp = b0 & 0x07, min = 0x10000;
-    } else {
-      return make_error("invalid UTF-8 lead byte at offset " + std::to_string(i));
-    }
-    if (i + static_cast<std::size_t>(len) > in.size()) {
-      return make_error("truncated UTF-8 sequence at offset " + std::to_string(i));
-    }
-    for (int k = 1; k < len; ++k) {
-      const auto b = static_cast<unsigned char>(in[i + static_cast<std::size_t>(k)]);
-      if ((b & 0xc0) != 0x80) {
-        return make_error("invalid UTF-8 continuation byte at offset " + std::to_string(i + static_cast<std::size_t>(k)));
-      }
-      cp = (cp << 6) | (b & 0x3f);
-    }
-    if (cp < min) return make_error("overlong UTF-8 sequence at offset " + std::to_string(i));
-    if (cp > 0x10ffff) return make_error("code point above U+10FFFF at offset " + std::to_string(i));
-    if (cp >= 0xd800 && cp <= 0xdfff) return make_error("UTF-8 encoded surrogate at offset " + std::to_string(i));
-    out.push_back(cp);
-    i += static_cast<std::size_t>(len);
+    const Utf8Step st = utf8_step(reinterpret_cast<const unsigned char*>(in.data()) + i, in.size() - i);
+    if (st.problem) return make_error(std::string(st.problem) + " at offset " + std::to_string(i + st.at));
+    out.push_back(st.cp);
+    i += st.len;
   }
   return out;
 }
