@@ -237,6 +237,12 @@ WorldConfig draw_world(std::uint64_t seed) {
     std::stable_sort(c.script.begin(), c.script.end(),
                      [](const auto& a, const auto& b) { return a.at_ms < b.at_ms; });
   }
+  // Drawn last, so that older seeds keep the worlds they drew: single-writer documents' homes by
+  // lease (server/core/home_lease.hpp) rather than fixed.
+  if (r.chance(0.3)) {
+    c.servers.home = NodePolicies::Home::kLease;
+    c.servers.lease_ms = r.chance(0.5) ? r.between(4, 500) : r.between(500, 5000);
+  }
   prune(c);
   return c;
 }
@@ -437,6 +443,7 @@ std::vector<WorldConfig> shrink_steps(const WorldConfig& c) {
   knob([&](WorldConfig& n) { n.servers.check_revocation = plain.servers.check_revocation; });
   knob([&](WorldConfig& n) { n.servers.anti_entropy_ms = plain.servers.anti_entropy_ms; });
   knob([&](WorldConfig& n) { n.servers.catch_up = plain.servers.catch_up; });
+  knob([&](WorldConfig& n) { n.servers.home = plain.servers.home; });
   knob([&](WorldConfig& n) { n.balancer = plain.balancer; });
   knob([&](WorldConfig& n) { n.network = plain.network; });
   knob([&](WorldConfig& n) { n.database.commit_ms = plain.database.commit_ms; });

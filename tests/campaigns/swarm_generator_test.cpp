@@ -57,10 +57,12 @@ TEST(SwarmGenerator, DrawsEveryFaultKindAndKnob) {
     if (!c.script.empty()) seen.insert("script");
     if (!c.client_overrides.empty()) seen.insert("overrides");
     if (c.servers.rate_limit_per_s > 0) seen.insert("rate limit");
+    if (c.servers.home == NodePolicies::Home::kLease && c.servers.count > 1) seen.insert("home lease");
   }
   EXPECT_EQ(kinds.size(), faults::kinds().size());
   for (const char* knob : {"no faults", "many faults", "snapshot", "after_commit", "poll", "fenced", "renames",
-                           "reloads", "replica lag", "cdn", "random faults", "script", "overrides", "rate limit"}) {
+                           "reloads", "replica lag", "cdn", "random faults", "script", "overrides", "rate limit",
+                           "home lease"}) {
     EXPECT_TRUE(seen.contains(knob)) << knob;
   }
 }
