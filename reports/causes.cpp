@@ -425,11 +425,11 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     const auto held_docs = log.held_at_end.find(e.e->doc);
     const bool held = kind == 0 && held_docs != log.held_at_end.end() &&
                       std::binary_search(held_docs->second.begin(), held_docs->second.end(), lost[j].id);
-    // Memo kinds 3 and 5: never durable / left the durable text, decided by an overruling; 6:
-    // never durable, held by every server at the end.
     // Held to the end, X was not lost to a refusal of a write carrying it (a register another
     // write held then): the durable text never got it.
     if (held) overruling = nullptr;
+    // Memo kinds 3 and 5: never durable / left the durable text, decided by an overruling; 6:
+    // never durable, held by every server at the end.
     const std::size_t last_put = f.spans.empty() ? std::numeric_limits<std::size_t>::max() : f.spans.back().first;
     auto [it, fresh] = memo.try_emplace({lost[j].edit, overruling ? 3 + kind : held ? 6 : kind,
                                          overruling ? static_cast<std::size_t>(overruling - log.overruled.data()) : commit,
@@ -511,4 +511,3 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
 }
 
 }  // namespace convlab::reports::detail
-
