@@ -101,7 +101,8 @@ void Run::open_ws(Client& cl, std::uint64_t gen) {
     to.keep_alive_pings = true;
     ws->set_option(to);
     const std::string bearer = "Bearer " + cl.token;
-    const char* offer = opt_.protocol >= 2 ? "convlab/2, convlab/1" : "convlab/1";
+    // The token spellings of convlab/2 and convlab/1 (docs/protocol.md), what a browser can offer.
+    const char* offer = opt_.protocol >= 2 ? "convlab.v2, convlab.v1" : "convlab.v1";
     ws->set_option(websocket::stream_base::decorator([bearer, offer](websocket::request_type& r) {
       r.set(http::field::authorization, bearer);
       r.set(http::field::sec_websocket_protocol, offer);
@@ -112,7 +113,8 @@ void Run::open_ws(Client& cl, std::uint64_t gen) {
       if (ec2) return dropped(cl, gen, "handshake", ec2.message());
       if (gen != cl.generation) return;
       cl.ws = ws;
-      cl.v2 = (*res)[http::field::sec_websocket_protocol] == "convlab/2";
+      const auto answered = (*res)[http::field::sec_websocket_protocol];
+      cl.v2 = answered == "convlab.v2" || answered == "convlab/2";
       cl.replica = strategy_.make_client(cl.agent);
       if (writer_) workload::keep_overruled(*cl.replica, write_stamps_);
       abandoned_ += cl.obs.new_replica();

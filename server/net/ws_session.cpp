@@ -20,9 +20,13 @@ namespace websocket = beast::websocket;
 namespace {
 
 // The WebSocket subprotocols this server speaks (docs/protocol.md): convlab/2 when offered, else
-// convlab/1.
+// convlab/1. Each has a second spelling that is a valid subprotocol token (RFC 6455 takes
+// tokens, and `/` is not a token character: browsers and the `ws` package refuse to offer
+// `convlab/2`); the server echoes the spelling the client offered.
 constexpr std::string_view kProtocol1 = "convlab/1";
+constexpr std::string_view kProtocol1Token = "convlab.v1";
 constexpr std::string_view kProtocol2 = "convlab/2";
+constexpr std::string_view kProtocol2Token = "convlab.v2";
 
 // A WebSocket read or write handler whose Beast operation state comes from the thread's
 // recycling cache instead of a malloc and free per message.
@@ -65,6 +69,8 @@ void WsSession::start(Request req) {
   bool offered = false;
   bool v1 = false;
   bool v2 = false;
+  std::string_view echo1;  // the spelling offered
+  std::string_view echo2;
   if (auto it = req_.find(http::field::sec_websocket_protocol); it != req_.end()) {
     offered = true;
     std::string_view list(it->value().data(), it->value().size());
@@ -74,8 +80,14 @@ void WsSession::start(Request req) {
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
       while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
       while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-      if (item == kProtocol1) v1 = true;
-      if (item == kProtocol2) v2 = true;
+      if (item == kProtocol1 || item == kProtocol1Token) {
+        if (!v1) echo1 = item;
+        v1 = true;
+      }
+      if (item == kProtocol2 || item == kProtocol2Token) {
+        if (!v2) echo2 = item;
+        v2 = true;
+      }
     }
   }
   const bool ours = v1 || v2;
@@ -83,7 +95,7 @@ void WsSession::start(Request req) {
   if (offered && !ours) {
     auto res = std::make_shared<http::response<http::string_body>>(http::status::bad_request, req_.version());
     res->set(http::field::content_type, "application/json");
-    res->body() = R"j({"error":"unsupported subprotocol (this server speaks convlab/2 and convlab/1)"})j";
+    res->body() = R"j({"error":"unsupported subprotocol (this server speaks convlab/2 and convlab/1, also spelled convlab.v2 and convlab.v1)"})j";
     res->prepare_payload();
     auto self = shared_from_this();
     http::async_write(ws_.next_layer(), *res, [self, res](beast::error_code, std::size_t) {
@@ -93,10 +105,11 @@ void WsSession::start(Request req) {
     return;
   }
   ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(10), websocket::stream_base::none(), false});
-  ws_.set_option(websocket::stream_base::decorator([ours, v2](websocket::response_type& res) {
-    res.set(http::field::server, "convlab-server");
-    if (ours) res.set(http::field::sec_websocket_protocol, v2 ? kProtocol2 : kProtocol1);
-  }));
+  ws_.set_option(websocket::stream_base::decorator(
+      [ours, echo = std::string(v2 ? echo2 : echo1)](websocket::response_type& res) {
+        res.set(http::field::server, "convlab-server");
+        if (ours) res.set(http::field::sec_websocket_protocol, echo);
+      }));
   ws_.read_message_max(app_.cfg.limits.message_bytes_max);
   ws_.auto_fragment(false);
   ws_.control_callback([this](websocket::frame_type, beast::string_view) { arm_idle(); });

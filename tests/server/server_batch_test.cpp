@@ -71,13 +71,16 @@ TEST(ServerBatch, V2BatchesV1OneFramePerMessage) {
   constexpr std::uint32_t kDoc = 11;
 
   Ws writer_ws(port, alice->token, Ws::Auth::kBearer, "/ws", "convlab/2, convlab/1");
-  Ws v2_ws(port, bob->token, Ws::Auth::kBearer, "/ws", "convlab/2");
+  // The watcher offers convlab/2's token spelling (what a browser can offer: `/` is not a token
+  // character) and is answered in it.
+  Ws v2_ws(port, bob->token, Ws::Auth::kBearer, "/ws", "convlab.v2");
   Ws v1_ws(port, carol->token);  // offers convlab/1 only
   Ws json_ws(port, dave->token, Ws::Auth::kBearer, "/ws", "convlab/1, convlab/2");
   EXPECT_EQ(writer_ws.protocol(), "convlab/2");
-  EXPECT_EQ(v2_ws.protocol(), "convlab/2");
+  EXPECT_EQ(v2_ws.protocol(), "convlab.v2");
   EXPECT_EQ(v1_ws.protocol(), "convlab/1");
   EXPECT_EQ(json_ws.protocol(), "convlab/2");
+  EXPECT_EQ(Ws(port, dave->token, Ws::Auth::kBearer, "/ws", "x-other, convlab.v1").protocol(), "convlab.v1");
 
   BatchReader writer(writer_ws, s, alice->agent, kBatchFramesMax);
   BatchReader v2(v2_ws, s, bob->agent, kBatchFramesMax);
