@@ -365,22 +365,26 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
   // write came first.)
   const auto overwritten_without_memory_loss = [&](const EditInfo& e) -> std::optional<Verdict> {
     if (!e.acked || memory_lost_after(e.e->t_us) != std::numeric_limits<std::int64_t>::max()) return std::nullopt;
-    std::optional<std::size_t> same;
-    std::optional<std::size_t> other;
-    bool own_later = false;  // its author wrote the document again
+    const auto verdict = [&](std::size_t i) { return Verdict{edits[i].e->stale_base ? "stale_base" : "concurrent", i}; };
+    // In E's paragraph: its edits in history order, from E on.
+    const auto para = log.by_para->find({e.e->doc, e.e->para});
+    CONVLAB_ASSERT(para != log.by_para->end());  // E is one of them
+    for (auto it = std::upper_bound(para->second.begin(), para->second.end(), e.order); it != para->second.end(); ++it) {
+      const EditInfo& w = edits[*it];
+      if (w.e->client == e.e->client || saw(w, e)) continue;
+      if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
+      return verdict(*it);
+    }
+    // Else the first in another paragraph, else its author's own later write of the document.
+    bool own_later = false;
     for (std::size_t i = e.order + 1; i < edits.size(); ++i) {
       const EditInfo& w = edits[i];
-      if (w.e->doc == e.e->doc && w.e->client == e.e->client) own_later = true;
-      if (w.e->doc != e.e->doc || w.e->client == e.e->client || saw(w, e)) continue;
-      if (w.e->para == e.e->para) {
-        if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
-        same = i;
-        break;
+      if (w.e->doc != e.e->doc) continue;
+      if (w.e->client == e.e->client) {
+        own_later = true;
+      } else if (w.e->para != e.e->para && !saw(w, e)) {  // E's paragraph was asked above
+        return verdict(i);
       }
-      if (!other) other = i;
-    }
-    if (const std::optional<std::size_t> w = same ? same : other) {
-      return Verdict{edits[*w].e->stale_base ? "stale_base" : "concurrent", *w};
     }
     if (own_later) return Verdict{"concurrent", std::nullopt};
     return std::nullopt;

@@ -249,19 +249,20 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
   return judge(evs, *before, x, e, depth + 1);
 }
 
-bool Oracle::held_at_end(std::uint32_t doc, CharId x) const {
-  bool any = false;
-  for (const auto& [key, ids] : servers_) {
-    if (key.second != doc || ids.empty()) continue;  // not loaded there (dropped, never loaded)
-    if (!has(ids, x)) return false;
-    any = true;
-  }
-  return any;
-}
-
 std::vector<TruthChar> Oracle::finish(const std::vector<std::vector<CharId>>& final_durable) const {
   std::map<std::uint32_t, std::vector<CharId>> deleted = deleted_;
   for (auto& [doc, ids] : deleted) std::sort(ids.begin(), ids.end());
+  // Each document's replicas in the servers' memory at the end (empty: not loaded there).
+  std::map<std::uint32_t, std::vector<const std::vector<CharId>*>> in_memory;
+  for (const auto& [key, ids] : servers_) {
+    if (!ids.empty()) in_memory[key.second].push_back(&ids);
+  }
+  // Whether every server holding `doc` in memory at the end holds x (and one does).
+  const auto held_at_end = [&](std::uint32_t doc, CharId x) {
+    const auto it = in_memory.find(doc);
+    if (it == in_memory.end()) return false;
+    return std::all_of(it->second.begin(), it->second.end(), [&](const std::vector<CharId>* ids) { return has(*ids, x); });
+  };
   std::vector<TruthChar> out;
   for (const auto& [key, e] : edits_) {
     if (!e.acked || e.doc >= final_durable.size()) continue;

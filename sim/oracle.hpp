@@ -116,8 +116,6 @@ class Oracle {
   void diff(std::int64_t t_us, int place, std::uint32_t doc, std::vector<CharId>& was, const std::vector<CharId>& now,
             How how, const Msg* by, std::uint32_t server);
   bool saw(const EditTag& e, const EditTag& w) const;
-  // Whether every server holding `doc` in memory now (at the end) holds x (and one does).
-  bool held_at_end(std::uint32_t doc, CharId x) const;
   Verdict judge(const std::vector<CharEv>& evs, const CharEv& removal, CharId x, const EditTag& e, int depth) const;
 
   std::map<std::pair<AgentId, std::vector<std::uint8_t>>, std::unique_ptr<Msg>> msgs_;
