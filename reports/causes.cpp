@@ -325,8 +325,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
   // durable and no snapshot to tell: another client's write applied in E's server's memory after
   // E and before the first crash after E (acknowledged: it was applied), that had not seen E,
   // in E's paragraph — and under clock ordering, with a stamp that beats E's — replaced X's
-  // register there: X was gone before the crash. The first such write decided.
-  const auto overwritten_in_memory = [&](const EditInfo& e) -> std::optional<Verdict> {
+  // register there: X was gone before the crash. The first such write decided — unless its own
+  // author's write on a stale own reload came before it (that one took X out first).
+  const auto overwritten_in_memory = [&](const EditInfo& e, const Fate& x) -> std::optional<Verdict> {
     if (!log.snapshot_persistence || !log.overwrites || !e.acked) return std::nullopt;
     const auto para = log.by_para->find({e.e->doc, e.e->para});
     if (para == log.by_para->end()) return std::nullopt;
@@ -338,6 +339,8 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       // write is applied by the document's home, whichever server its author was on.
       if (log.orders_by_client_clock && w.e->server != e.e->server) continue;
       if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
+      const std::optional<Verdict> own = stale_own_write(e, x, std::numeric_limits<std::int64_t>::max());
+      if (own && edits[*own->by].e->t_us < w.e->t_us) return own;
       return Verdict{w.e->stale_base ? "stale_base" : "concurrent", idx};
     }
     return std::nullopt;
@@ -485,7 +488,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         if (!held) {
           found = from_paragraph(e, bound, false);
           if (!found) found = overwritten_before_snapshot(e, f);
-          if (!found) found = overwritten_in_memory(e);
+          if (!found) found = overwritten_in_memory(e, f);
           if (!found) found = stale_own_write(e, f, std::numeric_limits<std::int64_t>::max());
           if (!found) found = overwritten_without_memory_loss(e);
         }

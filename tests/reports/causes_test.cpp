@@ -350,6 +350,41 @@ TEST(CheckCausesFromLog, NeverDurableWithNoMemoryLostIsTheWriteThatTookItOut) {
   EXPECT_EQ(m.lost_by_cause.at("concurrent"), 0u);
 }
 
+// Snapshot persistence, no snapshot, a crash: E's author reloads the page from a copy without
+// E's characters and writes E's paragraph again (seq: the register is replaced in memory); later
+// another client, never having seen E, writes there too. The first write to replace the register
+// took X out: its author's own write on the stale reload (stale_base), not the later one.
+TEST(CheckCausesFromLog, NeverDurableTakenOutFirstByItsAuthorsWriteOnAStaleReload) {
+  const auto history = [](std::int64_t other_t_ms) {
+    next_index = 1;
+    Event m = log_meta(false, "snapshot");
+    m.meta["overwrites"] = "true";
+    std::vector<Event> h = {
+        std::move(m),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+        ack(1010 * kMs, 0, 1),
+        load_of(2000 * kMs, 0, 0, 0),
+        edit({.t_us = 3000 * kMs, .client = 0, .op = 2, .clock_ms = 3000, .inserted = {{0, 5, 1}}}),
+        ack(3010 * kMs, 0, 2),
+        edit({.t_us = other_t_ms * kMs, .client = 1, .op = 1, .clock_ms = other_t_ms, .inserted = {{1, 0, 1}}}),
+        ack((other_t_ms + 10) * kMs, 1, 1),
+        fault(6000 * kMs, "crash"),
+        final_of(0, "durable", U"", {})};
+    std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
+    return h;
+  };
+  const auto cause_of_e = [](const RunMetrics& m) {
+    const auto it = std::find_if(m.lost_edits.begin(), m.lost_edits.end(),
+                                 [](const auto& l) { return l.client == 0 && l.op == 1; });
+    return it == m.lost_edits.end() ? std::make_tuple(std::string("none"), 0u, 0u)
+                                    : std::make_tuple(it->cause, it->by_client, it->by_op);
+  };
+  // The other client's write came after the author's own: the own write decided.
+  EXPECT_EQ(cause_of_e(check(history(4000))), std::make_tuple(std::string("stale_base"), 0u, 2u));
+  // It came before (after E, before the reload): it took X out first.
+  EXPECT_EQ(cause_of_e(check(history(1500))), std::make_tuple(std::string("concurrent"), 1u, 1u));
+}
+
 // Never durable but held by every server's memory at the end: a write that carried it and was
 // overruled somewhere did not lose it; the durable text never got it (a snapshot not taken).
 TEST(CheckCausesFromLog, HeldInMemoryAtTheEndIsCrashEvenWhenOverruled) {
