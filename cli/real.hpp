@@ -1,6 +1,7 @@
 #pragma once
 // `convlab run --real` (cli/real_cmd.cpp) and the report files it shares with `convlab run`.
 #include "campaigns/campaign.hpp"
+#include "realrun/runner.hpp"
 #include "reports/report.hpp"
 #include "server/core/result.hpp"
 
@@ -8,6 +9,10 @@
 #include <vector>
 
 namespace convlab::cli {
+
+// The programs a real run starts: the built ones, or those the environment names
+// (CONVLAB_SERVER_BIN, CONVLAB_LOAD_BIN, CONVLAB_FAULTPROXY_BIN, CONVLAB_PG_SH).
+realrun::Programs real_programs();
 
 // The scenarios' runs on real processes (realrun/), loaded and checked by run_cmd; the report
 // files as run_cmd writes them. Returns the exit code.

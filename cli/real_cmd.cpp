@@ -44,6 +44,12 @@ struct PlannedRun {
 
 }  // namespace
 
+realrun::Programs real_programs() {
+  return realrun::Programs{program("CONVLAB_SERVER_BIN", CONVLAB_SERVER_BIN), program("CONVLAB_LOAD_BIN", CONVLAB_LOAD_BIN),
+                           program("CONVLAB_FAULTPROXY_BIN", CONVLAB_FAULTPROXY_BIN),
+                           program("CONVLAB_PG_SH", CONVLAB_SOURCE_DIR "/scripts/pg.sh")};
+}
+
 int real_report(const std::vector<sim::Scenario>& scenarios, const campaigns::CampaignOptions& options,
                 const std::string& out_dir, reports::Report& report) {
   // Plan every run first: refusals before any process starts.
@@ -59,10 +65,7 @@ int real_report(const std::vector<sim::Scenario>& scenarios, const campaigns::Ca
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec || !fs::is_directory(out_dir)) return fail(out_dir + ": cannot create the output directory");
-  const realrun::Programs programs{program("CONVLAB_SERVER_BIN", CONVLAB_SERVER_BIN),
-                                   program("CONVLAB_LOAD_BIN", CONVLAB_LOAD_BIN),
-                                   program("CONVLAB_FAULTPROXY_BIN", CONVLAB_FAULTPROXY_BIN),
-                                   program("CONVLAB_PG_SH", CONVLAB_SOURCE_DIR "/scripts/pg.sh")};
+  const realrun::Programs programs = real_programs();
 
   std::cout << "convlab run --real: " << runs.size() << (runs.size() == 1 ? " run" : " runs")
             << " on real processes, one at a time\n";
