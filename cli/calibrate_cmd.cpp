@@ -75,19 +75,7 @@ int calibrate_cmd(const std::vector<std::string>& args) {
   if (mkdtemp(tmpl) == nullptr) return fail("calibrate: cannot make a directory under /tmp for the logs");
   const std::string dir = tmpl;
 
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  struct Restore {
-    struct sigaction i, t;
-    ~Restore() {
-      sigaction(SIGINT, &i, nullptr);
-      sigaction(SIGTERM, &t, nullptr);
-    }
-  } restore{old_int, old_term};
+  const StopSignals stop_signals(on_stop_signal);
 
   const auto t0 = std::chrono::steady_clock::now();
   const auto progress = [](const std::string& line) { std::cerr << "convlab calibrate: " << line << '\n' << std::flush; };

@@ -5,10 +5,24 @@
 #include "reports/report.hpp"
 #include "server/core/result.hpp"
 
+#include <csignal>
 #include <string>
 #include <vector>
 
 namespace convlab::cli {
+
+// While it lives, SIGINT and SIGTERM call `handler` (which sets a stop flag: the real runs stop
+// every process they started); the previous handlers come back with its end.
+class StopSignals {
+ public:
+  explicit StopSignals(void (*handler)(int));
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
 
 // The programs a real run starts: the built ones, or those the environment names
 // (CONVLAB_SERVER_BIN, CONVLAB_LOAD_BIN, CONVLAB_FAULTPROXY_BIN, CONVLAB_PG_SH).

@@ -44,6 +44,19 @@ struct PlannedRun {
 
 }  // namespace
 
+StopSignals::StopSignals(void (*handler)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int_);
+  sigaction(SIGTERM, &sa, &old_term_);
+}
+
+StopSignals::~StopSignals() {
+  sigaction(SIGINT, &old_int_, nullptr);
+  sigaction(SIGTERM, &old_term_, nullptr);
+}
+
 realrun::Programs real_programs() {
   return realrun::Programs{program("CONVLAB_SERVER_BIN", CONVLAB_SERVER_BIN), program("CONVLAB_LOAD_BIN", CONVLAB_LOAD_BIN),
                            program("CONVLAB_FAULTPROXY_BIN", CONVLAB_FAULTPROXY_BIN),
@@ -79,19 +92,7 @@ int real_report(const std::vector<sim::Scenario>& scenarios, const campaigns::Ca
   std::cout << notes << '\n' << std::flush;
 
   // Ctrl-C and SIGTERM end the run in progress; the runner stops every process it started.
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  struct Restore {
-    struct sigaction i, t;
-    ~Restore() {
-      sigaction(SIGINT, &i, nullptr);
-      sigaction(SIGTERM, &t, nullptr);
-    }
-  } restore{old_int, old_term};
+  const StopSignals stop_signals(on_stop_signal);
 
   std::vector<reports::RunRecord> records;
   for (std::size_t i = 0; i < runs.size(); ++i) {

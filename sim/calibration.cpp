@@ -2,6 +2,7 @@
 // value is reported as FILE:LINE:COLUMN like any scenario problem.
 #include "sim/calibration.hpp"
 
+#include "yamlkit/guarded.hpp"
 #include "yamlkit/kit.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -128,13 +129,7 @@ std::string number_text(double v) {
 }  // namespace
 
 Result<Calibration> parse_calibration(const std::string& yaml_text, const std::string& file) {
-  try {
-    return parse_impl(yaml_text, file);
-  } catch (const std::exception& e) {
-    return exception_error(file, e);
-  } catch (...) {
-    return make_error(file + ":1:1: (file): cannot load: unknown error");
-  }
+  return guarded_parse<Calibration>(file, [&] { return parse_impl(yaml_text, file); });
 }
 
 Result<Calibration> load_calibration(const std::string& path) {

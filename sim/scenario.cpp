@@ -19,6 +19,7 @@
 #include "server/strategies/registry.hpp"
 #include "sim/calibration.hpp"
 #include "sim/scenario_parts.hpp"
+#include "yamlkit/guarded.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -281,15 +282,7 @@ Result<Scenario> parse_impl(const std::string& text, const std::string& file) {
 }  // namespace
 
 Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string& file) {
-  // yaml-cpp throws on more than syntax (bad_alloc, its own InvalidNode on misuse): none of it
-  // may escape, and each still names the file.
-  try {
-    return parse_impl(yaml_text, file);
-  } catch (const std::exception& e) {
-    return exception_error(file, e);
-  } catch (...) {
-    return make_error(file + ":1:1: (file): cannot load: unknown error");
-  }
+  return guarded_parse<Scenario>(file, [&] { return parse_impl(yaml_text, file); });
 }
 
 Result<Scenario> load_scenario(const std::string& path) {
