@@ -22,6 +22,8 @@ int merge_cmd(const std::vector<std::string>& args);
 int oracle_cmd(const std::vector<std::string>& args);
 // Swarm testing: whole worlds drawn from seeds, every strategy, invariants, shrinking.
 int swarm_cmd(const std::vector<std::string>& args);
+// The real server's costs on this machine as a calibration fragment for scenarios.
+int calibrate_cmd(const std::vector<std::string>& args);
 
 // "automerge-paper" for ".../automerge-paper.json.gz".
 std::string trace_name(const std::string& path);

@@ -4,6 +4,7 @@
 //   convlab run SCENARIO... [--strategy S]... [--seeds N|A..B] [--jobs J] [--out DIR]
 //                           [--variant NAME] [--junit FILE] [--shard K/N] [--openmetrics FILE] [--real]
 //   convlab fidelity SCENARIO... [--strategy S]... [--seeds N|A..B] [--variant V] [--out DIR]
+//   convlab calibrate [--out FILE] [--servers N] [--clients N] [--docs N] [--rate R] [--seconds S]
 //   convlab replay SCENARIO --strategy S --seed N [--variant V] [--history FILE] [--out DIR]
 //   convlab check HISTORY
 //   convlab sweep SCENARIO --vary KEY=LIST... [--strategy S]... [--seeds N] [--jobs J] [--out DIR]
@@ -49,6 +50,10 @@ void print_help() {
                "  fidelity SCENARIO... [--strategy NAME]... [--seeds N|A..B] [--variant V] [--out DIR]\n"
                "                        the same runs in the simulator and on real processes: per metric\n"
                "                        sim mean [interval] vs real, ratio, flag where apart\n"
+               "  calibrate [--out FILE] [--servers N] [--clients N] [--docs N] [--rate R] [--seconds S]\n"
+               "                        measure this machine's real server (CPU per frame and per poll,\n"
+               "                        group commit, NOTIFY delay, read round trip) into a fragment\n"
+               "                        that scenarios include with `calibration: FILE`\n"
                "  replay SCENARIO --strategy NAME --seed N [--variant V] [--history FILE]\n"
                "                        [--out DIR]\n"
                "                        reproduce one run exactly: metrics, digest, its history\n"
@@ -141,8 +146,9 @@ int main(int argc, char** argv) {
     if (cmd == "merge") return merge_cmd(rest);
     if (cmd == "oracle") return oracle_cmd(rest);
     if (cmd == "swarm") return swarm_cmd(rest);
+    if (cmd == "calibrate") return calibrate_cmd(rest);
     if (cmd.starts_with("-")) return fail("unknown option '" + cmd + "' (see convlab --help)");
-    return fail("unknown command '" + cmd + "' (known: run, fidelity, replay, check, validate, trace, sweep, merge, oracle, swarm; see convlab --help)");
+    return fail("unknown command '" + cmd + "' (known: run, fidelity, calibrate, replay, check, validate, trace, sweep, merge, oracle, swarm; see convlab --help)");
   } catch (const std::exception& e) {
     // Nothing below should throw for bad input; this keeps the one-line rule if something does.
     return fail(std::string("internal error: ") + e.what());

@@ -1,13 +1,32 @@
 #pragma once
 // `convlab run --real` (cli/real_cmd.cpp) and the report files it shares with `convlab run`.
 #include "campaigns/campaign.hpp"
+#include "realrun/runner.hpp"
 #include "reports/report.hpp"
 #include "server/core/result.hpp"
 
+#include <csignal>
 #include <string>
 #include <vector>
 
 namespace convlab::cli {
+
+// While it lives, SIGINT and SIGTERM call `handler` (which sets a stop flag: the real runs stop
+// every process they started); the previous handlers come back with its end.
+class StopSignals {
+ public:
+  explicit StopSignals(void (*handler)(int));
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+// The programs a real run starts: the built ones, or those the environment names
+// (CONVLAB_SERVER_BIN, CONVLAB_LOAD_BIN, CONVLAB_FAULTPROXY_BIN, CONVLAB_PG_SH).
+realrun::Programs real_programs();
 
 // The scenarios' runs on real processes (realrun/), loaded and checked by run_cmd; the report
 // files as run_cmd writes them. Returns the exit code.

@@ -44,6 +44,25 @@ struct PlannedRun {
 
 }  // namespace
 
+StopSignals::StopSignals(void (*handler)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int_);
+  sigaction(SIGTERM, &sa, &old_term_);
+}
+
+StopSignals::~StopSignals() {
+  sigaction(SIGINT, &old_int_, nullptr);
+  sigaction(SIGTERM, &old_term_, nullptr);
+}
+
+realrun::Programs real_programs() {
+  return realrun::Programs{program("CONVLAB_SERVER_BIN", CONVLAB_SERVER_BIN), program("CONVLAB_LOAD_BIN", CONVLAB_LOAD_BIN),
+                           program("CONVLAB_FAULTPROXY_BIN", CONVLAB_FAULTPROXY_BIN),
+                           program("CONVLAB_PG_SH", CONVLAB_SOURCE_DIR "/scripts/pg.sh")};
+}
+
 int real_report(const std::vector<sim::Scenario>& scenarios, const campaigns::CampaignOptions& options,
                 const std::string& out_dir, reports::Report& report) {
   // Plan every run first: refusals before any process starts.
@@ -59,10 +78,7 @@ int real_report(const std::vector<sim::Scenario>& scenarios, const campaigns::Ca
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec || !fs::is_directory(out_dir)) return fail(out_dir + ": cannot create the output directory");
-  const realrun::Programs programs{program("CONVLAB_SERVER_BIN", CONVLAB_SERVER_BIN),
-                                   program("CONVLAB_LOAD_BIN", CONVLAB_LOAD_BIN),
-                                   program("CONVLAB_FAULTPROXY_BIN", CONVLAB_FAULTPROXY_BIN),
-                                   program("CONVLAB_PG_SH", CONVLAB_SOURCE_DIR "/scripts/pg.sh")};
+  const realrun::Programs programs = real_programs();
 
   std::cout << "convlab run --real: " << runs.size() << (runs.size() == 1 ? " run" : " runs")
             << " on real processes, one at a time\n";
@@ -76,19 +92,7 @@ int real_report(const std::vector<sim::Scenario>& scenarios, const campaigns::Ca
   std::cout << notes << '\n' << std::flush;
 
   // Ctrl-C and SIGTERM end the run in progress; the runner stops every process it started.
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  struct Restore {
-    struct sigaction i, t;
-    ~Restore() {
-      sigaction(SIGINT, &i, nullptr);
-      sigaction(SIGTERM, &t, nullptr);
-    }
-  } restore{old_int, old_term};
+  const StopSignals stop_signals(on_stop_signal);
 
   std::vector<reports::RunRecord> records;
   for (std::size_t i = 0; i < runs.size(); ++i) {

@@ -30,6 +30,7 @@ class Process {
   std::optional<int> wait(int timeout_ms);
   bool running();
   const std::string& log_path() const { return log_; }
+  pid_t pid() const { return pid_; }
   std::string log_tail(std::size_t bytes = 4000) const;
 
  private:

@@ -3,6 +3,7 @@
 #include "realrun/runner.hpp"
 
 #include "faults/real/clock.hpp"
+#include "realrun/cluster.hpp"
 #include "realrun/process.hpp"
 #include "realrun/proxy_process.hpp"
 #include "server/core/policies.hpp"
@@ -72,39 +73,6 @@ std::string policies_yaml(const NodePolicies& p) {
   }
   return out.str();
 }
-
-// A throwaway PostgreSQL cluster (scripts/pg.sh) under /tmp: a Unix socket path in its
-// directory must stay under 108 bytes. Stopped and removed by the destructor.
-class Cluster {
- public:
-  Cluster(std::string pg_sh, std::string log_dir) : sh_(std::move(pg_sh)), log_dir_(std::move(log_dir)) {}
-  Result<std::string> start(const std::string& name, const std::vector<std::string>& extra = {}) {
-    char tmpl[] = "/tmp/convlab-real-pg.XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) return make_error("cannot make a directory under /tmp for PostgreSQL");
-    root_ = tmpl;
-    ::chmod(root_.c_str(), 0755);  // postgres must get in when the runner is root
-    std::vector<std::string> argv{"/bin/bash", sh_, extra.empty() ? "start" : "replica", dir()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    Process starter(argv, log_dir_ + "/" + name + "-start.log", true);
-    auto url = starter.first_line(120000);
-    if (starter.wait(60000).value_or(-1) != 0 || !url) {
-      return make_error("scripts/pg.sh " + argv[2] + " failed: " + starter.log_tail(600));
-    }
-    return *url;
-  }
-  std::string dir() const { return root_ + "/c"; }
-  bool crash() { return run_command({"/bin/bash", sh_, "crash", dir()}, log_dir_ + "/pg-crash.log", 60000) == 0; }
-  bool restart() { return run_command({"/bin/bash", sh_, "restart", dir()}, log_dir_ + "/pg-restart.log", 60000) == 0; }
-  ~Cluster() {
-    if (root_.empty()) return;
-    run_command({"/bin/bash", sh_, "stop", dir()}, "/dev/null", 60000);
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-
- private:
-  std::string sh_, log_dir_, root_;
-};
 
 class World final : public faults::RealProcesses {
  public:

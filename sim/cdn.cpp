@@ -42,7 +42,7 @@ void Cdn::get(HttpGet g) {
   }
   const std::uint32_t s = *origin;
   const std::uint32_t inc = servers.at(s).incarnation;
-  sim_.at(sim_.now_us + Sim::draw_us(sim_.net_rng, sim_.cfg.network.server_bus_ms), [this, s, inc, g] {
+  sim_.at(sim_.now_us + Sim::draw_us(sim_.net_rng, sim_.cfg.network.bus_us()), [this, s, inc, g] {
     Server& sv = w_.servers.at(s);
     if (sv.up && sv.incarnation == inc) {
       sv.node->on_http_get(g);

@@ -7,6 +7,7 @@
 #include "workload/typing.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,14 @@ namespace convlab::sim {
 // The typing workload is shared with the real load client (workload/typing.hpp).
 using RangeMs = workload::RangeMs;
 using Workload = workload::TypingConfig;
+
+// A range [min, max] of microseconds: the measured costs of a calibration (sim/calibration.hpp)
+// are finer than the scenario's milliseconds.
+struct RangeUs {
+  std::int64_t min = 0;
+  std::int64_t max = 0;
+};
+inline RangeUs to_us(RangeMs r) { return RangeUs{r.min * 1000, r.max * 1000}; }
 
 struct ClockSpec {
   RangeMs offset_ms{0, 0};  // drawn per client from the seed
@@ -42,6 +51,14 @@ enum class Balancer { kRoundRobin, kSticky };
 struct ServersSpec : NodePolicies {
   std::uint32_t count = 1;
   std::int64_t work_us_per_msg = 0;  // CPU per client frame, processed one at a time per server
+  std::int64_t work_us_per_read = 0;  // CPU of the server per store read (a poll, a load), same worker
+  // The machine the servers share (0: each server has a CPU of its own, nothing else on it):
+  // host_cpus cores run every server's frames, and each client frame also costs the rest of
+  // that machine (the load client, PostgreSQL, the kernel) host_us_per_frame of core time. A
+  // calibration measured on one machine sets both, so a world shaped like the benchmark
+  // (bench/server/sweep.sh: everything on this machine) is simulated as it runs.
+  std::uint32_t host_cpus = 0;
+  std::int64_t host_us_per_frame = 0;
 };
 
 struct CdnSpec {
@@ -56,11 +73,22 @@ struct NetworkSpec {
   RangeMs client_server_ms{20, 60};
   RangeMs server_db_ms{1, 3};
   RangeMs server_bus_ms{1, 3};
+  // Set by a calibration (finer than milliseconds); a scenario's own server_db_ms or
+  // server_bus_ms written after it clears them. Read through the accessors.
+  std::optional<RangeUs> server_db_us;
+  std::optional<RangeUs> server_bus_us;  // one hop: database -> bus -> server is two
+  RangeUs db_us() const { return server_db_us ? *server_db_us : to_us(server_db_ms); }
+  RangeUs bus_us() const { return server_bus_us ? *server_bus_us : to_us(server_bus_ms); }
 };
 
 struct DatabaseSpec {
   RangeMs commit_ms{2, 6};
   std::int64_t replica_lag_ms = 0;  // a read replica shows commits this late
+  std::optional<RangeUs> commit_us;  // a calibration's commit latency; commit_ms clears it
+  // Group commit's gathering time, as PgStore's group_commit.interval_ms: a batch starts at
+  // least this long after the previous one started (0: as soon as the previous one ends).
+  std::int64_t commit_interval_us = 0;
+  RangeUs commit_range_us() const { return commit_us ? *commit_us : to_us(commit_ms); }
 };
 
 // Fault kinds and scheduled faults: the table of faults/kinds.hpp.
@@ -101,6 +129,7 @@ struct WorldConfig {
     std::string ins;  // UTF-8
   };
   std::vector<ScriptedEdit> script;
+  std::string calibration;  // the calibration fragment the scenario included ("" if none)
 };
 
 }  // namespace convlab::sim

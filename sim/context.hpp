@@ -67,6 +67,7 @@ struct Sim {
   static std::int64_t draw_us(Rng& r, RangeMs range_ms) {
     return r.between(range_ms.min * kUsPerMs, range_ms.max * kUsPerMs);
   }
+  static std::int64_t draw_us(Rng& r, RangeUs range) { return r.between(range.min, range.max); }
   std::int64_t now_ms() const { return now_us / kUsPerMs; }
 
   void emit(history::Event&& e) {  // an rvalue reference: no Event is moved just to call this

@@ -40,7 +40,7 @@ void Database::setup() {
 
 void Database::reply(std::uint32_t s, std::uint32_t incarnation, StoreReply r, bool connection_broke) {
   Network& net = w_.net;
-  net.link_send(net.store_ep(), net.server_ep(s), Sim::draw_us(sim_.net_rng, sim_.cfg.network.server_db_ms),
+  net.link_send(net.store_ep(), net.server_ep(s), Sim::draw_us(sim_.net_rng, sim_.cfg.network.db_us()),
                 [this, s, incarnation, connection_broke, r = std::move(r)] {
                   Server& sv = w_.servers.at(s);
                   if (sv.up && sv.incarnation == incarnation) {
@@ -77,9 +77,13 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
       // for the whole batch, in arrival order). A crash before the commit point loses the
       // transaction, and the server hears that its connection broke.
       if (sim_.now_us >= free_us_ || batch_start_us_ <= sim_.now_us) {
-        // The store is idle, or the latest batch has started: a new batch after it.
-        batch_start_us_ = std::max(free_us_, sim_.now_us);
-        free_us_ = batch_start_us_ + Sim::draw_us(sim_.store_rng, sim_.cfg.database.commit_ms);
+        // The store is idle, or the latest batch has started: a new batch after it, and (with a
+        // gathering time, as PgStore's group_commit.interval_ms) not before that long after the
+        // latest batch started.
+        const std::int64_t gathered = started_any_ ? batch_start_us_ + sim_.cfg.database.commit_interval_us : 0;
+        batch_start_us_ = std::max({free_us_, sim_.now_us, gathered});
+        started_any_ = true;
+        free_us_ = batch_start_us_ + Sim::draw_us(sim_.store_rng, sim_.cfg.database.commit_range_us());
       }
       // Else the latest batch waits for the one in flight: this append joins it.
       // Sent on a connection a crash of the database broke: the transaction fails even though
@@ -184,11 +188,11 @@ void Database::publish(std::uint32_t origin, std::uint32_t doc, const LogRecord&
   for (std::uint32_t o = 0; o < sim_.cfg.servers.count; ++o) {
     if (o == origin) continue;
     ++sim_.counters["bus.msgs"];
-    const std::int64_t lat = Sim::draw_us(sim_.net_rng, sim_.cfg.network.server_bus_ms);
+    const std::int64_t lat = Sim::draw_us(sim_.net_rng, sim_.cfg.network.bus_us());
     // Through the bus: database -> bus -> server; a partition on either hop holds it.
     net.bus_send(net.store_ep(), net.bus_ep(), lat, [this, o, doc, record] {
       Network& n = w_.net;
-      n.bus_send(n.bus_ep(), n.server_ep(o), Sim::draw_us(sim_.net_rng, sim_.cfg.network.server_bus_ms),
+      n.bus_send(n.bus_ep(), n.server_ep(o), Sim::draw_us(sim_.net_rng, sim_.cfg.network.bus_us()),
                  [this, o, doc, record] {
                    Server& sv = w_.servers.at(o);
                    if (sv.up) {

@@ -87,6 +87,7 @@ class Database {
   std::vector<std::function<void()>> backlog_;  // requests that arrived while it was down
   std::int64_t free_us_ = 0;         // commits are serialised: the log's order is commit order
   std::int64_t batch_start_us_ = 0;  // when the latest group-commit batch starts (it ends at free_us_)
+  bool started_any_ = false;          // a batch has started (the gathering time counts from it)
 };
 
 }  // namespace convlab::sim

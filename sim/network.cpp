@@ -85,7 +85,7 @@ void Network::bus_send(Endpoint from, Endpoint to, std::int64_t latency_us, std:
   const bool late = p.reorder > 0 && rng.chance(p.reorder);
   // An extra delay of up to 10 bus latencies (at least 10 ms): enough for later messages to pass.
   const std::int64_t extra_max =
-      std::max<std::int64_t>(10 * kUsPerMs, 10 * sim_.cfg.network.server_bus_ms.max * kUsPerMs);
+      std::max<std::int64_t>(10 * kUsPerMs, 10 * sim_.cfg.network.bus_us().max);
   const bool held = cut(from, to) || holding(from, to);
   if (dup) {
     ++sim_.counters["bus.flaky_dup"];

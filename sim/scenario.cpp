@@ -17,7 +17,9 @@
 
 #include "reports/checkers.hpp"
 #include "server/strategies/registry.hpp"
+#include "sim/calibration.hpp"
 #include "sim/scenario_parts.hpp"
+#include "yamlkit/guarded.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -25,6 +27,7 @@
 #include <array>
 #include <cctype>
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -149,6 +152,31 @@ void parse_expect(Ctx& ctx, const YAML::Node& n, const Here& at, Scenario& sc, b
 
 // --- top level -----------------------------------------------------------------------------
 
+// `calibration: FILE` (a fragment `convlab calibrate` wrote; relative paths from the scenario's
+// directory) applied to `base`. A problem inside the fragment comes back as the fragment's own
+// FILE:LINE:COLUMN lines; a path that does not lead to a file is a problem of the scenario.
+std::optional<Error> include_calibration(Ctx& ctx, const Entry& e, const std::string& file, WorldConfig& base) {
+  std::string rel;
+  if (!get_string(ctx, e.value, e.at, rel)) return std::nullopt;
+  if (rel.empty()) {
+    ctx.fail(e.at, "expected the path of a calibration fragment (`convlab calibrate --out FILE` writes one), got \"\"");
+    return std::nullopt;
+  }
+  std::filesystem::path p(rel);
+  if (p.is_relative()) p = std::filesystem::path(file).parent_path() / p;
+  const std::string path = p.lexically_normal().string();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    ctx.fail(e.at, "no calibration fragment at " + quote(path) + " (`convlab calibrate --out FILE` writes one)");
+    return std::nullopt;
+  }
+  auto c = load_calibration(path);
+  if (!c) return c.error();
+  apply_calibration(*c, base);
+  base.calibration = path;
+  return std::nullopt;
+}
+
 Result<Scenario> parse_impl(const std::string& text, const std::string& file) {
   Ctx ctx(file);
   const std::optional<YAML::Node> loaded = load_text(ctx, text);
@@ -160,8 +188,8 @@ Result<Scenario> parse_impl(const std::string& text, const std::string& file) {
              "expected a scenario: a mapping with name, world, variants and expect, got " + kind_of(root));
     return ctx.error();
   }
-  static constexpr std::array<std::string_view, 8> keys{"name",  "row",   "description", "strategies",
-                                                        "seeds", "world", "variants",    "expect"};
+  static constexpr std::array<std::string_view, 9> keys{"name",  "row",      "description", "strategies", "seeds",
+                                                        "world", "variants", "expect",      "calibration"};
   auto es = entries(ctx, root, here_of(root, top, ""), keys);
   if (!es) return ctx.error();
   auto find = [&](std::string_view key) -> const Entry* {
@@ -211,6 +239,10 @@ Result<Scenario> parse_impl(const std::string& text, const std::string& file) {
 
   WorldConfig base;
   Origins base_origins;
+  // The measured costs go under the world: what the world or a variant writes replaces them.
+  if (const Entry* e = find("calibration")) {
+    if (auto fragment_error = include_calibration(ctx, *e, file, base)) return *fragment_error;
+  }
   if (const Entry* e = find("world")) {
     if (!e->value.IsNull()) apply_world(ctx, e->value, e->at, base, base_origins);
   }
@@ -250,15 +282,7 @@ Result<Scenario> parse_impl(const std::string& text, const std::string& file) {
 }  // namespace
 
 Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string& file) {
-  // yaml-cpp throws on more than syntax (bad_alloc, its own InvalidNode on misuse): none of it
-  // may escape, and each still names the file.
-  try {
-    return parse_impl(yaml_text, file);
-  } catch (const std::exception& e) {
-    return exception_error(file, e);
-  } catch (...) {
-    return make_error(file + ":1:1: (file): cannot load: unknown error");
-  }
+  return guarded_parse<Scenario>(file, [&] { return parse_impl(yaml_text, file); });
 }
 
 Result<Scenario> load_scenario(const std::string& path) {

@@ -19,6 +19,7 @@ namespace convlab::sim::loader {
 constexpr std::array<EnumName<Balancer>, 2> kBalancers{
     {{"round_robin", Balancer::kRoundRobin}, {"sticky", Balancer::kSticky}}};
 constexpr std::int64_t kWorkUsMax = 60LL * 1000 * 1000;  // a minute of CPU per frame
+constexpr std::int64_t kHostCpusMax = 4096;
 
 constexpr std::array<std::string_view, 19> kWorldKeys{
     "duration_s", "duration_ms",      "quiesce_s", "quiesce_ms", "docs",   "initial_text",
@@ -102,6 +103,9 @@ void apply_servers(Ctx& ctx, const YAML::Node& n, const Here& at, ServersSpec& s
     std::vector<std::string_view> out{"count"};
     for (std::string_view k : policy_keys()) out.push_back(k);
     out.push_back("work_us_per_msg");
+    out.push_back("work_us_per_read");
+    out.push_back("host_cpus");
+    out.push_back("host_us_per_frame");
     return out;
   }();
   auto es = entries(ctx, n, at, keys);
@@ -111,6 +115,12 @@ void apply_servers(Ctx& ctx, const YAML::Node& n, const Here& at, ServersSpec& s
       get_uint(ctx, e.value, e.at, 1, kServersMax, sv.count);
     } else if (e.key == "work_us_per_msg") {
       get_int(ctx, e.value, e.at, 0, kWorkUsMax, sv.work_us_per_msg);
+    } else if (e.key == "work_us_per_read") {
+      get_int(ctx, e.value, e.at, 0, kWorkUsMax, sv.work_us_per_read);
+    } else if (e.key == "host_cpus") {
+      get_uint(ctx, e.value, e.at, 0, kHostCpusMax, sv.host_cpus);
+    } else if (e.key == "host_us_per_frame") {
+      get_int(ctx, e.value, e.at, 0, kWorkUsMax, sv.host_us_per_frame);
     } else {
       apply_policy(ctx, e, sv);
     }
@@ -128,8 +138,10 @@ void apply_network(Ctx& ctx, const YAML::Node& n, const Here& at, NetworkSpec& n
       get_range(ctx, e.value, e.at, s, 0, kTimeMaxMs, net.client_server_ms);
     } else if (is_time_key(e.key, "server_db", s)) {
       get_range(ctx, e.value, e.at, s, 0, kTimeMaxMs, net.server_db_ms);
+      net.server_db_us.reset();  // written here: it replaces a calibration's figure
     } else if (is_time_key(e.key, "server_bus", s)) {
       get_range(ctx, e.value, e.at, s, 0, kTimeMaxMs, net.server_bus_ms);
+      net.server_bus_us.reset();
     }
   }
 }
@@ -140,7 +152,10 @@ void apply_database(Ctx& ctx, const YAML::Node& n, const Here& at, DatabaseSpec&
   if (!es) return;
   for (const Entry& e : *es) {
     bool s = false;
-    if (is_time_key(e.key, "commit", s)) get_range(ctx, e.value, e.at, s, 0, kTimeMaxMs, db.commit_ms);
+    if (is_time_key(e.key, "commit", s)) {
+      get_range(ctx, e.value, e.at, s, 0, kTimeMaxMs, db.commit_ms);
+      db.commit_us.reset();  // written here: it replaces a calibration's figure
+    }
     if (is_time_key(e.key, "replica_lag", s)) get_time(ctx, e.value, e.at, s, 0, kTimeMaxMs, db.replica_lag_ms);
   }
 }

@@ -69,12 +69,22 @@ void Servers::frame(std::uint32_t s, std::uint32_t incarnation, ConnId conn, Byt
   if (!sv.up || sv.incarnation != incarnation) return;
   if (!sv.node->admit(conn, frame)) return;
   ++inputs_;
-  const std::int64_t work_us = sim_.cfg.servers.work_us_per_msg;
-  if (work_us <= 0) {
+  const ServersSpec& spec = sim_.cfg.servers;
+  const std::int64_t work_us = spec.work_us_per_msg;
+  if (work_us <= 0 && spec.host_cpus == 0) {
     sv.node->on_frame(conn, frame);
     return;
   }
-  sv.busy_until_us = std::max(sv.busy_until_us, sim_.now_us) + work_us;
+  std::int64_t start_us = std::max(sv.busy_until_us, sim_.now_us);
+  if (spec.host_cpus > 0) {
+    // A shared machine: the frame also waits for a core (the earliest free, the lowest on a
+    // tie), which then carries the rest of the machine's work for this frame after it.
+    if (host_free_us_.size() != spec.host_cpus) host_free_us_.assign(spec.host_cpus, 0);
+    auto core = std::min_element(host_free_us_.begin(), host_free_us_.end());
+    start_us = std::max(start_us, *core);
+    *core = start_us + work_us + spec.host_us_per_frame;
+  }
+  sv.busy_until_us = start_us + work_us;
   sim_.at(sv.busy_until_us, [this, s, incarnation, conn, b = std::move(frame)] {
     Server& v = servers_[s];
     if (v.up && v.incarnation == incarnation) v.node->on_frame(conn, b);
@@ -131,16 +141,33 @@ void Servers::store(std::uint32_t s, StoreRequest request) {
   if (sim_.oracle && request.kind == StoreRequest::Kind::kAppend) {
     sim_.oracle->append_requested(s, request_key(inc, request.id));
   }
+  const std::int64_t read_us = sim_.cfg.servers.work_us_per_read;
+  if (read_us > 0 && request.kind == StoreRequest::Kind::kReadLog) {
+    // A poll or a catch-up costs the server CPU (the query, decoding the rows) on the same
+    // worker as client frames: it leaves once the worker gets to it.
+    Server& sv = servers_[s];
+    sv.busy_until_us = std::max(sv.busy_until_us, sim_.now_us) + read_us;
+    sim_.at(sv.busy_until_us, [this, s, inc, r = std::move(request)]() mutable {
+      const Server& v = servers_[s];
+      if (v.up && v.incarnation == inc) send_store(s, std::move(r));
+    });
+    return;
+  }
+  send_store(s, std::move(request));
+}
+
+void Servers::send_store(std::uint32_t s, StoreRequest request) {
+  const std::uint32_t inc = servers_[s].incarnation;
   const std::uint32_t db_sent = servers_[s].db_session;
   Network& net = w_.net;
-  net.link_send(net.server_ep(s), net.store_ep(), Sim::draw_us(sim_.net_rng, sim_.cfg.network.server_db_ms),
+  net.link_send(net.server_ep(s), net.store_ep(), Sim::draw_us(sim_.net_rng, sim_.cfg.network.db_us()),
                 [this, s, inc, db_sent, r = std::move(request)]() mutable { w_.db.execute(s, inc, db_sent, std::move(r)); });
 }
 
 void Servers::to_node(std::uint32_t s, NodeId node, NodeMessage message) {
   const std::uint32_t inc = servers_[node].incarnation;
   Network& net = w_.net;
-  net.link_send(net.server_ep(s), net.server_ep(node), Sim::draw_us(sim_.net_rng, sim_.cfg.network.server_bus_ms),
+  net.link_send(net.server_ep(s), net.server_ep(node), Sim::draw_us(sim_.net_rng, sim_.cfg.network.bus_us()),
                 [this, node, inc, m = std::move(message)] {
                   Server& sv = servers_[node];
                   if (sv.incarnation != inc) return;  // sent to a process that has died since

@@ -70,7 +70,8 @@ class Servers {
   std::uint32_t count() const { return static_cast<std::uint32_t>(servers_.size()); }
 
   // A client frame reaches server s: the front door (rate limit) at once, then the server's
-  // single worker, one frame after another, servers.work_us_per_msg each.
+  // single worker, one frame after another, servers.work_us_per_msg each (and with
+  // servers.host_cpus, on a core of the machine they share).
   void frame(std::uint32_t s, std::uint32_t incarnation, ConnId conn, Bytes frame);
   // An input a node handled (admitted client frame, bus record, store reply, node message).
   void count_input() { ++inputs_; }
@@ -95,6 +96,8 @@ class Servers {
   void send(std::uint32_t s, ConnId conn, const Frame& frame);
   void close(std::uint32_t s, ConnId conn, const std::string& reason);
   void store(std::uint32_t s, StoreRequest request);
+  // The request leaves server s for the database (store() first charges a read's CPU).
+  void send_store(std::uint32_t s, StoreRequest request);
   void to_node(std::uint32_t s, NodeId node, NodeMessage message);
   void timer(std::uint32_t s, std::int64_t delay_ms, std::uint64_t timer);
   // The ground truth (RunOptions::oracle): server s's replica of `doc` may have changed.
@@ -112,6 +115,7 @@ class Servers {
   std::uint64_t node_errors_ = 0;  // errors the server nodes logged
   std::string node_error_;         // the first one
   std::map<std::uint32_t, std::int64_t> revoked_at_us_;  // client (user) -> when revoked
+  std::vector<std::int64_t> host_free_us_;  // servers.host_cpus: when each core of the machine is free
 };
 
 }  // namespace convlab::sim
