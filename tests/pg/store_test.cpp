@@ -484,7 +484,7 @@ TEST(PgStore, UsersAreStableAndAgentsUnique) {
   for (Store* s : {a.get(), b.get()}) {
     threads.emplace_back([&, s] {
       for (int i = 0; i < 100; ++i) {
-        auto id = s->new_agent();
+        auto id = s->new_agent(0);
         ASSERT_TRUE(id);
         std::lock_guard lock(mu);
         agents.insert(*id);
