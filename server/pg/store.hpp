@@ -23,8 +23,9 @@
 //   previous batch is done and before the next batch unless an append of their document is in
 //   it: replies keep submission order per document.
 // - Tables: schema_version, documents, changes, snapshots (the newest 3 per document kept),
-//   users, agent_ids (sequence), revoked_tokens, refresh_tokens. Documents are created on first
-//   append or claim_strategy.
+//   users, agent_ids (sequence), agent_users (the user each agent id was issued to: the
+//   history's authors), revoked_tokens, refresh_tokens. Documents are created on first append
+//   or claim_strategy.
 #include "server/core/node.hpp"
 
 #include <cstdint>
