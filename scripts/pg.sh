@@ -10,6 +10,21 @@
 #                                  -R), applying each commit LAG_MS after the primary made it
 #                                  (recovery_min_apply_delay: the scenario's database.replica_lag_ms);
 #                                  prints its URI. `stop DIR` stops it like any cluster.
+# Backups (database loss and restore, docs/real-faults.md "Losing the database"):
+#   scripts/pg.sh start-archived DIR -> as start, with WAL archiving on: every finished WAL segment
+#                                  is copied to DIR/archive (archive_mode=on, archive_command);
+#                                  prints the URI
+#   scripts/pg.sh backup DIR    -> a base backup of the running cluster into DIR/base (pg_basebackup,
+#                                  the WAL it needs included)
+#   scripts/pg.sh switch DIR    -> the archive point: closes the current WAL segment
+#                                  (pg_switch_wal) and waits until it is in DIR/archive; prints the
+#                                  LSN everything before which is archived
+#   scripts/pg.sh destroy DIR   -> the database lost: the server killed, DIR/data deleted (DIR/base
+#                                  and DIR/archive, "another disk", stay)
+#   scripts/pg.sh restore DIR [LSN] -> a new DIR/data from DIR/base, recovering from DIR/archive
+#                                  (restore_command) up to LSN (recovery_target_lsn) or to the end
+#                                  of the archive, then started on the old port and promoted;
+#                                  prints the URI
 set -euo pipefail
 cmd="$1"
 dir="$(realpath -m "$2")"
@@ -40,7 +55,75 @@ start_on_free_port() {
   echo "postgresql://convlab@127.0.0.1:$port/postgres"
 }
 
+psql_at() { as_pg "$bin/psql" -h 127.0.0.1 -p "$(cat "$dir/port")" -U convlab -d postgres -AtX -v ON_ERROR_STOP=1 -c "$1"; }
+
 case "$cmd" in
+  start-archived)
+    mkdir -p "$dir/archive"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir" "$dir/archive"
+    as_pg "$bin/initdb" -D "$dir/data" -A trust -U convlab >"$dir/initdb.log" 2>&1
+    # Never overwrite a segment already archived (the documented safe form of the command).
+    {
+      echo "wal_level = replica"
+      echo "archive_mode = on"
+      echo "archive_command = 'test ! -f $dir/archive/%f && cp %p $dir/archive/%f'"
+    } | as_pg tee -a "$dir/data/postgresql.auto.conf" >/dev/null
+    start_on_free_port
+    ;;
+  backup)
+    [ -f "$dir/port" ] || { echo "pg.sh backup: $dir has no running cluster (no $dir/port)" >&2; exit 1; }
+    as_pg rm -rf "$dir/base"
+    if ! as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$(cat "$dir/port")" -U convlab -D "$dir/base" \
+      -X stream -c fast >"$dir/basebackup.log" 2>&1; then
+      echo "pg.sh backup: pg_basebackup failed: $(tail -n 1 "$dir/basebackup.log")" >&2
+      exit 1
+    fi
+    ;;
+  switch)
+    [ -f "$dir/port" ] || { echo "pg.sh switch: $dir has no running cluster (no $dir/port)" >&2; exit 1; }
+    # pg_switch_wal returns the end of the segment it closed: everything before it is in that
+    # segment or an earlier one. The segment's name, to wait for its copy in the archive.
+    lsn="$(psql_at "SELECT pg_switch_wal()")"
+    seg="$(psql_at "SELECT pg_walfile_name('$lsn'::pg_lsn)")"
+    for _ in $(seq 1 600); do
+      [ -f "$dir/archive/$seg" ] && { echo "$lsn"; exit 0; }
+      sleep 0.1
+    done
+    echo "pg.sh switch: segment $seg was not archived within 60 s (see $dir/log)" >&2
+    exit 1
+    ;;
+  destroy)
+    [ -d "$dir/data" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    as_pg rm -rf "$dir/data"
+    ;;
+  restore)
+    [ -d "$dir/base" ] || { echo "pg.sh restore: no base backup in $dir/base (pg.sh backup first)" >&2; exit 1; }
+    [ ! -d "$dir/data" ] || { echo "pg.sh restore: $dir/data exists; restore replaces a lost cluster (pg.sh destroy first)" >&2; exit 1; }
+    target="${3:-}"
+    as_pg cp -a "$dir/base" "$dir/data"
+    {
+      echo "restore_command = 'cp $dir/archive/%f %p'"
+      # Not archiving the restored cluster's WAL over the old timeline's segments.
+      echo "archive_mode = off"
+      if [ -n "$target" ]; then
+        echo "recovery_target_lsn = '$target'"
+        echo "recovery_target_inclusive = on"
+        echo "recovery_target_action = 'promote'"
+      fi
+    } | as_pg tee -a "$dir/data/postgresql.auto.conf" >/dev/null
+    as_pg touch "$dir/data/recovery.signal"
+    pg_start "$(cat "$dir/port")" || { echo "pg.sh restore: PostgreSQL did not start; see $dir/log" >&2; exit 1; }
+    # Recovery ends (promotion) before the server takes writes.
+    for _ in $(seq 1 600); do
+      [ "$(psql_at "SELECT pg_is_in_recovery()" 2>/dev/null)" = "f" ] && {
+        echo "postgresql://convlab@127.0.0.1:$(cat "$dir/port")/postgres"
+        exit 0
+      }
+      sleep 0.1
+    done
+    echo "pg.sh restore: still recovering after 60 s; see $dir/log" >&2
+    exit 1
+    ;;
   start)
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
@@ -77,5 +160,5 @@ case "$cmd" in
     pg_start "$(cat "$dir/port")"
     echo "postgresql://convlab@127.0.0.1:$(cat "$dir/port")/postgres"
     ;;
-  *) echo "usage: $0 start|stop|crash|restart DIR | replica DIR PRIMARY_DIR LAG_MS" >&2; exit 2 ;;
+  *) echo "usage: $0 start|start-archived|stop|crash|restart|backup|switch|destroy DIR | restore DIR [LSN] | replica DIR PRIMARY_DIR LAG_MS" >&2; exit 2 ;;
 esac

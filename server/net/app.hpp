@@ -72,6 +72,8 @@ inline constexpr std::size_t kRevokedJtisMax = 65536;
 // a record is dropped and counted (stderr); a later record of that document shows the node the
 // gap and it reads the log. Store replies always go in: kStoreCallsMax bounds them.
 inline constexpr std::size_t kInboxRecordsMax = 65536;
+// Restores in progress (POST /api/documents/{id}/restore, App::internal): past it, 503 at once.
+inline constexpr std::size_t kRestoresMax = 64;
 // Blocking calls on the pool (login, refresh, logout, revocation checks) queued or running:
 // past it an HTTP request is answered 503 and a WebSocket closed 1013, without waiting.
 inline constexpr std::size_t kPoolTasksMax = 1024;
@@ -118,6 +120,14 @@ struct App {
   std::map<std::string, std::unique_ptr<NodeSlot>, std::less<>> slots;  // strategy name -> node
   std::map<ConnId, std::shared_ptr<WsSession>> sessions;  // at most limits.connections_max
   ConnId next_conn = 1;
+  // Editors inside this server (a restore, http_restore.cpp): a node's connection with no
+  // socket. NodeSlot posts what the node sends one to `frame` and a close to `closed`, never
+  // inside the node's call. At most kRestoresMax.
+  struct InternalConn {
+    std::function<void(const Frame&)> frame;
+    std::function<void(const std::string& reason)> closed;
+  };
+  std::map<ConnId, InternalConn> internal;
   struct StoreCall {
     NodeSlot* slot = nullptr;
     std::uint64_t local_id = 0;

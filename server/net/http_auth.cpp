@@ -51,7 +51,7 @@ std::optional<std::string> string_field(const json::object& o, const char* name)
 // Issues a token for `name` (user `uid`) with a fresh agent, and a refresh token; on the pool.
 // Fills `res` with the answer.
 void issue(App& app, const std::string& name, std::uint32_t uid, Response& res) {
-  auto agent = app.store->new_agent();
+  auto agent = app.store->new_agent(uid);
   if (!agent) return error_json(res, 503, "store unavailable: " + agent.error().message);
   auth::Claims c;
   c.user = uid;

@@ -1,5 +1,6 @@
 // GET /api/documents/{id} (http_endpoints.hpp): the document as a client replica shows it after
-// a welcome, read through the document's node (which may load it from the store). The read is
+// a welcome, read through the document's node (which may load it from the store); routes
+// ?version=N, /history and /restore (http_history.cpp, http_restore.cpp). The read is
 // bounded by limits.api_read_timeout_ms (then 503), and the reads waiting at once by
 // kHttpWaitingMax (503 at once).
 #include "server/net/http_endpoints.hpp"
@@ -10,6 +11,7 @@
 #include <boost/json.hpp>
 
 #include <charconv>
+#include <optional>
 
 namespace convlab::net::endpoint {
 namespace {
@@ -72,8 +74,21 @@ void read(const std::shared_ptr<HttpSession>& self, std::uint32_t doc, const aut
 
 }  // namespace
 
-void document(HttpSession& session, std::string_view id_text) {
+void document(HttpSession& session, std::string_view rest) {
   App& app = session.app();
+  // {id}, {id}/history or {id}/restore.
+  const std::size_t slash = rest.find('/');
+  const std::string_view id_text = rest.substr(0, slash);
+  const std::string_view sub = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  const bool is_post = session.request().method() == boost::beast::http::verb::post;
+  if (sub != "" && sub != "history" && sub != "restore") {
+    return session.reply(404, R"({"error":"not found: /api/documents/{id} has /history and /restore below it"})", kRoute);
+  }
+  if (is_post != (sub == "restore")) {
+    return session.reply(405, is_post ? R"({"error":"method not allowed: only /restore takes a POST"})"
+                                      : R"({"error":"method not allowed: /restore takes a POST"})",
+                         kRoute);
+  }
   std::uint64_t id = 0;
   auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
   if (id_text.empty() || ec != std::errc() || end != id_text.data() + id_text.size() || id > 0xffffffffu) {
@@ -81,15 +96,34 @@ void document(HttpSession& session, std::string_view id_text) {
   }
   const auto doc = static_cast<std::uint32_t>(id);
   if (doc > app.cfg.limits.document_id_max) return session.reply(404, R"({"error":"unknown document"})", kRoute);
+  // The plain read takes `version`, restore requires it; history reads its own (after, limit).
+  std::optional<std::uint64_t> version;
+  if (sub != "history") {
+    auto q = query_numbers(session, {"version"});
+    if (!q) {
+      json::object o;
+      o["error"] = q.error().message;
+      return session.reply(400, json::serialize(o), kRoute);
+    }
+    if (q->contains("version")) version = q->at("version");
+    if (sub == "restore" && !version) {
+      return session.reply(400, R"j({"error":"restore needs the query parameter 'version' (POST .../restore?version=N)"})j",
+                           kRoute);
+    }
+  }
   auth::Claims claims;
   if (!session.authenticate(kRoute, claims)) return;
-  session.unless_revoked(claims, kRoute, [self = session.shared_from_this(), doc, claims] {
-    self->app().with_claim(doc, [self, doc, claims](const std::string* error) {
+  session.unless_revoked(claims, kRoute, [self = session.shared_from_this(), doc, claims, sub = std::string(sub), version] {
+    self->app().with_claim(doc, [self, doc, claims, sub, version](const std::string* error) {
       if (error != nullptr) {
         json::object o;
         o["error"] = *error;
         return self->reply(error->starts_with("strategy mismatch") ? 409 : 503, json::serialize(o), kRoute);
       }
+      const Strategy& strategy = self->app().slot_for(doc).strategy;
+      if (sub == "history") return history(*self, doc, strategy);
+      if (sub == "restore") return restore(*self, doc, claims, *version);
+      if (version) return document_version(*self, doc, strategy, *version);
       read(self, doc, claims);
     });
   });

@@ -31,18 +31,20 @@ std::string target_path(std::string_view target) {
 struct Endpoint {
   std::string_view path;
   bool prefix;
-  http::verb method;  // any other method: 405
+  http::verb method;  // any other method (but `also`): 405
+  http::verb also;    // a second method, or unknown: the handler tells which paths take which
   const char* route;  // the metrics label
   void (*handle)(HttpSession& session, std::string_view rest);
 };
 
 constexpr Endpoint kEndpoints[] = {
-    {"/healthz", false, http::verb::get, "/healthz", endpoint::healthz},
-    {"/metrics", false, http::verb::get, "/metrics", endpoint::metrics},
-    {"/login", false, http::verb::post, "/login", endpoint::login},
-    {"/refresh", false, http::verb::post, "/refresh", endpoint::refresh},
-    {"/logout", false, http::verb::post, "/logout", endpoint::logout},
-    {"/api/documents/", true, http::verb::get, "/api/documents", endpoint::document},
+    {"/healthz", false, http::verb::get, http::verb::unknown, "/healthz", endpoint::healthz},
+    {"/metrics", false, http::verb::get, http::verb::unknown, "/metrics", endpoint::metrics},
+    {"/login", false, http::verb::post, http::verb::unknown, "/login", endpoint::login},
+    {"/refresh", false, http::verb::post, http::verb::unknown, "/refresh", endpoint::refresh},
+    {"/logout", false, http::verb::post, http::verb::unknown, "/logout", endpoint::logout},
+    // GET the document, its history, a version; POST .../restore (http_endpoints.hpp).
+    {"/api/documents/", true, http::verb::get, http::verb::post, "/api/documents", endpoint::document},
 };
 
 }  // namespace
@@ -93,9 +95,11 @@ void HttpSession::on_read(beast::error_code ec) {
 void HttpSession::route() {
   for (const Endpoint& e : kEndpoints) {
     if (e.prefix ? !path_.starts_with(e.path) : path_ != e.path) continue;
-    if (req_.method() != e.method) return reply(405, R"({"error":"method not allowed"})", e.route);
-    // Cross-site request forgery: the POST endpoints set, use or clear the cookie.
-    if (e.method == http::verb::post && refuse_foreign_origin(e.route)) return;
+    if (req_.method() != e.method && req_.method() != e.also) {
+      return reply(405, R"({"error":"method not allowed"})", e.route);
+    }
+    // Cross-site request forgery: the POST endpoints set, use or clear the cookie, or edit.
+    if (req_.method() == http::verb::post && refuse_foreign_origin(e.route)) return;
     return e.handle(*this, std::string_view(path_).substr(e.path.size()));
   }
   reply(404, R"({"error":"not found"})", "other");

@@ -36,7 +36,16 @@ void NodeSlot::log_error(const std::string& message) {
 
 void NodeSlot::send(ConnId conn, const Frame& frame) {
   auto it = app.sessions.find(conn);
-  if (it == app.sessions.end()) return;
+  if (it == app.sessions.end()) {
+    if (!app.internal.contains(conn)) return;
+    asio::post(app.ioc, [&a = app, conn, frame] {
+      auto in = a.internal.find(conn);
+      if (in == a.internal.end()) return;
+      auto then = in->second.frame;  // it may end the connection (erase itself)
+      then(frame);
+    });
+    return;
+  }
   WsSession& s = *it->second;
   if (frame.kind == FrameKind::kDeliver) ++app.unclassified_delivers;
   if (frame.kind == FrameKind::kRefused) {
@@ -58,6 +67,10 @@ void NodeSlot::close(ConnId conn, const std::string& reason) {
   // Not from inside the node's call: the session tears down (and tells every node) later.
   asio::post(app.ioc, [&a = app, conn, code, reason] {
     if (auto it = a.sessions.find(conn); it != a.sessions.end()) it->second->close(code, reason);
+    if (auto in = a.internal.find(conn); in != a.internal.end()) {
+      auto then = in->second.closed;
+      then(reason);
+    }
   });
 }
 

@@ -51,9 +51,10 @@ class PgStore final : public Store {
   Result<std::uint32_t> use_refresh(std::string_view id, std::string_view replacement, std::int64_t expires_s) override;
   Result<void> drop_refresh_of(std::uint32_t user) override;
   Result<std::uint32_t> user_id(std::string_view name) override;
-  Result<std::uint32_t> new_agent() override;
+  Result<std::uint32_t> new_agent(std::uint32_t user = 0) override;
   Result<std::string> claim_strategy(std::uint32_t doc, std::string_view name) override;
-  Result<std::vector<LogRecord>> read_log(std::uint32_t doc) override;
+  Result<std::vector<LogRecord>> read_log(std::uint32_t doc, std::uint64_t upto = UINT64_MAX) override;
+  Result<HistoryPage> read_history(std::uint32_t doc, std::uint64_t after, std::uint32_t limit) override;
   bool healthy() const override { return worker_up_ && listener_up_; }
 
  private:

@@ -186,10 +186,13 @@ Result<std::uint32_t> PgStore::user_id(std::string_view name) {
   });
 }
 
-Result<std::uint32_t> PgStore::new_agent() {
+Result<std::uint32_t> PgStore::new_agent(std::uint32_t user) {
   return sync_call<std::uint32_t>("new_agent", [&](pqxx::connection& c) {
-    pqxx::nontransaction w(c);
-    return static_cast<std::uint32_t>(w.exec1("SELECT nextval('agent_ids')")[0].as<std::uint64_t>());
+    pqxx::work w(c);
+    const auto agent = static_cast<std::uint32_t>(w.exec1("SELECT nextval('agent_ids')")[0].as<std::uint64_t>());
+    if (user != 0) w.exec_params("INSERT INTO agent_users (agent, user_id) VALUES ($1, $2)", agent, user);
+    w.commit();
+    return agent;
   });
 }
 
@@ -208,15 +211,39 @@ Result<std::string> PgStore::claim_strategy(std::uint32_t doc, std::string_view 
   });
 }
 
-Result<std::vector<LogRecord>> PgStore::read_log(std::uint32_t doc) {
+Result<std::vector<LogRecord>> PgStore::read_log(std::uint32_t doc, std::uint64_t upto) {
+  // bigint is signed: past its range means every record.
+  const auto last = static_cast<std::int64_t>(std::min<std::uint64_t>(upto, INT64_MAX));
   return sync_call<std::vector<LogRecord>>("read_log", [&](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     std::vector<LogRecord> out;
     for (const auto& row : w.exec_params(
-             "SELECT seq, author, client_ms, server_ms, payload FROM changes WHERE doc = $1 ORDER BY seq", doc)) {
+             "SELECT seq, author, client_ms, server_ms, payload FROM changes WHERE doc = $1 AND seq <= $2 ORDER BY seq",
+             doc, last)) {
       out.push_back(row_record(row));
     }
     return out;
+  });
+}
+
+Result<HistoryPage> PgStore::read_history(std::uint32_t doc, std::uint64_t after, std::uint32_t limit) {
+  const auto from = static_cast<std::int64_t>(std::min<std::uint64_t>(after, INT64_MAX));
+  return sync_call<HistoryPage>("read_history", [&](pqxx::connection& c) {
+    pqxx::read_transaction w(c);  // one snapshot: the page and the length agree
+    HistoryPage page;
+    for (const auto& row : w.exec_params(
+             "SELECT c.seq, c.author, c.client_ms, c.server_ms, c.payload, COALESCE(a.user_id, 0), COALESCE(u.name, '')"
+             " FROM changes c LEFT JOIN agent_users a ON a.agent = c.author LEFT JOIN users u ON u.id = a.user_id"
+             " WHERE c.doc = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3",
+             doc, from, limit)) {
+      HistoryEntry e;
+      e.record = row_record(row.slice(0, 5));
+      e.user = row[5].as<std::uint32_t>();
+      e.user_name = row[6].as<std::string>();
+      page.entries.push_back(std::move(e));
+    }
+    page.latest = w.exec_params1("SELECT COALESCE(MAX(seq), 0) FROM changes WHERE doc = $1", doc)[0].as<std::uint64_t>();
+    return page;
   });
 }
 

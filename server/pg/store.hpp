@@ -23,8 +23,9 @@
 //   previous batch is done and before the next batch unless an append of their document is in
 //   it: replies keep submission order per document.
 // - Tables: schema_version, documents, changes, snapshots (the newest 3 per document kept),
-//   users, agent_ids (sequence), revoked_tokens, refresh_tokens. Documents are created on first
-//   append or claim_strategy.
+//   users, agent_ids (sequence), agent_users (the user each agent id was issued to: the
+//   history's authors), revoked_tokens, refresh_tokens. Documents are created on first append
+//   or claim_strategy.
 #include "server/core/node.hpp"
 
 #include <cstdint>
@@ -93,6 +94,18 @@ struct StoreHooks {
   std::function<void(bool up, std::string why)> replica_health;
 };
 
+// A change-log record with who wrote it: the user its author's agent id was issued to at login
+// (user 0 and an empty name when the agent was not issued by a login, e.g. a test's).
+struct HistoryEntry {
+  LogRecord record;
+  std::uint32_t user = 0;
+  std::string user_name;
+};
+struct HistoryPage {
+  std::vector<HistoryEntry> entries;
+  std::uint64_t latest = 0;  // the log's length
+};
+
 class Store {
  public:
   // Connects, migrates, starts the worker and listener threads. An Error (naming the problem,
@@ -121,13 +134,19 @@ class Store {
   virtual Result<void> drop_refresh_of(std::uint32_t user) = 0;
   // Users by name: the id of `name`, created on first use (stable across servers).
   virtual Result<std::uint32_t> user_id(std::string_view name) = 0;
-  // A fresh agent id for a login (a database sequence: unique across servers and restarts).
-  virtual Result<std::uint32_t> new_agent() = 0;
+  // A fresh agent id for a login (a database sequence: unique across servers and restarts),
+  // recorded as issued to `user` (0: to nobody in particular) for the history's authors.
+  virtual Result<std::uint32_t> new_agent(std::uint32_t user = 0) = 0;
   // The strategy a document uses: `name` is recorded on first use; a later call with another
   // name gets the recorded one back (the caller refuses the mismatch).
   virtual Result<std::string> claim_strategy(std::uint32_t doc, std::string_view name) = 0;
-  // The durable log of a document, for tests and tools (kLoad without a snapshot: every record).
-  virtual Result<std::vector<LogRecord>> read_log(std::uint32_t doc) = 0;
+  // The durable log of a document, for tests and tools (kLoad without a snapshot: every record),
+  // or its first `upto` records.
+  virtual Result<std::vector<LogRecord>> read_log(std::uint32_t doc, std::uint64_t upto = UINT64_MAX) = 0;
+  // One page of a document's history (GET /api/documents/{id}/history): at most `limit`
+  // records with index > `after`, in log order, each with the user its author's agent id was
+  // issued to, and the log's length, in one consistent view.
+  virtual Result<HistoryPage> read_history(std::uint32_t doc, std::uint64_t after, std::uint32_t limit) = 0;
   // Both the worker's and the listener's connections are up.
   virtual bool healthy() const = 0;
 };

@@ -63,6 +63,11 @@ const char* const kMigrations[] = {
          epoch   bigint NOT NULL,
          expires timestamptz NOT NULL);
        CREATE INDEX doc_leases_holder ON doc_leases (holder);)",
+    // 4: who each agent id was issued to (a login), so the change log's authors name users
+    // (GET /api/documents/{id}/history).
+    R"(CREATE TABLE agent_users (
+         agent   bigint PRIMARY KEY,
+         user_id bigint NOT NULL);)",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

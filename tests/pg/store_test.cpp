@@ -67,9 +67,10 @@ TEST(PgStore, MigrationsAreIdempotentAndSafeWhenServersStartTogether) {
   ASSERT_TRUE(again);
   pqxx::connection c(url);
   pqxx::read_transaction w(c);
-  EXPECT_EQ(w.exec1("SELECT version FROM schema_version")[0].as<int>(), 3);
+  EXPECT_EQ(w.exec1("SELECT version FROM schema_version")[0].as<int>(), 4);
   EXPECT_EQ(w.exec1("SELECT count(*) FROM schema_version")[0].as<int>(), 1);
-  for (const char* table : {"documents", "changes", "snapshots", "users", "revoked_tokens", "refresh_tokens", "doc_leases"}) {
+  for (const char* table : {"documents", "changes", "snapshots", "users", "revoked_tokens", "refresh_tokens", "doc_leases",
+                            "agent_users"}) {
     EXPECT_EQ(w.exec1(std::string("SELECT to_regclass('") + table + "') IS NOT NULL")[0].as<bool>(), true) << table;
   }
 }
@@ -484,7 +485,7 @@ TEST(PgStore, UsersAreStableAndAgentsUnique) {
   for (Store* s : {a.get(), b.get()}) {
     threads.emplace_back([&, s] {
       for (int i = 0; i < 100; ++i) {
-        auto id = s->new_agent();
+        auto id = s->new_agent(0);
         ASSERT_TRUE(id);
         std::lock_guard lock(mu);
         agents.insert(*id);
