@@ -40,6 +40,8 @@ struct FailoverCase {
   bool restart;  // the killed server comes back (and serves its clients through the new home)
 };
 
+void PrintTo(const FailoverCase& c, std::ostream* os) { *os << c.strategy << (c.restart ? ", home restarted" : ""); }
+
 class HomeFailover : public ::testing::TestWithParam<FailoverCase> {};
 
 struct Lease {
