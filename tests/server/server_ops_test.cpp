@@ -105,12 +105,8 @@ TEST(ServerConfig, BadKeysAndValuesNameFileLineColumn) {
       << err;
   // home: lease (any node may become a document's home) needs a link to every other node: the
   // missing one is named, the configured one is not.
-  ServerProcess lease("listen: 127.0.0.1:0\n"
-                      "nodes: 3\n"
-                      "node_id: 0\n"
-                      "peers: {1: \"ws://127.0.0.1:9\"}\n"
-                      "policies:\n"
-                      "  home: lease\n");
+  ServerProcess lease("{listen: 127.0.0.1:0, nodes: 3, node_id: 0, peers: {1: \"ws://127.0.0.1:9\"}, "
+                      "policies: {home: lease}}\n");
   EXPECT_FALSE(lease.started());
   EXPECT_EQ(lease.wait(), 2);
   const std::string lease_err = lease.stderr_text();
