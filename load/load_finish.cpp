@@ -116,17 +116,22 @@ void Run::durable_read() {
   finish();
 }
 
-// GET /api/documents/{doc} from the first server (every server reads PostgreSQL): the durable state,
-// as a strategy welcome; a fresh replica shows its text and ids.
-void Run::load_durable(std::uint32_t doc) {
-  const std::size_t ti = 0;
+// GET /api/documents/{doc} from the first server that answers (every server reads PostgreSQL; one
+// may have been killed): the durable state, as a strategy welcome; a fresh replica shows its text
+// and ids.
+void Run::load_durable(std::uint32_t doc, std::size_t ti, std::string failed) {
   const Target& t = targets_[ti];
   std::string token;
   for (const auto& c : clients_) {
     if (!c->token.empty()) token = c->token;
   }
-  auto done = [this, doc](const std::string& err, std::optional<std::pair<std::u32string, std::vector<CharId>>> got) {
-    if (!err.empty()) error("durable", "GET /api/documents/" + std::to_string(doc) + ": " + err);
+  auto done = [this, doc, ti, failed](const std::string& err,
+                                      std::optional<std::pair<std::u32string, std::vector<CharId>>> got) {
+    if (!err.empty()) {
+      const std::string tried = failed + (failed.empty() ? "" : "; ") + "server " + std::to_string(ti) + ": " + err;
+      if (ti + 1 < targets_.size()) return load_durable(doc, ti + 1, tried);
+      error("durable", "GET /api/documents/" + std::to_string(doc) + ": " + tried);
+    }
     durable_[doc] = std::move(got);
     if (--durable_pending_ == 0) durable_read();
   };

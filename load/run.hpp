@@ -206,7 +206,9 @@ class Run {
   void stop_editing();
   void wait_quiet(std::chrono::milliseconds pause = 100ms);
   void read_durable();
-  void load_durable(std::uint32_t doc);
+  // GET /api/documents/{doc} from server `ti`, then from the next ones while they fail (a server
+  // killed under the run); `failed`: what the servers tried so far answered.
+  void load_durable(std::uint32_t doc, std::size_t ti = 0, std::string failed = "");
   void durable_read();
   void finish();
   bool quiet() const;

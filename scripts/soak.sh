@@ -13,8 +13,12 @@
 #   scripts/soak.sh [--strategies "lww seq ot crdt"] [--kills 50] [--pg-stops 10] [--cuts 10]
 #                   [--servers 2] [--clients 16] [--docs 4] [--rate 4] [--seed 1]
 #                   [--gap-ms 600..1800] [--down-ms 200..1500] [--max-seconds 3600]
-#                   [--build build/ci] [--out DIR] [--self-check 0|1]
+#                   [--build build/ci] [--out DIR] [--self-check 0|1] [--home fixed|lease]
+#                   [--lease-ms 2000]
 #
+# --home lease: the servers run `home: lease` (docs/protocol.md "Several servers"): an ot/seq
+# document's home is the holder of its lease in PostgreSQL, which a live server claims once the
+# killed holder's lease (--lease-ms) expires; --home fixed (the default): node doc % servers.
 # --self-check 1: after each audit, a record deleted and a record appended twice in the
 # database must each fail it (then the database is put back): the audit can fail.
 # Loopback only. Bounded: every wait has a limit and the whole run stops at --max-seconds.
@@ -30,7 +34,8 @@ strategies="lww seq ot crdt"
 kills=50 pg_stops=10 cuts=10 servers=2 clients=16 docs=4 rate=4 seed=1
 gap="600..1800" down="200..1500" max_seconds=3600 self_check=0
 build="$src/build/ci" out=""
-usage() { sed -n '13,17p' "$0" >&2; exit 2; }
+home=fixed lease_ms=2000
+usage() { sed -n '13,18p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || usage
   case "$1" in
@@ -38,11 +43,13 @@ while [ $# -gt 0 ]; do
     --cuts) cuts="$2" ;; --servers) servers="$2" ;; --clients) clients="$2" ;; --docs) docs="$2" ;;
     --rate) rate="$2" ;; --seed) seed="$2" ;; --gap-ms) gap="$2" ;; --down-ms) down="$2" ;;
     --max-seconds) max_seconds="$2" ;; --self-check) self_check="$2" ;; --build) build="$2" ;; --out) out="$2" ;;
+    --home) home="$2" ;; --lease-ms) lease_ms="$2" ;;
     *) echo "soak.sh: unknown flag $1" >&2; usage ;;
   esac
   shift 2
 done
-for v in kills pg_stops cuts servers clients docs seed max_seconds; do
+case "$home" in fixed | lease) ;; *) echo "soak.sh: --home must be fixed or lease, got '$home'" >&2; exit 2 ;; esac
+for v in kills pg_stops cuts servers clients docs seed max_seconds lease_ms; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "soak.sh: --${v//_/-} must be a whole number, got '${!v}'" >&2; exit 2; }
 done
 [ "$servers" -ge 2 ] || { echo "soak.sh: --servers must be at least 2" >&2; exit 2; }
@@ -191,7 +198,7 @@ audit() {
   psql -AtF $'\t' "$db_url" -c "SELECT doc, seq, node, author, client_ms, server_ms, encode(payload, 'hex')
       FROM changes ORDER BY doc, seq" | "$replay_bin" --strategy "$strategy" >"$d/records.jsonl" 2>"$d/replay.err"
   local replay_rc=$?
-  python3 "$src/scripts/soak_audit.py" "$d/history.jsonl" "$d/records.jsonl" "$d/events.tsv" "$servers" \
+  python3 "$src/scripts/soak_audit.py" "$d/history.jsonl" "$d/records.jsonl" "$d/events.tsv" "$servers:$home" \
     "$d/logs/postgres.log" "$identical" "$gaps" "$replay_rc" >"$d/summary.json"
 }
 
@@ -249,6 +256,8 @@ database: $db_url
 policies:
   persistence: changelog
   ack: after_commit
+  home: $home
+  lease_ms: $lease_ms
 EOF
   start_proxy "$pg_port" "$d/logs/proxy-pg.log" || return 2
   pg_proxy_port=$proxy_port pg_proxy_ctl=$proxy_ctl
@@ -335,7 +344,7 @@ EOF
 import json, sys
 s = json.load(open(sys.argv[1]))
 u = s["unavailable_ms_after_kill"]
-print("\t".join(str(x) for x in [s["strategy"], s["kills"], s["pg_stops"], s["cuts"], s["kills_mid_transaction"], sys.argv[5],
+print("\t".join(str(x) for x in [s["strategy"], s["home"], s["kills"], s["pg_stops"], s["cuts"], s["kills_mid_transaction"], sys.argv[5],
       s["acked_edits"], s["log_rows"], s["missing"], s["duplicates"] + s["sql_identical_rows"], s["wrong_bytes"],
       s["sql_log_gaps"], s["converged"], u["p50"], u["p99"], u["max"], sys.argv[2], f"{sys.argv[3]}/{sys.argv[4]}"]))
 EOF
@@ -343,7 +352,7 @@ EOF
   [ "$audit_rc" -eq 0 ] && [ "$load_rc" -ne 2 ]
 }
 
-printf 'strategy\tkills\tpg_stops\tcuts\tkills_mid_tx\tcommits_in_doubt\tacked\tlog_rows\tmissing\tduplicates\twrong_bytes\tlog_gaps\tconverged\tunavail_p50_ms\tunavail_p99_ms\tunavail_max_ms\tload_exit\tfaults_s/typing_s\n' >"$out/summary.tsv"
+printf 'strategy\thome\tkills\tpg_stops\tcuts\tkills_mid_tx\tcommits_in_doubt\tacked\tlog_rows\tmissing\tduplicates\twrong_bytes\tlog_gaps\tconverged\tunavail_p50_ms\tunavail_p99_ms\tunavail_max_ms\tload_exit\tfaults_s/typing_s\n' >"$out/summary.tsv"
 status=0
 for s in $strategies; do
   run_strategy "$s"

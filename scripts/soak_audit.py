@@ -11,7 +11,8 @@ RECORDS  convlab-log-replay's output: each row of `changes` (doc, seq, node, aut
          server_ms) with its record decoded to JSON, then each document's text replayed from
          the whole log.
 EVENTS   the schedule as run: wall_ms, kind (kill|pg|cut), target, down_ms — one a line.
-NODES    the servers (an ot/seq document's home is doc % NODES).
+NODES    the servers and their home policy, NODES:fixed or NODES:lease (fixed: an ot/seq
+         document's home is doc % NODES; lease: any server may hold any document's lease).
 PG_LOG   PostgreSQL's log: a kill that caught a transaction open (a group commit under way) shows
          as "unexpected EOF on client connection with an open transaction" within a second.
 SQL_IDENTICAL, SQL_GAPS  what soak.sh's SQL found: rows repeating another row of the same
@@ -74,7 +75,11 @@ def carried(rec):
 def main():
     if len(sys.argv) != 9:
         raise SystemExit(__doc__)
-    history, records_path, events_path, nodes = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    history, records_path, events_path = sys.argv[1], sys.argv[2], sys.argv[3]
+    nodes_arg, _, home = sys.argv[4].partition(":")
+    nodes, home = int(nodes_arg), home or "fixed"
+    if home not in ("fixed", "lease"):
+        sys.exit(f"soak_audit.py: NODES: home policy must be fixed or lease, got {home!r}")
     open_tx_ms = []  # when PostgreSQL lost a client in the middle of a transaction
     with open(sys.argv[5], encoding="utf-8", errors="replace") as f:
         for line in f:
@@ -194,7 +199,8 @@ def main():
             if kind != "kill" or start_wall_ms is None:
                 continue
             t_us = (int(wall_ms) - start_wall_ms) * 1000
-            homed = [d for d in docs if d % nodes == int(target)]
+            # Under leases any document may have been homed on the killed server: each counts.
+            homed = [d for d in docs if home == "lease" or d % nodes == int(target)]
             worst = 0
             for d in homed:
                 after = [at for et, at in ack_times[d] if et >= t_us]
@@ -210,6 +216,7 @@ def main():
 
     summary = {
         "strategy": strategy,
+        "home": home,
         "kills": kills,
         "pg_stops": pg_stops,
         "cuts": cuts,

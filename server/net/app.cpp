@@ -90,6 +90,11 @@ const std::string& App::json_of(const Frame& f, const Strategy& strategy) {
 void App::disconnect(ConnId conn) {
   if (sessions.erase(conn) == 0) return;
   for (auto& [peer, conns] : forwarded) conns.erase(conn);
+  // Its edits still queued for a peer whose link is down: its client gave them up with the
+  // connection (it resends what was not acknowledged). Written later, to a peer that restarted,
+  // they would be applied behind the client's back; under home: lease that peer may even be the
+  // document's home again by then.
+  for (auto& [peer, link] : links) link->drop_edits_of({conn});
   for (auto& [name, s] : slots) s->node->on_disconnect(conn);
   after_node_call();
   metrics.set_connections(sessions.size());
@@ -128,7 +133,7 @@ void App::on_peer_message(NodeId peer, PeerMessage pm) {
   metrics.node_message(node_message_label(m.kind), "received");
   auto s = slots.find(pm.strategy);
   if (s == slots.end() || configured_strategy(m.doc) != pm.strategy ||
-      (edit && m.doc % cfg.node.nodes != cfg.node.id)) {
+      (edit && !may_take_forward(m.doc))) {
     // A cluster whose servers disagree on strategies or on `nodes`: never feed the wrong node.
     metrics.node_refused("strategy");
     std::cerr << "convlab-server: dropped a message from node " << peer << " for document " << m.doc << " ("

@@ -187,10 +187,18 @@ struct App {
   explicit App(const ServerConfig& c) : cfg(c), verifier(c.jwt), node_verifier(node_jwt(c)) {}
 
   // Whether an edit of `doc` can reach its home: this is the home, the strategy is
-  // multi-master, or a link to the home is configured.
+  // multi-master, or a link to the home is configured. Under home: lease the home is whichever
+  // node holds the lease, and check_config requires a link to every other node.
   bool reachable_home(std::uint32_t doc, const Strategy& strategy) const {
     const NodeConfig& nc = cfg.node;
-    return strategy.multi_master || nc.nodes <= 1 || doc % nc.nodes == nc.id || links.contains(doc % nc.nodes);
+    return strategy.multi_master || nc.nodes <= 1 || nc.home == NodeConfig::Home::kLease || doc % nc.nodes == nc.id ||
+           links.contains(doc % nc.nodes);
+  }
+  // Whether a forwarded edit of `doc` may be handed to this server's node: under home: fixed only
+  // at `doc % nodes`; under home: lease at any node (one that does not hold the lease answers
+  // with a document reset, and the forwarding server reads the lease anew).
+  bool may_take_forward(std::uint32_t doc) const {
+    return cfg.node.home == NodeConfig::Home::kLease || doc % cfg.node.nodes == cfg.node.id;
   }
   // Closes a client connection, not from inside a node call.
   void close_conn(ConnId conn, std::uint16_t code, std::string reason);

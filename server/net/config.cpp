@@ -375,7 +375,13 @@ Result<void> check_config(const ServerConfig& c) {
         "--pg-replica-url)");
   }
   if (c.node.home == NodeConfig::Home::kLease) {
-    bad("policies.home: lease is not served by convlab-server yet (the simulator models it); use fixed");
+    // Any server may become any ot/seq document's home: each must reach every other's /node.
+    for (std::uint32_t n = 0; n < c.node.nodes; ++n) {
+      if (n != c.node.id && !c.cluster.peers.contains(n)) {
+        bad("policies.home: lease needs every other node as a peer (the lease's holder may be any of them); peers." +
+            std::to_string(n) + " is missing");
+      }
+    }
   }
   if (c.jwt.secret.size() < 32) bad("jwt.secret: required, at least 32 bytes (or --jwt-secret)");
   if (c.node.nodes < 1 || c.node.id >= c.node.nodes) {

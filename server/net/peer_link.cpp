@@ -45,6 +45,7 @@ void PeerLink::send(Bytes msg, ConnId edit_conn) {
 }
 
 void PeerLink::drop_edits_of(const std::set<ConnId>& conns) {
+  if (queue_.empty()) return;
   std::deque<Item> keep;
   for (std::size_t i = 0; i < queue_.size(); ++i) {
     if ((i == 0 && writing_) || queue_[i].conn == 0 || !conns.contains(queue_[i].conn)) keep.push_back(std::move(queue_[i]));

@@ -103,6 +103,18 @@ TEST(ServerConfig, BadKeysAndValuesNameFileLineColumn) {
   EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:4:3: policies\.bogus: unknown key)"))) << err;
   EXPECT_TRUE(std::regex_search(err, std::regex(R"(server\.yaml:6:22: limits\.message_bytes_max: expected an integer, got "lots")")))
       << err;
+  // home: lease (any node may become a document's home) needs a link to every other node: the
+  // missing one is named, the configured one is not.
+  ServerProcess lease("{listen: 127.0.0.1:0, nodes: 3, node_id: 0, peers: {1: \"ws://127.0.0.1:9\"}, "
+                      "policies: {home: lease}}\n");
+  EXPECT_FALSE(lease.started());
+  EXPECT_EQ(lease.wait(), 2);
+  const std::string lease_err = lease.stderr_text();
+  EXPECT_NE(lease_err.find("policies.home: lease needs every other node as a peer (the lease's holder may be any of "
+                           "them); peers.2 is missing"),
+            std::string::npos)
+      << lease_err;
+  EXPECT_EQ(lease_err.find("peers.1 is missing"), std::string::npos) << lease_err;
   // The documented example configuration is a valid one.
   std::ifstream example(std::string(CONVLAB_SOURCE_DIR) + "/docs/server.yaml");
   const std::string text((std::istreambuf_iterator<char>(example)), {});
