@@ -14,7 +14,9 @@
 //                     held when the run and the check are done, before freeing), maxrss_MiB.
 //   naive/S/600s      the same for ten simulated minutes (small enough for callgrind).
 //   scale/crdt/C      the same world for 300 simulated seconds at C clients (C/4 documents):
-//                     wall time and memory as clients grow.
+//                     wall time and memory as clients grow (100 to 30,000).
+//   big/crdt/...      issue 17's floors: 10,000 clients for the hour, 100,000 for 300 s; not
+//                     matched by `scale` (minutes to tens of minutes, GiBs: run one alone).
 //   check/...         reports::check over a held history of one run (not in the timings above).
 //
 // The label of each world run is its history digest: the same binary and seed must print the
@@ -225,13 +227,23 @@ int main(int argc, char** argv) {
         ->UseRealTime()
         ->Iterations(1);
   }
-  for (const std::uint32_t clients : {100u, 1000u, 10000u}) {
+  for (const std::uint32_t clients : {100u, 1000u, 10000u, 30000u}) {
     const WorldConfig c = naive_world(clients, clients / 4, 300'000);
     benchmark::RegisterBenchmark(("scale/crdt/" + std::to_string(clients)).c_str(), world, "crdt", c)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime()
         ->Iterations(1);
   }
+  // Issue 17's capacity-planning worlds, not matched by `scale`: 10,000 clients for the naive
+  // hour and 100,000 clients for 300 s. Run them alone, with a memory limit (bench/README).
+  benchmark::RegisterBenchmark("big/crdt/10000/3600s", world, "crdt", naive_world(10000, 2500, 3'600'000))
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime()
+      ->Iterations(1);
+  benchmark::RegisterBenchmark("big/crdt/100000", world, "crdt", naive_world(100000, 25000, 300'000))
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime()
+      ->Iterations(1);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -64,6 +64,25 @@ std::uint8_t Reader::u8() {
 }
 
 std::uint64_t Reader::varint_long() {
+  if (!failed_ && in_.size() - pos_ >= 10) {
+    // Room for the longest varint: no bounds check per byte. The same value and the same
+    // errors as the loop below, which reads what is left near the end.
+    const std::uint8_t* p = in_.data() + pos_;
+    std::uint64_t v = 0;
+    for (std::size_t k = 0; k < 10; ++k) {
+      const std::uint8_t b = p[k];
+      if (k == 9 && b > 1) {
+        pos_ += k + 1;
+        fail("varint overflows 64 bits");
+        return 0;
+      }
+      v |= static_cast<std::uint64_t>(b & 0x7f) << (7 * k);
+      if ((b & 0x80) == 0) {
+        pos_ += k + 1;
+        return v;
+      }
+    }
+  }
   std::uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     const std::uint8_t b = u8();

@@ -24,6 +24,7 @@
 #include "server/core/result.hpp"
 #include "server/core/types.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -163,21 +164,29 @@ class Doc {
   };
   static_assert(kBlockCap <= 256, "Item::off holds a slot");
 
-  // The item arena in fixed chunks: indexes stay valid, nothing is copied as it grows, and
-  // capacity exceeds size by less than one chunk (a doubling vector wastes up to half).
+  // The item arena in fixed chunks: indexes stay valid, nothing past the first chunk is copied
+  // as it grows, and capacity exceeds size by less than one chunk (a doubling vector wastes up
+  // to half). The first chunk starts at kFirstChunk items and doubles up to kChunk: a small
+  // document (a simulated world holds tens of thousands of them) does not reserve a whole
+  // chunk (96 KiB). Nothing holds an Item& across push_back.
   class Arena {
    public:
     static constexpr std::uint32_t kShift = 12;
     static constexpr std::uint32_t kChunk = 1u << kShift;
+    static constexpr std::uint32_t kFirstChunk = 64;
     Item& operator[](std::uint32_t i) { return chunks_[i >> kShift][i & (kChunk - 1)]; }
     const Item& operator[](std::uint32_t i) const { return chunks_[i >> kShift][i & (kChunk - 1)]; }
     std::size_t size() const { return size_; }
     void push_back(const Item& it) {
       if ((size_ & (kChunk - 1)) == 0) {
         chunks_.emplace_back();
-        chunks_.back().reserve(kChunk);
+        chunks_.back().reserve(size_ == 0 ? kFirstChunk : kChunk);
       }
-      chunks_.back().push_back(it);
+      std::vector<Item>& c = chunks_.back();
+      if (c.size() == c.capacity()) {  // the first chunk, or a copied one: doubling, up to kChunk
+        c.reserve(std::min<std::size_t>(std::max<std::size_t>(c.size() * 2, kFirstChunk), kChunk));
+      }
+      c.push_back(it);
       ++size_;
     }
     std::size_t memory_bytes() const {

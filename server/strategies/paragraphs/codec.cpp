@@ -79,22 +79,26 @@ void put_ids(Writer& w, const std::vector<CharId>& ids) {
 }
 
 std::vector<CharId> get_ids(Reader& r, std::size_t text_len) {
-  std::vector<CharId> ids;
+  // text_len is the length of a text already read from this message: sizing from it is bounded
+  // by the message. Filled in place, run by run.
+  std::vector<CharId> ids(text_len);
+  std::size_t filled = 0;
   const std::uint64_t runs = r.varint_max(text_len, "id run count");
   for (std::uint64_t i = 0; i < runs && r.ok(); ++i) {
     const auto agent = static_cast<AgentId>(r.varint_max(kU32Max, "id agent"));
     const auto seq = r.varint_max(kU32Max, "id seq");
-    const auto len = r.varint_max(text_len - ids.size(), "id run length");
+    const auto len = r.varint_max(text_len - filled, "id run length");
     if (!r.ok()) break;
     if (len == 0 || seq + len - 1 > kU32Max) {
       r.fail("bad id run");
       break;
     }
     for (std::uint64_t j = 0; j < len; ++j) {
-      ids.push_back(CharId{agent, static_cast<std::uint32_t>(seq + j)});
+      ids[filled++] = CharId{agent, static_cast<std::uint32_t>(seq + j)};
     }
   }
-  if (r.ok() && ids.size() != text_len) r.fail("ids do not cover the text");
+  if (r.ok() && filled != text_len) r.fail("ids do not cover the text");
+  ids.resize(filled);
   return ids;
 }
 

@@ -203,9 +203,9 @@ Result<void> ParagraphServer::apply_record(std::span<const std::uint8_t> bytes) 
   auto* rec = std::get_if<Record>(&*decoded);
   if (rec == nullptr) return make_error("not a record of this strategy");
   if (auto ok = check_indexes(rec->writes, registers_.size()); !ok) return ok.error();
-  for (const Write& w : rec->writes) {
+  for (Write& w : rec->writes) {
     if (registers_.size() == w.index) registers_.emplace_back();
-    merge(order_, registers_[w.index], w.value, w.stamp);
+    merge(order_, registers_[w.index], std::move(w.value), w.stamp);
     version_ = std::max(version_, w.stamp.seq);
   }
   return {};
@@ -217,24 +217,36 @@ Result<std::vector<Bytes>> ParagraphServer::apply_remote_record(std::span<const 
   auto* rec = std::get_if<Record>(&*decoded);
   if (rec == nullptr) return make_error("not a record of this strategy");
   if (auto ok = check_indexes(rec->writes, registers_.size()); !ok) return ok.error();
-  Broadcast changed;
+  // Each winning write's content moves into its register; only when some write lost (rare)
+  // is the record decoded once more to broadcast the ones that won.
   const std::size_t writes = rec->writes.size();
-  for (Write& w : rec->writes) {
+  std::vector<bool> won(writes, false);
+  std::size_t changed = 0;
+  for (std::size_t i = 0; i < writes; ++i) {
+    Write& w = rec->writes[i];
     if (registers_.size() == w.index) registers_.emplace_back();
     Register& reg = registers_[w.index];
     if (!beats(order_, w.stamp, reg.stamp)) continue;
-    reg = Register{w.value, w.stamp};
+    reg = Register{std::move(w.value), w.stamp};
     version_ = std::max(version_ + 1, w.stamp.seq);
-    changed.writes.push_back(std::move(w));
+    won[i] = true;
+    ++changed;
   }
   std::vector<Bytes> out;
-  if (changed.writes.size() == writes && writes > 0) {
+  if (changed == writes && writes > 0) {
     // Every write changed this replica (the usual case): the broadcast is the record's own
     // writes, so its bytes are the record's under the broadcast tag (records are written by
     // encode(), so these are the bytes encode(changed) would give).
     out.push_back(retag_writes(bytes, Tag::kBroadcast));
-  } else if (!changed.writes.empty()) {
-    out.push_back(encode(changed));
+  } else if (changed > 0) {
+    auto again = decode(bytes);
+    CONVLAB_ASSERT(again.has_value());
+    Broadcast b;
+    std::vector<Write>& all = std::get<Record>(*again).writes;
+    for (std::size_t i = 0; i < writes; ++i) {
+      if (won[i]) b.writes.push_back(std::move(all[i]));
+    }
+    out.push_back(encode(b));
   }
   return out;
 }
