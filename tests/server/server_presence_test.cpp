@@ -31,19 +31,38 @@ std::optional<std::vector<PresenceEntry>> next_presence(Editor& e) {
 
 std::string metrics_text(unsigned short port) { return http_request(port, http::verb::get, "/metrics").body; }
 
-TEST(ServerPresence, BroadcastRelaysEveryMoveToEveryOtherViewer) {
-  CONVLAB_PG_URL_OR_SKIP(url);
+// Three viewers of document 4: alice, bob and carol (a lab user; JSON frames when `carol_json`),
+// logged in and welcomed.
+struct Room {
+  Login alice, bob, carol;
+  std::unique_ptr<Editor> a, b, c;
+};
+::testing::AssertionResult open_room(unsigned short port, bool carol_json, Room& r) {
   const Strategy& s = *find_strategy("crdt");
-  START_SERVER(server, yaml_for(url, "crdt", "policies:\n  awareness: broadcast\n"));
-  const unsigned short port = server.port();
   auto alice = login(port, "alice", "alice-pw");
   auto bob = login(port, "bob", "bob-pw");
   auto carol = login(port, "carol", "lab-pw");
-  ASSERT_TRUE(alice && bob && carol);
-  Editor a(port, *alice, s, 4), b(port, *bob, s, 4), c(port, *carol, s, 4);
-  ASSERT_TRUE(a.open());
-  ASSERT_TRUE(b.open());
-  ASSERT_TRUE(c.open());
+  if (!alice || !bob || !carol) return ::testing::AssertionFailure() << "a login failed";
+  r.alice = *alice;
+  r.bob = *bob;
+  r.carol = *carol;
+  r.a = std::make_unique<Editor>(port, r.alice, s, 4);
+  r.b = std::make_unique<Editor>(port, r.bob, s, 4);
+  r.c = std::make_unique<Editor>(port, r.carol, s, 4, carol_json);
+  for (Editor* e : {r.a.get(), r.b.get(), r.c.get()}) {
+    if (auto opened = e->open(); !opened) return opened;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(ServerPresence, BroadcastRelaysEveryMoveToEveryOtherViewer) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  START_SERVER(server, yaml_for(url, "crdt", "policies:\n  awareness: broadcast\n"));
+  const unsigned short port = server.port();
+  Room room;
+  ASSERT_TRUE(open_room(port, false, room));
+  const Login* alice = &room.alice;
+  Editor &a = *room.a, &b = *room.b, &c = *room.c;
   for (std::uint64_t k = 1; k <= 10; ++k) a.ws.send_binary(awareness(k, "alice"));
   for (Editor* viewer : {&b, &c}) {
     for (std::uint64_t k = 1; k <= 10; ++k) {
@@ -66,20 +85,14 @@ TEST(ServerPresence, BroadcastRelaysEveryMoveToEveryOtherViewer) {
 
 TEST(ServerPresence, CoalesceSendsTheLastValueOncePerIntervalAndTellsWhoLeft) {
   CONVLAB_PG_URL_OR_SKIP(url);
-  const Strategy& s = *find_strategy("crdt");
   // A long interval: the ten moves below, sent back to back, fall in one interval or two.
   START_SERVER(server, yaml_for(url, "crdt", "policies:\n  awareness: coalesce\n  awareness_interval_ms: 1000\n"));
   const unsigned short port = server.port();
-  auto alice = login(port, "alice", "alice-pw");
-  auto bob = login(port, "bob", "bob-pw");
-  auto carol = login(port, "carol", "lab-pw");
-  ASSERT_TRUE(alice && bob && carol);
-  auto a = std::make_unique<Editor>(port, *alice, s, 4);
-  Editor b(port, *bob, s, 4);
-  Editor c(port, *carol, s, 4, /*json_form=*/true);
-  ASSERT_TRUE(a->open());
-  ASSERT_TRUE(b.open());
-  ASSERT_TRUE(c.open());
+  Room room;
+  ASSERT_TRUE(open_room(port, /*carol_json=*/true, room));
+  const Login* alice = &room.alice;
+  std::unique_ptr<Editor>& a = room.a;
+  Editor &b = *room.b, &c = *room.c;
   for (std::uint64_t k = 1; k <= 10; ++k) a->ws.send_binary(awareness(k, "alice"));
 
   // b: at most two frames for the ten moves, each with alice's entry alone; the last says 10.
