@@ -67,6 +67,10 @@ json::object metrics_json(const reports::RunMetrics& m) {
   o["net_msgs_per_s"] = exact(m.net_msgs_per_s);
   o["net_bytes_per_s"] = exact(m.net_bytes_per_s);
   o["server_inputs_per_s"] = exact(m.server_inputs_per_s);
+  o["awareness_msgs_per_s"] = exact(m.awareness_msgs_per_s);
+  o["awareness_bytes_per_s"] = exact(m.awareness_bytes_per_s);
+  o["awareness_msgs_per_viewer_s"] = exact(m.awareness_msgs_per_viewer_s);
+  o["awareness_bytes_per_viewer_s"] = exact(m.awareness_bytes_per_viewer_s);
   o["mem_doc_bytes_max"] = exact(m.mem_doc_bytes_max);
   o["mem_bytes_per_doc"] = exact(m.mem_bytes_per_doc);
   o["memory_per_doc_bytes"] = exact(m.memory_per_doc_bytes);
@@ -286,6 +290,10 @@ reports::RunMetrics read_metrics(Reader& rd, const json::object& o, const std::s
   m.net_msgs_per_s = rd.dbl(o, path, "net_msgs_per_s");
   m.net_bytes_per_s = rd.dbl(o, path, "net_bytes_per_s");
   m.server_inputs_per_s = rd.dbl(o, path, "server_inputs_per_s");
+  m.awareness_msgs_per_s = rd.dbl(o, path, "awareness_msgs_per_s");
+  m.awareness_bytes_per_s = rd.dbl(o, path, "awareness_bytes_per_s");
+  m.awareness_msgs_per_viewer_s = rd.dbl(o, path, "awareness_msgs_per_viewer_s");
+  m.awareness_bytes_per_viewer_s = rd.dbl(o, path, "awareness_bytes_per_viewer_s");
   m.mem_doc_bytes_max = rd.dbl(o, path, "mem_doc_bytes_max");
   m.mem_bytes_per_doc = rd.dbl(o, path, "mem_bytes_per_doc");
   m.memory_per_doc_bytes = rd.dbl(o, path, "memory_per_doc_bytes");

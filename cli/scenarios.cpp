@@ -195,6 +195,11 @@ std::string metrics_text(const reports::RunMetrics& m) {
                          num(m.db_queries_per_s) + " per s in the fault phase");
   line("edits", std::to_string(m.edits) + " (" + std::to_string(m.acked_edits) + " acknowledged)");
   line("per edit", num(m.msgs_per_edit) + " messages, " + num(m.bytes_per_edit) + " bytes");
+  if (m.awareness_msgs_per_s > 0) {
+    line("presence", num(m.awareness_msgs_per_s) + " frames/s, " + num(m.awareness_bytes_per_s) + " bytes/s; per viewer " +
+                         num(m.awareness_msgs_per_viewer_s) + " frames/s, " + num(m.awareness_bytes_per_viewer_s) +
+                         " bytes/s");
+  }
   line("history", std::to_string(m.events) + " events over " + num(m.sim_seconds) + " simulated s");
   for (const std::string& d : m.divergent) o << "divergent: " << d << '\n';
   constexpr std::size_t kLostShown = 10;

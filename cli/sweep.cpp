@@ -161,6 +161,8 @@ constexpr Column kColumns[] = {
     {"mem_doc_bytes_max", "memory (doc bytes, peak)"},
     {"mem_bytes_per_doc", "bytes/doc"},
     {"visibility_ms.p99", "visibility p99 ms"},
+    {"awareness_msgs_per_viewer_s", "presence msgs/s per viewer"},
+    {"awareness_bytes_per_viewer_s", "presence bytes/s per viewer"},
 };
 
 json::value param_value(const std::string& v) {

@@ -5,6 +5,7 @@
 // Input: byte 0 chooses the form (bit 0: convlab/2 batches, bit 1: text) and the strategy whose
 // JSON form an edit's `msg` is in (the bits above); the rest is the WebSocket message.
 #include "fuzz/targets.hpp"
+#include "server/core/awareness.hpp"
 #include "server/core/protocol.hpp"
 #include "server/net/frames.hpp"
 #include "server/strategies/registry.hpp"
@@ -49,7 +50,8 @@ Setup setup(Input in) {
 std::string_view as_text(Input in) { return {reinterpret_cast<const char*>(in.data()), in.size()}; }
 
 bool client_kind(FrameKind k) {
-  return k == FrameKind::kHello || k == FrameKind::kEdit || k == FrameKind::kSubscribe || k == FrameKind::kRename;
+  return k == FrameKind::kHello || k == FrameKind::kEdit || k == FrameKind::kSubscribe || k == FrameKind::kRename ||
+         k == FrameKind::kAwareness;
 }
 
 // What the node does next with an accepted frame's payload (server/core/node.cpp): decodes it.
@@ -57,6 +59,7 @@ void decode_payload(const FrameView& f, const Strategy& strategy) {
   switch (f.kind) {
     case FrameKind::kSubscribe: (void)decode_subscribe(f.payload); break;
     case FrameKind::kRename: (void)decode_rename(f.payload); break;
+    case FrameKind::kAwareness: (void)decode_awareness(f.payload); break;
     case FrameKind::kEdit: (void)strategy.to_json(f.payload); break;
     default: break;
   }

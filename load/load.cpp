@@ -9,6 +9,7 @@
 // CRDT client replicas do not take a welcome over pending edits), and the client logs in again
 // after a backoff for a fresh agent id and a fresh replica.
 #include "load/run.hpp"
+#include "server/core/awareness.hpp"
 
 namespace convlab::load::detail {
 
@@ -200,6 +201,7 @@ void Run::on_frame(Client& cl, const FrameView& f) {
       send_edits(cl, std::move(*back));
       if (first && editing_) {
         schedule_tick(cl, workload::draw_us(cl.rng, typing_.think_ms));
+        if (opt_.caret_moves_per_s > 0) schedule_caret(cl);
       }
       return;
     }
@@ -237,6 +239,10 @@ void Run::on_frame(Client& cl, const FrameView& f) {
       return;
     }
     case FrameKind::kTitle:
+      return;
+    case FrameKind::kPresence:
+      ++presence_frames_;
+      presence_bytes_ += f.raw.size();
       return;
     default:
       return error("bad_frame", "client " + std::to_string(cl.id) + ": a client-only frame kind from the server");
@@ -385,6 +391,21 @@ void Run::tick(Client& cl) {
     note_acks(cl);
   }
   schedule_tick(cl, workload::next_pause_us(cl.rng, typing_, cl.typist, 1.0));
+}
+
+void Run::schedule_caret(Client& cl) {
+  if (!cl.caret) cl.caret = std::make_unique<net::steady_timer>(ioc_);
+  cl.caret->expires_after(std::chrono::microseconds(static_cast<std::int64_t>(1e6 / opt_.caret_moves_per_s)));
+  cl.caret->async_wait([this, &cl](beast::error_code ec) {
+    if (ec || !editing_) return;
+    if (cl.welcomed && cl.ws) {
+      ++cl.caret_moves;
+      ++caret_moves_;
+      const std::uint64_t caret = (cl.caret_moves * 7 + cl.slot) % (cl.replica->length() + 1);
+      send(cl, FrameKind::kAwareness, encode_awareness(AwarenessState{caret, caret, "load " + std::to_string(cl.id)}));
+    }
+    schedule_caret(cl);
+  });
 }
 
 void Run::note_acks(Client& cl) {

@@ -52,6 +52,9 @@ struct Options {
     std::int64_t from_ms = 0;
   };
   std::map<std::uint32_t, ClientClock> clocks;
+  // Presence: each client moves its caret this many times a second while typing (an awareness
+  // frame each, evenly spaced; workload.caret_moves_per_s); 0: none.
+  double caret_moves_per_s = 0;
 };
 
 // Runs the load and prints the summary on stdout. Returns the exit code: 0 no errors and (with

@@ -309,6 +309,15 @@ int Run::run() {
               durable_per_s, steady_s >= 1.0 ? "steady state" : "whole run",
               static_cast<double>(fanout) / std::max(edit_s, 1e-9));
   std::printf("  steady state acks %llu\n", static_cast<unsigned long long>(acked_steady_));
+  if (opt_.caret_moves_per_s > 0 || presence_frames_ > 0) {
+    const double per_s = 1.0 / std::max(edit_s, 1e-9);
+    std::printf("  presence: caret moves sent %llu, presence frames received %llu (%.1f/s per client), bytes %llu "
+                "(%.0f/s per client)\n",
+                static_cast<unsigned long long>(caret_moves_), static_cast<unsigned long long>(presence_frames_),
+                static_cast<double>(presence_frames_) * per_s / opt_.clients,
+                static_cast<unsigned long long>(presence_bytes_),
+                static_cast<double>(presence_bytes_) * per_s / opt_.clients);
+  }
   const auto latencies = [](const char* what, const Histogram& ack, const Histogram& visible) {
     std::printf("  %s edit-to-ack ms p50 %.1f p99 %.1f max %.1f (%llu)\n", what, ack.quantile_ms(0.5),
                 ack.quantile_ms(0.99), ack.max_ms(), static_cast<unsigned long long>(ack.count()));

@@ -4,7 +4,7 @@
 //                [--duration S] [--strategy lww|seq|ot|crdt] [--seed N] [--user-prefix P]
 //                [--password W] [--history FILE] [--pg URL] [--ramp C] [--drain S] [--warmup S] [--protocol 1|2]
 //                [--clock-offset I=MS[@S] ...] [--clock-drift I=PPM[@S] ...] [--think-ms MIN..MAX]
-//                [--same-paragraph P] [--quiet]
+//                [--same-paragraph P] [--caret-moves-per-s R] [--quiet]
 //
 // Exit: 0 no errors (and, with --history, converged with no acknowledged edit lost), 1 errors,
 // 2 bad flags.
@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
      "instead of --rate)")
     ("same-paragraph", po::value<double>(),
      "chance in [0, 1] that an edit goes to the document's shared first paragraph (workload.same_paragraph_prob)")
+    ("caret-moves-per-s", po::value<double>(&opt.caret_moves_per_s)->default_value(0),
+     "presence: caret moves per second per client while typing, an awareness frame each (default 0: none)")
     ("quiet", "no progress line");
   po::variables_map vm;
   try {
@@ -101,6 +103,9 @@ int main(int argc, char** argv) {
   if (opt.docs == 0) return bad("docs", "must be at least 1");
   if (!(opt.rate > 0) || opt.rate > 1000) return bad("rate", "must be in (0, 1000] edits per second");
   if (!(opt.duration_s > 0)) return bad("duration", "must be positive");
+  if (!(opt.caret_moves_per_s >= 0) || opt.caret_moves_per_s > 1000) {
+    return bad("caret-moves-per-s", "must be in [0, 1000] moves per second");
+  }
   if (!(opt.ramp > 0)) return bad("ramp", "must be positive");
   if (!(opt.drain_s >= 0)) return bad("drain", "must not be negative");
   if (!(opt.warmup_s >= 0)) return bad("warmup", "must not be negative");

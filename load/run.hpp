@@ -136,6 +136,8 @@ struct Client {
   std::int64_t last_frame_us = 0;
   std::int64_t welcomed_at_us = 0;  // when its current connection got its welcome
   std::unique_ptr<net::steady_timer> tick;
+  std::unique_ptr<net::steady_timer> caret;  // Options::caret_moves_per_s
+  std::uint64_t caret_moves = 0;
   std::unique_ptr<net::steady_timer> retry;
 };
 
@@ -195,6 +197,8 @@ class Run {
   // --- typing, acks, visibility ---
   void schedule_tick(Client& cl, std::int64_t pause_us);
   void tick(Client& cl);
+  // Presence: an awareness frame every 1 / caret_moves_per_s seconds while typing.
+  void schedule_caret(Client& cl);
   void note_acks(Client& cl);
   void note_seen(Client& cl);
   // Writes the recorder's `ack` events and times them.
@@ -254,6 +258,8 @@ class Run {
   std::uint64_t acked_steady_ = 0;  // acks that arrived in the steady state
   std::uint64_t welcomed_now_ = 0;
   std::uint64_t ack_frames_ = 0;  // deliver frames that were acknowledgements
+  // Presence: awareness frames sent, presence frames (and their bytes) received.
+  std::uint64_t caret_moves_ = 0, presence_frames_ = 0, presence_bytes_ = 0;
   Histogram ack_ms_, visible_ms_;
   Histogram ack_steady_ms_, visible_steady_ms_;  // of edits made in the steady state
   std::map<std::string, std::uint64_t> errors_;

@@ -635,6 +635,12 @@ RunMetrics Checker::finish() const {
     m.net_msgs_per_s = per_s("net.msgs");
     m.net_bytes_per_s = per_s("net.bytes");
     m.server_inputs_per_s = per_s("srv.inputs");
+    m.awareness_msgs_per_s = per_s("awareness.msgs");
+    m.awareness_bytes_per_s = per_s("awareness.bytes");
+    if (auto v = st.counters.find("awareness.viewers"); v != st.counters.end() && v->second > 0) {
+      m.awareness_msgs_per_viewer_s = m.awareness_msgs_per_s / static_cast<double>(v->second);
+      m.awareness_bytes_per_viewer_s = m.awareness_bytes_per_s / static_cast<double>(v->second);
+    }
   }
   return m;
 }
@@ -678,6 +684,10 @@ std::map<std::string, double> RunMetrics::flatten() const {
   f["net_msgs_per_s"] = net_msgs_per_s;
   f["net_bytes_per_s"] = net_bytes_per_s;
   f["server_inputs_per_s"] = server_inputs_per_s;
+  f["awareness_msgs_per_s"] = awareness_msgs_per_s;
+  f["awareness_bytes_per_s"] = awareness_bytes_per_s;
+  f["awareness_msgs_per_viewer_s"] = awareness_msgs_per_viewer_s;
+  f["awareness_bytes_per_viewer_s"] = awareness_bytes_per_viewer_s;
   f["mem_doc_bytes_max"] = mem_doc_bytes_max;
   f["mem_bytes_per_doc"] = mem_bytes_per_doc;
   f["memory_per_doc_bytes"] = memory_per_doc_bytes;

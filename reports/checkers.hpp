@@ -84,6 +84,13 @@ struct RunMetrics {
   double net_msgs_per_s = 0;
   double net_bytes_per_s = 0;
   double server_inputs_per_s = 0;
+  // Presence (never an edit): kPresence frames the servers sent and their bytes, per second of
+  // the fault phase (awareness.msgs, awareness.bytes), in all and per viewer (awareness.viewers,
+  // the clients that move carets); 0 when nobody does.
+  double awareness_msgs_per_s = 0;
+  double awareness_bytes_per_s = 0;
+  double awareness_msgs_per_viewer_s = 0;
+  double awareness_bytes_per_viewer_s = 0;
   // The peak of gauge mem.doc_bytes over the `counters` that carry it (snapshot bytes of every
   // document every server holds; the simulator samples it at the heal), and that sample's bytes
   // per loaded (document, server) replica (mem.docs_loaded).

@@ -86,6 +86,9 @@ CounterName counter_name(const std::string& name) {
     return {"convlab_sim_server_inputs", "", false,
             "Inputs the servers handled: client frames, bus records, store replies, node messages."};
   }
+  if (name == "awareness.msgs") return {"convlab_sim_awareness_messages", "", false, "Presence frames the servers sent."};
+  if (name == "awareness.bytes") return {"convlab_sim_awareness_bytes", "", false, "Bytes of the presence frames the servers sent."};
+  if (name == "awareness.viewers") return {"convlab_sim_awareness_viewers", "", true, "Clients that move carets."};
   if (name == "mem.doc_bytes") {
     return {"convlab_sim_mem_doc_bytes", "", true, "Snapshot bytes of every document every server holds."};
   }

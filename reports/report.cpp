@@ -66,6 +66,12 @@ json::object metrics_json(const RunMetrics& m) {
   mem["per_replica_bytes"] = m.memory_per_replica_bytes;
   mem["replica_bytes_max"] = m.memory_replica_bytes_max;
   o["memory"] = std::move(mem);
+  json::object aw;
+  aw["msgs_per_s"] = m.awareness_msgs_per_s;
+  aw["bytes_per_s"] = m.awareness_bytes_per_s;
+  aw["msgs_per_viewer_s"] = m.awareness_msgs_per_viewer_s;
+  aw["bytes_per_viewer_s"] = m.awareness_bytes_per_viewer_s;
+  o["awareness"] = std::move(aw);
   o["events"] = m.events;
   o["sim_seconds"] = m.sim_seconds;
   json::array div;

@@ -3,6 +3,7 @@
 // client does to its replica and what it has seen is in sim/client_views.cpp.
 #include "sim/clients.hpp"
 
+#include "server/core/awareness.hpp"
 #include "server/core/protocol.hpp"
 #include "server/core/utf8.hpp"
 #include "sim/world_parts.hpp"
@@ -46,7 +47,15 @@ void Clients::setup() {
     if (cfg.workload.rename_ms.max > 0) {
       sim_.at(arrive_us + 500 * kUsPerMs + Sim::draw_us(cl.rng, cfg.workload.rename_ms), [this, c] { rename(c); });
     }
+    if (cfg.workload.caret_moves_per_s > 0) {
+      // Evenly spaced moves, the clients' phases spread over one period: no draw from any
+      // generator, so presence adds frames without shifting anything else the seed decides.
+      const auto period_us = std::max<std::int64_t>(1, static_cast<std::int64_t>(1e6 / cfg.workload.caret_moves_per_s));
+      const std::int64_t phase_us = period_us * c / cfg.clients;
+      sim_.at(arrive_us + 500 * kUsPerMs + phase_us, [this, c, period_us] { move_caret(c, period_us); });
+    }
   }
+  if (cfg.workload.caret_moves_per_s > 0) sim_.counters["awareness.viewers"] = cfg.clients;
   for (const auto& se : cfg.script) {
     sim_.at(se.at_ms * kUsPerMs, [this, se] {
       Client& cl = clients_.at(se.client);
@@ -300,6 +309,24 @@ void Clients::tick(std::uint32_t c) {
   }
   const std::int64_t pause_us = workload::next_pause_us(cl.rng, sim_.cfg.workload, cl.typist, cl.rate_multiplier);
   sim_.at(sim_.now_us + pause_us, [this, c] { tick(c); });
+}
+
+void Clients::move_caret(std::uint32_t c, std::int64_t period_us) {
+  if (sim_.healed) return;  // the fault phase is over: carets rest
+  sim_.at(sim_.now_us + period_us, [this, c, period_us] { move_caret(c, period_us); });
+  Client& cl = clients_[c];
+  if (cl.server < 0 || !cl.welcomed || cl.offline || cl.replica == nullptr) return;
+  ++cl.caret_moves;
+  const std::uint64_t caret = (cl.caret_moves * 7 + cl.slot) % (cl.replica->length() + 1);
+  Bytes frame = encode_frame(Frame{FrameKind::kAwareness, cl.doc,
+                                   encode_awareness(AwarenessState{caret, caret, "client " + std::to_string(c)}), {}});
+  ++sim_.counters["awareness.moves"];
+  const auto s = static_cast<std::uint32_t>(cl.server);
+  const std::uint32_t inc = w_.servers.at(s).incarnation;
+  const ConnId conn = cl.conn;
+  Network& net = w_.net;
+  net.link_send(net.client_ep(c), net.server_ep(s), Sim::draw_us(sim_.net_rng, sim_.cfg.network.client_server_ms),
+                [this, s, inc, conn, b = std::move(frame)]() mutable { w_.servers.frame(s, inc, conn, std::move(b)); });
 }
 
 void Clients::reload(std::uint32_t c) {

@@ -59,6 +59,7 @@ struct Client {
   bool loading = false;             // an API read is in flight
   std::uint64_t title_version = 0;  // the title version it shows
   std::uint32_t next_rename = 1;
+  std::uint64_t caret_moves = 0;    // awareness frames sent (workload.caret_moves_per_s)
   AgentId agent() const { return (incarnation << kClientBits) | id; }
 };
 
@@ -99,6 +100,9 @@ class Clients {
   void tick(std::uint32_t c);
   void reload(std::uint32_t c);
   void rename(std::uint32_t c);
+  // Presence: the client moves its caret and tells its server (a kAwareness frame), every
+  // 1 / caret_moves_per_s seconds until the heal.
+  void move_caret(std::uint32_t c, std::int64_t period_us);
   void adopt_load(Client& cl, const HttpResponse& response);
   void refused_message(std::uint32_t c, const std::string& why);
   // A `fault` line about client c (refused, closed, client_refused): what the client met.

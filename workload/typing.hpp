@@ -38,7 +38,13 @@ struct TypingConfig {
   RangeMs reload_ms{0, 0};
   // Pause between a client's renames of its document's title; {0, 0}: never.
   RangeMs rename_ms{0, 0};
+  // Caret moves per second per client (presence: an awareness frame each, evenly spaced, never
+  // an edit); 0: clients send no presence at all.
+  double caret_moves_per_s = 0;
 };
+
+// The most caret moves per second per client a workload may ask for.
+inline constexpr double kCaretMovesPerSMax = 1000;
 
 // Uniform in [range.min, range.max] milliseconds, in microseconds.
 inline std::int64_t draw_us(Rng& r, RangeMs range_ms) {

@@ -162,6 +162,7 @@ void Node::on_disconnect(ConnId conn) {
     if (auto d = docs_.find(doc); d != docs_.end()) d->second.conns.erase(conn);
   }
   conns_.erase(it);
+  awareness_closed(conn);
 }
 
 void Node::refuse(ConnId conn, std::uint32_t doc, std::string why) {
@@ -180,6 +181,8 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
     return io_.close(conn, "token revoked");
   }
   const std::uint32_t doc = frame->doc;
+  // Presence is relayed among the document's viewers here, and never loads a document.
+  if (frame->kind == FrameKind::kAwareness) return handle_awareness(doc, conn, c->second.agent, frame->payload);
   Doc& d = doc_state(doc);
   if (d.loading) {
     if (d.waiting.size() >= config_.loading_frames_max) {
@@ -242,7 +245,7 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
       if (!d.conns.contains(conn)) return refuse(conn, doc, "edit for a document this connection has not opened");
       return handle_edit(doc, conn, c->second.agent, frame->payload, std::nullopt);
     default:
-      return refuse(conn, doc, "a client may send only hello, subscribe, edit and rename frames");
+      return refuse(conn, doc, "a client may send only hello, subscribe, edit, rename and awareness frames");
   }
 }
 
@@ -508,6 +511,9 @@ void Node::on_timer(std::uint64_t timer) {
   } else if (timer == kLeaseTimer) {
     ask_leases();
     io_.start_timer(config_.lease_ms / 4, kLeaseTimer);
+  } else if (timer == kAwarenessTimer) {
+    awareness_timer_ = false;
+    awareness_tick();
   }
 }
 

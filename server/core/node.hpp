@@ -8,6 +8,7 @@
 // Policies are the knobs of the naive architecture and its fixes (server/core/policies.hpp).
 // Strategies that are not multi-master (ot, seq) have one home node per document that orders
 // its changes; other nodes forward their clients' edits there.
+#include "server/core/awareness.hpp"
 #include "server/core/home_lease.hpp"
 #include "server/core/policies.hpp"
 #include "server/core/protocol.hpp"
@@ -506,6 +507,13 @@ class Node {
   void http_loaded(const StoreReply& reply);
   void handle_rename(std::uint32_t doc, ConnId conn, std::span<const std::uint8_t> payload);
   bool revoked(std::uint32_t user) const { return revoked_.contains(user); }
+  // Presence (node_awareness.cpp): a client's kAwareness frame, a closed connection's entries,
+  // and the coalescing timer's tick.
+  void handle_awareness(std::uint32_t doc, ConnId conn, AgentId agent, std::span<const std::uint8_t> payload);
+  void awareness_closed(ConnId conn);
+  void awareness_tick();
+  void arm_awareness_timer();
+  void send_presence(ConnId viewer, std::uint32_t doc, std::span<const PresenceEntry> entries);
 
   struct Bucket {
     double tokens = 0;
@@ -562,6 +570,11 @@ class Node {
   HomeView homes_{config_.id};
   std::uint64_t lease_request_ = 0;
   bool lease_again_ = false;
+  // awareness: coalesce. The timer runs only while the table holds something, so a run without
+  // presence schedules nothing more than before.
+  static constexpr std::uint64_t kAwarenessTimer = 5;  // after node.cpp's periodic timers 1 to 4
+  AwarenessTable awareness_;
+  bool awareness_timer_ = false;
 };
 
 }  // namespace convlab

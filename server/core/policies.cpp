@@ -47,6 +47,9 @@ const PolicyField kFields[] = {
     {"rename", K::kChoice, kRenameNames, 0, 0, get_field<&P::rename>, set_field<&P::rename>},
     {"home", K::kChoice, kHomeNames, 0, 0, get_field<&P::home>, set_field<&P::home>},
     {"lease", K::kTime, {}, 4, 3600 * 1000, get_field<&P::lease_ms>, set_field<&P::lease_ms>},
+    {"awareness", K::kChoice, kAwarenessNames, 0, 0, get_field<&P::awareness>, set_field<&P::awareness>},
+    {"awareness_interval", K::kTime, {}, 1, 60 * 1000, get_field<&P::awareness_interval_ms>, set_field<&P::awareness_interval_ms>},
+    {"awareness_idle", K::kTime, {}, 1, kPolicyTimeMsMax, get_field<&P::awareness_idle_ms>, set_field<&P::awareness_idle_ms>},
 };
 
 }  // namespace
@@ -58,6 +61,7 @@ std::string_view name_of(NodePolicies::ApiRead v) { return name_in(kApiReadNames
 std::string_view name_of(NodePolicies::ApiCache v) { return name_in(kApiCacheNames, v); }
 std::string_view name_of(NodePolicies::Rename v) { return name_in(kRenameNames, v); }
 std::string_view name_of(NodePolicies::Home v) { return name_in(kHomeNames, v); }
+std::string_view name_of(NodePolicies::Awareness v) { return name_in(kAwarenessNames, v); }
 
 std::span<const PolicyField> policy_fields() { return kFields; }
 

@@ -39,6 +39,10 @@ struct NodePolicies {
   // lease in the store, which a live node claims once the holder stops renewing it
   // (server/core/home_lease.hpp). Multi-master strategies have no home either way.
   enum class Home { kFixed, kLease };
+  // Presence (awareness.hpp): relay every caret move to every other viewer at once (naive), or
+  // coalesce per document: every awareness_interval_ms one frame per viewer with the last state
+  // of each client that moved, entries idle for awareness_idle_ms dropped.
+  enum class Awareness { kBroadcast, kCoalesce };
 
   Propagation propagation = Propagation::kBus;
   std::int64_t poll_interval_ms = 2000;
@@ -67,6 +71,9 @@ struct NodePolicies {
   Home home = Home::kFixed;
   // home: lease: how long a lease lasts unrenewed; its holder renews it every lease_ms / 4.
   std::int64_t lease_ms = 2000;
+  Awareness awareness = Awareness::kCoalesce;
+  std::int64_t awareness_interval_ms = 100;
+  std::int64_t awareness_idle_ms = 30000;
 };
 
 // The names of each choice, in its enum's order (the enum's value is the index).
@@ -77,6 +84,7 @@ inline constexpr std::array<std::string_view, 4> kApiReadNames{"replica", "prima
 inline constexpr std::array<std::string_view, 2> kApiCacheNames{"public", "no_store"};
 inline constexpr std::array<std::string_view, 2> kRenameNames{"lww", "notice"};
 inline constexpr std::array<std::string_view, 2> kHomeNames{"fixed", "lease"};
+inline constexpr std::array<std::string_view, 2> kAwarenessNames{"broadcast", "coalesce"};
 
 std::string_view name_of(NodePolicies::Propagation v);
 std::string_view name_of(NodePolicies::Persistence v);
@@ -85,6 +93,7 @@ std::string_view name_of(NodePolicies::ApiRead v);
 std::string_view name_of(NodePolicies::ApiCache v);
 std::string_view name_of(NodePolicies::Rename v);
 std::string_view name_of(NodePolicies::Home v);
+std::string_view name_of(NodePolicies::Awareness v);
 
 // The longest time a policy may be set to: 30 days.
 inline constexpr std::int64_t kPolicyTimeMsMax = 30LL * 24 * 3600 * 1000;

@@ -22,9 +22,12 @@ enum class FrameKind : std::uint8_t {
   kSubscribe = 6,
   kRename = 7,   // client -> server: rename `doc` (payload: encode_rename)
   kTitle = 8,    // server -> client: `doc`'s title (payload: encode_title)
+  // Presence (server/core/awareness.hpp): never an edit, never stored.
+  kAwareness = 9,  // client -> server: its caret on `doc` (payload: encode_awareness)
+  kPresence = 10,  // server -> client: other viewers' carets on `doc` (payload: encode_presence)
 };
 
-inline constexpr std::uint8_t kLastFrameKind = 8;
+inline constexpr std::uint8_t kLastFrameKind = 10;
 
 struct Frame {
   FrameKind kind = FrameKind::kHello;

@@ -1,5 +1,7 @@
 #include "server/net/frames.hpp"
 
+#include "server/core/awareness.hpp"
+
 #include <boost/json.hpp>
 
 namespace convlab::net {
@@ -9,7 +11,8 @@ namespace json = boost::json;
 namespace {
 
 bool client_kind(FrameKind k) {
-  return k == FrameKind::kHello || k == FrameKind::kEdit || k == FrameKind::kSubscribe || k == FrameKind::kRename;
+  return k == FrameKind::kHello || k == FrameKind::kEdit || k == FrameKind::kSubscribe || k == FrameKind::kRename ||
+         k == FrameKind::kAwareness;
 }
 
 const char* type_name(FrameKind k) {
@@ -22,6 +25,8 @@ const char* type_name(FrameKind k) {
     case FrameKind::kSubscribe: return "subscribe";
     case FrameKind::kRename: return "rename";
     case FrameKind::kTitle: return "title";
+    case FrameKind::kAwareness: return "awareness";
+    case FrameKind::kPresence: return "presence";
   }
   return "?";
 }
@@ -68,6 +73,8 @@ ParsedFrame json_frame(const json::value& v, const std::function<const Strategy&
     f.kind = FrameKind::kSubscribe;
   } else if (t == "rename") {
     f.kind = FrameKind::kRename;
+  } else if (t == "awareness") {
+    f.kind = FrameKind::kAwareness;
   } else {
     return FrameError{close_code::kUnknownType, "unknown frame type '" + std::string(t) + "'"};
   }
@@ -94,6 +101,27 @@ ParsedFrame json_frame(const json::value& v, const std::function<const Strategy&
       const json::value* title = o->if_contains("title");
       if (title == nullptr || !title->is_string()) return FrameError{close_code::kBadField, "field 'title' must be a string"};
       f.payload = encode_rename(RenameMsg{std::get<std::uint64_t>(base), std::string(title->get_string())});
+      break;
+    }
+    case FrameKind::kAwareness: {
+      auto caret = uint_field(*o, "caret", ~std::uint64_t{0});
+      if (auto* e = std::get_if<FrameError>(&caret)) return *e;
+      AwarenessState s;
+      s.caret = std::get<std::uint64_t>(caret);
+      s.anchor = s.caret;  // no selection unless `anchor` says
+      if (o->contains("anchor")) {
+        auto anchor = uint_field(*o, "anchor", ~std::uint64_t{0});
+        if (auto* e = std::get_if<FrameError>(&anchor)) return *e;
+        s.anchor = std::get<std::uint64_t>(anchor);
+      }
+      if (const json::value* name = o->if_contains("name")) {
+        if (!name->is_string() || name->get_string().size() > kAwarenessNameBytesMax) {
+          return FrameError{close_code::kBadField, "field 'name' must be a string of at most " +
+                                                       std::to_string(kAwarenessNameBytesMax) + " bytes"};
+        }
+        s.name = std::string(name->get_string());
+      }
+      f.payload = encode_awareness(s);
       break;
     }
     default:
@@ -182,6 +210,25 @@ std::string frame_to_json(const Frame& frame, const Strategy& strategy) {
     case FrameKind::kRefused:
       o["reason"] = frame.text;
       break;
+    case FrameKind::kPresence: {
+      json::array peers;
+      if (auto p = decode_presence(frame.payload)) {
+        for (const PresenceEntry& e : *p) {
+          json::object one;
+          one["agent"] = e.agent;
+          if (e.here) {
+            one["caret"] = e.state.caret;
+            one["anchor"] = e.state.anchor;
+            one["name"] = e.state.name;
+          } else {
+            one["gone"] = true;
+          }
+          peers.push_back(std::move(one));
+        }
+      }
+      o["peers"] = std::move(peers);
+      break;
+    }
     case FrameKind::kTitle: {
       auto t = decode_title(frame.payload);
       if (t) {
@@ -208,6 +255,7 @@ std::string_view refusal_label(std::string_view text) {
       {"edit refused", "strategy"},
       {"edit for a document", "not_open"},
       {"rename of a document", "not_open"},
+      {"awareness for a document", "not_open"},
       {"unknown document", "unknown_document"},
       {"too many documents", "document_limit"},
       {"strategy mismatch", "strategy_mismatch"},

@@ -128,6 +128,14 @@ struct Metrics::Impl {
                                                 .Name("convlab_node_refused_total")
                                                 .Help("Incoming server-to-server connections or messages refused")
                                                 .Register(registry);
+  pm::Family<pm::Counter>& presence_bytes_f = pm::BuildCounter()
+                                                  .Name("convlab_presence_bytes_sent_total")
+                                                  .Help("Bytes of the presence frames sent to clients (binary form)")
+                                                  .Register(registry);
+  pm::Family<pm::Counter>& awareness_f = pm::BuildCounter()
+                                             .Name("convlab_awareness_frames_received_total")
+                                             .Help("Awareness frames (caret moves) received from clients")
+                                             .Register(registry);
   pm::Family<pm::Counter>& api_timeout_f = pm::BuildCounter()
                                                .Name("convlab_api_read_timeouts_total")
                                                .Help("Document reads answered 503 because the store did not answer in time")
@@ -153,6 +161,9 @@ struct Metrics::Impl {
   pm::Counter& sent_deliver_c = frames_sent.Add({{"type", "deliver"}});
   pm::Counter& sent_refused_c = frames_sent.Add({{"type", "refused"}});
   pm::Counter& sent_title_c = frames_sent.Add({{"type", "title"}});
+  pm::Counter& sent_presence_c = frames_sent.Add({{"type", "presence"}});
+  pm::Counter& presence_bytes_c = presence_bytes_f.Add({});
+  pm::Counter& awareness_c = awareness_f.Add({});
   pm::Counter& received_binary_c = frames_received.Add({{"encoding", "binary"}});
   pm::Counter& received_json_c = frames_received.Add({{"encoding", "json"}});
   pm::Counter& messages_v1_c = messages_sent_f.Add({{"protocol", "convlab/1"}});
@@ -170,7 +181,7 @@ struct Metrics::Impl {
     }
     for (const char* r : {"document_limit", "bad_payload"}) frames_refused.Add({{"reason", r}});
     for (const char* e : {"binary", "json"}) frames_received.Add({{"encoding", e}});
-    for (const char* t : {"welcome", "deliver", "refused", "title"}) frames_sent.Add({{"type", t}});
+    for (const char* t : {"welcome", "deliver", "refused", "title", "presence"}) frames_sent.Add({{"type", t}});
     for (const char* k : {"append", "read_log", "write_snapshot", "load"}) store_f.Add({{"kind", k}});
     for (const char* s : {"user", "connection"}) rate_f.Add({{"scope", s}});
     for (const char* r : {"missing", "malformed", "algorithm", "signature", "expired", "not_yet_valid", "audience",
@@ -202,8 +213,11 @@ void Metrics::frame_sent(std::string_view type) {
   if (type == "welcome") return impl_->sent_welcome_c.Increment();
   if (type == "refused") return impl_->sent_refused_c.Increment();
   if (type == "title") return impl_->sent_title_c.Increment();
+  if (type == "presence") return impl_->sent_presence_c.Increment();
   impl_->frames_sent.Add({{"type", std::string(type)}}).Increment();
 }
+void Metrics::presence_sent(std::size_t bytes) { impl_->presence_bytes_c.Increment(static_cast<double>(bytes)); }
+void Metrics::awareness_received() { impl_->awareness_c.Increment(); }
 void Metrics::message_sent(int protocol) { (protocol >= 2 ? impl_->messages_v2_c : impl_->messages_v1_c).Increment(); }
 void Metrics::frame_refused(std::string_view reason) { impl_->frames_refused.Add({{"reason", std::string(reason)}}).Increment(); }
 void Metrics::fanout(std::size_t deliveries) { impl_->fanout_c.Increment(static_cast<double>(deliveries)); }

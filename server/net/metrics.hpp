@@ -21,6 +21,10 @@ class Metrics {
   void frame_received(bool json);
   // type: "welcome", "deliver", "refused", "title"
   void frame_sent(std::string_view type);
+  // Presence (docs/metrics.md): a presence frame of `bytes` (its binary form) queued for a
+  // client, and a client's awareness frame (a caret move) received.
+  void presence_sent(std::size_t bytes);
+  void awareness_received();
   // One WebSocket message written to a client speaking convlab/`protocol` (1 or 2).
   void message_sent(int protocol);
   void frame_refused(std::string_view reason);

@@ -11,6 +11,7 @@
 #include "server/net/peer_link.hpp"
 #include "server/net/peer_wire.hpp"
 #include "server/net/ws_session.hpp"
+#include "server/core/wire.hpp"
 
 #include <iostream>
 
@@ -48,6 +49,9 @@ void NodeSlot::send(ConnId conn, const Frame& frame) {
   }
   WsSession& s = *it->second;
   if (frame.kind == FrameKind::kDeliver) ++app.unclassified_delivers;
+  if (frame.kind == FrameKind::kPresence) {
+    app.metrics.presence_sent(1 + Writer::varint_size(frame.doc) + Writer::bytes_size(frame.payload.size()));
+  }
   if (frame.kind == FrameKind::kRefused) {
     const std::string_view label = refusal_label(frame.text);
     app.metrics.frame_refused(label);

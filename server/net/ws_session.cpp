@@ -41,6 +41,7 @@ const char* frame_type(FrameKind k) {
     case FrameKind::kDeliver: return "deliver";
     case FrameKind::kRefused: return "refused";
     case FrameKind::kTitle: return "title";
+    case FrameKind::kPresence: return "presence";
     default: return "other";
   }
 }
@@ -335,6 +336,7 @@ void WsSession::handle(const FrameView& frame) {
   const bool edit = frame.kind == FrameKind::kEdit;
   const std::uint32_t doc = frame.doc;
   if (edit) app_.metrics.edit_received();
+  if (frame.kind == FrameKind::kAwareness) app_.metrics.awareness_received();
   if (doc > app_.cfg.limits.document_id_max) return refuse(doc, "unknown document " + std::to_string(doc), edit);
   if (app_.draining) return refuse(doc, "server shutting down", edit);
   if (!take_token()) {

@@ -218,10 +218,12 @@ TEST(CheckMetricNames, SortedFixedAndProducedByFlatten) {
                         "visibility_others_ms.count", "read_your_writes_violations", "silent_rename_losses",
                         "db_polls_per_s", "bus_msgs_per_s", "net_msgs_per_s", "net_bytes_per_s",
                         "server_inputs_per_s", "mem_doc_bytes_max", "mem_bytes_per_doc",
-                        "memory_per_doc_bytes", "memory_per_replica_bytes", "memory_replica_bytes_max"}) {
+                        "memory_per_doc_bytes", "memory_per_replica_bytes", "memory_replica_bytes_max",
+                        "awareness_msgs_per_s", "awareness_bytes_per_s", "awareness_msgs_per_viewer_s",
+                        "awareness_bytes_per_viewer_s"}) {
     EXPECT_TRUE(std::binary_search(names.begin(), names.end(), std::string(n))) << n;
   }
-  EXPECT_EQ(names.size(), 46u);
+  EXPECT_EQ(names.size(), 50u);
   // Any run's flatten() has every listed name.
   RunMetrics m;
   m.db_queries_by_kind = {{"load", 1}};

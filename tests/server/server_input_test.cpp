@@ -45,7 +45,7 @@ TEST(ServerInput, MalformedInputMatrix) {
   closes_with([](Ws& w) { w.send_text(R"({"doc":1})"); }, 4002, "no type");
   closes_with([](Ws& w) { w.send_text(R"({"type":"edit","doc":3,"msg":{"bogus":true}})"); }, 4002, "msg the strategy cannot read");
   closes_with([](Ws& w) { w.send_text(R"({"type":"explode","doc":1})"); }, 4003, "unknown JSON type");
-  closes_with([](Ws& w) { w.send_binary({9, 1, 0}); }, 4000, "unknown binary kind");
+  closes_with([](Ws& w) { w.send_binary({11, 1, 0}); }, 4000, "unknown binary kind");
   closes_with([](Ws& w) { w.send_binary({1, 0x80}); }, 4000, "truncated varint");
   closes_with([](Ws& w) { w.send_binary(frame_bytes(FrameKind::kWelcome, 1)); }, 4003, "server-only frame");
   closes_with([](Ws& w) { w.send_binary(std::vector<std::uint8_t>(4096, 2)); }, 1009, "oversized binary");

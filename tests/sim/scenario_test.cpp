@@ -320,7 +320,8 @@ TEST(ScenarioErrors, UnknownKeyListsAllowedKeysAtThatLevel) {
   EXPECT_HAS(e, "t.yaml:4:5: world.servers.propagaton: unknown key (allowed: count, propagation, poll_interval_ms");
   // The policies in the policy table's order, then the simulated servers' own key.
   EXPECT_HAS(e, "ack, catch_up, api_read, api_cache, check_revocation, rate_limit_per_s, rate_burst, "
-                "rename, home, lease_ms, lease_s, work_us_per_msg, work_us_per_read, host_cpus, host_us_per_frame)");
+                "rename, home, lease_ms, lease_s, awareness, awareness_interval_ms, awareness_interval_s, "
+                "awareness_idle_ms, awareness_idle_s, work_us_per_msg, work_us_per_read, host_cpus, host_us_per_frame)");
   const std::string top = load_err("name: x\nvariant:\n  naive: {}\n");
   EXPECT_HAS(top, "t.yaml:2:1: variant: unknown key (allowed: name, row, description, strategies, seeds, world, "
                   "variants, expect, calibration)");
