@@ -229,8 +229,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     for (const Load& l : loads->second) {
       if (l.t_us >= until) break;
       if (!l.api || l.t_us < e.ack_us || durable_as_of(x, l.version)) continue;
-      // Its author's first edit of E's paragraph on that load (before it loaded again): the
-      // register write that replaced X's.
+      // Its author's first edit of E's paragraph on that load (before it loaded again), or of an
+      // earlier paragraph that splits or joins (that rewrites every later paragraph's register,
+      // E's with the stale view): the register write that replaced X's.
       const Load* next = &l + 1 == loads->second.data() + loads->second.size() ? nullptr : &l + 1;
       const std::int64_t on_it_until = next != nullptr ? std::min(until, next->t_us) : until;
       auto i = static_cast<std::size_t>(
@@ -238,10 +239,11 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
                                [&](const EditInfo& w) { return w.e->t_us < l.t_us; }) -
           edits.begin());
       while (i < edits.size() && edits[i].e->t_us < on_it_until &&
-             (edits[i].e->client != e.e->client || edits[i].e->doc != e.e->doc || edits[i].e->para != e.e->para)) {
+             (edits[i].e->client != e.e->client || edits[i].e->doc != e.e->doc ||
+              !(edits[i].e->para == e.e->para || (edits[i].e->para < e.e->para && edits[i].e->structural)))) {
         ++i;
       }
-      if (i < edits.size() && edits[i].e->t_us < on_it_until && edits[i].acked && edits[i].ack_us < crash_t &&
+      if (i < edits.size() && edits[i].e->t_us < on_it_until && edits[i].applied_us < crash_t &&
           reloaded_without(e, x, edits[i])) {
         return Verdict{"stale_base", i};
       }
@@ -271,6 +273,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     for (std::size_t i = e.order + 1; i < edits.size() && edits[i].e->t_us <= snap->t_us; ++i) {
       const EditInfo& w = edits[i];
       if (w.e->doc != e.e->doc || w.e->client == e.e->client || saw(w, e) || w.e->para > e.e->para) continue;
+      // Not known applied before the snapshot (no ack, nobody showed it): it may never have
+      // reached the server (its author cut off, or gone before sending).
+      if (w.applied_us >= snap->t_us) continue;
       if (w.e->para == e.e->para) {
         // Under clock ordering a write whose stamp does not beat E's did not replace its register.
         if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
@@ -321,31 +326,6 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return std::nullopt;
   };
 
-  // Under snapshot persistence with a strategy that overwrites (meta `overwrites`), X never
-  // durable and no snapshot to tell: another client's write applied in E's server's memory after
-  // E and before the first crash after E (acknowledged: it was applied), that had not seen E,
-  // in E's paragraph — and under clock ordering, with a stamp that beats E's — replaced X's
-  // register there: X was gone before the crash. The first such write decided — unless its own
-  // author's write on a stale own reload came before it (that one took X out first).
-  const auto overwritten_in_memory = [&](const EditInfo& e, const Fate& x) -> std::optional<Verdict> {
-    if (!log.snapshot_persistence || !log.overwrites || !e.acked) return std::nullopt;
-    const auto para = log.by_para->find({e.e->doc, e.e->para});
-    if (para == log.by_para->end()) return std::nullopt;
-    const std::int64_t crash_t = first_crash_after(e.e->t_us);
-    for (std::size_t idx : para->second) {
-      const EditInfo& w = edits[idx];
-      if (w.e->client == e.e->client || w.e->t_us < e.e->t_us || saw(w, e) || !w.acked || w.ack_us >= crash_t) continue;
-      // Under clock ordering (lww) each server applies its clients' writes; otherwise (seq) every
-      // write is applied by the document's home, whichever server its author was on.
-      if (log.orders_by_client_clock && w.e->server != e.e->server) continue;
-      if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
-      const std::optional<Verdict> own = stale_own_write(e, x, std::numeric_limits<std::int64_t>::max());
-      if (own && edits[*own->by].e->t_us < w.e->t_us) return own;
-      return Verdict{w.e->stale_base ? "stale_base" : "concurrent", idx};
-    }
-    return std::nullopt;
-  };
-
   // When memory holding E's characters may first have been lost after E: a crash, a document
   // started over, a partition open then or later (the end of time: never).
   const auto memory_lost_after = [&](std::int64_t t) {
@@ -356,6 +336,34 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       if (until > t) at = std::min(at, std::max(from, t));
     }
     return at;
+  };
+
+  // With a strategy that overwrites (meta `overwrites`), X never durable and no snapshot to
+  // tell: another client's write applied in E's server's memory after E and before that memory
+  // was lost (acknowledged: it was applied) — under snapshot persistence the first crash after E;
+  // under a change log, where X never durable means its commit failed, also the first document
+  // started over and any partition open then or later (memory_lost_after) — that had not seen E,
+  // in E's paragraph — and under clock ordering, with a stamp that beats E's — replaced X's
+  // register there: X was gone before the memory was. The first such write decided — unless its
+  // own author's write on a stale own reload came before it (that one took X out first).
+  const auto overwritten_in_memory = [&](const EditInfo& e, const Fate& x) -> std::optional<Verdict> {
+    if (!log.overwrites || !e.acked) return std::nullopt;
+    const auto para = log.by_para->find({e.e->doc, e.e->para});
+    if (para == log.by_para->end()) return std::nullopt;
+    const std::int64_t crash_t =
+        log.snapshot_persistence ? first_crash_after(e.e->t_us) : memory_lost_after(e.e->t_us);
+    for (std::size_t idx : para->second) {
+      const EditInfo& w = edits[idx];
+      if (w.e->client == e.e->client || w.e->t_us < e.e->t_us || saw(w, e) || w.applied_us >= crash_t) continue;
+      // Under clock ordering (lww) each server applies its clients' writes; otherwise (seq) every
+      // write is applied by the document's home, whichever server its author was on.
+      if (log.orders_by_client_clock && w.e->server != e.e->server) continue;
+      if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
+      const std::optional<Verdict> own = stale_own_write(e, x, std::numeric_limits<std::int64_t>::max());
+      if (own && edits[*own->by].e->t_us < w.e->t_us) return own;
+      return Verdict{w.e->stale_base ? "stale_base" : "concurrent", idx};
+    }
+    return std::nullopt;
   };
 
   // X never durable and gone from the servers' memory by the end, and no server's memory lost

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <span>
@@ -106,6 +107,10 @@ struct EditInfo {
   std::size_t order = 0;        // position among the edits, in history order
   bool acked = false;
   std::int64_t ack_us = 0;
+  // When a server is first known to have applied it: its `ack`, or another client's `seen` of it
+  // (a client shows another's edit only once its server delivered it), if earlier; an edit
+  // whose ack never came (its author reloaded first) can still be known applied. Max: unknown.
+  std::int64_t applied_us = std::numeric_limits<std::int64_t>::max();
   bool judged = false;          // its document has a reference (durable or server finals)
   std::vector<CharId> lost;     // acked, inserted, absent from the reference, not deleted on purpose
   bool any_present = false;     // some inserted char is in the reference

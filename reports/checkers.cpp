@@ -331,8 +331,13 @@ RunMetrics Checker::finish() const {
     if (EditInfo* info = find_edit(a.client, a.op); info != nullptr && !info->acked) {
       info->acked = true;
       info->ack_us = a.t_us;
+      info->applied_us = a.t_us;
       ++m.acked_edits;
     }
+  }
+  for (const Seen& s : st.seens) {
+    if (s.client == s.author) continue;
+    if (EditInfo* info = find_edit(s.author, s.op); info != nullptr) info->applied_us = std::min(info->applied_us, s.t_us);
   }
 
   // ---- Convergence.

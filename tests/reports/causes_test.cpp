@@ -385,6 +385,106 @@ TEST(CheckCausesFromLog, NeverDurableTakenOutFirstByItsAuthorsWriteOnAStaleReloa
   EXPECT_EQ(cause_of_e(check(history(1500))), std::make_tuple(std::string("concurrent"), 1u, 1u));
 }
 
+// A change log, the database down: E (seq, acknowledged at once) never became durable, and the
+// document started over when its commit failed ("a change did not commit"), which loses the
+// server's memory. Another client's write in E's paragraph that had not seen E, applied before
+// that (acknowledged), replaced X's register first: it decided, not the lost memory. Applied
+// only after the document started over, it cannot have: crash.
+TEST(CheckCausesFromLog, NeverDurableUnderAChangeLogTakenOutBeforeItsDocumentStartedOver) {
+  const auto history = [](std::int64_t other_t_ms) {
+    next_index = 1;
+    Event m = log_meta(false, "changelog");
+    m.meta["overwrites"] = "true";
+    Event closed = fault(5000 * kMs, "closed");
+    closed.detail = "a change did not commit";
+    std::vector<Event> h = {
+        std::move(m),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+        ack(1010 * kMs, 0, 1),
+        edit({.t_us = other_t_ms * kMs, .client = 1, .op = 1, .clock_ms = other_t_ms, .inserted = {{1, 0, 1}}}),
+        ack((other_t_ms + 10) * kMs, 1, 1),
+        std::move(closed),
+        final_of(0, "durable", U"", {})};
+    std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
+    return h;
+  };
+  RunMetrics m = check(history(1500));
+  EXPECT_EQ(m.lost_by_cause.at("concurrent"), 2u);
+  EXPECT_EQ(m.lost_by_cause.at("crash"), 1u);  // client 1's own character, lost with the memory
+  const auto e = std::find_if(m.lost_edits.begin(), m.lost_edits.end(), [](const auto& l) { return l.client == 0; });
+  ASSERT_NE(e, m.lost_edits.end());
+  EXPECT_EQ(std::make_tuple(e->cause, e->by_client, e->by_op), std::make_tuple(std::string("concurrent"), 1u, 1u));
+  m = check(history(6000));
+  EXPECT_EQ(m.lost_by_cause.at("concurrent"), 0u);
+  EXPECT_EQ(m.lost_by_cause.at("crash"), 3u);
+}
+
+// An edit whose acknowledgement never came (its author reloaded the page first) is still known
+// applied once another client shows it: the author's own write on a stale reload, so applied,
+// took X out of memory before a later write of another client's did (snapshot persistence, no
+// snapshot, a crash at the end). Shown by nobody, it is not known applied: the later write.
+TEST(CheckCausesFromLog, AnUnacknowledgedWriteAnotherClientShowedWasApplied) {
+  const auto history = [](bool shown) {
+    next_index = 1;
+    Event m = log_meta(false, "snapshot");
+    m.meta["overwrites"] = "true";
+    std::vector<Event> h = {
+        std::move(m),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+        ack(1010 * kMs, 0, 1),
+        load_of(2000 * kMs, 0, 0, 0),
+        edit({.t_us = 3000 * kMs, .client = 0, .op = 2, .clock_ms = 3000, .inserted = {{0, 5, 1}}}),
+        edit({.t_us = 4000 * kMs, .client = 1, .op = 1, .clock_ms = 4000, .inserted = {{1, 0, 1}}}),
+        ack(4010 * kMs, 1, 1),
+        fault(6000 * kMs, "crash"),
+        final_of(0, "durable", U"", {})};
+    if (shown) h.push_back(seen(3100 * kMs, 2, 0, 2, 0));
+    std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
+    return h;
+  };
+  const auto cause_of_e = [](const RunMetrics& m) {
+    const auto it = std::find_if(m.lost_edits.begin(), m.lost_edits.end(),
+                                 [](const auto& l) { return l.client == 0 && l.op == 1; });
+    return it == m.lost_edits.end() ? std::make_tuple(std::string("none"), 0u, 0u)
+                                    : std::make_tuple(it->cause, it->by_client, it->by_op);
+  };
+  EXPECT_EQ(cause_of_e(check(history(true))), std::make_tuple(std::string("stale_base"), 0u, 2u));
+  EXPECT_EQ(cause_of_e(check(history(false))), std::make_tuple(std::string("concurrent"), 1u, 1u));
+}
+
+// E's author reloads from a copy without E's characters and splits an earlier paragraph: the
+// split rewrites every later paragraph's register, E's with the stale view, so that write took X
+// out (stale_base). An earlier paragraph's write that neither splits nor joins does not touch
+// E's register: the crash it is.
+TEST(CheckCausesFromLog, AStaleOwnReloadSplittingAnEarlierParagraphWroteOverIt) {
+  const auto history = [](const std::u32string& ins) {
+    next_index = 1;
+    Event m = log_meta(false, "snapshot");
+    m.meta["overwrites"] = "true";
+    EditSpec own{.t_us = 3000 * kMs, .client = 0, .op = 2, .clock_ms = 3000, .inserted = {{0, 5, 1}}, .para = 0};
+    Event w = edit(own);
+    w.ins = ins;
+    std::vector<Event> h = {
+        std::move(m),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}, .para = 1}),
+        ack(1010 * kMs, 0, 1),
+        load_of(2000 * kMs, 0, 0, 0),
+        std::move(w),
+        ack(3010 * kMs, 0, 2),
+        fault(6000 * kMs, "crash"),
+        final_of(0, "durable", U"", {})};
+    return h;
+  };
+  const auto cause_of_e = [](const RunMetrics& m) {
+    const auto it = std::find_if(m.lost_edits.begin(), m.lost_edits.end(),
+                                 [](const auto& l) { return l.client == 0 && l.op == 1; });
+    return it == m.lost_edits.end() ? std::make_tuple(std::string("none"), 0u, 0u)
+                                    : std::make_tuple(it->cause, it->by_client, it->by_op);
+  };
+  EXPECT_EQ(cause_of_e(check(history(U"\n"))), std::make_tuple(std::string("stale_base"), 0u, 2u));
+  EXPECT_EQ(std::get<0>(cause_of_e(check(history(U"a")))), "crash");
+}
+
 // Never durable but held by every server's memory at the end: a write that carried it and was
 // overruled somewhere did not lose it; the durable text never got it (a snapshot not taken).
 TEST(CheckCausesFromLog, HeldInMemoryAtTheEndIsCrashEvenWhenOverruled) {
