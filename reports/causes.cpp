@@ -338,11 +338,23 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return at;
   };
 
+  // W made before E, yet applied after E where E was: E's author showed W after E's ack, with no
+  // load of its own in between — on the connection that carried the ack, and a server delivers
+  // in the order it applies (an edit held by a partition or an offline client arrives late).
+  const auto applied_after = [&](const EditInfo& w, const EditInfo& e) {
+    if (!e.acked || !log.loads_complete) return false;
+    const auto it = log.shown.find({e.e->client, w.e->client, w.e->op});
+    if (it == log.shown.end() || it->second <= e.ack_us) return false;
+    const Load* l = last_load_before(e.e->client, it->second);
+    return l == nullptr || l->t_us < e.ack_us;
+  };
+
   // With a strategy that overwrites (meta `overwrites`), X never durable and no snapshot to
   // tell: another client's write applied in E's server's memory after E and before that memory
   // was lost (acknowledged: it was applied) — under snapshot persistence the first crash after E;
   // under a change log, where X never durable means its commit failed, also the first document
-  // started over and any partition open then or later (memory_lost_after) — that had not seen E,
+  // started over and any partition open then or later (memory_lost_after) — made from E on, or
+  // before E and applied after it (applied_after) — that had not seen E,
   // in E's paragraph — and under clock ordering, with a stamp that beats E's — replaced X's
   // register there: X was gone before the memory was. The first such write decided — unless its
   // own author's write on a stale own reload came before it (that one took X out first).
@@ -354,7 +366,10 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         log.snapshot_persistence ? first_crash_after(e.e->t_us) : memory_lost_after(e.e->t_us);
     for (std::size_t idx : para->second) {
       const EditInfo& w = edits[idx];
-      if (w.e->client == e.e->client || w.e->t_us < e.e->t_us || saw(w, e) || w.applied_us >= crash_t) continue;
+      if (w.e->client == e.e->client || (w.e->t_us < e.e->t_us && !applied_after(w, e)) || saw(w, e) ||
+          w.applied_us >= crash_t) {
+        continue;
+      }
       // Under clock ordering (lww) each server applies its clients' writes; otherwise (seq) every
       // write is applied by the document's home, whichever server its author was on.
       if (log.orders_by_client_clock && w.e->server != e.e->server) continue;
@@ -366,8 +381,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return std::nullopt;
   };
 
-  // X never durable and gone from the servers' memory by the end, and no server's memory lost
-  // from E on (no crash, no document started over, no partition open then or later): a write
+  // With a strategy that overwrites, X never durable and gone from the servers' memory by the
+  // end, and no server's memory lost from E on (no crash, no document started over or moved to
+  // another home, no partition open then or later): a write
   // took X out of a server's memory. The first write of another client's made from E on without
   // having seen E decided — in E's paragraph (under clock ordering, one whose stamp beats E's),
   // else in any paragraph (a split or join moves the registers after it, and a view's paragraph
@@ -375,7 +391,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
   // a split or join had moved. (With memory lost after E, the history cannot tell whether a
   // write came first.)
   const auto overwritten_without_memory_loss = [&](const EditInfo& e) -> std::optional<Verdict> {
-    if (!e.acked || memory_lost_after(e.e->t_us) != std::numeric_limits<std::int64_t>::max()) return std::nullopt;
+    if (!e.acked || !log.overwrites || memory_lost_after(e.e->t_us) != std::numeric_limits<std::int64_t>::max()) {
+      return std::nullopt;
+    }
     const auto verdict = [&](std::size_t i) { return Verdict{edits[i].e->stale_base ? "stale_base" : "concurrent", i}; };
     // In E's paragraph: its edits in history order, from E on.
     const auto para = log.by_para->find({e.e->doc, e.e->para});

@@ -158,6 +158,11 @@ struct LogFacts {
   std::vector<std::pair<std::int64_t, std::int64_t>> partitions;
   // client -> each state it loaded (a welcome, an API read), in time order
   std::map<std::uint32_t, std::vector<Load>> loads;
+  // Whether `loads` holds every welcome (meta `welcome_versions` not false): a client's
+  // reconnection shows in it.
+  bool loads_complete = true;
+  // (client, author, op) -> when the client first showed that edit of another client's (`seen`).
+  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::int64_t> shown;
   // doc -> the ids every server's final replica of it holds (sorted; docs with no server final
   // absent): what stayed in the servers' memory to the end.
   std::map<std::uint32_t, std::vector<CharId>> held_at_end;

@@ -210,7 +210,8 @@ void Checker::add(const Event& e) {
         st.crash_us.push_back(e.t_us);  // history order is time order
       }
       if (e.kind == faults::name(faults::FaultKind::kCrash) ||
-          (e.kind == "closed" && (e.detail == "a change did not commit" || e.detail == "the document's home started over"))) {
+          (e.kind == "closed" && (e.detail == "a change did not commit" || e.detail == "the document's home started over" ||
+                                  e.detail.rfind("the document's home moved", 0) == 0))) {
         st.memory_loss_us.push_back(e.t_us);
       }
       if (e.kind == faults::name(faults::FaultKind::kPartition)) {
@@ -442,6 +443,8 @@ RunMetrics Checker::finish() const {
     log.memory_loss_us = st.memory_loss_us;
     log.partitions = st.partitions;
     log.loads = st.loads;
+    log.loads_complete = !(st.meta.count("welcome_versions") != 0 && st.meta.at("welcome_versions") == "false");
+    for (const Seen& s : st.seens) log.shown.try_emplace({s.client, s.author, s.op}, s.t_us);
     for (const auto& [doc, ds] : docs) {
       std::optional<std::vector<CharId>> held;
       for (const auto& [name, fin] : ds.finals) {

@@ -323,9 +323,11 @@ TEST(CheckCausesFromLog, AWriteOverruledWhereItCarriedTheCharacterNamesTheHolder
 // in an earlier paragraph by a client that had not seen E. With a crash after E the history
 // cannot tell a write from the crash: crash.
 TEST(CheckCausesFromLog, NeverDurableWithNoMemoryLostIsTheWriteThatTookItOut) {
-  const auto history = [](bool crash) {
+  const auto history = [](bool crash, bool overwrites = true) {
+    Event m = log_meta(false, "snapshot");
+    if (overwrites) m.meta["overwrites"] = "true";
     std::vector<Event> h = {
-        log_meta(false, "snapshot"),
+        std::move(m),
         edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}, .para = 2}),
         ack(1010 * kMs, 0, 1),
         edit({.t_us = 1500 * kMs, .client = 1, .op = 1, .clock_ms = 1500, .inserted = {{1, 0, 1}}, .para = 0}),
@@ -348,6 +350,45 @@ TEST(CheckCausesFromLog, NeverDurableWithNoMemoryLostIsTheWriteThatTookItOut) {
   m = check(history(true));
   EXPECT_EQ(m.lost_by_cause.at("crash"), 3u);
   EXPECT_EQ(m.lost_by_cause.at("concurrent"), 0u);
+  // A strategy that never overwrites (ot, crdt) takes a character out only by deleting it: what
+  // was never durable went with memory, whatever the others wrote.
+  m = check(history(false, false));
+  EXPECT_EQ(m.lost_by_cause.at("crash"), 3u);
+  EXPECT_EQ(m.lost_by_cause.at("concurrent"), 0u);
+}
+
+// A lease moved the document's home: the old home dropped it (its clients are closed with "the
+// document's home moved to node N"), and its memory with it. Never durable, taken out by no
+// write before that: the history cannot name a write, so the lost memory it is.
+TEST(CheckCausesFromLog, AHomeThatMovedLostItsMemory) {
+  const auto history = [](bool moved) {
+    next_index = 1;
+    Event m = log_meta(false, "changelog");
+    m.meta["overwrites"] = "true";
+    std::vector<Event> h = {
+        std::move(m),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+        ack(1010 * kMs, 0, 1),
+        edit({.t_us = 4000 * kMs, .client = 0, .op = 2, .clock_ms = 4000, .inserted = {{0, 5, 1}}, .para = 1}),
+        ack(4010 * kMs, 0, 2),
+        final_of(0, "durable", U"", {})};
+    if (moved) {
+      Event closed = fault(3000 * kMs, "closed");
+      closed.detail = "the document's home moved to node 1";
+      h.push_back(std::move(closed));
+    }
+    std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
+    return h;
+  };
+  const auto cause_of_e = [](const RunMetrics& m) {
+    const auto it = std::find_if(m.lost_edits.begin(), m.lost_edits.end(),
+                                 [](const auto& l) { return l.client == 0 && l.op == 1; });
+    return it == m.lost_edits.end() ? std::string("none") : it->cause;
+  };
+  EXPECT_EQ(cause_of_e(check(history(true))), "crash");
+  // Without the move nothing lost memory: its author's later write took it out (a paragraph a
+  // split or join had moved).
+  EXPECT_EQ(cause_of_e(check(history(false))), "concurrent");
 }
 
 // Snapshot persistence, no snapshot, a crash: E's author reloads the page from a copy without
@@ -483,6 +524,38 @@ TEST(CheckCausesFromLog, AStaleOwnReloadSplittingAnEarlierParagraphWroteOverIt) 
   };
   EXPECT_EQ(cause_of_e(check(history(U"\n"))), std::make_tuple(std::string("stale_base"), 0u, 2u));
   EXPECT_EQ(std::get<0>(cause_of_e(check(history(U"a")))), "crash");
+}
+
+// A write made before E, held (its author offline), applied after E: E's author showed it after
+// E's acknowledgement on the same connection, so the server applied it after E, and it replaced
+// X's register before the crash (concurrent). With a reload of E's author in between, the order
+// is not known: the crash.
+TEST(CheckCausesFromLog, AWriteMadeBeforeButAppliedAfterTookItOut) {
+  const auto history = [](bool reloaded) {
+    next_index = 1;
+    Event m = log_meta(false, "snapshot");
+    m.meta["overwrites"] = "true";
+    std::vector<Event> h = {
+        std::move(m),
+        edit({.t_us = 900 * kMs, .client = 1, .op = 1, .clock_ms = 900, .inserted = {{1, 0, 1}}}),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+        ack(1010 * kMs, 0, 1),
+        ack(1490 * kMs, 1, 1),
+        seen(1500 * kMs, 0, 1, 1, 0),
+        fault(6000 * kMs, "crash"),
+        final_of(0, "durable", U"", {})};
+    if (reloaded) h.push_back(load_of(1200 * kMs, 0, 0, 0));
+    std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
+    return h;
+  };
+  const auto cause_of_e = [](const RunMetrics& m) {
+    const auto it = std::find_if(m.lost_edits.begin(), m.lost_edits.end(),
+                                 [](const auto& l) { return l.client == 0 && l.op == 1; });
+    return it == m.lost_edits.end() ? std::make_tuple(std::string("none"), 0u, 0u)
+                                    : std::make_tuple(it->cause, it->by_client, it->by_op);
+  };
+  EXPECT_EQ(cause_of_e(check(history(false))), std::make_tuple(std::string("concurrent"), 1u, 1u));
+  EXPECT_EQ(std::get<0>(cause_of_e(check(history(true)))), "crash");
 }
 
 // Never durable but held by every server's memory at the end: a write that carried it and was
