@@ -148,8 +148,13 @@ void apply_network(Ctx& ctx, const YAML::Node& n, const Here& at, NetworkSpec& n
   }
 }
 
+constexpr std::array<EnumName<DatabaseSpec::Backup>, 2> kBackups{
+    {{"none", DatabaseSpec::Backup::kNone}, {"archive", DatabaseSpec::Backup::kArchive}}};
+
 void apply_database(Ctx& ctx, const YAML::Node& n, const Here& at, DatabaseSpec& db) {
-  static constexpr std::array<std::string_view, 4> keys{"commit_ms", "commit_s", "replica_lag_ms", "replica_lag_s"};
+  static constexpr std::array<std::string_view, 7> keys{"commit_ms",          "commit_s",          "replica_lag_ms",
+                                                        "replica_lag_s",      "backup",            "archive_interval_ms",
+                                                        "archive_interval_s"};
   auto es = entries(ctx, n, at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
@@ -159,6 +164,9 @@ void apply_database(Ctx& ctx, const YAML::Node& n, const Here& at, DatabaseSpec&
       db.commit_us.reset();  // written here: it replaces a calibration's figure
     }
     if (is_time_key(e.key, "replica_lag", s)) get_time(ctx, e.value, e.at, s, 0, kTimeMaxMs, db.replica_lag_ms);
+    if (e.key == "backup") get_enum(ctx, e.value, e.at, kBackups, db.backup);
+    // The WAL is switched and archived this often; at least 1 ms (0 would archive forever at one instant).
+    if (is_time_key(e.key, "archive_interval", s)) get_time(ctx, e.value, e.at, s, 1, kTimeMaxMs, db.archive_interval_ms);
   }
 }
 
