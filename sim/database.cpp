@@ -20,6 +20,7 @@ void Database::setup() {
   if (cfg.initial_text.empty()) {
     for (std::uint32_t d = 0; d < cfg.docs; ++d) {
       durable_.push_back(std::make_unique<workload::DurableText>(sim_.strategy, false, std::span<const std::uint8_t>{}));
+      note_version(d);
     }
     return;
   }
@@ -39,6 +40,7 @@ void Database::setup() {
     store_[d].has_initial = true;
     store_[d].initial = store_[d].snapshot;
     durable_.push_back(std::make_unique<workload::DurableText>(sim_.strategy, true, store_[d].snapshot));
+    note_version(d);
   }
 }
 
@@ -123,6 +125,7 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
               ++sim_.counters["durable.unreplayable"];
             }
             sd.log.push_back(std::move(rec));
+            note_version(req.doc);
           }
         }
         const bool broke = !r.ok;
@@ -152,6 +155,16 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
     case StoreRequest::Kind::kLease:
       break;  // answered above
     case StoreRequest::Kind::kLoad: {
+      if (req.upto > 0) {
+        // A past version, from the change log: the first content and the records up to it.
+        reply_msg.has_snapshot = d.has_initial;
+        reply_msg.snapshot = d.initial;
+        reply_msg.snapshot_index = 0;
+        reply_msg.latest = d.log.size();
+        reply_msg.records.assign(d.log.begin(),
+                                 d.log.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(req.upto, d.log.size())));
+        break;
+      }
       // A read replica holds what committed at least replica_lag_ms ago (commit_us ascends).
       std::uint64_t upto = d.log.size();
       if (req.replica) {
@@ -233,6 +246,20 @@ void Database::restart() {
   w_.net.release_held();
 }
 
+void Database::note_version(std::uint32_t doc) {
+  if (sim_.cfg.workload.version_read_share <= 0) return;
+  if (ids_at_.size() < store_.size()) ids_at_.resize(store_.size());
+  std::vector<CharId> ids = durable_[doc]->ids();
+  std::sort(ids.begin(), ids.end());
+  ids_at_[doc].resize(store_[doc].log.size());  // versions 0 .. log size - 1 kept
+  ids_at_[doc].push_back(std::move(ids));
+}
+
+const std::vector<CharId>* Database::durable_ids_at(std::uint32_t doc, std::uint64_t version) const {
+  if (doc >= ids_at_.size() || version >= ids_at_[doc].size()) return nullptr;
+  return &ids_at_[doc][version];
+}
+
 void Database::archive() {
   archived_.resize(store_.size());
   for (std::size_t d = 0; d < store_.size(); ++d) {
@@ -270,6 +297,7 @@ void Database::lose() {
     }
     sd = std::move(restored);
     const auto change = durable_[doc]->replace(sd.has_snapshot, sd.snapshot, sd.snapshot_index, sd.log);
+    if (doc < ids_at_.size()) ids_at_[doc].resize(std::min(ids_at_[doc].size(), sd.log.size() + 1));
     if (!change) {
       ++sim_.counters["durable.unreplayable"];
     } else if (!change->added.empty() || !change->removed.empty()) {

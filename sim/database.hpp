@@ -61,6 +61,10 @@ class Database {
   bool up() const { return up_; }
   std::uint32_t incarnation() const { return incarnation_; }
   const StoredDoc& doc(std::uint32_t d) const { return store_.at(d); }
+  // The durable text's ids (sorted) of `doc` as of log version `version`, followed commit by
+  // commit while clients read past versions (workload.version_read_share); null otherwise, or
+  // past the log.
+  const std::vector<CharId>* durable_ids_at(std::uint32_t doc, std::uint64_t version) const;
   // The durable text of each document, as the history's commit events give it.
   const workload::DurableText& durable(std::uint32_t d) const { return *durable_[d]; }
   // The log index of the latest committed record of each client (for read-your-writes).
@@ -103,6 +107,9 @@ class Database {
     std::uint64_t snapshot_index = 0;
   };
   std::vector<Archived> archived_;
+  // workload.version_read_share > 0: per document, the durable ids (sorted) at each log version.
+  std::vector<std::vector<std::vector<CharId>>> ids_at_;
+  void note_version(std::uint32_t doc);
   std::vector<std::function<void()>> backlog_;  // requests that arrived while it was down
   std::int64_t free_us_ = 0;         // commits are serialised: the log's order is commit order
   std::int64_t batch_start_us_ = 0;  // when the latest group-commit batch starts (it ends at free_us_)

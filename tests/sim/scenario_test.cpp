@@ -635,7 +635,7 @@ namespace {
 
 TEST(ScenarioLoad, ApiAuthRateAndTitleKeys) {
   const Scenario sc = load_ok(with_world(
-      "  workload: {reload_s: [1, 3], rename_ms: [300, 1500]}\n"
+      "  workload: {reload_s: [1, 3], rename_ms: [300, 1500], version_read_share: 0.25}\n"
       "  servers: {api_read: fenced, api_cache: public, check_revocation: false, rate_limit_per_s: 2.5,\n"
       "            rate_burst: 7, work_us_per_msg: 20000, rename: lww}\n"
       "  database: {replica_lag_s: 2, backup: archive, archive_interval_s: 15}\n"
@@ -647,6 +647,7 @@ TEST(ScenarioLoad, ApiAuthRateAndTitleKeys) {
   EXPECT_EQ(c.workload.reload_ms.min, 1000);
   EXPECT_EQ(c.workload.reload_ms.max, 3000);
   EXPECT_EQ(c.workload.rename_ms.min, 300);
+  EXPECT_EQ(c.workload.version_read_share, 0.25);
   EXPECT_EQ(c.servers.api_read, ApiRead::kFenced);
   EXPECT_EQ(c.servers.api_cache, ApiCache::kPublic);
   EXPECT_FALSE(c.servers.check_revocation);
