@@ -204,7 +204,12 @@ WorldConfig draw_world(std::uint64_t seed) {
   // Scheduled faults: which kinds this world has is itself drawn, then how many of them.
   std::vector<FaultKind> kinds;
   // In the table's order (faults/kinds.hpp): a new kind goes last, so older worlds keep their draws.
-  const std::span<const faults::KindInfo> all_kinds = faults::kinds();
+  // Only the kinds the swarm draws (faults::KindInfo::swarm): a kind it does not draw takes no
+  // draw, so adding one keeps every world.
+  std::vector<faults::KindInfo> all_kinds;
+  for (const faults::KindInfo& k : faults::kinds()) {
+    if (k.swarm) all_kinds.push_back(k);
+  }
   for (const faults::KindInfo& k : all_kinds) {
     if (r.chance(0.35)) kinds.push_back(k.kind);
   }

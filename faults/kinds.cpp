@@ -135,10 +135,17 @@ void detail_flaky(const FaultSpec& f, std::string& out) {
   out += "bus loss=" + prob(f.loss) + " dup=" + prob(f.dup) + " reorder=" + prob(f.reorder);
 }
 
+// --- db_lost: the whole database; what comes back is the world's `database.backup` policy
+
+void scheduled_none(Rng&, const ScheduledDraw&, FaultSpec&) {}
+void swarm_none(Rng&, const WorldShape&, FaultSpec&) {}
+void yaml_none(const FaultSpec&, std::string (*)(double), std::string&) {}
+void detail_db_lost(const FaultSpec&, std::string& out) { out += "db"; }
+
 using S = Simulator;
 using R = RealProcesses;
 
-const std::array<KindInfo, 8> kKinds{{
+const std::array<KindInfo, 9> kKinds{{
     {FaultKind::kPartition, "partition", "groups of nodes cannot reach each other (optionally one way)",
      kPartitionKeys, kNoNode, ValueUnit::kNone, check_partition, scheduled_partition, swarm_partition,
      yaml_partition, nullptr, &S::begin_partition, &S::end_partition, &R::begin_partition, &R::end_partition,
@@ -166,6 +173,11 @@ const std::array<KindInfo, 8> kKinds{{
     {FaultKind::kFlaky, "flaky", "bus hops lose, duplicate and reorder messages", kFlakyKeys, kNoNode,
      ValueUnit::kNone, check_flaky, scheduled_flaky, swarm_flaky, yaml_flaky, detail_flaky, &S::begin_flaky,
      &S::end_flaky, nullptr, nullptr, "#ffd08a", 3},
+    // No real realisation yet (docs/scenarios.md says why): scripts/pg.sh has the mechanism
+    // (destroy, restore), tests/pg/backup_restore.sh uses it.
+    {FaultKind::kDbLost, "db_lost", "the database loses everything; restored from its backups (database.backup) after",
+     {}, kNoNode, ValueUnit::kNone, nullptr, scheduled_none, swarm_none, yaml_none, detail_db_lost,
+     &S::begin_db_lost, &S::end_db_lost, nullptr, nullptr, "#8c6d31", 8, false},
 }};
 
 // The table is in enum order, and every kind has what the simulator needs.

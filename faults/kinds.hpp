@@ -39,6 +39,7 @@ enum class FaultKind : std::uint8_t {
   kDisconnect,  // a client's connection drops; it reconnects at once through the balancer
   kRevoke,      // a client's user has its tokens revoked (servers learn it at once)
   kFlaky,       // bus hops lose, duplicate and reorder messages (client links stay TCP-like)
+  kDbLost,      // the database loses everything (a dead disk); restored from its backups, if any
 };
 
 // One scheduled fault, as a scenario's `faults:` list gives it. Node names: "client:3",
@@ -76,6 +77,8 @@ class Simulator {
   virtual std::uint64_t begin_revoke(const FaultSpec& f) = 0;
   virtual std::uint64_t begin_flaky(const FaultSpec& f) = 0;
   virtual bool end_flaky(const FaultSpec& f, std::uint64_t handle) = 0;
+  virtual std::uint64_t begin_db_lost(const FaultSpec& f) = 0;
+  virtual bool end_db_lost(const FaultSpec& f, std::uint64_t handle) = 0;
 };
 
 // What a runner of real processes does for each kind (issue 15); the same calling contract as
@@ -164,6 +167,9 @@ struct KindInfo {
   // Reports: the shade of its windows, and its place in legends (0 first).
   std::string_view colour;
   std::uint8_t legend_rank;
+  // Whether the swarm draws it (a kind that loses acknowledged edits by design, whatever the
+  // policies, is left to the scenarios that ask for it).
+  bool swarm = true;
 };
 
 // The table, in FaultKind order.

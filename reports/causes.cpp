@@ -430,6 +430,12 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return Verdict{seen ? "clock_skew" : "concurrent", h->order};
   };
 
+  // A commit that is the store restored from its backups: no writer, at the instant a db_lost
+  // fault began.
+  const auto lost_with_database = [&](const Commit& c) {
+    return c.writer < 0 && std::binary_search(log.db_lost_us.begin(), log.db_lost_us.end(), c.t_us);
+  };
+
   // Verdicts per (edit, fate kind, commit, and the stretches X was durable: the commit that last
   // put it in, how many): the characters of one edit mostly share them.
   std::map<std::tuple<std::size_t, int, std::size_t, std::size_t, std::size_t>, Verdict> memo;
@@ -469,7 +475,10 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
                                          last_put, f.spans.size()});
     Verdict& v = it->second;
     if (fresh) {
-      if (overruling != nullptr) {
+      if (kind == 2 && lost_with_database(log.commits[commit])) {
+        // The store lost it: the database was lost, and its backups did not hold it.
+        v = Verdict{"db_lost", std::nullopt};
+      } else if (overruling != nullptr) {
         v = from_overruling(e, *overruling);
       } else if (kind == 1) {
         // Durable after the last commit yet missing from the reference: the log and the

@@ -148,7 +148,10 @@ struct LogFacts {
   bool snapshot_persistence = false;    // meta: durable only through snapshots (not per change)
   bool ack_after_commit = false;        // meta `ack`: edits are acknowledged once committed
   std::optional<std::int64_t> initial_clock_ms;  // meta: the clock reading the initial text is stamped with
-  std::vector<std::int64_t> crash_us;   // when crash faults began, ascending
+  std::vector<std::int64_t> crash_us;   // when crash faults (and db_lost ones) began, ascending
+  // When db_lost faults began, ascending: a commit with no writer at that instant is the store
+  // restored from its backups (or emptied), not a snapshot.
+  std::vector<std::int64_t> db_lost_us;
   // When a server's memory of a document may have been lost, ascending: a crash fault (a
   // server's, or the database's: the commits in flight fail) began, or a client's connection
   // closed because its document started over (`closed` "a change did not commit", "the

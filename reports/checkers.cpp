@@ -29,7 +29,7 @@ constexpr std::string_view kRevokedSuffix = ":revoked";
 constexpr std::string_view kMissingOwnWrite = ":missing_own_write";
 
 const std::vector<std::string>& causes() {
-  static const std::vector<std::string> c = {"clock_skew", "concurrent", "crash", "stale_base", "unknown"};
+  static const std::vector<std::string> c = {"clock_skew", "concurrent", "crash", "db_lost", "stale_base", "unknown"};
   return c;
 }
 
@@ -104,7 +104,8 @@ struct Checker::State {
   double mem_doc_bytes_max = 0;
   double mem_bytes_per_doc = 0;
   std::optional<std::int64_t> last_crash_us;
-  std::vector<std::int64_t> crash_us;  // every crash fault's start
+  std::vector<std::int64_t> crash_us;  // every crash fault's start (and db_lost's: the servers stop)
+  std::vector<std::int64_t> db_lost_us;  // every db_lost fault's start
   // When a server's memory may have been lost (LogFacts::memory_loss_us), and the partition
   // windows (open ones end at the end of time).
   std::vector<std::int64_t> memory_loss_us;
@@ -204,12 +205,15 @@ void Checker::add(const Event& e) {
       st.renames.push_back(r);
       break;
     }
-    case EventType::kFault:
-      if (e.kind == faults::name(faults::FaultKind::kCrash)) {
+    case EventType::kFault: {
+      // A lost database stops every server too (their memory goes, as in a crash).
+      const bool db_lost = e.kind == faults::name(faults::FaultKind::kDbLost);
+      if (db_lost) st.db_lost_us.push_back(e.t_us);
+      if (e.kind == faults::name(faults::FaultKind::kCrash) || db_lost) {
         st.last_crash_us = std::max(st.last_crash_us.value_or(e.t_us), e.t_us);
         st.crash_us.push_back(e.t_us);  // history order is time order
       }
-      if (e.kind == faults::name(faults::FaultKind::kCrash) ||
+      if (e.kind == faults::name(faults::FaultKind::kCrash) || db_lost ||
           (e.kind == "closed" && (e.detail == "a change did not commit" || e.detail == "the document's home started over" ||
                                   e.detail.rfind("the document's home moved", 0) == 0))) {
         st.memory_loss_us.push_back(e.t_us);
@@ -218,6 +222,7 @@ void Checker::add(const Event& e) {
         st.partitions.emplace_back(e.t_us, std::numeric_limits<std::int64_t>::max());
       }
       break;
+    }
     case EventType::kRecover:
       if (e.kind == faults::name(faults::FaultKind::kPartition)) {
         // The earliest partition still open ends (recoveries name no fault).
@@ -440,6 +445,7 @@ RunMetrics Checker::finish() const {
     log.ack_after_commit = st.meta.count("ack") != 0 && st.meta.at("ack") == "after_commit";
     log.initial_clock_ms = parse_i64(st.meta, "initial_clock_ms");
     log.crash_us = st.crash_us;
+    log.db_lost_us = st.db_lost_us;
     log.memory_loss_us = st.memory_loss_us;
     log.partitions = st.partitions;
     log.loads = st.loads;

@@ -61,8 +61,8 @@ json::object subset_scale(const std::vector<std::string>& known, const std::vect
 }
 
 json::object cause_scale(const std::set<std::string>& present) {
-  static const std::vector<std::string> known = {"clock_skew", "concurrent", "crash", "stale_base", "unknown"};
-  static const std::vector<std::string> colours = {"#e15759", "#f28e2b", "#4e79a7", "#b07aa1", "#9d9d9d"};
+  static const std::vector<std::string> known = {"clock_skew", "concurrent", "crash", "db_lost", "stale_base", "unknown"};
+  static const std::vector<std::string> colours = {"#e15759", "#f28e2b", "#4e79a7", "#8c6d31", "#b07aa1", "#9d9d9d"};
   return subset_scale(known, colours, present);
 }
 
@@ -265,7 +265,7 @@ json::object window_row(const FaultWindow& w, std::uint64_t runs, std::uint64_t 
 }
 
 const std::vector<std::string>& cause_names() {
-  static const std::vector<std::string> c = {"clock_skew", "concurrent", "crash", "stale_base", "unknown"};
+  static const std::vector<std::string> c = {"clock_skew", "concurrent", "crash", "db_lost", "stale_base", "unknown"};
   return c;
 }
 

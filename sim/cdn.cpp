@@ -7,7 +7,7 @@ namespace convlab::sim {
 
 void Cdn::request(std::uint32_t c, std::uint64_t own_version, HttpGet g) {
   g.id = next_id_++;
-  pending_[g.id] = PendingGet{c, own_version};
+  pending_[g.id] = PendingGet{c, own_version, g.as_of};
   sim_.at(sim_.now_us + Sim::draw_us(sim_.net_rng, sim_.cfg.network.client_server_ms), [this, g] { get(g); });
 }
 
@@ -16,7 +16,8 @@ void Cdn::get(HttpGet g) {
   const Client& cl = w_.clients.at(p.client);
   const std::int64_t ttl_ms = sim_.cfg.cdn.ttl_ms;
   auto hit = cache_.find(g.doc);
-  if (ttl_ms > 0 && hit != cache_.end() && sim_.now_us - hit->second.stored_us < ttl_ms * kUsPerMs) {
+  // A past version has a URL of its own: the cache, keyed by the document's, never answers it.
+  if (g.as_of == 0 && ttl_ms > 0 && hit != cache_.end() && sim_.now_us - hit->second.stored_us < ttl_ms * kUsPerMs) {
     // Keyed by URL alone: whoever asks gets what was cached, the auth decision included.
     HttpResponse r = hit->second.response;
     r.id = g.id;
@@ -67,6 +68,13 @@ void Cdn::serve(const HttpResponse& r, std::string source, int server) {
   auto p = pending_.find(r.id);
   CONVLAB_ASSERT(p != pending_.end());
   const std::uint32_t c = p->second.client;
+  if (p->second.as_of > 0) {
+    // A look at the history: not a load of the document, so not judged as one.
+    pending_.erase(p);
+    sim_.at(sim_.now_us + Sim::draw_us(sim_.net_rng, sim_.cfg.network.client_server_ms),
+            [this, c, r] { w_.clients.finish_version_read(c, r); });
+    return;
+  }
   if (r.status == 200) {
     // Judged when served: the session's acknowledged write missing (read-your-writes), and a
     // user whose tokens were revoked by now getting the document anyway.

@@ -36,6 +36,7 @@ class Cdn {
   struct PendingGet {
     std::uint32_t client = 0;
     std::uint64_t own_version = 0;  // the client's last acknowledged write when it asked
+    std::uint64_t as_of = 0;        // a past version asked for (?version=N), else 0
   };
   struct Entry {
     HttpResponse response;

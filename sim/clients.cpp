@@ -344,6 +344,12 @@ void Clients::reload(std::uint32_t c) {
   g.doc = cl.doc;
   g.token = cl.token;
   g.session_version = cl.own_version;
+  // Some reads look at an older version (drawn only when asked for: other worlds keep their draws).
+  const std::uint64_t known = std::max({cl.known_version, cl.loaded_version, cl.own_version});
+  const double share = sim_.cfg.workload.version_read_share;
+  if (share > 0 && known > 1 && cl.rng.chance(share)) {
+    g.as_of = static_cast<std::uint64_t>(cl.rng.between(1, static_cast<std::int64_t>(known) - 1));
+  }
   cl.loading = true;
   w_.cdn.request(c, cl.own_version, g);
 }
@@ -366,6 +372,30 @@ void Clients::finish_load(std::uint32_t c, const HttpResponse& r, const std::str
   load.source = source;
   sim_.emit(std::move(load));
   if (sim_.strategy.adopts_loaded_state && !cl.stopped && !sim_.healed) adopt_load(cl, r);
+}
+
+void Clients::finish_version_read(std::uint32_t c, const HttpResponse& r) {
+  Client& cl = clients_[c];
+  cl.loading = false;
+  if (r.status != 200) {
+    emit_fault(c, r.doc, "refused", "GET document version: " + std::to_string(r.status) + " " + r.why);
+    return;
+  }
+  ++sim_.counters["api.version_reads"];
+  // What the page of that version shows: the served state in a replica of its own.
+  auto page = sim_.strategy.make_client(cl.agent());
+  auto back = page->receive(r.body);
+  CONVLAB_ASSERT(back.has_value());  // the node encodes every welcome
+  VersionRead v;
+  v.t_us = sim_.now_us;
+  v.client = c;
+  v.doc = r.doc;
+  v.version = r.version;
+  v.latest = r.latest;
+  v.text = page->text();
+  v.ids = sorted(page->char_ids());
+  if (const std::vector<CharId>* ids = w_.db.durable_ids_at(r.doc, r.version)) v.durable_ids = *ids;
+  version_reads_.push_back(std::move(v));
 }
 
 void Clients::adopt_load(Client& cl, const HttpResponse& r) {

@@ -17,6 +17,7 @@
 // Called by the run loop (setup, finals), the servers (frames, closes, crashes), the CDN
 // (finished loads) and the fault realisations (offline, disconnect, clocks).
 #include "sim/context.hpp"
+#include "sim/world.hpp"
 #include "workload/observed.hpp"
 #include "workload/overruled.hpp"
 #include "workload/typing.hpp"
@@ -89,6 +90,10 @@ class Clients {
   void server_crashed(std::uint32_t s);
   // An API read came back through the CDN.
   void finish_load(std::uint32_t c, const HttpResponse& response, const std::string& source, int server);
+  // An API read of a past version came back: the client looks at it (its own replica stays as
+  // it is) and the run keeps it, with the durable text at that version, for RunOutput.
+  void finish_version_read(std::uint32_t c, const HttpResponse& response);
+  std::vector<VersionRead> take_version_reads() { return std::move(version_reads_); }
 
   std::uint64_t refused() const { return refused_; }
   // The edit each client's register write came from (paragraph strategies).
@@ -133,6 +138,7 @@ class Clients {
   workload::EditLog edit_log_;
   std::map<AgentId, std::uint64_t> oracle_counters_;  // paragraph client agent -> its last write stamp counter
   workload::WriteStamps write_stamps_;  // the edit each register write came from (overruled)
+  std::vector<VersionRead> version_reads_;
   std::uint64_t refused_ = 0;  // server messages a client replica refused
   std::string refusal_;        // the first one
 };

@@ -88,6 +88,10 @@ struct DatabaseSpec {
   // Group commit's gathering time, as PgStore's group_commit.interval_ms: a batch starts at
   // least this long after the previous one started (0: as soon as the previous one ends).
   std::int64_t commit_interval_us = 0;
+  // What survives a db_lost fault: nothing (no backup), or a base backup taken at the start and
+  // the WAL archived every archive_interval_ms (the store comes back as of the last archive point).
+  enum class Backup : std::uint8_t { kNone, kArchive } backup = Backup::kNone;
+  std::int64_t archive_interval_ms = 60000;
   RangeUs commit_range_us() const { return commit_us ? *commit_us : to_us(commit_ms); }
 };
 

@@ -13,9 +13,14 @@ void Database::setup() {
   const WorldConfig& cfg = sim_.cfg;
   own_committed_.resize(cfg.clients);
   store_.resize(cfg.docs);
+  if (cfg.database.backup == DatabaseSpec::Backup::kArchive) {
+    // The base backup, once the first content is in; then the WAL every archive interval.
+    sim_.at(0, [this] { archive(); });
+  }
   if (cfg.initial_text.empty()) {
     for (std::uint32_t d = 0; d < cfg.docs; ++d) {
       durable_.push_back(std::make_unique<workload::DurableText>(sim_.strategy, false, std::span<const std::uint8_t>{}));
+      note_version(d);
     }
     return;
   }
@@ -35,6 +40,7 @@ void Database::setup() {
     store_[d].has_initial = true;
     store_[d].initial = store_[d].snapshot;
     durable_.push_back(std::make_unique<workload::DurableText>(sim_.strategy, true, store_[d].snapshot));
+    note_version(d);
   }
 }
 
@@ -114,11 +120,12 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
             if (req.notify) publish(s, req.doc, rec);
             const auto change = durable_[req.doc]->append(rec);
             if (change) {
-              emit_commit(s, req.doc, rec.index, rec.author, *change);
+              emit_commit(static_cast<std::int32_t>(s), req.doc, rec.index, rec.author, *change);
             } else {
               ++sim_.counters["durable.unreplayable"];
             }
             sd.log.push_back(std::move(rec));
+            note_version(req.doc);
           }
         }
         const bool broke = !r.ok;
@@ -141,13 +148,23 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
         if (!change) {
           ++sim_.counters["durable.unreplayable"];
         } else if (!change->added.empty() || !change->removed.empty()) {
-          emit_commit(s, req.doc, d.snapshot_index, std::nullopt, *change);
+          emit_commit(static_cast<std::int32_t>(s), req.doc, d.snapshot_index, std::nullopt, *change);
         }
       }
       break;
     case StoreRequest::Kind::kLease:
       break;  // answered above
     case StoreRequest::Kind::kLoad: {
+      if (req.upto > 0) {
+        // A past version, from the change log: the first content and the records up to it.
+        reply_msg.has_snapshot = d.has_initial;
+        reply_msg.snapshot = d.initial;
+        reply_msg.snapshot_index = 0;
+        reply_msg.latest = d.log.size();
+        reply_msg.records.assign(d.log.begin(),
+                                 d.log.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(req.upto, d.log.size())));
+        break;
+      }
       // A read replica holds what committed at least replica_lag_ms ago (commit_us ascends).
       std::uint64_t upto = d.log.size();
       if (req.replica) {
@@ -171,15 +188,19 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
   sim_.at(done_us, [this, s, incarnation, r = std::move(reply_msg)]() mutable { reply(s, incarnation, std::move(r), false); });
 }
 
-void Database::emit_commit(std::uint32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
+void Database::emit_commit(std::int32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
                            const workload::DurableChange& change) {
-  workload::CommitLines lines = workload::commit_lines(doc, index, static_cast<std::int32_t>(s), author, change,
+  workload::CommitLines lines = workload::commit_lines(doc, index, s, author, change,
                                                        w_.clients.write_stamps(), record_authors_);
   sim_.emit(std::move(lines.commit));
   for (history::Event& o : lines.overruled) sim_.emit(std::move(o));
   if (sim_.oracle) {
-    sim_.oracle->durable(sim_.now_us, doc, change.added, change.removed, index,
-                         author ? std::nullopt : std::optional<std::uint32_t>(s));
+    if (s < 0) {
+      sim_.oracle->database_lost(sim_.now_us, doc, change.added, change.removed);
+    } else {
+      sim_.oracle->durable(sim_.now_us, doc, change.added, change.removed, index,
+                           author ? std::nullopt : std::optional<std::uint32_t>(static_cast<std::uint32_t>(s)));
+    }
   }
 }
 
@@ -223,6 +244,75 @@ void Database::restart() {
   backlog_.clear();
   for (auto& f : backlog) f();
   w_.net.release_held();
+}
+
+void Database::note_version(std::uint32_t doc) {
+  if (sim_.cfg.workload.version_read_share <= 0) return;
+  if (ids_at_.size() < store_.size()) ids_at_.resize(store_.size());
+  std::vector<CharId> ids = durable_[doc]->ids();
+  std::sort(ids.begin(), ids.end());
+  ids_at_[doc].resize(store_[doc].log.size());  // versions 0 .. log size - 1 kept
+  ids_at_[doc].push_back(std::move(ids));
+}
+
+const std::vector<CharId>* Database::durable_ids_at(std::uint32_t doc, std::uint64_t version) const {
+  if (doc >= ids_at_.size() || version >= ids_at_[doc].size()) return nullptr;
+  return &ids_at_[doc][version];
+}
+
+void Database::archive() {
+  archived_.resize(store_.size());
+  for (std::size_t d = 0; d < store_.size(); ++d) {
+    const StoredDoc& sd = store_[d];
+    Archived& a = archived_[d];
+    a.log_len = sd.log.size();
+    if (sd.has_snapshot != a.has_snapshot || sd.snapshot_index != a.snapshot_index || sd.snapshot != a.snapshot) {
+      a.has_snapshot = sd.has_snapshot;
+      a.snapshot = sd.snapshot;
+      a.snapshot_index = sd.snapshot_index;
+    }
+  }
+  ++sim_.counters["db.archives"];
+  // The next archive point, while faults can still happen (none after the heal).
+  const std::int64_t next_us = sim_.now_us + sim_.cfg.database.archive_interval_ms * kUsPerMs;
+  if (next_us < sim_.cfg.duration_ms * kUsPerMs) sim_.at(next_us, [this] { archive(); });
+}
+
+void Database::lose() {
+  crash();
+  // Without backups nothing comes back; with them, what the last archive point held (archived_
+  // is empty under backup: none).
+  for (std::uint32_t doc = 0; doc < store_.size(); ++doc) {
+    StoredDoc& sd = store_[doc];
+    StoredDoc restored;
+    if (doc < archived_.size()) {
+      const Archived& a = archived_[doc];
+      restored.log.assign(sd.log.begin(), sd.log.begin() + static_cast<std::ptrdiff_t>(a.log_len));
+      restored.commit_us.assign(sd.commit_us.begin(), sd.commit_us.begin() + static_cast<std::ptrdiff_t>(a.log_len));
+      restored.has_snapshot = a.has_snapshot;
+      restored.snapshot = a.snapshot;
+      restored.snapshot_index = a.snapshot_index;
+      restored.has_initial = sd.has_initial;  // in the base backup
+      restored.initial = sd.initial;
+    }
+    sd = std::move(restored);
+    const auto change = durable_[doc]->replace(sd.has_snapshot, sd.snapshot, sd.snapshot_index, sd.log);
+    if (doc < ids_at_.size()) ids_at_[doc].resize(std::min(ids_at_[doc].size(), sd.log.size() + 1));
+    if (!change) {
+      ++sim_.counters["durable.unreplayable"];
+    } else if (!change->added.empty() || !change->removed.empty()) {
+      emit_commit(-1, doc, sd.log.size(), std::nullopt, *change);
+    }
+  }
+  // Read-your-writes: each client's latest committed record is now the latest the restored log holds.
+  std::fill(own_committed_.begin(), own_committed_.end(), 0);
+  for (const StoredDoc& sd : store_) {
+    for (const LogRecord& rec : sd.log) {
+      const std::uint32_t author = rec.author & (kClientIdsMax - 1);
+      if (rec.author != kSetupAgent && author < own_committed_.size()) own_committed_[author] = rec.index;
+    }
+  }
+  ++sim_.counters["db.lost"];
 }
 
 }  // namespace convlab::sim

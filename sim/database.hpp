@@ -14,6 +14,9 @@
 //     and a log that does not replay must never be written).
 //   - While down nothing reaches it (a partition from every server) and requests that arrived
 //     as it went down wait in a backlog until it restarts.
+//   - Lost (a db_lost fault), it keeps only what its backups hold (database.backup): nothing, or
+//     the base backup (the first content) and the WAL archived up to the last archive point —
+//     every archive_interval_ms, the log's prefix and the snapshot as they stood then.
 // Called by the servers (execute, through ServerIo::store), the fault realisations (crash,
 // restart) and the run loop (setup, finals).
 #include "server/core/home_lease.hpp"
@@ -50,10 +53,18 @@ class Database {
   void execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest request);
   void crash();
   void restart();
+  // The database loses everything (a dead disk): it goes down as in a crash, and its store is
+  // replaced by what the backups restore; each document whose durable text changed gets a
+  // `commit` event with no writer, at this instant (the checker names its losses db_lost).
+  void lose();
 
   bool up() const { return up_; }
   std::uint32_t incarnation() const { return incarnation_; }
   const StoredDoc& doc(std::uint32_t d) const { return store_.at(d); }
+  // The durable text's ids (sorted) of `doc` as of log version `version`, followed commit by
+  // commit while clients read past versions (workload.version_read_share); null otherwise, or
+  // past the log.
+  const std::vector<CharId>* durable_ids_at(std::uint32_t doc, std::uint64_t version) const;
   // The durable text of each document, as the history's commit events give it.
   const workload::DurableText& durable(std::uint32_t d) const { return *durable_[d]; }
   // The log index of the latest committed record of each client (for read-your-writes).
@@ -66,10 +77,13 @@ class Database {
   void publish(std::uint32_t origin, std::uint32_t doc, const LogRecord& record);
   // The durable text of `doc` changed (a record committed, or a snapshot replaced it): a
   // `commit` event naming the edit it came from, when it came from one.
-  void emit_commit(std::uint32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
+  void emit_commit(std::int32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
                    const workload::DurableChange& change);
   // Sends a reply to server s, which takes it if it is the same process that asked.
   void reply(std::uint32_t s, std::uint32_t incarnation, StoreReply r, bool connection_broke);
+  // backup: archive: the WAL switched and archived now (what a loss restores), and the next
+  // archive point scheduled.
+  void archive();
 
   World& w_;
   Sim& sim_;
@@ -84,6 +98,18 @@ class Database {
   // a crash of the database keeps them).
   LeaseRegister leases_;
   std::uint64_t down_partition_ = 0;
+  // What the backups hold of each document (backup: archive): the log's length and the
+  // snapshot at the last archive point (the first one: the base backup, after setup).
+  struct Archived {
+    std::size_t log_len = 0;
+    bool has_snapshot = false;
+    Bytes snapshot;
+    std::uint64_t snapshot_index = 0;
+  };
+  std::vector<Archived> archived_;
+  // workload.version_read_share > 0: per document, the durable ids (sorted) at each log version.
+  std::vector<std::vector<std::vector<CharId>>> ids_at_;
+  void note_version(std::uint32_t doc);
   std::vector<std::function<void()>> backlog_;  // requests that arrived while it was down
   std::int64_t free_us_ = 0;         // commits are serialised: the log's order is commit order
   std::int64_t batch_start_us_ = 0;  // when the latest group-commit batch starts (it ends at free_us_)

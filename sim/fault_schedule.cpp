@@ -182,4 +182,21 @@ bool FaultSchedule::end_flaky(const FaultSpec&, std::uint64_t handle) {
   return true;
 }
 
+// The database lost, as tests/pg/backup_restore.sh does it on real processes: the servers are
+// stopped (their memory goes), the cluster is destroyed and restored from what the backup policy
+// kept (database.backup), and at the end the database and the servers start again on it.
+std::uint64_t FaultSchedule::begin_db_lost(const FaultSpec&) {
+  for (std::uint32_t s = 0; s < sim_.cfg.servers.count; ++s) w_.servers.crash(s);
+  w_.db.lose();
+  return 0;
+}
+
+bool FaultSchedule::end_db_lost(const FaultSpec&, std::uint64_t) {
+  w_.db.restart();
+  for (std::uint32_t s = 0; s < sim_.cfg.servers.count; ++s) {
+    if (!w_.servers.at(s).up) w_.servers.start(s);
+  }
+  return true;
+}
+
 }  // namespace convlab::sim

@@ -39,6 +39,8 @@ class FaultSchedule final : public faults::Simulator {
   std::uint64_t begin_revoke(const FaultSpec& f) override;
   std::uint64_t begin_flaky(const FaultSpec& f) override;
   bool end_flaky(const FaultSpec& f, std::uint64_t handle) override;
+  std::uint64_t begin_db_lost(const FaultSpec& f) override;
+  bool end_db_lost(const FaultSpec& f, std::uint64_t handle) override;
 
  private:
   void begin(const FaultSpec& f);

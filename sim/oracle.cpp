@@ -139,6 +139,12 @@ void Oracle::durable(std::int64_t t_us, std::uint32_t doc, const std::vector<Cha
   for (const CharId& id : removed) chars_[{doc, id}].push_back(CharEv{t_us, -1, false, how, by, std::nullopt, server});
 }
 
+void Oracle::database_lost(std::int64_t t_us, std::uint32_t doc, const std::vector<CharId>& added,
+                           const std::vector<CharId>& removed) {
+  for (const CharId& id : added) chars_[{doc, id}].push_back(CharEv{t_us, -1, true, How::kLost, nullptr, std::nullopt, 0});
+  for (const CharId& id : removed) chars_[{doc, id}].push_back(CharEv{t_us, -1, false, How::kLost, nullptr, std::nullopt, 0});
+}
+
 bool Oracle::saw(const EditTag& e, const EditTag& w) const {
   const auto it = edits_.find({e.client, e.op});
   if (it == edits_.end()) return false;
@@ -151,6 +157,8 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
   switch (removal.how) {
     case How::kMemory:
       return Verdict{"crash", std::nullopt, "memory lost"};
+    case How::kLost:
+      return Verdict{"db_lost", std::nullopt, "the database was lost, and its backups did not hold it"};
     case How::kRefused: {
       if (!removal.holder) return Verdict{"unknown", std::nullopt, "refused, holder unknown"};
       const EditTag h = *removal.holder;

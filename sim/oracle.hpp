@@ -23,7 +23,7 @@ struct TruthChar {
   CharId id;
   std::uint32_t author = 0;  // the client whose acknowledged edit inserted it
   std::uint32_t author_op = 0;
-  std::string cause;          // clock_skew, concurrent, stale_base, crash, unknown
+  std::string cause;          // clock_skew, concurrent, stale_base, crash, db_lost, unknown
   std::int64_t by_client = -1;  // the edit blamed, when one is
   std::uint32_t by_op = 0;
   std::string why;  // which rule decided, for people reading a disagreement
@@ -70,6 +70,11 @@ class Oracle {
   void durable(std::int64_t t_us, std::uint32_t doc, const std::vector<CharId>& added, const std::vector<CharId>& removed,
                std::optional<std::uint64_t> index, std::optional<std::uint32_t> snapshot_server);
 
+  // The database lost `doc` (a db_lost fault): its durable text is now what the backups
+  // restored, `removed` taken out of it (and `added` back: removed after the archive point).
+  void database_lost(std::int64_t t_us, std::uint32_t doc, const std::vector<CharId>& added,
+                     const std::vector<CharId>& removed);
+
   // Every acknowledged character absent from `final_durable[doc]` (sorted ids) that no edit
   // deleted on purpose, with its cause, in (doc, id) order.
   // REQUIRES: each document's final durable ids sorted.
@@ -88,7 +93,7 @@ class Oracle {
     bool acked = false;
     std::int64_t ack_us = 0;
   };
-  enum class How { kWrite, kMemory, kRefused, kSnapshot };
+  enum class How { kWrite, kMemory, kRefused, kSnapshot, kLost };
   // One change of one character's presence in one place (-1: the durable text; else a server).
   struct CharEv {
     std::int64_t t_us = 0;

@@ -40,10 +40,10 @@ void get_period(Ctx& ctx, const Entry& e, bool seconds, RangeMs& out) {
 }
 
 void apply_workload(Ctx& ctx, const YAML::Node& n, const Here& at, Workload& w) {
-  static constexpr std::array<std::string_view, 16> keys{
+  static constexpr std::array<std::string_view, 17> keys{
       "think_ms",    "think_s",        "burst_prob",     "burst_len",    "burst_gap_ms", "burst_gap_s",
       "same_paragraph_prob", "insert_prob", "insert_len_max", "delete_len_max", "newline_prob",
-      "reload_ms",   "reload_s",       "rename_ms",      "rename_s",     "caret_moves_per_s"};
+      "reload_ms",   "reload_s",       "rename_ms",      "rename_s",     "caret_moves_per_s", "version_read_share"};
   auto es = entries(ctx, n, at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
@@ -78,6 +78,8 @@ void apply_workload(Ctx& ctx, const YAML::Node& n, const Here& at, Workload& w) 
       get_uint(ctx, e.value, e.at, 1, kEditLenMax, w.delete_len_max);
     } else if (e.key == "newline_prob") {
       get_prob(ctx, e.value, e.at, w.newline_prob);
+    } else if (e.key == "version_read_share") {
+      get_prob(ctx, e.value, e.at, w.version_read_share);
     } else if (e.key == "caret_moves_per_s") {
       get_double(ctx, e.value, e.at, 0, workload::kCaretMovesPerSMax, w.caret_moves_per_s);
     }
@@ -148,8 +150,13 @@ void apply_network(Ctx& ctx, const YAML::Node& n, const Here& at, NetworkSpec& n
   }
 }
 
+constexpr std::array<EnumName<DatabaseSpec::Backup>, 2> kBackups{
+    {{"none", DatabaseSpec::Backup::kNone}, {"archive", DatabaseSpec::Backup::kArchive}}};
+
 void apply_database(Ctx& ctx, const YAML::Node& n, const Here& at, DatabaseSpec& db) {
-  static constexpr std::array<std::string_view, 4> keys{"commit_ms", "commit_s", "replica_lag_ms", "replica_lag_s"};
+  static constexpr std::array<std::string_view, 7> keys{"commit_ms",          "commit_s",          "replica_lag_ms",
+                                                        "replica_lag_s",      "backup",            "archive_interval_ms",
+                                                        "archive_interval_s"};
   auto es = entries(ctx, n, at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
@@ -159,6 +166,9 @@ void apply_database(Ctx& ctx, const YAML::Node& n, const Here& at, DatabaseSpec&
       db.commit_us.reset();  // written here: it replaces a calibration's figure
     }
     if (is_time_key(e.key, "replica_lag", s)) get_time(ctx, e.value, e.at, s, 0, kTimeMaxMs, db.replica_lag_ms);
+    if (e.key == "backup") get_enum(ctx, e.value, e.at, kBackups, db.backup);
+    // The WAL is switched and archived this often; at least 1 ms (0 would archive forever at one instant).
+    if (is_time_key(e.key, "archive_interval", s)) get_time(ctx, e.value, e.at, s, 1, kTimeMaxMs, db.archive_interval_ms);
   }
 }
 

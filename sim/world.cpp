@@ -162,6 +162,7 @@ RunOutput World::run() {
   out.refused = clients.refused();
   out.refusal = clients.refusal();
   out.node_errors = servers.node_errors();
+  out.version_reads = clients.take_version_reads();
   out.node_error = servers.node_error();
   out.digest = sim.writer.digest();
   out.sim_events = sim.sched.ran();

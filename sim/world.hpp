@@ -34,12 +34,26 @@ struct RunOptions {
   bool oracle = false;
 };
 
+// An API read of a past version (workload.version_read_share): what the node served, and the
+// durable text at that version as the store followed it commit by commit (sim/database.hpp).
+struct VersionRead {
+  std::int64_t t_us = 0;
+  std::uint32_t client = 0;
+  std::uint32_t doc = 0;
+  std::uint64_t version = 0;  // asked for, and served
+  std::uint64_t latest = 0;   // the log's length when it was read
+  std::u32string text;        // what the client was served
+  std::vector<CharId> ids;    // its ids, sorted
+  std::vector<CharId> durable_ids;  // the durable text's ids at `version`, sorted
+};
+
 struct RunOutput {
   std::vector<history::Event> events;  // the whole history (empty unless keep_events)
   std::uint64_t history_events = 0;    // events in the history, kept or not
   std::string digest;                  // of the history's bytes
   std::uint64_t sim_events = 0;        // events the scheduler ran
   std::int64_t end_us = 0;
+  std::vector<VersionRead> version_reads;  // workload.version_read_share > 0: every one answered
   std::vector<TruthChar> truth;  // RunOptions::oracle: every lost acknowledged character, (doc, id) order
   // Server messages a client replica refused (a bug in a strategy: the client dropped its
   // session and reloaded), and the first one's error.

@@ -36,6 +36,10 @@ struct TypingConfig {
   // reload; {0, 0}: clients never reload. A reload of a paragraph strategy (lww, seq) is a page
   // reload: the client shows what the API served and subscribes to changes from then on.
   RangeMs reload_ms{0, 0};
+  // The share of those API reads that ask for an older version of the document (?version=N, N
+  // drawn from 1 to the latest version the client knows): a look at the history, never a load
+  // the client edits on.
+  double version_read_share = 0;
   // Pause between a client's renames of its document's title; {0, 0}: never.
   RangeMs rename_ms{0, 0};
   // Caret moves per second per client (presence: an awareness frame each, evenly spaced, never

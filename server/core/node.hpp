@@ -84,6 +84,9 @@ struct HttpGet {
   Token token;
   // The session's context (a cookie): the log version of its last acknowledged write, 0 if none.
   std::uint64_t session_version = 0;
+  // ?version=N: the document as of log version N, replayed from the change log on the primary
+  // (as the real server's GET /api/documents/{id}?version=N); 0: the latest.
+  std::uint64_t as_of = 0;
 };
 
 struct HttpResponse {
@@ -95,7 +98,7 @@ struct HttpResponse {
   Bytes body;                 // 200: the strategy's welcome for the document
   std::uint64_t version = 0;  // 200: the log version the body holds
   std::uint64_t latest = 0;   // 200: the primary's log version when the read was made
-  const char* source = "";    // "primary" or "replica"
+  const char* source = "";    // "primary", "replica", or "version" (an as_of read; never cached)
   bool no_store = true;       // Cache-Control: no-store
   std::string why;            // not 200: the reason
 };
@@ -142,6 +145,9 @@ struct StoreRequest {
   std::uint64_t after = 0;
   Bytes snapshot;
   bool replica = false;  // kLoad: from a read replica, which shows commits late
+  // kLoad: when not 0, a past version: the first content (the snapshot at log index 0) and the
+  // records 1..upto, not the latest snapshot (`latest` still says how long the log is).
+  std::uint64_t upto = 0;
   const char* purpose = "";  // what the query is for, for counters: "poll", "catchup", ...
 };
 

@@ -51,7 +51,8 @@ void Node::on_http_get(const HttpGet& request) {
     return io_.respond(r);
   }
   using R = NodeConfig::ApiRead;
-  const bool primary = config_.api_read == R::kPrimary ||
+  // A past version is replayed from the change log, which the primary holds.
+  const bool primary = request.as_of > 0 || config_.api_read == R::kPrimary ||
                        (config_.api_read == R::kSessionPrimary && request.session_version > 0);
   http_read(request, !primary);
 }
@@ -65,7 +66,8 @@ void Node::http_read(const HttpGet& request, bool from_replica) {
   req.id = next_request_++;
   req.doc = request.doc;
   req.replica = from_replica;
-  req.purpose = from_replica ? "api_replica" : "api_primary";
+  req.upto = request.as_of;
+  req.purpose = request.as_of > 0 ? "api_version" : from_replica ? "api_replica" : "api_primary";
   http_[req.id] = PendingHttp{request, from_replica};
   CONVLAB_ASSERT(http_.size() <= config_.http_reads_max);
   io_.store(std::move(req));
@@ -80,6 +82,12 @@ void Node::http_loaded(const StoreReply& reply) {
     // Not an empty document: no answer to cache. The reader may try again.
     io_.log_error("document " + std::to_string(pending.request.doc) + ": the store failed an API read; answered 503");
     return io_.respond(refused(pending.request, 503, "the store failed to read the document"));
+  }
+  const std::uint64_t as_of = pending.request.as_of;
+  if (as_of > reply.latest) {
+    return io_.respond(refused(pending.request, 404,
+                               "version " + std::to_string(as_of) + " of document " + std::to_string(pending.request.doc) +
+                                   " does not exist: its log has " + std::to_string(reply.latest) + " records"));
   }
   auto replica = strategy_.make_server();
   auto recovered = recover_replica(*replica, reply.has_snapshot, reply.snapshot, reply.snapshot_index, reply.records);
@@ -102,8 +110,9 @@ void Node::http_loaded(const StoreReply& reply) {
   r.body = replica->welcome();
   r.version = version;
   r.latest = std::max(reply.latest, version);
-  r.source = pending.from_replica ? "replica" : "primary";
-  r.no_store = config_.api_cache == NodeConfig::ApiCache::kNoStore;
+  r.source = as_of > 0 ? "version" : pending.from_replica ? "replica" : "primary";
+  // A past version has its own URL: not the document a cache keyed by it would serve.
+  r.no_store = as_of > 0 || config_.api_cache == NodeConfig::ApiCache::kNoStore;
   io_.respond(r);
 }
 

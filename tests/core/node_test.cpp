@@ -386,6 +386,48 @@ TEST(Node, AFailedLoadInstallsNothingAndRefusesWhoeverWaits) {
   EXPECT_EQ(again.replica->text(), U"abc");
 }
 
+// An API read of a past version (HttpGet::as_of, the simulator's ?version=N): replayed from the
+// change log up to N on the primary, never cached; past the log, a 404.
+TEST(Node, AnApiReadOfAPastVersionIsTheLogReplayedUpToIt) {
+  FakeStore store;
+  NodeConfig cfg = one_node();
+  cfg.api_read = NodeConfig::ApiRead::kReplica;  // a version is read from the primary anyway
+  cfg.api_cache = NodeConfig::ApiCache::kPublic;
+  Rig r(cfg, strategy("crdt"));
+  Client c(strategy("crdt"), 9, 9, 0);
+  hello(*r.node, c);
+  r.play_store(store);
+  c.receive(r.io);
+  // Versions 1, 2, 3: "a", "ab", "abc".
+  const std::u32string typed = U"abc";
+  for (std::size_t i = 0; i < typed.size(); r.play_store(store), ++i) c.type(*r.node, i, typed.substr(i, 1));
+  ASSERT_EQ(store.docs[0].log.size(), 3u);
+  HttpGet past{7, 0, Token{1, INT64_MAX}, 0};
+  past.as_of = 2;
+  r.node->on_http_get(past);
+  ASSERT_EQ(r.io.requests.size(), 1u);
+  EXPECT_FALSE(r.io.requests.front().replica);
+  EXPECT_EQ(r.io.requests.front().upto, 2u);
+  r.play_store(store);
+  ASSERT_EQ(r.io.responses.size(), 1u);
+  const HttpResponse& got = r.io.responses[0];
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.version, 2u);
+  EXPECT_EQ(got.latest, 3u);
+  EXPECT_STREQ(got.source, "version");
+  EXPECT_TRUE(got.no_store) << "a past version is never cached under the document's URL";
+  auto page = strategy("crdt").make_client(20);
+  ASSERT_TRUE(page->receive(got.body).has_value());
+  EXPECT_EQ(page->text(), U"ab");
+  HttpGet beyond{8, 0, Token{1, INT64_MAX}, 0};
+  beyond.as_of = 9;
+  r.node->on_http_get(beyond);
+  r.play_store(store);
+  ASSERT_EQ(r.io.responses.size(), 2u);
+  EXPECT_EQ(r.io.responses[1].status, 404);
+  EXPECT_NE(r.io.responses[1].why.find("its log has 3 records"), std::string::npos) << r.io.responses[1].why;
+}
+
 TEST(Node, AForwardedEditWaitingForAFailedLoadIsRefused) {
   FakeStore store;
   NodeConfig cfg = node_of_two(0, NodeConfig::Propagation::kBus);  // doc 0's home

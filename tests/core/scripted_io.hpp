@@ -123,6 +123,14 @@ class FakeStore {
         }
         return reply;
       case StoreRequest::Kind::kLoad:
+        if (r.upto > 0) {
+          // A past version: the records up to it, no snapshot (the fake keeps no first content).
+          reply.latest = d.log.size();
+          for (const LogRecord& rec : d.log) {
+            if (rec.index <= r.upto) reply.records.push_back(rec);
+          }
+          return reply;
+        }
         reply.has_snapshot = d.has_snapshot;
         reply.snapshot = d.snapshot;
         reply.snapshot_index = d.snapshot_index;

@@ -208,7 +208,8 @@ TEST(CheckMetricNames, SortedFixedAndProducedByFlatten) {
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
   for (const char* n : {"converged", "convergence_ms", "edits", "acked_edits", "lost_acked_chars",
                         "lost_acked_chars.clock_skew", "lost_acked_chars.concurrent", "lost_acked_chars.stale_base",
-                        "lost_acked_chars.crash", "lost_acked_chars.unknown", "causality_reversals",
+                        "lost_acked_chars.crash", "lost_acked_chars.db_lost", "lost_acked_chars.unknown",
+                        "causality_reversals",
                         "visibility_ms.p50", "visibility_ms.p99", "visibility_ms.max", "visibility_ms.count",
                         "visibility_cross_ms.p50", "visibility_cross_ms.p99", "visibility_cross_ms.max",
                         "visibility_cross_ms.count", "stale_loads", "served_after_revocation", "db_queries",
@@ -223,7 +224,7 @@ TEST(CheckMetricNames, SortedFixedAndProducedByFlatten) {
                         "awareness_bytes_per_viewer_s"}) {
     EXPECT_TRUE(std::binary_search(names.begin(), names.end(), std::string(n))) << n;
   }
-  EXPECT_EQ(names.size(), 50u);
+  EXPECT_EQ(names.size(), 51u);
   // Any run's flatten() has every listed name.
   RunMetrics m;
   m.db_queries_by_kind = {{"load", 1}};

@@ -312,7 +312,7 @@ TEST(ScenarioErrors, UnknownEnumValueListsAllowed) {
              "t.yaml:3:13: world.balancer: unknown value \"random\" (allowed: round_robin, sticky)");
   EXPECT_HAS(load_err(with_world("  faults:\n    - {kind: explode}\n")),
              "t.yaml:4:14: world.faults[0].kind: unknown value \"explode\" (allowed: partition, crash, "
-             "clock_offset, clock_drift, offline, disconnect, revoke, flaky)");
+             "clock_offset, clock_drift, offline, disconnect, revoke, flaky, db_lost)");
 }
 
 TEST(ScenarioErrors, UnknownKeyListsAllowedKeysAtThatLevel) {
@@ -635,10 +635,10 @@ namespace {
 
 TEST(ScenarioLoad, ApiAuthRateAndTitleKeys) {
   const Scenario sc = load_ok(with_world(
-      "  workload: {reload_s: [1, 3], rename_ms: [300, 1500]}\n"
+      "  workload: {reload_s: [1, 3], rename_ms: [300, 1500], version_read_share: 0.25}\n"
       "  servers: {api_read: fenced, api_cache: public, check_revocation: false, rate_limit_per_s: 2.5,\n"
       "            rate_burst: 7, work_us_per_msg: 20000, rename: lww}\n"
-      "  database: {replica_lag_s: 2}\n"
+      "  database: {replica_lag_s: 2, backup: archive, archive_interval_s: 15}\n"
       "  cdn: {ttl_s: 300}\n"
       "  auth: {token_lifetime_s: 86400}\n"
       "  faults:\n    - {at_s: 10, kind: revoke, target: client:1}\n"));
@@ -647,6 +647,7 @@ TEST(ScenarioLoad, ApiAuthRateAndTitleKeys) {
   EXPECT_EQ(c.workload.reload_ms.min, 1000);
   EXPECT_EQ(c.workload.reload_ms.max, 3000);
   EXPECT_EQ(c.workload.rename_ms.min, 300);
+  EXPECT_EQ(c.workload.version_read_share, 0.25);
   EXPECT_EQ(c.servers.api_read, ApiRead::kFenced);
   EXPECT_EQ(c.servers.api_cache, ApiCache::kPublic);
   EXPECT_FALSE(c.servers.check_revocation);
@@ -655,6 +656,8 @@ TEST(ScenarioLoad, ApiAuthRateAndTitleKeys) {
   EXPECT_EQ(c.servers.work_us_per_msg, 20000);
   EXPECT_EQ(c.servers.rename, Rename::kLww);
   EXPECT_EQ(c.database.replica_lag_ms, 2000);
+  EXPECT_EQ(c.database.backup, DatabaseSpec::Backup::kArchive);
+  EXPECT_EQ(c.database.archive_interval_ms, 15000);
   EXPECT_EQ(c.cdn.ttl_ms, 300000);
   EXPECT_EQ(c.auth.token_lifetime_ms, 86400000);
   ASSERT_EQ(c.faults.size(), 1u);
@@ -695,6 +698,10 @@ TEST(ScenarioErrors, ApiAuthRateAndTitleKeys) {
              "t.yaml:3:25: world.workload.rename_ms: range has min > max: [200, 100]");
   EXPECT_HAS(load_err(with_world("  database: {replica_lag_ms: -1}\n")),
              "t.yaml:3:30: world.database.replica_lag_ms: must not be negative, got -1 ms");
+  EXPECT_HAS(load_err(with_world("  database: {backup: tape}\n")),
+             "t.yaml:3:22: world.database.backup: unknown value \"tape\" (allowed: none, archive)");
+  EXPECT_HAS(load_err(with_world("  database: {archive_interval_s: 0}\n")),
+             "t.yaml:3:34: world.database.archive_interval_s: must be at least 0.001 s, got 0 s");
   EXPECT_HAS(load_err(with_world("  cdn: {ttl: 5}\n")), "t.yaml:3:9: world.cdn.ttl: unknown key (allowed: ttl_ms, ttl_s)");
   EXPECT_HAS(load_err(with_world("  auth: {token_lifetime_s: 0}\n")),
              "t.yaml:3:28: world.auth.token_lifetime_s: must be at least 0.001 s, got 0 s");
