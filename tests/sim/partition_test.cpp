@@ -2,11 +2,9 @@
 // counts they give (the simulator is deterministic, so they are exact for a seed). Sharding by
 // organization puts the largest organization's whole load on one partition; sharding by a hash
 // of the document spreads it; every partition's appends are the documents it holds.
-#include "reports/checkers.hpp"
 #include "server/core/partition.hpp"
-#include "server/strategies/registry.hpp"
 #include "sim/scenario.hpp"
-#include "sim/world.hpp"
+#include "tests/sim/checked_run.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,16 +17,7 @@ namespace convlab::campaigns {
 namespace {
 
 reports::RunMetrics run_metrics(const sim::WorldConfig& c, const char* strategy, std::uint64_t seed) {
-  sim::RunOptions o;
-  o.strategy = find_strategy(strategy);
-  o.seed = seed;
-  o.scenario = "partition";
-  o.variant = "v";
-  o.keep_events = false;
-  reports::Checker checker;
-  o.on_event = [&checker](const history::Event& e) { checker.add(e); };
-  sim::run_world(c, o);
-  return checker.finish();
+  return checked_run(c, strategy, seed, "partition").metrics;
 }
 
 const sim::Scenario& row16() {
