@@ -71,6 +71,18 @@ json::object metrics_json(const reports::RunMetrics& m) {
   o["awareness_bytes_per_s"] = exact(m.awareness_bytes_per_s);
   o["awareness_msgs_per_viewer_s"] = exact(m.awareness_msgs_per_viewer_s);
   o["awareness_bytes_per_viewer_s"] = exact(m.awareness_bytes_per_viewer_s);
+  json::array parts;
+  for (const reports::PartitionLoad& p : m.partitions) {
+    parts.push_back(json::object{{"commits_per_s", exact(p.commits_per_s)},
+                                 {"appends_per_s", exact(p.appends_per_s)},
+                                 {"commit_ms_p50", exact(p.commit_ms_p50)},
+                                 {"commit_ms_p99", exact(p.commit_ms_p99)}});
+  }
+  o["partitions"] = std::move(parts);
+  o["partition_imbalance"] = exact(m.partition_imbalance);
+  o["partition_appends_per_s_max"] = exact(m.partition_appends_per_s_max);
+  o["partition_commit_ms_p50_max"] = exact(m.partition_commit_ms_p50_max);
+  o["partition_commit_ms_p99_max"] = exact(m.partition_commit_ms_p99_max);
   o["mem_doc_bytes_max"] = exact(m.mem_doc_bytes_max);
   o["mem_bytes_per_doc"] = exact(m.mem_bytes_per_doc);
   o["memory_per_doc_bytes"] = exact(m.memory_per_doc_bytes);
@@ -294,6 +306,18 @@ reports::RunMetrics read_metrics(Reader& rd, const json::object& o, const std::s
   m.awareness_bytes_per_s = rd.dbl(o, path, "awareness_bytes_per_s");
   m.awareness_msgs_per_viewer_s = rd.dbl(o, path, "awareness_msgs_per_viewer_s");
   m.awareness_bytes_per_viewer_s = rd.dbl(o, path, "awareness_bytes_per_viewer_s");
+  rd.each_object(o, path, "partitions", [&](const json::object& po, const std::string& item) {
+    reports::PartitionLoad p;
+    p.commits_per_s = rd.dbl(po, item, "commits_per_s");
+    p.appends_per_s = rd.dbl(po, item, "appends_per_s");
+    p.commit_ms_p50 = rd.dbl(po, item, "commit_ms_p50");
+    p.commit_ms_p99 = rd.dbl(po, item, "commit_ms_p99");
+    m.partitions.push_back(p);
+  });
+  m.partition_imbalance = rd.dbl(o, path, "partition_imbalance");
+  m.partition_appends_per_s_max = rd.dbl(o, path, "partition_appends_per_s_max");
+  m.partition_commit_ms_p50_max = rd.dbl(o, path, "partition_commit_ms_p50_max");
+  m.partition_commit_ms_p99_max = rd.dbl(o, path, "partition_commit_ms_p99_max");
   m.mem_doc_bytes_max = rd.dbl(o, path, "mem_doc_bytes_max");
   m.mem_bytes_per_doc = rd.dbl(o, path, "mem_bytes_per_doc");
   m.memory_per_doc_bytes = rd.dbl(o, path, "memory_per_doc_bytes");

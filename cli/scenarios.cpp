@@ -200,6 +200,13 @@ std::string metrics_text(const reports::RunMetrics& m) {
                          num(m.awareness_msgs_per_viewer_s) + " frames/s, " + num(m.awareness_bytes_per_viewer_s) +
                          " bytes/s");
   }
+  for (std::size_t p = 0; p < m.partitions.size(); ++p) {
+    const reports::PartitionLoad& l = m.partitions[p];
+    line("partition " + std::to_string(p), num(l.commits_per_s) + " commits/s, " + num(l.appends_per_s) +
+                                               " appends/s, commit p50 " + num(l.commit_ms_p50) + " ms, p99 " +
+                                               num(l.commit_ms_p99) + " ms");
+  }
+  if (!m.partitions.empty()) line("imbalance", num(m.partition_imbalance) + " (busiest partition's appends/s over the mean)");
   line("history", std::to_string(m.events) + " events over " + num(m.sim_seconds) + " simulated s");
   for (const std::string& d : m.divergent) o << "divergent: " << d << '\n';
   constexpr std::size_t kLostShown = 10;

@@ -37,6 +37,8 @@ constexpr Setting kSettings[] = {
     {"workload.insert_len_max", true},
     {"workload.delete_len_max", true},
     {"workload.newline_prob", false},
+    {"workload.organizations", true},
+    {"workload.org_exponent", false},
     {"clocks.drift_ppm_max", true},
     {"servers.count", true},
     {"servers.poll_interval_ms", true},
@@ -46,6 +48,8 @@ constexpr Setting kSettings[] = {
     {"servers.rate_burst", true},
     {"servers.work_us_per_msg", true},
     {"database.replica_lag_ms", true},
+    {"database.partitions", true},
+    {"database.work_us_per_append", true},
     {"cdn.ttl_ms", true},
     {"auth.token_lifetime_ms", true},
     {"random_faults.count", true},
@@ -163,6 +167,9 @@ constexpr Column kColumns[] = {
     {"visibility_ms.p99", "visibility p99 ms"},
     {"awareness_msgs_per_viewer_s", "presence msgs/s per viewer"},
     {"awareness_bytes_per_viewer_s", "presence bytes/s per viewer"},
+    {"partition_imbalance", "partition imbalance (max/mean appends)"},
+    {"partition_appends_per_s_max", "busiest partition appends/s"},
+    {"partition_commit_ms_p99_max", "busiest partition commit p99 ms"},
 };
 
 json::value param_value(const std::string& v) {

@@ -163,6 +163,14 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
                       "metrics yet (convlab-load --caret-moves-per-s moves carets by hand); remove it to run on real "
                       "processes");
   }
+  if (w.database.partitioned()) {
+    return make_error(where + "database.partitions / workload.organizations: the real runner starts one PostgreSQL "
+                      "cluster and the servers route no document to another; remove them to run on real processes");
+  }
+  if (w.database.work_us_per_append > 0) {
+    return make_error(where + "database.work_us_per_append: a real PostgreSQL's cost per append is its own; remove it "
+                      "to run on real processes");
+  }
   if (w.workload.rename_ms.max > 0) {
     return make_error(where + "workload.rename_ms: convlab-load makes no renames; remove it to run on real processes");
   }

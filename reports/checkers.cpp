@@ -655,6 +655,30 @@ RunMetrics Checker::finish() const {
       m.awareness_msgs_per_viewer_s = m.awareness_msgs_per_s / static_cast<double>(v->second);
       m.awareness_bytes_per_viewer_s = m.awareness_bytes_per_s / static_cast<double>(v->second);
     }
+    for (std::uint32_t p = 0;; ++p) {
+      const std::string prefix = "partition." + std::to_string(p) + ".";
+      if (st.counters.find(prefix + "appends") == st.counters.end()) break;
+      PartitionLoad load;
+      load.commits_per_s = per_s(prefix + "commits");
+      load.appends_per_s = per_s(prefix + "appends");
+      const auto ms = [&](const std::string& name) {
+        auto it = st.counters.find(name);
+        return it == st.counters.end() ? 0.0 : static_cast<double>(it->second) / 1000.0;
+      };
+      load.commit_ms_p50 = ms(prefix + "commit_us_p50");
+      load.commit_ms_p99 = ms(prefix + "commit_us_p99");
+      m.partitions.push_back(load);
+    }
+    double total = 0;
+    for (const PartitionLoad& load : m.partitions) {
+      total += load.appends_per_s;
+      m.partition_appends_per_s_max = std::max(m.partition_appends_per_s_max, load.appends_per_s);
+      m.partition_commit_ms_p50_max = std::max(m.partition_commit_ms_p50_max, load.commit_ms_p50);
+      m.partition_commit_ms_p99_max = std::max(m.partition_commit_ms_p99_max, load.commit_ms_p99);
+    }
+    if (total > 0) {
+      m.partition_imbalance = m.partition_appends_per_s_max / (total / static_cast<double>(m.partitions.size()));
+    }
   }
   return m;
 }
@@ -702,6 +726,10 @@ std::map<std::string, double> RunMetrics::flatten() const {
   f["awareness_bytes_per_s"] = awareness_bytes_per_s;
   f["awareness_msgs_per_viewer_s"] = awareness_msgs_per_viewer_s;
   f["awareness_bytes_per_viewer_s"] = awareness_bytes_per_viewer_s;
+  f["partition_imbalance"] = partition_imbalance;
+  f["partition_appends_per_s_max"] = partition_appends_per_s_max;
+  f["partition_commit_ms_p50_max"] = partition_commit_ms_p50_max;
+  f["partition_commit_ms_p99_max"] = partition_commit_ms_p99_max;
   f["mem_doc_bytes_max"] = mem_doc_bytes_max;
   f["mem_bytes_per_doc"] = mem_bytes_per_doc;
   f["memory_per_doc_bytes"] = memory_per_doc_bytes;

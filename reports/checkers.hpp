@@ -41,6 +41,16 @@ struct LostEdit {
   std::uint32_t by_op = 0;
 };
 
+// One database partition's load over the fault phase (partition.P.* counters; docs/scenarios.md,
+// "Partitions"): group-commit transactions and appends per second, and its appends' commit
+// latency (arrival at the database to commit) in milliseconds.
+struct PartitionLoad {
+  double commits_per_s = 0;
+  double appends_per_s = 0;
+  double commit_ms_p50 = 0;
+  double commit_ms_p99 = 0;
+};
+
 struct RunMetrics {
   bool converged = false;
   double convergence_ms = 0;  // from the heal to the last change any replica showed
@@ -91,6 +101,14 @@ struct RunMetrics {
   double awareness_bytes_per_s = 0;
   double awareness_msgs_per_viewer_s = 0;
   double awareness_bytes_per_viewer_s = 0;
+  // A partitioned database (more than one partition, or organizations): each partition's load
+  // in partition order, and over them the largest appends/s over the mean (1: even; 0 when not
+  // partitioned or nothing was appended), the largest appends/s and the largest p50 and p99.
+  std::vector<PartitionLoad> partitions;
+  double partition_imbalance = 0;
+  double partition_appends_per_s_max = 0;
+  double partition_commit_ms_p50_max = 0;
+  double partition_commit_ms_p99_max = 0;
   // The peak of gauge mem.doc_bytes over the `counters` that carry it (snapshot bytes of every
   // document every server holds; the simulator samples it at the heal), and that sample's bytes
   // per loaded (document, server) replica (mem.docs_loaded).

@@ -93,7 +93,8 @@ CounterName counter_name(const std::string& name) {
     return {"convlab_sim_mem_doc_bytes", "", true, "Snapshot bytes of every document every server holds."};
   }
   if (name == "mem.docs_loaded") return {"convlab_sim_mem_docs_loaded", "", true, "Documents loaded, summed over servers."};
-  const bool gauge = name.rfind("mem.", 0) == 0;
+  // partition.P.commits and .appends count; partition.P.commit_us_p50 and _p99 are samples.
+  const bool gauge = name.rfind("mem.", 0) == 0 || (name.rfind("partition.", 0) == 0 && name.find(".commit_us_") != std::string::npos);
   return {"convlab_sim_" + sanitize(name), "", gauge, "History counter " + name + "."};
 }
 

@@ -72,6 +72,24 @@ json::object metrics_json(const RunMetrics& m) {
   aw["msgs_per_viewer_s"] = m.awareness_msgs_per_viewer_s;
   aw["bytes_per_viewer_s"] = m.awareness_bytes_per_viewer_s;
   o["awareness"] = std::move(aw);
+  if (!m.partitions.empty()) {
+    json::object parts;
+    parts["imbalance"] = m.partition_imbalance;
+    parts["appends_per_s_max"] = m.partition_appends_per_s_max;
+    parts["commit_ms_p50_max"] = m.partition_commit_ms_p50_max;
+    parts["commit_ms_p99_max"] = m.partition_commit_ms_p99_max;
+    json::array each;
+    for (const PartitionLoad& p : m.partitions) {
+      json::object po;
+      po["commits_per_s"] = p.commits_per_s;
+      po["appends_per_s"] = p.appends_per_s;
+      po["commit_ms_p50"] = p.commit_ms_p50;
+      po["commit_ms_p99"] = p.commit_ms_p99;
+      each.push_back(std::move(po));
+    }
+    parts["each"] = std::move(each);
+    o["partitions"] = std::move(parts);
+  }
   o["events"] = m.events;
   o["sim_seconds"] = m.sim_seconds;
   json::array div;
@@ -343,6 +361,39 @@ std::string cell_with_range(const Group& g, const std::string& metric) {
 }
 }  // namespace
 
+namespace {
+// A partitioned world's load per partition, each figure the mean over the group's seeds: one
+// Markdown list item, or nothing when the runs were not partitioned.
+std::string partition_line(const Report& r, const Group& g) {
+  std::vector<PartitionLoad> sum;
+  std::size_t runs = 0;
+  for (const RunRecord& run : r.runs) {
+    if (run.scenario != g.scenario || run.variant != g.variant || run.strategy != g.strategy) continue;
+    const std::vector<PartitionLoad>& parts = run.metrics.partitions;
+    if (parts.empty()) continue;
+    sum.resize(std::max(sum.size(), parts.size()));
+    for (std::size_t p = 0; p < parts.size(); ++p) {
+      sum[p].commits_per_s += parts[p].commits_per_s;
+      sum[p].appends_per_s += parts[p].appends_per_s;
+      sum[p].commit_ms_p99 += parts[p].commit_ms_p99;
+    }
+    ++runs;
+  }
+  if (runs == 0) return "";
+  const auto mean = [&](double total) { return fmt(total / static_cast<double>(runs)); };
+  std::string appends, commits, p99;
+  for (const PartitionLoad& p : sum) {
+    appends += (appends.empty() ? "" : " · ") + mean(p.appends_per_s);
+    commits += (commits.empty() ? "" : " · ") + mean(p.commits_per_s);
+    p99 += (p99.empty() ? "" : " · ") + mean(p.commit_ms_p99);
+  }
+  const auto it = g.stats.find("partition_imbalance");
+  const std::string imbalance = it == g.stats.end() ? "" : "imbalance " + fmt_stat(it->second) + "; ";
+  return "- partitions of `" + g.strategy + "` (0 · 1 · …, means over seeds): " + imbalance + "appends/s " + appends +
+         "; commits/s " + commits + "; commit p99 ms " + p99 + "\n";
+}
+}  // namespace
+
 std::string to_markdown(const Report& r) {
   std::ostringstream md;
   md << "# convlab report\n\n";
@@ -363,6 +414,7 @@ std::string to_markdown(const Report& r) {
       md << "\n";
     }
     md << "\n";
+    for (const Group* g : rows) md << partition_line(r, *g);
     for (const Verdict& v : r.verdicts) {
       if (v.scenario != scenario || v.variant != variant) continue;
       md << "- " << (v.held ? "held" : "**FAILED**") << ": `" << v.strategy << "` " << v.metric << " " << v.text

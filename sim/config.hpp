@@ -3,6 +3,7 @@
 // says once its overrides are merged into the scenario's base. Every field has a unit in its
 // name and a range checked by the scenario loader (sim/scenario.cpp).
 #include "faults/kinds.hpp"
+#include "server/core/partition.hpp"
 #include "server/core/policies.hpp"
 #include "workload/typing.hpp"
 
@@ -93,6 +94,16 @@ struct DatabaseSpec {
   enum class Backup : std::uint8_t { kNone, kArchive } backup = Backup::kNone;
   std::int64_t archive_interval_ms = 60000;
   RangeUs commit_range_us() const { return commit_us ? *commit_us : to_us(commit_ms); }
+  // Partitions (server/core/partition.hpp): the documents spread over `partitioning.partitions`
+  // databases, each with its own group commit and costs (`partitions`, `partition_by`; the
+  // organizations are the workload's keys). One partition is the database as it always was.
+  PartitionSpec partitioning;
+  // CPU of a commit per append in its batch (a row's insert and WAL): a batch of n appends takes
+  // its commit latency plus n times this, so a partition saturates (0: batches are free to grow).
+  std::int64_t work_us_per_append = 0;
+  // Per-partition load and latency are reported (partition.* counters) when the world is
+  // partitioned: more than one partition or any organizations.
+  bool partitioned() const { return partitioning.partitions > 1 || partitioning.organizations > 0; }
 };
 
 // Fault kinds and scheduled faults: the table of faults/kinds.hpp.

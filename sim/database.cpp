@@ -11,6 +11,16 @@ namespace convlab::sim {
 
 void Database::setup() {
   const WorldConfig& cfg = sim_.cfg;
+  partition_map_ = PartitionMap(cfg.database.partitioning, cfg.docs);
+  lanes_.resize(partition_map_.partitions());
+  if (cfg.database.partitioned()) {
+    for (std::uint32_t p = 0; p < partition_map_.partitions(); ++p) {
+      commits_name_.push_back("partition." + std::to_string(p) + ".commits");
+      appends_name_.push_back("partition." + std::to_string(p) + ".appends");
+      sim_.counters[commits_name_.back()] = 0;  // every partition reports, loaded or not
+      sim_.counters[appends_name_.back()] = 0;
+    }
+  }
   own_committed_.resize(cfg.clients);
   store_.resize(cfg.docs);
   if (cfg.database.backup == DatabaseSpec::Backup::kArchive) {
@@ -77,62 +87,9 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
   }
   StoredDoc& d = store_.at(req.doc);
   switch (req.kind) {
-    case StoreRequest::Kind::kAppend: {
-      // Group commit, as PgStore does: commits are serialised, each takes the commit latency,
-      // and appends that arrive while one is in flight go together into the next (one latency
-      // for the whole batch, in arrival order). A crash before the commit point loses the
-      // transaction, and the server hears that its connection broke.
-      if (sim_.now_us >= free_us_ || batch_start_us_ <= sim_.now_us) {
-        // The store is idle, or the latest batch has started: a new batch after it, and (with a
-        // gathering time, as PgStore's group_commit.interval_ms) not before that long after the
-        // latest batch started.
-        const std::int64_t gathered = started_any_ ? batch_start_us_ + sim_.cfg.database.commit_interval_us : 0;
-        batch_start_us_ = std::max({free_us_, sim_.now_us, gathered});
-        started_any_ = true;
-        free_us_ = batch_start_us_ + Sim::draw_us(sim_.store_rng, sim_.cfg.database.commit_range_us());
-      }
-      // Else the latest batch waits for the one in flight: this append joins it.
-      // Sent on a connection a crash of the database broke: the transaction fails even though
-      // the database is back. Committing it could put in the log a record whose predecessor
-      // from the same server was lost in the crash: a log that does not replay.
-      const std::uint32_t db_inc = db_sent;
-      sim_.at(free_us_, [this, s, incarnation, db_inc, req = std::move(req)]() mutable {
-        StoreReply r;
-        r.id = req.id;
-        StoredDoc& target = store_.at(req.doc);
-        // The lease fence (home: lease): a deposed home's append fails as a stale version does.
-        const bool fenced =
-            req.lease_epoch != 0 && !leases_.may_append(req.doc, req.node, req.lease_epoch, sim_.now_us / kUsPerMs);
-        if (db_inc != incarnation_ || fenced ||
-            (req.expect_first_index != 0 && req.expect_first_index != target.log.size() + 1)) {
-          r.ok = false;
-        } else {
-          StoredDoc& sd = store_.at(req.doc);
-          r.first_index = sd.log.size() + 1;
-          for (LogRecord& rec : req.records) {
-            rec.index = sd.log.size() + 1;
-            sd.commit_us.push_back(sim_.now_us);
-            if (sim_.oracle) sim_.oracle->record_committed(s, request_key(incarnation, req.id), req.doc, rec.index);
-            const std::uint32_t author = rec.author & (kClientIdsMax - 1);
-            if (rec.author != kSetupAgent && author < sim_.cfg.clients) own_committed_[author] = rec.index;
-            // NOTIFY inside the transaction: the database publishes on commit, so a server
-            // that dies between its commit and its reply cannot keep a change from the others.
-            if (req.notify) publish(s, req.doc, rec);
-            const auto change = durable_[req.doc]->append(rec);
-            if (change) {
-              emit_commit(static_cast<std::int32_t>(s), req.doc, rec.index, rec.author, *change);
-            } else {
-              ++sim_.counters["durable.unreplayable"];
-            }
-            sd.log.push_back(std::move(rec));
-            note_version(req.doc);
-          }
-        }
-        const bool broke = !r.ok;
-        reply(s, incarnation, std::move(r), broke);
-      });
+    case StoreRequest::Kind::kAppend:
+      append(s, incarnation, db_sent, std::move(req));
       return;
-    }
     case StoreRequest::Kind::kReadLog:
       // The log is append-only and dense: the record with index i is log[i - 1].
       if (req.after < d.log.size()) {
@@ -186,6 +143,121 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
     }
   }
   sim_.at(done_us, [this, s, incarnation, r = std::move(reply_msg)]() mutable { reply(s, incarnation, std::move(r), false); });
+}
+
+void Database::append(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest req) {
+  // Group commit, as PgStore does, on the document's partition: commits are serialised, each
+  // takes the commit latency, and appends that arrive while one is in flight go together into the
+  // next (one latency for the whole batch, in arrival order). A crash before the commit point
+  // loses the transaction, and the server hears that its connection broke.
+  const DatabaseSpec& spec = sim_.cfg.database;
+  const std::uint32_t p = partition_map_.partition_of(req.doc);
+  Lane& lane = lanes_[p];
+  const bool partitioned = spec.partitioned();
+  if (partitioned) ++sim_.counters[appends_name_[p]];
+  const std::int64_t arrived_us = sim_.now_us;
+  if (spec.work_us_per_append > 0) {
+    // The batch's cost depends on its size: it gathers until it starts, then closes.
+    if (!lane.gathering) {
+      const std::int64_t gathered = lane.started_any ? lane.batch_start_us + spec.commit_interval_us : 0;
+      lane.batch_start_us = std::max({lane.free_us, sim_.now_us, gathered});
+      lane.started_any = true;
+      lane.gathering = true;
+      if (partitioned) ++sim_.counters[commits_name_[p]];
+      const std::int64_t drawn_us = Sim::draw_us(sim_.store_rng, spec.commit_range_us());
+      sim_.at(lane.batch_start_us, [this, p, drawn_us] { close_batch(p, drawn_us); });
+    }
+    lane.pending.push_back(Pending{s, incarnation, db_sent, arrived_us, std::move(req)});
+    return;
+  }
+  if (sim_.now_us >= lane.free_us || lane.batch_start_us <= sim_.now_us) {
+    // The store is idle, or the latest batch has started: a new batch after it, and (with a
+    // gathering time, as PgStore's group_commit.interval_ms) not before that long after the
+    // latest batch started.
+    const std::int64_t gathered = lane.started_any ? lane.batch_start_us + spec.commit_interval_us : 0;
+    lane.batch_start_us = std::max({lane.free_us, sim_.now_us, gathered});
+    lane.started_any = true;
+    lane.free_us = lane.batch_start_us + Sim::draw_us(sim_.store_rng, spec.commit_range_us());
+    if (partitioned) ++sim_.counters[commits_name_[p]];
+  }
+  // Else the latest batch waits for the one in flight: this append joins it.
+  sim_.at(lane.free_us, [this, s, incarnation, db_sent, arrived_us, req = std::move(req)]() mutable {
+    commit(s, incarnation, db_sent, std::move(req), arrived_us);
+  });
+}
+
+void Database::close_batch(std::uint32_t p, std::int64_t drawn_us) {
+  Lane& lane = lanes_[p];
+  std::vector<Pending> members = std::move(lane.pending);
+  lane.pending.clear();
+  lane.gathering = false;
+  lane.free_us = lane.batch_start_us + drawn_us +
+                 sim_.cfg.database.work_us_per_append * static_cast<std::int64_t>(members.size());
+  for (Pending& m : members) {
+    sim_.at(lane.free_us, [this, m = std::move(m)]() mutable {
+      commit(m.s, m.incarnation, m.db_sent, std::move(m.req), m.arrived_us);
+    });
+  }
+}
+
+void Database::commit(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest req,
+                      std::int64_t arrived_us) {
+  if (sim_.cfg.database.partitioned()) {
+    lanes_[partition_map_.partition_of(req.doc)].latency_us.push_back(sim_.now_us - arrived_us);
+  }
+  StoreReply r;
+  r.id = req.id;
+  StoredDoc& target = store_.at(req.doc);
+  // The lease fence (home: lease): a deposed home's append fails as a stale version does.
+  const bool fenced =
+      req.lease_epoch != 0 && !leases_.may_append(req.doc, req.node, req.lease_epoch, sim_.now_us / kUsPerMs);
+  // Sent on a connection a crash of the database broke: the transaction fails even though the
+  // database is back. Committing it could put in the log a record whose predecessor from the
+  // same server was lost in the crash: a log that does not replay.
+  if (db_sent != incarnation_ || fenced ||
+      (req.expect_first_index != 0 && req.expect_first_index != target.log.size() + 1)) {
+    r.ok = false;
+  } else {
+    r.first_index = target.log.size() + 1;
+    for (LogRecord& rec : req.records) {
+      rec.index = target.log.size() + 1;
+      target.commit_us.push_back(sim_.now_us);
+      if (sim_.oracle) sim_.oracle->record_committed(s, request_key(incarnation, req.id), req.doc, rec.index);
+      const std::uint32_t author = rec.author & (kClientIdsMax - 1);
+      if (rec.author != kSetupAgent && author < sim_.cfg.clients) own_committed_[author] = rec.index;
+      // NOTIFY inside the transaction: the database publishes on commit, so a server that dies
+      // between its commit and its reply cannot keep a change from the others.
+      if (req.notify) publish(s, req.doc, rec);
+      const auto change = durable_[req.doc]->append(rec);
+      if (change) {
+        emit_commit(static_cast<std::int32_t>(s), req.doc, rec.index, rec.author, *change);
+      } else {
+        ++sim_.counters["durable.unreplayable"];
+      }
+      target.log.push_back(std::move(rec));
+      note_version(req.doc);
+    }
+  }
+  const bool broke = !r.ok;
+  reply(s, incarnation, std::move(r), broke);
+}
+
+void Database::latency_counters(std::map<std::string, std::uint64_t>& counters) const {
+  if (!sim_.cfg.database.partitioned()) return;
+  for (std::uint32_t p = 0; p < lanes_.size(); ++p) {
+    std::vector<std::int64_t> v = lanes_[p].latency_us;
+    std::sort(v.begin(), v.end());
+    // Nearest rank, as the checkers' percentiles: the smallest value with at least q of them
+    // at or below it.
+    const auto rank = [&](std::uint64_t pct) -> std::uint64_t {
+      if (v.empty()) return 0;
+      const std::uint64_t r = std::max<std::uint64_t>((pct * v.size() + 99) / 100, 1);
+      return static_cast<std::uint64_t>(v[r - 1]);
+    };
+    const std::string name = "partition." + std::to_string(p) + ".commit_us_";
+    counters[name + "p50"] = rank(50);
+    counters[name + "p99"] = rank(99);
+  }
 }
 
 void Database::emit_commit(std::int32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,

@@ -12,6 +12,12 @@
 //   - A crash loses what has not committed: an append sent on a connection the crash broke
 //     fails even once the database is back (its predecessor from the same server may be lost,
 //     and a log that does not replay must never be written).
+//   - Partitioned (database.partitions > 1, server/core/partition.hpp): each partition holds its
+//     documents' logs and commits on its own (its own group commit, its own batches and costs);
+//     a crash or restart is of the whole database. With one partition nothing changes.
+//   - With work_us_per_append a batch's membership is fixed when it starts and it takes its
+//     commit latency plus that per append, so a partition that receives more than it can commit
+//     queues (its commit latency grows without bound).
 //   - While down nothing reaches it (a partition from every server) and requests that arrived
 //     as it went down wait in a backlog until it restarts.
 //   - Lost (a db_lost fault), it keeps only what its backups hold (database.backup): nothing, or
@@ -20,10 +26,13 @@
 // Called by the servers (execute, through ServerIo::store), the fault realisations (crash,
 // restart) and the run loop (setup, finals).
 #include "server/core/home_lease.hpp"
+#include "server/core/partition.hpp"
 #include "sim/context.hpp"
 #include "workload/durable.hpp"
 
 #include <functional>
+#include <map>
+#include <string>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -71,6 +80,10 @@ class Database {
   std::uint64_t last_committed_by(std::uint32_t client) const { return own_committed_[client]; }
   // The edit each committed record came from: clients note their edits here.
   workload::RecordAuthors& record_authors() { return record_authors_; }
+  const PartitionMap& partition_map() const { return partition_map_; }
+  // A partitioned world's commit latency per partition (an append's arrival to its commit),
+  // microseconds, as counters partition.P.commit_us_p50 and _p99 (the appends committed so far).
+  void latency_counters(std::map<std::string, std::uint64_t>& counters) const;
 
  private:
   // The database's notification of a committed record, to every server but its origin.
@@ -84,6 +97,29 @@ class Database {
   // backup: archive: the WAL switched and archived now (what a loss restores), and the next
   // archive point scheduled.
   void archive();
+  // An append reaches its partition's group commit.
+  void append(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest req);
+  // The commit point of one append (its batch's end): the records join the log, or the
+  // transaction fails (a broken connection, the lease fence, a stale expected index).
+  void commit(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest req,
+              std::int64_t arrived_us);
+  // With work_us_per_append: partition p's gathering batch starts; its members are now fixed.
+  void close_batch(std::uint32_t p, std::int64_t drawn_us);
+
+  // One partition's group commit: commits are serialised, so its log order is commit order.
+  struct Pending {
+    std::uint32_t s = 0, incarnation = 0, db_sent = 0;
+    std::int64_t arrived_us = 0;
+    StoreRequest req;
+  };
+  struct Lane {
+    std::int64_t free_us = 0;         // when its latest batch ends
+    std::int64_t batch_start_us = 0;  // when its latest group-commit batch starts
+    bool started_any = false;         // a batch has started (the gathering time counts from it)
+    bool gathering = false;           // work_us_per_append: the latest batch has not started yet
+    std::vector<Pending> pending;     // its members, in arrival order
+    std::vector<std::int64_t> latency_us;  // partitioned: each committed append's wait
+  };
 
   World& w_;
   Sim& sim_;
@@ -111,9 +147,10 @@ class Database {
   std::vector<std::vector<std::vector<CharId>>> ids_at_;
   void note_version(std::uint32_t doc);
   std::vector<std::function<void()>> backlog_;  // requests that arrived while it was down
-  std::int64_t free_us_ = 0;         // commits are serialised: the log's order is commit order
-  std::int64_t batch_start_us_ = 0;  // when the latest group-commit batch starts (it ends at free_us_)
-  bool started_any_ = false;          // a batch has started (the gathering time counts from it)
+  PartitionMap partition_map_;
+  std::vector<Lane> lanes_;  // one per partition
+  // Partitioned worlds count per partition: partition.P.commits (batches) and .appends.
+  std::vector<std::string> commits_name_, appends_name_;
 };
 
 }  // namespace convlab::sim

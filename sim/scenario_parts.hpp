@@ -45,6 +45,7 @@ struct Origins {
   std::vector<Ref> overrides;
   std::vector<Ref> script;
   std::optional<Here> random_count;
+  std::optional<Here> organizations;  // workload.organizations, checked against docs per variant
 };
 
 // Applies a `world` mapping, or a variant's overrides, on top of `cfg`: only the keys present

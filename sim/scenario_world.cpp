@@ -39,11 +39,18 @@ void get_period(Ctx& ctx, const Entry& e, bool seconds, RangeMs& out) {
   out = r;
 }
 
-void apply_workload(Ctx& ctx, const YAML::Node& n, const Here& at, Workload& w) {
-  static constexpr std::array<std::string_view, 17> keys{
+constexpr std::array<EnumName<PartitionSpec::OrgSize>, 2> kOrgSizes{
+    {{"zipf", PartitionSpec::OrgSize::kZipf}, {"uniform", PartitionSpec::OrgSize::kUniform}}};
+constexpr std::array<EnumName<PartitionSpec::By>, 2> kPartitionBy{
+    {{"org", PartitionSpec::By::kOrg}, {"doc", PartitionSpec::By::kDoc}}};
+
+// The typing keys, and the organizations that own the documents (server/core/partition.hpp).
+void apply_workload(Ctx& ctx, const YAML::Node& n, const Here& at, Workload& w, PartitionSpec& parts, Origins& org) {
+  static constexpr std::array<std::string_view, 20> keys{
       "think_ms",    "think_s",        "burst_prob",     "burst_len",    "burst_gap_ms", "burst_gap_s",
       "same_paragraph_prob", "insert_prob", "insert_len_max", "delete_len_max", "newline_prob",
-      "reload_ms",   "reload_s",       "rename_ms",      "rename_s",     "caret_moves_per_s", "version_read_share"};
+      "reload_ms",   "reload_s",       "rename_ms",      "rename_s",     "caret_moves_per_s",
+      "organizations", "org_size",     "org_exponent", "version_read_share"};
   auto es = entries(ctx, n, at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
@@ -82,6 +89,12 @@ void apply_workload(Ctx& ctx, const YAML::Node& n, const Here& at, Workload& w) 
       get_prob(ctx, e.value, e.at, w.version_read_share);
     } else if (e.key == "caret_moves_per_s") {
       get_double(ctx, e.value, e.at, 0, workload::kCaretMovesPerSMax, w.caret_moves_per_s);
+    } else if (e.key == "organizations") {
+      if (get_uint(ctx, e.value, e.at, 0, kDocsMax, parts.organizations)) org.organizations = e.at;
+    } else if (e.key == "org_size") {
+      get_enum(ctx, e.value, e.at, kOrgSizes, parts.org_size);
+    } else if (e.key == "org_exponent") {
+      get_double(ctx, e.value, e.at, 0, kOrgExponentMax, parts.org_exponent);
     }
   }
 }
@@ -154,9 +167,10 @@ constexpr std::array<EnumName<DatabaseSpec::Backup>, 2> kBackups{
     {{"none", DatabaseSpec::Backup::kNone}, {"archive", DatabaseSpec::Backup::kArchive}}};
 
 void apply_database(Ctx& ctx, const YAML::Node& n, const Here& at, DatabaseSpec& db) {
-  static constexpr std::array<std::string_view, 7> keys{"commit_ms",          "commit_s",          "replica_lag_ms",
-                                                        "replica_lag_s",      "backup",            "archive_interval_ms",
-                                                        "archive_interval_s"};
+  static constexpr std::array<std::string_view, 10> keys{"commit_ms",    "commit_s",           "replica_lag_ms",
+                                                         "replica_lag_s", "backup",            "archive_interval_ms",
+                                                         "archive_interval_s", "partitions",  "partition_by",
+                                                         "work_us_per_append"};
   auto es = entries(ctx, n, at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
@@ -169,6 +183,9 @@ void apply_database(Ctx& ctx, const YAML::Node& n, const Here& at, DatabaseSpec&
     if (e.key == "backup") get_enum(ctx, e.value, e.at, kBackups, db.backup);
     // The WAL is switched and archived this often; at least 1 ms (0 would archive forever at one instant).
     if (is_time_key(e.key, "archive_interval", s)) get_time(ctx, e.value, e.at, s, 1, kTimeMaxMs, db.archive_interval_ms);
+    if (e.key == "partitions") get_uint(ctx, e.value, e.at, 1, kPartitionsMax, db.partitioning.partitions);
+    if (e.key == "partition_by") get_enum(ctx, e.value, e.at, kPartitionBy, db.partitioning.by);
+    if (e.key == "work_us_per_append") get_int(ctx, e.value, e.at, 0, kWorkUsMax, db.work_us_per_append);
   }
 }
 
@@ -296,7 +313,7 @@ void apply_world(Ctx& ctx, const YAML::Node& n, const Here& at, WorldConfig& cfg
     } else if (e.key == "balancer") {
       get_enum(ctx, e.value, e.at, kBalancers, cfg.balancer);
     } else if (e.key == "workload") {
-      apply_workload(ctx, e.value, e.at, cfg.workload);
+      apply_workload(ctx, e.value, e.at, cfg.workload, cfg.database.partitioning, org);
     } else if (e.key == "clocks") {
       apply_clocks(ctx, e.value, e.at, cfg.client_clocks);
     } else if (e.key == "client_overrides") {
@@ -368,6 +385,12 @@ void check_variant(Ctx& ctx, const Variant& v, const Origins& org) {
   for (const Ref& r : org.faults) check(r);
   for (const Ref& r : org.overrides) check(r);
   for (const Ref& r : org.script) check(r);
+  if (c.database.partitioning.organizations > c.docs) {
+    // Every organization owns at least one document.
+    ctx.fail(org.organizations.value_or(Here{}), std::to_string(c.database.partitioning.organizations) +
+                                                     " organizations need at least as many documents" + in + ", which has " +
+                                                     std::to_string(c.docs) + " (docs)");
+  }
   if (c.random_faults.count > 0 && c.random_faults.kinds.empty()) {
     const Here at = org.random_count.value_or(Here{});
     ctx.fail(at, "random faults need `kinds`" + in + " (allowed: " + faults::names_list() + ")");

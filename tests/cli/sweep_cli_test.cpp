@@ -204,6 +204,66 @@ TEST_F(SweepCli, RunShardsMergeToTheSameReport) {
   EXPECT_EQ(read(path("m3/report.md")), read(path("full/report.md")));
 }
 
+// A partitioned world (docs/scenarios.md, "Partitions"): the sweep over Zipf's exponent has the
+// partition columns, sharding by organization grows more uneven as the exponent grows, and each
+// run's per-partition figures survive a shard's partial.json into the merged report.
+TEST_F(SweepCli, PartitionSweepAndMergedPartitions) {
+  const std::string sc = write("partition.yaml",
+                               "name: tiny-partition\n"
+                               "seeds: 1\n"
+                               "world:\n"
+                               "  duration_s: 5\n"
+                               "  quiesce_s: 2\n"
+                               "  docs: 24\n"
+                               "  clients: 24\n"
+                               "  workload: {think_ms: [200, 400], organizations: 6, org_size: zipf}\n"
+                               "  servers: {count: 1, propagation: bus, persistence: changelog, ack: after_commit}\n"
+                               "  database: {partitions: 3}\n"
+                               "variants:\n"
+                               "  naive: {database: {partition_by: org}}\n"
+                               "  fix: {database: {partition_by: doc}}\n");
+  const CliRun r = convlab({"sweep", sc, "--vary", "workload.org_exponent=0,2", "--strategy", "crdt", "--out",
+                            path("sweep")});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string md = read(path("sweep/sweep.md"));
+  EXPECT_NE(md.find("partition imbalance (max/mean appends)"), std::string::npos) << md;
+  EXPECT_NE(md.find("busiest partition commit p99 ms"), std::string::npos) << md;
+  boost::system::error_code ec;
+  const json::value doc = json::parse(read(path("sweep/sweep.json")), ec);
+  ASSERT_FALSE(ec);
+  std::map<std::pair<std::string, double>, double> imbalance;  // (variant, exponent) -> imbalance
+  for (const json::value& v : doc.at("points").as_array()) {
+    const json::object& p = v.as_object();
+    imbalance[{std::string(p.at("variant").as_string()), p.at("params").at("workload.org_exponent").to_number<double>()}] =
+        mean(p, "partition_imbalance");
+  }
+  ASSERT_EQ(imbalance.size(), 4u);
+  // Exponent 2: organization 0 owns 13 of the 24 documents, all on partition 0.
+  EXPECT_GT(imbalance.at({"naive", 2.0}), 1.5);
+  EXPECT_GT(imbalance.at({"naive", 2.0}), imbalance.at({"naive", 0.0}) + 0.3);
+  EXPECT_LT(imbalance.at({"fix", 2.0}), 1.5);
+  EXPECT_EQ(imbalance.at({"fix", 2.0}), imbalance.at({"fix", 0.0})) << "by document, the organizations do not matter";
+
+  const std::vector<std::string> run = {"run", sc, "--strategy", "crdt", "--seeds", "2"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = run;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  ASSERT_EQ(convlab(with({"--out", path("full")})).exit_code, 0);
+  for (const char* k : {"0", "1"}) {
+    ASSERT_EQ(convlab(with({"--shard", std::string(k) + "/2", "--out", path(std::string("two/") + k)})).exit_code, 0);
+  }
+  const CliRun m = convlab({"merge", path("two/0"), path("two/1"), "--out", path("m")});
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  const std::string full = without_wall_ms(read(path("full/report.json")));
+  EXPECT_NE(full.find("\"partitions\":{\"imbalance\""), std::string::npos) << full.substr(0, 2000);
+  EXPECT_EQ(without_wall_ms(read(path("m/report.json"))), full);
+  const std::string report_md = read(path("full/report.md"));
+  EXPECT_NE(report_md.find("- partitions of `crdt`"), std::string::npos) << report_md;
+  EXPECT_EQ(read(path("m/report.md")), report_md);
+}
+
 // The verdict lines of a run's or merge's stdout ("  ok   ..." / "  FAIL ...").
 std::string verdict_lines(const std::string& out) {
   std::string lines;

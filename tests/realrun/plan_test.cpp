@@ -84,6 +84,23 @@ TEST(RealPlan, RefusesWhatHasNoFaithfulRealisationNamingIt) {
   EXPECT_NE(drawn.error().message.find("p.yaml: random_faults (seed 1) drew kind flaky: has no realisation"),
             std::string::npos)
       << drawn.error().message;
+  // A partitioned database: the runner starts one cluster and routes nothing.
+  for (const char* world : {"  clients: 4\n  database: {partitions: 2}\n",
+                            "  clients: 4\n  docs: 4\n  workload: {organizations: 2}\n"}) {
+    auto parts = plan_of(world);
+    ASSERT_FALSE(parts.has_value()) << world;
+    EXPECT_NE(parts.error().message.find("p.yaml: variant fix: database.partitions / workload.organizations: the real "
+                                         "runner starts one PostgreSQL cluster"),
+              std::string::npos)
+        << parts.error().message;
+  }
+  auto cost = plan_of("  clients: 4\n  database: {work_us_per_append: 100}\n");
+  ASSERT_FALSE(cost.has_value());
+  EXPECT_NE(cost.error().message.find("database.work_us_per_append: a real PostgreSQL's cost per append is its own"),
+            std::string::npos)
+      << cost.error().message;
+  // One partition and no organizations is the one database it starts.
+  EXPECT_TRUE(plan_of("  clients: 4\n  database: {partitions: 1}\n").has_value());
 }
 
 }  // namespace

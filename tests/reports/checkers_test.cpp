@@ -221,10 +221,11 @@ TEST(CheckMetricNames, SortedFixedAndProducedByFlatten) {
                         "server_inputs_per_s", "mem_doc_bytes_max", "mem_bytes_per_doc",
                         "memory_per_doc_bytes", "memory_per_replica_bytes", "memory_replica_bytes_max",
                         "awareness_msgs_per_s", "awareness_bytes_per_s", "awareness_msgs_per_viewer_s",
-                        "awareness_bytes_per_viewer_s"}) {
+                        "awareness_bytes_per_viewer_s", "partition_imbalance", "partition_appends_per_s_max",
+                        "partition_commit_ms_p50_max", "partition_commit_ms_p99_max"}) {
     EXPECT_TRUE(std::binary_search(names.begin(), names.end(), std::string(n))) << n;
   }
-  EXPECT_EQ(names.size(), 51u);
+  EXPECT_EQ(names.size(), 55u);
   // Any run's flatten() has every listed name.
   RunMetrics m;
   m.db_queries_by_kind = {{"load", 1}};

@@ -4,10 +4,8 @@
 // viewers; the coalescing fix sends each at most one frame per interval, flat from 2 to 50.
 // And presence is never an edit: naive and fix runs of one seed make the same edits, acks and
 // sightings, whatever the presence traffic.
-#include "reports/checkers.hpp"
-#include "server/strategies/registry.hpp"
 #include "sim/scenario.hpp"
-#include "sim/world.hpp"
+#include "tests/sim/checked_run.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,23 +17,9 @@
 namespace convlab::campaigns {
 namespace {
 
-struct Point {
-  reports::RunMetrics metrics;
-  std::string digest;
-};
+using Point = CheckedRun;
 
-Point run_point(const sim::WorldConfig& c, std::uint64_t seed) {
-  sim::RunOptions o;
-  o.strategy = find_strategy("crdt");
-  o.seed = seed;
-  o.scenario = "presence";
-  o.variant = "v";
-  o.keep_events = false;
-  reports::Checker checker;
-  o.on_event = [&checker](const history::Event& e) { checker.add(e); };
-  const sim::RunOutput out = sim::run_world(c, o);
-  return Point{checker.finish(), out.digest};
-}
+Point run_point(const sim::WorldConfig& c, std::uint64_t seed) { return checked_run(c, "crdt", seed, "presence"); }
 
 TEST(Presence, SweepNaiveGrowsLinearlyPerViewerFixStaysFlat) {
   auto sc = sim::load_scenario(std::string(CONVLAB_SCENARIOS) + "/sweep/presence.yaml");

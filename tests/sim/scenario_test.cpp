@@ -713,6 +713,53 @@ TEST(ScenarioErrors, ApiAuthRateAndTitleKeys) {
              "world.faults[0].target: client:2: no such client in variant \"naive\"");
 }
 
+// --- partitions (docs/scenarios.md, "Partitions") ------------------------------------------
+
+TEST(ScenarioLoad, Partitions) {
+  const Scenario sc = load_ok(
+      "name: x\nworld:\n  docs: 10\n"
+      "  workload: {organizations: 4, org_size: uniform, org_exponent: 1.5}\n"
+      "  database: {partitions: 3, partition_by: doc, work_us_per_append: 500}\n"
+      "variants:\n  naive: {database: {partition_by: org}}\n  fix: {}\n  flat: {workload: {organizations: 0}}\n");
+  ASSERT_EQ(sc.variants.size(), 3u);
+  const WorldConfig& naive = sc.variants[0].config;
+  EXPECT_EQ(naive.database.partitioning.partitions, 3u);
+  EXPECT_EQ(naive.database.partitioning.by, PartitionSpec::By::kOrg);
+  EXPECT_EQ(naive.database.partitioning.organizations, 4u);
+  EXPECT_EQ(naive.database.partitioning.org_size, PartitionSpec::OrgSize::kUniform);
+  EXPECT_EQ(naive.database.partitioning.org_exponent, 1.5);
+  EXPECT_EQ(naive.database.work_us_per_append, 500);
+  EXPECT_TRUE(naive.database.partitioned());
+  EXPECT_EQ(sc.variants[1].config.database.partitioning.by, PartitionSpec::By::kDoc);
+  EXPECT_EQ(sc.variants[2].config.database.partitioning.organizations, 0u);
+  EXPECT_TRUE(sc.variants[2].config.database.partitioned());  // 3 partitions
+  // The defaults: one partition, no organizations, nothing partitioned (every digest unchanged).
+  const WorldConfig d = load_ok(with_world("  docs: 2\n")).variants[0].config;
+  EXPECT_EQ(d.database.partitioning.partitions, 1u);
+  EXPECT_EQ(d.database.partitioning.organizations, 0u);
+  EXPECT_EQ(d.database.work_us_per_append, 0);
+  EXPECT_FALSE(d.database.partitioned());
+}
+
+TEST(ScenarioErrors, Partitions) {
+  EXPECT_HAS(load_err(with_world("  database: {partition_by: tenant}\n")),
+             "t.yaml:3:28: world.database.partition_by: unknown value \"tenant\" (allowed: org, doc)");
+  EXPECT_HAS(load_err(with_world("  database: {partitions: 0}\n")),
+             "t.yaml:3:26: world.database.partitions: must be at least 1, got 0");
+  EXPECT_HAS(load_err(with_world("  database: {partitions: 5000}\n")), "world.database.partitions: must be at most 1024");
+  EXPECT_HAS(load_err(with_world("  database: {work_us_per_append: -1}\n")),
+             "t.yaml:3:34: world.database.work_us_per_append: must not be negative, got -1");
+  EXPECT_HAS(load_err(with_world("  workload: {org_size: pareto}\n")),
+             "t.yaml:3:24: world.workload.org_size: unknown value \"pareto\" (allowed: zipf, uniform)");
+  EXPECT_HAS(load_err(with_world("  workload: {org_exponent: -1}\n")), "t.yaml:3:28: world.workload.org_exponent: must not be negative, got -1");
+  // Every organization owns a document: checked per variant, pointing at the count.
+  const std::string e = load_err(
+      "name: x\nworld:\n  docs: 8\n  workload: {organizations: 6}\nvariants:\n  naive: {}\n  few: {docs: 4}\n");
+  EXPECT_HAS(e, "t.yaml:4:29: world.workload.organizations: 6 organizations need at least as many documents in "
+                "variant \"few\", which has 4 (docs)");
+  EXPECT_EQ(e.find("variant \"naive\""), std::string::npos) << e;
+}
+
 // --- flaky bus bursts ----------------------------------------------------------------------
 
 TEST(ScenarioLoad, FlakyFault) {
