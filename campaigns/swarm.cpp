@@ -206,6 +206,7 @@ WorldConfig draw_world(std::uint64_t seed) {
   // In the table's order (faults/kinds.hpp): a new kind goes last, so older worlds keep their draws.
   const std::span<const faults::KindInfo> all_kinds = faults::kinds();
   for (const faults::KindInfo& k : all_kinds) {
+    if (k.draw_swarm == nullptr) continue;  // never drawn (and no draw spent on it)
     if (r.chance(0.35)) kinds.push_back(k.kind);
   }
   const std::int64_t n_faults = kinds.empty() ? 0 : r.between(0, 5);
@@ -214,10 +215,13 @@ WorldConfig draw_world(std::uint64_t seed) {
   if (r.chance(0.3)) {
     sim::RandomFaults& rf = c.random_faults;
     rf.count = static_cast<std::uint32_t>(r.between(1, 4));
+    std::vector<FaultKind> drawable;
     for (const faults::KindInfo& k : all_kinds) {
+      if (k.draw_swarm == nullptr) continue;
+      drawable.push_back(k.kind);
       if (r.chance(0.4)) rf.kinds.push_back(k.kind);
     }
-    if (rf.kinds.empty()) rf.kinds.push_back(all_kinds[r.below(all_kinds.size())].kind);
+    if (rf.kinds.empty()) rf.kinds.push_back(drawable[r.below(drawable.size())]);
     rf.duration_ms = range(r, 100, 5000, 5000);
     rf.clock_offset_max_ms = r.between(0, 10000);
   }

@@ -135,10 +135,16 @@ void detail_flaky(const FaultSpec& f, std::string& out) {
   out += "bus loss=" + prob(f.loss) + " dup=" + prob(f.dup) + " reorder=" + prob(f.reorder);
 }
 
+// --- redis_crash: no keys of its own
+
+void scheduled_nothing(Rng&, const ScheduledDraw&, FaultSpec&) {}
+void yaml_nothing(const FaultSpec&, std::string (*)(double), std::string&) {}
+void detail_redis(const FaultSpec&, std::string& out) { out += "redis"; }
+
 using S = Simulator;
 using R = RealProcesses;
 
-const std::array<KindInfo, 8> kKinds{{
+const std::array<KindInfo, 9> kKinds{{
     {FaultKind::kPartition, "partition", "groups of nodes cannot reach each other (optionally one way)",
      kPartitionKeys, kNoNode, ValueUnit::kNone, check_partition, scheduled_partition, swarm_partition,
      yaml_partition, nullptr, &S::begin_partition, &S::end_partition, &R::begin_partition, &R::end_partition,
@@ -166,13 +172,17 @@ const std::array<KindInfo, 8> kKinds{{
     {FaultKind::kFlaky, "flaky", "bus hops lose, duplicate and reorder messages", kFlakyKeys, kNoNode,
      ValueUnit::kNone, check_flaky, scheduled_flaky, swarm_flaky, yaml_flaky, detail_flaky, &S::begin_flaky,
      &S::end_flaky, nullptr, nullptr, "#ffd08a", 3},
+    {FaultKind::kRedisCrash, "redis_crash",
+     "the Redis of bus: redis crashes (subscriptions end, messages in flight lost); restart after", {}, kNoNode,
+     ValueUnit::kNone, nullptr, scheduled_nothing, nullptr, yaml_nothing, detail_redis, &S::begin_redis_crash,
+     &S::end_redis_crash, nullptr, nullptr, "#e6a0c4", 8},
 }};
 
 // The table is in enum order, and every kind has what the simulator needs.
 [[maybe_unused]] const bool kTableChecked = [] {
   for (std::size_t i = 0; i < kKinds.size(); ++i) {
     CONVLAB_ASSERT(static_cast<std::size_t>(kKinds[i].kind) == i);
-    CONVLAB_ASSERT(kKinds[i].draw_scheduled != nullptr && kKinds[i].draw_swarm != nullptr);
+    CONVLAB_ASSERT(kKinds[i].draw_scheduled != nullptr);
     CONVLAB_ASSERT(kKinds[i].write_yaml != nullptr && kKinds[i].sim_begin != nullptr);
   }
   return true;

@@ -39,6 +39,7 @@ enum class FaultKind : std::uint8_t {
   kDisconnect,  // a client's connection drops; it reconnects at once through the balancer
   kRevoke,      // a client's user has its tokens revoked (servers learn it at once)
   kFlaky,       // bus hops lose, duplicate and reorder messages (client links stay TCP-like)
+  kRedisCrash,  // the Redis of `bus: redis` crashes: subscriptions end, in-flight messages lost
 };
 
 // One scheduled fault, as a scenario's `faults:` list gives it. Node names: "client:3",
@@ -76,6 +77,8 @@ class Simulator {
   virtual std::uint64_t begin_revoke(const FaultSpec& f) = 0;
   virtual std::uint64_t begin_flaky(const FaultSpec& f) = 0;
   virtual bool end_flaky(const FaultSpec& f, std::uint64_t handle) = 0;
+  virtual std::uint64_t begin_redis_crash(const FaultSpec& f) = 0;
+  virtual bool end_redis_crash(const FaultSpec& f, std::uint64_t handle) = 0;
 };
 
 // What a runner of real processes does for each kind (issue 15); the same calling contract as
@@ -147,7 +150,9 @@ struct KindInfo {
   ValueUnit value;       // what `value` is; kNone: no value
   void (*check)(const FaultSpec& f, const Given& given, std::vector<Problem>& out);  // may be null
   // Drawn from a seed: by a scenario's random_faults (after ScheduledDraw), and by the swarm
-  // (after at_ms and for_ms). Each sets the kind's own fields of `f`.
+  // (after at_ms and for_ms). Each sets the kind's own fields of `f`. A null draw_swarm: the
+  // swarm never draws the kind (its worlds lack what it acts on: redis_crash, no Redis bus), and
+  // its draws stay those of the table before the kind was added.
   void (*draw_scheduled)(Rng& r, const ScheduledDraw& d, FaultSpec& f);
   void (*draw_swarm)(Rng& r, const WorldShape& w, FaultSpec& f);
   // Appends the kind's keys as YAML flow-mapping entries (", target: server:0"); `num` writes

@@ -39,6 +39,8 @@ class FaultSchedule final : public faults::Simulator {
   std::uint64_t begin_revoke(const FaultSpec& f) override;
   std::uint64_t begin_flaky(const FaultSpec& f) override;
   bool end_flaky(const FaultSpec& f, std::uint64_t handle) override;
+  std::uint64_t begin_redis_crash(const FaultSpec& f) override;
+  bool end_redis_crash(const FaultSpec& f, std::uint64_t handle) override;
 
  private:
   void begin(const FaultSpec& f);

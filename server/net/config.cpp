@@ -102,6 +102,10 @@ void read_policies(Ctx& ctx, const Entry& top, ServerConfig& c) {
         ctx.fail(e.at, "'" + s + "' needs the session's last write, which GET /api/documents does not carry yet: "
                        "use primary or replica");
       }
+      // The simulator models a Redis bus (sim/redis.hpp); this server's bus is NOTIFY only so far.
+      if (e.key == "bus" && c.node.bus == NodeConfig::Bus::kRedis) {
+        ctx.fail(e.at, "'redis' is simulated only: convlab-server publishes with PostgreSQL NOTIFY (use notify)");
+      }
     }
   }
 }
