@@ -102,10 +102,6 @@ void read_policies(Ctx& ctx, const Entry& top, ServerConfig& c) {
         ctx.fail(e.at, "'" + s + "' needs the session's last write, which GET /api/documents does not carry yet: "
                        "use primary or replica");
       }
-      // The simulator models a Redis bus (sim/redis.hpp); this server's bus is NOTIFY only so far.
-      if (e.key == "bus" && c.node.bus == NodeConfig::Bus::kRedis) {
-        ctx.fail(e.at, "'redis' is simulated only: convlab-server publishes with PostgreSQL NOTIFY (use notify)");
-      }
     }
   }
 }
@@ -374,6 +370,10 @@ Result<void> check_config(const ServerConfig& c) {
   std::string out;
   auto bad = [&](const std::string& s) { out += (out.empty() ? "" : "\n") + s; };
   if (c.pg_url.empty()) bad("database: required (a PostgreSQL URL; or --pg-url)");
+  // The simulator models a Redis bus (sim/redis.hpp); this server's bus is NOTIFY only so far.
+  if (c.node.bus == NodeConfig::Bus::kRedis) {
+    bad("policies.bus: redis is simulated only: convlab-server publishes with PostgreSQL NOTIFY (use notify)");
+  }
   if (c.node.api_read != NodeConfig::ApiRead::kPrimary && c.pg_replica_url.empty()) {
     bad("policies.api_read: replica reads need database_replica (a PostgreSQL streaming replica's URL; or "
         "--pg-replica-url)");
