@@ -23,15 +23,8 @@ struct Ran {
 };
 
 Ran run(const WorldConfig& c, const char* strategy, std::uint64_t seed) {
-  RunOptions o;
-  o.strategy = find_strategy(strategy);
-  o.seed = seed;
-  o.scenario = "redis";
-  o.variant = "v";
-  EXPECT_NE(o.strategy, nullptr);
-  EXPECT_TRUE(world_problems(c, *o.strategy).empty());
   Ran r;
-  r.out = run_world(c, o);
+  r.out = test::run_checked(c, strategy, seed);
   r.m = reports::check(r.out.events);
   for (const history::Event& e : r.out.events) {
     if (e.type == history::EventType::kCounters) r.counters = e.counters;
