@@ -219,10 +219,12 @@ WorldConfig draw_world(std::uint64_t seed) {
   if (r.chance(0.3)) {
     sim::RandomFaults& rf = c.random_faults;
     rf.count = static_cast<std::uint32_t>(r.between(1, 4));
+    std::vector<FaultKind> drawable;
     for (const faults::KindInfo& k : all_kinds) {
+      drawable.push_back(k.kind);
       if (r.chance(0.4)) rf.kinds.push_back(k.kind);
     }
-    if (rf.kinds.empty()) rf.kinds.push_back(all_kinds[r.below(all_kinds.size())].kind);
+    if (rf.kinds.empty()) rf.kinds.push_back(drawable[r.below(drawable.size())]);
     rf.duration_ms = range(r, 100, 5000, 5000);
     rf.clock_offset_max_ms = r.between(0, 10000);
   }

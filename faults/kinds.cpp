@@ -141,6 +141,11 @@ void scheduled_none(Rng&, const ScheduledDraw&, FaultSpec&) {}
 void swarm_none(Rng&, const WorldShape&, FaultSpec&) {}
 void yaml_none(const FaultSpec&, std::string (*)(double), std::string&) {}
 void detail_db_lost(const FaultSpec&, std::string& out) { out += "db"; }
+// --- redis_crash: no keys of its own
+
+void scheduled_nothing(Rng&, const ScheduledDraw&, FaultSpec&) {}
+void yaml_nothing(const FaultSpec&, std::string (*)(double), std::string&) {}
+void detail_redis(const FaultSpec&, std::string& out) { out += "redis"; }
 
 using S = Simulator;
 using R = RealProcesses;
@@ -178,13 +183,17 @@ const std::array<KindInfo, 9> kKinds{{
     {FaultKind::kDbLost, "db_lost", "the database loses everything; restored from its backups (database.backup) after",
      {}, kNoNode, ValueUnit::kNone, nullptr, scheduled_none, swarm_none, yaml_none, detail_db_lost,
      &S::begin_db_lost, &S::end_db_lost, nullptr, nullptr, "#8c6d31", 8, false},
+    {FaultKind::kRedisCrash, "redis_crash",
+     "the Redis of bus: redis crashes (subscriptions end, messages in flight lost); restart after", {}, kNoNode,
+     ValueUnit::kNone, nullptr, scheduled_nothing, nullptr, yaml_nothing, detail_redis, &S::begin_redis_crash,
+     &S::end_redis_crash, nullptr, nullptr, "#e6a0c4", 8, false},
 }};
 
 // The table is in enum order, and every kind has what the simulator needs.
 [[maybe_unused]] const bool kTableChecked = [] {
   for (std::size_t i = 0; i < kKinds.size(); ++i) {
     CONVLAB_ASSERT(static_cast<std::size_t>(kKinds[i].kind) == i);
-    CONVLAB_ASSERT(kKinds[i].draw_scheduled != nullptr && kKinds[i].draw_swarm != nullptr);
+    CONVLAB_ASSERT(kKinds[i].draw_scheduled != nullptr);
     CONVLAB_ASSERT(kKinds[i].write_yaml != nullptr && kKinds[i].sim_begin != nullptr);
   }
   return true;

@@ -40,6 +40,7 @@ enum class FaultKind : std::uint8_t {
   kRevoke,      // a client's user has its tokens revoked (servers learn it at once)
   kFlaky,       // bus hops lose, duplicate and reorder messages (client links stay TCP-like)
   kDbLost,      // the database loses everything (a dead disk); restored from its backups, if any
+  kRedisCrash,  // the Redis of `bus: redis` crashes: subscriptions end, in-flight messages lost
 };
 
 // One scheduled fault, as a scenario's `faults:` list gives it. Node names: "client:3",
@@ -79,6 +80,8 @@ class Simulator {
   virtual bool end_flaky(const FaultSpec& f, std::uint64_t handle) = 0;
   virtual std::uint64_t begin_db_lost(const FaultSpec& f) = 0;
   virtual bool end_db_lost(const FaultSpec& f, std::uint64_t handle) = 0;
+  virtual std::uint64_t begin_redis_crash(const FaultSpec& f) = 0;
+  virtual bool end_redis_crash(const FaultSpec& f, std::uint64_t handle) = 0;
 };
 
 // What a runner of real processes does for each kind (issue 15); the same calling contract as
@@ -150,7 +153,8 @@ struct KindInfo {
   ValueUnit value;       // what `value` is; kNone: no value
   void (*check)(const FaultSpec& f, const Given& given, std::vector<Problem>& out);  // may be null
   // Drawn from a seed: by a scenario's random_faults (after ScheduledDraw), and by the swarm
-  // (after at_ms and for_ms). Each sets the kind's own fields of `f`.
+  // (after at_ms and for_ms). Each sets the kind's own fields of `f`. draw_swarm may be null
+  // for a kind the swarm never draws (`swarm` false).
   void (*draw_scheduled)(Rng& r, const ScheduledDraw& d, FaultSpec& f);
   void (*draw_swarm)(Rng& r, const WorldShape& w, FaultSpec& f);
   // Appends the kind's keys as YAML flow-mapping entries (", target: server:0"); `num` writes
@@ -168,7 +172,9 @@ struct KindInfo {
   std::string_view colour;
   std::uint8_t legend_rank;
   // Whether the swarm draws it (a kind that loses acknowledged edits by design, whatever the
-  // policies, is left to the scenarios that ask for it).
+  // policies, is left to the scenarios that ask for it; so is one whose worlds the swarm does not
+  // draw, redis_crash without a Redis bus). A kind it does not draw takes no draw: adding one
+  // keeps every swarm world.
   bool swarm = true;
 };
 

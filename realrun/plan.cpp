@@ -158,6 +158,10 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
   if (w.workload.reload_ms.max > 0) {
     return make_error(where + "workload.reload_ms: convlab-load makes no API reads (reloads); remove it to run on real processes");
   }
+  if (w.servers.bus == NodePolicies::Bus::kRedis) {
+    return make_error(where + "servers.bus: redis is simulated only (sim/redis.hpp); convlab-server's bus is "
+                      "PostgreSQL NOTIFY");
+  }
   if (w.workload.caret_moves_per_s > 0) {
     return make_error(where + "workload.caret_moves_per_s: the real runner does not read presence from the servers' "
                       "metrics yet (convlab-load --caret-moves-per-s moves carets by hand); remove it to run on real "

@@ -20,6 +20,7 @@ packages=(
   valgrind    # cli_runs_under_valgrind
   nginx       # scripts/cdn.sh: the CDN (proxy_cache) on real processes, staleness_tests
   faketime    # libfaketime: server clock faults on real processes (faults/real/clock.hpp, e2e RealFaults)
+  redis-server libhiredis-dev  # bus: redis — scripts/redis.sh's throwaway Redis; hiredis (0.14), its C client
   python3     # scripts/soak_audit.py: the chaos soak's audit (ctest soak_short)
   clang libclang-rt-14-dev  # libFuzzer: scripts/fuzz.sh, the fuzz stage of scripts/test.sh
 )

@@ -226,8 +226,13 @@ void Database::commit(std::uint32_t s, std::uint32_t incarnation, std::uint32_t 
       const std::uint32_t author = rec.author & (kClientIdsMax - 1);
       if (rec.author != kSetupAgent && author < sim_.cfg.clients) own_committed_[author] = rec.index;
       // NOTIFY inside the transaction: the database publishes on commit, so a server that dies
-      // between its commit and its reply cannot keep a change from the others.
-      if (req.notify) publish(s, req.doc, rec);
+      // between its commit and its reply cannot keep a change from the others. Redis instead:
+      // the server publishes once it hears of the commit (sim/redis.hpp).
+      if (req.notify && w_.redis.on()) {
+        w_.redis.publish_after_commit(s, incarnation, req.doc, rec);
+      } else if (req.notify) {
+        publish(s, req.doc, rec);
+      }
       const auto change = durable_[req.doc]->append(rec);
       if (change) {
         emit_commit(static_cast<std::int32_t>(s), req.doc, rec.index, rec.author, *change);

@@ -107,12 +107,15 @@ std::uint64_t FaultSchedule::begin_partition(const FaultSpec& f) {
     }
     groups.push_back(std::move(eps));
   }
-  return w_.net.add_partition(std::move(groups), f.one_way);
+  const std::uint64_t id = w_.net.add_partition(std::move(groups), f.one_way);
+  w_.redis.links_changed();
+  return id;
 }
 
 bool FaultSchedule::end_partition(const FaultSpec&, std::uint64_t handle) {
   w_.net.remove_partition(handle);
   w_.net.release_held();
+  w_.redis.links_changed();
   return true;
 }
 
@@ -196,6 +199,16 @@ bool FaultSchedule::end_db_lost(const FaultSpec&, std::uint64_t) {
   for (std::uint32_t s = 0; s < sim_.cfg.servers.count; ++s) {
     if (!w_.servers.at(s).up) w_.servers.start(s);
   }
+  return true;
+}
+
+std::uint64_t FaultSchedule::begin_redis_crash(const FaultSpec&) {
+  w_.redis.crash();
+  return 0;
+}
+
+bool FaultSchedule::end_redis_crash(const FaultSpec&, std::uint64_t) {
+  w_.redis.restart();
   return true;
 }
 

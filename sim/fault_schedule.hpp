@@ -41,6 +41,8 @@ class FaultSchedule final : public faults::Simulator {
   bool end_flaky(const FaultSpec& f, std::uint64_t handle) override;
   std::uint64_t begin_db_lost(const FaultSpec& f) override;
   bool end_db_lost(const FaultSpec& f, std::uint64_t handle) override;
+  std::uint64_t begin_redis_crash(const FaultSpec& f) override;
+  bool end_redis_crash(const FaultSpec& f, std::uint64_t handle) override;
 
  private:
   void begin(const FaultSpec& f);

@@ -44,6 +44,7 @@ void Servers::start(std::uint32_t s) {
   sv.busy_until_us = sim_.now_us;
   sv.db_session = w_.db.incarnation();
   sv.node->start();
+  w_.redis.server_started(s);
   for (const auto& [user, when] : revoked_at_us_) sv.node->on_revoke(user);
   auto queued = std::move(down_queue_[s]);
   down_queue_[s].clear();

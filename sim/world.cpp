@@ -16,6 +16,8 @@ void World::heal() {
   db.restart();
   net.clear_partitions();
   net.clear_flaky();
+  redis.restart();
+  redis.links_changed();
   for (std::uint32_t c = 0; c < sim.cfg.clients; ++c) clients.at(c).offline = false;
   for (std::uint32_t s = 0; s < sim.cfg.servers.count; ++s) {
     if (!servers.at(s).up) servers.start(s);

@@ -1,7 +1,7 @@
 #pragma once
 // One simulated world: the shared core (sim/context.hpp) and the simulated resources, each in
 // its own file with its contract — the network (sim/network.hpp), the database and its replica
-// (sim/database.hpp), the CDN (sim/cdn.hpp), the server processes and their NodeIo
+// (sim/database.hpp), Redis pub/sub (sim/redis.hpp), the CDN (sim/cdn.hpp), the server processes and their NodeIo
 // (sim/servers.hpp), the editors (sim/clients.hpp) and the fault realisations
 // (sim/fault_schedule.hpp). The run loop is in sim/world.cpp.
 //
@@ -14,6 +14,7 @@
 #include "sim/database.hpp"
 #include "sim/fault_schedule.hpp"
 #include "sim/network.hpp"
+#include "sim/redis.hpp"
 #include "sim/servers.hpp"
 
 namespace convlab::sim {
@@ -23,6 +24,7 @@ struct World {
       : sim(config, options),
         net(sim),
         db(*this, sim),
+        redis(*this, sim),
         cdn(*this, sim),
         servers(*this, sim),
         clients(*this, sim),
@@ -35,6 +37,7 @@ struct World {
   Sim sim;
   Network net;
   Database db;
+  Redis redis;  // servers.bus: redis
   Cdn cdn;
   Servers servers;
   Clients clients;

@@ -38,7 +38,8 @@ void Node::start() {
   if (config_.persistence == NodeConfig::Persistence::kSnapshot) {
     io_.start_timer(config_.snapshot_interval_ms, kSnapshotTimer);
   }
-  if (config_.propagation == NodeConfig::Propagation::kBus && config_.nodes > 1 && config_.anti_entropy_ms > 0) {
+  if (config_.propagation == NodeConfig::Propagation::kBus && config_.nodes > 1 && config_.anti_entropy_ms > 0 &&
+      bus_versioned()) {
     io_.start_timer(config_.anti_entropy_ms, kAntiEntropyTimer);
   }
   if (leased()) {
@@ -480,7 +481,8 @@ void Node::on_node(const NodeMessage& m) {
       release_forward_replies(m.doc);
       // The home has committed records this node has not applied. On a bus they are on their
       // way, unless the bus lost them; read the log rather than leave the client waiting.
-      if (config_.propagation == NodeConfig::Propagation::kBus && m.after_index > docs_.at(m.doc).applied) {
+      if (config_.propagation == NodeConfig::Propagation::kBus && bus_versioned() &&
+          m.after_index > docs_.at(m.doc).applied) {
         request_catch_up(m.doc, "catchup");
       }
       return;
@@ -514,6 +516,33 @@ void Node::on_timer(std::uint64_t timer) {
   } else if (timer == kAwarenessTimer) {
     awareness_timer_ = false;
     awareness_tick();
+  } else if (timer == kBusFallbackTimer) {
+    bus_fallback_timer_ = false;
+    if (bus_up_ || !bus_versioned()) return;
+    // The bus is down: what other nodes commit reaches this one only through the log.
+    for (auto& [doc, d] : docs_) {
+      if (!d.conns.empty() && !d.loading) request_catch_up(doc, "busfallback");
+    }
+    bus_fallback_timer_ = true;
+    io_.start_timer(config_.poll_interval_ms, kBusFallbackTimer);
+  }
+}
+
+void Node::on_bus_state(bool up) {
+  const CloseOverloaded closing{*this};
+  if (up == bus_up_) return;
+  bus_up_ = up;
+  if (!bus_versioned()) return;  // unversioned: nothing tells what was missed
+  if (up) {
+    // Resubscribed: whatever was published while away is in the log after what was applied.
+    for (auto& [doc, d] : docs_) {
+      if (!d.loading) request_catch_up(doc, "resubscribe");
+    }
+    return;
+  }
+  if (!bus_fallback_timer_) {
+    bus_fallback_timer_ = true;
+    io_.start_timer(config_.poll_interval_ms, kBusFallbackTimer);
   }
 }
 

@@ -366,6 +366,12 @@ class Node {
   void on_frame(ConnId conn, std::span<const std::uint8_t> frame);
   void on_store(const StoreReply& reply);
   void on_bus(std::uint32_t doc, const LogRecord& record);
+  // The node's subscription to the bus (bus: redis) was lost (`up` false: Redis down or cut
+  // off; what is published meanwhile never arrives) or made again (true). Under
+  // bus_recovery: log, a lost subscription starts reading the log every poll_interval for each
+  // document with clients, and a new one reads the log after what each document applied (what
+  // was published while it was away); under none nothing happens. A node starts subscribed.
+  void on_bus_state(bool up);
   void on_node(const NodeMessage& message);
   void on_timer(std::uint64_t timer);
 
@@ -581,6 +587,12 @@ class Node {
   static constexpr std::uint64_t kAwarenessTimer = 5;  // after node.cpp's periodic timers 1 to 4
   AwarenessTable awareness_;
   bool awareness_timer_ = false;
+  // bus: redis (on_bus_state): whether the subscription is up, and whether the timer that reads
+  // the log while it is down runs (only then: a run whose bus never drops schedules nothing more).
+  static constexpr std::uint64_t kBusFallbackTimer = 6;
+  bool bus_up_ = true;
+  bool bus_fallback_timer_ = false;
+  bool bus_versioned() const { return config_.bus_recovery == NodeConfig::BusRecovery::kLog; }
 };
 
 }  // namespace convlab

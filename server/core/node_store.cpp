@@ -58,6 +58,14 @@ void Node::mark_applied(Doc& d, std::uint64_t index) {
 void Node::accept_remote(std::uint32_t doc, const LogRecord& record) {
   Doc& d = docs_.at(doc);
   if (d.loading || record.index <= d.applied || d.ahead.contains(record.index)) return;
+  if (!bus_versioned()) {
+    // Unversioned pub/sub: what arrives is applied at once, and a gap before it is never read
+    // from the log. The index is still noted (mark_applied keeps it `ahead` of the gap), so this
+    // node never labels a snapshot with a version its replica lacks part of.
+    apply_remote(doc, d, record);
+    release_forward_replies(doc);
+    return;
+  }
   if (record.index != d.applied + 1 && d.pending_remote.size() >= config_.pending_remote_max) {
     // Past the gap and no room: the log has it.
     d.remote_dropped = true;

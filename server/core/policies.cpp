@@ -50,6 +50,8 @@ const PolicyField kFields[] = {
     {"awareness", K::kChoice, kAwarenessNames, 0, 0, get_field<&P::awareness>, set_field<&P::awareness>},
     {"awareness_interval", K::kTime, {}, 1, 60 * 1000, get_field<&P::awareness_interval_ms>, set_field<&P::awareness_interval_ms>},
     {"awareness_idle", K::kTime, {}, 1, kPolicyTimeMsMax, get_field<&P::awareness_idle_ms>, set_field<&P::awareness_idle_ms>},
+    {"bus", K::kChoice, kBusNames, 0, 0, get_field<&P::bus>, set_field<&P::bus>},
+    {"bus_recovery", K::kChoice, kBusRecoveryNames, 0, 0, get_field<&P::bus_recovery>, set_field<&P::bus_recovery>},
 };
 
 }  // namespace
@@ -62,6 +64,8 @@ std::string_view name_of(NodePolicies::ApiCache v) { return name_in(kApiCacheNam
 std::string_view name_of(NodePolicies::Rename v) { return name_in(kRenameNames, v); }
 std::string_view name_of(NodePolicies::Home v) { return name_in(kHomeNames, v); }
 std::string_view name_of(NodePolicies::Awareness v) { return name_in(kAwarenessNames, v); }
+std::string_view name_of(NodePolicies::Bus v) { return name_in(kBusNames, v); }
+std::string_view name_of(NodePolicies::BusRecovery v) { return name_in(kBusRecoveryNames, v); }
 
 std::span<const PolicyField> policy_fields() { return kFields; }
 

@@ -43,6 +43,17 @@ struct NodePolicies {
   // coalesce per document: every awareness_interval_ms one frame per viewer with the last state
   // of each client that moved, entries idle for awareness_idle_ms dropped.
   enum class Awareness { kBroadcast, kCoalesce };
+  // propagation: bus — which bus carries committed records: PostgreSQL NOTIFY inside the commit
+  // (the database publishes), or Redis pub/sub (the committing server publishes after its
+  // commit; at most once: a subscriber disconnected or reconnecting misses what is published
+  // meanwhile, and Redis is one process that can crash).
+  enum class Bus { kNotify, kRedis };
+  // What a node does with the bus: apply what arrives and nothing else (naive: records treated
+  // as unversioned — a record past a gap is applied at once and the gap forgotten, no catch-up,
+  // no anti-entropy), or use the records' log indexes: a gap, and every resubscription after the
+  // bus connection was lost, reads the log after what it applied, and while the bus is down
+  // the node reads the log every poll_interval instead (Node::on_bus_state).
+  enum class BusRecovery { kNone, kLog };
 
   Propagation propagation = Propagation::kBus;
   std::int64_t poll_interval_ms = 2000;
@@ -74,6 +85,8 @@ struct NodePolicies {
   Awareness awareness = Awareness::kCoalesce;
   std::int64_t awareness_interval_ms = 100;
   std::int64_t awareness_idle_ms = 30000;
+  Bus bus = Bus::kNotify;
+  BusRecovery bus_recovery = BusRecovery::kLog;
 };
 
 // The names of each choice, in its enum's order (the enum's value is the index).
@@ -85,6 +98,8 @@ inline constexpr std::array<std::string_view, 2> kApiCacheNames{"public", "no_st
 inline constexpr std::array<std::string_view, 2> kRenameNames{"lww", "notice"};
 inline constexpr std::array<std::string_view, 2> kHomeNames{"fixed", "lease"};
 inline constexpr std::array<std::string_view, 2> kAwarenessNames{"broadcast", "coalesce"};
+inline constexpr std::array<std::string_view, 2> kBusNames{"notify", "redis"};
+inline constexpr std::array<std::string_view, 2> kBusRecoveryNames{"none", "log"};
 
 std::string_view name_of(NodePolicies::Propagation v);
 std::string_view name_of(NodePolicies::Persistence v);
@@ -94,6 +109,8 @@ std::string_view name_of(NodePolicies::ApiCache v);
 std::string_view name_of(NodePolicies::Rename v);
 std::string_view name_of(NodePolicies::Home v);
 std::string_view name_of(NodePolicies::Awareness v);
+std::string_view name_of(NodePolicies::Bus v);
+std::string_view name_of(NodePolicies::BusRecovery v);
 
 // The longest time a policy may be set to: 30 days.
 inline constexpr std::int64_t kPolicyTimeMsMax = 30LL * 24 * 3600 * 1000;

@@ -370,6 +370,10 @@ Result<void> check_config(const ServerConfig& c) {
   std::string out;
   auto bad = [&](const std::string& s) { out += (out.empty() ? "" : "\n") + s; };
   if (c.pg_url.empty()) bad("database: required (a PostgreSQL URL; or --pg-url)");
+  // The simulator models a Redis bus (sim/redis.hpp); this server's bus is NOTIFY only so far.
+  if (c.node.bus == NodeConfig::Bus::kRedis) {
+    bad("policies.bus: redis is simulated only: convlab-server publishes with PostgreSQL NOTIFY (use notify)");
+  }
   if (c.node.api_read != NodeConfig::ApiRead::kPrimary && c.pg_replica_url.empty()) {
     bad("policies.api_read: replica reads need database_replica (a PostgreSQL streaming replica's URL; or "
         "--pg-replica-url)");

@@ -67,6 +67,7 @@ TEST(SwarmGenerator, DrawsEveryFaultKindAndKnob) {
   }
   EXPECT_EQ(kinds, swarm_kinds);
   EXPECT_FALSE(swarm_kinds.contains("db_lost"));
+  EXPECT_FALSE(swarm_kinds.contains("redis_crash"));
   for (const char* knob : {"no faults", "many faults", "snapshot", "after_commit", "poll", "fenced", "renames",
                            "reloads", "replica lag", "cdn", "random faults", "script", "overrides", "rate limit",
                            "home lease"}) {

@@ -55,14 +55,7 @@ Outcome crash_doc0_home(NodePolicies::Home home, const char* strategy, std::uint
   crash.at_ms = kCrashMs;
   crash.for_ms = kDownMs;
   c.faults.push_back(crash);
-  RunOptions o;
-  o.strategy = find_strategy(strategy);
-  o.seed = seed;
-  o.scenario = "test";
-  o.variant = "v";
-  EXPECT_NE(o.strategy, nullptr);
-  EXPECT_TRUE(world_problems(c, *o.strategy).empty());
-  const RunOutput out = run_world(c, o);
+  const RunOutput out = test::run_checked(c, strategy, seed);
   EXPECT_EQ(out.refused, 0u) << out.refusal;
   EXPECT_EQ(out.node_errors, 0u) << (home == NodePolicies::Home::kLease ? "lease: " : "fixed: ") << out.node_error;
   Outcome result;

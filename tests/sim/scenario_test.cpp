@@ -312,7 +312,7 @@ TEST(ScenarioErrors, UnknownEnumValueListsAllowed) {
              "t.yaml:3:13: world.balancer: unknown value \"random\" (allowed: round_robin, sticky)");
   EXPECT_HAS(load_err(with_world("  faults:\n    - {kind: explode}\n")),
              "t.yaml:4:14: world.faults[0].kind: unknown value \"explode\" (allowed: partition, crash, "
-             "clock_offset, clock_drift, offline, disconnect, revoke, flaky, db_lost)");
+             "clock_offset, clock_drift, offline, disconnect, revoke, flaky, db_lost, redis_crash)");
 }
 
 TEST(ScenarioErrors, UnknownKeyListsAllowedKeysAtThatLevel) {
@@ -321,7 +321,7 @@ TEST(ScenarioErrors, UnknownKeyListsAllowedKeysAtThatLevel) {
   // The policies in the policy table's order, then the simulated servers' own key.
   EXPECT_HAS(e, "ack, catch_up, api_read, api_cache, check_revocation, rate_limit_per_s, rate_burst, "
                 "rename, home, lease_ms, lease_s, awareness, awareness_interval_ms, awareness_interval_s, "
-                "awareness_idle_ms, awareness_idle_s, work_us_per_msg, work_us_per_read, host_cpus, host_us_per_frame)");
+                "awareness_idle_ms, awareness_idle_s, bus, bus_recovery, work_us_per_msg, work_us_per_read, host_cpus, host_us_per_frame)");
   const std::string top = load_err("name: x\nvariant:\n  naive: {}\n");
   EXPECT_HAS(top, "t.yaml:2:1: variant: unknown key (allowed: name, row, description, strategies, seeds, world, "
                   "variants, expect, calibration)");
