@@ -168,10 +168,10 @@ void read_origins(Ctx& ctx, const Entry& e, ServerConfig& c) {
 }
 
 void read_limits(Ctx& ctx, const Entry& top, Limits& l) {
-  static constexpr std::array<std::string_view, 10> keys{
-      "message_bytes_max", "outgoing_messages_max", "idle_timeout_ms",   "documents_per_connection_max",
-      "connections_max",   "document_id_max",       "http_body_bytes_max", "shutdown_grace_ms",
-      "api_read_timeout_ms", "coalesce_ms"};
+  static constexpr std::array<std::string_view, 11> keys{
+      "message_bytes_max", "outgoing_messages_max", "outgoing_bytes_max", "idle_timeout_ms",
+      "documents_per_connection_max", "connections_max", "document_id_max", "http_body_bytes_max",
+      "shutdown_grace_ms", "api_read_timeout_ms", "coalesce_ms"};
   auto es = entries(ctx, top.value, top.at, keys);
   if (!es) return;
   for (const Entry& e : *es) {
@@ -179,6 +179,8 @@ void read_limits(Ctx& ctx, const Entry& top, Limits& l) {
       get_uint(ctx, e.value, e.at, 16, static_cast<std::int64_t>(kFrameBytesMax), l.message_bytes_max);
     } else if (e.key == "outgoing_messages_max") {
       get_uint(ctx, e.value, e.at, 1, kCountMax, l.outgoing_messages_max);
+    } else if (e.key == "outgoing_bytes_max") {
+      get_uint(ctx, e.value, e.at, 1024, std::int64_t{1} << 32, l.outgoing_bytes_max);
     } else if (e.key == "idle_timeout_ms") {
       get_time(ctx, e.value, e.at, false, 1, kTimeMsMax, l.idle_timeout_ms);
     } else if (e.key == "documents_per_connection_max") {

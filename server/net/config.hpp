@@ -16,6 +16,10 @@ namespace convlab::net {
 struct Limits {
   std::size_t message_bytes_max = 65536;
   std::size_t outgoing_messages_max = 4096;
+  // Bytes queued for one connection (not counting the message being written): a new frame for a
+  // connection at or past this is not queued, the connection is cut off (4008). With
+  // outgoing_messages_max, what a client that never reads can make the server hold.
+  std::size_t outgoing_bytes_max = 16u << 20;
   std::int64_t idle_timeout_ms = 120000;
   std::size_t documents_per_connection_max = 64;
   std::size_t connections_max = 10000;

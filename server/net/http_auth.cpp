@@ -48,9 +48,16 @@ std::optional<std::string> string_field(const json::object& o, const char* name)
   return std::string(v->get_string());
 }
 
-// Issues a token for `name` (user `uid`) with a fresh agent, and a refresh token; on the pool.
-// Fills `res` with the answer.
-void issue(App& app, const std::string& name, std::uint32_t uid, Response& res) {
+// A refresh token: FAMILY.RANDOM.NAME. The family (random, kept by every rotation) lets the
+// store revoke a whole chain when a rotated token comes back (Store::use_refresh); the name is
+// not a secret (the random parts are; the whole string is what the store holds).
+std::string refresh_token(const std::string& family, const std::string& name) {
+  return family + "." + random_hex(32) + "." + auth::detail::base64url_encode(name);
+}
+
+// Issues a token for `name` (user `uid`) with a fresh agent, and a refresh token: `rotated`, the
+// one /refresh already stored, or a new family's first; on the pool. Fills `res` with the answer.
+void issue(App& app, const std::string& name, std::uint32_t uid, Response& res, const std::string& rotated = {}) {
   auto agent = app.store->new_agent(uid);
   if (!agent) return error_json(res, 503, "store unavailable: " + agent.error().message);
   auth::Claims c;
@@ -64,11 +71,11 @@ void issue(App& app, const std::string& name, std::uint32_t uid, Response& res) 
   c.nbf = c.iat;
   c.exp = c.iat + app.cfg.token_lifetime_s;
   const std::string jwt = auth::sign_hs256(c, app.cfg.jwt.secret);
-  // The refresh token names its user (the name is not a secret; the random part is, and the
-  // whole string is what the store holds).
-  const std::string refresh = random_hex(32) + "." + auth::detail::base64url_encode(name);
-  if (auto put = app.store->put_refresh(refresh, uid, c.iat + app.cfg.refresh_lifetime_s); !put) {
-    return error_json(res, 503, "store unavailable: " + put.error().message);
+  const std::string refresh = rotated.empty() ? refresh_token(random_hex(16), name) : rotated;
+  if (rotated.empty()) {
+    if (auto put = app.store->put_refresh(refresh, uid, c.iat + app.cfg.refresh_lifetime_s); !put) {
+      return error_json(res, 503, "store unavailable: " + put.error().message);
+    }
   }
   json::object o;
   o["token"] = jwt;
@@ -115,23 +122,29 @@ void refresh(HttpSession& session, std::string_view) {
   auto token = body ? string_field(*body, "refresh_token") : std::nullopt;
   if (!token) return session.reply(400, R"({"error":"expected {\"refresh_token\": string}"})", "/refresh");
   session.blocking("/refresh", [&app, old = *token](Response& res) {
-    const auto dot = old.find('.');
-    auto decoded = dot == std::string::npos ? Result<std::string>(make_error("no name"))
-                                            : auth::detail::base64url_decode(std::string_view(old).substr(dot + 1));
+    // FAMILY.RANDOM.NAME (a token issued before families, RANDOM.NAME, is its own family).
+    const auto first = old.find('.');
+    const auto last = old.rfind('.');
+    auto decoded = first == std::string::npos ? Result<std::string>(make_error("no name"))
+                                              : auth::detail::base64url_decode(std::string_view(old).substr(last + 1));
     const std::string name = decoded ? *decoded : std::string();
-    const std::string next = random_hex(32) + "." + auth::detail::base64url_encode(name);
-    auto uid = app.store->use_refresh(old, next, wall_s() + app.cfg.refresh_lifetime_s);
-    if (!uid || name.empty()) return error_json(res, 401, "refresh token unknown, used or expired");
-    issue(app, name, *uid, res);
-    // issue() stored a second refresh token; the rotated one is `next`: hand that one out.
-    if (res.result_int() == 200) {
-      boost::system::error_code ec;
-      json::value v = json::parse(res.body(), ec);
-      if (!ec && v.is_object()) {
-        v.get_object()["refresh_token"] = next;
-        res.body() = json::serialize(v);
-      }
+    if (name.empty() || first == 0) {
+      app.metrics.token_refused("refresh_unknown");
+      return error_json(res, 401, "refresh token unknown, used or expired");
     }
+    const std::string next = refresh_token(old.substr(0, first), name);
+    auto use = app.store->use_refresh(old, next, wall_s() + app.cfg.refresh_lifetime_s);
+    if (!use) return error_json(res, 503, "store unavailable: " + use.error().message);
+    if (use->outcome == pg::RefreshUse::kReused) {
+      app.metrics.token_refused("refresh_reused");
+      return error_json(res, 401, "refresh token reused after its rotation: its family (" +
+                                      std::to_string(use->revoked) + " token(s)) is revoked; log in again");
+    }
+    if (use->outcome != pg::RefreshUse::kRotated) {
+      app.metrics.token_refused("refresh_unknown");
+      return error_json(res, 401, "refresh token unknown, used or expired");
+    }
+    issue(app, name, use->user, res, next);
   });
 }
 

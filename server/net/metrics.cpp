@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
 #include <mutex>
 
 namespace convlab::net {
@@ -108,6 +109,11 @@ struct Metrics::Impl {
                                       .Register(registry);
   pm::Family<pm::Counter>& tx_f =
       pm::BuildCounter().Name("convlab_sent_bytes_total").Help("WebSocket message bytes sent").Register(registry);
+  pm::Family<pm::Gauge>& queue_peak_f =
+      pm::BuildGauge()
+          .Name("convlab_outgoing_queue_peak_bytes")
+          .Help("The most bytes one connection's outgoing queue held (limits.outgoing_bytes_max bounds it)")
+          .Register(registry);
   pm::Family<pm::Gauge>& db_f =
       pm::BuildGauge().Name("convlab_db_up").Help("1 when PostgreSQL is reachable, else 0").Register(registry);
   pm::Family<pm::Counter>& node_msgs_f = pm::BuildCounter()
@@ -156,6 +162,8 @@ struct Metrics::Impl {
   pm::Counter& rx_c = rx_f.Add({});
   pm::Counter& tx_c = tx_f.Add({});
   pm::Gauge& db_g = db_f.Add({});
+  pm::Gauge& queue_peak_g = queue_peak_f.Add({});
+  std::atomic<std::size_t> queue_peak{0};
   // Per-frame counters resolved once (Family::Add hashes its labels under a lock).
   pm::Counter& sent_welcome_c = frames_sent.Add({{"type", "welcome"}});
   pm::Counter& sent_deliver_c = frames_sent.Add({{"type", "deliver"}});
@@ -248,6 +256,15 @@ void Metrics::http_request(std::string_view route, int status) {
 }
 void Metrics::bytes_received(std::size_t n) { impl_->rx_c.Increment(static_cast<double>(n)); }
 void Metrics::bytes_sent(std::size_t n) { impl_->tx_c.Increment(static_cast<double>(n)); }
+void Metrics::outgoing_queue_bytes(std::size_t n) {
+  std::size_t peak = impl_->queue_peak.load(std::memory_order_relaxed);
+  while (n > peak) {
+    if (impl_->queue_peak.compare_exchange_weak(peak, n, std::memory_order_relaxed)) {
+      impl_->queue_peak_g.Set(static_cast<double>(n));
+      return;
+    }
+  }
+}
 void Metrics::db_up(bool up) { impl_->db_g.Set(up ? 1.0 : 0.0); }
 void Metrics::node_message(std::string_view kind, std::string_view direction) {
   impl_->node_msgs_f.Add({{"kind", std::string(kind)}, {"direction", std::string(direction)}}).Increment();

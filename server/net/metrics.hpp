@@ -45,6 +45,8 @@ class Metrics {
   void http_request(std::string_view route, int status);
   void bytes_received(std::size_t n);
   void bytes_sent(std::size_t n);
+  // One connection's outgoing queue holds `n` bytes now (the peak is kept).
+  void outgoing_queue_bytes(std::size_t n);
   void db_up(bool up);
   // Server to server. kind: "edit", "reply"; direction: "sent", "received".
   void node_message(std::string_view kind, std::string_view direction);

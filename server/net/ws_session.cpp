@@ -122,6 +122,7 @@ void WsSession::send_frame(const Frame& frame, const Strategy& strategy) {
   app_.metrics.frame_sent(frame_type(frame.kind));
   Out* o = message_for(json_mode_);
   if (o == nullptr) return;
+  const std::size_t before = o->data.size();
   if (json_mode_) {
     const std::string& j = app_.json_of(frame, strategy);
     if (o->frames == 1) {
@@ -137,6 +138,8 @@ void WsSession::send_frame(const Frame& frame, const Strategy& strategy) {
   } else {
     append_frame(o->data, frame);
   }
+  queued_bytes_ += o->data.size() - before;
+  app_.metrics.outgoing_queue_bytes(queued_bytes_);
   queued();
 }
 
@@ -171,6 +174,7 @@ void WsSession::close(std::uint16_t code, std::string reason) {
   close_reason_ = std::move(reason);
   out_.clear();
   queued_frames_ = 0;
+  queued_bytes_ = 0;
   if (!accepted_) return;
   if (!writing_) do_close();
 }
@@ -397,6 +401,10 @@ WsSession::Out* WsSession::message_for(bool text) {
     close(close_code::kSlowConsumer, "slow consumer: outgoing queue full");
     return nullptr;
   }
+  if (queued_bytes_ >= app_.cfg.limits.outgoing_bytes_max) {
+    close(close_code::kSlowConsumer, "slow consumer: outgoing queue at " + std::to_string(queued_bytes_) + " bytes");
+    return nullptr;
+  }
   ++queued_frames_;
   CONVLAB_ASSERT(out_.size() < queued_frames_);  // every queued message holds a frame at least
   if (version_ >= 2 && !out_.empty()) {
@@ -436,6 +444,7 @@ void WsSession::do_write() {
   inflight_ = std::move(out_.front());
   out_.pop_front();
   queued_frames_ -= std::min(queued_frames_, inflight_.frames);
+  queued_bytes_ -= std::min(queued_bytes_, inflight_.data.size());
   ws_.text(inflight_.text);
   app_.metrics.message_sent(version_);
   if (app_.cfg.limits.coalesce_ms > 0) last_write_ = Clock::now();
@@ -448,6 +457,7 @@ void WsSession::on_write(beast::error_code ec, std::size_t n) {
   if (ec) {
     out_.clear();
     queued_frames_ = 0;
+    queued_bytes_ = 0;
     closing_ = true;
     return teardown();
   }

@@ -8,8 +8,8 @@
 // strategy claims) and its timers (idle, token expiry).
 // May call: the App (app.hpp) and, through it, the nodes; the frame codecs (frames.hpp).
 // Bounds: incoming messages ≤ limits.message_bytes_max (Beast closes 1009), frames per message ≤
-// kBatchFramesMax (convlab/2) or 1, outgoing frames queued ≤ limits.outgoing_messages_max (closes
-// 4008), documents ≤ limits.documents_per_connection_max (refused), unanswered edits ≤
+// kBatchFramesMax (convlab/2) or 1, outgoing frames queued ≤ limits.outgoing_messages_max and
+// their bytes ≤ limits.outgoing_bytes_max plus the one frame that passed it (closes 4008), documents ≤ limits.documents_per_connection_max (refused), unanswered edits ≤
 // kEditsUnansweredMax (refused).
 #include "server/net/app.hpp"
 #include "server/net/request_token.hpp"
@@ -91,6 +91,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::deque<Out> out_;       // queued, not yet being written
   Out inflight_;              // the message being written (its bytes must live until written)
   std::size_t queued_frames_ = 0;  // frames in out_: at most limits.outgoing_messages_max
+  std::size_t queued_bytes_ = 0;   // bytes in out_: a frame is queued only below limits.outgoing_bytes_max
   bool flush_posted_ = false;      // in App::to_flush or App::held (at most once)
   // With limits.coalesce_ms; none before the first write (a default time point is the machine's
   // boot, which may be less than a window ago).

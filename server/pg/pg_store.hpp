@@ -48,7 +48,7 @@ class PgStore final : public Store {
   Result<void> revoke(std::string_view jti, std::uint32_t user, std::int64_t expires_s) override;
   Result<bool> is_revoked(std::string_view jti) override;
   Result<void> put_refresh(std::string_view id, std::uint32_t user, std::int64_t expires_s) override;
-  Result<std::uint32_t> use_refresh(std::string_view id, std::string_view replacement, std::int64_t expires_s) override;
+  Result<RefreshUse> use_refresh(std::string_view id, std::string_view replacement, std::int64_t expires_s) override;
   Result<void> drop_refresh_of(std::uint32_t user) override;
   Result<std::uint32_t> user_id(std::string_view name) override;
   Result<std::uint32_t> new_agent(std::uint32_t user = 0) override;

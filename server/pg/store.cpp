@@ -146,21 +146,33 @@ Result<void> PgStore::put_refresh(std::string_view id, std::uint32_t user, std::
   return {};
 }
 
-Result<std::uint32_t> PgStore::use_refresh(std::string_view id, std::string_view replacement, std::int64_t expires_s) {
-  auto r = sync_call<std::optional<std::uint32_t>>("use_refresh", [&](pqxx::connection& c) -> std::optional<std::uint32_t> {
+Result<RefreshUse> PgStore::use_refresh(std::string_view id, std::string_view replacement, std::int64_t expires_s) {
+  return sync_call<RefreshUse>("use_refresh", [&](pqxx::connection& c) {
     pqxx::work w(c);
-    auto rows = w.exec_params("DELETE FROM refresh_tokens WHERE id = $1 AND expires > $2 RETURNING user_id",
-                              std::string(id), wall_s());
-    if (rows.empty()) return std::nullopt;
-    const auto user = static_cast<std::uint32_t>(rows[0][0].as<std::uint64_t>());
-    w.exec_params("INSERT INTO refresh_tokens (id, user_id, expires) VALUES ($1, $2, $3)", std::string(replacement),
-                  user, expires_s);
+    RefreshUse u;
+    // An expired id goes too, as unknown (not as a reuse).
+    auto rows = w.exec_params("DELETE FROM refresh_tokens WHERE id = $1 RETURNING user_id, expires", std::string(id));
+    if (!rows.empty()) {
+      if (rows[0][1].as<std::int64_t>() > wall_s()) {
+        u.outcome = RefreshUse::kRotated;
+        u.user = static_cast<std::uint32_t>(rows[0][0].as<std::uint64_t>());
+        w.exec_params("INSERT INTO refresh_tokens (id, user_id, expires) VALUES ($1, $2, $3)",
+                      std::string(replacement), u.user, expires_s);
+      }
+    } else if (const auto dot = id.find('.'); dot != std::string_view::npos && dot > 0) {
+      // Not there: if later ids of its family are, this one was rotated and comes back. The
+      // family's prefix is matched literally (no LIKE wildcards in it).
+      const std::string family(id.substr(0, dot + 1));
+      auto gone = w.exec_params("DELETE FROM refresh_tokens WHERE left(id, length($1)) = $1 RETURNING user_id", family);
+      if (!gone.empty()) {
+        u.outcome = RefreshUse::kReused;
+        u.user = static_cast<std::uint32_t>(gone[0][0].as<std::uint64_t>());
+        u.revoked = gone.size();
+      }
+    }
     w.commit();
-    return user;
+    return u;
   });
-  if (!r) return r.error();
-  if (!*r) return make_error("pg: refresh token unknown, already used or expired");
-  return **r;
 }
 
 Result<void> PgStore::drop_refresh_of(std::uint32_t user) {

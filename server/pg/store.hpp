@@ -106,6 +106,14 @@ struct HistoryPage {
   std::uint64_t latest = 0;  // the log's length
 };
 
+// What `use_refresh` made of an id: rotated (`user` set), unknown (never issued, expired, or its
+// family already revoked) or reused after its rotation (its family, `revoked` ids, deleted).
+struct RefreshUse {
+  enum Outcome { kRotated, kUnknown, kReused } outcome = kUnknown;
+  std::uint32_t user = 0;
+  std::size_t revoked = 0;
+};
+
 class Store {
  public:
   // Connects, migrates, starts the worker and listener threads. An Error (naming the problem,
@@ -126,11 +134,14 @@ class Store {
   virtual Result<void> revoke(std::string_view jti, std::uint32_t user, std::int64_t expires_s) = 0;
   virtual Result<bool> is_revoked(std::string_view jti) = 0;
   // Refresh tokens: an opaque random id stored with its user and expiry; `use_refresh` checks
-  // and rotates it (the old one stops working) and returns the user.
+  // and rotates it (the old one stops working) and returns the user. An id `FAMILY.rest` belongs
+  // to the family before its first '.': a rotation's replacement carries it on. An id used again
+  // after its rotation (not there, while later ones of its family are: a copy in a thief's hands,
+  // or the holder's after a thief's use) revokes the whole family (RefreshUse::kReused).
   virtual Result<void> put_refresh(std::string_view id, std::uint32_t user, std::int64_t expires_s) = 0;
-  // `use_refresh` refuses (Error) an id that is unknown, already used or expired.
-  virtual Result<std::uint32_t> use_refresh(std::string_view id, std::string_view replacement,
-                                            std::int64_t expires_s) = 0;
+  // An Error only when the database could not answer.
+  virtual Result<RefreshUse> use_refresh(std::string_view id, std::string_view replacement,
+                                         std::int64_t expires_s) = 0;
   virtual Result<void> drop_refresh_of(std::uint32_t user) = 0;
   // Users by name: the id of `name`, created on first use (stable across servers).
   virtual Result<std::uint32_t> user_id(std::string_view name) = 0;

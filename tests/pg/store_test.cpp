@@ -447,26 +447,47 @@ TEST(PgStore, RevocationIsPublishedToEveryStore) {
   EXPECT_FALSE(a->revoke("", 1, later));
 }
 
-TEST(PgStore, RefreshTokensRotate) {
+TEST(PgStore, RefreshTokensRotateAndOneReusedAfterItsRotationRevokesItsFamily) {
   CONVLAB_PG_URL_OR_SKIP(url);
   Collector col;
   auto s = open_store(url, col);
   ASSERT_TRUE(s);
   const std::int64_t now = now_s();
+  auto outcome = [&](std::string_view id, std::string_view next, std::int64_t expires) {
+    auto u = s->use_refresh(id, next, expires);
+    EXPECT_TRUE(u) << u.error().message;
+    return u ? *u : RefreshUse{};
+  };
   ASSERT_TRUE(s->put_refresh("r1", 7, now + 100));
-  auto u = s->use_refresh("r1", "r2", now + 100);
-  ASSERT_TRUE(u) << u.error().message;
-  EXPECT_EQ(*u, 7u);
-  EXPECT_FALSE(s->use_refresh("r1", "r3", now + 100)) << "the old id still works";
-  u = s->use_refresh("r2", "r3", now + 100);
-  ASSERT_TRUE(u);
-  EXPECT_EQ(*u, 7u);
+  RefreshUse u = outcome("r1", "r2", now + 100);
+  EXPECT_EQ(u.outcome, RefreshUse::kRotated);
+  EXPECT_EQ(u.user, 7u);
+  EXPECT_EQ(outcome("r1", "r3", now + 100).outcome, RefreshUse::kUnknown) << "the old id still works";
+  u = outcome("r2", "r3", now + 100);
+  EXPECT_EQ(u.outcome, RefreshUse::kRotated);
+  EXPECT_EQ(u.user, 7u);
   ASSERT_TRUE(s->put_refresh("old", 8, now - 1));
-  auto expired = s->use_refresh("old", "new", now + 100);
-  ASSERT_FALSE(expired);
-  EXPECT_NE(expired.error().message.find("refresh token"), std::string::npos);
+  EXPECT_EQ(outcome("old", "new", now + 100).outcome, RefreshUse::kUnknown) << "expired";
+  EXPECT_EQ(outcome("new", "newer", now + 100).outcome, RefreshUse::kUnknown) << "an expired id rotates nothing";
   ASSERT_TRUE(s->drop_refresh_of(7));
-  EXPECT_FALSE(s->use_refresh("r3", "r4", now + 100));
+  EXPECT_EQ(outcome("r3", "r4", now + 100).outcome, RefreshUse::kUnknown);
+
+  // A family (the text before the first '.') is carried on by rotations; an id of it used again
+  // after its rotation deletes every id of the family, and nothing of another family.
+  ASSERT_TRUE(s->put_refresh("fam.0", 7, now + 100));
+  ASSERT_TRUE(s->put_refresh("fa%.0", 7, now + 100));  // another family: no LIKE wildcards
+  ASSERT_TRUE(s->put_refresh("famx.0", 7, now + 100));  // another family sharing a prefix
+  EXPECT_EQ(outcome("fam.0", "fam.1", now + 100).outcome, RefreshUse::kRotated);
+  EXPECT_EQ(outcome("fam.1", "fam.2", now + 100).outcome, RefreshUse::kRotated);
+  const RefreshUse reused = outcome("fam.0", "fam.x", now + 100);
+  EXPECT_EQ(reused.outcome, RefreshUse::kReused);
+  EXPECT_EQ(reused.user, 7u);
+  EXPECT_EQ(reused.revoked, 1u);  // fam.2, the live one
+  EXPECT_EQ(outcome("fam.2", "fam.3", now + 100).outcome, RefreshUse::kUnknown) << "the family's live id still works";
+  EXPECT_EQ(outcome("fam.1", "fam.3", now + 100).outcome, RefreshUse::kUnknown) << "nothing of the family is left";
+  EXPECT_EQ(outcome("f%.9", "f%.1", now + 100).outcome, RefreshUse::kUnknown) << "'%' matched another family";
+  EXPECT_EQ(outcome("fa%.0", "fa%.1", now + 100).outcome, RefreshUse::kRotated);
+  EXPECT_EQ(outcome("famx.0", "famx.1", now + 100).outcome, RefreshUse::kRotated);
 }
 
 TEST(PgStore, UsersAreStableAndAgentsUnique) {

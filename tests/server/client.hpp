@@ -104,6 +104,7 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   bool started() const { return port_ != 0; }
+  pid_t pid() const { return pid_; }
   unsigned short port() const { return port_; }
   const std::string& first_line() const { return first_line_; }
   std::string stderr_text() const {

@@ -125,19 +125,49 @@ TEST(ServerInput, MalformedInputMatrix) {
   EXPECT_EQ(server.stop(), 0) << server.stderr_text();
 }
 
-TEST(ServerInput, RefreshRotatesTheRefreshToken) {
+// Rotation, and a refresh token used again after its rotation (docs/protocol.md, "Refresh
+// tokens"): refused, and every refresh token of its family (this login's chain) with it, so a
+// thief and the holder both have to log in again; other logins' families are untouched.
+TEST(ServerInput, RefreshTokenReusedAfterRotationRevokesItsFamily) {
   CONVLAB_PG_URL_OR_SKIP(url);
   START_SERVER(server, yaml_for(url, "lww"));
-  auto l = login(server.port(), "someone", "lab-pw");  // the lab password: any name
-  ASSERT_TRUE(l);
-  HttpAnswer r = http_request(server.port(), http::verb::post, "/refresh", R"({"refresh_token":")" + l->refresh + "\"}");
-  ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.json().at("user_id").to_number<std::uint64_t>(), l->user);
-  EXPECT_NE(r.json().at("agent").to_number<std::uint64_t>(), l->agent);
-  // The old one is used up.
-  EXPECT_EQ(http_request(server.port(), http::verb::post, "/refresh", R"({"refresh_token":")" + l->refresh + "\"}").status, 401);
-  const std::string next(r.json().at("refresh_token").as_string());
-  EXPECT_EQ(http_request(server.port(), http::verb::post, "/refresh", R"({"refresh_token":")" + next + "\"}").status, 200);
+  const unsigned short port = server.port();
+  auto refresh = [&](const std::string& token) {
+    return http_request(port, http::verb::post, "/refresh", R"({"refresh_token":")" + token + "\"}");
+  };
+  auto l = login(port, "someone", "lab-pw");  // the lab password: any name
+  auto other = login(port, "someone", "lab-pw");  // the same user, another login: another family
+  ASSERT_TRUE(l && other);
+  HttpAnswer r1 = refresh(l->refresh);
+  ASSERT_EQ(r1.status, 200) << r1.body;
+  EXPECT_EQ(r1.json().at("user_id").to_number<std::uint64_t>(), l->user);
+  EXPECT_NE(r1.json().at("agent").to_number<std::uint64_t>(), l->agent);
+  EXPECT_FALSE(r1.raw[http::field::set_cookie].empty());
+  const std::string t1(r1.json().at("refresh_token").as_string());
+  HttpAnswer r2 = refresh(t1);
+  ASSERT_EQ(r2.status, 200) << r2.body;
+  const std::string t2(r2.json().at("refresh_token").as_string());
+  const std::string jwt2(r2.json().at("token").as_string());
+
+  // t1 again, after its rotation: refused, issuing nothing, and the family (t2) is revoked.
+  HttpAnswer reused = refresh(t1);
+  EXPECT_EQ(reused.status, 401) << reused.body;
+  EXPECT_EQ(reused.json().at("error"), "refresh token reused after its rotation: its family (1 token(s)) is revoked; log in again");
+  EXPECT_TRUE(reused.raw[http::field::set_cookie].empty());
+  EXPECT_EQ(refresh(t2).status, 401) << "the family's live refresh token";
+  EXPECT_EQ(refresh(l->refresh).status, 401);
+  EXPECT_EQ(refresh(t1).status, 401);
+  // The JWTs issued from the family live on until they expire (token_lifetime_s).
+  EXPECT_EQ(http_request(port, http::verb::get, "/api/documents/1", {}, jwt2).status, 200);
+  // The other login refreshes on.
+  HttpAnswer o = refresh(other->refresh);
+  EXPECT_EQ(o.status, 200) << o.body;
+
+  const std::string m = http_request(port, http::verb::get, "/metrics").body;
+  EXPECT_EQ(metric(m, R"(convlab_tokens_refused_total{reason="refresh_reused"})"), 1);
+  EXPECT_EQ(metric(m, R"(convlab_tokens_refused_total{reason="refresh_unknown"})"), 3);
+  EXPECT_EQ(http_request(port, http::verb::get, "/healthz").status, 200);
+  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
 }
 
 // A token that expires while its connection is open closes the connection with 4402.
