@@ -13,7 +13,8 @@ void Node::deliver_local(std::uint32_t doc, AgentId except_author, std::vector<B
   const Doc& d = docs_.at(doc);
   // A recipient with nothing queued for the document gets the frames at once, each copied
   // straight into its frame: post() would queue a copy of the whole vector and flush it in the
-  // same call (that copy was a third of the real server's allocations per edit, issue 17 item 3).
+  // same call (16 of the real server's 60 to 110 allocations per edit at 200 connections on 20
+  // documents, issue 17 item 3).
   // A recipient with items waiting (an acknowledgement held for its commit) gets its own copy
   // queued behind them, the last of those `msgs` itself; queueing sends nothing, so every
   // send() happens in the same order as before.
