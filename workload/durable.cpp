@@ -17,7 +17,44 @@ DurableText::DurableText(const Strategy& strategy, bool has_snapshot, std::span<
   ids_ = replica_->char_ids();
 }
 
+namespace {
+
+// The ids a register's paragraph shows: its characters, and its `term` when a visible
+// paragraph follows it (it is not the last existing one).
+void shown_ids(const paragraphs::Paragraph& p, bool last, std::vector<CharId>& out) {
+  if (!p.exists) return;
+  out.insert(out.end(), p.ids.begin(), p.ids.end());
+  if (!last) out.push_back(p.term);
+}
+
+// The index of the last existing register, or regs.size() when none exists.
+std::size_t last_existing(const std::vector<paragraphs::Register>& regs) {
+  for (std::size_t i = regs.size(); i > 0; --i) {
+    if (regs[i - 1].value.exists) return i - 1;
+  }
+  return regs.size();
+}
+
+// Sorted `after` minus sorted `before` and the other way round, as multisets.
+void set_change(std::vector<CharId>& before, std::vector<CharId>& after, DurableChange& c) {
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(c.added));
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(c.removed));
+}
+
+}  // namespace
+
+const std::vector<CharId>& DurableText::ids() const {
+  if (ids_stale_) {
+    ids_ = replica_->char_ids();
+    ids_stale_ = false;
+  }
+  return ids_;
+}
+
 DurableChange DurableText::diff_to_current() {
+  CONVLAB_ASSERT(!ids_stale_);  // ids_ are the ids before the change
   std::vector<CharId> now = replica_->char_ids();
   // A change touches one stretch of the text: what lies before and after it is the same ids at
   // the same places, so only the two middles can differ (an id is unique, so one found in a
@@ -32,48 +69,88 @@ DurableChange DurableText::diff_to_current() {
   std::vector<CharId> before(ids_.begin() + static_cast<std::ptrdiff_t>(head),
                              ids_.end() - static_cast<std::ptrdiff_t>(tail));
   std::vector<CharId> after(now.begin() + static_cast<std::ptrdiff_t>(head), now.end() - static_cast<std::ptrdiff_t>(tail));
-  std::sort(before.begin(), before.end());
-  std::sort(after.begin(), after.end());
   DurableChange c;
-  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(c.added));
-  std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(c.removed));
+  set_change(before, after, c);
   ids_ = std::move(now);
   return c;
 }
 
 Result<DurableChange> DurableText::append(const LogRecord& record) {
+  const paragraphs::ParagraphServer* p = paragraphs::as_paragraph_server(*replica_);
+  if (p == nullptr) {
+    if (auto ok = replica_->apply_record(record.record); !ok) {
+      return make_error("record " + std::to_string(record.index) + " does not apply: " + ok.error().message);
+    }
+    return diff_to_current();
+  }
+  // Paragraph strategies: a record changes only the registers it writes, and whether a term
+  // shows changes only for the last existing paragraph before and after it. The ids those
+  // registers show before and after are the change: the others show the same ids, and the
+  // multiset difference of the whole document's ids is that of these parts (the change the
+  // whole-document diff gives, to the byte).
+  const auto decoded = paragraphs::decode(record.record);
+  const auto* rec = decoded ? std::get_if<paragraphs::Record>(&*decoded) : nullptr;
+  if (rec == nullptr) {
+    // Not a record: apply_record says why.
+    auto ok = replica_->apply_record(record.record);
+    CONVLAB_ASSERT(!ok);
+    return make_error("record " + std::to_string(record.index) + " does not apply: " + ok.error().message);
+  }
+  const std::vector<paragraphs::Register>& regs = p->registers();
+  std::vector<std::uint32_t> touched;
+  for (const paragraphs::Write& w : rec->writes) touched.push_back(w.index);
+  const std::size_t last_before = last_existing(regs);
+  if (last_before < regs.size()) touched.push_back(static_cast<std::uint32_t>(last_before));
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  std::vector<CharId> before;
+  for (const std::uint32_t i : touched) {
+    if (i < regs.size()) shown_ids(regs[i].value, i == last_before, before);
+  }
   if (auto ok = replica_->apply_record(record.record); !ok) {
     return make_error("record " + std::to_string(record.index) + " does not apply: " + ok.error().message);
   }
-  DurableChange change = diff_to_current();
-  if (const paragraphs::ParagraphServer* p = paragraphs::as_paragraph_server(*replica_)) {
-    // It applied, so it decodes as a record. A write whose register holds another stamp after it
-    // lost there; what it carried and is not visible now was refused by that holder.
-    const auto decoded = paragraphs::decode(record.record);
-    CONVLAB_ASSERT(decoded.has_value());
-    const auto& writes = std::get<paragraphs::Record>(*decoded).writes;
-    // The visible ids, sorted, only when a write lost (lww, rarely): sorting the whole
-    // document's ids for every record was a fifth of the seq hour.
-    std::vector<CharId> visible;
-    bool sorted = false;
-    for (const paragraphs::Write& w : writes) {
-      const WriteStamp stamp{w.stamp.agent, w.stamp.counter};
-      change.writes.push_back(stamp);
-      CONVLAB_ASSERT(w.index < p->registers().size());
-      const paragraphs::Stamp& held = p->registers()[w.index].stamp;
-      if (held == w.stamp) continue;
-      if (!sorted) {
-        visible = ids_;
-        std::sort(visible.begin(), visible.end());
-        sorted = true;
-      }
-      DurableRefusal r{stamp, WriteStamp{held.agent, held.counter}, {}};
-      r.ids = w.value.ids;
-      if (w.value.term != CharId{}) r.ids.push_back(w.value.term);
-      std::erase_if(r.ids, [&](const CharId& id) { return std::binary_search(visible.begin(), visible.end(), id); });
-      std::sort(r.ids.begin(), r.ids.end());
-      if (!r.ids.empty()) change.refused.push_back(std::move(r));
+  const std::size_t last_after = last_existing(regs);
+  std::vector<CharId> after;
+  bool last_seen = false;
+  for (const std::uint32_t i : touched) {
+    if (i >= regs.size()) continue;
+    shown_ids(regs[i].value, i == last_after, after);
+    last_seen = last_seen || i == last_after;
+  }
+  if (last_after < regs.size() && !last_seen) {
+    // The last paragraph now is one the record did not write (the ones after it were deleted):
+    // its term showed before and shows no more.
+    shown_ids(regs[last_after].value, false, before);
+    shown_ids(regs[last_after].value, true, after);
+  }
+  DurableChange change;
+  set_change(before, after, change);
+  ids_stale_ = true;
+  // A write whose register holds another stamp after it lost there; what it carried and is not
+  // visible now was refused by that holder.
+  const auto& writes = rec->writes;
+  // The visible ids, sorted, only when a write lost (lww, rarely): sorting the whole
+  // document's ids for every record was a fifth of the seq hour.
+  std::vector<CharId> visible;
+  bool sorted = false;
+  for (const paragraphs::Write& w : writes) {
+    const WriteStamp stamp{w.stamp.agent, w.stamp.counter};
+    change.writes.push_back(stamp);
+    CONVLAB_ASSERT(w.index < p->registers().size());
+    const paragraphs::Stamp& held = p->registers()[w.index].stamp;
+    if (held == w.stamp) continue;
+    if (!sorted) {
+      visible = ids();
+      std::sort(visible.begin(), visible.end());
+      sorted = true;
     }
+    DurableRefusal r{stamp, WriteStamp{held.agent, held.counter}, {}};
+    r.ids = w.value.ids;
+    if (w.value.term != CharId{}) r.ids.push_back(w.value.term);
+    std::erase_if(r.ids, [&](const CharId& id) { return std::binary_search(visible.begin(), visible.end(), id); });
+    std::sort(r.ids.begin(), r.ids.end());
+    if (!r.ids.empty()) change.refused.push_back(std::move(r));
   }
   return change;
 }
@@ -82,6 +159,7 @@ Result<DurableChange> DurableText::replace(bool has_snapshot, std::span<const st
                                            std::uint64_t snapshot_index, std::span<const LogRecord> log) {
   auto fresh = strategy_.make_server();
   if (auto ok = recover_replica(*fresh, has_snapshot, snapshot, snapshot_index, log); !ok) return ok.error();
+  ids();  // the ids before the change, read from the replica they came from
   replica_ = std::move(fresh);
   return diff_to_current();
 }

@@ -18,6 +18,10 @@
 #   COMMIT_INTERVAL_MS=0 bench/server/run.sh   # least time between two transactions' starts
 #                                              # (group_commit.interval_ms; the server's default: 8)
 #   SERVERS=1 bench/server/run.sh              # one server instead of two (1 or 2)
+#   CALLGRIND=DIR bench/server/run.sh          # server 0 under valgrind's callgrind: its
+#                                              # instructions in the steady state, per steady
+#                                              # edit, and the profile in DIR (its CPU figures
+#                                              # are valgrind's, not the server's)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${BUILD:-$here/build/ci}"
@@ -73,10 +77,14 @@ for k in "${servers[@]}"; do
        --strategy "$strategy" --jwt-secret "$secret" --lab-password lab --coalesce-ms "${COALESCE_MS:-0}")
   [ "$nservers" = 2 ] && cmd+=(--peer "$((1 - k))=ws://127.0.0.1:${ports[$((1 - k))]}")
   [ -n "${COMMIT_INTERVAL_MS:-}" ] && cmd+=(--commit-interval-ms "$COMMIT_INTERVAL_MS")
+  if [ -n "${CALLGRIND:-}" ] && [ "$k" = 0 ]; then
+    mkdir -p "$CALLGRIND"
+    cmd=(valgrind --tool=callgrind "--callgrind-out-file=$(cd "$CALLGRIND" && pwd)/callgrind.out.%p" "${cmd[@]}")
+  fi
   echo "== server $k: ${cmd[*]}"
   "${cmd[@]}" >"$work/server$k.out" 2>"$work/server$k.err" &
   pids+=($!)
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 600); do
     grep -q '^listening ' "$work/server$k.out" 2>/dev/null && break
     sleep 0.1
   done
@@ -103,12 +111,15 @@ snapshot() {  # postgres, then each server
   for k in "${servers[@]}"; do printf ' %s' "$(cpu_s "${pids[$k]}")"; done
   echo
 }
+# CALLGRIND: server 0's counts start again when the steady state begins and are written out
+# when typing stops.
+callgrind() { [ -z "${CALLGRIND:-}" ] || callgrind_control "$1" "${pids[0]}" >/dev/null; }
 set +e
 "${cmd[@]}" | while IFS= read -r line; do
   printf '%s\n' "$line"
   case "$line" in
-    "steady state begins"*) snapshot >"$work/cpu.begin" ;;
-    "typing stops"*) snapshot >"$work/cpu.end" ;;
+    "steady state begins"*) snapshot >"$work/cpu.begin"; callgrind -z ;;
+    "typing stops"*) snapshot >"$work/cpu.end"; callgrind -d ;;
   esac
 done | tee "$work/load.out"
 code=${PIPESTATUS[0]}
@@ -162,6 +173,14 @@ row postgres "$whole" "$steady"
 row all "$(add "$all" "$whole")" "$(add "$all_steady" "$steady")"
 echo "   ($(nproc) CPUs; ${edits:-0} edits acknowledged in the run, ${steady_edits:-0} in the steady state;"
 echo "    postgres is the postmaster $pm and its children)"
+if [ -n "${CALLGRIND:-}" ]; then
+  # The dump written when typing stopped: the steady state's instructions (every thread).
+  dump="$(ls -t "$CALLGRIND"/callgrind.out."${pids[0]}".* 2>/dev/null | head -n1)"
+  ir="$(awk '/^(summary|totals):/ {print $2; exit}' "$dump" 2>/dev/null)"
+  awk -v ir="${ir:-0}" -v m="${steady_edits:-0}" -v f="$dump" 'BEGIN {
+    printf "== server 0 under callgrind: %.0f instructions in the steady state = %.0f per steady edit (%s)\n",
+      ir, (m > 0 ? ir / m : 0), f }'
+fi
 # The floor issue 4 sets for this benchmark, held against this run's steady state.
 durable="$(awk '/^  durable edits\/s / {print $3}' "$work/load.out")"
 vis_p99="$(awk '/^  steady edit-to-visible / {for (i = 1; i < NF; ++i) if ($i == "p99") print $(i + 1)}' "$work/load.out")"

@@ -11,11 +11,23 @@ namespace convlab {
 void Node::deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs) {
   if (msgs.empty()) return;
   const Doc& d = docs_.at(doc);
-  // Each recipient gets its copy; the last one takes `msgs` itself.
+  // A recipient with nothing queued for the document gets the frames at once, each copied
+  // straight into its frame: post() would queue a copy of the whole vector and flush it in the
+  // same call (16 of the real server's 60 to 110 allocations per edit at 200 connections on 20
+  // documents, issue 17 item 3).
+  // A recipient with items waiting (an acknowledgement held for its commit) gets its own copy
+  // queued behind them, the last of those `msgs` itself; queueing sends nothing, so every
+  // send() happens in the same order as before.
   ConnId last = 0;
   bool any = false;
   for (ConnId conn : d.conns) {
-    if (conns_.at(conn).agent == except_author) continue;
+    Conn& c = conns_.at(conn);
+    if (c.agent == except_author || c.overloaded) continue;
+    Outbox& box = c.out[doc];
+    if (box.head == box.items.size()) {
+      for (const Bytes& m : msgs) io_.send(conn, Frame{FrameKind::kDeliver, doc, m, {}});
+      continue;
+    }
     if (any) post(last, doc, msgs);
     last = conn;
     any = true;

@@ -3,6 +3,8 @@
 #include "server/core/utf8.hpp"
 #include "server/core/wire.hpp"
 
+#include <algorithm>
+
 namespace convlab {
 
 namespace {
@@ -44,6 +46,11 @@ Result<Frame> decode_frame(std::span<const std::uint8_t> bytes) {
 }
 
 void append_frame(Bytes& out, FrameKind kind, std::uint32_t doc, std::span<const std::uint8_t> payload) {
+  // One allocation at most: a frame written byte by byte into an empty message (the real
+  // server's every one-frame message) regrew it three or four times. Doubling keeps a batch's
+  // appends linear.
+  const std::size_t need = out.size() + 1 + Writer::varint_size(doc) + Writer::bytes_size(payload.size());
+  if (need > out.capacity()) out.reserve(std::max(need, 2 * out.capacity()));
   Writer w(std::move(out));
   w.u8(static_cast<std::uint8_t>(kind));
   w.varint(doc);

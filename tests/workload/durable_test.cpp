@@ -9,6 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <deque>
+#include <iterator>
+#include <string_view>
 #include <vector>
 
 namespace convlab::workload {
@@ -145,6 +149,95 @@ TEST(Durable, AWriteTheDurableOrderRefusedIsNamedWithItsHolder) {
   ASSERT_TRUE(over.has_value());
   EXPECT_TRUE(over->refused.empty());
   EXPECT_EQ(over->removed, (std::vector<CharId>{{7, 0}, {7, 1}, {7, 2}}));
+}
+
+// The whole document's ids before and after `record`, diffed as multisets: what DurableText's
+// change must be, however it finds it.
+DurableChange whole_document_change(ServerReplica& reference, const LogRecord& record) {
+  std::vector<CharId> before = reference.char_ids();
+  EXPECT_TRUE(reference.apply_record(record.record).has_value());
+  std::vector<CharId> after = reference.char_ids();
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  DurableChange c;
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(c.added));
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(c.removed));
+  return c;
+}
+
+// Paragraph strategies diff a record register by register (issue 17, item 4): over random typing
+// — newlines typed and deleted, paragraphs split, joined and emptied, the last paragraph deleted
+// and appended to, concurrent writes, two lww servers whose records lose to each other — every
+// change is the whole-document diff's, and the ids read afterwards are the replica's.
+TEST(Durable, ParagraphRecordsChangeWhatTheWholeDocumentDiffSays) {
+  for (const char* name : {"seq", "lww"}) {
+    SCOPED_TRACE(name);
+    const Strategy& strategy = *find_strategy(name);
+    std::vector<std::unique_ptr<ServerReplica>> servers;
+    servers.push_back(strategy.make_server());
+    servers.push_back(strategy.make_server());
+    DurableText durable(strategy, false, {});
+    auto reference = strategy.make_server();
+    struct Typist {
+      std::unique_ptr<ClientReplica> client;
+      std::size_t server = 0;
+      std::deque<Bytes> inbox;
+    };
+    std::vector<Typist> typists;
+    for (AgentId a = 1; a <= 4; ++a) typists.push_back(Typist{strategy.make_client(a), a % 2 == 0 ? 1u : 0u, {}});
+    std::uint64_t state = 20261207;  // a fixed LCG: the same cases every run
+    const auto draw = [&state](std::uint64_t n) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      return (state >> 33) % n;
+    };
+    std::uint64_t index = 0;
+    std::size_t refused = 0;
+    for (int step = 0; step < 3000; ++step) {
+      Typist& t = typists[draw(typists.size())];
+      if (!t.inbox.empty() && draw(3) != 0) {
+        EXPECT_TRUE(t.client->receive(t.inbox.front()).has_value());
+        t.inbox.pop_front();
+        continue;
+      }
+      const std::size_t len = t.client->length();
+      const std::size_t pos = draw(len + 1);
+      const std::size_t del = len == pos ? 0 : draw(std::min<std::size_t>(len - pos, 12) + 1);
+      std::u32string ins;
+      for (std::uint64_t k = draw(6); k > 0; --k) ins.push_back(draw(4) == 0 ? U'\n' : static_cast<char32_t>(U'a' + draw(26)));
+      if (del == 0 && ins.empty()) continue;
+      // The second server's clients' clocks run 200 ms behind: under lww their writes lose to
+      // the first's recent ones.
+      const std::int64_t clock_ms = step - (t.server == 1 ? 200 : 0);
+      for (const Bytes& m : t.client->local_edit(Splice{pos, del, ins}, clock_ms)) {
+        auto o = servers[t.server]->receive(t.client->agent(), m, clock_ms);
+        ASSERT_TRUE(o.has_value());
+        for (const Bytes& back : o->to_sender) t.inbox.push_back(back);
+        for (Typist& other : typists) {
+          if (&other != &t && other.server == t.server) {
+            for (const Bytes& b : o->broadcast) other.inbox.push_back(b);
+          }
+        }
+        for (Bytes& r : o->records) {
+          const LogRecord rec{++index, t.client->agent(), std::move(r)};
+          const DurableChange want = whole_document_change(*reference, rec);
+          auto got = durable.append(rec);
+          ASSERT_TRUE(got.has_value());
+          EXPECT_EQ(got->added, want.added) << "record " << rec.index;
+          EXPECT_EQ(got->removed, want.removed) << "record " << rec.index;
+          refused += got->refused.size();
+          if (step % 97 == 0) {
+            EXPECT_EQ(durable.ids(), reference->char_ids()) << "record " << rec.index;
+          }
+        }
+      }
+    }
+    EXPECT_GT(index, 500u);
+    EXPECT_EQ(durable.ids(), reference->char_ids());
+    // lww's two servers wrote registers the other had written: some writes lost in the log.
+    if (std::string_view(name) == "lww") {
+      EXPECT_GT(refused, 0u);
+    }
+  }
 }
 
 // A record that does not apply on the durable text is an Error and changes nothing.
