@@ -141,16 +141,14 @@ void scheduled_none(Rng&, const ScheduledDraw&, FaultSpec&) {}
 void swarm_none(Rng&, const WorldShape&, FaultSpec&) {}
 void yaml_none(const FaultSpec&, std::string (*)(double), std::string&) {}
 void detail_db_lost(const FaultSpec&, std::string& out) { out += "db"; }
-// --- redis_crash: no keys of its own
+// --- redis_crash: no keys of its own either
 
-void scheduled_nothing(Rng&, const ScheduledDraw&, FaultSpec&) {}
-void yaml_nothing(const FaultSpec&, std::string (*)(double), std::string&) {}
 void detail_redis(const FaultSpec&, std::string& out) { out += "redis"; }
 
 using S = Simulator;
 using R = RealProcesses;
 
-const std::array<KindInfo, 9> kKinds{{
+const std::array<KindInfo, 10> kKinds{{
     {FaultKind::kPartition, "partition", "groups of nodes cannot reach each other (optionally one way)",
      kPartitionKeys, kNoNode, ValueUnit::kNone, check_partition, scheduled_partition, swarm_partition,
      yaml_partition, nullptr, &S::begin_partition, &S::end_partition, &R::begin_partition, &R::end_partition,
@@ -185,7 +183,7 @@ const std::array<KindInfo, 9> kKinds{{
      &S::begin_db_lost, &S::end_db_lost, nullptr, nullptr, "#8c6d31", 8, false},
     {FaultKind::kRedisCrash, "redis_crash",
      "the Redis of bus: redis crashes (subscriptions end, messages in flight lost); restart after", {}, kNoNode,
-     ValueUnit::kNone, nullptr, scheduled_nothing, nullptr, yaml_nothing, detail_redis, &S::begin_redis_crash,
+     ValueUnit::kNone, nullptr, scheduled_none, nullptr, yaml_none, detail_redis, &S::begin_redis_crash,
      &S::end_redis_crash, nullptr, nullptr, "#e6a0c4", 8, false},
 }};
 
