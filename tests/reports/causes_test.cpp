@@ -173,6 +173,15 @@ Event load_of(std::int64_t t_us, std::uint32_t client, std::uint64_t version, st
   return e;
 }
 
+// The cause of edit (client 0, op 1)'s lost characters and the edit blamed; "none" when it lost
+// nothing.
+std::tuple<std::string, std::uint32_t, std::uint32_t> cause_of_e(const RunMetrics& m) {
+  const auto it = std::find_if(m.lost_edits.begin(), m.lost_edits.end(),
+                               [](const auto& l) { return l.client == 0 && l.op == 1; });
+  return it == m.lost_edits.end() ? std::make_tuple(std::string("none"), 0u, 0u)
+                                  : std::make_tuple(it->cause, it->by_client, it->by_op);
+}
+
 // The case: a character durable and then overwritten by a write that had not seen it,
 // with a crash afterwards. The time-window inference blamed the crash; the log names the write.
 TEST(CheckCausesFromLog, OverwrittenThenCrashIsConcurrentNotCrash) {
@@ -406,15 +415,10 @@ TEST(CheckCausesFromLog, AHomeThatMovedLostItsMemory) {
     std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
     return h;
   };
-  const auto cause_of_e = [](const RunMetrics& m) {
-    const auto it = std::find_if(m.lost_edits.begin(), m.lost_edits.end(),
-                                 [](const auto& l) { return l.client == 0 && l.op == 1; });
-    return it == m.lost_edits.end() ? std::string("none") : it->cause;
-  };
-  EXPECT_EQ(cause_of_e(check(history(true))), "crash");
+  EXPECT_EQ(std::get<0>(cause_of_e(check(history(true)))), "crash");
   // Without the move nothing lost memory: its author's later write took it out (a paragraph a
   // split or join had moved).
-  EXPECT_EQ(cause_of_e(check(history(false))), "concurrent");
+  EXPECT_EQ(std::get<0>(cause_of_e(check(history(false)))), "concurrent");
 }
 
 // Snapshot persistence, no snapshot, a crash: E's author reloads the page from a copy without
@@ -439,12 +443,6 @@ TEST(CheckCausesFromLog, NeverDurableTakenOutFirstByItsAuthorsWriteOnAStaleReloa
         final_of(0, "durable", U"", {})};
     std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
     return h;
-  };
-  const auto cause_of_e = [](const RunMetrics& m) {
-    const auto it = std::find_if(m.lost_edits.begin(), m.lost_edits.end(),
-                                 [](const auto& l) { return l.client == 0 && l.op == 1; });
-    return it == m.lost_edits.end() ? std::make_tuple(std::string("none"), 0u, 0u)
-                                    : std::make_tuple(it->cause, it->by_client, it->by_op);
   };
   // The other client's write came after the author's own: the own write decided.
   EXPECT_EQ(cause_of_e(check(history(4000))), std::make_tuple(std::string("stale_base"), 0u, 2u));
@@ -509,12 +507,6 @@ TEST(CheckCausesFromLog, AnUnacknowledgedWriteAnotherClientShowedWasApplied) {
     std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
     return h;
   };
-  const auto cause_of_e = [](const RunMetrics& m) {
-    const auto it = std::find_if(m.lost_edits.begin(), m.lost_edits.end(),
-                                 [](const auto& l) { return l.client == 0 && l.op == 1; });
-    return it == m.lost_edits.end() ? std::make_tuple(std::string("none"), 0u, 0u)
-                                    : std::make_tuple(it->cause, it->by_client, it->by_op);
-  };
   EXPECT_EQ(cause_of_e(check(history(true))), std::make_tuple(std::string("stale_base"), 0u, 2u));
   EXPECT_EQ(cause_of_e(check(history(false))), std::make_tuple(std::string("concurrent"), 1u, 1u));
 }
@@ -542,12 +534,6 @@ TEST(CheckCausesFromLog, AStaleOwnReloadSplittingAnEarlierParagraphWroteOverIt) 
         final_of(0, "durable", U"", {})};
     return h;
   };
-  const auto cause_of_e = [](const RunMetrics& m) {
-    const auto it = std::find_if(m.lost_edits.begin(), m.lost_edits.end(),
-                                 [](const auto& l) { return l.client == 0 && l.op == 1; });
-    return it == m.lost_edits.end() ? std::make_tuple(std::string("none"), 0u, 0u)
-                                    : std::make_tuple(it->cause, it->by_client, it->by_op);
-  };
   EXPECT_EQ(cause_of_e(check(history(U"\n"))), std::make_tuple(std::string("stale_base"), 0u, 2u));
   EXPECT_EQ(std::get<0>(cause_of_e(check(history(U"a")))), "crash");
 }
@@ -573,12 +559,6 @@ TEST(CheckCausesFromLog, AWriteMadeBeforeButAppliedAfterTookItOut) {
     if (reloaded) h.push_back(load_of(1200 * kMs, 0, 0, 0));
     std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
     return h;
-  };
-  const auto cause_of_e = [](const RunMetrics& m) {
-    const auto it = std::find_if(m.lost_edits.begin(), m.lost_edits.end(),
-                                 [](const auto& l) { return l.client == 0 && l.op == 1; });
-    return it == m.lost_edits.end() ? std::make_tuple(std::string("none"), 0u, 0u)
-                                    : std::make_tuple(it->cause, it->by_client, it->by_op);
   };
   EXPECT_EQ(cause_of_e(check(history(false))), std::make_tuple(std::string("concurrent"), 1u, 1u));
   EXPECT_EQ(std::get<0>(cause_of_e(check(history(true)))), "crash");
