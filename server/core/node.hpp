@@ -255,7 +255,10 @@ class NodeIo {
   // on_store() with `request.id` follows, at any later time (the store may be down or cut off
   // for long), unless this Node is destroyed first; never two, never to another Node. An append
   // with `notify` publishes its records on the bus (on_bus at every other node, never this one)
-  // if and only if it commits. An append answered ok=false may still have committed in the real
+  // if and only if it commits under `bus: notify` (PostgreSQL NOTIFY, inside the transaction);
+  // under `bus: redis` the node's server publishes after hearing of the commit, at most once to
+  // the nodes subscribed then (sim/redis.hpp), and on_bus_state tells the node when its
+  // subscription is lost or back. An append answered ok=false may still have committed in the real
   // store (the connection broke during COMMIT): the Node then reloads what is durable.
   // Differences: the real store answers in submission order per document; the simulator answers
   // an append after its group commit, so a read of the same document sent later may be answered
