@@ -138,7 +138,6 @@ void detail_flaky(const FaultSpec& f, std::string& out) {
 // --- db_lost: the whole database; what comes back is the world's `database.backup` policy
 
 void scheduled_none(Rng&, const ScheduledDraw&, FaultSpec&) {}
-void swarm_none(Rng&, const WorldShape&, FaultSpec&) {}
 void yaml_none(const FaultSpec&, std::string (*)(double), std::string&) {}
 void detail_db_lost(const FaultSpec&, std::string& out) { out += "db"; }
 // --- redis_crash: no keys of its own either
@@ -179,7 +178,7 @@ const std::array<KindInfo, 10> kKinds{{
     // No real realisation yet (docs/scenarios.md says why): scripts/pg.sh has the mechanism
     // (destroy, restore), tests/pg/backup_restore.sh uses it.
     {FaultKind::kDbLost, "db_lost", "the database loses everything; restored from its backups (database.backup) after",
-     {}, kNoNode, ValueUnit::kNone, nullptr, scheduled_none, swarm_none, yaml_none, detail_db_lost,
+     {}, kNoNode, ValueUnit::kNone, nullptr, scheduled_none, nullptr, yaml_none, detail_db_lost,
      &S::begin_db_lost, &S::end_db_lost, nullptr, nullptr, "#8c6d31", 8, false},
     {FaultKind::kRedisCrash, "redis_crash",
      "the Redis of bus: redis crashes (subscriptions end, messages in flight lost); restart after", {}, kNoNode,

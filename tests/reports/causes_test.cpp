@@ -182,6 +182,15 @@ std::tuple<std::string, std::uint32_t, std::uint32_t> cause_of_e(const RunMetric
                                   : std::make_tuple(it->cause, it->by_client, it->by_op);
 }
 
+// A history's first line for a paragraph strategy in server order (seq: a write can replace text
+// its author had not seen), its commits indexed from 1 again.
+Event overwriting_log(const std::string& persistence) {
+  next_index = 1;
+  Event m = log_meta(false, persistence);
+  m.meta["overwrites"] = "true";
+  return m;
+}
+
 // The case: a character durable and then overwritten by a write that had not seen it,
 // with a crash afterwards. The time-window inference blamed the crash; the log names the write.
 TEST(CheckCausesFromLog, OverwrittenThenCrashIsConcurrentNotCrash) {
@@ -397,11 +406,8 @@ TEST(CheckCausesFromLog, NeverDurableWithNoMemoryLostIsTheWriteThatTookItOut) {
 // write before that: the history cannot name a write, so the lost memory it is.
 TEST(CheckCausesFromLog, AHomeThatMovedLostItsMemory) {
   const auto history = [](bool moved) {
-    next_index = 1;
-    Event m = log_meta(false, "changelog");
-    m.meta["overwrites"] = "true";
     std::vector<Event> h = {
-        std::move(m),
+        overwriting_log("changelog"),
         edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
         ack(1010 * kMs, 0, 1),
         edit({.t_us = 4000 * kMs, .client = 0, .op = 2, .clock_ms = 4000, .inserted = {{0, 5, 1}}, .para = 1}),
@@ -427,11 +433,8 @@ TEST(CheckCausesFromLog, AHomeThatMovedLostItsMemory) {
 // took X out: its author's own write on the stale reload (stale_base), not the later one.
 TEST(CheckCausesFromLog, NeverDurableTakenOutFirstByItsAuthorsWriteOnAStaleReload) {
   const auto history = [](std::int64_t other_t_ms) {
-    next_index = 1;
-    Event m = log_meta(false, "snapshot");
-    m.meta["overwrites"] = "true";
     std::vector<Event> h = {
-        std::move(m),
+        overwriting_log("snapshot"),
         edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
         ack(1010 * kMs, 0, 1),
         load_of(2000 * kMs, 0, 0, 0),
@@ -457,9 +460,7 @@ TEST(CheckCausesFromLog, NeverDurableTakenOutFirstByItsAuthorsWriteOnAStaleReloa
 // only after the document started over, it cannot have: crash.
 TEST(CheckCausesFromLog, NeverDurableUnderAChangeLogTakenOutBeforeItsDocumentStartedOver) {
   const auto history = [](std::int64_t other_t_ms) {
-    next_index = 1;
-    Event m = log_meta(false, "changelog");
-    m.meta["overwrites"] = "true";
+    Event m = overwriting_log("changelog");
     Event closed = fault(5000 * kMs, "closed");
     closed.detail = "a change did not commit";
     std::vector<Event> h = {
@@ -490,11 +491,8 @@ TEST(CheckCausesFromLog, NeverDurableUnderAChangeLogTakenOutBeforeItsDocumentSta
 // snapshot, a crash at the end). Shown by nobody, it is not known applied: the later write.
 TEST(CheckCausesFromLog, AnUnacknowledgedWriteAnotherClientShowedWasApplied) {
   const auto history = [](bool shown) {
-    next_index = 1;
-    Event m = log_meta(false, "snapshot");
-    m.meta["overwrites"] = "true";
     std::vector<Event> h = {
-        std::move(m),
+        overwriting_log("snapshot"),
         edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
         ack(1010 * kMs, 0, 1),
         load_of(2000 * kMs, 0, 0, 0),
@@ -517,9 +515,7 @@ TEST(CheckCausesFromLog, AnUnacknowledgedWriteAnotherClientShowedWasApplied) {
 // E's register: the crash it is.
 TEST(CheckCausesFromLog, AStaleOwnReloadSplittingAnEarlierParagraphWroteOverIt) {
   const auto history = [](const std::u32string& ins) {
-    next_index = 1;
-    Event m = log_meta(false, "snapshot");
-    m.meta["overwrites"] = "true";
+    Event m = overwriting_log("snapshot");
     EditSpec own{.t_us = 3000 * kMs, .client = 0, .op = 2, .clock_ms = 3000, .inserted = {{0, 5, 1}}, .para = 0};
     Event w = edit(own);
     w.ins = ins;
@@ -544,11 +540,8 @@ TEST(CheckCausesFromLog, AStaleOwnReloadSplittingAnEarlierParagraphWroteOverIt) 
 // is not known: the crash.
 TEST(CheckCausesFromLog, AWriteMadeBeforeButAppliedAfterTookItOut) {
   const auto history = [](bool reloaded) {
-    next_index = 1;
-    Event m = log_meta(false, "snapshot");
-    m.meta["overwrites"] = "true";
     std::vector<Event> h = {
-        std::move(m),
+        overwriting_log("snapshot"),
         edit({.t_us = 900 * kMs, .client = 1, .op = 1, .clock_ms = 900, .inserted = {{1, 0, 1}}}),
         edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
         ack(1010 * kMs, 0, 1),
