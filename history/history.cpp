@@ -57,7 +57,8 @@ namespace {
 struct TypeInfo {
   EventType type;
   std::string_view name;
-  // Every key a line of this type carries, in the order the writer emits them.
+  // Every key a line of this type may carry, in the order the writer emits them (an ack's `seq`
+  // only where the strategy numbers its writes).
   std::vector<std::string_view> keys;
 };
 
@@ -68,7 +69,7 @@ const std::vector<TypeInfo>& type_infos() {
        "edit",
        {"t", "type", "client", "doc", "op", "server", "clock_ms", "pos", "del", "ins", "para", "inserted",
         "deleted", "seen_ops", "offline", "stale_base"}},
-      {EventType::kAck, "ack", {"t", "type", "client", "doc", "op", "server"}},
+      {EventType::kAck, "ack", {"t", "type", "client", "doc", "op", "server", "seq"}},
       {EventType::kSeen, "seen", {"t", "type", "client", "doc", "author", "op", "server"}},
       {EventType::kLoad, "load", {"t", "type", "client", "doc", "server", "version", "latest", "source"}},
       {EventType::kFault, "fault", {"t", "type", "kind", "detail"}},
@@ -324,6 +325,10 @@ void append_line(std::string& out, const Event& e) {
       w.u64(e.op);
       w.key("server");
       w.i64(e.server);
+      if (e.seq != 0) {  // only where the strategy numbers its writes
+        w.key("seq");
+        w.u64(e.seq);
+      }
       break;
     case EventType::kSeen:
       w.key("client");
@@ -670,6 +675,7 @@ Result<Event> from_json_line(const std::string& line) {
       f.u32("doc", e.doc);
       f.u32("op", e.op);
       f.i32("server", e.server);
+      if (o.contains("seq")) f.u64("seq", e.seq);  // optional
       break;
     case EventType::kSeen:
       f.u32("client", e.client);

@@ -76,6 +76,10 @@ struct Event {
   std::string source;            // "primary", "replica", "cdn"; suffixes ":missing_own_write",
                                  // ":revoked" (see docs/history.md)
 
+  // kAck (paragraph strategies): the sequence number the server accepted the edit's last write
+  // at — its home's order of application (0: none, e.g. ot, crdt, or every write overruled)
+  std::uint64_t seq = 0;
+
   // kRename: client, doc, op (the client's rename counter), server, kind ("request", "ack",
   // "notice"), version (request: the title version it was made on; ack: the new version;
   // notice: the winner's), detail (the title)

@@ -212,6 +212,7 @@ void Run::on_frame(Client& cl, const FrameView& f) {
       if (!back) return error("replica", "client " + std::to_string(cl.id) + " refused a message: " + back.error().message);
       if (writer_) {
         for (history::Event& o : workload::take_overruled(*cl.replica, write_stamps_, cl.id, cl.doc)) emit(std::move(o));
+        cl.obs.note_accepted(*cl.replica, write_stamps_);
       }
       if (ack) {
         ++ack_frames_;

@@ -214,6 +214,62 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return crash == log.crash_us.end() ? std::numeric_limits<std::int64_t>::max() : *crash;
   };
 
+  // The order a server applied two acknowledged edits in, from their acks' `seq` (paragraph
+  // strategies number every accepted write): known when both carry one from the same order —
+  // the document's home's (seq), or under clock ordering the one server both were acknowledged
+  // through (each lww server numbers what it applies) — and no server's memory of the document
+  // may have been lost from the first's making to the later ack (a server that starts over
+  // numbers again from its durable state). True: `a` was applied before `b`.
+  const auto seq_before = [&](const EditInfo& a, const EditInfo& b) -> std::optional<bool> {
+    if (a.seq == 0 || b.seq == 0 || a.e->doc != b.e->doc) return std::nullopt;
+    if (log.orders_by_client_clock && a.ack_server != b.ack_server) return std::nullopt;
+    const auto loss = std::upper_bound(log.memory_loss_us.begin(), log.memory_loss_us.end(),
+                                       std::min(a.e->t_us, b.e->t_us));
+    if (loss != log.memory_loss_us.end() && *loss <= std::max(a.ack_us, b.ack_us)) return std::nullopt;
+    return a.seq < b.seq;
+  };
+  // Whether `a` was applied before `b`: by seq_before where it knows, else by when they were made.
+  const auto first_applied = [&](const EditInfo& a, const EditInfo& b) {
+    return seq_before(a, b).value_or(a.e->t_us < b.e->t_us);
+  };
+  // Per document (and under clock ordering per server), the edits whose ack carries a `seq`, by
+  // seq, and for each position the one acknowledged earliest from there on.
+  struct Numbered {
+    std::vector<std::pair<std::uint64_t, std::size_t>> by_seq;  // (seq, edit)
+    std::vector<std::size_t> earliest_from;                     // edit with the earliest ack_us in [i, end)
+  };
+  std::map<std::pair<std::uint32_t, std::int32_t>, Numbered> numbered;
+  const auto numbering = [&](const EditInfo& w) {
+    return std::make_pair(w.e->doc, log.orders_by_client_clock ? w.ack_server : std::int32_t{-1});
+  };
+  for (const EditInfo& w : edits) {
+    if (w.seq != 0) numbered[numbering(w)].by_seq.emplace_back(w.seq, w.order);
+  }
+  for (auto& [key, n] : numbered) {
+    std::sort(n.by_seq.begin(), n.by_seq.end());
+    n.earliest_from.resize(n.by_seq.size());
+    for (std::size_t i = n.by_seq.size(); i-- > 0;) {
+      const std::size_t here = n.by_seq[i].second;
+      n.earliest_from[i] = i + 1 == n.by_seq.size() || edits[here].ack_us <= edits[n.earliest_from[i + 1]].ack_us
+                               ? here
+                               : n.earliest_from[i + 1];
+    }
+  }
+  // Whether `w` replaced no register: acknowledged with no `seq` where acks carry one (every
+  // write of it overruled, or none sent).
+  const auto replaced_nothing = [&](const EditInfo& w) { return log.acks_numbered && w.acked && w.seq == 0; };
+  // Whether `w` is known applied before t: from its own ack or a `seen` of it (applied_us), or
+  // because an edit the same server numbered after it was acknowledged before t.
+  const auto applied_by = [&](const EditInfo& w, std::int64_t t) {
+    if (w.applied_us < t) return true;
+    if (w.seq == 0) return false;
+    const Numbered& n = numbered.at(numbering(w));
+    const auto after = std::upper_bound(n.by_seq.begin(), n.by_seq.end(), std::make_pair(w.seq, edits.size()));
+    if (after == n.by_seq.end()) return false;
+    const EditInfo& k = edits[n.earliest_from[static_cast<std::size_t>(after - n.by_seq.begin())]];
+    return k.ack_us < t && seq_before(w, k).value_or(false);
+  };
+
   // X never durable: E's author reloaded the page from the API after E's acknowledgement and
   // before any crash that followed E, was served a text without X, and wrote again on it: the
   // first such write took X out of its server's memory (a crash after it finds X gone already).
@@ -243,8 +299,8 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
               !(edits[i].e->para == e.e->para || (edits[i].e->para < e.e->para && edits[i].e->structural)))) {
         ++i;
       }
-      if (i < edits.size() && edits[i].e->t_us < on_it_until && edits[i].applied_us < crash_t &&
-          reloaded_without(e, x, edits[i])) {
+      if (i < edits.size() && edits[i].e->t_us < on_it_until && applied_by(edits[i], crash_t) &&
+          !replaced_nothing(edits[i]) && reloaded_without(e, x, edits[i])) {
         return Verdict{"stale_base", i};
       }
     }
@@ -270,26 +326,45 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     if (snap == nullptr) return std::nullopt;
     std::optional<std::size_t> same;
     std::optional<std::size_t> earlier;
+    // In E's paragraph, a write made before E but applied after it (the acks' numbers say so:
+    // its author was slower to reach the home) replaced X's register too.
+    if (const auto para = log.by_para->find({e.e->doc, e.e->para}); para != log.by_para->end()) {
+      for (const std::size_t i : para->second) {
+        if (i >= e.order) break;
+        const EditInfo& w = edits[i];
+        if (w.e->client == e.e->client || saw(w, e) || !applied_by(w, snap->t_us) || replaced_nothing(w)) continue;
+        if (!seq_before(e, w).value_or(false)) continue;
+        if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
+        if (!same || seq_before(w, edits[*same]).value_or(false)) same = i;
+      }
+    }
     for (std::size_t i = e.order + 1; i < edits.size() && edits[i].e->t_us <= snap->t_us; ++i) {
       const EditInfo& w = edits[i];
       if (w.e->doc != e.e->doc || w.e->client == e.e->client || saw(w, e) || w.e->para > e.e->para) continue;
       // Not known applied before the snapshot (no ack, nobody showed it): it may never have
       // reached the server (its author cut off, or gone before sending).
-      if (w.applied_us >= snap->t_us) continue;
+      if (!applied_by(w, snap->t_us) || replaced_nothing(w)) continue;
+      // Made after E but applied before it (the acks' numbers say so): E's write replaced it.
+      if (seq_before(w, e).value_or(false)) continue;
       if (w.e->para == e.e->para) {
         // Under clock ordering a write whose stamp does not beat E's did not replace its register.
         if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
-        same = i;
-        break;
+        // The first applied: the first made, unless the acks' numbers put a later one first.
+        if (!same) {
+          same = i;
+        } else if (seq_before(w, edits[*same]).value_or(false)) {
+          same = i;
+        }
+        continue;
       }
-      if (!earlier && w.e->structural) earlier = i;
+      if (!same && !earlier && w.e->structural) earlier = i;
     }
     const auto other = [&](std::size_t i) { return Verdict{edits[i].e->stale_base ? "stale_base" : "concurrent", i}; };
     // Its own author's write on a stale reload, if it came before another's that may have
     // taken X out: in its paragraph, or a split or join in an earlier one.
     const std::optional<Verdict> own = stale_own_write(e, x, snap->t_us);
     const auto before_own = [&](const std::optional<std::size_t>& w) {
-      return w && edits[*w].e->t_us < edits[*own->by].e->t_us;
+      return w && first_applied(edits[*w], edits[*own->by]);
     };
     if (own && !before_own(same) && !before_own(earlier)) return own;
     if (same) return other(*same);
@@ -338,10 +413,12 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return at;
   };
 
-  // W made before E, yet applied after E where E was: E's author showed W after E's ack, with no
-  // load of its own in between — on the connection that carried the ack, and a server delivers
-  // in the order it applies (an edit held by a partition or an offline client arrives late).
+  // W made before E, yet applied after E where E was: their acks' `seq` say so (seq_before), or
+  // E's author showed W after E's ack, with no load of its own in between — on the connection
+  // that carried the ack, and a server delivers in the order it applies (an edit held by a
+  // partition or an offline client arrives late).
   const auto applied_after = [&](const EditInfo& w, const EditInfo& e) {
+    if (const std::optional<bool> before = seq_before(e, w)) return *before;
     if (!e.acked || !log.loads_complete) return false;
     const auto it = log.shown.find({e.e->client, w.e->client, w.e->op});
     if (it == log.shown.end() || it->second <= e.ack_us) return false;
@@ -364,21 +441,25 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     if (para == log.by_para->end()) return std::nullopt;
     const std::int64_t crash_t =
         log.snapshot_persistence ? first_crash_after(e.e->t_us) : memory_lost_after(e.e->t_us);
+    // The first applied of the writes that qualify (by seq_before where it knows, else the
+    // first made).
+    std::optional<std::size_t> first;
     for (std::size_t idx : para->second) {
       const EditInfo& w = edits[idx];
       if (w.e->client == e.e->client || (w.e->t_us < e.e->t_us && !applied_after(w, e)) || saw(w, e) ||
-          w.applied_us >= crash_t) {
+          !applied_by(w, crash_t) || seq_before(w, e).value_or(false) || replaced_nothing(w)) {
         continue;
       }
       // Under clock ordering (lww) each server applies its clients' writes; otherwise (seq) every
       // write is applied by the document's home, whichever server its author was on.
       if (log.orders_by_client_clock && w.e->server != e.e->server) continue;
       if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
-      const std::optional<Verdict> own = stale_own_write(e, x, std::numeric_limits<std::int64_t>::max());
-      if (own && edits[*own->by].e->t_us < w.e->t_us) return own;
-      return Verdict{w.e->stale_base ? "stale_base" : "concurrent", idx};
+      if (!first || seq_before(w, edits[*first]).value_or(false)) first = idx;
     }
-    return std::nullopt;
+    if (!first) return std::nullopt;
+    const std::optional<Verdict> own = stale_own_write(e, x, std::numeric_limits<std::int64_t>::max());
+    if (own && first_applied(edits[*own->by], edits[*first])) return own;
+    return Verdict{edits[*first].e->stale_base ? "stale_base" : "concurrent", first};
   };
 
   // With a strategy that overwrites, X never durable and gone from the servers' memory by the
@@ -400,7 +481,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     CONVLAB_ASSERT(para != log.by_para->end());  // E is one of them
     for (auto it = std::upper_bound(para->second.begin(), para->second.end(), e.order); it != para->second.end(); ++it) {
       const EditInfo& w = edits[*it];
-      if (w.e->client == e.e->client || saw(w, e)) continue;
+      if (w.e->client == e.e->client || saw(w, e) || seq_before(w, e).value_or(false) || replaced_nothing(w)) continue;
       if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
       return verdict(*it);
     }

@@ -74,6 +74,8 @@ struct Ack {
   std::int64_t t_us = 0;
   std::uint32_t client = 0;
   std::uint32_t op = 0;
+  std::int32_t server = -1;
+  std::uint64_t seq = 0;  // the line's `seq` (0: none)
 };
 
 struct Rename {
@@ -111,6 +113,10 @@ struct EditInfo {
   // (a client shows another's edit only once its server delivered it), if earlier; an edit
   // whose ack never came (its author reloaded first) can still be known applied. Max: unknown.
   std::int64_t applied_us = std::numeric_limits<std::int64_t>::max();
+  // Its `ack`'s `seq` (paragraph strategies): where the server that applied it put it in its
+  // order of application (0: not told).
+  std::uint64_t seq = 0;
+  std::int32_t ack_server = -1;  // the server its `ack` came through
   bool judged = false;          // its document has a reference (durable or server finals)
   std::vector<CharId> lost;     // acked, inserted, absent from the reference, not deleted on purpose
   bool any_present = false;     // some inserted char is in the reference
@@ -164,6 +170,10 @@ struct LogFacts {
   // Whether `loads` holds every welcome (meta `welcome_versions` not false): a client's
   // reconnection shows in it.
   bool loads_complete = true;
+  // Whether acks carry the server's `seq` (some ack has one: a paragraph strategy's history from a
+  // recorder that writes it): then an acknowledged edit without one had no write accepted (every
+  // write overruled, or none sent) and replaced no register.
+  bool acks_numbered = false;
   // (client, author, op) -> when the client first showed that edit of another client's (`seen`).
   std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::int64_t> shown;
   // doc -> the ids every server's final replica of it holds (sorted; docs with no server final

@@ -248,6 +248,7 @@ void Clients::receive(std::uint32_t c, std::uint32_t server, std::uint32_t incar
         return;
       }
       for (history::Event& o : workload::take_overruled(*cl.replica, write_stamps_, c, cl.doc)) sim_.emit(std::move(o));
+      cl.obs.note_accepted(*cl.replica, write_stamps_);
       note_seen(cl);
       note_acks(cl);
       send(cl, std::move(*back));

@@ -1,6 +1,7 @@
 #include "workload/observed.hpp"
 
 #include "server/core/assert.hpp"
+#include "server/strategies/paragraphs/replica.hpp"
 
 #include <algorithm>
 #include <iterator>
@@ -109,7 +110,23 @@ void ObservedClient::acked_through(std::uint32_t op, std::int32_t server, std::v
     o.event.doc = doc_;
     o.event.op = acked_upto_;
     o.event.server = server;
+    if (auto it = accepted_seq_.find(acked_upto_); it != accepted_seq_.end()) {
+      o.event.seq = it->second;
+      accepted_seq_.erase(it);
+    }
     out.push_back(std::move(o));
+  }
+}
+
+void ObservedClient::note_accepted(ClientReplica& replica, const WriteStamps& stamps) {
+  paragraphs::ParagraphClient* pc = paragraphs::as_paragraph_client(replica);
+  if (pc == nullptr) return;
+  for (const paragraphs::Accepted& a : pc->take_accepted()) {
+    const auto own = stamps.find(pc->agent(), a.counter);
+    CONVLAB_ASSERT(own.has_value() && own->first == client_);  // every write of this client was noted
+    if (own->second <= acked_upto_) continue;  // abandoned: it will not be acknowledged here
+    std::uint64_t& seq = accepted_seq_[own->second];
+    seq = std::max(seq, a.seq);
   }
 }
 
@@ -117,6 +134,7 @@ std::uint32_t ObservedClient::abandon() {
   const std::uint32_t n = pending();
   acked_upto_ = last_op();
   made_us_.clear();
+  accepted_seq_.clear();
   return n;
 }
 

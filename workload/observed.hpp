@@ -131,6 +131,10 @@ class ObservedClient {
   bool synced(const ClientReplica& replica, std::int32_t server, std::vector<Observed>& out);
   // The server acknowledged every op up to `op` (an ack frame the world recognised).
   void acked_through(std::uint32_t op, std::int32_t server, std::vector<Observed>& out);
+  // After a frame changed `replica`: the sequence numbers its server accepted this client's
+  // writes at (paragraph strategies; `stamps` names each write's op), for the `ack` events of
+  // those ops (their `seq`: the last write's). Call before synced/acked_through for that frame.
+  void note_accepted(ClientReplica& replica, const WriteStamps& stamps);
 
   // After a frame changed `replica`: a `seen` event for each edit of others it now shows for the
   // first time, in document order of their first visible characters.
@@ -168,6 +172,7 @@ class ObservedClient {
   std::uint32_t next_op_ = 1;
   std::uint32_t acked_upto_ = 0;
   std::deque<std::int64_t> made_us_;  // when each op after acked_upto_ was made
+  std::map<std::uint32_t, std::uint64_t> accepted_seq_;  // op after acked_upto_ -> its last write's seq
   std::map<std::uint32_t, std::uint32_t> seen_ops_;
   SeenSet seen_;   // (author, op) shown
   // The document's edits by others not shown yet (indexes into EditLog::edits(doc_)); no edit

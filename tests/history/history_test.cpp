@@ -368,6 +368,17 @@ TEST(HistoryJson, OtherTypesCarryOnlyTheirOwnKeys) {
   ack.server = -1;
   ack.pos = 99;  // not meaningful for an ack: not written
   EXPECT_EQ(to_json_line(ack), "{\"t\":7,\"type\":\"ack\",\"client\":2,\"doc\":0,\"op\":9,\"server\":-1}");
+  // A paragraph strategy's ack carries the write's sequence number; read back, or absent (0).
+  ack.seq = 41;
+  const std::string numbered = "{\"t\":7,\"type\":\"ack\",\"client\":2,\"doc\":0,\"op\":9,\"server\":-1,\"seq\":41}";
+  EXPECT_EQ(to_json_line(ack), numbered);
+  auto back = from_json_line(numbered);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->seq, 41u);
+  back = from_json_line("{\"t\":7,\"type\":\"ack\",\"client\":2,\"doc\":0,\"op\":9,\"server\":-1}");
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->seq, 0u);
+  EXPECT_FALSE(from_json_line("{\"t\":7,\"type\":\"ack\",\"client\":2,\"doc\":0,\"op\":9,\"server\":-1,\"seq\":-1}").has_value());
   Event heal;
   heal.type = EventType::kHeal;
   heal.t_us = 60000000;

@@ -557,6 +557,126 @@ TEST(CheckCausesFromLog, AWriteMadeBeforeButAppliedAfterTookItOut) {
   EXPECT_EQ(std::get<0>(cause_of_e(check(history(true)))), "crash");
 }
 
+// An ack carrying the sequence number its server accepted the edit's write at.
+Event ack_at(std::int64_t t_us, std::uint32_t client, std::uint32_t op, std::uint64_t seq) {
+  Event e = ack(t_us, client, op);
+  e.server = 0;
+  e.seq = seq;
+  return e;
+}
+
+// A write made before E and held (a partition), that deleted and so is shown by nobody: only
+// the acks' sequence numbers tell that the home applied it after E, replacing X's register
+// before the crash (concurrent). Numbered before E, it was applied first and E's write replaced
+// it: the crash took X. With a crash between W's making and the acks the numbers may belong to
+// two lives of the server's memory and say nothing: the crash.
+TEST(CheckCausesFromLog, AckSequenceNumbersOrderAWriteMadeBeforeButAppliedAfter) {
+  const auto history = [](std::uint64_t w_seq, bool crash_between) {
+    std::vector<Event> h = {
+        overwriting_log("snapshot"),
+        edit({.t_us = 900 * kMs, .client = 1, .op = 1, .clock_ms = 900, .deleted = {{7, 0, 1}}}),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+        ack_at(1010 * kMs, 0, 1, 5),
+        ack_at(1490 * kMs, 1, 1, w_seq),
+        fault(6000 * kMs, "crash"),
+        final_of(0, "durable", U"", {})};
+    if (crash_between) h.push_back(fault(950 * kMs, "crash"));
+    std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
+    return h;
+  };
+  EXPECT_EQ(cause_of_e(check(history(6, false))), std::make_tuple(std::string("concurrent"), 1u, 1u));
+  EXPECT_EQ(std::get<0>(cause_of_e(check(history(4, false)))), "crash");
+  EXPECT_EQ(std::get<0>(cause_of_e(check(history(6, true)))), "crash");
+}
+
+// E's author reloads a stale copy and writes on it (stale_base), and another client's write that
+// had not seen E is made before that own write. Which replaced X's register first is the order
+// the home applied them in: by their acks' sequence numbers the own write came first although it
+// was made later (the other was held); without numbers, the first made decides.
+TEST(CheckCausesFromLog, AckSequenceNumbersSayWhichWriteTookItOutFirst) {
+  const auto history = [](bool numbered) {
+    std::vector<Event> h = {
+        overwriting_log("snapshot"),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+        numbered ? ack_at(1010 * kMs, 0, 1, 1) : ack(1010 * kMs, 0, 1),
+        edit({.t_us = 1500 * kMs, .client = 1, .op = 1, .clock_ms = 1500, .inserted = {{1, 0, 1}}}),
+        load_of(2000 * kMs, 0, 0, 0),
+        edit({.t_us = 3000 * kMs, .client = 0, .op = 2, .clock_ms = 3000, .inserted = {{0, 5, 1}}}),
+        numbered ? ack_at(3010 * kMs, 0, 2, 2) : ack(3010 * kMs, 0, 2),
+        numbered ? ack_at(3500 * kMs, 1, 1, 3) : ack(3500 * kMs, 1, 1),
+        fault(6000 * kMs, "crash"),
+        final_of(0, "durable", U"", {})};
+    return h;
+  };
+  EXPECT_EQ(cause_of_e(check(history(true))), std::make_tuple(std::string("stale_base"), 0u, 2u));
+  EXPECT_EQ(cause_of_e(check(history(false))), std::make_tuple(std::string("concurrent"), 1u, 1u));
+}
+
+// Where acks carry numbers, an acknowledged write without one had nothing accepted (every write
+// overruled): it replaced no register, so it did not take X out (the crash did). Numbered, it
+// did (concurrent).
+TEST(CheckCausesFromLog, AnAcknowledgedWriteWithNoNumberReplacedNothing) {
+  const auto history = [](std::uint64_t w_seq) {
+    return std::vector<Event>{
+        overwriting_log("snapshot"),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+        ack_at(1010 * kMs, 0, 1, 1),
+        edit({.t_us = 1500 * kMs, .client = 1, .op = 1, .clock_ms = 1500, .inserted = {{1, 0, 1}}}),
+        ack_at(1600 * kMs, 1, 1, w_seq),
+        fault(6000 * kMs, "crash"),
+        final_of(0, "durable", U"", {})};
+  };
+  EXPECT_EQ(cause_of_e(check(history(2))), std::make_tuple(std::string("concurrent"), 1u, 1u));
+  EXPECT_EQ(std::get<0>(cause_of_e(check(history(0)))), "crash");
+}
+
+// Under snapshot persistence a snapshot of E's server without X shows X left that memory before
+// it. A write acknowledged only after the snapshot is still known applied before it when its
+// server numbered it before another write acknowledged before the snapshot: it took X out
+// (concurrent). Without that other ack in time, no write is known to have: E's author's own.
+TEST(CheckCausesFromLog, NumberedBeforeAWriteAcknowledgedInTimeWasAppliedInTime) {
+  const auto history = [](bool other_acked_in_time) {
+    Event snap = commit(3000 * kMs, -1, 0, {});
+    snap.server = 0;
+    std::vector<Event> h = {
+        overwriting_log("snapshot"),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+        ack_at(1010 * kMs, 0, 1, 1),
+        edit({.t_us = 1500 * kMs, .client = 1, .op = 1, .clock_ms = 1500, .inserted = {{1, 0, 1}}}),
+        edit({.t_us = 1600 * kMs, .client = 2, .op = 1, .clock_ms = 1600, .inserted = {{2, 0, 1}}, .para = 3}),
+        std::move(snap),
+        ack_at(3500 * kMs, 1, 1, 2),
+        ack_at((other_acked_in_time ? 2000 : 3600) * kMs, 2, 1, 3),
+        fault(6000 * kMs, "crash"),
+        final_of(0, "durable", U"", {})};
+    std::stable_sort(h.begin(), h.end(), [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
+    return h;
+  };
+  EXPECT_EQ(cause_of_e(check(history(true))), std::make_tuple(std::string("concurrent"), 1u, 1u));
+  EXPECT_EQ(cause_of_e(check(history(false))), std::make_tuple(std::string("concurrent"), 0u, 0u));
+}
+
+// Under snapshot persistence a crash of the database takes no server's memory (the servers keep
+// their documents; a snapshot that fails is written later): E's author's write on a stale reload
+// after it still took X out (stale_base). A crash of E's server there: the crash.
+TEST(CheckCausesFromLog, ADatabaseCrashUnderSnapshotsTakesNoServersMemory) {
+  const auto history = [](const std::string& target) {
+    Event crash = fault(1500 * kMs, "crash");
+    crash.detail = target + " for_ms=300";
+    return std::vector<Event>{
+        overwriting_log("snapshot"),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}}),
+        ack(1010 * kMs, 0, 1),
+        std::move(crash),
+        load_of(2000 * kMs, 0, 0, 0),
+        edit({.t_us = 3000 * kMs, .client = 0, .op = 2, .clock_ms = 3000, .inserted = {{0, 5, 1}}}),
+        ack(3010 * kMs, 0, 2),
+        final_of(0, "durable", U"", {})};
+  };
+  EXPECT_EQ(cause_of_e(check(history("db"))), std::make_tuple(std::string("stale_base"), 0u, 2u));
+  EXPECT_EQ(std::get<0>(cause_of_e(check(history("server:0")))), "crash");
+}
+
 // Never durable but held by every server's memory at the end: a write that carried it and was
 // overruled somewhere did not lose it; the durable text never got it (a snapshot not taken).
 TEST(CheckCausesFromLog, HeldInMemoryAtTheEndIsCrashEvenWhenOverruled) {

@@ -190,6 +190,62 @@ TEST(Observed, EditEventsThenAcksInOrderOnceEach) {
   EXPECT_TRUE(acks.empty());
 }
 
+// Two observed clients (0 and 1, agents 100 and 101) of one paragraph strategy's server.
+struct TwoWriters {
+  explicit TwoWriters(const char* name) : s(find_strategy(name)) {
+    server = s->make_server();
+    log.set_docs(1);
+    ra = s->make_client(100);
+    rb = s->make_client(101);
+    keep_overruled(*ra, stamps);
+    keep_overruled(*rb, stamps);
+  }
+  // The server's answer to `msg` from `agent`, delivered to that client: its ack event.
+  history::Event acked(AgentId agent, const Bytes& msg) {
+    ClientReplica& r = agent == 100 ? *ra : *rb;
+    ObservedClient& obs = agent == 100 ? a : b;
+    auto out = server->receive(agent, msg, 5);
+    EXPECT_TRUE(out.has_value() && r.receive(out->to_sender.at(0)).has_value());
+    obs.note_accepted(r, stamps);
+    std::vector<Observed> acks;
+    EXPECT_TRUE(obs.synced(r, 0, acks));
+    EXPECT_EQ(acks.size(), 1u);
+    return acks.empty() ? history::Event{} : acks[0].event;
+  }
+  const Strategy* s;
+  std::unique_ptr<ServerReplica> server;
+  WriteStamps stamps;
+  EditLog log;
+  std::unique_ptr<ClientReplica> ra, rb;
+  ObservedClient a{0, 0}, b{1, 0};
+};
+
+// Paragraph strategies number every write they accept: each `ack` carries the number its server
+// gave the edit's last write, so a checker knows the order the home applied edits in where nobody
+// showed them. A's edit, made first but held back, is numbered after B's. Under lww a write the
+// server overruled was not accepted: its ack carries no number.
+TEST(Observed, AcksOfAParagraphStrategyCarryTheServersSequenceNumber) {
+  for (const char* name : {"seq", "lww"}) {
+    SCOPED_TRACE(name);
+    TwoWriters w(name);
+    const MadeEdit ea = w.a.edit(w.log, *w.ra, Splice{0, 0, U"a"}, 0, 2000, 0, 1000, &w.stamps);
+    const MadeEdit eb = w.b.edit(w.log, *w.rb, Splice{0, 0, U"b"}, 0, 1000, 0, 1100, &w.stamps);
+    EXPECT_EQ(w.acked(101, eb.msgs.at(0)).seq, 1u);
+    // seq: A's write replaced B's register, second. lww: A's clock (2000) beats B's (1000) too.
+    const history::Event ack_a = w.acked(100, ea.msgs.at(0));
+    EXPECT_EQ(ack_a.seq, 2u);
+    EXPECT_NE(history::to_json_line(ack_a).find("\"seq\":2"), std::string::npos);
+  }
+  // lww: a write whose clock loses is overruled, not accepted: no number.
+  TwoWriters w("lww");
+  const MadeEdit eb = w.b.edit(w.log, *w.rb, Splice{0, 0, U"b"}, 0, 3000, 0, 1000, &w.stamps);
+  const MadeEdit ea = w.a.edit(w.log, *w.ra, Splice{0, 0, U"a"}, 0, 2000, 0, 1100, &w.stamps);
+  EXPECT_EQ(w.acked(101, eb.msgs.at(0)).seq, 1u);
+  const history::Event ack_a = w.acked(100, ea.msgs.at(0));
+  EXPECT_EQ(ack_a.seq, 0u);
+  EXPECT_EQ(history::to_json_line(ack_a).find("seq"), std::string::npos);
+}
+
 class ObservedPaths : public ::testing::TestWithParam<bool> {};
 
 // Several edits shown by one message are written in document order, not the order made; each

@@ -130,7 +130,11 @@ Result<std::vector<Bytes>> ParagraphClient::receive(std::span<const std::uint8_t
       if (e.winner) {
         if (keep_overruled_) overruled_.push_back(Overruled{sent[j].counter, std::move(sent[j].ids), e.winner->stamp});
         merge(order_, confirmed_[i], e.winner->value, e.winner->stamp);
-      } else if (pending_count_[i] == 0) {
+        settle(i);
+        continue;
+      }
+      if (keep_overruled_) accepted_.push_back(Accepted{sent[j].counter, e.seq});
+      if (pending_count_[i] == 0) {
         // This was the latest write here, so it is still what shown_ holds. An earlier write
         // to the same index needs no merge: the later one (or its correction) supersedes it.
         CONVLAB_ASSERT(shown_[i].stamp.agent == agent_ && shown_[i].stamp.seq == 0);

@@ -33,6 +33,13 @@ struct Overruled {
   Stamp winner;                 // the stamp of the write the server kept
 };
 
+// One of this client's register writes the server accepted, and the sequence number it was
+// accepted at (the server's version after it: the order its home applied it in).
+struct Accepted {
+  std::uint64_t counter = 0;  // Stamp::counter of the write
+  std::uint64_t seq = 0;      // Stamp::seq the server gave it
+};
+
 class ParagraphClient final : public ClientReplica {
  public:
   ParagraphClient(Ordering order, AgentId agent);
@@ -41,6 +48,8 @@ class ParagraphClient final : public ClientReplica {
   // replica nobody asks keeps nothing. The list grows until taken.
   void keep_overruled(bool on) { keep_overruled_ = on; }
   std::vector<Overruled> take_overruled() { return std::exchange(overruled_, {}); }
+  // Likewise the writes the server accepted, each with its sequence number.
+  std::vector<Accepted> take_accepted() { return std::exchange(accepted_, {}); }
   // Stamp::counter of this client's newest write (0: none yet); an edit's writes take the
   // counters after the previous edit's.
   std::uint64_t write_counter() const { return write_counter_; }
@@ -101,6 +110,7 @@ class ParagraphClient final : public ClientReplica {
   std::deque<std::vector<SentWrite>> pending_;  // per sent message: its writes
   bool keep_overruled_ = false;
   std::vector<Overruled> overruled_;
+  std::vector<Accepted> accepted_;
 };
 
 class ParagraphServer final : public ServerReplica {
