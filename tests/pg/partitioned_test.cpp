@@ -19,16 +19,8 @@ namespace convlab::pg {
 namespace {
 
 using test::Collector;
+using test::docs_in;
 using test::OwnCluster;
-
-// The documents `column` of `table` names in the database at `url`.
-std::set<std::uint32_t> docs_in(const std::string& url, const std::string& table, const std::string& column) {
-  pqxx::connection c(url);
-  pqxx::nontransaction n(c);
-  std::set<std::uint32_t> out;
-  for (const auto& row : n.exec("SELECT DISTINCT " + column + " FROM " + table)) out.insert(row[0].as<std::uint32_t>());
-  return out;
-}
 
 std::size_t rows_in(const std::string& url, const std::string& table) {
   pqxx::connection c(url);
