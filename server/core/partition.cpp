@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 namespace convlab {
@@ -49,8 +50,22 @@ std::uint32_t doc_hash_partition(std::uint64_t doc, std::uint32_t partitions) {
   return static_cast<std::uint32_t>(splitmix64(state) % partitions);
 }
 
+std::string describe(const PartitionSpec& spec, std::uint32_t docs) {
+  std::string out = std::to_string(spec.partitions) + " partitions by " + std::string(name_of(spec.by));
+  if (spec.by == PartitionSpec::By::kDoc) return out;  // neither the documents nor organizations enter the rule
+  out += "; " + std::to_string(docs) + " documents of ";
+  if (spec.organizations == 0) return out + "one organization each";
+  out += std::to_string(spec.organizations) + " organizations, " + std::string(name_of(spec.org_size));
+  if (spec.org_size == PartitionSpec::OrgSize::kZipf) {
+    char exponent[32];
+    std::snprintf(exponent, sizeof exponent, " %.17g", spec.org_exponent);
+    out += exponent;
+  }
+  return out;
+}
+
 PartitionMap::PartitionMap(const PartitionSpec& spec, std::uint32_t docs)
-    : partitions_(std::max<std::uint32_t>(spec.partitions, 1)), org_(docs), partition_(docs) {
+    : by_(spec.by), partitions_(std::max<std::uint32_t>(spec.partitions, 1)), org_(docs), partition_(docs) {
   if (spec.organizations == 0) {
     organizations_ = docs;
     std::iota(org_.begin(), org_.end(), 0U);

@@ -109,5 +109,38 @@ TEST(PartitionMap, OnePartitionHoldsEverything) {
   }
 }
 
+TEST(PartitionMap, RouteIsPartitionOfInsideTheMapAndEachDocumentItsOwnOrganizationPastIt) {
+  const PartitionMap org(spec(4, PartitionSpec::By::kOrg, 16, PartitionSpec::OrgSize::kZipf, 1.5), 80);
+  const PartitionMap doc(spec(4, PartitionSpec::By::kDoc, 16, PartitionSpec::OrgSize::kZipf, 1.5), 80);
+  for (std::uint32_t d = 0; d < 80; ++d) {
+    EXPECT_EQ(org.route(d), org.partition_of(d)) << d;
+    EXPECT_EQ(doc.route(d), doc.partition_of(d)) << d;
+  }
+  // Organization 0 owns the first 31 documents under row 17's spread: all on partition 0, and
+  // document 31 (organization 1) on partition 1.
+  EXPECT_EQ(org.route(30), 0U);
+  EXPECT_EQ(org.route(31), 1U);
+  // Past the map: its own organization under org, the hash under doc (pinned).
+  EXPECT_EQ(org.route(81), 1U);
+  EXPECT_EQ(org.route(4000000003U), 3U);
+  EXPECT_EQ(doc.route(12345), doc_hash_partition(12345, 4));
+  EXPECT_EQ(doc.route(4000000003U), doc_hash_partition(4000000003U, 4));
+}
+
+TEST(PartitionMap, DescribeNamesEveryInputOfTheRuleAndOnlyThose) {
+  const auto zipf = spec(4, PartitionSpec::By::kOrg, 16, PartitionSpec::OrgSize::kZipf, 1.5);
+  EXPECT_EQ(describe(zipf, 80), "4 partitions by org; 80 documents of 16 organizations, zipf 1.5");
+  EXPECT_EQ(describe(spec(2, PartitionSpec::By::kOrg, 3, PartitionSpec::OrgSize::kUniform, 1.5), 10),
+            "2 partitions by org; 10 documents of 3 organizations, uniform");
+  EXPECT_EQ(describe(spec(2, PartitionSpec::By::kOrg, 0, PartitionSpec::OrgSize::kZipf), 10),
+            "2 partitions by org; 10 documents of one organization each");
+  // Sharding by document reads neither the organizations nor the documents' count.
+  EXPECT_EQ(describe(spec(3, PartitionSpec::By::kDoc, 16, PartitionSpec::OrgSize::kZipf, 1.5), 80), "3 partitions by doc");
+  EXPECT_EQ(describe(spec(3, PartitionSpec::By::kDoc, 0, PartitionSpec::OrgSize::kUniform), 7), "3 partitions by doc");
+  // Any change to an input of the org rule changes the words.
+  EXPECT_NE(describe(spec(4, PartitionSpec::By::kOrg, 16, PartitionSpec::OrgSize::kZipf, 1.25), 80), describe(zipf, 80));
+  EXPECT_NE(describe(zipf, 81), describe(zipf, 80));
+}
+
 }  // namespace
 }  // namespace convlab

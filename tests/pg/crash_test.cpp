@@ -1,6 +1,7 @@
 // The store through a database crash: a cluster of the test's own (scripts/pg.sh), killed with
 // `pg_ctl stop -m immediate` while appends are being submitted, then started again.
 #include "server/pg/store.hpp"
+#include "tests/pg/own_cluster.hpp"
 #include "tests/pg/pg_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -15,49 +16,12 @@ namespace convlab::pg {
 namespace {
 
 using test::append;
+using test::OwnCluster;
 using test::Collector;
 using test::record;
 
-// Runs a command, returns its stdout (trimmed) or fails the test.
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) {
-    ADD_FAILURE() << "cannot run " << command;
-    return out;
-  }
-  std::array<char, 256> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), p) != nullptr) out += buf.data();
-  const int rc = ::pclose(p);
-  EXPECT_EQ(rc, 0) << command << " failed: " << out;
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
-
-class OwnCluster {
- public:
-  OwnCluster() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "convlab-crash.XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data());
-    url_ = run(script() + " start " + dir_);
-  }
-  ~OwnCluster() {
-    run(script() + " stop " + dir_);
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  const std::string& url() const { return url_; }
-  void crash() { run(script() + " crash " + dir_); }
-  void restart() { run(script() + " restart " + dir_); }
-
- private:
-  static std::string script() { return std::string(CONVLAB_SOURCE_DIR) + "/scripts/pg.sh"; }
-  std::string dir_;
-  std::string url_;
-};
-
 TEST(PgStoreCrash, NothingAcknowledgedIsLostAndTheStoreComesBack) {
-  if (!std::filesystem::exists("/usr/lib/postgresql/15/bin/initdb")) {
+  if (!test::postgres_installed()) {
     GTEST_SKIP() << "PostgreSQL 15 server binaries are not installed (/usr/lib/postgresql/15/bin)";
   }
   OwnCluster cluster;

@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,16 @@ inline StoreRequest append(std::uint64_t id, std::uint32_t doc, std::vector<LogR
   r.expect_first_index = expect_first_index;
   r.purpose = "test";
   return r;
+}
+
+// The documents `column` of `table` names in the database at `url` (which database holds a
+// partitioned deployment's documents).
+inline std::set<std::uint32_t> docs_in(const std::string& url, const std::string& table, const std::string& column) {
+  pqxx::connection c(url);
+  pqxx::nontransaction n(c);
+  std::set<std::uint32_t> out;
+  for (const auto& row : n.exec("SELECT DISTINCT " + column + " FROM " + table)) out.insert(row[0].as<std::uint32_t>());
+  return out;
 }
 
 inline std::unique_ptr<Store> open_store(const std::string& url, Collector& col, std::uint32_t node = 1,
