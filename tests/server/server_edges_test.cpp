@@ -11,34 +11,11 @@ namespace {
 // A WebSocket upgrade at /ws sent by hand, so a refused one (no 101) shows its status and body.
 HttpAnswer upgrade(unsigned short port, const std::string& origin, const std::string& cookie,
                    const std::string& bearer = {}) {
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.expires_after(std::chrono::seconds(60));
-  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  http::request<http::empty_body> req(http::verb::get, "/ws", 11);
-  req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::upgrade, "websocket");
-  req.set(http::field::connection, "Upgrade");
-  req.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
-  req.set(http::field::sec_websocket_version, "13");
-  if (!origin.empty()) req.set(http::field::origin, origin);
-  if (!cookie.empty()) req.set(http::field::cookie, "convlab_token=" + cookie);
-  if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
-  http::write(stream, req);
-  beast::flat_buffer buf;
-  http::response_parser<http::string_body> parser;
-  parser.skip(false);
-  http::read_header(stream, buf, parser);
-  HttpAnswer a;
-  a.status = static_cast<int>(parser.get().result_int());
-  if (a.status != 101) {
-    http::read(stream, buf, parser);
-    a.body = parser.get().body();
-  }
-  a.raw = parser.release();
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  return a;
+  std::vector<std::pair<http::field, std::string>> headers;
+  if (!origin.empty()) headers.emplace_back(http::field::origin, origin);
+  if (!cookie.empty()) headers.emplace_back(http::field::cookie, "convlab_token=" + cookie);
+  if (!bearer.empty()) headers.emplace_back(http::field::authorization, "Bearer " + bearer);
+  return upgrade_request(port, "/ws", headers);
 }
 
 std::string reason_of(const HttpAnswer& a) {

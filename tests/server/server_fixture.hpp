@@ -16,7 +16,10 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <memory>
 #include <regex>
+#include <span>
+#include <sstream>
 #include <thread>
 
 namespace convlab::test {
