@@ -5,6 +5,21 @@
 
 namespace convlab::sim {
 
+Network::Network(Sim& sim)
+    : sim_(sim), infra_first_(sim.cfg.clients), infra_count_(sim.cfg.servers.count + 2) {
+  const std::size_t cells = (std::size_t{infra_first_} + infra_count_) * infra_count_;
+  into_infra_last_us_.assign(cells, 0);
+  out_of_infra_last_us_.assign(cells, 0);
+}
+
+std::int64_t& Network::link_last_us(Endpoint from, Endpoint to) {
+  const std::uint32_t end = infra_first_ + infra_count_;
+  CONVLAB_ASSERT(from < end && to < end);
+  if (to >= infra_first_) return into_infra_last_us_[std::size_t{from} * infra_count_ + (to - infra_first_)];
+  CONVLAB_ASSERT(from >= infra_first_);  // no link joins two clients
+  return out_of_infra_last_us_[std::size_t{to} * infra_count_ + (from - infra_first_)];
+}
+
 std::optional<Endpoint> Network::endpoint(const std::string& name) const {
   auto num = [&](std::size_t from) -> std::optional<std::uint32_t> {
     if (from >= name.size()) return std::nullopt;
@@ -47,7 +62,7 @@ void Network::link_send(Endpoint from, Endpoint to, std::int64_t latency_us, Tas
     held_[{from, to}].push_back(std::move(deliver));
     return;
   }
-  std::int64_t& last = link_last_us_[link_key(from, to)];
+  std::int64_t& last = link_last_us(from, to);
   const std::int64_t t = std::max(sim_.now_us + latency_us, last);
   last = t;
   sim_.at(t, std::move(deliver));
@@ -56,7 +71,7 @@ void Network::link_send(Endpoint from, Endpoint to, std::int64_t latency_us, Tas
 void Network::release_held() {
   for (auto& [key, q] : held_) {
     if (q.empty() || cut(key.first, key.second)) continue;
-    std::int64_t& last = link_last_us_[link_key(key.first, key.second)];
+    std::int64_t& last = link_last_us(key.first, key.second);
     while (!q.empty()) {
       // Retransmission after the heal: one more latency, order kept.
       const std::int64_t t = std::max(sim_.now_us + Sim::draw_us(sim_.net_rng, sim_.cfg.network.client_server_ms), last);

@@ -21,7 +21,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -35,7 +34,7 @@ struct Partition {
 
 class Network {
  public:
-  explicit Network(Sim& sim) : sim_(sim) {}
+  explicit Network(Sim& sim);
 
   Endpoint client_ep(std::uint32_t c) const { return c; }
   Endpoint server_ep(std::uint32_t s) const { return sim_.cfg.clients + s; }
@@ -79,11 +78,20 @@ class Network {
     const auto it = held_.find({from, to});
     return it != held_.end() && !it->second.empty();
   }
-  static std::uint64_t link_key(Endpoint from, Endpoint to) { return std::uint64_t{from} << 32 | to; }
+  // When the last message on the link from -> to arrives (0: none yet).
+  std::int64_t& link_last_us(Endpoint from, Endpoint to);
 
   Sim& sim_;
-  // When the last message on each link (from << 32 | to) arrives: looked up, never iterated.
-  std::unordered_map<std::uint64_t, std::int64_t> link_last_us_;
+  // When the last message on each link arrives, looked up on every message and never iterated.
+  // Every link has a server, the store or the bus at one end (the "infra" endpoints, C.. C+S+1,
+  // K of them), so two dense tables hold them all: links into an infra endpoint by (from, to's
+  // infra index), links out of one by (to, from's infra index). A hash map of the links used
+  // cost a lookup with a pointer chase per message, in a table that grew with the world
+  // (issue 17, item 4).
+  std::uint32_t infra_first_ = 0;  // C: the first infra endpoint
+  std::uint32_t infra_count_ = 0;  // K = servers + 2
+  std::vector<std::int64_t> into_infra_last_us_;    // [from * K + (to - C)]
+  std::vector<std::int64_t> out_of_infra_last_us_;  // [to * K + (from - C)]
   // Messages a partition holds, per link; an entry exists only once something was held.
   std::map<std::pair<Endpoint, Endpoint>, std::deque<Task>> held_;
   std::vector<Partition> partitions_;

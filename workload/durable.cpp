@@ -217,7 +217,15 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> RecordAuthors::record(Age
   if (at >= a.marks.size()) return std::make_pair(client, op.value_or(a.marks.back().op));
   a.matched = at;
   a.matched_any = true;
-  return std::make_pair(client, a.marks[at].op);
+  const std::uint32_t found_op = a.marks[at].op;
+  // Nothing reads the marks before the matched one again (every search starts there): drop
+  // them once they are most of the list, so a client's marks stay as many as its edits not yet
+  // committed, not all it made in the run (a simulated hour at 10,000 clients made 12 M).
+  if (a.matched >= 64 && a.matched * 2 >= a.marks.size()) {
+    a.marks.erase(a.marks.begin(), a.marks.begin() + static_cast<std::ptrdiff_t>(a.matched));
+    a.matched = 0;
+  }
+  return std::make_pair(client, found_op);
 }
 
 }  // namespace convlab::workload

@@ -104,7 +104,7 @@ class RecordAuthors {
   struct Author {
     std::vector<Mark> marks;                           // in the order made
     std::vector<std::pair<CharId, std::uint32_t>> firsts;  // (first inserted id, op), per agent ascending
-    std::size_t matched = 0;  // index in `marks` of its last record's edit
+    std::size_t matched = 0;  // index in `marks` of its last record's edit (those before it are dropped)
     bool matched_any = false;
   };
   // Found on every durable record: hashed and indexed (O(1)) rather than std::maps whose depth

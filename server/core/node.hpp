@@ -10,6 +10,7 @@
 // its changes; other nodes forward their clients' edits there.
 #include "server/core/awareness.hpp"
 #include "server/core/home_lease.hpp"
+#include "server/core/indexed_map.hpp"
 #include "server/core/policies.hpp"
 #include "server/core/protocol.hpp"
 #include "server/core/strategy.hpp"
@@ -546,8 +547,9 @@ class Node {
   NodeConfig config_;
   const Strategy& strategy_;
   NodeIo& io_;
-  std::map<ConnId, Conn> conns_;
-  std::map<std::uint32_t, Doc> docs_;
+  // Found on every frame, reply and record; iterated in key order (IndexedMap: hashed lookups).
+  IndexedMap<ConnId, Conn> conns_;
+  IndexedMap<std::uint32_t, Doc> docs_;
   std::uint64_t next_request_ = 1;
   std::map<std::uint64_t, PendingAppend> appends_;
   std::map<std::uint64_t, std::pair<StoreRequest::Kind, std::uint32_t>> requests_;
