@@ -414,7 +414,8 @@ WsSession::Out* WsSession::message_for(bool text) {
       return &last;
     }
   }
-  out_.push_back(Out{{}, text, 1});
+  out_.push_back(Out{std::move(spare_), text, 1});
+  spare_.clear();  // moved from: empty, but say so
   return &out_.back();
 }
 
@@ -454,6 +455,10 @@ void WsSession::do_write() {
 
 void WsSession::on_write(beast::error_code ec, std::size_t n) {
   writing_ = false;
+  if (inflight_.data.capacity() <= kSpareBytesMax && inflight_.data.capacity() > spare_.capacity()) {
+    inflight_.data.clear();
+    spare_ = std::move(inflight_.data);
+  }
   if (ec) {
     out_.clear();
     queued_frames_ = 0;

@@ -32,6 +32,8 @@ namespace convlab::net {
 // further edit is refused at the edge ("server busy: ..."), so the timestamps kept for the
 // acknowledgement latency stay bounded.
 inline constexpr std::size_t kEditsUnansweredMax = 65536;
+// The most capacity a session keeps of a written message's buffer for its next message.
+inline constexpr std::size_t kSpareBytesMax = 16u << 10;
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
@@ -90,6 +92,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   asio::steady_timer expiry_;
   std::deque<Out> out_;       // queued, not yet being written
   Out inflight_;              // the message being written (its bytes must live until written)
+  // The last written message's buffer, emptied, for the next message to fill (no allocation per
+  // message in the steady state); kept only up to kSpareBytesMax of capacity.
+  Bytes spare_;
   std::size_t queued_frames_ = 0;  // frames in out_: at most limits.outgoing_messages_max
   std::size_t queued_bytes_ = 0;   // bytes in out_: a frame is queued only below limits.outgoing_bytes_max
   bool flush_posted_ = false;      // in App::to_flush or App::held (at most once)
