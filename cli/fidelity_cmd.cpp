@@ -5,8 +5,10 @@
 // on real processes (one at a time, as `run --real`), on the same seeds and strategies; each
 // world's report files in DIR/sim/ and DIR/real/, and per (scenario, variant, strategy, metric)
 // the simulator's mean [95% interval] next to the real one's, their ratio and whether the
-// intervals are apart (campaigns/fidelity.hpp), on stdout and in DIR/fidelity.md.
+// intervals are apart (campaigns/fidelity.hpp), on stdout and in DIR/fidelity.md; the same side
+// by side with charts in DIR/index.html (campaigns/fidelity_html.hpp).
 #include "campaigns/fidelity.hpp"
+#include "campaigns/fidelity_html.hpp"
 #include "cli/common.hpp"
 #include "cli/export.hpp"
 #include "cli/real.hpp"
@@ -35,11 +37,16 @@ int run_fidelity(const std::vector<sim::Scenario>& scenarios, const campaigns::C
   std::string wrote_sim;
   if (auto ok = write_reports(sim, sim_dir, "", command, wrote_sim); !ok) return fail(ok.error().message);
 
-  const std::string table = campaigns::fidelity_table(campaigns::compare_worlds(sim, real));
+  const std::vector<campaigns::FidelityRow> rows = campaigns::compare_worlds(sim, real);
+  const std::string table = campaigns::fidelity_table(rows);
   const std::string path = (fs::path(out_dir) / "fidelity.md").string();
   if (!write_file(path, "# " + command + "\n" + table)) return fail(path + ": cannot write");
+  const std::string page = (fs::path(out_dir) / "index.html").string();
+  const std::string page_html =
+      campaigns::fidelity_html(rows, {command, CONVLAB_VERSION}, {"sim/index.html", "real/index.html"});
+  if (!write_file(page, page_html)) return fail(page + ": cannot write");
   std::cout << table;
-  std::cout << "wrote " << path << ", " << wrote_sim << ", " << wrote << '\n';
+  std::cout << "wrote " << path << ", " << page << ", " << wrote_sim << ", " << wrote << '\n';
   return kExitOk;
 }
 

@@ -191,6 +191,18 @@ void Run::finish() {
     e.ids = history::compress_ids(c->replica->char_ids());
     emit(std::move(e));
   }
+  if (opt_.caret_moves_per_s > 0 || presence_frames_ > 0) {
+    // Presence under the simulator's counter names (sim/servers.cpp counts them where the server
+    // sends them; here where the viewers receive them), so the checkers report the same
+    // awareness metrics per second of the editing phase and per viewer.
+    history::Event e;
+    e.type = history::EventType::kCounters;
+    e.counters["awareness.moves"] = caret_moves_;
+    e.counters["awareness.msgs"] = presence_frames_;
+    e.counters["awareness.bytes"] = presence_bytes_;
+    e.counters["awareness.viewers"] = opt_.clients;
+    emit(std::move(e));
+  }
   finished_ = true;
   print_progress(true);
   progress_timer_.cancel();

@@ -72,6 +72,13 @@ double cpu_seconds(pid_t pid) {
   return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// The machine's CPU time so far (/proc/stat).
+std::optional<MachineCpu> machine_cpu() {
+  std::ifstream in("/proc/stat");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_proc_stat(text, static_cast<double>(::sysconf(_SC_CLK_TCK)));
+}
+
 // CPU seconds of a PostgreSQL cluster: its postmaster (DATA/postmaster.pid) and its children.
 double cluster_cpu_seconds(const std::string& data_dir) {
   std::ifstream pid_file(data_dir + "/postmaster.pid");
@@ -284,6 +291,34 @@ double bucket_quantile(const std::vector<std::pair<double, double>>& before,
   return lo_bound;
 }
 
+std::optional<MachineCpu> parse_proc_stat(const std::string& text, double ticks_per_s) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("cpu ", 0) != 0) continue;
+    std::istringstream f(line.substr(4));
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    double v[8] = {};
+    int n = 0;
+    while (n < 8 && f >> v[n]) ++n;
+    if (n < 4 || !(ticks_per_s > 0)) return std::nullopt;
+    MachineCpu m;
+    m.busy_s = (v[0] + v[1] + v[2] + v[5] + v[6]) / ticks_per_s;
+    m.idle_s = (v[3] + v[4]) / ticks_per_s;
+    m.steal_s = v[7] / ticks_per_s;
+    return m;
+  }
+  return std::nullopt;
+}
+
+double available_cpus(const MachineCpu& before, const MachineCpu& after, double ours_cpu_s, double wall_s, double cpus) {
+  if (!(wall_s > 0) || !(cpus > 0)) return cpus;
+  const double idle = std::max(0.0, after.idle_s - before.idle_s);
+  const double had = (std::max(0.0, ours_cpu_s) + idle) / wall_s;
+  const double clamped = std::clamp(had, 0.05, cpus);
+  return std::max(0.05, std::round(clamped * 100) / 100);
+}
+
 sim::RangeUs range_around_mean(double mean_s, double p10_s, double p90_s) {
   const double half = std::max(0.0, p90_s - p10_s) / 2 * 1e6;
   const double mean = std::max(0.0, mean_s) * 1e6;
@@ -328,11 +363,15 @@ Result<sim::Calibration> calibrate(const CalibrateOptions& o, const Programs& pr
     auto load = start_load(o, prog, servers.ports(), o.rate, warm_s + o.seconds + 1, dir + "/frames-load.log");
     if (!nap(warm_s, stop)) return kInterrupted;
     const double others_a = cpu_seconds(load->pid()) + cluster_cpu_seconds(pg.dir() + "/data");
+    const auto machine_a = machine_cpu();
+    const auto wall_a = std::chrono::steady_clock::now();
     auto a = servers.scrape();
     if (!a) return a.error();
     if (!nap(o.seconds, stop)) return kInterrupted;
     auto b = servers.scrape();
     if (!b) return b.error();
+    const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_a).count();
+    const auto machine_b = machine_cpu();
     const double others = cpu_seconds(load->pid()) + cluster_cpu_seconds(pg.dir() + "/data") - others_a;
     const double frames = b->sum("convlab_frames_received_total") - a->sum("convlab_frames_received_total");
     if (frames <= 0) return make_error("the servers received no client frames (see " + dir + "/frames-load.log)");
@@ -340,10 +379,19 @@ Result<sim::Calibration> calibrate(const CalibrateOptions& o, const Programs& pr
     c.server_work_us_per_frame = std::llround(1e6 * cpu / frames);
     progress("      " + fmt(frames, "%.0f") + " client frames, " + fmt(cpu, "%.2f") + " s server CPU: " +
              std::to_string(c.server_work_us_per_frame) + " us per frame");
-    c.host_cpus = std::max(1u, std::thread::hardware_concurrency());
+    const double cores = std::max(1u, std::thread::hardware_concurrency());
     c.host_us_per_frame = std::llround(1e6 * others / frames);
-    progress("      the rest of this " + std::to_string(c.host_cpus) + "-CPU machine (convlab-load, PostgreSQL): " +
+    progress("      the rest of this " + fmt(cores, "%g") + "-CPU machine (convlab-load, PostgreSQL): " +
              fmt(others, "%.2f") + " s CPU, " + std::to_string(c.host_us_per_frame) + " us per frame");
+    // What the machine's load left these processes: their CPU and the idle time, per second.
+    if (!machine_a || !machine_b) return make_error("cannot read /proc/stat (the machine's CPU time)");
+    c.host_cpus = available_cpus(*machine_a, *machine_b, cpu + others, wall_s, cores);
+    const double tenants = std::max(0.0, (machine_b->busy_s - machine_a->busy_s) - (cpu + others)) +
+                           (machine_b->steal_s - machine_a->steal_s);
+    progress("      CPU these processes had: " + fmt(c.host_cpus, "%.2f") + " of " + fmt(cores, "%g") + " cores (" +
+             fmt(cpu + others, "%.2f") + " s theirs + " + fmt(machine_b->idle_s - machine_a->idle_s, "%.2f") +
+             " s idle over " + fmt(wall_s, "%.2f") + " s; other processes " + fmt(tenants, "%.2f") + " s): host_cpus " +
+             fmt(c.host_cpus, "%g"));
 
     const double commits = b->sum("convlab_commit_seconds_count") - a->sum("convlab_commit_seconds_count");
     const double commit_sum = b->sum("convlab_commit_seconds_sum") - a->sum("convlab_commit_seconds_sum");

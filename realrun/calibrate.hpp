@@ -52,6 +52,21 @@ double bucket_quantile(const std::vector<std::pair<double, double>>& before,
 // A range of microseconds for the simulator's uniform draw: as wide as the observations'
 // p10..p90, centred on their mean (the mean is what a rate of work is made of), at least 0.
 sim::RangeUs range_around_mean(double mean_s, double p10_s, double p90_s);
+// The whole machine's CPU time so far, from /proc/stat's first line (every CPU together), in
+// seconds: `busy` user, nice, system, irq and softirq; `idle` idle and iowait; `steal` what a
+// hypervisor gave to others. nullopt if the text has no such line.
+struct MachineCpu {
+  double busy_s = 0;
+  double idle_s = 0;
+  double steal_s = 0;
+};
+std::optional<MachineCpu> parse_proc_stat(const std::string& text, double ticks_per_s);
+// The cores the measured processes had over a window of `wall_s`: the CPU they used
+// (`ours_cpu_s`) plus what stayed idle, per second of the window — what other tenants of the
+// machine (other processes, a hypervisor's steal) took is not theirs. Between 0.05 and `cpus`
+// (the machine's cores), rounded to hundredths: the fragment's `host_cpus` on a loaded machine.
+double available_cpus(const MachineCpu& before, const MachineCpu& after, double ours_cpu_s, double wall_s, double cpus);
+
 // psql's `\timing` lines ("Time: 0.312 ms") in a log: each time, in seconds.
 std::vector<double> psql_times(const std::string& log);
 

@@ -162,11 +162,6 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
     return make_error(where + "servers.bus: redis is simulated only (sim/redis.hpp); convlab-server's bus is "
                       "PostgreSQL NOTIFY");
   }
-  if (w.workload.caret_moves_per_s > 0) {
-    return make_error(where + "workload.caret_moves_per_s: the real runner does not read presence from the servers' "
-                      "metrics yet (convlab-load --caret-moves-per-s moves carets by hand); remove it to run on real "
-                      "processes");
-  }
   if (w.database.partitioned()) {
     return make_error(where + "database.partitions / workload.organizations: the real runner starts one PostgreSQL "
                       "cluster and the servers route no document to another; remove them to run on real processes");
@@ -239,6 +234,11 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
   const workload::TypingConfig defaults;
   p.load_flags.push_back("--think-ms=" + std::to_string(w.workload.think_ms.min) + ".." + std::to_string(w.workload.think_ms.max));
   p.load_flags.push_back("--same-paragraph=" + std::to_string(w.workload.same_paragraph_prob));
+  if (w.workload.caret_moves_per_s > 0) {
+    // Presence: every client moves its caret at the world's rate while typing; the servers relay
+    // with the world's `awareness` policy (written into their configuration with the others).
+    p.load_flags.push_back("--caret-moves-per-s=" + std::to_string(w.workload.caret_moves_per_s));
+  }
   if (w.workload.burst_prob != defaults.burst_prob || w.workload.insert_prob != defaults.insert_prob ||
       w.workload.insert_len_max != defaults.insert_len_max || w.workload.delete_len_max != defaults.delete_len_max ||
       w.workload.newline_prob != defaults.newline_prob) {

@@ -1,6 +1,7 @@
 #include "reports/report_html.hpp"
 
 #include "faults/kinds.hpp"
+#include "reports/charts.hpp"
 #include "reports/format.hpp"
 #include "reports/html.hpp"
 
@@ -17,29 +18,12 @@ namespace convlab::reports {
 namespace {
 
 namespace json = boost::json;
+using charts::field;
+using charts::spec_base;
+using charts::strategy_scale;
 
-// ---- Colours: one per strategy, cause and fault kind, the same in every chart of a page.
-
-const std::vector<std::string>& palette() {
-  static const std::vector<std::string> p = {"#d6404e", "#f28e2b", "#4c78a8", "#59a14f",
-                                             "#b07aa1", "#9c755f", "#76b7b2", "#edc948"};
-  return p;
-}
-
-// Known strategies keep their colour whatever the run's subset; others take the next ones.
-json::object strategy_scale(const std::vector<std::string>& strategies) {
-  static const std::vector<std::string> known = {"lww", "seq", "ot", "crdt"};
-  json::array domain;
-  json::array range;
-  std::size_t next = known.size();
-  for (const std::string& s : strategies) {
-    auto it = std::find(known.begin(), known.end(), s);
-    const std::size_t i = it != known.end() ? static_cast<std::size_t>(it - known.begin()) : next++;
-    domain.emplace_back(s);
-    range.emplace_back(palette()[i % palette().size()]);
-  }
-  return json::object{{"domain", std::move(domain)}, {"range", std::move(range)}};
-}
+// ---- Colours: one per cause and fault kind, the same in every chart of a page (strategies':
+// reports/charts.hpp).
 
 // The scale of a nominal channel over `present` (in the order of `known`, then the rest), each
 // value keeping its colour from `colours` whichever subset a chart shows.
@@ -109,21 +93,6 @@ json::object strategy_dash(const std::vector<std::string>& strategies) {
 std::string num(double v) { return format_number(v); }
 
 double ms_to_s(std::int64_t us) { return static_cast<double>(us) / 1e6; }
-
-json::object spec_base(const std::string& title, int width, int height) {
-  return json::object{{"$schema", "https://vega.github.io/schema/vega-lite/v6.json"},
-                      {"title", json::object{{"text", title}, {"anchor", "start"}, {"fontSize", 13}}},
-                      {"width", width},
-                      {"height", height},
-                      {"config", json::object{{"view", json::object{{"stroke", "#d1d9e0"}}},
-                                              {"axis", json::object{{"labelFontSize", 11}, {"titleFontSize", 11}}},
-                                              {"legend", json::object{{"labelFontSize", 11}, {"titleFontSize", 11}, {"orient", "bottom"},
-                                                                {"direction", "horizontal"}}}}}};
-}
-
-json::object field(const std::string& name, const std::string& type, const std::string& title) {
-  return json::object{{"field", name}, {"type", type}, {"title", title}};
-}
 
 // The visibility-latency CDF per strategy: x the latency (symlog), y the share of pairs at or
 // below it.

@@ -21,7 +21,8 @@ using namespace yamlkit;  // NOLINT(google-build-using-namespace): the loader's 
 
 constexpr std::int64_t kUsMax = 60LL * 1000 * 1000;  // a minute: no measured cost is near it
 constexpr std::int64_t kCountMax = 100000;
-constexpr std::int64_t kCpusMax = 4096;
+constexpr double kCpusMin = 0.05;  // the least share of one core a calibration reports
+constexpr double kCpusMax = 4096;
 constexpr std::size_t kFileMaxBytes = 1 << 20;
 
 // [min, max] microseconds, min <= max.
@@ -105,7 +106,7 @@ Result<Calibration> parse_impl(const std::string& text, const std::string& file)
     } else if (e.key == "db_round_trip_us") {
       get_range_us(ctx, e.value, e.at, c.db_round_trip_us);
     } else if (e.key == "host_cpus") {
-      get_uint(ctx, e.value, e.at, 1, kCpusMax, c.host_cpus);
+      get_double(ctx, e.value, e.at, kCpusMin, kCpusMax, c.host_cpus);
     } else if (e.key == "host_us_per_frame") {
       get_int(ctx, e.value, e.at, 0, kUsMax, c.host_us_per_frame);
     }
@@ -153,7 +154,8 @@ std::string format_calibration(const Calibration& c) {
     << "  commit_interval_us: " << c.commit_interval_us << "  # least time between two transactions' starts\n"
     << "  notify_us: " << range_text(c.notify_us) << "  # commit to NOTIFY arrival at another server\n"
     << "  db_round_trip_us: " << range_text(c.db_round_trip_us) << "  # a store read, request to reply\n"
-    << "  host_cpus: " << c.host_cpus << "  # the measured machine's cores, shared by every process below\n"
+    << "  host_cpus: " << number_text(c.host_cpus)
+    << "  # cores the measured processes got (their CPU and the idle time over the run), shared by every process below\n"
     << "  host_us_per_frame: " << c.host_us_per_frame << "  # CPU per client frame of the rest of it (load, PostgreSQL)\n";
   return o.str();
 }

@@ -12,7 +12,7 @@
 //     commit_interval_us: 8000          # -> database.commit_interval_us (group_commit.interval_ms)
 //     notify_us: [300, 1200]            # -> network.server_bus: commit to NOTIFY arrival (two hops)
 //     db_round_trip_us: [200, 600]      # -> network.server_db: a store read's round trip (two hops)
-//     host_cpus: 2                      # -> servers.host_cpus: the cores of the measured machine
+//     host_cpus: 1.37                   # -> servers.host_cpus: the cores the measured processes got
 //     host_us_per_frame: 110            # -> servers.host_us_per_frame: the rest of that machine's
 //                                       #    CPU per client frame (load client, PostgreSQL)
 //
@@ -41,7 +41,7 @@ struct Calibration {
   std::int64_t commit_interval_us = 0;
   RangeUs notify_us;
   RangeUs db_round_trip_us;
-  std::uint32_t host_cpus = 0;
+  double host_cpus = 0;  // the cores its processes got (a fraction on a loaded machine)
   std::int64_t host_us_per_frame = 0;
 };
 

@@ -57,8 +57,10 @@ struct ServersSpec : NodePolicies {
   // host_cpus cores run every server's frames, and each client frame also costs the rest of
   // that machine (the load client, PostgreSQL, the kernel) host_us_per_frame of core time. A
   // calibration measured on one machine sets both, so a world shaped like the benchmark
-  // (bench/server/sweep.sh: everything on this machine) is simulated as it runs.
-  std::uint32_t host_cpus = 0;
+  // (bench/server/sweep.sh: everything on this machine) is simulated as it runs. A fraction is
+  // the share of the machine its processes actually got (`convlab calibrate` on a loaded
+  // machine): ceil(host_cpus) cores, each running at host_cpus / ceil(host_cpus) of full speed.
+  double host_cpus = 0;
   std::int64_t host_us_per_frame = 0;
 };
 

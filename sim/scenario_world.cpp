@@ -19,7 +19,8 @@ namespace convlab::sim::loader {
 constexpr std::array<EnumName<Balancer>, 2> kBalancers{
     {{"round_robin", Balancer::kRoundRobin}, {"sticky", Balancer::kSticky}}};
 constexpr std::int64_t kWorkUsMax = 60LL * 1000 * 1000;  // a minute of CPU per frame
-constexpr std::int64_t kHostCpusMax = 4096;
+constexpr double kHostCpusMin = 0.05;  // the least share of one core (0 turns the shared machine off)
+constexpr double kHostCpusMax = 4096;
 
 constexpr std::array<std::string_view, 19> kWorldKeys{
     "duration_s", "duration_ms",      "quiesce_s", "quiesce_ms", "docs",   "initial_text",
@@ -135,7 +136,15 @@ void apply_servers(Ctx& ctx, const YAML::Node& n, const Here& at, ServersSpec& s
     } else if (e.key == "work_us_per_read") {
       get_int(ctx, e.value, e.at, 0, kWorkUsMax, sv.work_us_per_read);
     } else if (e.key == "host_cpus") {
-      get_uint(ctx, e.value, e.at, 0, kHostCpusMax, sv.host_cpus);
+      double cpus = 0;
+      if (get_double(ctx, e.value, e.at, 0, kHostCpusMax, cpus)) {
+        if (cpus > 0 && cpus < kHostCpusMin) {
+          ctx.fail(e.at, "expected 0 (the servers have machines of their own) or from " + fmt_double(kHostCpusMin) +
+                             " cores (a share of one) to " + fmt_double(kHostCpusMax) + ", got " + fmt_double(cpus));
+        } else {
+          sv.host_cpus = cpus;
+        }
+      }
     } else if (e.key == "host_us_per_frame") {
       get_int(ctx, e.value, e.at, 0, kWorkUsMax, sv.host_us_per_frame);
     } else {

@@ -5,9 +5,22 @@
 #include "sim/world_parts.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace convlab::sim {
+
+namespace {
+
+// `us` of CPU on a shared machine of `host_cpus` cores: a fractional one runs each of its
+// ceil(host_cpus) cores at host_cpus / ceil(host_cpus) of full speed, so work takes longer by
+// the inverse; whole cores (and 0, no shared machine) leave it as it is.
+std::int64_t on_host(std::int64_t us, double host_cpus) {
+  if (host_cpus <= 0 || host_cpus == std::ceil(host_cpus)) return us;
+  return std::llround(static_cast<double>(us) * std::ceil(host_cpus) / host_cpus);
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------- ServerIo
 
@@ -77,15 +90,20 @@ void Servers::frame(std::uint32_t s, std::uint32_t incarnation, ConnId conn, Byt
     return;
   }
   std::int64_t start_us = std::max(sv.busy_until_us, sim_.now_us);
+  std::int64_t frame_us = work_us;
   if (spec.host_cpus > 0) {
     // A shared machine: the frame also waits for a core (the earliest free, the lowest on a
-    // tie), which then carries the rest of the machine's work for this frame after it.
-    if (host_free_us_.size() != spec.host_cpus) host_free_us_.assign(spec.host_cpus, 0);
+    // tie), which then carries the rest of the machine's work for this frame after it. A
+    // fractional machine (the share a loaded one left) is ceil(host_cpus) cores each running
+    // at host_cpus / ceil(host_cpus) of full speed: every cost on it stretches by the inverse.
+    const auto cores = static_cast<std::size_t>(std::ceil(spec.host_cpus));
+    if (host_free_us_.size() != cores) host_free_us_.assign(cores, 0);
     auto core = std::min_element(host_free_us_.begin(), host_free_us_.end());
     start_us = std::max(start_us, *core);
-    *core = start_us + work_us + spec.host_us_per_frame;
+    frame_us = on_host(work_us, spec.host_cpus);
+    *core = start_us + frame_us + on_host(spec.host_us_per_frame, spec.host_cpus);
   }
-  sv.busy_until_us = start_us + work_us;
+  sv.busy_until_us = start_us + frame_us;
   sim_.at(sv.busy_until_us, [this, s, incarnation, conn, b = std::move(frame)] {
     Server& v = servers_[s];
     if (v.up && v.incarnation == incarnation) v.node->on_frame(conn, b);
@@ -150,7 +168,7 @@ void Servers::store(std::uint32_t s, StoreRequest request) {
   if (sim_.oracle && request.kind == StoreRequest::Kind::kAppend) {
     sim_.oracle->append_requested(s, request_key(inc, request.id));
   }
-  const std::int64_t read_us = sim_.cfg.servers.work_us_per_read;
+  const std::int64_t read_us = on_host(sim_.cfg.servers.work_us_per_read, sim_.cfg.servers.host_cpus);
   if (read_us > 0 && request.kind == StoreRequest::Kind::kReadLog) {
     // A poll or a catch-up costs the server CPU (the query, decoding the rows) on the same
     // worker as client frames: it leaves once the worker gets to it.

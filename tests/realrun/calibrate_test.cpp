@@ -7,9 +7,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 namespace convlab::realrun {
 namespace {
@@ -62,6 +67,30 @@ TEST(CalibrateFigures, PsqlTimingLines) {
   EXPECT_DOUBLE_EQ(t[1], 0.0015);
 }
 
+TEST(CalibrateFigures, MachineCpuFromProcStat) {
+  // user nice system idle iowait irq softirq steal guest guest_nice, in ticks of 1/100 s.
+  const auto m = parse_proc_stat("cpu  1000 50 300 4000 100 20 30 7 0 0\ncpu0 500 25 150 2000 50 10 15 3 0 0\nintr 1\n", 100);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_DOUBLE_EQ(m->busy_s, 14.0);  // user + nice + system + irq + softirq
+  EXPECT_DOUBLE_EQ(m->idle_s, 41.0);  // idle + iowait
+  EXPECT_DOUBLE_EQ(m->steal_s, 0.07);
+  EXPECT_FALSE(parse_proc_stat("intr 1\n", 100).has_value());
+  EXPECT_FALSE(parse_proc_stat("cpu  1 2\n", 100).has_value());
+}
+
+TEST(CalibrateFigures, AvailableCpusAreTheProcessesCpuAndTheIdleTime) {
+  const MachineCpu before{100, 50, 0};
+  // 10 s on 2 cores: the measured processes used 6 s, 4 s stayed idle, other tenants took 10 s:
+  // the processes had 1 core.
+  EXPECT_DOUBLE_EQ(available_cpus(before, MachineCpu{116, 54, 0}, 6, 10, 2), 1.0);
+  // An idle machine otherwise: all of it.
+  EXPECT_DOUBLE_EQ(available_cpus(before, MachineCpu{106, 64, 0}, 6, 10, 2), 2.0);
+  // A crowded one: what they got, in hundredths; never below 0.05 nor above the cores.
+  EXPECT_DOUBLE_EQ(available_cpus(before, MachineCpu{119, 50.3, 0}, 3.4, 10, 2), 0.37);
+  EXPECT_DOUBLE_EQ(available_cpus(before, MachineCpu{120, 50, 0}, 0.01, 10, 2), 0.05);
+  EXPECT_DOUBLE_EQ(available_cpus(before, MachineCpu{100, 80, 0}, 5, 10, 2), 2.0);
+}
+
 std::string read(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -77,9 +106,18 @@ TEST(Calibrate, MeasuresRealProcessesIntoAFragmentAScenarioIncludes) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string frag = (dir / "this-machine.yaml").string();
+  // A loaded machine: a busy loop per core, beside the measured processes for the whole run, so
+  // they get a share of it and the fragment's host_cpus says which.
+  const double cores = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<Process>> burners;
+  for (unsigned i = 0; i < static_cast<unsigned>(cores); ++i) {
+    burners.push_back(std::make_unique<Process>(std::vector<std::string>{"/bin/sh", "-c", "while :; do :; done"},
+                                                (dir / ("burner" + std::to_string(i) + ".log")).string(), false));
+  }
   const int code = run_command({CONVLAB_EXE, "calibrate", "--servers", "2", "--clients", "20", "--docs", "4", "--rate",
                                 "4", "--seconds", "2", "--poll-seconds", "1", "--out", frag},
                                (dir / "calibrate.log").string(), 180000);
+  burners.clear();  // killed and reaped
   const std::string log = read((dir / "calibrate.log").string());
   ASSERT_EQ(code, 0) << log;
   // Progress through every phase on the terminal.
@@ -94,6 +132,11 @@ TEST(Calibrate, MeasuresRealProcessesIntoAFragmentAScenarioIncludes) {
   EXPECT_GT(c->notify_us.max, 0);
   EXPECT_GT(c->db_round_trip_us.max, 0);
   EXPECT_EQ(c->commit_interval_us, 8000);  // the servers' group_commit.interval_ms
+  // The cores the processes had, not the machine's: the busy loops took their share.
+  EXPECT_GE(c->host_cpus, 0.05);
+  EXPECT_LT(c->host_cpus, 0.75 * cores) << log;
+  EXPECT_NE(log.find("CPU these processes had: "), std::string::npos) << log;
+  std::printf("calibrate beside %g busy loops: host_cpus %g of %g cores\n", cores, c->host_cpus, cores);
   // A scenario includes it.
   std::ofstream(dir / "scenario.yaml") << "name: calibrated\ncalibration: this-machine.yaml\nworld: {clients: 2}\n"
                                           "variants: {naive: {}}\n";

@@ -60,7 +60,7 @@ TEST(Calibration, ReadsEveryFigureAndSetsTheSimulatedCosts) {
   EXPECT_EQ(w.network.bus_us().max, 600);
   EXPECT_EQ(w.network.db_us().min, 100);
   EXPECT_EQ(w.network.db_us().max, 300);
-  EXPECT_EQ(w.servers.host_cpus, 2u);
+  EXPECT_EQ(w.servers.host_cpus, 2.0);
   EXPECT_EQ(w.servers.host_us_per_frame, 110);
 }
 
@@ -87,6 +87,23 @@ TEST(Calibration, BadKeysAndValuesNameTheirPlace) {
              "cal.yaml:2:1: calibration.server_work_us_per_read: required key is missing");
   EXPECT_HAS(bad(kFragment, "calibration:", "calibrate:"), "cal.yaml:2:1: ");
   EXPECT_HAS(bad(kFragment, "host_cpus: 2", "host_cpus: 0"), "cal.yaml:10:14: calibration.host_cpus:");
+  EXPECT_HAS(bad(kFragment, "host_cpus: 2", "host_cpus: 0.01"), "cal.yaml:10:14: calibration.host_cpus:");
+  EXPECT_HAS(bad(kFragment, "host_cpus: 2", "host_cpus: 5000"), "cal.yaml:10:14: calibration.host_cpus:");
+  EXPECT_HAS(bad(kFragment, "host_cpus: 2", "host_cpus: two"), "cal.yaml:10:14: calibration.host_cpus: expected a number");
+}
+
+// On a loaded machine `convlab calibrate` measures the share of the cores its processes had: a
+// fraction, read, applied and written back as is.
+TEST(Calibration, AFractionalMachineIsTheShareItsProcessesHad) {
+  std::string text = kFragment;
+  text.replace(text.find("host_cpus: 2"), 12, "host_cpus: 1.37");
+  auto c = parse_calibration(text, "cal.yaml");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_DOUBLE_EQ(c->host_cpus, 1.37);
+  WorldConfig w;
+  apply_calibration(*c, w);
+  EXPECT_DOUBLE_EQ(w.servers.host_cpus, 1.37);
+  EXPECT_HAS(format_calibration(*c), "\n  host_cpus: 1.37  #");
 }
 
 class CalibrationInclude : public ::testing::Test {

@@ -81,5 +81,24 @@ TEST(CalibratedWorld, EachRaisedCostMakesVisibilityLater) {
   EXPECT_GT(notify.metrics.visibility_cross_ms.p50, base.metrics.visibility_cross_ms.p50 + 30);
 }
 
+// A calibration on a loaded machine writes the share of the cores its processes had: a fraction
+// is ceil(host_cpus) cores each running at host_cpus / ceil(host_cpus) of full speed, so every
+// frame takes longer than on the whole cores.
+TEST(CalibratedWorld, AFractionOfTheMachineIsSlowerThanItsWholeCores) {
+  const auto on = [](double cpus) {
+    return run_calibrated([cpus](Calibration& c) {
+      c.server_work_us_per_frame = 6000;
+      c.host_cpus = cpus;
+    });
+  };
+  const Figures half = on(0.5);
+  const Figures one = on(1);
+  const Figures one_and_half = on(1.5);
+  const Figures two = on(2);
+  EXPECT_GT(half.metrics.visibility_ms.p50, one.metrics.visibility_ms.p50 + 5);
+  EXPECT_GT(one_and_half.metrics.visibility_ms.p50, two.metrics.visibility_ms.p50);
+  EXPECT_EQ(on(0.5).digest, half.digest);  // deterministic
+}
+
 }  // namespace
 }  // namespace convlab::sim

@@ -692,6 +692,14 @@ TEST(ScenarioErrors, ApiAuthRateAndTitleKeys) {
              "t.yaml:3:25: world.servers.rate_burst: must be at least 1, got 0");
   EXPECT_HAS(load_err(with_world("  servers: {work_us_per_msg: 2.5}\n")),
              "t.yaml:3:30: world.servers.work_us_per_msg: expected an integer, got \"2.5\"");
+  // host_cpus: a share of a machine may be a fraction (what a loaded one left), but not a sliver.
+  EXPECT_DOUBLE_EQ(load_ok(with_world("  servers: {host_cpus: 1.5}\n")).variants[0].config.servers.host_cpus, 1.5);
+  EXPECT_HAS(load_err(with_world("  servers: {host_cpus: 0.01}\n")),
+             "t.yaml:3:24: world.servers.host_cpus: expected 0 (the servers have machines of their own) or from 0.05 "
+             "cores (a share of one) to 4096, got 0.01");
+  EXPECT_HAS(load_err(with_world("  servers: {host_cpus: -1}\n")), "t.yaml:3:24: world.servers.host_cpus: ");
+  EXPECT_HAS(load_err(with_world("  servers: {host_cpus: lots}\n")),
+             "t.yaml:3:24: world.servers.host_cpus: expected a number, got \"lots\"");
   EXPECT_HAS(load_err(with_world("  workload: {reload_ms: [0, 100]}\n")),
              "t.yaml:3:25: world.workload.reload_ms: the shortest pause must be at least 1 ms ([0, 0] turns it off)");
   EXPECT_HAS(load_err(with_world("  workload: {rename_ms: [200, 100]}\n")),
