@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# One sanitizer stage of CI (scripts/test.sh runs tsan and asan-ci after the release suite and the
+# One sanitizer stage of CI (scripts/test.sh runs tsan and asan after the release stage and the
 # fuzz stage), usable alone:
 #   scripts/sanitize.sh asan   every test under AddressSanitizer + UndefinedBehaviorSanitizer
+#                              (PostgreSQL, server, load, e2e included), but the relayed lww and seq
+#                              replays of the two longest traces and bench_server_run, which the
+#                              release stage runs (scripts/test.sh says why); two tests run smaller
+#                              here; cli_runs_under_valgrind is disabled here
 #   scripts/sanitize.sh asan-ci  the `asan-ci` suites (the sans-IO ones: core, node, strategies,
-#                              history, workload, JWT) under ASan + UBSan: what CI affords
+#                              history, workload, JWT) under ASan + UBSan: a quick subset
 #   scripts/sanitize.sh tsan   the threaded suites (ctest labels threaded, e2e, real-faults: the
 #                              server, the PostgreSQL store, the load client end to end, the fault
 #                              proxy) under ThreadSanitizer
@@ -20,13 +24,15 @@ preset="${1:-}"
 stage="$preset"
 case "$preset" in
   asan)
+    # The relayed lww and seq replays of the two longest traces take 223 to 296 s each under
+    # ASan here: the release stage runs them (their local replays, and the relayed replays of the
+    # four other traces, stay here). bench_server_run measures the optimised server: the release
+    # stage runs it, and the tsan stage runs it sanitized.
     targets=(convlab_test_binaries)
-    select=()
+    select=(-E '^(Sequential/(Lww|Seq)Trace[.]Relayed/(automerge_paper|rustcode) |bench_server_run$)')
     ;;
   asan-ci)
-    # What CI's asan stage can afford (docs/sanitizers.md, measured): the sans-IO suites, but
-    # the relayed lww and seq replays of the two longest traces (223 to 296 s each under ASan
-    # here; their local replays, and the relayed replays of the four other traces, stay).
+    # The sans-IO suites, less the same four replays.
     preset=asan
     stage=asan-ci
     targets=(convlab_asan_ci_binaries)
