@@ -92,6 +92,35 @@ double metric_now(unsigned short port, const std::string& series) {
   return ::testing::AssertionSuccess();
 }
 
+// Two servers on one database and one Redis with both buses up; alice's editor of `doc` on
+// server one, bob's on server two, and `base` typed by alice, acknowledged and seen by bob.
+struct Pair {
+  std::unique_ptr<ServerProcess> one, two;
+  std::optional<Login> alice, bob;
+  std::unique_ptr<Editor> a, b;
+};
+
+::testing::AssertionResult start_pair(Pair& p, const std::string& pg, const std::string& redis,
+                                      const std::string& recovery, std::uint32_t doc, const std::u32string& base) {
+  const Strategy& s = *find_strategy("crdt");
+  p.one = std::make_unique<ServerProcess>(redis_yaml(pg, redis, 0, recovery));
+  p.two = std::make_unique<ServerProcess>(redis_yaml(pg, redis, 1, recovery));
+  if (!p.one->started() || !p.two->started()) {
+    return ::testing::AssertionFailure() << "a server did not start:\n" << p.one->stderr_text() << p.two->stderr_text();
+  }
+  if (auto r = wait_bus(p.one->port(), p.two->port(), 1); !r) return r;
+  p.alice = login(p.one->port(), "alice", "alice-pw");
+  p.bob = login(p.two->port(), "bob", "bob-pw");
+  if (!p.alice || !p.bob) return ::testing::AssertionFailure() << "login failed";
+  p.a = std::make_unique<Editor>(p.one->port(), *p.alice, s, doc);
+  p.b = std::make_unique<Editor>(p.two->port(), *p.bob, s, doc);
+  if (auto r = p.a->open(); !r) return r;
+  if (auto r = p.b->open(); !r) return r;
+  p.a->insert(0, base);
+  if (auto r = p.a->sync(); !r) return r;
+  return p.b->wait_text(base);
+}
+
 TEST(RedisConfig, RedisNeedsAUrlAndAGoodOne) {
   ServerProcess missing("listen: 127.0.0.1:0\ndatabase: x\njwt: {secret: \"" + std::string(kSecret) +
                         "\"}\nlab_password: p\npolicies: {bus: redis}\n");
@@ -114,24 +143,12 @@ TEST(RedisConfig, RedisNeedsAUrlAndAGoodOne) {
 TEST(ServerRedis, EditSeenOnTheOtherServerThroughRedis) {
   CONVLAB_PG_URL_OR_SKIP(pg);
   REDIS_OR_SKIP(redis);
-  const Strategy& s = *find_strategy("crdt");
-  START_SERVER(one, redis_yaml(pg, redis.url(), 0, "log"));
-  START_SERVER(two, redis_yaml(pg, redis.url(), 1, "log"));
-  ASSERT_TRUE(wait_bus(one.port(), two.port(), 1));
-  auto alice = login(one.port(), "alice", "alice-pw");
-  auto bob = login(two.port(), "bob", "bob-pw");
-  ASSERT_TRUE(alice && bob);
-  Editor a(one.port(), *alice, s, 61);
-  Editor b(two.port(), *bob, s, 61);
-  ASSERT_TRUE(a.open());
-  ASSERT_TRUE(b.open());
-  a.insert(0, U"from one ");
-  ASSERT_TRUE(a.sync());
-  ASSERT_TRUE(b.wait_text(U"from one "));
-  b.insert(9, U"and two");
-  ASSERT_TRUE(b.sync());
-  ASSERT_TRUE(a.wait_text(U"from one and two"));
-  for (unsigned short port : {one.port(), two.port()}) {
+  Pair p;
+  ASSERT_TRUE(start_pair(p, pg, redis.url(), "log", 61, U"from one "));
+  p.b->insert(9, U"and two");
+  ASSERT_TRUE(p.b->sync());
+  ASSERT_TRUE(p.a->wait_text(U"from one and two"));
+  for (unsigned short port : {p.one->port(), p.two->port()}) {
     const std::string m = http_request(port, http::verb::get, "/metrics").body;
     EXPECT_GE(metric(m, "convlab_redis_records_total"), 1) << port;
     EXPECT_GE(metric(m, R"(convlab_redis_publishes_total{result="ok"})"), 1) << port;
@@ -163,40 +180,28 @@ TEST(ServerRedis, RedisUnreachableAtStartKeepsServing) {
 TEST(ServerRedis, FixRedisRestartedLosesNothingAcknowledged) {
   CONVLAB_PG_URL_OR_SKIP(pg);
   REDIS_OR_SKIP(redis);
-  const Strategy& s = *find_strategy("crdt");
-  START_SERVER(one, redis_yaml(pg, redis.url(), 0, "log"));
-  START_SERVER(two, redis_yaml(pg, redis.url(), 1, "log"));
-  ASSERT_TRUE(wait_bus(one.port(), two.port(), 1));
-  auto alice = login(one.port(), "alice", "alice-pw");
-  auto bob = login(two.port(), "bob", "bob-pw");
-  ASSERT_TRUE(alice && bob);
-  Editor a(one.port(), *alice, s, 63);
-  Editor b(two.port(), *bob, s, 63);
-  ASSERT_TRUE(a.open());
-  ASSERT_TRUE(b.open());
-  a.insert(0, U"base ");
-  ASSERT_TRUE(a.sync());
-  ASSERT_TRUE(b.wait_text(U"base "));
+  Pair p;
+  ASSERT_TRUE(start_pair(p, pg, redis.url(), "log", 63, U"base "));
 
   redis.crash();
-  ASSERT_TRUE(wait_bus(one.port(), two.port(), 0));
-  a.insert(5, U"kept");
-  ASSERT_TRUE(a.sync());  // acknowledged: committed; its publish is dropped
-  ASSERT_TRUE(wait_metric(one.port(), R"(convlab_redis_publishes_total{result="dropped"})", 1));
+  ASSERT_TRUE(wait_bus(p.one->port(), p.two->port(), 0));
+  p.a->insert(5, U"kept");
+  ASSERT_TRUE(p.a->sync());  // acknowledged: committed; its publish is dropped
+  ASSERT_TRUE(wait_metric(p.one->port(), R"(convlab_redis_publishes_total{result="dropped"})", 1));
   // Server two reads the log every poll_interval while its subscription is down.
-  ASSERT_TRUE(b.wait_text(U"base kept"));
+  ASSERT_TRUE(p.b->wait_text(U"base kept"));
 
   ASSERT_TRUE(redis.restart()) << redis.errors();
-  ASSERT_TRUE(wait_bus(one.port(), two.port(), 1));
-  b.insert(0, U"after ");
-  ASSERT_TRUE(b.sync());
-  ASSERT_TRUE(a.wait_text(U"after base kept"));
-  a.insert(15, U"!");
-  ASSERT_TRUE(a.sync());
-  ASSERT_TRUE(b.wait_text(U"after base kept!"));
-  EXPECT_EQ(document_text(two.port(), bob->token, 63), "after base kept!");
-  EXPECT_GE(metric_now(two.port(), "convlab_redis_records_total"), 2);  // before the crash and after the restart
-  EXPECT_NE(two.stderr_text().find("convlab-server: bus up: redis subscriber: subscribed"), std::string::npos);
+  ASSERT_TRUE(wait_bus(p.one->port(), p.two->port(), 1));
+  p.b->insert(0, U"after ");
+  ASSERT_TRUE(p.b->sync());
+  ASSERT_TRUE(p.a->wait_text(U"after base kept"));
+  p.a->insert(15, U"!");
+  ASSERT_TRUE(p.a->sync());
+  ASSERT_TRUE(p.b->wait_text(U"after base kept!"));
+  EXPECT_EQ(document_text(p.two->port(), p.bob->token, 63), "after base kept!");
+  EXPECT_GE(metric_now(p.two->port(), "convlab_redis_records_total"), 2);  // before the crash and after the restart
+  EXPECT_NE(p.two->stderr_text().find("convlab-server: bus up: redis subscriber: subscribed"), std::string::npos);
 }
 
 // The naive design (bus_recovery: none): what was published while Redis was down never reaches
@@ -205,44 +210,32 @@ TEST(ServerRedis, FixRedisRestartedLosesNothingAcknowledged) {
 TEST(ServerRedis, NaiveRedisRestartedLeavesTheOtherServerBehind) {
   CONVLAB_PG_URL_OR_SKIP(pg);
   REDIS_OR_SKIP(redis);
-  const Strategy& s = *find_strategy("crdt");
-  START_SERVER(one, redis_yaml(pg, redis.url(), 0, "none"));
-  START_SERVER(two, redis_yaml(pg, redis.url(), 1, "none"));
-  ASSERT_TRUE(wait_bus(one.port(), two.port(), 1));
-  auto alice = login(one.port(), "alice", "alice-pw");
-  auto bob = login(two.port(), "bob", "bob-pw");
-  ASSERT_TRUE(alice && bob);
-  Editor a(one.port(), *alice, s, 64);
-  Editor b(two.port(), *bob, s, 64);
-  ASSERT_TRUE(a.open());
-  ASSERT_TRUE(b.open());
-  a.insert(0, U"base ");
-  ASSERT_TRUE(a.sync());
-  ASSERT_TRUE(b.wait_text(U"base "));
+  Pair p;
+  ASSERT_TRUE(start_pair(p, pg, redis.url(), "none", 64, U"base "));
 
   redis.crash();
-  ASSERT_TRUE(wait_bus(one.port(), two.port(), 0));
-  a.insert(5, U"lost");
-  ASSERT_TRUE(a.sync());
-  ASSERT_TRUE(wait_metric(one.port(), R"(convlab_redis_publishes_total{result="dropped"})", 1));
+  ASSERT_TRUE(wait_bus(p.one->port(), p.two->port(), 0));
+  p.a->insert(5, U"lost");
+  ASSERT_TRUE(p.a->sync());
+  ASSERT_TRUE(wait_metric(p.one->port(), R"(convlab_redis_publishes_total{result="dropped"})", 1));
 
   ASSERT_TRUE(redis.restart()) << redis.errors();
-  ASSERT_TRUE(wait_bus(one.port(), two.port(), 1));
-  a.insert(0, U"after ");
-  ASSERT_TRUE(a.sync());
+  ASSERT_TRUE(wait_bus(p.one->port(), p.two->port(), 1));
+  p.a->insert(0, U"after ");
+  ASSERT_TRUE(p.a->sync());
   // The later edit arrives; the acknowledged one before it never does.
-  ASSERT_TRUE(b.wait_text(U"after base "));
-  EXPECT_EQ(a.text(), U"after base lost");
+  ASSERT_TRUE(p.b->wait_text(U"after base "));
+  EXPECT_EQ(p.a->text(), U"after base lost");
   // Server two's own API read (from the log) has it; its node's copy, which its clients see, does not.
-  EXPECT_EQ(document_text(two.port(), bob->token, 64), "after base lost");
+  EXPECT_EQ(document_text(p.two->port(), p.bob->token, 64), "after base lost");
   // Until something else reads the log: a client that joins server two (catch_up: its hello
   // reads the log after what the node applied) gets the whole text, and b the missing edit.
-  auto carol = login(two.port(), "carol", "lab-pw");
+  auto carol = login(p.two->port(), "carol", "lab-pw");
   ASSERT_TRUE(carol);
-  Editor late(two.port(), *carol, s, 64);
+  Editor late(p.two->port(), *carol, *find_strategy("crdt"), 64);
   ASSERT_TRUE(late.open());
   EXPECT_EQ(late.text(), U"after base lost");
-  ASSERT_TRUE(b.wait_text(U"after base lost"));
+  ASSERT_TRUE(p.b->wait_text(U"after base lost"));
 }
 
 }  // namespace
