@@ -159,8 +159,11 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
     return make_error(where + "workload.reload_ms: convlab-load makes no API reads (reloads); remove it to run on real processes");
   }
   if (w.servers.bus == NodePolicies::Bus::kRedis) {
-    return make_error(where + "servers.bus: redis is simulated only (sim/redis.hpp); convlab-server's bus is "
-                      "PostgreSQL NOTIFY");
+    // convlab-server runs it (--bus redis; tests/server/server_redis_test.cpp); the runner does
+    // not start a Redis, crash it, nor cut one server from it (a fault proxy in front of Redis).
+    return make_error(where + "servers.bus: redis: the real runner starts no Redis and realises neither redis_crash "
+                      "nor a partition naming bus under it (convlab-server runs the bus: --bus redis --redis-url; "
+                      "bench/server/bus.sh, tests/server/server_redis_test.cpp)");
   }
   if (w.database.partitioned()) {
     return make_error(where + "database.partitions / workload.organizations: the real runner starts one PostgreSQL "

@@ -18,6 +18,9 @@
 #   COMMIT_INTERVAL_MS=0 bench/server/run.sh   # least time between two transactions' starts
 #                                              # (group_commit.interval_ms; the server's default: 8)
 #   SERVERS=1 bench/server/run.sh              # one server instead of two (1 or 2)
+#   BUS=redis bench/server/run.sh              # the servers fan out through a throwaway Redis
+#                                              # (scripts/redis.sh; policies.bus: redis) instead of
+#                                              # NOTIFY (BUS=notify, the default); its CPU is a row
 #   CALLGRIND=DIR bench/server/run.sh          # server 0 under valgrind's callgrind: its
 #                                              # instructions in the steady state, per steady
 #                                              # edit, and the profile in DIR (its CPU figures
@@ -27,6 +30,8 @@ here="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${BUILD:-$here/build/ci}"
 nservers="${SERVERS:-2}"
 [ "$nservers" = 1 ] || [ "$nservers" = 2 ] || { echo "run.sh: SERVERS must be 1 or 2, got '$nservers'" >&2; exit 2; }
+bus="${BUS:-notify}"
+[ "$bus" = notify ] || [ "$bus" = redis ] || { echo "run.sh: BUS must be notify or redis, got '$bus'" >&2; exit 2; }
 clients="${1:-1000}"
 rate="${2:-20}"
 duration="${3:-30}"
@@ -45,6 +50,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   "$here/scripts/pg.sh" stop "$work/pg" || true
+  [ "$bus" = redis ] && { "$here/scripts/redis.sh" stop "$work/redis" || true; }
   # Nothing stays behind but a history asked for (HISTORY=1).
   if [ "${HISTORY:-0}" = 1 ]; then
     rm -rf "$work/pg"
@@ -58,6 +64,11 @@ trap cleanup EXIT
 echo "== PostgreSQL: $here/scripts/pg.sh start $work/pg"
 pg_url="$("$here/scripts/pg.sh" start "$work/pg")"
 echo "   $pg_url"
+if [ "$bus" = redis ]; then
+  echo "== Redis: $here/scripts/redis.sh start $work/redis"
+  redis_url="$("$here/scripts/redis.sh" start "$work/redis")"
+  echo "   $redis_url"
+fi
 
 secret="bench-secret-bench-secret-bench-secret-42"
 # Ports picked up front: each server names the other as its peer (ot/seq edits are forwarded to
@@ -77,6 +88,7 @@ for k in "${servers[@]}"; do
        --strategy "$strategy" --jwt-secret "$secret" --lab-password lab --coalesce-ms "${COALESCE_MS:-0}")
   [ "$nservers" = 2 ] && cmd+=(--peer "$((1 - k))=ws://127.0.0.1:${ports[$((1 - k))]}")
   [ -n "${COMMIT_INTERVAL_MS:-}" ] && cmd+=(--commit-interval-ms "$COMMIT_INTERVAL_MS")
+  [ "$bus" = redis ] && cmd+=(--bus redis --redis-url "$redis_url")
   if [ -n "${CALLGRIND:-}" ] && [ "$k" = 0 ]; then
     mkdir -p "$CALLGRIND"
     # Instrumentation off until the steady state: uninstrumented, valgrind runs the logins fast
@@ -107,12 +119,14 @@ cpu_s() {  # user+sys seconds of the given pids, from /proc/PID/stat (fields 14 
 }
 pm="$(head -n1 "$work/pg/data/postmaster.pid" 2>/dev/null || echo 0)"
 pg_cpu() { cpu_s "$pm" $(ps -o pid= --ppid "$pm" 2>/dev/null); }
+rpid="$(cat "$work/redis/redis.pid" 2>/dev/null || echo 0)"
+redis_cpu() { if [ "$bus" = redis ]; then cpu_s "$rpid"; else printf 0; fi; }
 # CPU of the servers and PostgreSQL when the load client's steady state begins and when typing
 # stops (it says so on stdout as it happens; it reports its own).
-snapshot() {  # postgres, then each server
+snapshot() {  # postgres, then each server, then redis (0 under NOTIFY)
   printf '%s' "$(pg_cpu)"
   for k in "${servers[@]}"; do printf ' %s' "$(cpu_s "${pids[$k]}")"; done
-  echo
+  printf ' %s\n' "$(redis_cpu)"
 }
 # CALLGRIND: server 0's instrumentation starts (counts from zero) when the steady state begins
 # and its counts are written out when typing stops.
@@ -138,11 +152,17 @@ for k in "${servers[@]}"; do
   fan="$(grep '^convlab_fanout_deliveries_total' <<<"$m" | awk '{print $2}')"
   frames="$(grep '^convlab_frames_sent_total' <<<"$m" | awk '{s += $2} END {print s + 0}')"
   msgs="$(grep '^convlab_ws_messages_sent_total' <<<"$m" | awk '{s += $2} END {print s + 0}')"
+  # Series a bus that is not in use never shows (grep finds nothing: not an error here).
+  notified="$(awk '/^convlab_notify_records_total / {print $2}' <<<"$m")"
+  rrecs="$(awk '/^convlab_redis_records_total / {print $2}' <<<"$m")"
+  rdropped="$(awk '/^convlab_redis_publishes_total\{result="dropped"\} / {print $2}' <<<"$m")"
   awk -v k="$k" -v a="${acked:-0}" -v c="${commits:-0}" -v s="${csum:-0}" -v b="${bsum:-0}" -v f="${fan:-0}" \
       -v fr="${frames:-0}" -v ms="${msgs:-0}" 'BEGIN {
     printf "   server %d: acked %d, commits %d, appends per commit %.1f, mean commit %.2f ms, fan-out deliveries %d\n",
       k, a, c, (c > 0 ? b / c : 0), (c > 0 ? 1000 * s / c : 0), f
     printf "             frames sent %d in %d WebSocket messages (%.1f frames per message)\n", fr, ms, (ms > 0 ? fr / ms : 0) }'
+  echo "             bus $bus: records from the other server over NOTIFY ${notified:-0}, over Redis ${rrecs:-0}," \
+       "publishes dropped ${rdropped:-0}"
 done
 echo "== CPU seconds (user+sys) of each process, and per acknowledged edit"
 # The whole run (logins and connection set-up included) and the steady state (from the load
@@ -150,7 +170,7 @@ echo "== CPU seconds (user+sys) of each process, and per acknowledged edit"
 edits="$(awk '/^  edits [0-9]+, acked/ {gsub(",", "", $4); print $4}' "$work/load.out")"
 steady_edits="$(awk '/^  steady state acks / {print $4}' "$work/load.out")"
 read -r load_all load_steady < <(awk '/^  CPU: / {print $2, $6}' "$work/load.out")
-zeros="0 0 0"
+zeros="0 0 0 0"
 read -r -a cpu_end < <(cat "$work/cpu.end" 2>/dev/null || echo "$zeros")
 read -r -a cpu_begin < <(cat "$work/cpu.begin" 2>/dev/null || echo "$zeros")
 row() {  # name, whole-run seconds, steady-state seconds
@@ -173,7 +193,16 @@ done
 whole="$(pg_cpu)"
 steady="$(d "${cpu_end[0]:-0}" "${cpu_begin[0]:-0}")"
 row postgres "$whole" "$steady"
-row all "$(add "$all" "$whole")" "$(add "$all_steady" "$steady")"
+all="$(add "$all" "$whole")"
+all_steady="$(add "$all_steady" "$steady")"
+if [ "$bus" = redis ]; then
+  whole="$(redis_cpu)"
+  steady="$(d "${cpu_end[$((nservers + 1))]:-0}" "${cpu_begin[$((nservers + 1))]:-0}")"
+  row redis "$whole" "$steady"
+  all="$(add "$all" "$whole")"
+  all_steady="$(add "$all_steady" "$steady")"
+fi
+row all "$all" "$all_steady"
 echo "   ($(nproc) CPUs; ${edits:-0} edits acknowledged in the run, ${steady_edits:-0} in the steady state;"
 echo "    postgres is the postmaster $pm and its children)"
 if [ -n "${CALLGRIND:-}" ]; then

@@ -8,6 +8,7 @@
 #include <boost/program_options.hpp>
 
 #include <charconv>
+#include <type_traits>
 #include <cstdio>
 #include <iostream>
 #include <vector>
@@ -25,6 +26,9 @@ int main(int argc, char** argv) {
       ("pg-url", po::value<std::string>(), "PostgreSQL URL")                           //
       ("pg-replica-url", po::value<std::string>(), "database_replica: a streaming replica's URL")  //
       ("api-read", po::value<std::string>(), "policies.api_read: primary | replica (GET /api/documents)")  //
+      ("bus", po::value<std::string>(), "policies.bus: notify (PostgreSQL NOTIFY) | redis (Redis pub/sub)")  //
+      ("bus-recovery", po::value<std::string>(), "policies.bus_recovery: log (catch up from the log) | none")  //
+      ("redis-url", po::value<std::string>(), "redis: redis://HOST:PORT, the Redis of --bus redis")  //
       ("strategy", po::value<std::string>(), "default strategy of documents (lww, seq, ot, crdt)")  //
       ("jwt-secret", po::value<std::string>(), "HS256 secret, at least 32 bytes")      //
       ("lab-password", po::value<std::string>(), "accept any user name with this password (load tests)")  //
@@ -78,6 +82,24 @@ int main(int argc, char** argv) {
     }
     config.node.api_read = s == "replica" ? convlab::NodeConfig::ApiRead::kReplica : convlab::NodeConfig::ApiRead::kPrimary;
   }
+  // A policy flag over the file's policies.KEY: one of `names` (the enum's order), else false.
+  const auto choice_flag = [&vm](const char* name, const auto& names, auto& field) {
+    if (vm.count(name) == 0U) return true;
+    const std::string s = vm[name].as<std::string>();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == s) {
+        field = static_cast<std::remove_reference_t<decltype(field)>>(i);
+        return true;
+      }
+    }
+    std::cerr << "convlab-server: --" << name << ": expected " << names[0] << " or " << names[1] << ", got '" << s << "'\n";
+    return false;
+  };
+  if (!choice_flag("bus", convlab::kBusNames, config.node.bus) ||
+      !choice_flag("bus-recovery", convlab::kBusRecoveryNames, config.node.bus_recovery)) {
+    return 2;
+  }
+  if (vm.count("redis-url") != 0U) config.redis_url = vm["redis-url"].as<std::string>();
   if (vm.count("strategy") != 0U) config.strategy = vm["strategy"].as<std::string>();
   if (vm.count("jwt-secret") != 0U) config.jwt.secret = vm["jwt-secret"].as<std::string>();
   if (vm.count("lab-password") != 0U) config.lab_password = vm["lab-password"].as<std::string>();

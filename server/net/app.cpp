@@ -237,6 +237,10 @@ void App::on_store_reply(StoreReply reply) {
     CONVLAB_ASSERT(appends_in_flight > 0);
     --appends_in_flight;
     if (!reply.ok) metrics.append_failed();
+    // bus: redis: published after the commit, as the simulator's Redis::publish_after_commit.
+    if (reply.ok && redis && !call.publish.empty()) {
+      redis->publish(call.doc, reply.first_index, wall_ms() * 1000, call.publish);
+    }
   }
   reply.id = call.local_id;
   call.slot->node->on_store(reply);
@@ -277,8 +281,10 @@ void App::drain_inbox() {
   for (FromStore& item : inbox_now) {
     if (auto* r = std::get_if<StoreReply>(&item)) {
       on_store_reply(std::move(*r));
+    } else if (auto* b = std::get_if<BusRecord>(&item)) {
+      on_bus(*b);
     } else {
-      on_bus(std::get<BusRecord>(item));
+      on_bus_state(std::get<BusState>(item));
     }
   }
   inbox_now.clear();
@@ -291,6 +297,14 @@ void App::on_bus(const BusRecord& r) {
   if (s == slots.end()) return;
   s->second->node->on_bus(r.doc, r.record);
   after_node_call();
+}
+
+void App::on_bus_state(BusState s) {
+  metrics.bus_up(s.up);
+  for (auto& [name, slot] : slots) {
+    slot->node->on_bus_state(s.up);
+    after_node_call();
+  }
 }
 
 void App::on_revoked(const std::string& jti) {

@@ -13,6 +13,7 @@
 #include "server/net/frames.hpp"
 #include "server/net/metrics.hpp"
 #include "server/net/peer_wire.hpp"
+#include "server/net/redis_bus.hpp"
 #include "server/pg/store.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -117,6 +118,8 @@ struct App {
   Metrics metrics;
   auth::Verifier verifier;
   std::unique_ptr<pg::Store> store;
+  // policies.bus: redis only: committed records go out through Redis pub/sub instead of NOTIFY.
+  std::unique_ptr<RedisBus> redis;
   std::map<std::string, std::unique_ptr<NodeSlot>, std::less<>> slots;  // strategy name -> node
   std::map<ConnId, std::shared_ptr<WsSession>> sessions;  // at most limits.connections_max
   ConnId next_conn = 1;
@@ -132,6 +135,9 @@ struct App {
     NodeSlot* slot = nullptr;
     std::uint64_t local_id = 0;
     StoreRequest::Kind kind = StoreRequest::Kind::kLoad;
+    // bus: redis: an append's records, published once its reply says it committed.
+    std::uint32_t doc = 0;
+    std::vector<LogRecord> publish;
   };
   std::map<std::uint64_t, StoreCall> store_calls;  // kStoreCallsMax
   std::uint64_t next_store_id = 1;
@@ -247,7 +253,11 @@ struct App {
     std::uint32_t doc = 0;
     LogRecord record;
   };
-  using FromStore = std::variant<StoreReply, BusRecord>;
+  // bus: redis: the subscription was lost or made (RedisBus's state hook).
+  struct BusState {
+    bool up = false;
+  };
+  using FromStore = std::variant<StoreReply, BusRecord, BusState>;
   std::mutex inbox_mu;
   std::vector<FromStore> inbox;           // guarded by inbox_mu
   std::size_t inbox_records = 0;          // BusRecords in `inbox` (kInboxRecordsMax); inbox_mu
@@ -256,6 +266,7 @@ struct App {
   void from_store(FromStore item);
   void drain_inbox();
   void on_bus(const BusRecord& r);
+  void on_bus_state(BusState s);
   void on_revoked(const std::string& jti);
   std::size_t documents() const {
     std::size_t n = 0;

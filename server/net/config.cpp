@@ -1,5 +1,6 @@
 #include "server/net/config.hpp"
 
+#include "server/net/redis_bus.hpp"
 #include "server/strategies/registry.hpp"
 #include "yamlkit/kit.hpp"
 #include "yamlkit/policies.hpp"
@@ -256,9 +257,10 @@ Result<void> parse_config(const std::string& text, const std::string& file, Serv
   if (!loaded) return ctx.error();
   const YAML::Node& root = *loaded;
   if (root.IsNull()) return {};  // an empty file: every default
-  static constexpr std::array<std::string_view, 16> keys{
+  static constexpr std::array<std::string_view, 17> keys{
       "listen", "node_id",  "nodes",  "database",     "database_replica", "strategy", "documents", "policies",
-      "jwt",    "users",    "lab_password", "allowed_origins", "limits", "group_commit", "peers", "peer_link"};
+      "jwt",    "users",    "lab_password", "allowed_origins", "limits", "group_commit", "peers", "peer_link",
+      "redis"};
   const Here top = here_of(root, Here{}, "");
   if (!root.IsMap()) {
     ctx.fail(Here{top.line, top.col, "(top level)"}, "expected a mapping of settings, got " + kind_of(root));
@@ -277,6 +279,10 @@ Result<void> parse_config(const std::string& text, const std::string& file, Serv
       get_string(ctx, e.value, e.at, c.pg_url);
     } else if (e.key == "database_replica") {
       get_string(ctx, e.value, e.at, c.pg_replica_url);
+    } else if (e.key == "redis") {
+      if (get_string(ctx, e.value, e.at, c.redis_url)) {
+        if (auto ok = parse_redis_url(c.redis_url); !ok) ctx.fail(e.at, ok.error().message);
+      }
     } else if (e.key == "strategy") {
       check_strategy(ctx, e, c.strategy);
     } else if (e.key == "documents") {
@@ -372,9 +378,11 @@ Result<void> check_config(const ServerConfig& c) {
   std::string out;
   auto bad = [&](const std::string& s) { out += (out.empty() ? "" : "\n") + s; };
   if (c.pg_url.empty()) bad("database: required (a PostgreSQL URL; or --pg-url)");
-  // The simulator models a Redis bus (sim/redis.hpp); this server's bus is NOTIFY only so far.
-  if (c.node.bus == NodeConfig::Bus::kRedis) {
-    bad("policies.bus: redis is simulated only: convlab-server publishes with PostgreSQL NOTIFY (use notify)");
+  if (c.node.bus == NodeConfig::Bus::kRedis && c.redis_url.empty()) {
+    bad("policies.bus: redis needs redis (a URL redis://HOST:PORT; or --redis-url)");
+  }
+  if (!c.redis_url.empty()) {
+    if (auto ok = parse_redis_url(c.redis_url); !ok) bad("redis: " + ok.error().message);
   }
   if (c.node.api_read != NodeConfig::ApiRead::kPrimary && c.pg_replica_url.empty()) {
     bad("policies.api_read: replica reads need database_replica (a PostgreSQL streaming replica's URL; or "

@@ -68,6 +68,9 @@ struct ServerConfig {
   // A streaming replica of pg_url, read by GET /api/documents when policies.api_read is replica
   // (docs/scenarios.md, "On real processes"); empty: no replica.
   std::string pg_replica_url;
+  // Redis of policies.bus: redis (redis://HOST[:PORT]; server/net/redis_bus.hpp): the servers
+  // publish committed records there instead of with NOTIFY. Empty: no Redis.
+  std::string redis_url;
   std::string strategy = "crdt";
   std::map<std::uint32_t, std::string> documents;  // per-document strategy overrides
   // Every frame of a connection, any kind (0: no limit); the per-user edit bucket is the node's.

@@ -38,8 +38,9 @@ struct Server::Impl {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() {
   if (!impl_ || !impl_->app) return;
-  // The store first (it commits what is queued; its hooks post onto the io_context, which is
-  // still there), then the pool, then the rest.
+  // The Redis bus, then the store (it commits what is queued; its hooks post onto the
+  // io_context, which is still there), then the pool, then the rest.
+  impl_->app->redis.reset();
   impl_->app->store.reset();
   impl_->app->pool.join();
 }
@@ -68,6 +69,22 @@ pg::StoreHooks store_hooks(App& app) {
   hooks.replica_health = [](bool up, std::string why) {
     std::cerr << "convlab-server: read replica " << (up ? "up" : "down") << ": " << why << "\n";
   };
+  return hooks;
+}
+
+// The Redis bus's hooks (policies.bus: redis), from its subscriber and publisher threads.
+RedisBusHooks redis_hooks(App& app) {
+  RedisBusHooks hooks;
+  hooks.record = [&app](std::uint32_t doc, LogRecord record) {
+    app.metrics.redis_record();
+    app.from_store(App::BusRecord{doc, std::move(record)});
+  };
+  hooks.state = [&app](bool up, const std::string& why) {
+    std::cerr << "convlab-server: bus " << (up ? "up" : "down") << ": " << why << "\n";
+    app.from_store(App::BusState{up});
+  };
+  hooks.published = [&app](bool ok) { app.metrics.redis_published(ok); };
+  hooks.publisher = [&app](bool up) { app.metrics.redis_publisher_up(up); };
   return hooks;
 }
 
@@ -112,6 +129,16 @@ Result<std::unique_ptr<Server>> Server::open(const ServerConfig& config) {
   if (!ec) app.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return make_error("listen " + config.address + ":" + std::to_string(config.port) + ": " + ec.message());
   for (auto& [name, slot] : app.slots) slot->node->start();
+  app.metrics.bus_up(config.node.bus == NodeConfig::Bus::kNotify);
+  if (config.node.bus == NodeConfig::Bus::kRedis) {
+    app.metrics.redis_publisher_up(false);
+    // Unsubscribed until the bus says otherwise: the first subscription then reads the log after
+    // what each document applied, as every later one does (bus_recovery: log).
+    for (auto& [name, slot] : app.slots) slot->node->on_bus_state(false);
+    auto address = parse_redis_url(config.redis_url);
+    if (!address) return make_error("redis: " + address.error().message);
+    app.redis = std::make_unique<RedisBus>(std::move(*address), sc.channel, config.node.id, redis_hooks(app));
+  }
   for (const auto& [id, url] : config.cluster.peers) {
     auto parsed = parse_peer_url(url);
     if (!parsed) return make_error("peers." + std::to_string(id) + ": " + parsed.error().message);

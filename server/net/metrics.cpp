@@ -71,6 +71,22 @@ struct Metrics::Impl {
                                           .Name("convlab_notify_records_total")
                                           .Help("Records received over NOTIFY")
                                           .Register(registry);
+  pm::Family<pm::Gauge>& bus_up_f = pm::BuildGauge()
+                                        .Name("convlab_bus_up")
+                                        .Help("bus: redis: 1 while subscribed to Redis, else 0 (bus: notify: 1)")
+                                        .Register(registry);
+  pm::Family<pm::Gauge>& redis_pub_up_f = pm::BuildGauge()
+                                              .Name("convlab_redis_publisher_up")
+                                              .Help("bus: redis: 1 while the publisher's connection to Redis is up")
+                                              .Register(registry);
+  pm::Family<pm::Counter>& redis_pub_f = pm::BuildCounter()
+                                             .Name("convlab_redis_publishes_total")
+                                             .Help("PUBLISHes of committed records to Redis, by result (ok, dropped)")
+                                             .Register(registry);
+  pm::Family<pm::Counter>& redis_rec_f = pm::BuildCounter()
+                                             .Name("convlab_redis_records_total")
+                                             .Help("Records of other servers received over Redis")
+                                             .Register(registry);
   pm::Family<pm::Counter>& store_f = pm::BuildCounter()
                                          .Name("convlab_store_requests_total")
                                          .Help("Requests the node made to the store, by kind")
@@ -239,6 +255,10 @@ void Metrics::notify_lag(double seconds) {
   impl_->lag_h.Observe(seconds);
 }
 void Metrics::notify_record() { impl_->notify_c.Increment(); }
+void Metrics::bus_up(bool up) { impl_->bus_up_f.Add({}).Set(up ? 1.0 : 0.0); }
+void Metrics::redis_publisher_up(bool up) { impl_->redis_pub_up_f.Add({}).Set(up ? 1.0 : 0.0); }
+void Metrics::redis_published(bool ok) { impl_->redis_pub_f.Add({{"result", ok ? "ok" : "dropped"}}).Increment(); }
+void Metrics::redis_record() { impl_->redis_rec_f.Add({}).Increment(); }
 void Metrics::store_request(std::string_view kind) {
   if (kind == "append") return impl_->store_append_c.Increment();
   impl_->store_f.Add({{"kind", std::string(kind)}}).Increment();

@@ -32,6 +32,12 @@ class Metrics {
   void committed(std::size_t appends, double seconds);
   void notify_lag(double seconds);
   void notify_record();
+  // bus: redis (docs/metrics.md): the subscription up or down; the publisher's connection up or
+  // down; a PUBLISH sent and answered (ok) or dropped; a record of another server received.
+  void bus_up(bool up);
+  void redis_publisher_up(bool up);
+  void redis_published(bool ok);
+  void redis_record();
   // kind: "append", "read_log", "write_snapshot", "load"
   void store_request(std::string_view kind);
   void append_failed();

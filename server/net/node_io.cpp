@@ -81,12 +81,18 @@ void NodeSlot::close(ConnId conn, const std::string& reason) {
 void NodeSlot::store(StoreRequest request) {
   const std::uint64_t id = app.next_store_id++;
   CONVLAB_ASSERT(!app.store_calls.contains(id));
-  app.store_calls[id] = App::StoreCall{this, request.id, request.kind};
+  App::StoreCall& call = app.store_calls[id];
+  call = App::StoreCall{this, request.id, request.kind, request.doc, {}};
   app.metrics.store_request(kind_name(request.kind));
   if (request.kind == StoreRequest::Kind::kAppend) ++app.appends_in_flight;
   const std::int64_t now = wall_ms();
   for (LogRecord& r : request.records) {
     if (r.server_ms == 0) r.server_ms = now;
+  }
+  if (app.redis && request.notify) {
+    // bus: redis: no NOTIFY in the transaction; the App publishes once the commit is answered.
+    call.publish = request.records;
+    request.notify = false;
   }
   request.id = id;
   app.store->submit(std::move(request));

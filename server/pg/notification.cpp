@@ -45,21 +45,21 @@ Writer header(std::uint32_t node, std::uint32_t doc, std::uint64_t first, std::i
 }  // namespace
 
 std::string encode_records(std::uint32_t node, std::uint32_t doc, std::uint64_t first, std::int64_t commit_us,
-                           std::span<const LogRecord> records) {
+                           std::span<const LogRecord> records, std::size_t max_bytes) {
   const auto base64_size = [](std::size_t n) { return 1 + (n + 2) / 3 * 4; };
   Writer w = header(node, doc, first, commit_us, records.size());
   const std::size_t header_size = w.view().size();
   // The record bytes alone decide most cases without encoding anything.
   std::size_t at_least = header_size;
   for (const LogRecord& r : records) at_least += 4 + r.record.size();
-  if (base64_size(at_least) <= kNotifyBytesMax) {
+  if (base64_size(at_least) <= max_bytes) {
     for (const LogRecord& r : records) {
       w.varint(r.author);
       w.svarint(r.client_ms);
       w.svarint(r.server_ms);
       w.bytes(r.record);
     }
-    if (base64_size(w.view().size()) <= kNotifyBytesMax) return to_base64('R', w.view());
+    if (base64_size(w.view().size()) <= max_bytes) return to_base64('R', w.view());
   }
   Bytes ref = w.take();
   ref.resize(header_size);

@@ -38,9 +38,10 @@ struct RevokedNote {
   std::string jti;
 };
 
-// The inline form when it fits in kNotifyBytesMax, else the reference form.
+// The inline form when it fits in `max_bytes`, else the reference form. The Redis bus
+// (server/net/redis_bus.hpp) carries the same notes with no limit of NOTIFY's: always inline.
 std::string encode_records(std::uint32_t node, std::uint32_t doc, std::uint64_t first, std::int64_t commit_us,
-                           std::span<const LogRecord> records);
+                           std::span<const LogRecord> records, std::size_t max_bytes = kNotifyBytesMax);
 std::string encode_revoked(std::uint32_t user, std::string_view jti);
 
 // Either note, or an Error naming what is wrong with the payload.
