@@ -280,7 +280,8 @@ Result<void> parse_config(const std::string& text, const std::string& file, Serv
     } else if (e.key == "database_replica") {
       get_string(ctx, e.value, e.at, c.pg_replica_url);
     } else if (e.key == "redis") {
-      if (get_string(ctx, e.value, e.at, c.redis_url)) {
+      // Empty: no Redis (what docs/server.yaml shows for the default bus, notify).
+      if (get_string(ctx, e.value, e.at, c.redis_url) && !c.redis_url.empty()) {
         if (auto ok = parse_redis_url(c.redis_url); !ok) ctx.fail(e.at, ok.error().message);
       }
     } else if (e.key == "strategy") {
