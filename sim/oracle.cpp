@@ -4,6 +4,9 @@
 #include "server/strategies/paragraphs/replica.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
 #include <iterator>
 #include <tuple>
 #include <variant>
@@ -51,6 +54,15 @@ void Oracle::client_loaded(std::int64_t t_us, std::uint32_t client, std::uint64_
   loads_[client].push_back(Load{t_us, version, api, api ? std::move(ids) : std::vector<CharId>{}});
 }
 
+std::optional<std::pair<std::uint32_t, CharId>> Oracle::trace_from_env() {
+  const char* v = std::getenv("CONVLAB_ORACLE_TRACE");
+  unsigned doc = 0;
+  unsigned agent = 0;
+  unsigned seq = 0;
+  if (v == nullptr || std::sscanf(v, "%u:%u:%u", &doc, &agent, &seq) != 3) return std::nullopt;
+  return std::make_pair(static_cast<std::uint32_t>(doc), CharId{static_cast<AgentId>(agent), static_cast<std::uint32_t>(seq)});
+}
+
 const Oracle::Msg* Oracle::find_msg(AgentId agent, std::span<const std::uint8_t> msg) const {
   const auto it = msgs_.find({agent, std::vector<std::uint8_t>(msg.begin(), msg.end())});
   return it == msgs_.end() ? nullptr : it->second.get();
@@ -92,7 +104,7 @@ void Oracle::server_edit(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, 
             }
           }
           std::vector<CharId> carried = w.value.ids;
-          if (w.value.term != CharId{}) carried.push_back(w.value.term);
+          if (w.value.exists) carried.push_back(w.value.term);
           for (const CharId& id : carried) {
             if (has(ids, id)) continue;
             chars_[{doc, id}].push_back(CharEv{t_us, static_cast<int>(s), false, How::kRefused, m, holder, s});
@@ -287,6 +299,16 @@ std::vector<TruthChar> Oracle::finish(const std::vector<std::vector<CharId>>& fi
       const auto it = chars_.find({e.doc, x});
       const std::vector<CharEv>& evs = it == chars_.end() ? kNone : it->second;
       Verdict v;
+      if (trace_ && *trace_ == std::make_pair(e.doc, x)) {
+        static const char* const kHow[] = {"write", "memory", "refused", "snapshot", "lost"};
+        for (const CharEv& ev : evs) {
+          std::cerr << "oracle trace doc " << e.doc << " id " << x.agent << ":" << x.seq << "  t " << ev.t_us << " place "
+                    << ev.place << (ev.added ? " added " : " removed ") << kHow[static_cast<int>(ev.how)];
+          if (ev.by != nullptr) std::cerr << " by " << ev.by->tag.client << "." << ev.by->tag.op;
+          if (ev.holder) std::cerr << " holder " << ev.holder->client << "." << ev.holder->op;
+          std::cerr << " index " << ev.index << "\n";
+        }
+      }
       const CharEv* last_durable_removal = nullptr;
       bool ever_durable = false;
       for (const CharEv& ev : evs) {

@@ -81,6 +81,10 @@ class Oracle {
   std::vector<TruthChar> finish(const std::vector<std::vector<CharId>>& final_durable) const;
 
  private:
+  // CONVLAB_ORACLE_TRACE=DOC:AGENT:SEQ prints that character's events to stderr in finish(),
+  // for people reading a disagreement (nothing else reads it; a run's output does not change).
+  static std::optional<std::pair<std::uint32_t, CharId>> trace_from_env();
+  std::optional<std::pair<std::uint32_t, CharId>> trace_ = trace_from_env();
   struct Msg {
     EditTag tag;
     std::int64_t t_us = 0;

@@ -1,6 +1,7 @@
 #include "workload/durable.hpp"
 
 #include "server/core/assert.hpp"
+#include "server/core/sort_ids.hpp"
 #include "server/strategies/paragraphs/replica.hpp"
 
 #include <algorithm>
@@ -37,8 +38,8 @@ std::size_t last_existing(const std::vector<paragraphs::Register>& regs) {
 
 // Sorted `after` minus sorted `before` and the other way round, as multisets.
 void set_change(std::vector<CharId>& before, std::vector<CharId>& after, DurableChange& c) {
-  std::sort(before.begin(), before.end());
-  std::sort(after.begin(), after.end());
+  sort_char_ids(before);
+  sort_char_ids(after);
   std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(c.added));
   std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(c.removed));
 }
@@ -51,6 +52,24 @@ const std::vector<CharId>& DurableText::ids() const {
     ids_stale_ = false;
   }
   return ids_;
+}
+
+void DurableText::note_change(const DurableChange& c) {
+  if (!visible_) return;
+  for (const CharId& id : c.removed) {
+    auto it = visible_->find(id);
+    CONVLAB_ASSERT(it != visible_->end());
+    if (--it->second == 0) visible_->erase(it);
+  }
+  for (const CharId& id : c.added) ++(*visible_)[id];
+}
+
+bool DurableText::visible(const CharId& id) {
+  if (!visible_) {
+    visible_.emplace();
+    for (const CharId& v : ids()) ++(*visible_)[v];
+  }
+  return visible_->contains(id);
 }
 
 DurableChange DurableText::diff_to_current() {
@@ -72,6 +91,7 @@ DurableChange DurableText::diff_to_current() {
   DurableChange c;
   set_change(before, after, c);
   ids_ = std::move(now);
+  note_change(c);
   return c;
 }
 
@@ -127,29 +147,21 @@ Result<DurableChange> DurableText::append(const LogRecord& record) {
   DurableChange change;
   set_change(before, after, change);
   ids_stale_ = true;
+  note_change(change);
   // A write whose register holds another stamp after it lost there; what it carried and is not
   // visible now was refused by that holder.
   const auto& writes = rec->writes;
-  // The visible ids, sorted, only when a write lost (lww, rarely): sorting the whole
-  // document's ids for every record was a fifth of the seq hour.
-  std::vector<CharId> visible;
-  bool sorted = false;
   for (const paragraphs::Write& w : writes) {
     const WriteStamp stamp{w.stamp.agent, w.stamp.counter};
     change.writes.push_back(stamp);
     CONVLAB_ASSERT(w.index < p->registers().size());
     const paragraphs::Stamp& held = p->registers()[w.index].stamp;
     if (held == w.stamp) continue;
-    if (!sorted) {
-      visible = ids();
-      std::sort(visible.begin(), visible.end());
-      sorted = true;
-    }
     DurableRefusal r{stamp, WriteStamp{held.agent, held.counter}, {}};
     r.ids = w.value.ids;
-    if (w.value.term != CharId{}) r.ids.push_back(w.value.term);
-    std::erase_if(r.ids, [&](const CharId& id) { return std::binary_search(visible.begin(), visible.end(), id); });
-    std::sort(r.ids.begin(), r.ids.end());
+    if (w.value.exists) r.ids.push_back(w.value.term);
+    std::erase_if(r.ids, [&](const CharId& id) { return visible(id); });
+    sort_char_ids(r.ids);
     if (!r.ids.empty()) change.refused.push_back(std::move(r));
   }
   return change;

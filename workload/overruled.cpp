@@ -1,6 +1,7 @@
 #include "workload/overruled.hpp"
 
 #include "server/core/assert.hpp"
+#include "server/core/sort_ids.hpp"
 #include "server/strategies/paragraphs/replica.hpp"
 
 #include <algorithm>
@@ -45,7 +46,7 @@ std::vector<history::Event> take_overruled(ClientReplica& replica, const WriteSt
       e.writer = static_cast<std::int32_t>(by->first);
       e.by_op = by->second;
     }
-    std::sort(o.ids.begin(), o.ids.end());
+    sort_char_ids(o.ids);
     e.ids = history::compress_ids(o.ids);
     out.push_back(std::move(e));
   }

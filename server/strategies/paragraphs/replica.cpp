@@ -75,7 +75,7 @@ std::vector<Bytes> ParagraphClient::local_edit(const Splice& e, std::int64_t clo
     SentWrite w{pe.index, stamp.counter, {}};
     if (keep_overruled_) {
       w.ids = pe.value.ids;
-      if (pe.value.term != CharId{}) w.ids.push_back(pe.value.term);
+      if (pe.value.exists) w.ids.push_back(pe.value.term);  // {0,0} is client 0's first id, not "none"
     }
     sent.push_back(std::move(w));
     msg.writes.push_back(Write{pe.index, std::move(pe.value), stamp});
