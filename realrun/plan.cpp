@@ -167,7 +167,8 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
   }
   if (w.database.partitioned()) {
     return make_error(where + "database.partitions / workload.organizations: the real runner starts one PostgreSQL "
-                      "cluster and the servers route no document to another; remove them to run on real processes");
+                      "cluster, not one per partition (convlab-server can route to several: partitions: in docs/server.yaml); "
+                      "remove them to run on real processes");
   }
   if (w.database.work_us_per_append > 0) {
     return make_error(where + "database.work_us_per_append: a real PostgreSQL's cost per append is its own; remove it "

@@ -39,7 +39,7 @@ case "$preset" in
     select=(-L '^asan-ci$' -E '^Sequential/(Lww|Seq)Trace[.]Relayed/(automerge_paper|rustcode) ')
     ;;
   tsan)
-    targets=(server_tests server_presence_tests server_redis_tests pg_store_tests pg_crash_tests pg_partitioned_tests e2e_tests
+    targets=(server_tests server_presence_tests server_redis_tests server_partition_tests pg_store_tests pg_crash_tests pg_partitioned_tests e2e_tests
              staleness_tests faults_real_tests)
     select=(-L '^(threaded|e2e|real-faults)$')
     ;;

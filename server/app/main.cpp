@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
       ("coalesce-ms", po::value<std::uint32_t>(), "limits.coalesce_ms: convlab/2 batching window, 0..1000")  //
       ("commit-interval-ms", po::value<std::uint32_t>(),
        "group_commit.interval_ms: least time between two transactions' starts, 0..1000")  //
+      ("partition-by", po::value<std::string>(), "partitions.by: org | doc, the rule routing documents to --partition-url's")  //
+      ("partition-url", po::value<std::vector<std::string>>()->composing(),
+       "partitions.databases: a partition's PostgreSQL URL (repeat, in partition order, at least 2; the first is "
+       "the home database; over the file's list)")  //
       ("peer", po::value<std::vector<std::string>>()->composing(),
        "ID=ws://HOST:PORT: another server of the cluster (repeatable; over the file's peers)");
   po::variables_map vm;
@@ -118,6 +122,16 @@ int main(int argc, char** argv) {
   if (!ms_flag("coalesce-ms", config.limits.coalesce_ms) || !ms_flag("commit-interval-ms", config.group_commit.interval_ms)) {
     return 2;
   }
+  if (vm.count("partition-by") != 0U) {
+    const std::string s = vm["partition-by"].as<std::string>();
+    if (s != "org" && s != "doc") {
+      std::cerr << "convlab-server: --partition-by: expected org or doc, got '" << s << "'\n";
+      return 2;
+    }
+    config.partitions.spec.by = s == "org" ? convlab::PartitionSpec::By::kOrg : convlab::PartitionSpec::By::kDoc;
+    config.partitions.by_set = true;
+  }
+  if (vm.count("partition-url") != 0U) config.partitions.databases = vm["partition-url"].as<std::vector<std::string>>();
   if (vm.count("peer") != 0U) {
     for (const std::string& p : vm["peer"].as<std::vector<std::string>>()) {
       const auto eq = p.find('=');

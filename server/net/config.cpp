@@ -12,6 +12,7 @@
 #include <array>
 #include <charconv>
 #include <exception>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -251,16 +252,78 @@ void read_peer_link(Ctx& ctx, const Entry& top, PeerLinks& pl) {
   }
 }
 
+constexpr std::array<EnumName<PartitionSpec::By>, 2> kPartitionBy{
+    {{"org", PartitionSpec::By::kOrg}, {"doc", PartitionSpec::By::kDoc}}};
+constexpr std::array<EnumName<PartitionSpec::OrgSize>, 2> kOrgSizes{
+    {{"zipf", PartitionSpec::OrgSize::kZipf}, {"uniform", PartitionSpec::OrgSize::kUniform}}};
+constexpr std::int64_t kPartitionDocsMax = 1000000;  // by: org keeps a table of this many entries
+
+// partitions: {by, organizations, org_size, org_exponent, docs, databases: [url, ...]}: the keys
+// and meanings of a scenario's database.partition_by and workload.organizations (server/core/
+// partition.hpp), plus the databases. Checks what it can alone; the rest is check_config's.
+void read_partitions(Ctx& ctx, const Entry& top, Partitions& p) {
+  static constexpr std::array<std::string_view, 6> keys{"by",           "organizations", "org_size",
+                                                        "org_exponent", "docs",          "databases"};
+  auto es = entries(ctx, top.value, top.at, keys);
+  if (!es) return;
+  std::optional<Here> organizations_at;
+  std::optional<Here> databases_at;
+  for (const Entry& e : *es) {
+    if (e.key == "by") {
+      if (get_enum(ctx, e.value, e.at, kPartitionBy, p.spec.by)) p.by_set = true;
+    } else if (e.key == "organizations") {
+      if (get_uint(ctx, e.value, e.at, 0, kPartitionDocsMax, p.spec.organizations)) organizations_at = e.at;
+    } else if (e.key == "org_size") {
+      get_enum(ctx, e.value, e.at, kOrgSizes, p.spec.org_size);
+    } else if (e.key == "org_exponent") {
+      get_double(ctx, e.value, e.at, 0, kOrgExponentMax, p.spec.org_exponent);
+    } else if (e.key == "docs") {
+      get_uint(ctx, e.value, e.at, 0, kPartitionDocsMax, p.docs);
+    } else if (e.key == "databases") {
+      databases_at = e.at;
+      if (!e.value.IsSequence()) {
+        ctx.fail(e.at, "expected a list of PostgreSQL URLs, one per partition, got " + kind_of(e.value));
+        continue;
+      }
+      p.databases.clear();
+      for (std::size_t i = 0; i < e.value.size(); ++i) {
+        const YAML::Node item = e.value[i];
+        const Here at = here_of(item, e.at, e.at.path + "[" + std::to_string(i) + "]");
+        std::string url;
+        if (!get_string(ctx, item, at, url)) continue;
+        if (url.empty()) {
+          ctx.fail(at, "expected a PostgreSQL URL, got an empty string");
+        } else if (std::find(p.databases.begin(), p.databases.end(), url) != p.databases.end()) {
+          ctx.fail(at, "duplicate database (each partition is a database of its own)");
+        } else {
+          p.databases.push_back(url);
+        }
+      }
+      if (e.value.size() < 2 || e.value.size() > kPartitionsMax) {
+        ctx.fail(e.at, "expected 2 to " + std::to_string(kPartitionsMax) + " databases, got " +
+                           std::to_string(e.value.size()));
+      }
+    }
+  }
+  const Here at{top.key_at.line, top.key_at.col, top.at.path};
+  if (!p.by_set) ctx.fail(at, "by: required (org: organization % partitions, or doc: a hash of the document id)");
+  if (!databases_at) ctx.fail(at, "databases: required (a list of PostgreSQL URLs, one per partition, at least 2)");
+  if (organizations_at && p.spec.by == PartitionSpec::By::kOrg && p.spec.organizations > p.docs) {
+    ctx.fail(*organizations_at, std::to_string(p.spec.organizations) + " organizations need at least as many "
+                                "documents (partitions.docs), which is " + std::to_string(p.docs));
+  }
+}
+
 Result<void> parse_config(const std::string& text, const std::string& file, ServerConfig& c) {
   Ctx ctx(file);
   const std::optional<YAML::Node> loaded = load_text(ctx, text);
   if (!loaded) return ctx.error();
   const YAML::Node& root = *loaded;
   if (root.IsNull()) return {};  // an empty file: every default
-  static constexpr std::array<std::string_view, 17> keys{
+  static constexpr std::array<std::string_view, 18> keys{
       "listen", "node_id",  "nodes",  "database",     "database_replica", "strategy", "documents", "policies",
       "jwt",    "users",    "lab_password", "allowed_origins", "limits", "group_commit", "peers", "peer_link",
-      "redis"};
+      "redis",  "partitions"};
   const Here top = here_of(root, Here{}, "");
   if (!root.IsMap()) {
     ctx.fail(Here{top.line, top.col, "(top level)"}, "expected a mapping of settings, got " + kind_of(root));
@@ -268,6 +331,7 @@ Result<void> parse_config(const std::string& text, const std::string& file, Serv
   }
   auto es = entries(ctx, root, top, keys);
   if (!es) return ctx.error();
+  std::optional<Here> partitions_at;
   for (const Entry& e : *es) {
     if (e.key == "listen") {
       read_listen(ctx, e, c);
@@ -306,6 +370,24 @@ Result<void> parse_config(const std::string& text, const std::string& file, Serv
       read_peers(ctx, e, c);
     } else if (e.key == "peer_link") {
       read_peer_link(ctx, e, c.cluster);
+    } else if (e.key == "partitions") {
+      partitions_at = e.key_at;
+      read_partitions(ctx, e, c.partitions);
+    }
+  }
+  // What the partitioned store cannot do, where the partitions are (check_config says it again
+  // when flags made the combination).
+  if (partitions_at && !c.partitions.databases.empty()) {
+    if (c.node.home == NodeConfig::Home::kLease) {
+      ctx.fail(*partitions_at, "not supported with policies.home: lease (the lease fence is per database; use "
+                               "home: fixed)");
+    }
+    if (!c.pg_replica_url.empty()) {
+      ctx.fail(*partitions_at, "not supported with database_replica (a replica per partition is not configurable)");
+    }
+    if (!c.pg_url.empty() && c.pg_url != c.partitions.databases.front()) {
+      ctx.fail(*partitions_at, "database is not partitions.databases[0]: the first partition is the home "
+                               "database; leave database out or give the same URL");
     }
   }
   if (!ctx.ok()) return ctx.error();
@@ -378,7 +460,40 @@ Result<std::string> parse_origin(const std::string& origin) {
 Result<void> check_config(const ServerConfig& c) {
   std::string out;
   auto bad = [&](const std::string& s) { out += (out.empty() ? "" : "\n") + s; };
-  if (c.pg_url.empty()) bad("database: required (a PostgreSQL URL; or --pg-url)");
+  const Partitions& parts = c.partitions;
+  if (parts.databases.empty()) {
+    if (c.pg_url.empty()) bad("database: required (a PostgreSQL URL; or --pg-url)");
+    if (parts.by_set) bad("partitions.by: without partitions.databases (or --partition-url, repeated) nothing is partitioned");
+  } else {
+    if (parts.databases.size() < 2 || parts.databases.size() > kPartitionsMax) {
+      bad("partitions.databases: expected 2 to " + std::to_string(kPartitionsMax) + " databases, got " +
+          std::to_string(parts.databases.size()) + " (or --partition-url, repeated)");
+    }
+    for (std::size_t i = 0; i < parts.databases.size(); ++i) {
+      if (parts.databases[i].empty()) bad("partitions.databases[" + std::to_string(i) + "]: empty URL");
+      for (std::size_t j = 0; j < i; ++j) {
+        if (parts.databases[j] == parts.databases[i]) {
+          bad("partitions.databases[" + std::to_string(i) + "]: duplicate of partitions.databases[" +
+              std::to_string(j) + "]");
+        }
+      }
+    }
+    if (!parts.by_set) bad("partitions.by: required (org or doc; or --partition-by)");
+    if (parts.spec.by == PartitionSpec::By::kOrg && parts.spec.organizations > parts.docs) {
+      bad("partitions.organizations: " + std::to_string(parts.spec.organizations) +
+          " organizations need at least as many documents (partitions.docs), which is " + std::to_string(parts.docs));
+    }
+    if (!c.pg_url.empty() && c.pg_url != parts.databases.front()) {
+      bad("partitions: database (or --pg-url) is not partitions.databases[0]: the first partition is the home "
+          "database; leave it out or give the same URL");
+    }
+    if (c.node.home == NodeConfig::Home::kLease) {
+      bad("partitions: not supported with policies.home: lease (the lease fence is per database; use home: fixed)");
+    }
+    if (!c.pg_replica_url.empty()) {
+      bad("partitions: not supported with database_replica (a replica per partition is not configurable)");
+    }
+  }
   if (c.node.bus == NodeConfig::Bus::kRedis && c.redis_url.empty()) {
     bad("policies.bus: redis needs redis (a URL redis://HOST:PORT; or --redis-url)");
   }

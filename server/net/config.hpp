@@ -5,6 +5,7 @@
 // docs/server.yaml shows every key with its default; docs/protocol.md what the limits mean.
 #include "server/auth/jwt.hpp"
 #include "server/core/node.hpp"
+#include "server/core/partition.hpp"
 
 #include <cstdint>
 #include <map>
@@ -58,6 +59,16 @@ struct GroupCommit {
   std::size_t pipeline = 2;      // 1 or 2 connections taking turns
 };
 
+// The databases the documents are partitioned over (docs/scenarios.md, "Partitions"; issue 18):
+// each document lives in the database the rule of server/core/partition.hpp names, the first is
+// also the deployment's home database (users, tokens). Empty `databases`: one database, pg_url.
+struct Partitions {
+  PartitionSpec spec;                  // spec.partitions is databases.size() once configured
+  std::uint32_t docs = 0;              // by: org: documents 0..docs-1 owned by the organizations
+  std::vector<std::string> databases;  // PostgreSQL URLs, in partition order
+  bool by_set = false;                 // `by` was given (required with databases)
+};
+
 struct ServerConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0: any free port
@@ -65,6 +76,8 @@ struct ServerConfig {
   // as a scenario's `servers` is); NodeConfig's defaults are the fixed architecture's.
   NodeConfig node;
   std::string pg_url;
+  // Several databases as partitions (at least 2; `database`, if given, must be the first).
+  Partitions partitions;
   // A streaming replica of pg_url, read by GET /api/documents when policies.api_read is replica
   // (docs/scenarios.md, "On real processes"); empty: no replica.
   std::string pg_replica_url;

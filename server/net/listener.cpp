@@ -10,6 +10,7 @@
 #include "server/net/app.hpp"
 #include "server/net/http_session.hpp"
 #include "server/net/peer_link.hpp"
+#include "server/pg/partitioned.hpp"
 #include "server/strategies/registry.hpp"
 
 #include <iostream>
@@ -114,9 +115,33 @@ Result<std::unique_ptr<Server>> Server::open(const ServerConfig& config) {
   sc.pipeline = config.group_commit.pipeline;
   // The App keeps the store's backlog near kStoreCallsMax; the store asserts its own bound.
   CONVLAB_ASSERT(kStoreCallsMax < sc.queue_max / 4);
-  auto store = pg::Store::open(sc, store_hooks(app));
-  if (!store) return make_error("database: " + store.error().message);
-  app.store = std::move(*store);
+  if (config.partitions.databases.empty()) {
+    auto store = pg::Store::open(sc, store_hooks(app));
+    if (!store) return make_error("database: " + store.error().message);
+    app.store = std::move(*store);
+  } else {
+    // Partitions (server/pg/partitioned.hpp): one store per database, documents routed by the
+    // rule; each partition's commits counted under its index.
+    pg::PartitionedConfig pc;
+    pc.spec = config.partitions.spec;
+    pc.spec.partitions = static_cast<std::uint32_t>(config.partitions.databases.size());
+    pc.docs = config.partitions.docs;
+    for (const std::string& url : config.partitions.databases) {
+      pg::StoreConfig part = sc;
+      part.url = url;
+      part.replica_url.clear();
+      pc.partitions.push_back(std::move(part));
+    }
+    app.metrics.set_partitions(pc.partitions.size());
+    pg::PartitionHooks ph;
+    ph.committed = [&app](std::uint32_t partition, std::size_t appends, double seconds) {
+      app.metrics.partition_committed(partition, appends, seconds);
+    };
+    auto store = pg::open_partitioned(pc, store_hooks(app), std::move(ph));
+    if (!store) return make_error("partitions: " + store.error().message);
+    app.store = std::move(*store);
+    std::cerr << "convlab-server: " << pc.partitions.size() << " partitions (" << describe(pc.spec, pc.docs) << ")\n";
+  }
   app.metrics.db_up(app.store->healthy());
 
   boost::system::error_code ec;

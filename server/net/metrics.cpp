@@ -8,7 +8,10 @@
 #include <prometheus/text_serializer.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
 namespace convlab::net {
 
@@ -158,6 +161,25 @@ struct Metrics::Impl {
                                              .Name("convlab_awareness_frames_received_total")
                                              .Help("Awareness frames (caret moves) received from clients")
                                              .Register(registry);
+  pm::Family<pm::Counter>& partition_commits_f = pm::BuildCounter()
+                                                     .Name("convlab_partition_commits_total")
+                                                     .Help("Group-commit transactions committed, by partition")
+                                                     .Register(registry);
+  pm::Family<pm::Counter>& partition_appends_f = pm::BuildCounter()
+                                                     .Name("convlab_partition_appends_total")
+                                                     .Help("Appends committed, by partition")
+                                                     .Register(registry);
+  pm::Family<pm::Histogram>& partition_commit_f = pm::BuildHistogram()
+                                                      .Name("convlab_partition_commit_seconds")
+                                                      .Help("One partition's group-commit transaction, BEGIN to end of COMMIT")
+                                                      .Register(registry);
+  // Per partition, resolved by set_partitions before the store starts (never resized after).
+  struct PartitionSeries {
+    pm::Counter* commits;
+    pm::Counter* appends;
+    pm::Histogram* latency;
+  };
+  std::vector<PartitionSeries> partitions;
   pm::Family<pm::Counter>& api_timeout_f = pm::BuildCounter()
                                                .Name("convlab_api_read_timeouts_total")
                                                .Help("Document reads answered 503 because the store did not answer in time")
@@ -249,6 +271,22 @@ void Metrics::committed(std::size_t appends, double seconds) {
   std::lock_guard lock(impl_->histogram_mutex);
   impl_->commit_h.Observe(seconds);
   impl_->batch_h.Observe(static_cast<double>(appends));
+}
+void Metrics::set_partitions(std::size_t n) {
+  impl_->partitions.clear();
+  for (std::size_t p = 0; p < n; ++p) {
+    const std::map<std::string, std::string> label{{"partition", std::to_string(p)}};
+    impl_->partitions.push_back({&impl_->partition_commits_f.Add(label), &impl_->partition_appends_f.Add(label),
+                                 &impl_->partition_commit_f.Add(label, latency_buckets())});
+  }
+}
+void Metrics::partition_committed(std::size_t partition, std::size_t appends, double seconds) {
+  if (partition >= impl_->partitions.size()) return;
+  const Impl::PartitionSeries& s = impl_->partitions[partition];
+  s.commits->Increment();
+  s.appends->Increment(static_cast<double>(appends));
+  std::lock_guard lock(impl_->histogram_mutex);
+  s.latency->Observe(seconds);
 }
 void Metrics::notify_lag(double seconds) {
   std::lock_guard lock(impl_->histogram_mutex);

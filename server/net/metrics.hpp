@@ -30,6 +30,10 @@ class Metrics {
   void frame_refused(std::string_view reason);
   void fanout(std::size_t deliveries);
   void committed(std::size_t appends, double seconds);
+  // Partitions (docs/metrics.md): series for partitions 0..n-1 at zero; one partition's
+  // transaction of `appends` appends committed in `seconds`.
+  void set_partitions(std::size_t n);
+  void partition_committed(std::size_t partition, std::size_t appends, double seconds);
   void notify_lag(double seconds);
   void notify_record();
   // bus: redis (docs/metrics.md): the subscription up or down; the publisher's connection up or

@@ -84,7 +84,7 @@ TEST(RealPlan, RefusesWhatHasNoFaithfulRealisationNamingIt) {
   EXPECT_NE(drawn.error().message.find("p.yaml: random_faults (seed 1) drew kind flaky: has no realisation"),
             std::string::npos)
       << drawn.error().message;
-  // A partitioned database: the runner starts one cluster and routes nothing.
+  // A partitioned database: the runner starts one cluster, not one per partition.
   for (const char* world : {"  clients: 4\n  database: {partitions: 2}\n",
                             "  clients: 4\n  docs: 4\n  workload: {organizations: 2}\n"}) {
     auto parts = plan_of(world);
