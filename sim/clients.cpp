@@ -191,7 +191,7 @@ void Clients::send(Client& cl, std::vector<Bytes> msgs) {
   const std::uint32_t inc = w_.servers.at(s).incarnation;
   Oracle* oracle = sim_.oracle.get();
   std::vector<CharId> view;
-  if (oracle && !msgs.empty()) view = sorted(cl.replica->char_ids());
+  if (oracle && !msgs.empty()) view = cl.replica->char_ids();  // document order
   Network& net = w_.net;
   for (Bytes& m : msgs) {
     if (oracle) oracle->sent(sim_.now_us, cl.agent(), m, Oracle::EditTag{cl.id, cl.obs.last_op()}, view);

@@ -13,6 +13,7 @@
 #include "server/core/assert.hpp"
 #include "server/core/node.hpp"
 #include "server/core/rng.hpp"
+#include "server/core/sort_ids.hpp"
 #include "server/core/strategy.hpp"
 #include "sim/config.hpp"
 #include "sim/oracle.hpp"
@@ -40,7 +41,7 @@ constexpr std::uint32_t kClientIdsMax = 1u << kClientBits;
 using Endpoint = std::uint32_t;
 
 inline std::vector<CharId> sorted(std::vector<CharId> ids) {
-  std::sort(ids.begin(), ids.end());
+  sort_char_ids(ids);
   return ids;
 }
 

@@ -1,6 +1,7 @@
 #include "sim/oracle.hpp"
 
 #include "server/core/assert.hpp"
+#include "server/core/sort_ids.hpp"
 #include "server/strategies/paragraphs/replica.hpp"
 
 #include <algorithm>
@@ -8,12 +9,18 @@
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <string_view>
 #include <tuple>
 #include <variant>
 
 namespace convlab::sim {
 
 namespace {
+
+std::tuple<AgentId, std::size_t, std::size_t> msg_key(AgentId agent, std::span<const std::uint8_t> msg) {
+  const std::string_view bytes(reinterpret_cast<const char*>(msg.data()), msg.size());
+  return {agent, msg.size(), std::hash<std::string_view>{}(bytes)};
+}
 
 // The holder of a register the document's initial text wrote (no client's edit).
 constexpr Oracle::EditTag kInitialText{UINT32_MAX, 0};
@@ -45,8 +52,34 @@ void Oracle::sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t
   auto m = std::make_unique<Msg>();
   m->tag = tag;
   m->t_us = t_us;
-  m->view = std::move(view);
-  msgs_[{agent, std::vector<std::uint8_t>(msg.begin(), msg.end())}] = std::move(m);
+  // Runs of consecutive ids in document order, sorted, then merged where they touch or overlap
+  // (a character shown twice counts once).
+  std::vector<Msg::Range> runs;
+  for (const CharId& id : view) {
+    if (!runs.empty()) {
+      Msg::Range& r = runs.back();
+      if (r.first.agent == id.agent && id.seq >= r.first.seq && id.seq - r.first.seq == r.count) {
+        ++r.count;
+        continue;
+      }
+    }
+    runs.push_back(Msg::Range{id, 1});
+  }
+  std::sort(runs.begin(), runs.end(), [](const Msg::Range& a, const Msg::Range& b) { return a.first < b.first; });
+  for (const Msg::Range& r : runs) {
+    if (!m->view.empty()) {
+      Msg::Range& last = m->view.back();
+      const std::uint64_t end = std::uint64_t{last.first.seq} + last.count;
+      if (last.first.agent == r.first.agent && r.first.seq <= end) {
+        const std::uint64_t r_end = std::uint64_t{r.first.seq} + r.count;
+        if (r_end > end) last.count = static_cast<std::uint32_t>(r_end - last.first.seq);
+        continue;
+      }
+    }
+    m->view.push_back(r);
+  }
+  m->view.shrink_to_fit();
+  msgs_[msg_key(agent, msg)] = std::move(m);
 }
 
 void Oracle::client_loaded(std::int64_t t_us, std::uint32_t client, std::uint64_t version, bool api,
@@ -64,26 +97,59 @@ std::optional<std::pair<std::uint32_t, CharId>> Oracle::trace_from_env() {
 }
 
 const Oracle::Msg* Oracle::find_msg(AgentId agent, std::span<const std::uint8_t> msg) const {
-  const auto it = msgs_.find({agent, std::vector<std::uint8_t>(msg.begin(), msg.end())});
+  const auto it = msgs_.find(msg_key(agent, msg));
   return it == msgs_.end() ? nullptr : it->second.get();
 }
 
-void Oracle::diff(std::int64_t t_us, int place, std::uint32_t doc, std::vector<CharId>& was,
-                  const std::vector<CharId>& now, How how, const Msg* by, std::uint32_t server) {
-  std::vector<CharId> added;
-  std::vector<CharId> removed;
-  std::set_difference(now.begin(), now.end(), was.begin(), was.end(), std::back_inserter(added));
-  std::set_difference(was.begin(), was.end(), now.begin(), now.end(), std::back_inserter(removed));
-  for (const CharId& id : added) chars_[{doc, id}].push_back(CharEv{t_us, place, true, how, by, std::nullopt, server});
-  for (const CharId& id : removed) chars_[{doc, id}].push_back(CharEv{t_us, place, false, how, by, std::nullopt, server});
-  was = now;
+bool Oracle::Msg::shows(CharId id) const {
+  auto it = std::upper_bound(view.begin(), view.end(), id, [](const CharId& x, const Range& r) { return x < r.first; });
+  if (it == view.begin()) return false;
+  --it;
+  return it->first.agent == id.agent && id.seq - it->first.seq < it->count;
+}
+
+Oracle::Change Oracle::advance(ServerView& v, std::vector<CharId> now) {
+  const std::vector<CharId>& was = v.order;
+  std::size_t head = 0;
+  while (head < now.size() && head < was.size() && now[head] == was[head]) ++head;
+  std::size_t tail = 0;
+  while (tail < now.size() - head && tail < was.size() - head && now[now.size() - 1 - tail] == was[was.size() - 1 - tail]) {
+    ++tail;
+  }
+  std::vector<CharId> before(was.begin() + static_cast<std::ptrdiff_t>(head), was.end() - static_cast<std::ptrdiff_t>(tail));
+  std::vector<CharId> after(now.begin() + static_cast<std::ptrdiff_t>(head), now.end() - static_cast<std::ptrdiff_t>(tail));
+  sort_char_ids(before);
+  sort_char_ids(after);
+  Change c;
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(c.added));
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(c.removed));
+  for (const CharId& id : c.removed) {
+    auto it = v.count.find(id);
+    CONVLAB_ASSERT(it != v.count.end());
+    if (--it->second == 0) v.count.erase(it);
+  }
+  for (const CharId& id : c.added) ++v.count[id];
+  v.order = std::move(now);
+  return c;
+}
+
+void Oracle::record(std::int64_t t_us, int place, std::uint32_t doc, const Change& c, How how, const Msg* by,
+                    std::uint32_t server) {
+  // A server's additions are not kept: no verdict reads them (only the durable text's, and a
+  // server's removals and refusals). In a long world where whole-paragraph writes from stale
+  // views take thousands of characters out and put them back, they were half of every event.
+  if (place < 0) {
+    for (const CharId& id : c.added) chars_[{doc, id}].push_back(CharEv{t_us, place, true, how, by, std::nullopt, server});
+  }
+  for (const CharId& id : c.removed) chars_[{doc, id}].push_back(CharEv{t_us, place, false, how, by, std::nullopt, server});
 }
 
 void Oracle::server_edit(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, std::vector<CharId> ids, AgentId agent,
                          std::span<const std::uint8_t> payload, const ServerReplica* replica) {
   const Msg* m = find_msg(agent, payload);
   last_applied_[s] = m;
-  std::vector<CharId>& was = servers_[{s, doc}];
+  ServerView& view = servers_[{s, doc}];
+  const Change change = advance(view, std::move(ids));
   const paragraphs::ParagraphServer* p = replica ? paragraphs::as_paragraph_server(*replica) : nullptr;
   if (m != nullptr && p != nullptr) {
     // A register write whose characters are not shown after its own application was refused
@@ -106,24 +172,26 @@ void Oracle::server_edit(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, 
           std::vector<CharId> carried = w.value.ids;
           if (w.value.exists) carried.push_back(w.value.term);
           for (const CharId& id : carried) {
-            if (has(ids, id)) continue;
+            if (view.count.contains(id)) continue;
             chars_[{doc, id}].push_back(CharEv{t_us, static_cast<int>(s), false, How::kRefused, m, holder, s});
           }
         }
       }
     }
   }
-  diff(t_us, static_cast<int>(s), doc, was, ids, How::kWrite, m, s);
+  record(t_us, static_cast<int>(s), doc, change, How::kWrite, m, s);
 }
 
 void Oracle::server_record(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, std::vector<CharId> ids,
                            std::uint64_t index) {
   const auto it = records_.find({doc, index});
-  diff(t_us, static_cast<int>(s), doc, servers_[{s, doc}], ids, How::kWrite, it == records_.end() ? nullptr : it->second, s);
+  const Change change = advance(servers_[{s, doc}], std::move(ids));
+  record(t_us, static_cast<int>(s), doc, change, How::kWrite, it == records_.end() ? nullptr : it->second, s);
 }
 
 void Oracle::server_memory(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, std::vector<CharId> ids) {
-  diff(t_us, static_cast<int>(s), doc, servers_[{s, doc}], ids, How::kMemory, nullptr, s);
+  const Change change = advance(servers_[{s, doc}], std::move(ids));
+  record(t_us, static_cast<int>(s), doc, change, How::kMemory, nullptr, s);
 }
 
 void Oracle::append_requested(std::uint32_t s, std::uint64_t request) {
@@ -223,7 +291,7 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
   // author had not seen where it wrote: its view lacked the character, or held it elsewhere (a
   // register addressed by an index that a concurrent split or join had moved).
   if (w->tag.client != e.client) {
-    return Verdict{"concurrent", w->tag, has(w->view, x) ? "a write over a moved paragraph" : "a write whose view lacked it"};
+    return Verdict{"concurrent", w->tag, w->shows(x) ? "a write over a moved paragraph" : "a write whose view lacked it"};
   }
   // Its own author wrote without it: what took it out of the author's view — the last write of
   // another client that removed it from a server's memory before.
@@ -263,7 +331,7 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
   if (before == nullptr || depth > 32) {
     // Its author still showed X and wrote over it: its write addressed a paragraph by an index a
     // concurrent split or join had moved at the server.
-    if (has(w->view, x)) return Verdict{"concurrent", std::nullopt, "its own write landed on a moved paragraph"};
+    if (w->shows(x)) return Verdict{"concurrent", std::nullopt, "its own write landed on a moved paragraph"};
     return Verdict{"unknown", w->tag, "its author wrote over it, no other write took it"};
   }
   return judge(evs, *before, x, e, depth + 1);
@@ -273,15 +341,15 @@ std::vector<TruthChar> Oracle::finish(const std::vector<std::vector<CharId>>& fi
   std::map<std::uint32_t, std::vector<CharId>> deleted = deleted_;
   for (auto& [doc, ids] : deleted) std::sort(ids.begin(), ids.end());
   // Each document's replicas in the servers' memory at the end (empty: not loaded there).
-  std::map<std::uint32_t, std::vector<const std::vector<CharId>*>> in_memory;
-  for (const auto& [key, ids] : servers_) {
-    if (!ids.empty()) in_memory[key.second].push_back(&ids);
+  std::map<std::uint32_t, std::vector<const std::unordered_map<CharId, std::uint32_t, IdHash>*>> in_memory;
+  for (const auto& [key, view] : servers_) {
+    if (!view.order.empty()) in_memory[key.second].push_back(&view.count);
   }
   // Whether every server holding `doc` in memory at the end holds x (and one does).
   const auto held_at_end = [&](std::uint32_t doc, CharId x) {
     const auto it = in_memory.find(doc);
     if (it == in_memory.end()) return false;
-    return std::all_of(it->second.begin(), it->second.end(), [&](const std::vector<CharId>* ids) { return has(*ids, x); });
+    return std::all_of(it->second.begin(), it->second.end(), [&](const auto* count) { return count->contains(x); });
   };
   std::vector<TruthChar> out;
   for (const auto& [key, e] : edits_) {

@@ -221,7 +221,7 @@ void Servers::observe_replica(std::uint32_t s, std::uint32_t doc, const ServerRe
                               std::uint64_t index) {
   Oracle* oracle = sim_.oracle.get();
   if (!oracle) return;
-  std::vector<CharId> ids = replica != nullptr ? sorted(replica->char_ids()) : std::vector<CharId>{};
+  std::vector<CharId> ids = replica != nullptr ? replica->char_ids() : std::vector<CharId>{};  // document order
   switch (change) {
     case NodeIo::ReplicaChange::kClientEdit:
       oracle->server_edit(sim_.now_us, s, doc, std::move(ids), agent, payload, replica);
