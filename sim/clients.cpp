@@ -170,15 +170,20 @@ void Clients::closed_by_server(std::uint32_t c, const std::string& reason) {
   drop(c, false, 200 * kUsPerMs + static_cast<std::int64_t>(clients_[c].rng.below(300)) * kUsPerMs);
 }
 
-void Clients::server_crashed(std::uint32_t s) {
+void Clients::server_crashed(std::uint32_t s, const std::vector<std::uint32_t>& homed) {
   for (Client& cl : clients_) {
     // Clients of this server lose their connection. So do clients elsewhere whose document has
-    // its home here (strategies that are not multi-master, home: fixed): the edits they
-    // forwarded died with the home's memory, and only a fresh session tells them where they
-    // stand. Under home: lease nobody tells them: their server drops the document when it
-    // reads that the lease moved (Node::on_leases), and closes their sessions itself.
-    const bool homed_here = !sim_.strategy.multi_master && sim_.cfg.servers.home == NodeConfig::Home::kFixed &&
-                            cl.doc % sim_.cfg.servers.count == s;
+    // its home here (strategies that are not multi-master): the edits they forwarded died with
+    // the home's memory, and only a fresh session tells them where they stand. Their server
+    // learns it as the real one does: its link to the home breaks, and it closes the sessions
+    // whose edits wait there (server/net/app.cpp, App::abandon). Under home: lease the home is
+    // the node that held the document's lease; waiting for the lease to move is not enough (a
+    // home restarted within its lease renews it, and the forwarded edit is never answered:
+    // swarm seeds 8437, 9382, 9670).
+    const bool homed_here =
+        !sim_.strategy.multi_master &&
+        (sim_.cfg.servers.home == NodeConfig::Home::kFixed ? cl.doc % sim_.cfg.servers.count == s
+                                                           : std::binary_search(homed.begin(), homed.end(), cl.doc));
     if (cl.server < 0 || (cl.server != static_cast<int>(s) && !homed_here)) continue;
     const std::int64_t backoff_us = 500 * kUsPerMs + static_cast<std::int64_t>(cl.rng.below(1000)) * kUsPerMs;
     drop(cl.id, cl.server != static_cast<int>(s), backoff_us);

@@ -86,8 +86,9 @@ class Clients {
   void receive(std::uint32_t c, std::uint32_t server, std::uint32_t incarnation, ConnId conn, std::uint64_t version,
                const Bytes& bytes);
   void closed_by_server(std::uint32_t c, const std::string& reason);
-  // Server s crashed: its clients (and those of documents homed there) lose their sessions.
-  void server_crashed(std::uint32_t s);
+  // Server s crashed; `homed` (sorted): the documents it was the home of (home: lease; under
+  // home: fixed the rule names them).
+  void server_crashed(std::uint32_t s, const std::vector<std::uint32_t>& homed);
   // An API read came back through the CDN.
   void finish_load(std::uint32_t c, const HttpResponse& response, const std::string& source, int server);
   // An API read of a past version came back: the client looks at it (its own replica stays as

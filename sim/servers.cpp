@@ -71,11 +71,18 @@ void Servers::crash(std::uint32_t s) {
   if (sim_.oracle) {
     for (std::uint32_t doc : sv.node->loaded_docs()) sim_.oracle->server_memory(sim_.now_us, s, doc, {});
   }
+  // The documents it was the home of (leases: those it held), for the clients elsewhere whose
+  // edits waited on it.
+  std::vector<std::uint32_t> homed;
+  for (std::uint32_t doc : sv.node->loaded_docs()) {
+    if (sv.node->home_of(doc) == std::optional<NodeId>{s}) homed.push_back(doc);
+  }
+  std::sort(homed.begin(), homed.end());
   ++sv.incarnation;  // everything addressed to the old process is dropped
   sv.node.reset();
   // What the dead process had not yet sent is gone with it.
   w_.net.drop_held_from(w_.net.server_ep(s));
-  w_.clients.server_crashed(s);
+  w_.clients.server_crashed(s, homed);
 }
 
 void Servers::frame(std::uint32_t s, std::uint32_t incarnation, ConnId conn, Bytes frame) {
