@@ -14,11 +14,16 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <map>
 #include <memory>
 #include <regex>
 #include <span>
+#include <string>
+#include <utility>
 #include <sstream>
 #include <thread>
 
@@ -181,6 +186,18 @@ inline double metric(const std::string& text, const std::string& series) {
     if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
   }
   return -1;
+}
+
+// What `promtool check metrics` says of a /metrics exposition: its exit status and its output
+// (empty when the exposition lints clean).
+inline std::pair<int, std::string> promtool_lint(const std::string& exposition) {
+  const TempDir dir;
+  const auto file = dir.path() / "metrics.txt";
+  std::ofstream(file) << exposition;
+  const std::string cmd = "promtool check metrics < " + file.string() + " > " + file.string() + ".out 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream out(file.string() + ".out");
+  return {rc, std::string((std::istreambuf_iterator<char>(out)), {})};
 }
 
 inline std::string b64url(std::string_view in) { return auth::detail::base64url_encode(in); }
