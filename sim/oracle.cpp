@@ -79,7 +79,11 @@ void Oracle::sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t
     m->view.push_back(r);
   }
   m->view.shrink_to_fit();
-  msgs_[msg_key(agent, msg)] = std::move(m);
+  // The same key again (the same bytes resent, or a 64-bit collision): the newer answers lookups,
+  // and the older stays alive for the events that point at it.
+  std::unique_ptr<Msg>& slot = msgs_[msg_key(agent, msg)];
+  if (slot) retired_.push_back(std::move(slot));
+  slot = std::move(m);
 }
 
 void Oracle::client_loaded(std::int64_t t_us, std::uint32_t client, std::uint64_t version, bool api,

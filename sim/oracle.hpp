@@ -159,6 +159,7 @@ class Oracle {
   // (agent, payload size, payload hash) -> the message: keyed by a 64-bit hash, not the
   // payload's bytes (whole paragraphs under lww and seq, kept for every message sent).
   std::map<std::tuple<AgentId, std::size_t, std::size_t>, std::unique_ptr<Msg>> msgs_;
+  std::vector<std::unique_ptr<Msg>> retired_;  // replaced in msgs_, still pointed at
   std::map<std::pair<std::uint32_t, std::uint32_t>, EditRec> edits_;  // (client, op)
   std::map<std::pair<AgentId, std::uint64_t>, EditTag> stamps_;
   std::map<std::uint32_t, std::vector<Load>> loads_;                    // client -> loads in time order
