@@ -174,9 +174,10 @@ void Clients::server_crashed(std::uint32_t s, const std::vector<std::uint32_t>& 
   for (Client& cl : clients_) {
     // Clients of this server lose their connection. So do clients elsewhere whose document has
     // its home here (strategies that are not multi-master): the edits they forwarded died with
-    // the home's memory, and only a fresh session tells them where they stand. Their server
-    // learns it as the real one does: its link to the home breaks, and it closes the sessions
-    // whose edits wait there (server/net/app.cpp, App::abandon). Under home: lease the home is
+    // the home's memory, and only a fresh session tells them where they stand. The real server
+    // learns it when its link to the home breaks, and closes the sessions whose edits wait there
+    // (server/net/app.cpp, App::abandon); the simulator closes every session of those documents
+    // on other servers (a superset: one with nothing in flight reconnects). Under home: lease the home is
     // the node that held the document's lease; waiting for the lease to move is not enough (a
     // home restarted within its lease renews it, and the forwarded edit is never answered:
     // swarm seeds 8437, 9382, 9670).
