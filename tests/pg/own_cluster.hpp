@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 namespace convlab::pg::test {
@@ -55,5 +56,26 @@ class OwnCluster {
 
 // Whether PostgreSQL 15's server binaries, which scripts/pg.sh runs, are installed.
 inline bool postgres_installed() { return std::filesystem::exists("/usr/lib/postgresql/15/bin/initdb"); }
+
+// A test suite over two clusters of its own (partitions), started once for the suite; each test
+// skips, saying why, when they could not start (under CI=true a skip fails the run).
+class TwoClusters : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!postgres_installed()) return;
+    clusters_[0] = std::make_unique<OwnCluster>();
+    clusters_[1] = std::make_unique<OwnCluster>();
+  }
+  static void TearDownTestSuite() {
+    clusters_[0].reset();
+    clusters_[1].reset();
+  }
+  void SetUp() override {
+    if (!clusters_[0] || clusters_[0]->url().empty() || !clusters_[1] || clusters_[1]->url().empty()) {
+      GTEST_SKIP() << "scripts/pg.sh could not start two PostgreSQL 15 clusters (/usr/lib/postgresql/15/bin)";
+    }
+  }
+  inline static std::unique_ptr<OwnCluster> clusters_[2];
+};
 
 }  // namespace convlab::pg::test

@@ -28,21 +28,11 @@ std::size_t rows_in(const std::string& url, const std::string& table) {
   return n.exec1("SELECT count(*) FROM " + table)[0].as<std::size_t>();
 }
 
-class PgPartitioned : public ::testing::Test {
+class PgPartitioned : public test::TwoClusters {
  protected:
-  static void SetUpTestSuite() {
-    if (!test::postgres_installed()) return;
-    clusters_[0] = std::make_unique<OwnCluster>();
-    clusters_[1] = std::make_unique<OwnCluster>();
-  }
-  static void TearDownTestSuite() {
-    clusters_[0].reset();
-    clusters_[1].reset();
-  }
   void SetUp() override {
-    if (!clusters_[0] || clusters_[0]->url().empty() || !clusters_[1] || clusters_[1]->url().empty()) {
-      GTEST_SKIP() << "scripts/pg.sh could not start two PostgreSQL 15 clusters (/usr/lib/postgresql/15/bin)";
-    }
+    TwoClusters::SetUp();
+    if (IsSkipped()) return;
     urls_ = {test::fresh_database(clusters_[0]->url()), test::fresh_database(clusters_[1]->url())};
   }
 
@@ -63,11 +53,8 @@ class PgPartitioned : public ::testing::Test {
     return pc;
   }
 
-  static std::unique_ptr<OwnCluster> clusters_[2];
   std::vector<std::string> urls_;
 };
-
-std::unique_ptr<OwnCluster> PgPartitioned::clusters_[2];
 
 const std::vector<std::uint32_t> kDocs{0, 1, 2, 3, 4, 5, 6, 7, 1000001, 4000000002U};
 

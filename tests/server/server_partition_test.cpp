@@ -29,23 +29,8 @@ std::string partition_series(const std::string& name, std::uint32_t p) {
   return name + "{partition=\"" + std::to_string(p) + "\"}";
 }
 
-class ServerPartition : public ::testing::Test {
+class ServerPartition : public pg::test::TwoClusters {
  protected:
-  static void SetUpTestSuite() {
-    if (!pg::test::postgres_installed()) return;
-    clusters_[0] = std::make_unique<OwnCluster>();
-    clusters_[1] = std::make_unique<OwnCluster>();
-  }
-  static void TearDownTestSuite() {
-    clusters_[0].reset();
-    clusters_[1].reset();
-  }
-  void SetUp() override {
-    if (!clusters_[0] || clusters_[0]->url().empty() || !clusters_[1] || clusters_[1]->url().empty()) {
-      GTEST_SKIP() << "scripts/pg.sh could not start two PostgreSQL 15 clusters (/usr/lib/postgresql/15/bin)";
-    }
-  }
-
   // A new database `db` in each cluster (dropped first if a previous run left it): partition 0's
   // URL first.
   static std::vector<std::string> fresh_pair(const std::string& db) {
@@ -59,11 +44,7 @@ class ServerPartition : public ::testing::Test {
     }
     return urls;
   }
-
-  static std::unique_ptr<OwnCluster> clusters_[2];
 };
-
-std::unique_ptr<OwnCluster> ServerPartition::clusters_[2];
 
 // One rule on a fresh pair of databases: what the server routes where, checked from outside.
 struct Case {
