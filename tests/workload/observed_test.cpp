@@ -246,6 +246,35 @@ TEST(Observed, AcksOfAParagraphStrategyCarryTheServersSequenceNumber) {
   EXPECT_EQ(history::to_json_line(ack_a).find("seq"), std::string::npos);
 }
 
+// lww: a refused write's `overruled` line names what the refusal took out of that register — the
+// characters the write carried that the register the server kept lacks. B showed A's "ab" and
+// added "c" with a late clock; A, not having seen "c", added "d" with an earlier one. A's write
+// of the paragraph carried a, b and d; the server kept B's "abc": only d went.
+TEST(Observed, OverruledNamesOnlyWhatTheKeptRegisterLacks) {
+  TwoWriters w("lww");
+  const MadeEdit ab = w.a.edit(w.log, *w.ra, Splice{0, 0, U"ab"}, 0, 1000, 0, 1000, &w.stamps);
+  auto out = w.server->receive(100, ab.msgs.at(0), 5);
+  ASSERT_TRUE(out.has_value());
+  ASSERT_TRUE(w.ra->receive(out->to_sender.at(0)).has_value());
+  for (const Bytes& m : out->broadcast) ASSERT_TRUE(w.rb->receive(m).has_value());
+  ASSERT_EQ(w.rb->text(), U"ab");
+  const MadeEdit c = w.b.edit(w.log, *w.rb, Splice{2, 0, U"c"}, 0, 5000, 0, 2000, &w.stamps);
+  const MadeEdit d = w.a.edit(w.log, *w.ra, Splice{2, 0, U"d"}, 0, 2000, 0, 2100, &w.stamps);
+  w.acked(101, c.msgs.at(0));
+  const auto refused = w.server->receive(100, d.msgs.at(0), 5);
+  ASSERT_TRUE(refused.has_value());
+  ASSERT_TRUE(w.ra->receive(refused->to_sender.at(0)).has_value());
+  const std::vector<history::Event> lines = take_overruled(*w.ra, w.stamps, 0, 0);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].op, 2u);
+  EXPECT_EQ(lines[0].writer, 1);
+  EXPECT_EQ(lines[0].by_op, 1u);
+  const std::vector<CharId> ids = history::expand_ids(lines[0].ids);
+  ASSERT_EQ(ids.size(), 1u);  // before: a, b and d
+  EXPECT_EQ(ids[0], d.inserted.at(0));
+  EXPECT_EQ(w.ra->text(), U"abc");
+}
+
 class ObservedPaths : public ::testing::TestWithParam<bool> {};
 
 // Several edits shown by one message are written in document order, not the order made; each

@@ -1,6 +1,7 @@
 #include "server/strategies/paragraphs/replica.hpp"
 
 #include "server/core/assert.hpp"
+#include "server/core/sort_ids.hpp"
 
 #include <algorithm>
 #include <string>
@@ -128,7 +129,18 @@ Result<std::vector<Bytes>> ParagraphClient::receive(std::span<const std::uint8_t
       --pending_count_[i];
       const AckEntry& e = a->entries[j];
       if (e.winner) {
-        if (keep_overruled_) overruled_.push_back(Overruled{sent[j].counter, std::move(sent[j].ids), e.winner->stamp});
+        if (keep_overruled_) {
+          // What the refusal took out of that register: the ids the write carried that the
+          // register the server kept does not hold (a split or join carries characters the
+          // winner may hold too; those stayed).
+          const Paragraph& kept = e.winner->value;
+          std::vector<CharId> held = kept.ids;
+          if (kept.exists) held.push_back(kept.term);
+          sort_char_ids(held);
+          std::vector<CharId>& ids = sent[j].ids;
+          std::erase_if(ids, [&](const CharId& id) { return std::binary_search(held.begin(), held.end(), id); });
+          overruled_.push_back(Overruled{sent[j].counter, std::move(ids), e.winner->stamp});
+        }
         merge(order_, confirmed_[i], e.winner->value, e.winner->stamp);
         settle(i);
         continue;

@@ -29,7 +29,7 @@ namespace convlab::paragraphs {
 // with the write that holds the register (a correction).
 struct Overruled {
   std::uint64_t counter = 0;    // Stamp::counter of the write that lost
-  std::vector<CharId> ids;      // the characters it carried (text and terminating newline)
+  std::vector<CharId> ids;      // the characters it carried (text and terminating newline) that the kept register lacks
   Stamp winner;                 // the stamp of the write the server kept
 };
 
