@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -67,7 +68,7 @@ const std::vector<TypeInfo>& type_infos() {
       {EventType::kMeta, "meta", {"t", "type", "meta"}},
       {EventType::kEdit,
        "edit",
-       {"t", "type", "client", "doc", "op", "server", "clock_ms", "pos", "del", "ins", "para", "inserted",
+       {"t", "type", "client", "doc", "op", "server", "clock_ms", "pos", "del", "del_newlines", "ins", "para", "inserted",
         "deleted", "seen_ops", "offline", "stale_base"}},
       {EventType::kAck, "ack", {"t", "type", "client", "doc", "op", "server", "seq"}},
       {EventType::kSeen, "seen", {"t", "type", "client", "doc", "author", "op", "server"}},
@@ -294,6 +295,10 @@ void append_line(std::string& out, const Event& e) {
       w.u64(e.pos);
       w.key("del");
       w.u64(e.del);
+      if (e.del > 0 && e.del_newlines >= 0) {  // paragraphs it joined: said where it deleted
+        w.key("del_newlines");
+        w.u64(static_cast<std::uint64_t>(e.del_newlines));
+      }
       w.key("ins");
       w.text(e.ins);
       w.key("para");
@@ -662,6 +667,11 @@ Result<Event> from_json_line(const std::string& line) {
       f.i64("clock_ms", e.clock_ms);
       f.u64("pos", e.pos);
       f.u64("del", e.del);
+      if (o.contains("del_newlines")) {  // optional
+        std::uint64_t n = 0;
+        f.u64("del_newlines", n);
+        e.del_newlines = static_cast<std::int64_t>(std::min<std::uint64_t>(n, e.del));
+      }
       f.text("ins", e.ins);
       f.u32("para", e.para);
       f.runs("inserted", e.inserted);

@@ -62,6 +62,7 @@ struct Event {
   std::int64_t clock_ms = 0;     // the client's own clock reading (what lww stamps)
   std::uint64_t pos = 0;
   std::uint64_t del = 0;
+  std::int64_t del_newlines = -1;  // how many of the deleted characters were newlines (-1: not said)
   std::u32string ins;
   std::uint32_t para = 0;        // paragraph index of `pos` in the client's text
   std::vector<IdRun> inserted;   // ids given to the inserted characters

@@ -163,7 +163,9 @@ void Checker::add(const Event& e) {
       x.para = e.para;
       x.server = e.server;
       x.stale_base = e.stale_base;
-      x.structural = e.del > 0 || e.ins.find(U'\n') != std::u32string::npos;
+      // It splits or joins paragraphs: inserts a newline, or deletes one (a history that does not
+      // say which characters it deleted: any delete may have).
+      x.structural = e.ins.find(U'\n') != std::u32string::npos || (e.del_newlines < 0 ? e.del > 0 : e.del_newlines > 0);
       x.inserted_count = static_cast<std::uint32_t>(e.inserted.size());
       x.inserted_begin = st.push_runs(e.inserted);
       x.deleted_count = static_cast<std::uint32_t>(e.deleted.size());

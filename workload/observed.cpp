@@ -60,7 +60,14 @@ MadeEdit ObservedClient::edit(EditLog& log, ClientReplica& replica, const Splice
                               std::int64_t clock_ms, std::int32_t server, std::int64_t now_us, WriteStamps* stamps) {
   CONVLAB_ASSERT(sp.pos + sp.del <= replica.length());
   MadeEdit m;
-  if (history_) m.deleted = replica.char_ids_range(sp.pos, sp.del);
+  std::int64_t del_newlines = -1;
+  if (history_) {
+    m.deleted = replica.char_ids_range(sp.pos, sp.del);
+    if (sp.del > 0) {  // paragraphs it joins: read before the edit changes the text
+      const std::u32string gone = replica.text_range(sp.pos, sp.del);
+      del_newlines = static_cast<std::int64_t>(std::count(gone.begin(), gone.end(), U'\n'));
+    }
+  }
   m.op = next_op_++;
   m.msgs = replica.local_edit(sp, clock_ms);
   if (stamps) note_writes(replica, *stamps, client_, m.op);
@@ -78,6 +85,7 @@ MadeEdit ObservedClient::edit(EditLog& log, ClientReplica& replica, const Splice
     e.clock_ms = clock_ms;
     e.pos = sp.pos;
     e.del = sp.del;
+    e.del_newlines = del_newlines;
     e.ins = sp.ins;
     e.para = para;
     e.inserted = history::compress_ids(m.inserted);

@@ -2,6 +2,7 @@
 
 #include "server/core/utf8.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
@@ -27,6 +28,7 @@ void expect_same(const Event& a, const Event& b) {
   RC_ASSERT(a.clock_ms == b.clock_ms);
   RC_ASSERT(a.pos == b.pos);
   RC_ASSERT(a.del == b.del);
+  RC_ASSERT(a.del_newlines == b.del_newlines);
   RC_ASSERT(a.ins == b.ins);
   RC_ASSERT(a.para == b.para);
   RC_ASSERT(a.inserted == b.inserted);
@@ -84,6 +86,8 @@ Event gen_event() {
       e.clock_ms = *rc::gen::arbitrary<std::int64_t>();
       e.pos = *rc::gen::arbitrary<std::uint64_t>();
       e.del = *rc::gen::arbitrary<std::uint64_t>();
+      // Said only where it deleted, and never more than it deleted.
+      if (e.del > 0 && *rc::gen::arbitrary<bool>()) e.del_newlines = *rc::gen::inRange<std::int64_t>(0, static_cast<std::int64_t>(std::min<std::uint64_t>(e.del, 1000)) + 1);
       e.ins = gen_text();
       e.para = *rc::gen::arbitrary<std::uint32_t>();
       e.inserted = gen_runs();
@@ -203,6 +207,7 @@ std::string line(const Event& e) {
       o.emplace("clock_ms", e.clock_ms);
       o.emplace("pos", e.pos);
       o.emplace("del", e.del);
+      if (e.del > 0 && e.del_newlines >= 0) o.emplace("del_newlines", static_cast<std::uint64_t>(e.del_newlines));
       o.emplace("ins", text_utf8(e.ins));
       o.emplace("para", std::uint64_t{e.para});
       o.emplace("inserted", runs(e.inserted));
@@ -347,6 +352,7 @@ TEST(HistoryJson, EditLineHasTheDocumentedKeysInOrder) {
   e.clock_ms = -5;
   e.pos = 4;
   e.del = 1;
+  e.del_newlines = 1;
   e.ins = U"h\u00e9";
   e.para = 2;
   e.inserted = {{1, 10, 2}};
@@ -355,7 +361,7 @@ TEST(HistoryJson, EditLineHasTheDocumentedKeysInOrder) {
   e.stale_base = true;
   EXPECT_EQ(to_json_line(e),
             "{\"t\":1234,\"type\":\"edit\",\"client\":1,\"doc\":0,\"op\":3,\"server\":0,\"clock_ms\":-5,"
-            "\"pos\":4,\"del\":1,\"ins\":\"h\xc3\xa9\",\"para\":2,\"inserted\":[[1,10,2]],\"deleted\":[[0,5,1]],"
+            "\"pos\":4,\"del\":1,\"del_newlines\":1,\"ins\":\"h\xc3\xa9\",\"para\":2,\"inserted\":[[1,10,2]],\"deleted\":[[0,5,1]],"
             "\"seen_ops\":{\"0\":1,\"2\":5},\"offline\":false,\"stale_base\":true}");
 }
 

@@ -534,6 +534,30 @@ TEST(CheckCausesFromLog, AStaleOwnReloadSplittingAnEarlierParagraphWroteOverIt) 
   EXPECT_EQ(std::get<0>(cause_of_e(check(history(U"a")))), "crash");
 }
 
+// The same with a delete in the earlier paragraph: it joins paragraphs (rewriting E's register)
+// only if it deleted a newline. `del_newlines` says; a history without it (older writers) counts
+// any delete as a join.
+TEST(CheckCausesFromLog, AStaleOwnReloadDeletingInAnEarlierParagraphJoinsOnlyWithANewline) {
+  const auto history = [](std::int64_t del_newlines) {
+    Event w = edit({.t_us = 3000 * kMs, .client = 0, .op = 2, .clock_ms = 3000, .deleted = {{4, 0, 1}}, .para = 0});
+    w.del = 1;
+    w.del_newlines = del_newlines;
+    std::vector<Event> h = {
+        overwriting_log("snapshot"),
+        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}, .para = 1}),
+        ack(1010 * kMs, 0, 1),
+        load_of(2000 * kMs, 0, 0, 0),
+        std::move(w),
+        ack(3010 * kMs, 0, 2),
+        fault(6000 * kMs, "crash"),
+        final_of(0, "durable", U"", {})};
+    return h;
+  };
+  EXPECT_EQ(cause_of_e(check(history(1))), std::make_tuple(std::string("stale_base"), 0u, 2u));
+  EXPECT_EQ(std::get<0>(cause_of_e(check(history(0)))), "crash");
+  EXPECT_EQ(cause_of_e(check(history(-1))), std::make_tuple(std::string("stale_base"), 0u, 2u));
+}
+
 // A write made before E, held (its author offline), applied after E: E's author showed it after
 // E's acknowledgement on the same connection, so the server applied it after E, and it replaced
 // X's register before the crash (concurrent). With a reload of E's author in between, the order
