@@ -1,6 +1,7 @@
 // `convlab run --real` as a user runs it: scenarios/real/two-faults.yaml on real processes (its
 // own PostgreSQL, two convlab-servers, convlab-load, a fault proxy), its report files and history,
-// the history judged by `convlab check`; and the worlds and faults it refuses.
+// the history judged by `convlab check`; row 18 (Redis pub/sub) on a real Redis, naive and fix;
+// and the worlds and faults it refuses.
 #include "history/history.hpp"
 #include "realrun/process.hpp"
 
