@@ -60,7 +60,8 @@ StopSignals::~StopSignals() {
 realrun::Programs real_programs() {
   return realrun::Programs{program("CONVLAB_SERVER_BIN", CONVLAB_SERVER_BIN), program("CONVLAB_LOAD_BIN", CONVLAB_LOAD_BIN),
                            program("CONVLAB_FAULTPROXY_BIN", CONVLAB_FAULTPROXY_BIN),
-                           program("CONVLAB_PG_SH", CONVLAB_SOURCE_DIR "/scripts/pg.sh")};
+                           program("CONVLAB_PG_SH", CONVLAB_SOURCE_DIR "/scripts/pg.sh"),
+                           program("CONVLAB_REDIS_SH", CONVLAB_SOURCE_DIR "/scripts/redis.sh")};
 }
 
 int real_report(const std::vector<sim::Scenario>& scenarios, const campaigns::CampaignOptions& options,

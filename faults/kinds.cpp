@@ -183,7 +183,7 @@ const std::array<KindInfo, 10> kKinds{{
     {FaultKind::kRedisCrash, "redis_crash",
      "the Redis of bus: redis crashes (subscriptions end, messages in flight lost); restart after", {}, kNoNode,
      ValueUnit::kNone, nullptr, scheduled_none, nullptr, yaml_none, detail_redis, &S::begin_redis_crash,
-     &S::end_redis_crash, nullptr, nullptr, "#e6a0c4", 8, false},
+     &S::end_redis_crash, &R::begin_redis_crash, &R::end_redis_crash, "#e6a0c4", 8, false},
 }};
 
 // The table is in enum order, and every kind has what the simulator needs.

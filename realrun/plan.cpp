@@ -15,15 +15,22 @@ using faults::FaultSpec;
 
 bool is_client(const std::string& node) { return node.rfind("client:", 0) == 0; }
 
-// Which group of `f` names `node` ("bus" is the database connection's NOTIFY: it counts as
-// "db"); -1 for none.
-int group_of(const FaultSpec& f, const std::string& node) {
+// Which group of `f` names `node`, -1 for none. Under NOTIFY "bus" is the database connection's
+// NOTIFY: it counts as "db"; under Redis it is the Redis node, a link target of its own.
+int group_of(const FaultSpec& f, const std::string& node, NodePolicies::Bus bus) {
   for (std::size_t g = 0; g < f.groups.size(); ++g) {
     for (const std::string& n : f.groups[g]) {
-      if (n == node || (node == "db" && n == "bus")) return static_cast<int>(g);
+      if (n == node || (bus == NodePolicies::Bus::kNotify && node == "db" && n == "bus")) return static_cast<int>(g);
     }
   }
   return -1;
+}
+
+bool names(const FaultSpec& f, const std::string& node) {
+  for (const auto& g : f.groups) {
+    if (std::find(g.begin(), g.end(), node) != g.end()) return true;
+  }
+  return false;
 }
 
 // "FILE:LINE:COLUMN: fault kind X" for a written fault; "FILE: random_faults (seed N): kind X"
@@ -39,7 +46,7 @@ Result<void> check_fault(const Plan& p, const FaultSpec& f) {
   if (kind.real_begin == nullptr) {
     return make_error(fault_place(p, f) +
                       ": has no realisation on real processes (realised: partition, crash, clock_offset, "
-                      "clock_drift; docs/real-faults.md says why the others have none)");
+                      "clock_drift, redis_crash; docs/real-faults.md says why the others have none)");
   }
   if (f.kind == FaultKind::kPartition) {
     for (const auto& g : f.groups) {
@@ -51,8 +58,9 @@ Result<void> check_fault(const Plan& p, const FaultSpec& f) {
         }
       }
     }
-    // Written apart, db and bus are one connection on real processes.
-    for (std::size_t g = 0; g < f.groups.size(); ++g) {
+    // Written apart, db and bus are one connection on real processes under NOTIFY (under Redis
+    // the bus is a process of its own, behind a proxy per server).
+    for (std::size_t g = 0; g < f.groups.size() && p.world.servers.bus == NodePolicies::Bus::kNotify; ++g) {
       for (const std::string& n : f.groups[g]) {
         if (n != "bus") continue;
         for (std::size_t h = 0; h < f.groups.size(); ++h) {
@@ -124,9 +132,9 @@ std::int64_t scaled(std::int64_t ms, double scale) { return static_cast<std::int
 
 }  // namespace
 
-std::string partition_cut(const FaultSpec& f, const ProxyLink& link) {
-  const int from = group_of(f, link.client);
-  const int to = group_of(f, link.target);
+std::string partition_cut(const FaultSpec& f, const ProxyLink& link, NodePolicies::Bus bus) {
+  const int from = group_of(f, link.client, bus);
+  const int to = group_of(f, link.target, bus);
   if (from < 0 || to < 0 || from == to) return "";
   if (!f.one_way) return "both";
   return from == 0 ? "up" : "down";  // groups[0] -> groups[1] is cut
@@ -158,13 +166,7 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
   if (w.workload.reload_ms.max > 0) {
     return make_error(where + "workload.reload_ms: convlab-load makes no API reads (reloads); remove it to run on real processes");
   }
-  if (w.servers.bus == NodePolicies::Bus::kRedis) {
-    // convlab-server runs it (--bus redis; tests/server/server_redis_test.cpp); the runner does
-    // not start a Redis, crash it, nor cut one server from it (a fault proxy in front of Redis).
-    return make_error(where + "servers.bus: redis: the real runner starts no Redis and realises neither redis_crash "
-                      "nor a partition naming bus under it (convlab-server runs the bus: --bus redis --redis-url; "
-                      "bench/server/bus.sh, tests/server/server_redis_test.cpp)");
-  }
+  p.redis = w.servers.bus == NodePolicies::Bus::kRedis;
   if (w.database.partitioned()) {
     return make_error(where + "database.partitions / workload.organizations: the real runner starts one PostgreSQL "
                       "cluster, not one per partition (convlab-server can route to several: partitions: in docs/server.yaml); "
@@ -203,9 +205,13 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
   }
   std::stable_sort(p.faults.begin(), p.faults.end(), [](const FaultSpec& a, const FaultSpec& b) { return a.at_ms < b.at_ms; });
 
-  // Proxies: every server's database link and every server-to-server link some partition cuts.
+  // Proxies: every server's database link, its Redis link (bus: redis) and every server-to-server
+  // link some partition cuts.
   std::vector<ProxyLink> candidates;
   for (std::uint32_t s = 0; s < p.servers; ++s) candidates.push_back({"server:" + std::to_string(s), "db"});
+  if (p.redis) {
+    for (std::uint32_t s = 0; s < p.servers; ++s) candidates.push_back({"server:" + std::to_string(s), "bus"});
+  }
   for (std::uint32_t a = 0; a < p.servers; ++a) {
     for (std::uint32_t b = 0; b < p.servers; ++b) {
       if (a != b) candidates.push_back({"server:" + std::to_string(a), "server:" + std::to_string(b)});
@@ -213,7 +219,7 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
   }
   for (const ProxyLink& l : candidates) {
     for (const FaultSpec& f : p.faults) {
-      if (f.kind == FaultKind::kPartition && !partition_cut(f, l).empty()) {
+      if (f.kind == FaultKind::kPartition && !partition_cut(f, l, w.servers.bus).empty()) {
         p.proxies.push_back(l);
         break;
       }
@@ -224,13 +230,17 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
     if ((f.kind == FaultKind::kClockOffset || f.kind == FaultKind::kClockDrift) && f.target.rfind("server:", 0) == 0) {
       p.faketime.at(std::stoul(f.target.substr(7))) = true;
     }
-    if (f.kind == FaultKind::kPartition && (group_of(f, "db") >= 0)) {
-      bool bus = false;
-      for (const auto& g : f.groups) bus = bus || std::find(g.begin(), g.end(), "bus") != g.end();
-      if (!bus) {
-        p.notes.push_back("a partition from db also cuts the bus: on real processes NOTIFY rides the database connection");
-      }
+    if (!p.redis && f.kind == FaultKind::kPartition && group_of(f, "db", w.servers.bus) >= 0 && !names(f, "bus")) {
+      p.notes.push_back("a partition from db also cuts the bus: on real processes NOTIFY rides the database connection");
     }
+    if (!p.redis && f.kind == FaultKind::kRedisCrash) {
+      p.notes.push_back("redis_crash without bus: redis does nothing (no Redis is started), as in the simulator");
+    }
+  }
+  if (p.redis) {
+    p.notes.push_back("bus: redis: a throwaway Redis (scripts/redis.sh) for the servers' pub/sub; redis_crash is its "
+                      "kill -9 and restart on the same port, a partition naming bus cuts a fault proxy between each "
+                      "server it names and Redis");
   }
   p.replica = w.servers.api_read == sim::ApiRead::kReplica;
   if (w.cdn.ttl_ms > 0) p.notes.push_back("cdn.ttl_s: no nginx started, convlab-load makes no API reads through it");

@@ -5,6 +5,7 @@
 // proxy, the servers that need libfaketime, convlab-load's flags. No IO here: realrun/runner.*
 // carries a plan out (docs/real-faults.md, "Running a scenario").
 #include "faults/kinds.hpp"
+#include "server/core/policies.hpp"
 #include "server/core/result.hpp"
 #include "server/core/strategy.hpp"
 #include "sim/scenario.hpp"
@@ -27,7 +28,7 @@ struct Limits {
 };
 
 // A fault proxy on one link: `client` is the side that connects ("server:1"), `target` the side
-// it connects to ("db", "server:0": that server's /node).
+// it connects to ("db", "server:0": that server's /node, "bus": the Redis of `bus: redis`).
 struct ProxyLink {
   std::string client;
   std::string target;
@@ -46,6 +47,7 @@ struct Plan {
   std::vector<ProxyLink> proxies;                // links a partition cuts
   std::vector<bool> faketime;                    // per server: its clock is moved by a fault
   bool replica = false;                          // servers.api_read is replica: a streaming replica
+  bool redis = false;                            // servers.bus is redis: a throwaway Redis
   std::vector<std::string> load_flags;           // typing and client clocks, for convlab-load
   std::vector<std::string> notes;                // what differs from the simulated world, and why
 };
@@ -56,8 +58,10 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
                       const Limits& limits);
 
 // How a partition `f` cuts the proxy on `link`: "both", "up" (client to target held), "down",
-// or "" (not at all). Nodes a partition does not name are cut from nothing; the bus is the
-// database connection's NOTIFY, so "bus" counts as "db".
-std::string partition_cut(const faults::FaultSpec& f, const ProxyLink& link);
+// or "" (not at all). Nodes a partition does not name are cut from nothing. Under `bus: notify`
+// the bus is the database connection's NOTIFY, so "bus" counts as "db"; under `bus: redis` it is
+// the Redis, the target of each server's "bus" link, and "db" is PostgreSQL alone.
+std::string partition_cut(const faults::FaultSpec& f, const ProxyLink& link,
+                          NodePolicies::Bus bus = NodePolicies::Bus::kNotify);
 
 }  // namespace convlab::realrun

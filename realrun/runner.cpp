@@ -6,6 +6,7 @@
 #include "realrun/cluster.hpp"
 #include "realrun/process.hpp"
 #include "realrun/proxy_process.hpp"
+#include "realrun/redis.hpp"
 #include "server/core/policies.hpp"
 
 #include <sys/stat.h>
@@ -79,11 +80,11 @@ class World final : public faults::RealProcesses {
   World(const Plan& plan, const Programs& programs, std::string dir, const std::atomic<bool>& stop,
         const std::function<void(const std::string&)>& progress)
       : plan_(plan), prog_(programs), dir_(std::move(dir)), stop_(stop), progress_(progress),
-        pg_(programs.pg_sh, dir_), replica_(programs.pg_sh, dir_) {}
+        pg_(programs.pg_sh, dir_), replica_(programs.pg_sh, dir_), redis_(programs.redis_sh, dir_) {}
 
   ~World() override {
-    // Stopped in the reverse order of their start: the load, the servers, the proxies; the
-    // clusters by their destructors. Interrupted, the servers get no grace: a server cut off by
+    // Stopped in the reverse order of their start: the load, the servers, the proxies; Redis
+    // and the clusters by their destructors. Interrupted, the servers get no grace: a server cut off by
     // a partition would wait out its shutdown grace for the database.
     load_.reset();
     for (auto& s : servers_) {
@@ -115,6 +116,17 @@ class World final : public faults::RealProcesses {
     }
     return 0;
   }
+  // The Redis of bus: redis, kill -9 and restarted on its port (nothing without one, as in the
+  // simulator). The servers' Redis clients see their connections end and try again every
+  // second (RedisBus::kRetryMs); what was published meanwhile is gone.
+  std::uint64_t begin_redis_crash(const FaultSpec&) override {
+    if (plan_.redis && !redis_.crash()) failure_ = "scripts/redis.sh crash failed (see " + dir_ + "/redis-crash.log)";
+    return 0;
+  }
+  bool end_redis_crash(const FaultSpec&, std::uint64_t) override {
+    if (plan_.redis && !redis_.restart()) failure_ = "scripts/redis.sh restart failed (see " + dir_ + "/redis-restart.log)";
+    return true;
+  }
   bool end_crash(const FaultSpec& f, std::uint64_t) override {
     if (f.target == "db") {
       if (!pg_.restart()) failure_ = "scripts/pg.sh restart failed (see " + dir_ + "/pg-restart.log)";
@@ -132,6 +144,8 @@ class World final : public faults::RealProcesses {
   // Starts server k; with `wait`, until it says where it listens; without, `restarting_` has it
   // and poll_restarts() looks for that line.
   Result<void> start_server(std::uint32_t k, bool wait = true);
+  // bus: redis: waits until every server says its subscription is up (its log's "bus up").
+  Result<void> wait_subscribed();
   void poll_restarts();
   Result<void> start_load();
   std::uint64_t apply_partition(const FaultSpec& f, bool heal);
@@ -145,7 +159,8 @@ class World final : public faults::RealProcesses {
   const std::atomic<bool>& stop_;
   const std::function<void(const std::string&)>& progress_;
   Cluster pg_, replica_;
-  std::string pg_url_, replica_url_;
+  RedisInstance redis_;
+  std::string pg_url_, replica_url_, redis_url_;
   std::vector<int> ports_;
   std::map<std::string, std::unique_ptr<ProxyProcess>> proxies_;
   std::vector<std::unique_ptr<Process>> servers_;
@@ -160,10 +175,12 @@ class World final : public faults::RealProcesses {
 
 Result<void> World::start_proxies() {
   for (const ProxyLink& l : plan_.proxies) {
-    const std::string target = l.target == "db" ? pg_host_port(pg_url_) : "127.0.0.1:" + std::to_string(ports_[server_index(l.target)]);
+    const std::string target = l.target == "db"    ? pg_host_port(pg_url_)
+                               : l.target == "bus" ? redis_.host_port()
+                                                   : "127.0.0.1:" + std::to_string(ports_[server_index(l.target)]);
+    const std::string name = l.target == "db" || l.target == "bus" ? l.target : "server" + l.target.substr(7);
     auto p = std::make_unique<ProxyProcess>(prog_.faultproxy, target,
-                                            dir_ + "/proxy-" + l.client.substr(0, 6) + l.client.substr(7) + "-" +
-                                                (l.target == "db" ? "db" : "server" + l.target.substr(7)) + ".log");
+                                            dir_ + "/proxy-" + l.client.substr(0, 6) + l.client.substr(7) + "-" + name + ".log");
     if (p->control == 0) return make_error("convlab-faultproxy did not start: " + p->log_tail());
     progress_("proxy " + l.client + " -> " + l.target + " on 127.0.0.1:" + std::to_string(p->port));
     proxies_[proxy_key(l)] = std::move(p);
@@ -213,6 +230,18 @@ Result<void> World::start_server(std::uint32_t k, bool wait) {
     argv.push_back("--pg-replica-url");
     argv.push_back(replica_url_);
   }
+  if (plan_.redis) {
+    // The bus and its recovery are in the configuration's policies too; said again here so the
+    // server's command line shows the whole bus. Through the server's proxy when a partition
+    // names the bus.
+    const auto bus = proxies_.find(proxy_key({node, "bus"}));
+    const std::string url = bus == proxies_.end() ? redis_url_ : "redis://127.0.0.1:" + std::to_string(bus->second->port);
+    for (std::string a : {std::string("--bus"), std::string("redis"), std::string("--bus-recovery"),
+                          std::string(name_of(plan_.world.servers.bus_recovery)),
+                          std::string("--redis-url"), url}) {
+      argv.push_back(std::move(a));
+    }
+  }
   for (std::uint32_t p = 0; p < plan_.servers; ++p) {
     if (p == k) continue;
     const auto link = proxies_.find(proxy_key({node, "server:" + std::to_string(p)}));
@@ -231,6 +260,22 @@ Result<void> World::start_server(std::uint32_t k, bool wait) {
     return make_error(node + " did not start (" + log + "): " + servers_[k]->log_tail(800));
   }
   progress_(node + " " + *line + (starts_[k] > 1 ? " (restarted)" : ""));
+  return {};
+}
+
+Result<void> World::wait_subscribed() {
+  const auto until = SteadyClock::now() + std::chrono::seconds(15);
+  for (std::uint32_t k = 0; k < plan_.servers; ++k) {
+    while (servers_[k]->log_tail(1 << 20).find("convlab-server: bus up:") == std::string::npos) {
+      if (SteadyClock::now() > until) {
+        return make_error("server:" + std::to_string(k) + " did not subscribe to Redis " + redis_url_ + " within 15 s (" +
+                          servers_[k]->log_path() + "): " + servers_[k]->log_tail(800));
+      }
+      if (stop_) return make_error("interrupted");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  progress_("every server subscribed to Redis");
   return {};
 }
 
@@ -258,7 +303,7 @@ Result<void> World::start_load() {
 
 std::uint64_t World::apply_partition(const FaultSpec& f, bool heal) {
   for (const ProxyLink& l : plan_.proxies) {
-    const std::string cut = partition_cut(f, l);
+    const std::string cut = partition_cut(f, l, plan_.world.servers.bus);
     if (cut.empty()) continue;
     const std::string answer = proxies_.at(proxy_key(l))->command(heal ? "heal" : "partition " + cut);
     if (answer.rfind("ok", 0) != 0) failure_ = "proxy " + l.client + " -> " + l.target + ": " + answer;
@@ -302,6 +347,12 @@ Result<RealOutput> World::run() {
     replica_url_ = *r;
     progress_("replica " + replica_url_ + " (lag " + std::to_string(plan_.world.database.replica_lag_ms) + " ms)");
   }
+  if (plan_.redis) {
+    auto r = redis_.start();
+    if (!r) return make_error(r.error().message);
+    redis_url_ = *r;
+    progress_("Redis " + redis_url_);
+  }
   ports_.assign(plan_.servers, 0);
   for (int& p : ports_) p = free_port();
   servers_.resize(plan_.servers);
@@ -311,6 +362,9 @@ Result<RealOutput> World::run() {
   if (auto ok = start_proxies(); !ok) return make_error(ok.error().message);
   for (std::uint32_t k = 0; k < plan_.servers; ++k) {
     if (auto ok = start_server(k); !ok) return make_error(ok.error().message);
+  }
+  if (plan_.redis) {
+    if (auto ok = wait_subscribed(); !ok) return make_error(ok.error().message);
   }
   if (stop_) return make_error("interrupted");
   if (auto ok = start_load(); !ok) return make_error(ok.error().message);

@@ -51,6 +51,55 @@ TEST(RealPlan, ProxiesOnlyOnLinksAPartitionCutsAndFaketimeOnlyWhereAClockMoves) 
   EXPECT_NE(std::find(p->load_flags.begin(), p->load_flags.end(), "--think-ms=500..2000"), p->load_flags.end());
 }
 
+// bus: redis (row 18): the plan starts a Redis; a partition naming bus cuts the fault proxy
+// between each server it names and Redis (not the database link, which NOTIFY would ride);
+// redis_crash has a real realisation.
+TEST(RealPlan, ARedisBusWorldPlansRedisAndCutsServerRedisLinksForAPartitionNamingBus) {
+  auto p = plan_of(
+      "  duration_s: 20\n  clients: 4\n  servers: {count: 2, propagation: bus, bus: redis}\n  faults:\n"
+      "    - {at_s: 2, kind: partition, groups: [[\"server:1\"], [\"bus\"]], for_s: 3}\n"
+      "    - {at_s: 8, kind: redis_crash, for_s: 4}\n");
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_TRUE(p->redis);
+  ASSERT_EQ(p->proxies.size(), 1u);
+  EXPECT_EQ(p->proxies[0], (ProxyLink{"server:1", "bus"}));
+  ASSERT_EQ(p->faults.size(), 2u);
+  EXPECT_EQ(p->faults[1].kind, faults::FaultKind::kRedisCrash);
+  EXPECT_NE(faults::info(faults::FaultKind::kRedisCrash).real_begin, nullptr);
+  EXPECT_NE(faults::info(faults::FaultKind::kRedisCrash).real_end, nullptr);
+
+  using Bus = NodePolicies::Bus;
+  const ProxyLink s1_bus{"server:1", "bus"}, s1_db{"server:1", "db"}, s0_bus{"server:0", "bus"};
+  const auto bus_cut = partition({{"server:1"}, {"bus"}}, false);
+  EXPECT_EQ(partition_cut(bus_cut, s1_bus, Bus::kRedis), "both");
+  EXPECT_EQ(partition_cut(bus_cut, s1_db, Bus::kRedis), "");   // Redis is not the database
+  EXPECT_EQ(partition_cut(bus_cut, s0_bus, Bus::kRedis), "");  // server:0 not named
+  EXPECT_EQ(partition_cut(bus_cut, s1_db, Bus::kNotify), "both");  // under NOTIFY the bus rides the db link
+  EXPECT_EQ(partition_cut(partition({{"bus"}, {"server:1"}}, true), s1_bus, Bus::kRedis), "down");  // Redis -> server held
+  EXPECT_EQ(partition_cut(partition({{"server:1"}, {"db"}}, false), s1_bus, Bus::kRedis), "");
+
+  // Both servers cut from Redis and from the database: four proxies. bus and db in different
+  // groups are two processes under Redis (refused under NOTIFY, one connection there).
+  auto both = plan_of("  clients: 4\n  servers: {count: 2, propagation: bus, bus: redis}\n  faults:\n"
+                      "    - {at_s: 2, kind: partition, groups: [[\"server:0\", \"server:1\"], [\"bus\", \"db\"]], for_s: 3}\n"
+                      "    - {at_s: 6, kind: partition, groups: [[\"server:0\", \"bus\"], [\"db\"]], for_s: 1}\n");
+  ASSERT_TRUE(both.has_value()) << both.error().message;
+  EXPECT_EQ(both->proxies, (std::vector<ProxyLink>{{"server:0", "db"}, {"server:1", "db"}, {"server:0", "bus"}, {"server:1", "bus"}}));
+  auto notify = plan_of("  clients: 4\n  servers: {count: 2, propagation: bus}\n  faults:\n"
+                        "    - {at_s: 6, kind: partition, groups: [[\"server:0\", \"bus\"], [\"db\"]], for_s: 1}\n");
+  ASSERT_FALSE(notify.has_value());
+  EXPECT_NE(notify.error().message.find("puts bus and db in different groups"), std::string::npos) << notify.error().message;
+
+  // Without a Redis bus no Redis starts, and redis_crash does nothing, as in the simulator.
+  auto none = plan_of("  clients: 4\n  servers: {count: 2, propagation: bus}\n  faults:\n"
+                      "    - {at_s: 8, kind: redis_crash, for_s: 4}\n");
+  ASSERT_TRUE(none.has_value()) << none.error().message;
+  EXPECT_FALSE(none->redis);
+  EXPECT_TRUE(none->proxies.empty());
+  EXPECT_TRUE(std::any_of(none->notes.begin(), none->notes.end(),
+                          [](const std::string& n) { return n.find("redis_crash without bus: redis does nothing") == 0; }));
+}
+
 TEST(RealPlan, ALongWorldIsShortenedWithItsFaultsAndSaysSo) {
   auto p = plan_of("  duration_s: 120\n  clients: 2\n  faults:\n"
                    "    - {at_s: 60, kind: crash, target: \"server:0\", for_s: 20}\n");

@@ -1,8 +1,14 @@
 // `convlab run --real` as a user runs it: scenarios/real/two-faults.yaml on real processes (its
 // own PostgreSQL, two convlab-servers, convlab-load, a fault proxy), its report files and history,
-// the history judged by `convlab check`; and the worlds and faults it refuses.
+// the history judged by `convlab check`; row 18 (Redis pub/sub) on a real Redis, naive and fix;
+// and the worlds and faults it refuses.
 #include "history/history.hpp"
 #include "realrun/process.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -11,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -222,6 +229,141 @@ variants:
                                    dir + "/check_pages.log", shown);
   EXPECT_EQ(browser, 0) << shown;
   EXPECT_NE(shown.find("charts,"), std::string::npos) << shown;
+}
+
+// Row 18 (scenarios/naive/18-redis-pubsub.yaml) on real processes, one variant per test (each
+// ~45 s: 30 s of typing, the drain, PostgreSQL's initdb): a throwaway Redis from scripts/redis.sh,
+// server:1 behind a fault proxy to Redis, cut for 4 s (partition naming bus), then Redis
+// kill -9'd for 5 s and restarted on its port (redis_crash). The verdicts are the scenario's own
+// expect block for crdt, judged by `convlab run --real`; the checks below show the faults acted
+// on the real processes and that Redis is gone after the run.
+struct Row18 {
+  std::string dir, out, history;
+  int code = -1;
+  std::vector<history::Event> events;
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> windows;  // kind -> [fault, recover)
+  int redis_port = 0;
+};
+
+bool port_open(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool open = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return open;
+}
+
+void run_row18(const std::string& variant, Row18& r) {
+  r.dir = test_dir();
+  r.code = convlab({"run", "--real", std::string(CONVLAB_SOURCE_DIR) + "/scenarios/naive/18-redis-pubsub.yaml",
+                    "--variant", variant, "--strategy", "crdt", "--seeds", "1", "--out", r.dir + "/out"},
+                   r.dir + "/convlab.log", r.out, 170000);
+  std::smatch m;
+  if (std::regex_search(r.out, m, std::regex(R"(: Redis redis://127\.0\.0\.1:(\d+))"))) r.redis_port = std::stoi(m[1]);
+  r.history = r.dir + "/out/runs/redis-pubsub-" + variant + "-crdt-seed1/history.jsonl";
+  auto events = history::read_file(r.history);
+  if (!events) return;
+  r.events = std::move(*events);
+  for (const history::Event& e : r.events) {
+    if (e.type == EventType::kFault && (e.kind == "partition" || e.kind == "redis_crash")) r.windows[e.kind].first = e.t_us;
+    if (e.type == EventType::kRecover) r.windows[e.kind].second = e.t_us;
+  }
+}
+
+// Of the edits made inside `kind`'s window: how many were seen by a client of the other server
+// before the window ended, and how many never were.
+std::pair<std::size_t, std::size_t> crossed(const Row18& r, const std::string& kind, std::size_t& edits) {
+  const auto [from, to] = r.windows.at(kind);
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::int32_t> made;  // (client, op) -> server
+  for (const history::Event& e : r.events) {
+    if (e.type == EventType::kEdit && e.t_us >= from && e.t_us < to) made[{e.client, e.op}] = e.server;
+  }
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::int64_t> first_seen;  // by the other server
+  for (const history::Event& e : r.events) {
+    const auto it = made.find({e.author, e.op});
+    if (e.type != EventType::kSeen || it == made.end() || e.server == it->second) continue;
+    if (!first_seen.contains(it->first)) first_seen[it->first] = e.t_us;
+  }
+  std::size_t in_window = 0;
+  for (const auto& [key, t] : first_seen) in_window += t < to ? 1 : 0;
+  edits = made.size();
+  return {in_window, made.size() - first_seen.size()};
+}
+
+#define ROW18_OR_SKIP()                                                                                      \
+  if (!fs::exists("/usr/lib/postgresql/15/bin/initdb")) {                                                    \
+    GTEST_SKIP() << "PostgreSQL 15 is not installed (scripts/setup.sh installs it)";                         \
+  }                                                                                                          \
+  if (!fs::exists("/usr/bin/redis-server")) {                                                                \
+    GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh installs Debian's redis-server)";       \
+  }
+
+// The faults reached the real processes: the history has both windows where the scenario puts
+// them; server:1 (behind the proxy) lost its subscription to the partition's silence, server:0
+// (straight to Redis) only to the crash; and no Redis is left listening.
+void expect_faults_acted(const Row18& r) {
+  ASSERT_TRUE(r.windows.contains("partition") && r.windows.contains("redis_crash")) << r.out;
+  EXPECT_NEAR(static_cast<double>(r.windows.at("partition").first), 6e6, 0.5e6);
+  EXPECT_NEAR(static_cast<double>(r.windows.at("partition").second), 10e6, 0.5e6);
+  EXPECT_NEAR(static_cast<double>(r.windows.at("redis_crash").first), 16e6, 0.5e6);
+  EXPECT_NEAR(static_cast<double>(r.windows.at("redis_crash").second), 21e6, 1e6);
+  const std::string runs = r.dir + "/out/runs/" + fs::path(r.history).parent_path().filename().string();
+  const std::string s0 = read(runs + "/server0.1.log"), s1 = read(runs + "/server1.1.log");
+  EXPECT_NE(s1.find("bus down: redis subscriber: 127.0.0.1:"), std::string::npos) << s1;
+  EXPECT_NE(s1.find("no answer to PING"), std::string::npos) << "the partition did not silence server:1's subscription:\n" << s1;
+  EXPECT_NE(s0.find("bus down: redis subscriber"), std::string::npos) << "the crash did not end server:0's subscription:\n" << s0;
+  EXPECT_EQ(s0.find("no answer to PING"), std::string::npos) << s0;
+  ASSERT_GT(r.redis_port, 0) << r.out;
+  EXPECT_FALSE(port_open(r.redis_port)) << "Redis still listens on " << r.redis_port << " after the run";
+}
+
+TEST(RealRun, Row18RedisNaiveDivergesOnRealProcesses) {
+  ROW18_OR_SKIP();
+  Row18 r;
+  run_row18("naive", r);
+  // The expect block's naive crdt verdict: converged all == 0.
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("ok   crdt: converged all == 0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 expectation held, 0 failed"), std::string::npos) << r.out;
+  expect_faults_acted(r);
+  // Pub/sub at most once, nothing read back: most edits made while server:1 was cut off, and
+  // while Redis was down, never reach the other server's clients.
+  for (const char* kind : {"partition", "redis_crash"}) {
+    std::size_t edits = 0;
+    const auto [in_window, never] = crossed(r, kind, edits);
+    std::printf("row 18 naive, %s: %zu edits, %zu seen across servers in the window, %zu never\n", kind, edits,
+                in_window, never);
+    EXPECT_GT(edits, 10u) << kind;
+    EXPECT_GT(2 * never, edits) << kind;
+  }
+}
+
+TEST(RealRun, Row18RedisFixConvergesOnRealProcesses) {
+  ROW18_OR_SKIP();
+  Row18 r;
+  run_row18("fix", r);
+  // The expect block's fix verdicts for crdt: converged, at least 200 edits acknowledged, no
+  // acknowledged character lost.
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* held : {"ok   crdt: converged all == 1", "ok   crdt: acked_edits min >= 200",
+                           "ok   crdt: lost_acked_chars all == 0", "3 expectations held, 0 failed"}) {
+    EXPECT_NE(r.out.find(held), std::string::npos) << held << "\n" << r.out;
+  }
+  expect_faults_acted(r);
+  // While Redis is down the servers read the log every poll interval (1 s): most edits made in
+  // the crash's window reach the other server's clients before Redis is back.
+  std::size_t edits = 0;
+  const auto [in_window, never] = crossed(r, "redis_crash", edits);
+  std::printf("row 18 fix, redis_crash: %zu edits, %zu seen across servers in the window, %zu never\n", edits, in_window,
+              never);
+  EXPECT_GT(edits, 10u);
+  EXPECT_GT(2 * in_window, edits);
+  // `convlab check` judges the history the runner wrote: converged.
+  std::string check;
+  EXPECT_EQ(convlab({"check", r.history}, r.dir + "/check.log", check), 0) << check;
 }
 
 // A flat metric's mean in a report.json's aggregates, for one variant (the first strategy).
