@@ -258,6 +258,21 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
   // Whether `w` replaced no register: acknowledged with no `seq` where acks carry one (every
   // write of it overruled, or none sent).
   const auto replaced_nothing = [&](const EditInfo& w) { return log.acks_numbered && w.acked && w.seq == 0; };
+  // Under clock ordering, whether w — a split or join in a paragraph before E's, which rewrites
+  // E's register too — beat the register it rewrote: its stamp beats E's and every write to E's
+  // paragraph on E's server applied before it from E on (the register keeps the latest stamp).
+  const auto beats_register = [&](const EditInfo& w, const EditInfo& e) {
+    if (!log.orders_by_client_clock) return true;
+    if (!stamp_beats(w, e)) return false;
+    const auto para = log.by_para->find({e.e->doc, e.e->para});
+    if (para == log.by_para->end()) return true;
+    for (std::size_t idx : para->second) {
+      const EditInfo& v = edits[idx];
+      if (idx <= e.order || &v == &w || v.e->server != e.e->server || replaced_nothing(v)) continue;
+      if (first_applied(v, w) && !stamp_beats(w, v)) return false;
+    }
+    return true;
+  };
   // Whether `w` is known applied before t: from its own ack or a `seen` of it (applied_us), or
   // because an edit the same server numbered after it was acknowledged before t.
   const auto applied_by = [&](const EditInfo& w, std::int64_t t) {
@@ -305,6 +320,19 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       }
     }
     return std::nullopt;
+  };
+
+  // W made before E, yet applied after E where E was: their acks' `seq` say so (seq_before), or
+  // E's author showed W after E's ack, with no load of its own in between — on the connection
+  // that carried the ack, and a server delivers in the order it applies (an edit held by a
+  // partition or an offline client arrives late).
+  const auto applied_after = [&](const EditInfo& w, const EditInfo& e) {
+    if (const std::optional<bool> before = seq_before(e, w)) return *before;
+    if (!e.acked || !log.loads_complete) return false;
+    const auto it = log.shown.find({e.e->client, w.e->client, w.e->op});
+    if (it == log.shown.end() || it->second <= e.ack_us) return false;
+    const Load* l = last_load_before(e.e->client, it->second);
+    return l == nullptr || l->t_us < e.ack_us;
   };
 
   // Under snapshot persistence, X never durable: a snapshot of E's server, taken after E's
@@ -357,7 +385,18 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
         }
         continue;
       }
-      if (!same && !earlier && w.e->structural) earlier = i;
+      if (!same && !earlier && w.e->structural && beats_register(w, e)) earlier = i;
+    }
+    // A split or join in an earlier paragraph made before E but applied after it, and before the
+    // one found above, rewrote X's register first.
+    for (std::size_t i = 0; !same && i < e.order; ++i) {
+      const EditInfo& w = edits[i];
+      if (w.e->doc != e.e->doc || w.e->client == e.e->client || w.e->para >= e.e->para || !w.e->structural ||
+          saw(w, e) || !applied_after(w, e) || !applied_by(w, snap->t_us) || replaced_nothing(w) ||
+          !beats_register(w, e)) {
+        continue;
+      }
+      if (!earlier || first_applied(w, edits[*earlier])) earlier = i;
     }
     const auto other = [&](std::size_t i) { return Verdict{edits[i].e->stale_base ? "stale_base" : "concurrent", i}; };
     // Its own author's write on a stale reload, if it came before another's that may have
@@ -413,19 +452,6 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return at;
   };
 
-  // W made before E, yet applied after E where E was: their acks' `seq` say so (seq_before), or
-  // E's author showed W after E's ack, with no load of its own in between — on the connection
-  // that carried the ack, and a server delivers in the order it applies (an edit held by a
-  // partition or an offline client arrives late).
-  const auto applied_after = [&](const EditInfo& w, const EditInfo& e) {
-    if (const std::optional<bool> before = seq_before(e, w)) return *before;
-    if (!e.acked || !log.loads_complete) return false;
-    const auto it = log.shown.find({e.e->client, w.e->client, w.e->op});
-    if (it == log.shown.end() || it->second <= e.ack_us) return false;
-    const Load* l = last_load_before(e.e->client, it->second);
-    return l == nullptr || l->t_us < e.ack_us;
-  };
-
   // With a strategy that overwrites (meta `overwrites`), X never durable and no snapshot to
   // tell: another client's write applied in E's server's memory after E and before that memory
   // was lost (acknowledged: it was applied) — under snapshot persistence the first crash after E;
@@ -455,6 +481,20 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       if (log.orders_by_client_clock && w.e->server != e.e->server) continue;
       if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
       if (!first || seq_before(w, edits[*first]).value_or(false)) first = idx;
+    }
+    // Else a split or join in an earlier paragraph (it rewrites every later paragraph's
+    // register, X's with a view without it): the first such write applied.
+    if (!first) {
+      for (std::size_t i = 0; i < edits.size(); ++i) {
+        const EditInfo& w = edits[i];
+        if (w.e->doc != e.e->doc || w.e->client == e.e->client || w.e->para >= e.e->para || !w.e->structural ||
+            (w.e->t_us < e.e->t_us && !applied_after(w, e)) || saw(w, e) || !applied_by(w, crash_t) ||
+            seq_before(w, e).value_or(false) || replaced_nothing(w)) {
+          continue;
+        }
+        if (log.orders_by_client_clock && (w.e->server != e.e->server || !beats_register(w, e))) continue;
+        if (!first || seq_before(w, edits[*first]).value_or(false)) first = i;
+      }
     }
     if (!first) return std::nullopt;
     const std::optional<Verdict> own = stale_own_write(e, x, std::numeric_limits<std::int64_t>::max());
