@@ -413,6 +413,29 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     return Verdict{"concurrent", std::nullopt};
   };
 
+  // Between a snapshot `put` that held X and the snapshot `gone` of the same server that lacked it:
+  // the first write applied there, made after `put` by another client that had not seen E, that
+  // replaced X's register — in E's paragraph (under clock ordering with a stamp that beats E's), or
+  // a split or join in an earlier one that beat the register.
+  const auto replaced_after_snapshot = [&](const EditInfo& e, const Commit& put,
+                                           const Commit& gone) -> std::optional<std::size_t> {
+    if (!log.overwrites || put.writer >= 0 || put.server != gone.server) return std::nullopt;
+    std::optional<std::size_t> first;
+    for (std::size_t i = e.order + 1; i < edits.size() && edits[i].e->t_us < gone.t_us; ++i) {
+      const EditInfo& w = edits[i];
+      if (w.e->t_us <= put.t_us || w.e->doc != e.e->doc || w.e->client == e.e->client || saw(w, e) ||
+          !applied_by(w, gone.t_us) || replaced_nothing(w) || w.e->para > e.e->para) {
+        continue;
+      }
+      if (log.orders_by_client_clock && w.e->server != gone.server) continue;
+      const bool replaces = w.e->para == e.e->para ? !log.orders_by_client_clock || stamp_beats(w, e)
+                                                   : w.e->structural && beats_register(w, e);
+      if (!replaces) continue;
+      if (!first || first_applied(w, edits[*first])) first = i;
+    }
+    return first;
+  };
+
   // X left the durable text through W, another client's write; `put`: the commit that had last
   // put X in before.
   const auto by_another = [&](const EditInfo& e, const EditInfo& w, const Commit& put) -> Verdict {
@@ -622,8 +645,12 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
           v = Verdict{"stale_base", w->order};
         } else if (const auto stale = w == nullptr ? stale_own_write(e, f, c.t_us) : std::nullopt) {
           // A snapshot found X gone from its server's memory: its author's write on a stale
-          // reload took it out there.
-          v = *stale;
+          // reload took it out there — unless another client's write, made after the snapshot
+          // that had put X in and without having seen E, was applied there before it.
+          const std::optional<std::size_t> other = replaced_after_snapshot(e, put, c);
+          v = other && first_applied(edits[*other], edits[*stale->by])
+                  ? Verdict{edits[*other].e->stale_base ? "stale_base" : "concurrent", other}
+                  : *stale;
         } else {
           // Its own author took X out without deleting it and nobody else's write decided: its
           // write addressed a paragraph by an index that a concurrent split or join had moved.
