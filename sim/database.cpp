@@ -277,6 +277,9 @@ void Database::emit_commit(std::int32_t s, std::uint32_t doc, std::uint64_t inde
     } else {
       sim_.oracle->durable(sim_.now_us, doc, change.added, change.removed, index,
                            author ? std::nullopt : std::optional<std::uint32_t>(static_cast<std::uint32_t>(s)));
+      for (const workload::DurableRefusal& r : change.refused) {
+        sim_.oracle->durable_refused(sim_.now_us, doc, index, r.holder.agent, r.holder.counter, r.ids);
+      }
     }
   }
 }

@@ -223,6 +223,18 @@ void Oracle::durable(std::int64_t t_us, std::uint32_t doc, const std::vector<Cha
   for (const CharId& id : removed) chars_[{doc, id}].push_back(CharEv{t_us, -1, false, how, by, std::nullopt, server});
 }
 
+void Oracle::durable_refused(std::int64_t t_us, std::uint32_t doc, std::uint64_t index, AgentId holder_agent,
+                             std::uint64_t holder_counter, const std::vector<CharId>& ids) {
+  if (holder_counter == 0) return;  // a register never written cannot hold against a write
+  const auto rec = records_.find({doc, index});
+  const Msg* by = rec == records_.end() ? nullptr : rec->second;
+  const auto found = stamps_.find({holder_agent, holder_counter});
+  const EditTag holder = found != stamps_.end() ? found->second : kInitialText;  // no client's: the initial text's
+  for (const CharId& id : ids) {
+    chars_[{doc, id}].push_back(CharEv{t_us, -2, false, How::kRefused, by, holder, 0, index});
+  }
+}
+
 void Oracle::database_lost(std::int64_t t_us, std::uint32_t doc, const std::vector<CharId>& added,
                            const std::vector<CharId>& removed) {
   for (const CharId& id : added) chars_[{doc, id}].push_back(CharEv{t_us, -1, true, How::kLost, nullptr, std::nullopt, 0});

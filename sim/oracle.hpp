@@ -73,6 +73,13 @@ class Oracle {
   void durable(std::int64_t t_us, std::uint32_t doc, const std::vector<CharId>& added, const std::vector<CharId>& removed,
                std::optional<std::uint64_t> index, std::optional<std::uint32_t> snapshot_server);
 
+  // Committed record `index` of `doc`, replayed in log order, had a register write refused: the
+  // register kept the write stamped (holder_agent, holder_counter), and `ids` (sorted), which that
+  // write carried, are not in the durable text after it. Kept as refusals at place -2 (the
+  // durable order's), apart from the durable text's additions and removals.
+  void durable_refused(std::int64_t t_us, std::uint32_t doc, std::uint64_t index, AgentId holder_agent,
+                       std::uint64_t holder_counter, const std::vector<CharId>& ids);
+
   // The database lost `doc` (a db_lost fault): its durable text is now what the backups
   // restored, `removed` taken out of it (and `added` back: removed after the archive point).
   void database_lost(std::int64_t t_us, std::uint32_t doc, const std::vector<CharId>& added,
