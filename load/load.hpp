@@ -32,7 +32,9 @@ struct Options {
   // The servers' PostgreSQL (persistence: changelog). With a history, its change log is read
   // after the run and written as `commit` events: the checker then names each loss's cause from
   // what the servers committed (docs/history.md, "Causes of loss").
-  std::string pg_url;
+  // Several (repeated --pg) when the servers route documents over partitions: a document's
+  // change log is in one of them.
+  std::vector<std::string> pg_urls;
   double ramp = 200.0;              // connections opened per second
   double drain_s = 30.0;            // longest wait after editing stops for quiet clients that show the durable text
   // The steady state starts this long after the last client's first welcome: its durable

@@ -153,8 +153,23 @@ void Run::load_durable(std::uint32_t doc, std::size_t ti, std::string failed) {
 }
 
 void Run::emit_commits() {
-  auto logs = pg::read_change_logs(opt_.pg_url, opt_.docs);
+  // A document's log is in one database; read from several (partitions), it must be in one only.
+  auto logs = pg::read_change_logs(opt_.pg_urls.front(), opt_.docs);
   if (!logs) return error("change_log", logs.error().message);
+  std::vector<std::size_t> holder(opt_.docs, 0);
+  for (std::size_t k = 1; k < opt_.pg_urls.size(); ++k) {
+    auto more = pg::read_change_logs(opt_.pg_urls[k], opt_.docs);
+    if (!more) return error("change_log", opt_.pg_urls[k] + ": " + more.error().message);
+    for (std::uint32_t doc = 0; doc < opt_.docs; ++doc) {
+      if ((*more)[doc].empty()) continue;
+      if (!(*logs)[doc].empty()) {
+        return error("change_log", "document " + std::to_string(doc) + " has change-log rows in --pg " +
+                                       std::to_string(holder[doc]) + " and --pg " + std::to_string(k));
+      }
+      (*logs)[doc] = std::move((*more)[doc]);
+      holder[doc] = k;
+    }
+  }
   for (std::uint32_t doc = 0; doc < logs->size(); ++doc) {
     // Documents start empty on the real server; the log replays from there.
     workload::DurableText durable(strategy_, false, {});
@@ -177,7 +192,7 @@ void Run::emit_commits() {
 }
 
 void Run::finish() {
-  if (writer_ && !opt_.pg_url.empty()) emit_commits();
+  if (writer_ && !opt_.pg_urls.empty()) emit_commits();
   for (const auto& c : clients_) {
     if (!c->welcomed) {
       error("not_connected", "client " + std::to_string(c->id) + " was not connected at the end");
@@ -246,7 +261,7 @@ int Run::run() {
     meta.meta["overwrites"] = strategy_.overwrites ? "true" : "false";
     // A welcome frame does not say which log index it was made at: its load lines carry none.
     meta.meta["welcome_versions"] = "false";
-    if (!opt_.pg_url.empty()) {
+    if (!opt_.pg_urls.empty()) {
       // The change log follows the run as commit events (emit_commits).
       meta.meta["commits"] = "true";
       meta.meta["persistence"] = "changelog";

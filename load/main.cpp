@@ -58,8 +58,9 @@ int main(int argc, char** argv) {
     ("user-prefix", po::value<std::string>(&opt.user_prefix)->default_value(opt.user_prefix), "client i logs in as PREFIX<i>")
     ("password", po::value<std::string>(&opt.password)->default_value(opt.password), "password for every login")
     ("history", po::value<std::string>(&opt.history), "write the run's history here (docs/history.md) and check it")
-    ("pg", po::value<std::string>(&opt.pg_url),
-     "the servers' PostgreSQL URL: their change log goes into the history as commit events (needs --history)")
+    ("pg", po::value<std::vector<std::string>>(&opt.pg_urls)->composing(),
+     "the servers' PostgreSQL URL: their change log goes into the history as commit events (needs --history); "
+     "repeated: every partition's database, each document's log read from the one that holds it")
     ("ramp", po::value<double>(&opt.ramp)->default_value(opt.ramp), "connections opened per second")
     ("drain", po::value<double>(&opt.drain_s)->default_value(opt.drain_s), "longest wait after typing for every client to show the durable text, seconds")
     ("warmup", po::value<double>(&opt.warmup_s)->default_value(opt.warmup_s),
@@ -98,7 +99,7 @@ int main(int argc, char** argv) {
     std::cerr << "convlab-load: --" << flag << ": " << why << "\n";
     return 2;
   };
-  if (!opt.pg_url.empty() && opt.history.empty()) return bad("pg", "needs --history (the change log goes into it)");
+  if (!opt.pg_urls.empty() && opt.history.empty()) return bad("pg", "needs --history (the change log goes into it)");
   if (opt.clients == 0) return bad("clients", "must be at least 1");
   if (opt.docs == 0) return bad("docs", "must be at least 1");
   if (!(opt.rate > 0) || opt.rate > 1000) return bad("rate", "must be in (0, 1000] edits per second");

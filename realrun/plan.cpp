@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 namespace convlab::realrun {
@@ -73,6 +74,14 @@ Result<void> check_fault(const Plan& p, const FaultSpec& f) {
       }
     }
   }
+  if (p.databases > 1 && ((f.kind == FaultKind::kCrash && f.target == "db") ||
+                           (f.kind == FaultKind::kPartition &&
+                            (names(f, "db") || (p.world.servers.bus == NodePolicies::Bus::kNotify && names(f, "bus")))))) {
+    return make_error(fault_place(p, f) + ": names db, and with database.partitions the database is " +
+                      std::to_string(p.databases) +
+                      " PostgreSQL clusters: which of them it means has no spelling yet (faults on db run "
+                      "unpartitioned)");
+  }
   if (f.kind == FaultKind::kCrash && f.target.rfind("server:", 0) != 0 && f.target != "db") {
     return make_error(fault_place(p, f) + ": target " + f.target + " is neither a server nor db");
   }
@@ -132,6 +141,22 @@ std::int64_t scaled(std::int64_t ms, double scale) { return static_cast<std::int
 
 }  // namespace
 
+std::string partitions_yaml(const Plan& p, const std::vector<std::string>& urls) {
+  if (p.databases <= 1) return "";
+  const PartitionSpec& spec = p.world.database.partitioning;
+  char exponent[64];
+  std::snprintf(exponent, sizeof exponent, "%.17g", spec.org_exponent);
+  std::string out = "partitions:\n";
+  out += "  by: " + std::string(name_of(spec.by)) + "\n";
+  out += "  organizations: " + std::to_string(spec.organizations) + "\n";
+  out += "  org_size: " + std::string(name_of(spec.org_size)) + "\n";
+  out += "  org_exponent: " + std::string(exponent) + "\n";
+  out += "  docs: " + std::to_string(p.docs) + "\n";
+  out += "  databases:\n";
+  for (const std::string& u : urls) out += "    - \"" + u + "\"\n";
+  return out;
+}
+
 std::string partition_cut(const FaultSpec& f, const ProxyLink& link, NodePolicies::Bus bus) {
   const int from = group_of(f, link.client, bus);
   const int to = group_of(f, link.target, bus);
@@ -167,14 +192,20 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
     return make_error(where + "workload.reload_ms: convlab-load makes no API reads (reloads); remove it to run on real processes");
   }
   p.redis = w.servers.bus == NodePolicies::Bus::kRedis;
-  if (w.database.partitioned()) {
-    return make_error(where + "database.partitions / workload.organizations: the real runner starts one PostgreSQL "
-                      "cluster, not one per partition (convlab-server can route to several: partitions: in docs/server.yaml); "
-                      "remove them to run on real processes");
-  }
   if (w.database.work_us_per_append > 0) {
-    return make_error(where + "database.work_us_per_append: a real PostgreSQL's cost per append is its own; remove it "
-                      "to run on real processes");
+    return make_error(where + "database.work_us_per_append: the simulated per-append work that makes one partition "
+                      "saturate has no realisation on real processes (a real PostgreSQL's cost per append is its own, "
+                      "and on this machine far below the knob's; docs/real-faults.md); remove it to run on real "
+                      "processes (partitions without it run: one PostgreSQL cluster each)");
+  }
+  p.databases = w.database.partitioning.partitions;
+  if (p.databases > 1 && w.servers.home == NodePolicies::Home::kLease) {
+    return make_error(where + "servers.home: lease with database.partitions: convlab-server fences a document's home "
+                      "in one database and refuses partitions with it; use home: fixed to run on real processes");
+  }
+  if (p.databases > 1 && w.servers.api_read == sim::ApiRead::kReplica) {
+    return make_error(where + "servers.api_read: replica with database.partitions: convlab-server reads one "
+                      "replica, not one per partition; remove one of them to run on real processes");
   }
   if (w.workload.rename_ms.max > 0) {
     return make_error(where + "workload.rename_ms: convlab-load makes no renames; remove it to run on real processes");
@@ -243,6 +274,14 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
                       "server it names and Redis");
   }
   p.replica = w.servers.api_read == sim::ApiRead::kReplica;
+  if (p.databases > 1) {
+    const PartitionSpec& spec = w.database.partitioning;
+    p.notes.push_back("database.partitions: " + std::to_string(p.databases) +
+                      " throwaway PostgreSQL clusters, every server routing by the world's rule (" +
+                      describe(spec, w.docs) + "); convlab-load reads each one's change log");
+  } else if (w.database.partitioned()) {
+    p.notes.push_back("workload.organizations with one partition: one PostgreSQL cluster, nothing to route");
+  }
   if (w.cdn.ttl_ms > 0) p.notes.push_back("cdn.ttl_s: no nginx started, convlab-load makes no API reads through it");
 
   const workload::TypingConfig defaults;

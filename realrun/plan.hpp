@@ -48,6 +48,10 @@ struct Plan {
   std::vector<bool> faketime;                    // per server: its clock is moved by a fault
   bool replica = false;                          // servers.api_read is replica: a streaming replica
   bool redis = false;                            // servers.bus is redis: a throwaway Redis
+  // database.partitions: this many throwaway PostgreSQL clusters, one per partition, in
+  // partition order (1: the one cluster, unpartitioned). With more, every server gets the
+  // world's rule (`partitions_yaml`) over them, and convlab-load reads each one's change log.
+  std::uint32_t databases = 1;
   std::vector<std::string> load_flags;           // typing and client clocks, for convlab-load
   std::vector<std::string> notes;                // what differs from the simulated world, and why
 };
@@ -56,6 +60,12 @@ struct Plan {
 // run on real processes.
 Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Strategy& strategy, std::uint64_t seed,
                       const Limits& limits);
+
+// convlab-server's `partitions:` section for a plan with databases > 1: the world's rule
+// (database.partition_by, workload.organizations / org_size / org_exponent, world.docs), so the
+// server's PartitionMap routes each document where the simulator's puts it, over `urls` (one per
+// partition, in order). "" when the plan is unpartitioned.
+std::string partitions_yaml(const Plan& p, const std::vector<std::string>& urls);
 
 // How a partition `f` cuts the proxy on `link`: "both", "up" (client to target held), "down",
 // or "" (not at all). Nodes a partition does not name are cut from nothing. Under `bus: notify`

@@ -7,7 +7,9 @@
 #include "realrun/process.hpp"
 #include "realrun/proxy_process.hpp"
 #include "realrun/redis.hpp"
+#include "server/core/partition.hpp"
 #include "server/core/policies.hpp"
+#include "server/pg/store.hpp"
 
 #include <sys/stat.h>
 
@@ -152,6 +154,10 @@ class World final : public faults::RealProcesses {
   std::uint64_t move_clock(const FaultSpec& f);
   void fault_event(history::EventType type, const FaultSpec& f);
   Result<RealOutput> finish(int load_exit);
+  // databases > 1: which documents have change-log rows in each partition (SQL on each
+  // cluster), written to partitions.txt; a document in a partition the world's rule does not
+  // name, or in two, fails the run.
+  Result<void> check_partitions();
 
   const Plan& plan_;
   const Programs& prog_;
@@ -159,6 +165,9 @@ class World final : public faults::RealProcesses {
   const std::atomic<bool>& stop_;
   const std::function<void(const std::string&)>& progress_;
   Cluster pg_, replica_;
+  // Partitions 1.. of a plan with databases > 1 (partition 0, the home database, is pg_).
+  std::vector<std::unique_ptr<Cluster>> parts_;
+  std::vector<std::string> part_urls_;  // every partition's URL in order, pg_url_ first
   RedisInstance redis_;
   std::string pg_url_, replica_url_, redis_url_;
   std::vector<int> ports_;
@@ -218,7 +227,7 @@ Result<void> World::start_server(std::uint32_t k, bool wait) {
   const auto db = proxies_.find(proxy_key({node, "db"}));
   const std::string pg = db == proxies_.end() ? pg_url_ : pg_with_port(pg_url_, db->second->port);
   const std::string config = dir_ + "/server" + std::to_string(k) + ".yaml";
-  std::ofstream(config) << policies_yaml(plan_.world.servers);
+  std::ofstream(config) << policies_yaml(plan_.world.servers) << partitions_yaml(plan_, part_urls_);
   for (std::string a : {prog_.server, std::string("--config"), config, std::string("--listen"),
                         "127.0.0.1:" + std::to_string(ports_[k]), std::string("--node-id"), std::to_string(k),
                         std::string("--nodes"), std::to_string(plan_.servers), std::string("--pg-url"), pg,
@@ -290,8 +299,12 @@ Result<void> World::start_load() {
                                 "--seed", std::to_string(plan_.seed),
                                 "--password", "lab",
                                 "--history", dir_ + "/history.jsonl",
-                                "--pg", pg_url_,
                                 "--quiet"};
+  // Every partition's change log (one cluster unpartitioned).
+  for (const std::string& u : part_urls_) {
+    argv.push_back("--pg");
+    argv.push_back(u);
+  }
   for (std::uint32_t k = 0; k < plan_.servers; ++k) {
     argv.push_back("--url");
     argv.push_back("ws://127.0.0.1:" + std::to_string(ports_[k]));
@@ -341,6 +354,17 @@ Result<RealOutput> World::run() {
   if (!url) return make_error(url.error().message);
   pg_url_ = *url;
   progress_("PostgreSQL " + pg_url_);
+  part_urls_ = {pg_url_};
+  // One throwaway cluster per partition, each its own directory and loopback port; the
+  // destructors stop them, also when the run fails or is interrupted.
+  for (std::uint32_t k = 1; k < plan_.databases; ++k) {
+    if (stop_) return make_error("interrupted");
+    parts_.push_back(std::make_unique<Cluster>(prog_.pg_sh, dir_));
+    auto u = parts_.back()->start("pg-partition" + std::to_string(k));
+    if (!u) return make_error(u.error().message);
+    part_urls_.push_back(*u);
+    progress_("PostgreSQL partition " + std::to_string(k) + " " + *u);
+  }
   if (plan_.replica) {
     auto r = replica_.start("replica", {pg_.dir(), std::to_string(plan_.world.database.replica_lag_ms)});
     if (!r) return make_error(r.error().message);
@@ -432,7 +456,43 @@ Result<RealOutput> World::run() {
   return finish(code);
 }
 
+Result<void> World::check_partitions() {
+  if (plan_.databases <= 1) return {};
+  const PartitionMap map(plan_.world.database.partitioning, plan_.docs);
+  std::ofstream file(dir_ + "/partitions.txt");
+  file << "# " << describe(plan_.world.database.partitioning, plan_.docs)
+       << ": the documents with change-log rows in each partition's cluster\n";
+  std::vector<int> holder(plan_.docs, -1);
+  std::string wrong;
+  for (std::uint32_t k = 0; k < part_urls_.size(); ++k) {
+    auto logs = pg::read_change_logs(part_urls_[k], plan_.docs);
+    if (!logs) return make_error("partition " + std::to_string(k) + " (" + part_urls_[k] + "): " + logs.error().message);
+    std::size_t rows = 0, docs = 0;
+    file << "partition " << k << ":";
+    for (std::uint32_t d = 0; d < plan_.docs; ++d) {
+      if ((*logs)[d].empty()) continue;
+      file << ' ' << d;
+      rows += (*logs)[d].size();
+      ++docs;
+      if (holder[d] >= 0 && wrong.empty()) {
+        wrong = "document " + std::to_string(d) + " has rows in partitions " + std::to_string(holder[d]) + " and " + std::to_string(k);
+      }
+      holder[d] = static_cast<int>(k);
+      if (map.route(d) != k && wrong.empty()) {
+        wrong = "document " + std::to_string(d) + " has rows in partition " + std::to_string(k) + ", the rule names " +
+                std::to_string(map.route(d));
+      }
+    }
+    file << '\n';
+    progress_("partition " + std::to_string(k) + ": " + std::to_string(docs) + " documents, " + std::to_string(rows) +
+              " change-log rows");
+  }
+  if (!wrong.empty()) return make_error("partitions: " + wrong + " (" + dir_ + "/partitions.txt)");
+  return {};
+}
+
 Result<RealOutput> World::finish(int load_exit) {
+  if (auto ok = check_partitions(); !ok) return make_error(ok.error().message);
   RealOutput out;
   out.load_exit = load_exit;
   out.history_path = dir_ + "/history.jsonl";

@@ -133,23 +133,68 @@ TEST(RealPlan, RefusesWhatHasNoFaithfulRealisationNamingIt) {
   EXPECT_NE(drawn.error().message.find("p.yaml: random_faults (seed 1) drew kind flaky: has no realisation"),
             std::string::npos)
       << drawn.error().message;
-  // A partitioned database: the runner starts one cluster, not one per partition.
-  for (const char* world : {"  clients: 4\n  database: {partitions: 2}\n",
-                            "  clients: 4\n  docs: 4\n  workload: {organizations: 2}\n"}) {
-    auto parts = plan_of(world);
-    ASSERT_FALSE(parts.has_value()) << world;
-    EXPECT_NE(parts.error().message.find("p.yaml: variant fix: database.partitions / workload.organizations: the real "
-                                         "runner starts one PostgreSQL cluster"),
+  // The simulated per-append work has no real counterpart: refused, partitioned or not.
+  for (const char* world : {"  clients: 4\n  database: {work_us_per_append: 100}\n",
+                            "  clients: 4\n  database: {partitions: 2, work_us_per_append: 16000}\n"}) {
+    auto cost = plan_of(world);
+    ASSERT_FALSE(cost.has_value()) << world;
+    EXPECT_NE(cost.error().message.find("p.yaml: variant fix: database.work_us_per_append: the simulated per-append "
+                                        "work that makes one partition saturate has no realisation on real processes"),
               std::string::npos)
-        << parts.error().message;
+        << cost.error().message;
   }
-  auto cost = plan_of("  clients: 4\n  database: {work_us_per_append: 100}\n");
-  ASSERT_FALSE(cost.has_value());
-  EXPECT_NE(cost.error().message.find("database.work_us_per_append: a real PostgreSQL's cost per append is its own"),
-            std::string::npos)
-      << cost.error().message;
   // One partition and no organizations is the one database it starts.
-  EXPECT_TRUE(plan_of("  clients: 4\n  database: {partitions: 1}\n").has_value());
+  auto one = plan_of("  clients: 4\n  database: {partitions: 1}\n");
+  ASSERT_TRUE(one.has_value()) << one.error().message;
+  EXPECT_EQ(one->databases, 1u);
+  EXPECT_EQ(partitions_yaml(*one, {"postgresql://a"}), "");
+}
+
+// A partitioned world (issue 18 item 2): one PostgreSQL cluster per partition, and every server
+// given the world's rule (partition_by, organizations, their sizes, the documents), so its
+// PartitionMap routes each document where the simulator's does.
+TEST(RealPlan, APartitionedWorldPlansAClusterPerPartitionAndTheServersRule) {
+  auto p = plan_of("  clients: 8\n  docs: 8\n  servers: {count: 2}\n"
+                   "  workload: {organizations: 3, org_size: zipf, org_exponent: 1.5}\n"
+                   "  database: {partitions: 3, partition_by: org}\n");
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_EQ(p->databases, 3u);
+  EXPECT_TRUE(p->proxies.empty());
+  EXPECT_EQ(partitions_yaml(*p, {"postgresql://a/x", "postgresql://b/x", "postgresql://c/x"}),
+            "partitions:\n  by: org\n  organizations: 3\n  org_size: zipf\n  org_exponent: 1.5\n  docs: 8\n"
+            "  databases:\n    - \"postgresql://a/x\"\n    - \"postgresql://b/x\"\n    - \"postgresql://c/x\"\n");
+  EXPECT_TRUE(std::any_of(p->notes.begin(), p->notes.end(), [](const std::string& n) {
+    return n.find("database.partitions: 3 throwaway PostgreSQL clusters") == 0 &&
+           n.find("3 partitions by org; 8 documents of 3 organizations, zipf 1.5") != std::string::npos;
+  })) << "no note on the partitions";
+
+  auto by_doc = plan_of("  clients: 4\n  database: {partitions: 2, partition_by: doc}\n");
+  ASSERT_TRUE(by_doc.has_value()) << by_doc.error().message;
+  EXPECT_EQ(by_doc->databases, 2u);
+  EXPECT_NE(partitions_yaml(*by_doc, {"u0", "u1"}).find("  by: doc\n"), std::string::npos);
+}
+
+// Faults on db name one database, and a partitioned world has several: refused at the fault's
+// place. So are the server policies convlab-server refuses with partitions.
+TEST(RealPlan, APartitionedWorldRefusesDatabaseFaultsAndLeasesNamingThem) {
+  for (const char* fault : {"    - {at_s: 2, kind: crash, target: db, for_s: 1}\n",
+                            "    - {at_s: 2, kind: partition, groups: [[\"server:0\"], [\"db\"]], for_s: 1}\n",
+                            "    - {at_s: 2, kind: partition, groups: [[\"server:0\"], [\"bus\"]], for_s: 1}\n"}) {
+    auto p = plan_of(std::string("  clients: 4\n  database: {partitions: 2, partition_by: doc}\n  faults:\n") + fault);
+    ASSERT_FALSE(p.has_value()) << fault;
+    EXPECT_NE(p.error().message.find("p.yaml:8:7: fault kind "), std::string::npos) << p.error().message;
+    EXPECT_NE(p.error().message.find(": names db, and with database.partitions the database is 2 PostgreSQL clusters"),
+              std::string::npos)
+        << p.error().message;
+  }
+  // A server partition leaves the clusters alone: it runs.
+  EXPECT_TRUE(plan_of("  clients: 4\n  servers: {count: 2}\n  database: {partitions: 2, partition_by: doc}\n  faults:\n"
+                      "    - {at_s: 2, kind: partition, groups: [[\"server:0\"], [\"server:1\"]], for_s: 1}\n")
+                  .has_value());
+  auto lease = plan_of("  clients: 4\n  servers: {home: lease}\n  database: {partitions: 2}\n");
+  ASSERT_FALSE(lease.has_value());
+  EXPECT_NE(lease.error().message.find("servers.home: lease with database.partitions"), std::string::npos)
+      << lease.error().message;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // and the worlds and faults it refuses.
 #include "history/history.hpp"
 #include "realrun/process.hpp"
+#include "server/core/partition.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -440,6 +442,91 @@ variants:
   // Side by side in the fidelity page.
   const std::string page = read(dir + "/out/index.html");
   EXPECT_NE(page.find("awareness_msgs_per_viewer_s"), std::string::npos);
+}
+
+// A partitioned world on real processes (issue 18 item 2): two throwaway PostgreSQL clusters,
+// two convlab-servers routing by the world's rule, by organization (3 organizations, Zipf 1.5)
+// and by document. The runner reads each cluster's change log with SQL (partitions.txt); every
+// document's rows must be in the partition this test's own PartitionMap names and no other, and
+// the scenario's expectations (converged, nothing acknowledged lost) must hold.
+const std::string kPartitioned = R"(name: real-partitions
+strategies: [crdt]
+seeds: 1
+world:
+  duration_s: 6
+  quiesce_s: 5
+  docs: 8
+  clients: 16
+  workload: {think_ms: [300, 900], organizations: 3, org_size: zipf, org_exponent: 1.5}
+  servers: {count: 2, propagation: bus, persistence: changelog, ack: after_commit}
+  database: {partitions: 2}
+variants:
+  by_org: {database: {partition_by: org}}
+  by_doc: {database: {partition_by: doc}}
+expect:
+  by_org:
+    "*": {converged: "all == 1", lost_acked_chars: "all == 0", acked_edits: "min >= 40"}
+  by_doc:
+    "*": {converged: "all == 1", lost_acked_chars: "all == 0", acked_edits: "min >= 40"}
+)";
+
+TEST(RealRun, PartitionedWorldRoutesEachDocumentToItsClusterByTheWorldsRule) {
+  if (!fs::exists("/usr/lib/postgresql/15/bin/initdb")) {
+    GTEST_SKIP() << "PostgreSQL 15 is not installed (scripts/setup.sh installs it)";
+  }
+  const std::string dir = test_dir();
+  const std::string file = write_scenario(dir, kPartitioned);
+  std::string out;
+  const int code = convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
+  ASSERT_EQ(code, 0) << out;
+  for (const char* held : {"ok   crdt: converged all == 1", "ok   crdt: lost_acked_chars all == 0",
+                           "6 expectations held, 0 failed"}) {
+    EXPECT_NE(out.find(held), std::string::npos) << held << "\n" << out;
+  }
+  for (const auto& [variant, by] : std::vector<std::pair<std::string, PartitionSpec::By>>{
+           {"by_org", PartitionSpec::By::kOrg}, {"by_doc", PartitionSpec::By::kDoc}}) {
+    PartitionSpec spec;
+    spec.partitions = 2;
+    spec.by = by;
+    spec.organizations = 3;
+    spec.org_size = PartitionSpec::OrgSize::kZipf;
+    spec.org_exponent = 1.5;
+    const PartitionMap map(spec, 8);
+    std::vector<std::set<std::uint32_t>> expected(2);
+    for (std::uint32_t d = 0; d < 8; ++d) expected[map.route(d)].insert(d);
+    // The rule spreads the documents over both clusters: a runner that gave every server one
+    // database would fail here.
+    ASSERT_FALSE(expected[0].empty() || expected[1].empty()) << variant;
+    const std::string run = dir + "/out/runs/real-partitions-" + variant + "-crdt-seed1";
+    // partitions.txt: "partition K: D D D", from SQL on cluster K after the run.
+    std::vector<std::set<std::uint32_t>> found(2);
+    std::istringstream lines(read(run + "/partitions.txt"));
+    std::size_t parts = 0;
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch m;
+      if (!std::regex_match(line, m, std::regex(R"(partition (\d+):(.*))"))) continue;
+      ++parts;
+      std::istringstream docs(m[2].str());
+      for (std::uint32_t d = 0; docs >> d;) found.at(std::stoul(m[1].str())).insert(d);
+    }
+    EXPECT_EQ(parts, 2u) << variant;
+    EXPECT_EQ(found, expected) << variant << ": documents with change-log rows per cluster";
+    // Both servers opened both clusters with the rule the simulator uses.
+    for (const char* log : {"/server0.1.log", "/server1.1.log"}) {
+      EXPECT_NE(read(run + log).find("convlab-server: 2 partitions (" + describe(spec, 8) + ")"), std::string::npos)
+          << variant << log << "\n" << read(run + log);
+    }
+  }
+  // No cluster is left running: every port a cluster listened on (the runner's progress lines
+  // "PostgreSQL URL" and "PostgreSQL partition K URL") is closed after the run.
+  std::string rest = out;
+  std::size_t clusters = 0;
+  for (std::smatch m; std::regex_search(rest, m, std::regex(R"(PostgreSQL (?:partition \d+ )?postgresql://[^@]*@127\.0\.0\.1:(\d+))"));
+       rest = m.suffix()) {
+    ++clusters;
+    EXPECT_FALSE(port_open(std::stoi(m[1].str()))) << "a cluster still listens on " << m[1].str();
+  }
+  EXPECT_EQ(clusters, 4u) << "two clusters per variant\n" << out;
 }
 
 }  // namespace
