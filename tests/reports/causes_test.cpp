@@ -509,26 +509,28 @@ TEST(CheckCausesFromLog, AnUnacknowledgedWriteAnotherClientShowedWasApplied) {
   EXPECT_EQ(cause_of_e(check(history(false))), std::make_tuple(std::string("concurrent"), 1u, 1u));
 }
 
+// E (paragraph 1) acknowledged, then its author reloads from a copy without E's characters and
+// makes `own` (paragraph 0) on it; snapshot persistence, no snapshot, a crash.
+std::vector<Event> stale_own_reload_then(Event own) {
+  return {overwriting_log("snapshot"),
+          edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}, .para = 1}),
+          ack(1010 * kMs, 0, 1),
+          load_of(2000 * kMs, 0, 0, 0),
+          std::move(own),
+          ack(3010 * kMs, 0, 2),
+          fault(6000 * kMs, "crash"),
+          final_of(0, "durable", U"", {})};
+}
+
 // E's author reloads from a copy without E's characters and splits an earlier paragraph: the
 // split rewrites every later paragraph's register, E's with the stale view, so that write took X
 // out (stale_base). An earlier paragraph's write that neither splits nor joins does not touch
 // E's register: the crash it is.
 TEST(CheckCausesFromLog, AStaleOwnReloadSplittingAnEarlierParagraphWroteOverIt) {
   const auto history = [](const std::u32string& ins) {
-    Event m = overwriting_log("snapshot");
-    EditSpec own{.t_us = 3000 * kMs, .client = 0, .op = 2, .clock_ms = 3000, .inserted = {{0, 5, 1}}, .para = 0};
-    Event w = edit(own);
+    Event w = edit({.t_us = 3000 * kMs, .client = 0, .op = 2, .clock_ms = 3000, .inserted = {{0, 5, 1}}, .para = 0});
     w.ins = ins;
-    std::vector<Event> h = {
-        std::move(m),
-        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}, .para = 1}),
-        ack(1010 * kMs, 0, 1),
-        load_of(2000 * kMs, 0, 0, 0),
-        std::move(w),
-        ack(3010 * kMs, 0, 2),
-        fault(6000 * kMs, "crash"),
-        final_of(0, "durable", U"", {})};
-    return h;
+    return stale_own_reload_then(std::move(w));
   };
   EXPECT_EQ(cause_of_e(check(history(U"\n"))), std::make_tuple(std::string("stale_base"), 0u, 2u));
   EXPECT_EQ(std::get<0>(cause_of_e(check(history(U"a")))), "crash");
@@ -542,16 +544,7 @@ TEST(CheckCausesFromLog, AStaleOwnReloadDeletingInAnEarlierParagraphJoinsOnlyWit
     Event w = edit({.t_us = 3000 * kMs, .client = 0, .op = 2, .clock_ms = 3000, .deleted = {{4, 0, 1}}, .para = 0});
     w.del = 1;
     w.del_newlines = del_newlines;
-    std::vector<Event> h = {
-        overwriting_log("snapshot"),
-        edit({.t_us = 1000 * kMs, .client = 0, .op = 1, .clock_ms = 1000, .inserted = {{0, 0, 2}}, .para = 1}),
-        ack(1010 * kMs, 0, 1),
-        load_of(2000 * kMs, 0, 0, 0),
-        std::move(w),
-        ack(3010 * kMs, 0, 2),
-        fault(6000 * kMs, "crash"),
-        final_of(0, "durable", U"", {})};
-    return h;
+    return stale_own_reload_then(std::move(w));
   };
   EXPECT_EQ(cause_of_e(check(history(1))), std::make_tuple(std::string("stale_base"), 0u, 2u));
   EXPECT_EQ(std::get<0>(cause_of_e(check(history(0)))), "crash");
