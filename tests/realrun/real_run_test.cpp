@@ -99,6 +99,12 @@ TEST(RealRun, RefusesAWorldLargerThanThisMachineRunsNamingTheKnob) {
   EXPECT_FALSE(fs::exists(dir + "/out/runs")) << "nothing may start before every run is planned";
 }
 
+// Every real run starts its own PostgreSQL 15 (scripts/pg.sh).
+#define PG15_OR_SKIP()                                                                   \
+  if (!fs::exists("/usr/lib/postgresql/15/bin/initdb")) {                                \
+    GTEST_SKIP() << "PostgreSQL 15 is not installed (scripts/setup.sh installs it)";     \
+  }
+
 TEST(RealRun, RefusesAFaultKindWithoutARealisationAtItsPlace) {
   const std::string dir = test_dir();
   // The offline fault is on line 10, its mapping at column 7.
@@ -110,9 +116,7 @@ TEST(RealRun, RefusesAFaultKindWithoutARealisationAtItsPlace) {
 }
 
 TEST(RealRun, TwoFaultsScenarioOnRealProcessesJudgedByCheck) {
-  if (!fs::exists("/usr/lib/postgresql/15/bin/initdb")) {
-    GTEST_SKIP() << "PostgreSQL 15 is not installed (scripts/setup.sh installs it)";
-  }
+  PG15_OR_SKIP();
   const std::string dir = test_dir();
   std::string out;
   const int code = convlab({"run", "--real", std::string(CONVLAB_SOURCE_DIR) + "/scenarios/real/two-faults.yaml", "--out",
@@ -177,9 +181,7 @@ TEST(RealRun, TwoFaultsScenarioOnRealProcessesJudgedByCheck) {
 // `convlab fidelity` end to end: a small world in both worlds on two seeds, each world's report
 // files, and per metric the simulator's mean [interval] next to the real one's, with the flag.
 TEST(RealRun, FidelityComparesBothWorldsPerMetric) {
-  if (!fs::exists("/usr/lib/postgresql/15/bin/initdb")) {
-    GTEST_SKIP() << "PostgreSQL 15 is not installed (scripts/setup.sh installs it)";
-  }
+  PG15_OR_SKIP();
   const std::string dir = test_dir();
   const std::string file = write_scenario(dir, R"(name: small
 strategies: [crdt]
@@ -296,9 +298,7 @@ std::pair<std::size_t, std::size_t> crossed(const Row18& r, const std::string& k
 }
 
 #define ROW18_OR_SKIP()                                                                                      \
-  if (!fs::exists("/usr/lib/postgresql/15/bin/initdb")) {                                                    \
-    GTEST_SKIP() << "PostgreSQL 15 is not installed (scripts/setup.sh installs it)";                         \
-  }                                                                                                          \
+  PG15_OR_SKIP();                                                                                            \
   if (!fs::exists("/usr/bin/redis-server")) {                                                                \
     GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh installs Debian's redis-server)";       \
   }
@@ -386,9 +386,7 @@ double aggregate_mean(const std::string& report_json, const std::string& variant
 // moves a second: broadcast sends each viewer the other three's moves (~60 frames/s), coalescing
 // every 100 ms at most 10 a second; both worlds must say so, side by side in the fidelity page.
 TEST(RealRun, PresenceNaiveAgainstFixAsTheSimulatorSays) {
-  if (!fs::exists("/usr/lib/postgresql/15/bin/initdb")) {
-    GTEST_SKIP() << "PostgreSQL 15 is not installed (scripts/setup.sh installs it)";
-  }
+  PG15_OR_SKIP();
   const std::string dir = test_dir();
   const std::string file = write_scenario(dir, R"(name: presence
 strategies: [crdt]
@@ -471,9 +469,7 @@ expect:
 )";
 
 TEST(RealRun, PartitionedWorldRoutesEachDocumentToItsClusterByTheWorldsRule) {
-  if (!fs::exists("/usr/lib/postgresql/15/bin/initdb")) {
-    GTEST_SKIP() << "PostgreSQL 15 is not installed (scripts/setup.sh installs it)";
-  }
+  PG15_OR_SKIP();
   const std::string dir = test_dir();
   const std::string file = write_scenario(dir, kPartitioned);
   std::string out;
