@@ -4,6 +4,7 @@
 // Owns: App's member functions and the small helpers app.hpp declares.
 // May call: the nodes, the store, WsSession and PeerLink (their public members), the metrics.
 // Runs on the App's thread, except from_store() (the store's threads).
+#include "server/net/log_line.hpp"
 #include "server/net/app.hpp"
 
 #include "server/net/peer_link.hpp"
@@ -122,7 +123,7 @@ void App::abandon(NodeId peer, const std::string& why) {
   forwarded.erase(it);
   if (auto l = links.find(peer); l != links.end()) l->second->drop_edits_of(conns);
   metrics.link_abandoned(std::to_string(peer), conns.size());
-  std::cerr << "convlab-server: closing " << conns.size() << " connection(s) whose edits wait on node " << peer << ": "
+  LogLine{} << "closing " << conns.size() << " connection(s) whose edits wait on node " << peer << ": "
             << why << "\n";
   for (ConnId conn : conns) close_conn(conn, close_code::kHomeUnreachable, "home node " + std::to_string(peer) + " unreachable");
 }
@@ -136,7 +137,7 @@ void App::on_peer_message(NodeId peer, PeerMessage pm) {
       (edit && !may_take_forward(m.doc))) {
     // A cluster whose servers disagree on strategies or on `nodes`: never feed the wrong node.
     metrics.node_refused("strategy");
-    std::cerr << "convlab-server: dropped a message from node " << peer << " for document " << m.doc << " ("
+    LogLine{} << "dropped a message from node " << peer << " for document " << m.doc << " ("
               << pm.strategy << "): this server has it as " << configured_strategy(m.doc) << " with home node "
               << m.doc % cfg.node.nodes << "\n";
     return;
@@ -156,7 +157,7 @@ void App::on_peer_message(NodeId peer, PeerMessage pm) {
     if (error != nullptr) {
       // Refused as the home refuses an edit it cannot take: the forwarding server answers its
       // client, which reloads (a dropped edit would leave it waiting for an answer forever).
-      std::cerr << "convlab-server: forwarded edit of document " << m.doc << " refused: " << *error << "\n";
+      LogLine{} << "forwarded edit of document " << m.doc << " refused: " << *error << "\n";
       NodeMessage reply;
       reply.kind = NodeMessage::Kind::kForwardReply;
       reply.from = cfg.node.id;
@@ -275,7 +276,7 @@ void App::drain_inbox() {
     inbox_dropped = 0;
   }
   if (dropped > 0) {
-    std::cerr << "convlab-server: dropped " << dropped << " record(s) from other servers: over " << kInboxRecordsMax
+    LogLine{} << "dropped " << dropped << " record(s) from other servers: over " << kInboxRecordsMax
               << " waiting (the documents catch up from the log)\n";
   }
   for (FromStore& item : inbox_now) {
@@ -329,7 +330,7 @@ void App::on_revoked(const std::string& jti) {
 void App::start_drain() {
   if (draining) return;
   draining = true;
-  std::cerr << "convlab-server: draining (" << appends_in_flight << " appends in flight, " << sessions.size()
+  LogLine{} << "draining (" << appends_in_flight << " appends in flight, " << sessions.size()
             << " connections)\n";
   boost::system::error_code ignored;
   acceptor.close(ignored);
@@ -346,7 +347,7 @@ void App::start_drain() {
       // Forwarded edits still waiting for their home's answer.
       for (auto& [peer, conns] : forwarded) flushed = flushed && conns.empty();
       if (flushed || late) {
-        if (late) std::cerr << "convlab-server: grace period over with " << appends_in_flight << " appends in flight\n";
+        if (late) LogLine{} << "grace period over with " << appends_in_flight << " appends in flight\n";
         closed = true;
         for (auto& [conn, s] : std::map(sessions)) s->close(close_code::kGoingAway, "server shutting down");
       }

@@ -5,6 +5,7 @@
 //
 // Owns: Server, Server::Impl, the accept loop, the store's hooks.
 // May call: the App, HttpSession, PeerLink, pg::Store::open, the strategy registry.
+#include "server/net/log_line.hpp"
 #include "server/net/server.hpp"
 
 #include "server/net/app.hpp"
@@ -65,10 +66,10 @@ pg::StoreHooks store_hooks(App& app) {
   hooks.health = [&app](bool up, std::string why) {
     app.metrics.db_up(up);
     app.db_up = up;
-    std::cerr << "convlab-server: database " << (up ? "up" : "down") << (why.empty() ? "" : ": ") << why << "\n";
+    LogLine{} << "database " << (up ? "up" : "down") << (why.empty() ? "" : ": ") << why << "\n";
   };
   hooks.replica_health = [](bool up, std::string why) {
-    std::cerr << "convlab-server: read replica " << (up ? "up" : "down") << ": " << why << "\n";
+    LogLine{} << "read replica " << (up ? "up" : "down") << ": " << why << "\n";
   };
   return hooks;
 }
@@ -81,7 +82,7 @@ RedisBusHooks redis_hooks(App& app) {
     app.from_store(App::BusRecord{doc, std::move(record)});
   };
   hooks.state = [&app](bool up, const std::string& why) {
-    std::cerr << "convlab-server: bus " << (up ? "up" : "down") << ": " << why << "\n";
+    LogLine{} << "bus " << (up ? "up" : "down") << ": " << why << "\n";
     app.from_store(App::BusState{up});
   };
   hooks.published = [&app](bool ok) { app.metrics.redis_published(ok); };
@@ -140,7 +141,7 @@ Result<std::unique_ptr<Server>> Server::open(const ServerConfig& config) {
     auto store = pg::open_partitioned(pc, store_hooks(app), std::move(ph));
     if (!store) return make_error("partitions: " + store.error().message);
     app.store = std::move(*store);
-    std::cerr << "convlab-server: " << pc.partitions.size() << " partitions (" << describe(pc.spec, pc.docs) << ")\n";
+    LogLine{} << "" << pc.partitions.size() << " partitions (" << describe(pc.spec, pc.docs) << ")\n";
   }
   app.metrics.db_up(app.store->healthy());
 

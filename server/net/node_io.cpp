@@ -6,6 +6,7 @@
 // Owns: NodeSlot's member functions.
 // May call: the App, WsSession and PeerLink (their public members), the store, the metrics.
 // Never calls back into a node from inside that node's call (closes are posted).
+#include "server/net/log_line.hpp"
 #include "server/net/app.hpp"
 
 #include "server/net/peer_link.hpp"
@@ -32,7 +33,7 @@ const char* kind_name(StoreRequest::Kind k) {
 }  // namespace
 
 void NodeSlot::log_error(const std::string& message) {
-  std::cerr << "convlab-server: " << strategy.name << ": " << message << "\n";
+  LogLine{} << "" << strategy.name << ": " << message << "\n";
 }
 
 void NodeSlot::send(ConnId conn, const Frame& frame) {
@@ -104,7 +105,7 @@ void NodeSlot::to_node(NodeId node_id, NodeMessage message) {
   if (link == app.links.end()) {
     // The edge refuses documents whose home has no link; a reply to an unconfigured peer is
     // a configuration mismatch worth hearing about, not a crash.
-    std::cerr << "convlab-server: dropped a message for node " << node_id << " (doc " << message.doc
+    LogLine{} << "dropped a message for node " << node_id << " (doc " << message.doc
               << "): no peer link to that node is configured\n";
     if (edit) app.close_conn(message.conn, close_code::kHomeUnreachable, "no link to node " + std::to_string(node_id));
     return;

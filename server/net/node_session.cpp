@@ -1,6 +1,7 @@
 // NodeSession (node_session.hpp): an incoming link from a peer at /node.
 //
 // May call: the App, decode_peer_message, the node token verifier.
+#include "server/net/log_line.hpp"
 #include "server/net/node_session.hpp"
 
 #include "server/net/peer_link.hpp"
@@ -49,13 +50,13 @@ class NodeSession : public std::enable_shared_from_this<NodeSession> {
     peer_ = c.user;
     authenticated_ = true;
     ++app_.inbound[peer_];
-    std::cerr << "convlab-server: link from node " << peer_ << " up\n";
+    LogLine{} << "link from node " << peer_ << " up\n";
     do_read();
   }
 
   void refuse(const char* label, std::uint16_t code, std::string why) {
     app_.metrics.node_refused(label);
-    std::cerr << "convlab-server: /node refused: " << why << "\n";
+    LogLine{} << "/node refused: " << why << "\n";
     if (why.size() > 120) why.resize(120);
     closing_ = true;
     ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), why),
@@ -103,7 +104,7 @@ class NodeSession : public std::enable_shared_from_this<NodeSession> {
     beast::error_code ignored;
     ws_.next_layer().socket().close(ignored);
     if (!authenticated_) return;
-    std::cerr << "convlab-server: link from node " << peer_ << " closed\n";
+    LogLine{} << "link from node " << peer_ << " closed\n";
     CONVLAB_ASSERT(app_.inbound[peer_] > 0);
     if (--app_.inbound[peer_] == 0) app_.abandon(peer_, "link from node " + std::to_string(peer_) + " closed");
   }

@@ -1,6 +1,7 @@
 // PeerLink (peer_link.hpp): the outgoing link to one peer's /node.
 //
 // May call: the App (abandon, inbound, forwarded, metrics), auth::sign_hs256 for its token.
+#include "server/net/log_line.hpp"
 #include "server/net/peer_link.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -100,7 +101,7 @@ void PeerLink::handshake(std::uint64_t gen) {
     if (ec) return self->fail("handshake: " + ec.message());
     self->up_ = true;
     self->backoff_ms_ = self->app_.cfg.cluster.reconnect_min_ms;
-    std::cerr << "convlab-server: link to node " << self->label_ << " up\n";
+    LogLine{} << "link to node " << self->label_ << " up\n";
     self->publish();
     self->do_read(gen);
     if (!self->queue_.empty() && !self->writing_) self->do_write();
@@ -148,11 +149,11 @@ void PeerLink::fail(const std::string& why) {
   }
   publish();
   if (was_up) {
-    std::cerr << "convlab-server: link to node " << label_ << " lost: " << why << "\n";
+    LogLine{} << "link to node " << label_ << " lost: " << why << "\n";
     // What was written may have been lost with the connection, and the answers with it.
     app_.abandon(id_, "link lost: " + why);
   } else if (!logged_down_) {
-    std::cerr << "convlab-server: link to node " << label_ << " not up yet: " << why << " (retrying)\n";
+    LogLine{} << "link to node " << label_ << " not up yet: " << why << " (retrying)\n";
   }
   logged_down_ = !was_up;
   retry_.expires_after(std::chrono::milliseconds(backoff_ms_));

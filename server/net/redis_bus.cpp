@@ -3,6 +3,7 @@
 //
 // Owns: RedisBus::Impl, the connections, parse_redis_url.
 // May call: hiredis, the NOTIFY bus's note codec (server/pg/notification.hpp), the hooks.
+#include "server/net/log_line.hpp"
 #include "server/net/redis_bus.hpp"
 
 #include "server/pg/notification.hpp"
@@ -117,7 +118,7 @@ struct RedisBus::Impl {
     const auto tell = [&](bool up, const std::string& why) {
       if (told == up) return;
       told = up;
-      std::cerr << "convlab-server: redis publisher " << (up ? "connected to " : "down: ") << where(address)
+      LogLine{} << "redis publisher " << (up ? "connected to " : "down: ") << where(address)
                 << (why.empty() ? "" : ": ") << why << "\n";
       if (hooks.publisher) hooks.publisher(up);
     };
@@ -244,7 +245,7 @@ struct RedisBus::Impl {
     }
     auto note = pg::detail::decode_note(std::string_view(m->element[2]->str, m->element[2]->len));
     if (!note) {
-      std::cerr << "convlab-server: redis subscriber: skipped a message: " << note.error().message << "\n";
+      LogLine{} << "redis subscriber: skipped a message: " << note.error().message << "\n";
       return;
     }
     auto* records = std::get_if<pg::detail::RecordsNote>(&*note);
