@@ -61,7 +61,8 @@ realrun::Programs real_programs() {
   return realrun::Programs{program("CONVLAB_SERVER_BIN", CONVLAB_SERVER_BIN), program("CONVLAB_LOAD_BIN", CONVLAB_LOAD_BIN),
                            program("CONVLAB_FAULTPROXY_BIN", CONVLAB_FAULTPROXY_BIN),
                            program("CONVLAB_PG_SH", CONVLAB_SOURCE_DIR "/scripts/pg.sh"),
-                           program("CONVLAB_REDIS_SH", CONVLAB_SOURCE_DIR "/scripts/redis.sh")};
+                           program("CONVLAB_REDIS_SH", CONVLAB_SOURCE_DIR "/scripts/redis.sh"),
+                           program("CONVLAB_CDN_SH", CONVLAB_SOURCE_DIR "/scripts/cdn.sh")};
 }
 
 int real_report(const std::vector<sim::Scenario>& scenarios, const campaigns::CampaignOptions& options,

@@ -332,7 +332,121 @@ void Run::acked(std::vector<workload::Observed>& acks) {
     if (editing_ && t >= steady_from_us()) ++acked_steady_;
     ack_ms_.add(t - a.made_us);
     if (a.made_us >= steady_from_us()) ack_steady_ms_.add(t - a.made_us);
+    if (!ack_us_.empty()) {
+      // API reads judge read-your-writes by when each op was acknowledged.
+      std::vector<std::int64_t>& at = ack_us_.at(a.event.client);
+      if (at.size() <= a.event.op) at.resize(a.event.op + 1, -1);
+      if (at[a.event.op] < 0) at[a.event.op] = t;
+    }
     if (writer_) emit(std::move(a.event));
+  }
+}
+
+// ---------------------------------------------------------------- API reads (reloads)
+
+void Run::schedule_reload(Client& cl, std::int64_t pause_us) {
+  if (!cl.reload) cl.reload = std::make_unique<net::steady_timer>(ioc_);
+  cl.reload->expires_after(std::chrono::microseconds(std::max<std::int64_t>(1, pause_us)));
+  cl.reload->async_wait([this, &cl](beast::error_code ec) {
+    if (!ec) reload(cl);
+  });
+}
+
+// As the simulator's Clients::reload: the next read is drawn first; a client not connected, or
+// with a read in flight, lets this one go. The read is not adopted: OT and the CRDT keep their
+// session on a reload (the real runner refuses reloads under strategies that adopt the loaded
+// state, realrun/plan.cpp).
+void Run::reload(Client& cl) {
+  if (!editing_) return;  // typing is over: no new reloads
+  schedule_reload(cl, 1000 * cl.reload_rng.between(opt_.reload_min_ms, opt_.reload_max_ms));
+  if (!cl.welcomed || cl.loading || cl.token.empty()) return;
+  cl.loading = true;
+  const Target& t = api_ ? *api_ : targets_[cl.target];
+  const std::int32_t server = api_ ? -1 : static_cast<std::int32_t>(cl.target);
+  const std::int64_t sent = now_us();
+  http_call(t, http::verb::get, "/api/documents/" + std::to_string(cl.doc), cl.token, "",
+            [this, &cl, server, sent](const std::string& err, const http::response<http::string_body>& res) {
+              cl.loading = false;
+              if (err.rfind("HTTP ", 0) == 0) {
+                // A refusal, as the simulator writes one (401, 403, 503: the database down).
+                history::Event e;
+                e.type = history::EventType::kFault;
+                e.kind = "refused";
+                e.client = cl.id;
+                e.doc = cl.doc;
+                e.detail = "GET document: " + err.substr(5);
+                if (writer_) emit(std::move(e));
+                return;
+              }
+              if (!err.empty()) {
+                ++drops_["api_read:" + err.substr(0, err.find(':'))];  // no answer at all (a server killed)
+                return;
+              }
+              boost::system::error_code jec;
+              const json::value v = json::parse(res.body(), jec);
+              const json::object* o = jec ? nullptr : v.if_object();
+              const json::value* version = o ? o->if_contains("version") : nullptr;
+              const json::value* latest = o ? o->if_contains("latest") : nullptr;
+              const json::value* source = o ? o->if_contains("source") : nullptr;
+              if (!version || !version->is_int64() || !latest || !latest->is_int64() || !source || !source->is_string()) {
+                return error("api_read", "GET /api/documents/" + std::to_string(cl.doc) +
+                                             ": the answer lacks \"version\", \"latest\" or \"source\": " +
+                                             res.body().substr(0, 200));
+              }
+              ApiRead r;
+              r.client = cl.id;
+              r.doc = cl.doc;
+              r.version = static_cast<std::uint64_t>(version->as_int64());
+              r.latest = static_cast<std::uint64_t>(latest->as_int64());
+              r.sent_us = sent;
+              r.answered_us = now_us();
+              // nginx's X-Cache-Status (scripts/cdn.sh): HIT is the CDN's copy, the simulator's "cdn".
+              if (res["X-Cache-Status"] == "HIT") {
+                r.source = "cdn";
+              } else {
+                r.source = std::string(source->as_string());
+                r.server = server;
+              }
+              reads_.push_back(std::move(r));
+            });
+}
+
+void Run::emit_reads() {
+  if (!writer_) return;
+  // Per document, the change log's records in stamp order: how long it was at a time.
+  std::map<std::uint32_t, std::vector<std::int64_t>> stamped;
+  for (const CommitSeen& c : commits_) stamped[c.doc].push_back(c.t_us);
+  for (auto& [doc, ts] : stamped) std::sort(ts.begin(), ts.end());
+  for (const ApiRead& r : reads_) {
+    history::Event e;
+    e.type = history::EventType::kLoad;
+    e.t_us = r.answered_us;
+    e.client = r.client;
+    e.doc = r.doc;
+    e.server = r.server;
+    e.version = r.version;
+    e.latest = std::max(r.latest, r.version);
+    if (r.source == "cdn") {
+      // Served from the cache: the simulator's CDN gives the primary's log length at that
+      // moment; here the records stamped by then.
+      const auto it = stamped.find(r.doc);
+      if (it != stamped.end()) {
+        const auto n = static_cast<std::uint64_t>(
+            std::upper_bound(it->second.begin(), it->second.end(), r.answered_us) - it->second.begin());
+        e.latest = std::max(e.latest, n);
+      }
+    }
+    // The sender's last acknowledged write when it asked: its newest record whose edit was
+    // acknowledged before the read went out (the simulator's own_version).
+    std::uint64_t own = 0;
+    const std::vector<std::int64_t>& acks = ack_us_.at(r.client);
+    for (const CommitSeen& c : commits_) {
+      if (c.doc != r.doc || c.writer != static_cast<std::int32_t>(r.client) || c.op >= acks.size()) continue;
+      if (acks[c.op] >= 0 && acks[c.op] <= r.sent_us) own = std::max(own, c.version);
+    }
+    e.source = r.source;
+    if (r.version < own) e.source += ":missing_own_write";
+    writer_->write(e);
   }
 }
 

@@ -57,6 +57,12 @@ struct Options {
   // Presence: each client moves its caret this many times a second while typing (an awareness
   // frame each, evenly spaced; workload.caret_moves_per_s); 0: none.
   double caret_moves_per_s = 0;
+  // API reads (reloads, workload.reload_ms): each client GETs its document every
+  // [reload_min_ms, reload_max_ms] (uniform, drawn from the seed), with its token, from
+  // `api_url` (a CDN in front of the servers) or, empty, from its own server; each answer is a
+  // `load` event in the history (docs/history.md) written as the simulator writes it. 0: none.
+  std::int64_t reload_min_ms = 0, reload_max_ms = 0;
+  std::string api_url;
 };
 
 // Runs the load and prints the summary on stdout. Returns the exit code: 0 no errors and (with

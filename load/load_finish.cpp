@@ -52,6 +52,7 @@ void Run::stop_editing() {
   std::fflush(stdout);
   for (auto& c : clients_) {
     if (c->tick) c->tick->cancel();
+    if (c->reload) c->reload->cancel();
   }
   history::Event heal;
   heal.type = history::EventType::kHeal;
@@ -183,6 +184,7 @@ void Run::emit_commits() {
       // after the run, in log order, each at that time.
       lines.commit.t_us = std::max<std::int64_t>(0, (rec.server_ms - start_wall_ms_) * 1000);
       writer_->write(lines.commit);
+      commits_.push_back(CommitSeen{lines.commit.t_us, doc, rec.index, lines.commit.writer, lines.commit.op});
       for (history::Event& o : lines.overruled) {
         o.t_us = lines.commit.t_us;
         writer_->write(o);
@@ -193,6 +195,7 @@ void Run::emit_commits() {
 
 void Run::finish() {
   if (writer_ && !opt_.pg_urls.empty()) emit_commits();
+  emit_reads();
   for (const auto& c : clients_) {
     if (!c->welcomed) {
       error("not_connected", "client " + std::to_string(c->id) + " was not connected at the end");
@@ -290,6 +293,16 @@ int Run::run() {
     c->target = (c->slot + c->doc) % targets_.size();
     clients_.push_back(std::move(c));
   }
+  if (opt_.reload_max_ms > 0) {
+    // API reads: each client's first half a second plus a draw after the start, as the
+    // simulator's after its arrival; their own seeds (the typing keeps its draws).
+    Rng reload_seeder(opt_.seed ^ 0x72656c6f6164ULL);  // "reload"
+    ack_us_.resize(clients_.size());
+    for (auto& c : clients_) {
+      c->reload_rng = reload_seeder.fork();
+      schedule_reload(*c, 500'000 + 1000 * c->reload_rng.between(opt_.reload_min_ms, opt_.reload_max_ms));
+    }
+  }
   // The ramp: connections open at `ramp` per second.
   auto ramp_timer = std::make_shared<net::steady_timer>(ioc_);
   auto next = std::make_shared<std::uint32_t>(0);
@@ -362,6 +375,12 @@ int Run::run() {
                 opt_.warmup_s);
   }
   latencies("whole run", ack_ms_, visible_ms_);
+  if (opt_.reload_max_ms > 0) {
+    std::size_t cdn = 0;
+    for (const ApiRead& r : reads_) cdn += r.source == "cdn" ? 1 : 0;
+    std::printf("  API reads answered %zu (from the CDN's cache %zu)%s%s\n", reads_.size(), cdn,
+                api_ ? " through " : "", api_ ? api_->url.c_str() : "");
+  }
   if (!drops_.empty()) {
     std::printf("  connection drops (recovered by reconnecting):");
     for (const auto& [k, n] : drops_) std::printf(" %s %llu", k.c_str(), static_cast<unsigned long long>(n));
@@ -428,7 +447,9 @@ int run(const Options& opt) {
   std::vector<Target> targets;
   net::io_context resolve_ctx;
   tcp::resolver resolver(resolve_ctx);
-  for (const std::string& u : opt.urls) {
+  std::vector<std::string> urls = opt.urls;
+  if (!opt.api_url.empty()) urls.push_back(opt.api_url);  // the last: the API reads' (--api-url)
+  for (const std::string& u : urls) {
     auto parsed = boost::urls::parse_uri(u);
     if (!parsed) {
       std::cerr << "convlab-load: --url " << u << ": not a URL (" << parsed.error().message() << ")\n";
@@ -452,7 +473,12 @@ int run(const Options& opt) {
     t.endpoint = *results.begin();
     targets.push_back(std::move(t));
   }
-  Run r(opt, *strategy, std::move(targets));
+  std::optional<Target> api;
+  if (!opt.api_url.empty()) {
+    api = std::move(targets.back());
+    targets.pop_back();
+  }
+  Run r(opt, *strategy, std::move(targets), std::move(api));
   return r.run();
 }
 

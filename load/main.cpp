@@ -4,7 +4,7 @@
 //                [--duration S] [--strategy lww|seq|ot|crdt] [--seed N] [--user-prefix P]
 //                [--password W] [--history FILE] [--pg URL] [--ramp C] [--drain S] [--warmup S] [--protocol 1|2]
 //                [--clock-offset I=MS[@S] ...] [--clock-drift I=PPM[@S] ...] [--think-ms MIN..MAX]
-//                [--same-paragraph P] [--caret-moves-per-s R] [--quiet]
+//                [--same-paragraph P] [--caret-moves-per-s R] [--reload-ms MIN..MAX [--api-url URL]] [--quiet]
 //
 // Exit: 0 no errors (and, with --history, converged with no acknowledged edit lost), 1 errors,
 // 2 bad flags.
@@ -79,6 +79,13 @@ int main(int argc, char** argv) {
      "chance in [0, 1] that an edit goes to the document's shared first paragraph (workload.same_paragraph_prob)")
     ("caret-moves-per-s", po::value<double>(&opt.caret_moves_per_s)->default_value(0),
      "presence: caret moves per second per client while typing, an awareness frame each (default 0: none)")
+    ("reload-ms", po::value<std::string>(),
+     "MIN..MAX: each client reads its document over the API (GET /api/documents/{id}, a page reload) every "
+     "[MIN, MAX] ms, uniform (a scenario's workload.reload_ms); each answer is a load event in the history. "
+     "Needs --history and --pg (the change log judges the reads)")
+    ("api-url", po::value<std::string>(&opt.api_url),
+     "http://HOST:PORT the API reads go to (a CDN in front of the servers, scripts/cdn.sh); default: each "
+     "client's own server")
     ("quiet", "no progress line");
   po::variables_map vm;
   try {
@@ -131,6 +138,23 @@ int main(int argc, char** argv) {
     }
     opt.typing = t;
   }
+  if (vm.count("reload-ms")) {
+    const std::string v = vm["reload-ms"].as<std::string>();
+    const auto dots = v.find("..");
+    std::int64_t lo = -1, hi = -1;
+    if (dots != std::string::npos) {
+      const auto [e1, ec1] = std::from_chars(v.data(), v.data() + dots, lo);
+      const auto [e2, ec2] = std::from_chars(v.data() + dots + 2, v.data() + v.size(), hi);
+      if (ec1 != std::errc() || e1 != v.data() + dots || ec2 != std::errc() || e2 != v.data() + v.size()) lo = -1;
+    }
+    if (lo < 1 || hi < lo || hi > 3'600'000) return bad("reload-ms", "want MIN..MAX with 1 <= MIN <= MAX ms, got '" + v + "'");
+    if (opt.history.empty() || opt.pg_urls.empty()) {
+      return bad("reload-ms", "needs --history and --pg (the change log says what each read missed)");
+    }
+    opt.reload_min_ms = lo;
+    opt.reload_max_ms = hi;
+  }
+  if (!opt.api_url.empty() && opt.reload_max_ms == 0) return bad("api-url", "needs --reload-ms (only API reads go there)");
   for (const char* flag : {"clock-offset", "clock-drift"}) {
     if (!vm.count(flag)) continue;
     const bool drift = std::string(flag) == "clock-drift";

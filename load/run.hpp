@@ -139,12 +139,36 @@ struct Client {
   std::unique_ptr<net::steady_timer> caret;  // Options::caret_moves_per_s
   std::uint64_t caret_moves = 0;
   std::unique_ptr<net::steady_timer> retry;
+  // API reads (Options::reload_*): their own draws, so a run without them keeps its typing.
+  Rng reload_rng{0};
+  std::unique_ptr<net::steady_timer> reload;
+  bool loading = false;        // an API read in flight: the next one waits (as the simulator's)
+};
+
+// An API read answered 200, written into the history after the run (Run::emit_reads), when the
+// change log tells what the sender had written and, for a cached answer, what the primary held.
+struct ApiRead {
+  std::uint32_t client = 0, doc = 0;
+  std::int32_t server = -1;    // who answered: the client's own server, or -1 (the CDN's choice)
+  std::uint64_t version = 0;   // the answer's: the log version it shows
+  std::uint64_t latest = 0;    // the answer's: the primary's log length when the server read it
+  std::string source;          // "cdn" (X-Cache-Status: HIT), else the answer's ("primary", "replica")
+  std::int64_t sent_us = 0, answered_us = 0;
+};
+
+// A change-log record as emit_commits places it: when its server stamped it and whose edit it is.
+struct CommitSeen {
+  std::int64_t t_us = 0;
+  std::uint32_t doc = 0;
+  std::uint64_t version = 0;
+  std::int32_t writer = -1;
+  std::uint32_t op = 0;
 };
 
 class Run {
  public:
-  Run(const Options& opt, const Strategy& strategy, std::vector<Target> targets)
-      : opt_(opt), strategy_(strategy), targets_(std::move(targets)), typing_(opt.typing ? *opt.typing : workload::at_rate(opt.rate)),
+  Run(const Options& opt, const Strategy& strategy, std::vector<Target> targets, std::optional<Target> api = {})
+      : opt_(opt), strategy_(strategy), targets_(std::move(targets)), api_(std::move(api)), typing_(opt.typing ? *opt.typing : workload::at_rate(opt.rate)),
         progress_timer_(ioc_), phase_timer_(ioc_), steady_timer_(ioc_) {}
 
   int run();
@@ -204,6 +228,14 @@ class Run {
   // Writes the recorder's `ack` events and times them.
   void acked(std::vector<workload::Observed>& acks);
 
+  // --- API reads (reloads) ---
+  void schedule_reload(Client& cl, std::int64_t pause_us);
+  void reload(Client& cl);
+  // The reads as `load` events, judged as the simulator judges them (sim/cdn.cpp): a cached
+  // answer's `latest` is the change log's length when it was served, and `:missing_own_write`
+  // marks a read older than the sender's last acknowledged record. After emit_commits.
+  void emit_reads();
+
   // --- phases ---
   void print_progress(bool final_line);
   void progress_loop();
@@ -220,6 +252,7 @@ class Run {
   const Options& opt_;
   const Strategy& strategy_;
   std::vector<Target> targets_;
+  std::optional<Target> api_;  // Options::api_url
   workload::TypingConfig typing_;
   net::io_context ioc_{1};
   Clock::time_point start_ = Clock::now();
@@ -268,6 +301,11 @@ class Run {
   std::uint32_t durable_reads_ = 0;
   std::vector<std::optional<std::pair<std::u32string, std::vector<CharId>>>> durable_;  // per doc, the last read
   std::vector<FrameView> views_;  // the frames of the message being handled
+  // API reads: the answered ones, each client's ack times by op (-1: not acknowledged), and
+  // the change log as emit_commits read it.
+  std::vector<ApiRead> reads_;
+  std::vector<std::vector<std::int64_t>> ack_us_;
+  std::vector<CommitSeen> commits_;
   bool is_tty_ = isatty(2) != 0;
 };
 

@@ -188,8 +188,21 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
                       ", more than this machine runs honestly (" + std::to_string(limits.servers_max) +
                       "): lower servers.count");
   }
-  if (w.workload.reload_ms.max > 0) {
-    return make_error(where + "workload.reload_ms: convlab-load makes no API reads (reloads); remove it to run on real processes");
+  const bool reloads = w.workload.reload_ms.max > 0;
+  if (reloads && strategy.adopts_loaded_state) {
+    return make_error(where + "workload.reload_ms under " + std::string(strategy.name) +
+                      ": the simulated client adopts the loaded state on a reload (a new session from the loaded "
+                      "version), and convlab-load's API reads only read; run it with --strategy crdt or ot");
+  }
+  if (reloads && w.workload.version_read_share > 0) {
+    return make_error(where + "workload.version_read_share: convlab-load makes no reads of past versions; remove it "
+                      "to run on real processes");
+  }
+  if (w.servers.api_read == sim::ApiRead::kSessionPrimary || w.servers.api_read == sim::ApiRead::kFenced) {
+    return make_error(where + "servers.api_read: " + std::string(kApiReadNames[static_cast<std::size_t>(w.servers.api_read)]) +
+                      ": it needs the session's last acknowledged version, which an HTTP read to convlab-server does "
+                      "not carry (the server refuses it, docs/scenarios.md); use replica or primary to run on real "
+                      "processes");
   }
   p.redis = w.servers.bus == NodePolicies::Bus::kRedis;
   if (w.database.work_us_per_append > 0) {
@@ -282,7 +295,20 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
   } else if (w.database.partitioned()) {
     p.notes.push_back("workload.organizations with one partition: one PostgreSQL cluster, nothing to route");
   }
-  if (w.cdn.ttl_ms > 0) p.notes.push_back("cdn.ttl_s: no nginx started, convlab-load makes no API reads through it");
+  if (w.cdn.ttl_ms > 0 && reloads) {
+    p.cdn_ttl_s = (w.cdn.ttl_ms + 999) / 1000;
+    p.notes.push_back("cdn.ttl_s: nginx's proxy_cache (scripts/cdn.sh) in front of the servers' API for " +
+                      std::to_string(p.cdn_ttl_s) + " s, convlab-load's API reads through it (a miss goes to the "
+                      "servers round robin, not to the client's own)");
+  } else if (w.cdn.ttl_ms > 0) {
+    p.notes.push_back("cdn.ttl_s without workload.reload_ms: no nginx started, nothing reads the API");
+  }
+  if (reloads) {
+    p.load_flags.push_back("--reload-ms=" + std::to_string(w.workload.reload_ms.min) + ".." +
+                           std::to_string(w.workload.reload_ms.max));
+    p.notes.push_back("workload.reload_ms: convlab-load's API reads, drawn from the seed by convlab-load (the same "
+                      "range as the simulator's, other values)");
+  }
 
   const workload::TypingConfig defaults;
   p.load_flags.push_back("--think-ms=" + std::to_string(w.workload.think_ms.min) + ".." + std::to_string(w.workload.think_ms.max));

@@ -48,6 +48,9 @@ struct Plan {
   std::vector<bool> faketime;                    // per server: its clock is moved by a fault
   bool replica = false;                          // servers.api_read is replica: a streaming replica
   bool redis = false;                            // servers.bus is redis: a throwaway Redis
+  // workload.reload_ms with cdn.ttl_s > 0: nginx's proxy_cache (scripts/cdn.sh) in front of the
+  // servers' API for this many whole seconds (ttl_s rounded up), convlab-load's reads through it.
+  std::int64_t cdn_ttl_s = 0;
   // database.partitions: this many throwaway PostgreSQL clusters, one per partition, in
   // partition order (1: the one cluster, unpartitioned). With more, every server gets the
   // world's rule (`partitions_yaml`) over them, and convlab-load reads each one's change log.

@@ -3,6 +3,7 @@
 #include "realrun/runner.hpp"
 
 #include "faults/real/clock.hpp"
+#include "realrun/cdn.hpp"
 #include "realrun/cluster.hpp"
 #include "realrun/process.hpp"
 #include "realrun/proxy_process.hpp"
@@ -82,7 +83,8 @@ class World final : public faults::RealProcesses {
   World(const Plan& plan, const Programs& programs, std::string dir, const std::atomic<bool>& stop,
         const std::function<void(const std::string&)>& progress)
       : plan_(plan), prog_(programs), dir_(std::move(dir)), stop_(stop), progress_(progress),
-        pg_(programs.pg_sh, dir_), replica_(programs.pg_sh, dir_), redis_(programs.redis_sh, dir_) {}
+        pg_(programs.pg_sh, dir_), replica_(programs.pg_sh, dir_), redis_(programs.redis_sh, dir_),
+        cdn_(programs.cdn_sh, dir_) {}
 
   ~World() override {
     // Stopped in the reverse order of their start: the load, the servers, the proxies; Redis
@@ -169,7 +171,8 @@ class World final : public faults::RealProcesses {
   std::vector<std::unique_ptr<Cluster>> parts_;
   std::vector<std::string> part_urls_;  // every partition's URL in order, pg_url_ first
   RedisInstance redis_;
-  std::string pg_url_, replica_url_, redis_url_;
+  CdnInstance cdn_;
+  std::string pg_url_, replica_url_, redis_url_, cdn_url_;
   std::vector<int> ports_;
   std::map<std::string, std::unique_ptr<ProxyProcess>> proxies_;
   std::vector<std::unique_ptr<Process>> servers_;
@@ -310,6 +313,7 @@ Result<void> World::start_load() {
     argv.push_back("ws://127.0.0.1:" + std::to_string(ports_[k]));
   }
   argv.insert(argv.end(), plan_.load_flags.begin(), plan_.load_flags.end());
+  if (!cdn_url_.empty()) argv.push_back("--api-url=" + cdn_url_);
   load_ = std::make_unique<Process>(std::move(argv), dir_ + "/load.log", false);
   return {};
 }
@@ -389,6 +393,15 @@ Result<RealOutput> World::run() {
   }
   if (plan_.redis) {
     if (auto ok = wait_subscribed(); !ok) return make_error(ok.error().message);
+  }
+  if (plan_.cdn_ttl_s > 0) {
+    // In front of every server, round robin; convlab-load sends its API reads there.
+    std::string upstream;
+    for (int port : ports_) upstream += (upstream.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(port);
+    auto u = cdn_.start(upstream, plan_.cdn_ttl_s);
+    if (!u) return make_error(u.error().message);
+    cdn_url_ = *u;
+    progress_("CDN (nginx proxy_cache, " + std::to_string(plan_.cdn_ttl_s) + " s) " + cdn_url_);
   }
   if (stop_) return make_error("interrupted");
   if (auto ok = start_load(); !ok) return make_error(ok.error().message);

@@ -1,6 +1,6 @@
 #pragma once
 // Carries out a realrun::Plan on real processes: a throwaway PostgreSQL (and a streaming
-// replica when the servers read one; a throwaway Redis under bus: redis), a convlab-faultproxy on each link a partition cuts, the
+// replica when the servers read one; a throwaway Redis under bus: redis; nginx as the CDN of API reads), a convlab-faultproxy on each link a partition cuts, the
 // world's convlab-servers with its policies, convlab-load with its clients, documents and
 // workload; the fault schedule applied at its wall-clock times through faults::RealProcesses;
 // the fault windows written into convlab-load's history as the simulator writes them. Every
@@ -22,6 +22,7 @@ struct Programs {
   std::string faultproxy;  // convlab-faultproxy
   std::string pg_sh;       // scripts/pg.sh
   std::string redis_sh;    // scripts/redis.sh (bus: redis)
+  std::string cdn_sh;      // scripts/cdn.sh (cdn.ttl_s with API reads)
 };
 
 struct RealOutput {

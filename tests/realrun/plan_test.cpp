@@ -12,11 +12,11 @@
 namespace convlab::realrun {
 namespace {
 
-Result<Plan> plan_of(const std::string& world) {
+Result<Plan> plan_of(const std::string& world, const char* strategy = "crdt") {
   const std::string yaml = "name: p\nstrategies: [crdt]\nseeds: 1\nworld:\n" + world + "variants:\n  fix: {}\n";
   auto sc = sim::parse_scenario(yaml, "p.yaml");
   if (!sc) return make_error("scenario: " + sc.error().message);
-  return plan_run(*sc, sc->variants.front(), *find_strategy("crdt"), 1, Limits{});
+  return plan_run(*sc, sc->variants.front(), *find_strategy(strategy), 1, Limits{});
 }
 
 faults::FaultSpec partition(std::vector<std::vector<std::string>> groups, bool one_way) {
@@ -195,6 +195,53 @@ TEST(RealPlan, APartitionedWorldRefusesDatabaseFaultsAndLeasesNamingThem) {
   ASSERT_FALSE(lease.has_value());
   EXPECT_NE(lease.error().message.find("servers.home: lease with database.partitions"), std::string::npos)
       << lease.error().message;
+}
+
+// API reads (reloads, rows 7 and 12): convlab-load reads at the world's reload_ms, through nginx
+// for the CDN's ttl (whole seconds, rounded up); what it cannot do faithfully is refused by name.
+TEST(RealPlan, ReloadsReachConvlabLoadAndACdnTtlStartsNginx) {
+  auto cdn = plan_of("  clients: 4\n  workload: {reload_ms: [3000, 6000]}\n  cdn: {ttl_s: 300}\n");
+  ASSERT_TRUE(cdn.has_value()) << cdn.error().message;
+  EXPECT_NE(std::find(cdn->load_flags.begin(), cdn->load_flags.end(), "--reload-ms=3000..6000"), cdn->load_flags.end());
+  EXPECT_EQ(cdn->cdn_ttl_s, 300);
+  auto fraction = plan_of("  clients: 4\n  workload: {reload_ms: [500, 1000]}\n  cdn: {ttl_s: 0.5}\n");
+  ASSERT_TRUE(fraction.has_value()) << fraction.error().message;
+  EXPECT_EQ(fraction->cdn_ttl_s, 1);
+  // No reads, no nginx; reads without a CDN go to the servers.
+  auto idle = plan_of("  clients: 4\n  cdn: {ttl_s: 300}\n");
+  ASSERT_TRUE(idle.has_value()) << idle.error().message;
+  EXPECT_EQ(idle->cdn_ttl_s, 0);
+  auto direct = plan_of("  clients: 4\n  workload: {reload_ms: [1000, 3000]}\n"
+                        "  servers: {api_read: replica}\n  database: {replica_lag_ms: 2000}\n");
+  ASSERT_TRUE(direct.has_value()) << direct.error().message;
+  EXPECT_EQ(direct->cdn_ttl_s, 0);
+  EXPECT_TRUE(direct->replica);
+  EXPECT_NE(std::find(direct->load_flags.begin(), direct->load_flags.end(), "--reload-ms=1000..3000"),
+            direct->load_flags.end());
+}
+
+TEST(RealPlan, RefusesReloadsItCannotRunFaithfullyNamingTheKey) {
+  // lww and seq adopt the loaded state on a reload in the simulator; convlab-load only reads.
+  auto lww = plan_of("  clients: 4\n  workload: {reload_ms: [3000, 6000]}\n", "lww");
+  ASSERT_FALSE(lww.has_value());
+  EXPECT_NE(lww.error().message.find("p.yaml: variant fix: workload.reload_ms under lww: the simulated client adopts "
+                                     "the loaded state"),
+            std::string::npos)
+      << lww.error().message;
+  auto past = plan_of("  clients: 4\n  workload: {reload_ms: [3000, 6000], version_read_share: 0.5}\n");
+  ASSERT_FALSE(past.has_value());
+  EXPECT_NE(past.error().message.find("workload.version_read_share: convlab-load makes no reads of past versions"),
+            std::string::npos)
+      << past.error().message;
+  for (const char* read : {"session_primary", "fenced"}) {
+    auto fix = plan_of("  clients: 4\n  workload: {reload_ms: [1000, 3000]}\n  servers: {api_read: " +
+                       std::string(read) + "}\n  database: {replica_lag_ms: 2000}\n");
+    ASSERT_FALSE(fix.has_value()) << read;
+    EXPECT_NE(fix.error().message.find("servers.api_read: " + std::string(read) +
+                                       ": it needs the session's last acknowledged version"),
+              std::string::npos)
+        << fix.error().message;
+  }
 }
 
 }  // namespace

@@ -525,5 +525,85 @@ TEST(RealRun, PartitionedWorldRoutesEachDocumentToItsClusterByTheWorldsRule) {
   EXPECT_EQ(clusters, 4u) << "two clusters per variant\n" << out;
 }
 
+// API reads on real processes (rows 7 and 12): convlab-load reloads at the world's reload_ms
+// through a real nginx (scripts/cdn.sh) in front of a real convlab-server and PostgreSQL. Under
+// the naive cache policy (Cache-Control public) nginx serves its first copy for the TTL: the
+// history's loads from the CDN show an old version (stale loads) and miss the reader's own
+// acknowledged writes; under no_store every read reaches the server and the primary: none stale.
+// The verdicts are the scenario's expect block, judged by `convlab run --real`.
+TEST(RealRun, ApiReadsThroughNginxAreStaleUnderPublicCachingAndNotUnderNoStore) {
+  PG15_OR_SKIP();
+  if (!fs::exists("/usr/sbin/nginx")) GTEST_SKIP() << "nginx is not installed (scripts/setup.sh installs Debian's nginx)";
+  const std::string dir = test_dir();
+  const std::string file = write_scenario(dir, R"(name: reads
+strategies: [crdt]
+seeds: 1
+world:
+  duration_s: 12
+  quiesce_s: 5
+  docs: 1
+  clients: 3
+  workload: {think_ms: [300, 800], reload_ms: [500, 1000]}
+  servers: {count: 1, propagation: bus, persistence: changelog, ack: after_commit, api_read: primary}
+  cdn: {ttl_s: 300}
+variants:
+  naive: {servers: {api_cache: public}}
+  fix: {servers: {api_cache: no_store}}
+expect:
+  naive:
+    "*": {stale_loads: "all >= 5", read_your_writes_violations: "all >= 1"}
+  fix:
+    "*": {stale_loads: "all == 0", read_your_writes_violations: "all == 0", converged: "all == 1"}
+)");
+  std::string out;
+  const int code = convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("5 expectations held, 0 failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("CDN (nginx proxy_cache, 300 s) http://127.0.0.1:"), std::string::npos) << out;
+  struct Loads {
+    std::size_t cdn = 0, primary = 0, stale = 0, missing_own = 0;
+  };
+  const auto loads = [&](const std::string& variant) {
+    Loads l;
+    const std::string run = dir + "/out/runs/reads-" + variant + "-crdt-seed1";
+    auto events = history::read_file(run + "/history.jsonl");
+    EXPECT_TRUE(events.has_value()) << variant;
+    if (!events) return l;
+    for (const history::Event& e : *events) {
+      if (e.type != EventType::kLoad || e.source.rfind("server:", 0) == 0) continue;  // a WebSocket welcome
+      l.cdn += e.source.rfind("cdn", 0) == 0 ? 1 : 0;
+      l.primary += e.source.rfind("primary", 0) == 0 ? 1 : 0;
+      l.stale += e.version < e.latest ? 1 : 0;
+      l.missing_own += e.source.find(":missing_own_write") != std::string::npos ? 1 : 0;
+    }
+    // nginx's own account of every read, kept with the run's logs.
+    const std::string access = read(run + "/cdn-access.log");
+    EXPECT_NE(access.find("GET /api/documents/0 "), std::string::npos) << variant << ": " << access;
+    EXPECT_EQ(access.find(" HIT") != std::string::npos, variant == "naive") << variant << ": " << access;
+    return l;
+  };
+  const Loads naive = loads("naive"), fix = loads("fix");
+  std::printf("naive: %zu reads from the CDN, %zu from the primary, %zu stale, %zu missing the reader's write\n",
+              naive.cdn, naive.primary, naive.stale, naive.missing_own);
+  std::printf("fix: %zu reads from the CDN, %zu from the primary, %zu stale, %zu missing the reader's write\n", fix.cdn,
+              fix.primary, fix.stale, fix.missing_own);
+  // ~3 clients x 12 s / 0.75 s: every read after the first is the CDN's copy under naive.
+  EXPECT_GE(naive.cdn, 20u);
+  EXPECT_LE(naive.primary, 1u);
+  EXPECT_GE(naive.stale, 15u);
+  EXPECT_GE(naive.missing_own, 5u);
+  EXPECT_EQ(fix.cdn, 0u);
+  EXPECT_GE(fix.primary, 20u);
+  EXPECT_EQ(fix.stale, 0u);
+  EXPECT_EQ(fix.missing_own, 0u);
+  // No nginx is left listening after the runs.
+  const std::regex cdn_url(R"(CDN \(nginx proxy_cache, 300 s\) http://127\.0\.0\.1:(\d+))");
+  std::size_t nginx = 0;
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), cdn_url); it != std::sregex_iterator(); ++it, ++nginx) {
+    EXPECT_FALSE(port_open(std::stoi((*it)[1]))) << "nginx still listens on " << (*it)[1] << " after the run";
+  }
+  EXPECT_EQ(nginx, 2u) << out;
+}
+
 }  // namespace
 }  // namespace convlab::realrun
