@@ -450,14 +450,15 @@ int run(const Options& opt) {
   std::vector<std::string> urls = opt.urls;
   if (!opt.api_url.empty()) urls.push_back(opt.api_url);  // the last: the API reads' (--api-url)
   for (const std::string& u : urls) {
+    const char* flag = !opt.api_url.empty() && &u == &urls.back() ? "--api-url " : "--url ";
     auto parsed = boost::urls::parse_uri(u);
     if (!parsed) {
-      std::cerr << "convlab-load: --url " << u << ": not a URL (" << parsed.error().message() << ")\n";
+      std::cerr << "convlab-load: " << flag << u << ": not a URL (" << parsed.error().message() << ")\n";
       return 2;
     }
     const std::string scheme(parsed->scheme());
     if (scheme != "ws" && scheme != "http") {
-      std::cerr << "convlab-load: --url " << u << ": scheme must be ws or http\n";
+      std::cerr << "convlab-load: " << flag << u << ": scheme must be ws or http\n";
       return 2;
     }
     Target t;
@@ -467,7 +468,7 @@ int run(const Options& opt) {
     boost::system::error_code ec;
     auto results = resolver.resolve(t.host, t.port, ec);
     if (ec || results.empty()) {
-      std::cerr << "convlab-load: --url " << u << ": cannot resolve " << t.host << ": " << ec.message() << "\n";
+      std::cerr << "convlab-load: " << flag << u << ": cannot resolve " << t.host << ": " << ec.message() << "\n";
       return 2;
     }
     t.endpoint = *results.begin();
