@@ -417,6 +417,9 @@ void Run::emit_reads() {
   std::map<std::uint32_t, std::vector<std::int64_t>> stamped;
   for (const CommitSeen& c : commits_) stamped[c.doc].push_back(c.t_us);
   for (auto& [doc, ts] : stamped) std::sort(ts.begin(), ts.end());
+  // Each client's records (a client edits one document).
+  std::map<std::int32_t, std::vector<const CommitSeen*>> by_writer;
+  for (const CommitSeen& c : commits_) by_writer[c.writer].push_back(&c);
   for (const ApiRead& r : reads_) {
     history::Event e;
     e.type = history::EventType::kLoad;
@@ -440,9 +443,11 @@ void Run::emit_reads() {
     // acknowledged before the read went out (the simulator's own_version).
     std::uint64_t own = 0;
     const std::vector<std::int64_t>& acks = ack_us_.at(r.client);
-    for (const CommitSeen& c : commits_) {
-      if (c.doc != r.doc || c.writer != static_cast<std::int32_t>(r.client) || c.op >= acks.size()) continue;
-      if (acks[c.op] >= 0 && acks[c.op] <= r.sent_us) own = std::max(own, c.version);
+    if (const auto mine = by_writer.find(static_cast<std::int32_t>(r.client)); mine != by_writer.end()) {
+      for (const CommitSeen* c : mine->second) {
+        if (c->doc != r.doc || c->op >= acks.size()) continue;
+        if (acks[c->op] >= 0 && acks[c->op] <= r.sent_us) own = std::max(own, c->version);
+      }
     }
     e.source = r.source;
     if (r.version < own) e.source += ":missing_own_write";
