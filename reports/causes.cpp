@@ -219,13 +219,24 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
   // the document's home's (seq), or under clock ordering the one server both were acknowledged
   // through (each lww server numbers what it applies) — and no server's memory of the document
   // may have been lost from the first's making to the later ack (a server that starts over
-  // numbers again from its durable state). True: `a` was applied before `b`.
+  // numbers again from its durable state), nor may a home have moved while a partition was open
+  // with either inside the window that left two homes numbering (the old one, cut off, goes on
+  // until the partition ends). True: `a` was applied before `b`.
   const auto seq_before = [&](const EditInfo& a, const EditInfo& b) -> std::optional<bool> {
     if (a.seq == 0 || b.seq == 0 || a.e->doc != b.e->doc) return std::nullopt;
     if (log.orders_by_client_clock && a.ack_server != b.ack_server) return std::nullopt;
-    const auto loss = std::upper_bound(log.memory_loss_us.begin(), log.memory_loss_us.end(),
-                                       std::min(a.e->t_us, b.e->t_us));
-    if (loss != log.memory_loss_us.end() && *loss <= std::max(a.ack_us, b.ack_us)) return std::nullopt;
+    const std::int64_t from = std::min(a.e->t_us, b.e->t_us);
+    const std::int64_t to = std::max(a.ack_us, b.ack_us);
+    const auto loss = std::upper_bound(log.memory_loss_us.begin(), log.memory_loss_us.end(), from);
+    if (loss != log.memory_loss_us.end() && *loss <= to) return std::nullopt;
+    if (!log.orders_by_client_clock) {
+      for (std::int64_t moved : log.home_moved_us) {
+        if (moved > to) break;
+        for (const auto& [begin, end] : log.partitions) {
+          if (begin <= moved && moved < end && end > from) return std::nullopt;
+        }
+      }
+    }
     return a.seq < b.seq;
   };
   // Whether `a` was applied before `b`: by seq_before where it knows, else by when they were made.

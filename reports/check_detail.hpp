@@ -165,6 +165,10 @@ struct LogFacts {
   std::vector<std::int64_t> memory_loss_us;
   // Partition windows [begin, end) (a commit across one fails): in the order they began.
   std::vector<std::pair<std::int64_t, std::int64_t>> partitions;
+  // When documents' homes moved (`closed` "the document's home moved to node N"), ascending. A
+  // move while a partition is open can leave the old home numbering writes on its side until the
+  // partition ends, beside the new home's numbering: two orders, and an ack does not say whose.
+  std::vector<std::int64_t> home_moved_us;
   // client -> each state it loaded (a welcome, an API read), in time order
   std::map<std::uint32_t, std::vector<Load>> loads;
   // Whether `loads` holds every welcome (meta `welcome_versions` not false): a client's

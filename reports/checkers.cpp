@@ -110,6 +110,7 @@ struct Checker::State {
   // windows (open ones end at the end of time).
   std::vector<std::int64_t> memory_loss_us;
   std::vector<std::pair<std::int64_t, std::int64_t>> partitions;
+  std::vector<std::int64_t> home_moved_us;  // LogFacts::home_moved_us
   std::map<std::uint32_t, std::vector<detail::Load>> loads;  // client -> its loads
   std::optional<std::int64_t> last_seen_or_ack_us;
   std::uint64_t stale_loads = 0;
@@ -224,6 +225,7 @@ void Checker::add(const Event& e) {
                                   e.detail.rfind("the document's home moved", 0) == 0))) {
         st.memory_loss_us.push_back(e.t_us);
       }
+      if (e.kind == "closed" && e.detail.rfind("the document's home moved", 0) == 0) st.home_moved_us.push_back(e.t_us);
       if (e.kind == faults::name(faults::FaultKind::kPartition)) {
         st.partitions.emplace_back(e.t_us, std::numeric_limits<std::int64_t>::max());
       }
@@ -456,6 +458,7 @@ RunMetrics Checker::finish() const {
     log.db_lost_us = st.db_lost_us;
     log.memory_loss_us = st.memory_loss_us;
     log.partitions = st.partitions;
+    log.home_moved_us = st.home_moved_us;
     log.loads = st.loads;
     log.loads_complete = !(st.meta.count("welcome_versions") != 0 && st.meta.at("welcome_versions") == "false");
     log.acks_numbered = std::any_of(st.acks.begin(), st.acks.end(), [](const Ack& a) { return a.seq != 0; });

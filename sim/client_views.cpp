@@ -53,7 +53,10 @@ void Clients::note_acks(Client& cl) {
 void Clients::note_seen(Client& cl) {
   std::vector<workload::Observed> seen;
   cl.obs.note_seen(edit_log_, *cl.replica, cl.server, seen);
-  for (workload::Observed& o : seen) sim_.emit(std::move(o.event));
+  for (workload::Observed& o : seen) {
+    if (sim_.oracle) sim_.oracle->shown(o.event.author, o.event.op);
+    sim_.emit(std::move(o.event));
+  }
 }
 
 }  // namespace convlab::sim

@@ -35,6 +35,7 @@ void Oracle::edit(std::uint32_t client, std::uint32_t doc, std::uint32_t op, std
   e.doc = doc;
   e.inserted = std::move(inserted);
   e.seen_ops = std::move(seen_ops);
+  e.epoch = welcomes_[client];
   for (const CharId& id : deleted) deleted_[doc].push_back(id);
 }
 
@@ -47,11 +48,31 @@ void Oracle::acked(std::int64_t t_us, std::uint32_t client, std::uint32_t op) {
   }
 }
 
+void Oracle::shown(std::uint32_t author, std::uint32_t op) { shown_.insert({author, op}); }
+
+bool Oracle::traced(const Msg* w) const {
+  if (w == nullptr) return false;
+  const auto [cached, fresh] = traced_.try_emplace(w, false);
+  if (!fresh) return cached->second;
+  const std::uint32_t c = w->tag.client;
+  for (auto it = edits_.lower_bound({c, w->tag.op}); it != edits_.end() && it->first.first == c; ++it) {
+    // Its own edit counts whenever it was made (typed offline, sent on the next connection).
+    if (it->second.epoch < w->epoch && it->first.second != w->tag.op) continue;
+    if (it->second.epoch > w->epoch) break;  // a later connection: nothing about w's
+    if (it->second.acked || shown_.contains(it->first) || committed_.contains(it->first)) {
+      cached->second = true;
+      break;
+    }
+  }
+  return cached->second;
+}
+
 void Oracle::sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t> msg, EditTag tag,
                   std::vector<CharId> view) {
   auto m = std::make_unique<Msg>();
   m->tag = tag;
   m->t_us = t_us;
+  m->epoch = welcomes_[tag.client];
   // Runs of consecutive ids in document order, sorted, then merged where they touch or overlap
   // (a character shown twice counts once).
   std::vector<Msg::Range> runs;
@@ -89,6 +110,7 @@ void Oracle::sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t
 void Oracle::client_loaded(std::int64_t t_us, std::uint32_t client, std::uint64_t version, bool api,
                            std::vector<CharId> ids) {
   loads_[client].push_back(Load{t_us, version, api, api ? std::move(ids) : std::vector<CharId>{}});
+  if (!api) ++welcomes_[client];
 }
 
 std::optional<std::pair<std::uint32_t, CharId>> Oracle::trace_from_env() {
@@ -194,6 +216,7 @@ void Oracle::server_record(std::int64_t t_us, std::uint32_t s, std::uint32_t doc
 }
 
 void Oracle::server_memory(std::int64_t t_us, std::uint32_t s, std::uint32_t doc, std::vector<CharId> ids) {
+  memory_replaced_[{s, doc}].push_back(t_us);
   const Change change = advance(servers_[{s, doc}], std::move(ids));
   record(t_us, static_cast<int>(s), doc, change, How::kMemory, nullptr, s);
 }
@@ -206,6 +229,7 @@ void Oracle::append_requested(std::uint32_t s, std::uint64_t request) {
 void Oracle::record_committed(std::uint32_t s, std::uint64_t request, std::uint32_t doc, std::uint64_t index) {
   const auto it = appends_.find({s, request});
   records_[{doc, index}] = it == appends_.end() ? nullptr : it->second;
+  if (it != appends_.end() && it->second != nullptr) committed_.insert({it->second->tag.client, it->second->tag.op});
 }
 
 void Oracle::durable(std::int64_t t_us, std::uint32_t doc, const std::vector<CharId>& added,
@@ -348,7 +372,11 @@ Oracle::Verdict Oracle::judge(const std::vector<CharEv>& evs, const CharEv& remo
     // Its author still showed X and wrote over it: its write addressed a paragraph by an index a
     // concurrent split or join had moved at the server.
     if (w->shows(x)) return Verdict{"concurrent", std::nullopt, "its own write landed on a moved paragraph"};
-    return Verdict{"unknown", w->tag, "its author wrote over it, no other write took it"};
+    // Nor did it show X, which no write took out of a server and no load of its own hid: X left
+    // its view with a register answer (a write of its own overruled, the register's value put
+    // back) for an index that held other text at the server — a paragraph a concurrent split or
+    // join had moved.
+    return Verdict{"concurrent", std::nullopt, "its view lost it to a register answer for a moved paragraph"};
   }
   return judge(evs, *before, x, e, depth + 1);
 }
@@ -410,10 +438,18 @@ std::vector<TruthChar> Oracle::finish(const std::vector<std::vector<CharId>>& fi
         v = Verdict{"crash", std::nullopt, "acknowledged, never durable, held in memory at the end"};
       } else {
         // Never durable: the first write that took it out of a server's memory, else a refusal,
-        // else memory lost (a crash, a change that did not commit, never applied at all).
+        // else memory lost (a crash, a change that did not commit, never applied at all). A
+        // write that left no trace (never acknowledged, shown or committed) and whose server's
+        // memory was replaced after it went with that memory, X's absence with it: what lost X
+        // is that memory's loss.
+        const auto gone_untraced = [&](const CharEv& ev) {
+          if (traced(ev.by)) return false;
+          const auto m = memory_replaced_.find({static_cast<std::uint32_t>(ev.place), e.doc});
+          return m != memory_replaced_.end() && std::upper_bound(m->second.begin(), m->second.end(), ev.t_us) != m->second.end();
+        };
         std::optional<Verdict> found;
         for (const CharEv& ev : evs) {
-          if (ev.place < 0 || ev.added || ev.how != How::kWrite) continue;
+          if (ev.place < 0 || ev.added || ev.how != How::kWrite || gone_untraced(ev)) continue;
           found = judge(evs, ev, x, tag, 0);
           break;
         }

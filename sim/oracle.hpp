@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <tuple>
@@ -45,6 +46,8 @@ class Oracle {
   // A paragraph register write stamped (agent, counter) belongs to edit `tag`.
   void stamp(AgentId agent, std::uint64_t counter, EditTag tag);
   void acked(std::int64_t t_us, std::uint32_t client, std::uint32_t op);
+  // Client `client` showed edit (author, op) of another client's (a `seen` line).
+  void shown(std::uint32_t author, std::uint32_t op);
   // Client `tag.client` sent `msg` as `agent`, its newest edit being `tag.op`, while showing
   // `view` (ids in document order).
   void sent(std::int64_t t_us, AgentId agent, std::span<const std::uint8_t> msg, EditTag tag, std::vector<CharId> view);
@@ -98,6 +101,7 @@ class Oracle {
   struct Msg {
     EditTag tag;
     std::int64_t t_us = 0;
+    std::uint32_t epoch = 0;  // its author's welcomes before it was sent: which connection carried it
     // The ids its author showed, as sorted ranges of consecutive ids (an author's visible
     // characters are mostly consecutive by id though scattered in the text): a copy of every
     // view, id by id, was 20 GiB in a 20 s world of 12,000 characters and 12,500 edits.
@@ -132,6 +136,7 @@ class Oracle {
     std::map<std::uint32_t, std::uint32_t> seen_ops;
     bool acked = false;
     std::int64_t ack_us = 0;
+    std::uint32_t epoch = 0;  // its author's welcomes before it was made
   };
   enum class How { kWrite, kMemory, kRefused, kSnapshot, kLost };
   // One change of one character's presence in one place (-1: the durable text; else a server).
@@ -161,6 +166,12 @@ class Oracle {
   void record(std::int64_t t_us, int place, std::uint32_t doc, const Change& c, How how, const Msg* by,
               std::uint32_t server);
   bool saw(const EditTag& e, const EditTag& w) const;
+  // Whether the applying of `w` left a trace anyone could see: its edit, or a later one its
+  // author sent on the same connection (a server applies one connection's messages in order),
+  // acknowledged, shown by another client, or its record committed. A write with none went with
+  // the memory that applied it (a crash, a change that did not commit) before anyone saw its
+  // effect.
+  bool traced(const Msg* w) const;
   Verdict judge(const std::vector<CharEv>& evs, const CharEv& removal, CharId x, const EditTag& e, int depth) const;
 
   // (agent, payload size, payload hash) -> the message: keyed by a 64-bit hash, not the
@@ -174,6 +185,12 @@ class Oracle {
   std::map<std::uint32_t, const Msg*> last_applied_;                   // server -> last client message applied
   std::map<std::pair<std::uint32_t, std::uint64_t>, const Msg*> appends_;  // (server, request) -> message
   std::map<std::pair<std::uint32_t, std::uint64_t>, const Msg*> records_;  // (doc, index) -> message
+  std::set<std::pair<std::uint32_t, std::uint32_t>> shown_;      // (author, op) some other client showed
+  std::set<std::pair<std::uint32_t, std::uint32_t>> committed_;  // (client, op) of messages a record came from
+  std::map<std::uint32_t, std::uint32_t> welcomes_;              // client -> welcomes so far
+  mutable std::map<const Msg*, bool> traced_;                    // traced()'s answers
+  // (server, doc) -> when its memory was replaced (a crash, a drop, a load), in time order.
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<std::int64_t>> memory_replaced_;
   struct DocIdHash {
     std::size_t operator()(const std::pair<std::uint32_t, CharId>& k) const noexcept {
       std::uint64_t h = (static_cast<std::uint64_t>(k.second.agent) << 32) ^ k.second.seq;
