@@ -637,11 +637,16 @@ Result<RealOutput> World::finish(int load_exit) {
     std::ofstream archives(dir_ + "/archive_points.txt");
     for (const std::int64_t at : archive_us_) archives << std::max<std::int64_t>(0, at - start_us) << '\n';
   }
+  // The fault lines go before the load's lines, so that at one time a fault comes first: a lost
+  // database's restore (convlab-load's commit with no writer at the loss's instant) follows its
+  // fault line, as the simulator writes it.
+  std::vector<history::Event> faults;
   for (auto& [at_us, e] : fault_events_) {
     e.t_us = std::max<std::int64_t>(0, at_us - start_us);
-    events->push_back(std::move(e));
+    faults.push_back(std::move(e));
   }
-  // Time order, the meta line first; events at one time keep their order (the load's first).
+  events->insert(events->begin() + 1, std::make_move_iterator(faults.begin()), std::make_move_iterator(faults.end()));
+  // Time order, the meta line first; events at one time keep their order (faults first).
   std::stable_sort(events->begin() + 1, events->end(),
                    [](const history::Event& a, const history::Event& b) { return a.t_us < b.t_us; });
   std::ofstream file(out.history_path, std::ios::binary | std::ios::trunc);

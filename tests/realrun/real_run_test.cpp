@@ -631,6 +631,7 @@ TEST(RealRun, DbLostNaiveLosesEverythingFixOnlyWhatFollowedTheLastArchivePoint) 
     std::map<std::pair<std::uint32_t, std::uint32_t>, std::int64_t> ack_us;  // (client, op) -> t
     std::size_t restores = 0;
     for (const history::Event& e : *events) {
+      // As the simulator writes it: the fault line, then the restore's commit at its instant.
       if (e.type == EventType::kFault && e.kind == "db_lost") loss_us = e.t_us;
       if (e.type == EventType::kAck) ack_us[{e.client, e.op}] = e.t_us;
       if (e.type == EventType::kCommit && e.writer < 0 && e.t_us == loss_us) ++restores;
