@@ -214,8 +214,8 @@ std::string metrics_text(const reports::RunMetrics& m) {
     const reports::LostChar& l = m.lost[i];
     o << "lost: doc " << l.doc << " char (" << l.id.agent << "," << l.id.seq << ") of client " << l.id.agent
       << "'s edit " << l.author_op << ": " << l.cause;
-    // crash and unknown blame no edit; every other cause names the edit that replaced it.
-    if (l.cause != "crash" && l.cause != "unknown") o << ", replaced by client " << l.by_client << "'s edit " << l.by_op;
+    // crash, db_lost and unknown blame no edit; every other cause names the edit that replaced it.
+    if (l.cause != "crash" && l.cause != "db_lost" && l.cause != "unknown") o << ", replaced by client " << l.by_client << "'s edit " << l.by_op;
     o << '\n';
   }
   if (m.lost_acked_chars > kLostShown && !m.lost.empty()) {

@@ -175,11 +175,10 @@ const std::array<KindInfo, 10> kKinds{{
     {FaultKind::kFlaky, "flaky", "bus hops lose, duplicate and reorder messages", kFlakyKeys, kNoNode,
      ValueUnit::kNone, check_flaky, scheduled_flaky, swarm_flaky, yaml_flaky, detail_flaky, &S::begin_flaky,
      &S::end_flaky, nullptr, nullptr, "#ffd08a", 3},
-    // No real realisation yet (docs/scenarios.md says why): scripts/pg.sh has the mechanism
-    // (destroy, restore), tests/pg/backup_restore.sh uses it.
+    // On real processes: scripts/pg.sh destroy, then restore or fresh (kinds.hpp, RealProcesses).
     {FaultKind::kDbLost, "db_lost", "the database loses everything; restored from its backups (database.backup) after",
      {}, kNoNode, ValueUnit::kNone, nullptr, scheduled_none, nullptr, yaml_none, detail_db_lost,
-     &S::begin_db_lost, &S::end_db_lost, nullptr, nullptr, "#8c6d31", 8, false},
+     &S::begin_db_lost, &S::end_db_lost, &R::begin_db_lost, &R::end_db_lost, "#8c6d31", 8, false},
     {FaultKind::kRedisCrash, "redis_crash",
      "the Redis of bus: redis crashes (subscriptions end, messages in flight lost); restart after", {}, kNoNode,
      ValueUnit::kNone, nullptr, scheduled_none, nullptr, yaml_none, detail_redis, &S::begin_redis_crash,

@@ -95,6 +95,12 @@ class Simulator {
 //                 --clock-offset / --clock-drift (per client, from a time into the run);
 //   crash         a server: kill -9, started again on its port at the end; the database:
 //                 `scripts/pg.sh crash` (pg_ctl stop -m immediate), `restart` at the end.
+//   db_lost       every server kill -9, the cluster's data deleted (`scripts/pg.sh destroy`); at the
+//                 end, as the world's `database.backup` left it: `restore` from the base backup and
+//                 the WAL archive (backup: archive; the runner started the cluster archiving, took
+//                 the base backup before the typing and an archive point, `switch`, every
+//                 archive_interval) or `fresh` (none: an empty cluster), on the same port, and the
+//                 servers started again;
 //   redis_crash   the runner's Redis (`bus: redis`): `scripts/redis.sh crash` (kill -9), and
 //                 `restart` on the same port at the end; nothing without a Redis bus (as in the
 //                 simulator). A partition naming `bus` under `bus: redis` cuts the fault proxy
@@ -112,6 +118,8 @@ class RealProcesses {
   virtual bool end_crash(const FaultSpec& f, std::uint64_t handle) = 0;
   virtual std::uint64_t begin_redis_crash(const FaultSpec& f) = 0;
   virtual bool end_redis_crash(const FaultSpec& f, std::uint64_t handle) = 0;
+  virtual std::uint64_t begin_db_lost(const FaultSpec& f) = 0;
+  virtual bool end_db_lost(const FaultSpec& f, std::uint64_t handle) = 0;
 };
 
 // The kinds of node a `target` may name (a bit set).
@@ -171,8 +179,8 @@ struct KindInfo {
   // The simulator: begin, and end (null: it lasts — nothing to undo, no `recover` event).
   std::uint64_t (Simulator::*sim_begin)(const FaultSpec& f);
   bool (Simulator::*sim_end)(const FaultSpec& f, std::uint64_t handle);
-  // Real processes: null means none (partition, crash, clock_offset, clock_drift and redis_crash
-  // have one).
+  // Real processes: null means none (partition, crash, clock_offset, clock_drift, db_lost and
+  // redis_crash have one).
   std::uint64_t (RealProcesses::*real_begin)(const FaultSpec& f);
   bool (RealProcesses::*real_end)(const FaultSpec& f, std::uint64_t handle);
   // Reports: the shade of its windows, and its place in legends (0 first).

@@ -35,6 +35,10 @@ struct Options {
   // Several (repeated --pg) when the servers route documents over partitions: a document's
   // change log is in one of them.
   std::vector<std::string> pg_urls;
+  // Files the runner of real processes wrote at each `db_lost` fault (workload/lost_log.hpp):
+  // the change log the lost database held and what its restore kept, so the history's commit
+  // lines follow the log through the loss as the simulator writes them (needs --pg).
+  std::vector<std::string> db_lost;
   double ramp = 200.0;              // connections opened per second
   double drain_s = 30.0;            // longest wait after editing stops for quiet clients that show the durable text
   // The steady state starts this long after the last client's first welcome: its durable

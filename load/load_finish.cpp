@@ -171,25 +171,81 @@ void Run::emit_commits() {
       holder[doc] = k;
     }
   }
+  // The databases lost during the run (--db-lost, from the runner of real processes), in time
+  // order: each one's change log at the loss and how much of it the restore kept.
+  std::vector<workload::LostDatabase> losses;
+  for (const std::string& path : opt_.db_lost) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) return error("db_lost", path + ": cannot read");
+    auto lost = workload::read_lost_database(text.str());
+    if (!lost) return error("db_lost", path + ": " + lost.error().message);
+    losses.push_back(std::move(*lost));
+  }
+  std::stable_sort(losses.begin(), losses.end(),
+                   [](const auto& a, const auto& b) { return a.at_monotonic_us < b.at_monotonic_us; });
   for (std::uint32_t doc = 0; doc < logs->size(); ++doc) {
     // Documents start empty on the real server; the log replays from there.
     workload::DurableText durable(strategy_, false, {});
-    for (const LogRecord& rec : (*logs)[doc]) {
-      auto change = durable.append(rec);
-      if (!change) return error("change_log", "document " + std::to_string(doc) + ": " + change.error().message);
-      // The change log does not say which server appended it: server -1.
-      workload::CommitLines lines =
-          workload::commit_lines(doc, rec.index, -1, rec.author, *change, write_stamps_, record_authors_);
-      // When the accepting server stamped it (its wall clock, on this machine): these lines come
-      // after the run, in log order, each at that time.
-      lines.commit.t_us = std::max<std::int64_t>(0, (rec.server_ms - start_wall_ms_) * 1000);
-      writer_->write(lines.commit);
-      commits_.push_back(CommitSeen{lines.commit.t_us, doc, rec.index, lines.commit.writer, lines.commit.op});
-      for (history::Event& o : lines.overruled) {
-        o.t_us = lines.commit.t_us;
-        writer_->write(o);
+    // `log`'s records from `from` on committed, each line at its accepting server's stamp (its
+    // wall clock, on this machine), but not after `until_us` (a record of a lost database was
+    // committed before the loss, whatever its server's clock read).
+    const auto replay = [&](const std::vector<LogRecord>& log, std::size_t from, std::int64_t until_us) {
+      for (std::size_t i = from; i < log.size(); ++i) {
+        const LogRecord& rec = log[i];
+        auto change = durable.append(rec);
+        if (!change) {
+          error("change_log", "document " + std::to_string(doc) + ": " + change.error().message);
+          return false;
+        }
+        // The change log does not say which server appended it: server -1.
+        workload::CommitLines lines =
+            workload::commit_lines(doc, rec.index, -1, rec.author, *change, write_stamps_, record_authors_);
+        // These lines come after the run, in log order, each at that time.
+        lines.commit.t_us = std::min(until_us, std::max<std::int64_t>(0, (rec.server_ms - start_wall_ms_) * 1000));
+        writer_->write(lines.commit);
+        commits_.push_back(CommitSeen{lines.commit.t_us, doc, rec.index, lines.commit.writer, lines.commit.op});
+        for (history::Event& o : lines.overruled) {
+          o.t_us = lines.commit.t_us;
+          writer_->write(o);
+        }
+      }
+      return true;
+    };
+    // The log as the durable text now holds it (records replayed so far).
+    std::vector<LogRecord> held;
+    for (const workload::LostDatabase& lost : losses) {
+      static const std::vector<LogRecord> kNone;
+      const std::vector<LogRecord>& at_loss = doc < lost.logs.size() ? lost.logs[doc] : kNone;
+      const std::uint64_t kept = doc < lost.restored.size() ? lost.restored[doc] : 0;
+      const std::int64_t loss_us = lost.at_monotonic_us - start_monotonic_us_;
+      if (at_loss.size() < held.size()) {
+        return error("db_lost", "document " + std::to_string(doc) + ": the log at the loss is shorter than the one restored before it");
+      }
+      if (!replay(at_loss, held.size(), loss_us)) return;
+      // The store restored from its backups: its durable state is the log's first `kept`
+      // records (nothing without a backup). One commit line with no writer, at the loss's
+      // instant, when that changed the durable text: the checker names what it took db_lost.
+      const std::span<const LogRecord> restored(at_loss.data(), static_cast<std::size_t>(kept));
+      auto change = durable.replace(false, {}, 0, restored);
+      if (!change) return error("db_lost", "document " + std::to_string(doc) + ": the restored log does not replay: " + change.error().message);
+      if (!change->added.empty() || !change->removed.empty()) {
+        workload::CommitLines lines = workload::commit_lines(doc, kept, -1, std::nullopt, *change, write_stamps_, record_authors_);
+        lines.commit.t_us = std::max<std::int64_t>(0, loss_us);
+        writer_->write(lines.commit);
+      }
+      held.assign(restored.begin(), restored.end());
+    }
+    // The log at the end: what the last restore kept, then the records committed on it.
+    const std::vector<LogRecord>& log = (*logs)[doc];
+    for (std::size_t i = 0; i < held.size(); ++i) {
+      if (i >= log.size() || log[i].record != held[i].record || log[i].author != held[i].author) {
+        return error("db_lost", "document " + std::to_string(doc) + ": record " + std::to_string(i + 1) +
+                                    " of the log at the end is not the restored one");
       }
     }
+    if (!replay(log, held.size(), std::numeric_limits<std::int64_t>::max())) return;
   }
 }
 
@@ -274,8 +330,8 @@ int Run::run() {
     // Where t = 0 is on this machine's monotonic clock (steady_clock: CLOCK_MONOTONIC, one for
     // every process, never stepped as the wall clock can be): a runner of real processes places
     // its fault windows by it.
-    meta.meta["start_monotonic_us"] =
-        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(start_.time_since_epoch()).count());
+    start_monotonic_us_ = std::chrono::duration_cast<std::chrono::microseconds>(start_.time_since_epoch()).count();
+    meta.meta["start_monotonic_us"] = std::to_string(start_monotonic_us_);
     emit(std::move(meta));
   }
   edit_log_.set_docs(opt_.docs);

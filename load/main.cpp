@@ -2,7 +2,7 @@
 //
 //   convlab-load --url ws://127.0.0.1:PORT [--url ...] [--clients N] [--docs D] [--rate R]
 //                [--duration S] [--strategy lww|seq|ot|crdt] [--seed N] [--user-prefix P]
-//                [--password W] [--history FILE] [--pg URL] [--ramp C] [--drain S] [--warmup S] [--protocol 1|2]
+//                [--password W] [--history FILE] [--pg URL] [--db-lost FILE] [--ramp C] [--drain S] [--warmup S] [--protocol 1|2]
 //                [--clock-offset I=MS[@S] ...] [--clock-drift I=PPM[@S] ...] [--think-ms MIN..MAX]
 //                [--same-paragraph P] [--caret-moves-per-s R] [--reload-ms MIN..MAX [--api-url URL]] [--quiet]
 //
@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
     ("pg", po::value<std::vector<std::string>>(&opt.pg_urls)->composing(),
      "the servers' PostgreSQL URL: their change log goes into the history as commit events (needs --history); "
      "repeated: every partition's database, each document's log read from the one that holds it")
+    ("db-lost", po::value<std::vector<std::string>>(&opt.db_lost)->composing(),
+     "FILE: a database lost during the run (written by `convlab run --real` at a db_lost fault): its change log "
+     "at the loss and what the restore kept go into the history's commit lines (needs --pg; read after the run)")
     ("ramp", po::value<double>(&opt.ramp)->default_value(opt.ramp), "connections opened per second")
     ("drain", po::value<double>(&opt.drain_s)->default_value(opt.drain_s), "longest wait after typing for every client to show the durable text, seconds")
     ("warmup", po::value<double>(&opt.warmup_s)->default_value(opt.warmup_s),
@@ -107,6 +110,7 @@ int main(int argc, char** argv) {
     return 2;
   };
   if (!opt.pg_urls.empty() && opt.history.empty()) return bad("pg", "needs --history (the change log goes into it)");
+  if (!opt.db_lost.empty() && opt.pg_urls.size() != 1) return bad("db-lost", "needs one --pg (the database that was lost)");
   if (opt.clients == 0) return bad("clients", "must be at least 1");
   if (opt.docs == 0) return bad("docs", "must be at least 1");
   if (!(opt.rate > 0) || opt.rate > 1000) return bad("rate", "must be in (0, 1000] edits per second");

@@ -11,6 +11,7 @@
 #include "server/pg/store.hpp"
 #include "server/strategies/registry.hpp"
 #include "workload/durable.hpp"
+#include "workload/lost_log.hpp"
 #include "workload/observed.hpp"
 #include "workload/overruled.hpp"
 #include "workload/typing.hpp"
@@ -261,6 +262,7 @@ class Run {
   workload::RecordAuthors record_authors_;  // the edit each committed record came from (--pg)
   workload::WriteStamps write_stamps_;      // the edit each register write came from (overruled)
   std::int64_t start_wall_ms_ = 0;          // the wall clock at t = 0
+  std::int64_t start_monotonic_us_ = 0;     // CLOCK_MONOTONIC at t = 0 (the meta line's start_monotonic_us)
 
   std::ofstream history_file_;
   std::unique_ptr<history::Writer> writer_;

@@ -47,7 +47,7 @@ Result<void> check_fault(const Plan& p, const FaultSpec& f) {
   if (kind.real_begin == nullptr) {
     return make_error(fault_place(p, f) +
                       ": has no realisation on real processes (realised: partition, crash, clock_offset, "
-                      "clock_drift, redis_crash; docs/real-faults.md says why the others have none)");
+                      "clock_drift, db_lost, redis_crash; docs/real-faults.md says why the others have none)");
   }
   if (f.kind == FaultKind::kPartition) {
     for (const auto& g : f.groups) {
@@ -81,6 +81,26 @@ Result<void> check_fault(const Plan& p, const FaultSpec& f) {
                       std::to_string(p.databases) +
                       " PostgreSQL clusters: which of them it means has no spelling yet (faults on db run "
                       "unpartitioned)");
+  }
+  if (f.kind == FaultKind::kDbLost) {
+    // The one cluster is destroyed and replaced: a replica, partitions, a proxy in front of it
+    // (a partition naming db) or a second loss (the restored cluster archives nothing) would each
+    // need more than that.
+    const sim::WorldConfig& w = p.world;
+    std::string why;
+    if (p.databases > 1) why = "database.partitions: which of the clusters it loses has no spelling yet";
+    if (w.servers.api_read == sim::ApiRead::kReplica) why = "servers.api_read: replica: the replica would have to be rebuilt from the restored cluster";
+    if (w.servers.persistence == NodePolicies::Persistence::kSnapshot) {
+      why = "servers.persistence: snapshot: the history follows the lost database through its change log (persistence: changelog)";
+    }
+    for (const FaultSpec& g : p.faults) {
+      if (&g != &f && g.kind == FaultKind::kDbLost) why = "a second db_lost fault: the restored cluster has no backup of its own";
+      if (g.kind == FaultKind::kPartition && (names(g, "db") || (w.servers.bus == NodePolicies::Bus::kNotify && names(g, "bus")))) {
+        why = "a partition naming db: its fault proxies point at the cluster that is lost";
+      }
+      if (g.kind == FaultKind::kCrash && g.target == "db") why = "a crash of db: the cluster it restarts is the one that is lost";
+    }
+    if (!why.empty()) return make_error(fault_place(p, f) + ": runs on real processes only on one plain cluster, and this world has " + why);
   }
   if (f.kind == FaultKind::kCrash && f.target.rfind("server:", 0) != 0 && f.target != "db") {
     return make_error(fault_place(p, f) + ": target " + f.target + " is neither a server nor db");
@@ -248,6 +268,24 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
     f.for_ms = scaled(f.for_ms, p.scale);
   }
   std::stable_sort(p.faults.begin(), p.faults.end(), [](const FaultSpec& a, const FaultSpec& b) { return a.at_ms < b.at_ms; });
+  p.db_lost = std::any_of(p.faults.begin(), p.faults.end(), [&](const FaultSpec& f) {
+    return f.kind == FaultKind::kDbLost && f.at_ms < p.duration_ms;
+  });
+  if (p.db_lost) {
+    p.archived = w.database.backup == sim::DatabaseSpec::Backup::kArchive;
+    p.archive_interval_ms = std::max<std::int64_t>(1000, scaled(w.database.archive_interval_ms, p.scale));
+    p.notes.push_back(p.archived
+                          ? "db_lost: PostgreSQL with WAL archiving (scripts/pg.sh start-archived), a base backup before "
+                            "the typing starts, an archive point (pg.sh switch) every " +
+                                std::to_string(p.archive_interval_ms) +
+                                " ms of the run; at the fault the servers are killed, the cluster destroyed, restored "
+                                "from the backup and the archive and the servers started again at its end"
+                          : "db_lost: no backup; at the fault the servers are killed and the cluster destroyed, at its "
+                            "end an empty cluster on the same port and the servers started again");
+    p.notes.push_back("db_lost: the lost cluster's change log is read before it is destroyed (for the history's commit "
+                      "lines), and the new cluster issues agent ids after the last one the lost one issued (the history "
+                      "names characters by agent id)");
+  }
 
   // Proxies: every server's database link, its Redis link (bus: redis) and every server-to-server
   // link some partition cuts.

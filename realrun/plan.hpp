@@ -55,6 +55,14 @@ struct Plan {
   // partition order (1: the one cluster, unpartitioned). With more, every server gets the
   // world's rule (`partitions_yaml`) over them, and convlab-load reads each one's change log.
   std::uint32_t databases = 1;
+  // A db_lost fault (at most one): the cluster is destroyed at it and comes back after it as the
+  // world's database.backup left it. `archived` (backup: archive): started with WAL archiving,
+  // a base backup before the typing starts, and an archive point (pg.sh switch) every
+  // `archive_interval_ms` of the run from then on (scaled with the run); restored from them.
+  // Otherwise an empty cluster on the same port.
+  bool db_lost = false;
+  bool archived = false;
+  std::int64_t archive_interval_ms = 0;
   std::vector<std::string> load_flags;           // typing and client clocks, for convlab-load
   std::vector<std::string> notes;                // what differs from the simulated world, and why
 };

@@ -11,6 +11,7 @@
 #include "server/core/partition.hpp"
 #include "server/core/policies.hpp"
 #include "server/pg/store.hpp"
+#include "workload/lost_log.hpp"
 
 #include <sys/stat.h>
 
@@ -131,6 +132,82 @@ class World final : public faults::RealProcesses {
     if (plan_.redis && !redis_.restart()) failure_ = "scripts/redis.sh restart failed (see " + dir_ + "/redis-restart.log)";
     return true;
   }
+  // The database lost (a dead disk): every server killed (their memory goes, as in the
+  // simulator), the cluster's change log read for the history (the observer's privilege: the
+  // system itself gets nothing back from it), the cluster destroyed (pg.sh destroy: its data
+  // directory deleted; the base backup and the archive are "another disk").
+  std::uint64_t begin_db_lost(const FaultSpec&) override {
+    for (auto& s : servers_) {
+      if (s && s->running()) s->signal(SIGKILL);
+    }
+    for (auto& s : servers_) {
+      if (s) s->wait(10000);
+    }
+    std::fill(restarting_.begin(), restarting_.end(), false);
+    // The loss's instant, in the history too: once no server commits any more, so every record
+    // of the lost log was committed before it.
+    lost_.at_monotonic_us = monotonic_us();
+    fault_events_.back().first = lost_.at_monotonic_us;
+    auto logs = pg::read_change_logs(pg_url_, plan_.docs);
+    if (!logs) {
+      failure_ = "db_lost: reading the change log before the loss: " + logs.error().message;
+      return 0;
+    }
+    lost_.logs = std::move(*logs);
+    auto agent = pg::last_agent_id(pg_url_);
+    if (!agent) {
+      failure_ = "db_lost: " + agent.error().message;
+      return 0;
+    }
+    last_agent_ = *agent;
+    if (auto ok = pg_.destroy(); !ok) failure_ = ok.error().message;
+    progress_("database destroyed (" + std::to_string(archive_points_) + " archive points before it)");
+    return 0;
+  }
+  // Its end: the cluster restored from the base backup and the archive (backup: archive) or
+  // started empty (none), on the same port; the servers started on it again.
+  bool end_db_lost(const FaultSpec&, std::uint64_t) override {
+    auto url = plan_.archived ? pg_.restore() : pg_.fresh();
+    if (!url) {
+      failure_ = url.error().message;
+      return true;
+    }
+    auto kept = pg::read_change_logs(pg_url_, plan_.docs);
+    if (plan_.archived && !kept) {
+      failure_ = "db_lost: reading the restored change log: " + kept.error().message;
+      return true;
+    }
+    lost_.restored.assign(plan_.docs, 0);
+    std::size_t kept_records = 0, lost_records = 0;
+    for (std::uint32_t d = 0; d < plan_.docs && kept; ++d) {
+      // Restored from the WAL, the log is a prefix of the one lost.
+      const auto& back = (*kept)[d];
+      const auto& had = lost_.logs[d];
+      for (std::size_t i = 0; i < back.size(); ++i) {
+        if (i >= had.size() || back[i].record != had[i].record) {
+          failure_ = "db_lost: document " + std::to_string(d) + "'s restored log is not a prefix of the lost one (record " +
+                     std::to_string(i + 1) + ")";
+          return true;
+        }
+      }
+      lost_.restored[d] = back.size();
+    }
+    for (std::uint32_t d = 0; d < plan_.docs; ++d) {
+      kept_records += lost_.restored[d];
+      lost_records += lost_.logs[d].size() - lost_.restored[d];
+    }
+    if (auto ok = pg::continue_agent_ids(pg_url_, last_agent_); !ok) {
+      failure_ = "db_lost: " + ok.error().message;
+      return true;
+    }
+    std::ofstream(dir_ + "/db_lost.txt", std::ios::binary | std::ios::trunc) << workload::write_lost_database(lost_);
+    progress_(std::string(plan_.archived ? "database restored: " : "empty database: ") + std::to_string(kept_records) +
+              " change-log records back, " + std::to_string(lost_records) + " lost");
+    for (std::uint32_t k = 0; k < plan_.servers; ++k) {
+      if (auto ok = start_server(k, false); !ok) failure_ = ok.error().message;
+    }
+    return true;
+  }
   bool end_crash(const FaultSpec& f, std::uint64_t) override {
     if (f.target == "db") {
       if (!pg_.restart()) failure_ = "scripts/pg.sh restart failed (see " + dir_ + "/pg-restart.log)";
@@ -183,6 +260,12 @@ class World final : public faults::RealProcesses {
   std::vector<std::pair<std::int64_t, std::int64_t>> clocks_;  // per server: offset ms, drift ppm
   std::vector<std::pair<std::int64_t, history::Event>> fault_events_;  // monotonic us, event
   std::string failure_;  // a fault that could not be applied
+  // db_lost: what the lost cluster held (written to DIR/db_lost.txt for convlab-load once the
+  // restore says what came back), the last agent id it issued, and the archive points made.
+  workload::LostDatabase lost_;
+  std::uint64_t last_agent_ = 0;
+  int archive_points_ = 0;
+  std::vector<std::int64_t> archive_us_;  // monotonic us at each archive point's start
 };
 
 Result<void> World::start_proxies() {
@@ -308,6 +391,10 @@ Result<void> World::start_load() {
     argv.push_back("--pg");
     argv.push_back(u);
   }
+  if (plan_.db_lost) {
+    argv.push_back("--db-lost");
+    argv.push_back(dir_ + "/db_lost.txt");
+  }
   for (std::uint32_t k = 0; k < plan_.servers; ++k) {
     argv.push_back("--url");
     argv.push_back("ws://127.0.0.1:" + std::to_string(ports_[k]));
@@ -354,7 +441,7 @@ Result<RealOutput> World::run() {
     if (!lib) return make_error("a server clock fault needs libfaketime: " + lib.error().message);
     faketime_lib_ = *lib;
   }
-  auto url = pg_.start("pg");
+  auto url = pg_.start("pg", {}, plan_.archived);
   if (!url) return make_error(url.error().message);
   pg_url_ = *url;
   progress_("PostgreSQL " + pg_url_);
@@ -403,6 +490,11 @@ Result<RealOutput> World::run() {
     cdn_url_ = *u;
     progress_("CDN (nginx proxy_cache, " + std::to_string(plan_.cdn_ttl_s) + " s) " + cdn_url_);
   }
+  if (plan_.archived) {
+    // The base backup, once the servers have made the schema: the archive's starting point.
+    if (auto ok = pg_.backup(); !ok) return make_error(ok.error().message);
+    progress_("base backup taken (scripts/pg.sh backup)");
+  }
   if (stop_) return make_error("interrupted");
   if (auto ok = start_load(); !ok) return make_error(ok.error().message);
   const auto t0 = SteadyClock::now();
@@ -415,8 +507,17 @@ Result<RealOutput> World::run() {
     std::int64_t at_ms;
     bool begin;
     std::size_t fault;
+    bool archive = false;  // an archive point (pg.sh switch), not a fault
   };
   std::vector<Step> steps;
+  if (plan_.archived) {
+    // Archive points every interval of the run while the cluster archives: up to the loss.
+    std::int64_t loss_ms = plan_.duration_ms;
+    for (const FaultSpec& f : plan_.faults) {
+      if (f.kind == FaultKind::kDbLost) loss_ms = std::min(loss_ms, f.at_ms);
+    }
+    for (std::int64_t t = plan_.archive_interval_ms; t < loss_ms; t += plan_.archive_interval_ms) steps.push_back({t, true, 0, true});
+  }
   for (std::size_t i = 0; i < plan_.faults.size(); ++i) {
     const FaultSpec& f = plan_.faults[i];
     if (f.at_ms >= plan_.duration_ms) continue;
@@ -435,6 +536,15 @@ Result<RealOutput> World::run() {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (!load_->running()) break;
+    if (st.archive) {
+      const std::int64_t at = monotonic_us();
+      auto lsn = pg_.switch_wal();
+      if (!lsn) return make_error(lsn.error().message);
+      archive_us_.push_back(at);
+      ++archive_points_;
+      progress_(std::to_string(elapsed_ms()) + " ms: archive point " + *lsn + " (scripts/pg.sh switch)");
+      continue;
+    }
     const FaultSpec& f = plan_.faults[st.fault];
     const faults::KindInfo& kind = faults::info(f.kind);
     const bool at_heal = !st.begin && (f.for_ms == 0 || f.at_ms + f.for_ms >= plan_.duration_ms);
@@ -521,11 +631,22 @@ Result<RealOutput> World::finish(int load_exit) {
   meta.meta["variant"] = plan_.variant;
   meta.meta["world"] = "real";
   if (plan_.scale < 1.0) meta.meta["time_scale"] = std::to_string(plan_.scale);
+  if (!archive_us_.empty()) {
+    // Where each archive point began (t of the history): every record committed before it is in
+    // the archive, so the restore keeps every edit acknowledged before the last one.
+    std::ofstream archives(dir_ + "/archive_points.txt");
+    for (const std::int64_t at : archive_us_) archives << std::max<std::int64_t>(0, at - start_us) << '\n';
+  }
+  // The fault lines go before the load's lines, so that at one time a fault comes first: a lost
+  // database's restore (convlab-load's commit with no writer at the loss's instant) follows its
+  // fault line, as the simulator writes it.
+  std::vector<history::Event> faults;
   for (auto& [at_us, e] : fault_events_) {
     e.t_us = std::max<std::int64_t>(0, at_us - start_us);
-    events->push_back(std::move(e));
+    faults.push_back(std::move(e));
   }
-  // Time order, the meta line first; events at one time keep their order (the load's first).
+  events->insert(events->begin() + 1, std::make_move_iterator(faults.begin()), std::make_move_iterator(faults.end()));
+  // Time order, the meta line first; events at one time keep their order (faults first).
   std::stable_sort(events->begin() + 1, events->end(),
                    [](const history::Event& a, const history::Event& b) { return a.t_us < b.t_us; });
   std::ofstream file(out.history_path, std::ios::binary | std::ios::trunc);

@@ -25,6 +25,8 @@
 #                                  (restore_command) up to LSN (recovery_target_lsn) or to the end
 #                                  of the archive, then started on the old port and promoted;
 #                                  prints the URI
+#   scripts/pg.sh fresh DIR     -> the database lost without a backup: a new empty cluster in DIR/data
+#                                  (pg.sh destroy first), started on the old port; prints the URI
 set -euo pipefail
 cmd="$1"
 dir="$(realpath -m "$2")"
@@ -124,6 +126,13 @@ case "$cmd" in
     echo "pg.sh restore: still recovering after 60 s; see $dir/log" >&2
     exit 1
     ;;
+  fresh)
+    [ -f "$dir/port" ] || { echo "pg.sh fresh: $dir never had a cluster (no $dir/port)" >&2; exit 1; }
+    [ ! -d "$dir/data" ] || { echo "pg.sh fresh: $dir/data exists; fresh replaces a lost cluster (pg.sh destroy first)" >&2; exit 1; }
+    as_pg "$bin/initdb" -D "$dir/data" -A trust -U convlab >"$dir/initdb.log" 2>&1
+    pg_start "$(cat "$dir/port")" || { echo "pg.sh fresh: PostgreSQL did not start; see $dir/log" >&2; exit 1; }
+    echo "postgresql://convlab@127.0.0.1:$(cat "$dir/port")/postgres"
+    ;;
   start)
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
@@ -160,5 +169,5 @@ case "$cmd" in
     pg_start "$(cat "$dir/port")"
     echo "postgresql://convlab@127.0.0.1:$(cat "$dir/port")/postgres"
     ;;
-  *) echo "usage: $0 start|start-archived|stop|crash|restart|backup|switch|destroy DIR | restore DIR [LSN] | replica DIR PRIMARY_DIR LAG_MS" >&2; exit 2 ;;
+  *) echo "usage: $0 start|start-archived|stop|crash|restart|backup|switch|destroy|fresh DIR | restore DIR [LSN] | replica DIR PRIMARY_DIR LAG_MS" >&2; exit 2 ;;
 esac

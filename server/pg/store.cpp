@@ -279,6 +279,33 @@ Result<std::vector<std::vector<LogRecord>>> read_change_logs(const std::string& 
   }
 }
 
+Result<std::uint64_t> last_agent_id(const std::string& url) {
+  try {
+    pqxx::connection c(url);
+    pqxx::read_transaction w(c);
+    const auto row = w.exec1("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM agent_ids");
+    return row[0].as<std::uint64_t>();
+  } catch (const std::exception& e) {
+    return make_error(std::string("reading the last agent id: ") + e.what());
+  }
+}
+
+Result<void> continue_agent_ids(const std::string& url, std::uint64_t last) {
+  try {
+    pqxx::connection c(url);
+    if (auto ok = detail::migrate(c); !ok) return ok;
+    if (last == 0) return {};
+    pqxx::work w(c);
+    w.exec_params(
+        "SELECT setval('agent_ids', $1) WHERE $1 > (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM agent_ids)",
+        static_cast<std::int64_t>(last));
+    w.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return make_error(std::string("continuing the agent ids: ") + e.what());
+  }
+}
+
 Result<std::unique_ptr<Store>> Store::open(const StoreConfig& config, StoreHooks hooks) {
   // An identifier LISTEN and pg_notify agree on whatever the quoting: lower case, digits, '_'.
   const bool plain = std::all_of(config.channel.begin(), config.channel.end(), [](char ch) {

@@ -167,4 +167,14 @@ class Store {
 // (convlab-load's history), without a Store's threads. An Error names the problem.
 Result<std::vector<std::vector<LogRecord>>> read_change_logs(const std::string& url, std::uint32_t docs);
 
+// The last agent id the database issued (0: none yet), for a tool about to lose the database
+// (the real runner's db_lost): an agent id names a client replica's characters.
+Result<std::uint64_t> last_agent_id(const std::string& url);
+
+// On a database that replaces a lost one (restored from a backup, or started afresh): the schema
+// created or migrated, and agent ids issued from after `last` on, so no agent id issued before the
+// loss is issued again (the run's history names characters by agent id). A restored sequence
+// already past `last` stays.
+Result<void> continue_agent_ids(const std::string& url, std::uint64_t last);
+
 }  // namespace convlab::pg

@@ -100,6 +100,50 @@ TEST(RealPlan, ARedisBusWorldPlansRedisAndCutsServerRedisLinksForAPartitionNamin
                           [](const std::string& n) { return n.find("redis_crash without bus: redis does nothing") == 0; }));
 }
 
+// db_lost (row 16): realised through the fault table; backup: archive plans an archiving cluster
+// with archive points every interval (scaled with the run), none plans an empty cluster. A world
+// whose lost database is more than one plain cluster is refused at the fault's place.
+TEST(RealPlan, ADbLostWorldPlansItsBackupPolicyAndRefusesWhatALostClusterCannotCarry) {
+  EXPECT_NE(faults::info(faults::FaultKind::kDbLost).real_begin, nullptr);
+  EXPECT_NE(faults::info(faults::FaultKind::kDbLost).real_end, nullptr);
+  const std::string lost = "  faults:\n    - {at_s: 47, kind: db_lost, for_s: 3}\n";
+  auto fix = plan_of("  duration_s: 120\n  clients: 4\n  servers: {count: 2}\n"
+                     "  database: {backup: archive, archive_interval_s: 10}\n" + lost);
+  ASSERT_TRUE(fix.has_value()) << fix.error().message;
+  EXPECT_TRUE(fix->db_lost);
+  EXPECT_TRUE(fix->archived);
+  EXPECT_EQ(fix->archive_interval_ms, 5000);  // shortened to 60 s: every time halved
+  ASSERT_EQ(fix->faults.size(), 1u);
+  EXPECT_EQ(fix->faults[0].at_ms, 23500);
+  EXPECT_EQ(fix->faults[0].for_ms, 1500);
+  EXPECT_TRUE(std::any_of(fix->notes.begin(), fix->notes.end(),
+                          [](const std::string& n) { return n.find("db_lost: PostgreSQL with WAL archiving") == 0; }));
+
+  auto naive = plan_of("  duration_s: 60\n  clients: 4\n  servers: {count: 2}\n" + lost);
+  ASSERT_TRUE(naive.has_value()) << naive.error().message;
+  EXPECT_TRUE(naive->db_lost);
+  EXPECT_FALSE(naive->archived);
+  EXPECT_TRUE(std::any_of(naive->notes.begin(), naive->notes.end(),
+                          [](const std::string& n) { return n.find("db_lost: no backup") == 0; }));
+
+  const auto refused = [&](const std::string& world, const std::string& why) {
+    auto p = plan_of(world.find("faults:") == std::string::npos ? world + lost : world);
+    ASSERT_FALSE(p.has_value()) << world;
+    EXPECT_NE(p.error().message.find("p.yaml:"), std::string::npos) << p.error().message;
+    EXPECT_NE(p.error().message.find("fault kind db_lost: runs on real processes only on one plain cluster"), std::string::npos)
+        << p.error().message;
+    EXPECT_NE(p.error().message.find(why), std::string::npos) << p.error().message;
+  };
+  refused("  clients: 4\n  database: {partitions: 2, partition_by: doc}\n", "database.partitions");
+  refused("  clients: 4\n  servers: {api_read: replica}\n", "servers.api_read: replica");
+  refused("  clients: 4\n  servers: {persistence: snapshot}\n", "servers.persistence: snapshot");
+  refused("  clients: 4\n  faults:\n    - {at_s: 2, kind: db_lost, for_s: 1}\n    - {at_s: 9, kind: db_lost}\n",
+          "a second db_lost");
+  refused("  clients: 4\n  faults:\n    - {at_s: 2, kind: partition, groups: [[\"server:0\"], [\"db\"]], for_s: 1}\n"
+          "    - {at_s: 9, kind: db_lost}\n",
+          "a partition naming db");
+}
+
 TEST(RealPlan, ALongWorldIsShortenedWithItsFaultsAndSaysSo) {
   auto p = plan_of("  duration_s: 120\n  clients: 2\n  faults:\n"
                    "    - {at_s: 60, kind: crash, target: \"server:0\", for_s: 20}\n");
