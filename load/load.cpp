@@ -10,6 +10,7 @@
 // after a backoff for a fresh agent id and a fresh replica.
 #include "load/run.hpp"
 #include "server/core/awareness.hpp"
+#include "server/core/utf8.hpp"
 
 namespace convlab::load::detail {
 
@@ -200,7 +201,8 @@ void Run::on_frame(Client& cl, const FrameView& f) {
       }
       send_edits(cl, std::move(*back));
       if (first && editing_) {
-        schedule_tick(cl, workload::draw_us(cl.rng, typing_.think_ms));
+        // Scripted edits stand for the typing (as in the simulator).
+        if (opt_.script.empty()) schedule_tick(cl, workload::draw_us(cl.rng, typing_.think_ms));
         if (opt_.caret_moves_per_s > 0) schedule_caret(cl);
       }
       return;
@@ -495,22 +497,58 @@ void Run::schedule_tick(Client& cl, std::int64_t pause_us) {
   });
 }
 
+void Run::make_edit(Client& cl, const Splice& sp, std::uint32_t para) {
+  workload::MadeEdit m = cl.obs.edit(edit_log_, *cl.replica, sp, para, client_clock_ms(cl.id),
+                                     static_cast<std::int32_t>(cl.target), now_us(), writer_ ? &write_stamps_ : nullptr);
+  if (writer_) {
+    emit(std::move(m.event));
+    record_authors_.note_edit(cl.id, cl.agent, m.op, m.inserted.empty() ? CharId{} : m.inserted.front(),
+                              static_cast<std::uint32_t>(m.inserted.size()), std::move(m.deleted));
+  }
+  ++edits_;
+  cl.unsent_ops.push_back(m.op);
+  send_edits(cl, std::move(m.msgs));
+  note_acks(cl);
+}
+
 void Run::tick(Client& cl) {
   if (cl.welcomed && cl.ws) {
     const workload::DrawnEdit d = workload::next_edit(cl.rng, typing_, *cl.replica, cl.slot);
-    workload::MadeEdit m = cl.obs.edit(edit_log_, *cl.replica, d.splice, d.para, client_clock_ms(cl.id),
-                                       static_cast<std::int32_t>(cl.target), now_us(), writer_ ? &write_stamps_ : nullptr);
-    if (writer_) {
-      emit(std::move(m.event));
-      record_authors_.note_edit(cl.id, cl.agent, m.op, m.inserted.empty() ? CharId{} : m.inserted.front(),
-                                static_cast<std::uint32_t>(m.inserted.size()), std::move(m.deleted));
-    }
-    ++edits_;
-    cl.unsent_ops.push_back(m.op);
-    send_edits(cl, std::move(m.msgs));
-    note_acks(cl);
+    make_edit(cl, d.splice, d.para);
   }
-  schedule_tick(cl, workload::next_pause_us(cl.rng, typing_, cl.typist, 1.0));
+  const auto m = opt_.rate_multipliers.find(cl.id);
+  schedule_tick(cl, workload::next_pause_us(cl.rng, typing_, cl.typist, m == opt_.rate_multipliers.end() ? 1.0 : m->second));
+}
+
+void Run::schedule_script() {
+  for (std::size_t i = 0; i < opt_.script.size(); ++i) {
+    auto timer = std::make_shared<net::steady_timer>(ioc_);
+    timer->expires_at(start_ + std::chrono::milliseconds(opt_.script[i].at_ms));
+    timer->async_wait([this, i, timer](beast::error_code ec) {
+      if (ec || !editing_) return;
+      const Options::ScriptedEdit& se = opt_.script[i];
+      Client& cl = *clients_.at(se.client);
+      // A client edits only a document it has loaded (sim/clients.cpp does the same).
+      if (!cl.welcomed || !cl.ws) {
+        ++script_skipped_;
+        std::cerr << "\nconvlab-load: scripted edit " << i << " (client " << se.client << " at " << se.at_ms
+                  << " ms): the client is not connected, no edit\n";
+        return;
+      }
+      const std::u32string ins = *utf8_decode(se.ins);
+      const std::size_t len = cl.replica->length();
+      const std::uint64_t pos = std::min<std::uint64_t>(se.pos, len);
+      const std::uint64_t del = std::min<std::uint64_t>(se.del, len - pos);
+      if (pos != se.pos || del != se.del) {
+        std::cerr << "\nconvlab-load: scripted edit " << i << " (client " << se.client << "): the replica holds " << len
+                  << " characters, pos " << se.pos << " del " << se.del << " clamped to pos " << pos << " del " << del
+                  << "\n";
+      }
+      const std::u32string before = cl.replica->text_range(0, pos);
+      const auto para = static_cast<std::uint32_t>(std::count(before.begin(), before.end(), U'\n'));
+      make_edit(cl, Splice{pos, del, ins}, para);
+    });
+  }
 }
 
 void Run::schedule_caret(Client& cl) {

@@ -67,6 +67,26 @@ struct Options {
   // `load` event in the history (docs/history.md) written as the simulator writes it. 0: none.
   std::int64_t reload_min_ms = 0, reload_max_ms = 0;
   std::string api_url;
+  // Per-client typing rates (a scenario's client_overrides rate_multiplier): client i's pause
+  // between edits is the drawn one divided by its multiplier, as the simulator's
+  // (workload::next_pause_us). Clients not named type at 1.
+  std::map<std::uint32_t, double> rate_multipliers;
+  // Scripted edits (a scenario's `script:`): at at_ms after t = 0 (the history's meta line),
+  // client `client` splices its replica at pos (deleting del, inserting ins), both clamped to its
+  // text as the simulator clamps them; a client not connected then makes no edit (as in the
+  // simulator). With any, no client types the workload.
+  struct ScriptedEdit {
+    std::int64_t at_ms = 0;
+    std::uint32_t client = 0;
+    std::uint64_t pos = 0, del = 0;
+    std::string ins;  // UTF-8
+  };
+  std::vector<ScriptedEdit> script;
+  // Every document's first content (a scenario's initial_text), typed before t = 0 by a setup
+  // user (PREFIX "setup") through server 0 and acknowledged before any client connects: it is
+  // not an edit of the history, as the simulator's initial text is not (meta initial_clock_ms:
+  // the wall-clock stamp it carries). Empty: documents start empty.
+  std::string initial_text;
 };
 
 // Runs the load and prints the summary on stdout. Returns the exit code: 0 no errors and (with

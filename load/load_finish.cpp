@@ -302,6 +302,15 @@ int Run::run() {
     }
     writer_ = std::make_unique<history::Writer>(&history_file_);
   }
+  std::optional<std::int64_t> initial_clock_ms;
+  if (!opt_.initial_text.empty()) {
+    auto seeded = seed_documents();
+    if (!seeded) {
+      std::cerr << "convlab-load: " << seeded.error().message << "\n";
+      return 1;
+    }
+    initial_clock_ms = *seeded;
+  }
   {
     history::Event meta;
     meta.type = history::EventType::kMeta;
@@ -325,6 +334,16 @@ int Run::run() {
       meta.meta["commits"] = "true";
       meta.meta["persistence"] = "changelog";
     }
+    // The initial text went through the strategy as an edit stamped at this clock reading
+    // (seed_documents), as the simulator's does.
+    if (initial_clock_ms) meta.meta["initial_clock_ms"] = std::to_string(*initial_clock_ms);
+    // Clients whose typing rate is raised (a flood): checkers leave them out of
+    // visibility_others_ms, as the simulator's meta line says (sim/world.cpp).
+    std::string fast;
+    for (const auto& [c, m] : opt_.rate_multipliers) {
+      if (m > 1.0) fast += (fast.empty() ? "" : ",") + std::to_string(c);
+    }
+    if (!fast.empty()) meta.meta["fast_clients"] = fast;
     start_ = Clock::now();  // t = 0: the meta line
     start_wall_ms_ = wall_ms();
     // Where t = 0 is on this machine's monotonic clock (steady_clock: CLOCK_MONOTONIC, one for
@@ -359,6 +378,7 @@ int Run::run() {
       schedule_reload(*c, 500'000 + 1000 * c->reload_rng.between(opt_.reload_min_ms, opt_.reload_max_ms));
     }
   }
+  schedule_script();
   // The ramp: connections open at `ramp` per second.
   auto ramp_timer = std::make_shared<net::steady_timer>(ioc_);
   auto next = std::make_shared<std::uint32_t>(0);

@@ -4,11 +4,13 @@
 //                [--duration S] [--strategy lww|seq|ot|crdt] [--seed N] [--user-prefix P]
 //                [--password W] [--history FILE] [--pg URL] [--db-lost FILE] [--ramp C] [--drain S] [--warmup S] [--protocol 1|2]
 //                [--clock-offset I=MS[@S] ...] [--clock-drift I=PPM[@S] ...] [--think-ms MIN..MAX]
-//                [--same-paragraph P] [--caret-moves-per-s R] [--reload-ms MIN..MAX [--api-url URL]] [--quiet]
+//                [--same-paragraph P] [--caret-moves-per-s R] [--reload-ms MIN..MAX [--api-url URL]]
+//                [--client-rate I=M ...] [--edit MS,I,POS,DEL,INS ...] [--initial-text TEXT] [--quiet]
 //
 // Exit: 0 no errors (and, with --history, converged with no acknowledged edit lost), 1 errors,
 // 2 bad flags.
 #include "load/load.hpp"
+#include "server/core/utf8.hpp"
 #include "server/strategies/registry.hpp"
 
 #include <boost/program_options.hpp>
@@ -89,6 +91,16 @@ int main(int argc, char** argv) {
     ("api-url", po::value<std::string>(&opt.api_url),
      "http://HOST:PORT the API reads go to (a CDN in front of the servers, scripts/cdn.sh); default: each "
      "client's own server")
+    ("client-rate", po::value<std::vector<std::string>>(),
+     "I=M: client I types M times as fast (its pauses divided by M, M in (0, 1000000]; a scenario's client_overrides "
+     "rate_multiplier). Repeat for several clients")
+    ("edit", po::value<std::vector<std::string>>(),
+     "MS,I,POS,DEL,INS: a scripted edit: MS ms after the start client I deletes DEL characters at POS and inserts "
+     "INS (the rest of the value, UTF-8; may be empty), POS and DEL clamped to its text (a scenario's script). "
+     "Repeat for several; with any, no client types the workload")
+    ("initial-text", po::value<std::string>(&opt.initial_text),
+     "every document's first content (a scenario's initial_text), typed by a setup user through the first server "
+     "before the clients connect")
     ("quiet", "no progress line");
   po::variables_map vm;
   try {
@@ -176,5 +188,52 @@ int main(int argc, char** argv) {
       c.from_ms = from_ms;  // one start per client: offset and drift given together share it
     }
   }
+  if (vm.count("client-rate")) {
+    for (const std::string& v : vm["client-rate"].as<std::vector<std::string>>()) {
+      const auto eq = v.find('=');
+      std::uint32_t client = 0;
+      double m = 0;
+      const char* b = v.data();
+      bool ok = eq != std::string::npos;
+      if (ok) {
+        const auto [e1, ec1] = std::from_chars(b, b + eq, client);
+        const auto [e2, ec2] = std::from_chars(b + eq + 1, b + v.size(), m);
+        ok = ec1 == std::errc() && e1 == b + eq && ec2 == std::errc() && e2 == b + v.size();
+      }
+      if (!ok) return bad("client-rate", "want CLIENT=MULTIPLIER, got '" + v + "'");
+      if (client >= opt.clients) return bad("client-rate", "client " + std::to_string(client) + " is not below --clients");
+      if (!(m > 0) || m > 1e6) return bad("client-rate", "'" + v + "': the multiplier must be in (0, 1000000]");
+      opt.rate_multipliers[client] = m;
+    }
+  }
+  if (vm.count("edit")) {
+    for (const std::string& v : vm["edit"].as<std::vector<std::string>>()) {
+      // Four numbers, then the inserted text (commas and all).
+      convlab::load::Options::ScriptedEdit ed;
+      std::size_t at = 0;
+      bool ok = true;
+      auto number = [&](auto& out) {
+        const auto comma = v.find(',', at);
+        if (comma == std::string::npos) return false;
+        const auto [e, ec] = std::from_chars(v.data() + at, v.data() + comma, out);
+        if (ec != std::errc() || e != v.data() + comma) return false;
+        at = comma + 1;
+        return true;
+      };
+      ok = number(ed.at_ms) && number(ed.client) && number(ed.pos) && number(ed.del);
+      if (!ok || ed.at_ms < 0) return bad("edit", "want MS,CLIENT,POS,DEL,INSERTED with MS >= 0, got '" + v + "'");
+      if (ed.client >= opt.clients) return bad("edit", "'" + v + "': client " + std::to_string(ed.client) + " is not below --clients");
+      ed.ins = v.substr(at);
+      if (!convlab::utf8_decode(ed.ins)) return bad("edit", "'" + v + "': the inserted text is not valid UTF-8");
+      opt.script.push_back(std::move(ed));
+    }
+    // Scripted edits after typing stops would find the clients draining: refused.
+    for (const auto& ed : opt.script) {
+      if (ed.at_ms >= static_cast<std::int64_t>(opt.duration_s * 1000)) {
+        return bad("edit", "an edit at " + std::to_string(ed.at_ms) + " ms is not before --duration's end");
+      }
+    }
+  }
+  if (!convlab::utf8_decode(opt.initial_text)) return bad("initial-text", "not valid UTF-8");
   return convlab::load::run(opt);
 }

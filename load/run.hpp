@@ -7,6 +7,7 @@
 #include "history/history.hpp"
 #include "reports/checkers.hpp"
 #include "server/core/protocol.hpp"
+#include "server/core/result.hpp"
 #include "server/core/rng.hpp"
 #include "server/pg/store.hpp"
 #include "server/strategies/registry.hpp"
@@ -222,6 +223,14 @@ class Run {
   // --- typing, acks, visibility ---
   void schedule_tick(Client& cl, std::int64_t pause_us);
   void tick(Client& cl);
+  // One edit of cl's replica: into the history, the edit log and out to its server.
+  void make_edit(Client& cl, const Splice& sp, std::uint32_t para);
+  // Options::script: a timer per scripted edit, from t = 0.
+  void schedule_script();
+  // Options::initial_text: typed into every document through server 0 by a setup user, each
+  // acknowledged, before t = 0 (blocking: nothing else runs yet). The setup edits' clock
+  // reading, or an error.
+  Result<std::int64_t> seed_documents();
   // Presence: an awareness frame every 1 / caret_moves_per_s seconds while typing.
   void schedule_caret(Client& cl);
   void note_acks(Client& cl);
@@ -284,6 +293,7 @@ class Run {
   std::int64_t quiet_deadline_us_ = 0;
 
   // statistics
+  std::uint64_t script_skipped_ = 0;  // scripted edits whose client was not connected
   std::uint64_t edits_ = 0, acked_ = 0, delivered_ = 0, reconnects_ = 0, abandoned_ = 0;
   // The steady state: from warmup_s after every client's first welcome until typing stops.
   std::int64_t steady_from_us() const {

@@ -130,9 +130,12 @@ Result<void> client_clocks(Plan& p, Rng& draws) {
                       "draw: the same ranges, other values)");
   }
   for (const sim::ClientOverride& o : w.client_overrides) {
+    if (o.client >= p.clients) continue;  // as the simulator: an override of no client does nothing
     if (o.rate_multiplier != 1.0) {
-      return make_error(p.file + ": client_overrides: rate_multiplier has no realisation on real processes "
-                        "(convlab-load types at one rate for all clients); remove it");
+      // The simulator's pause divided by it (workload::next_pause_us), in convlab-load.
+      char m[64];
+      std::snprintf(m, sizeof m, "%.17g", o.rate_multiplier);
+      p.load_flags.push_back("--client-rate=" + std::to_string(o.client) + "=" + m);
     }
     clocks[o.client].offset_ms = o.clock_offset_ms;
     clocks[o.client].drift_ppm = o.drift_ppm;
@@ -243,9 +246,6 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
   if (w.workload.rename_ms.max > 0) {
     return make_error(where + "workload.rename_ms: convlab-load makes no renames; remove it to run on real processes");
   }
-  if (!w.script.empty()) {
-    return make_error(where + "script: convlab-load types the workload, not scripted edits; remove it to run on real processes");
-  }
 
   p.scale = w.duration_ms > limits.duration_max_ms
                 ? static_cast<double>(limits.duration_max_ms) / static_cast<double>(w.duration_ms)
@@ -347,6 +347,11 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
     p.notes.push_back("workload.reload_ms: convlab-load's API reads, drawn from the seed by convlab-load (the same "
                       "range as the simulator's, other values)");
   }
+  if (w.servers.work_us_per_msg > 0) {
+    p.notes.push_back("servers.work_us_per_msg: the simulated " + std::to_string(w.servers.work_us_per_msg) +
+                      " us per client frame is not applied on real processes: a real server's cost per frame is its "
+                      "own (convlab calibrate measures it)");
+  }
 
   const workload::TypingConfig defaults;
   p.load_flags.push_back("--think-ms=" + std::to_string(w.workload.think_ms.min) + ".." + std::to_string(w.workload.think_ms.max));
@@ -362,7 +367,28 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
     p.notes.push_back("workload: only think_ms and same_paragraph_prob reach convlab-load; the other typing keys keep "
                       "their defaults");
   }
-  if (!w.initial_text.empty()) p.notes.push_back("initial_text: documents start empty on real processes");
+  if (!w.initial_text.empty()) {
+    // Typed into every document by a setup user before the clients connect, stamped at clock 0
+    // as the simulator's (convlab-load's --initial-text).
+    p.load_flags.push_back("--initial-text=" + w.initial_text);
+  }
+  // Scripted edits at their times from the load's start (scaled with the run), positions as
+  // written: convlab-load clamps them to the client's text as the simulator does.
+  for (const sim::WorldConfig::ScriptedEdit& e : w.script) {
+    if (e.client >= p.clients) continue;  // sim/world.cpp's checks refuse it before
+    if (scaled(e.at_ms, p.scale) >= p.duration_ms) {
+      return make_error(where + "script: the edit at " + std::to_string(e.at_ms) +
+                        " ms is not before the editing phase's end (" + std::to_string(w.duration_ms) +
+                        " ms): convlab-load makes scripted edits while its clients edit; move it into duration_s");
+    }
+    p.load_flags.push_back("--edit=" + std::to_string(scaled(e.at_ms, p.scale)) + "," + std::to_string(e.client) + "," +
+                           std::to_string(e.pos) + "," + std::to_string(e.del) + "," + e.ins);
+  }
+  if (!w.script.empty()) {
+    p.notes.push_back("script: " + std::to_string(w.script.size()) +
+                      " scripted edits made by convlab-load at their times from its start (t = 0 of the history); "
+                      "clients do not type the workload, as in the simulator");
+  }
   Rng draws(seed);
   if (auto ok = client_clocks(p, draws); !ok) return make_error(ok.error().message);
   return p;

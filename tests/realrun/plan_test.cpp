@@ -194,6 +194,40 @@ TEST(RealPlan, RefusesWhatHasNoFaithfulRealisationNamingIt) {
   EXPECT_EQ(partitions_yaml(*one, {"postgresql://a"}), "");
 }
 
+bool has_flag(const Plan& p, const std::string& flag) {
+  return std::find(p.load_flags.begin(), p.load_flags.end(), flag) != p.load_flags.end();
+}
+
+// Rows 8 and 11 of the naive table (issue 15): scripted edits, the initial text and per-client
+// typing rates reach convlab-load as flags; the simulated per-frame work is named as not applied.
+TEST(RealPlan, ScriptInitialTextAndClientRatesBecomeLoadFlags) {
+  auto p = plan_of("  duration_s: 3\n  clients: 2\n  initial_text: \"abcdef\"\n"
+                   "  script:\n"
+                   "    - {at_ms: 2000, client: 0, pos: 2, del: 0, ins: \"X\"}\n"
+                   "    - {at_ms: 2000, client: 1, pos: 2, del: 1, ins: \"\"}\n");
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_TRUE(has_flag(*p, "--initial-text=abcdef"));
+  EXPECT_TRUE(has_flag(*p, "--edit=2000,0,2,0,X"));
+  EXPECT_TRUE(has_flag(*p, "--edit=2000,1,2,1,"));
+  EXPECT_TRUE(std::any_of(p->notes.begin(), p->notes.end(), [](const std::string& n) { return n.find("script: 2 scripted edits") == 0; }));
+
+  auto flood = plan_of("  clients: 5\n  servers: {count: 1, work_us_per_msg: 20000}\n"
+                       "  client_overrides:\n    - {client: 0, rate_multiplier: 100}\n"
+                       "    - {client: 3, rate_multiplier: 0.5, clock_offset_ms: 40}\n");
+  ASSERT_TRUE(flood.has_value()) << flood.error().message;
+  EXPECT_TRUE(has_flag(*flood, "--client-rate=0=100"));
+  EXPECT_TRUE(has_flag(*flood, "--client-rate=3=0.5"));
+  EXPECT_TRUE(has_flag(*flood, "--clock-offset=3=40"));
+  EXPECT_TRUE(std::any_of(flood->notes.begin(), flood->notes.end(), [](const std::string& n) {
+    return n.find("servers.work_us_per_msg: the simulated 20000 us per client frame is not applied") == 0;
+  }));
+
+  // A long world's script is scaled with it (an edit after the editing phase the scenario loader refuses).
+  auto longer = plan_of("  duration_s: 120\n  clients: 2\n  script:\n    - {at_ms: 100000, client: 1, pos: 0, del: 0, ins: \"a,b\"}\n");
+  ASSERT_TRUE(longer.has_value()) << longer.error().message;
+  EXPECT_TRUE(has_flag(*longer, "--edit=50000,1,0,0,a,b"));
+}
+
 // A partitioned world (issue 18 item 2): one PostgreSQL cluster per partition, and every server
 // given the world's rule (partition_by, organizations, their sizes, the documents), so its
 // PartitionMap routes each document where the simulator's does.

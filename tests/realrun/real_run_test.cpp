@@ -237,6 +237,87 @@ variants:
   EXPECT_NE(shown.find("charts,"), std::string::npos) << shown;
 }
 
+// Row 8 (scenarios/naive/08-insert-delete-nearby.yaml) on real processes, lww and crdt: every
+// document starts "abcdef" (convlab-load's setup user types the initial text before t = 0), and
+// at 2000 ms client 0 inserts X after "ab" while client 1 deletes "c" (scripted edits). The
+// verdicts are the row's own expect block; the finals show each strategy's outcome: crdt keeps
+// both edits on every replica ("abXdef"), lww keeps one paragraph write whole ("abXcdef" or
+// "abdef", the same on both replicas). ~30 s: two PostgreSQL clusters, two runs of 3 s + drain.
+TEST(RealRun, Row8ScriptedEditsOnAnInitialTextGiveEachStrategysOutcome) {
+  PG15_OR_SKIP();
+  const std::string dir = test_dir();
+  std::string out;
+  const int code = convlab({"run", "--real", std::string(CONVLAB_SOURCE_DIR) + "/scenarios/naive/08-insert-delete-nearby.yaml",
+                            "--strategy", "lww", "--strategy", "crdt", "--seeds", "1", "--out", dir + "/out"},
+                           dir + "/convlab.log", out, 170000);
+  ASSERT_EQ(code, 0) << out;
+  // converged and acked_edits for both, lost_acked_edits for each: six expectations.
+  EXPECT_NE(out.find("6 expectations held, 0 failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("ok   lww: lost_acked_edits all == 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("ok   crdt: lost_acked_edits all == 0"), std::string::npos) << out;
+  for (const std::string strategy : {"lww", "crdt"}) {
+    auto events = history::read_file(dir + "/out/runs/insert-delete-nearby-naive-" + strategy + "-seed1/history.jsonl");
+    ASSERT_TRUE(events.has_value()) << events.error().message;
+    EXPECT_EQ(events->front().meta["initial_clock_ms"], "0") << strategy;
+    std::vector<std::int64_t> edit_us;
+    std::set<std::u32string> finals;
+    for (const history::Event& e : *events) {
+      if (e.type == EventType::kEdit) edit_us.push_back(e.t_us);
+      if (e.type == EventType::kFinal) finals.insert(e.text);
+    }
+    // Exactly the two scripted edits, at 2000 ms from the start (the timers' slack allowed).
+    ASSERT_EQ(edit_us.size(), 2u) << strategy;
+    for (std::int64_t t : edit_us) EXPECT_NEAR(static_cast<double>(t), 2e6, 0.2e6) << strategy;
+    ASSERT_EQ(finals.size(), 1u) << strategy << ": the replicas' finals differ";
+    if (strategy == "crdt") {
+      EXPECT_EQ(*finals.begin(), U"abXdef");
+    } else {
+      EXPECT_TRUE(*finals.begin() == U"abXcdef" || *finals.begin() == U"abdef") << "lww kept neither write whole";
+    }
+  }
+}
+
+// A per-client typing rate (client_overrides rate_multiplier) on real processes: client 0 types
+// ten times as fast as the other two, so in the history it makes about ten times their edits
+// (the pauses are drawn, the floor is 5x), and the meta line names it a fast client so
+// visibility_others_ms leaves it out, as the simulator's. ~20 s.
+TEST(RealRun, AClientRateMultiplierMakesThatClientEditFasterInTheHistory) {
+  PG15_OR_SKIP();
+  const std::string dir = test_dir();
+  const std::string file = write_scenario(dir, R"(name: flood
+strategies: [crdt]
+seeds: 1
+world:
+  duration_s: 8
+  quiesce_s: 5
+  docs: 1
+  clients: 3
+  workload: {think_ms: [300, 1500]}
+  servers: {count: 1, propagation: bus, persistence: changelog, ack: after_commit}
+  client_overrides:
+    - {client: 0, rate_multiplier: 10}
+variants:
+  fix: {}
+expect:
+  fix:
+    "*": {converged: "all == 1"}
+)");
+  std::string out;
+  const int code = convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
+  ASSERT_EQ(code, 0) << out;
+  auto events = history::read_file(dir + "/out/runs/flood-fix-crdt-seed1/history.jsonl");
+  ASSERT_TRUE(events.has_value()) << events.error().message;
+  EXPECT_EQ(events->front().meta["fast_clients"], "0");
+  std::map<std::uint32_t, double> edits;
+  for (const history::Event& e : *events) edits[e.client] += e.type == EventType::kEdit ? 1 : 0;
+  const double others = (edits[1] + edits[2]) / 2;
+  std::printf("edits: client 0 %.0f, clients 1 and 2 %.0f and %.0f\n", edits[0], edits[1], edits[2]);
+  ASSERT_GT(others, 0);
+  EXPECT_GE(edits[0] / others, 5.0) << "client 0 did not type faster: " << edits[0] << " edits, the others " << others;
+  EXPECT_LE(edits[0] / others, 20.0) << edits[0] << " edits, the others " << others;
+  EXPECT_NE(read(dir + "/out/report.json").find("visibility_others_ms"), std::string::npos);
+}
+
 // Row 18 (scenarios/naive/18-redis-pubsub.yaml) on real processes, one variant per test (each
 // ~45 s: 30 s of typing, the drain, PostgreSQL's initdb): a throwaway Redis from scripts/redis.sh,
 // server:1 behind a fault proxy to Redis, cut for 4 s (partition naming bus), then Redis
