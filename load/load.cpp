@@ -239,6 +239,13 @@ void Run::on_frame(Client& cl, const FrameView& f) {
       e.doc = f.doc;
       e.detail = text;
       emit(std::move(e));
+      // An edit refused (over the rate limit, or one the server's replica cannot take) was not
+      // applied: this replica has diverged from the server, and its edits in flight no longer
+      // match the answers to come. As the simulator's client (sim/clients.cpp), it drops the
+      // session and loads the document again a second later, with a fresh replica.
+      if (f.doc == cl.doc && (text.rfind("rate limited", 0) == 0 || text.rfind("edit", 0) == 0)) {
+        dropped(cl, cl.generation, "refused", text, 1000);
+      }
       return;
     }
     case FrameKind::kTitle:
@@ -252,7 +259,7 @@ void Run::on_frame(Client& cl, const FrameView& f) {
   }
 }
 
-void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const std::string& detail) {
+void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const std::string& detail, std::int64_t after_ms) {
   if (gen != cl.generation || finished_) return;
   ++cl.generation;  // late callbacks of this connection are ignored from here on
   ++drops_[kind];
@@ -285,7 +292,7 @@ void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const 
   // next one.
   cl.target = (cl.target + 1) % targets_.size();
   const std::int64_t base_ms = std::min<std::int64_t>(5000, 100LL << std::min<std::uint32_t>(cl.attempts, 6));
-  const std::int64_t wait_ms = base_ms / 2 + cl.backoff_rng.between(0, base_ms / 2);
+  const std::int64_t wait_ms = after_ms >= 0 ? after_ms : base_ms / 2 + cl.backoff_rng.between(0, base_ms / 2);
   if (!cl.retry) cl.retry = std::make_unique<net::steady_timer>(ioc_);
   cl.retry->expires_after(std::chrono::milliseconds(wait_ms));
   const std::uint64_t g = cl.generation;

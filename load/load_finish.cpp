@@ -352,6 +352,11 @@ int Run::run() {
     start_monotonic_us_ = std::chrono::duration_cast<std::chrono::microseconds>(start_.time_since_epoch()).count();
     meta.meta["start_monotonic_us"] = std::to_string(start_monotonic_us_);
     emit(std::move(meta));
+    if (initial_clock_ms) {
+      // The setup took a while before t = 0: a runner that times faults from here reads it.
+      std::cerr << "convlab-load: initial text typed into " << opt_.docs << " documents; t = 0 at monotonic "
+                << start_monotonic_us_ << " us" << std::endl;
+    }
   }
   edit_log_.set_docs(opt_.docs);
   Rng seeder(opt_.seed);

@@ -212,7 +212,10 @@ class Run {
   void open_ws(Client& cl, std::uint64_t gen);
   void read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::shared_ptr<beast::flat_buffer> buf);
   void on_frame(Client& cl, const FrameView& f);
-  void dropped(Client& cl, std::uint64_t gen, const std::string& kind, const std::string& detail);
+  // The connection is gone (or given up): a fresh login after a backoff, or after `after_ms`
+  // when it is not negative.
+  void dropped(Client& cl, std::uint64_t gen, const std::string& kind, const std::string& detail,
+               std::int64_t after_ms = -1);
   void send(Client& cl, FrameKind kind, std::span<const std::uint8_t> payload);
   void send_edits(Client& cl, std::vector<Bytes> msgs);
   bool is_ack(const Client& cl, std::span<const std::uint8_t> payload) const;

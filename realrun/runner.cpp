@@ -497,7 +497,26 @@ Result<RealOutput> World::run() {
   }
   if (stop_) return make_error("interrupted");
   if (auto ok = start_load(); !ok) return make_error(ok.error().message);
-  const auto t0 = SteadyClock::now();
+  auto t0 = SteadyClock::now();
+  if (!plan_.world.initial_text.empty()) {
+    // convlab-load types the initial text before its t = 0 and says when t = 0 was (this
+    // machine's monotonic clock): the schedule counts from there, as the history does.
+    const std::string marker = "t = 0 at monotonic ";
+    for (;;) {
+      const std::string log = load_->log_tail(16000);
+      const auto at = log.find(marker);
+      if (at != std::string::npos && log.find(" us", at) != std::string::npos) {
+        t0 = SteadyClock::time_point(std::chrono::microseconds(std::stoll(log.substr(at + marker.size()))));
+        break;
+      }
+      if (stop_) return make_error("interrupted");
+      if (!load_->running()) break;  // its exit and log are reported below
+      if (SteadyClock::now() - t0 > std::chrono::seconds(120)) {
+        return make_error("convlab-load did not finish typing the initial text within 120 s (" + load_->log_path() + ")");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
   progress_("convlab-load: " + std::to_string(plan_.clients) + " clients, " + std::to_string(plan_.docs) + " docs, " +
             std::to_string(plan_.duration_ms / 1000) + " s of typing");
 
