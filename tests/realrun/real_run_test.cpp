@@ -280,7 +280,8 @@ TEST(RealRun, Row8ScriptedEditsOnAnInitialTextGiveEachStrategysOutcome) {
 // A per-client typing rate (client_overrides rate_multiplier) on real processes: client 0 types
 // ten times as fast as the other two, so in the history it makes about ten times their edits
 // (the pauses are drawn, the floor is 5x), and the meta line names it a fast client so
-// visibility_others_ms leaves it out, as the simulator's. ~20 s.
+// visibility_others_ms leaves it out, as the simulator's; with a rate limit (row 11's fix) the
+// refused client reloads and the run converges. ~30 s.
 TEST(RealRun, AClientRateMultiplierMakesThatClientEditFasterInTheHistory) {
   PG15_OR_SKIP();
   const std::string dir = test_dir();
@@ -298,13 +299,28 @@ world:
     - {client: 0, rate_multiplier: 10}
 variants:
   fix: {}
+  limited: {servers: {rate_limit_per_s: 5, rate_burst: 5}}
 expect:
   fix:
+    "*": {converged: "all == 1"}
+  limited:
     "*": {converged: "all == 1"}
 )");
   std::string out;
   const int code = convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
+  // Under the rate limit the server refuses most of client 0's edits; its replica, diverged,
+  // is dropped and loaded again (as the simulator's), so the run still converges.
   ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("2 expectations held, 0 failed"), std::string::npos) << out;
+  auto limited = history::read_file(dir + "/out/runs/flood-limited-crdt-seed1/history.jsonl");
+  ASSERT_TRUE(limited.has_value()) << limited.error().message;
+  std::size_t refused = 0, reloads = 0;
+  for (const history::Event& e : *limited) {
+    refused += e.type == EventType::kFault && e.kind == "refused" && e.client == 0 ? 1 : 0;
+    reloads += e.type == EventType::kLoad && e.client == 0 ? 1 : 0;
+  }
+  EXPECT_GT(refused, 0u) << "the rate limit refused nothing";
+  EXPECT_GT(reloads, 1u) << "client 0 never loaded the document again after a refusal";
   auto events = history::read_file(dir + "/out/runs/flood-fix-crdt-seed1/history.jsonl");
   ASSERT_TRUE(events.has_value()) << events.error().message;
   EXPECT_EQ(events->front().meta["fast_clients"], "0");
