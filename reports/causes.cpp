@@ -169,8 +169,10 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
 
   // The write the paragraph's other edits say decided E's character, for a character the log
   // does not follow to an unseeing writer: `bound` is when it left the durable text (or E's
-  // acknowledgement, for one that never reached it).
-  const auto from_paragraph = [&](const EditInfo& e, std::int64_t bound, bool durable) -> std::optional<Verdict> {
+  // acknowledgement, for one that never reached it); `put`, for a durable one, when the durable
+  // text last took it in (a write durable before that came before it in the log).
+  const auto from_paragraph = [&](const EditInfo& e, std::int64_t bound, bool durable,
+                                  std::int64_t put = std::numeric_limits<std::int64_t>::min()) -> std::optional<Verdict> {
     const auto para = log.by_para->find({e.e->doc, e.e->para});
     if (para == log.by_para->end()) return std::nullopt;
     // A write the server let win by its later clock reading, durable by then: clock_skew when E
@@ -201,7 +203,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       for (std::size_t idx : para->second) {
         const EditInfo& w = edits[idx];
         if (w.e->client == e.e->client || w.e->t_us < e.e->t_us || w.e->t_us > bound || saw(w, e)) continue;
-        if (!durable_at(w)) continue;
+        if (const std::optional<std::int64_t> at = durable_at(w); !at || *at < put) continue;
         return Verdict{w.e->stale_base ? "stale_base" : "concurrent", idx};
       }
     }
@@ -671,7 +673,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
           const bool own = w != nullptr && w->e->client == e.e->client;
           const bool own_server_snapshot = c.writer < 0 && c.server == e.e->server &&
                                            first_crash_after(log.commits[f.spans.back().first].t_us) > c.t_us;
-          v = from_paragraph(e, c.t_us, true)
+          v = from_paragraph(e, c.t_us, true, log.commits[f.spans.back().first].t_us)
                   .value_or(Verdict{own || own_server_snapshot ? "concurrent" : "unknown", std::nullopt});
         }
       } else {
