@@ -376,7 +376,9 @@ void Run::reload(Client& cl) {
   http_call(t, http::verb::get, "/api/documents/" + std::to_string(cl.doc), cl.token, "",
             [this, &cl, server, sent](const std::string& err, const http::response<http::string_body>& res) {
               cl.loading = false;
-              if (err.rfind("HTTP ", 0) == 0) {
+              const bool refusal = err.rfind("HTTP 401", 0) == 0 || err.rfind("HTTP 403", 0) == 0 ||
+                                   err.rfind("HTTP 503", 0) == 0;
+              if (refusal) {
                 // A refusal, as the simulator writes one (401, 403, 503: the database down).
                 history::Event e;
                 e.type = history::EventType::kFault;
@@ -388,7 +390,9 @@ void Run::reload(Client& cl) {
                 return;
               }
               if (!err.empty()) {
-                ++drops_["api_read:" + err.substr(0, err.find(':'))];  // no answer at all (a server killed)
+                // No answer from the server (killed; or the CDN's 502/504 for a dead upstream): no
+                // read, as a simulated read to a dead server gets none.
+                ++drops_["api_read:" + (err.rfind("HTTP ", 0) == 0 ? err.substr(0, 8) : err.substr(0, err.find(':')))];
                 return;
               }
               boost::system::error_code jec;

@@ -99,6 +99,18 @@ Result<void> check_fault(const Plan& p, const FaultSpec& f) {
         why = "a partition naming db: its fault proxies point at the cluster that is lost";
       }
       if (g.kind == FaultKind::kCrash && g.target == "db") why = "a crash of db: the cluster it restarts is the one that is lost";
+      // The loss stops and restarts every server: a server's own crash inside it would start that
+      // server a second time on its port.
+      const std::int64_t g_end = g.for_ms > 0 ? g.at_ms + g.for_ms : w.duration_ms;
+      const std::int64_t f_end = f.for_ms > 0 ? f.at_ms + f.for_ms : w.duration_ms;
+      if (g.kind == FaultKind::kCrash && g.target.rfind("server:", 0) == 0 && g.at_ms < f_end && f.at_ms < g_end) {
+        why = "a crash of " + g.target + " overlapping it: the loss stops and restarts every server";
+      }
+    }
+    // The restore (up to minutes) must end before typing does: convlab-load reads the restored
+    // change log when it ends.
+    if (why.empty() && (f.for_ms <= 0 || f.at_ms + f.for_ms >= w.duration_ms)) {
+      why = "a db_lost lasting to the end of the editing phase: the restore must end before typing does";
     }
     if (!why.empty()) return make_error(fault_place(p, f) + ": runs on real processes only on one plain cluster, and this world has " + why);
   }
@@ -221,7 +233,8 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
     return make_error(where + "workload.version_read_share: convlab-load makes no reads of past versions; remove it "
                       "to run on real processes");
   }
-  if (w.servers.api_read == sim::ApiRead::kSessionPrimary || w.servers.api_read == sim::ApiRead::kFenced) {
+  // Only API reads go through api_read: a world that makes none runs whatever it says.
+  if (reloads && (w.servers.api_read == sim::ApiRead::kSessionPrimary || w.servers.api_read == sim::ApiRead::kFenced)) {
     return make_error(where + "servers.api_read: " + std::string(kApiReadNames[static_cast<std::size_t>(w.servers.api_read)]) +
                       ": it needs the session's last acknowledged version, which an HTTP read to convlab-server does "
                       "not carry (the server refuses it, docs/scenarios.md); use replica or primary to run on real "

@@ -460,6 +460,11 @@ RunMetrics Checker::finish() const {
     log.partitions = st.partitions;
     log.home_moved_us = st.home_moved_us;
     log.loads = st.loads;
+    // Each client's loads in time order: convlab-load writes its API reads after the run (their
+    // lines come after the others'), and the rules look a client's loads up by time.
+    for (auto& [client, loads] : log.loads) {
+      std::stable_sort(loads.begin(), loads.end(), [](const detail::Load& a, const detail::Load& b) { return a.t_us < b.t_us; });
+    }
     log.loads_complete = !(st.meta.count("welcome_versions") != 0 && st.meta.at("welcome_versions") == "false");
     log.acks_numbered = std::any_of(st.acks.begin(), st.acks.end(), [](const Ack& a) { return a.seq != 0; });
     for (const Seen& s : st.seens) log.shown.try_emplace({s.client, s.author, s.op}, s.t_us);

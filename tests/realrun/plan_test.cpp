@@ -142,6 +142,11 @@ TEST(RealPlan, ADbLostWorldPlansItsBackupPolicyAndRefusesWhatALostClusterCannotC
   refused("  clients: 4\n  faults:\n    - {at_s: 2, kind: partition, groups: [[\"server:0\"], [\"db\"]], for_s: 1}\n"
           "    - {at_s: 9, kind: db_lost}\n",
           "a partition naming db");
+  refused("  clients: 4\n  servers: {count: 2}\n  faults:\n    - {at_s: 47, kind: db_lost, for_s: 3}\n"
+          "    - {at_s: 46, kind: crash, target: \"server:1\", for_s: 2}\n",
+          "a crash of server:1 overlapping it");
+  refused("  duration_s: 60\n  clients: 4\n  faults:\n    - {at_s: 58, kind: db_lost, for_s: 5}\n",
+          "a db_lost lasting to the end of the editing phase");
 }
 
 TEST(RealPlan, ALongWorldIsShortenedWithItsFaultsAndSaysSo) {
@@ -319,6 +324,9 @@ TEST(RealPlan, RefusesReloadsItCannotRunFaithfullyNamingTheKey) {
                                        ": it needs the session's last acknowledged version"),
               std::string::npos)
         << fix.error().message;
+    // Without API reads the policy reads nothing: the world runs.
+    auto quiet = plan_of("  clients: 4\n  servers: {api_read: " + std::string(read) + "}\n");
+    EXPECT_TRUE(quiet.has_value()) << read << ": " << (quiet ? std::string() : quiet.error().message);
   }
 }
 
