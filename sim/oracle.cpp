@@ -443,7 +443,7 @@ std::vector<TruthChar> Oracle::finish(const std::vector<std::vector<CharId>>& fi
         // memory was replaced after it went with that memory, X's absence with it: what lost X
         // is that memory's loss.
         const auto gone_untraced = [&](const CharEv& ev) {
-          if (traced(ev.by)) return false;
+          if (ev.by == nullptr || traced(ev.by)) return false;  // no message to ask: judged as before
           const auto m = memory_replaced_.find({static_cast<std::uint32_t>(ev.place), e.doc});
           return m != memory_replaced_.end() && std::upper_bound(m->second.begin(), m->second.end(), ev.t_us) != m->second.end();
         };
