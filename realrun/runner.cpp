@@ -200,7 +200,15 @@ class World final : public faults::RealProcesses {
       failure_ = "db_lost: " + ok.error().message;
       return true;
     }
-    std::ofstream(dir_ + "/db_lost.txt", std::ios::binary | std::ios::trunc) << workload::write_lost_database(lost_);
+    {
+      std::ofstream out(dir_ + "/db_lost.txt", std::ios::binary | std::ios::trunc);
+      out << workload::write_lost_database(lost_);
+      out.close();
+      if (!out) {
+        failure_ = "db_lost: cannot write " + dir_ + "/db_lost.txt (what convlab-load reads for the history)";
+        return true;
+      }
+    }
     progress_(std::string(plan_.archived ? "database restored: " : "empty database: ") + std::to_string(kept_records) +
               " change-log records back, " + std::to_string(lost_records) + " lost");
     for (std::uint32_t k = 0; k < plan_.servers; ++k) {
@@ -655,6 +663,8 @@ Result<RealOutput> World::finish(int load_exit) {
     // the archive, so the restore keeps every edit acknowledged before the last one.
     std::ofstream archives(dir_ + "/archive_points.txt");
     for (const std::int64_t at : archive_us_) archives << std::max<std::int64_t>(0, at - start_us) << '\n';
+    archives.close();
+    if (!archives) return make_error("cannot write " + dir_ + "/archive_points.txt");
   }
   // The fault lines go before the load's lines, so that at one time a fault comes first: a lost
   // database's restore (convlab-load's commit with no writer at the loss's instant) follows its
