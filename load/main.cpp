@@ -18,6 +18,7 @@
 #include <charconv>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <string>
 
 namespace po = boost::program_options;
@@ -41,6 +42,18 @@ bool client_value(const std::string& s, std::uint32_t& client, std::int64_t& val
     from_ms = static_cast<std::int64_t>(from_s * 1000);
   }
   return ec1 == std::errc() && e1 == b + eq && ec2 == std::errc() && e2 == b + value_end;
+}
+
+// "MIN..MAX" milliseconds, 1 <= MIN <= MAX <= one hour, nothing else around them; or nothing.
+std::optional<std::pair<std::int64_t, std::int64_t>> ms_range(const std::string& v) {
+  const auto dots = v.find("..");
+  if (dots == std::string::npos) return std::nullopt;
+  std::int64_t lo = -1, hi = -1;
+  const auto [e1, ec1] = std::from_chars(v.data(), v.data() + dots, lo);
+  const auto [e2, ec2] = std::from_chars(v.data() + dots + 2, v.data() + v.size(), hi);
+  if (ec1 != std::errc() || e1 != v.data() + dots || ec2 != std::errc() || e2 != v.data() + v.size()) return std::nullopt;
+  if (lo < 1 || hi < lo || hi > 3'600'000) return std::nullopt;
+  return std::make_pair(lo, hi);
 }
 
 }  // namespace
@@ -137,15 +150,9 @@ int main(int argc, char** argv) {
   if (vm.count("think-ms") || vm.count("same-paragraph")) {
     convlab::workload::TypingConfig t = convlab::workload::at_rate(opt.rate);
     if (vm.count("think-ms")) {
-      const std::string v = vm["think-ms"].as<std::string>();
-      const auto dots = v.find("..");
-      std::int64_t lo = -1, hi = -1;
-      if (dots != std::string::npos) {
-        std::from_chars(v.data(), v.data() + dots, lo);
-        std::from_chars(v.data() + dots + 2, v.data() + v.size(), hi);
-      }
-      if (lo < 1 || hi < lo || hi > 3'600'000) return bad("think-ms", "want MIN..MAX with 1 <= MIN <= MAX ms, got '" + v + "'");
-      t.think_ms = {lo, hi};
+      const auto range = ms_range(vm["think-ms"].as<std::string>());
+      if (!range) return bad("think-ms", "want MIN..MAX with 1 <= MIN <= MAX ms, got '" + vm["think-ms"].as<std::string>() + "'");
+      t.think_ms = {range->first, range->second};
     }
     if (vm.count("same-paragraph")) {
       const double p = vm["same-paragraph"].as<double>();
@@ -156,14 +163,9 @@ int main(int argc, char** argv) {
   }
   if (vm.count("reload-ms")) {
     const std::string v = vm["reload-ms"].as<std::string>();
-    const auto dots = v.find("..");
-    std::int64_t lo = -1, hi = -1;
-    if (dots != std::string::npos) {
-      const auto [e1, ec1] = std::from_chars(v.data(), v.data() + dots, lo);
-      const auto [e2, ec2] = std::from_chars(v.data() + dots + 2, v.data() + v.size(), hi);
-      if (ec1 != std::errc() || e1 != v.data() + dots || ec2 != std::errc() || e2 != v.data() + v.size()) lo = -1;
-    }
-    if (lo < 1 || hi < lo || hi > 3'600'000) return bad("reload-ms", "want MIN..MAX with 1 <= MIN <= MAX ms, got '" + v + "'");
+    const auto range = ms_range(v);
+    if (!range) return bad("reload-ms", "want MIN..MAX with 1 <= MIN <= MAX ms, got '" + v + "'");
+    const auto [lo, hi] = *range;
     if (opt.history.empty() || opt.pg_urls.empty()) {
       return bad("reload-ms", "needs --history and --pg (the change log says what each read missed)");
     }

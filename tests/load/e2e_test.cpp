@@ -11,6 +11,8 @@
 #include <pqxx/pqxx>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <regex>
 #include <string>
 #include <thread>
@@ -63,6 +65,21 @@ INSTANTIATE_TEST_SUITE_P(E2e, TwoServers, ::testing::Values("lww", "seq", "ot", 
 // convlab-load must wait until its clients show the durable text before it judges. It used to
 // stop at the first 500 ms of silence, so the clients of one server never saw the other's last
 // edits and a real run of scenario 01 did not converge.
+// convlab-load's MIN..MAX flags refuse what is not exactly two millisecond counts in order,
+// naming the flag (no server needed: the flags are read first).
+TEST(LoadFlags, RangesRefuseTrailingJunkAndReversedBoundsNamingTheFlag) {
+  const std::string log = ::testing::TempDir() + "/convlab-load-flags.log";
+  for (const char* flag : {"--think-ms", "--reload-ms"}) {
+    for (const char* v : {"5..9x", "9..5", "0..5", "5", "x..9"}) {
+      EXPECT_EQ(run_command({CONVLAB_LOAD_BIN, "--url", "ws://127.0.0.1:1", flag, v}, log, 30000), 2) << flag << " " << v;
+      std::ifstream in(log);
+      const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      EXPECT_NE(out.find(std::string(flag) + ": want MIN..MAX with 1 <= MIN <= MAX ms, got '" + v + "'"), std::string::npos)
+          << flag << " " << v << ": " << out;
+    }
+  }
+}
+
 TEST(PollPropagation, LoadWaitsForTheLastPoll) {
   CONVLAB_PG_URL_OR_SKIP(url);
   const std::string dir = test_dir();
