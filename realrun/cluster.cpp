@@ -3,26 +3,17 @@
 
 #include "realrun/process.hpp"
 
-#include <sys/stat.h>
-
-#include <cstdlib>
 #include <filesystem>
 
 namespace convlab::realrun {
 
 Result<std::string> Cluster::start(const std::string& name, const std::vector<std::string>& extra, bool archived) {
-  char tmpl[] = "/tmp/convlab-real-pg.XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return make_error("cannot make a directory under /tmp for PostgreSQL");
-  root_ = tmpl;
-  ::chmod(root_.c_str(), 0755);  // postgres must get in when the runner is root
+  auto dir_made = service_dir("/tmp/convlab-real-pg.XXXXXX", true, "PostgreSQL");  // postgres must get in when the runner is root
+  if (!dir_made) return make_error(dir_made.error().message);
+  root_ = *dir_made;
   std::vector<std::string> argv{"/bin/bash", sh_, extra.empty() ? (archived ? "start-archived" : "start") : "replica", dir()};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  Process starter(argv, log_dir_ + "/" + name + "-start.log", true);
-  auto url = starter.first_line(120000);
-  if (starter.wait(60000).value_or(-1) != 0 || !url) {
-    return make_error("scripts/pg.sh " + argv[2] + " failed: " + starter.log_tail(600));
-  }
-  return *url;
+  return start_service(argv, log_dir_ + "/" + name + "-start.log", 120000, 60000, "", "scripts/pg.sh " + argv[2]);
 }
 
 bool Cluster::crash() { return run_command({"/bin/bash", sh_, "crash", dir()}, log_dir_ + "/pg-crash.log", 60000) == 0; }

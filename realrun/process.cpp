@@ -1,6 +1,7 @@
 #include "realrun/process.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -102,6 +104,23 @@ std::string Process::log_tail(std::size_t bytes) const {
   ss << in.rdbuf();
   const std::string s = ss.str();
   return s.size() > bytes ? "..." + s.substr(s.size() - bytes) : s;
+}
+
+Result<std::string> service_dir(const std::string& tmpl, bool others, const std::string& what) {
+  std::string dir = tmpl;
+  if (mkdtemp(dir.data()) == nullptr) return make_error("cannot make a directory under /tmp for " + what);
+  if (others) ::chmod(dir.c_str(), 0755);
+  return dir;
+}
+
+Result<std::string> start_service(const std::vector<std::string>& argv, const std::string& log, int line_ms, int exit_ms,
+                                  const std::string& url_prefix, const std::string& what) {
+  Process starter(argv, log, true);
+  auto url = starter.first_line(line_ms);
+  if (starter.wait(exit_ms).value_or(-1) != 0 || !url || url->rfind(url_prefix, 0) != 0) {
+    return make_error(what + " failed: " + starter.log_tail(600));
+  }
+  return *url;
 }
 
 int run_command(const std::vector<std::string>& argv, const std::string& log_path, int timeout_ms) {

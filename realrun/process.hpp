@@ -4,6 +4,8 @@
 // stderr (and stdout unless piped) goes to a log file printed when something fails. A child is
 // in a process group of its own (a Ctrl-C at the terminal reaches only the parent, which stops
 // its children in order) and is killed if the parent dies (PR_SET_PDEATHSIG).
+#include "server/core/result.hpp"
+
 #include <csignal>
 #include <cstdint>
 #include <optional>
@@ -42,6 +44,16 @@ class Process {
 
 // Runs a command to its end (up to timeout_ms); its exit code, or -1 on a timeout.
 int run_command(const std::vector<std::string>& argv, const std::string& log_path, int timeout_ms);
+
+// A throwaway service's own directory: mkdtemp of `tmpl` ("/tmp/NAME.XXXXXX"), opened to other
+// users when `others` (a service's own user — postgres, nginx's nobody — reaches into it when the
+// runner is root). `what` names the service in the error.
+Result<std::string> service_dir(const std::string& tmpl, bool others, const std::string& what);
+// Runs a service script's start command (scripts/pg.sh, redis.sh, cdn.sh): its first stdout line,
+// the service's URL, once the script exited 0 — within `line_ms` and `exit_ms` — and the line
+// begins with `url_prefix`; else an error naming `what` with the log's tail.
+Result<std::string> start_service(const std::vector<std::string>& argv, const std::string& log, int line_ms, int exit_ms,
+                                  const std::string& url_prefix, const std::string& what);
 
 // A loopback port that was free a moment ago (servers must know each other's ports before they
 // start); 0 if none could be had.

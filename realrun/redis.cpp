@@ -3,22 +3,18 @@
 
 #include "realrun/process.hpp"
 
-#include <cstdlib>
 #include <filesystem>
 
 namespace convlab::realrun {
 
 Result<std::string> RedisInstance::start() {
-  char tmpl[] = "/tmp/convlab-real-redis.XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return make_error("cannot make a directory under /tmp for Redis");
-  root_ = tmpl;
-  Process starter({"/bin/bash", sh_, "start", root_ + "/r"}, log_dir_ + "/redis-start.log", true);
-  auto url = starter.first_line(30000);
-  if (starter.wait(30000).value_or(-1) != 0 || !url || url->rfind("redis://127.0.0.1:", 0) != 0) {
-    return make_error("scripts/redis.sh start failed: " + starter.log_tail(600));
-  }
-  url_ = *url;
-  return url_;
+  auto dir = service_dir("/tmp/convlab-real-redis.XXXXXX", false, "Redis");
+  if (!dir) return make_error(dir.error().message);
+  root_ = *dir;
+  auto url = start_service({"/bin/bash", sh_, "start", root_ + "/r"}, log_dir_ + "/redis-start.log", 30000, 30000,
+                           "redis://127.0.0.1:", "scripts/redis.sh start");
+  if (url) url_ = *url;
+  return url;
 }
 
 std::string RedisInstance::host_port() const { return url_.empty() ? "" : url_.substr(8); }
