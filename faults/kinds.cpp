@@ -165,13 +165,13 @@ const std::array<KindInfo, 10> kKinds{{
      "#c9e6c9", 5},
     {FaultKind::kOffline, "offline", "a client goes offline, keeps editing locally, comes back", kTargetKeys,
      kClientNode, ValueUnit::kNone, nullptr, scheduled_client, swarm_client, yaml_target, nullptr,
-     &S::begin_offline, &S::end_offline, nullptr, nullptr, "#c6b3e0", 2},
+     &S::begin_offline, &S::end_offline, &R::begin_offline, &R::end_offline, "#c6b3e0", 2},
     {FaultKind::kDisconnect, "disconnect", "a client's connection drops; it reconnects at once", kTargetKeys,
      kClientNode, ValueUnit::kNone, nullptr, scheduled_client, swarm_client, yaml_target, nullptr,
-     &S::begin_disconnect, nullptr, nullptr, nullptr, "#d9d9d9", 6},
+     &S::begin_disconnect, nullptr, &R::begin_disconnect, nullptr, "#d9d9d9", 6},
     {FaultKind::kRevoke, "revoke", "a client's user has its tokens revoked (for good)", kTargetKeys, kClientNode,
      ValueUnit::kNone, nullptr, scheduled_client, swarm_client, yaml_target, nullptr, &S::begin_revoke, nullptr,
-     nullptr, nullptr, "#f7c6e0", 7},
+     &R::begin_revoke, nullptr, "#f7c6e0", 7},
     {FaultKind::kFlaky, "flaky", "bus hops lose, duplicate and reorder messages", kFlakyKeys, kNoNode,
      ValueUnit::kNone, check_flaky, scheduled_flaky, swarm_flaky, yaml_flaky, detail_flaky, &S::begin_flaky,
      &S::end_flaky, nullptr, nullptr, "#ffd08a", 3},
@@ -217,6 +217,16 @@ const KindInfo* find(std::string_view name) {
 std::string names_list() {
   std::string out;
   for (const KindInfo& k : kKinds) {
+    if (!out.empty()) out += ", ";
+    out += k.name;
+  }
+  return out;
+}
+
+std::string real_names() {
+  std::string out;
+  for (const KindInfo& k : kKinds) {
+    if (k.real_begin == nullptr) continue;
     if (!out.empty()) out += ", ";
     out += k.name;
   }

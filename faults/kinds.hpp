@@ -105,6 +105,19 @@ class Simulator {
 //                 `restart` on the same port at the end; nothing without a Redis bus (as in the
 //                 simulator). A partition naming `bus` under `bus: redis` cuts the fault proxy
 //                 between each server it names and Redis.
+//   offline       convlab-load's --offline (the runner passes the fault's times): from `at` the
+//                 client's WebSocket link is held both ways at convlab-load (its frames out
+//                 queue, the frames in are kept unread), it keeps typing into its replica; at the
+//                 end what was held goes both ways, as the simulator's held links do;
+//   revoke        convlab-load's --revoke: at `at` the client's token is revoked through the
+//                 server's own POST /logout (its jti revoked in PostgreSQL, the other servers told
+//                 through NOTIFY); what follows is the server's policy (check_revocation: its
+//                 WebSocket closed with 4403 and its API reads refused 403, or neither). The
+//                 revoked user does not log in again (the simulator's client stops for good);
+//                 API reads answered 200 after it are `:revoked` in the history;
+//   disconnect    convlab-load's --disconnect: the client's connection is closed at `at`; it
+//                 logs in again at once through the world's balancer (the next server round
+//                 robin, the same one when sticky), with a fresh replica as the simulator's.
 // Kinds whose entry has a null real_begin have no real realisation (docs/real-faults.md says
 // why); the runner (realrun/) refuses a scenario that names one.
 class RealProcesses {
@@ -120,6 +133,10 @@ class RealProcesses {
   virtual bool end_redis_crash(const FaultSpec& f, std::uint64_t handle) = 0;
   virtual std::uint64_t begin_db_lost(const FaultSpec& f) = 0;
   virtual bool end_db_lost(const FaultSpec& f, std::uint64_t handle) = 0;
+  virtual std::uint64_t begin_offline(const FaultSpec& f) = 0;
+  virtual bool end_offline(const FaultSpec& f, std::uint64_t handle) = 0;
+  virtual std::uint64_t begin_disconnect(const FaultSpec& f) = 0;
+  virtual std::uint64_t begin_revoke(const FaultSpec& f) = 0;
 };
 
 // The kinds of node a `target` may name (a bit set).
@@ -179,8 +196,8 @@ struct KindInfo {
   // The simulator: begin, and end (null: it lasts — nothing to undo, no `recover` event).
   std::uint64_t (Simulator::*sim_begin)(const FaultSpec& f);
   bool (Simulator::*sim_end)(const FaultSpec& f, std::uint64_t handle);
-  // Real processes: null means none (partition, crash, clock_offset, clock_drift, db_lost and
-  // redis_crash have one).
+  // Real processes: null means none (every kind but flaky has one; `real_names()`
+  // lists them).
   std::uint64_t (RealProcesses::*real_begin)(const FaultSpec& f);
   bool (RealProcesses::*real_end)(const FaultSpec& f, std::uint64_t handle);
   // Reports: the shade of its windows, and its place in legends (0 first).
@@ -201,6 +218,8 @@ std::string_view name(FaultKind kind);
 const KindInfo* find(std::string_view name);
 // "partition, crash, ...": every name, in table order (for error messages).
 std::string names_list();
+// The names of the kinds with a realisation on real processes, in table order.
+std::string real_names();
 
 // A history event's `detail` for fault `f`: its groups or target, its kind's part, its length.
 std::string describe(const FaultSpec& f);

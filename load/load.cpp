@@ -62,6 +62,8 @@ void Run::http_call(const Target& t, http::verb verb, const std::string& path, c
 }
 
 void Run::login(Client& cl) {
+  // A revoked user's access is gone: it does not come back (as the simulator's client).
+  if (cl.revoked_us >= 0) return;
   const std::uint64_t gen = ++cl.generation;
   std::string body = json::serialize(json::object{{"user", opt_.user_prefix + std::to_string(cl.id)},
                                                   {"password", opt_.password}});
@@ -143,27 +145,33 @@ void Run::read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::
       return dropped(cl, gen, kind, detail);
     }
     const auto data = buf->cdata();
-    cl.last_frame_us = now_us();
-    auto ok = decode_batch(std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(data.data()), data.size()),
-                           views_, cl.v2 ? kBatchFramesMax : 1);
-    if (!ok) {
-      error("bad_frame", "client " + std::to_string(cl.id) + ": " + ok.error().message);
+    const std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t*>(data.data()), data.size());
+    if (cl.offline) {
+      // Held, as a partitioned link holds it: read when the client is back (go_online).
+      cl.held_in.emplace_back(bytes.begin(), bytes.end());
     } else {
-      // The views point into `buf`; on_frame may drop the connection, but `buf` lives on here.
-      std::vector<FrameView> frames = std::move(views_);
-      bool any = false;
-      for (const FrameView& f : frames) {
-        if (gen != cl.generation) break;
-        on_frame(cl, f);
-        any = any || f.kind == FrameKind::kDeliver || f.kind == FrameKind::kWelcome;
-      }
-      // Visibility once per message: what it carried is on screen together.
-      if (any && gen == cl.generation && cl.welcomed) note_seen(cl);
-      views_ = std::move(frames);
+      on_message(cl, gen, bytes);
     }
     buf->consume(buf->size());
     if (gen == cl.generation && cl.ws == ws) read_loop(cl, gen, ws, buf);
   }));
+}
+
+void Run::on_message(Client& cl, std::uint64_t gen, std::span<const std::uint8_t> data) {
+  cl.last_frame_us = now_us();
+  auto ok = decode_batch(data, views_, cl.v2 ? kBatchFramesMax : 1);
+  if (!ok) return error("bad_frame", "client " + std::to_string(cl.id) + ": " + ok.error().message);
+  // The views point into `data`, which the caller keeps; on_frame may drop the connection.
+  std::vector<FrameView> frames = std::move(views_);
+  bool any = false;
+  for (const FrameView& f : frames) {
+    if (gen != cl.generation) break;
+    on_frame(cl, f);
+    any = any || f.kind == FrameKind::kDeliver || f.kind == FrameKind::kWelcome;
+  }
+  // Visibility once per message: what it carried is on screen together.
+  if (any && gen == cl.generation && cl.welcomed) note_seen(cl);
+  views_ = std::move(frames);
 }
 
 void Run::on_frame(Client& cl, const FrameView& f) {
@@ -289,8 +297,8 @@ void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const 
   ++reconnects_;
   ++cl.attempts;
   // Any server takes any document (single-writer ones are forwarded to their home): try the
-  // next one.
-  cl.target = (cl.target + 1) % targets_.size();
+  // next one, or the same one behind a sticky balancer.
+  if (!opt_.sticky) cl.target = (cl.target + 1) % targets_.size();
   const std::int64_t base_ms = std::min<std::int64_t>(5000, 100LL << std::min<std::uint32_t>(cl.attempts, 6));
   const std::int64_t wait_ms = after_ms >= 0 ? after_ms : base_ms / 2 + cl.backoff_rng.between(0, base_ms / 2);
   if (!cl.retry) cl.retry = std::make_unique<net::steady_timer>(ioc_);
@@ -298,6 +306,10 @@ void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const 
   const std::uint64_t g = cl.generation;
   cl.retry->async_wait([this, &cl, g](beast::error_code ec) {
     if (ec || g != cl.generation || finished_) return;
+    if (cl.offline) {
+      cl.login_after_offline = true;  // nothing reaches a server until it is back
+      return;
+    }
     login(cl);
   });
 }
@@ -368,7 +380,7 @@ void Run::schedule_reload(Client& cl, std::int64_t pause_us) {
 void Run::reload(Client& cl) {
   if (!editing_) return;  // typing is over: no new reloads
   schedule_reload(cl, 1000 * cl.reload_rng.between(opt_.reload_min_ms, opt_.reload_max_ms));
-  if (!cl.welcomed || cl.loading || cl.token.empty()) return;
+  if (!cl.welcomed || cl.loading || cl.token.empty() || cl.offline) return;
   cl.loading = true;
   const Target& t = api_ ? *api_ : targets_[cl.target];
   const std::int32_t server = api_ ? -1 : static_cast<std::int32_t>(cl.target);
@@ -464,6 +476,9 @@ void Run::emit_reads() {
     }
     e.source = r.source;
     if (r.version < own) e.source += ":missing_own_write";
+    // Asked after the token's revocation was acknowledged, and served (as sim/cdn.cpp marks it).
+    const std::int64_t revoked = clients_.at(r.client)->revoked_us;
+    if (revoked >= 0 && r.sent_us >= revoked) e.source += ":revoked";
     writer_->write(e);
   }
 }
@@ -481,7 +496,8 @@ void Run::send(Client& cl, FrameKind kind, std::span<const std::uint8_t> payload
 }
 
 void Run::do_write(Client& cl) {
-  if (cl.outbox.empty() || !cl.ws) {
+  // Offline: what it sends waits in the outbox until go_online.
+  if (cl.outbox.empty() || !cl.ws || cl.offline) {
     cl.writing = false;
     return;
   }
@@ -511,6 +527,7 @@ void Run::schedule_tick(Client& cl, std::int64_t pause_us) {
 void Run::make_edit(Client& cl, const Splice& sp, std::uint32_t para) {
   workload::MadeEdit m = cl.obs.edit(edit_log_, *cl.replica, sp, para, client_clock_ms(cl.id),
                                      static_cast<std::int32_t>(cl.target), now_us(), writer_ ? &write_stamps_ : nullptr);
+  m.event.offline = cl.offline;  // as the simulator's (sim/client_views.cpp)
   if (writer_) {
     emit(std::move(m.event));
     record_authors_.note_edit(cl.id, cl.agent, m.op, m.inserted.empty() ? CharId{} : m.inserted.front(),
@@ -562,12 +579,73 @@ void Run::schedule_script() {
   }
 }
 
+void Run::schedule_client_faults() {
+  for (const Options::Offline& o : opt_.offline) {
+    auto timer = std::make_shared<net::steady_timer>(ioc_);
+    timer->expires_at(start_ + std::chrono::milliseconds(o.from_ms));
+    timer->async_wait([this, o, timer](beast::error_code ec) {
+      if (ec || finished_) return;
+      Client& cl = *clients_.at(o.client);
+      cl.offline = true;
+      timer->expires_at(start_ + std::chrono::milliseconds(o.to_ms));
+      timer->async_wait([this, &cl, timer](beast::error_code ec2) {
+        if (!ec2 && !finished_) go_online(cl);
+      });
+    });
+  }
+  for (const Options::Disconnect& d : opt_.disconnects) {
+    auto timer = std::make_shared<net::steady_timer>(ioc_);
+    timer->expires_at(start_ + std::chrono::milliseconds(d.at_ms));
+    timer->async_wait([this, d, timer](beast::error_code ec) {
+      if (ec || finished_) return;
+      Client& cl = *clients_.at(d.client);
+      // A client not connected (connecting, or offline with its connection gone) has nothing to drop.
+      if (!cl.ws || cl.offline) return;
+      dropped(cl, cl.generation, "disconnect", "", 0);
+    });
+  }
+  for (const Options::Disconnect& r : opt_.revokes) {
+    auto timer = std::make_shared<net::steady_timer>(ioc_);
+    timer->expires_at(start_ + std::chrono::milliseconds(r.at_ms));
+    timer->async_wait([this, r, timer](beast::error_code ec) {
+      if (ec || finished_) return;
+      Client& cl = *clients_.at(r.client);
+      if (cl.token.empty()) return error("revoke", "client " + std::to_string(r.client) + " has no token to revoke yet");
+      // The server's own revocation: POST /logout with the token (its jti into the revocation
+      // table, the other servers told through NOTIFY).
+      http_call(targets_[cl.target], http::verb::post, "/logout", cl.token, "",
+                [this, &cl](const std::string& err, const http::response<http::string_body>&) {
+                  if (!err.empty()) return error("revoke", "client " + std::to_string(cl.id) + ": POST /logout: " + err);
+                  cl.revoked_us = now_us();
+                });
+    });
+  }
+}
+
+void Run::go_online(Client& cl) {
+  cl.offline = false;
+  // What arrived meanwhile, in order, as the link lets it go; then what it queued goes out.
+  const std::uint64_t gen = cl.generation;
+  std::deque<std::vector<std::uint8_t>> held = std::move(cl.held_in);
+  cl.held_in.clear();
+  for (const auto& m : held) {
+    if (gen != cl.generation) break;  // its connection dropped meanwhile: the rest went with it
+    on_message(cl, gen, m);
+  }
+  if (cl.login_after_offline) {
+    cl.login_after_offline = false;
+    login(cl);
+    return;
+  }
+  if (!cl.writing) do_write(cl);
+}
+
 void Run::schedule_caret(Client& cl) {
   if (!cl.caret) cl.caret = std::make_unique<net::steady_timer>(ioc_);
   cl.caret->expires_after(std::chrono::microseconds(static_cast<std::int64_t>(1e6 / opt_.caret_moves_per_s)));
   cl.caret->async_wait([this, &cl](beast::error_code ec) {
     if (ec || !editing_) return;
-    if (cl.welcomed && cl.ws) {
+    if (cl.welcomed && cl.ws && !cl.offline) {
       ++cl.caret_moves;
       ++caret_moves_;
       const std::uint64_t caret = (cl.caret_moves * 7 + cl.slot) % (cl.replica->length() + 1);

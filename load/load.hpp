@@ -87,6 +87,34 @@ struct Options {
   // not an edit of the history, as the simulator's initial text is not (meta initial_clock_ms:
   // the wall-clock stamp it carries). Empty: documents start empty.
   std::string initial_text;
+  // Client faults (issue 15, a scenario's `offline` and `disconnect`), times from t = 0.
+  // Offline: from from_ms to to_ms the client's link is held both ways here, as the simulator's
+  // held links (the frames it sends wait in its outbox, the frames that arrive wait unread; the
+  // WebSocket's pings are still answered, so neither end times the connection out), it keeps
+  // typing into its replica (its edits marked `offline` in the history), and at to_ms what was
+  // held goes both ways in order. Its API reads and caret moves pause meanwhile; a connection that
+  // dropped meanwhile logs in again at to_ms.
+  struct Offline {
+    std::uint32_t client = 0;
+    std::int64_t from_ms = 0, to_ms = 0;
+  };
+  std::vector<Offline> offline;
+  // Disconnect: at at_ms the client's connection is closed (the server sees it go) and the
+  // client logs in again at once, with a fresh replica (its unacknowledged edits go with the old
+  // one, as in the simulator), through the balancer: the next server, or with `sticky` the same.
+  struct Disconnect {
+    std::uint32_t client = 0;
+    std::int64_t at_ms = 0;
+  };
+  std::vector<Disconnect> disconnects;
+  // Revoke (a scenario's `revoke`): at at_ms the client's token is revoked through its server's
+  // POST /logout; what follows is the servers' policy (check_revocation). The client does not log
+  // in again after it (as the simulator's revoked client), and its API reads answered 200 after it
+  // are `:revoked` in the history (served_after_revocation).
+  std::vector<Disconnect> revokes;
+  // The balancer (a scenario's `balancer`): false, a client that lost its connection tries the
+  // next server round robin; true (sticky), the one it had.
+  bool sticky = false;
 };
 
 // Runs the load and prints the summary on stdout. Returns the exit code: 0 no errors and (with

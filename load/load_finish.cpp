@@ -9,6 +9,7 @@ namespace detail {
 bool Run::quiet() const {
   const std::int64_t t = now_us();
   for (const auto& c : clients_) {
+    if (c->revoked_us >= 0 && !c->welcomed) continue;  // revoked and closed: gone for good
     if (!c->welcomed || !c->replica->synced() || !c->outbox.empty()) return false;
     if (t - c->last_frame_us < 500'000) return false;
   }
@@ -124,7 +125,7 @@ void Run::load_durable(std::uint32_t doc, std::size_t ti, std::string failed) {
   const Target& t = targets_[ti];
   std::string token;
   for (const auto& c : clients_) {
-    if (!c->token.empty()) token = c->token;
+    if (!c->token.empty() && c->revoked_us < 0) token = c->token;
   }
   auto done = [this, doc, ti, failed](const std::string& err,
                                       std::optional<std::pair<std::u32string, std::vector<CharId>>> got) {
@@ -253,6 +254,7 @@ void Run::finish() {
   if (writer_ && !opt_.pg_urls.empty()) emit_commits();
   emit_reads();
   for (const auto& c : clients_) {
+    if (!c->welcomed && c->revoked_us >= 0) continue;  // its access revoked: no replica at the end
     if (!c->welcomed) {
       error("not_connected", "client " + std::to_string(c->id) + " was not connected at the end");
       continue;
@@ -384,6 +386,7 @@ int Run::run() {
     }
   }
   schedule_script();
+  schedule_client_faults();
   // The ramp: connections open at `ramp` per second.
   auto ramp_timer = std::make_shared<net::steady_timer>(ioc_);
   auto next = std::make_shared<std::uint32_t>(0);

@@ -5,7 +5,8 @@
 //                [--password W] [--history FILE] [--pg URL] [--db-lost FILE] [--ramp C] [--drain S] [--warmup S] [--protocol 1|2]
 //                [--clock-offset I=MS[@S] ...] [--clock-drift I=PPM[@S] ...] [--think-ms MIN..MAX]
 //                [--same-paragraph P] [--caret-moves-per-s R] [--reload-ms MIN..MAX [--api-url URL]]
-//                [--client-rate I=M ...] [--edit MS,I,POS,DEL,INS ...] [--initial-text TEXT] [--quiet]
+//                [--client-rate I=M ...] [--edit MS,I,POS,DEL,INS ...] [--initial-text TEXT]
+//                [--offline I@FROM..TO ...] [--disconnect I@MS ...] [--revoke I@MS ...] [--sticky] [--quiet]
 //
 // Exit: 0 no errors (and, with --history, converged with no acknowledged edit lost), 1 errors,
 // 2 bad flags.
@@ -114,6 +115,16 @@ int main(int argc, char** argv) {
     ("initial-text", po::value<std::string>(&opt.initial_text),
      "every document's first content (a scenario's initial_text), typed by a setup user through the first server "
      "before the clients connect")
+    ("offline", po::value<std::vector<std::string>>(),
+     "I@FROM..TO: client I is offline from FROM to TO ms after the start (a scenario's offline fault): its link held "
+     "both ways, it keeps typing; at TO what was held goes both ways. Repeat for several")
+    ("disconnect", po::value<std::vector<std::string>>(),
+     "I@MS: client I's connection is closed MS ms after the start (a scenario's disconnect fault); it logs in again "
+     "at once (the next server, or the same with --sticky). Repeat for several")
+    ("revoke", po::value<std::vector<std::string>>(),
+     "I@MS: client I's token is revoked MS ms after the start through its server's POST /logout (a scenario's revoke "
+     "fault); the client does not log in again, its API reads served after it are marked :revoked. Repeat for several")
+    ("sticky", "a client that lost its connection tries the server it had again (a sticky balancer), not the next one")
     ("quiet", "no progress line");
   po::variables_map vm;
   try {
@@ -236,6 +247,60 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // "I@REST": the client and what follows the '@'.
+  auto client_at = [&](const std::string& v, std::uint32_t& client, std::string& rest) {
+    const auto at = v.find('@');
+    if (at == std::string::npos) return false;
+    const auto [e, ec] = std::from_chars(v.data(), v.data() + at, client);
+    rest = v.substr(at + 1);
+    return ec == std::errc() && e == v.data() + at;
+  };
+  const auto limit_ms = static_cast<std::int64_t>(opt.duration_s * 1000);
+  if (vm.count("offline")) {
+    for (const std::string& v : vm["offline"].as<std::vector<std::string>>()) {
+      convlab::load::Options::Offline o;
+      std::string rest;
+      bool ok = client_at(v, o.client, rest);
+      const auto dots = rest.find("..");
+      if (ok && dots != std::string::npos) {
+        const char* b = rest.data();
+        const auto [e1, ec1] = std::from_chars(b, b + dots, o.from_ms);
+        const auto [e2, ec2] = std::from_chars(b + dots + 2, b + rest.size(), o.to_ms);
+        ok = ec1 == std::errc() && e1 == b + dots && ec2 == std::errc() && e2 == b + rest.size();
+      } else {
+        ok = false;
+      }
+      if (!ok || o.from_ms < 0 || o.to_ms <= o.from_ms) {
+        return bad("offline", "want CLIENT@FROM..TO with 0 <= FROM < TO ms, got '" + v + "'");
+      }
+      if (o.client >= opt.clients) return bad("offline", "client " + std::to_string(o.client) + " is not below --clients");
+      if (o.to_ms > limit_ms) return bad("offline", "'" + v + "' ends after --duration's end");
+      for (const auto& p : opt.offline) {
+        if (p.client == o.client && p.from_ms < o.to_ms && o.from_ms < p.to_ms) {
+          return bad("offline", "'" + v + "' overlaps another offline of client " + std::to_string(o.client));
+        }
+      }
+      opt.offline.push_back(o);
+    }
+  }
+  for (const char* flag : {"disconnect", "revoke"}) {
+    if (!vm.count(flag)) continue;
+    auto& into = std::string(flag) == "revoke" ? opt.revokes : opt.disconnects;
+    for (const std::string& v : vm[flag].as<std::vector<std::string>>()) {
+      convlab::load::Options::Disconnect d;
+      std::string rest;
+      bool ok = client_at(v, d.client, rest);
+      if (ok) {
+        const auto [e, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), d.at_ms);
+        ok = ec == std::errc() && e == rest.data() + rest.size() && d.at_ms >= 0;
+      }
+      if (!ok) return bad(flag, "want CLIENT@MS with MS >= 0, got '" + v + "'");
+      if (d.client >= opt.clients) return bad(flag, "client " + std::to_string(d.client) + " is not below --clients");
+      if (d.at_ms >= limit_ms) return bad(flag, "'" + v + "' is not before --duration's end");
+      into.push_back(d);
+    }
+  }
+  opt.sticky = vm.count("sticky") != 0;
   if (!convlab::utf8_decode(opt.initial_text)) return bad("initial-text", "not valid UTF-8");
   return convlab::load::run(opt);
 }

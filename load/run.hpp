@@ -145,6 +145,11 @@ struct Client {
   Rng reload_rng{0};
   std::unique_ptr<net::steady_timer> reload;
   bool loading = false;        // an API read in flight: the next one waits (as the simulator's)
+  // Options::offline: the link held both ways; the messages that arrived meanwhile, unread.
+  bool offline = false;
+  std::deque<std::vector<std::uint8_t>> held_in;
+  bool login_after_offline = false;  // dropped while offline: logs in again when it is back
+  std::int64_t revoked_us = -1;      // Options::revokes: when POST /logout answered 200
 };
 
 // An API read answered 200, written into the history after the run (Run::emit_reads), when the
@@ -230,6 +235,11 @@ class Run {
   void make_edit(Client& cl, const Splice& sp, std::uint32_t para);
   // Options::script: a timer per scripted edit, from t = 0.
   void schedule_script();
+  // Options::offline and Options::disconnects: a timer per fault, from t = 0.
+  void schedule_client_faults();
+  void go_online(Client& cl);
+  // One WebSocket message from cl's server (read now, or held while offline and let go).
+  void on_message(Client& cl, std::uint64_t gen, std::span<const std::uint8_t> data);
   // Options::initial_text: typed into every document through server 0 by a setup user, each
   // acknowledged, before t = 0 (blocking: nothing else runs yet). The setup edits' clock
   // reading, or an error.

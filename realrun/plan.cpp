@@ -45,9 +45,8 @@ std::string fault_place(const Plan& p, const FaultSpec& f) {
 Result<void> check_fault(const Plan& p, const FaultSpec& f) {
   const faults::KindInfo& kind = faults::info(f.kind);
   if (kind.real_begin == nullptr) {
-    return make_error(fault_place(p, f) +
-                      ": has no realisation on real processes (realised: partition, crash, clock_offset, "
-                      "clock_drift, db_lost, redis_crash; docs/real-faults.md says why the others have none)");
+    return make_error(fault_place(p, f) + ": has no realisation on real processes (realised: " + faults::real_names() +
+                      "; docs/real-faults.md says why the others have none)");
   }
   if (f.kind == FaultKind::kPartition) {
     for (const auto& g : f.groups) {
@@ -402,6 +401,33 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
                       " scripted edits made by convlab-load at their times from its start (t = 0 of the history); "
                       "clients do not type the workload, as in the simulator");
   }
+  // offline, disconnect and revoke: convlab-load makes them at their (scaled) times. A client goes
+  // offline once at a time: a second offline overlapping the first is refused.
+  std::map<std::uint32_t, std::int64_t> offline_until;
+  for (const FaultSpec& f : p.faults) {
+    if (f.kind != FaultKind::kOffline && f.kind != FaultKind::kDisconnect && f.kind != FaultKind::kRevoke) continue;
+    if (f.at_ms >= p.duration_ms) continue;  // after typing: the runner does not apply it either
+    if (!is_client(f.target)) return make_error(fault_place(p, f) + ": target " + f.target + " is not a client");
+    const std::uint32_t c = static_cast<std::uint32_t>(std::stoul(f.target.substr(7)));
+    if (c >= p.clients) continue;  // as the simulator: a fault of no client does nothing
+    if (f.kind == FaultKind::kDisconnect || f.kind == FaultKind::kRevoke) {
+      p.load_flags.push_back((f.kind == FaultKind::kRevoke ? "--revoke=" : "--disconnect=") + std::to_string(c) + "@" +
+                             std::to_string(f.at_ms));
+      continue;
+    }
+    const std::int64_t end = f.for_ms > 0 ? std::min(f.at_ms + f.for_ms, p.duration_ms) : p.duration_ms;
+    if (offline_until.contains(c) && offline_until[c] > f.at_ms) {
+      return make_error(fault_place(p, f) + ": takes " + f.target +
+                        " offline while it is offline already, and convlab-load holds a client's link once at a time");
+    }
+    offline_until[c] = end;
+    p.load_flags.push_back("--offline=" + std::to_string(c) + "@" + std::to_string(f.at_ms) + ".." + std::to_string(end));
+  }
+  if (!offline_until.empty()) {
+    p.notes.push_back("offline: convlab-load holds the client's WebSocket link both ways for the fault (its frames out "
+                      "queue, the frames in wait unread; it keeps typing) and lets both go at its end");
+  }
+  if (w.balancer == sim::Balancer::kSticky) p.load_flags.push_back("--sticky");
   Rng draws(seed);
   if (auto ok = client_clocks(p, draws); !ok) return make_error(ok.error().message);
   return p;

@@ -216,6 +216,13 @@ class World final : public faults::RealProcesses {
     }
     return true;
   }
+  // offline, disconnect and revoke: convlab-load makes them at the fault's times (the plan passed its
+  // --offline and --disconnect flags); the runner writes the history's fault and recover lines.
+  std::uint64_t begin_offline(const FaultSpec&) override { return 0; }
+  bool end_offline(const FaultSpec&, std::uint64_t) override { return true; }
+  std::uint64_t begin_disconnect(const FaultSpec&) override { return 0; }
+  // revoke: convlab-load revokes the client's token through the server's POST /logout.
+  std::uint64_t begin_revoke(const FaultSpec&) override { return 0; }
   bool end_crash(const FaultSpec& f, std::uint64_t) override {
     if (f.target == "db") {
       if (!pg_.restart()) failure_ = "scripts/pg.sh restart failed (see " + dir_ + "/pg-restart.log)";

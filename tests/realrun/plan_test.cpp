@@ -203,6 +203,42 @@ bool has_flag(const Plan& p, const std::string& flag) {
   return std::find(p.load_flags.begin(), p.load_flags.end(), flag) != p.load_flags.end();
 }
 
+// offline, disconnect and revoke (rows 9, 10, 6): convlab-load makes them at the fault's times
+// (scaled with the run), the balancer's stickiness with them; a second offline of a client while
+// it is offline is refused at its place.
+TEST(RealPlan, ClientFaultsBecomeConvlabLoadFlagsAtTheirTimes) {
+  auto has = [](const Plan& p, const std::string& flag) {
+    return std::find(p.load_flags.begin(), p.load_flags.end(), flag) != p.load_flags.end();
+  };
+  auto p = plan_of(
+      "  duration_s: 40\n  clients: 3\n  servers: {count: 2}\n  faults:\n"
+      "    - {at_s: 5, kind: offline, target: \"client:0\", for_s: 20}\n"
+      "    - {at_s: 9, kind: disconnect, target: \"client:1\"}\n"
+      "    - {at_s: 10, kind: revoke, target: \"client:2\"}\n"
+      "    - {at_s: 30, kind: offline, target: \"client:1\"}\n");
+  ASSERT_TRUE(p.has_value()) << p.error().message;
+  EXPECT_TRUE(has(*p, "--offline=0@5000..25000"));
+  EXPECT_TRUE(has(*p, "--offline=1@30000..40000"));  // no for_s: until typing ends
+  EXPECT_TRUE(has(*p, "--disconnect=1@9000"));
+  EXPECT_TRUE(has(*p, "--revoke=2@10000"));
+  EXPECT_FALSE(has(*p, "--sticky"));
+  auto sticky = plan_of("  clients: 2\n  balancer: sticky\n  faults:\n    - {at_s: 2, kind: disconnect, target: \"client:0\"}\n");
+  ASSERT_TRUE(sticky.has_value()) << sticky.error().message;
+  EXPECT_TRUE(has(*sticky, "--sticky"));
+  // A 120 s world runs in 60 s: the times are halved.
+  auto longer =
+      plan_of("  duration_s: 120\n  clients: 2\n  faults:\n    - {at_s: 20, kind: offline, target: \"client:1\", for_s: 40}\n");
+  ASSERT_TRUE(longer.has_value()) << longer.error().message;
+  EXPECT_TRUE(has(*longer, "--offline=1@10000..30000"));
+  auto twice = plan_of("  duration_s: 40\n  clients: 2\n  faults:\n"
+                       "    - {at_s: 5, kind: offline, target: \"client:0\", for_s: 20}\n"
+                       "    - {at_s: 10, kind: offline, target: \"client:0\", for_s: 2}\n");
+  ASSERT_FALSE(twice.has_value());
+  EXPECT_NE(twice.error().message.find("p.yaml:9:7: fault kind offline: takes client:0 offline while it is offline already"),
+            std::string::npos)
+      << twice.error().message;
+}
+
 // Rows 8 and 11 of the naive table (issue 15): scripted edits, the initial text and per-client
 // typing rates reach convlab-load as flags; the simulated per-frame work is named as not applied.
 TEST(RealPlan, ScriptInitialTextAndClientRatesBecomeLoadFlags) {

@@ -109,11 +109,14 @@ TEST(RealRun, RefusesAWorldLargerThanThisMachineRunsNamingTheKnob) {
 
 TEST(RealRun, RefusesAFaultKindWithoutARealisationAtItsPlace) {
   const std::string dir = test_dir();
-  // The offline fault is on line 10, its mapping at column 7.
-  const std::string file = write_scenario(dir, world("4", "    - {at_s: 3, kind: offline, target: \"client:1\", for_s: 2}"));
+  // The flaky fault is on line 10, its mapping at column 7.
+  const std::string file = write_scenario(dir, world("4", "    - {at_s: 3, kind: flaky, loss: 0.5, for_s: 2}"));
   std::string out;
   EXPECT_EQ(convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out), 2) << out;
-  EXPECT_NE(out.find(file + ":10:7: fault kind offline: has no realisation on real processes"), std::string::npos) << out;
+  EXPECT_NE(out.find(file + ":10:7: fault kind flaky: has no realisation on real processes (realised: partition, "
+                            "crash, clock_offset, clock_drift, offline, disconnect, revoke, db_lost, redis_crash;"),
+            std::string::npos)
+      << out;
   EXPECT_FALSE(fs::exists(dir + "/out/runs"));
 }
 
@@ -766,6 +769,174 @@ TEST(RealRun, DbLostNaiveLosesEverythingFixOnlyWhatFollowedTheLastArchivePoint) 
       EXPECT_GE(first_ack, archives.back()) << "an edit acknowledged before the last archive point was lost";
     }
   }
+}
+
+// The client faults of rows 9, 10 and 6 on real processes (convlab-load makes them at the
+// fault's times; the servers and PostgreSQL are real). Each ~20-30 s.
+
+// offline (row 9): client 0 is offline from 3 s to 9 s and keeps typing; its edits, marked
+// offline in the history, are acknowledged only after it is back (its link was held), none is
+// lost and the run converges.
+TEST(RealRun, AnOfflineClientsEditsArriveAfterItIsBackAndNoneIsLost) {
+  PG15_OR_SKIP();
+  const std::string dir = test_dir();
+  const std::string file = write_scenario(dir, R"(name: offline
+strategies: [crdt]
+seeds: 1
+world:
+  duration_s: 12
+  quiesce_s: 5
+  docs: 1
+  initial_text: "one\ntwo\n"
+  clients: 3
+  workload: {think_ms: [200, 600]}
+  servers: {count: 1, propagation: bus, persistence: changelog, ack: after_commit}
+  faults:
+    - {at_s: 3, kind: offline, target: "client:0", for_s: 6}
+variants:
+  naive: {}
+expect:
+  naive:
+    "*": {converged: "all == 1", lost_acked_chars: "all == 0"}
+)");
+  std::string out;
+  const int code = convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("2 expectations held, 0 failed"), std::string::npos) << out;
+  auto events = history::read_file(dir + "/out/runs/offline-naive-crdt-seed1/history.jsonl");
+  ASSERT_TRUE(events.has_value()) << events.error().message;
+  std::map<std::uint32_t, std::int64_t> offline_made;  // op -> made at
+  std::int64_t fault_us = -1, recover_us = -1;
+  std::size_t acked_offline = 0;
+  for (const history::Event& e : *events) {
+    if (e.type == EventType::kFault && e.kind == "offline") fault_us = e.t_us;
+    if (e.type == EventType::kRecover && e.kind == "offline") recover_us = e.t_us;
+    if (e.type == EventType::kEdit && e.offline) {
+      EXPECT_EQ(e.client, 0u);
+      offline_made[e.op] = e.t_us;
+    }
+    if (e.type == EventType::kAck && e.client == 0 && offline_made.contains(e.op)) {
+      ++acked_offline;
+      EXPECT_GE(e.t_us, 9'000'000 - 200'000) << "op " << e.op << " was acknowledged while its client was offline";
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(fault_us), 3e6, 0.3e6);
+  EXPECT_NEAR(static_cast<double>(recover_us), 9e6, 0.3e6);
+  ASSERT_GE(offline_made.size(), 5u) << "client 0 made too few edits offline";
+  for (const auto& [op, t] : offline_made) {
+    EXPECT_GE(t, 3'000'000 - 200'000);
+    EXPECT_LE(t, 9'000'000 + 200'000);
+  }
+  EXPECT_EQ(acked_offline, offline_made.size()) << "an edit made offline was never acknowledged";
+}
+
+// disconnect (row 10): client 0's connection is closed at 3 s and at 6 s; each time it logs in
+// again at once on the other server (round robin), or on the same one behind a sticky balancer.
+TEST(RealRun, ADisconnectedClientReconnectsAtOnceThroughTheBalancer) {
+  PG15_OR_SKIP();
+  const std::string dir = test_dir();
+  const std::string file = write_scenario(dir, R"(name: disconnect
+strategies: [crdt]
+seeds: 1
+world:
+  duration_s: 10
+  quiesce_s: 5
+  docs: 1
+  initial_text: "one\ntwo\n"
+  clients: 2
+  workload: {think_ms: [200, 600]}
+  servers: {count: 2, propagation: poll, poll_interval_ms: 500, persistence: changelog, ack: after_commit}
+  faults:
+    - {at_s: 3, kind: disconnect, target: "client:0"}
+    - {at_s: 6, kind: disconnect, target: "client:0"}
+variants:
+  round-robin: {balancer: round_robin}
+  sticky: {balancer: sticky}
+expect:
+  round-robin:
+    "*": {converged: "all == 1"}
+  sticky:
+    "*": {converged: "all == 1"}
+)");
+  std::string out;
+  const int code = convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
+  ASSERT_EQ(code, 0) << out;
+  for (const std::string variant : {"round-robin", "sticky"}) {
+    auto events = history::read_file(dir + "/out/runs/disconnect-" + variant + "-crdt-seed1/history.jsonl");
+    ASSERT_TRUE(events.has_value()) << events.error().message;
+    std::vector<std::pair<std::int64_t, std::int32_t>> welcomes;  // client 0's loads: when, from which server
+    std::size_t closed = 0;
+    for (const history::Event& e : *events) {
+      if (e.type == EventType::kLoad && e.client == 0) welcomes.emplace_back(e.t_us, e.server);
+      // A fault line names no client (docs/history.md); only client 0 is disconnected.
+      if (e.type == EventType::kFault && e.kind == "closed" && e.detail.rfind("disconnect", 0) == 0) ++closed;
+    }
+    EXPECT_EQ(closed, 2u) << variant;
+    ASSERT_EQ(welcomes.size(), 3u) << variant;
+    for (std::size_t i = 1; i < 3; ++i) {
+      // Welcomed again within a second of the drop (at 3 s and 6 s).
+      EXPECT_NEAR(static_cast<double>(welcomes[i].first), 3e6 * static_cast<double>(i) + 0.3e6, 0.5e6) << variant;
+      if (variant == "sticky") {
+        EXPECT_EQ(welcomes[i].second, welcomes[0].second) << "sticky: came back elsewhere";
+      } else {
+        EXPECT_NE(welcomes[i].second, welcomes[i - 1].second) << "round robin: came back to the same server";
+      }
+    }
+  }
+}
+
+// revoke (row 6): client 1's token is revoked at 4 s through the server's POST /logout. The
+// naive servers (check_revocation off) keep serving its API reads; the fixed ones close its
+// WebSocket (4403) and serve it nothing more. The difference is the real server's.
+TEST(RealRun, ARevokedClientIsServedByTheNaiveServerAndRefusedByTheFixedOne) {
+  PG15_OR_SKIP();
+  const std::string dir = test_dir();
+  const std::string file = write_scenario(dir, R"(name: revoke
+strategies: [crdt]
+seeds: 1
+world:
+  duration_s: 10
+  quiesce_s: 5
+  docs: 1
+  initial_text: "one\ntwo\n"
+  clients: 3
+  workload: {think_ms: [300, 900], reload_ms: [500, 1000]}
+  servers: {count: 2, propagation: bus, persistence: changelog, ack: after_commit, api_read: primary}
+  faults:
+    - {at_s: 4, kind: revoke, target: "client:1"}
+variants:
+  naive: {servers: {check_revocation: false, api_cache: public}}
+  fix: {servers: {check_revocation: true, api_cache: no_store}}
+expect:
+  naive:
+    "*": {served_after_revocation: "all >= 3"}
+  fix:
+    "*": {served_after_revocation: "all == 0", converged: "all == 1"}
+)");
+  std::string out;
+  const int code = convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("3 expectations held, 0 failed"), std::string::npos) << out;
+  auto fix = history::read_file(dir + "/out/runs/revoke-fix-crdt-seed1/history.jsonl");
+  ASSERT_TRUE(fix.has_value()) << fix.error().message;
+  std::size_t closed_4403 = 0, edits_after = 0;
+  for (const history::Event& e : *fix) {
+    // A fault line names no client (docs/history.md); only client 1 is revoked.
+    if (e.type == EventType::kFault && e.kind == "closed" && e.detail.rfind("closed:4403", 0) == 0) ++closed_4403;
+    if (e.type == EventType::kEdit && e.client == 1 && e.t_us > 4'500'000) ++edits_after;
+  }
+  EXPECT_EQ(closed_4403, 1u) << "the fixed server did not close the revoked client's connection";
+  EXPECT_EQ(edits_after, 0u) << "the revoked client kept editing on the fixed servers";
+  // The naive servers served the revoked token's reads (the expectation above counts them) and
+  // never closed its connection.
+  auto naive = history::read_file(dir + "/out/runs/revoke-naive-crdt-seed1/history.jsonl");
+  ASSERT_TRUE(naive.has_value()) << naive.error().message;
+  std::size_t revoked_reads = 0;
+  for (const history::Event& e : *naive) {
+    EXPECT_FALSE(e.type == EventType::kFault && e.kind == "closed") << e.detail;
+    if (e.type == EventType::kLoad && e.client == 1 && e.source.ends_with(":revoked")) ++revoked_reads;
+  }
+  EXPECT_GE(revoked_reads, 3u);
 }
 
 }  // namespace
