@@ -257,7 +257,7 @@ void Run::on_frame(Client& cl, const FrameView& f) {
       return;
     }
     case FrameKind::kTitle:
-      return;
+      return on_title(cl, f);
     case FrameKind::kPresence:
       ++presence_frames_;
       presence_bytes_ += f.raw.size();
@@ -361,6 +361,57 @@ void Run::acked(std::vector<workload::Observed>& acks) {
     }
     if (writer_) emit(std::move(a.event));
   }
+}
+
+// ---------------------------------------------------------------- renames
+
+void Run::schedule_rename(Client& cl, std::int64_t pause_us) {
+  if (!cl.rename) cl.rename = std::make_unique<net::steady_timer>(ioc_);
+  cl.rename->expires_after(std::chrono::microseconds(std::max<std::int64_t>(1, pause_us)));
+  cl.rename->async_wait([this, &cl](beast::error_code ec) {
+    if (!ec) rename(cl);
+  });
+}
+
+void Run::rename(Client& cl) {
+  if (!editing_) return;  // typing is over: no new renames (the simulator's `healed`)
+  schedule_rename(cl, 1000 * cl.rename_rng.between(opt_.rename_min_ms, opt_.rename_max_ms));
+  if (!cl.welcomed || !cl.ws) return;
+  const std::uint32_t op = cl.next_rename++;
+  const RenameMsg m{cl.title_version, "title " + std::to_string(cl.id) + "." + std::to_string(op)};
+  if (writer_) {
+    history::Event e;
+    e.type = history::EventType::kRename;
+    e.client = cl.id;
+    e.doc = cl.doc;
+    e.op = op;
+    e.server = static_cast<std::int32_t>(cl.target);
+    e.kind = "request";
+    e.version = m.base;
+    e.detail = m.title;
+    emit(std::move(e));
+  }
+  send(cl, FrameKind::kRename, encode_rename(m));
+}
+
+void Run::on_title(Client& cl, const FrameView& f) {
+  auto t = decode_title(f.payload);
+  if (!t) return error("bad_frame", "client " + std::to_string(cl.id) + ": bad title: " + t.error().message);
+  if (f.doc != cl.doc) return;
+  cl.title_version = std::max(cl.title_version, t->version);
+  if (t->answer == 0 || !writer_) return;  // someone else's rename: shown, nothing to answer
+  history::Event e;
+  e.type = history::EventType::kRename;
+  e.client = cl.id;
+  e.doc = cl.doc;
+  // Answers come in the order the renames went out, on one connection; as the simulator's
+  // client, the answer is taken for the last rename sent.
+  e.op = cl.next_rename - 1;
+  e.server = static_cast<std::int32_t>(cl.target);
+  e.kind = t->answer == 1 ? "ack" : "notice";
+  e.version = t->version;
+  e.detail = t->title;
+  emit(std::move(e));
 }
 
 // ---------------------------------------------------------------- API reads (reloads)

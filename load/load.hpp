@@ -67,6 +67,11 @@ struct Options {
   // `load` event in the history (docs/history.md) written as the simulator writes it. 0: none.
   std::int64_t reload_min_ms = 0, reload_max_ms = 0;
   std::string api_url;
+  // Renames (workload.rename_ms): each client renames its document every [rename_min_ms,
+  // rename_max_ms] (uniform, drawn from the seed) while typing, as the simulated client does
+  // (sim/clients.cpp): a rename frame on the title version it shows, titled "title C.N", and a
+  // `rename` event in the history for the request and for its answer (docs/history.md). 0: none.
+  std::int64_t rename_min_ms = 0, rename_max_ms = 0;
   // Per-client typing rates (a scenario's client_overrides rate_multiplier): client i's pause
   // between edits is the drawn one divided by its multiplier, as the simulator's
   // (workload::next_pause_us). Clients not named type at 1.

@@ -54,6 +54,7 @@ void Run::stop_editing() {
   for (auto& c : clients_) {
     if (c->tick) c->tick->cancel();
     if (c->reload) c->reload->cancel();
+    if (c->rename) c->rename->cancel();
   }
   history::Event heal;
   heal.type = history::EventType::kHeal;
@@ -383,6 +384,15 @@ int Run::run() {
     for (auto& c : clients_) {
       c->reload_rng = reload_seeder.fork();
       schedule_reload(*c, 500'000 + 1000 * c->reload_rng.between(opt_.reload_min_ms, opt_.reload_max_ms));
+    }
+  }
+  if (opt_.rename_max_ms > 0) {
+    // Renames: half a second plus a draw after the start, as the simulator's after a client's
+    // arrival; their own seeds (the typing and the reads keep their draws).
+    Rng rename_seeder(opt_.seed ^ 0x72656e616d65ULL);  // "rename"
+    for (auto& c : clients_) {
+      c->rename_rng = rename_seeder.fork();
+      schedule_rename(*c, 500'000 + 1000 * c->rename_rng.between(opt_.rename_min_ms, opt_.rename_max_ms));
     }
   }
   schedule_script();

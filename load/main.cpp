@@ -5,6 +5,7 @@
 //                [--password W] [--history FILE] [--pg URL] [--db-lost FILE] [--ramp C] [--drain S] [--warmup S] [--protocol 1|2]
 //                [--clock-offset I=MS[@S] ...] [--clock-drift I=PPM[@S] ...] [--think-ms MIN..MAX]
 //                [--same-paragraph P] [--caret-moves-per-s R] [--reload-ms MIN..MAX [--api-url URL]]
+//                [--rename-ms MIN..MAX]
 //                [--client-rate I=M ...] [--edit MS,I,POS,DEL,INS ...] [--initial-text TEXT]
 //                [--offline I@FROM..TO ...] [--disconnect I@MS ...] [--revoke I@MS ...] [--sticky] [--quiet]
 //
@@ -102,6 +103,9 @@ int main(int argc, char** argv) {
      "MIN..MAX: each client reads its document over the API (GET /api/documents/{id}, a page reload) every "
      "[MIN, MAX] ms, uniform (a scenario's workload.reload_ms); each answer is a load event in the history. "
      "Needs --history and --pg (the change log judges the reads)")
+    ("rename-ms", po::value<std::string>(),
+     "MIN..MAX: each client renames its document every [MIN, MAX] ms, uniform, on the title version it shows (a "
+     "scenario's workload.rename_ms); each rename and its answer is a rename event in the history")
     ("api-url", po::value<std::string>(&opt.api_url),
      "http://HOST:PORT the API reads go to (a CDN in front of the servers, scripts/cdn.sh); default: each "
      "client's own server")
@@ -182,6 +186,13 @@ int main(int argc, char** argv) {
     }
     opt.reload_min_ms = lo;
     opt.reload_max_ms = hi;
+  }
+  if (vm.count("rename-ms")) {
+    const std::string v = vm["rename-ms"].as<std::string>();
+    const auto range = ms_range(v);
+    if (!range) return bad("rename-ms", "want MIN..MAX with 1 <= MIN <= MAX ms, got '" + v + "'");
+    opt.rename_min_ms = range->first;
+    opt.rename_max_ms = range->second;
   }
   if (!opt.api_url.empty() && opt.reload_max_ms == 0) return bad("api-url", "needs --reload-ms (only API reads go there)");
   for (const char* flag : {"clock-offset", "clock-drift"}) {

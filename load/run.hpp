@@ -150,6 +150,11 @@ struct Client {
   std::deque<std::vector<std::uint8_t>> held_in;
   bool login_after_offline = false;  // dropped while offline: logs in again when it is back
   std::int64_t revoked_us = -1;      // Options::revokes: when POST /logout answered 200
+  // Renames (Options::rename_*): their own draws, so a run without them keeps its typing.
+  Rng rename_rng{0};
+  std::unique_ptr<net::steady_timer> rename;
+  std::uint64_t title_version = 0;  // the title version it shows (every title frame raises it)
+  std::uint32_t next_rename = 1;    // its rename counter: the history's `op` of a rename
 };
 
 // An API read answered 200, written into the history after the run (Run::emit_reads), when the
@@ -258,6 +263,14 @@ class Run {
   // answer's `latest` is the change log's length when it was served, and `:missing_own_write`
   // marks a read older than the sender's last acknowledged record. After emit_commits.
   void emit_reads();
+
+  // --- renames ---
+  void schedule_rename(Client& cl, std::int64_t pause_us);
+  // As the simulator's Clients::rename: the next rename is drawn first; a client not connected
+  // lets this one go.
+  void rename(Client& cl);
+  // A title frame: the version shown, and for the sender's own rename its answer in the history.
+  void on_title(Client& cl, const FrameView& f);
 
   // --- phases ---
   void print_progress(bool final_line);
