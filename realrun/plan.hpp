@@ -27,8 +27,9 @@ struct Limits {
   std::int64_t quiesce_max_ms = 30000;
 };
 
-// A fault proxy on one link: `client` is the side that connects ("server:1"), `target` the side
-// it connects to ("db", "server:0": that server's /node, "bus": the Redis of `bus: redis`).
+// A fault proxy on one link: `client` is the side that connects ("server:1", or "load":
+// convlab-load's clients), `target` the side it connects to ("db", "server:0": that server's
+// /node, or its WebSocket and API port for "load"; "bus": the Redis of `bus: redis`).
 struct ProxyLink {
   std::string client;
   std::string target;
@@ -44,7 +45,11 @@ struct Plan {
   double scale = 1.0;      // every time of the run is the written one times this (<= 1)
   std::int64_t duration_ms = 0, quiesce_ms = 0;  // after shortening
   std::vector<faults::FaultSpec> faults;         // scheduled and drawn, times shortened, by at_ms
-  std::vector<ProxyLink> proxies;                // links a partition cuts
+  std::vector<ProxyLink> proxies;                // links a partition cuts, and the load's (below)
+  // workload.rename_ms: the world's network.client_server_ms on every load -> server link (a
+  // fault proxy's `latency`, each direction): the row's renames are concurrent only within a
+  // network delay, and loopback has none to speak of. {0, 0}: the load connects to the servers.
+  std::int64_t client_latency_min_ms = 0, client_latency_max_ms = 0;
   std::vector<bool> faketime;                    // per server: its clock is moved by a fault
   bool replica = false;                          // servers.api_read is replica: a streaming replica
   bool redis = false;                            // servers.bus is redis: a throwaway Redis

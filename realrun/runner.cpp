@@ -288,11 +288,26 @@ Result<void> World::start_proxies() {
     const std::string target = l.target == "db"    ? pg_host_port(pg_url_)
                                : l.target == "bus" ? redis_.host_port()
                                                    : "127.0.0.1:" + std::to_string(ports_[server_index(l.target)]);
-    const std::string name = l.target == "db" || l.target == "bus" ? l.target : "server" + l.target.substr(7);
+    // "server:1" -> "server1": the log's name.
+    const auto plain = [](std::string n) {
+      n.erase(std::remove(n.begin(), n.end(), ':'), n.end());
+      return n;
+    };
     auto p = std::make_unique<ProxyProcess>(prog_.faultproxy, target,
-                                            dir_ + "/proxy-" + l.client.substr(0, 6) + l.client.substr(7) + "-" + name + ".log");
+                                            dir_ + "/proxy-" + plain(l.client) + "-" + plain(l.target) + ".log");
     if (p->control == 0) return make_error("convlab-faultproxy did not start: " + p->log_tail());
-    progress_("proxy " + l.client + " -> " + l.target + " on 127.0.0.1:" + std::to_string(p->port));
+    if (l.client == "load") {
+      // The world's client <-> server latency (Plan::client_latency_*), seeded by the run's seed
+      // and the server, so a rerun draws the same delays.
+      const std::string answer = p->command("latency " + std::to_string(plan_.client_latency_min_ms) + " " +
+                                            std::to_string(plan_.client_latency_max_ms) + " " +
+                                            std::to_string(plan_.seed * 1000 + server_index(l.target)));
+      if (answer.rfind("ok", 0) != 0) return make_error("proxy load -> " + l.target + ": " + answer);
+    }
+    progress_("proxy " + l.client + " -> " + l.target + " on 127.0.0.1:" + std::to_string(p->port) +
+              (l.client == "load" ? " (latency " + std::to_string(plan_.client_latency_min_ms) + ".." +
+                                        std::to_string(plan_.client_latency_max_ms) + " ms)"
+                                  : ""));
     proxies_[proxy_key(l)] = std::move(p);
   }
   return {};
@@ -411,8 +426,10 @@ Result<void> World::start_load() {
     argv.push_back(dir_ + "/db_lost.txt");
   }
   for (std::uint32_t k = 0; k < plan_.servers; ++k) {
+    // Through the load's fault proxy when the plan has one (Plan::client_latency_*).
+    const auto link = proxies_.find(proxy_key({"load", "server:" + std::to_string(k)}));
     argv.push_back("--url");
-    argv.push_back("ws://127.0.0.1:" + std::to_string(ports_[k]));
+    argv.push_back("ws://127.0.0.1:" + std::to_string(link == proxies_.end() ? ports_[k] : link->second->port));
   }
   argv.insert(argv.end(), plan_.load_flags.begin(), plan_.load_flags.end());
   if (!cdn_url_.empty()) argv.push_back("--api-url=" + cdn_url_);
