@@ -366,5 +366,33 @@ TEST(RealPlan, RefusesReloadsItCannotRunFaithfullyNamingTheKey) {
   }
 }
 
+TEST(RealPlan, RenamesReachConvlabLoadThroughProxiesWithTheWorldsClientLatency) {
+  for (const char* strategy : {"lww", "seq", "ot", "crdt"}) {
+    auto r = plan_of("  clients: 3\n  workload: {rename_ms: [300, 1500]}\n  network: {client_server_ms: [10, 30]}\n",
+                     strategy);
+    ASSERT_TRUE(r.has_value()) << strategy << ": " << r.error().message;
+    EXPECT_NE(std::find(r->load_flags.begin(), r->load_flags.end(), "--rename-ms=300..1500"), r->load_flags.end())
+        << strategy;
+    // One proxy per server on the load's side, carrying network.client_server_ms each way.
+    EXPECT_EQ(r->proxies, (std::vector<ProxyLink>{{"load", "server:0"}})) << strategy;
+    EXPECT_EQ(r->client_latency_min_ms, 10);
+    EXPECT_EQ(r->client_latency_max_ms, 30);
+    // No partition names the load's links: a partition never cuts them.
+    EXPECT_EQ(partition_cut(partition({{"server:0"}, {"db"}}, false), r->proxies.front()), "");
+  }
+  // Without renames the load connects to the servers directly, as before.
+  auto plain = plan_of("  clients: 3\n  network: {client_server_ms: [10, 30]}\n");
+  ASSERT_TRUE(plain.has_value()) << plain.error().message;
+  EXPECT_TRUE(plain->proxies.empty());
+  EXPECT_EQ(plain->client_latency_max_ms, 0);
+  EXPECT_EQ(std::count_if(plain->load_flags.begin(), plain->load_flags.end(),
+                          [](const std::string& f) { return f.rfind("--rename-ms", 0) == 0; }),
+            0);
+  // A zero latency: renames, and no proxy.
+  auto loopback = plan_of("  clients: 3\n  workload: {rename_ms: [300, 1500]}\n  network: {client_server_ms: [0, 0]}\n");
+  ASSERT_TRUE(loopback.has_value()) << loopback.error().message;
+  EXPECT_TRUE(loopback->proxies.empty());
+}
+
 }  // namespace
 }  // namespace convlab::realrun
