@@ -69,7 +69,7 @@ INSTANTIATE_TEST_SUITE_P(E2e, TwoServers, ::testing::Values("lww", "seq", "ot", 
 // naming the flag (no server needed: the flags are read first).
 TEST(LoadFlags, RangesRefuseTrailingJunkAndReversedBoundsNamingTheFlag) {
   const std::string log = ::testing::TempDir() + "/convlab-load-flags.log";
-  for (const char* flag : {"--think-ms", "--reload-ms"}) {
+  for (const char* flag : {"--think-ms", "--reload-ms", "--rename-ms"}) {
     for (const char* v : {"5..9x", "9..5", "0..5", "5", "x..9"}) {
       EXPECT_EQ(run_command({CONVLAB_LOAD_BIN, "--url", "ws://127.0.0.1:1", flag, v}, log, 30000), 2) << flag << " " << v;
       std::ifstream in(log);
