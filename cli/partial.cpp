@@ -44,7 +44,8 @@ json::object metrics_json(const reports::RunMetrics& m) {
   o["lost_by_cause"] = std::move(causes);
   json::array lost;
   for (const reports::LostChar& l : m.lost) {
-    lost.push_back(json::array{l.id.agent, l.id.seq, l.doc, l.author_op, json::value(l.cause), l.by_client, l.by_op});
+    lost.push_back(json::array{l.id.agent, l.id.seq, l.doc, l.author_op, json::value(l.cause), l.by_client, l.by_op,
+                               l.author_client});
   }
   o["lost"] = std::move(lost);
   o["causality_reversals"] = m.causality_reversals;
@@ -267,8 +268,8 @@ reports::RunMetrics read_metrics(Reader& rd, const json::object& o, const std::s
   if (const json::array* lost = rd.arr(o, path, "lost")) {
     for (const json::value& l : *lost) {
       const std::string here = path + ".lost";
-      if (!l.is_array() || l.get_array().size() != 7 || !l.get_array()[4].is_string()) {
-        return rd.fail(here, "expected [agent, seq, doc, op, cause, by_client, by_op]"), m;
+      if (!l.is_array() || l.get_array().size() != 8 || !l.get_array()[4].is_string()) {
+        return rd.fail(here, "expected [agent, seq, doc, op, cause, by_client, by_op, client]"), m;
       }
       const json::array& a = l.get_array();
       reports::LostChar c;
@@ -279,6 +280,7 @@ reports::RunMetrics read_metrics(Reader& rd, const json::object& o, const std::s
       c.cause = std::string(a[4].get_string());
       c.by_client = rd.u32_of(a[5], here);
       c.by_op = rd.u32_of(a[6], here);
+      c.author_client = rd.u32_of(a[7], here);
       m.lost.push_back(std::move(c));
     }
   }

@@ -212,7 +212,7 @@ std::string metrics_text(const reports::RunMetrics& m) {
   constexpr std::size_t kLostShown = 10;
   for (std::size_t i = 0; i < m.lost.size() && i < kLostShown; ++i) {
     const reports::LostChar& l = m.lost[i];
-    o << "lost: doc " << l.doc << " char (" << l.id.agent << "," << l.id.seq << ") of client " << l.id.agent
+    o << "lost: doc " << l.doc << " char (" << l.id.agent << "," << l.id.seq << ") of client " << l.author_client
       << "'s edit " << l.author_op << ": " << l.cause;
     // crash, db_lost and unknown blame no edit; every other cause names the edit that replaced it.
     if (l.cause != "crash" && l.cause != "db_lost" && l.cause != "unknown") o << ", replaced by client " << l.by_client << "'s edit " << l.by_op;

@@ -509,7 +509,7 @@ RunMetrics Checker::finish() const {
       const std::optional<std::size_t> by = own ? info.lost_by[i] : std::nullopt;
       m.lost.push_back(LostChar{info.lost[i], info.e->doc, info.e->op, own ? info.lost_causes[i] : info.cause,
                                 own ? (by ? edits[*by].e->client : 0) : info.by_client,
-                                own ? (by ? edits[*by].e->op : 0) : info.by_op});
+                                own ? (by ? edits[*by].e->op : 0) : info.by_op, info.e->client});
     }
   }
 

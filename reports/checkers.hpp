@@ -26,6 +26,9 @@ struct LostChar {
   // The edit blamed for it, when there is one.
   std::uint32_t by_client = 0;
   std::uint32_t by_op = 0;
+  // The client that typed it (its edit: author_client, author_op). Not the id's agent: a client
+  // takes a new agent id per session, and on real processes agents are numbered apart.
+  std::uint32_t author_client = 0;
 };
 
 // An acknowledged edit that lost characters, with the cause (as LostChar) and when it was made:

@@ -305,6 +305,22 @@ TEST_F(SimCli, ReplayReproducesARunAndCheckAgreesWithIt) {
   EXPECT_EQ(field(c.out, "seed"), "2");
 }
 
+// A lost character's line names the client that typed it, not its id's agent: a client takes a
+// new agent per session, and on real processes agents are numbered apart from clients (here
+// client 2 types as agent 3).
+TEST_F(SimCli, CheckNamesTheClientThatTypedALostCharacterNotItsAgent) {
+  const std::string h = write("agents.jsonl",
+      R"({"t":0,"type":"meta","meta":{"ack":"immediate","clients":"3","commits":"true","docs":"1","end_us":"2000000","heal_us":"1000000","persistence":"changelog","scenario":"agents","seed":"1","servers":"1","strategy":"crdt","variant":"base"}}
+{"t":100000,"type":"load","client":2,"doc":0,"server":0,"version":0,"latest":0,"source":"server:0"}
+{"t":200000,"type":"edit","client":2,"doc":0,"op":1,"server":0,"clock_ms":200,"pos":0,"del":0,"ins":"abc","para":0,"inserted":[[3,0,3]],"deleted":[],"seen_ops":{},"offline":false,"stale_base":false}
+{"t":250000,"type":"ack","client":2,"doc":0,"op":1,"server":0}
+{"t":2000000,"type":"final","doc":0,"replica":"durable","text":"","ids":[]}
+)");
+  const CliRun c = convlab({"check", h});
+  EXPECT_NE(c.out.find("lost: doc 0 char (3,0) of client 2's edit 1: crash"), std::string::npos) << c.out << c.err;
+  EXPECT_EQ(c.out.find("of client 3"), std::string::npos) << c.out;
+}
+
 TEST_F(SimCli, ReplayAndCheckRefuseBadInput) {
   const std::string sc = write("tiny.yaml", tiny_scenario(R"({converged: "== 1"})"));
   expect_usage_error(convlab({"replay", sc, "--strategy", "paxos", "--seed", "1"}), "paxos",
