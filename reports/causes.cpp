@@ -603,7 +603,8 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     const std::size_t commit = f.removed_by.value_or(std::numeric_limits<std::size_t>::max());
     // The overruling that took X out: for one that left the durable text, of the write whose
     // commit took it out (X moved into a register another write held); for one that never
-    // reached it, the first write carrying it that was overruled.
+    // reached it, the last write carrying it that was overruled (a later write carrying it
+    // could have put it in: the last refusal is the one that kept it out).
     const Commit* took = kind == 2 ? &log.commits[commit] : nullptr;
     const Overruling* overruling = nullptr;
     for (std::size_t i : overruled_of[j]) {
@@ -613,10 +614,11 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       if (o.by_client >= 0 && static_cast<std::uint32_t>(o.by_client) == e.e->client && o.by_op >= e.e->op) continue;
       const bool of_the_taker = took != nullptr && took->writer >= 0 &&
                                 o.client == static_cast<std::uint32_t>(took->writer) && o.op == took->op;
-      if (kind == 0 || of_the_taker) {
+      if (of_the_taker) {
         overruling = &o;
         break;
       }
+      if (kind == 0) overruling = &o;
     }
     const auto held_docs = log.held_at_end.find(e.e->doc);
     const bool held = kind == 0 && held_docs != log.held_at_end.end() &&

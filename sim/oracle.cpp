@@ -454,9 +454,11 @@ std::vector<TruthChar> Oracle::finish(const std::vector<std::vector<CharId>>& fi
           break;
         }
         if (!found) {
-          for (const CharEv& ev : evs) {
-            if (ev.how == How::kRefused) {
-              found = judge(evs, ev, x, tag, 0);
+          // The last refusal of a write carrying it: a later write carrying it could have put
+          // it in, so the last one kept it out.
+          for (auto ev = evs.rbegin(); ev != evs.rend(); ++ev) {
+            if (ev->how == How::kRefused) {
+              found = judge(evs, *ev, x, tag, 0);
               break;
             }
           }
