@@ -155,6 +155,12 @@ struct Client {
   std::unique_ptr<net::steady_timer> rename;
   std::uint64_t title_version = 0;  // the title version it shows (every title frame raises it)
   std::uint32_t next_rename = 1;    // its rename counter: the history's `op` of a rename
+  // Log indexes the server told (kVersion frames, docs/protocol.md): the one announced for the
+  // next welcome or acknowledgement, the newest of its own acknowledged writes (sent on API
+  // reads), and the newest it was told of at all (welcomes and acks: a welcome's `latest`).
+  std::optional<std::uint64_t> next_version;
+  std::uint64_t acked_version = 0;
+  std::uint64_t known_version = 0;
 };
 
 // An API read answered 200, written into the history after the run (Run::emit_reads), when the
@@ -216,8 +222,9 @@ class Run {
   // --- a client's connection ---
   void start_client(Client& cl);
   using HttpDone = std::function<void(const std::string& err, const http::response<http::string_body>& res)>;
+  // `session_version` > 0: sent as X-Convlab-Session-Version (the session's last acknowledged write).
   void http_call(const Target& t, http::verb verb, const std::string& path, const std::string& bearer,
-                 std::string body, HttpDone done);
+                 std::string body, HttpDone done, std::uint64_t session_version = 0);
   void login(Client& cl);
   void open_ws(Client& cl, std::uint64_t gen);
   void read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::shared_ptr<beast::flat_buffer> buf);
