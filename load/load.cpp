@@ -222,7 +222,12 @@ void Run::on_frame(Client& cl, const FrameView& f) {
         load.version = version.value_or(0);
         load.latest = std::max(cl.known_version, load.version);
         load.source = "server:" + std::to_string(cl.target);
-        emit(std::move(load));
+        if (opt_.pg_urls.empty()) {
+          emit(std::move(load));
+        } else {
+          load.t_us = now_us();
+          welcome_loads_.push_back(WelcomeLoad{std::move(load), cl.shown});
+        }
       }
       if (version) cl.known_version = std::max(cl.known_version, *version);
       send_edits(cl, std::move(*back));
@@ -520,6 +525,18 @@ void Run::emit_reads() {
   // Each client's records (a client edits one document).
   std::map<std::int32_t, std::vector<const CommitSeen*>> by_writer;
   for (const CommitSeen& c : commits_) by_writer[c.writer].push_back(&c);
+  // Welcomes: `latest` also counts the records of the edits the client had shown (seen, or its
+  // own acknowledged), the simulator's known version, which counts every delivery's.
+  for (WelcomeLoad& w : welcome_loads_) {
+    for (const auto& [author, top] : w.shown) {
+      const auto mine = by_writer.find(static_cast<std::int32_t>(author));
+      if (mine == by_writer.end()) continue;
+      for (const CommitSeen* c : mine->second) {
+        if (c->doc == w.e.doc && c->op <= top) w.e.latest = std::max(w.e.latest, c->version);
+      }
+    }
+    writer_->write(w.e);
+  }
   for (const ApiRead& r : reads_) {
     history::Event e;
     e.type = history::EventType::kLoad;

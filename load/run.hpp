@@ -161,6 +161,10 @@ struct Client {
   std::optional<std::uint64_t> next_version;
   std::uint64_t acked_version = 0;
   std::uint64_t known_version = 0;
+  // What it has shown: per author (a client id), the highest op seen or, its own, acknowledged
+  // (the history's seen and ack lines). A welcome's `latest` is the newest change-log record
+  // among them, once the log is read (Run::emit_reads), as the simulator's counts delivers.
+  std::map<std::uint32_t, std::uint32_t> shown;
 };
 
 // An API read answered 200, written into the history after the run (Run::emit_reads), when the
@@ -210,8 +214,19 @@ class Run {
   }
   void emit(history::Event e) {
     e.t_us = now_us();
+    if ((e.type == history::EventType::kSeen || e.type == history::EventType::kAck) && e.client < clients_.size()) {
+      const std::uint32_t author = e.type == history::EventType::kSeen ? e.author : e.client;
+      std::uint32_t& top = clients_.at(e.client)->shown[author];
+      top = std::max(top, e.op);
+    }
     if (writer_) writer_->write(e);
   }
+  // A welcome's load line waiting for the change log (with --pg): what its client had shown then.
+  struct WelcomeLoad {
+    history::Event e;
+    std::map<std::uint32_t, std::uint32_t> shown;
+  };
+  std::vector<WelcomeLoad> welcome_loads_;
   // The servers' change log as `commit` events (--pg), each at its server's clock reading.
   void emit_commits();
   void error(const std::string& kind, const std::string& detail) {
