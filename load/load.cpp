@@ -254,8 +254,9 @@ void Run::on_frame(Client& cl, const FrameView& f) {
         std::vector<std::uint32_t> ops = std::move(cl.inflight.front());
         cl.inflight.pop_front();
         if (cl.next_version) {
+          // The write's own index: what a read must reach (not a prefix the client has shown:
+          // its server may not have applied the records before it yet).
           cl.acked_version = std::max(cl.acked_version, *cl.next_version);
-          cl.known_version = std::max(cl.known_version, *cl.next_version);
           cl.next_version.reset();
         }
         if (!ops.empty()) ack_upto(cl, *std::max_element(ops.begin(), ops.end()));
@@ -525,16 +526,25 @@ void Run::emit_reads() {
   // Each client's records (a client edits one document).
   std::map<std::int32_t, std::vector<const CommitSeen*>> by_writer;
   for (const CommitSeen& c : commits_) by_writer[c.writer].push_back(&c);
-  // Welcomes: `latest` also counts the records of the edits the client had shown (seen, or its
-  // own acknowledged), the simulator's known version, which counts every delivery's.
+  // Welcomes: `latest` is the longest prefix of the log the client had shown (its earlier
+  // welcomes' versions, then each next record whose edit it had seen or, its own, had
+  // acknowledged; records of no client, the initial text, count as shown). The simulator's is
+  // the server's applied prefix at each frame the client got; a server that delivered a record
+  // had applied it, so a welcome below this prefix misses updates the client had shown.
+  std::map<std::uint32_t, std::map<std::uint64_t, const CommitSeen*>> by_doc;
+  for (const CommitSeen& c : commits_) by_doc[c.doc][c.version] = &c;
   for (WelcomeLoad& w : welcome_loads_) {
-    for (const auto& [author, top] : w.shown) {
-      const auto mine = by_writer.find(static_cast<std::int32_t>(author));
-      if (mine == by_writer.end()) continue;
-      for (const CommitSeen* c : mine->second) {
-        if (c->doc == w.e.doc && c->op <= top) w.e.latest = std::max(w.e.latest, c->version);
+    std::uint64_t prefix = w.e.latest;
+    const auto log = by_doc.find(w.e.doc);
+    if (log != by_doc.end()) {
+      for (auto it = log->second.upper_bound(prefix); it != log->second.end() && it->first == prefix + 1; ++it) {
+        const CommitSeen& c = *it->second;
+        const auto shown = c.writer < 0 ? w.shown.end() : w.shown.find(static_cast<std::uint32_t>(c.writer));
+        if (c.writer >= 0 && (shown == w.shown.end() || c.op > shown->second)) break;
+        prefix = it->first;
       }
     }
+    w.e.latest = std::max(w.e.version, prefix);
     writer_->write(w.e);
   }
   for (const ApiRead& r : reads_) {

@@ -157,13 +157,13 @@ struct Client {
   std::uint32_t next_rename = 1;    // its rename counter: the history's `op` of a rename
   // Log indexes the server told (kVersion frames, docs/protocol.md): the one announced for the
   // next welcome or acknowledgement, the newest of its own acknowledged writes (sent on API
-  // reads), and the newest it was told of at all (welcomes and acks: a welcome's `latest`).
+  // reads), and the newest welcome's (a welcome's `latest` without --pg).
   std::optional<std::uint64_t> next_version;
   std::uint64_t acked_version = 0;
   std::uint64_t known_version = 0;
   // What it has shown: per author (a client id), the highest op seen or, its own, acknowledged
-  // (the history's seen and ack lines). A welcome's `latest` is the newest change-log record
-  // among them, once the log is read (Run::emit_reads), as the simulator's counts delivers.
+  // (the history's seen and ack lines). A welcome's `latest` is the log's longest prefix among
+  // them, once the log is read (Run::emit_reads), as the simulator's counts delivers.
   std::map<std::uint32_t, std::uint32_t> shown;
 };
 
