@@ -24,7 +24,7 @@ void Run::start_client(Client& cl) {
 // One HTTP request on its own connection; `done` gets the answer, or what went wrong ("connect:
 // ...", "http: ...") with an empty answer.
 void Run::http_call(const Target& t, http::verb verb, const std::string& path, const std::string& bearer,
-                    std::string body, HttpDone done) {
+                    std::string body, HttpDone done, std::uint64_t session_version) {
   struct Call {
     beast::tcp_stream stream;
     http::request<http::string_body> req;
@@ -38,6 +38,7 @@ void Run::http_call(const Target& t, http::verb verb, const std::string& path, c
   call->req = http::request<http::string_body>(verb, path, 11);
   call->req.set(http::field::host, t.host + ":" + t.port);
   if (!bearer.empty()) call->req.set(http::field::authorization, "Bearer " + bearer);
+  if (session_version > 0) call->req.set("X-Convlab-Session-Version", std::to_string(session_version));
   if (!body.empty()) {
     call->req.set(http::field::content_type, "application/json");
     call->req.body() = std::move(body);
@@ -126,7 +127,10 @@ void Run::open_ws(Client& cl, std::uint64_t gen) {
       cl.unsent_ops.clear();
       cl.outbox.clear();
       cl.writing = false;
-      send(cl, FrameKind::kHello, {});
+      cl.next_version.reset();
+      // Asks for kVersion frames: the welcome's log index and each committed ack's.
+      const std::uint8_t versions[] = {kHelloVersions};
+      send(cl, FrameKind::kHello, versions);
       read_loop(cl, gen, ws, std::make_shared<beast::flat_buffer>());
     });
   });
@@ -176,7 +180,15 @@ void Run::on_message(Client& cl, std::uint64_t gen, std::span<const std::uint8_t
 
 void Run::on_frame(Client& cl, const FrameView& f) {
   switch (f.kind) {
+    case FrameKind::kVersion: {
+      auto v = decode_version(f.payload);
+      if (!v) return error("bad_frame", "client " + std::to_string(cl.id) + ": bad version frame: " + v.error().message);
+      cl.next_version = *v;
+      return;
+    }
     case FrameKind::kWelcome: {
+      const std::optional<std::uint64_t> version = std::exchange(cl.next_version, std::nullopt);
+      if (!version) ++drops_["welcome_without_version"];
       cl.obs.state_replaced();
       auto back = cl.replica->receive(f.payload);
       if (!back) return error("replica", "client " + std::to_string(cl.id) + " refused a welcome: " + back.error().message);
@@ -204,9 +216,20 @@ void Run::on_frame(Client& cl, const FrameView& f) {
         load.client = cl.id;
         load.doc = cl.doc;
         load.server = static_cast<std::int32_t>(cl.target);
+        // As the simulator's: the served version, and the newest this client was told of before
+        // (here its earlier welcomes and acknowledged writes; the simulator's also counts the
+        // delivers it saw, whose log index a real client is not told).
+        load.version = version.value_or(0);
+        load.latest = std::max(cl.known_version, load.version);
         load.source = "server:" + std::to_string(cl.target);
-        emit(std::move(load));
+        if (opt_.pg_urls.empty()) {
+          emit(std::move(load));
+        } else {
+          load.t_us = now_us();
+          welcome_loads_.push_back(WelcomeLoad{std::move(load), cl.shown});
+        }
       }
+      if (version) cl.known_version = std::max(cl.known_version, *version);
       send_edits(cl, std::move(*back));
       if (first && editing_) {
         // Scripted edits stand for the typing (as in the simulator).
@@ -230,6 +253,12 @@ void Run::on_frame(Client& cl, const FrameView& f) {
         // oldest message in flight, and with it every edit up to the last it carried.
         std::vector<std::uint32_t> ops = std::move(cl.inflight.front());
         cl.inflight.pop_front();
+        if (cl.next_version) {
+          // The write's own index: what a read must reach (not a prefix the client has shown:
+          // its server may not have applied the records before it yet).
+          cl.acked_version = std::max(cl.acked_version, *cl.next_version);
+          cl.next_version.reset();
+        }
         if (!ops.empty()) ack_upto(cl, *std::max_element(ops.begin(), ops.end()));
       }
       send_edits(cl, std::move(*back));
@@ -484,7 +513,8 @@ void Run::reload(Client& cl) {
                 r.server = server;
               }
               reads_.push_back(std::move(r));
-            });
+            },
+            cl.acked_version);
 }
 
 void Run::emit_reads() {
@@ -496,6 +526,27 @@ void Run::emit_reads() {
   // Each client's records (a client edits one document).
   std::map<std::int32_t, std::vector<const CommitSeen*>> by_writer;
   for (const CommitSeen& c : commits_) by_writer[c.writer].push_back(&c);
+  // Welcomes: `latest` is the longest prefix of the log the client had shown (its earlier
+  // welcomes' versions, then each next record whose edit it had seen or, its own, had
+  // acknowledged; records of no client, the initial text, count as shown). The simulator's is
+  // the server's applied prefix at each frame the client got; a server that delivered a record
+  // had applied it, so a welcome below this prefix misses updates the client had shown.
+  std::map<std::uint32_t, std::map<std::uint64_t, const CommitSeen*>> by_doc;
+  for (const CommitSeen& c : commits_) by_doc[c.doc][c.version] = &c;
+  for (WelcomeLoad& w : welcome_loads_) {
+    std::uint64_t prefix = w.e.latest;
+    const auto log = by_doc.find(w.e.doc);
+    if (log != by_doc.end()) {
+      for (auto it = log->second.upper_bound(prefix); it != log->second.end() && it->first == prefix + 1; ++it) {
+        const CommitSeen& c = *it->second;
+        const auto shown = c.writer < 0 ? w.shown.end() : w.shown.find(static_cast<std::uint32_t>(c.writer));
+        if (c.writer >= 0 && (shown == w.shown.end() || c.op > shown->second)) break;
+        prefix = it->first;
+      }
+    }
+    w.e.latest = std::max(w.e.version, prefix);
+    writer_->write(w.e);
+  }
   for (const ApiRead& r : reads_) {
     history::Event e;
     e.type = history::EventType::kLoad;

@@ -330,8 +330,8 @@ int Run::run() {
     meta.meta["rate"] = std::to_string(opt_.rate);
     meta.meta["orders_by_client_clock"] = strategy_.orders_by_client_clock ? "true" : "false";
     meta.meta["overwrites"] = strategy_.overwrites ? "true" : "false";
-    // A welcome frame does not say which log index it was made at: its load lines carry none.
-    meta.meta["welcome_versions"] = "false";
+    // Welcomes say their log index (kVersion frames, asked for in the hello): their load lines
+    // carry it. (A server that sends none leaves version 0: `drops` counts welcome_without_version.)
     if (!opt_.pg_urls.empty()) {
       // The change log follows the run as commit events (emit_commits).
       meta.meta["commits"] = "true";

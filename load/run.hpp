@@ -155,6 +155,16 @@ struct Client {
   std::unique_ptr<net::steady_timer> rename;
   std::uint64_t title_version = 0;  // the title version it shows (every title frame raises it)
   std::uint32_t next_rename = 1;    // its rename counter: the history's `op` of a rename
+  // Log indexes the server told (kVersion frames, docs/protocol.md): the one announced for the
+  // next welcome or acknowledgement, the newest of its own acknowledged writes (sent on API
+  // reads), and the newest welcome's (a welcome's `latest` without --pg).
+  std::optional<std::uint64_t> next_version;
+  std::uint64_t acked_version = 0;
+  std::uint64_t known_version = 0;
+  // What it has shown: per author (a client id), the highest op seen or, its own, acknowledged
+  // (the history's seen and ack lines). A welcome's `latest` is the log's longest prefix among
+  // them, once the log is read (Run::emit_reads), as the simulator's counts delivers.
+  std::map<std::uint32_t, std::uint32_t> shown;
 };
 
 // An API read answered 200, written into the history after the run (Run::emit_reads), when the
@@ -204,8 +214,19 @@ class Run {
   }
   void emit(history::Event e) {
     e.t_us = now_us();
+    if ((e.type == history::EventType::kSeen || e.type == history::EventType::kAck) && e.client < clients_.size()) {
+      const std::uint32_t author = e.type == history::EventType::kSeen ? e.author : e.client;
+      std::uint32_t& top = clients_.at(e.client)->shown[author];
+      top = std::max(top, e.op);
+    }
     if (writer_) writer_->write(e);
   }
+  // A welcome's load line waiting for the change log (with --pg): what its client had shown then.
+  struct WelcomeLoad {
+    history::Event e;
+    std::map<std::uint32_t, std::uint32_t> shown;
+  };
+  std::vector<WelcomeLoad> welcome_loads_;
   // The servers' change log as `commit` events (--pg), each at its server's clock reading.
   void emit_commits();
   void error(const std::string& kind, const std::string& detail) {
@@ -216,8 +237,9 @@ class Run {
   // --- a client's connection ---
   void start_client(Client& cl);
   using HttpDone = std::function<void(const std::string& err, const http::response<http::string_body>& res)>;
+  // `session_version` > 0: sent as X-Convlab-Session-Version (the session's last acknowledged write).
   void http_call(const Target& t, http::verb verb, const std::string& path, const std::string& bearer,
-                 std::string body, HttpDone done);
+                 std::string body, HttpDone done, std::uint64_t session_version = 0);
   void login(Client& cl);
   void open_ws(Client& cl, std::uint64_t gen);
   void read_loop(Client& cl, std::uint64_t gen, std::shared_ptr<Ws> ws, std::shared_ptr<beast::flat_buffer> buf);

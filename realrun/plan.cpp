@@ -88,7 +88,10 @@ Result<void> check_fault(const Plan& p, const FaultSpec& f) {
     const sim::WorldConfig& w = p.world;
     std::string why;
     if (p.databases > 1) why = "database.partitions: which of the clusters it loses has no spelling yet";
-    if (w.servers.api_read == sim::ApiRead::kReplica) why = "servers.api_read: replica: the replica would have to be rebuilt from the restored cluster";
+    if (w.servers.api_read != sim::ApiRead::kPrimary) {
+      why = "servers.api_read: " + std::string(kApiReadNames[static_cast<std::size_t>(w.servers.api_read)]) +
+            ": the replica would have to be rebuilt from the restored cluster";
+    }
     if (w.servers.persistence == NodePolicies::Persistence::kSnapshot) {
       why = "servers.persistence: snapshot: the history follows the lost database through its change log (persistence: changelog)";
     }
@@ -232,13 +235,8 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
     return make_error(where + "workload.version_read_share: convlab-load makes no reads of past versions; remove it "
                       "to run on real processes");
   }
-  // Only API reads go through api_read: a world that makes none runs whatever it says.
-  if (reloads && (w.servers.api_read == sim::ApiRead::kSessionPrimary || w.servers.api_read == sim::ApiRead::kFenced)) {
-    return make_error(where + "servers.api_read: " + std::string(kApiReadNames[static_cast<std::size_t>(w.servers.api_read)]) +
-                      ": it needs the session's last acknowledged version, which an HTTP read to convlab-server does "
-                      "not carry (the server refuses it, docs/scenarios.md); use replica or primary to run on real "
-                      "processes");
-  }
+  // session_primary and fenced run: convlab-load sends its last acknowledged version (learnt from
+  // the server's version frames) as X-Convlab-Session-Version on every API read.
   p.redis = w.servers.bus == NodePolicies::Bus::kRedis;
   if (w.database.work_us_per_append > 0) {
     return make_error(where + "database.work_us_per_append: the simulated per-append work that makes one partition "
@@ -251,8 +249,9 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
     return make_error(where + "servers.home: lease with database.partitions: convlab-server fences a document's home "
                       "in one database and refuses partitions with it; use home: fixed to run on real processes");
   }
-  if (p.databases > 1 && w.servers.api_read == sim::ApiRead::kReplica) {
-    return make_error(where + "servers.api_read: replica with database.partitions: convlab-server reads one "
+  if (p.databases > 1 && w.servers.api_read != sim::ApiRead::kPrimary) {
+    return make_error(where + "servers.api_read: " + std::string(kApiReadNames[static_cast<std::size_t>(w.servers.api_read)]) +
+                      " with database.partitions: convlab-server reads one "
                       "replica, not one per partition; remove one of them to run on real processes");
   }
 
@@ -333,7 +332,9 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
                       "kill -9 and restart on the same port, a partition naming bus cuts a fault proxy between each "
                       "server it names and Redis");
   }
-  p.replica = w.servers.api_read == sim::ApiRead::kReplica;
+  // Every api_read but primary reads the replica (session_primary: a session that has written
+  // nothing acknowledged; fenced: while it has reached the session's write).
+  p.replica = w.servers.api_read != sim::ApiRead::kPrimary;
   if (p.databases > 1) {
     const PartitionSpec& spec = w.database.partitioning;
     p.notes.push_back("database.partitions: " + std::to_string(p.databases) +

@@ -51,7 +51,7 @@ struct Plan {
   // network delay, and loopback has none to speak of. {0, 0}: the load connects to the servers.
   std::int64_t client_latency_min_ms = 0, client_latency_max_ms = 0;
   std::vector<bool> faketime;                    // per server: its clock is moved by a fault
-  bool replica = false;                          // servers.api_read is replica: a streaming replica
+  bool replica = false;                          // servers.api_read is not primary: a streaming replica
   bool redis = false;                            // servers.bus is redis: a throwaway Redis
   // workload.reload_ms with cdn.ttl_s > 0: nginx's proxy_cache (scripts/cdn.sh) in front of the
   // servers' API for this many whole seconds (ttl_s rounded up), convlab-load's reads through it.

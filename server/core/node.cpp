@@ -203,6 +203,8 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
   switch (frame->kind) {
     case FrameKind::kHello:
       c->second.docs.insert(doc);
+      // Any other payload is ignored, as before kVersion existed.
+      if (frame->payload.size() == 1 && frame->payload[0] == kHelloVersions) c->second.versions = true;
       if (config_.catch_up && config_.nodes > 1) {
         if (d.hello_waiting.size() >= config_.hello_waiting_max) {
           return overload(conn, doc, "too many sessions waiting for a catch-up");
@@ -256,6 +258,8 @@ void Node::welcome(ConnId conn, std::uint32_t doc) {
   // client before the state those changes apply to.
   Doc& d = docs_.at(doc);
   d.conns.insert(conn);
+  // Every log index up to `applied` is in the state the welcome carries.
+  if (conns_.at(conn).versions) io_.send(conn, Frame{FrameKind::kVersion, doc, encode_version(d.applied), {}});
   io_.send(conn, Frame{FrameKind::kWelcome, doc, d.replica->welcome(), {}});
 }
 

@@ -405,6 +405,7 @@ class Node {
     std::vector<Bytes> msgs;
     bool ready = false;
     bool ack = false;  // the replies to an edit's sender (NodeIo::acknowledged)
+    std::uint64_t version = 0;  // an ack's: the log index of the committed write (0: unknown)
   };
   struct Outbox {
     std::vector<OutItem> items;  // front at index `head`
@@ -427,6 +428,8 @@ class Node {
     // A queue of this connection reached its limit: nothing more is queued or sent to it, and
     // it is closed once the current call is done (close_overloaded).
     bool overloaded = false;
+    // Its hello asked for kVersion frames (the welcome's and each committed ack's log index).
+    bool versions = false;
   };
   struct Doc {
     std::unique_ptr<ServerReplica> replica;
@@ -493,7 +496,7 @@ class Node {
   void deliver_local(std::uint32_t doc, AgentId except_author, std::vector<Bytes> msgs);
   void post(ConnId conn, std::uint32_t doc, std::vector<Bytes> msgs, bool ack = false);
   std::size_t reserve(ConnId conn, std::uint32_t doc);
-  void fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<Bytes> msgs);
+  void fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<Bytes> msgs, std::uint64_t version = 0);
   void flush(ConnId conn, std::uint32_t doc);
   // Releases replies to forwarded edits whose place in the log this node has reached.
   void release_forward_replies(std::uint32_t doc);

@@ -71,20 +71,26 @@ std::size_t Node::reserve(ConnId conn, std::uint32_t doc) {
   return box.items.size() - 1;
 }
 
-void Node::fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<Bytes> msgs) {
+void Node::fill(ConnId conn, std::uint32_t doc, std::size_t slot, std::vector<Bytes> msgs, std::uint64_t version) {
   auto c = conns_.find(conn);
   if (c == conns_.end() || c->second.overloaded) return;
   Outbox& box = c->second.out[doc];
   CONVLAB_ASSERT(slot < box.items.size() && !box.items[slot].ready);
   box.items[slot].msgs = std::move(msgs);
   box.items[slot].ready = true;
+  box.items[slot].version = version;
   flush(conn, doc);
 }
 
 void Node::flush(ConnId conn, std::uint32_t doc) {
-  Outbox& box = conns_.at(conn).out[doc];
+  Conn& c = conns_.at(conn);
+  Outbox& box = c.out[doc];
   while (box.head < box.items.size() && box.items[box.head].ready) {
     OutItem& item = box.items[box.head];
+    // The committed write's log index, before the acknowledgement it describes.
+    if (item.ack && item.version > 0 && c.versions && !item.msgs.empty()) {
+      io_.send(conn, Frame{FrameKind::kVersion, doc, encode_version(item.version), {}});
+    }
     for (Bytes& m : item.msgs) io_.send(conn, Frame{FrameKind::kDeliver, doc, std::move(m), {}});
     if (item.ack) io_.acknowledged(conn, doc, item.msgs.size());
     ++box.head;
@@ -140,13 +146,14 @@ void Node::deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t a
     if (it->first == after) {
       item.msgs = std::move(msgs);
       item.ack = true;
+      item.version = after;
       placed = true;
     }
     it = box.anchors.erase(it);
   }
   if (!placed) {
     if (outbox_full(c->second, doc)) return overload(conn, doc, "too many messages queued behind an acknowledgement");
-    box.items.push_back(OutItem{std::move(msgs), true, true});
+    box.items.push_back(OutItem{std::move(msgs), true, true, after});
   }
   if (box.forwards_in_flight == 0) return release_anchors(conn, doc);
   flush(conn, doc);

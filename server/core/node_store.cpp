@@ -210,7 +210,8 @@ void Node::on_store(const StoreReply& reply) {
       d.changes_since_snapshot += pending.records;
       if (pending.forward_reply) io_.to_node(pending.forward_to, std::move(*pending.forward_reply));
       if (pending.local_slot && conns_.contains(pending.local_slot->first)) {
-        fill(pending.local_slot->first, doc, pending.local_slot->second, std::move(pending.local_replies));
+        fill(pending.local_slot->first, doc, pending.local_slot->second, std::move(pending.local_replies),
+             reply.first_index + pending.records - 1);
       }
       drain_remote(doc);
       maybe_snapshot(doc);

@@ -12,7 +12,7 @@
 namespace convlab {
 
 enum class FrameKind : std::uint8_t {
-  kHello = 1,    // client -> server: open `doc` (payload: empty)
+  kHello = 1,    // client -> server: open `doc` (payload: empty, or kHelloVersions)
   kEdit = 2,     // client -> server: a strategy message for `doc`
   kWelcome = 3,  // server -> client: the strategy's welcome for `doc`
   kDeliver = 4,  // server -> client: a strategy message for `doc`
@@ -25,9 +25,16 @@ enum class FrameKind : std::uint8_t {
   // Presence (server/core/awareness.hpp): never an edit, never stored.
   kAwareness = 9,  // client -> server: its caret on `doc` (payload: encode_awareness)
   kPresence = 10,  // server -> client: other viewers' carets on `doc` (payload: encode_presence)
+  // server -> client, only to a connection whose hello asked (kHelloVersions): the log index of
+  // the frame that follows it on `doc` — a welcome's state, or the write an acknowledgement
+  // (delivers) acknowledges once committed (payload: encode_version).
+  kVersion = 11,
 };
+// A hello's payload asking for kVersion frames (one byte; an empty hello asks for none, and a
+// server that predates them ignores the byte).
+inline constexpr std::uint8_t kHelloVersions = 1;
 
-inline constexpr std::uint8_t kLastFrameKind = 10;
+inline constexpr std::uint8_t kLastFrameKind = 11;
 
 struct Frame {
   FrameKind kind = FrameKind::kHello;
@@ -86,6 +93,9 @@ struct TitleMsg {
 // kSubscribe's payload: the log version of the state the client loaded.
 Bytes encode_subscribe(std::uint64_t version);
 Result<std::uint64_t> decode_subscribe(std::span<const std::uint8_t> bytes);
+// kVersion's payload: one varint, the log index (same codec as subscribe's).
+inline Bytes encode_version(std::uint64_t version) { return encode_subscribe(version); }
+inline Result<std::uint64_t> decode_version(std::span<const std::uint8_t> bytes) { return decode_subscribe(bytes); }
 Bytes encode_rename(const RenameMsg& r);
 Result<RenameMsg> decode_rename(std::span<const std::uint8_t> bytes);
 Bytes encode_title(const TitleMsg& t);

@@ -95,15 +95,9 @@ void read_policies(Ctx& ctx, const Entry& top, ServerConfig& c) {
     } else if (e.key == "connection_burst") {
       get_uint(ctx, e.value, e.at, 1, 1000000, c.connection_burst);
     } else {
+      // session_primary and fenced read the session's last acknowledged write from the
+      // request's X-Convlab-Session-Version header (docs/protocol.md, "Versions").
       apply_policy(ctx, e, c.node);
-      // GET /api/documents carries no session: the row-12 fixes that need its last write cannot
-      // be honoured by this server yet (docs/scenarios.md, "On real processes").
-      if (e.key == "api_read" && (c.node.api_read == NodeConfig::ApiRead::kSessionPrimary ||
-                                  c.node.api_read == NodeConfig::ApiRead::kFenced)) {
-        const std::string s = c.node.api_read == NodeConfig::ApiRead::kFenced ? "fenced" : "session_primary";
-        ctx.fail(e.at, "'" + s + "' needs the session's last write, which GET /api/documents does not carry yet: "
-                       "use primary or replica");
-      }
     }
   }
 }

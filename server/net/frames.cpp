@@ -27,6 +27,7 @@ const char* type_name(FrameKind k) {
     case FrameKind::kTitle: return "title";
     case FrameKind::kAwareness: return "awareness";
     case FrameKind::kPresence: return "presence";
+    case FrameKind::kVersion: return "version";
   }
   return "?";
 }
@@ -81,6 +82,13 @@ ParsedFrame json_frame(const json::value& v, const std::function<const Strategy&
   if (auto* e = std::get_if<FrameError>(&doc)) return *e;
   f.doc = static_cast<std::uint32_t>(std::get<std::uint64_t>(doc));
   switch (f.kind) {
+    case FrameKind::kHello: {
+      // Optional "versions": true asks for `version` frames (docs/protocol.md).
+      const json::value* versions = o->if_contains("versions");
+      if (versions != nullptr && !versions->is_bool()) return FrameError{close_code::kBadField, "field 'versions' must be a boolean"};
+      if (versions != nullptr && versions->get_bool()) f.payload = Bytes{kHelloVersions};
+      break;
+    }
     case FrameKind::kEdit: {
       const json::value* msg = o->if_contains("msg");
       if (msg == nullptr) return FrameError{close_code::kBadField, "missing field 'msg'"};
@@ -209,6 +217,9 @@ std::string frame_to_json(const Frame& frame, const Strategy& strategy) {
     }
     case FrameKind::kRefused:
       o["reason"] = frame.text;
+      break;
+    case FrameKind::kVersion:
+      if (auto v = decode_version(frame.payload)) o["version"] = *v;
       break;
     case FrameKind::kPresence: {
       json::array peers;

@@ -41,8 +41,23 @@ void answer(HttpSession& session, NodeSlot& slot, const HttpResponse& r) {
   session.reply(200, json::serialize(o), kRoute);
 }
 
+// The session's last acknowledged write (docs/protocol.md): header X-Convlab-Session-Version, a
+// decimal log index; absent: 0 (the session has written nothing it knows of).
+constexpr const char* kSessionVersionHeader = "X-Convlab-Session-Version";
+
+std::optional<std::uint64_t> session_version(const HttpSession& session) {
+  const auto it = session.request().find(kSessionVersionHeader);
+  if (it == session.request().end()) return 0;
+  const std::string_view text = it->value();
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
 // The document's strategy is recorded: ask its node, bounded in time.
-void read(const std::shared_ptr<HttpSession>& self, std::uint32_t doc, const auth::Claims& claims) {
+void read(const std::shared_ptr<HttpSession>& self, std::uint32_t doc, const auth::Claims& claims,
+          std::uint64_t session_version) {
   App& app = self->app();
   if (app.http_waiting.size() >= kHttpWaitingMax || app.store_busy()) {
     return self->reply(503, R"({"error":"server busy: too many reads in flight"})", kRoute);
@@ -52,6 +67,7 @@ void read(const std::shared_ptr<HttpSession>& self, std::uint32_t doc, const aut
   get.id = app.next_http++;
   get.doc = doc;
   get.token = Token{claims.user, claims.exp * 1000};
+  get.session_version = session_version;
   // The store may not answer (database down): bounded, then 503.
   const std::int64_t limit = app.cfg.limits.api_read_timeout_ms;
   auto timer = std::make_shared<asio::steady_timer>(app.ioc, std::chrono::milliseconds(limit));
@@ -111,10 +127,16 @@ void document(HttpSession& session, std::string_view rest) {
                            kRoute);
     }
   }
+  const std::optional<std::uint64_t> own = session_version(session);
+  if (!own) {
+    return session.reply(400, R"({"error":"header X-Convlab-Session-Version must be a decimal integer in [0, 2^64-1]"})",
+                         kRoute);
+  }
   auth::Claims claims;
   if (!session.authenticate(kRoute, claims)) return;
-  session.unless_revoked(claims, kRoute, [self = session.shared_from_this(), doc, claims, sub = std::string(sub), version] {
-    self->app().with_claim(doc, [self, doc, claims, sub, version](const std::string* error) {
+  session.unless_revoked(claims, kRoute, [self = session.shared_from_this(), doc, claims, sub = std::string(sub), version,
+                                          own = *own] {
+    self->app().with_claim(doc, [self, doc, claims, sub, version, own](const std::string* error) {
       if (error != nullptr) {
         json::object o;
         o["error"] = *error;
@@ -124,7 +146,7 @@ void document(HttpSession& session, std::string_view rest) {
       if (sub == "history") return history(*self, doc, strategy);
       if (sub == "restore") return restore(*self, doc, claims, *version);
       if (version) return document_version(*self, doc, strategy, *version);
-      read(self, doc, claims);
+      read(self, doc, claims, own);
     });
   });
 }

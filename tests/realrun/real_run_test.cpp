@@ -885,6 +885,67 @@ expect:
   }
 }
 
+// Row 12 on real processes, naive against the fenced fix (docs/protocol.md, "Versions"): a real
+// streaming replica 2 s behind, clients reloading every 0.5-1 s. convlab-load sends each read
+// its last acknowledged log index (learnt from the ack's version frame) as
+// X-Convlab-Session-Version. Naive (api_read: replica) reads miss their reader's own write;
+// fenced ones never do, the server falling back to the primary when the replica is behind the
+// session's write. ~60 s: a primary and a replica per variant, 8 s of typing each.
+TEST(RealRun, Row12FencedReadsNeverMissTheSessionsOwnWriteNaiveReplicaReadsDo) {
+  PG15_OR_SKIP();
+  const std::string dir = test_dir();
+  const std::string file = write_scenario(dir, R"(name: replica-fence
+strategies: [crdt]
+seeds: 1
+world:
+  duration_s: 8
+  quiesce_s: 4
+  docs: 1
+  initial_text: "one\ntwo\n"
+  clients: 3
+  workload: {think_ms: [300, 900], reload_ms: [500, 1000]}
+  servers: {count: 1, propagation: bus, persistence: changelog, ack: after_commit, api_cache: no_store}
+  database: {replica_lag_ms: 2000}
+variants:
+  naive: {servers: {api_read: replica}}
+  fenced: {servers: {api_read: fenced}}
+expect:
+  naive:
+    "*": {read_your_writes_violations: "all > 0"}
+  fenced:
+    "*": {read_your_writes_violations: "all == 0", converged: "all == 1"}
+)");
+  std::string out;
+  const int code = convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("3 expectations held, 0 failed"), std::string::npos) << out;
+  for (const std::string variant : {"naive", "fenced"}) {
+    auto events = history::read_file(dir + "/out/runs/replica-fence-" + variant + "-crdt-seed1/history.jsonl");
+    ASSERT_TRUE(events.has_value()) << events.error().message;
+    std::map<std::string, std::size_t> sources;  // API reads by where they were served
+    std::size_t welcomes = 0, versioned = 0;
+    for (const history::Event& e : *events) {
+      if (e.type != EventType::kLoad) continue;
+      if (e.source.rfind("server:", 0) == 0) {
+        ++welcomes;
+        // The initial text is a record: every welcome is at least as of it.
+        versioned += e.version >= 1 ? 1 : 0;
+        continue;
+      }
+      ++sources[e.source.substr(0, e.source.find(':'))];
+    }
+    EXPECT_EQ(events->front().meta.count("welcome_versions"), 0u) << variant << ": welcomes carry their version";
+    EXPECT_GE(welcomes, 3u) << variant;
+    EXPECT_EQ(versioned, welcomes) << variant << ": every welcome's load line has the server's version";
+    if (variant == "naive") {
+      EXPECT_EQ(sources["primary"], 0u) << "naive reads only the replica";
+      EXPECT_GT(sources["replica"], 5u);
+    } else {
+      EXPECT_GT(sources["primary"], 0u) << "fenced: the replica behind the session's write, the primary answers";
+    }
+  }
+}
+
 // revoke (row 6): client 1's token is revoked at 4 s through the server's POST /logout. The
 // naive servers (check_revocation off) keep serving its API reads; the fixed ones close its
 // WebSocket (4403) and serve it nothing more. The difference is the real server's.

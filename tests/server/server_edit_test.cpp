@@ -2,6 +2,7 @@
 // strategy; documents' strategy claims and home nodes; a read while the database is down.
 // Real sockets, real PostgreSQL (CONVLAB_PG_URL; a fresh database per test).
 #include "tests/server/server_fixture.hpp"
+#include "tests/server/versions_fixture.hpp"
 
 #include "server/strategies/registry.hpp"
 
@@ -62,6 +63,58 @@ INSTANTIATE_TEST_SUITE_P(Strategies, PerStrategy, ::testing::Values("lww", "seq"
 
 // A document's strategy is recorded on first use; a server configured otherwise refuses it. A
 // single-writer document is served by its home node only.
+// Versions on the wire (docs/protocol.md, "Versions"): a client whose hello asks gets, before
+// its welcome, the log index the welcome's state is as of, and before each acknowledgement the
+// log index of the committed write — the same numbers GET /api/documents/{id} answers as
+// `version`. A client that does not ask gets no version frame. The read takes the session's last
+// acknowledged version in X-Convlab-Session-Version (a malformed one is 400).
+TEST_P(PerStrategy, VersionsOnWelcomeAndAck) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy(GetParam());
+  START_SERVER(server, yaml_for(url, GetParam()));
+  auto alice = login(server.port(), "alice", "alice-pw");
+  auto bob = login(server.port(), "bob", "bob-pw");
+  ASSERT_TRUE(alice && bob);
+  VersionedEditor a(server.port(), *alice, s, 9);
+  ASSERT_TRUE(a.open());
+  ASSERT_EQ(a.versions.size(), 1u);
+  EXPECT_EQ(a.versions[0], std::make_pair(FrameKind::kWelcome, std::uint64_t{0}));
+  std::uint64_t last = 0;
+  for (int i = 0; i < 6; ++i) {
+    a.insert(a.text().size(), U"w" + std::u32string(1, static_cast<char32_t>(U'a' + i)));
+    ASSERT_TRUE(a.sync());
+    ASSERT_FALSE(a.versions.empty());
+    const auto [kind, v] = a.versions.back();
+    EXPECT_EQ(kind, FrameKind::kDeliver) << "an ack's version comes just before the acknowledgement";
+    EXPECT_GT(v, last) << "edit " << i;
+    last = v;
+    const HttpAnswer got = http_request(server.port(), http::verb::get, "/api/documents/9", {}, alice->token);
+    ASSERT_EQ(got.status, 200) << got.body;
+    EXPECT_EQ(got.json().at("version").to_number<std::uint64_t>(), v) << "edit " << i << ": the ack's index is the log's";
+  }
+  EXPECT_EQ(a.versions.size(), 7u) << "one per welcome and per acknowledged edit";
+  // A later welcome, JSON form, says the log's length after those edits.
+  VersionedEditor b(server.port(), *bob, s, 9, /*json_form=*/true);
+  ASSERT_TRUE(b.open());
+  ASSERT_EQ(b.versions.size(), 1u);
+  EXPECT_EQ(b.versions[0], std::make_pair(FrameKind::kWelcome, last));
+  // Not asked: none, in either form.
+  for (const bool json_form : {false, true}) {
+    VersionedEditor c(server.port(), *bob, s, 9, json_form, /*ask=*/false);
+    ASSERT_TRUE(c.open());
+    c.insert(0, U"c");
+    ASSERT_TRUE(c.sync());
+    EXPECT_TRUE(c.versions.empty()) << (json_form ? "json" : "binary");
+  }
+  // The session's version on a read: a number is taken, anything else refused.
+  const HttpAnswer with = get_with_session_version(server.port(), alice->token, 9, std::to_string(last));
+  EXPECT_EQ(with.status, 200) << with.body;
+  const HttpAnswer bad = get_with_session_version(server.port(), alice->token, 9, "7x");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_NE(bad.body.find("X-Convlab-Session-Version"), std::string::npos) << bad.body;
+  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+}
+
 TEST(ServerDocuments, StrategyClaimsAndHomeNodes) {
   CONVLAB_PG_URL_OR_SKIP(url);
   {

@@ -45,9 +45,12 @@ TEST(ServerInput, MalformedInputMatrix) {
   closes_with([](Ws& w) { w.send_text(R"({"doc":1})"); }, 4002, "no type");
   closes_with([](Ws& w) { w.send_text(R"({"type":"edit","doc":3,"msg":{"bogus":true}})"); }, 4002, "msg the strategy cannot read");
   closes_with([](Ws& w) { w.send_text(R"({"type":"explode","doc":1})"); }, 4003, "unknown JSON type");
-  closes_with([](Ws& w) { w.send_binary({11, 1, 0}); }, 4000, "unknown binary kind");
+  closes_with([](Ws& w) { w.send_binary({12, 1, 0}); }, 4000, "unknown binary kind");
   closes_with([](Ws& w) { w.send_binary({1, 0x80}); }, 4000, "truncated varint");
   closes_with([](Ws& w) { w.send_binary(frame_bytes(FrameKind::kWelcome, 1)); }, 4003, "server-only frame");
+  closes_with([](Ws& w) { w.send_binary(frame_bytes(FrameKind::kVersion, 1, encode_version(3))); }, 4003,
+              "server-only version frame");
+  closes_with([](Ws& w) { w.send_text(R"({"type":"hello","doc":1,"versions":"yes"})"); }, 4002, "versions not a boolean");
   closes_with([](Ws& w) { w.send_binary(std::vector<std::uint8_t>(4096, 2)); }, 1009, "oversized binary");
   closes_with([](Ws& w) { w.send_text(std::string(3000, ' ')); }, 1009, "oversized text");
 
