@@ -346,7 +346,7 @@ Partial make_partial(std::string kind, std::string spec, const campaigns::Campai
 
 std::string partial_to_json(const Partial& p) {
   json::object root;
-  root["format"] = "convlab-partial-1";
+  root["format"] = "convlab-partial-2";
   root["kind"] = p.kind;
   root["spec"] = json::parse(p.spec);
   root["shard"] = p.shard;
@@ -391,8 +391,8 @@ Result<Partial> partial_from_json(const std::string& text, const std::string& fi
   const json::object& root = v.get_object();
   Reader rd(file);
   Partial p;
-  if (rd.str(root, "$", "format") != "convlab-partial-1" && rd.ok()) {
-    return make_error(file + ": $.format: expected \"convlab-partial-1\" (written by convlab run|sweep --shard)");
+  if (rd.str(root, "$", "format") != "convlab-partial-2" && rd.ok()) {
+    return make_error(file + ": $.format: expected \"convlab-partial-2\" (written by convlab run|sweep --shard)");
   }
   p.kind = rd.str(root, "$", "kind");
   if (rd.ok() && p.kind != "run" && p.kind != "sweep") rd.fail("$.kind", "expected \"run\" or \"sweep\"");

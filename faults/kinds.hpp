@@ -113,7 +113,8 @@ class Simulator {
 //                 server's own POST /logout (its jti revoked in PostgreSQL, the other servers told
 //                 through NOTIFY); what follows is the server's policy (check_revocation: its
 //                 WebSocket closed with 4403 and its API reads refused 403, or neither). The
-//                 revoked user does not log in again (the simulator's client stops for good);
+//                 revoked user does not log in again (docs/real-faults.md: where the
+//                 simulator's client differs);
 //                 API reads answered 200 after it are `:revoked` in the history;
 //   disconnect    convlab-load's --disconnect: the client's connection is closed at `at`; it
 //                 logs in again at once through the world's balancer (the next server round

@@ -64,7 +64,7 @@ void Run::http_call(const Target& t, http::verb verb, const std::string& path, c
 
 void Run::login(Client& cl) {
   // A revoked user's access is gone: it does not come back (as the simulator's client).
-  if (cl.revoked_us >= 0) return;
+  if (cl.revoking) return;
   const std::uint64_t gen = ++cl.generation;
   std::string body = json::serialize(json::object{{"user", opt_.user_prefix + std::to_string(cl.id)},
                                                   {"password", opt_.password}});
@@ -217,8 +217,8 @@ void Run::on_frame(Client& cl, const FrameView& f) {
         load.doc = cl.doc;
         load.server = static_cast<std::int32_t>(cl.target);
         // As the simulator's: the served version, and the newest this client was told of before
-        // (here its earlier welcomes and acknowledged writes; the simulator's also counts the
-        // delivers it saw, whose log index a real client is not told).
+        // (without --pg its earlier welcomes' versions only; with it, after the run, the log
+        // prefix it had shown: below).
         load.version = version.value_or(0);
         load.latest = std::max(cl.known_version, load.version);
         load.source = "server:" + std::to_string(cl.target);
@@ -226,7 +226,7 @@ void Run::on_frame(Client& cl, const FrameView& f) {
           emit(std::move(load));
         } else {
           load.t_us = now_us();
-          welcome_loads_.push_back(WelcomeLoad{std::move(load), cl.shown});
+          welcome_loads_.push_back(WelcomeLoad{std::move(load), cl.shown, version.has_value()});
         }
       }
       if (version) cl.known_version = std::max(cl.known_version, *version);
@@ -315,8 +315,10 @@ void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const 
     e.detail = kind + (detail.empty() ? "" : ": " + detail);
     emit(std::move(e));
   }
-  // Its unacknowledged edits go with the replica (as in the simulator).
+  // Its unacknowledged edits go with the replica (as in the simulator), and what an offline
+  // link held for it goes with the connection.
   abandoned_ += cl.obs.abandon();
+  cl.held_in.clear();
   cl.inflight.clear();
   cl.unsent_ops.clear();
   cl.welcomed = false;
@@ -529,11 +531,19 @@ void Run::emit_reads() {
   // Welcomes: `latest` is the longest prefix of the log the client had shown (its earlier
   // welcomes' versions, then each next record whose edit it had seen or, its own, had
   // acknowledged; records of no client, the initial text, count as shown). The simulator's is
-  // the server's applied prefix at each frame the client got; a server that delivered a record
-  // had applied it, so a welcome below this prefix misses updates the client had shown.
+  // the server's applied prefix at each frame the client got. A server delivers its own clients'
+  // edits to the others before their commit moves its applied index, so a welcome just after such
+  // a delivery can sit below this prefix by the records still committing: counted stale here
+  // where the simulator would not (a narrow window). A welcome with no version frame (a server
+  // without them) keeps version 0 and latest 0.
   std::map<std::uint32_t, std::map<std::uint64_t, const CommitSeen*>> by_doc;
   for (const CommitSeen& c : commits_) by_doc[c.doc][c.version] = &c;
   for (WelcomeLoad& w : welcome_loads_) {
+    if (!w.versioned) {
+      w.e.latest = 0;
+      writer_->write(w.e);
+      continue;
+    }
     std::uint64_t prefix = w.e.latest;
     const auto log = by_doc.find(w.e.doc);
     if (log != by_doc.end()) {
@@ -714,7 +724,9 @@ void Run::schedule_client_faults() {
       Client& cl = *clients_.at(r.client);
       if (cl.token.empty()) return error("revoke", "client " + std::to_string(r.client) + " has no token to revoke yet");
       // The server's own revocation: POST /logout with the token (its jti into the revocation
-      // table, the other servers told through NOTIFY).
+      // table, the other servers told through NOTIFY). The server closes the session before it
+      // answers: no login after this point.
+      cl.revoking = true;
       http_call(targets_[cl.target], http::verb::post, "/logout", cl.token, "",
                 [this, &cl](const std::string& err, const http::response<http::string_body>&) {
                   if (!err.empty()) return error("revoke", "client " + std::to_string(cl.id) + ": POST /logout: " + err);

@@ -150,6 +150,9 @@ struct Client {
   std::deque<std::vector<std::uint8_t>> held_in;
   bool login_after_offline = false;  // dropped while offline: logs in again when it is back
   std::int64_t revoked_us = -1;      // Options::revokes: when POST /logout answered 200
+  // Options::revokes: POST /logout sent. The server closes the session (4403) before it answers,
+  // so from here on the client does not log in again (a new login would get a fresh token).
+  bool revoking = false;
   // Renames (Options::rename_*): their own draws, so a run without them keeps its typing.
   Rng rename_rng{0};
   std::unique_ptr<net::steady_timer> rename;
@@ -225,6 +228,7 @@ class Run {
   struct WelcomeLoad {
     history::Event e;
     std::map<std::uint32_t, std::uint32_t> shown;
+    bool versioned = false;  // a version frame came before it (else version and latest stay 0)
   };
   std::vector<WelcomeLoad> welcome_loads_;
   // The servers' change log as `commit` events (--pg), each at its server's clock reading.

@@ -139,6 +139,12 @@ void Node::deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t a
   Outbox& box = c->second.out[doc];
   // Anchors up to `after` are this edit's records (or records of the agent's other
   // connections): they hold nothing but the reply.
+  // The home answers a forwarded edit after its commit only with a change log and ack after
+  // commit; before it (ack immediate, snapshots) `after` is where its records will land, not
+  // committed: no version frame then.
+  const bool committed = config_.persistence == NodeConfig::Persistence::kChangeLog &&
+                         config_.ack == NodeConfig::Ack::kAfterCommit;
+  const std::uint64_t version = committed ? after : 0;
   bool placed = false;
   for (auto it = box.anchors.begin(); it != box.anchors.end() && it->first <= after;) {
     OutItem& item = box.items[it->second];
@@ -146,14 +152,14 @@ void Node::deliver_forward_reply(ConnId conn, std::uint32_t doc, std::uint64_t a
     if (it->first == after) {
       item.msgs = std::move(msgs);
       item.ack = true;
-      item.version = after;
+      item.version = version;
       placed = true;
     }
     it = box.anchors.erase(it);
   }
   if (!placed) {
     if (outbox_full(c->second, doc)) return overload(conn, doc, "too many messages queued behind an acknowledgement");
-    box.items.push_back(OutItem{std::move(msgs), true, true, after});
+    box.items.push_back(OutItem{std::move(msgs), true, true, version});
   }
   if (box.forwards_in_flight == 0) return release_anchors(conn, doc);
   flush(conn, doc);

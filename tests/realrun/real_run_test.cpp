@@ -817,16 +817,14 @@ expect:
     }
     if (e.type == EventType::kAck && e.client == 0 && offline_made.contains(e.op)) {
       ++acked_offline;
-      EXPECT_GE(e.t_us, 9'000'000 - 200'000) << "op " << e.op << " was acknowledged while its client was offline";
+      // The order of events, not how long anything took (the machine may be loaded): nothing
+      // made offline is acknowledged before the link is let go.
+      EXPECT_GE(e.t_us, recover_us) << "op " << e.op << " was acknowledged while its client was offline";
     }
   }
-  EXPECT_NEAR(static_cast<double>(fault_us), 3e6, 0.3e6);
-  EXPECT_NEAR(static_cast<double>(recover_us), 9e6, 0.3e6);
+  ASSERT_GE(fault_us, 0) << "no offline fault line";
+  ASSERT_GT(recover_us, fault_us) << "no recover line after the offline fault";
   ASSERT_GE(offline_made.size(), 5u) << "client 0 made too few edits offline";
-  for (const auto& [op, t] : offline_made) {
-    EXPECT_GE(t, 3'000'000 - 200'000);
-    EXPECT_LE(t, 9'000'000 + 200'000);
-  }
   EXPECT_EQ(acked_offline, offline_made.size()) << "an edit made offline was never acknowledged";
 }
 
@@ -865,17 +863,20 @@ expect:
     auto events = history::read_file(dir + "/out/runs/disconnect-" + variant + "-crdt-seed1/history.jsonl");
     ASSERT_TRUE(events.has_value()) << events.error().message;
     std::vector<std::pair<std::int64_t, std::int32_t>> welcomes;  // client 0's loads: when, from which server
-    std::size_t closed = 0;
+    std::vector<std::int64_t> closed;                             // when its connection was closed
     for (const history::Event& e : *events) {
       if (e.type == EventType::kLoad && e.client == 0) welcomes.emplace_back(e.t_us, e.server);
       // A fault line names no client (docs/history.md); only client 0 is disconnected.
-      if (e.type == EventType::kFault && e.kind == "closed" && e.detail.rfind("disconnect", 0) == 0) ++closed;
+      if (e.type == EventType::kFault && e.kind == "closed" && e.detail.rfind("disconnect", 0) == 0) closed.push_back(e.t_us);
     }
-    EXPECT_EQ(closed, 2u) << variant;
+    ASSERT_EQ(closed.size(), 2u) << variant;
     ASSERT_EQ(welcomes.size(), 3u) << variant;
     for (std::size_t i = 1; i < 3; ++i) {
-      // Welcomed again within a second of the drop (at 3 s and 6 s).
-      EXPECT_NEAR(static_cast<double>(welcomes[i].first), 3e6 * static_cast<double>(i) + 0.3e6, 0.5e6) << variant;
+      // Welcomed again after each drop and before the next one (the order, not how long it took).
+      EXPECT_GE(welcomes[i].first, closed[i - 1]) << variant;
+      if (i < closed.size()) {
+        EXPECT_LT(welcomes[i].first, closed[i]) << variant;
+      }
       if (variant == "sticky") {
         EXPECT_EQ(welcomes[i].second, welcomes[0].second) << "sticky: came back elsewhere";
       } else {
