@@ -148,7 +148,8 @@ json::value HttpAnswer::json() const {
 }
 
 HttpAnswer http_request(unsigned short port, http::verb method, const std::string& target, const std::string& body,
-                        const std::string& bearer, const std::string& cookie, const std::string& origin) {
+                        const std::string& bearer, const std::string& cookie, const std::string& origin,
+                        const std::vector<std::pair<std::string, std::string>>& extra) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.expires_after(std::chrono::seconds(60));
@@ -158,6 +159,7 @@ HttpAnswer http_request(unsigned short port, http::verb method, const std::strin
   if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
   if (!cookie.empty()) req.set(http::field::cookie, cookie);
   if (!origin.empty()) req.set(http::field::origin, origin);
+  for (const auto& [name, value] : extra) req.set(name, value);
   if (!body.empty()) {
     req.set(http::field::content_type, "application/json");
     req.body() = body;

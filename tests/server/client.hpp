@@ -100,10 +100,12 @@ struct HttpAnswer {
   json::value json() const;  // the body parsed, null when it is not JSON
 };
 
-// One HTTP request on a fresh connection; `origin`: an Origin header, as a browser sends.
+// One HTTP request on a fresh connection; `origin`: an Origin header, as a browser sends;
+// `extra`: more header fields by name (e.g. X-Convlab-Session-Version).
 HttpAnswer http_request(unsigned short port, http::verb method, const std::string& target,
                         const std::string& body = {}, const std::string& bearer = {},
-                        const std::string& cookie = {}, const std::string& origin = {});
+                        const std::string& cookie = {}, const std::string& origin = {},
+                        const std::vector<std::pair<std::string, std::string>>& extra = {});
 
 // A WebSocket upgrade request (GET `target` with Upgrade, Connection, Sec-WebSocket-Key and
 // -Version, then `headers`) sent by hand on a fresh connection, without a WebSocket stream, so a

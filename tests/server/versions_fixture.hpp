@@ -4,11 +4,6 @@
 // came before, and a document read carrying the session's version header.
 #include "tests/server/server_fixture.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 namespace convlab::test {
 
 class VersionedEditor {
@@ -125,30 +120,12 @@ class VersionedEditor {
   std::unique_ptr<ClientReplica> replica_;
 };
 
-// GET /api/documents/{doc} with X-Convlab-Session-Version: `session_version` (status and body).
+// GET /api/documents/{doc} with X-Convlab-Session-Version: `session_version` (status and body),
+// through the test client (tests/server/client.cpp compiles Beast, not the tests).
 inline HttpAnswer get_with_session_version(unsigned short port, const std::string& token, std::uint32_t doc,
                                            const std::string& session_version) {
-  namespace asio = boost::asio;
-  namespace beast = boost::beast;
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.expires_after(std::chrono::seconds(60));
-  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> req(http::verb::get, "/api/documents/" + std::to_string(doc), 11);
-  req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::authorization, "Bearer " + token);
-  req.set("X-Convlab-Session-Version", session_version);
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  http::read(stream, buf, res);
-  HttpAnswer a;
-  a.status = static_cast<int>(res.result_int());
-  a.body = res.body();
-  beast::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  return a;
+  return http_request(port, http::verb::get, "/api/documents/" + std::to_string(doc), {}, token, {}, {},
+                      {{"X-Convlab-Session-Version", session_version}});
 }
 
 }  // namespace convlab::test
