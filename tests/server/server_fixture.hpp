@@ -47,18 +47,26 @@ inline Bytes frame_bytes(FrameKind kind, std::uint32_t doc, Bytes payload = {}) 
   return encode_frame(Frame{kind, doc, std::move(payload), {}});
 }
 
-// A client replica of one document on one WebSocket, speaking binary or JSON frames.
+// A client replica of one document on one WebSocket, speaking binary or JSON frames; with
+// `ask_versions` its hello asks for `version` frames (docs/protocol.md, "Versions"), each kept in
+// `versions` with the kind of the frame it came before.
 class Editor {
  public:
-  Editor(unsigned short port, const Login& l, const Strategy& s, std::uint32_t doc, bool json_form = false)
-      : ws(port, l.token), strategy_(s), doc_(doc), json_(json_form), replica_(s.make_client(l.agent)) {}
+  Editor(unsigned short port, const Login& l, const Strategy& s, std::uint32_t doc, bool json_form = false,
+         bool ask_versions = false)
+      : ws(port, l.token), strategy_(s), doc_(doc), json_(json_form), ask_(ask_versions),
+        replica_(s.make_client(l.agent)) {}
+
+  // Each `version` frame's number with the kind of the frame that followed it (any that comes is
+  // kept, asked for or not).
+  std::vector<std::pair<FrameKind, std::uint64_t>> versions;
 
   // hello, then the welcome.
   ::testing::AssertionResult open() {
     if (json_) {
-      ws.send_text(R"({"type":"hello","doc":)" + std::to_string(doc_) + "}");
+      ws.send_text(R"({"type":"hello","doc":)" + std::to_string(doc_) + (ask_ ? R"(,"versions":true})" : "}"));
     } else {
-      ws.send_binary(frame_bytes(FrameKind::kHello, doc_));
+      ws.send_binary(frame_bytes(FrameKind::kHello, doc_, ask_ ? Bytes{kHelloVersions} : Bytes{}));
     }
     for (int i = 0; i < 100; ++i) {
       auto f = next();
@@ -105,7 +113,20 @@ class Editor {
   bool synced() const { return replica_->synced(); }
   std::vector<std::string> refusals;
 
+  // The next frame; a `version` frame is kept with the frame after it, which is returned.
   std::optional<Frame> next() {
+    auto f = next_raw();
+    if (f && f->kind == FrameKind::kVersion) {
+      auto v = decode_version(f->payload);
+      EXPECT_TRUE(v.has_value()) << "a version frame that does not decode";
+      f = next_raw();
+      EXPECT_TRUE(!f || f->kind != FrameKind::kVersion) << "two version frames in a row";
+      if (f && v) versions.emplace_back(f->kind, *v);
+    }
+    return f;
+  }
+
+  std::optional<Frame> next_raw() {
     auto m = ws.read();
     if (!m) return std::nullopt;
     if (m->text != json_) {
@@ -125,6 +146,9 @@ class Editor {
       auto b = strategy_.from_json(v.at("msg"));
       EXPECT_TRUE(b.has_value());
       if (b) f.payload = std::move(*b);
+    } else if (type == "version") {
+      f.kind = FrameKind::kVersion;
+      f.payload = encode_version(v.at("version").to_number<std::uint64_t>());
     } else if (type == "refused") {
       f.kind = FrameKind::kRefused;
       f.text = std::string(v.at("reason").as_string());
@@ -168,6 +192,7 @@ class Editor {
   const Strategy& strategy_;
   std::uint32_t doc_;
   bool json_;
+  bool ask_;
   std::unique_ptr<ClientReplica> replica_;
 };
 
