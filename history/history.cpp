@@ -79,7 +79,7 @@ const std::vector<TypeInfo>& type_infos() {
       {EventType::kCounters, "counters", {"t", "type", "counters"}},
       {EventType::kFinal, "final", {"t", "type", "doc", "replica", "text", "ids"}},
       {EventType::kRename, "rename", {"t", "type", "client", "doc", "op", "server", "kind", "version", "detail"}},
-      {EventType::kCommit, "commit", {"t", "type", "doc", "index", "server", "client", "op", "added", "removed"}},
+      {EventType::kCommit, "commit", {"t", "type", "doc", "index", "server", "client", "op", "taken", "added", "removed"}},
       {EventType::kOverruled, "overruled", {"t", "type", "client", "doc", "op", "by_client", "by_op", "ids"}},
   };
   return infos;
@@ -416,6 +416,10 @@ void append_line(std::string& out, const Event& e) {
       w.i64(e.writer);
       w.key("op");
       w.u64(e.op);
+      if (e.taken_us >= 0) {  // a snapshot's, where known
+        w.key("taken");
+        w.i64(e.taken_us);
+      }
       w.key("added");
       w.runs(e.inserted);
       w.key("removed");
@@ -460,6 +464,11 @@ class Fields {
   explicit Fields(const json::object& o) : o_(o) {}
 
   const std::optional<Error>& error() const { return error_; }
+
+  // A value read that its key's meaning rules out.
+  void require(bool ok, std::string_view key, const std::string& what) {
+    if (!ok) fail(key, what);
+  }
 
   void i64(std::string_view key, std::int64_t& out) {
     const json::value* v = get(key);
@@ -733,6 +742,10 @@ Result<Event> from_json_line(const std::string& line) {
       f.i32("server", e.server);
       f.i32("client", e.writer);
       f.u32("op", e.op);
+      if (o.contains("taken")) {  // optional: a snapshot's
+        f.i64("taken", e.taken_us);
+        f.require(e.taken_us >= 0, "taken", "expected a time, at least 0");
+      }
       f.runs("added", e.inserted);
       f.runs("removed", e.deleted);
       break;

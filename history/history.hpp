@@ -89,8 +89,10 @@ struct Event {
   // snapshot: the log index it is labelled with), writer and op (the client whose edit the record
   // came from and that edit's op; writer -1: not one client's edit, e.g. a snapshot), inserted
   // (the ids the change made visible in the durable text: "added"), deleted (the ids it took out
-  // of the durable text: "removed")
+  // of the durable text: "removed"), taken_us (a snapshot's only, where known: when its server
+  // took it — the memory it holds is as of then, though it commits later; -1: not said, "taken")
   std::int32_t writer = -1;
+  std::int64_t taken_us = -1;
 
   // kOverruled: client, doc, op (the client's edit whose write lost), writer and by_op (the edit
   // whose write the server kept; writer -1: no client's, the document's initial text), ids (the

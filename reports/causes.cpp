@@ -358,8 +358,10 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     if (!log.snapshot_persistence || !e.acked) return std::nullopt;
     const std::int64_t crash_t = first_crash_after(e.e->t_us);
     const Commit* snap = nullptr;
+    // Taken (not committed) after the ack and before the crash: the memory it holds is as of then.
     for (const Commit& c : log.commits) {
-      if (c.writer < 0 && c.doc == e.e->doc && c.server == e.e->server && c.t_us >= e.ack_us && c.t_us < crash_t) {
+      if (c.writer < 0 && c.doc == e.e->doc && c.server == e.e->server && c.taken_us >= e.ack_us &&
+          c.taken_us < crash_t) {
         snap = &c;
         break;
       }
@@ -373,18 +375,18 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
       for (const std::size_t i : para->second) {
         if (i >= e.order) break;
         const EditInfo& w = edits[i];
-        if (w.e->client == e.e->client || saw(w, e) || !applied_by(w, snap->t_us) || replaced_nothing(w)) continue;
+        if (w.e->client == e.e->client || saw(w, e) || !applied_by(w, snap->taken_us) || replaced_nothing(w)) continue;
         if (!seq_before(e, w).value_or(false)) continue;
         if (log.orders_by_client_clock && !stamp_beats(w, e)) continue;
         if (!same || seq_before(w, edits[*same]).value_or(false)) same = i;
       }
     }
-    for (std::size_t i = e.order + 1; i < edits.size() && edits[i].e->t_us <= snap->t_us; ++i) {
+    for (std::size_t i = e.order + 1; i < edits.size() && edits[i].e->t_us <= snap->taken_us; ++i) {
       const EditInfo& w = edits[i];
       if (w.e->doc != e.e->doc || w.e->client == e.e->client || saw(w, e) || w.e->para > e.e->para) continue;
       // Not known applied before the snapshot (no ack, nobody showed it): it may never have
       // reached the server (its author cut off, or gone before sending).
-      if (!applied_by(w, snap->t_us) || replaced_nothing(w)) continue;
+      if (!applied_by(w, snap->taken_us) || replaced_nothing(w)) continue;
       // Made after E but applied before it (the acks' numbers say so): E's write replaced it.
       if (seq_before(w, e).value_or(false)) continue;
       if (w.e->para == e.e->para) {
@@ -405,7 +407,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     for (std::size_t i = 0; !same && i < e.order; ++i) {
       const EditInfo& w = edits[i];
       if (w.e->doc != e.e->doc || w.e->client == e.e->client || w.e->para >= e.e->para || !w.e->structural ||
-          saw(w, e) || !applied_after(w, e) || !applied_by(w, snap->t_us) || replaced_nothing(w) ||
+          saw(w, e) || !applied_after(w, e) || !applied_by(w, snap->taken_us) || replaced_nothing(w) ||
           !beats_register(w, e)) {
         continue;
       }
@@ -414,7 +416,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     const auto other = [&](std::size_t i) { return Verdict{edits[i].e->stale_base ? "stale_base" : "concurrent", i}; };
     // Its own author's write on a stale reload, if it came before another's that may have
     // taken X out: in its paragraph, or a split or join in an earlier one.
-    const std::optional<Verdict> own = stale_own_write(e, x, snap->t_us);
+    const std::optional<Verdict> own = stale_own_write(e, x, snap->taken_us);
     const auto before_own = [&](const std::optional<std::size_t>& w) {
       return w && first_applied(edits[*w], edits[*own->by]);
     };
@@ -434,10 +436,10 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
                                            const Commit& gone) -> std::optional<std::size_t> {
     if (!log.overwrites || put.writer >= 0 || put.server != gone.server) return std::nullopt;
     std::optional<std::size_t> first;
-    for (std::size_t i = e.order + 1; i < edits.size() && edits[i].e->t_us < gone.t_us; ++i) {
+    for (std::size_t i = e.order + 1; i < edits.size() && edits[i].e->t_us < gone.taken_us; ++i) {
       const EditInfo& w = edits[i];
-      if (w.e->t_us <= put.t_us || w.e->doc != e.e->doc || w.e->client == e.e->client || saw(w, e) ||
-          !applied_by(w, gone.t_us) || replaced_nothing(w) || w.e->para > e.e->para) {
+      if (w.e->t_us <= put.taken_us || w.e->doc != e.e->doc || w.e->client == e.e->client || saw(w, e) ||
+          !applied_by(w, gone.taken_us) || replaced_nothing(w) || w.e->para > e.e->para) {
         continue;
       }
       if (log.orders_by_client_clock && w.e->server != gone.server) continue;
@@ -658,7 +660,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
           v = by_another(e, *before->first, log.commits[before->second]);
         } else if (w != nullptr && reloaded_without(e, f, *w)) {
           v = Verdict{"stale_base", w->order};
-        } else if (const auto stale = w == nullptr ? stale_own_write(e, f, c.t_us) : std::nullopt) {
+        } else if (const auto stale = w == nullptr ? stale_own_write(e, f, c.taken_us) : std::nullopt) {
           // A snapshot found X gone from its server's memory: its author's write on a stale
           // reload took it out there — unless another client's write, made after the snapshot
           // that had put X in and without having seen E, was applied there before it.
@@ -674,7 +676,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
           // that had, writing where a split or join had moved the paragraph.
           const bool own = w != nullptr && w->e->client == e.e->client;
           const bool own_server_snapshot = c.writer < 0 && c.server == e.e->server &&
-                                           first_crash_after(log.commits[f.spans.back().first].t_us) > c.t_us;
+                                           first_crash_after(log.commits[f.spans.back().first].taken_us) > c.taken_us;
           v = from_paragraph(e, c.t_us, true, log.commits[f.spans.back().first].t_us)
                   .value_or(Verdict{own || own_server_snapshot ? "concurrent" : "unknown", std::nullopt});
         }

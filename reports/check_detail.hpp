@@ -56,6 +56,8 @@ struct Commit {
   std::uint32_t op = 0;
   std::uint64_t index = 0;   // the log index (a snapshot: its label)
   std::int32_t server = -1;  // the server whose append or snapshot it was (-1: not said)
+  // A snapshot: when its server took it (its memory as of then; the line's `taken`), else t_us.
+  std::int64_t taken_us = 0;
   std::uint32_t added_begin = 0, added_count = 0;      // in State::runs
   std::uint32_t removed_begin = 0, removed_count = 0;  // in State::runs
 };

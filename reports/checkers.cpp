@@ -269,6 +269,7 @@ void Checker::add(const Event& e) {
       c.op = e.op;
       c.index = e.version;
       c.server = e.server;
+      c.taken_us = e.taken_us >= 0 ? e.taken_us : e.t_us;
       c.added_count = static_cast<std::uint32_t>(e.inserted.size());
       c.added_begin = st.push_runs(e.inserted);
       c.removed_count = static_cast<std::uint32_t>(e.deleted.size());

@@ -68,11 +68,12 @@ void Database::reply(std::uint32_t s, std::uint32_t incarnation, StoreReply r, b
                 });
 }
 
-void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest req) {
+void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, std::int64_t sent_us,
+                       StoreRequest req) {
   if (!up_) {
     // It arrived as the database went down: the client library retries once it is back.
-    backlog_.push_back([this, s, incarnation, db_sent, r = std::move(req)]() mutable {
-      execute(s, incarnation, db_sent, std::move(r));
+    backlog_.push_back([this, s, incarnation, db_sent, sent_us, r = std::move(req)]() mutable {
+      execute(s, incarnation, db_sent, sent_us, std::move(r));
     });
     return;
   }
@@ -105,7 +106,7 @@ void Database::execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t
         if (!change) {
           ++sim_.counters["durable.unreplayable"];
         } else if (!change->added.empty() || !change->removed.empty()) {
-          emit_commit(static_cast<std::int32_t>(s), req.doc, d.snapshot_index, std::nullopt, *change);
+          emit_commit(static_cast<std::int32_t>(s), req.doc, d.snapshot_index, std::nullopt, *change, sent_us);
         }
       }
       break;
@@ -266,9 +267,10 @@ void Database::latency_counters(std::map<std::string, std::uint64_t>& counters) 
 }
 
 void Database::emit_commit(std::int32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
-                           const workload::DurableChange& change) {
+                           const workload::DurableChange& change, std::int64_t taken_us) {
   workload::CommitLines lines = workload::commit_lines(doc, index, s, author, change,
                                                        w_.clients.write_stamps(), record_authors_);
+  lines.commit.taken_us = taken_us;
   sim_.emit(std::move(lines.commit));
   for (history::Event& o : lines.overruled) sim_.emit(std::move(o));
   if (sim_.oracle) {

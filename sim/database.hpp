@@ -59,7 +59,9 @@ class Database {
   void setup();
   // A request from server s reaches the database. `db_sent` is the database incarnation of the
   // server's connection when it sent the request.
-  void execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, StoreRequest request);
+  // `sent_us`: when the server sent it (a snapshot holds that server's memory as of then).
+  void execute(std::uint32_t s, std::uint32_t incarnation, std::uint32_t db_sent, std::int64_t sent_us,
+               StoreRequest request);
   void crash();
   void restart();
   // The database loses everything (a dead disk): it goes down as in a crash, and its store is
@@ -91,7 +93,7 @@ class Database {
   // The durable text of `doc` changed (a record committed, or a snapshot replaced it): a
   // `commit` event naming the edit it came from, when it came from one.
   void emit_commit(std::int32_t s, std::uint32_t doc, std::uint64_t index, std::optional<AgentId> author,
-                   const workload::DurableChange& change);
+                   const workload::DurableChange& change, std::int64_t taken_us = -1);
   // Sends a reply to server s, which takes it if it is the same process that asked.
   void reply(std::uint32_t s, std::uint32_t incarnation, StoreReply r, bool connection_broke);
   // backup: archive: the WAL switched and archived now (what a loss restores), and the next

@@ -193,9 +193,12 @@ void Servers::store(std::uint32_t s, StoreRequest request) {
 void Servers::send_store(std::uint32_t s, StoreRequest request) {
   const std::uint32_t inc = servers_[s].incarnation;
   const std::uint32_t db_sent = servers_[s].db_session;
+  const std::int64_t sent_us = sim_.now_us;
   Network& net = w_.net;
   net.link_send(net.server_ep(s), net.store_ep(), Sim::draw_us(sim_.net_rng, sim_.cfg.network.db_us()),
-                [this, s, inc, db_sent, r = std::move(request)]() mutable { w_.db.execute(s, inc, db_sent, std::move(r)); });
+                [this, s, inc, db_sent, sent_us, r = std::move(request)]() mutable {
+                  w_.db.execute(s, inc, db_sent, sent_us, std::move(r));
+                });
 }
 
 void Servers::to_node(std::uint32_t s, NodeId node, NodeMessage message) {

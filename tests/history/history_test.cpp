@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -148,6 +149,9 @@ Event gen_event() {
       e.server = *rc::gen::arbitrary<std::int32_t>();
       e.writer = *rc::gen::arbitrary<std::int32_t>();
       e.op = *rc::gen::arbitrary<std::uint32_t>();
+      // A snapshot's `taken`, or none (-1).
+      e.taken_us = *rc::gen::oneOf(rc::gen::just<std::int64_t>(-1),
+                                   rc::gen::inRange<std::int64_t>(0, std::numeric_limits<std::int64_t>::max()));
       e.inserted = gen_runs();
       e.deleted = gen_runs();
       break;
@@ -269,6 +273,7 @@ std::string line(const Event& e) {
       o.emplace("server", std::int64_t{e.server});
       o.emplace("client", std::int64_t{e.writer});
       o.emplace("op", std::uint64_t{e.op});
+      if (e.taken_us >= 0) o.emplace("taken", e.taken_us);
       o.emplace("added", runs(e.inserted));
       o.emplace("removed", runs(e.deleted));
       break;
@@ -385,6 +390,23 @@ TEST(HistoryJson, OtherTypesCarryOnlyTheirOwnKeys) {
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->seq, 0u);
   EXPECT_FALSE(from_json_line("{\"t\":7,\"type\":\"ack\",\"client\":2,\"doc\":0,\"op\":9,\"server\":-1,\"seq\":-1}").has_value());
+  // A snapshot's commit says when its server took it; read back, or absent (-1); never negative.
+  Event snap;
+  snap.type = EventType::kCommit;
+  snap.t_us = 900;
+  snap.taken_us = 250;
+  const std::string taken = "{\"t\":900,\"type\":\"commit\",\"doc\":0,\"index\":0,\"server\":-1,\"client\":-1,\"op\":0,"
+                            "\"taken\":250,\"added\":[],\"removed\":[]}";
+  EXPECT_EQ(to_json_line(snap), taken);
+  back = from_json_line(taken);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->taken_us, 250);
+  snap.taken_us = -1;
+  back = from_json_line(to_json_line(snap));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->taken_us, -1);
+  EXPECT_FALSE(from_json_line("{\"t\":900,\"type\":\"commit\",\"doc\":0,\"index\":0,\"server\":-1,\"client\":-1,"
+                              "\"op\":0,\"taken\":-5,\"added\":[],\"removed\":[]}").has_value());
   Event heal;
   heal.type = EventType::kHeal;
   heal.t_us = 60000000;
