@@ -220,7 +220,7 @@ void Checker::add(const Event& e) {
         st.last_crash_us = std::max(st.last_crash_us.value_or(e.t_us), e.t_us);
         st.crash_us.push_back(e.t_us);  // history order is time order
       }
-      if ((e.kind == faults::name(faults::FaultKind::kCrash) && !(db_target && snapshots)) || db_lost ||
+      if ((e.kind == faults::name(faults::FaultKind::kCrash) && !db_target) || db_lost ||
           (e.kind == "closed" && (e.detail == "a change did not commit" || e.detail == "the document's home started over" ||
                                   e.detail.rfind("the document's home moved", 0) == 0))) {
         st.memory_loss_us.push_back(e.t_us);
