@@ -215,6 +215,12 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     const auto crash = std::upper_bound(log.crash_us.begin(), log.crash_us.end(), t);
     return crash == log.crash_us.end() ? std::numeric_limits<std::int64_t>::max() : *crash;
   };
+  // The first time after t that a server's memory of a document went: a server's crash, the
+  // database lost, a document started over or moved (its `closed` lines); not a partition.
+  const auto first_memory_loss_after = [&](std::int64_t t) {
+    const auto loss = std::upper_bound(log.memory_loss_us.begin(), log.memory_loss_us.end(), t);
+    return loss == log.memory_loss_us.end() ? std::numeric_limits<std::int64_t>::max() : *loss;
+  };
 
   // The order a server applied two acknowledged edits in, from their acks' `seq` (paragraph
   // strategies number every accepted write): known when both carry one from the same order —
@@ -308,7 +314,7 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
     if (!e.acked || !log.overwrites) return std::nullopt;
     const auto loads = log.loads.find(e.e->client);
     if (loads == log.loads.end()) return std::nullopt;
-    const std::int64_t crash_t = first_crash_after(e.e->t_us);
+    const std::int64_t crash_t = first_memory_loss_after(e.e->t_us);
     const std::int64_t until = std::min(crash_t, before);
     for (const Load& l : loads->second) {
       if (l.t_us >= until) break;
