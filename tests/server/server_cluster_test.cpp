@@ -2,6 +2,7 @@
 // documents forwarded to their home over /node (docs/protocol.md, "Server to server"): both
 // servers editing, the home killed, malformed node traffic, the peer wire encoding.
 #include "tests/server/server_fixture.hpp"
+#include "tests/server/versions_fixture.hpp"
 
 #include "server/strategies/registry.hpp"
 
@@ -166,6 +167,58 @@ TEST_P(Fwd, BothServers) {
   }
   const std::string h = http_request(ports[0], http::verb::get, "/metrics").body;
   EXPECT_EQ(metric(h, R"(convlab_node_messages_total{direction="received",kind="edit"})"), forwarded);
+}
+
+// Versions on the wire across the forwarding link (docs/protocol.md, "Versions"): a client of
+// server 1 asks for version frames on a document whose home is server 0. Its welcome says the
+// log's length; each acknowledgement of its edits, committed by the home and answered through
+// server 1, comes after a `version` frame with the log index of that edit's record — the number
+// a read answers as `version` right after, on either server — though a client of the home writes
+// between them (so the indexes skip).
+TEST_P(Fwd, VersionsOnForwardedAcks) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy(GetParam());
+  const std::vector<unsigned short> ports{free_port(), free_port()};
+  START_SERVER(home, cluster_yaml(url, GetParam(), 0, ports));
+  START_SERVER(other, cluster_yaml(url, GetParam(), 1, ports));
+  constexpr std::uint32_t kDoc = 32;  // 32 % 2 == 0: home is server 0
+  auto at_home = login(ports[0], "user0", "lab-pw");
+  auto away = login(ports[1], "user1", "lab-pw");
+  ASSERT_TRUE(at_home && away);
+  Editor h(ports[0], *at_home, s, kDoc);
+  ASSERT_TRUE(h.open());
+  h.insert(0, U"h0\n");
+  ASSERT_TRUE(h.sync());
+  VersionedEditor v(ports[1], *away, s, kDoc);
+  ASSERT_TRUE(v.open());
+  ASSERT_EQ(v.versions.size(), 1u);
+  EXPECT_EQ(v.versions[0], std::make_pair(FrameKind::kWelcome, std::uint64_t{1})) << "one record before the welcome";
+  std::uint64_t last = 1;
+  std::u32string hs = U"h0\n", vs;  // the text is hs + vs: h writes at the start, v at the end
+  for (int i = 0; i < 5; ++i) {
+    // The home's client first (its record comes between two of v's), then v's edit, forwarded.
+    ASSERT_TRUE(h.wait_text(hs + vs));
+    h.insert(0, U"h");
+    hs = U"h" + hs;
+    ASSERT_TRUE(h.sync());
+    ASSERT_TRUE(v.wait_text(hs + vs));
+    vs += U"v" + std::u32string(1, static_cast<char32_t>(U'a' + i));
+    v.insert(v.text().size(), vs.substr(vs.size() - 2));
+    ASSERT_TRUE(v.sync());
+    ASSERT_FALSE(v.versions.empty());
+    const auto [kind, version] = v.versions.back();
+    EXPECT_EQ(kind, FrameKind::kDeliver) << "edit " << i << ": the version comes just before the acknowledgement";
+    EXPECT_EQ(version, last + 2) << "edit " << i << ": the home's record, then this one";
+    last = version;
+    for (const unsigned short port : ports) {
+      const HttpAnswer got = http_request(port, http::verb::get, "/api/documents/" + std::to_string(kDoc), {},
+                                          away->token);
+      ASSERT_EQ(got.status, 200) << got.body;
+      EXPECT_EQ(got.json().at("version").to_number<std::uint64_t>(), version) << "edit " << i << " port " << port;
+    }
+  }
+  EXPECT_EQ(v.versions.size(), 6u) << "one per welcome and per acknowledged edit";
+  EXPECT_TRUE(v.refusals.empty()) << v.refusals.front();
 }
 
 INSTANTIATE_TEST_SUITE_P(SingleWriter, Fwd, ::testing::Values("ot", "seq"));
