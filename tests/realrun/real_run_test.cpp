@@ -981,14 +981,18 @@ expect:
   EXPECT_NE(out.find("3 expectations held, 0 failed"), std::string::npos) << out;
   auto fix = history::read_file(dir + "/out/runs/revoke-fix-crdt-seed1/history.jsonl");
   ASSERT_TRUE(fix.has_value()) << fix.error().message;
-  std::size_t closed_4403 = 0, edits_after = 0;
+  std::size_t closed_4403 = 0, edits_after = 0, loads_after = 0;
   for (const history::Event& e : *fix) {
     // A fault line names no client (docs/history.md); only client 1 is revoked.
     if (e.type == EventType::kFault && e.kind == "closed" && e.detail.rfind("closed:4403", 0) == 0) ++closed_4403;
     if (e.type == EventType::kEdit && e.client == 1 && e.t_us > 4'500'000) ++edits_after;
+    // No welcome and no read served after the revocation: the client does not log in again
+    // (the server closes 4403 before it answers the logout; the client stops at the request).
+    if (e.type == EventType::kLoad && e.client == 1 && e.t_us > 4'500'000) ++loads_after;
   }
   EXPECT_EQ(closed_4403, 1u) << "the fixed server did not close the revoked client's connection";
   EXPECT_EQ(edits_after, 0u) << "the revoked client kept editing on the fixed servers";
+  EXPECT_EQ(loads_after, 0u) << "the revoked client was served again (logged in again?) by the fixed servers";
   // The naive servers served the revoked token's reads (the expectation above counts them) and
   // never closed its connection.
   auto naive = history::read_file(dir + "/out/runs/revoke-naive-crdt-seed1/history.jsonl");
