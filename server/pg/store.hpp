@@ -177,4 +177,12 @@ Result<std::uint64_t> last_agent_id(const std::string& url);
 // already past `last` stays.
 Result<void> continue_agent_ids(const std::string& url, std::uint64_t last);
 
+// The real runner's realisation of `database.work_us_per_append` (docs/real-faults.md, "A
+// saturable partition"): on the cluster at `url`, the schema created or migrated, and a
+// statement trigger on the change log that makes every INSERT into `changes` take an advisory
+// lock held to its transaction's end (one key per cluster: the cluster's appends are worked one
+// transaction at a time) and then sleep `work_us` per inserted row. So one cluster commits at
+// most about 1e6 / work_us appends a second, whatever the servers batch. 0 removes it.
+Result<void> install_append_work(const std::string& url, std::int64_t work_us);
+
 }  // namespace convlab::pg
