@@ -102,6 +102,7 @@ void PgStore::submit(StoreRequest request) {
     std::lock_guard lock(mu_);
     CONVLAB_ASSERT(queue_.size() < config_.queue_max);  // the caller's bound (StoreConfig::queue_max)
     queue_.push_back(std::move(request));
+    queued_at_.push_back(SteadyClock::now());
     // Both lanes may wait on cv_ (one for the queue, one for its turn): wake both, but only
     // when the queue was empty or now holds a full batch (which ends batch_interval_us's
     // wait). A lane waiting with requests queued waits for its turn, and turns are notified

@@ -33,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace convlab::pg {
 
@@ -81,6 +82,9 @@ struct StoreHooks {
   std::function<void(std::string jti, std::uint32_t user)> revoked;
   // After each commit: appends in it, and seconds from BEGIN to the end of COMMIT.
   std::function<void(std::size_t appends, double seconds)> committed;
+  // After each commit, for each append in it: seconds from its arrival in this store's queue
+  // (submit) to the end of its COMMIT (the simulator's partition commit latency).
+  std::function<void(const std::vector<double>& seconds)> appended;
   // After each commit, the same transaction by phase.
   std::function<void(const BatchTiming&)> batch;
   // For each notification: seconds from the commit's server timestamp to its arrival here.
