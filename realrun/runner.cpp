@@ -268,6 +268,8 @@ class World final : public faults::RealProcesses {
   // monotonic us (0: none), the servers that answered.
   std::map<std::string, std::uint64_t> partition_counters_;
   std::int64_t partition_scrape_us_ = 0;
+  std::int64_t partition_scrape_wall_ms_ = 0;  // the same instant on the wall clock (the servers' server_ms)
+  std::vector<std::vector<std::int64_t>> partition_server_ms_;  // every change-log row's server_ms, per partition
   RedisInstance redis_;
   CdnInstance cdn_;
   std::string pg_url_, replica_url_, redis_url_, cdn_url_;
@@ -671,7 +673,9 @@ Result<void> World::check_partitions() {
     if (!logs) return make_error("partition " + std::to_string(k) + " (" + part_urls_[k] + "): " + logs.error().message);
     std::size_t rows = 0, docs = 0;
     file << "partition " << k << ":";
+    partition_server_ms_.emplace_back();
     for (std::uint32_t d = 0; d < plan_.docs; ++d) {
+      for (const LogRecord& r : (*logs)[d]) partition_server_ms_.back().push_back(r.server_ms);
       if ((*logs)[d].empty()) continue;
       file << ' ' << d;
       rows += (*logs)[d].size();
@@ -695,6 +699,8 @@ Result<void> World::check_partitions() {
 
 void World::scrape_partitions() {
   partition_scrape_us_ = monotonic_us();
+  partition_scrape_wall_ms_ =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   // Each server's /metrics, only the lines of partition P: summed over the servers.
   std::vector<std::string> texts;
   for (std::uint32_t k = 0; k < plan_.servers; ++k) {
@@ -766,22 +772,22 @@ Result<RealOutput> World::finish(int load_exit) {
   if (partition_scrape_us_ > 0) {
     // The simulator's partition counters at the heal: commits and the commit latency from the
     // servers' /metrics (scrape_partitions), and `partition.P.appends`, the appends that reached
-    // partition P, as the edits the clients made on its documents by the heal (each edit is one
-    // append of its server), from the history and the world's rule (docs/real-faults.md).
-    const PartitionMap map(plan_.world.database.partitioning, plan_.docs);
+    // partition P from t = 0 to the heal: the rows of P's change log (read after the run) whose
+    // server_ms (the server's wall clock when it sent the append to its store) lies between t = 0
+    // and the scrape; the initial text's rows, made before t = 0, are not counted, as the
+    // simulator appends none for it (docs/real-faults.md, "A saturable partition").
     const std::int64_t at = std::max<std::int64_t>(0, partition_scrape_us_ - start_us);
-    std::int64_t heal = at;
-    for (const history::Event& e : *events) {
-      if (e.type == history::EventType::kHeal) heal = e.t_us;
-    }
+    const std::int64_t t0_wall_ms = partition_scrape_wall_ms_ - at / 1000;
     history::Event c;
     c.type = history::EventType::kCounters;
     c.t_us = at;
     c.counters = partition_counters_;
-    for (std::uint32_t p = 0; p < plan_.databases; ++p) c.counters["partition." + std::to_string(p) + ".appends"] = 0;
-    for (const history::Event& e : *events) {
-      if (e.type != history::EventType::kEdit || e.t_us > heal || e.doc >= plan_.docs) continue;
-      ++c.counters["partition." + std::to_string(map.route(e.doc)) + ".appends"];
+    for (std::uint32_t p = 0; p < plan_.databases; ++p) {
+      std::uint64_t n = 0;
+      if (p < partition_server_ms_.size()) {
+        for (const std::int64_t ms : partition_server_ms_[p]) n += (ms >= t0_wall_ms && ms <= partition_scrape_wall_ms_) ? 1 : 0;
+      }
+      c.counters["partition." + std::to_string(p) + ".appends"] = n;
     }
     // The checkers read the last counters line: the load's own (presence) gets these too.
     for (history::Event& e : *events) {
