@@ -29,32 +29,6 @@ namespace {
 
 const std::string kSecret = "calibrate-secret-calibrate-secret-0123456789";
 
-// One HTTP GET on loopback (the servers' /metrics): the body, or nullopt.
-std::optional<std::string> http_get(int port, const std::string& path, int timeout_ms) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  std::string got;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      pollfd p{fd, POLLIN, 0};
-      char buf[65536];
-      while (::poll(&p, 1, timeout_ms) > 0) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n <= 0) break;
-        got.append(buf, static_cast<std::size_t>(n));
-      }
-    }
-  }
-  ::close(fd);
-  const std::size_t body = got.find("\r\n\r\n");
-  if (got.rfind("HTTP/1.1 200", 0) != 0 || body == std::string::npos) return std::nullopt;
-  return got.substr(body + 4);
-}
 
 // User + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15).
 double cpu_seconds(pid_t pid) {
@@ -232,6 +206,32 @@ std::string us_text(sim::RangeUs r) { return "[" + std::to_string(r.min) + ", " 
 const Error kInterrupted{"interrupted; every process it started is stopped"};
 
 }  // namespace
+
+std::optional<std::string> http_get(int port, const std::string& path, int timeout_ms) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  std::string got;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      pollfd p{fd, POLLIN, 0};
+      char buf[65536];
+      while (::poll(&p, 1, timeout_ms) > 0) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        got.append(buf, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  ::close(fd);
+  const std::size_t body = got.find("\r\n\r\n");
+  if (got.rfind("HTTP/1.1 200", 0) != 0 || body == std::string::npos) return std::nullopt;
+  return got.substr(body + 4);
+}
 
 // --- IO-free parts ---------------------------------------------------------------------------
 

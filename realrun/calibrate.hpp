@@ -38,6 +38,9 @@ struct CalibrateOptions {
   std::uint32_t reads = 200;            // timed queries in the reads phase
 };
 
+// One HTTP GET on loopback (the servers' /metrics, also the real runner's): the body, or nullopt.
+std::optional<std::string> http_get(int port, const std::string& path, int timeout_ms);
+
 // --- IO-free parts (tests/realrun/calibrate_test.cpp) ------------------------------------
 
 // The sum of the samples of `name` in a Prometheus text exposition whose labels contain

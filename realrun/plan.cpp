@@ -238,12 +238,6 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
   // session_primary and fenced run: convlab-load sends its last acknowledged version (learnt from
   // the server's version frames) as X-Convlab-Session-Version on every API read.
   p.redis = w.servers.bus == NodePolicies::Bus::kRedis;
-  if (w.database.work_us_per_append > 0) {
-    return make_error(where + "database.work_us_per_append: the simulated per-append work that makes one partition "
-                      "saturate has no realisation on real processes (a real PostgreSQL's cost per append is its own, "
-                      "and on this machine far below the knob's; docs/real-faults.md); remove it to run on real "
-                      "processes (partitions without it run: one PostgreSQL cluster each)");
-  }
   p.databases = w.database.partitioning.partitions;
   if (p.databases > 1 && w.servers.home == NodePolicies::Home::kLease) {
     return make_error(where + "servers.home: lease with database.partitions: convlab-server fences a document's home "
@@ -293,6 +287,20 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
     p.notes.push_back("db_lost: the lost cluster's change log is read before it is destroyed (for the history's commit "
                       "lines), and the new cluster issues agent ids after the last one the lost one issued (the history "
                       "names characters by agent id)");
+  }
+
+  if (w.database.work_us_per_append > 0) {
+    if (p.db_lost) {
+      return make_error(where + "database.work_us_per_append with db_lost: the work is a trigger the runner installs in "
+                        "each cluster, and the restored or fresh cluster would not have it; remove one of them to run "
+                        "on real processes");
+    }
+    p.work_us_per_append = w.database.work_us_per_append;
+    p.notes.push_back("database.work_us_per_append: a trigger on each cluster's change log holds one advisory lock per "
+                      "cluster to its transaction's end and sleeps " + std::to_string(p.work_us_per_append) +
+                      " us per appended row, so each cluster commits at most ~" +
+                      std::to_string(1000000 / p.work_us_per_append) +
+                      " appends/s (docs/real-faults.md, \"A saturable partition\"); not scaled with a shortened run");
   }
 
   // Proxies: every server's database link, its Redis link (bus: redis) and every server-to-server

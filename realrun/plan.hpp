@@ -69,6 +69,7 @@ struct Plan {
   bool archived = false;
   std::int64_t archive_interval_ms = 0;
   std::vector<std::string> load_flags;           // typing and client clocks, for convlab-load
+  std::int64_t work_us_per_append = 0;  // the append work trigger on every cluster (0: none)
   std::vector<std::string> notes;                // what differs from the simulated world, and why
 };
 

@@ -3,6 +3,7 @@
 #include "realrun/runner.hpp"
 
 #include "faults/real/clock.hpp"
+#include "realrun/calibrate.hpp"
 #include "realrun/cdn.hpp"
 #include "realrun/cluster.hpp"
 #include "realrun/process.hpp"
@@ -252,6 +253,7 @@ class World final : public faults::RealProcesses {
   // cluster), written to partitions.txt; a document in a partition the world's rule does not
   // name, or in two, fails the run.
   Result<void> check_partitions();
+  void scrape_partitions();
 
   const Plan& plan_;
   const Programs& prog_;
@@ -262,6 +264,12 @@ class World final : public faults::RealProcesses {
   // Partitions 1.. of a plan with databases > 1 (partition 0, the home database, is pg_).
   std::vector<std::unique_ptr<Cluster>> parts_;
   std::vector<std::string> part_urls_;  // every partition's URL in order, pg_url_ first
+  // At the heal (databases > 1): every server's /metrics summed per partition, the scrape's
+  // monotonic us (0: none), the servers that answered.
+  std::map<std::string, std::uint64_t> partition_counters_;
+  std::int64_t partition_scrape_us_ = 0;
+  std::int64_t partition_scrape_wall_ms_ = 0;  // the same instant on the wall clock (the servers' server_ms)
+  std::vector<std::vector<std::int64_t>> partition_server_ms_;  // every change-log row's server_ms, per partition
   RedisInstance redis_;
   CdnInstance cdn_;
   std::string pg_url_, replica_url_, redis_url_, cdn_url_;
@@ -488,6 +496,17 @@ Result<RealOutput> World::run() {
     part_urls_.push_back(*u);
     progress_("PostgreSQL partition " + std::to_string(k) + " " + *u);
   }
+  if (plan_.work_us_per_append > 0) {
+    // database.work_us_per_append: every cluster's change log gets the work trigger before any
+    // server starts (the schema made here; the servers find it made).
+    for (std::size_t k = 0; k < part_urls_.size(); ++k) {
+      if (auto ok = pg::install_append_work(part_urls_[k], plan_.work_us_per_append); !ok) {
+        return make_error("partition " + std::to_string(k) + ": " + ok.error().message);
+      }
+    }
+    progress_("append work: " + std::to_string(plan_.work_us_per_append) + " us per appended row, serial per cluster, on " +
+              std::to_string(part_urls_.size()) + " cluster(s)");
+  }
   if (plan_.replica) {
     auto r = replica_.start("replica", {pg_.dir(), std::to_string(plan_.world.database.replica_lag_ms)});
     if (!r) return make_error(r.error().message);
@@ -610,6 +629,17 @@ Result<RealOutput> World::run() {
     }
     if (!failure_.empty()) return make_error(failure_);
   }
+  // The heal (typing stops at duration_ms): every server's per-partition metrics, as the
+  // simulator samples its partition counters at the heal.
+  if (plan_.databases > 1) {
+    while (load_->running() && elapsed_ms() < plan_.duration_ms) {
+      if (stop_) return make_error("interrupted");
+      poll_restarts();
+      if (!failure_.empty()) return make_error(failure_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    scrape_partitions();
+  }
   // convlab-load types, drains and reads the durable state; then it exits.
   const std::int64_t limit_ms = plan_.duration_ms + std::max<std::int64_t>(5000, plan_.quiesce_ms) + 120000;
   while (load_->running()) {
@@ -643,7 +673,9 @@ Result<void> World::check_partitions() {
     if (!logs) return make_error("partition " + std::to_string(k) + " (" + part_urls_[k] + "): " + logs.error().message);
     std::size_t rows = 0, docs = 0;
     file << "partition " << k << ":";
+    partition_server_ms_.emplace_back();
     for (std::uint32_t d = 0; d < plan_.docs; ++d) {
+      for (const LogRecord& r : (*logs)[d]) partition_server_ms_.back().push_back(r.server_ms);
       if ((*logs)[d].empty()) continue;
       file << ' ' << d;
       rows += (*logs)[d].size();
@@ -663,6 +695,45 @@ Result<void> World::check_partitions() {
   }
   if (!wrong.empty()) return make_error("partitions: " + wrong + " (" + dir_ + "/partitions.txt)");
   return {};
+}
+
+void World::scrape_partitions() {
+  partition_scrape_us_ = monotonic_us();
+  partition_scrape_wall_ms_ =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  // Each server's /metrics, only the lines of partition P: summed over the servers.
+  std::vector<std::string> texts;
+  for (std::uint32_t k = 0; k < plan_.servers; ++k) {
+    if (!servers_[k] || !servers_[k]->running()) continue;  // a crashed server's counters went with it
+    auto m = http_get(ports_[k], "/metrics", 5000);
+    if (m) texts.push_back(std::move(*m));
+  }
+  for (std::uint32_t p = 0; p < plan_.databases; ++p) {
+    const std::string label = "partition=\"" + std::to_string(p) + "\"";
+    std::string mine;
+    for (const std::string& text : texts) {
+      std::istringstream in(text);
+      for (std::string line; std::getline(in, line);) {
+        if (line.find(label) != std::string::npos) mine += line + "\n";
+      }
+    }
+    const std::string prefix = "partition." + std::to_string(p) + ".";
+    const auto count = [&](const char* name) {
+      return static_cast<std::uint64_t>(std::llround(prometheus_sum(mine, name).value_or(0)));
+    };
+    partition_counters_[prefix + "commits"] = count("convlab_partition_commits_total");
+    partition_counters_[prefix + "appends_committed"] = count("convlab_partition_appends_total");
+    // Each append's arrival in its server's store to its commit (the simulator's definition);
+    // the transaction's BEGIN..COMMIT is convlab_partition_commit_seconds, not used here.
+    const auto buckets = prometheus_buckets(mine, "convlab_partition_append_commit_seconds");
+    partition_counters_[prefix + "commit_us_p50"] = static_cast<std::uint64_t>(std::llround(bucket_quantile({}, buckets, 0.5) * 1e6));
+    partition_counters_[prefix + "commit_us_p99"] = static_cast<std::uint64_t>(std::llround(bucket_quantile({}, buckets, 0.99) * 1e6));
+    progress_("partition " + std::to_string(p) + " at the heal (" + std::to_string(texts.size()) + " servers' /metrics): " +
+              std::to_string(partition_counters_[prefix + "commits"]) + " commits, " +
+              std::to_string(partition_counters_[prefix + "appends_committed"]) + " appends committed, commit p50 " +
+              std::to_string(partition_counters_[prefix + "commit_us_p50"] / 1000) + " ms, p99 " +
+              std::to_string(partition_counters_[prefix + "commit_us_p99"] / 1000) + " ms");
+  }
 }
 
 Result<RealOutput> World::finish(int load_exit) {
@@ -697,6 +768,34 @@ Result<RealOutput> World::finish(int load_exit) {
   for (auto& [at_us, e] : fault_events_) {
     e.t_us = std::max<std::int64_t>(0, at_us - start_us);
     faults.push_back(std::move(e));
+  }
+  if (partition_scrape_us_ > 0) {
+    // The simulator's partition counters at the heal: commits and the commit latency from the
+    // servers' /metrics (scrape_partitions), and `partition.P.appends`, the appends that reached
+    // partition P from t = 0 to the heal: the rows of P's change log (read after the run) whose
+    // server_ms (the server's wall clock when it sent the append to its store) lies between t = 0
+    // and the scrape; the initial text's rows, made before t = 0, are not counted, as the
+    // simulator appends none for it (docs/real-faults.md, "A saturable partition").
+    const std::int64_t at = std::max<std::int64_t>(0, partition_scrape_us_ - start_us);
+    const std::int64_t t0_wall_ms = partition_scrape_wall_ms_ - at / 1000;
+    history::Event c;
+    c.type = history::EventType::kCounters;
+    c.t_us = at;
+    c.counters = partition_counters_;
+    for (std::uint32_t p = 0; p < plan_.databases; ++p) {
+      std::uint64_t n = 0;
+      if (p < partition_server_ms_.size()) {
+        for (const std::int64_t ms : partition_server_ms_[p]) n += (ms >= t0_wall_ms && ms <= partition_scrape_wall_ms_) ? 1 : 0;
+      }
+      c.counters["partition." + std::to_string(p) + ".appends"] = n;
+    }
+    // The checkers read the last counters line: the load's own (presence) gets these too.
+    for (history::Event& e : *events) {
+      if (e.type == history::EventType::kCounters) {
+        for (const auto& [name, value] : c.counters) e.counters.emplace(name, value);
+      }
+    }
+    faults.push_back(std::move(c));
   }
   events->insert(events->begin() + 1, std::make_move_iterator(faults.begin()), std::make_move_iterator(faults.end()));
   // Time order, the meta line first; events at one time keep their order (faults first).

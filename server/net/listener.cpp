@@ -138,6 +138,9 @@ Result<std::unique_ptr<Server>> Server::open(const ServerConfig& config) {
     ph.committed = [&app](std::uint32_t partition, std::size_t appends, double seconds) {
       app.metrics.partition_committed(partition, appends, seconds);
     };
+    ph.appended = [&app](std::uint32_t partition, const std::vector<double>& seconds) {
+      app.metrics.partition_appended(partition, seconds);
+    };
     auto store = pg::open_partitioned(pc, store_hooks(app), std::move(ph));
     if (!store) return make_error("partitions: " + store.error().message);
     app.store = std::move(*store);

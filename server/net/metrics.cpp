@@ -173,11 +173,17 @@ struct Metrics::Impl {
                                                       .Name("convlab_partition_commit_seconds")
                                                       .Help("One partition's group-commit transaction, BEGIN to end of COMMIT")
                                                       .Register(registry);
+  pm::Family<pm::Histogram>& partition_append_f =
+      pm::BuildHistogram()
+          .Name("convlab_partition_append_commit_seconds")
+          .Help("One partition's append, from its arrival in the store's queue to the end of its COMMIT")
+          .Register(registry);
   // Per partition, resolved by set_partitions before the store starts (never resized after).
   struct PartitionSeries {
     pm::Counter* commits;
     pm::Counter* appends;
     pm::Histogram* latency;
+    pm::Histogram* append_latency;
   };
   std::vector<PartitionSeries> partitions;
   pm::Family<pm::Counter>& api_timeout_f = pm::BuildCounter()
@@ -277,7 +283,8 @@ void Metrics::set_partitions(std::size_t n) {
   for (std::size_t p = 0; p < n; ++p) {
     const std::map<std::string, std::string> label{{"partition", std::to_string(p)}};
     impl_->partitions.push_back({&impl_->partition_commits_f.Add(label), &impl_->partition_appends_f.Add(label),
-                                 &impl_->partition_commit_f.Add(label, latency_buckets())});
+                                 &impl_->partition_commit_f.Add(label, latency_buckets()),
+                                 &impl_->partition_append_f.Add(label, latency_buckets())});
   }
 }
 void Metrics::partition_committed(std::size_t partition, std::size_t appends, double seconds) {
@@ -287,6 +294,11 @@ void Metrics::partition_committed(std::size_t partition, std::size_t appends, do
   s.appends->Increment(static_cast<double>(appends));
   std::lock_guard lock(impl_->histogram_mutex);
   s.latency->Observe(seconds);
+}
+void Metrics::partition_appended(std::size_t partition, const std::vector<double>& seconds) {
+  if (partition >= impl_->partitions.size()) return;
+  std::lock_guard lock(impl_->histogram_mutex);
+  for (const double s : seconds) impl_->partitions[partition].append_latency->Observe(s);
 }
 void Metrics::notify_lag(double seconds) {
   std::lock_guard lock(impl_->histogram_mutex);

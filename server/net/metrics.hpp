@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace convlab::net {
 
@@ -34,6 +35,9 @@ class Metrics {
   // transaction of `appends` appends committed in `seconds`.
   void set_partitions(std::size_t n);
   void partition_committed(std::size_t partition, std::size_t appends, double seconds);
+  // Each committed append of one partition: seconds from its arrival in the store's queue to
+  // its commit (convlab_partition_append_commit_seconds).
+  void partition_appended(std::size_t partition, const std::vector<double>& seconds);
   void notify_lag(double seconds);
   void notify_record();
   // bus: redis (docs/metrics.md): the subscription up or down; the publisher's connection up or

@@ -133,6 +133,11 @@ Result<std::unique_ptr<Store>> open_partitioned(const PartitionedConfig& config,
       if (outer) outer(appends, s);
       if (each) each(i, appends, s);
     };
+    h.appended = [outer = hooks.appended, each = partition_hooks.appended, i](const std::vector<double>& s) {
+      if (outer) outer(s);
+      if (each) each(i, s);
+    };
+    if (!hooks.appended && !partition_hooks.appended) h.appended = nullptr;
     auto store = Store::open(sc, std::move(h));
     if (!store) return make_error(where + store.error().message);
     if (auto ok = check_partition_layout(sc.url, i, layout); !ok) return make_error(where + ok.error().message);

@@ -37,6 +37,8 @@ struct PartitionedConfig {
 // Observations of a partition, besides the deployment's StoreHooks (any store thread).
 struct PartitionHooks {
   std::function<void(std::uint32_t partition, std::size_t appends, double seconds)> committed;
+  // Each committed append's seconds from its arrival in the partition's store to its commit.
+  std::function<void(std::uint32_t partition, const std::vector<double>& seconds)> appended;
 };
 
 // Opens every partition (connects, migrates, checks and records the layout). An Error naming

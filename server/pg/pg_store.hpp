@@ -113,6 +113,9 @@ class PgStore final : public Store {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<StoreRequest> queue_;  // at most config_.queue_max (submit asserts it)
+  std::deque<SteadyClock::time_point> queued_at_;  // when each of queue_ was submitted
+  // The arrival times of turn t's appends, from take until its commit or failure.
+  std::map<std::int64_t, std::vector<SteadyClock::time_point>> batch_queued_at_;
   bool stopping_ = false;
   SteadyClock::time_point stop_deadline_{};
   std::vector<std::unique_ptr<Lane>> lanes_;

@@ -102,6 +102,7 @@ void PgStore::submit(StoreRequest request) {
     std::lock_guard lock(mu_);
     CONVLAB_ASSERT(queue_.size() < config_.queue_max);  // the caller's bound (StoreConfig::queue_max)
     queue_.push_back(std::move(request));
+    queued_at_.push_back(SteadyClock::now());
     // Both lanes may wait on cv_ (one for the queue, one for its turn): wake both, but only
     // when the queue was empty or now holds a full batch (which ends batch_interval_us's
     // wait). A lane waiting with requests queued waits for its turn, and turns are notified
@@ -303,6 +304,29 @@ Result<void> continue_agent_ids(const std::string& url, std::uint64_t last) {
     return {};
   } catch (const std::exception& e) {
     return make_error(std::string("continuing the agent ids: ") + e.what());
+  }
+}
+
+Result<void> install_append_work(const std::string& url, std::int64_t work_us) {
+  try {
+    pqxx::connection c(url);
+    if (auto ok = detail::migrate(c); !ok) return ok;
+    pqxx::work w(c);
+    w.exec("DROP TRIGGER IF EXISTS convlab_append_work ON changes");
+    if (work_us > 0) {
+      // The lock key is "convlab" + 2 (store_sql.cpp's migration lock + 2): no other lock of the
+      // servers uses it. pg_sleep sleeps: the work takes time, not this machine's CPU.
+      w.exec("CREATE OR REPLACE FUNCTION convlab_append_work() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+             "PERFORM pg_advisory_xact_lock(27988542918254948); "
+             "PERFORM pg_sleep((SELECT count(*) FROM convlab_new_rows) * " + std::to_string(work_us) + " / 1e6); "
+             "RETURN NULL; END $$");
+      w.exec("CREATE TRIGGER convlab_append_work AFTER INSERT ON changes REFERENCING NEW TABLE AS convlab_new_rows "
+             "FOR EACH STATEMENT EXECUTE FUNCTION convlab_append_work()");
+    }
+    w.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return make_error(std::string("installing the append work trigger: ") + e.what());
   }
 }
 

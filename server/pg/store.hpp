@@ -33,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace convlab::pg {
 
@@ -81,6 +82,9 @@ struct StoreHooks {
   std::function<void(std::string jti, std::uint32_t user)> revoked;
   // After each commit: appends in it, and seconds from BEGIN to the end of COMMIT.
   std::function<void(std::size_t appends, double seconds)> committed;
+  // After each commit, for each append in it: seconds from its arrival in this store's queue
+  // (submit) to the end of its COMMIT (the simulator's partition commit latency).
+  std::function<void(const std::vector<double>& seconds)> appended;
   // After each commit, the same transaction by phase.
   std::function<void(const BatchTiming&)> batch;
   // For each notification: seconds from the commit's server timestamp to its arrival here.
@@ -176,5 +180,13 @@ Result<std::uint64_t> last_agent_id(const std::string& url);
 // loss is issued again (the run's history names characters by agent id). A restored sequence
 // already past `last` stays.
 Result<void> continue_agent_ids(const std::string& url, std::uint64_t last);
+
+// The real runner's realisation of `database.work_us_per_append` (docs/real-faults.md, "A
+// saturable partition"): on the cluster at `url`, the schema created or migrated, and a
+// statement trigger on the change log that makes every INSERT into `changes` take an advisory
+// lock held to its transaction's end (one key per cluster: the cluster's appends are worked one
+// transaction at a time) and then sleep `work_us` per inserted row. So one cluster commits at
+// most about 1e6 / work_us appends a second, whatever the servers batch. 0 removes it.
+Result<void> install_append_work(const std::string& url, std::int64_t work_us);
 
 }  // namespace convlab::pg

@@ -73,12 +73,14 @@ bool PgStore::take(std::int64_t t, std::vector<StoreRequest>& before, std::vecto
       if (batch.size() >= batch_max) break;
       batch_docs.insert(r.doc);
       batch.push_back(std::move(r));
+      if (hooks_.appended) batch_queued_at_[t].push_back(queued_at_[n]);
     } else {
       if (batch_docs.contains(r.doc)) break;
       before.push_back(std::move(r));
     }
   }
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  queued_at_.erase(queued_at_.begin(), queued_at_.begin() + static_cast<std::ptrdiff_t>(n));
   CONVLAB_ASSERT(batch.size() <= batch_max && before.size() + batch.size() == n);
   return true;
 }
@@ -213,6 +215,22 @@ std::vector<StoreReply> PgStore::append_with_retry(Lane& lane, std::int64_t t, s
     }
     BatchOutcome outcome = BatchOutcome::kFailed;
     if (ensure_worker_connection(lane)) outcome = append_batch(lane, t, batch, replies);
+    if (outcome == BatchOutcome::kCommitted || outcome == BatchOutcome::kFailed || out_of_patience()) {
+      std::vector<SteadyClock::time_point> queued;
+      {
+        std::lock_guard lock(mu_);
+        if (auto it = batch_queued_at_.find(t); it != batch_queued_at_.end()) {
+          queued = std::move(it->second);
+          batch_queued_at_.erase(it);
+        }
+      }
+      if (outcome == BatchOutcome::kCommitted && hooks_.appended && !queued.empty()) {
+        const auto end = SteadyClock::now();
+        std::vector<double> seconds;
+        for (const auto& q : queued) seconds.push_back(std::chrono::duration<double>(end - q).count());
+        hooks_.appended(seconds);
+      }
+    }
     if (outcome == BatchOutcome::kCommitted) return replies;
     if (outcome == BatchOutcome::kFailed || out_of_patience()) {
       for (std::size_t i = 0; i < batch.size(); ++i) replies[i] = failed(batch[i]);

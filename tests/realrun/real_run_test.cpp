@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -625,6 +626,66 @@ TEST(RealRun, PartitionedWorldRoutesEachDocumentToItsClusterByTheWorldsRule) {
     EXPECT_FALSE(port_open(std::stoi(m[1].str()))) << "a cluster still listens on " << m[1].str();
   }
   EXPECT_EQ(clusters, 4u) << "two clusters per variant\n" << out;
+}
+
+// Row 17 scaled down on real processes: database.work_us_per_append realised as the runner's
+// trigger on each cluster (30 ms per appended row, serial per cluster: at most ~33 appends/s a
+// cluster) and the partition figures read from the servers' /metrics at the heal. Sharding by
+// organization (4 organizations, Zipf 2) puts ~70% of the load on one cluster, past its bound:
+// its appends queue, so its commit p50 (arrival to commit) grows past what sharding by document
+// gives, and its imbalance is >= 1.3 against <= 1.15. The scenario's expect block says it; the
+// test also reads the history's counters: the busiest cluster committed no more than its bound
+// allows, and near it. Without the trigger the by_org p50 stays at tens of ms (the floor fails);
+// without the scrape no partition figures reach the report (every floor fails).
+const std::string kSaturable = R"(name: real-saturation
+strategies: [crdt]
+seeds: 1
+world:
+  duration_s: 6
+  quiesce_s: 5
+  docs: 16
+  clients: 32
+  workload: {think_ms: [300, 900], organizations: 4, org_size: zipf, org_exponent: 2}
+  servers: {count: 2, propagation: bus, persistence: changelog, ack: after_commit}
+  database: {partitions: 2, work_us_per_append: 30000}
+variants:
+  by_org: {database: {partition_by: org}}
+  by_doc: {database: {partition_by: doc}}
+expect:
+  by_org:
+    "*": {converged: "all == 1", partition_imbalance: "all >= 1.3", partition_commit_ms_p50_max: "all >= 250"}
+  by_doc:
+    "*": {converged: "all == 1", partition_imbalance: "all <= 1.15", partition_commit_ms_p50_max: "all <= 150"}
+)";
+
+TEST(RealRun, ASaturablePartitionQueuesUnderOrgShardingAndNotUnderDocSharding) {
+  PG15_OR_SKIP();
+  const std::string dir = test_dir();
+  const std::string file = write_scenario(dir, kSaturable);
+  std::string out;
+  const int code = convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
+  EXPECT_NE(out.find("6 expectations held, 0 failed"), std::string::npos) << out;
+  ASSERT_EQ(code, 0) << out;
+  for (const char* variant : {"by_org", "by_doc"}) {
+    const std::string history = read(dir + "/out/runs/real-saturation-" + std::string(variant) + "-crdt-seed1/history.jsonl");
+    // The last counters line: every partition's appends committed by the heal (the servers'
+    // /metrics), about 6 s of typing.
+    const auto at = history.rfind("\"type\":\"counters\"");
+    ASSERT_NE(at, std::string::npos) << variant;
+    const std::string line = history.substr(history.rfind('\n', at) + 1, history.find('\n', at) - history.rfind('\n', at));
+    double busiest = 0;
+    for (int p = 0; p < 2; ++p) {
+      std::smatch m;
+      const std::string key = "\"partition." + std::to_string(p) + ".appends_committed\":(\\d+)";
+      ASSERT_TRUE(std::regex_search(line, m, std::regex(key))) << variant << ": " << line;
+      busiest = std::max(busiest, std::stod(m[1].str()) / 6.0);
+    }
+    // 1e6 / 30000 = 33.3 appends/s: the trigger's bound holds on the busiest cluster.
+    EXPECT_LE(busiest, 33.3 * 1.1) << variant << ": " << line;
+    if (std::string(variant) == "by_org") {
+      EXPECT_GE(busiest, 33.3 * 0.5) << "saturated, it commits near its bound: " << line;
+    }
+  }
 }
 
 // API reads on real processes (rows 7 and 12): convlab-load reloads at the world's reload_ms
