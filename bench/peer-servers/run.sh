@@ -11,6 +11,8 @@
 #   WARMUP=5    seconds of typing before the steady state (default 5)
 #   DRAIN=5     seconds after typing for what is on its way (default 5)
 #   BUILD=build/ci    whose convlab-server (default build/ci)
+#   COMMIT_INTERVAL_MS=N  convlab-server's --commit-interval-ms (default: the server's, 8)
+#   METRICS=FILE      convlab-server's /metrics, read as the client ends, written to FILE
 #   PG_DIR=DIR  use the running cluster of scripts/pg.sh start DIR (a fresh database in it)
 #               instead of a cluster of its own (the test does, to stay short)
 set -euo pipefail
@@ -65,7 +67,8 @@ fi
 case "$server" in
   convlab-*)
     cmd=("$bin" --listen 127.0.0.1:0 --node-id 0 --nodes 1 --pg-url "$pg_url" --strategy "${server#convlab-}"
-         --jwt-secret bench-secret-bench-secret-bench-secret-42 --lab-password lab) ;;
+         --jwt-secret bench-secret-bench-secret-bench-secret-42 --lab-password lab
+         ${COMMIT_INTERVAL_MS:+--commit-interval-ms "$COMMIT_INTERVAL_MS"}) ;;
   *) cmd=(env PG_URL="$pg_url" PORT=0 node "$here/$server-server.mjs") ;;
 esac
 echo "== server: ${cmd[*]}"
@@ -106,6 +109,10 @@ set +e
 done >"$work/client.out"
 code=${PIPESTATUS[0]}
 set -e
+# METRICS=FILE: convlab-server's /metrics as the run ends (its ack, commit and batch histograms).
+if [ -n "${METRICS:-}" ] && [[ "$server" == convlab-* ]]; then
+  curl -s "http://127.0.0.1:$port/metrics" >"$METRICS" || echo "run.sh: could not read /metrics" >&2
+fi
 cat "$work/client.out"
 [ "$code" = 0 ] || { echo "run.sh: the client failed (exit $code):"; cat "$work/client.err"; exit 1; }
 [ -s "$work/cpu.end" ] && [ -s "$work/cpu.begin" ] || { echo "run.sh: no steady state was sampled"; exit 1; }
