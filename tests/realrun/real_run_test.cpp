@@ -785,13 +785,14 @@ world:
   duration_s: 12
   quiesce_s: 5
   docs: 1
-  clients: 3
-  workload: {think_ms: [300, 800], reload_ms: [1000, 2000]}
+  initial_text: "hot paragraph\none\ntwo\nthree\nfour\n"
+  clients: 4
+  workload: {think_ms: [300, 1000], same_paragraph_prob: 0.5, reload_ms: [1000, 2000]}
   servers: {count: 1, propagation: bus, persistence: changelog, ack: after_commit, api_read: primary}
   cdn: {ttl_s: 300}
 variants:
-  naive: {servers: {api_cache: public}}
-  fix: {servers: {api_cache: no_store}}
+  naive: {servers: {api_cache: public, catch_up: false}}
+  fix: {servers: {api_cache: no_store, catch_up: true}}
 expect:
   naive:
     "*": {lost_acked_chars.stale_base: "all >= 1", stale_loads: "all >= 5"}
