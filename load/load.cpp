@@ -128,6 +128,24 @@ void Run::open_ws(Client& cl, std::uint64_t gen) {
       cl.outbox.clear();
       cl.writing = false;
       cl.next_version.reset();
+      if (cl.adopt_welcome) {
+        // A reload being adopted (Run::adopt_read): the fresh replica shows the loaded state and
+        // subscribes from its version, as the simulator's client does (a subscribe cannot ask for
+        // version frames: this session's acknowledgements carry none).
+        const Bytes loaded = *std::exchange(cl.adopt_welcome, std::nullopt);
+        auto back = cl.replica->receive(loaded);
+        if (!back) return error("replica", "client " + std::to_string(cl.id) + " refused the loaded state: " + back.error().message);
+        cl.obs.adopt(edit_log_, *cl.replica);
+        const Bytes from = encode_subscribe(cl.adopt_version);
+        send(cl, FrameKind::kSubscribe, from);
+        cl.welcomed = true;  // a subscriber shows its loaded state and may edit at once
+        cl.welcomed_at_us = now_us();
+        cl.connecting = false;
+        cl.attempts = 0;
+        read_loop(cl, gen, ws, std::make_shared<beast::flat_buffer>());
+        send_edits(cl, std::move(*back));
+        return;
+      }
       // Asks for kVersion frames: the welcome's log index and each committed ack's.
       const std::uint8_t versions[] = {kHelloVersions};
       send(cl, FrameKind::kHello, versions);
@@ -456,9 +474,8 @@ void Run::schedule_reload(Client& cl, std::int64_t pause_us) {
 }
 
 // As the simulator's Clients::reload: the next read is drawn first; a client not connected, or
-// with a read in flight, lets this one go. The read is not adopted: OT and the CRDT keep their
-// session on a reload (the real runner refuses reloads under strategies that adopt the loaded
-// state, realrun/plan.cpp).
+// with a read in flight, lets this one go. OT and the CRDT keep their session on a reload; under
+// strategies that adopt the loaded state (lww, seq) the answer is adopted (Run::adopt_read).
 void Run::reload(Client& cl) {
   if (!editing_) return;  // typing is over: no new reloads
   schedule_reload(cl, 1000 * cl.reload_rng.between(opt_.reload_min_ms, opt_.reload_max_ms));
@@ -514,9 +531,54 @@ void Run::reload(Client& cl) {
                 r.source = std::string(source->as_string());
                 r.server = server;
               }
+              const std::uint64_t loaded = r.version;
               reads_.push_back(std::move(r));
+              // As the simulator (Clients::finish_load): adopted while typing lasts, by a client
+              // whose access was not revoked.
+              if (strategy_.adopts_loaded_state && editing_ && !cl.revoking && cl.revoked_us < 0) {
+                const json::value* welcome = o->if_contains("welcome");
+                if (!welcome) {
+                  return error("api_read", "GET /api/documents/" + std::to_string(cl.doc) +
+                                               ": the answer lacks \"welcome\" (needed to adopt the read)");
+                }
+                adopt_read(cl, *welcome, loaded);
+              }
             },
             cl.acked_version);
+}
+
+// A page reload under lww or seq, as the simulator's Clients::adopt_load: the old session ends
+// (no `closed` fault: the page left it) and its unacknowledged edits with it, including edits in
+// flight; the client logs in again for a fresh agent id (a new replica's characters must not
+// reuse the old one's ids); the new connection's replica takes the loaded state and subscribes
+// from the loaded version instead of saying hello (open_ws). Its later edits are made on that
+// state: a stale read makes them write over newer text, as in the simulator.
+void Run::adopt_read(Client& cl, const json::value& welcome, std::uint64_t version) {
+  auto bytes = strategy_.from_json(welcome);
+  if (!bytes) return error("api_read", "client " + std::to_string(cl.id) + ": \"welcome\": " + bytes.error().message);
+  ++cl.generation;  // late callbacks of the old connection (and a pending retry) are ignored
+  if (cl.ws) {
+    auto ws = std::move(cl.ws);
+    beast::error_code ignore;
+    beast::get_lowest_layer(*ws).socket().close(ignore);
+  }
+  abandoned_ += cl.obs.abandon();
+  cl.held_in.clear();
+  cl.inflight.clear();
+  cl.unsent_ops.clear();
+  cl.outbox.clear();
+  cl.writing = false;
+  cl.welcomed = false;
+  cl.connecting = true;
+  cl.next_version.reset();
+  cl.adopt_welcome = std::move(*bytes);
+  cl.adopt_version = version;
+  ++adopted_;
+  if (cl.offline) {
+    cl.login_after_offline = true;  // nothing reaches a server until it is back
+    return;
+  }
+  login(cl);
 }
 
 void Run::emit_reads() {

@@ -437,6 +437,7 @@ int Run::run() {
               static_cast<unsigned long long>(edits_), static_cast<unsigned long long>(acked_),
               static_cast<unsigned long long>(abandoned_), static_cast<unsigned long long>(delivered_),
               static_cast<unsigned long long>(reconnects_));
+  if (adopted_ > 0) std::printf("  API reads adopted (a new session from the loaded state) %llu\n", static_cast<unsigned long long>(adopted_));
   // Every acknowledgement is a deliver frame too; what is left is other clients' changes.
   const std::uint64_t fanout = delivered_ - ack_frames_;
   std::printf("  durable edits/s %.0f (acks after commit, %s), fan-out deliveries/s %.0f\n",

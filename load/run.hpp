@@ -149,6 +149,10 @@ struct Client {
   bool offline = false;
   std::deque<std::vector<std::uint8_t>> held_in;
   bool login_after_offline = false;  // dropped while offline: logs in again when it is back
+  // An API read being adopted (strategies with adopts_loaded_state): the loaded state's welcome
+  // and log version; the next connection starts from it with a subscribe (Run::adopt_read).
+  std::optional<Bytes> adopt_welcome;
+  std::uint64_t adopt_version = 0;
   std::int64_t revoked_us = -1;      // Options::revokes: when POST /logout answered 200
   // Options::revokes: POST /logout sent. The server closes the session (4403) before it answers,
   // so from here on the client does not log in again (a new login would get a fresh token).
@@ -285,6 +289,7 @@ class Run {
   // --- API reads (reloads) ---
   void schedule_reload(Client& cl, std::int64_t pause_us);
   void reload(Client& cl);
+  void adopt_read(Client& cl, const boost::json::value& welcome, std::uint64_t version);
   // The reads as `load` events, judged as the simulator judges them (sim/cdn.cpp): a cached
   // answer's `latest` is the change log's length when it was served, and `:missing_own_write`
   // marks a read older than the sender's last acknowledged record. After emit_commits.
@@ -347,6 +352,7 @@ class Run {
   // statistics
   std::uint64_t script_skipped_ = 0;  // scripted edits whose client was not connected
   std::uint64_t edits_ = 0, acked_ = 0, delivered_ = 0, reconnects_ = 0, abandoned_ = 0;
+  std::uint64_t adopted_ = 0;  // API reads adopted (adopt_read)
   // The steady state: from warmup_s after every client's first welcome until typing stops.
   std::int64_t steady_from_us() const {
     return all_welcomed_us_ < 0 ? std::numeric_limits<std::int64_t>::max()

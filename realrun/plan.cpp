@@ -226,11 +226,6 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
                       "): lower servers.count");
   }
   const bool reloads = w.workload.reload_ms.max > 0;
-  if (reloads && strategy.adopts_loaded_state) {
-    return make_error(where + "workload.reload_ms under " + std::string(strategy.name) +
-                      ": the simulated client adopts the loaded state on a reload (a new session from the loaded "
-                      "version), and convlab-load's API reads only read; run it with --strategy crdt or ot");
-  }
   if (reloads && w.workload.version_read_share > 0) {
     return make_error(where + "workload.version_read_share: convlab-load makes no reads of past versions; remove it "
                       "to run on real processes");

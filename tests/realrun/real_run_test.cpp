@@ -768,6 +768,49 @@ expect:
   EXPECT_EQ(nginx, 2u) << out;
 }
 
+// Reloads adopted under lww (row 7's lww claim, issue 15): convlab-load replaces its replica by
+// what the API read served and subscribes from that version, as the simulated client does. Behind
+// nginx's public cache a reload is stale, so the client's next writes overwrite newer text: the
+// history's checker finds acknowledged characters lost with cause stale_base. Under no_store
+// every read is the primary's: none lost. Without adoption (a read only read) the naive variant
+// loses nothing and this test fails.
+TEST(RealRun, LwwAdoptsStaleReloadsAndLosesAcknowledgedTextToThemUnlessReadsAreFresh) {
+  PG15_OR_SKIP();
+  if (!fs::exists("/usr/sbin/nginx")) GTEST_SKIP() << "nginx is not installed (scripts/setup.sh installs Debian's nginx)";
+  const std::string dir = test_dir();
+  const std::string file = write_scenario(dir, R"(name: adopt
+strategies: [lww]
+seeds: 1
+world:
+  duration_s: 12
+  quiesce_s: 5
+  docs: 1
+  initial_text: "hot paragraph\none\ntwo\nthree\nfour\n"
+  clients: 4
+  workload: {think_ms: [300, 1000], same_paragraph_prob: 0.5, reload_ms: [1000, 2000]}
+  servers: {count: 1, propagation: bus, persistence: changelog, ack: after_commit, api_read: primary}
+  cdn: {ttl_s: 300}
+variants:
+  naive: {servers: {api_cache: public, catch_up: false}}
+  fix: {servers: {api_cache: no_store, catch_up: true}}
+expect:
+  naive:
+    "*": {lost_acked_chars.stale_base: "all >= 1", stale_loads: "all >= 5"}
+  fix:
+    "*": {lost_acked_chars.stale_base: "all == 0", stale_loads: "all == 0", converged: "all == 1"}
+)");
+  std::string out;
+  const int code = convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("5 expectations held, 0 failed"), std::string::npos) << out;
+  for (const char* variant : {"naive", "fix"}) {
+    const std::string run = dir + "/out/runs/adopt-" + std::string(variant) + "-lww-seed1";
+    const std::string load = read(run + "/load.log");
+    EXPECT_NE(load.find("API reads adopted (a new session from the loaded state)"), std::string::npos)
+        << variant << ": " << load;
+  }
+}
+
 // db_lost on real processes (row 16, issue 18 item 5): scenarios/real/db-lost.yaml, both
 // variants. At 15 s the servers are killed and the cluster's data deleted; 2 s later it comes
 // back empty (naive) or restored from the base backup and the WAL archived at 5 and 10 s (fix),
