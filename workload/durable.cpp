@@ -44,6 +44,38 @@ void set_change(std::vector<CharId>& before, std::vector<CharId>& after, Durable
   std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(c.removed));
 }
 
+// A paragraph record's change, register by register: `before` and `after` are the ids the
+// touched registers showed, cut into parts at `before_ends` and `after_ends` (part k of one is
+// part k of the other: the same register). A register rewritten whole shows mostly the same ids
+// at the same places, so the ids its two parts share at their start and end are dropped before
+// sorting: an id taken from both multisets changes neither difference, so the change is the
+// same, to the byte, as sorting the whole parts (sorting them was a tenth of the naive seq hour).
+void part_change(const std::vector<CharId>& before, const std::vector<std::size_t>& before_ends,
+                 const std::vector<CharId>& after, const std::vector<std::size_t>& after_ends, DurableChange& c) {
+  CONVLAB_ASSERT(before_ends.size() == after_ends.size());
+  std::vector<CharId> b;
+  std::vector<CharId> a;
+  std::size_t b0 = 0;
+  std::size_t a0 = 0;
+  for (std::size_t k = 0; k < before_ends.size(); ++k) {
+    std::size_t b1 = before_ends[k];
+    std::size_t a1 = after_ends[k];
+    while (b0 < b1 && a0 < a1 && before[b0] == after[a0]) {
+      ++b0;
+      ++a0;
+    }
+    while (b0 < b1 && a0 < a1 && before[b1 - 1] == after[a1 - 1]) {
+      --b1;
+      --a1;
+    }
+    b.insert(b.end(), before.begin() + static_cast<std::ptrdiff_t>(b0), before.begin() + static_cast<std::ptrdiff_t>(b1));
+    a.insert(a.end(), after.begin() + static_cast<std::ptrdiff_t>(a0), after.begin() + static_cast<std::ptrdiff_t>(a1));
+    b0 = before_ends[k];
+    a0 = after_ends[k];
+  }
+  set_change(b, a, c);
+}
+
 }  // namespace
 
 const std::vector<CharId>& DurableText::ids() const {
@@ -123,20 +155,26 @@ Result<DurableChange> DurableText::append(const LogRecord& record) {
   if (last_before < regs.size()) touched.push_back(static_cast<std::uint32_t>(last_before));
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  // One part per touched register (empty when it does not exist), and one last part.
   std::vector<CharId> before;
+  std::vector<std::size_t> before_ends;
   for (const std::uint32_t i : touched) {
     if (i < regs.size()) shown_ids(regs[i].value, i == last_before, before);
+    before_ends.push_back(before.size());
   }
   if (auto ok = replica_->apply_record(record.record); !ok) {
     return make_error("record " + std::to_string(record.index) + " does not apply: " + ok.error().message);
   }
   const std::size_t last_after = last_existing(regs);
   std::vector<CharId> after;
+  std::vector<std::size_t> after_ends;
   bool last_seen = false;
   for (const std::uint32_t i : touched) {
-    if (i >= regs.size()) continue;
-    shown_ids(regs[i].value, i == last_after, after);
-    last_seen = last_seen || i == last_after;
+    if (i < regs.size()) {
+      shown_ids(regs[i].value, i == last_after, after);
+      last_seen = last_seen || i == last_after;
+    }
+    after_ends.push_back(after.size());
   }
   if (last_after < regs.size() && !last_seen) {
     // The last paragraph now is one the record did not write (the ones after it were deleted):
@@ -144,8 +182,10 @@ Result<DurableChange> DurableText::append(const LogRecord& record) {
     shown_ids(regs[last_after].value, false, before);
     shown_ids(regs[last_after].value, true, after);
   }
+  before_ends.push_back(before.size());
+  after_ends.push_back(after.size());
   DurableChange change;
-  set_change(before, after, change);
+  part_change(before, before_ends, after, after_ends, change);
   ids_stale_ = true;
   note_change(change);
   // A write whose register holds another stamp after it lost there; what it carried and is not
