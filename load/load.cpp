@@ -130,13 +130,13 @@ void Run::open_ws(Client& cl, std::uint64_t gen) {
       cl.next_version.reset();
       if (cl.adopt_welcome) {
         // A reload being adopted (Run::adopt_read): the fresh replica shows the loaded state and
-        // subscribes from its version, as the simulator's client does (a subscribe cannot ask for
-        // version frames: this session's acknowledgements carry none).
+        // subscribes from its version, as the simulator's client does, asking for version frames
+        // as its hellos do (this session's acknowledgements carry their log index).
         const Bytes loaded = *std::exchange(cl.adopt_welcome, std::nullopt);
         auto back = cl.replica->receive(loaded);
         if (!back) return error("replica", "client " + std::to_string(cl.id) + " refused the loaded state: " + back.error().message);
         cl.obs.adopt(edit_log_, *cl.replica);
-        const Bytes from = encode_subscribe(cl.adopt_version);
+        const Bytes from = encode_subscribe(cl.adopt_version, /*versions=*/true);
         send(cl, FrameKind::kSubscribe, from);
         cl.welcomed = true;  // a subscriber shows its loaded state and may edit at once
         cl.welcomed_at_us = now_us();

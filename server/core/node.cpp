@@ -219,8 +219,11 @@ void Node::on_frame(ConnId conn, std::span<const std::uint8_t> bytes) {
       // With catch-up, a client whose load is older than this node's state (or than the log,
       // on several nodes) is brought up to date by a welcome first: nothing between its load
       // and its subscription is missed.
-      auto loaded = decode_subscribe(frame->payload);
-      if (!loaded) return refuse(conn, doc, "bad subscribe: " + loaded.error().message);
+      auto sub = decode_subscribe_msg(frame->payload);
+      if (!sub) return refuse(conn, doc, "bad subscribe: " + sub.error().message);
+      const std::optional<std::uint64_t> loaded = sub->version;
+      // A subscriber may ask for version frames as a hello does (an adopted reload's new session).
+      if (sub->versions) c->second.versions = true;
       c->second.docs.insert(doc);
       if (config_.catch_up && config_.nodes > 1) {
         if (d.hello_waiting.size() >= config_.hello_waiting_max) {

@@ -130,6 +130,26 @@ Result<std::uint64_t> decode_subscribe(std::span<const std::uint8_t> bytes) {
   return v;
 }
 
+Bytes encode_subscribe(std::uint64_t version, bool versions) {
+  Writer w;
+  w.varint(version);
+  if (versions) w.u8(kHelloVersions);
+  return w.take();
+}
+
+Result<SubscribeMsg> decode_subscribe_msg(std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  SubscribeMsg m;
+  m.version = r.varint();
+  if (!r.at_end()) {
+    // One byte after the version, and only kHelloVersions: anything else is a broken frame.
+    if (r.u8() != kHelloVersions) return make_error("subscribe: a byte after the version must be 1 (asks for versions)");
+    m.versions = true;
+  }
+  if (auto done = r.finish(); !done) return done.error();
+  return m;
+}
+
 Bytes encode_rename(const RenameMsg& r) {
   Writer w;
   w.varint(r.base);

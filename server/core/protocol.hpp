@@ -93,6 +93,14 @@ struct TitleMsg {
 // kSubscribe's payload: the log version of the state the client loaded.
 Bytes encode_subscribe(std::uint64_t version);
 Result<std::uint64_t> decode_subscribe(std::span<const std::uint8_t> bytes);
+// The same, optionally followed by one byte kHelloVersions: the subscriber asks for kVersion
+// frames, as a hello's payload does (docs/protocol.md, "Versions").
+struct SubscribeMsg {
+  std::uint64_t version = 0;
+  bool versions = false;
+};
+Bytes encode_subscribe(std::uint64_t version, bool versions);
+Result<SubscribeMsg> decode_subscribe_msg(std::span<const std::uint8_t> bytes);
 // kVersion's payload: one varint, the log index (same codec as subscribe's).
 inline Bytes encode_version(std::uint64_t version) { return encode_subscribe(version); }
 inline Result<std::uint64_t> decode_version(std::span<const std::uint8_t> bytes) { return decode_subscribe(bytes); }

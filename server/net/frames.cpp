@@ -100,7 +100,10 @@ ParsedFrame json_frame(const json::value& v, const std::function<const Strategy&
     case FrameKind::kSubscribe: {
       auto version = uint_field(*o, "version", ~std::uint64_t{0});
       if (auto* e = std::get_if<FrameError>(&version)) return *e;
-      f.payload = encode_subscribe(std::get<std::uint64_t>(version));
+      // Optional "versions": true asks for `version` frames, as on a hello.
+      const json::value* versions = o->if_contains("versions");
+      if (versions != nullptr && !versions->is_bool()) return FrameError{close_code::kBadField, "field 'versions' must be a boolean"};
+      f.payload = encode_subscribe(std::get<std::uint64_t>(version), versions != nullptr && versions->get_bool());
       break;
     }
     case FrameKind::kRename: {

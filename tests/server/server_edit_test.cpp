@@ -115,6 +115,70 @@ TEST_P(PerStrategy, VersionsOnWelcomeAndAck) {
   EXPECT_EQ(server.stop(), 0) << server.stderr_text();
 }
 
+// A subscribe (a client showing a state it loaded over the API: an adopted reload) may ask for
+// version frames as a hello does — binary: one byte 1 after the version; JSON: "versions": true.
+// Here the load is older than the document, so the server welcomes the subscriber (catch-up):
+// the welcome comes after a version frame with the log's length only when it asked.
+TEST(ServerVersions, ASubscribeAsksForVersionFramesAsAHelloDoes) {
+  CONVLAB_PG_URL_OR_SKIP(url);
+  const Strategy& s = *find_strategy("crdt");
+  START_SERVER(server, yaml_for(url, "crdt"));
+  auto alice = login(server.port(), "alice", "alice-pw");
+  ASSERT_TRUE(alice);
+  Editor a(server.port(), *alice, s, 9);
+  ASSERT_TRUE(a.open());
+  for (int i = 0; i < 3; ++i) {
+    a.insert(0, U"x");
+    ASSERT_TRUE(a.sync());
+  }
+  {  // binary, asking: version 3, then the welcome
+    Ws ws(server.port(), alice->token);
+    ws.send_binary(frame_bytes(FrameKind::kSubscribe, 9, encode_subscribe(0, /*versions=*/true)));
+    auto m = ws.read();
+    ASSERT_TRUE(m);
+    Frame f = decode_message(*m);
+    ASSERT_EQ(f.kind, FrameKind::kVersion);
+    auto v = decode_version(f.payload);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(*v, 3u);
+    m = ws.read();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(decode_message(*m).kind, FrameKind::kWelcome);
+  }
+  {  // binary, not asking: the welcome alone
+    Ws ws(server.port(), alice->token);
+    ws.send_binary(frame_bytes(FrameKind::kSubscribe, 9, encode_subscribe(0)));
+    auto m = ws.read();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(decode_message(*m).kind, FrameKind::kWelcome);
+  }
+  {  // JSON, asking
+    Ws ws(server.port(), alice->token);
+    ws.send_text(R"({"type":"subscribe","doc":9,"version":0,"versions":true})");
+    auto m = ws.read();
+    ASSERT_TRUE(m && m->text);
+    EXPECT_EQ(m->data, R"({"type":"version","doc":9,"version":3})");
+    m = ws.read();
+    ASSERT_TRUE(m && m->text);
+    EXPECT_NE(m->data.find(R"("type":"welcome")"), std::string::npos) << m->data;
+  }
+  {  // a byte after the version other than 1: refused, the connection stays
+    Ws ws(server.port(), alice->token);
+    ws.send_binary(frame_bytes(FrameKind::kSubscribe, 9, {0, 2}));
+    auto m = ws.read();
+    ASSERT_TRUE(m);
+    Frame f = decode_message(*m);
+    EXPECT_EQ(f.kind, FrameKind::kRefused);
+    EXPECT_EQ(f.text.rfind("bad subscribe: ", 0), 0u) << f.text;
+  }
+  {  // "versions" not a boolean: closed 4002, as on a hello
+    Ws ws(server.port(), alice->token);
+    ws.send_text(R"({"type":"subscribe","doc":9,"version":0,"versions":1})");
+    EXPECT_EQ(ws.read_until_close(), 4002);
+  }
+  EXPECT_EQ(server.stop(), 0) << server.stderr_text();
+}
+
 TEST(ServerDocuments, StrategyClaimsAndHomeNodes) {
   CONVLAB_PG_URL_OR_SKIP(url);
   {
