@@ -57,7 +57,7 @@ bool client_kind(FrameKind k) {
 // What the node does next with an accepted frame's payload (server/core/node.cpp): decodes it.
 void decode_payload(const FrameView& f, const Strategy& strategy) {
   switch (f.kind) {
-    case FrameKind::kSubscribe: (void)decode_subscribe(f.payload); break;
+    case FrameKind::kSubscribe: (void)decode_subscribe_msg(f.payload); break;
     case FrameKind::kRename: (void)decode_rename(f.payload); break;
     case FrameKind::kAwareness: (void)decode_awareness(f.payload); break;
     case FrameKind::kEdit: (void)strategy.to_json(f.payload); break;
@@ -135,10 +135,11 @@ std::optional<json::object> client_json(const FrameView& f, const Strategy& stra
       break;
     }
     case FrameKind::kSubscribe: {
-      auto version = decode_subscribe(f.payload);
-      if (!version) return std::nullopt;
+      auto sub = decode_subscribe_msg(f.payload);
+      if (!sub) return std::nullopt;
       o["type"] = "subscribe";
-      o["version"] = *version;
+      o["version"] = sub->version;
+      if (sub->versions) o["versions"] = true;
       break;
     }
     case FrameKind::kRename: {
@@ -165,8 +166,8 @@ std::string meaning(const FrameView& f, const Strategy& strategy) {
       return m + (msg ? json::serialize(*msg) : "?");
     }
     case FrameKind::kSubscribe: {
-      auto v = decode_subscribe(f.payload);
-      return m + (v ? std::to_string(*v) : "?");
+      auto v = decode_subscribe_msg(f.payload);
+      return m + (v ? std::to_string(v->version) + (v->versions ? "/versions" : "") : "?");
     }
     case FrameKind::kRename: {
       auto r = decode_rename(f.payload);

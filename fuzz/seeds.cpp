@@ -104,6 +104,7 @@ void frame_seeds(const std::string& target) {
     };
     std::vector<Frame> frames = {Frame{FrameKind::kHello, 3, {}, {}}, Frame{FrameKind::kEdit, 3, sent.front().msg, {}},
                                  Frame{FrameKind::kSubscribe, 3, encode_subscribe(41), {}},
+                                 Frame{FrameKind::kSubscribe, 3, encode_subscribe(41, /*versions=*/true), {}},
                                  Frame{FrameKind::kRename, 3, encode_rename(RenameMsg{2, "Plan ✓"}), {}}};
     const std::string name(s.name);
     Bytes one{mode(false, false)};

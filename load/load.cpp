@@ -70,6 +70,9 @@ void Run::login(Client& cl) {
                                                   {"password", opt_.password}});
   http_call(targets_[cl.target], http::verb::post, "/login", "", std::move(body),
             [this, &cl, gen](const std::string& err, const http::response<http::string_body>& res) {
+              // A login overtaken by a newer one (an adopted reload logs in again while a retry's
+              // login may still be on its way): its token and agent are not this client's.
+              if (gen != cl.generation) return;
               if (!err.empty()) return dropped(cl, gen, err.rfind("connect", 0) == 0 ? "connect" : "login", err);
               boost::system::error_code jec;
               json::value v = json::parse(res.body(), jec);
@@ -339,6 +342,9 @@ void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const 
   cl.held_in.clear();
   cl.inflight.clear();
   cl.unsent_ops.clear();
+  // An adopted read whose new session did not open is not retried from that old state: the
+  // retry says hello with a fresh replica (as the simulator's client reconnects).
+  cl.adopt_welcome.reset();
   cl.welcomed = false;
   cl.connecting = true;
   cl.outbox.clear();

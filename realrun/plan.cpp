@@ -290,6 +290,18 @@ Result<Plan> plan_run(const sim::Scenario& sc, const sim::Variant& v, const Stra
                         "each cluster, and the restored or fresh cluster would not have it; remove one of them to run "
                         "on real processes");
     }
+    // A server cut off from its cluster while one of its transactions holds the cluster's
+    // advisory lock (the fault proxy holds bytes) would stall every server's appends there until
+    // the heal, where the simulator stops only the cut-off server's: not the same world.
+    for (const FaultSpec& f : p.faults) {
+      if (f.kind == FaultKind::kPartition &&
+          (names(f, "db") || (w.servers.bus == NodePolicies::Bus::kNotify && names(f, "bus")))) {
+        return make_error(where + "database.work_us_per_append with a partition naming db: a server cut off inside a "
+                          "transaction would hold its cluster's append lock (the trigger's) until the heal and stall "
+                          "every other server's appends there, which the simulator does not; remove one of them to run "
+                          "on real processes");
+      }
+    }
     p.work_us_per_append = w.database.work_us_per_append;
     p.notes.push_back("database.work_us_per_append: a trigger on each cluster's change log holds one advisory lock per "
                       "cluster to its transaction's end and sleeps " + std::to_string(p.work_us_per_append) +

@@ -789,10 +789,11 @@ Result<RealOutput> World::finish(int load_exit) {
       }
       c.counters["partition." + std::to_string(p) + ".appends"] = n;
     }
-    // The checkers read the last counters line: the load's own (presence) gets these too.
-    for (history::Event& e : *events) {
-      if (e.type == history::EventType::kCounters) {
-        for (const auto& [name, value] : c.counters) e.counters.emplace(name, value);
+    // The checkers read the last counters line: the load's own last one (presence) gets these too.
+    for (auto it = events->rbegin(); it != events->rend(); ++it) {
+      if (it->type == history::EventType::kCounters) {
+        for (const auto& [name, value] : c.counters) it->counters.emplace(name, value);
+        break;
       }
     }
     faults.push_back(std::move(c));

@@ -305,8 +305,9 @@ void causes_from_log(const LogFacts& log, std::vector<EditInfo>& edits, const Fi
   };
 
   // X never durable: E's author reloaded the page from the API after E's acknowledgement and
-  // before any crash that followed E, was served a text without X, and wrote again on it: the
-  // first such write took X out of its server's memory (a crash after it finds X gone already).
+  // before a server's memory was next lost after E (memory_loss_us: a server's crash, a document
+  // started over or moved; not a partition), was served a text without X, and wrote again on it:
+  // the first such write took X out of its server's memory (a loss after it finds X gone already).
   // `before`: when X was found gone (a snapshot without it), else the end of time: the write
   // was made before it, and acknowledged before the crash (so applied where X was).
   const auto stale_own_write = [&](const EditInfo& e, const Fate& x,

@@ -160,10 +160,12 @@ struct LogFacts {
   // When db_lost faults began, ascending: a commit with no writer at that instant is the store
   // restored from its backups (or emptied), not a snapshot.
   std::vector<std::int64_t> db_lost_us;
-  // When a server's memory of a document may have been lost, ascending: a crash fault (a
-  // server's, or the database's: the commits in flight fail) began, or a client's connection
-  // closed because its document started over (`closed` "a change did not commit", "the
-  // document's home started over").
+  // When a server's memory of a document may have been lost, ascending: a server's crash fault
+  // or a db_lost began, or a client's connection closed because its document started over or
+  // moved (`closed` "a change did not commit", "the document's home started over", "… moved").
+  // Not a crash of the database: a server whose change then did not commit says so with its
+  // `closed` lines. (A document started over with no session open leaves no line: nothing
+  // marks it, and no acknowledged character of that server is at stake there then.)
   std::vector<std::int64_t> memory_loss_us;
   // Partition windows [begin, end) (a commit across one fails): in the order they began.
   std::vector<std::pair<std::int64_t, std::int64_t>> partitions;

@@ -212,8 +212,10 @@ void Checker::add(const Event& e) {
       // A lost database stops every server too (their memory goes, as in a crash).
       const bool db_lost = e.kind == faults::name(faults::FaultKind::kDbLost);
       if (db_lost) st.db_lost_us.push_back(e.t_us);
-      // A crash of the database under snapshot persistence takes no server's memory: the servers
-      // keep their documents, a snapshot that does not commit is written again later.
+      // A crash of the database takes no server's memory: the servers keep their documents (a
+      // snapshot that does not commit is written again later; a server whose change did not
+      // commit starts the document over, and its `closed` lines below say when). Under snapshot
+      // persistence it is not a crash that loses characters either (crash_us).
       const bool db_target = e.detail == "db" || e.detail.rfind("db ", 0) == 0;
       const bool snapshots = st.meta.count("persistence") != 0 && st.meta.at("persistence") == "snapshot";
       if ((e.kind == faults::name(faults::FaultKind::kCrash) && !(db_target && snapshots)) || db_lost) {

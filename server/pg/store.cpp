@@ -314,10 +314,10 @@ Result<void> install_append_work(const std::string& url, std::int64_t work_us) {
     pqxx::work w(c);
     w.exec("DROP TRIGGER IF EXISTS convlab_append_work ON changes");
     if (work_us > 0) {
-      // The lock key is "convlab" + 2 (store_sql.cpp's migration lock + 2): no other lock of the
-      // servers uses it. pg_sleep sleeps: the work takes time, not this machine's CPU.
+      // The lock key is its own (detail::kAppendWorkLock): no other lock of the servers uses it.
+      // pg_sleep sleeps: the work takes time, not this machine's CPU.
       w.exec("CREATE OR REPLACE FUNCTION convlab_append_work() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-             "PERFORM pg_advisory_xact_lock(27988542918254948); "
+             "PERFORM pg_advisory_xact_lock(" + std::to_string(detail::kAppendWorkLock) + "); "
              "PERFORM pg_sleep((SELECT count(*) FROM convlab_new_rows) * " + std::to_string(work_us) + " / 1e6); "
              "RETURN NULL; END $$");
       w.exec("CREATE TRIGGER convlab_append_work AFTER INSERT ON changes REFERENCING NEW TABLE AS convlab_new_rows "

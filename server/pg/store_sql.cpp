@@ -15,6 +15,7 @@ constexpr int kSnapshotsKept = 3;
 constexpr std::int64_t kMigrationLock = 0x636f6e766c6162;
 // Transaction-level advisory lock key for lease requests ("convlab" + 1).
 constexpr std::int64_t kLeaseLock = kMigrationLock + 1;
+static_assert(kAppendWorkLock == kMigrationLock + 2, "the append work trigger's lock is its own");
 
 // ------------------------------------------------------------------------------- migrations
 // Append only: a deployed database has run the earlier ones. Each runs in its own transaction.

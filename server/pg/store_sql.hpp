@@ -21,6 +21,10 @@ namespace convlab::pg::detail {
 std::int64_t wall_us();
 std::int64_t wall_s();
 
+// Transaction-level advisory lock key of the append work trigger (install_append_work): one per
+// cluster, held to its transaction's end ("convlab" in ASCII + 2; + 0 migrations, + 1 leases).
+inline constexpr std::int64_t kAppendWorkLock = 0x636f6e766c6162 + 2;
+
 // Creates or migrates the schema (schema_version; an advisory lock while it runs, so several
 // servers may start at once). Error: what failed, or a schema newer than this server's.
 Result<void> migrate(pqxx::connection& c);

@@ -200,6 +200,14 @@ TEST(RealPlan, RefusesWhatHasNoFaithfulRealisationNamingIt) {
   EXPECT_NE(lost_work.error().message.find("p.yaml: variant fix: database.work_us_per_append with db_lost"),
             std::string::npos)
       << lost_work.error().message;
+  // ... and with a partition naming db: a server cut off inside a transaction would hold its
+  // cluster's append lock until the heal.
+  auto cut_work = plan_of("  clients: 4\n  database: {work_us_per_append: 100}\n"
+                          "  faults:\n    - {at_s: 5, kind: partition, groups: [[\"server:0\"], [\"db\"]], for_s: 3}\n");
+  ASSERT_FALSE(cut_work.has_value());
+  EXPECT_NE(cut_work.error().message.find("p.yaml: variant fix: database.work_us_per_append with a partition naming db"),
+            std::string::npos)
+      << cut_work.error().message;
   auto none = plan_of("  clients: 4\n  database: {partitions: 2}\n");
   ASSERT_TRUE(none.has_value()) << none.error().message;
   EXPECT_EQ(none->work_us_per_append, 0);
