@@ -653,9 +653,9 @@ variants:
   by_doc: {database: {partition_by: doc}}
 expect:
   by_org:
-    "*": {converged: "all == 1", partition_imbalance: "all >= 1.3", partition_commit_ms_p50_max: "all >= 250"}
+    "*": {converged: "all == 1", partition_imbalance: "all >= 1.3"}
   by_doc:
-    "*": {converged: "all == 1", partition_imbalance: "all <= 1.15", partition_commit_ms_p50_max: "all <= 150"}
+    "*": {converged: "all == 1", partition_imbalance: "all <= 1.15"}
 )";
 
 TEST(RealRun, ASaturablePartitionQueuesUnderOrgShardingAndNotUnderDocSharding) {
@@ -664,8 +664,16 @@ TEST(RealRun, ASaturablePartitionQueuesUnderOrgShardingAndNotUnderDocSharding) {
   const std::string file = write_scenario(dir, kSaturable);
   std::string out;
   const int code = convlab({"run", "--real", file, "--out", dir + "/out"}, dir + "/convlab.log", out, 170000);
-  EXPECT_NE(out.find("6 expectations held, 0 failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("4 expectations held, 0 failed"), std::string::npos) << out;
   ASSERT_EQ(code, 0) << out;
+  // Queueing, not a speed: the busiest cluster's appends wait far longer under org sharding
+  // (offered past the trigger's bound) than under doc sharding (below it). A ratio, not a floor
+  // in ms: a loaded machine lengthens both (simulator 524 / 83 ms, real 503 / 73 ms here).
+  const std::string report = read(dir + "/out/report.json");
+  const double org_p50 = aggregate_mean(report, "by_org", "partition_commit_ms_p50_max");
+  const double doc_p50 = aggregate_mean(report, "by_doc", "partition_commit_ms_p50_max");
+  ASSERT_GT(doc_p50, 0) << report.substr(0, 400);
+  EXPECT_GE(org_p50, 2.5 * doc_p50) << "by_org p50 " << org_p50 << " ms, by_doc " << doc_p50 << " ms";
   for (const char* variant : {"by_org", "by_doc"}) {
     const std::string history = read(dir + "/out/runs/real-saturation-" + std::string(variant) + "-crdt-seed1/history.jsonl");
     // The last counters line: every partition's appends committed by the heal (the servers'
