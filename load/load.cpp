@@ -317,15 +317,32 @@ void Run::on_frame(Client& cl, const FrameView& f) {
   }
 }
 
-void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const std::string& detail, std::int64_t after_ms) {
-  if (gen != cl.generation || finished_) return;
-  ++cl.generation;  // late callbacks of this connection are ignored from here on
-  ++drops_[kind];
+// The client's connection ends (a drop, or a reload it adopts): the socket closes, its
+// unacknowledged edits go with the replica (as in the simulator), what an offline link held for
+// it goes with the connection, and an adopted read whose new session did not open is not retried
+// from that old state (the retry says hello with a fresh replica, as the simulator's client
+// reconnects; adopt_read sets its own after this).
+void Run::end_session(Client& cl) {
   if (cl.ws) {
     auto ws = std::move(cl.ws);
     beast::error_code ignore;
     beast::get_lowest_layer(*ws).socket().close(ignore);
   }
+  abandoned_ += cl.obs.abandon();
+  cl.held_in.clear();
+  cl.inflight.clear();
+  cl.unsent_ops.clear();
+  cl.adopt_welcome.reset();
+  cl.welcomed = false;
+  cl.connecting = true;
+  cl.outbox.clear();
+  cl.writing = false;
+}
+
+void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const std::string& detail, std::int64_t after_ms) {
+  if (gen != cl.generation || finished_) return;
+  ++cl.generation;  // late callbacks of this connection are ignored from here on
+  ++drops_[kind];
   if (cl.welcomed) {
     history::Event e;
     e.type = history::EventType::kFault;
@@ -336,19 +353,7 @@ void Run::dropped(Client& cl, std::uint64_t gen, const std::string& kind, const 
     e.detail = kind + (detail.empty() ? "" : ": " + detail);
     emit(std::move(e));
   }
-  // Its unacknowledged edits go with the replica (as in the simulator), and what an offline
-  // link held for it goes with the connection.
-  abandoned_ += cl.obs.abandon();
-  cl.held_in.clear();
-  cl.inflight.clear();
-  cl.unsent_ops.clear();
-  // An adopted read whose new session did not open is not retried from that old state: the
-  // retry says hello with a fresh replica (as the simulator's client reconnects).
-  cl.adopt_welcome.reset();
-  cl.welcomed = false;
-  cl.connecting = true;
-  cl.outbox.clear();
-  cl.writing = false;
+  end_session(cl);
   ++reconnects_;
   ++cl.attempts;
   // Any server takes any document (single-writer ones are forwarded to their home): try the
@@ -563,19 +568,7 @@ void Run::adopt_read(Client& cl, const json::value& welcome, std::uint64_t versi
   auto bytes = strategy_.from_json(welcome);
   if (!bytes) return error("api_read", "client " + std::to_string(cl.id) + ": \"welcome\": " + bytes.error().message);
   ++cl.generation;  // late callbacks of the old connection (and a pending retry) are ignored
-  if (cl.ws) {
-    auto ws = std::move(cl.ws);
-    beast::error_code ignore;
-    beast::get_lowest_layer(*ws).socket().close(ignore);
-  }
-  abandoned_ += cl.obs.abandon();
-  cl.held_in.clear();
-  cl.inflight.clear();
-  cl.unsent_ops.clear();
-  cl.outbox.clear();
-  cl.writing = false;
-  cl.welcomed = false;
-  cl.connecting = true;
+  end_session(cl);
   cl.next_version.reset();
   cl.adopt_welcome = std::move(*bytes);
   cl.adopt_version = version;

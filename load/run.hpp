@@ -254,6 +254,7 @@ class Run {
   void on_frame(Client& cl, const FrameView& f);
   // The connection is gone (or given up): a fresh login after a backoff, or after `after_ms`
   // when it is not negative.
+  void end_session(Client& cl);
   void dropped(Client& cl, std::uint64_t gen, const std::string& kind, const std::string& detail,
                std::int64_t after_ms = -1);
   void send(Client& cl, FrameKind kind, std::span<const std::uint8_t> payload);
